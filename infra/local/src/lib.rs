@@ -1,0 +1,254 @@
+//! The local run of Seatkeeper: an HTTP server on loopback that does what API Gateway does in
+//! the cloud — verifies the bearer token (HS256 with `SEATKEEPER_DEV_JWT_SECRET`), builds the
+//! HTTP API payload-2.0 event with the claims in the request context and the request time in
+//! `timeEpoch` — and hands it to the very handler code the Lambdas run.
+//!
+//! Local only, never deployed: `X-Seatkeeper-Now: <RFC 3339>` sets the request time, so tests
+//! and demos can travel in time.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use aws_lambda_events::encodings::Body as LambdaBody;
+use axum::body::{to_bytes, Body};
+use axum::extract::{Request, State};
+use axum::response::Response;
+use axum::Router;
+use chrono::{DateTime, Utc};
+use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use seatkeeper::App;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+pub const DEFAULT_SECRET: &str = "seatkeeper-dev-secret";
+/// API Gateway refuses payloads over 10 MB; so does the local server.
+pub const MAX_BODY: usize = 10 * 1024 * 1024;
+pub const NOW_HEADER: &str = "x-seatkeeper-now";
+
+/// The claims of a Seatkeeper token (API.md "Authentication").
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    #[serde(default)]
+    pub email: String,
+    pub org_id: String,
+    pub role: String,
+    pub exp: i64,
+    #[serde(default)]
+    pub iat: i64,
+}
+
+/// Signs a dev token (HS256).
+pub fn mint(secret: &str, claims: &Claims) -> String {
+    encode(
+        &Header::new(Algorithm::HS256),
+        claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("HS256 signing cannot fail")
+}
+
+/// Verifies a token as the HTTP API's JWT authorizer would: signature, algorithm, expiry. The
+/// verified claims come back as the strings API Gateway passes on.
+pub fn verify(secret: &str, token: &str) -> Result<HashMap<String, String>, String> {
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.required_spec_claims = ["exp".to_string()].into();
+    validation.leeway = 0;
+    let data = decode::<HashMap<String, Value>>(
+        token,
+        &DecodingKey::from_secret(secret.as_bytes()),
+        &validation,
+    )
+    .map_err(|e| format!("the bearer token was refused: {e}"))?;
+    Ok(data
+        .claims
+        .into_iter()
+        .map(|(k, v)| {
+            let v = match v {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            (k, v)
+        })
+        .collect())
+}
+
+pub struct LocalServer {
+    pub app: App,
+    pub secret: String,
+}
+
+/// The router: every request goes to the one fallback that plays API Gateway.
+pub fn router(server: Arc<LocalServer>) -> Router {
+    Router::new().fallback(gateway).with_state(server)
+}
+
+fn plain_error(status: u16, code: &str, message: &str) -> Response {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Body::from(
+            json!({ "error": { "code": code, "message": message, "details": {} } }).to_string(),
+        ))
+        .expect("static response")
+}
+
+/// Paths API Gateway serves without the authorizer.
+fn is_public(path: &str) -> bool {
+    path == "/health"
+}
+
+async fn gateway(State(server): State<Arc<LocalServer>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = match to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => return plain_error(413, "payload_too_large", "the request body is over 10 MB"),
+    };
+    let now = match parts
+        .headers
+        .get(NOW_HEADER)
+        .map(|v| v.to_str().map(DateTime::parse_from_rfc3339))
+    {
+        None => Utc::now(),
+        Some(Ok(Ok(t))) => t.with_timezone(&Utc),
+        Some(_) => {
+            return plain_error(
+                400,
+                "invalid_request",
+                "X-Seatkeeper-Now: must be an RFC 3339 time",
+            )
+        }
+    };
+    let path = parts.uri.path().to_string();
+    let claims = match parts
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(h) => match h
+            .strip_prefix("Bearer ")
+            .map(|t| verify(&server.secret, t.trim()))
+        {
+            Some(Ok(c)) => Some(c),
+            Some(Err(e)) if !is_public(&path) => return plain_error(401, "unauthenticated", &e),
+            _ if !is_public(&path) => {
+                return plain_error(
+                    401,
+                    "unauthenticated",
+                    "the Authorization header must be 'Bearer <token>'",
+                )
+            }
+            _ => None,
+        },
+        None if is_public(&path) => None,
+        None => return plain_error(401, "unauthenticated", "a bearer token is required"),
+    };
+    let event = match gateway_event(&parts, &body, claims, now) {
+        Ok(e) => e,
+        Err(e) => return plain_error(400, "invalid_request", &e),
+    };
+    into_response(seatkeeper::http::handle(&server.app, None, event).await)
+}
+
+/// The HTTP API payload-2.0 event API Gateway would send for this request.
+fn gateway_event(
+    parts: &http::request::Parts,
+    body: &[u8],
+    claims: Option<HashMap<String, String>>,
+    now: DateTime<Utc>,
+) -> Result<ApiGatewayV2httpRequest, String> {
+    let mut headers = serde_json::Map::new();
+    for (name, value) in &parts.headers {
+        if let Ok(v) = value.to_str() {
+            let entry = headers
+                .entry(name.as_str().to_string())
+                .or_insert(Value::String(String::new()));
+            if let Value::String(existing) = entry {
+                if existing.is_empty() {
+                    *existing = v.to_string();
+                } else {
+                    existing.push(',');
+                    existing.push_str(v);
+                }
+            }
+        }
+    }
+    let raw_query = parts.uri.query().unwrap_or("").to_string();
+    let mut query = serde_json::Map::new();
+    for pair in raw_query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(&s.replace('+', " "))
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        query.insert(decode(k), Value::String(decode(v)));
+    }
+    let (body, is_base64) = match std::str::from_utf8(body) {
+        _ if body.is_empty() => (Value::Null, false),
+        Ok(text) => (Value::String(text.to_string()), false),
+        Err(_) => {
+            use base64::Engine;
+            (
+                Value::String(base64::engine::general_purpose::STANDARD.encode(body)),
+                true,
+            )
+        }
+    };
+    let mut context = json!({
+        "accountId": "local",
+        "apiId": "local",
+        "domainName": "127.0.0.1",
+        "domainPrefix": "local",
+        "http": {
+            "method": parts.method.as_str(),
+            "path": parts.uri.path(),
+            "protocol": "HTTP/1.1",
+            "sourceIp": "127.0.0.1",
+            "userAgent": parts.headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or(""),
+        },
+        "requestId": uuid::Uuid::new_v4().to_string(),
+        "routeKey": "$default",
+        "stage": "$default",
+        "time": now.format("%d/%b/%Y:%H:%M:%S +0000").to_string(),
+        "timeEpoch": now.timestamp_millis(),
+    });
+    if let Some(claims) = claims {
+        context["authorizer"] = json!({ "jwt": { "claims": claims, "scopes": null } });
+    }
+    let event = json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": parts.uri.path(),
+        "rawQueryString": raw_query,
+        "headers": headers,
+        "queryStringParameters": if query.is_empty() { Value::Null } else { Value::Object(query) },
+        "requestContext": context,
+        "body": body,
+        "isBase64Encoded": is_base64,
+    });
+    serde_json::from_value(event).map_err(|e| format!("could not build the gateway event: {e}"))
+}
+
+fn into_response(r: ApiGatewayV2httpResponse) -> Response {
+    let mut builder = Response::builder().status(r.status_code as u16);
+    for (name, value) in &r.headers {
+        builder = builder.header(name, value);
+    }
+    let body = match r.body {
+        Some(LambdaBody::Text(t)) => Body::from(t),
+        Some(LambdaBody::Binary(b)) => Body::from(b),
+        _ => Body::empty(),
+    };
+    builder
+        .body(body)
+        .unwrap_or_else(|_| plain_error(500, "internal", "bad response"))
+}
+
+/// The DynamoDB client for the local run: the SDK's own environment settings
+/// (`AWS_ENDPOINT_URL_DYNAMODB`, region, credentials).
+pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    aws_sdk_dynamodb::Client::new(&config)
+}

@@ -1,0 +1,108 @@
+//! `seatkeeper-local`: the local API server, the table creator and the dev token minter.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use clap::{Parser, Subcommand};
+use seatkeeper::store::table::TableDefinition;
+use seatkeeper::store::Store;
+use seatkeeper::App;
+use seatkeeper_local::{dynamodb_client, mint, router, Claims, LocalServer, DEFAULT_SECRET};
+
+#[derive(Parser)]
+#[command(about = "Seatkeeper's local run")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the table (from infra/template.yaml) if missing, then serve the API.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:3000")]
+        addr: String,
+        #[arg(long, env = "TABLE_NAME", default_value = "seatkeeper")]
+        table: String,
+        #[arg(long, env = "SEATKEEPER_DEV_JWT_SECRET", default_value = DEFAULT_SECRET)]
+        secret: String,
+    },
+    /// Create the table if missing.
+    CreateTable {
+        #[arg(long, env = "TABLE_NAME", default_value = "seatkeeper")]
+        table: String,
+    },
+    /// Print a signed dev token for a role and org.
+    Token {
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        sub: Option<String>,
+        #[arg(long, default_value_t = 12)]
+        hours: i64,
+        #[arg(long, env = "SEATKEEPER_DEV_JWT_SECRET", default_value = DEFAULT_SECRET)]
+        secret: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    match Cli::parse().command {
+        Command::Serve {
+            addr,
+            table,
+            secret,
+        } => {
+            seatkeeper::lambda::init_tracing();
+            let client = dynamodb_client().await;
+            TableDefinition::from_compiled_template()?
+                .create(&client, &table)
+                .await?;
+            let server = Arc::new(LocalServer {
+                app: App::new(Store::new(client, table.clone())),
+                secret,
+            });
+            let listener = tokio::net::TcpListener::bind(&addr).await?;
+            tracing::info!(%addr, %table, "Seatkeeper local API listening");
+            axum::serve(listener, router(server))
+                .with_graceful_shutdown(async {
+                    let _ = tokio::signal::ctrl_c().await;
+                })
+                .await?;
+        }
+        Command::CreateTable { table } => {
+            let created = TableDefinition::from_compiled_template()?
+                .create(&dynamodb_client().await, &table)
+                .await?;
+            eprintln!(
+                "table {table}: {}",
+                if created { "created" } else { "exists" }
+            );
+        }
+        Command::Token {
+            role,
+            org,
+            email,
+            sub,
+            hours,
+            secret,
+        } => {
+            let now = Utc::now().timestamp();
+            let email = email.unwrap_or_else(|| format!("{role}@{org}.example"));
+            let claims = Claims {
+                sub: sub.unwrap_or_else(|| email.clone()),
+                email,
+                org_id: org,
+                role,
+                exp: now + hours * 3600,
+                iat: now,
+            };
+            println!("{}", mint(&secret, &claims));
+        }
+    }
+    Ok(())
+}

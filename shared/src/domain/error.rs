@@ -1,0 +1,89 @@
+use serde_json::{json, Value};
+
+/// Every way a command can be refused. Each maps to one stable API code (API.md "Conventions").
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DomainError {
+    #[error("{message}")]
+    InvalidRequest { message: String, details: Value },
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{message}")]
+    InsufficientLicences {
+        message: String,
+        needed: u64,
+        available: u64,
+    },
+    #[error("{message}")]
+    SeatLimitReached {
+        message: String,
+        limit: u64,
+        used: u64,
+    },
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("this Idempotency-Key was used before with a different request")]
+    IdempotencyMismatch,
+}
+
+impl DomainError {
+    /// A 400 naming the field that is wrong.
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        DomainError::InvalidRequest {
+            message: format!("{field}: {}", message.into()),
+            details: json!({ "field": field }),
+        }
+    }
+
+    pub fn not_found(what: &str, id: &str) -> Self {
+        DomainError::NotFound(format!("{what} {id:?} was not found"))
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            DomainError::InvalidRequest { .. } => 400,
+            DomainError::Unauthenticated(_) => 401,
+            DomainError::Forbidden(_) => 403,
+            DomainError::NotFound(_) => 404,
+            DomainError::Conflict(_)
+            | DomainError::InsufficientLicences { .. }
+            | DomainError::SeatLimitReached { .. }
+            | DomainError::IdempotencyMismatch => 409,
+            DomainError::PayloadTooLarge(_) => 413,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            DomainError::InvalidRequest { .. } => "invalid_request",
+            DomainError::Unauthenticated(_) => "unauthenticated",
+            DomainError::Forbidden(_) => "forbidden",
+            DomainError::NotFound(_) => "not_found",
+            DomainError::Conflict(_) => "conflict",
+            DomainError::InsufficientLicences { .. } => "insufficient_licences",
+            DomainError::SeatLimitReached { .. } => "seat_limit_reached",
+            DomainError::PayloadTooLarge(_) => "payload_too_large",
+            DomainError::IdempotencyMismatch => "idempotency_mismatch",
+        }
+    }
+
+    pub fn details(&self) -> Value {
+        match self {
+            DomainError::InvalidRequest { details, .. } => details.clone(),
+            DomainError::InsufficientLicences {
+                needed, available, ..
+            } => {
+                json!({ "needed": needed, "available": available })
+            }
+            DomainError::SeatLimitReached { limit, used, .. } => {
+                json!({ "limit": limit, "used": used })
+            }
+            _ => json!({}),
+        }
+    }
+}

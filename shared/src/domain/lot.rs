@@ -1,0 +1,110 @@
+//! Lots: the licences an assigned order created (DOMAIN.md §4–5).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LotStatus {
+    Active,
+    Expired,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lot {
+    pub lot_id: String,
+    pub org_id: String,
+    pub order_id: String,
+    pub quantity: u32,
+    /// Seats held now.
+    pub in_use: u32,
+    /// Licences ever issued from this lot, renewals included; it only rises.
+    pub uses: u32,
+    /// The `uses_per_seat` cap in force when the lot was created (`None`: no cap).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uses_per_seat: Option<u32>,
+    pub valid_from: DateTime<Utc>,
+    /// `None` under `term_starts = activation`: unissued licences do not lapse.
+    pub valid_until: Option<DateTime<Utc>>,
+    /// `expired` once the expire sweep materialised it; access is computed from time anyway.
+    pub status: LotStatus,
+}
+
+impl Lot {
+    /// How many more users can get a licence from this lot now: `quantity − in_use`, capped by
+    /// `N × quantity − uses` when `uses_per_seat` is N; nothing once the lot has ended.
+    pub fn available(&self, now: DateTime<Utc>) -> u32 {
+        if self.status_at(now) == LotStatus::Expired {
+            return 0;
+        }
+        let free = self.quantity.saturating_sub(self.in_use);
+        match self.uses_per_seat {
+            Some(n) => {
+                free.min((n as u64 * self.quantity as u64).saturating_sub(self.uses as u64) as u32)
+            }
+            None => free,
+        }
+    }
+
+    pub fn status_at(&self, now: DateTime<Utc>) -> LotStatus {
+        match self.valid_until {
+            Some(end) if end <= now => LotStatus::Expired,
+            _ => self.status,
+        }
+    }
+
+    /// The public view (API.md `GET /v1/orgs/{org_id}/lots`).
+    pub fn view(&self, now: DateTime<Utc>) -> serde_json::Value {
+        serde_json::json!({
+            "lot_id": self.lot_id,
+            "order_id": self.order_id,
+            "org_id": self.org_id,
+            "quantity": self.quantity,
+            "in_use": self.in_use,
+            "uses": self.uses,
+            "available": self.available(now),
+            "valid_from": self.valid_from,
+            "valid_until": self.valid_until,
+            "status": self.status_at(now),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lot(quantity: u32, in_use: u32, uses: u32, cap: Option<u32>) -> Lot {
+        Lot {
+            lot_id: "l".into(),
+            org_id: "c".into(),
+            order_id: "o".into(),
+            quantity,
+            in_use,
+            uses,
+            uses_per_seat: cap,
+            valid_from: "2026-01-15T09:00:00Z".parse().unwrap(),
+            valid_until: Some("2027-01-15T09:00:00Z".parse().unwrap()),
+            status: LotStatus::Active,
+        }
+    }
+
+    #[test]
+    fn available_is_free_seats_capped_by_uses() {
+        let now = "2026-06-01T00:00:00Z".parse().unwrap();
+        assert_eq!(lot(10, 4, 4, None).available(now), 6);
+        assert_eq!(lot(10, 4, 30, None).available(now), 6);
+        assert_eq!(lot(10, 4, 28, Some(3)).available(now), 2);
+        assert_eq!(lot(10, 0, 10, Some(1)).available(now), 0);
+    }
+
+    #[test]
+    fn a_lot_ends_at_its_instant() {
+        let l = lot(10, 0, 0, None);
+        let before = "2027-01-15T08:59:59Z".parse().unwrap();
+        let at = "2027-01-15T09:00:00Z".parse().unwrap();
+        assert_eq!(l.status_at(before), LotStatus::Active);
+        assert_eq!(l.status_at(at), LotStatus::Expired);
+        assert_eq!(l.available(at), 0);
+    }
+}

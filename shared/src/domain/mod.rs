@@ -1,0 +1,15 @@
+//! Pure decisions: functions of (current state, command, now) that return what to change.
+//! Nothing here knows DynamoDB, HTTP or the clock.
+
+pub mod audit;
+pub mod auth;
+pub mod error;
+pub mod lot;
+pub mod notice;
+pub mod order;
+pub mod org;
+pub mod policy;
+pub mod term;
+pub mod validate;
+
+pub use error::DomainError;

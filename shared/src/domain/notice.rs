@@ -1,0 +1,27 @@
+//! Notices to an org's managers (API.md `GET /v1/orgs/{org_id}/notifications`).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeKind {
+    OrderAssigned,
+    ExpiryReminder,
+    Expired,
+    RenewalBlocked,
+    Overage,
+    UpgradeDue,
+    RenewalForecast,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notice {
+    pub notice_id: String,
+    pub kind: NoticeKind,
+    pub org_id: String,
+    pub created_at: DateTime<Utc>,
+    pub recipients: Vec<String>,
+    pub payload: Value,
+}

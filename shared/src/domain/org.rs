@@ -1,0 +1,187 @@
+//! Organisations: the tenant tree (DOMAIN.md §1–2).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::policy::PolicySettings;
+use super::{validate, DomainError};
+
+/// The id of the one root org, the platform operator. It exists from the first start.
+pub const VENDOR_ID: &str = "vendor";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrgKind {
+    Vendor,
+    Partner,
+    Company,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Org {
+    pub org_id: String,
+    pub name: String,
+    pub kind: OrgKind,
+    pub parent_id: Option<String>,
+    /// Every org above this one, the root first. Authorisation and the order lists read it.
+    #[serde(default)]
+    pub ancestors: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    #[serde(default)]
+    pub policy: PolicySettings,
+    /// Optimistic-locking version of the org item.
+    #[serde(default)]
+    pub version: u64,
+}
+
+/// `POST /v1/orgs`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewOrg {
+    #[serde(default)]
+    pub org_id: Option<String>,
+    pub name: String,
+    pub kind: OrgKind,
+    pub parent_id: String,
+}
+
+impl Org {
+    /// The vendor root as it is before anybody set a policy on it.
+    pub fn vendor_root(epoch: DateTime<Utc>) -> Org {
+        Org {
+            org_id: VENDOR_ID.to_string(),
+            name: "Vendor".to_string(),
+            kind: OrgKind::Vendor,
+            parent_id: None,
+            ancestors: vec![],
+            created_at: epoch,
+            policy: PolicySettings::default(),
+            version: 0,
+        }
+    }
+
+    /// This org's chain, root first and the org itself last.
+    pub fn chain(&self) -> impl Iterator<Item = &str> {
+        self.ancestors
+            .iter()
+            .map(String::as_str)
+            .chain([self.org_id.as_str()])
+    }
+
+    /// Whether `other` is this org or below it.
+    pub fn contains(&self, other: &Org) -> bool {
+        other.org_id == self.org_id || other.ancestors.iter().any(|a| *a == self.org_id)
+    }
+
+    /// The public view (API.md `POST /v1/orgs`), without internals.
+    pub fn view(&self) -> serde_json::Value {
+        serde_json::json!({
+            "org_id": self.org_id,
+            "name": self.name,
+            "kind": self.kind,
+            "parent_id": self.parent_id,
+            "created_at": self.created_at,
+        })
+    }
+}
+
+/// Decides a new org under `parent`. Partners hang under the vendor; companies under the
+/// vendor, a partner, or another company (a department).
+pub fn create(
+    parent: &Org,
+    input: NewOrg,
+    generated_id: String,
+    now: DateTime<Utc>,
+) -> Result<Org, DomainError> {
+    let org_id = match input.org_id {
+        Some(id) => {
+            validate::caller_id("org_id", &id)?;
+            id
+        }
+        None => generated_id,
+    };
+    let name = validate::text("name", &input.name, 200, true)?;
+    let allowed = match input.kind {
+        OrgKind::Vendor => false,
+        OrgKind::Partner => parent.kind == OrgKind::Vendor,
+        OrgKind::Company => true,
+    };
+    if !allowed {
+        return Err(DomainError::invalid(
+            "kind",
+            match input.kind {
+                OrgKind::Vendor => "there is one vendor and it exists already".to_string(),
+                _ => format!(
+                    "a partner must sit directly under the vendor, not under {:?}",
+                    parent.org_id
+                ),
+            },
+        ));
+    }
+    let mut ancestors = parent.ancestors.clone();
+    ancestors.push(parent.org_id.clone());
+    Ok(Org {
+        org_id,
+        name,
+        kind: input.kind,
+        parent_id: Some(parent.org_id.clone()),
+        ancestors,
+        created_at: now,
+        policy: PolicySettings::default(),
+        version: 0,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        "2026-01-01T00:00:00Z".parse().unwrap()
+    }
+
+    fn new(kind: OrgKind, id: &str) -> NewOrg {
+        NewOrg {
+            org_id: Some(id.into()),
+            name: id.to_uppercase(),
+            kind,
+            parent_id: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_tree_records_its_ancestors() {
+        let vendor = Org::vendor_root(now());
+        let p = create(&vendor, new(OrgKind::Partner, "p1"), "x".into(), now()).unwrap();
+        let c = create(&p, new(OrgKind::Company, "c1"), "x".into(), now()).unwrap();
+        let d = create(&c, new(OrgKind::Company, "d1"), "x".into(), now()).unwrap();
+        assert_eq!(d.ancestors, vec!["vendor", "p1", "c1"]);
+        assert!(vendor.contains(&d) && p.contains(&d) && c.contains(&d) && d.contains(&d));
+        assert!(!d.contains(&c));
+        assert_eq!(
+            d.chain().collect::<Vec<_>>(),
+            vec!["vendor", "p1", "c1", "d1"]
+        );
+    }
+
+    #[test]
+    fn a_partner_sits_only_under_the_vendor() {
+        let vendor = Org::vendor_root(now());
+        let p = create(&vendor, new(OrgKind::Partner, "p1"), "x".into(), now()).unwrap();
+        let err = create(&p, new(OrgKind::Partner, "p2"), "x".into(), now()).unwrap_err();
+        assert_eq!(err.code(), "invalid_request");
+        let err = create(&p, new(OrgKind::Vendor, "v2"), "x".into(), now()).unwrap_err();
+        assert_eq!(err.code(), "invalid_request");
+    }
+
+    #[test]
+    fn names_and_ids_are_checked() {
+        let vendor = Org::vendor_root(now());
+        let mut bad = new(OrgKind::Partner, "p#1");
+        assert!(create(&vendor, bad.clone(), "x".into(), now()).is_err());
+        bad.org_id = None;
+        bad.name = "   ".into();
+        let err = create(&vendor, bad, "x".into(), now()).unwrap_err();
+        assert!(err.to_string().starts_with("name"));
+    }
+}

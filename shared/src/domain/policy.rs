@@ -1,0 +1,256 @@
+//! Policies (DOMAIN.md §3): set per org by the vendor, inherited from the ancestors; the nearest
+//! org that sets a knob wins, and a knob nobody sets has its default.
+
+use serde::{Deserialize, Serialize};
+
+use super::{validate, DomainError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TermStarts {
+    Assignment,
+    Activation,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Renewal {
+    Manual,
+    Automatic,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Counting {
+    Licences,
+    ActiveUsers,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Enforcement {
+    Hard,
+    Soft,
+}
+
+/// How often a seat may pass to another user in its licence year: `"none"` (no cap: a released
+/// seat returns to its lot) or a number N (a lot of Q seats issues at most N × Q licences).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum UsesPerSeat {
+    Capped(u32),
+    Unlimited(Unlimited),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unlimited {
+    None,
+}
+
+impl UsesPerSeat {
+    pub fn cap(self) -> Option<u32> {
+        match self {
+            UsesPerSeat::Capped(n) => Some(n),
+            UsesPerSeat::Unlimited(_) => None,
+        }
+    }
+}
+
+/// What one org sets itself (every knob optional). Stored on the org item.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySettings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub term_months: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub term_starts: Option<TermStarts>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renewal: Option<Renewal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counting: Option<Counting>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enforcement: Option<Enforcement>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seats_included: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uses_per_seat: Option<UsesPerSeat>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tiers: Option<Vec<u32>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_emails: Option<Vec<String>>,
+}
+
+/// The policy in force for an org, every knob resolved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Policy {
+    pub term_months: u32,
+    pub term_starts: TermStarts,
+    pub renewal: Renewal,
+    pub counting: Counting,
+    pub enforcement: Enforcement,
+    pub seats_included: u32,
+    pub uses_per_seat: UsesPerSeat,
+    pub tiers: Vec<u32>,
+    pub notify_emails: Vec<String>,
+}
+
+impl PolicySettings {
+    /// Checks a caller's settings and normalises them (e-mails lower-cased, tiers ascending).
+    pub fn validated(mut self) -> Result<Self, DomainError> {
+        if let Some(m) = self.term_months {
+            if !(1..=120).contains(&m) {
+                return Err(DomainError::invalid(
+                    "term_months",
+                    "must be between 1 and 120",
+                ));
+            }
+        }
+        if let Some(n) = self.seats_included {
+            if n > 1_000_000 {
+                return Err(DomainError::invalid(
+                    "seats_included",
+                    "must be at most 1000000",
+                ));
+            }
+        }
+        if let Some(UsesPerSeat::Capped(n)) = self.uses_per_seat {
+            if !(1..=1000).contains(&n) {
+                return Err(DomainError::invalid(
+                    "uses_per_seat",
+                    "must be \"none\" or a number between 1 and 1000",
+                ));
+            }
+        }
+        if let Some(tiers) = &self.tiers {
+            if tiers.len() > 100
+                || tiers.iter().any(|t| *t == 0)
+                || tiers.windows(2).any(|w| w[0] >= w[1])
+            {
+                return Err(DomainError::invalid(
+                    "tiers",
+                    "must be at most 100 positive seat counts in ascending order",
+                ));
+            }
+        }
+        if let Some(emails) = self.notify_emails.take() {
+            if emails.len() > 50 {
+                return Err(DomainError::invalid(
+                    "notify_emails",
+                    "at most 50 addresses",
+                ));
+            }
+            let mut clean = emails
+                .iter()
+                .map(|e| validate::email("notify_emails", e))
+                .collect::<Result<Vec<_>, _>>()?;
+            clean.sort();
+            clean.dedup();
+            self.notify_emails = Some(clean);
+        }
+        Ok(self)
+    }
+
+    /// `self` with every knob that `newer` sets replaced.
+    pub fn merged_with(&self, newer: &PolicySettings) -> PolicySettings {
+        PolicySettings {
+            term_months: newer.term_months.or(self.term_months),
+            term_starts: newer.term_starts.or(self.term_starts),
+            renewal: newer.renewal.or(self.renewal),
+            counting: newer.counting.or(self.counting),
+            enforcement: newer.enforcement.or(self.enforcement),
+            seats_included: newer.seats_included.or(self.seats_included),
+            uses_per_seat: newer.uses_per_seat.or(self.uses_per_seat),
+            tiers: newer.tiers.clone().or_else(|| self.tiers.clone()),
+            notify_emails: newer
+                .notify_emails
+                .clone()
+                .or_else(|| self.notify_emails.clone()),
+        }
+    }
+}
+
+impl Policy {
+    /// Resolves the settings of an org's chain, root first and the org itself last.
+    pub fn resolve<'a>(chain: impl IntoIterator<Item = &'a PolicySettings>) -> Policy {
+        let s = chain
+            .into_iter()
+            .fold(PolicySettings::default(), |acc, next| acc.merged_with(next));
+        let term_starts = s.term_starts.unwrap_or(TermStarts::Assignment);
+        Policy {
+            term_months: s.term_months.unwrap_or(12),
+            term_starts,
+            renewal: s.renewal.unwrap_or(Renewal::Manual),
+            counting: s.counting.unwrap_or(Counting::Licences),
+            enforcement: s.enforcement.unwrap_or(Enforcement::Hard),
+            seats_included: s.seats_included.unwrap_or(0),
+            // Under activation every licence issued is spent for good (seed 000).
+            uses_per_seat: s.uses_per_seat.unwrap_or(match term_starts {
+                TermStarts::Assignment => UsesPerSeat::Unlimited(Unlimited::None),
+                TermStarts::Activation => UsesPerSeat::Capped(1),
+            }),
+            tiers: s.tiers.unwrap_or_default(),
+            notify_emails: s.notify_emails.unwrap_or_default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn settings(v: serde_json::Value) -> PolicySettings {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn defaults_come_first_in_the_table() {
+        let p = Policy::resolve([]);
+        assert_eq!(p.term_months, 12);
+        assert_eq!(p.term_starts, TermStarts::Assignment);
+        assert_eq!(p.renewal, Renewal::Manual);
+        assert_eq!(p.counting, Counting::Licences);
+        assert_eq!(p.enforcement, Enforcement::Hard);
+        assert_eq!(p.seats_included, 0);
+        assert_eq!(p.uses_per_seat.cap(), None);
+    }
+
+    #[test]
+    fn the_nearest_org_wins_and_unset_knobs_are_inherited() {
+        let vendor = settings(json!({"term_months": 24, "counting": "active_users"}));
+        let partner = settings(json!({"term_months": 6}));
+        let company = settings(json!({"enforcement": "soft"}));
+        let p = Policy::resolve([&vendor, &partner, &company]);
+        assert_eq!(p.term_months, 6);
+        assert_eq!(p.counting, Counting::ActiveUsers);
+        assert_eq!(p.enforcement, Enforcement::Soft);
+    }
+
+    #[test]
+    fn activation_spends_every_licence_unless_told_otherwise() {
+        let p = Policy::resolve([&settings(json!({"term_starts": "activation"}))]);
+        assert_eq!(p.uses_per_seat.cap(), Some(1));
+        let p = Policy::resolve([&settings(
+            json!({"term_starts": "activation", "uses_per_seat": "none"}),
+        )]);
+        assert_eq!(p.uses_per_seat.cap(), None);
+        let p = Policy::resolve([&settings(json!({"uses_per_seat": 3}))]);
+        assert_eq!(p.uses_per_seat.cap(), Some(3));
+    }
+
+    #[test]
+    fn bad_settings_name_their_field() {
+        let err = settings(json!({"term_months": 0})).validated().unwrap_err();
+        assert!(err.to_string().starts_with("term_months"));
+        let err = settings(json!({"tiers": [50, 25]}))
+            .validated()
+            .unwrap_err();
+        assert!(err.to_string().starts_with("tiers"));
+        let err = settings(json!({"notify_emails": ["nope"]}))
+            .validated()
+            .unwrap_err();
+        assert!(err.to_string().starts_with("notify_emails"));
+        assert!(serde_json::from_value::<PolicySettings>(json!({"colour": "red"})).is_err());
+    }
+}

@@ -1,0 +1,204 @@
+//! Orders and lots: request, list, read, cancel, assign, reject (DOMAIN.md §4).
+
+use serde_json::json;
+
+use super::{load_org, new_id};
+use crate::domain::audit::AuditEntry;
+use crate::domain::auth::{authorize, Action};
+use crate::domain::notice::{Notice, NoticeKind};
+use crate::domain::order::{self, Order, OrderStatus, RejectOrder, RequestOrder};
+use crate::domain::org::Org;
+use crate::domain::{validate, DomainError};
+use crate::http::{Ctx, Reply};
+use crate::store::records::OrderFilter;
+use crate::store::Error;
+
+fn view(order: &Order) -> serde_json::Value {
+    serde_json::to_value(order).unwrap_or_default()
+}
+
+/// The order of the path and its company, authorised for `action`; another tenant's order is
+/// not found.
+async fn load_order(cx: &Ctx<'_>, action: Action) -> Result<(Order, Org), Error> {
+    let order_id = cx.param("order_id");
+    let missing = || DomainError::not_found("order", order_id);
+    let order = cx.app.store.order(order_id).await?.ok_or_else(missing)?;
+    let company = load_org(cx, &order.org_id).await?;
+    let principal = cx.principal()?;
+    if !principal.reaches(&company) && principal.role.is_manager() {
+        return Err(missing().into());
+    }
+    authorize(principal, action, &company)?;
+    Ok((order, company))
+}
+
+fn not_requested(order_id: &str) -> impl Fn(usize) -> DomainError + '_ {
+    move |_| DomainError::Conflict(format!("order {order_id} is no longer requested"))
+}
+
+pub async fn request(cx: &Ctx<'_>) -> Result<Reply, Error> {
+    let principal = cx.principal()?;
+    let company = load_org(cx, cx.param("org_id")).await?;
+    authorize(principal, Action::RequestOrder, &company)?;
+    let input: RequestOrder = cx.req.json()?;
+    let order = order::request(&company, principal, input, new_id("ord"), cx.req.now)?;
+    let store = &cx.app.store;
+    let audit = AuditEntry::new(
+        principal,
+        &company,
+        "order.requested",
+        &format!("order/{}", order.order_id),
+        json!({ "quantity": order.quantity, "note": order.note }),
+        cx.req.now,
+    );
+    let mut writes = store.put_new_order(&order, &company)?;
+    writes.push(store.put_audit(&audit, &new_id("aud"))?);
+    cx.commit(writes, Reply::created(view(&order)), |_| {
+        DomainError::Conflict("the order id is taken; try again".into())
+    })
+    .await
+}
+
+pub async fn list(cx: &Ctx<'_>) -> Result<Reply, Error> {
+    let org = load_org(cx, cx.param("org_id")).await?;
+    authorize(cx.principal()?, Action::ReadOrders, &org)?;
+    let status = cx
+        .req
+        .query("status")
+        .map(|s| {
+            serde_json::from_value::<OrderStatus>(json!(s)).map_err(|_| {
+                DomainError::invalid(
+                    "status",
+                    "must be requested, assigned, rejected or cancelled",
+                )
+            })
+        })
+        .transpose()?;
+    let company_id = cx.req.query("company_id").map(str::to_string);
+    if let Some(c) = &company_id {
+        validate::caller_id("company_id", c)?;
+    }
+    let filter = OrderFilter {
+        status,
+        company_id,
+        from: cx.req.instant("from", false)?,
+        to: cx.req.instant("to", true)?,
+    };
+    if let (Some(from), Some(to)) = (filter.from, filter.to) {
+        if from > to {
+            return Err(DomainError::invalid("from", "must not be after to").into());
+        }
+    }
+    let page = cx
+        .app
+        .store
+        .orders(&org.org_id, &filter, &cx.req.page()?)
+        .await?;
+    Ok(Reply::page(page, view))
+}
+
+pub async fn get(cx: &Ctx<'_>) -> Result<Reply, Error> {
+    let (order, _) = load_order(cx, Action::ReadOrders).await?;
+    Ok(Reply::ok(view(&order)))
+}
+
+pub async fn cancel(cx: &Ctx<'_>) -> Result<Reply, Error> {
+    let (order, company) = load_order(cx, Action::CancelOrder).await?;
+    let principal = cx.principal()?;
+    let cancelled = order::cancel(&order, principal, cx.req.now)?;
+    let store = &cx.app.store;
+    let audit = AuditEntry::new(
+        principal,
+        &company,
+        "order.cancelled",
+        &format!("order/{}", order.order_id),
+        json!({}),
+        cx.req.now,
+    );
+    let mut writes = store.put_decided_order(&cancelled, &company)?;
+    writes.push(store.put_audit(&audit, &new_id("aud"))?);
+    cx.commit(
+        writes,
+        Reply::ok(view(&cancelled)),
+        not_requested(&order.order_id),
+    )
+    .await
+}
+
+pub async fn reject(cx: &Ctx<'_>) -> Result<Reply, Error> {
+    let (order, company) = load_order(cx, Action::DecideOrder).await?;
+    let principal = cx.principal()?;
+    let input: RejectOrder = cx.req.json()?;
+    let rejected = order::reject(&order, input, principal, cx.req.now)?;
+    let store = &cx.app.store;
+    let audit = AuditEntry::new(
+        principal,
+        &company,
+        "order.rejected",
+        &format!("order/{}", order.order_id),
+        json!({ "reason": rejected.reason }),
+        cx.req.now,
+    );
+    let mut writes = store.put_decided_order(&rejected, &company)?;
+    writes.push(store.put_audit(&audit, &new_id("aud"))?);
+    cx.commit(
+        writes,
+        Reply::ok(view(&rejected)),
+        not_requested(&order.order_id),
+    )
+    .await
+}
+
+pub async fn assign(cx: &Ctx<'_>) -> Result<Reply, Error> {
+    let (order, company) = load_order(cx, Action::DecideOrder).await?;
+    let principal = cx.principal()?;
+    let store = &cx.app.store;
+    let policy = store.policy(&company).await?;
+    let now = cx.req.now;
+    let (assigned, lot) = order::assign(&order, &policy, principal, new_id("lot"), now)?;
+    let mut recipients = store.manager_emails(&company.org_id).await?;
+    recipients.extend(policy.notify_emails.iter().cloned());
+    recipients.sort();
+    recipients.dedup();
+    let notice = Notice {
+        notice_id: new_id("ntc"),
+        kind: NoticeKind::OrderAssigned,
+        org_id: company.org_id.clone(),
+        created_at: now,
+        recipients,
+        payload: json!({
+            "order_id": order.order_id,
+            "lot_id": lot.lot_id,
+            "quantity": lot.quantity,
+            "valid_from": lot.valid_from,
+            "valid_until": lot.valid_until,
+            "message": format!("{} licences are ready for allocation", lot.quantity),
+        }),
+    };
+    let audit = AuditEntry::new(
+        principal,
+        &company,
+        "order.assigned",
+        &format!("order/{}", order.order_id),
+        json!({ "lot_id": lot.lot_id, "quantity": lot.quantity, "valid_until": lot.valid_until }),
+        now,
+    );
+    let mut writes = store.put_decided_order(&assigned, &company)?;
+    writes.push(store.put_new_lot(&lot)?);
+    writes.push(store.put_notice(&notice)?);
+    writes.push(store.put_audit(&audit, &new_id("aud"))?);
+    cx.commit(
+        writes,
+        Reply::ok(view(&assigned)),
+        not_requested(&order.order_id),
+    )
+    .await
+}
+
+pub async fn lots(cx: &Ctx<'_>) -> Result<Reply, Error> {
+    let org = load_org(cx, cx.param("org_id")).await?;
+    authorize(cx.principal()?, Action::ReadLots, &org)?;
+    let page = cx.app.store.lots(&org.org_id, &cx.req.page()?).await?;
+    let now = cx.req.now;
+    Ok(Reply::page(page, |l| l.view(now)))
+}

@@ -1,0 +1,279 @@
+//! The HTTP adapter: API Gateway event in, API Gateway response out. Parses, finds the route,
+//! applies idempotency to commands, calls the handler, and maps every error to the API.md shape.
+
+pub mod request;
+pub mod routes;
+
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use aws_lambda_events::encodings::Body;
+use aws_sdk_dynamodb::types::TransactWriteItem;
+use chrono::Duration;
+use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use http::HeaderMap;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use tracing::Instrument;
+
+pub use request::ApiRequest;
+pub use routes::{Op, Params, Route, ROUTES};
+
+use crate::domain::auth::Principal;
+use crate::domain::DomainError;
+use crate::store::records::IdempotencyRecord;
+use crate::store::{Error, StoreError};
+use crate::App;
+
+/// How long an `Idempotency-Key` is remembered.
+pub const IDEMPOTENCY_TTL_HOURS: i64 = 24;
+pub const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+/// A handler's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub replayed: bool,
+}
+
+impl Reply {
+    pub fn ok(body: Value) -> Self {
+        Reply {
+            status: 200,
+            body,
+            replayed: false,
+        }
+    }
+
+    pub fn created(body: Value) -> Self {
+        Reply {
+            status: 201,
+            body,
+            replayed: false,
+        }
+    }
+
+    pub fn page<T>(page: crate::store::Page<T>, view: impl Fn(&T) -> Value) -> Self {
+        Reply::ok(
+            json!({ "items": page.items.iter().map(view).collect::<Vec<_>>(), "next_cursor": page.next_cursor }),
+        )
+    }
+}
+
+/// The caller's key for a command, and what it must match.
+#[derive(Debug, Clone)]
+struct IdempotencyKey {
+    key: String,
+    fingerprint: String,
+}
+
+/// What a handler works with: the app, the request, its path parameters, and the commit that
+/// carries the idempotency record along with the command's own writes.
+pub struct Ctx<'a> {
+    pub app: &'a App,
+    pub req: &'a ApiRequest,
+    pub params: Params,
+    idempotency: Option<IdempotencyKey>,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn principal(&self) -> Result<&'a Principal, DomainError> {
+        self.req.principal()
+    }
+
+    pub fn param(&self, name: &str) -> &str {
+        self.params.get(name)
+    }
+
+    /// Commits `writes` in one transaction with the idempotency record of this command, and
+    /// answers `reply`. A failed condition of write `i` becomes `on_condition(i)`; a live record
+    /// under the same key (a concurrent twin won) answers that twin's reply.
+    pub async fn commit(
+        &self,
+        mut writes: Vec<TransactWriteItem>,
+        reply: Reply,
+        on_condition: impl Fn(usize) -> DomainError,
+    ) -> Result<Reply, Error> {
+        let store = &self.app.store;
+        let now = self.req.now;
+        let record_index = writes.len();
+        if let Some(k) = &self.idempotency {
+            let record = IdempotencyRecord {
+                fingerprint: k.fingerprint.clone(),
+                status: reply.status,
+                body: reply.body.to_string(),
+                expires_at: (now + Duration::hours(IDEMPOTENCY_TTL_HOURS)).timestamp(),
+            };
+            writes.push(store.put_idempotency_record(
+                &self.principal()?.sub,
+                &k.key,
+                &record,
+                now,
+            )?);
+        }
+        match store.transact(writes).await {
+            Ok(()) => Ok(reply),
+            Err(StoreError::ConditionFailed(failed)) => {
+                if failed.contains(&record_index) && self.idempotency.is_some() {
+                    if let Some(replay) = self.replay().await? {
+                        return Ok(replay);
+                    }
+                }
+                Err(on_condition(failed.first().copied().unwrap_or(0)).into())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The stored answer of an earlier command with this key, or a mismatch.
+    async fn replay(&self) -> Result<Option<Reply>, Error> {
+        let Some(k) = &self.idempotency else {
+            return Ok(None);
+        };
+        let sub = &self.principal()?.sub;
+        let Some(record) = self
+            .app
+            .store
+            .idempotency_record(sub, &k.key, self.req.now)
+            .await?
+        else {
+            return Ok(None);
+        };
+        if record.fingerprint != k.fingerprint {
+            return Err(DomainError::IdempotencyMismatch.into());
+        }
+        let body =
+            serde_json::from_str(&record.body).map_err(|e| StoreError::Other(e.to_string()))?;
+        Ok(Some(Reply {
+            status: record.status,
+            body,
+            replayed: true,
+        }))
+    }
+}
+
+/// Handles one API Gateway event. `function` limits the routes to those one Lambda serves;
+/// the local server passes `None` and serves them all.
+pub async fn handle(
+    app: &App,
+    function: Option<&str>,
+    event: ApiGatewayV2httpRequest,
+) -> ApiGatewayV2httpResponse {
+    let req = match ApiRequest::from_event(event) {
+        Ok(r) => r,
+        Err(e) => return error_response(&e),
+    };
+    let span = tracing::info_span!("request", request_id = %req.request_id, method = %req.method, path = %req.path);
+    async {
+        let outcome = run(app, function, &req).await;
+        let response = match &outcome {
+            Ok(reply) => response(reply.status, &reply.body, reply.replayed),
+            Err(Error::Domain(e)) => error_response(e),
+            Err(Error::Store(StoreError::Retryable(m))) => {
+                tracing::warn!(error = %m, "store busy");
+                error_response_raw(
+                    503,
+                    "unavailable",
+                    "the service is busy; retry shortly",
+                    json!({}),
+                )
+            }
+            Err(Error::Store(e)) => {
+                tracing::error!(error = %e, "store failure");
+                error_response_raw(
+                    500,
+                    "internal",
+                    "something went wrong on our side",
+                    json!({}),
+                )
+            }
+        };
+        tracing::info!(status = response.status_code, "handled");
+        response
+    }
+    .instrument(span)
+    .await
+}
+
+async fn run(app: &App, function: Option<&str>, req: &ApiRequest) -> Result<Reply, Error> {
+    let (route, params) = match routes::find(&req.method, &req.path, function)? {
+        Ok(found) => found,
+        Err(routes::Miss::NoSuchPath) => {
+            return Err(DomainError::NotFound(format!("no route {}", req.path)).into())
+        }
+        Err(routes::Miss::MethodNotAllowed) => {
+            return Err(DomainError::InvalidRequest {
+                message: format!("{} is not allowed on {}", req.method, req.path),
+                details: json!({ "method": req.method }),
+            }
+            .into())
+        }
+    };
+    if route.op != Op::Health {
+        req.principal()?;
+    }
+    let idempotency = match (route.command, req.header("idempotency-key")) {
+        (true, Some(key)) => {
+            if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY {
+                return Err(DomainError::invalid(
+                    "Idempotency-Key",
+                    format!("must be 1 to {MAX_IDEMPOTENCY_KEY} characters"),
+                )
+                .into());
+            }
+            let mut h = Sha256::new();
+            h.update(req.method.as_bytes());
+            h.update([0]);
+            h.update(req.path.as_bytes());
+            h.update([0]);
+            h.update(&req.body);
+            Some(IdempotencyKey {
+                key: key.to_string(),
+                fingerprint: format!("{:x}", h.finalize()),
+            })
+        }
+        _ => None,
+    };
+    let ctx = Ctx {
+        app,
+        req,
+        params,
+        idempotency,
+    };
+    if let Some(replay) = ctx.replay().await? {
+        return Ok(replay);
+    }
+    crate::handlers::dispatch(route.op, &ctx).await
+}
+
+fn response(status: u16, body: &Value, replayed: bool) -> ApiGatewayV2httpResponse {
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if replayed {
+        headers.insert(
+            HeaderName::from_static("idempotent-replayed"),
+            HeaderValue::from_static("true"),
+        );
+    }
+    let mut r = ApiGatewayV2httpResponse::default();
+    r.status_code = status as i64;
+    r.headers = headers;
+    r.body = Some(Body::Text(body.to_string()));
+    r
+}
+
+fn error_response_raw(
+    status: u16,
+    code: &str,
+    message: &str,
+    details: Value,
+) -> ApiGatewayV2httpResponse {
+    response(
+        status,
+        &json!({ "error": { "code": code, "message": message, "details": details } }),
+        false,
+    )
+}
+
+pub fn error_response(e: &DomainError) -> ApiGatewayV2httpResponse {
+    error_response_raw(e.status(), e.code(), &e.to_string(), e.details())
+}

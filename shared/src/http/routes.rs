@@ -1,0 +1,229 @@
+//! Every route of the API, which function serves it, and whether it is a command (takes an
+//! `Idempotency-Key`). The Lambdas, the local server and the template test all read this table.
+
+use percent_encoding::percent_decode_str;
+
+use crate::domain::DomainError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Health,
+    CreateOrg,
+    GetOrg,
+    ListChildren,
+    PutPolicy,
+    ListNotifications,
+    ListAudit,
+    RequestOrder,
+    ListOrders,
+    GetOrder,
+    CancelOrder,
+    AssignOrder,
+    RejectOrder,
+    ListLots,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub op: Op,
+    /// The Lambda function that serves the route (`functions/<name>`).
+    pub function: &'static str,
+    pub command: bool,
+}
+
+const fn route(method: &'static str, path: &'static str, op: Op, function: &'static str) -> Route {
+    let command = !matches!(method.as_bytes(), b"GET");
+    Route {
+        method,
+        path,
+        op,
+        function,
+        command,
+    }
+}
+
+pub const TENANT_ADMIN: &str = "tenant-admin";
+pub const REQUEST_ORDER: &str = "request-order";
+pub const ASSIGN_ORDER: &str = "assign-order";
+
+pub const ROUTES: &[Route] = &[
+    route("GET", "/health", Op::Health, TENANT_ADMIN),
+    route("POST", "/v1/orgs", Op::CreateOrg, TENANT_ADMIN),
+    route("GET", "/v1/orgs/{org_id}", Op::GetOrg, TENANT_ADMIN),
+    route(
+        "GET",
+        "/v1/orgs/{org_id}/children",
+        Op::ListChildren,
+        TENANT_ADMIN,
+    ),
+    route(
+        "PUT",
+        "/v1/orgs/{org_id}/policy",
+        Op::PutPolicy,
+        TENANT_ADMIN,
+    ),
+    route(
+        "GET",
+        "/v1/orgs/{org_id}/notifications",
+        Op::ListNotifications,
+        TENANT_ADMIN,
+    ),
+    route(
+        "GET",
+        "/v1/orgs/{org_id}/audit",
+        Op::ListAudit,
+        TENANT_ADMIN,
+    ),
+    route(
+        "POST",
+        "/v1/orgs/{org_id}/orders",
+        Op::RequestOrder,
+        REQUEST_ORDER,
+    ),
+    route(
+        "GET",
+        "/v1/orgs/{org_id}/orders",
+        Op::ListOrders,
+        REQUEST_ORDER,
+    ),
+    route("GET", "/v1/orders/{order_id}", Op::GetOrder, REQUEST_ORDER),
+    route(
+        "POST",
+        "/v1/orders/{order_id}/cancel",
+        Op::CancelOrder,
+        REQUEST_ORDER,
+    ),
+    route(
+        "POST",
+        "/v1/orders/{order_id}/assign",
+        Op::AssignOrder,
+        ASSIGN_ORDER,
+    ),
+    route(
+        "POST",
+        "/v1/orders/{order_id}/reject",
+        Op::RejectOrder,
+        ASSIGN_ORDER,
+    ),
+    route("GET", "/v1/orgs/{org_id}/lots", Op::ListLots, ASSIGN_ORDER),
+];
+
+/// Path parameters, percent-decoded.
+#[derive(Debug, Clone, Default)]
+pub struct Params(Vec<(&'static str, String)>);
+
+impl Params {
+    pub fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    }
+}
+
+fn matches(pattern: &'static str, path: &str) -> Result<Option<Params>, DomainError> {
+    let want: Vec<&str> = pattern.trim_matches('/').split('/').collect();
+    let got: Vec<&str> = path
+        .trim_end_matches('/')
+        .trim_start_matches('/')
+        .split('/')
+        .collect();
+    if want.len() != got.len() {
+        return Ok(None);
+    }
+    let mut params = Vec::new();
+    for (w, g) in want.iter().zip(&got) {
+        if let Some(name) = w.strip_prefix('{').and_then(|w| w.strip_suffix('}')) {
+            let value = percent_decode_str(g)
+                .decode_utf8()
+                .map_err(|_| DomainError::invalid(name, "is not valid UTF-8"))?;
+            if value.is_empty() {
+                return Ok(None);
+            }
+            params.push((name, value.into_owned()));
+        } else if w != g {
+            return Ok(None);
+        }
+    }
+    Ok(Some(Params(params)))
+}
+
+/// Why no route was found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Miss {
+    NoSuchPath,
+    MethodNotAllowed,
+}
+
+/// The route for a method and raw path, among those served by `function` (all when `None`).
+pub fn find(
+    method: &str,
+    path: &str,
+    function: Option<&str>,
+) -> Result<Result<(&'static Route, Params), Miss>, DomainError> {
+    let mut path_known = false;
+    for r in ROUTES
+        .iter()
+        .filter(|r| function.is_none_or(|f| f == r.function))
+    {
+        if let Some(params) = matches(r.path, path)? {
+            if r.method.eq_ignore_ascii_case(method) {
+                return Ok(Ok((r, params)));
+            }
+            path_known = true;
+        }
+    }
+    Ok(Err(if path_known {
+        Miss::MethodNotAllowed
+    } else {
+        Miss::NoSuchPath
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_match_with_decoded_parameters() {
+        let (r, p) = find("GET", "/v1/orgs/acme%2Dco/orders", None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.op, Op::ListOrders);
+        assert_eq!(p.get("org_id"), "acme-co");
+        let (r, _) = find("POST", "/v1/orders/o1/assign", None).unwrap().unwrap();
+        assert_eq!(
+            (r.op, r.function, r.command),
+            (Op::AssignOrder, ASSIGN_ORDER, true)
+        );
+    }
+
+    #[test]
+    fn an_encoded_slash_stays_inside_its_parameter() {
+        let (r, p) = find("GET", "/v1/orgs/a%2Fb", None).unwrap().unwrap();
+        assert_eq!(r.op, Op::GetOrg);
+        assert_eq!(p.get("org_id"), "a/b");
+    }
+
+    #[test]
+    fn misses_say_why() {
+        assert_eq!(
+            find("DELETE", "/v1/orgs", None).unwrap().unwrap_err(),
+            Miss::MethodNotAllowed
+        );
+        assert_eq!(
+            find("GET", "/v2/nothing", None).unwrap().unwrap_err(),
+            Miss::NoSuchPath
+        );
+        // A function serves only its own routes.
+        assert_eq!(
+            find("POST", "/v1/orders/o1/assign", Some(REQUEST_ORDER))
+                .unwrap()
+                .unwrap_err(),
+            Miss::NoSuchPath
+        );
+    }
+}

@@ -1,0 +1,169 @@
+//! The single-table layout — the one place it is written down.
+//!
+//! One table, string keys `PK`/`SK`, two overloaded global secondary indexes (`GSI1`, `GSI2`,
+//! projection ALL) and a TTL attribute `expires_at`. Every item carries `type`. Times inside
+//! sort keys are fixed-width UTC (`2027-01-15T09:00:00.000Z`) so they sort as text. Caller-chosen
+//! ids are limited to `[A-Za-z0-9._-]` and e-mails to a domain without `#`, so no key part can
+//! contain the `#` separator in a way that reaches into a neighbour's prefix.
+//!
+//! | type | PK | SK | GSI1PK / GSI1SK | GSI2PK / GSI2SK |
+//! |---|---|---|---|---|
+//! | `org` | `ORG#{org}` | `ORG` | `ORG#{parent}#CHILDREN` / `ORG#{org}` | `ORGS` / `ORG#{org}` |
+//! | `order` | `ORDER#{order}` | `ORDER` | | |
+//! | `order_entry` (one per org of the company's chain, itself included) | `ORG#{org}` | `ORDER#{requested_at}#{order}` | `ORG#{org}#ORDERS#{status}` / `{requested_at}#{order}` | |
+//! | `lot` | `ORG#{org}` | `LOT#{valid_until or 9999}#{lot}` | | `DUE#{shard}` / `{valid_until}#LOT#{org}#{lot}` (only while not expired and ending) |
+//! | `user` | `ORG#{org}` | `USER#{email}` | `ORG#{org}#RENEWALS` / `{renewal_at}#{email}` | `RENEW#{shard}` / `{renewal_at}#{org}#{email}` (only while a renewal is due) |
+//! | `manager` (marker of a manager user, for notice recipients) | `ORG#{org}` | `MANAGER#{email}` | | |
+//! | `licence` | `ORG#{org}` | `LICENCE#{email}#{licence}` | `ORG#{org}#LICENCES#{status}` / `{email}#{licence}` | `DUE#{shard}` / `{valid_until}#LICENCE#{org}#{licence}` (only while not expired) |
+//! | `enrolment` | `ORG#{org}` | `ENROLMENT#{email}#{enrolment}` | | |
+//! | `notice` | `ORG#{org}` | `NOTICE#{created_at}#{notice}` | | |
+//! | `notice_key` (exactly-once guard) | `ORG#{org}` | `NOTICEKEY#{kind}#{date}` | | |
+//! | `audit` | `ORG#{org}` | `AUDIT#{at}#{entry}` | | |
+//! | `import` | `ORG#{org}` | `IMPORT#{import}` | | |
+//! | `import_rows` (review rows in chunks) | `IMPORT#{import}` | `ROWS#{chunk:06}` | | |
+//! | `snapshot` (daily usage) | `ORG#{org}` | `SNAPSHOT#{date}` | | |
+//! | `idempotency` | `IDEM#{sha256(sub, key)}` | `IDEM` | | | TTL `expires_at` |
+//!
+//! Access patterns and the key or index that serves each:
+//! - org by id: `GetItem ORG#{org}/ORG`; its chain: `BatchGetItem` of its `ancestors`.
+//! - children of an org: `Query GSI1 ORG#{parent}#CHILDREN`.
+//! - every org (daily usage snapshot): `Query GSI2 ORGS`.
+//! - order by id: `GetItem ORDER#{order}/ORDER`.
+//! - orders of an org and everything below it, newest first, by date range:
+//!   `Query ORG#{org} SK BETWEEN ORDER#{from} AND ORDER#{to}` descending; by status:
+//!   `Query GSI1 ORG#{org}#ORDERS#{status}`. This serves a partner's requested orders across
+//!   all its customers, and the vendor's view of everything.
+//! - lots of an org, first-expiring first (allocation order): `Query ORG#{org} SK begins_with LOT#`.
+//! - items due by instant (expire sweep, 72-hour reminders): `Query GSI2 DUE#{0..3} GSI2SK <= {now + 72h}`;
+//!   the attributes are removed when an item is expired, so the index holds only what may fall due.
+//! - users due for renewal: `Query GSI2 RENEW#{0..3} GSI2SK <= {now}`; one org's forecast:
+//!   `Query GSI1 ORG#{org}#RENEWALS GSI1SK <= {until}`.
+//! - users of an org and their licences: `Query ORG#{org} SK begins_with USER#` / `LICENCE#{email}#`.
+//! - licences of an org by status: `Query GSI1 ORG#{org}#LICENCES#{status}`.
+//! - managers to notify: `Query ORG#{org} SK begins_with MANAGER#`.
+//! - notices, audit, imports of an org, newest first: `Query ORG#{org} SK begins_with NOTICE#|AUDIT#|IMPORT#`.
+//! - an import's rows: `Query IMPORT#{import}`; snapshots: `Query ORG#{org} SK begins_with SNAPSHOT#`.
+//! - idempotency record: `GetItem IDEM#{hash}/IDEM`, written in the command's own transaction.
+//!
+//! `DUE` and `RENEW` are spread over four shards (a stable hash of the item's id) so a bulk
+//! allocation does not funnel every write into one index partition.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use sha2::{Digest, Sha256};
+
+pub const PK: &str = "PK";
+pub const SK: &str = "SK";
+pub const GSI1: &str = "GSI1";
+pub const GSI1PK: &str = "GSI1PK";
+pub const GSI1SK: &str = "GSI1SK";
+pub const GSI2: &str = "GSI2";
+pub const GSI2PK: &str = "GSI2PK";
+pub const GSI2SK: &str = "GSI2SK";
+pub const TYPE: &str = "type";
+pub const EXPIRES_AT: &str = "expires_at";
+
+pub const DUE_SHARDS: u8 = 4;
+
+/// Fixed-width UTC time for sort keys.
+pub fn sort_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+pub fn org(org_id: &str) -> String {
+    format!("ORG#{org_id}")
+}
+
+pub const ORG_SK: &str = "ORG";
+
+pub fn children(parent_id: &str) -> String {
+    format!("ORG#{parent_id}#CHILDREN")
+}
+
+pub const ALL_ORGS: &str = "ORGS";
+
+pub fn order(order_id: &str) -> String {
+    format!("ORDER#{order_id}")
+}
+
+pub const ORDER_SK: &str = "ORDER";
+
+pub fn order_entry_sk(requested_at: DateTime<Utc>, order_id: &str) -> String {
+    format!("ORDER#{}#{order_id}", sort_time(requested_at))
+}
+
+pub fn orders_by_status(org_id: &str, status: &str) -> String {
+    format!("ORG#{org_id}#ORDERS#{status}")
+}
+
+pub fn order_entry_gsi1sk(requested_at: DateTime<Utc>, order_id: &str) -> String {
+    format!("{}#{order_id}", sort_time(requested_at))
+}
+
+pub fn lot_sk(valid_until: Option<DateTime<Utc>>, lot_id: &str) -> String {
+    let end = valid_until
+        .map(sort_time)
+        .unwrap_or_else(|| "9999".to_string());
+    format!("LOT#{end}#{lot_id}")
+}
+
+/// The shard of the due-by-instant and renewal indexes an id falls in.
+pub fn shard(id: &str) -> u8 {
+    Sha256::digest(id.as_bytes())[0] % DUE_SHARDS
+}
+
+pub fn due(id: &str) -> String {
+    format!("DUE#{}", shard(id))
+}
+
+pub fn manager_prefix() -> &'static str {
+    "MANAGER#"
+}
+
+pub fn notice_sk(created_at: DateTime<Utc>, notice_id: &str) -> String {
+    format!("NOTICE#{}#{notice_id}", sort_time(created_at))
+}
+
+pub fn audit_sk(at: DateTime<Utc>, entry_id: &str) -> String {
+    format!("AUDIT#{}#{entry_id}", sort_time(at))
+}
+
+/// Idempotency records are keyed by caller and key; hashed so neither can shape the key.
+pub fn idempotency(sub: &str, key: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(sub.as_bytes());
+    h.update([0]);
+    h.update(key.as_bytes());
+    format!("IDEM#{:x}", h.finalize())
+}
+
+pub const IDEMPOTENCY_SK: &str = "IDEM";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sort_times_sort_as_text() {
+        let a = sort_time("2026-01-15T09:00:00Z".parse().unwrap());
+        let b = sort_time("2026-01-15T09:00:00.5Z".parse().unwrap());
+        let c = sort_time("2026-01-15T10:00:00Z".parse().unwrap());
+        assert_eq!(a, "2026-01-15T09:00:00.000Z");
+        assert!(a < b && b < c);
+    }
+
+    #[test]
+    fn lots_without_an_end_sort_last() {
+        assert!(lot_sk(Some("2099-01-01T00:00:00Z".parse().unwrap()), "a") < lot_sk(None, "a"));
+    }
+
+    #[test]
+    fn shards_are_stable_and_bounded() {
+        assert_eq!(shard("lot-1"), shard("lot-1"));
+        assert!((0..200).all(|i| shard(&format!("id{i}")) < DUE_SHARDS));
+    }
+
+    #[test]
+    fn idempotency_keys_do_not_collide_across_callers() {
+        assert_ne!(idempotency("a", "bc"), idempotency("ab", "c"));
+    }
+}

@@ -1,0 +1,430 @@
+//! The one adapter over the single DynamoDB table. Layout in [`keys`]; the table itself is
+//! defined once, in `infra/template.yaml`, and [`table`] creates it from there for local runs.
+
+pub mod keys;
+pub mod records;
+pub mod table;
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::Client;
+use base64::Engine;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::domain::DomainError;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A condition of a conditional write or transaction failed; the indexes of the
+    /// transaction's items whose condition failed (0 for a single write).
+    #[error("a write condition failed (items {0:?})")]
+    ConditionFailed(Vec<usize>),
+    /// Throttling, a transaction conflict, a timeout: the caller may retry.
+    #[error("the table is busy: {0}")]
+    Retryable(String),
+    #[error("store error: {0}")]
+    Other(String),
+}
+
+impl StoreError {
+    fn from_sdk<E, R>(err: SdkError<E, R>) -> StoreError
+    where
+        E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        match &err {
+            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
+                StoreError::Retryable(format!("{err}"))
+            }
+            SdkError::ServiceError(se) => {
+                let code = se.err().code().unwrap_or_default();
+                let message = se.err().message().unwrap_or_default();
+                match code {
+                    "ConditionalCheckFailedException" => StoreError::ConditionFailed(vec![0]),
+                    "ThrottlingException"
+                    | "ProvisionedThroughputExceededException"
+                    | "RequestLimitExceeded"
+                    | "TransactionConflictException"
+                    | "TransactionInProgressException"
+                    | "InternalServerError" => StoreError::Retryable(format!("{code}: {message}")),
+                    _ => StoreError::Other(format!("{code}: {message}")),
+                }
+            }
+            _ => StoreError::Other(format!(
+                "{}",
+                aws_sdk_dynamodb::error::DisplayErrorContext(&err)
+            )),
+        }
+    }
+}
+
+/// What a handler can fail with: a refusal for the caller, or a store failure.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pub client: Client,
+    pub table: String,
+}
+
+/// One page of a list (API.md "Lists").
+#[derive(Debug, Clone)]
+pub struct PageRequest {
+    pub limit: i32,
+    pub cursor: Option<String>,
+}
+
+impl Default for PageRequest {
+    fn default() -> Self {
+        PageRequest {
+            limit: 50,
+            cursor: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// A key condition on the sort key (or the index's sort key).
+#[derive(Debug, Clone)]
+pub enum SortKey {
+    Any,
+    BeginsWith(String),
+    Between(String, String),
+    AtMost(String),
+}
+
+/// A `Query` against the table or one index, one partition.
+#[derive(Debug, Clone)]
+pub struct QuerySpec {
+    pub index: Option<&'static str>,
+    pub partition: String,
+    pub sort: SortKey,
+    pub newest_first: bool,
+    /// An extra filter: attribute name and the string value it must equal.
+    pub filter_eq: Option<(&'static str, String)>,
+}
+
+impl QuerySpec {
+    pub fn table(partition: String, sort: SortKey) -> Self {
+        QuerySpec {
+            index: None,
+            partition,
+            sort,
+            newest_first: false,
+            filter_eq: None,
+        }
+    }
+
+    pub fn index(index: &'static str, partition: String, sort: SortKey) -> Self {
+        QuerySpec {
+            index: Some(index),
+            partition,
+            sort,
+            newest_first: false,
+            filter_eq: None,
+        }
+    }
+
+    pub fn newest_first(mut self) -> Self {
+        self.newest_first = true;
+        self
+    }
+
+    fn key_names(&self) -> (&'static str, &'static str) {
+        match self.index {
+            None => (keys::PK, keys::SK),
+            Some(keys::GSI1) => (keys::GSI1PK, keys::GSI1SK),
+            Some(_) => (keys::GSI2PK, keys::GSI2SK),
+        }
+    }
+}
+
+/// Serialises a domain value and adds its keys and `type`.
+pub fn to_item<T: Serialize>(
+    kind: &str,
+    value: &T,
+    key_attrs: &[(&str, String)],
+) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::aws_sdk_dynamodb_1::to_item(value)
+        .map_err(|e| StoreError::Other(e.to_string()))?;
+    item.insert(keys::TYPE.into(), AttributeValue::S(kind.into()));
+    for (name, value) in key_attrs {
+        item.insert((*name).into(), AttributeValue::S(value.clone()));
+    }
+    Ok(item)
+}
+
+pub fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    serde_dynamo::aws_sdk_dynamodb_1::from_item(item)
+        .map_err(|e| StoreError::Other(format!("unreadable item: {e}")))
+}
+
+pub fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn key(pk: String, sk: &str) -> Item {
+    HashMap::from([(keys::PK.to_string(), s(pk)), (keys::SK.to_string(), s(sk))])
+}
+
+/// A transaction item that puts `item` on the condition that no item has its key yet.
+pub fn put_new(table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {
+    put_if(
+        table,
+        item,
+        Some("attribute_not_exists(PK)"),
+        &[],
+        HashMap::new(),
+    )
+}
+
+/// A transaction item that puts `item`, overwriting whatever had its key.
+pub fn put(table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {
+    put_if(table, item, None, &[], HashMap::new())
+}
+
+pub fn put_if(
+    table: &str,
+    item: Item,
+    condition: Option<&str>,
+    names: &[(&str, &str)],
+    values: HashMap<String, AttributeValue>,
+) -> Result<TransactWriteItem, StoreError> {
+    let names: HashMap<String, String> = names
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .set_condition_expression(condition.map(str::to_string))
+        .set_expression_attribute_names((!names.is_empty()).then_some(names))
+        .set_expression_attribute_values((!values.is_empty()).then_some(values))
+        .build()
+        .map_err(|e| StoreError::Other(e.to_string()))?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Store {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// A strongly consistent read of one item.
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        pk: String,
+        sk: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        out.item.map(from_item).transpose()
+    }
+
+    /// Reads several items by key in one round trip (plus retries of unprocessed keys).
+    pub async fn get_many<T: DeserializeOwned>(
+        &self,
+        keys_: Vec<(String, &str)>,
+    ) -> Result<Vec<T>, StoreError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let mut pending: Vec<Item> = keys_.into_iter().map(|(pk, sk)| key(pk, sk)).collect();
+        let mut found = Vec::new();
+        for _ in 0..5 {
+            if pending.is_empty() {
+                break;
+            }
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut pending)))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| StoreError::Other(e.to_string()))?;
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(StoreError::from_sdk)?;
+            if let Some(mut responses) = out.responses {
+                found.extend(responses.remove(&self.table).unwrap_or_default());
+            }
+            if let Some(mut unprocessed) = out.unprocessed_keys {
+                if let Some(left) = unprocessed.remove(&self.table) {
+                    pending = left.keys;
+                }
+            }
+        }
+        if !pending.is_empty() {
+            return Err(StoreError::Retryable("keys left unprocessed".into()));
+        }
+        found.into_iter().map(from_item).collect()
+    }
+
+    /// Writes every item or none. A failed condition reports which items failed.
+    pub async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(se)) => match se.err() {
+                TransactWriteItemsError::TransactionCanceledException(e) => {
+                    let reasons = e.cancellation_reasons();
+                    let failed: Vec<usize> = reasons
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
+                        .map(|(i, _)| i)
+                        .collect();
+                    if failed.is_empty() {
+                        let codes: Vec<&str> = reasons.iter().filter_map(|r| r.code()).collect();
+                        Err(StoreError::Retryable(format!(
+                            "transaction cancelled: {codes:?}"
+                        )))
+                    } else {
+                        Err(StoreError::ConditionFailed(failed))
+                    }
+                }
+                _ => Err(StoreError::from_sdk(SdkError::ServiceError(se))),
+            },
+            Err(e) => Err(StoreError::from_sdk(e)),
+        }
+    }
+
+    /// One page of a query. The cursor is the last key seen, and must belong to the partition
+    /// asked for, so a cursor cannot be used to read another tenant's partition.
+    pub async fn query<T: DeserializeOwned>(
+        &self,
+        spec: &QuerySpec,
+        page: &PageRequest,
+    ) -> Result<Page<T>, Error> {
+        let (pk_name, sk_name) = spec.key_names();
+        let mut names = HashMap::from([("#pk".to_string(), pk_name.to_string())]);
+        let mut values = HashMap::from([(":pk".to_string(), s(spec.partition.clone()))]);
+        let mut condition = "#pk = :pk".to_string();
+        match &spec.sort {
+            SortKey::Any => {}
+            SortKey::BeginsWith(prefix) => {
+                condition.push_str(" AND begins_with(#sk, :sk)");
+                values.insert(":sk".into(), s(prefix.clone()));
+            }
+            SortKey::Between(lo, hi) => {
+                condition.push_str(" AND #sk BETWEEN :lo AND :hi");
+                values.insert(":lo".into(), s(lo.clone()));
+                values.insert(":hi".into(), s(hi.clone()));
+            }
+            SortKey::AtMost(hi) => {
+                condition.push_str(" AND #sk <= :hi");
+                values.insert(":hi".into(), s(hi.clone()));
+            }
+        }
+        if !matches!(spec.sort, SortKey::Any) {
+            names.insert("#sk".into(), sk_name.into());
+        }
+        let mut filter = None;
+        if let Some((attr, value)) = &spec.filter_eq {
+            names.insert("#f".into(), (*attr).into());
+            values.insert(":f".into(), s(value.clone()));
+            filter = Some("#f = :f".to_string());
+        }
+        let start = match &page.cursor {
+            Some(c) => Some(decode_cursor(c, pk_name, &spec.partition)?),
+            None => None,
+        };
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .set_index_name(spec.index.map(str::to_string))
+            .key_condition_expression(condition)
+            .set_filter_expression(filter)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .scan_index_forward(!spec.newest_first)
+            .limit(page.limit)
+            .set_exclusive_start_key(start)
+            .set_consistent_read(spec.index.is_none().then_some(true))
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        let next_cursor = out.last_evaluated_key.as_ref().map(encode_cursor);
+        let items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<_, _>>()?;
+        Ok(Page { items, next_cursor })
+    }
+}
+
+fn encode_cursor(key: &Item) -> String {
+    let plain: HashMap<&str, &str> = key
+        .iter()
+        .filter_map(|(k, v)| v.as_s().ok().map(|v| (k.as_str(), v.as_str())))
+        .collect();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(serde_json::to_vec(&plain).unwrap_or_default())
+}
+
+fn decode_cursor(cursor: &str, pk_name: &str, partition: &str) -> Result<Item, DomainError> {
+    let bad = || DomainError::invalid("cursor", "is not a cursor this list gave out");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| bad())?;
+    let plain: HashMap<String, String> = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    if plain.get(pk_name).map(String::as_str) != Some(partition) || plain.len() > 4 {
+        return Err(bad());
+    }
+    Ok(plain.into_iter().map(|(k, v)| (k, s(v))).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_only_opens_its_own_partition() {
+        let key: Item = HashMap::from([
+            ("PK".to_string(), s("ORG#c1")),
+            ("SK".to_string(), s("AUDIT#x")),
+        ]);
+        let c = encode_cursor(&key);
+        assert!(decode_cursor(&c, "PK", "ORG#c1").is_ok());
+        assert_eq!(
+            decode_cursor(&c, "PK", "ORG#c2").unwrap_err().code(),
+            "invalid_request"
+        );
+        assert!(decode_cursor("%%%", "PK", "ORG#c1").is_err());
+    }
+}

@@ -1,0 +1,357 @@
+//! Typed reads and write-builders for each item type of [`super::keys`].
+
+use aws_sdk_dynamodb::types::TransactWriteItem;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::keys::{self, GSI1, GSI1PK, GSI1SK, GSI2PK, GSI2SK, PK, SK};
+use super::{
+    put, put_new, to_item, Error, Page, PageRequest, QuerySpec, SortKey, Store, StoreError,
+};
+use crate::domain::audit::AuditEntry;
+use crate::domain::lot::{Lot, LotStatus};
+use crate::domain::notice::Notice;
+use crate::domain::order::{Order, OrderStatus};
+use crate::domain::org::{Org, VENDOR_ID};
+use crate::domain::policy::Policy;
+
+/// Filters of an order list (API.md `GET /v1/orgs/{org_id}/orders`).
+#[derive(Debug, Clone, Default)]
+pub struct OrderFilter {
+    pub status: Option<OrderStatus>,
+    pub company_id: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// A stored answer to a command, replayed for a repeat with the same `Idempotency-Key`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    pub fingerprint: String,
+    pub status: u16,
+    pub body: String,
+    /// Epoch seconds; DynamoDB's TTL removes the record some time after.
+    pub expires_at: i64,
+}
+
+#[derive(Deserialize)]
+struct ManagerMarker {
+    email: String,
+}
+
+impl Store {
+    // ---- orgs -------------------------------------------------------------------------------
+
+    /// An org by id. The vendor root exists before anybody wrote it.
+    pub async fn org(&self, org_id: &str) -> Result<Option<Org>, StoreError> {
+        let found = self.get::<Org>(keys::org(org_id), keys::ORG_SK).await?;
+        Ok(found.or_else(|| {
+            (org_id == VENDOR_ID).then(|| Org::vendor_root(DateTime::<Utc>::UNIX_EPOCH))
+        }))
+    }
+
+    /// The policy in force for `org`: its ancestors' settings, then its own.
+    pub async fn policy(&self, org: &Org) -> Result<Policy, StoreError> {
+        let mut chain: Vec<Org> = if org.ancestors.is_empty() {
+            vec![]
+        } else {
+            self.get_many(
+                org.ancestors
+                    .iter()
+                    .map(|a| (keys::org(a), keys::ORG_SK))
+                    .collect(),
+            )
+            .await?
+        };
+        chain.sort_by_key(|o| org.ancestors.iter().position(|a| *a == o.org_id));
+        Ok(Policy::resolve(
+            chain.iter().map(|o| &o.policy).chain([&org.policy]),
+        ))
+    }
+
+    pub fn org_item(&self, org: &Org) -> Result<super::Item, StoreError> {
+        let mut attrs = vec![
+            (PK, keys::org(&org.org_id)),
+            (SK, keys::ORG_SK.to_string()),
+            (GSI2PK, keys::ALL_ORGS.to_string()),
+            (GSI2SK, keys::org(&org.org_id)),
+        ];
+        if let Some(parent) = &org.parent_id {
+            attrs.push((GSI1PK, keys::children(parent)));
+            attrs.push((GSI1SK, keys::org(&org.org_id)));
+        }
+        to_item("org", org, &attrs)
+    }
+
+    /// Puts a new org; fails its condition if the id is taken.
+    pub fn put_new_org(&self, org: &Org) -> Result<TransactWriteItem, StoreError> {
+        put_new(&self.table, self.org_item(org)?)
+    }
+
+    /// Replaces an org on the condition that nobody changed it since it was read
+    /// (`org.version` is the version read; the item written carries the next one).
+    pub fn put_org_versioned(&self, org: &Org) -> Result<TransactWriteItem, StoreError> {
+        let mut next = org.clone();
+        next.version = org.version + 1;
+        let item = self.org_item(&next)?;
+        let values = std::collections::HashMap::from([(
+            ":v".to_string(),
+            super::AttributeValue::N(org.version.to_string()),
+        )]);
+        super::put_if(
+            &self.table,
+            item,
+            Some("attribute_not_exists(PK) OR version = :v"),
+            &[],
+            values,
+        )
+    }
+
+    pub async fn children(&self, parent_id: &str, page: &PageRequest) -> Result<Page<Org>, Error> {
+        self.query(
+            &QuerySpec::index(GSI1, keys::children(parent_id), SortKey::Any),
+            page,
+        )
+        .await
+    }
+
+    /// The e-mails of an org's manager users (`MANAGER#` markers).
+    pub async fn manager_emails(&self, org_id: &str) -> Result<Vec<String>, Error> {
+        let spec = QuerySpec::table(
+            keys::org(org_id),
+            SortKey::BeginsWith(keys::manager_prefix().into()),
+        );
+        let mut page = PageRequest {
+            limit: 500,
+            cursor: None,
+        };
+        let mut emails = Vec::new();
+        loop {
+            let found: Page<ManagerMarker> = self.query(&spec, &page).await?;
+            emails.extend(found.items.into_iter().map(|m| m.email));
+            match found.next_cursor {
+                Some(c) => page.cursor = Some(c),
+                None => return Ok(emails),
+            }
+        }
+    }
+
+    // ---- orders -----------------------------------------------------------------------------
+
+    pub async fn order(&self, order_id: &str) -> Result<Option<Order>, StoreError> {
+        self.get(keys::order(order_id), keys::ORDER_SK).await
+    }
+
+    /// The order item and one list entry for every org of the company's chain, so each of them
+    /// lists the order in one query, by date and by status.
+    pub fn order_items(
+        &self,
+        order: &Order,
+        company: &Org,
+    ) -> Result<Vec<super::Item>, StoreError> {
+        let mut items = vec![to_item(
+            "order",
+            order,
+            &[
+                (PK, keys::order(&order.order_id)),
+                (SK, keys::ORDER_SK.into()),
+            ],
+        )?];
+        for org_id in company.chain() {
+            items.push(to_item(
+                "order_entry",
+                order,
+                &[
+                    (PK, keys::org(org_id)),
+                    (
+                        SK,
+                        keys::order_entry_sk(order.requested_at, &order.order_id),
+                    ),
+                    (
+                        GSI1PK,
+                        keys::orders_by_status(org_id, order.status.as_str()),
+                    ),
+                    (
+                        GSI1SK,
+                        keys::order_entry_gsi1sk(order.requested_at, &order.order_id),
+                    ),
+                ],
+            )?);
+        }
+        Ok(items)
+    }
+
+    /// Writes for a new order: the order on the condition it is new, and its list entries.
+    pub fn put_new_order(
+        &self,
+        order: &Order,
+        company: &Org,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let mut items = self.order_items(order, company)?.into_iter();
+        let mut writes = vec![put_new(&self.table, items.next().expect("order item"))?];
+        for entry in items {
+            writes.push(put(&self.table, entry)?);
+        }
+        Ok(writes)
+    }
+
+    /// Writes for a decided order: the order on the condition that it is still requested (the
+    /// first write, index 0), and its refreshed list entries.
+    pub fn put_decided_order(
+        &self,
+        order: &Order,
+        company: &Org,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let mut items = self.order_items(order, company)?.into_iter();
+        let values =
+            std::collections::HashMap::from([(":requested".to_string(), super::s("requested"))]);
+        let mut writes = vec![super::put_if(
+            &self.table,
+            items.next().expect("order item"),
+            Some("#status = :requested"),
+            // `status` is a reserved word in expressions.
+            &[("#status", "status")],
+            values,
+        )?];
+        for entry in items {
+            writes.push(put(&self.table, entry)?);
+        }
+        Ok(writes)
+    }
+
+    /// Orders of `org_id` and every company below it, newest first.
+    pub async fn orders(
+        &self,
+        org_id: &str,
+        filter: &OrderFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Order>, Error> {
+        let lo = filter.from.map(keys::sort_time).unwrap_or_default();
+        let hi = filter
+            .to
+            .map(|t| format!("{}~", keys::sort_time(t)))
+            .unwrap_or_else(|| "~".into());
+        let mut spec = match filter.status {
+            Some(status) => QuerySpec::index(
+                GSI1,
+                keys::orders_by_status(org_id, status.as_str()),
+                SortKey::Between(lo, hi),
+            ),
+            None => QuerySpec::table(
+                keys::org(org_id),
+                SortKey::Between(format!("ORDER#{lo}"), format!("ORDER#{hi}")),
+            ),
+        }
+        .newest_first();
+        if let Some(company) = &filter.company_id {
+            spec.filter_eq = Some(("org_id", company.clone()));
+        }
+        self.query(&spec, page).await
+    }
+
+    // ---- lots -------------------------------------------------------------------------------
+
+    /// A new lot; it enters the due-by-instant index while it has an end and is not expired.
+    pub fn put_new_lot(&self, lot: &Lot) -> Result<TransactWriteItem, StoreError> {
+        let mut attrs = vec![
+            (PK, keys::org(&lot.org_id)),
+            (SK, keys::lot_sk(lot.valid_until, &lot.lot_id)),
+        ];
+        if let (Some(end), LotStatus::Active) = (lot.valid_until, lot.status) {
+            attrs.push((GSI2PK, keys::due(&lot.lot_id)));
+            attrs.push((
+                GSI2SK,
+                format!("{}#LOT#{}#{}", keys::sort_time(end), lot.org_id, lot.lot_id),
+            ));
+        }
+        put_new(&self.table, to_item("lot", lot, &attrs)?)
+    }
+
+    /// Lots of an org, first-expiring first.
+    pub async fn lots(&self, org_id: &str, page: &PageRequest) -> Result<Page<Lot>, Error> {
+        self.query(
+            &QuerySpec::table(keys::org(org_id), SortKey::BeginsWith("LOT#".into())),
+            page,
+        )
+        .await
+    }
+
+    // ---- notices and audit ------------------------------------------------------------------
+
+    pub fn put_notice(&self, notice: &Notice) -> Result<TransactWriteItem, StoreError> {
+        let attrs = [
+            (PK, keys::org(&notice.org_id)),
+            (SK, keys::notice_sk(notice.created_at, &notice.notice_id)),
+        ];
+        put_new(&self.table, to_item("notice", notice, &attrs)?)
+    }
+
+    pub async fn notices(&self, org_id: &str, page: &PageRequest) -> Result<Page<Notice>, Error> {
+        let spec = QuerySpec::table(keys::org(org_id), SortKey::BeginsWith("NOTICE#".into()))
+            .newest_first();
+        self.query(&spec, page).await
+    }
+
+    pub fn put_audit(
+        &self,
+        entry: &AuditEntry,
+        entry_id: &str,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let attrs = [
+            (PK, keys::org(&entry.org_id)),
+            (SK, keys::audit_sk(entry.at, entry_id)),
+        ];
+        put_new(&self.table, to_item("audit", entry, &attrs)?)
+    }
+
+    pub async fn audit(&self, org_id: &str, page: &PageRequest) -> Result<Page<AuditEntry>, Error> {
+        let spec = QuerySpec::table(keys::org(org_id), SortKey::BeginsWith("AUDIT#".into()))
+            .newest_first();
+        self.query(&spec, page).await
+    }
+
+    // ---- idempotency ------------------------------------------------------------------------
+
+    /// The record of an earlier command with this caller's key, unless it has expired.
+    pub async fn idempotency_record(
+        &self,
+        sub: &str,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let found: Option<IdempotencyRecord> = self
+            .get(keys::idempotency(sub, key), keys::IDEMPOTENCY_SK)
+            .await?;
+        Ok(found.filter(|r| r.expires_at > now.timestamp()))
+    }
+
+    /// The record as one more write of the command's transaction: it commits with the command
+    /// or not at all, and fails its condition when a live record holds the key already.
+    pub fn put_idempotency_record(
+        &self,
+        sub: &str,
+        key: &str,
+        record: &IdempotencyRecord,
+        now: DateTime<Utc>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let item = to_item(
+            "idempotency",
+            record,
+            &[
+                (PK, keys::idempotency(sub, key)),
+                (SK, keys::IDEMPOTENCY_SK.into()),
+            ],
+        )?;
+        let values = std::collections::HashMap::from([(
+            ":now".to_string(),
+            super::AttributeValue::N(now.timestamp().to_string()),
+        )]);
+        super::put_if(
+            &self.table,
+            item,
+            Some("attribute_not_exists(PK) OR expires_at <= :now"),
+            &[],
+            values,
+        )
+    }
+}
