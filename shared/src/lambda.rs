@@ -20,7 +20,16 @@ pub fn init_tracing() {
 }
 
 /// Runs an HTTP function that serves the routes of `function` (see `http::routes::ROUTES`).
-pub async fn serve_http(function: &'static str) -> Result<(), lambda_runtime::Error> {
+///
+/// Boxed: the runtime's service stack around the handlers nests deep enough to overflow the
+/// compiler's layout queries in an unboxed `main`.
+pub fn serve_http(
+    function: &'static str,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), lambda_runtime::Error>>>> {
+    Box::pin(serve_http_inner(function))
+}
+
+async fn serve_http_inner(function: &'static str) -> Result<(), lambda_runtime::Error> {
     init_tracing();
     let app = App::from_env().await?;
     let app = &app;

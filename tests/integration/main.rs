@@ -1,1 +1,6 @@
+//! Integration tests against DynamoDB Local (`make test` starts it).
 
+mod http_server;
+mod orders;
+mod orgs;
+mod template;

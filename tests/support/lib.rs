@@ -1,1 +1,256 @@
+//! Test support: a fresh table on DynamoDB Local per test, and calls through the same API
+//! Gateway event the local server and the Lambdas handle.
 
+use std::collections::HashMap;
+
+use aws_lambda_events::encodings::Body;
+use chrono::{DateTime, Utc};
+use seatkeeper::store::table::TableDefinition;
+use seatkeeper::store::Store;
+use seatkeeper::App;
+use serde_json::Value;
+
+/// DynamoDB Local's endpoint; `make test` starts one and sets it.
+pub fn endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL_DYNAMODB").expect(
+        "AWS_ENDPOINT_URL_DYNAMODB must point at DynamoDB Local: run the tests with `make test`",
+    )
+}
+
+pub async fn client() -> aws_sdk_dynamodb::Client {
+    let _ = endpoint();
+    seatkeeper_local::dynamodb_client().await
+}
+
+/// A caller with a role in an org.
+#[derive(Debug, Clone)]
+pub struct Who {
+    pub sub: String,
+    pub email: String,
+    pub org_id: String,
+    pub role: String,
+}
+
+impl Who {
+    pub fn new(role: &str, org_id: &str) -> Self {
+        let email = format!("{role}@{org_id}.example");
+        Who {
+            sub: email.clone(),
+            email,
+            org_id: org_id.into(),
+            role: role.into(),
+        }
+    }
+
+    pub fn vendor_admin() -> Self {
+        Who::new("vendor_admin", "vendor")
+    }
+
+    pub fn claims(&self) -> HashMap<String, String> {
+        HashMap::from([
+            ("sub".to_string(), self.sub.clone()),
+            ("email".to_string(), self.email.clone()),
+            ("org_id".to_string(), self.org_id.clone()),
+            ("role".to_string(), self.role.clone()),
+        ])
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+    pub headers: HashMap<String, String>,
+}
+
+impl Answer {
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+/// A request under construction.
+pub struct Call<'a> {
+    env: &'a TestEnv,
+    method: String,
+    target: String,
+    who: Option<Who>,
+    body: Vec<u8>,
+    headers: Vec<(String, String)>,
+    now: DateTime<Utc>,
+}
+
+impl Call<'_> {
+    pub fn by(mut self, who: &Who) -> Self {
+        self.who = Some(who.clone());
+        self
+    }
+
+    pub fn json(mut self, body: Value) -> Self {
+        self.body = body.to_string().into_bytes();
+        self
+    }
+
+    pub fn raw(mut self, body: &[u8]) -> Self {
+        self.body = body.to_vec();
+        self
+    }
+
+    pub fn at(mut self, now: &str) -> Self {
+        self.now = now.parse().expect("an RFC 3339 time");
+        self
+    }
+
+    pub fn key(mut self, idempotency_key: &str) -> Self {
+        self.headers
+            .push(("Idempotency-Key".into(), idempotency_key.into()));
+        self
+    }
+
+    pub async fn send(self) -> Answer {
+        let event = seatkeeper_local::api_event(
+            &self.method,
+            &self.target,
+            &self.headers,
+            &self.body,
+            self.who.map(|w| w.claims()),
+            self.now,
+        )
+        .expect("a valid event");
+        let r = seatkeeper::http::handle(&self.env.app, None, event).await;
+        let body = match r.body {
+            Some(Body::Text(t)) => serde_json::from_str(&t).unwrap_or(Value::String(t)),
+            _ => Value::Null,
+        };
+        let headers = r
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect();
+        Answer {
+            status: r.status_code as u16,
+            body,
+            headers,
+        }
+    }
+}
+
+/// A fresh table, created from `infra/template.yaml`, and the app over it.
+pub struct TestEnv {
+    pub app: App,
+    pub table: String,
+}
+
+impl TestEnv {
+    pub async fn new() -> Self {
+        let client = client().await;
+        let table = format!("test-{}", uuid::Uuid::new_v4().simple());
+        TableDefinition::from_compiled_template()
+            .unwrap()
+            .create(&client, &table)
+            .await
+            .unwrap();
+        TestEnv {
+            app: App::new(Store::new(client, table.clone())),
+            table,
+        }
+    }
+
+    pub fn call(&self, method: &str, target: &str) -> Call<'_> {
+        Call {
+            env: self,
+            method: method.into(),
+            target: target.into(),
+            who: None,
+            body: Vec::new(),
+            headers: Vec::new(),
+            now: "2026-01-01T00:00:00Z".parse().unwrap(),
+        }
+    }
+
+    pub fn get(&self, target: &str) -> Call<'_> {
+        self.call("GET", target)
+    }
+
+    pub fn post(&self, target: &str) -> Call<'_> {
+        self.call("POST", target)
+    }
+
+    pub fn put(&self, target: &str) -> Call<'_> {
+        self.call("PUT", target)
+    }
+
+    /// Creates an org as the vendor admin and returns its id.
+    pub async fn org(&self, org_id: &str, kind: &str, parent_id: &str) -> String {
+        let a = self
+            .post("/v1/orgs")
+            .by(&Who::vendor_admin())
+            .json(serde_json::json!({ "org_id": org_id, "name": org_id.to_uppercase(), "kind": kind, "parent_id": parent_id }))
+            .send()
+            .await;
+        assert_eq!(a.status, 201, "{:?}", a.body);
+        org_id.into()
+    }
+
+    /// Partner `p` with company `c` below it.
+    pub async fn partner_with_company(&self, p: &str, c: &str) {
+        self.org(p, "partner", "vendor").await;
+        self.org(c, "company", p).await;
+    }
+
+    /// Requests an order as the company's manager; returns the order id.
+    pub async fn request(&self, company: &str, quantity: u64, at: &str) -> String {
+        let a = self
+            .post(&format!("/v1/orgs/{company}/orders"))
+            .by(&Who::new("company_manager", company))
+            .json(serde_json::json!({ "quantity": quantity }))
+            .at(at)
+            .send()
+            .await;
+        assert_eq!(a.status, 201, "{:?}", a.body);
+        a.body["order_id"].as_str().unwrap().to_string()
+    }
+
+    /// Every item of one partition, read straight from the table (assertions on what was written).
+    pub async fn partition(
+        &self,
+        pk: &str,
+    ) -> Vec<HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        let out = self
+            .app
+            .store
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(
+                ":pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(pk.into()),
+            )
+            .send()
+            .await
+            .unwrap();
+        out.items.unwrap_or_default()
+    }
+
+    /// How many items of `type` a partition holds.
+    pub async fn count(&self, pk: &str, kind: &str) -> usize {
+        self.partition(pk)
+            .await
+            .iter()
+            .filter(|i| {
+                i.get("type")
+                    .and_then(|t| t.as_s().ok())
+                    .map(String::as_str)
+                    == Some(kind)
+            })
+            .count()
+    }
+}
+
+impl Who {
+    pub fn with_sub(mut self, sub: &str) -> Self {
+        self.sub = sub.into();
+        self
+    }
+}

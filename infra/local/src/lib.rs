@@ -144,37 +144,50 @@ async fn gateway(State(server): State<Arc<LocalServer>>, request: Request) -> Re
         None if is_public(&path) => None,
         None => return plain_error(401, "unauthenticated", "a bearer token is required"),
     };
-    let event = match gateway_event(&parts, &body, claims, now) {
+    let headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .filter_map(|(n, v)| {
+            v.to_str()
+                .ok()
+                .map(|v| (n.as_str().to_string(), v.to_string()))
+        })
+        .collect();
+    let target = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let event = match api_event(parts.method.as_str(), target, &headers, &body, claims, now) {
         Ok(e) => e,
         Err(e) => return plain_error(400, "invalid_request", &e),
     };
     into_response(seatkeeper::http::handle(&server.app, None, event).await)
 }
 
-/// The HTTP API payload-2.0 event API Gateway would send for this request.
-fn gateway_event(
-    parts: &http::request::Parts,
+/// The HTTP API payload-2.0 event API Gateway would send for a request: `target` is the path
+/// with its query string, `claims` what the JWT authorizer verified, `now` the request time.
+pub fn api_event(
+    method: &str,
+    target: &str,
+    headers: &[(String, String)],
     body: &[u8],
     claims: Option<HashMap<String, String>>,
     now: DateTime<Utc>,
 ) -> Result<ApiGatewayV2httpRequest, String> {
-    let mut headers = serde_json::Map::new();
-    for (name, value) in &parts.headers {
-        if let Ok(v) = value.to_str() {
-            let entry = headers
-                .entry(name.as_str().to_string())
-                .or_insert(Value::String(String::new()));
-            if let Value::String(existing) = entry {
-                if existing.is_empty() {
-                    *existing = v.to_string();
-                } else {
-                    existing.push(',');
-                    existing.push_str(v);
-                }
+    let (path, raw_query) = target.split_once('?').unwrap_or((target, ""));
+    let mut header_map = serde_json::Map::new();
+    for (name, value) in headers {
+        let entry = header_map
+            .entry(name.to_ascii_lowercase())
+            .or_insert(Value::String(String::new()));
+        if let Value::String(existing) = entry {
+            if !existing.is_empty() {
+                existing.push(',');
             }
+            existing.push_str(value);
         }
     }
-    let raw_query = parts.uri.query().unwrap_or("").to_string();
     let mut query = serde_json::Map::new();
     for pair in raw_query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
@@ -196,17 +209,22 @@ fn gateway_event(
             )
         }
     };
+    let user_agent = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("user-agent"))
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("");
     let mut context = json!({
         "accountId": "local",
         "apiId": "local",
         "domainName": "127.0.0.1",
         "domainPrefix": "local",
         "http": {
-            "method": parts.method.as_str(),
-            "path": parts.uri.path(),
+            "method": method,
+            "path": path,
             "protocol": "HTTP/1.1",
             "sourceIp": "127.0.0.1",
-            "userAgent": parts.headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or(""),
+            "userAgent": user_agent,
         },
         "requestId": uuid::Uuid::new_v4().to_string(),
         "routeKey": "$default",
@@ -220,9 +238,9 @@ fn gateway_event(
     let event = json!({
         "version": "2.0",
         "routeKey": "$default",
-        "rawPath": parts.uri.path(),
+        "rawPath": path,
         "rawQueryString": raw_query,
-        "headers": headers,
+        "headers": header_map,
         "queryStringParameters": if query.is_empty() { Value::Null } else { Value::Object(query) },
         "requestContext": context,
         "body": body,

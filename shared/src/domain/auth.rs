@@ -60,7 +60,7 @@ impl Principal {
 
     /// Whether `org` is the principal's own org or below it.
     pub fn reaches(&self, org: &Org) -> bool {
-        org.org_id == self.org_id || org.ancestors.iter().any(|a| *a == self.org_id)
+        org.org_id == self.org_id || org.ancestors.contains(&self.org_id)
     }
 }
 

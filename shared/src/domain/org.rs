@@ -70,7 +70,7 @@ impl Org {
 
     /// Whether `other` is this org or below it.
     pub fn contains(&self, other: &Org) -> bool {
-        other.org_id == self.org_id || other.ancestors.iter().any(|a| *a == self.org_id)
+        other.org_id == self.org_id || other.ancestors.contains(&self.org_id)
     }
 
     /// The public view (API.md `POST /v1/orgs`), without internals.

@@ -123,10 +123,7 @@ impl PolicySettings {
             }
         }
         if let Some(tiers) = &self.tiers {
-            if tiers.len() > 100
-                || tiers.iter().any(|t| *t == 0)
-                || tiers.windows(2).any(|w| w[0] >= w[1])
-            {
+            if tiers.len() > 100 || tiers.contains(&0) || tiers.windows(2).any(|w| w[0] >= w[1]) {
                 return Err(DomainError::invalid(
                     "tiers",
                     "must be at most 100 positive seat counts in ascending order",

@@ -286,8 +286,23 @@ impl Store {
         found.into_iter().map(from_item).collect()
     }
 
-    /// Writes every item or none. A failed condition reports which items failed.
+    /// Writes every item or none. A failed condition reports which items failed. A transaction
+    /// that lost a race without a failed condition (a conflict with another transaction) is
+    /// tried again a few times: its conditions still guard it.
     pub async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
+        let mut attempt = 0;
+        loop {
+            match self.transact_once(items.clone()).await {
+                Err(StoreError::Retryable(_)) if attempt < 3 => {
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn transact_once(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
         use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
         let result = self
             .client

@@ -226,7 +226,11 @@ impl Store {
         filter: &OrderFilter,
         page: &PageRequest,
     ) -> Result<Page<Order>, Error> {
-        let lo = filter.from.map(keys::sort_time).unwrap_or_default();
+        // "0" sorts below any time and keeps an index key condition non-empty.
+        let lo = filter
+            .from
+            .map(keys::sort_time)
+            .unwrap_or_else(|| "0".into());
         let hi = filter
             .to
             .map(|t| format!("{}~", keys::sort_time(t)))

@@ -1,0 +1,20 @@
+# The everyday commands. See README.md.
+.PHONY: dev test token build lint
+
+## Run the service locally: DynamoDB Local + the local API on 127.0.0.1:3000.
+dev:
+	infra/local/dev.sh
+
+## Run every check and test (what CI runs).
+test:
+	infra/local/test.sh
+
+## Print a dev token: make token ROLE=company_manager ORG=acme [EMAIL=ann@acme.example]
+token:
+	@cargo run -q -p seatkeeper-local -- token --role "$(ROLE)" --org "$(ORG)" $(if $(EMAIL),--email "$(EMAIL)")
+
+build:
+	cargo build --workspace
+
+lint:
+	cargo clippy --workspace --all-targets -- -D warnings

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# `make test`: everything the project checks, on a fresh machine too. Installs what it needs
+# (DynamoDB Local from Maven Central, cfn-lint from PyPI), then: formatting, the template lint,
+# unit and integration tests against DynamoDB Local, and an end-to-end run of the local server.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$root"
+. infra/local/env.sh
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+step "tools"
+infra/local/dynamodb-local.sh install
+if [ ! -x .local/venv/bin/cfn-lint ]; then
+  python3 -m venv .local/venv
+  .local/venv/bin/pip install -q --disable-pip-version-check -r infra/requirements-dev.txt
+fi
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cfn-lint infra/template.yaml"
+.local/venv/bin/cfn-lint infra/template.yaml
+
+ddb_port="$(free_port)"
+api_port="$(free_port)"
+cleanup() {
+  [ -n "${api_pid:-}" ] && kill "$api_pid" 2>/dev/null || true
+  infra/local/dynamodb-local.sh stop "$ddb_port"
+}
+trap cleanup EXIT
+infra/local/dynamodb-local.sh start "$ddb_port"
+export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$ddb_port"
+
+step "cargo test (unit, and integration against DynamoDB Local)"
+cargo test --workspace --no-fail-fast
+
+step "end to end through the local server"
+TABLE_NAME="e2e-$(date +%s)" target/debug/seatkeeper-local serve --addr "127.0.0.1:$api_port" >.local/e2e-server.log 2>&1 &
+api_pid=$!
+python3 tests/e2e/orders_flow.py "http://127.0.0.1:$api_port"

@@ -1,0 +1,122 @@
+//! The template and the code agree: the table, and which function serves which route.
+
+use std::collections::BTreeSet;
+
+use seatkeeper::http::ROUTES;
+use seatkeeper::store::table::{TableDefinition, TEMPLATE};
+use seatkeeper_tests::TestEnv;
+use serde_yaml::Value;
+
+#[tokio::test]
+async fn the_table_dynamodb_local_holds_is_the_templates_table() {
+    let env = TestEnv::new().await;
+    let live = TableDefinition::describe(&env.app.store.client, &env.table)
+        .await
+        .unwrap();
+    let template = TableDefinition::from_template(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../infra/template.yaml"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(live, template);
+    assert_eq!(live.indexes.len(), 2);
+}
+
+fn template() -> Value {
+    serde_yaml::from_str(TEMPLATE).unwrap()
+}
+
+#[test]
+fn every_route_is_wired_to_its_function_and_nothing_else_is() {
+    let doc = template();
+    let mut wired = BTreeSet::new();
+    for (_, resource) in doc["Resources"].as_mapping().unwrap() {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        for (_, event) in resource["Properties"]["Events"]
+            .as_mapping()
+            .into_iter()
+            .flatten()
+        {
+            if event["Type"].as_str() == Some("HttpApi") {
+                let p = &event["Properties"];
+                wired.insert((
+                    binary.clone(),
+                    p["Method"].as_str().unwrap().to_string(),
+                    p["Path"].as_str().unwrap().to_string(),
+                ));
+            }
+        }
+    }
+    let routes: BTreeSet<_> = ROUTES
+        .iter()
+        .map(|r| {
+            (
+                r.function.to_string(),
+                r.method.to_string(),
+                r.path.to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(wired, routes);
+}
+
+#[test]
+fn each_function_has_a_crate_and_only_table_actions_it_uses() {
+    let doc = template();
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let allowed: BTreeSet<&str> = [
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:Query",
+        "dynamodb:PutItem",
+    ]
+    .into();
+    for (_, resource) in doc["Resources"].as_mapping().unwrap() {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap();
+        assert!(
+            std::path::Path::new(&format!("{root}/functions/{binary}/Cargo.toml")).exists(),
+            "{binary}"
+        );
+        for policy in resource["Properties"]["Policies"].as_sequence().unwrap() {
+            for statement in policy["Statement"].as_sequence().unwrap() {
+                for action in statement["Action"].as_sequence().unwrap() {
+                    let action = action.as_str().unwrap();
+                    assert!(allowed.contains(action), "{binary} is granted {action}");
+                    assert_ne!(action, "dynamodb:Scan");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_health_route_alone_skips_the_authorizer() {
+    let doc = template();
+    assert_eq!(
+        doc["Resources"]["HttpApi"]["Properties"]["Auth"]["DefaultAuthorizer"].as_str(),
+        Some("Jwt")
+    );
+    let health =
+        &doc["Resources"]["TenantAdminFunction"]["Properties"]["Events"]["Health"]["Properties"];
+    assert_eq!(health["Auth"]["Authorizer"].as_str(), Some("NONE"));
+    let table = &doc["Resources"]["Table"]["Properties"];
+    assert_eq!(table["BillingMode"].as_str(), Some("PAY_PER_REQUEST"));
+    assert_eq!(
+        table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(),
+        Some(true)
+    );
+}
