@@ -21,6 +21,9 @@ fi
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
+step "cargo clippy"
+cargo clippy --workspace --all-targets -q -- -D warnings
+
 step "cfn-lint infra/template.yaml"
 .local/venv/bin/cfn-lint infra/template.yaml
 
@@ -33,6 +36,9 @@ cleanup() {
 trap cleanup EXIT
 infra/local/dynamodb-local.sh start "$ddb_port"
 export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$ddb_port"
+
+step "cargo build (every function and the local server)"
+cargo build --workspace --bins
 
 step "cargo test (unit, and integration against DynamoDB Local)"
 cargo test --workspace --no-fail-fast
