@@ -22,7 +22,7 @@ async fn the_table_dynamodb_local_holds_is_the_templates_table() {
     )
     .unwrap();
     assert_eq!(live, template);
-    assert_eq!(live.indexes.len(), 2);
+    assert_eq!(live.indexes.len(), 4);
 }
 
 fn template() -> Value {

@@ -77,6 +77,13 @@ pub enum Action {
     ReadLots,
     ReadNotifications,
     ReadAudit,
+    /// Create, update and release users; record logins; change enrolments.
+    ManageUsers,
+    ReadUsers,
+    Allocate,
+    ReadLicences,
+    /// Ask whether a user may log in (a learner: only itself).
+    ReadAccess,
 }
 
 /// Whether the role may ever do `action`, wherever.
@@ -90,7 +97,8 @@ fn role_allows(role: Role, action: Action) -> bool {
             _ => true,
         },
         Role::CompanyManager => !matches!(action, CreateOrg(_) | SetPolicy | DecideOrder),
-        Role::Learner | Role::Platform => false,
+        Role::Platform => matches!(action, ManageUsers | ReadAccess),
+        Role::Learner => action == ReadAccess,
     }
 }
 

@@ -1,8 +1,10 @@
 //! Pure decisions: functions of (current state, command, now) that return what to change.
 //! Nothing here knows DynamoDB, HTTP or the clock.
 
+pub mod allocation;
 pub mod audit;
 pub mod auth;
+pub mod enrolment;
 pub mod error;
 pub mod lot;
 pub mod notice;
@@ -10,6 +12,7 @@ pub mod order;
 pub mod org;
 pub mod policy;
 pub mod term;
+pub mod user;
 pub mod validate;
 
 pub use error::DomainError;

@@ -1,7 +1,9 @@
 //! One async function per route: load state, authorise, decide (domain), commit (store).
 
+mod allocations;
 mod orders;
 mod orgs;
+mod users;
 
 use serde_json::json;
 use uuid::Uuid;
@@ -27,8 +29,39 @@ pub async fn dispatch(op: Op, cx: &Ctx<'_>) -> Result<Reply, Error> {
         Op::AssignOrder => orders::assign(cx).await,
         Op::RejectOrder => orders::reject(cx).await,
         Op::ListLots => orders::lots(cx).await,
+        Op::UpsertUser => retry_races(|| users::upsert(cx)).await,
+        Op::ListUsers => users::list(cx).await,
+        Op::GetUser => users::get(cx).await,
+        Op::ReleaseUser => retry_races(|| users::release(cx)).await,
+        Op::SetRenewable => users::set_renewable(cx).await,
+        Op::PutEnrolment => retry_races(|| users::put_enrolment(cx)).await,
+        Op::Access => users::access(cx).await,
+        Op::Allocate => retry_races(|| allocations::allocate(cx)).await,
+        Op::ListLicences => allocations::licences(cx).await,
     }
 }
+
+/// Runs a read-decide-write handler again when its write lost a race (a version or a bound
+/// changed between the read and the write): the next attempt reads the new state and decides
+/// anew, so it either succeeds or refuses for the real reason.
+async fn retry_races<F, Fut>(mut attempt: F) -> Result<Reply, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Reply, Error>>,
+{
+    for _ in 0..RACE_RETRIES {
+        match attempt().await {
+            Err(Error::Domain(DomainError::Conflict(m))) if m == RACED => continue,
+            other => return other,
+        }
+    }
+    attempt().await
+}
+
+const RACE_RETRIES: usize = 8;
+
+/// The conflict a lost race reports (and [`retry_races`] retries).
+pub(crate) const RACED: &str = "the data changed while this request was being handled; try again";
 
 /// A fresh opaque id with a readable prefix.
 pub(crate) fn new_id(prefix: &str) -> String {

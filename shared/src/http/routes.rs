@@ -21,6 +21,15 @@ pub enum Op {
     AssignOrder,
     RejectOrder,
     ListLots,
+    UpsertUser,
+    ListUsers,
+    GetUser,
+    ReleaseUser,
+    SetRenewable,
+    PutEnrolment,
+    Access,
+    Allocate,
+    ListLicences,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -47,6 +56,8 @@ const fn route(method: &'static str, path: &'static str, op: Op, function: &'sta
 pub const TENANT_ADMIN: &str = "tenant-admin";
 pub const REQUEST_ORDER: &str = "request-order";
 pub const ASSIGN_ORDER: &str = "assign-order";
+pub const USERS: &str = "users";
+pub const ALLOCATE: &str = "allocate";
 
 pub const ROUTES: &[Route] = &[
     route("GET", "/health", Op::Health, TENANT_ADMIN),
@@ -108,6 +119,15 @@ pub const ROUTES: &[Route] = &[
         ASSIGN_ORDER,
     ),
     route("GET", "/v1/orgs/{org_id}/lots", Op::ListLots, ASSIGN_ORDER),
+    route("GET", "/v1/orgs/{org_id}/users", Op::ListUsers, USERS),
+    route("POST", "/v1/orgs/{org_id}/users/renewable", Op::SetRenewable, USERS),
+    route("PUT", "/v1/orgs/{org_id}/users/{email}", Op::UpsertUser, USERS),
+    route("GET", "/v1/orgs/{org_id}/users/{email}", Op::GetUser, USERS),
+    route("DELETE", "/v1/orgs/{org_id}/users/{email}", Op::ReleaseUser, USERS),
+    route("PUT", "/v1/orgs/{org_id}/users/{email}/enrolments/{enrolment_id}", Op::PutEnrolment, USERS),
+    route("GET", "/v1/orgs/{org_id}/users/{email}/access", Op::Access, USERS),
+    route("POST", "/v1/orgs/{org_id}/allocations", Op::Allocate, ALLOCATE),
+    route("GET", "/v1/orgs/{org_id}/licences", Op::ListLicences, ALLOCATE),
 ];
 
 /// Path parameters, percent-decoded.

@@ -1,28 +1,28 @@
 //! The single-table layout — the one place it is written down.
 //!
-//! One table, string keys `PK`/`SK`, two overloaded global secondary indexes (`GSI1`, `GSI2`,
+//! One table, string keys `PK`/`SK`, four overloaded global secondary indexes (`GSI1`..`GSI4`,
 //! projection ALL) and a TTL attribute `expires_at`. Every item carries `type`. Times inside
 //! sort keys are fixed-width UTC (`2027-01-15T09:00:00.000Z`) so they sort as text. Caller-chosen
 //! ids are limited to `[A-Za-z0-9._-]` and e-mails to a domain without `#`, so no key part can
 //! contain the `#` separator in a way that reaches into a neighbour's prefix.
 //!
-//! | type | PK | SK | GSI1PK / GSI1SK | GSI2PK / GSI2SK |
-//! |---|---|---|---|---|
-//! | `org` | `ORG#{org}` | `ORG` | `ORG#{parent}#CHILDREN` / `ORG#{org}` | `ORGS` / `ORG#{org}` |
-//! | `order` | `ORDER#{order}` | `ORDER` | | |
-//! | `order_entry` (one per org of the company's chain, itself included) | `ORG#{org}` | `ORDER#{requested_at}#{order}` | `ORG#{org}#ORDERS#{status}` / `{requested_at}#{order}` | |
-//! | `lot` | `ORG#{org}` | `LOT#{valid_until or 9999}#{lot}` | | `DUE#{shard}` / `{valid_until}#LOT#{org}#{lot}` (only while not expired and ending) |
-//! | `user` | `ORG#{org}` | `USER#{email}` | `ORG#{org}#RENEWALS` / `{renewal_at}#{email}` | `RENEW#{shard}` / `{renewal_at}#{org}#{email}` (only while a renewal is due) |
-//! | `manager` (marker of a manager user, for notice recipients) | `ORG#{org}` | `MANAGER#{email}` | | |
-//! | `licence` | `ORG#{org}` | `LICENCE#{email}#{licence}` | `ORG#{org}#LICENCES#{status}` / `{email}#{licence}` | `DUE#{shard}` / `{valid_until}#LICENCE#{org}#{licence}` (only while not expired) |
-//! | `enrolment` | `ORG#{org}` | `ENROLMENT#{email}#{enrolment}` | | |
-//! | `notice` | `ORG#{org}` | `NOTICE#{created_at}#{notice}` | | |
-//! | `notice_key` (exactly-once guard) | `ORG#{org}` | `NOTICEKEY#{kind}#{date}` | | |
-//! | `audit` | `ORG#{org}` | `AUDIT#{at}#{entry}` | | |
-//! | `import` | `ORG#{org}` | `IMPORT#{import}` | | |
-//! | `import_rows` (review rows in chunks) | `IMPORT#{import}` | `ROWS#{chunk:06}` | | |
-//! | `snapshot` (daily usage) | `ORG#{org}` | `SNAPSHOT#{date}` | | |
-//! | `idempotency` | `IDEM#{sha256(sub, key)}` | `IDEM` | | | TTL `expires_at` |
+//! | type | PK | SK | GSI1 | GSI2 | GSI3 / GSI4 |
+//! |---|---|---|---|---|---|
+//! | `org` | `ORG#{org}` | `ORG` | `ORG#{parent}#CHILDREN` / `ORG#{org}` | `ORGS` / `ORG#{org}` | |
+//! | `counters` (per-org running counts) | `ORG#{org}` | `COUNTERS` | | | |
+//! | `order` | `ORDER#{order}` | `ORDER` | | | |
+//! | `order_entry` (one per org of the company's chain, itself included) | `ORG#{org}` | `ORDER#{requested_at}#{order}` | `ORG#{org}#ORDERS#{status}` / `{requested_at}#{order}` | | |
+//! | `lot` | `ORG#{org}` | `LOT#{valid_until or 9999}#{lot}` | | `DUE#{shard}` / `{valid_until}#LOT#{org}#{lot}` while not expired and ending | |
+//! | `user` (with its current licence) | `ORG#{org}` | `USER#{email}` | `ORG#{org}#LICENCES#{status}` / `{email}` while it has a licence | `DUE#{shard}` / `{valid_until}#USER#{org}#{email}` while the licence is active and ending | GSI3 `RENEW#{shard}` / `{renewal_at}#{org}#{email}` and GSI4 `ORG#{org}#RENEWALS` / `{renewal_at}#{email}` while a renewal date is set |
+//! | `manager` (marker of a manager user, for notice recipients) | `ORG#{org}` | `MANAGER#{email}` | | | |
+//! | `enrolment` | `ORG#{org}` | `ENROLMENT#{email}#{enrolment}` | | | |
+//! | `notice` | `ORG#{org}` | `NOTICE#{created_at}#{notice}` | | | |
+//! | `notice_key` (exactly-once guard) | `ORG#{org}` | `NOTICEKEY#{kind}#{date}` | | | |
+//! | `audit` | `ORG#{org}` | `AUDIT#{at}#{entry}` | | | |
+//! | `import` | `ORG#{org}` | `IMPORT#{import}` | | | |
+//! | `import_rows` (review rows in chunks) | `IMPORT#{import}` | `ROWS#{chunk:06}` | | | |
+//! | `snapshot` (daily usage) | `ORG#{org}` | `SNAPSHOT#{date}` | | | |
+//! | `idempotency` (TTL `expires_at`) | `IDEM#{sha256(sub, key)}` | `IDEM` | | | |
 //!
 //! Access patterns and the key or index that serves each:
 //! - org by id: `GetItem ORG#{org}/ORG`; its chain: `BatchGetItem` of its `ancestors`.
@@ -36,10 +36,12 @@
 //! - lots of an org, first-expiring first (allocation order): `Query ORG#{org} SK begins_with LOT#`.
 //! - items due by instant (expire sweep, 72-hour reminders): `Query GSI2 DUE#{0..3} GSI2SK <= {now + 72h}`;
 //!   the attributes are removed when an item is expired, so the index holds only what may fall due.
-//! - users due for renewal: `Query GSI2 RENEW#{0..3} GSI2SK <= {now}`; one org's forecast:
-//!   `Query GSI1 ORG#{org}#RENEWALS GSI1SK <= {until}`.
-//! - users of an org and their licences: `Query ORG#{org} SK begins_with USER#` / `LICENCE#{email}#`.
-//! - licences of an org by status: `Query GSI1 ORG#{org}#LICENCES#{status}`.
+//! - users due for renewal: `Query GSI3 RENEW#{0..3} GSI3SK <= {now}`; one org's renewal
+//!   forecast: `Query GSI4 ORG#{org}#RENEWALS GSI4SK <= {until}`.
+//! - a user and its licence: `GetItem ORG#{org}/USER#{email}`; users of an org:
+//!   `Query ORG#{org} SK begins_with USER#`; licences of an org by status: `Query GSI1 ORG#{org}#LICENCES#{status}`.
+//! - a user's enrolments: `Query ORG#{org} SK begins_with ENROLMENT#{email}#`.
+//! - an org's running counts (seats held, included seats in use, active users): `GetItem ORG#{org}/COUNTERS`.
 //! - managers to notify: `Query ORG#{org} SK begins_with MANAGER#`.
 //! - notices, audit, imports of an org, newest first: `Query ORG#{org} SK begins_with NOTICE#|AUDIT#|IMPORT#`.
 //! - an import's rows: `Query IMPORT#{import}`; snapshots: `Query ORG#{org} SK begins_with SNAPSHOT#`.
@@ -59,6 +61,12 @@ pub const GSI1SK: &str = "GSI1SK";
 pub const GSI2: &str = "GSI2";
 pub const GSI2PK: &str = "GSI2PK";
 pub const GSI2SK: &str = "GSI2SK";
+pub const GSI3: &str = "GSI3";
+pub const GSI3PK: &str = "GSI3PK";
+pub const GSI3SK: &str = "GSI3SK";
+pub const GSI4: &str = "GSI4";
+pub const GSI4PK: &str = "GSI4PK";
+pub const GSI4SK: &str = "GSI4SK";
 pub const TYPE: &str = "type";
 pub const EXPIRES_AT: &str = "expires_at";
 
@@ -117,6 +125,36 @@ pub fn due(id: &str) -> String {
 
 pub fn manager_prefix() -> &'static str {
     "MANAGER#"
+}
+
+pub fn manager_sk(email: &str) -> String {
+    format!("MANAGER#{email}")
+}
+
+pub const COUNTERS_SK: &str = "COUNTERS";
+
+pub fn user_sk(email: &str) -> String {
+    format!("USER#{email}")
+}
+
+pub fn licences_by_status(org_id: &str, status: &str) -> String {
+    format!("ORG#{org_id}#LICENCES#{status}")
+}
+
+pub fn enrolment_sk(email: &str, enrolment_id: &str) -> String {
+    format!("ENROLMENT#{email}#{enrolment_id}")
+}
+
+pub fn enrolments_of(email: &str) -> String {
+    format!("ENROLMENT#{email}#")
+}
+
+pub fn renew(id: &str) -> String {
+    format!("RENEW#{}", shard(id))
+}
+
+pub fn org_renewals(org_id: &str) -> String {
+    format!("ORG#{org_id}#RENEWALS")
 }
 
 pub fn notice_sk(created_at: DateTime<Utc>, notice_id: &str) -> String {

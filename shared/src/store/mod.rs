@@ -3,6 +3,7 @@
 
 pub mod keys;
 pub mod records;
+pub mod users;
 pub mod table;
 
 use std::collections::HashMap;
@@ -150,7 +151,9 @@ impl QuerySpec {
         match self.index {
             None => (keys::PK, keys::SK),
             Some(keys::GSI1) => (keys::GSI1PK, keys::GSI1SK),
-            Some(_) => (keys::GSI2PK, keys::GSI2SK),
+            Some(keys::GSI2) => (keys::GSI2PK, keys::GSI2SK),
+            Some(keys::GSI3) => (keys::GSI3PK, keys::GSI3SK),
+            Some(_) => (keys::GSI4PK, keys::GSI4SK),
         }
     }
 }

@@ -295,7 +295,7 @@ mod tests {
         assert_eq!(def.hash, "PK");
         assert_eq!(def.range.as_deref(), Some("SK"));
         let names: Vec<_> = def.indexes.iter().map(|i| i.name.as_str()).collect();
-        assert_eq!(names, vec!["GSI1", "GSI2"]);
+        assert_eq!(names, vec!["GSI1", "GSI2", "GSI3", "GSI4"]);
         assert_eq!(def.ttl_attribute.as_deref(), Some("expires_at"));
     }
 }

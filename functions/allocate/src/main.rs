@@ -1,0 +1,6 @@
+//! The `allocate` Lambda: serves its routes of `seatkeeper::http::ROUTES`.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    seatkeeper::lambda::serve_http("allocate").await
+}

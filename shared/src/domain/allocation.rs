@@ -1,0 +1,336 @@
+//! Allocation: issuing licences to users from the balance (DOMAIN.md §5).
+//!
+//! All or nothing: either every user who needs a licence gets one, or nobody does. Seats come
+//! from the lot that ends first and still has room, then from the org's included seats (a lot
+//! that never expires and is used last). A user who holds a seat already costs nothing.
+//!
+//! `uses_per_seat = N` caps the licences a lot of Q seats issues at N × Q (its `uses`); a
+//! released seat passes to another user only while that count allows. Re-allocating a user who
+//! was released counts as a use: a licence is issued again. Under `term_starts = assignment`
+//! a lot's life is its licence year, so the cap is per licence year.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::lot::Lot;
+use super::policy::Policy;
+use super::user::{self, Licence, User};
+use super::{validate, DomainError};
+
+/// The most users one allocation call licenses (one DynamoDB transaction); CSV imports take more.
+pub const MAX_USERS_PER_CALL: usize = 90;
+
+/// `POST /v1/orgs/{org_id}/allocations`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllocateRequest {
+    #[serde(default)]
+    pub emails: Option<Vec<String>>,
+    #[serde(default)]
+    pub all_expired: bool,
+    #[serde(default)]
+    pub create_missing: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Allocated,
+    AlreadyActive,
+    UnknownUser,
+    InvalidEmail,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Row {
+    pub email: String,
+    pub outcome: Outcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub licence: Option<serde_json::Value>,
+}
+
+/// The seats an org can issue from now: its lots (first-expiring first) and included seats.
+#[derive(Debug, Clone)]
+pub struct Balance {
+    pub lots: Vec<Lot>,
+    pub seats_included: u32,
+    pub included_in_use: u32,
+}
+
+impl Balance {
+    fn live_lots(&self, now: DateTime<Utc>) -> impl Iterator<Item = &Lot> {
+        self.lots.iter().filter(move |l| l.status_at(now) == super::lot::LotStatus::Active)
+    }
+
+    pub fn included_free(&self) -> u32 {
+        self.seats_included.saturating_sub(self.included_in_use)
+    }
+
+    /// How many more users can get a licence now (`remaining`, DOMAIN.md §5).
+    pub fn available(&self, now: DateTime<Utc>) -> u64 {
+        self.live_lots(now).map(|l| l.available(now) as u64).sum::<u64>() + self.included_free() as u64
+    }
+
+    /// Licences in unexpired lots plus included seats.
+    pub fn limit(&self, now: DateTime<Utc>) -> u64 {
+        self.live_lots(now).map(|l| l.quantity as u64).sum::<u64>() + self.seats_included as u64
+    }
+
+    /// Seats held now from unexpired lots and included seats.
+    pub fn used(&self, now: DateTime<Utc>) -> u64 {
+        self.live_lots(now).map(|l| l.in_use as u64).sum::<u64>() + self.included_in_use as u64
+    }
+
+    /// The refusal when `needed` seats are not there, saying how to get more (seed 003).
+    pub fn shortfall(&self, org_id: &str, needed: u64, now: DateTime<Utc>) -> DomainError {
+        let available = self.available(now);
+        let limit = self.limit(now);
+        DomainError::InsufficientLicences {
+            message: format!(
+                "{needed} licences are needed but {available} are available: the org has {limit} seats \
+                 ({} ordered, {} included) and {} are in use. Request more licences with \
+                 POST /v1/orgs/{org_id}/orders, or release users who no longer need one.",
+                limit - self.seats_included as u64,
+                self.seats_included,
+                self.used(now)
+            ),
+            needed,
+            available,
+        }
+    }
+}
+
+/// Where one new licence's seat comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SeatSource {
+    Lot { lot_id: String, valid_until: Option<DateTime<Utc>> },
+    Included,
+}
+
+/// What an allocation changes, for the store to commit in one transaction.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub rows: Vec<Row>,
+    /// Users with their new licence; `created` when the user did not exist.
+    pub licensed: Vec<(User, bool)>,
+    /// Seats taken per lot (by lot id).
+    pub lot_debits: BTreeMap<String, u32>,
+    pub included_debit: u32,
+}
+
+/// One requested e-mail and the user found under it.
+pub struct Candidate {
+    pub raw: String,
+    pub user: Option<User>,
+}
+
+/// Decides an allocation. `next_id` names each new licence.
+pub fn plan(
+    org_id: &str,
+    candidates: Vec<Candidate>,
+    create_missing: bool,
+    balance: &Balance,
+    policy: &Policy,
+    now: DateTime<Utc>,
+    mut next_id: impl FnMut() -> String,
+) -> Result<Plan, DomainError> {
+    let mut rows = Vec::new();
+    let mut needing: Vec<(User, bool)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for c in candidates {
+        let Ok(email) = validate::email("emails", &c.raw) else {
+            rows.push(Row { email: c.raw.trim().to_string(), outcome: Outcome::InvalidEmail, licence: None });
+            continue;
+        };
+        if !seen.insert(email.clone()) {
+            continue;
+        }
+        match c.user {
+            Some(u) if u.holds_seat(now) => {
+                let licence = u.licence.as_ref().map(|l| user::licence_view(l, now));
+                rows.push(Row { email, outcome: Outcome::AlreadyActive, licence });
+            }
+            Some(u) => needing.push((u, false)),
+            None if create_missing => needing.push((User::new(org_id, &email, now), true)),
+            None => rows.push(Row { email, outcome: Outcome::UnknownUser, licence: None }),
+        }
+    }
+    if needing.len() > MAX_USERS_PER_CALL {
+        return Err(DomainError::invalid(
+            "emails",
+            format!("at most {MAX_USERS_PER_CALL} users can be licensed in one call; use an import for more"),
+        ));
+    }
+    let needed = needing.len() as u64;
+    if needed > balance.available(now) {
+        return Err(balance.shortfall(org_id, needed, now));
+    }
+    let mut sources = Vec::new();
+    let mut lot_debits = BTreeMap::new();
+    for lot in balance.live_lots(now) {
+        let take = (lot.available(now) as usize).min(needing.len() - sources.len());
+        for _ in 0..take {
+            sources.push(SeatSource::Lot { lot_id: lot.lot_id.clone(), valid_until: lot.valid_until });
+        }
+        if take > 0 {
+            lot_debits.insert(lot.lot_id.clone(), take as u32);
+        }
+    }
+    let included_debit = needing.len() - sources.len();
+    sources.extend(std::iter::repeat_n(SeatSource::Included, included_debit));
+    let mut licensed = Vec::new();
+    for ((u, created), source) in needing.into_iter().zip(sources) {
+        let (lot_id, end) = match source {
+            SeatSource::Lot { lot_id, valid_until } => (Some(lot_id), valid_until),
+            SeatSource::Included => (None, None),
+        };
+        let next = user::issue(&u, next_id(), lot_id, end, policy, now);
+        rows.push(Row {
+            email: next.email.clone(),
+            outcome: Outcome::Allocated,
+            licence: next.licence.as_ref().map(|l: &Licence| user::licence_view(l, now)),
+        });
+        licensed.push((next, created));
+    }
+    Ok(Plan { rows, licensed, lot_debits, included_debit: included_debit as u32 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::lot::LotStatus;
+    use crate::domain::user::LicenceStatus;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn lot(id: &str, quantity: u32, in_use: u32, uses: u32, cap: Option<u32>, end: &str) -> Lot {
+        Lot {
+            lot_id: id.into(),
+            org_id: "c".into(),
+            order_id: "o".into(),
+            quantity,
+            in_use,
+            uses,
+            uses_per_seat: cap,
+            valid_from: at("2026-01-15T09:00:00Z"),
+            valid_until: Some(at(end)),
+            status: LotStatus::Active,
+        }
+    }
+
+    fn learners(n: usize, now: DateTime<Utc>) -> Vec<Candidate> {
+        (0..n).map(|i| Candidate { raw: format!("l{i}@c.example"), user: Some(User::new("c", &format!("l{i}@c.example"), now)) }).collect()
+    }
+
+    fn ids() -> impl FnMut() -> String {
+        let mut n = 0;
+        move || {
+            n += 1;
+            format!("lic{n}")
+        }
+    }
+
+    /// Worked case 2 (DOMAIN.md §11).
+    #[test]
+    fn worked_case_2_twelve_learners_with_ten_in_the_balance_is_refused_ten_are_licensed() {
+        let now = at("2026-02-01T00:00:00Z");
+        let balance = Balance { lots: vec![lot("l1", 10, 0, 0, None, "2027-01-15T09:00:00Z")], seats_included: 0, included_in_use: 0 };
+        let err = plan("c", learners(12, now), false, &balance, &Policy::resolve([]), now, ids()).unwrap_err();
+        assert_eq!(err.details(), serde_json::json!({"needed": 12, "available": 10}));
+        assert_eq!(err.code(), "insufficient_licences");
+        let p = plan("c", learners(10, now), false, &balance, &Policy::resolve([]), now, ids()).unwrap();
+        assert_eq!(p.licensed.len(), 10);
+        assert!(p.licensed.iter().all(|(u, _)| {
+            let l = u.licence.as_ref().unwrap();
+            l.status == LicenceStatus::Active && l.valid_until == Some(at("2027-01-15T09:00:00Z"))
+        }));
+        assert_eq!(p.lot_debits.get("l1"), Some(&10));
+    }
+
+    #[test]
+    fn the_lot_that_ends_first_goes_first_then_included_seats() {
+        let now = at("2026-02-01T00:00:00Z");
+        let balance = Balance {
+            lots: vec![lot("early", 2, 1, 1, None, "2026-06-01T00:00:00Z"), lot("late", 3, 0, 0, None, "2027-01-01T00:00:00Z")],
+            seats_included: 1,
+            included_in_use: 0,
+        };
+        let p = plan("c", learners(5, now), false, &balance, &Policy::resolve([]), now, ids()).unwrap();
+        assert_eq!(p.lot_debits.get("early"), Some(&1));
+        assert_eq!(p.lot_debits.get("late"), Some(&3));
+        assert_eq!(p.included_debit, 1);
+        let included = p.licensed.iter().filter(|(u, _)| u.licence.as_ref().unwrap().lot_id.is_none()).count();
+        assert_eq!(included, 1);
+        assert!(plan("c", learners(6, now), false, &balance, &Policy::resolve([]), now, ids()).is_err());
+    }
+
+    #[test]
+    fn rows_report_already_active_unknown_and_invalid_and_cost_nothing() {
+        let now = at("2026-02-01T00:00:00Z");
+        let balance = Balance { lots: vec![lot("l1", 1, 0, 0, None, "2027-01-01T00:00:00Z")], seats_included: 0, included_in_use: 0 };
+        let holder = user::issue(&User::new("c", "has@c.example", now), "x".into(), Some("l0".into()), Some(at("2027-01-01T00:00:00Z")), &Policy::resolve([]), now);
+        let candidates = vec![
+            Candidate { raw: " HAS@c.example ".into(), user: Some(holder) },
+            Candidate { raw: "ghost@c.example".into(), user: None },
+            Candidate { raw: "not-an-email".into(), user: None },
+            Candidate { raw: "new@c.example".into(), user: Some(User::new("c", "new@c.example", now)) },
+            Candidate { raw: "NEW@c.example".into(), user: Some(User::new("c", "new@c.example", now)) },
+        ];
+        let p = plan("c", candidates, false, &balance, &Policy::resolve([]), now, ids()).unwrap();
+        let outcomes: Vec<_> = p.rows.iter().map(|r| (r.email.as_str(), r.outcome)).collect();
+        assert_eq!(
+            outcomes,
+            vec![
+                ("has@c.example", Outcome::AlreadyActive),
+                ("ghost@c.example", Outcome::UnknownUser),
+                ("not-an-email", Outcome::InvalidEmail),
+                ("new@c.example", Outcome::Allocated),
+            ]
+        );
+        assert_eq!(p.licensed.len(), 1);
+    }
+
+    #[test]
+    fn create_missing_makes_the_user() {
+        let now = at("2026-02-01T00:00:00Z");
+        let balance = Balance { lots: vec![lot("l1", 1, 0, 0, None, "2027-01-01T00:00:00Z")], seats_included: 0, included_in_use: 0 };
+        let p = plan("c", vec![Candidate { raw: "fresh@c.example".into(), user: None }], true, &balance, &Policy::resolve([]), now, ids()).unwrap();
+        assert!(p.licensed[0].1);
+        assert_eq!(p.licensed[0].0.licence_count, 1);
+    }
+
+    #[test]
+    fn a_lot_capped_at_three_uses_per_seat_stops_at_three_times_its_quantity() {
+        let now = at("2026-02-01T00:00:00Z");
+        // 2 seats, all free again after 5 licences were issued: one more use is left.
+        let balance = Balance { lots: vec![lot("l1", 2, 0, 5, Some(3), "2027-01-01T00:00:00Z")], seats_included: 0, included_in_use: 0 };
+        assert_eq!(balance.available(now), 1);
+        assert!(plan("c", learners(1, now), false, &balance, &Policy::resolve([]), now, ids()).is_ok());
+        let err = plan("c", learners(2, now), false, &balance, &Policy::resolve([]), now, ids()).unwrap_err();
+        assert_eq!(err.details()["available"], 1);
+    }
+
+    /// Worked case 7 (DOMAIN.md §11): 24 ordered + 1 included = 25; the 26th is refused with
+    /// the seats, the used count and how to get more.
+    #[test]
+    fn worked_case_7_the_26th_user_is_refused_with_a_clear_message() {
+        let now = at("2026-02-01T00:00:00Z");
+        let balance = Balance { lots: vec![lot("l1", 24, 24, 24, None, "2027-01-01T00:00:00Z")], seats_included: 1, included_in_use: 1 };
+        assert_eq!((balance.limit(now), balance.used(now), balance.available(now)), (25, 25, 0));
+        let err = plan("c", learners(1, now), false, &balance, &Policy::resolve([]), now, ids()).unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("25 seats (24 ordered, 1 included)") && message.contains("25 are in use") && message.contains("/v1/orgs/c/orders"), "{message}");
+    }
+
+    #[test]
+    fn an_expired_lot_gives_nothing() {
+        let now = at("2027-02-01T00:00:00Z");
+        let balance = Balance { lots: vec![lot("l1", 10, 0, 0, None, "2027-01-15T09:00:00Z")], seats_included: 0, included_in_use: 0 };
+        assert_eq!(balance.available(now), 0);
+        assert_eq!(balance.limit(now), 0);
+    }
+}

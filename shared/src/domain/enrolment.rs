@@ -1,0 +1,121 @@
+//! Enrolments: a user's registration in a course run (DOMAIN.md §1, §7–8).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{validate, DomainError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnrolmentStatus {
+    New,
+    Active,
+    Expired,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Enrolment {
+    pub enrolment_id: String,
+    pub email: String,
+    pub org_id: String,
+    pub status: EnrolmentStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ends_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `PUT /v1/orgs/{org_id}/users/{email}/enrolments/{enrolment_id}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PutEnrolment {
+    pub status: EnrolmentStatus,
+    #[serde(default)]
+    pub starts_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub ends_at: Option<DateTime<Utc>>,
+}
+
+impl Enrolment {
+    /// Live: new or active, and its access end (if any) not passed.
+    pub fn live_at(&self, now: DateTime<Utc>) -> bool {
+        self.status != EnrolmentStatus::Expired && self.ends_at.is_none_or(|end| end > now)
+    }
+
+    pub fn expired(&self, now: DateTime<Utc>) -> Enrolment {
+        let mut e = self.clone();
+        e.status = EnrolmentStatus::Expired;
+        e.updated_at = now;
+        e
+    }
+}
+
+/// The enrolment after a `PUT`.
+pub fn put(org_id: &str, email: &str, enrolment_id: &str, input: PutEnrolment, now: DateTime<Utc>) -> Result<Enrolment, DomainError> {
+    validate::caller_id("enrolment_id", enrolment_id)?;
+    if let (Some(s), Some(e)) = (input.starts_at, input.ends_at) {
+        if e <= s {
+            return Err(DomainError::invalid("ends_at", "must be after starts_at"));
+        }
+    }
+    Ok(Enrolment {
+        enrolment_id: enrolment_id.into(),
+        email: email.into(),
+        org_id: org_id.into(),
+        status: input.status,
+        starts_at: input.starts_at,
+        ends_at: input.ends_at,
+        updated_at: now,
+    })
+}
+
+/// When this change starts the user's licence year, if it does: the enrolment becomes active
+/// (the user starts, or a manager sets it from new to active). The start is the enrolment's own
+/// start when that has come, else now.
+pub fn start_of_year(before: Option<&Enrolment>, after: &Enrolment, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let became_active = after.status == EnrolmentStatus::Active && before.is_none_or(|b| b.status != EnrolmentStatus::Active);
+    (became_active && after.live_at(now)).then(|| after.starts_at.filter(|s| *s <= now).unwrap_or(now))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn e(status: EnrolmentStatus, starts: Option<&str>, ends: Option<&str>) -> Enrolment {
+        put("c", "a@c.example", "run-1", PutEnrolment { status, starts_at: starts.map(at), ends_at: ends.map(at) }, at("2026-01-01T00:00:00Z")).unwrap()
+    }
+
+    #[test]
+    fn live_means_new_or_active_and_not_ended() {
+        let now = at("2026-06-01T00:00:00Z");
+        assert!(e(EnrolmentStatus::New, None, None).live_at(now));
+        assert!(e(EnrolmentStatus::Active, None, Some("2026-06-01T00:00:01Z")).live_at(now));
+        assert!(!e(EnrolmentStatus::Active, None, Some("2026-06-01T00:00:00Z")).live_at(now));
+        assert!(!e(EnrolmentStatus::Expired, None, None).live_at(now));
+    }
+
+    #[test]
+    fn the_year_starts_when_an_enrolment_becomes_active() {
+        let now = at("2018-05-20T00:00:00Z");
+        let new = e(EnrolmentStatus::New, None, None);
+        let active = e(EnrolmentStatus::Active, Some("2018-05-11T09:00:00Z"), None);
+        assert_eq!(start_of_year(None, &new, now), None);
+        assert_eq!(start_of_year(Some(&new), &active, now), Some(at("2018-05-11T09:00:00Z")));
+        assert_eq!(start_of_year(Some(&active), &active, now), None);
+        let future = e(EnrolmentStatus::Active, Some("2018-06-01T00:00:00Z"), None);
+        assert_eq!(start_of_year(None, &future, now), Some(now));
+    }
+
+    #[test]
+    fn ids_and_dates_are_checked() {
+        let input = || PutEnrolment { status: EnrolmentStatus::New, starts_at: None, ends_at: None };
+        assert!(put("c", "a", "run#1", input(), at("2026-01-01T00:00:00Z")).is_err());
+        let backwards = PutEnrolment { status: EnrolmentStatus::New, starts_at: Some(at("2026-02-01T00:00:00Z")), ends_at: Some(at("2026-01-01T00:00:00Z")) };
+        assert_eq!(put("c", "a", "run", backwards, at("2026-01-01T00:00:00Z")).unwrap_err().code(), "invalid_request");
+    }
+}

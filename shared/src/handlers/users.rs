@@ -1,0 +1,241 @@
+//! Users, enrolments and the access check (DOMAIN.md §2, §5–7).
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{load_org, new_id, RACED};
+use crate::domain::allocation::{self, Balance, Candidate};
+use crate::domain::audit::AuditEntry;
+use crate::domain::auth::{authorize, Action, Role};
+use crate::domain::enrolment::{self, PutEnrolment};
+use crate::domain::org::{Org, OrgKind};
+use crate::domain::policy::{Counting, Enforcement};
+use crate::domain::user::{self, UpsertUser, User};
+use crate::domain::{validate, DomainError};
+use crate::http::{Ctx, Reply};
+use crate::store::users::CounterChange;
+use crate::store::Error;
+
+fn raced(_: usize) -> DomainError {
+    DomainError::Conflict(RACED.into())
+}
+
+/// The company of the path, authorised for `action`, and the e-mail of the path.
+async fn company_and_email(cx: &Ctx<'_>, action: Action) -> Result<(Org, String), Error> {
+    let org = load_org(cx, cx.param("org_id")).await?;
+    authorize(cx.principal()?, action, &org)?;
+    if org.kind != OrgKind::Company {
+        return Err(DomainError::invalid("org_id", "users belong to a company").into());
+    }
+    let email = validate::email("email", cx.param("email"))?;
+    Ok((org, email))
+}
+
+async fn existing_user(cx: &Ctx<'_>, org: &Org, email: &str) -> Result<User, Error> {
+    cx.app.store.user(&org.org_id, email).await?.ok_or_else(|| DomainError::not_found("user", email).into())
+}
+
+pub async fn upsert(cx: &Ctx<'_>) -> Result<Reply, Error> {
+    let principal = cx.principal()?;
+    let (org, email) = company_and_email(cx, Action::ManageUsers).await?;
+    let input: UpsertUser = if cx.req.body.iter().all(u8::is_ascii_whitespace) { UpsertUser::default() } else { cx.req.json()? };
+    let login_only = input.name.is_none() && input.role.is_none() && input.renewable.is_none() && input.last_login_at.is_some();
+    let store = &cx.app.store;
+    let existing = store.user(&org.org_id, &email).await?;
+    let created = existing.is_none();
+    let role_before = existing.as_ref().map(|u| u.role);
+    let next = user::upsert(existing, &org.org_id, &email, input, cx.req.now)?;
+    let mut writes = vec![store.put_user(&next, created)?];
+    if role_before != Some(next.role) {
+        writes.push(store.manager_marker(&next)?);
+    }
+    // Logins are recorded on the user; they are not changes worth an audit entry each.
+    if created || !login_only {
+        let details = json!({ "name": next.name, "role": next.role, "renewable": next.renewable });
+        let action = if created { "user.created" } else { "user.updated" };
+        let audit = AuditEntry::new(principal, &org, action, &format!("user/{email}"), details, cx.req.now);
+        writes.push(store.put_audit(&audit, &new_id("aud"))?);
+    }
+    let mut saved = next.clone();
+    saved.version += 1;
+    let body = saved.view(cx.req.now);
+    let reply = if created { Reply::created(body) } else { Reply::ok(body) };
+    cx.commit(writes, reply, raced).await
+}
+
+pub async fn get(cx: &Ctx<'_>) -> Result<Reply, Error> {
+    let (org, email) = company_and_email(cx, Action::ReadUsers).await?;
+    let user = existing_user(cx, &org, &email).await?;
+    Ok(Reply::ok(user.view(cx.req.now)))
+}
+
+pub async fn list(cx: &Ctx<'_>) -> Result<Reply, Error> {
+    let org = load_org(cx, cx.param("org_id")).await?;
+    authorize(cx.principal()?, Action::ReadUsers, &org)?;
+    let page = cx.app.store.users(&org.org_id, &cx.req.page()?).await?;
+    let now = cx.req.now;
+    Ok(Reply::page(page, |u| u.view(now)))
+}
+
+/// Release: the licence ends as `released`, live enrolments become `expired`, records are kept,
+/// and the seat goes back to its lot as `uses_per_seat` allows.
+pub async fn release(cx: &Ctx<'_>) -> Result<Reply, Error> {
+    let principal = cx.principal()?;
+    let (org, email) = company_and_email(cx, Action::ManageUsers).await?;
+    let store = &cx.app.store;
+    let now = cx.req.now;
+    let user = existing_user(cx, &org, &email).await?;
+    let live: Vec<_> = store.enrolments(&org.org_id, &email).await?.into_iter().filter(|e| e.live_at(now)).collect();
+    let released = user::release(&user, now);
+    let mut writes = vec![store.put_user(&released, false)?];
+    for e in &live {
+        writes.push(store.put_enrolment(&e.expired(now))?);
+    }
+    let mut change = CounterChange { active_users: -(i64::from(!live.is_empty())), ..Default::default() };
+    if let Some(l) = user.licence.as_ref().filter(|l| l.holds_seat(now)) {
+        change.seats_held = -1;
+        match &l.lot_id {
+            Some(lot_id) => writes.push(store.credit_lot(&org.org_id, lot_id, l.lot_valid_until, 1)?),
+            None => change.included_in_use = -1,
+        }
+    }
+    if !change.is_empty() {
+        writes.push(store.change_counters(&org.org_id, &change)?);
+    }
+    let details = json!({ "licence_id": user.licence.as_ref().map(|l| &l.licence_id), "enrolments_expired": live.len() });
+    let audit = AuditEntry::new(principal, &org, "user.released", &format!("user/{email}"), details, now);
+    writes.push(store.put_audit(&audit, &new_id("aud"))?);
+    let mut saved = released;
+    saved.version += 1;
+    cx.commit(writes, Reply::ok(saved.view(now)), raced).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetRenewable {
+    emails: Vec<String>,
+    renewable: bool,
+}
+
+/// Bulk "(not) renewable" (seed 000): each user is updated on its own; the answer says which.
+pub async fn set_renewable(cx: &Ctx<'_>) -> Result<Reply, Error> {
+    let principal = cx.principal()?;
+    let org = load_org(cx, cx.param("org_id")).await?;
+    authorize(principal, Action::ManageUsers, &org)?;
+    let input: SetRenewable = cx.req.json()?;
+    if input.emails.is_empty() || input.emails.len() > 500 {
+        return Err(DomainError::invalid("emails", "give 1 to 500 e-mail addresses").into());
+    }
+    let store = &cx.app.store;
+    let mut results = Vec::new();
+    let mut updated = Vec::new();
+    for raw in &input.emails {
+        let Ok(email) = validate::email("emails", raw) else {
+            results.push(json!({ "email": raw, "outcome": "invalid_email" }));
+            continue;
+        };
+        match store.set_renewable(&org.org_id, &email, input.renewable).await {
+            Ok(true) => {
+                results.push(json!({ "email": email, "outcome": "updated" }));
+                updated.push(email);
+            }
+            Ok(false) => results.push(json!({ "email": email, "outcome": "unknown_user" })),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let audit = AuditEntry::new(principal, &org, "users.renewable_set", &format!("org/{}", org.org_id), json!({ "renewable": input.renewable, "emails": updated }), cx.req.now);
+    store.transact(vec![store.put_audit(&audit, &new_id("aud"))?]).await?;
+    Ok(Reply::ok(json!({ "updated": updated.len(), "results": results })))
+}
+
+/// An enrolment changes. Under `term_starts = activation` the first live enrolment of a user
+/// without a seat debits a licence (pending), and an enrolment becoming active starts the
+/// licence year. Under `counting = active_users` with hard enforcement, a user who would become
+/// active beyond the limit is refused.
+pub async fn put_enrolment(cx: &Ctx<'_>) -> Result<Reply, Error> {
+    let principal = cx.principal()?;
+    let (org, email) = company_and_email(cx, Action::ManageUsers).await?;
+    let input: PutEnrolment = cx.req.json()?;
+    let store = &cx.app.store;
+    let now = cx.req.now;
+    let enrolment_id = cx.param("enrolment_id");
+    let user = existing_user(cx, &org, &email).await?;
+    let after = enrolment::put(&org.org_id, &email, enrolment_id, input, now)?;
+    let all = store.enrolments(&org.org_id, &email).await?;
+    let before = all.iter().find(|e| e.enrolment_id == enrolment_id);
+    let live_before = all.iter().any(|e| e.live_at(now));
+    let live_after = all.iter().filter(|e| e.enrolment_id != enrolment_id).any(|e| e.live_at(now)) || after.live_at(now);
+    let policy = store.policy(&org).await?;
+    let counters = store.counters(&org.org_id).await?;
+    let lots = store.all_lots(&org.org_id).await?;
+    let balance = Balance { lots, seats_included: policy.seats_included, included_in_use: counters.included_in_use.max(0) as u32 };
+
+    let mut change = CounterChange { active_users: i64::from(live_after) - i64::from(live_before), ..Default::default() };
+    if change.active_users > 0 && policy.counting == Counting::ActiveUsers && policy.enforcement == Enforcement::Hard {
+        let limit = balance.limit(now) as i64;
+        if counters.active_users >= limit {
+            return Err(DomainError::SeatLimitReached {
+                message: format!(
+                    "{email} cannot be given access: the org has {limit} seats ({} ordered, {} included) and {} are used. \
+                     Request more licences with POST /v1/orgs/{}/orders, or expire the enrolments of users who no longer need access.",
+                    limit - policy.seats_included as i64,
+                    policy.seats_included,
+                    counters.active_users,
+                    org.org_id
+                ),
+                limit: limit.max(0) as u64,
+                used: counters.active_users.max(0) as u64,
+            }
+            .into());
+        }
+        change.active_users_max = Some(limit);
+    }
+
+    let mut writes = vec![store.put_enrolment(&after)?];
+    let mut next = user.clone();
+    let mut debited = false;
+    if policy.term_starts == crate::domain::policy::TermStarts::Activation && after.live_at(now) && !user.holds_seat(now) {
+        let plan = allocation::plan(&org.org_id, vec![Candidate { raw: email.clone(), user: Some(user.clone()) }], false, &balance, &policy, now, || new_id("lic"))?;
+        if let Some((licensed, _)) = plan.licensed.into_iter().next() {
+            for (lot_id, k) in &plan.lot_debits {
+                let lot = balance.lots.iter().find(|l| &l.lot_id == lot_id).expect("planned from these lots");
+                writes.push(store.debit_lot(lot, *k)?);
+            }
+            change.seats_held += 1;
+            change.included_in_use += plan.included_debit as i64;
+            change.included_max = Some(policy.seats_included as i64);
+            next = licensed;
+            debited = true;
+        }
+    }
+    if let Some(start) = enrolment::start_of_year(before, &after, now) {
+        if let Some(activated) = user::activate(&next, &policy, start) {
+            next = activated;
+        }
+    }
+    // The user item is written (and its version checked) on every enrolment change, so two
+    // changes for one user never both count the user as newly active.
+    writes.push(store.put_user(&next, false)?);
+    if !change.is_empty() {
+        writes.push(store.change_counters(&org.org_id, &change)?);
+    }
+    let details = json!({ "enrolment_id": enrolment_id, "status": after.status, "licence_debited": debited, "licence_status": next.licence_status(now) });
+    let audit = AuditEntry::new(principal, &org, "enrolment.set", &format!("user/{email}"), details, now);
+    writes.push(store.put_audit(&audit, &new_id("aud"))?);
+    let mut saved = next.clone();
+    saved.version += 1;
+    let body = json!({ "enrolment": after, "user": saved.view(now) });
+    cx.commit(writes, Reply::ok(body), raced).await
+}
+
+pub async fn access(cx: &Ctx<'_>) -> Result<Reply, Error> {
+    let principal = cx.principal()?;
+    let (org, email) = company_and_email(cx, Action::ReadAccess).await?;
+    if principal.role == Role::Learner && (principal.email != email || principal.org_id != org.org_id) {
+        // A learner asks about itself only; another user's status is not its to know.
+        return Err(DomainError::not_found("user", &email).into());
+    }
+    let user = cx.app.store.user(&org.org_id, &email).await?;
+    let answer = user::access(&email, user.as_ref(), cx.req.now);
+    Ok(Reply::ok(serde_json::to_value(answer).unwrap_or_default()))
+}

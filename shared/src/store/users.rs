@@ -1,0 +1,260 @@
+//! Users (each with its current licence), enrolments, manager markers, per-org counters, and the
+//! lot updates that move seats.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::keys::{self, GSI1, GSI1PK, GSI1SK, GSI2PK, GSI2SK, GSI3PK, GSI3SK, GSI4PK, GSI4SK, PK, SK};
+use super::{put, put_if, s, to_item, Error, Item, Page, PageRequest, QuerySpec, SortKey, Store, StoreError};
+use crate::domain::enrolment::Enrolment;
+use crate::domain::lot::Lot;
+use crate::domain::user::{LicenceStatus, User, UserRole};
+
+/// Running counts of an org, kept current in the same transaction as every change to them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Counters {
+    /// Users holding a pending or active licence.
+    #[serde(default)]
+    pub seats_held: i64,
+    /// Included seats (policy `seats_included`) in use.
+    #[serde(default)]
+    pub included_in_use: i64,
+    /// Users with at least one live enrolment.
+    #[serde(default)]
+    pub active_users: i64,
+}
+
+/// A change to an org's counters, with the limits a hard policy puts on them.
+#[derive(Debug, Clone, Default)]
+pub struct CounterChange {
+    pub seats_held: i64,
+    pub included_in_use: i64,
+    pub active_users: i64,
+    /// `included_in_use` may not pass this.
+    pub included_max: Option<i64>,
+    /// `active_users` may not pass this (hard enforcement under `counting = active_users`).
+    pub active_users_max: Option<i64>,
+}
+
+impl CounterChange {
+    pub fn is_empty(&self) -> bool {
+        self.seats_held == 0 && self.included_in_use == 0 && self.active_users == 0
+    }
+}
+
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn update(table: &str, key: Item, expression: String, condition: Option<String>, names: HashMap<String, String>, values: HashMap<String, AttributeValue>) -> Result<TransactWriteItem, StoreError> {
+    let u = Update::builder()
+        .table_name(table)
+        .set_key(Some(key))
+        .update_expression(expression)
+        .set_condition_expression(condition)
+        .set_expression_attribute_names((!names.is_empty()).then_some(names))
+        .set_expression_attribute_values((!values.is_empty()).then_some(values))
+        .build()
+        .map_err(|e| StoreError::Other(e.to_string()))?;
+    Ok(TransactWriteItem::builder().update(u).build())
+}
+
+fn key(pk: String, sk: String) -> Item {
+    HashMap::from([(PK.to_string(), s(pk)), (SK.to_string(), s(sk))])
+}
+
+impl Store {
+    // ---- users ------------------------------------------------------------------------------
+
+    pub async fn user(&self, org_id: &str, email: &str) -> Result<Option<User>, StoreError> {
+        self.get(keys::org(org_id), &keys::user_sk(email)).await
+    }
+
+    pub async fn users(&self, org_id: &str, page: &PageRequest) -> Result<Page<User>, Error> {
+        self.query(&QuerySpec::table(keys::org(org_id), SortKey::BeginsWith("USER#".into())), page).await
+    }
+
+    /// Users by the stored status of their licence.
+    pub async fn users_by_licence_status(&self, org_id: &str, status: LicenceStatus, page: &PageRequest) -> Result<Page<User>, Error> {
+        self.query(&QuerySpec::index(GSI1, keys::licences_by_status(org_id, status.as_str()), SortKey::Any), page).await
+    }
+
+    /// The user item with the index keys its licence and renewal date call for.
+    pub fn user_item(&self, user: &User) -> Result<Item, StoreError> {
+        let id = format!("{}#{}", user.org_id, user.email);
+        let mut attrs = vec![(PK, keys::org(&user.org_id)), (SK, keys::user_sk(&user.email))];
+        if let Some(l) = &user.licence {
+            attrs.push((GSI1PK, keys::licences_by_status(&user.org_id, l.status.as_str())));
+            attrs.push((GSI1SK, user.email.clone()));
+            if let (LicenceStatus::Active, Some(end)) = (l.status, l.valid_until) {
+                attrs.push((GSI2PK, keys::due(&id)));
+                attrs.push((GSI2SK, format!("{}#USER#{id}", keys::sort_time(end))));
+            }
+        }
+        if let Some(at) = user.renewal_at {
+            attrs.push((GSI3PK, keys::renew(&id)));
+            attrs.push((GSI3SK, format!("{}#{id}", keys::sort_time(at))));
+            attrs.push((GSI4PK, keys::org_renewals(&user.org_id)));
+            attrs.push((GSI4SK, format!("{}#{}", keys::sort_time(at), user.email)));
+        }
+        to_item("user", user, &attrs)
+    }
+
+    /// Writes `user` over the version that was read (`user.version`), bumping it; a user that
+    /// was not there (`created`) must still not be there. Either way a concurrent change of the
+    /// same user fails this write's condition.
+    pub fn put_user(&self, user: &User, created: bool) -> Result<TransactWriteItem, StoreError> {
+        let mut next = user.clone();
+        next.version = user.version + 1;
+        let item = self.user_item(&next)?;
+        if created {
+            return put_if(&self.table, item, Some("attribute_not_exists(PK)"), &[], HashMap::new());
+        }
+        put_if(&self.table, item, Some("version = :v"), &[], HashMap::from([(":v".to_string(), n(user.version as i64))]))
+    }
+
+    /// The manager marker follows the user's role.
+    pub fn manager_marker(&self, user: &User) -> Result<TransactWriteItem, StoreError> {
+        let k = key(keys::org(&user.org_id), keys::manager_sk(&user.email));
+        if user.role == UserRole::CompanyManager {
+            let mut item = k;
+            item.insert(keys::TYPE.into(), s("manager"));
+            item.insert("email".into(), s(user.email.clone()));
+            return put(&self.table, item);
+        }
+        let d = Delete::builder().table_name(&self.table).set_key(Some(k)).build().map_err(|e| StoreError::Other(e.to_string()))?;
+        Ok(TransactWriteItem::builder().delete(d).build())
+    }
+
+    // ---- enrolments -------------------------------------------------------------------------
+
+    pub async fn enrolments(&self, org_id: &str, email: &str) -> Result<Vec<Enrolment>, Error> {
+        let spec = QuerySpec::table(keys::org(org_id), SortKey::BeginsWith(keys::enrolments_of(email)));
+        let mut page = PageRequest { limit: 500, cursor: None };
+        let mut all = Vec::new();
+        loop {
+            let found: Page<Enrolment> = self.query(&spec, &page).await?;
+            all.extend(found.items);
+            match found.next_cursor {
+                Some(c) => page.cursor = Some(c),
+                None => return Ok(all),
+            }
+        }
+    }
+
+    pub fn put_enrolment(&self, e: &Enrolment) -> Result<TransactWriteItem, StoreError> {
+        let item = to_item("enrolment", e, &[(PK, keys::org(&e.org_id)), (SK, keys::enrolment_sk(&e.email, &e.enrolment_id))])?;
+        put(&self.table, item)
+    }
+
+    // ---- counters ---------------------------------------------------------------------------
+
+    pub async fn counters(&self, org_id: &str) -> Result<Counters, StoreError> {
+        Ok(self.get(keys::org(org_id), keys::COUNTERS_SK).await?.unwrap_or_default())
+    }
+
+    /// Adds `change` to the org's counters, on the condition that the limits hold afterwards.
+    pub fn change_counters(&self, org_id: &str, change: &CounterChange) -> Result<TransactWriteItem, StoreError> {
+        let mut sets = Vec::new();
+        let mut conditions = Vec::new();
+        let mut values = HashMap::from([(":zero".to_string(), n(0))]);
+        for (name, delta) in [("seats_held", change.seats_held), ("included_in_use", change.included_in_use), ("active_users", change.active_users)] {
+            sets.push(format!("{name} = if_not_exists({name}, :zero) + :d_{name}"));
+            values.insert(format!(":d_{name}"), n(delta));
+        }
+        for (name, max, delta) in [("included_in_use", change.included_max, change.included_in_use), ("active_users", change.active_users_max, change.active_users)] {
+            if let (Some(max), true) = (max, delta > 0) {
+                // After adding `delta` the count must not pass `max` (an absent count is zero).
+                conditions.push(format!("((attribute_not_exists({name}) AND :zero <= :max_{name}) OR {name} <= :max_{name})"));
+                values.insert(format!(":max_{name}"), n(max - delta));
+            }
+        }
+        sets.push("#type = :type".into());
+        let names = HashMap::from([("#type".to_string(), keys::TYPE.to_string())]);
+        values.insert(":type".into(), s("counters"));
+        update(
+            &self.table,
+            key(keys::org(org_id), keys::COUNTERS_SK.into()),
+            format!("SET {}", sets.join(", ")),
+            (!conditions.is_empty()).then(|| conditions.join(" AND ")),
+            names,
+            values,
+        )
+    }
+
+    // ---- lots -------------------------------------------------------------------------------
+
+    /// Every lot of an org, first-expiring first.
+    pub async fn all_lots(&self, org_id: &str) -> Result<Vec<Lot>, Error> {
+        let mut page = PageRequest { limit: 500, cursor: None };
+        let mut all = Vec::new();
+        loop {
+            let found = self.lots(org_id, &page).await?;
+            all.extend(found.items);
+            match found.next_cursor {
+                Some(c) => page.cursor = Some(c),
+                None => return Ok(all),
+            }
+        }
+    }
+
+    /// Takes `count` seats from a lot, on the condition that it still has them: not expired,
+    /// `in_use` within its quantity and `uses` within its cap afterwards.
+    pub fn debit_lot(&self, lot: &Lot, count: u32) -> Result<TransactWriteItem, StoreError> {
+        let mut values = HashMap::from([
+            (":k".to_string(), n(count as i64)),
+            (":max_in_use".to_string(), n(lot.quantity as i64 - count as i64)),
+            (":active".to_string(), s("active")),
+        ]);
+        let mut condition = "#status = :active AND in_use <= :max_in_use".to_string();
+        if let Some(cap) = lot.uses_per_seat {
+            condition.push_str(" AND uses <= :max_uses");
+            values.insert(":max_uses".into(), n(cap as i64 * lot.quantity as i64 - count as i64));
+        }
+        update(
+            &self.table,
+            key(keys::org(&lot.org_id), keys::lot_sk(lot.valid_until, &lot.lot_id)),
+            "SET in_use = in_use + :k, uses = uses + :k".into(),
+            Some(condition),
+            HashMap::from([("#status".to_string(), "status".to_string())]),
+            values,
+        )
+    }
+
+    /// Gives `count` seats back to a lot (a release): `in_use` falls, `uses` stays.
+    pub fn credit_lot(&self, org_id: &str, lot_id: &str, lot_valid_until: Option<DateTime<Utc>>, count: u32) -> Result<TransactWriteItem, StoreError> {
+        update(
+            &self.table,
+            key(keys::org(org_id), keys::lot_sk(lot_valid_until, lot_id)),
+            "SET in_use = in_use - :k".into(),
+            Some("attribute_exists(PK) AND in_use >= :k".into()),
+            HashMap::new(),
+            HashMap::from([(":k".to_string(), n(count as i64))]),
+        )
+    }
+}
+
+impl Store {
+    /// Sets a user's renewable flag; `false` when there is no such user.
+    pub async fn set_renewable(&self, org_id: &str, email: &str, renewable: bool) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::org(org_id), keys::user_sk(email))))
+            .update_expression("SET renewable = :r, version = version + :one")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":r", AttributeValue::Bool(renewable))
+            .expression_attribute_values(":one", n(1))
+            .send()
+            .await;
+        match result.map_err(StoreError::from_sdk) {
+            Ok(_) => Ok(true),
+            Err(StoreError::ConditionFailed(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
