@@ -61,7 +61,9 @@ pub struct Balance {
 
 impl Balance {
     fn live_lots(&self, now: DateTime<Utc>) -> impl Iterator<Item = &Lot> {
-        self.lots.iter().filter(move |l| l.status_at(now) == super::lot::LotStatus::Active)
+        self.lots
+            .iter()
+            .filter(move |l| l.status_at(now) == super::lot::LotStatus::Active)
     }
 
     pub fn included_free(&self) -> u32 {
@@ -70,7 +72,10 @@ impl Balance {
 
     /// How many more users can get a licence now (`remaining`, DOMAIN.md §5).
     pub fn available(&self, now: DateTime<Utc>) -> u64 {
-        self.live_lots(now).map(|l| l.available(now) as u64).sum::<u64>() + self.included_free() as u64
+        self.live_lots(now)
+            .map(|l| l.available(now) as u64)
+            .sum::<u64>()
+            + self.included_free() as u64
     }
 
     /// Licences in unexpired lots plus included seats.
@@ -105,7 +110,10 @@ impl Balance {
 /// Where one new licence's seat comes from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SeatSource {
-    Lot { lot_id: String, valid_until: Option<DateTime<Utc>> },
+    Lot {
+        lot_id: String,
+        valid_until: Option<DateTime<Utc>>,
+    },
     Included,
 }
 
@@ -141,7 +149,11 @@ pub fn plan(
     let mut seen = std::collections::HashSet::new();
     for c in candidates {
         let Ok(email) = validate::email("emails", &c.raw) else {
-            rows.push(Row { email: c.raw.trim().to_string(), outcome: Outcome::InvalidEmail, licence: None });
+            rows.push(Row {
+                email: c.raw.trim().to_string(),
+                outcome: Outcome::InvalidEmail,
+                licence: None,
+            });
             continue;
         };
         if !seen.insert(email.clone()) {
@@ -150,11 +162,19 @@ pub fn plan(
         match c.user {
             Some(u) if u.holds_seat(now) => {
                 let licence = u.licence.as_ref().map(|l| user::licence_view(l, now));
-                rows.push(Row { email, outcome: Outcome::AlreadyActive, licence });
+                rows.push(Row {
+                    email,
+                    outcome: Outcome::AlreadyActive,
+                    licence,
+                });
             }
             Some(u) => needing.push((u, false)),
             None if create_missing => needing.push((User::new(org_id, &email, now), true)),
-            None => rows.push(Row { email, outcome: Outcome::UnknownUser, licence: None }),
+            None => rows.push(Row {
+                email,
+                outcome: Outcome::UnknownUser,
+                licence: None,
+            }),
         }
     }
     if needing.len() > MAX_USERS_PER_CALL {
@@ -172,7 +192,10 @@ pub fn plan(
     for lot in balance.live_lots(now) {
         let take = (lot.available(now) as usize).min(needing.len() - sources.len());
         for _ in 0..take {
-            sources.push(SeatSource::Lot { lot_id: lot.lot_id.clone(), valid_until: lot.valid_until });
+            sources.push(SeatSource::Lot {
+                lot_id: lot.lot_id.clone(),
+                valid_until: lot.valid_until,
+            });
         }
         if take > 0 {
             lot_debits.insert(lot.lot_id.clone(), take as u32);
@@ -183,18 +206,29 @@ pub fn plan(
     let mut licensed = Vec::new();
     for ((u, created), source) in needing.into_iter().zip(sources) {
         let (lot_id, end) = match source {
-            SeatSource::Lot { lot_id, valid_until } => (Some(lot_id), valid_until),
+            SeatSource::Lot {
+                lot_id,
+                valid_until,
+            } => (Some(lot_id), valid_until),
             SeatSource::Included => (None, None),
         };
         let next = user::issue(&u, next_id(), lot_id, end, policy, now);
         rows.push(Row {
             email: next.email.clone(),
             outcome: Outcome::Allocated,
-            licence: next.licence.as_ref().map(|l: &Licence| user::licence_view(l, now)),
+            licence: next
+                .licence
+                .as_ref()
+                .map(|l: &Licence| user::licence_view(l, now)),
         });
         licensed.push((next, created));
     }
-    Ok(Plan { rows, licensed, lot_debits, included_debit: included_debit as u32 })
+    Ok(Plan {
+        rows,
+        licensed,
+        lot_debits,
+        included_debit: included_debit as u32,
+    })
 }
 
 #[cfg(test)]
@@ -223,7 +257,12 @@ mod tests {
     }
 
     fn learners(n: usize, now: DateTime<Utc>) -> Vec<Candidate> {
-        (0..n).map(|i| Candidate { raw: format!("l{i}@c.example"), user: Some(User::new("c", &format!("l{i}@c.example"), now)) }).collect()
+        (0..n)
+            .map(|i| Candidate {
+                raw: format!("l{i}@c.example"),
+                user: Some(User::new("c", &format!("l{i}@c.example"), now)),
+            })
+            .collect()
     }
 
     fn ids() -> impl FnMut() -> String {
@@ -238,11 +277,36 @@ mod tests {
     #[test]
     fn worked_case_2_twelve_learners_with_ten_in_the_balance_is_refused_ten_are_licensed() {
         let now = at("2026-02-01T00:00:00Z");
-        let balance = Balance { lots: vec![lot("l1", 10, 0, 0, None, "2027-01-15T09:00:00Z")], seats_included: 0, included_in_use: 0 };
-        let err = plan("c", learners(12, now), false, &balance, &Policy::resolve([]), now, ids()).unwrap_err();
-        assert_eq!(err.details(), serde_json::json!({"needed": 12, "available": 10}));
+        let balance = Balance {
+            lots: vec![lot("l1", 10, 0, 0, None, "2027-01-15T09:00:00Z")],
+            seats_included: 0,
+            included_in_use: 0,
+        };
+        let err = plan(
+            "c",
+            learners(12, now),
+            false,
+            &balance,
+            &Policy::resolve([]),
+            now,
+            ids(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.details(),
+            serde_json::json!({"needed": 12, "available": 10})
+        );
         assert_eq!(err.code(), "insufficient_licences");
-        let p = plan("c", learners(10, now), false, &balance, &Policy::resolve([]), now, ids()).unwrap();
+        let p = plan(
+            "c",
+            learners(10, now),
+            false,
+            &balance,
+            &Policy::resolve([]),
+            now,
+            ids(),
+        )
+        .unwrap();
         assert_eq!(p.licensed.len(), 10);
         assert!(p.licensed.iter().all(|(u, _)| {
             let l = u.licence.as_ref().unwrap();
@@ -255,33 +319,97 @@ mod tests {
     fn the_lot_that_ends_first_goes_first_then_included_seats() {
         let now = at("2026-02-01T00:00:00Z");
         let balance = Balance {
-            lots: vec![lot("early", 2, 1, 1, None, "2026-06-01T00:00:00Z"), lot("late", 3, 0, 0, None, "2027-01-01T00:00:00Z")],
+            lots: vec![
+                lot("early", 2, 1, 1, None, "2026-06-01T00:00:00Z"),
+                lot("late", 3, 0, 0, None, "2027-01-01T00:00:00Z"),
+            ],
             seats_included: 1,
             included_in_use: 0,
         };
-        let p = plan("c", learners(5, now), false, &balance, &Policy::resolve([]), now, ids()).unwrap();
+        let p = plan(
+            "c",
+            learners(5, now),
+            false,
+            &balance,
+            &Policy::resolve([]),
+            now,
+            ids(),
+        )
+        .unwrap();
         assert_eq!(p.lot_debits.get("early"), Some(&1));
         assert_eq!(p.lot_debits.get("late"), Some(&3));
         assert_eq!(p.included_debit, 1);
-        let included = p.licensed.iter().filter(|(u, _)| u.licence.as_ref().unwrap().lot_id.is_none()).count();
+        let included = p
+            .licensed
+            .iter()
+            .filter(|(u, _)| u.licence.as_ref().unwrap().lot_id.is_none())
+            .count();
         assert_eq!(included, 1);
-        assert!(plan("c", learners(6, now), false, &balance, &Policy::resolve([]), now, ids()).is_err());
+        assert!(plan(
+            "c",
+            learners(6, now),
+            false,
+            &balance,
+            &Policy::resolve([]),
+            now,
+            ids()
+        )
+        .is_err());
     }
 
     #[test]
     fn rows_report_already_active_unknown_and_invalid_and_cost_nothing() {
         let now = at("2026-02-01T00:00:00Z");
-        let balance = Balance { lots: vec![lot("l1", 1, 0, 0, None, "2027-01-01T00:00:00Z")], seats_included: 0, included_in_use: 0 };
-        let holder = user::issue(&User::new("c", "has@c.example", now), "x".into(), Some("l0".into()), Some(at("2027-01-01T00:00:00Z")), &Policy::resolve([]), now);
+        let balance = Balance {
+            lots: vec![lot("l1", 1, 0, 0, None, "2027-01-01T00:00:00Z")],
+            seats_included: 0,
+            included_in_use: 0,
+        };
+        let holder = user::issue(
+            &User::new("c", "has@c.example", now),
+            "x".into(),
+            Some("l0".into()),
+            Some(at("2027-01-01T00:00:00Z")),
+            &Policy::resolve([]),
+            now,
+        );
         let candidates = vec![
-            Candidate { raw: " HAS@c.example ".into(), user: Some(holder) },
-            Candidate { raw: "ghost@c.example".into(), user: None },
-            Candidate { raw: "not-an-email".into(), user: None },
-            Candidate { raw: "new@c.example".into(), user: Some(User::new("c", "new@c.example", now)) },
-            Candidate { raw: "NEW@c.example".into(), user: Some(User::new("c", "new@c.example", now)) },
+            Candidate {
+                raw: " HAS@c.example ".into(),
+                user: Some(holder),
+            },
+            Candidate {
+                raw: "ghost@c.example".into(),
+                user: None,
+            },
+            Candidate {
+                raw: "not-an-email".into(),
+                user: None,
+            },
+            Candidate {
+                raw: "new@c.example".into(),
+                user: Some(User::new("c", "new@c.example", now)),
+            },
+            Candidate {
+                raw: "NEW@c.example".into(),
+                user: Some(User::new("c", "new@c.example", now)),
+            },
         ];
-        let p = plan("c", candidates, false, &balance, &Policy::resolve([]), now, ids()).unwrap();
-        let outcomes: Vec<_> = p.rows.iter().map(|r| (r.email.as_str(), r.outcome)).collect();
+        let p = plan(
+            "c",
+            candidates,
+            false,
+            &balance,
+            &Policy::resolve([]),
+            now,
+            ids(),
+        )
+        .unwrap();
+        let outcomes: Vec<_> = p
+            .rows
+            .iter()
+            .map(|r| (r.email.as_str(), r.outcome))
+            .collect();
         assert_eq!(
             outcomes,
             vec![
@@ -297,8 +425,24 @@ mod tests {
     #[test]
     fn create_missing_makes_the_user() {
         let now = at("2026-02-01T00:00:00Z");
-        let balance = Balance { lots: vec![lot("l1", 1, 0, 0, None, "2027-01-01T00:00:00Z")], seats_included: 0, included_in_use: 0 };
-        let p = plan("c", vec![Candidate { raw: "fresh@c.example".into(), user: None }], true, &balance, &Policy::resolve([]), now, ids()).unwrap();
+        let balance = Balance {
+            lots: vec![lot("l1", 1, 0, 0, None, "2027-01-01T00:00:00Z")],
+            seats_included: 0,
+            included_in_use: 0,
+        };
+        let p = plan(
+            "c",
+            vec![Candidate {
+                raw: "fresh@c.example".into(),
+                user: None,
+            }],
+            true,
+            &balance,
+            &Policy::resolve([]),
+            now,
+            ids(),
+        )
+        .unwrap();
         assert!(p.licensed[0].1);
         assert_eq!(p.licensed[0].0.licence_count, 1);
     }
@@ -307,10 +451,32 @@ mod tests {
     fn a_lot_capped_at_three_uses_per_seat_stops_at_three_times_its_quantity() {
         let now = at("2026-02-01T00:00:00Z");
         // 2 seats, all free again after 5 licences were issued: one more use is left.
-        let balance = Balance { lots: vec![lot("l1", 2, 0, 5, Some(3), "2027-01-01T00:00:00Z")], seats_included: 0, included_in_use: 0 };
+        let balance = Balance {
+            lots: vec![lot("l1", 2, 0, 5, Some(3), "2027-01-01T00:00:00Z")],
+            seats_included: 0,
+            included_in_use: 0,
+        };
         assert_eq!(balance.available(now), 1);
-        assert!(plan("c", learners(1, now), false, &balance, &Policy::resolve([]), now, ids()).is_ok());
-        let err = plan("c", learners(2, now), false, &balance, &Policy::resolve([]), now, ids()).unwrap_err();
+        assert!(plan(
+            "c",
+            learners(1, now),
+            false,
+            &balance,
+            &Policy::resolve([]),
+            now,
+            ids()
+        )
+        .is_ok());
+        let err = plan(
+            "c",
+            learners(2, now),
+            false,
+            &balance,
+            &Policy::resolve([]),
+            now,
+            ids(),
+        )
+        .unwrap_err();
         assert_eq!(err.details()["available"], 1);
     }
 
@@ -319,17 +485,46 @@ mod tests {
     #[test]
     fn worked_case_7_the_26th_user_is_refused_with_a_clear_message() {
         let now = at("2026-02-01T00:00:00Z");
-        let balance = Balance { lots: vec![lot("l1", 24, 24, 24, None, "2027-01-01T00:00:00Z")], seats_included: 1, included_in_use: 1 };
-        assert_eq!((balance.limit(now), balance.used(now), balance.available(now)), (25, 25, 0));
-        let err = plan("c", learners(1, now), false, &balance, &Policy::resolve([]), now, ids()).unwrap_err();
+        let balance = Balance {
+            lots: vec![lot("l1", 24, 24, 24, None, "2027-01-01T00:00:00Z")],
+            seats_included: 1,
+            included_in_use: 1,
+        };
+        assert_eq!(
+            (
+                balance.limit(now),
+                balance.used(now),
+                balance.available(now)
+            ),
+            (25, 25, 0)
+        );
+        let err = plan(
+            "c",
+            learners(1, now),
+            false,
+            &balance,
+            &Policy::resolve([]),
+            now,
+            ids(),
+        )
+        .unwrap_err();
         let message = err.to_string();
-        assert!(message.contains("25 seats (24 ordered, 1 included)") && message.contains("25 are in use") && message.contains("/v1/orgs/c/orders"), "{message}");
+        assert!(
+            message.contains("25 seats (24 ordered, 1 included)")
+                && message.contains("25 are in use")
+                && message.contains("/v1/orgs/c/orders"),
+            "{message}"
+        );
     }
 
     #[test]
     fn an_expired_lot_gives_nothing() {
         let now = at("2027-02-01T00:00:00Z");
-        let balance = Balance { lots: vec![lot("l1", 10, 0, 0, None, "2027-01-15T09:00:00Z")], seats_included: 0, included_in_use: 0 };
+        let balance = Balance {
+            lots: vec![lot("l1", 10, 0, 0, None, "2027-01-15T09:00:00Z")],
+            seats_included: 0,
+            included_in_use: 0,
+        };
         assert_eq!(balance.available(now), 0);
         assert_eq!(balance.limit(now), 0);
     }

@@ -80,7 +80,10 @@ impl Licence {
 
     /// Whether the licence holds a seat at `now` (pending or active).
     pub fn holds_seat(&self, now: DateTime<Utc>) -> bool {
-        matches!(self.status_at(now), LicenceStatus::Pending | LicenceStatus::Active)
+        matches!(
+            self.status_at(now),
+            LicenceStatus::Pending | LicenceStatus::Active
+        )
     }
 }
 
@@ -157,7 +160,10 @@ impl User {
         let mut v = serde_json::to_value(self).unwrap_or_default();
         if let Some(obj) = v.as_object_mut() {
             obj.remove("version");
-            obj.insert("licence_status".into(), serde_json::to_value(self.licence_status(now)).unwrap_or_default());
+            obj.insert(
+                "licence_status".into(),
+                serde_json::to_value(self.licence_status(now)).unwrap_or_default(),
+            );
             if let Some(l) = &self.licence {
                 obj.insert("licence".into(), licence_view(l, now));
             }
@@ -173,7 +179,13 @@ pub fn licence_view(l: &Licence, now: DateTime<Utc>) -> serde_json::Value {
 }
 
 /// Applies a `PUT user` to an existing user, or to a new one.
-pub fn upsert(existing: Option<User>, org_id: &str, email: &str, input: UpsertUser, now: DateTime<Utc>) -> Result<User, DomainError> {
+pub fn upsert(
+    existing: Option<User>,
+    org_id: &str,
+    email: &str,
+    input: UpsertUser,
+    now: DateTime<Utc>,
+) -> Result<User, DomainError> {
     let mut user = existing.unwrap_or_else(|| User::new(org_id, email, now));
     if let Some(name) = input.name {
         user.name = Some(validate::text("name", &name, 200, false)?).filter(|n| !n.is_empty());
@@ -186,7 +198,10 @@ pub fn upsert(existing: Option<User>, org_id: &str, email: &str, input: UpsertUs
     }
     if let Some(t) = input.last_login_at {
         if t > now {
-            return Err(DomainError::invalid("last_login_at", "must not be in the future"));
+            return Err(DomainError::invalid(
+                "last_login_at",
+                "must not be in the future",
+            ));
         }
         user.last_login_at = Some(user.last_login_at.map_or(t, |old| old.max(t)));
     }
@@ -196,7 +211,14 @@ pub fn upsert(existing: Option<User>, org_id: &str, email: &str, input: UpsertUs
 /// A new licence for `user` from `lot_id` (or an included seat): under `term_starts =
 /// assignment` it is active at once until `lot_end`; under activation it is pending until the
 /// user starts. The caller has checked the user holds no seat.
-pub fn issue(user: &User, licence_id: String, lot_id: Option<String>, lot_end: Option<DateTime<Utc>>, policy: &Policy, now: DateTime<Utc>) -> User {
+pub fn issue(
+    user: &User,
+    licence_id: String,
+    lot_id: Option<String>,
+    lot_end: Option<DateTime<Utc>>,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> User {
     use super::policy::TermStarts;
     let (status, valid_from, valid_until) = match policy.term_starts {
         TermStarts::Assignment => (LicenceStatus::Active, Some(now), lot_end),
@@ -284,7 +306,13 @@ pub fn access(email: &str, user: Option<&User>, now: DateTime<Utc>) -> Access {
         (false, _) => Some("No valid licence: ask your manager to allocate one.".into()),
         _ => None,
     };
-    Access { email: email.into(), access, reason, licence: licence.map(|l| licence_view(l, now)), message }
+    Access {
+        email: email.into(),
+        access,
+        reason,
+        licence: licence.map(|l| licence_view(l, now)),
+        message,
+    }
 }
 
 #[cfg(test)]
@@ -301,13 +329,24 @@ mod tests {
     }
 
     fn activation() -> Policy {
-        Policy::resolve([&PolicySettings { term_starts: Some(TermStarts::Activation), renewal: Some(Renewal::Automatic), ..Default::default() }])
+        Policy::resolve([&PolicySettings {
+            term_starts: Some(TermStarts::Activation),
+            renewal: Some(Renewal::Automatic),
+            ..Default::default()
+        }])
     }
 
     #[test]
     fn a_licence_from_a_lot_ends_with_the_lot_and_denies_access_at_that_instant() {
         let u = User::new("c", "ann@c.example", at("2026-01-01T00:00:00Z"));
-        let u = issue(&u, "lic".into(), Some("lot".into()), Some(at("2027-01-15T09:00:00Z")), &assignment(), at("2026-02-01T10:00:00Z"));
+        let u = issue(
+            &u,
+            "lic".into(),
+            Some("lot".into()),
+            Some(at("2027-01-15T09:00:00Z")),
+            &assignment(),
+            at("2026-02-01T10:00:00Z"),
+        );
         assert_eq!(u.licence_count, 1);
         assert!(access("ann@c.example", Some(&u), at("2027-01-15T08:59:59Z")).access);
         let at_end = access("ann@c.example", Some(&u), at("2027-01-15T09:00:00Z"));
@@ -318,13 +357,33 @@ mod tests {
     #[test]
     fn under_activation_the_year_starts_with_the_first_start() {
         let u = User::new("c", "wessel@c.example", at("2018-05-01T00:00:00Z"));
-        let u = issue(&u, "lic".into(), Some("lot".into()), None, &activation(), at("2018-05-02T10:00:00Z"));
-        assert_eq!(u.licence_status(at("2018-05-03T00:00:00Z")), Some(LicenceStatus::Pending));
-        assert_eq!(u.licence.as_ref().unwrap().licence_date.to_string(), "2018-05-02");
+        let u = issue(
+            &u,
+            "lic".into(),
+            Some("lot".into()),
+            None,
+            &activation(),
+            at("2018-05-02T10:00:00Z"),
+        );
+        assert_eq!(
+            u.licence_status(at("2018-05-03T00:00:00Z")),
+            Some(LicenceStatus::Pending)
+        );
+        assert_eq!(
+            u.licence.as_ref().unwrap().licence_date.to_string(),
+            "2018-05-02"
+        );
         assert!(access("w", Some(&u), at("2018-05-03T00:00:00Z")).access);
         let started = activate(&u, &activation(), at("2018-05-11T09:00:00Z")).unwrap();
         let l = started.licence.as_ref().unwrap();
-        assert_eq!((l.status, l.valid_from, l.valid_until), (LicenceStatus::Active, Some(at("2018-05-11T09:00:00Z")), Some(at("2019-05-11T09:00:00Z"))));
+        assert_eq!(
+            (l.status, l.valid_from, l.valid_until),
+            (
+                LicenceStatus::Active,
+                Some(at("2018-05-11T09:00:00Z")),
+                Some(at("2019-05-11T09:00:00Z"))
+            )
+        );
         assert_eq!(started.renewal_at, Some(at("2019-05-11T09:00:00Z")));
         // A second start does not move the year.
         assert!(activate(&started, &activation(), at("2018-06-01T00:00:00Z")).is_none());
@@ -333,10 +392,23 @@ mod tests {
     #[test]
     fn release_keeps_the_record_and_ends_access() {
         let u = User::new("c", "a@c.example", at("2026-01-01T00:00:00Z"));
-        let u = issue(&u, "lic".into(), Some("lot".into()), Some(at("2027-01-01T00:00:00Z")), &assignment(), at("2026-01-02T00:00:00Z"));
+        let u = issue(
+            &u,
+            "lic".into(),
+            Some("lot".into()),
+            Some(at("2027-01-01T00:00:00Z")),
+            &assignment(),
+            at("2026-01-02T00:00:00Z"),
+        );
         let r = release(&u, at("2026-03-01T00:00:00Z"));
-        assert_eq!(r.licence_status(at("2026-03-01T00:00:00Z")), Some(LicenceStatus::Released));
-        assert_eq!(access("a", Some(&r), at("2026-03-01T00:00:00Z")).reason, "released");
+        assert_eq!(
+            r.licence_status(at("2026-03-01T00:00:00Z")),
+            Some(LicenceStatus::Released)
+        );
+        assert_eq!(
+            access("a", Some(&r), at("2026-03-01T00:00:00Z")).reason,
+            "released"
+        );
         assert_eq!(r.licence_count, 1);
     }
 
@@ -344,19 +416,59 @@ mod tests {
     fn an_expired_manager_is_told_where_to_order() {
         let mut u = User::new("c", "boss@c.example", at("2026-01-01T00:00:00Z"));
         u.role = UserRole::CompanyManager;
-        let u = issue(&u, "lic".into(), Some("lot".into()), Some(at("2027-01-01T00:00:00Z")), &assignment(), at("2026-01-02T00:00:00Z"));
+        let u = issue(
+            &u,
+            "lic".into(),
+            Some("lot".into()),
+            Some(at("2027-01-01T00:00:00Z")),
+            &assignment(),
+            at("2026-01-02T00:00:00Z"),
+        );
         let a = access("boss@c.example", Some(&u), at("2027-01-02T00:00:00Z"));
         assert!(!a.access);
         assert!(a.message.unwrap().contains("/v1/orgs/c/orders"));
-        assert_eq!(access("nobody@c.example", None, at("2027-01-02T00:00:00Z")).reason, "no_licence");
+        assert_eq!(
+            access("nobody@c.example", None, at("2027-01-02T00:00:00Z")).reason,
+            "no_licence"
+        );
     }
 
     #[test]
     fn last_login_only_moves_forward_and_never_into_the_future() {
         let now = at("2026-05-01T00:00:00Z");
-        let u = upsert(None, "c", "a@c.example", UpsertUser { last_login_at: Some(at("2026-04-01T00:00:00Z")), ..Default::default() }, now).unwrap();
-        let u = upsert(Some(u), "c", "a@c.example", UpsertUser { last_login_at: Some(at("2026-03-01T00:00:00Z")), ..Default::default() }, now).unwrap();
+        let u = upsert(
+            None,
+            "c",
+            "a@c.example",
+            UpsertUser {
+                last_login_at: Some(at("2026-04-01T00:00:00Z")),
+                ..Default::default()
+            },
+            now,
+        )
+        .unwrap();
+        let u = upsert(
+            Some(u),
+            "c",
+            "a@c.example",
+            UpsertUser {
+                last_login_at: Some(at("2026-03-01T00:00:00Z")),
+                ..Default::default()
+            },
+            now,
+        )
+        .unwrap();
         assert_eq!(u.last_login_at, Some(at("2026-04-01T00:00:00Z")));
-        assert!(upsert(Some(u), "c", "a@c.example", UpsertUser { last_login_at: Some(at("2026-06-01T00:00:00Z")), ..Default::default() }, now).is_err());
+        assert!(upsert(
+            Some(u),
+            "c",
+            "a@c.example",
+            UpsertUser {
+                last_login_at: Some(at("2026-06-01T00:00:00Z")),
+                ..Default::default()
+            },
+            now
+        )
+        .is_err());
     }
 }

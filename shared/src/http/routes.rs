@@ -120,14 +120,49 @@ pub const ROUTES: &[Route] = &[
     ),
     route("GET", "/v1/orgs/{org_id}/lots", Op::ListLots, ASSIGN_ORDER),
     route("GET", "/v1/orgs/{org_id}/users", Op::ListUsers, USERS),
-    route("POST", "/v1/orgs/{org_id}/users/renewable", Op::SetRenewable, USERS),
-    route("PUT", "/v1/orgs/{org_id}/users/{email}", Op::UpsertUser, USERS),
+    route(
+        "POST",
+        "/v1/orgs/{org_id}/users/renewable",
+        Op::SetRenewable,
+        USERS,
+    ),
+    route(
+        "PUT",
+        "/v1/orgs/{org_id}/users/{email}",
+        Op::UpsertUser,
+        USERS,
+    ),
     route("GET", "/v1/orgs/{org_id}/users/{email}", Op::GetUser, USERS),
-    route("DELETE", "/v1/orgs/{org_id}/users/{email}", Op::ReleaseUser, USERS),
-    route("PUT", "/v1/orgs/{org_id}/users/{email}/enrolments/{enrolment_id}", Op::PutEnrolment, USERS),
-    route("GET", "/v1/orgs/{org_id}/users/{email}/access", Op::Access, USERS),
-    route("POST", "/v1/orgs/{org_id}/allocations", Op::Allocate, ALLOCATE),
-    route("GET", "/v1/orgs/{org_id}/licences", Op::ListLicences, ALLOCATE),
+    route(
+        "DELETE",
+        "/v1/orgs/{org_id}/users/{email}",
+        Op::ReleaseUser,
+        USERS,
+    ),
+    route(
+        "PUT",
+        "/v1/orgs/{org_id}/users/{email}/enrolments/{enrolment_id}",
+        Op::PutEnrolment,
+        USERS,
+    ),
+    route(
+        "GET",
+        "/v1/orgs/{org_id}/users/{email}/access",
+        Op::Access,
+        USERS,
+    ),
+    route(
+        "POST",
+        "/v1/orgs/{org_id}/allocations",
+        Op::Allocate,
+        ALLOCATE,
+    ),
+    route(
+        "GET",
+        "/v1/orgs/{org_id}/licences",
+        Op::ListLicences,
+        ALLOCATE,
+    ),
 ];
 
 /// Path parameters, percent-decoded.

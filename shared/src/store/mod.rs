@@ -3,8 +3,8 @@
 
 pub mod keys;
 pub mod records;
-pub mod users;
 pub mod table;
+pub mod users;
 
 use std::collections::HashMap;
 
