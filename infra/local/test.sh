@@ -47,3 +47,4 @@ step "end to end through the local server"
 TABLE_NAME="e2e-$(date +%s)" target/debug/seatkeeper-local serve --addr "127.0.0.1:$api_port" >.local/e2e-server.log 2>&1 &
 api_pid=$!
 python3 tests/e2e/orders_flow.py "http://127.0.0.1:$api_port"
+python3 tests/e2e/allocation_flow.py "http://127.0.0.1:$api_port"

@@ -4,64 +4,18 @@ minted tokens: the foundation's "done when" walk. Standard library only.
 
     python3 tests/e2e/orders_flow.py http://127.0.0.1:3000
 """
-import json
-import os
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 import uuid
 
+from client import Walk
+
 BASE = sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:3000"
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.path.join(ROOT, "target", "debug", "seatkeeper-local")
-passed = 0
-failed = 0
-
-
-def token(role, org):
-    return subprocess.check_output([BIN, "token", "--role", role, "--org", org], text=True).strip()
-
-
-def call(method, path, tok=None, body=None, now=None, raw=None):
-    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    req = urllib.request.Request(BASE + path, data=data, method=method)
-    req.add_header("Content-Type", "application/json")
-    if tok:
-        req.add_header("Authorization", "Bearer " + tok)
-    if now:
-        req.add_header("X-Seatkeeper-Now", now)
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, json.loads(r.read() or b"null")
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null")
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok   {name}")
-    else:
-        failed += 1
-        print(f"FAIL {name} {detail}")
-
-
-def wait_for_server():
-    for _ in range(300):
-        try:
-            if call("GET", "/health")[0] == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    sys.exit(f"the local server did not answer on {BASE}")
+w = Walk(BASE)
+call, check, token = w.call, w.check, w.token
 
 
 def main():
-    wait_for_server()
+    w.wait_for_server()
     run = uuid.uuid4().hex[:8]
     partner, company = f"p-{run}", f"c-{run}"
     admin = token("vendor_admin", "vendor")
@@ -106,8 +60,7 @@ def main():
     s, after = call("GET", f"/v1/orgs/{company}/orders", cm)
     check("bad input changed nothing", before == after, (before, after))
 
-    print(f"e2e: {passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    w.finish("orders walk")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 //! Integration tests against DynamoDB Local (`make test` starts it).
 
 mod allocation;
+mod faults;
 mod http_server;
 mod orders;
 mod orgs;
+mod round_trips;
 mod template;

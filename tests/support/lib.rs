@@ -254,3 +254,62 @@ impl Who {
         self
     }
 }
+
+/// The DynamoDB operations a client sent, in order (an SDK interceptor: what went over the wire,
+/// retries included).
+#[derive(Debug, Clone, Default)]
+pub struct RequestLog(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl RequestLog {
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+pub const WRITE_OPERATIONS: &[&str] = &[
+    "PutItem",
+    "UpdateItem",
+    "DeleteItem",
+    "BatchWriteItem",
+    "TransactWriteItems",
+];
+
+impl aws_sdk_dynamodb::config::Intercept for RequestLog {
+    fn name(&self) -> &'static str {
+        "RequestLog"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        if let Some(target) = context.request().headers().get("x-amz-target") {
+            let op = target.rsplit('.').next().unwrap_or(target).to_string();
+            self.0.lock().unwrap().push(op);
+        }
+        Ok(())
+    }
+}
+
+impl TestEnv {
+    /// A fresh table and an app whose client logs every request it sends.
+    pub async fn with_request_log() -> (Self, RequestLog) {
+        let env = TestEnv::new().await;
+        let log = RequestLog::default();
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let conf = aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .interceptor(log.clone())
+            .build();
+        let client = aws_sdk_dynamodb::Client::from_conf(conf);
+        let table = env.table.clone();
+        (
+            TestEnv {
+                app: App::new(Store::new(client, table.clone())),
+                table,
+            },
+            log,
+        )
+    }
+}

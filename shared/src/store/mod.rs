@@ -333,6 +333,13 @@ impl Store {
                         Err(StoreError::ConditionFailed(failed))
                     }
                 }
+                TransactWriteItemsError::ProvisionedThroughputExceededException(_)
+                | TransactWriteItemsError::ThrottlingException(_)
+                | TransactWriteItemsError::RequestLimitExceeded(_)
+                | TransactWriteItemsError::TransactionInProgressException(_)
+                | TransactWriteItemsError::InternalServerError(_) => {
+                    Err(StoreError::Retryable(format!("{}", se.err())))
+                }
                 _ => Err(StoreError::from_sdk(SdkError::ServiceError(se))),
             },
             Err(e) => Err(StoreError::from_sdk(e)),

@@ -255,8 +255,8 @@ impl Store {
 
     // ---- lots -------------------------------------------------------------------------------
 
-    /// A new lot; it enters the due-by-instant index while it has an end and is not expired.
-    pub fn put_new_lot(&self, lot: &Lot) -> Result<TransactWriteItem, StoreError> {
+    /// The lot item; it is in the due-by-instant index while it has an end and is not expired.
+    pub fn lot_item(&self, lot: &Lot) -> Result<super::Item, StoreError> {
         let mut attrs = vec![
             (PK, keys::org(&lot.org_id)),
             (SK, keys::lot_sk(lot.valid_until, &lot.lot_id)),
@@ -268,7 +268,11 @@ impl Store {
                 format!("{}#LOT#{}#{}", keys::sort_time(end), lot.org_id, lot.lot_id),
             ));
         }
-        put_new(&self.table, to_item("lot", lot, &attrs)?)
+        to_item("lot", lot, &attrs)
+    }
+
+    pub fn put_new_lot(&self, lot: &Lot) -> Result<TransactWriteItem, StoreError> {
+        put_new(&self.table, self.lot_item(lot)?)
     }
 
     /// Lots of an org, first-expiring first.

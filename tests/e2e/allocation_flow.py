@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""End to end through a running local server: allocation and the access check (the allocation
+issue's "done when"). Standard library only.
+
+    python3 tests/e2e/allocation_flow.py http://127.0.0.1:3000
+"""
+import sys
+import uuid
+
+from client import Walk
+
+BASE = sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:3000"
+w = Walk(BASE)
+call, check, token = w.call, w.check, w.token
+
+
+def main():
+    w.wait_for_server()
+    run = uuid.uuid4().hex[:8]
+    partner, company, other = f"p-{run}", f"c-{run}", f"d-{run}"
+    admin = token("vendor_admin", "vendor")
+    call("POST", "/v1/orgs", admin, {"org_id": partner, "name": "Partner", "kind": "partner", "parent_id": "vendor"})
+    for org in (company, other):
+        s, b = call("POST", "/v1/orgs", admin, {"org_id": org, "name": org, "kind": "company", "parent_id": partner})
+        check(f"company {org} created", s == 201, b)
+    cm, pm = token("company_manager", company), token("partner_manager", partner)
+    s, order = call("POST", f"/v1/orgs/{company}/orders", cm, {"quantity": 10}, now="2026-01-10T08:00:00Z")
+    s, b = call("POST", f"/v1/orders/{order['order_id']}/assign", pm, now="2026-01-15T09:00:00Z")
+    check("a lot of 10 is assigned", s == 200, b)
+
+    emails = [f"learner{i}@{company}.example" for i in range(1, 13)]
+    for e in emails:
+        call("PUT", f"/v1/orgs/{company}/users/{e}", cm, {"name": e}, now="2026-01-16T00:00:00Z")
+    s, b = call("POST", f"/v1/orgs/{company}/allocations", cm, {"emails": emails}, now="2026-02-01T10:00:00Z")
+    check("12 learners with 10 in the balance: 409", s == 409 and b["error"]["code"] == "insufficient_licences"
+          and b["error"]["details"] == {"needed": 12, "available": 10}, b)
+    s, b = call("GET", f"/v1/orgs/{company}/licences?status=active", cm, now="2026-02-01T10:00:00Z")
+    check("nobody was licensed", s == 200 and b["items"] == [], b)
+
+    s, b = call("POST", f"/v1/orgs/{company}/allocations", cm, {"emails": emails[:10]}, now="2026-02-01T10:00:00Z")
+    check("10 learners are allocated", s == 200 and b["allocated"] == 10, b)
+    s, b = call("GET", f"/v1/orgs/{company}/licences?status=active", cm, now="2026-02-01T10:00:00Z")
+    check("all 10 active until the lot's end", s == 200 and len(b["items"]) == 10
+          and all(l["valid_until"] == "2027-01-15T09:00:00Z" for l in b["items"]), b)
+
+    platform = token("platform", company)
+    s, b = call("GET", f"/v1/orgs/{company}/users/{emails[0]}/access", platform, now="2026-02-02T00:00:00Z")
+    check("the access check says yes for a licensed learner", s == 200 and b["access"] is True and b["reason"] == "active", b)
+    s, b = call("GET", f"/v1/orgs/{company}/users/{emails[10]}/access", platform, now="2026-02-02T00:00:00Z")
+    check("and no for the 11th", s == 200 and b["access"] is False, b)
+
+    foreign = token("company_manager", other)
+    routes = [
+        ("PUT", f"/v1/orgs/{company}/users/{emails[0]}", {"name": "x"}),
+        ("GET", f"/v1/orgs/{company}/users/{emails[0]}", None),
+        ("GET", f"/v1/orgs/{company}/users", None),
+        ("DELETE", f"/v1/orgs/{company}/users/{emails[0]}", None),
+        ("POST", f"/v1/orgs/{company}/users/renewable", {"emails": [emails[0]], "renewable": False}),
+        ("PUT", f"/v1/orgs/{company}/users/{emails[0]}/enrolments/run-1", {"status": "active"}),
+        ("GET", f"/v1/orgs/{company}/users/{emails[0]}/access", None),
+        ("POST", f"/v1/orgs/{company}/allocations", {"emails": [emails[11]]}),
+        ("GET", f"/v1/orgs/{company}/licences", None),
+        ("GET", f"/v1/orgs/{company}/lots", None),
+    ]
+    for method, path, body in routes:
+        s, b = call(method, path, foreign, body)
+        check(f"a foreign manager gets 404 on {method} {path[len(f"/v1/orgs/{company}"):]}", s == 404 and b["error"]["code"] == "not_found", (s, b))
+    s, b = call("GET", f"/v1/orgs/{company}/licences?status=active", cm, now="2026-02-02T00:00:00Z")
+    check("and changed nothing", len(b["items"]) == 10, b)
+    w.finish("allocation walk")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""A small HTTP client for the end-to-end walks: minted tokens, JSON calls, checks that count."""
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.join(ROOT, "target", "debug", "seatkeeper-local")
+
+
+class Walk:
+    def __init__(self, base):
+        self.base = base
+        self.passed = 0
+        self.failed = 0
+
+    def token(self, role, org, email=None):
+        args = [BIN, "token", "--role", role, "--org", org]
+        if email:
+            args += ["--email", email]
+        return subprocess.check_output(args, text=True).strip()
+
+    def call(self, method, path, tok=None, body=None, now=None, raw=None):
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        req = urllib.request.Request(self.base + path, data=data, method=method)
+        req.add_header("Content-Type", "application/json")
+        if tok:
+            req.add_header("Authorization", "Bearer " + tok)
+        if now:
+            req.add_header("X-Seatkeeper-Now", now)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, json.loads(r.read() or b"null")
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"null")
+
+    def check(self, name, ok, detail=""):
+        if ok:
+            self.passed += 1
+            print(f"ok   {name}")
+        else:
+            self.failed += 1
+            print(f"FAIL {name} {detail}")
+
+    def wait_for_server(self):
+        for _ in range(300):
+            try:
+                if self.call("GET", "/health")[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        sys.exit(f"the local server did not answer on {self.base}")
+
+    def finish(self, name):
+        print(f"{name}: {self.passed} passed, {self.failed} failed")
+        sys.exit(1 if self.failed else 0)
