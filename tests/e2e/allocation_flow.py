@@ -64,7 +64,8 @@ def main():
     ]
     for method, path, body in routes:
         s, b = call(method, path, foreign, body)
-        check(f"a foreign manager gets 404 on {method} {path[len(f"/v1/orgs/{company}"):]}", s == 404 and b["error"]["code"] == "not_found", (s, b))
+        route = path[len("/v1/orgs/" + company):]
+        check(f"a foreign manager gets 404 on {method} {route}", s == 404 and b["error"]["code"] == "not_found", (s, b))
     s, b = call("GET", f"/v1/orgs/{company}/licences?status=active", cm, now="2026-02-02T00:00:00Z")
     check("and changed nothing", len(b["items"]) == 10, b)
     w.finish("allocation walk")
