@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make test`: everything the project checks, on a fresh machine too. Installs what it needs
-# (DynamoDB Local from Maven Central, cfn-lint from PyPI), then: formatting, the template lint,
+# (DynamoDB Local from Maven Central; cfn-lint and moto's S3 server from PyPI), then: formatting, the template lint,
 # unit and integration tests against DynamoDB Local, and an end-to-end run of the local server.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -13,10 +13,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 step "tools"
 infra/local/dynamodb-local.sh install
-if [ ! -x .local/venv/bin/cfn-lint ]; then
-  python3 -m venv .local/venv
-  .local/venv/bin/pip install -q --disable-pip-version-check -r infra/requirements-dev.txt
-fi
+infra/local/s3-local.sh install
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -28,14 +25,19 @@ step "cfn-lint infra/template.yaml"
 .local/venv/bin/cfn-lint infra/template.yaml
 
 ddb_port="$(free_port)"
+s3_port="$(free_port)"
 api_port="$(free_port)"
 cleanup() {
   [ -n "${api_pid:-}" ] && kill "$api_pid" 2>/dev/null || true
   infra/local/dynamodb-local.sh stop "$ddb_port"
+  infra/local/s3-local.sh stop "$s3_port"
 }
 trap cleanup EXIT
 infra/local/dynamodb-local.sh start "$ddb_port"
+infra/local/s3-local.sh start "$s3_port"
 export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$ddb_port"
+export AWS_ENDPOINT_URL_S3="http://127.0.0.1:$s3_port"
+export S3_FORCE_PATH_STYLE=true
 
 step "cargo build (every function and the local server)"
 cargo build --workspace --bins
@@ -44,7 +46,8 @@ step "cargo test (unit, and integration against DynamoDB Local)"
 cargo test --workspace --no-fail-fast
 
 step "end to end through the local server"
-TABLE_NAME="e2e-$(date +%s)" target/debug/seatkeeper-local serve --addr "127.0.0.1:$api_port" >.local/e2e-server.log 2>&1 &
+TABLE_NAME="e2e-$(date +%s)" BUCKET_NAME="e2e-imports" target/debug/seatkeeper-local serve --addr "127.0.0.1:$api_port" >.local/e2e-server.log 2>&1 &
 api_pid=$!
 python3 tests/e2e/orders_flow.py "http://127.0.0.1:$api_port"
 python3 tests/e2e/allocation_flow.py "http://127.0.0.1:$api_port"
+python3 tests/e2e/import_flow.py "http://127.0.0.1:$api_port"

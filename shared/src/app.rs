@@ -2,24 +2,46 @@
 
 use crate::store::Store;
 
+/// The bucket partner integrations drop CSV files into (`imports/`) and results come back in
+/// (`results/`).
+#[derive(Clone)]
+pub struct ImportsBucket {
+    pub client: aws_sdk_s3::Client,
+    pub bucket: String,
+}
+
 #[derive(Clone)]
 pub struct App {
     pub store: Store,
+    pub imports: Option<ImportsBucket>,
 }
 
 impl App {
     pub fn new(store: Store) -> Self {
-        App { store }
+        App { store, imports: None }
     }
 
-    /// `TABLE_NAME` names the table; the SDK reads its own settings (region, credentials,
-    /// `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_DYNAMODB`).
+    pub fn with_imports(mut self, imports: ImportsBucket) -> Self {
+        self.imports = Some(imports);
+        self
+    }
+
+    /// `TABLE_NAME` names the table, `BUCKET_NAME` the imports bucket (for the functions that
+    /// use it); the SDK reads its own settings (region, credentials, `AWS_ENDPOINT_URL_*`).
+    /// `S3_FORCE_PATH_STYLE=true` addresses the bucket in the path, for S3-compatible servers
+    /// on loopback.
     pub async fn from_env() -> Result<Self, String> {
         let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is not set".to_string())?;
         let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Ok(App::new(Store::new(
-            aws_sdk_dynamodb::Client::new(&config),
-            table,
-        )))
+        let app = App::new(Store::new(aws_sdk_dynamodb::Client::new(&config), table));
+        Ok(match std::env::var("BUCKET_NAME") {
+            Ok(bucket) => app.with_imports(ImportsBucket { client: s3_client(&config), bucket }),
+            Err(_) => app,
+        })
     }
+}
+
+pub fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    let path_style = std::env::var("S3_FORCE_PATH_STYLE").is_ok_and(|v| v == "true");
+    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(config).force_path_style(path_style).build())
 }

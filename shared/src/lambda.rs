@@ -8,8 +8,7 @@ use crate::App;
 
 /// Structured JSON logs; `RUST_LOG` sets the level (default `info`).
 pub fn init_tracing() {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     let _ = tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)
@@ -35,7 +34,45 @@ async fn serve_http_inner(function: &'static str) -> Result<(), lambda_runtime::
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayV2httpRequest>| async move {
         let span = tracing::info_span!("invocation", aws_request_id = %event.context.request_id, function);
-        Ok::<_, std::convert::Infallible>(crate::http::handle(app, Some(function), event.payload).instrument(span).await)
+        Ok::<_, std::convert::Infallible>(
+            crate::http::handle(app, Some(function), event.payload).instrument(span).await,
+        )
     }))
     .await
+}
+
+/// Runs the import function: API Gateway requests for its routes, and S3 `ObjectCreated`
+/// events for partner files, told apart by the event's shape. A failed S3 import is returned as
+/// an error so Lambda retries it and, in the end, sends it to the dead-letter queue.
+pub fn serve_import(
+    function: &'static str,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), lambda_runtime::Error>>>> {
+    Box::pin(async move {
+        init_tracing();
+        let app = App::from_env().await?;
+        let app = &app;
+        lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+            let span = tracing::info_span!("invocation", aws_request_id = %event.context.request_id, function);
+            async move {
+                if is_s3_event(&event.payload) {
+                    let s3: aws_lambda_events::s3::S3Event = serde_json::from_value(event.payload)?;
+                    crate::handlers::imports::handle_s3_event(app, s3).await.map_err(|e| {
+                        tracing::error!(error = %e, "partner import failed; it will be retried");
+                        Box::new(e) as lambda_runtime::Error
+                    })?;
+                    Ok::<_, lambda_runtime::Error>(serde_json::Value::Null)
+                } else {
+                    let request: ApiGatewayV2httpRequest = serde_json::from_value(event.payload)?;
+                    Ok(serde_json::to_value(crate::http::handle(app, Some(function), request).await)?)
+                }
+            }
+            .instrument(span)
+            .await
+        }))
+        .await
+    })
+}
+
+fn is_s3_event(payload: &serde_json::Value) -> bool {
+    payload["Records"][0]["eventSource"].as_str() == Some("aws:s3")
 }

@@ -16,12 +16,7 @@ fn pm(org: &str) -> Who {
 async fn company_with_lot(env: &TestEnv, quantity: u64) -> String {
     env.partner_with_company("p", "c").await;
     let order = env.request("c", quantity, "2026-01-10T08:00:00Z").await;
-    let a = env
-        .post(&format!("/v1/orders/{order}/assign"))
-        .by(&pm("p"))
-        .at("2026-01-15T09:00:00Z")
-        .send()
-        .await;
+    let a = env.post(&format!("/v1/orders/{order}/assign")).by(&pm("p")).at("2026-01-15T09:00:00Z").send().await;
     assert_eq!(a.status, 200, "{:?}", a.body);
     a.body["lot"]["lot_id"].as_str().unwrap().to_string()
 }
@@ -38,21 +33,11 @@ async fn learner(env: &TestEnv, org: &str, email: &str) {
 }
 
 async fn allocate(env: &TestEnv, org: &str, body: Value, at: &str) -> Answer {
-    env.post(&format!("/v1/orgs/{org}/allocations"))
-        .by(&cm(org))
-        .json(body)
-        .at(at)
-        .send()
-        .await
+    env.post(&format!("/v1/orgs/{org}/allocations")).by(&cm(org)).json(body).at(at).send().await
 }
 
 async fn lot(env: &TestEnv, org: &str, at: &str) -> Value {
-    let lots = env
-        .get(&format!("/v1/orgs/{org}/lots"))
-        .by(&cm(org))
-        .at(at)
-        .send()
-        .await;
+    let lots = env.get(&format!("/v1/orgs/{org}/lots")).by(&cm(org)).at(at).send().await;
     lots.body["items"][0].clone()
 }
 
@@ -61,9 +46,7 @@ async fn licences(env: &TestEnv, org: &str, status: &str, at: &str) -> Vec<Value
     let mut cursor = String::new();
     loop {
         let a = env
-            .get(&format!(
-                "/v1/orgs/{org}/licences?status={status}&limit=500{cursor}"
-            ))
+            .get(&format!("/v1/orgs/{org}/licences?status={status}&limit=500{cursor}"))
             .by(&cm(org))
             .at(at)
             .send()
@@ -78,12 +61,7 @@ async fn licences(env: &TestEnv, org: &str, status: &str, at: &str) -> Vec<Value
 }
 
 async fn access(env: &TestEnv, org: &str, email: &str, at: &str) -> Value {
-    let a = env
-        .get(&format!("/v1/orgs/{org}/users/{email}/access"))
-        .by(&Who::new("platform", org))
-        .at(at)
-        .send()
-        .await;
+    let a = env.get(&format!("/v1/orgs/{org}/users/{email}/access")).by(&Who::new("platform", org)).at(at).send().await;
     assert_eq!(a.status, 200, "{:?}", a.body);
     a.body
 }
@@ -98,65 +76,31 @@ async fn worked_case_2_twelve_refused_ten_licensed_until_the_lot_ends() {
         learner(&env, "c", e).await;
     }
     let refused = allocate(&env, "c", json!({"emails": emails}), "2026-02-01T10:00:00Z").await;
-    assert_eq!(
-        (refused.status, refused.code()),
-        (409, "insufficient_licences")
-    );
-    assert_eq!(
-        refused.body["error"]["details"],
-        json!({"needed": 12, "available": 10})
-    );
-    assert!(
-        licences(&env, "c", "active", "2026-02-01T10:00:00Z")
-            .await
-            .is_empty(),
-        "nobody licensed"
-    );
+    assert_eq!((refused.status, refused.code()), (409, "insufficient_licences"));
+    assert_eq!(refused.body["error"]["details"], json!({"needed": 12, "available": 10}));
+    assert!(licences(&env, "c", "active", "2026-02-01T10:00:00Z").await.is_empty(), "nobody licensed");
     assert_eq!(lot(&env, "c", "2026-02-01T10:00:00Z").await["in_use"], 0);
 
-    let ok = allocate(
-        &env,
-        "c",
-        json!({"emails": emails[..10]}),
-        "2026-02-01T10:00:00Z",
-    )
-    .await;
+    let ok = allocate(&env, "c", json!({"emails": emails[..10]}), "2026-02-01T10:00:00Z").await;
     assert_eq!(ok.status, 200, "{:?}", ok.body);
     assert_eq!(ok.body["allocated"], 10);
     assert!(ok.body["results"]
         .as_array()
         .unwrap()
         .iter()
-        .all(|r| r["outcome"] == "allocated"
-            && r["licence"]["valid_until"] == "2027-01-15T09:00:00Z"));
+        .all(|r| r["outcome"] == "allocated" && r["licence"]["valid_until"] == "2027-01-15T09:00:00Z"));
     let active = licences(&env, "c", "active", "2026-02-01T10:00:00Z").await;
     assert_eq!(active.len(), 10);
     let l = lot(&env, "c", "2026-02-01T10:00:00Z").await;
-    assert_eq!(
-        (
-            l["in_use"].as_u64(),
-            l["uses"].as_u64(),
-            l["available"].as_u64()
-        ),
-        (Some(10), Some(10), Some(0))
-    );
+    assert_eq!((l["in_use"].as_u64(), l["uses"].as_u64(), l["available"].as_u64()), (Some(10), Some(10), Some(0)));
 
     let yes = access(&env, "c", "learner1@c.example", "2027-01-15T08:59:59Z").await;
-    assert_eq!(
-        (yes["access"].as_bool(), yes["reason"].as_str()),
-        (Some(true), Some("active"))
-    );
+    assert_eq!((yes["access"].as_bool(), yes["reason"].as_str()), (Some(true), Some("active")));
     let eleventh = access(&env, "c", "learner11@c.example", "2026-02-01T10:00:00Z").await;
-    assert_eq!(
-        (eleventh["access"].as_bool(), eleventh["reason"].as_str()),
-        (Some(false), Some("no_licence"))
-    );
+    assert_eq!((eleventh["access"].as_bool(), eleventh["reason"].as_str()), (Some(false), Some("no_licence")));
     // At the lot's end the ten lose access at once, sweep or no sweep.
     let ended = access(&env, "c", "learner1@c.example", "2027-01-15T09:00:00Z").await;
-    assert_eq!(
-        (ended["access"].as_bool(), ended["reason"].as_str()),
-        (Some(false), Some("expired"))
-    );
+    assert_eq!((ended["access"].as_bool(), ended["reason"].as_str()), (Some(false), Some("expired")));
 
     // Allocating again costs nothing for those who hold one; unknown and invalid are reported.
     let again = allocate(
@@ -167,16 +111,9 @@ async fn worked_case_2_twelve_refused_ten_licensed_until_the_lot_ends() {
     )
     .await;
     assert_eq!(again.status, 200, "{:?}", again.body);
-    let outcomes: Vec<&str> = again.body["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["outcome"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        outcomes,
-        vec!["already_active", "unknown_user", "invalid_email"]
-    );
+    let outcomes: Vec<&str> =
+        again.body["results"].as_array().unwrap().iter().map(|r| r["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, vec!["already_active", "unknown_user", "invalid_email"]);
     assert_eq!(lot(&env, "c", "2026-02-02T10:00:00Z").await["uses"], 10);
 
     // The audit log records the allocation.
@@ -198,36 +135,17 @@ async fn two_hundred_concurrent_allocations_against_fifty_seats_license_exactly_
         )
     });
     let answers = join_all(calls).await;
-    let ok = answers
-        .iter()
-        .filter(|a| a.status == 200 && a.body["allocated"] == 1)
-        .count();
+    let ok = answers.iter().filter(|a| a.status == 200 && a.body["allocated"] == 1).count();
     let refused = answers.iter().filter(|a| a.status == 409).count();
     assert_eq!(
         (ok, refused),
         (50, 150),
         "{:?}",
-        answers
-            .iter()
-            .filter(|a| a.status != 200 && a.status != 409)
-            .map(|a| &a.body)
-            .collect::<Vec<_>>()
+        answers.iter().filter(|a| a.status != 200 && a.status != 409).map(|a| &a.body).collect::<Vec<_>>()
     );
     let l = lot(&env, "c", "2026-02-01T10:00:00Z").await;
-    assert_eq!(
-        (
-            l["uses"].as_u64(),
-            l["in_use"].as_u64(),
-            l["available"].as_u64()
-        ),
-        (Some(50), Some(50), Some(0))
-    );
-    assert_eq!(
-        licences(&env, "c", "active", "2026-02-01T10:00:00Z")
-            .await
-            .len(),
-        50
-    );
+    assert_eq!((l["uses"].as_u64(), l["in_use"].as_u64(), l["available"].as_u64()), (Some(50), Some(50), Some(0)));
+    assert_eq!(licences(&env, "c", "active", "2026-02-01T10:00:00Z").await.len(), 50);
 }
 
 #[tokio::test]
@@ -235,38 +153,14 @@ async fn one_user_allocated_by_two_concurrent_requests_is_charged_once() {
     let env = TestEnv::new().await;
     company_with_lot(&env, 10).await;
     learner(&env, "c", "ann@c.example").await;
-    let calls = (0..2).map(|_| {
-        allocate(
-            &env,
-            "c",
-            json!({"emails": ["ann@c.example"]}),
-            "2026-02-01T10:00:00Z",
-        )
-    });
+    let calls = (0..2).map(|_| allocate(&env, "c", json!({"emails": ["ann@c.example"]}), "2026-02-01T10:00:00Z"));
     let answers = join_all(calls).await;
-    assert!(
-        answers.iter().all(|a| a.status == 200),
-        "{:?}",
-        answers.iter().map(|a| &a.body).collect::<Vec<_>>()
-    );
-    let outcomes: Vec<&str> = answers
-        .iter()
-        .map(|a| a.body["results"][0]["outcome"].as_str().unwrap())
-        .collect();
-    assert!(
-        outcomes.contains(&"allocated") && outcomes.contains(&"already_active"),
-        "{outcomes:?}"
-    );
+    assert!(answers.iter().all(|a| a.status == 200), "{:?}", answers.iter().map(|a| &a.body).collect::<Vec<_>>());
+    let outcomes: Vec<&str> = answers.iter().map(|a| a.body["results"][0]["outcome"].as_str().unwrap()).collect();
+    assert!(outcomes.contains(&"allocated") && outcomes.contains(&"already_active"), "{outcomes:?}");
     let l = lot(&env, "c", "2026-02-01T10:00:00Z").await;
-    assert_eq!(
-        (l["uses"].as_u64(), l["in_use"].as_u64()),
-        (Some(1), Some(1))
-    );
-    let user = env
-        .get("/v1/orgs/c/users/ann@c.example")
-        .by(&cm("c"))
-        .send()
-        .await;
+    assert_eq!((l["uses"].as_u64(), l["in_use"].as_u64()), (Some(1), Some(1)));
+    let user = env.get("/v1/orgs/c/users/ann@c.example").by(&cm("c")).send().await;
     assert_eq!(user.body["licence_count"], 1);
 }
 
@@ -274,29 +168,15 @@ async fn one_user_allocated_by_two_concurrent_requests_is_charged_once() {
 async fn release_then_reallocate_under_three_uses_per_seat() {
     let env = TestEnv::new().await;
     env.partner_with_company("p", "c").await;
-    env.put("/v1/orgs/c/policy")
-        .by(&Who::vendor_admin())
-        .json(json!({"uses_per_seat": 3}))
-        .send()
-        .await;
+    env.put("/v1/orgs/c/policy").by(&Who::vendor_admin()).json(json!({"uses_per_seat": 3})).send().await;
     let order = env.request("c", 2, "2026-01-10T08:00:00Z").await;
-    env.post(&format!("/v1/orders/{order}/assign"))
-        .by(&pm("p"))
-        .at("2026-01-15T09:00:00Z")
-        .send()
-        .await;
+    env.post(&format!("/v1/orders/{order}/assign")).by(&pm("p")).at("2026-01-15T09:00:00Z").send().await;
     let now = "2026-03-01T00:00:00Z";
     let mut next = 0;
     async fn take(env: &TestEnv, next: &mut u32, now: &str) -> (String, Answer) {
         *next += 1;
         let email = format!("user{next}@c.example");
-        let a = allocate(
-            env,
-            "c",
-            json!({"emails": [email.clone()], "create_missing": true}),
-            now,
-        )
-        .await;
+        let a = allocate(env, "c", json!({"emails": [email.clone()], "create_missing": true}), now).await;
         (email, a)
     }
     // Two seats, six licences in the year: 2 now, then 4 more each after a release.
@@ -312,15 +192,8 @@ async fn release_then_reallocate_under_three_uses_per_seat() {
             (409, "insufficient_licences"),
             "round {round}: no free seat before a release"
         );
-        let gone = holders
-            .pop()
-            .unwrap_or_else(|| format!("user{}@c.example", round + 2));
-        let r = env
-            .call("DELETE", &format!("/v1/orgs/c/users/{gone}"))
-            .by(&cm("c"))
-            .at(now)
-            .send()
-            .await;
+        let gone = holders.pop().unwrap_or_else(|| format!("user{}@c.example", round + 2));
+        let r = env.call("DELETE", &format!("/v1/orgs/c/users/{gone}")).by(&cm("c")).at(now).send().await;
         assert_eq!(r.status, 200, "{:?}", r.body);
         assert_eq!(r.body["licence_status"], "released");
         let (email, a) = take(&env, &mut next, now).await;
@@ -328,48 +201,18 @@ async fn release_then_reallocate_under_three_uses_per_seat() {
         holders.push(email);
     }
     let l = lot(&env, "c", now).await;
-    assert_eq!(
-        (
-            l["uses"].as_u64(),
-            l["in_use"].as_u64(),
-            l["available"].as_u64()
-        ),
-        (Some(6), Some(2), Some(0))
-    );
+    assert_eq!((l["uses"].as_u64(), l["in_use"].as_u64(), l["available"].as_u64()), (Some(6), Some(2), Some(0)));
     // Released but with a seat back: still no seventh licence — the seat is spent for the year.
-    let r = env
-        .call("DELETE", &format!("/v1/orgs/c/users/{}", holders[0]))
-        .by(&cm("c"))
-        .at(now)
-        .send()
-        .await;
+    let r = env.call("DELETE", &format!("/v1/orgs/c/users/{}", holders[0])).by(&cm("c")).at(now).send().await;
     assert_eq!(r.status, 200);
     let l = lot(&env, "c", now).await;
-    assert_eq!(
-        (l["in_use"].as_u64(), l["available"].as_u64()),
-        (Some(1), Some(0))
-    );
+    assert_eq!((l["in_use"].as_u64(), l["available"].as_u64()), (Some(1), Some(0)));
     let (_, seventh) = take(&env, &mut next, now).await;
-    assert_eq!(
-        (
-            seventh.status,
-            seventh.body["error"]["details"]["available"].as_u64()
-        ),
-        (409, Some(0))
-    );
+    assert_eq!((seventh.status, seventh.body["error"]["details"]["available"].as_u64()), (409, Some(0)));
     // The released user's record is kept, and so is the audit trail.
-    let kept = env
-        .get(&format!("/v1/orgs/c/users/{}", holders[0]))
-        .by(&cm("c"))
-        .send()
-        .await;
-    assert_eq!(
-        (kept.status, kept.body["licence_status"].as_str()),
-        (200, Some("released"))
-    );
-    assert!(!access(&env, "c", &holders[0], now).await["access"]
-        .as_bool()
-        .unwrap());
+    let kept = env.get(&format!("/v1/orgs/c/users/{}", holders[0])).by(&cm("c")).send().await;
+    assert_eq!((kept.status, kept.body["licence_status"].as_str()), (200, Some("released")));
+    assert!(!access(&env, "c", &holders[0], now).await["access"].as_bool().unwrap());
 }
 
 #[tokio::test]
@@ -382,17 +225,8 @@ async fn under_activation_the_first_enrolment_debits_and_the_first_start_begins_
         .send()
         .await;
     let order = env.request("c", 5, "2018-04-01T08:00:00Z").await;
-    let a = env
-        .post(&format!("/v1/orders/{order}/assign"))
-        .by(&pm("p"))
-        .at("2018-04-02T09:00:00Z")
-        .send()
-        .await;
-    assert_eq!(
-        a.body["lot"]["valid_until"],
-        Value::Null,
-        "activation lots do not lapse"
-    );
+    let a = env.post(&format!("/v1/orders/{order}/assign")).by(&pm("p")).at("2018-04-02T09:00:00Z").send().await;
+    assert_eq!(a.body["lot"]["valid_until"], Value::Null, "activation lots do not lapse");
     let platform = Who::new("platform", "c");
     env.put("/v1/orgs/c/users/wessel@c.example")
         .by(&platform)
@@ -410,10 +244,7 @@ async fn under_activation_the_first_enrolment_debits_and_the_first_start_begins_
         .await;
     assert_eq!(enrol.status, 200, "{:?}", enrol.body);
     let l = &enrol.body["user"]["licence"];
-    assert_eq!(
-        (l["status"].as_str(), l["licence_date"].as_str()),
-        (Some("pending"), Some("2018-05-02"))
-    );
+    assert_eq!((l["status"].as_str(), l["licence_date"].as_str()), (Some("pending"), Some("2018-05-02")));
     assert_eq!(lot(&env, "c", "2018-05-02T10:00:00Z").await["uses"], 1);
     let pending = access(&env, "c", "wessel@c.example", "2018-05-03T00:00:00Z").await;
     assert_eq!(pending["reason"], "pending");
@@ -444,11 +275,7 @@ async fn under_activation_the_first_enrolment_debits_and_the_first_start_begins_
     let active = access(&env, "c", "wessel@c.example", "2018-06-01T00:00:00Z").await;
     assert_eq!(active["reason"], "active");
     // Releasing does not give a spent licence back: the balance only goes down (uses_per_seat 1).
-    env.call("DELETE", "/v1/orgs/c/users/wessel@c.example")
-        .by(&cm("c"))
-        .at("2018-07-01T00:00:00Z")
-        .send()
-        .await;
+    env.call("DELETE", "/v1/orgs/c/users/wessel@c.example").by(&cm("c")).at("2018-07-01T00:00:00Z").send().await;
     assert_eq!(lot(&env, "c", "2018-07-01T00:00:00Z").await["available"], 4);
 }
 
@@ -463,19 +290,11 @@ async fn worked_case_7_the_26th_active_user_is_refused_with_the_seats_and_how_to
         .send()
         .await;
     let order = env.request("c", 24, "2026-01-10T08:00:00Z").await;
-    env.post(&format!("/v1/orders/{order}/assign"))
-        .by(&pm("p"))
-        .at("2026-01-15T09:00:00Z")
-        .send()
-        .await;
+    env.post(&format!("/v1/orders/{order}/assign")).by(&pm("p")).at("2026-01-15T09:00:00Z").send().await;
     let platform = Who::new("platform", "c");
     let now = "2026-02-01T00:00:00Z";
     for i in 1..=26 {
-        env.put(&format!("/v1/orgs/c/users/u{i}@c.example"))
-            .by(&platform)
-            .at(now)
-            .send()
-            .await;
+        env.put(&format!("/v1/orgs/c/users/u{i}@c.example")).by(&platform).at(now).send().await;
     }
     for i in 1..=25 {
         let a = env
@@ -494,14 +313,8 @@ async fn worked_case_7_the_26th_active_user_is_refused_with_the_seats_and_how_to
         .at(now)
         .send()
         .await;
-    assert_eq!(
-        (refused.status, refused.code()),
-        (409, "seat_limit_reached")
-    );
-    assert_eq!(
-        refused.body["error"]["details"],
-        json!({"limit": 25, "used": 25})
-    );
+    assert_eq!((refused.status, refused.code()), (409, "seat_limit_reached"));
+    assert_eq!(refused.body["error"]["details"], json!({"limit": 25, "used": 25}));
     let message = refused.body["error"]["message"].as_str().unwrap();
     assert!(
         message.contains("25 seats (24 ordered, 1 included)")
@@ -518,12 +331,7 @@ async fn worked_case_7_the_26th_active_user_is_refused_with_the_seats_and_how_to
         .send()
         .await;
     assert_eq!(more.status, 200);
-    let r = env
-        .call("DELETE", "/v1/orgs/c/users/u2@c.example")
-        .by(&cm("c"))
-        .at(now)
-        .send()
-        .await;
+    let r = env.call("DELETE", "/v1/orgs/c/users/u2@c.example").by(&cm("c")).at(now).send().await;
     assert_eq!(r.status, 200);
     let now_ok = env
         .put("/v1/orgs/c/users/u26@c.example/enrolments/run")
@@ -540,65 +348,22 @@ async fn worked_case_7_the_26th_active_user_is_refused_with_the_seats_and_how_to
 async fn worked_case_7_with_counted_licences_the_26th_allocation_is_refused() {
     let env = TestEnv::new().await;
     env.partner_with_company("p", "c").await;
-    env.put("/v1/orgs/c/policy")
-        .by(&Who::vendor_admin())
-        .json(json!({"seats_included": 1}))
-        .send()
-        .await;
+    env.put("/v1/orgs/c/policy").by(&Who::vendor_admin()).json(json!({"seats_included": 1})).send().await;
     let order = env.request("c", 24, "2026-01-10T08:00:00Z").await;
-    env.post(&format!("/v1/orders/{order}/assign"))
-        .by(&pm("p"))
-        .at("2026-01-15T09:00:00Z")
-        .send()
-        .await;
+    env.post(&format!("/v1/orders/{order}/assign")).by(&pm("p")).at("2026-01-15T09:00:00Z").send().await;
     let now = "2026-02-01T00:00:00Z";
     let emails: Vec<String> = (1..=25).map(|i| format!("u{i}@c.example")).collect();
-    let ok = allocate(
-        &env,
-        "c",
-        json!({"emails": emails, "create_missing": true}),
-        now,
-    )
-    .await;
-    assert_eq!(
-        (ok.status, ok.body["allocated"].as_u64()),
-        (200, Some(25)),
-        "{:?}",
-        ok.body
-    );
-    let included: Vec<_> = ok.body["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["licence"].get("lot_id").is_none())
-        .collect();
+    let ok = allocate(&env, "c", json!({"emails": emails, "create_missing": true}), now).await;
+    assert_eq!((ok.status, ok.body["allocated"].as_u64()), (200, Some(25)), "{:?}", ok.body);
+    let included: Vec<_> =
+        ok.body["results"].as_array().unwrap().iter().filter(|r| r["licence"].get("lot_id").is_none()).collect();
     assert_eq!(included.len(), 1, "the included seat is used last");
     assert_eq!(ok.body["results"][24]["licence"].get("lot_id"), None);
-    let refused = allocate(
-        &env,
-        "c",
-        json!({"emails": ["u26@c.example"], "create_missing": true}),
-        now,
-    )
-    .await;
-    assert_eq!(
-        (refused.status, refused.code()),
-        (409, "insufficient_licences")
-    );
+    let refused = allocate(&env, "c", json!({"emails": ["u26@c.example"], "create_missing": true}), now).await;
+    assert_eq!((refused.status, refused.code()), (409, "insufficient_licences"));
     let message = refused.body["error"]["message"].as_str().unwrap();
-    assert!(
-        message.contains("25 seats (24 ordered, 1 included)") && message.contains("25 are in use"),
-        "{message}"
-    );
-    assert_eq!(
-        env.get("/v1/orgs/c/users/u26@c.example")
-            .by(&cm("c"))
-            .send()
-            .await
-            .status,
-        404,
-        "nobody was created"
-    );
+    assert!(message.contains("25 seats (24 ordered, 1 included)") && message.contains("25 are in use"), "{message}");
+    assert_eq!(env.get("/v1/orgs/c/users/u26@c.example").by(&cm("c")).send().await.status, 404, "nobody was created");
 }
 
 #[tokio::test]
@@ -615,39 +380,17 @@ async fn all_expired_renews_exactly_the_expired_users() {
     learner(&env, "c", "never@c.example").await;
     // A new lot after the first one ended.
     let order = env.request("c", 5, "2027-01-20T00:00:00Z").await;
-    env.post(&format!("/v1/orders/{order}/assign"))
-        .by(&pm("p"))
-        .at("2027-01-20T09:00:00Z")
-        .send()
-        .await;
-    let r = allocate(
-        &env,
-        "c",
-        json!({"all_expired": true}),
-        "2027-01-21T00:00:00Z",
-    )
-    .await;
+    env.post(&format!("/v1/orders/{order}/assign")).by(&pm("p")).at("2027-01-20T09:00:00Z").send().await;
+    let r = allocate(&env, "c", json!({"all_expired": true}), "2027-01-21T00:00:00Z").await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body["allocated"], 2);
-    let mut emails: Vec<&str> = r.body["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x["email"].as_str().unwrap())
-        .collect();
+    let mut emails: Vec<&str> =
+        r.body["results"].as_array().unwrap().iter().map(|x| x["email"].as_str().unwrap()).collect();
     emails.sort();
     assert_eq!(emails, vec!["a@c.example", "b@c.example"]);
-    assert_eq!(
-        r.body["results"][0]["licence"]["valid_until"],
-        "2028-01-20T09:00:00Z"
-    );
-    let bad = allocate(
-        &env,
-        "c",
-        json!({"all_expired": true, "emails": ["a@c.example"]}),
-        "2027-01-21T00:00:00Z",
-    )
-    .await;
+    assert_eq!(r.body["results"][0]["licence"]["valid_until"], "2028-01-20T09:00:00Z");
+    let bad =
+        allocate(&env, "c", json!({"all_expired": true, "emails": ["a@c.example"]}), "2027-01-21T00:00:00Z").await;
     assert_eq!(bad.status, 400);
 }
 
@@ -659,30 +402,14 @@ async fn a_foreign_company_manager_gets_404_on_every_user_and_allocation_route()
     learner(&env, "c", "ann@c.example").await;
     let foreign = cm("d");
     let calls = [
-        (
-            "PUT",
-            "/v1/orgs/c/users/ann@c.example",
-            Some(json!({"name": "x"})),
-        ),
+        ("PUT", "/v1/orgs/c/users/ann@c.example", Some(json!({"name": "x"}))),
         ("GET", "/v1/orgs/c/users/ann@c.example", None),
         ("GET", "/v1/orgs/c/users", None),
         ("DELETE", "/v1/orgs/c/users/ann@c.example", None),
-        (
-            "POST",
-            "/v1/orgs/c/users/renewable",
-            Some(json!({"emails": ["ann@c.example"], "renewable": false})),
-        ),
-        (
-            "PUT",
-            "/v1/orgs/c/users/ann@c.example/enrolments/run",
-            Some(json!({"status": "active"})),
-        ),
+        ("POST", "/v1/orgs/c/users/renewable", Some(json!({"emails": ["ann@c.example"], "renewable": false}))),
+        ("PUT", "/v1/orgs/c/users/ann@c.example/enrolments/run", Some(json!({"status": "active"}))),
         ("GET", "/v1/orgs/c/users/ann@c.example/access", None),
-        (
-            "POST",
-            "/v1/orgs/c/allocations",
-            Some(json!({"emails": ["ann@c.example"]})),
-        ),
+        ("POST", "/v1/orgs/c/allocations", Some(json!({"emails": ["ann@c.example"]}))),
         ("GET", "/v1/orgs/c/licences", None),
     ];
     let before = env.partition("ORG#c").await.len();
@@ -696,26 +423,9 @@ async fn a_foreign_company_manager_gets_404_on_every_user_and_allocation_route()
     }
     assert_eq!(env.partition("ORG#c").await.len(), before);
     // A learner reads its own access only.
-    let me = Who {
-        email: "ann@c.example".into(),
-        ..Who::new("learner", "c")
-    };
-    assert_eq!(
-        env.get("/v1/orgs/c/users/ann@c.example/access")
-            .by(&me)
-            .send()
-            .await
-            .status,
-        200
-    );
-    assert_eq!(
-        env.get("/v1/orgs/c/users/bob@c.example/access")
-            .by(&me)
-            .send()
-            .await
-            .status,
-        404
-    );
+    let me = Who { email: "ann@c.example".into(), ..Who::new("learner", "c") };
+    assert_eq!(env.get("/v1/orgs/c/users/ann@c.example/access").by(&me).send().await.status, 200);
+    assert_eq!(env.get("/v1/orgs/c/users/bob@c.example/access").by(&me).send().await.status, 404);
     assert_eq!(env.get("/v1/orgs/c/users").by(&me).send().await.status, 403);
 }
 
@@ -732,10 +442,7 @@ async fn users_are_kept_current_and_renewable_is_set_in_bulk() {
         .await;
     assert_eq!(created.status, 201);
     assert_eq!(
-        (
-            created.body["email"].as_str(),
-            created.body["renewable"].as_bool()
-        ),
+        (created.body["email"].as_str(), created.body["renewable"].as_bool()),
         (Some("mandy@c.example"), Some(true))
     );
     let login = env
@@ -745,10 +452,7 @@ async fn users_are_kept_current_and_renewable_is_set_in_bulk() {
         .at("2026-01-20T08:00:01Z")
         .send()
         .await;
-    assert_eq!(
-        (login.status, login.body["last_login_at"].as_str()),
-        (200, Some("2026-01-20T08:00:00Z"))
-    );
+    assert_eq!((login.status, login.body["last_login_at"].as_str()), (200, Some("2026-01-20T08:00:00Z")));
     assert_eq!(login.body["name"], "Mandy", "unset fields are kept");
     let bulk = env
         .post("/v1/orgs/c/users/renewable")
@@ -757,48 +461,24 @@ async fn users_are_kept_current_and_renewable_is_set_in_bulk() {
         .send()
         .await;
     assert_eq!(bulk.status, 200, "{:?}", bulk.body);
-    let outcomes: Vec<&str> = bulk.body["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["outcome"].as_str().unwrap())
-        .collect();
+    let outcomes: Vec<&str> =
+        bulk.body["results"].as_array().unwrap().iter().map(|r| r["outcome"].as_str().unwrap()).collect();
     assert_eq!(outcomes, vec!["updated", "unknown_user", "invalid_email"]);
-    let mandy = env
-        .get("/v1/orgs/c/users/mandy@c.example")
-        .by(&cm("c"))
-        .send()
-        .await;
+    let mandy = env.get("/v1/orgs/c/users/mandy@c.example").by(&cm("c")).send().await;
     assert_eq!(mandy.body["renewable"], false);
     let list = env.get("/v1/orgs/c/users").by(&cm("c")).send().await;
     assert_eq!(list.body["items"][0]["licence_status"], Value::Null);
     // The manager is now a recipient of the company's notices.
     let order = env.request("c", 1, "2026-02-01T00:00:00Z").await;
-    env.post(&format!("/v1/orders/{order}/assign"))
-        .by(&pm("p"))
-        .at("2026-02-02T00:00:00Z")
-        .send()
-        .await;
-    let notices = env
-        .get("/v1/orgs/c/notifications")
-        .by(&cm("c"))
-        .send()
-        .await;
-    assert_eq!(
-        notices.body["items"][0]["recipients"],
-        json!(["mandy@c.example"])
-    );
+    env.post(&format!("/v1/orders/{order}/assign")).by(&pm("p")).at("2026-02-02T00:00:00Z").send().await;
+    let notices = env.get("/v1/orgs/c/notifications").by(&cm("c")).send().await;
+    assert_eq!(notices.body["items"][0]["recipients"], json!(["mandy@c.example"]));
     for (path, body) in [
         ("/v1/orgs/c/users/not-an-email", json!({})),
         ("/v1/orgs/c/users/a@c.example", json!({"role": "king"})),
         ("/v1/orgs/p/users/a@p.example", json!({})),
     ] {
-        let a = env
-            .put(path)
-            .by(&Who::vendor_admin())
-            .json(body)
-            .send()
-            .await;
+        let a = env.put(path).by(&Who::vendor_admin()).json(body).send().await;
         assert_eq!(a.status, 400, "{path}");
     }
     let bad_enrolment = env

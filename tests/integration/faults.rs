@@ -6,9 +6,7 @@
 use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
 use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
 use aws_sdk_dynamodb::operation::query::QueryOutput;
-use aws_sdk_dynamodb::operation::transact_write_items::{
-    TransactWriteItemsError, TransactWriteItemsOutput,
-};
+use aws_sdk_dynamodb::operation::transact_write_items::{TransactWriteItemsError, TransactWriteItemsOutput};
 use aws_sdk_dynamodb::types::error::TransactionCanceledException;
 use aws_sdk_dynamodb::types::CancellationReason;
 use aws_sdk_dynamodb::Client;
@@ -26,10 +24,7 @@ fn at(s: &str) -> DateTime<Utc> {
 }
 
 fn cancelled(codes: &[&str]) -> TransactWriteItemsError {
-    let reasons = codes
-        .iter()
-        .map(|c| CancellationReason::builder().code(*c).build())
-        .collect();
+    let reasons = codes.iter().map(|c| CancellationReason::builder().code(*c).build()).collect();
     TransactWriteItemsError::TransactionCanceledException(
         TransactionCanceledException::builder()
             .message("Transaction cancelled")
@@ -73,30 +68,18 @@ fn lot() -> Lot {
 /// The reads an allocation makes, answered from fixtures: the company, no ancestors' policies,
 /// one lot of ten, no users yet.
 fn reads() -> Vec<Rule> {
-    let s = store(mock_client!(
-        aws_sdk_dynamodb,
-        RuleMode::MatchAny,
-        &Vec::<&Rule>::new()
-    ));
+    let s = store(mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &Vec::<&Rule>::new()));
     let org_item = s.org_item(&company()).unwrap();
     let lot_item = s.lot_item(&lot()).unwrap();
     vec![
         mock!(Client::get_item)
             .match_requests(|r| {
-                r.key()
-                    .and_then(|k| k.get("SK"))
-                    .and_then(|v| v.as_s().ok())
-                    .is_some_and(|sk| sk == "ORG")
+                r.key().and_then(|k| k.get("SK")).and_then(|v| v.as_s().ok()).is_some_and(|sk| sk == "ORG")
             })
-            .then_output(move || {
-                GetItemOutput::builder()
-                    .set_item(Some(org_item.clone()))
-                    .build()
-            }),
+            .then_output(move || GetItemOutput::builder().set_item(Some(org_item.clone())).build()),
         mock!(Client::get_item).then_output(|| GetItemOutput::builder().build()),
         mock!(Client::batch_get_item).then_output(|| BatchGetItemOutput::builder().build()),
-        mock!(Client::query)
-            .then_output(move || QueryOutput::builder().items(lot_item.clone()).build()),
+        mock!(Client::query).then_output(move || QueryOutput::builder().items(lot_item.clone()).build()),
     ]
 }
 
@@ -106,9 +89,7 @@ async fn allocate_with(client: Client) -> Answer {
         "POST",
         "/v1/orgs/c/allocations",
         &[],
-        json!({"emails": ["ann@c.example"], "create_missing": true})
-            .to_string()
-            .as_bytes(),
+        json!({"emails": ["ann@c.example"], "create_missing": true}).to_string().as_bytes(),
         Some(Who::new("company_manager", "c").claims()),
         at("2026-02-01T00:00:00Z"),
     )
@@ -118,31 +99,18 @@ async fn allocate_with(client: Client) -> Answer {
         Some(aws_lambda_events::encodings::Body::Text(t)) => serde_json::from_str(&t).unwrap(),
         _ => serde_json::Value::Null,
     };
-    Answer {
-        status: r.status_code as u16,
-        body,
-        headers: Default::default(),
-    }
+    Answer { status: r.status_code as u16, body, headers: Default::default() }
 }
 
 #[tokio::test]
 async fn a_failed_condition_names_the_item_that_failed() {
-    let rule = mock!(Client::transact_write_items)
-        .then_error(|| cancelled(&["None", "ConditionalCheckFailed"]));
-    let s = store(mock_client!(
-        aws_sdk_dynamodb,
-        RuleMode::Sequential,
-        [&rule]
-    ));
+    let rule = mock!(Client::transact_write_items).then_error(|| cancelled(&["None", "ConditionalCheckFailed"]));
+    let s = store(mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&rule]));
     match s.transact(vec![]).await {
         Err(StoreError::ConditionFailed(items)) => assert_eq!(items, vec![1]),
         other => panic!("{other:?}"),
     }
-    assert_eq!(
-        rule.num_calls(),
-        1,
-        "a failed condition is not retried by the store"
-    );
+    assert_eq!(rule.num_calls(), 1, "a failed condition is not retried by the store");
 }
 
 #[tokio::test]
@@ -153,11 +121,7 @@ async fn a_lost_transaction_race_is_tried_again_and_then_succeeds() {
         .times(2)
         .output(|| TransactWriteItemsOutput::builder().build())
         .build();
-    let s = store(mock_client!(
-        aws_sdk_dynamodb,
-        RuleMode::Sequential,
-        [&rule]
-    ));
+    let s = store(mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&rule]));
     assert!(s.transact(vec![]).await.is_ok());
     assert_eq!(rule.num_calls(), 3);
 }
@@ -165,22 +129,13 @@ async fn a_lost_transaction_race_is_tried_again_and_then_succeeds() {
 #[tokio::test]
 async fn an_allocation_that_keeps_losing_races_answers_503_and_writes_nothing_else() {
     let mut rules = reads();
-    let tx = mock!(Client::transact_write_items)
-        .then_error(|| cancelled(&["None", "TransactionConflict", "None", "None"]));
+    let tx =
+        mock!(Client::transact_write_items).then_error(|| cancelled(&["None", "TransactionConflict", "None", "None"]));
     rules.push(tx.clone());
     let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, rules.iter());
     let a = allocate_with(client).await;
-    assert_eq!(
-        (a.status, a.body["error"]["code"].as_str()),
-        (503, Some("unavailable")),
-        "{:?}",
-        a.body
-    );
-    assert_eq!(
-        tx.num_calls(),
-        4,
-        "one try and three retries of the same all-or-nothing transaction"
-    );
+    assert_eq!((a.status, a.body["error"]["code"].as_str()), (503, Some("unavailable")), "{:?}", a.body);
+    assert_eq!(tx.num_calls(), 4, "one try and three retries of the same all-or-nothing transaction");
 }
 
 #[tokio::test]
@@ -189,20 +144,13 @@ async fn a_throttled_allocation_answers_503() {
     let mut rules = reads();
     let tx = mock!(Client::transact_write_items).then_error(|| {
         TransactWriteItemsError::ProvisionedThroughputExceededException(
-            ProvisionedThroughputExceededException::builder()
-                .message("slow down")
-                .build(),
+            ProvisionedThroughputExceededException::builder().message("slow down").build(),
         )
     });
     rules.push(tx.clone());
     let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, rules.iter());
     let a = allocate_with(client).await;
-    assert_eq!(
-        (a.status, a.body["error"]["code"].as_str()),
-        (503, Some("unavailable")),
-        "{:?}",
-        a.body
-    );
+    assert_eq!((a.status, a.body["error"]["code"].as_str()), (503, Some("unavailable")), "{:?}", a.body);
     assert!(tx.num_calls() >= 1);
 }
 
@@ -216,15 +164,7 @@ async fn a_condition_that_keeps_failing_ends_in_a_clear_409() {
     rules.push(tx.clone());
     let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, rules.iter());
     let a = allocate_with(client).await;
-    assert_eq!(
-        (a.status, a.body["error"]["code"].as_str()),
-        (409, Some("conflict")),
-        "{:?}",
-        a.body
-    );
-    assert!(a.body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("try again"));
+    assert_eq!((a.status, a.body["error"]["code"].as_str()), (409, Some("conflict")), "{:?}", a.body);
+    assert!(a.body["error"]["message"].as_str().unwrap().contains("try again"));
     assert_eq!(tx.num_calls(), 9);
 }

@@ -27,10 +27,7 @@ fn token(role: &str, org: &str, exp_in: i64, secret: &str) -> String {
 async fn serve(env: TestEnv) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let server = Arc::new(LocalServer {
-        app: env.app,
-        secret: SECRET.into(),
-    });
+    let server = Arc::new(LocalServer { app: env.app, secret: SECRET.into() });
     tokio::spawn(async move { axum::serve(listener, router(server)).await.unwrap() });
     format!("http://{addr}")
 }
@@ -41,21 +38,10 @@ async fn the_order_flow_over_http_with_minted_tokens() {
     let http = reqwest::Client::new();
     let admin = token("vendor_admin", "vendor", 600, SECRET);
     let post = |path: &str, tok: &str, body: Value, now: &str| {
-        http.post(format!("{base}{path}"))
-            .bearer_auth(tok)
-            .header("X-Seatkeeper-Now", now)
-            .json(&body)
-            .send()
+        http.post(format!("{base}{path}")).bearer_auth(tok).header("X-Seatkeeper-Now", now).json(&body).send()
     };
 
-    assert_eq!(
-        http.get(format!("{base}/health"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(http.get(format!("{base}/health")).send().await.unwrap().status(), 200);
     let r = post(
         "/v1/orgs",
         &admin,
@@ -76,43 +62,24 @@ async fn the_order_flow_over_http_with_minted_tokens() {
     assert_eq!(r.status(), 201);
 
     let cm = token("company_manager", "c", 600, SECRET);
-    let order: Value = post(
-        "/v1/orgs/c/orders",
-        &cm,
-        json!({"quantity": 10}),
-        "2026-01-10T00:00:00Z",
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let id = order["order_id"].as_str().unwrap();
-    assert_eq!(order["requested_at"], "2026-01-10T00:00:00Z");
-
-    let pm = token("partner_manager", "p", 600, SECRET);
-    let assigned = post(
-        &format!("/v1/orders/{id}/assign"),
-        &pm,
-        json!({}),
-        "2026-01-15T09:00:00Z",
-    )
-    .await
-    .unwrap();
-    assert_eq!(assigned.status(), 200);
-    assert_eq!(assigned.headers()["content-type"], "application/json");
-    let assigned: Value = assigned.json().await.unwrap();
-    assert_eq!(assigned["lot"]["valid_until"], "2027-01-15T09:00:00Z");
-
-    let lots: Value = http
-        .get(format!("{base}/v1/orgs/c/lots"))
-        .bearer_auth(&cm)
-        .send()
+    let order: Value = post("/v1/orgs/c/orders", &cm, json!({"quantity": 10}), "2026-01-10T00:00:00Z")
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
+    let id = order["order_id"].as_str().unwrap();
+    assert_eq!(order["requested_at"], "2026-01-10T00:00:00Z");
+
+    let pm = token("partner_manager", "p", 600, SECRET);
+    let assigned = post(&format!("/v1/orders/{id}/assign"), &pm, json!({}), "2026-01-15T09:00:00Z").await.unwrap();
+    assert_eq!(assigned.status(), 200);
+    assert_eq!(assigned.headers()["content-type"], "application/json");
+    let assigned: Value = assigned.json().await.unwrap();
+    assert_eq!(assigned["lot"]["valid_until"], "2027-01-15T09:00:00Z");
+
+    let lots: Value =
+        http.get(format!("{base}/v1/orgs/c/lots")).bearer_auth(&cm).send().await.unwrap().json().await.unwrap();
     assert_eq!(lots["items"][0]["quantity"], 10);
 }
 
@@ -121,44 +88,17 @@ async fn tokens_that_are_missing_forged_expired_or_malformed_are_refused() {
     let base = serve(TestEnv::new().await).await;
     let http = reqwest::Client::new();
     let url = format!("{base}/v1/orgs/vendor");
-    let status =
-        |req: reqwest::RequestBuilder| async move { req.send().await.unwrap().status().as_u16() };
+    let status = |req: reqwest::RequestBuilder| async move { req.send().await.unwrap().status().as_u16() };
     assert_eq!(status(http.get(&url)).await, 401);
-    assert_eq!(
-        status(
-            http.get(&url)
-                .bearer_auth(token("vendor_admin", "vendor", 600, "another-secret"))
-        )
-        .await,
-        401
-    );
-    assert_eq!(
-        status(
-            http.get(&url)
-                .bearer_auth(token("vendor_admin", "vendor", -60, SECRET))
-        )
-        .await,
-        401
-    );
+    assert_eq!(status(http.get(&url).bearer_auth(token("vendor_admin", "vendor", 600, "another-secret"))).await, 401);
+    assert_eq!(status(http.get(&url).bearer_auth(token("vendor_admin", "vendor", -60, SECRET))).await, 401);
     assert_eq!(status(http.get(&url).bearer_auth("not.a.token")).await, 401);
     // An unsigned token (alg "none") is refused.
     let unsigned = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJ4Iiwib3JnX2lkIjoidmVuZG9yIiwicm9sZSI6InZlbmRvcl9hZG1pbiIsImV4cCI6OTk5OTk5OTk5OX0.";
     assert_eq!(status(http.get(&url).bearer_auth(unsigned)).await, 401);
-    assert_eq!(
-        status(
-            http.get(&url)
-                .bearer_auth(token("vendor_admin", "vendor", 600, SECRET))
-        )
-        .await,
-        200
-    );
+    assert_eq!(status(http.get(&url).bearer_auth(token("vendor_admin", "vendor", 600, SECRET))).await, 200);
     // A signed token without a known role is no principal.
-    let r = http
-        .get(&url)
-        .bearer_auth(token("superuser", "vendor", 600, SECRET))
-        .send()
-        .await
-        .unwrap();
+    let r = http.get(&url).bearer_auth(token("superuser", "vendor", 600, SECRET)).send().await.unwrap();
     assert_eq!(r.status(), 401);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "unauthenticated");

@@ -24,20 +24,11 @@ async fn worked_case_1_request_assign_lot_notice_audit() {
         .await;
     let order_id = env.request("c", 10, "2026-01-10T08:00:00Z").await;
 
-    let requested = env
-        .get("/v1/orgs/p/orders?status=requested")
-        .by(&pm("p"))
-        .send()
-        .await;
+    let requested = env.get("/v1/orgs/p/orders?status=requested").by(&pm("p")).send().await;
     assert_eq!(requested.status, 200);
     assert_eq!(requested.body["items"][0]["order_id"], order_id.as_str());
 
-    let a = env
-        .post(&format!("/v1/orders/{order_id}/assign"))
-        .by(&pm("p"))
-        .at("2026-01-15T09:00:00Z")
-        .send()
-        .await;
+    let a = env.post(&format!("/v1/orders/{order_id}/assign")).by(&pm("p")).at("2026-01-15T09:00:00Z").send().await;
     assert_eq!(a.status, 200, "{:?}", a.body);
     assert_eq!(a.body["status"], "assigned");
     assert_eq!(a.body["assigned_at"], "2026-01-15T09:00:00Z");
@@ -45,39 +36,20 @@ async fn worked_case_1_request_assign_lot_notice_audit() {
     assert_eq!(a.body["lot"]["valid_from"], "2026-01-15T09:00:00Z");
     assert_eq!(a.body["lot"]["valid_until"], "2027-01-15T09:00:00Z");
 
-    let lots = env
-        .get("/v1/orgs/c/lots")
-        .by(&cm("c"))
-        .at("2026-01-15T09:00:00Z")
-        .send()
-        .await;
+    let lots = env.get("/v1/orgs/c/lots").by(&cm("c")).at("2026-01-15T09:00:00Z").send().await;
     let lot = &lots.body["items"][0];
     assert_eq!(
-        (
-            lot["quantity"].as_u64(),
-            lot["in_use"].as_u64(),
-            lot["uses"].as_u64(),
-            lot["available"].as_u64()
-        ),
+        (lot["quantity"].as_u64(), lot["in_use"].as_u64(), lot["uses"].as_u64(), lot["available"].as_u64()),
         (Some(10), Some(0), Some(0), Some(10))
     );
     assert_eq!(lot["status"], "active");
     assert_eq!(lot["order_id"], order_id.as_str());
     // At its end instant the lot shows expired, sweep or no sweep.
-    let later = env
-        .get("/v1/orgs/c/lots")
-        .by(&cm("c"))
-        .at("2027-01-15T09:00:00Z")
-        .send()
-        .await;
+    let later = env.get("/v1/orgs/c/lots").by(&cm("c")).at("2027-01-15T09:00:00Z").send().await;
     assert_eq!(later.body["items"][0]["status"], "expired");
     assert_eq!(later.body["items"][0]["available"], 0);
 
-    let notices = env
-        .get("/v1/orgs/c/notifications")
-        .by(&cm("c"))
-        .send()
-        .await;
+    let notices = env.get("/v1/orgs/c/notifications").by(&cm("c")).send().await;
     assert_eq!(notices.body["items"].as_array().unwrap().len(), 1);
     let n = &notices.body["items"][0];
     assert_eq!(n["kind"], "order_assigned");
@@ -86,25 +58,14 @@ async fn worked_case_1_request_assign_lot_notice_audit() {
     assert_eq!(n["payload"]["quantity"], 10);
 
     let audit = env.get("/v1/orgs/c/audit").by(&cm("c")).send().await;
-    let actions: Vec<&str> = audit.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        actions,
-        vec!["order.assigned", "order.requested", "policy.set"]
-    );
+    let actions: Vec<&str> =
+        audit.body["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, vec!["order.assigned", "order.requested", "policy.set"]);
     assert_eq!(audit.body["items"][0]["actor"], "partner_manager@p.example");
     assert_eq!(audit.body["items"][0]["on_behalf_of"], "c");
     assert!(audit.body["items"][1].get("on_behalf_of").is_none());
 
-    let order = env
-        .get(&format!("/v1/orders/{order_id}"))
-        .by(&cm("c"))
-        .send()
-        .await;
+    let order = env.get(&format!("/v1/orders/{order_id}")).by(&cm("c")).send().await;
     assert_eq!(order.body["status"], "assigned");
 }
 
@@ -117,12 +78,8 @@ async fn a_second_assign_is_a_conflict_and_creates_no_second_lot() {
     assert_eq!(env.post(&path).by(&pm("p")).send().await.status, 200);
     let again = env.post(&path).by(&pm("p")).send().await;
     assert_eq!((again.status, again.code()), (409, "conflict"));
-    let reject = env
-        .post(&format!("/v1/orders/{order_id}/reject"))
-        .by(&pm("p"))
-        .json(json!({"reason": "late"}))
-        .send()
-        .await;
+    let reject =
+        env.post(&format!("/v1/orders/{order_id}/reject")).by(&pm("p")).json(json!({"reason": "late"})).send().await;
     assert_eq!((reject.status, reject.code()), (409, "conflict"));
     assert_eq!(env.count("ORG#c", "lot").await, 1);
     assert_eq!(env.count("ORG#c", "notice").await, 1);
@@ -138,12 +95,7 @@ async fn concurrent_assigns_make_exactly_one_lot() {
     let answers = join_all(calls).await;
     let ok = answers.iter().filter(|a| a.status == 200).count();
     let conflicts = answers.iter().filter(|a| a.status == 409).count();
-    assert_eq!(
-        (ok, conflicts),
-        (1, 7),
-        "{:?}",
-        answers.iter().map(|a| a.status).collect::<Vec<_>>()
-    );
+    assert_eq!((ok, conflicts), (1, 7), "{:?}", answers.iter().map(|a| a.status).collect::<Vec<_>>());
     assert_eq!(env.count("ORG#c", "lot").await, 1);
     assert_eq!(env.count("ORG#c", "notice").await, 1);
 }
@@ -160,47 +112,20 @@ async fn reject_and_cancel_end_the_order() {
         .send()
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    assert_eq!(
-        (r.body["status"].as_str(), r.body["reason"].as_str()),
-        (Some("rejected"), Some("no budget this year"))
-    );
-    let no_reason = env
-        .post(&format!("/v1/orders/{first}/reject"))
-        .by(&pm("p"))
-        .json(json!({}))
-        .send()
-        .await;
+    assert_eq!((r.body["status"].as_str(), r.body["reason"].as_str()), (Some("rejected"), Some("no budget this year")));
+    let no_reason = env.post(&format!("/v1/orders/{first}/reject")).by(&pm("p")).json(json!({})).send().await;
     assert_eq!(no_reason.status, 400);
 
     let second = env.request("c", 4, "2026-02-02T08:00:00Z").await;
-    let c = env
-        .post(&format!("/v1/orders/{second}/cancel"))
-        .by(&cm("c"))
-        .send()
-        .await;
-    assert_eq!(
-        (c.status, c.body["status"].as_str()),
-        (200, Some("cancelled"))
-    );
-    let assign = env
-        .post(&format!("/v1/orders/{second}/assign"))
-        .by(&pm("p"))
-        .send()
-        .await;
+    let c = env.post(&format!("/v1/orders/{second}/cancel")).by(&cm("c")).send().await;
+    assert_eq!((c.status, c.body["status"].as_str()), (200, Some("cancelled")));
+    let assign = env.post(&format!("/v1/orders/{second}/assign")).by(&pm("p")).send().await;
     assert_eq!((assign.status, assign.code()), (409, "conflict"));
 
     // Both appear in the lists under their new status, and no lot was made.
-    let rejected = env
-        .get("/v1/orgs/p/orders?status=rejected")
-        .by(&pm("p"))
-        .send()
-        .await;
+    let rejected = env.get("/v1/orgs/p/orders?status=rejected").by(&pm("p")).send().await;
     assert_eq!(rejected.body["items"].as_array().unwrap().len(), 1);
-    let requested = env
-        .get("/v1/orgs/c/orders?status=requested")
-        .by(&cm("c"))
-        .send()
-        .await;
+    let requested = env.get("/v1/orgs/c/orders?status=requested").by(&cm("c")).send().await;
     assert!(requested.body["items"].as_array().unwrap().is_empty());
     assert_eq!(env.count("ORG#c", "lot").await, 0);
 }
@@ -210,11 +135,7 @@ async fn a_company_manager_may_not_decide_orders() {
     let env = TestEnv::new().await;
     env.partner_with_company("p", "c").await;
     let order_id = env.request("c", 3, "2026-02-01T08:00:00Z").await;
-    let a = env
-        .post(&format!("/v1/orders/{order_id}/assign"))
-        .by(&cm("c"))
-        .send()
-        .await;
+    let a = env.post(&format!("/v1/orders/{order_id}/assign")).by(&cm("c")).send().await;
     assert_eq!((a.status, a.code()), (403, "forbidden"));
     assert_eq!(env.count("ORG#c", "lot").await, 0);
 }
@@ -226,48 +147,21 @@ async fn another_tenants_orders_are_not_found() {
     env.partner_with_company("q", "d").await;
     let order_id = env.request("c", 3, "2026-02-01T08:00:00Z").await;
     for who in [pm("q"), cm("d")] {
-        let read = env
-            .get(&format!("/v1/orders/{order_id}"))
-            .by(&who)
-            .send()
-            .await;
+        let read = env.get(&format!("/v1/orders/{order_id}")).by(&who).send().await;
         assert_eq!((read.status, read.code()), (404, "not_found"));
-        assert!(
-            !read.body.to_string().contains("\"c\""),
-            "no data of the other tenant: {:?}",
-            read.body
-        );
-        let cancel = env
-            .post(&format!("/v1/orders/{order_id}/cancel"))
-            .by(&who)
-            .send()
-            .await;
+        assert!(!read.body.to_string().contains("\"c\""), "no data of the other tenant: {:?}", read.body);
+        let cancel = env.post(&format!("/v1/orders/{order_id}/cancel")).by(&who).send().await;
         assert_eq!(cancel.status, 404);
         let list = env.get("/v1/orgs/c/orders").by(&who).send().await;
         assert_eq!(list.status, 404);
         let lots = env.get("/v1/orgs/c/lots").by(&who).send().await;
         assert_eq!(lots.status, 404);
     }
-    let assign = env
-        .post(&format!("/v1/orders/{order_id}/assign"))
-        .by(&pm("q"))
-        .send()
-        .await;
+    let assign = env.post(&format!("/v1/orders/{order_id}/assign")).by(&pm("q")).send().await;
     assert_eq!(assign.status, 404);
     // A company manager cannot read upwards either.
-    assert_eq!(
-        env.get("/v1/orgs/p/orders")
-            .by(&cm("c"))
-            .send()
-            .await
-            .status,
-        404
-    );
-    let read = env
-        .get(&format!("/v1/orders/{order_id}"))
-        .by(&cm("c"))
-        .send()
-        .await;
+    assert_eq!(env.get("/v1/orgs/p/orders").by(&cm("c")).send().await.status, 404);
+    let read = env.get(&format!("/v1/orders/{order_id}")).by(&cm("c")).send().await;
     assert_eq!(read.status, 200);
 }
 
@@ -286,57 +180,24 @@ async fn bad_input_is_refused_and_changes_nothing() {
         (json!({"quantity": 1, "colour": "red"}), "colour"),
     ];
     for (body, field) in cases {
-        let a = env
-            .post("/v1/orgs/c/orders")
-            .by(&cm("c"))
-            .json(body.clone())
-            .send()
-            .await;
+        let a = env.post("/v1/orgs/c/orders").by(&cm("c")).json(body.clone()).send().await;
         assert_eq!((a.status, a.code()), (400, "invalid_request"), "{body}");
-        assert!(
-            a.body["error"]["message"].as_str().unwrap().contains(field),
-            "{body} → {:?}",
-            a.body
-        );
+        assert!(a.body["error"]["message"].as_str().unwrap().contains(field), "{body} → {:?}", a.body);
     }
     let missing = env.post("/v1/orgs/c/orders").by(&cm("c")).send().await;
     assert_eq!((missing.status, missing.code()), (400, "invalid_request"));
-    let not_json = env
-        .post("/v1/orgs/c/orders")
-        .by(&cm("c"))
-        .raw(b"quantity=10")
-        .send()
-        .await;
+    let not_json = env.post("/v1/orgs/c/orders").by(&cm("c")).raw(b"quantity=10").send().await;
     assert_eq!((not_json.status, not_json.code()), (400, "invalid_request"));
-    let unknown = env
-        .post("/v1/orgs/nope/orders")
-        .by(&Who::vendor_admin())
-        .json(json!({"quantity": 1}))
-        .send()
-        .await;
+    let unknown = env.post("/v1/orgs/nope/orders").by(&Who::vendor_admin()).json(json!({"quantity": 1})).send().await;
     assert_eq!((unknown.status, unknown.code()), (404, "not_found"));
-    let unknown_order = env
-        .post("/v1/orders/ord_nope/assign")
-        .by(&pm("p"))
-        .send()
-        .await;
+    let unknown_order = env.post("/v1/orders/ord_nope/assign").by(&pm("p")).send().await;
     assert_eq!(unknown_order.status, 404);
     for a in [&missing, &unknown] {
-        assert!(a.body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()));
+        assert!(a.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
         assert!(a.body["error"]["details"].is_object());
     }
-    assert_eq!(
-        env.partition("ORG#c").await.len(),
-        before,
-        "nothing was written"
-    );
-    let no_token = env
-        .post("/v1/orgs/c/orders")
-        .json(json!({"quantity": 1}))
-        .send()
-        .await;
+    assert_eq!(env.partition("ORG#c").await.len(), before, "nothing was written");
+    let no_token = env.post("/v1/orgs/c/orders").json(json!({"quantity": 1})).send().await;
     assert_eq!((no_token.status, no_token.code()), (401, "unauthenticated"));
 }
 
@@ -345,21 +206,14 @@ async fn a_repeated_key_replays_the_first_answer_and_a_different_body_is_refused
     let env = TestEnv::new().await;
     env.partner_with_company("p", "c").await;
     let send = |quantity: u64| {
-        env.post("/v1/orgs/c/orders")
-            .by(&cm("c"))
-            .key("order-2026-01")
-            .json(json!({"quantity": quantity}))
-            .send()
+        env.post("/v1/orgs/c/orders").by(&cm("c")).key("order-2026-01").json(json!({"quantity": quantity})).send()
     };
     let first = send(7).await;
     assert_eq!(first.status, 201);
     let again = send(7).await;
     assert_eq!(again.status, 201);
     assert_eq!(again.body, first.body);
-    assert_eq!(
-        again.headers.get("idempotent-replayed").map(String::as_str),
-        Some("true")
-    );
+    assert_eq!(again.headers.get("idempotent-replayed").map(String::as_str), Some("true"));
     let other = send(8).await;
     assert_eq!((other.status, other.code()), (409, "idempotency_mismatch"));
     assert_eq!(env.count("ORG#c", "order_entry").await, 1, "one order only");
@@ -384,13 +238,7 @@ async fn a_repeated_key_replays_the_first_answer_and_a_different_body_is_refused
     assert_eq!(env.count("ORG#c", "lot").await, 1);
 
     let long_key = "k".repeat(256);
-    let too_long = env
-        .post("/v1/orgs/c/orders")
-        .by(&cm("c"))
-        .key(&long_key)
-        .json(json!({"quantity": 1}))
-        .send()
-        .await;
+    let too_long = env.post("/v1/orgs/c/orders").by(&cm("c")).key(&long_key).json(json!({"quantity": 1})).send().await;
     assert_eq!(too_long.status, 400);
 }
 
@@ -398,26 +246,16 @@ async fn a_repeated_key_replays_the_first_answer_and_a_different_body_is_refused
 async fn concurrent_requests_with_one_key_create_one_order() {
     let env = TestEnv::new().await;
     env.partner_with_company("p", "c").await;
-    let calls = (0..6).map(|_| {
-        env.post("/v1/orgs/c/orders")
-            .by(&cm("c"))
-            .key("same")
-            .json(json!({"quantity": 2}))
-            .send()
-    });
+    let calls =
+        (0..6).map(|_| env.post("/v1/orgs/c/orders").by(&cm("c")).key("same").json(json!({"quantity": 2})).send());
     let answers = join_all(calls).await;
     assert!(
         answers.iter().all(|a| a.status == 201),
         "{:?}",
-        answers
-            .iter()
-            .map(|a| (a.status, a.body.clone()))
-            .collect::<Vec<_>>()
+        answers.iter().map(|a| (a.status, a.body.clone())).collect::<Vec<_>>()
     );
-    let ids: std::collections::HashSet<_> = answers
-        .iter()
-        .map(|a| a.body["order_id"].as_str().unwrap().to_string())
-        .collect();
+    let ids: std::collections::HashSet<_> =
+        answers.iter().map(|a| a.body["order_id"].as_str().unwrap().to_string()).collect();
     assert_eq!(ids.len(), 1);
     assert_eq!(env.count("ORG#c", "order_entry").await, 1);
 }
@@ -434,47 +272,21 @@ async fn a_partner_sees_requested_orders_across_customers_newest_first_in_pages(
     let o3 = env.request("dept", 3, "2026-03-03T08:00:00Z").await;
     let o4 = env.request("c1", 4, "2026-03-04T08:00:00Z").await;
     env.request("other", 5, "2026-03-05T08:00:00Z").await;
-    env.post(&format!("/v1/orders/{o4}/assign"))
-        .by(&pm("p"))
-        .send()
-        .await;
+    env.post(&format!("/v1/orders/{o4}/assign")).by(&pm("p")).send().await;
 
     let ids = |a: &seatkeeper_tests::Answer| -> Vec<String> {
-        a.body["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|o| o["order_id"].as_str().unwrap().to_string())
-            .collect()
+        a.body["items"].as_array().unwrap().iter().map(|o| o["order_id"].as_str().unwrap().to_string()).collect()
     };
     let all = env.get("/v1/orgs/p/orders").by(&pm("p")).send().await;
-    assert_eq!(
-        ids(&all),
-        vec![o4.clone(), o3.clone(), o2.clone(), o1.clone()]
-    );
-    let requested = env
-        .get("/v1/orgs/p/orders?status=requested")
-        .by(&pm("p"))
-        .send()
-        .await;
+    assert_eq!(ids(&all), vec![o4.clone(), o3.clone(), o2.clone(), o1.clone()]);
+    let requested = env.get("/v1/orgs/p/orders?status=requested").by(&pm("p")).send().await;
     assert_eq!(ids(&requested), vec![o3.clone(), o2.clone(), o1.clone()]);
-    let c2 = env
-        .get("/v1/orgs/p/orders?company_id=c2")
-        .by(&pm("p"))
-        .send()
-        .await;
+    let c2 = env.get("/v1/orgs/p/orders?company_id=c2").by(&pm("p")).send().await;
     assert_eq!(ids(&c2), vec![o2.clone()]);
-    let range = env
-        .get("/v1/orgs/p/orders?from=2026-03-02&to=2026-03-03")
-        .by(&pm("p"))
-        .send()
-        .await;
+    let range = env.get("/v1/orgs/p/orders?from=2026-03-02&to=2026-03-03").by(&pm("p")).send().await;
     assert_eq!(ids(&range), vec![o3.clone(), o2.clone()]);
-    let range_status = env
-        .get("/v1/orgs/p/orders?status=requested&from=2026-03-02T00:00:00Z&to=2026-03-02")
-        .by(&pm("p"))
-        .send()
-        .await;
+    let range_status =
+        env.get("/v1/orgs/p/orders?status=requested&from=2026-03-02T00:00:00Z&to=2026-03-02").by(&pm("p")).send().await;
     assert_eq!(ids(&range_status), vec![o2.clone()]);
     // A company with a department sees its own and the department's.
     let c2_tree = env.get("/v1/orgs/c2/orders").by(&cm("c2")).send().await;
@@ -500,31 +312,13 @@ async fn a_partner_sees_requested_orders_across_customers_newest_first_in_pages(
     assert_eq!(seen, vec![o4, o3, o2, o1]);
 
     // A cursor from one org's list does not open another's.
-    let page = env
-        .get("/v1/orgs/p/orders?limit=1")
-        .by(&pm("p"))
-        .send()
-        .await;
+    let page = env.get("/v1/orgs/p/orders?limit=1").by(&pm("p")).send().await;
     let c = page.body["next_cursor"].as_str().unwrap();
-    let foreign = env
-        .get(&format!("/v1/orgs/q/orders?cursor={c}"))
-        .by(&Who::vendor_admin())
-        .send()
-        .await;
+    let foreign = env.get(&format!("/v1/orgs/q/orders?cursor={c}")).by(&Who::vendor_admin()).send().await;
     assert_eq!(foreign.status, 400);
 
-    for bad in [
-        "status=lost",
-        "limit=0",
-        "limit=501",
-        "from=yesterday",
-        "from=2026-03-05&to=2026-03-01",
-    ] {
-        let a = env
-            .get(&format!("/v1/orgs/p/orders?{bad}"))
-            .by(&pm("p"))
-            .send()
-            .await;
+    for bad in ["status=lost", "limit=0", "limit=501", "from=yesterday", "from=2026-03-05&to=2026-03-01"] {
+        let a = env.get(&format!("/v1/orgs/p/orders?{bad}")).by(&pm("p")).send().await;
         assert_eq!((a.status, a.code()), (400, "invalid_request"), "{bad}");
     }
 }

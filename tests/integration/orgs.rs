@@ -6,15 +6,8 @@ use serde_json::json;
 #[tokio::test]
 async fn the_vendor_builds_the_tree_and_partners_add_companies() {
     let env = TestEnv::new().await;
-    let vendor = env
-        .get("/v1/orgs/vendor")
-        .by(&Who::vendor_admin())
-        .send()
-        .await;
-    assert_eq!(
-        (vendor.status, vendor.body["kind"].as_str()),
-        (200, Some("vendor"))
-    );
+    let vendor = env.get("/v1/orgs/vendor").by(&Who::vendor_admin()).send().await;
+    assert_eq!((vendor.status, vendor.body["kind"].as_str()), (200, Some("vendor")));
 
     let p = env
         .post("/v1/orgs")
@@ -45,20 +38,12 @@ async fn the_vendor_builds_the_tree_and_partners_add_companies() {
     assert_eq!(kids.body["items"][0]["org_id"], generated);
 
     // A partner manager may not create partners, nor companies elsewhere.
-    let partner = env
-        .post("/v1/orgs")
-        .by(&pm)
-        .json(json!({"name": "X", "kind": "partner", "parent_id": "vendor"}))
-        .send()
-        .await;
+    let partner =
+        env.post("/v1/orgs").by(&pm).json(json!({"name": "X", "kind": "partner", "parent_id": "vendor"})).send().await;
     assert_eq!(partner.status, 403);
     env.org("q", "partner", "vendor").await;
-    let elsewhere = env
-        .post("/v1/orgs")
-        .by(&pm)
-        .json(json!({"name": "X", "kind": "company", "parent_id": "q"}))
-        .send()
-        .await;
+    let elsewhere =
+        env.post("/v1/orgs").by(&pm).json(json!({"name": "X", "kind": "company", "parent_id": "q"})).send().await;
     assert_eq!(elsewhere.status, 404);
 
     let taken = env
@@ -109,11 +94,7 @@ async fn policies_are_inherited_and_set_by_the_vendor_only() {
         .await;
     assert_eq!(set.status, 200);
 
-    let c = env
-        .get("/v1/orgs/c")
-        .by(&Who::new("company_manager", "c"))
-        .send()
-        .await;
+    let c = env.get("/v1/orgs/c").by(&Who::new("company_manager", "c")).send().await;
     let policy = &c.body["policy"];
     assert_eq!(policy["term_months"], 6);
     assert_eq!(policy["counting"], "active_users");
@@ -132,16 +113,8 @@ async fn policies_are_inherited_and_set_by_the_vendor_only() {
         .await;
     assert_eq!(a.body["lot"]["valid_until"], "2027-02-28T12:00:00Z");
 
-    for who in [
-        Who::new("partner_manager", "p"),
-        Who::new("company_manager", "c"),
-    ] {
-        let refused = env
-            .put("/v1/orgs/c/policy")
-            .by(&who)
-            .json(json!({"term_months": 24}))
-            .send()
-            .await;
+    for who in [Who::new("partner_manager", "p"), Who::new("company_manager", "c")] {
+        let refused = env.put("/v1/orgs/c/policy").by(&who).json(json!({"term_months": 24})).send().await;
         assert_eq!((refused.status, refused.code()), (403, "forbidden"));
     }
     for (body, field) in [
@@ -150,21 +123,9 @@ async fn policies_are_inherited_and_set_by_the_vendor_only() {
         (json!({"tiers": [10, 5]}), "tiers"),
         (json!({"colour": "red"}), "colour"),
     ] {
-        let bad = env
-            .put("/v1/orgs/c/policy")
-            .by(&admin)
-            .json(body.clone())
-            .send()
-            .await;
+        let bad = env.put("/v1/orgs/c/policy").by(&admin).json(body.clone()).send().await;
         assert_eq!(bad.status, 400, "{body}");
-        assert!(
-            bad.body["error"]["message"]
-                .as_str()
-                .unwrap()
-                .contains(field),
-            "{:?}",
-            bad.body
-        );
+        assert!(bad.body["error"]["message"].as_str().unwrap().contains(field), "{:?}", bad.body);
     }
     let still = env.get("/v1/orgs/c").by(&admin).send().await;
     assert_eq!(still.body["policy"]["term_months"], 6);

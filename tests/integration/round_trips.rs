@@ -13,10 +13,7 @@ async fn a_single_user_allocation_writes_in_one_round_trip() {
         .at("2026-01-15T09:00:00Z")
         .send()
         .await;
-    env.put("/v1/orgs/c/users/ann@c.example")
-        .by(&Who::new("platform", "c"))
-        .send()
-        .await;
+    env.put("/v1/orgs/c/users/ann@c.example").by(&Who::new("platform", "c")).send().await;
     log.take();
 
     let a = env
@@ -27,17 +24,9 @@ async fn a_single_user_allocation_writes_in_one_round_trip() {
         .at("2026-02-01T00:00:00Z")
         .send()
         .await;
-    assert_eq!(
-        (a.status, a.body["allocated"].as_u64()),
-        (200, Some(1)),
-        "{:?}",
-        a.body
-    );
+    assert_eq!((a.status, a.body["allocated"].as_u64()), (200, Some(1)), "{:?}", a.body);
     let sent = log.take();
-    let writes: Vec<&String> = sent
-        .iter()
-        .filter(|op| WRITE_OPERATIONS.contains(&op.as_str()))
-        .collect();
+    let writes: Vec<&String> = sent.iter().filter(|op| WRITE_OPERATIONS.contains(&op.as_str())).collect();
     assert_eq!(writes, vec!["TransactWriteItems"], "all requests: {sent:?}");
     let reads = sent.len() - writes.len();
     assert!(reads <= 5, "reads before the write: {sent:?}");
@@ -52,8 +41,5 @@ async fn a_single_user_allocation_writes_in_one_round_trip() {
         .send()
         .await;
     assert_eq!(again.body, a.body);
-    assert!(log
-        .take()
-        .iter()
-        .all(|op| !WRITE_OPERATIONS.contains(&op.as_str())));
+    assert!(log.take().iter().all(|op| !WRITE_OPERATIONS.contains(&op.as_str())));
 }

@@ -12,9 +12,8 @@ use serde_json::Value;
 
 /// DynamoDB Local's endpoint; `make test` starts one and sets it.
 pub fn endpoint() -> String {
-    std::env::var("AWS_ENDPOINT_URL_DYNAMODB").expect(
-        "AWS_ENDPOINT_URL_DYNAMODB must point at DynamoDB Local: run the tests with `make test`",
-    )
+    std::env::var("AWS_ENDPOINT_URL_DYNAMODB")
+        .expect("AWS_ENDPOINT_URL_DYNAMODB must point at DynamoDB Local: run the tests with `make test`")
 }
 
 pub async fn client() -> aws_sdk_dynamodb::Client {
@@ -34,12 +33,7 @@ pub struct Who {
 impl Who {
     pub fn new(role: &str, org_id: &str) -> Self {
         let email = format!("{role}@{org_id}.example");
-        Who {
-            sub: email.clone(),
-            email,
-            org_id: org_id.into(),
-            role: role.into(),
-        }
+        Who { sub: email.clone(), email, org_id: org_id.into(), role: role.into() }
     }
 
     pub fn vendor_admin() -> Self {
@@ -102,8 +96,7 @@ impl Call<'_> {
     }
 
     pub fn key(mut self, idempotency_key: &str) -> Self {
-        self.headers
-            .push(("Idempotency-Key".into(), idempotency_key.into()));
+        self.headers.push(("Idempotency-Key".into(), idempotency_key.into()));
         self
     }
 
@@ -122,16 +115,9 @@ impl Call<'_> {
             Some(Body::Text(t)) => serde_json::from_str(&t).unwrap_or(Value::String(t)),
             _ => Value::Null,
         };
-        let headers = r
-            .headers
-            .iter()
-            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
-            .collect();
-        Answer {
-            status: r.status_code as u16,
-            body,
-            headers,
-        }
+        let headers =
+            r.headers.iter().map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string())).collect();
+        Answer { status: r.status_code as u16, body, headers }
     }
 }
 
@@ -145,15 +131,8 @@ impl TestEnv {
     pub async fn new() -> Self {
         let client = client().await;
         let table = format!("test-{}", uuid::Uuid::new_v4().simple());
-        TableDefinition::from_compiled_template()
-            .unwrap()
-            .create(&client, &table)
-            .await
-            .unwrap();
-        TestEnv {
-            app: App::new(Store::new(client, table.clone())),
-            table,
-        }
+        TableDefinition::from_compiled_template().unwrap().create(&client, &table).await.unwrap();
+        TestEnv { app: App::new(Store::new(client, table.clone())), table }
     }
 
     pub fn call(&self, method: &str, target: &str) -> Call<'_> {
@@ -212,10 +191,7 @@ impl TestEnv {
     }
 
     /// Every item of one partition, read straight from the table (assertions on what was written).
-    pub async fn partition(
-        &self,
-        pk: &str,
-    ) -> Vec<HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    pub async fn partition(&self, pk: &str) -> Vec<HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
         let out = self
             .app
             .store
@@ -223,10 +199,7 @@ impl TestEnv {
             .query()
             .table_name(&self.table)
             .key_condition_expression("PK = :pk")
-            .expression_attribute_values(
-                ":pk",
-                aws_sdk_dynamodb::types::AttributeValue::S(pk.into()),
-            )
+            .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S(pk.into()))
             .send()
             .await
             .unwrap();
@@ -238,12 +211,7 @@ impl TestEnv {
         self.partition(pk)
             .await
             .iter()
-            .filter(|i| {
-                i.get("type")
-                    .and_then(|t| t.as_s().ok())
-                    .map(String::as_str)
-                    == Some(kind)
-            })
+            .filter(|i| i.get("type").and_then(|t| t.as_s().ok()).map(String::as_str) == Some(kind))
             .count()
     }
 }
@@ -266,13 +234,7 @@ impl RequestLog {
     }
 }
 
-pub const WRITE_OPERATIONS: &[&str] = &[
-    "PutItem",
-    "UpdateItem",
-    "DeleteItem",
-    "BatchWriteItem",
-    "TransactWriteItems",
-];
+pub const WRITE_OPERATIONS: &[&str] = &["PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"];
 
 impl aws_sdk_dynamodb::config::Intercept for RequestLog {
     fn name(&self) -> &'static str {
@@ -299,17 +261,9 @@ impl TestEnv {
         let env = TestEnv::new().await;
         let log = RequestLog::default();
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let conf = aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .interceptor(log.clone())
-            .build();
+        let conf = aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(log.clone()).build();
         let client = aws_sdk_dynamodb::Client::from_conf(conf);
         let table = env.table.clone();
-        (
-            TestEnv {
-                app: App::new(Store::new(client, table.clone())),
-                table,
-            },
-            log,
-        )
+        (TestEnv { app: App::new(Store::new(client, table.clone())), table }, log)
     }
 }

@@ -25,6 +25,8 @@ pub const DEFAULT_SECRET: &str = "seatkeeper-dev-secret";
 /// API Gateway refuses payloads over 10 MB; so does the local server.
 pub const MAX_BODY: usize = 10 * 1024 * 1024;
 pub const NOW_HEADER: &str = "x-seatkeeper-now";
+/// Partner files may be up to 100 MB; the dev upload takes them whole.
+pub const MAX_DEV_OBJECT: usize = 101 * 1024 * 1024;
 
 /// The claims of a Seatkeeper token (API.md "Authentication").
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -41,12 +43,8 @@ pub struct Claims {
 
 /// Signs a dev token (HS256).
 pub fn mint(secret: &str, claims: &Claims) -> String {
-    encode(
-        &Header::new(Algorithm::HS256),
-        claims,
-        &EncodingKey::from_secret(secret.as_bytes()),
-    )
-    .expect("HS256 signing cannot fail")
+    encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(secret.as_bytes()))
+        .expect("HS256 signing cannot fail")
 }
 
 /// Verifies a token as the HTTP API's JWT authorizer would: signature, algorithm, expiry. The
@@ -55,12 +53,8 @@ pub fn verify(secret: &str, token: &str) -> Result<HashMap<String, String>, Stri
     let mut validation = Validation::new(Algorithm::HS256);
     validation.required_spec_claims = ["exp".to_string()].into();
     validation.leeway = 0;
-    let data = decode::<HashMap<String, Value>>(
-        token,
-        &DecodingKey::from_secret(secret.as_bytes()),
-        &validation,
-    )
-    .map_err(|e| format!("the bearer token was refused: {e}"))?;
+    let data = decode::<HashMap<String, Value>>(token, &DecodingKey::from_secret(secret.as_bytes()), &validation)
+        .map_err(|e| format!("the bearer token was refused: {e}"))?;
     Ok(data
         .claims
         .into_iter()
@@ -88,9 +82,7 @@ fn plain_error(status: u16, code: &str, message: &str) -> Response {
     Response::builder()
         .status(status)
         .header("content-type", "application/json")
-        .body(Body::from(
-            json!({ "error": { "code": code, "message": message, "details": {} } }).to_string(),
-        ))
+        .body(Body::from(json!({ "error": { "code": code, "message": message, "details": {} } }).to_string()))
         .expect("static response")
 }
 
@@ -101,43 +93,28 @@ fn is_public(path: &str) -> bool {
 
 async fn gateway(State(server): State<Arc<LocalServer>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let body = match to_bytes(body, MAX_BODY).await {
+    let limit = if parts.uri.path().starts_with("/dev/s3/") { MAX_DEV_OBJECT } else { MAX_BODY };
+    let body = match to_bytes(body, limit).await {
         Ok(b) => b,
-        Err(_) => return plain_error(413, "payload_too_large", "the request body is over 10 MB"),
+        Err(_) => return plain_error(413, "payload_too_large", "the request body is over the limit"),
     };
-    let now = match parts
-        .headers
-        .get(NOW_HEADER)
-        .map(|v| v.to_str().map(DateTime::parse_from_rfc3339))
-    {
+    if parts.method == http::Method::POST {
+        if let Some(rest) = parts.uri.path().strip_prefix("/dev/s3/imports/") {
+            return dev_s3_import(&server, rest, &parts.headers, body.to_vec()).await;
+        }
+    }
+    let now = match parts.headers.get(NOW_HEADER).map(|v| v.to_str().map(DateTime::parse_from_rfc3339)) {
         None => Utc::now(),
         Some(Ok(Ok(t))) => t.with_timezone(&Utc),
-        Some(_) => {
-            return plain_error(
-                400,
-                "invalid_request",
-                "X-Seatkeeper-Now: must be an RFC 3339 time",
-            )
-        }
+        Some(_) => return plain_error(400, "invalid_request", "X-Seatkeeper-Now: must be an RFC 3339 time"),
     };
     let path = parts.uri.path().to_string();
-    let claims = match parts
-        .headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-    {
-        Some(h) => match h
-            .strip_prefix("Bearer ")
-            .map(|t| verify(&server.secret, t.trim()))
-        {
+    let claims = match parts.headers.get("authorization").and_then(|v| v.to_str().ok()) {
+        Some(h) => match h.strip_prefix("Bearer ").map(|t| verify(&server.secret, t.trim())) {
             Some(Ok(c)) => Some(c),
             Some(Err(e)) if !is_public(&path) => return plain_error(401, "unauthenticated", &e),
             _ if !is_public(&path) => {
-                return plain_error(
-                    401,
-                    "unauthenticated",
-                    "the Authorization header must be 'Bearer <token>'",
-                )
+                return plain_error(401, "unauthenticated", "the Authorization header must be 'Bearer <token>'")
             }
             _ => None,
         },
@@ -147,17 +124,9 @@ async fn gateway(State(server): State<Arc<LocalServer>>, request: Request) -> Re
     let headers: Vec<(String, String)> = parts
         .headers
         .iter()
-        .filter_map(|(n, v)| {
-            v.to_str()
-                .ok()
-                .map(|v| (n.as_str().to_string(), v.to_string()))
-        })
+        .filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str().to_string(), v.to_string())))
         .collect();
-    let target = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
+    let target = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let event = match api_event(parts.method.as_str(), target, &headers, &body, claims, now) {
         Ok(e) => e,
         Err(e) => return plain_error(400, "invalid_request", &e),
@@ -178,9 +147,7 @@ pub fn api_event(
     let (path, raw_query) = target.split_once('?').unwrap_or((target, ""));
     let mut header_map = serde_json::Map::new();
     for (name, value) in headers {
-        let entry = header_map
-            .entry(name.to_ascii_lowercase())
-            .or_insert(Value::String(String::new()));
+        let entry = header_map.entry(name.to_ascii_lowercase()).or_insert(Value::String(String::new()));
         if let Value::String(existing) = entry {
             if !existing.is_empty() {
                 existing.push(',');
@@ -191,11 +158,8 @@ pub fn api_event(
     let mut query = serde_json::Map::new();
     for pair in raw_query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let decode = |s: &str| {
-            percent_encoding::percent_decode_str(&s.replace('+', " "))
-                .decode_utf8_lossy()
-                .into_owned()
-        };
+        let decode =
+            |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
         query.insert(decode(k), Value::String(decode(v)));
     }
     let (body, is_base64) = match std::str::from_utf8(body) {
@@ -203,17 +167,11 @@ pub fn api_event(
         Ok(text) => (Value::String(text.to_string()), false),
         Err(_) => {
             use base64::Engine;
-            (
-                Value::String(base64::engine::general_purpose::STANDARD.encode(body)),
-                true,
-            )
+            (Value::String(base64::engine::general_purpose::STANDARD.encode(body)), true)
         }
     };
-    let user_agent = headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("user-agent"))
-        .map(|(_, v)| v.as_str())
-        .unwrap_or("");
+    let user_agent =
+        headers.iter().find(|(n, _)| n.eq_ignore_ascii_case("user-agent")).map(|(_, v)| v.as_str()).unwrap_or("");
     let mut context = json!({
         "accountId": "local",
         "apiId": "local",
@@ -259,9 +217,7 @@ fn into_response(r: ApiGatewayV2httpResponse) -> Response {
         Some(LambdaBody::Binary(b)) => Body::from(b),
         _ => Body::empty(),
     };
-    builder
-        .body(body)
-        .unwrap_or_else(|_| plain_error(500, "internal", "bad response"))
+    builder.body(body).unwrap_or_else(|_| plain_error(500, "internal", "bad response"))
 }
 
 /// The DynamoDB client for the local run: the SDK's own environment settings
@@ -269,4 +225,91 @@ fn into_response(r: ApiGatewayV2httpResponse) -> Response {
 pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     aws_sdk_dynamodb::Client::new(&config)
+}
+
+/// `POST /dev/s3/imports/{org_id}/{name}` (local only): stores the body in the imports bucket
+/// under `imports/{org_id}/{name}.csv` with the `x-amz-meta-*` headers as object metadata, then
+/// hands the import function the S3 `ObjectCreated` event the cloud would send for it.
+async fn dev_s3_import(server: &LocalServer, rest: &str, headers: &http::HeaderMap, body: Vec<u8>) -> Response {
+    let Some(imports) = server.app.imports.clone() else {
+        return plain_error(400, "invalid_request", "the local server has no imports bucket (BUCKET_NAME)");
+    };
+    let Some((org_id, name)) = rest.split_once('/').filter(|(o, n)| !o.is_empty() && !n.is_empty() && !n.contains('/'))
+    else {
+        return plain_error(404, "not_found", "use /dev/s3/imports/{org_id}/{name}");
+    };
+    let name = name.trim_end_matches(".csv");
+    let decoded = percent_encoding::percent_decode_str(name).decode_utf8_lossy().into_owned();
+    let key = format!("imports/{org_id}/{decoded}.csv");
+    let mut put = imports.client.put_object().bucket(&imports.bucket).key(&key).body(body.into());
+    for (header, value) in headers {
+        if let (Some(meta), Ok(v)) = (header.as_str().strip_prefix("x-amz-meta-"), value.to_str()) {
+            put = put.metadata(meta, v);
+        }
+    }
+    let stored = match put.send().await {
+        Ok(out) => out,
+        Err(e) => {
+            return plain_error(502, "s3_unavailable", &format!("{}", aws_sdk_s3::error::DisplayErrorContext(&e)))
+        }
+    };
+    let event = s3_event(&imports.bucket, &key, stored.e_tag(), stored.version_id(), Utc::now());
+    match seatkeeper::handlers::imports::handle_s3_event(&server.app, event).await {
+        Ok(records) => {
+            let body = records.first().map(|r| r.view()).unwrap_or(Value::Null);
+            Response::builder()
+                .status(200)
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string()))
+                .expect("static response")
+        }
+        Err(e) => plain_error(500, "internal", &e.to_string()),
+    }
+}
+
+/// The S3 `ObjectCreated:Put` event for one object, its key URL-encoded as S3 sends it.
+pub fn s3_event(
+    bucket: &str,
+    key: &str,
+    etag: Option<&str>,
+    version: Option<&str>,
+    at: DateTime<Utc>,
+) -> aws_lambda_events::s3::S3Event {
+    const KEEP: &percent_encoding::AsciiSet =
+        &percent_encoding::NON_ALPHANUMERIC.remove(b'/').remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+    let encoded = percent_encoding::utf8_percent_encode(key, KEEP).to_string().replace("%20", "+");
+    let event = json!({
+        "Records": [{
+            "eventVersion": "2.1",
+            "eventSource": "aws:s3",
+            "awsRegion": "us-east-1",
+            "eventTime": at.to_rfc3339(),
+            "eventName": "ObjectCreated:Put",
+            "userIdentity": { "principalId": "local" },
+            "requestParameters": { "sourceIPAddress": "127.0.0.1" },
+            "responseElements": {},
+            "s3": {
+                "s3SchemaVersion": "1.0",
+                "configurationId": "local",
+                "bucket": { "name": bucket, "ownerIdentity": { "principalId": "local" }, "arn": format!("arn:aws:s3:::{bucket}") },
+                "object": { "key": encoded, "size": 0, "eTag": etag.unwrap_or("").trim_matches('"'), "versionId": version, "sequencer": "0" }
+            }
+        }]
+    });
+    serde_json::from_value(event).expect("a well-formed S3 event")
+}
+
+/// The imports bucket, created if missing (local runs only).
+pub async fn ensure_bucket(imports: &seatkeeper::app::ImportsBucket) -> Result<(), String> {
+    if imports.client.head_bucket().bucket(&imports.bucket).send().await.is_ok() {
+        return Ok(());
+    }
+    imports
+        .client
+        .create_bucket()
+        .bucket(&imports.bucket)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("{}", aws_sdk_s3::error::DisplayErrorContext(&e)))
 }

@@ -52,20 +52,18 @@ enum Command {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     match Cli::parse().command {
-        Command::Serve {
-            addr,
-            table,
-            secret,
-        } => {
+        Command::Serve { addr, table, secret } => {
             seatkeeper::lambda::init_tracing();
             let client = dynamodb_client().await;
-            TableDefinition::from_compiled_template()?
-                .create(&client, &table)
-                .await?;
-            let server = Arc::new(LocalServer {
-                app: App::new(Store::new(client, table.clone())),
-                secret,
-            });
+            TableDefinition::from_compiled_template()?.create(&client, &table).await?;
+            let mut app = App::new(Store::new(client, table.clone()));
+            if let Ok(bucket) = std::env::var("BUCKET_NAME") {
+                let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                let imports = seatkeeper::app::ImportsBucket { client: seatkeeper::app::s3_client(&config), bucket };
+                seatkeeper_local::ensure_bucket(&imports).await?;
+                app = app.with_imports(imports);
+            }
+            let server = Arc::new(LocalServer { app, secret });
             let listener = tokio::net::TcpListener::bind(&addr).await?;
             tracing::info!(%addr, %table, "Seatkeeper local API listening");
             axum::serve(listener, router(server))
@@ -75,22 +73,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .await?;
         }
         Command::CreateTable { table } => {
-            let created = TableDefinition::from_compiled_template()?
-                .create(&dynamodb_client().await, &table)
-                .await?;
-            eprintln!(
-                "table {table}: {}",
-                if created { "created" } else { "exists" }
-            );
+            let created = TableDefinition::from_compiled_template()?.create(&dynamodb_client().await, &table).await?;
+            eprintln!("table {table}: {}", if created { "created" } else { "exists" });
         }
-        Command::Token {
-            role,
-            org,
-            email,
-            sub,
-            hours,
-            secret,
-        } => {
+        Command::Token { role, org, email, sub, hours, secret } => {
             let now = Utc::now().timestamp();
             let email = email.unwrap_or_else(|| format!("{role}@{org}.example"));
             let claims = Claims {

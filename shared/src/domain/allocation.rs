@@ -61,9 +61,7 @@ pub struct Balance {
 
 impl Balance {
     fn live_lots(&self, now: DateTime<Utc>) -> impl Iterator<Item = &Lot> {
-        self.lots
-            .iter()
-            .filter(move |l| l.status_at(now) == super::lot::LotStatus::Active)
+        self.lots.iter().filter(move |l| l.status_at(now) == super::lot::LotStatus::Active)
     }
 
     pub fn included_free(&self) -> u32 {
@@ -72,10 +70,7 @@ impl Balance {
 
     /// How many more users can get a licence now (`remaining`, DOMAIN.md §5).
     pub fn available(&self, now: DateTime<Utc>) -> u64 {
-        self.live_lots(now)
-            .map(|l| l.available(now) as u64)
-            .sum::<u64>()
-            + self.included_free() as u64
+        self.live_lots(now).map(|l| l.available(now) as u64).sum::<u64>() + self.included_free() as u64
     }
 
     /// Licences in unexpired lots plus included seats.
@@ -107,14 +102,55 @@ impl Balance {
     }
 }
 
-/// Where one new licence's seat comes from.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SeatSource {
-    Lot {
-        lot_id: String,
-        valid_until: Option<DateTime<Utc>>,
-    },
-    Included,
+/// Seats set aside for `total()` users: from lots, first-expiring first, then included seats.
+/// Seat `i` always comes from the same place, so a resumed import gives every row the seat the
+/// first attempt gave it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Reservation {
+    pub lots: Vec<ReservedLot>,
+    pub included: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReservedLot {
+    pub lot_id: String,
+    pub valid_until: Option<DateTime<Utc>>,
+    pub count: u32,
+}
+
+impl Reservation {
+    pub fn total(&self) -> u32 {
+        self.lots.iter().map(|l| l.count).sum::<u32>() + self.included
+    }
+
+    /// Where seat `i` comes from: a lot (id and end) or, with `None`, an included seat.
+    pub fn seat(&self, i: usize) -> Option<(Option<&str>, Option<DateTime<Utc>>)> {
+        let mut rest = i;
+        for l in &self.lots {
+            if rest < l.count as usize {
+                return Some((Some(&l.lot_id), l.valid_until));
+            }
+            rest -= l.count as usize;
+        }
+        (rest < self.included as usize).then_some((None, None))
+    }
+}
+
+/// Sets aside `needed` seats, all or nothing.
+pub fn reserve(balance: &Balance, needed: u64, org_id: &str, now: DateTime<Utc>) -> Result<Reservation, DomainError> {
+    if needed > balance.available(now) {
+        return Err(balance.shortfall(org_id, needed, now));
+    }
+    let mut left = needed;
+    let mut lots = Vec::new();
+    for lot in balance.live_lots(now) {
+        let take = (lot.available(now) as u64).min(left);
+        if take > 0 {
+            lots.push(ReservedLot { lot_id: lot.lot_id.clone(), valid_until: lot.valid_until, count: take as u32 });
+            left -= take;
+        }
+    }
+    Ok(Reservation { lots, included: left as u32 })
 }
 
 /// What an allocation changes, for the store to commit in one transaction.
@@ -149,11 +185,7 @@ pub fn plan(
     let mut seen = std::collections::HashSet::new();
     for c in candidates {
         let Ok(email) = validate::email("emails", &c.raw) else {
-            rows.push(Row {
-                email: c.raw.trim().to_string(),
-                outcome: Outcome::InvalidEmail,
-                licence: None,
-            });
+            rows.push(Row { email: c.raw.trim().to_string(), outcome: Outcome::InvalidEmail, licence: None });
             continue;
         };
         if !seen.insert(email.clone()) {
@@ -162,19 +194,11 @@ pub fn plan(
         match c.user {
             Some(u) if u.holds_seat(now) => {
                 let licence = u.licence.as_ref().map(|l| user::licence_view(l, now));
-                rows.push(Row {
-                    email,
-                    outcome: Outcome::AlreadyActive,
-                    licence,
-                });
+                rows.push(Row { email, outcome: Outcome::AlreadyActive, licence });
             }
             Some(u) => needing.push((u, false)),
             None if create_missing => needing.push((User::new(org_id, &email, now), true)),
-            None => rows.push(Row {
-                email,
-                outcome: Outcome::UnknownUser,
-                licence: None,
-            }),
+            None => rows.push(Row { email, outcome: Outcome::UnknownUser, licence: None }),
         }
     }
     if needing.len() > MAX_USERS_PER_CALL {
@@ -183,52 +207,20 @@ pub fn plan(
             format!("at most {MAX_USERS_PER_CALL} users can be licensed in one call; use an import for more"),
         ));
     }
-    let needed = needing.len() as u64;
-    if needed > balance.available(now) {
-        return Err(balance.shortfall(org_id, needed, now));
-    }
-    let mut sources = Vec::new();
-    let mut lot_debits = BTreeMap::new();
-    for lot in balance.live_lots(now) {
-        let take = (lot.available(now) as usize).min(needing.len() - sources.len());
-        for _ in 0..take {
-            sources.push(SeatSource::Lot {
-                lot_id: lot.lot_id.clone(),
-                valid_until: lot.valid_until,
-            });
-        }
-        if take > 0 {
-            lot_debits.insert(lot.lot_id.clone(), take as u32);
-        }
-    }
-    let included_debit = needing.len() - sources.len();
-    sources.extend(std::iter::repeat_n(SeatSource::Included, included_debit));
+    let reservation = reserve(balance, needing.len() as u64, org_id, now)?;
     let mut licensed = Vec::new();
-    for ((u, created), source) in needing.into_iter().zip(sources) {
-        let (lot_id, end) = match source {
-            SeatSource::Lot {
-                lot_id,
-                valid_until,
-            } => (Some(lot_id), valid_until),
-            SeatSource::Included => (None, None),
-        };
-        let next = user::issue(&u, next_id(), lot_id, end, policy, now);
+    for (i, (u, created)) in needing.into_iter().enumerate() {
+        let (lot_id, end) = reservation.seat(i).expect("reserved one seat per user");
+        let next = user::issue(&u, next_id(), lot_id.map(str::to_string), end, policy, now);
         rows.push(Row {
             email: next.email.clone(),
             outcome: Outcome::Allocated,
-            licence: next
-                .licence
-                .as_ref()
-                .map(|l: &Licence| user::licence_view(l, now)),
+            licence: next.licence.as_ref().map(|l: &Licence| user::licence_view(l, now)),
         });
         licensed.push((next, created));
     }
-    Ok(Plan {
-        rows,
-        licensed,
-        lot_debits,
-        included_debit: included_debit as u32,
-    })
+    let lot_debits = reservation.lots.iter().map(|l| (l.lot_id.clone(), l.count)).collect();
+    Ok(Plan { rows, licensed, lot_debits, included_debit: reservation.included })
 }
 
 #[cfg(test)]
@@ -282,31 +274,10 @@ mod tests {
             seats_included: 0,
             included_in_use: 0,
         };
-        let err = plan(
-            "c",
-            learners(12, now),
-            false,
-            &balance,
-            &Policy::resolve([]),
-            now,
-            ids(),
-        )
-        .unwrap_err();
-        assert_eq!(
-            err.details(),
-            serde_json::json!({"needed": 12, "available": 10})
-        );
+        let err = plan("c", learners(12, now), false, &balance, &Policy::resolve([]), now, ids()).unwrap_err();
+        assert_eq!(err.details(), serde_json::json!({"needed": 12, "available": 10}));
         assert_eq!(err.code(), "insufficient_licences");
-        let p = plan(
-            "c",
-            learners(10, now),
-            false,
-            &balance,
-            &Policy::resolve([]),
-            now,
-            ids(),
-        )
-        .unwrap();
+        let p = plan("c", learners(10, now), false, &balance, &Policy::resolve([]), now, ids()).unwrap();
         assert_eq!(p.licensed.len(), 10);
         assert!(p.licensed.iter().all(|(u, _)| {
             let l = u.licence.as_ref().unwrap();
@@ -326,35 +297,13 @@ mod tests {
             seats_included: 1,
             included_in_use: 0,
         };
-        let p = plan(
-            "c",
-            learners(5, now),
-            false,
-            &balance,
-            &Policy::resolve([]),
-            now,
-            ids(),
-        )
-        .unwrap();
+        let p = plan("c", learners(5, now), false, &balance, &Policy::resolve([]), now, ids()).unwrap();
         assert_eq!(p.lot_debits.get("early"), Some(&1));
         assert_eq!(p.lot_debits.get("late"), Some(&3));
         assert_eq!(p.included_debit, 1);
-        let included = p
-            .licensed
-            .iter()
-            .filter(|(u, _)| u.licence.as_ref().unwrap().lot_id.is_none())
-            .count();
+        let included = p.licensed.iter().filter(|(u, _)| u.licence.as_ref().unwrap().lot_id.is_none()).count();
         assert_eq!(included, 1);
-        assert!(plan(
-            "c",
-            learners(6, now),
-            false,
-            &balance,
-            &Policy::resolve([]),
-            now,
-            ids()
-        )
-        .is_err());
+        assert!(plan("c", learners(6, now), false, &balance, &Policy::resolve([]), now, ids()).is_err());
     }
 
     #[test]
@@ -374,42 +323,14 @@ mod tests {
             now,
         );
         let candidates = vec![
-            Candidate {
-                raw: " HAS@c.example ".into(),
-                user: Some(holder),
-            },
-            Candidate {
-                raw: "ghost@c.example".into(),
-                user: None,
-            },
-            Candidate {
-                raw: "not-an-email".into(),
-                user: None,
-            },
-            Candidate {
-                raw: "new@c.example".into(),
-                user: Some(User::new("c", "new@c.example", now)),
-            },
-            Candidate {
-                raw: "NEW@c.example".into(),
-                user: Some(User::new("c", "new@c.example", now)),
-            },
+            Candidate { raw: " HAS@c.example ".into(), user: Some(holder) },
+            Candidate { raw: "ghost@c.example".into(), user: None },
+            Candidate { raw: "not-an-email".into(), user: None },
+            Candidate { raw: "new@c.example".into(), user: Some(User::new("c", "new@c.example", now)) },
+            Candidate { raw: "NEW@c.example".into(), user: Some(User::new("c", "new@c.example", now)) },
         ];
-        let p = plan(
-            "c",
-            candidates,
-            false,
-            &balance,
-            &Policy::resolve([]),
-            now,
-            ids(),
-        )
-        .unwrap();
-        let outcomes: Vec<_> = p
-            .rows
-            .iter()
-            .map(|r| (r.email.as_str(), r.outcome))
-            .collect();
+        let p = plan("c", candidates, false, &balance, &Policy::resolve([]), now, ids()).unwrap();
+        let outcomes: Vec<_> = p.rows.iter().map(|r| (r.email.as_str(), r.outcome)).collect();
         assert_eq!(
             outcomes,
             vec![
@@ -432,10 +353,7 @@ mod tests {
         };
         let p = plan(
             "c",
-            vec![Candidate {
-                raw: "fresh@c.example".into(),
-                user: None,
-            }],
+            vec![Candidate { raw: "fresh@c.example".into(), user: None }],
             true,
             &balance,
             &Policy::resolve([]),
@@ -457,26 +375,8 @@ mod tests {
             included_in_use: 0,
         };
         assert_eq!(balance.available(now), 1);
-        assert!(plan(
-            "c",
-            learners(1, now),
-            false,
-            &balance,
-            &Policy::resolve([]),
-            now,
-            ids()
-        )
-        .is_ok());
-        let err = plan(
-            "c",
-            learners(2, now),
-            false,
-            &balance,
-            &Policy::resolve([]),
-            now,
-            ids(),
-        )
-        .unwrap_err();
+        assert!(plan("c", learners(1, now), false, &balance, &Policy::resolve([]), now, ids()).is_ok());
+        let err = plan("c", learners(2, now), false, &balance, &Policy::resolve([]), now, ids()).unwrap_err();
         assert_eq!(err.details()["available"], 1);
     }
 
@@ -490,24 +390,8 @@ mod tests {
             seats_included: 1,
             included_in_use: 1,
         };
-        assert_eq!(
-            (
-                balance.limit(now),
-                balance.used(now),
-                balance.available(now)
-            ),
-            (25, 25, 0)
-        );
-        let err = plan(
-            "c",
-            learners(1, now),
-            false,
-            &balance,
-            &Policy::resolve([]),
-            now,
-            ids(),
-        )
-        .unwrap_err();
+        assert_eq!((balance.limit(now), balance.used(now), balance.available(now)), (25, 25, 0));
+        let err = plan("c", learners(1, now), false, &balance, &Policy::resolve([]), now, ids()).unwrap_err();
         let message = err.to_string();
         assert!(
             message.contains("25 seats (24 ordered, 1 included)")

@@ -23,10 +23,7 @@ impl Role {
     }
 
     pub fn is_manager(self) -> bool {
-        matches!(
-            self,
-            Role::VendorAdmin | Role::PartnerManager | Role::CompanyManager
-        )
+        matches!(self, Role::VendorAdmin | Role::PartnerManager | Role::CompanyManager)
     }
 }
 
@@ -41,12 +38,7 @@ pub struct Principal {
 
 impl Principal {
     pub fn new(sub: &str, email: &str, org_id: &str, role: Role) -> Self {
-        Principal {
-            sub: sub.into(),
-            email: email.to_lowercase(),
-            org_id: org_id.into(),
-            role,
-        }
+        Principal { sub: sub.into(), email: email.to_lowercase(), org_id: org_id.into(), role }
     }
 
     /// The name the audit log records for this principal.
@@ -108,23 +100,15 @@ pub fn authorize(principal: &Principal, action: Action, target: &Org) -> Result<
     if !role_allows(principal.role, action) {
         return Err(DomainError::Forbidden(format!(
             "a {} may not do this",
-            serde_json::to_value(principal.role)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default()
+            serde_json::to_value(principal.role).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
         )));
     }
     if !principal.reaches(target) {
         return Err(DomainError::not_found("org", &target.org_id));
     }
-    if action == Action::DecideOrder
-        && target.org_id == principal.org_id
-        && principal.role != Role::VendorAdmin
-    {
+    if action == Action::DecideOrder && target.org_id == principal.org_id && principal.role != Role::VendorAdmin {
         // Orders are decided from above: nobody assigns their own org's order.
-        return Err(DomainError::Forbidden(
-            "an order is assigned or rejected from above the ordering org".into(),
-        ));
+        return Err(DomainError::Forbidden("an order is assigned or rejected from above the ordering org".into()));
     }
     Ok(())
 }
@@ -145,12 +129,7 @@ mod tests {
         let mk = |parent: &Org, id: &str, kind| {
             create(
                 parent,
-                NewOrg {
-                    org_id: Some(id.into()),
-                    name: id.into(),
-                    kind,
-                    parent_id: parent.org_id.clone(),
-                },
+                NewOrg { org_id: Some(id.into()), name: id.into(), kind, parent_id: parent.org_id.clone() },
                 id.into(),
                 now,
             )
@@ -168,24 +147,10 @@ mod tests {
         let pm = Principal::new("s", "pm@p1.test", "p1", Role::PartnerManager);
         assert!(authorize(&pm, Action::DecideOrder, &c1).is_ok());
         assert!(authorize(&pm, Action::ReadOrg, &p1).is_ok());
-        assert_eq!(
-            authorize(&pm, Action::ReadOrg, &p2).unwrap_err().code(),
-            "not_found"
-        );
-        assert_eq!(
-            authorize(&pm, Action::ReadOrg, &vendor).unwrap_err().code(),
-            "not_found"
-        );
-        assert_eq!(
-            authorize(&pm, Action::SetPolicy, &c1).unwrap_err().code(),
-            "forbidden"
-        );
-        assert_eq!(
-            authorize(&pm, Action::CreateOrg(OrgKind::Partner), &vendor)
-                .unwrap_err()
-                .code(),
-            "forbidden"
-        );
+        assert_eq!(authorize(&pm, Action::ReadOrg, &p2).unwrap_err().code(), "not_found");
+        assert_eq!(authorize(&pm, Action::ReadOrg, &vendor).unwrap_err().code(), "not_found");
+        assert_eq!(authorize(&pm, Action::SetPolicy, &c1).unwrap_err().code(), "forbidden");
+        assert_eq!(authorize(&pm, Action::CreateOrg(OrgKind::Partner), &vendor).unwrap_err().code(), "forbidden");
         assert!(authorize(&pm, Action::CreateOrg(OrgKind::Company), &p1).is_ok());
     }
 
@@ -195,14 +160,8 @@ mod tests {
         let cm = Principal::new("s", "cm@c1.test", "c1", Role::CompanyManager);
         assert!(authorize(&cm, Action::RequestOrder, &c1).is_ok());
         assert!(authorize(&cm, Action::CancelOrder, &c1).is_ok());
-        assert_eq!(
-            authorize(&cm, Action::DecideOrder, &c1).unwrap_err().code(),
-            "forbidden"
-        );
-        assert_eq!(
-            authorize(&cm, Action::ReadOrg, &p1).unwrap_err().code(),
-            "not_found"
-        );
+        assert_eq!(authorize(&cm, Action::DecideOrder, &c1).unwrap_err().code(), "forbidden");
+        assert_eq!(authorize(&cm, Action::ReadOrg, &p1).unwrap_err().code(), "not_found");
     }
 
     #[test]
@@ -210,10 +169,7 @@ mod tests {
         let (_, _, _, c1) = tree();
         for role in [Role::Learner, Role::Platform] {
             let p = Principal::new("s", "x@c1.test", "c1", role);
-            assert_eq!(
-                authorize(&p, Action::ReadOrders, &c1).unwrap_err().code(),
-                "forbidden"
-            );
+            assert_eq!(authorize(&p, Action::ReadOrders, &c1).unwrap_err().code(), "forbidden");
         }
     }
 

@@ -79,15 +79,10 @@ pub fn put(
 /// When this change starts the user's licence year, if it does: the enrolment becomes active
 /// (the user starts, or a manager sets it from new to active). The start is the enrolment's own
 /// start when that has come, else now.
-pub fn start_of_year(
-    before: Option<&Enrolment>,
-    after: &Enrolment,
-    now: DateTime<Utc>,
-) -> Option<DateTime<Utc>> {
-    let became_active = after.status == EnrolmentStatus::Active
-        && before.is_none_or(|b| b.status != EnrolmentStatus::Active);
-    (became_active && after.live_at(now))
-        .then(|| after.starts_at.filter(|s| *s <= now).unwrap_or(now))
+pub fn start_of_year(before: Option<&Enrolment>, after: &Enrolment, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let became_active =
+        after.status == EnrolmentStatus::Active && before.is_none_or(|b| b.status != EnrolmentStatus::Active);
+    (became_active && after.live_at(now)).then(|| after.starts_at.filter(|s| *s <= now).unwrap_or(now))
 }
 
 #[cfg(test)]
@@ -103,11 +98,7 @@ mod tests {
             "c",
             "a@c.example",
             "run-1",
-            PutEnrolment {
-                status,
-                starts_at: starts.map(at),
-                ends_at: ends.map(at),
-            },
+            PutEnrolment { status, starts_at: starts.map(at), ends_at: ends.map(at) },
             at("2026-01-01T00:00:00Z"),
         )
         .unwrap()
@@ -128,10 +119,7 @@ mod tests {
         let new = e(EnrolmentStatus::New, None, None);
         let active = e(EnrolmentStatus::Active, Some("2018-05-11T09:00:00Z"), None);
         assert_eq!(start_of_year(None, &new, now), None);
-        assert_eq!(
-            start_of_year(Some(&new), &active, now),
-            Some(at("2018-05-11T09:00:00Z"))
-        );
+        assert_eq!(start_of_year(Some(&new), &active, now), Some(at("2018-05-11T09:00:00Z")));
         assert_eq!(start_of_year(Some(&active), &active, now), None);
         let future = e(EnrolmentStatus::Active, Some("2018-06-01T00:00:00Z"), None);
         assert_eq!(start_of_year(None, &future, now), Some(now));
@@ -139,22 +127,13 @@ mod tests {
 
     #[test]
     fn ids_and_dates_are_checked() {
-        let input = || PutEnrolment {
-            status: EnrolmentStatus::New,
-            starts_at: None,
-            ends_at: None,
-        };
+        let input = || PutEnrolment { status: EnrolmentStatus::New, starts_at: None, ends_at: None };
         assert!(put("c", "a", "run#1", input(), at("2026-01-01T00:00:00Z")).is_err());
         let backwards = PutEnrolment {
             status: EnrolmentStatus::New,
             starts_at: Some(at("2026-02-01T00:00:00Z")),
             ends_at: Some(at("2026-01-01T00:00:00Z")),
         };
-        assert_eq!(
-            put("c", "a", "run", backwards, at("2026-01-01T00:00:00Z"))
-                .unwrap_err()
-                .code(),
-            "invalid_request"
-        );
+        assert_eq!(put("c", "a", "run", backwards, at("2026-01-01T00:00:00Z")).unwrap_err().code(), "invalid_request");
     }
 }

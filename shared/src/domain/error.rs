@@ -14,17 +14,9 @@ pub enum DomainError {
     #[error("{0}")]
     Conflict(String),
     #[error("{message}")]
-    InsufficientLicences {
-        message: String,
-        needed: u64,
-        available: u64,
-    },
+    InsufficientLicences { message: String, needed: u64, available: u64 },
     #[error("{message}")]
-    SeatLimitReached {
-        message: String,
-        limit: u64,
-        used: u64,
-    },
+    SeatLimitReached { message: String, limit: u64, used: u64 },
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("this Idempotency-Key was used before with a different request")]
@@ -75,9 +67,7 @@ impl DomainError {
     pub fn details(&self) -> Value {
         match self {
             DomainError::InvalidRequest { details, .. } => details.clone(),
-            DomainError::InsufficientLicences {
-                needed, available, ..
-            } => {
+            DomainError::InsufficientLicences { needed, available, .. } => {
                 json!({ "needed": needed, "available": available })
             }
             DomainError::SeatLimitReached { limit, used, .. } => {

@@ -39,9 +39,7 @@ impl Lot {
         }
         let free = self.quantity.saturating_sub(self.in_use);
         match self.uses_per_seat {
-            Some(n) => {
-                free.min((n as u64 * self.quantity as u64).saturating_sub(self.uses as u64) as u32)
-            }
+            Some(n) => free.min((n as u64 * self.quantity as u64).saturating_sub(self.uses as u64) as u32),
             None => free,
         }
     }

@@ -96,16 +96,10 @@ pub fn request(
     now: DateTime<Utc>,
 ) -> Result<Order, DomainError> {
     if company.kind != OrgKind::Company {
-        return Err(DomainError::invalid(
-            "org_id",
-            "licences are ordered for a company",
-        ));
+        return Err(DomainError::invalid("org_id", "licences are ordered for a company"));
     }
     if !(1..=MAX_QUANTITY).contains(&input.quantity) {
-        return Err(DomainError::invalid(
-            "quantity",
-            format!("must be a whole number from 1 to {MAX_QUANTITY}"),
-        ));
+        return Err(DomainError::invalid("quantity", format!("must be a whole number from 1 to {MAX_QUANTITY}")));
     }
     let note = match input.note {
         Some(n) => Some(validate::text("note", &n, 1000, false)?).filter(|n| !n.is_empty()),
@@ -198,11 +192,7 @@ pub fn reject(
     Ok(rejected)
 }
 
-pub fn cancel(
-    order: &Order,
-    principal: &Principal,
-    now: DateTime<Utc>,
-) -> Result<Order, DomainError> {
+pub fn cancel(order: &Order, principal: &Principal, now: DateTime<Utc>) -> Result<Order, DomainError> {
     still_requested(order, "cancelled")?;
     let mut cancelled = order.clone();
     cancelled.status = OrderStatus::Cancelled;
@@ -230,20 +220,8 @@ mod tests {
             kind,
             parent_id: parent.into(),
         };
-        let p = create(
-            &vendor,
-            new("p", OrgKind::Partner, "vendor"),
-            "x".into(),
-            at("2026-01-01T00:00:00Z"),
-        )
-        .unwrap();
-        create(
-            &p,
-            new("c", OrgKind::Company, "p"),
-            "x".into(),
-            at("2026-01-01T00:00:00Z"),
-        )
-        .unwrap()
+        let p = create(&vendor, new("p", OrgKind::Partner, "vendor"), "x".into(), at("2026-01-01T00:00:00Z")).unwrap();
+        create(&p, new("c", OrgKind::Company, "p"), "x".into(), at("2026-01-01T00:00:00Z")).unwrap()
     }
 
     fn manager() -> Principal {
@@ -255,32 +233,16 @@ mod tests {
     }
 
     fn ten() -> RequestOrder {
-        RequestOrder {
-            quantity: 10,
-            note: None,
-        }
+        RequestOrder { quantity: 10, note: None }
     }
 
     /// Worked case 1 (DOMAIN.md §11).
     #[test]
     fn worked_case_1_a_lot_of_ten_for_one_calendar_year() {
-        let order = request(
-            &company(),
-            &manager(),
-            ten(),
-            "o1".into(),
-            at("2026-01-10T12:00:00Z"),
-        )
-        .unwrap();
+        let order = request(&company(), &manager(), ten(), "o1".into(), at("2026-01-10T12:00:00Z")).unwrap();
         assert_eq!(order.status, OrderStatus::Requested);
-        let (assigned, lot) = assign(
-            &order,
-            &Policy::resolve([]),
-            &partner(),
-            "l1".into(),
-            at("2026-01-15T09:00:00Z"),
-        )
-        .unwrap();
+        let (assigned, lot) =
+            assign(&order, &Policy::resolve([]), &partner(), "l1".into(), at("2026-01-15T09:00:00Z")).unwrap();
         assert_eq!(assigned.status, OrderStatus::Assigned);
         assert_eq!(assigned.assigned_by.as_deref(), Some("pm@p.test"));
         assert_eq!(lot.quantity, 10);
@@ -292,47 +254,18 @@ mod tests {
 
     #[test]
     fn a_lot_assigned_on_the_last_of_march_runs_to_the_last_of_march() {
-        let order = request(
-            &company(),
-            &manager(),
-            ten(),
-            "o".into(),
-            at("2026-03-01T00:00:00Z"),
-        )
-        .unwrap();
-        let (_, lot) = assign(
-            &order,
-            &Policy::resolve([]),
-            &partner(),
-            "l".into(),
-            at("2026-03-31T10:00:00Z"),
-        )
-        .unwrap();
+        let order = request(&company(), &manager(), ten(), "o".into(), at("2026-03-01T00:00:00Z")).unwrap();
+        let (_, lot) =
+            assign(&order, &Policy::resolve([]), &partner(), "l".into(), at("2026-03-31T10:00:00Z")).unwrap();
         assert_eq!(lot.valid_until, Some(at("2027-03-31T10:00:00Z")));
     }
 
     #[test]
     fn under_activation_the_lot_does_not_lapse() {
-        let settings = PolicySettings {
-            term_starts: Some(TermStarts::Activation),
-            ..Default::default()
-        };
-        let order = request(
-            &company(),
-            &manager(),
-            ten(),
-            "o".into(),
-            at("2026-03-01T00:00:00Z"),
-        )
-        .unwrap();
-        let (_, lot) = assign(
-            &order,
-            &Policy::resolve([&settings]),
-            &partner(),
-            "l".into(),
-            at("2026-03-31T10:00:00Z"),
-        )
-        .unwrap();
+        let settings = PolicySettings { term_starts: Some(TermStarts::Activation), ..Default::default() };
+        let order = request(&company(), &manager(), ten(), "o".into(), at("2026-03-01T00:00:00Z")).unwrap();
+        let (_, lot) =
+            assign(&order, &Policy::resolve([&settings]), &partner(), "l".into(), at("2026-03-31T10:00:00Z")).unwrap();
         assert_eq!(lot.valid_until, None);
         assert_eq!(lot.uses_per_seat, Some(1));
         let _ = UsesPerSeat::Capped(1);
@@ -344,10 +277,7 @@ mod tests {
             let err = request(
                 &company(),
                 &manager(),
-                RequestOrder {
-                    quantity: q,
-                    note: None,
-                },
+                RequestOrder { quantity: q, note: None },
                 "o".into(),
                 at("2026-01-01T00:00:00Z"),
             )
@@ -358,10 +288,7 @@ mod tests {
         assert!(request(
             &company(),
             &manager(),
-            RequestOrder {
-                quantity: 100_000,
-                note: None
-            },
+            RequestOrder { quantity: 100_000, note: None },
             "o".into(),
             at("2026-01-01T00:00:00Z")
         )
@@ -372,52 +299,23 @@ mod tests {
     fn only_a_requested_order_changes_state() {
         let now = at("2026-01-15T09:00:00Z");
         let order = request(&company(), &manager(), ten(), "o".into(), now).unwrap();
-        let (assigned, _) =
-            assign(&order, &Policy::resolve([]), &partner(), "l".into(), now).unwrap();
+        let (assigned, _) = assign(&order, &Policy::resolve([]), &partner(), "l".into(), now).unwrap();
         assert_eq!(
-            assign(
-                &assigned,
-                &Policy::resolve([]),
-                &partner(),
-                "l2".into(),
-                now
-            )
-            .unwrap_err()
-            .code(),
+            assign(&assigned, &Policy::resolve([]), &partner(), "l2".into(), now).unwrap_err().code(),
             "conflict"
         );
-        assert_eq!(
-            cancel(&assigned, &manager(), now).unwrap_err().code(),
-            "conflict"
-        );
-        let rejected = reject(
-            &order,
-            RejectOrder {
-                reason: "budget".into(),
-            },
-            &partner(),
-            now,
-        )
-        .unwrap();
+        assert_eq!(cancel(&assigned, &manager(), now).unwrap_err().code(), "conflict");
+        let rejected = reject(&order, RejectOrder { reason: "budget".into() }, &partner(), now).unwrap();
         assert_eq!(rejected.status, OrderStatus::Rejected);
         assert_eq!(rejected.reason.as_deref(), Some("budget"));
         assert_eq!(
-            reject(&order, RejectOrder { reason: " ".into() }, &partner(), now)
-                .unwrap_err()
-                .code(),
+            reject(&order, RejectOrder { reason: " ".into() }, &partner(), now).unwrap_err().code(),
             "invalid_request"
         );
         let cancelled = cancel(&order, &manager(), now).unwrap();
         assert_eq!(cancelled.status, OrderStatus::Cancelled);
         assert_eq!(
-            reject(
-                &cancelled,
-                RejectOrder { reason: "x".into() },
-                &partner(),
-                now
-            )
-            .unwrap_err()
-            .code(),
+            reject(&cancelled, RejectOrder { reason: "x".into() }, &partner(), now).unwrap_err().code(),
             "conflict"
         );
     }
@@ -425,14 +323,7 @@ mod tests {
     #[test]
     fn orders_are_for_companies() {
         let vendor = Org::vendor_root(at("2026-01-01T00:00:00Z"));
-        let err = request(
-            &vendor,
-            &manager(),
-            ten(),
-            "o".into(),
-            at("2026-01-01T00:00:00Z"),
-        )
-        .unwrap_err();
+        let err = request(&vendor, &manager(), ten(), "o".into(), at("2026-01-01T00:00:00Z")).unwrap_err();
         assert_eq!(err.code(), "invalid_request");
     }
 }

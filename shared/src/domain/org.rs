@@ -62,10 +62,7 @@ impl Org {
 
     /// This org's chain, root first and the org itself last.
     pub fn chain(&self) -> impl Iterator<Item = &str> {
-        self.ancestors
-            .iter()
-            .map(String::as_str)
-            .chain([self.org_id.as_str()])
+        self.ancestors.iter().map(String::as_str).chain([self.org_id.as_str()])
     }
 
     /// Whether `other` is this org or below it.
@@ -87,12 +84,7 @@ impl Org {
 
 /// Decides a new org under `parent`. Partners hang under the vendor; companies under the
 /// vendor, a partner, or another company (a department).
-pub fn create(
-    parent: &Org,
-    input: NewOrg,
-    generated_id: String,
-    now: DateTime<Utc>,
-) -> Result<Org, DomainError> {
+pub fn create(parent: &Org, input: NewOrg, generated_id: String, now: DateTime<Utc>) -> Result<Org, DomainError> {
     let org_id = match input.org_id {
         Some(id) => {
             validate::caller_id("org_id", &id)?;
@@ -111,10 +103,7 @@ pub fn create(
             "kind",
             match input.kind {
                 OrgKind::Vendor => "there is one vendor and it exists already".to_string(),
-                _ => format!(
-                    "a partner must sit directly under the vendor, not under {:?}",
-                    parent.org_id
-                ),
+                _ => format!("a partner must sit directly under the vendor, not under {:?}", parent.org_id),
             },
         ));
     }
@@ -141,12 +130,7 @@ mod tests {
     }
 
     fn new(kind: OrgKind, id: &str) -> NewOrg {
-        NewOrg {
-            org_id: Some(id.into()),
-            name: id.to_uppercase(),
-            kind,
-            parent_id: String::new(),
-        }
+        NewOrg { org_id: Some(id.into()), name: id.to_uppercase(), kind, parent_id: String::new() }
     }
 
     #[test]
@@ -158,10 +142,7 @@ mod tests {
         assert_eq!(d.ancestors, vec!["vendor", "p1", "c1"]);
         assert!(vendor.contains(&d) && p.contains(&d) && c.contains(&d) && d.contains(&d));
         assert!(!d.contains(&c));
-        assert_eq!(
-            d.chain().collect::<Vec<_>>(),
-            vec!["vendor", "p1", "c1", "d1"]
-        );
+        assert_eq!(d.chain().collect::<Vec<_>>(), vec!["vendor", "p1", "c1", "d1"]);
     }
 
     #[test]

@@ -100,26 +100,17 @@ impl PolicySettings {
     pub fn validated(mut self) -> Result<Self, DomainError> {
         if let Some(m) = self.term_months {
             if !(1..=120).contains(&m) {
-                return Err(DomainError::invalid(
-                    "term_months",
-                    "must be between 1 and 120",
-                ));
+                return Err(DomainError::invalid("term_months", "must be between 1 and 120"));
             }
         }
         if let Some(n) = self.seats_included {
             if n > 1_000_000 {
-                return Err(DomainError::invalid(
-                    "seats_included",
-                    "must be at most 1000000",
-                ));
+                return Err(DomainError::invalid("seats_included", "must be at most 1000000"));
             }
         }
         if let Some(UsesPerSeat::Capped(n)) = self.uses_per_seat {
             if !(1..=1000).contains(&n) {
-                return Err(DomainError::invalid(
-                    "uses_per_seat",
-                    "must be \"none\" or a number between 1 and 1000",
-                ));
+                return Err(DomainError::invalid("uses_per_seat", "must be \"none\" or a number between 1 and 1000"));
             }
         }
         if let Some(tiers) = &self.tiers {
@@ -132,15 +123,10 @@ impl PolicySettings {
         }
         if let Some(emails) = self.notify_emails.take() {
             if emails.len() > 50 {
-                return Err(DomainError::invalid(
-                    "notify_emails",
-                    "at most 50 addresses",
-                ));
+                return Err(DomainError::invalid("notify_emails", "at most 50 addresses"));
             }
-            let mut clean = emails
-                .iter()
-                .map(|e| validate::email("notify_emails", e))
-                .collect::<Result<Vec<_>, _>>()?;
+            let mut clean =
+                emails.iter().map(|e| validate::email("notify_emails", e)).collect::<Result<Vec<_>, _>>()?;
             clean.sort();
             clean.dedup();
             self.notify_emails = Some(clean);
@@ -159,10 +145,7 @@ impl PolicySettings {
             seats_included: newer.seats_included.or(self.seats_included),
             uses_per_seat: newer.uses_per_seat.or(self.uses_per_seat),
             tiers: newer.tiers.clone().or_else(|| self.tiers.clone()),
-            notify_emails: newer
-                .notify_emails
-                .clone()
-                .or_else(|| self.notify_emails.clone()),
+            notify_emails: newer.notify_emails.clone().or_else(|| self.notify_emails.clone()),
         }
     }
 }
@@ -170,9 +153,7 @@ impl PolicySettings {
 impl Policy {
     /// Resolves the settings of an org's chain, root first and the org itself last.
     pub fn resolve<'a>(chain: impl IntoIterator<Item = &'a PolicySettings>) -> Policy {
-        let s = chain
-            .into_iter()
-            .fold(PolicySettings::default(), |acc, next| acc.merged_with(next));
+        let s = chain.into_iter().fold(PolicySettings::default(), |acc, next| acc.merged_with(next));
         let term_starts = s.term_starts.unwrap_or(TermStarts::Assignment);
         Policy {
             term_months: s.term_months.unwrap_or(12),
@@ -228,9 +209,7 @@ mod tests {
     fn activation_spends_every_licence_unless_told_otherwise() {
         let p = Policy::resolve([&settings(json!({"term_starts": "activation"}))]);
         assert_eq!(p.uses_per_seat.cap(), Some(1));
-        let p = Policy::resolve([&settings(
-            json!({"term_starts": "activation", "uses_per_seat": "none"}),
-        )]);
+        let p = Policy::resolve([&settings(json!({"term_starts": "activation", "uses_per_seat": "none"}))]);
         assert_eq!(p.uses_per_seat.cap(), None);
         let p = Policy::resolve([&settings(json!({"uses_per_seat": 3}))]);
         assert_eq!(p.uses_per_seat.cap(), Some(3));
@@ -240,13 +219,9 @@ mod tests {
     fn bad_settings_name_their_field() {
         let err = settings(json!({"term_months": 0})).validated().unwrap_err();
         assert!(err.to_string().starts_with("term_months"));
-        let err = settings(json!({"tiers": [50, 25]}))
-            .validated()
-            .unwrap_err();
+        let err = settings(json!({"tiers": [50, 25]})).validated().unwrap_err();
         assert!(err.to_string().starts_with("tiers"));
-        let err = settings(json!({"notify_emails": ["nope"]}))
-            .validated()
-            .unwrap_err();
+        let err = settings(json!({"notify_emails": ["nope"]})).validated().unwrap_err();
         assert!(err.to_string().starts_with("notify_emails"));
         assert!(serde_json::from_value::<PolicySettings>(json!({"colour": "red"})).is_err());
     }

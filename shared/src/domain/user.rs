@@ -80,10 +80,7 @@ impl Licence {
 
     /// Whether the licence holds a seat at `now` (pending or active).
     pub fn holds_seat(&self, now: DateTime<Utc>) -> bool {
-        matches!(
-            self.status_at(now),
-            LicenceStatus::Pending | LicenceStatus::Active
-        )
+        matches!(self.status_at(now), LicenceStatus::Pending | LicenceStatus::Active)
     }
 }
 
@@ -160,10 +157,7 @@ impl User {
         let mut v = serde_json::to_value(self).unwrap_or_default();
         if let Some(obj) = v.as_object_mut() {
             obj.remove("version");
-            obj.insert(
-                "licence_status".into(),
-                serde_json::to_value(self.licence_status(now)).unwrap_or_default(),
-            );
+            obj.insert("licence_status".into(), serde_json::to_value(self.licence_status(now)).unwrap_or_default());
             if let Some(l) = &self.licence {
                 obj.insert("licence".into(), licence_view(l, now));
             }
@@ -198,10 +192,7 @@ pub fn upsert(
     }
     if let Some(t) = input.last_login_at {
         if t > now {
-            return Err(DomainError::invalid(
-                "last_login_at",
-                "must not be in the future",
-            ));
+            return Err(DomainError::invalid("last_login_at", "must not be in the future"));
         }
         user.last_login_at = Some(user.last_login_at.map_or(t, |old| old.max(t)));
     }
@@ -306,13 +297,7 @@ pub fn access(email: &str, user: Option<&User>, now: DateTime<Utc>) -> Access {
         (false, _) => Some("No valid licence: ask your manager to allocate one.".into()),
         _ => None,
     };
-    Access {
-        email: email.into(),
-        access,
-        reason,
-        licence: licence.map(|l| licence_view(l, now)),
-        message,
-    }
+    Access { email: email.into(), access, reason, licence: licence.map(|l| licence_view(l, now)), message }
 }
 
 #[cfg(test)]
@@ -357,32 +342,15 @@ mod tests {
     #[test]
     fn under_activation_the_year_starts_with_the_first_start() {
         let u = User::new("c", "wessel@c.example", at("2018-05-01T00:00:00Z"));
-        let u = issue(
-            &u,
-            "lic".into(),
-            Some("lot".into()),
-            None,
-            &activation(),
-            at("2018-05-02T10:00:00Z"),
-        );
-        assert_eq!(
-            u.licence_status(at("2018-05-03T00:00:00Z")),
-            Some(LicenceStatus::Pending)
-        );
-        assert_eq!(
-            u.licence.as_ref().unwrap().licence_date.to_string(),
-            "2018-05-02"
-        );
+        let u = issue(&u, "lic".into(), Some("lot".into()), None, &activation(), at("2018-05-02T10:00:00Z"));
+        assert_eq!(u.licence_status(at("2018-05-03T00:00:00Z")), Some(LicenceStatus::Pending));
+        assert_eq!(u.licence.as_ref().unwrap().licence_date.to_string(), "2018-05-02");
         assert!(access("w", Some(&u), at("2018-05-03T00:00:00Z")).access);
         let started = activate(&u, &activation(), at("2018-05-11T09:00:00Z")).unwrap();
         let l = started.licence.as_ref().unwrap();
         assert_eq!(
             (l.status, l.valid_from, l.valid_until),
-            (
-                LicenceStatus::Active,
-                Some(at("2018-05-11T09:00:00Z")),
-                Some(at("2019-05-11T09:00:00Z"))
-            )
+            (LicenceStatus::Active, Some(at("2018-05-11T09:00:00Z")), Some(at("2019-05-11T09:00:00Z")))
         );
         assert_eq!(started.renewal_at, Some(at("2019-05-11T09:00:00Z")));
         // A second start does not move the year.
@@ -401,14 +369,8 @@ mod tests {
             at("2026-01-02T00:00:00Z"),
         );
         let r = release(&u, at("2026-03-01T00:00:00Z"));
-        assert_eq!(
-            r.licence_status(at("2026-03-01T00:00:00Z")),
-            Some(LicenceStatus::Released)
-        );
-        assert_eq!(
-            access("a", Some(&r), at("2026-03-01T00:00:00Z")).reason,
-            "released"
-        );
+        assert_eq!(r.licence_status(at("2026-03-01T00:00:00Z")), Some(LicenceStatus::Released));
+        assert_eq!(access("a", Some(&r), at("2026-03-01T00:00:00Z")).reason, "released");
         assert_eq!(r.licence_count, 1);
     }
 
@@ -427,10 +389,7 @@ mod tests {
         let a = access("boss@c.example", Some(&u), at("2027-01-02T00:00:00Z"));
         assert!(!a.access);
         assert!(a.message.unwrap().contains("/v1/orgs/c/orders"));
-        assert_eq!(
-            access("nobody@c.example", None, at("2027-01-02T00:00:00Z")).reason,
-            "no_licence"
-        );
+        assert_eq!(access("nobody@c.example", None, at("2027-01-02T00:00:00Z")).reason, "no_licence");
     }
 
     #[test]
@@ -440,10 +399,7 @@ mod tests {
             None,
             "c",
             "a@c.example",
-            UpsertUser {
-                last_login_at: Some(at("2026-04-01T00:00:00Z")),
-                ..Default::default()
-            },
+            UpsertUser { last_login_at: Some(at("2026-04-01T00:00:00Z")), ..Default::default() },
             now,
         )
         .unwrap();
@@ -451,10 +407,7 @@ mod tests {
             Some(u),
             "c",
             "a@c.example",
-            UpsertUser {
-                last_login_at: Some(at("2026-03-01T00:00:00Z")),
-                ..Default::default()
-            },
+            UpsertUser { last_login_at: Some(at("2026-03-01T00:00:00Z")), ..Default::default() },
             now,
         )
         .unwrap();
@@ -463,10 +416,7 @@ mod tests {
             Some(u),
             "c",
             "a@c.example",
-            UpsertUser {
-                last_login_at: Some(at("2026-06-01T00:00:00Z")),
-                ..Default::default()
-            },
+            UpsertUser { last_login_at: Some(at("2026-06-01T00:00:00Z")), ..Default::default() },
             now
         )
         .is_err());

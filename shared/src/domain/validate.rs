@@ -7,16 +7,11 @@ use super::DomainError;
 pub fn caller_id(field: &str, id: &str) -> Result<(), DomainError> {
     let ok = !id.is_empty()
         && id.len() <= 64
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
     if ok {
         Ok(())
     } else {
-        Err(DomainError::invalid(
-            field,
-            "use 1 to 64 letters, digits, '.', '_' or '-'",
-        ))
+        Err(DomainError::invalid(field, "use 1 to 64 letters, digits, '.', '_' or '-'"))
     }
 }
 
@@ -27,10 +22,7 @@ pub fn text(field: &str, value: &str, max: usize, required: bool) -> Result<Stri
         return Err(DomainError::invalid(field, "must not be empty"));
     }
     if value.chars().count() > max {
-        return Err(DomainError::invalid(
-            field,
-            format!("must be at most {max} characters"),
-        ));
+        return Err(DomainError::invalid(field, format!("must be at most {max} characters")));
     }
     Ok(value.to_string())
 }
@@ -51,10 +43,7 @@ pub fn email(field: &str, value: &str) -> Result<String, DomainError> {
     if valid {
         Ok(value)
     } else {
-        Err(DomainError::invalid(
-            field,
-            format!("{value:?} is not an e-mail address"),
-        ))
+        Err(DomainError::invalid(field, format!("{value:?} is not an e-mail address")))
     }
 }
 
@@ -73,14 +62,8 @@ mod tests {
 
     #[test]
     fn emails_are_trimmed_and_lower_cased() {
-        assert_eq!(
-            email("email", "  Ann@Example.COM ").unwrap(),
-            "ann@example.com"
-        );
-        assert_eq!(
-            email("email", "o'neil+tag@sub.example.org").unwrap(),
-            "o'neil+tag@sub.example.org"
-        );
+        assert_eq!(email("email", "  Ann@Example.COM ").unwrap(), "ann@example.com");
+        assert_eq!(email("email", "o'neil+tag@sub.example.org").unwrap(), "o'neil+tag@sub.example.org");
         assert!(email("email", "not-an-email").is_err());
         assert!(email("email", "a@b").is_err());
         assert!(email("email", "a b@example.com").is_err());

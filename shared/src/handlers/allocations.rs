@@ -23,21 +23,10 @@ async fn expired_users(cx: &Ctx<'_>, org_id: &str) -> Result<Vec<User>, Error> {
     let now = cx.req.now;
     let mut found = Vec::new();
     for status in [LicenceStatus::Expired, LicenceStatus::Active] {
-        let mut page = PageRequest {
-            limit: 500,
-            cursor: None,
-        };
+        let mut page = PageRequest { limit: 500, cursor: None };
         loop {
-            let p: Page<User> = cx
-                .app
-                .store
-                .users_by_licence_status(org_id, status, &page)
-                .await?;
-            found.extend(
-                p.items
-                    .into_iter()
-                    .filter(|u| u.licence_status(now) == Some(LicenceStatus::Expired)),
-            );
+            let p: Page<User> = cx.app.store.users_by_licence_status(org_id, status, &page).await?;
+            found.extend(p.items.into_iter().filter(|u| u.licence_status(now) == Some(LicenceStatus::Expired)));
             match p.next_cursor {
                 Some(c) => page.cursor = Some(c),
                 None => break,
@@ -59,89 +48,48 @@ pub async fn allocate(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let now = cx.req.now;
     let candidates: Vec<Candidate> = match (&input.emails, input.all_expired) {
         (Some(_), true) | (None, false) => {
-            return Err(
-                DomainError::invalid("emails", "give either emails or all_expired: true").into(),
-            );
+            return Err(DomainError::invalid("emails", "give either emails or all_expired: true").into());
         }
         (Some(emails), false) => {
             if emails.is_empty() || emails.len() > MAX_EMAILS {
-                return Err(DomainError::invalid(
-                    "emails",
-                    format!("give 1 to {MAX_EMAILS} e-mail addresses"),
-                )
-                .into());
+                return Err(DomainError::invalid("emails", format!("give 1 to {MAX_EMAILS} e-mail addresses")).into());
             }
-            let valid: Vec<String> = emails
-                .iter()
-                .filter_map(|e| validate::email("emails", e).ok())
-                .collect();
+            let valid: Vec<String> = emails.iter().filter_map(|e| validate::email("emails", e).ok()).collect();
             let mut found: HashMap<String, User> = HashMap::new();
             for chunk in valid.chunks(100) {
-                let keys_: Vec<_> = chunk
-                    .iter()
-                    .map(|e| (keys::org(&org.org_id), keys::user_sk(e)))
-                    .collect();
-                let users: Vec<User> = store
-                    .get_many(
-                        keys_
-                            .iter()
-                            .map(|(pk, sk)| (pk.clone(), sk.as_str()))
-                            .collect(),
-                    )
-                    .await?;
+                let keys_: Vec<_> = chunk.iter().map(|e| (keys::org(&org.org_id), keys::user_sk(e))).collect();
+                let users: Vec<User> =
+                    store.get_many(keys_.iter().map(|(pk, sk)| (pk.clone(), sk.as_str())).collect()).await?;
                 found.extend(users.into_iter().map(|u| (u.email.clone(), u)));
             }
             emails
                 .iter()
                 .map(|raw| Candidate {
                     raw: raw.clone(),
-                    user: validate::email("emails", raw)
-                        .ok()
-                        .and_then(|e| found.get(&e).cloned()),
+                    user: validate::email("emails", raw).ok().and_then(|e| found.get(&e).cloned()),
                 })
                 .collect()
         }
         (None, true) => expired_users(cx, &org.org_id)
             .await?
             .into_iter()
-            .map(|u| Candidate {
-                raw: u.email.clone(),
-                user: Some(u),
-            })
+            .map(|u| Candidate { raw: u.email.clone(), user: Some(u) })
             .collect(),
     };
     let policy = store.policy(&org).await?;
     let lots = store.all_lots(&org.org_id).await?;
-    let included_in_use = if policy.seats_included > 0 {
-        store.counters(&org.org_id).await?.included_in_use.max(0) as u32
-    } else {
-        0
-    };
-    let balance = Balance {
-        lots,
-        seats_included: policy.seats_included,
-        included_in_use,
-    };
-    let plan = allocation::plan(
-        &org.org_id,
-        candidates,
-        input.create_missing,
-        &balance,
-        &policy,
-        now,
-        || new_id("lic"),
-    )?;
+    let included_in_use =
+        if policy.seats_included > 0 { store.counters(&org.org_id).await?.included_in_use.max(0) as u32 } else { 0 };
+    let balance = Balance { lots, seats_included: policy.seats_included, included_in_use };
+    let plan =
+        allocation::plan(&org.org_id, candidates, input.create_missing, &balance, &policy, now, || new_id("lic"))?;
     let body = json!({ "allocated": plan.licensed.len(), "results": plan.rows });
     if plan.licensed.is_empty() {
         return Ok(Reply::ok(body));
     }
     let mut writes = Vec::new();
     for (lot_id, k) in &plan.lot_debits {
-        let lot = balance
-            .lots
-            .iter()
-            .find(|l| &l.lot_id == lot_id)
-            .expect("planned from these lots");
+        let lot = balance.lots.iter().find(|l| &l.lot_id == lot_id).expect("planned from these lots");
         writes.push(store.debit_lot(lot, *k)?);
     }
     let change = CounterChange {
@@ -154,11 +102,7 @@ pub async fn allocate(cx: &Ctx<'_>) -> Result<Reply, Error> {
     for (u, created) in &plan.licensed {
         writes.push(store.put_user(u, *created)?);
     }
-    let emails: Vec<&str> = plan
-        .licensed
-        .iter()
-        .map(|(u, _)| u.email.as_str())
-        .collect();
+    let emails: Vec<&str> = plan.licensed.iter().map(|(u, _)| u.email.as_str()).collect();
     let audit = AuditEntry::new(
         principal,
         &org,
@@ -176,10 +120,7 @@ pub async fn allocate(cx: &Ctx<'_>) -> Result<Reply, Error> {
         )
         .into());
     }
-    cx.commit(writes, Reply::ok(body), |_| {
-        DomainError::Conflict(RACED.into())
-    })
-    .await
+    cx.commit(writes, Reply::ok(body), |_| DomainError::Conflict(RACED.into())).await
 }
 
 pub async fn licences(cx: &Ctx<'_>) -> Result<Reply, Error> {
@@ -191,18 +132,12 @@ pub async fn licences(cx: &Ctx<'_>) -> Result<Reply, Error> {
         .req
         .query("status")
         .map(|s| {
-            LicenceStatus::parse(s).ok_or_else(|| {
-                DomainError::invalid("status", "must be active, pending, expired or released")
-            })
+            LicenceStatus::parse(s)
+                .ok_or_else(|| DomainError::invalid("status", "must be active, pending, expired or released"))
         })
         .transpose()?;
     let page = match status {
-        Some(s) => {
-            cx.app
-                .store
-                .users_by_licence_status(&org.org_id, s, &page_request)
-                .await?
-        }
+        Some(s) => cx.app.store.users_by_licence_status(&org.org_id, s, &page_request).await?,
         None => cx.app.store.users(&org.org_id, &page_request).await?,
     };
     // Listed by stored status; a licence whose end passed before the sweep materialised it is
@@ -221,7 +156,5 @@ pub async fn licences(cx: &Ctx<'_>) -> Result<Reply, Error> {
             Some(v)
         })
         .collect();
-    Ok(Reply::ok(
-        json!({ "items": items, "next_cursor": page.next_cursor }),
-    ))
+    Ok(Reply::ok(json!({ "items": items, "next_cursor": page.next_cursor })))
 }

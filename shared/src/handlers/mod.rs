@@ -1,6 +1,7 @@
 //! One async function per route: load state, authorise, decide (domain), commit (store).
 
 mod allocations;
+pub mod imports;
 mod orders;
 mod orgs;
 mod users;
@@ -38,6 +39,9 @@ pub async fn dispatch(op: Op, cx: &Ctx<'_>) -> Result<Reply, Error> {
         Op::Access => users::access(cx).await,
         Op::Allocate => retry_races(|| allocations::allocate(cx)).await,
         Op::ListLicences => allocations::licences(cx).await,
+        Op::CreateImport => imports::create(cx).await,
+        Op::ConfirmImport => imports::confirm(cx).await,
+        Op::GetImport => imports::get(cx).await,
     }
 }
 
@@ -70,9 +74,5 @@ pub(crate) fn new_id(prefix: &str) -> String {
 
 /// The org of a path parameter, or a 404.
 pub(crate) async fn load_org(cx: &Ctx<'_>, org_id: &str) -> Result<Org, Error> {
-    cx.app
-        .store
-        .org(org_id)
-        .await?
-        .ok_or_else(|| DomainError::not_found("org", org_id).into())
+    cx.app.store.org(org_id).await?.ok_or_else(|| DomainError::not_found("org", org_id).into())
 }

@@ -66,34 +66,22 @@ pub async fn list(cx: &Ctx<'_>) -> Result<Reply, Error> {
         .req
         .query("status")
         .map(|s| {
-            serde_json::from_value::<OrderStatus>(json!(s)).map_err(|_| {
-                DomainError::invalid(
-                    "status",
-                    "must be requested, assigned, rejected or cancelled",
-                )
-            })
+            serde_json::from_value::<OrderStatus>(json!(s))
+                .map_err(|_| DomainError::invalid("status", "must be requested, assigned, rejected or cancelled"))
         })
         .transpose()?;
     let company_id = cx.req.query("company_id").map(str::to_string);
     if let Some(c) = &company_id {
         validate::caller_id("company_id", c)?;
     }
-    let filter = OrderFilter {
-        status,
-        company_id,
-        from: cx.req.instant("from", false)?,
-        to: cx.req.instant("to", true)?,
-    };
+    let filter =
+        OrderFilter { status, company_id, from: cx.req.instant("from", false)?, to: cx.req.instant("to", true)? };
     if let (Some(from), Some(to)) = (filter.from, filter.to) {
         if from > to {
             return Err(DomainError::invalid("from", "must not be after to").into());
         }
     }
-    let page = cx
-        .app
-        .store
-        .orders(&org.org_id, &filter, &cx.req.page()?)
-        .await?;
+    let page = cx.app.store.orders(&org.org_id, &filter, &cx.req.page()?).await?;
     Ok(Reply::page(page, view))
 }
 
@@ -117,12 +105,7 @@ pub async fn cancel(cx: &Ctx<'_>) -> Result<Reply, Error> {
     );
     let mut writes = store.put_decided_order(&cancelled, &company)?;
     writes.push(store.put_audit(&audit, &new_id("aud"))?);
-    cx.commit(
-        writes,
-        Reply::ok(view(&cancelled)),
-        not_requested(&order.order_id),
-    )
-    .await
+    cx.commit(writes, Reply::ok(view(&cancelled)), not_requested(&order.order_id)).await
 }
 
 pub async fn reject(cx: &Ctx<'_>) -> Result<Reply, Error> {
@@ -141,12 +124,7 @@ pub async fn reject(cx: &Ctx<'_>) -> Result<Reply, Error> {
     );
     let mut writes = store.put_decided_order(&rejected, &company)?;
     writes.push(store.put_audit(&audit, &new_id("aud"))?);
-    cx.commit(
-        writes,
-        Reply::ok(view(&rejected)),
-        not_requested(&order.order_id),
-    )
-    .await
+    cx.commit(writes, Reply::ok(view(&rejected)), not_requested(&order.order_id)).await
 }
 
 pub async fn assign(cx: &Ctx<'_>) -> Result<Reply, Error> {
@@ -187,12 +165,7 @@ pub async fn assign(cx: &Ctx<'_>) -> Result<Reply, Error> {
     writes.push(store.put_new_lot(&lot)?);
     writes.push(store.put_notice(&notice)?);
     writes.push(store.put_audit(&audit, &new_id("aud"))?);
-    cx.commit(
-        writes,
-        Reply::ok(view(&assigned)),
-        not_requested(&order.order_id),
-    )
-    .await
+    cx.commit(writes, Reply::ok(view(&assigned)), not_requested(&order.order_id)).await
 }
 
 pub async fn lots(cx: &Ctx<'_>) -> Result<Reply, Error> {

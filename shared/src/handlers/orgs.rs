@@ -33,10 +33,7 @@ pub async fn create(cx: &Ctx<'_>) -> Result<Reply, Error> {
         json!({ "name": org.name, "kind": org.kind }),
         cx.req.now,
     );
-    let writes = vec![
-        store.put_new_org(&org)?,
-        store.put_audit(&audit, &new_id("aud"))?,
-    ];
+    let writes = vec![store.put_new_org(&org)?, store.put_audit(&audit, &new_id("aud"))?];
     let id = org.org_id.clone();
     cx.commit(writes, Reply::created(org.view()), |_| {
         DomainError::Conflict(format!("an org with id {id:?} exists already"))
@@ -74,10 +71,7 @@ pub async fn put_policy(cx: &Ctx<'_>) -> Result<Reply, Error> {
         serde_json::to_value(&settings).unwrap_or_default(),
         cx.req.now,
     );
-    let writes = vec![
-        store.put_org_versioned(&org)?,
-        store.put_audit(&audit, &new_id("aud"))?,
-    ];
+    let writes = vec![store.put_org_versioned(&org)?, store.put_audit(&audit, &new_id("aud"))?];
     let mut saved = org.clone();
     saved.version += 1;
     cx.commit(writes, Reply::ok(org_with_policy(&saved, &policy)), |_| {
@@ -90,16 +84,12 @@ pub async fn notifications(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let org = load_org(cx, cx.param("org_id")).await?;
     authorize(cx.principal()?, Action::ReadNotifications, &org)?;
     let page = cx.app.store.notices(&org.org_id, &cx.req.page()?).await?;
-    Ok(Reply::page(page, |n| {
-        serde_json::to_value(n).unwrap_or_default()
-    }))
+    Ok(Reply::page(page, |n| serde_json::to_value(n).unwrap_or_default()))
 }
 
 pub async fn audit(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let org = load_org(cx, cx.param("org_id")).await?;
     authorize(cx.principal()?, Action::ReadAudit, &org)?;
     let page = cx.app.store.audit(&org.org_id, &cx.req.page()?).await?;
-    Ok(Reply::page(page, |a| {
-        serde_json::to_value(a).unwrap_or_default()
-    }))
+    Ok(Reply::page(page, |a| serde_json::to_value(a).unwrap_or_default()))
 }

@@ -6,7 +6,7 @@ use serde_json::json;
 use super::{load_org, new_id, RACED};
 use crate::domain::allocation::{self, Balance, Candidate};
 use crate::domain::audit::AuditEntry;
-use crate::domain::auth::{authorize, Action, Role};
+use crate::domain::auth::{authorize, Action, Principal, Role};
 use crate::domain::enrolment::{self, PutEnrolment};
 use crate::domain::org::{Org, OrgKind};
 use crate::domain::policy::{Counting, Enforcement};
@@ -14,7 +14,9 @@ use crate::domain::user::{self, UpsertUser, User};
 use crate::domain::{validate, DomainError};
 use crate::http::{Ctx, Reply};
 use crate::store::users::CounterChange;
-use crate::store::Error;
+use crate::store::{Error, Store};
+use aws_sdk_dynamodb::types::TransactWriteItem;
+use chrono::{DateTime, Utc};
 
 fn raced(_: usize) -> DomainError {
     DomainError::Conflict(RACED.into())
@@ -32,25 +34,16 @@ async fn company_and_email(cx: &Ctx<'_>, action: Action) -> Result<(Org, String)
 }
 
 async fn existing_user(cx: &Ctx<'_>, org: &Org, email: &str) -> Result<User, Error> {
-    cx.app
-        .store
-        .user(&org.org_id, email)
-        .await?
-        .ok_or_else(|| DomainError::not_found("user", email).into())
+    cx.app.store.user(&org.org_id, email).await?.ok_or_else(|| DomainError::not_found("user", email).into())
 }
 
 pub async fn upsert(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let principal = cx.principal()?;
     let (org, email) = company_and_email(cx, Action::ManageUsers).await?;
-    let input: UpsertUser = if cx.req.body.iter().all(u8::is_ascii_whitespace) {
-        UpsertUser::default()
-    } else {
-        cx.req.json()?
-    };
-    let login_only = input.name.is_none()
-        && input.role.is_none()
-        && input.renewable.is_none()
-        && input.last_login_at.is_some();
+    let input: UpsertUser =
+        if cx.req.body.iter().all(u8::is_ascii_whitespace) { UpsertUser::default() } else { cx.req.json()? };
+    let login_only =
+        input.name.is_none() && input.role.is_none() && input.renewable.is_none() && input.last_login_at.is_some();
     let store = &cx.app.store;
     let existing = store.user(&org.org_id, &email).await?;
     let created = existing.is_none();
@@ -63,29 +56,14 @@ pub async fn upsert(cx: &Ctx<'_>) -> Result<Reply, Error> {
     // Logins are recorded on the user; they are not changes worth an audit entry each.
     if created || !login_only {
         let details = json!({ "name": next.name, "role": next.role, "renewable": next.renewable });
-        let action = if created {
-            "user.created"
-        } else {
-            "user.updated"
-        };
-        let audit = AuditEntry::new(
-            principal,
-            &org,
-            action,
-            &format!("user/{email}"),
-            details,
-            cx.req.now,
-        );
+        let action = if created { "user.created" } else { "user.updated" };
+        let audit = AuditEntry::new(principal, &org, action, &format!("user/{email}"), details, cx.req.now);
         writes.push(store.put_audit(&audit, &new_id("aud"))?);
     }
     let mut saved = next.clone();
     saved.version += 1;
     let body = saved.view(cx.req.now);
-    let reply = if created {
-        Reply::created(body)
-    } else {
-        Reply::ok(body)
-    };
+    let reply = if created { Reply::created(body) } else { Reply::ok(body) };
     cx.commit(writes, reply, raced).await
 }
 
@@ -106,51 +84,45 @@ pub async fn list(cx: &Ctx<'_>) -> Result<Reply, Error> {
 /// Release: the licence ends as `released`, live enrolments become `expired`, records are kept,
 /// and the seat goes back to its lot as `uses_per_seat` allows.
 pub async fn release(cx: &Ctx<'_>) -> Result<Reply, Error> {
-    let principal = cx.principal()?;
     let (org, email) = company_and_email(cx, Action::ManageUsers).await?;
-    let store = &cx.app.store;
-    let now = cx.req.now;
     let user = existing_user(cx, &org, &email).await?;
-    let live: Vec<_> = store
-        .enrolments(&org.org_id, &email)
-        .await?
-        .into_iter()
-        .filter(|e| e.live_at(now))
-        .collect();
-    let released = user::release(&user, now);
+    let (writes, released) = release_writes(&cx.app.store, &org, &user, cx.principal()?, cx.req.now).await?;
+    cx.commit(writes, Reply::ok(released.view(cx.req.now)), raced).await
+}
+
+/// The writes that release `user` (one transaction), and the user as it will be stored.
+pub(crate) async fn release_writes(
+    store: &Store,
+    org: &Org,
+    user: &User,
+    principal: &Principal,
+    now: DateTime<Utc>,
+) -> Result<(Vec<TransactWriteItem>, User), Error> {
+    let email = &user.email;
+    let live: Vec<_> = store.enrolments(&org.org_id, email).await?.into_iter().filter(|e| e.live_at(now)).collect();
+    let released = user::release(user, now);
     let mut writes = vec![store.put_user(&released, false)?];
     for e in &live {
         writes.push(store.put_enrolment(&e.expired(now))?);
     }
-    let mut change = CounterChange {
-        active_users: -(i64::from(!live.is_empty())),
-        ..Default::default()
-    };
+    let mut change = CounterChange { active_users: -(i64::from(!live.is_empty())), ..Default::default() };
     if let Some(l) = user.licence.as_ref().filter(|l| l.holds_seat(now)) {
         change.seats_held = -1;
         match &l.lot_id {
-            Some(lot_id) => {
-                writes.push(store.credit_lot(&org.org_id, lot_id, l.lot_valid_until, 1)?)
-            }
+            Some(lot_id) => writes.push(store.credit_lot(&org.org_id, lot_id, l.lot_valid_until, 1)?),
             None => change.included_in_use = -1,
         }
     }
     if !change.is_empty() {
         writes.push(store.change_counters(&org.org_id, &change)?);
     }
-    let details = json!({ "licence_id": user.licence.as_ref().map(|l| &l.licence_id), "enrolments_expired": live.len() });
-    let audit = AuditEntry::new(
-        principal,
-        &org,
-        "user.released",
-        &format!("user/{email}"),
-        details,
-        now,
-    );
+    let details =
+        json!({ "licence_id": user.licence.as_ref().map(|l| &l.licence_id), "enrolments_expired": live.len() });
+    let audit = AuditEntry::new(principal, org, "user.released", &format!("user/{email}"), details, now);
     writes.push(store.put_audit(&audit, &new_id("aud"))?);
     let mut saved = released;
     saved.version += 1;
-    cx.commit(writes, Reply::ok(saved.view(now)), raced).await
+    Ok((writes, saved))
 }
 
 #[derive(Deserialize)]
@@ -177,10 +149,7 @@ pub async fn set_renewable(cx: &Ctx<'_>) -> Result<Reply, Error> {
             results.push(json!({ "email": raw, "outcome": "invalid_email" }));
             continue;
         };
-        match store
-            .set_renewable(&org.org_id, &email, input.renewable)
-            .await
-        {
+        match store.set_renewable(&org.org_id, &email, input.renewable).await {
             Ok(true) => {
                 results.push(json!({ "email": email, "outcome": "updated" }));
                 updated.push(email);
@@ -197,12 +166,8 @@ pub async fn set_renewable(cx: &Ctx<'_>) -> Result<Reply, Error> {
         json!({ "renewable": input.renewable, "emails": updated }),
         cx.req.now,
     );
-    store
-        .transact(vec![store.put_audit(&audit, &new_id("aud"))?])
-        .await?;
-    Ok(Reply::ok(
-        json!({ "updated": updated.len(), "results": results }),
-    ))
+    store.transact(vec![store.put_audit(&audit, &new_id("aud"))?]).await?;
+    Ok(Reply::ok(json!({ "updated": updated.len(), "results": results })))
 }
 
 /// An enrolment changes. Under `term_starts = activation` the first live enrolment of a user
@@ -221,11 +186,8 @@ pub async fn put_enrolment(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let all = store.enrolments(&org.org_id, &email).await?;
     let before = all.iter().find(|e| e.enrolment_id == enrolment_id);
     let live_before = all.iter().any(|e| e.live_at(now));
-    let live_after = all
-        .iter()
-        .filter(|e| e.enrolment_id != enrolment_id)
-        .any(|e| e.live_at(now))
-        || after.live_at(now);
+    let live_after =
+        all.iter().filter(|e| e.enrolment_id != enrolment_id).any(|e| e.live_at(now)) || after.live_at(now);
     let policy = store.policy(&org).await?;
     let counters = store.counters(&org.org_id).await?;
     let lots = store.all_lots(&org.org_id).await?;
@@ -235,14 +197,9 @@ pub async fn put_enrolment(cx: &Ctx<'_>) -> Result<Reply, Error> {
         included_in_use: counters.included_in_use.max(0) as u32,
     };
 
-    let mut change = CounterChange {
-        active_users: i64::from(live_after) - i64::from(live_before),
-        ..Default::default()
-    };
-    if change.active_users > 0
-        && policy.counting == Counting::ActiveUsers
-        && policy.enforcement == Enforcement::Hard
-    {
+    let mut change =
+        CounterChange { active_users: i64::from(live_after) - i64::from(live_before), ..Default::default() };
+    if change.active_users > 0 && policy.counting == Counting::ActiveUsers && policy.enforcement == Enforcement::Hard {
         let limit = balance.limit(now) as i64;
         if counters.active_users >= limit {
             return Err(DomainError::SeatLimitReached {
@@ -271,10 +228,7 @@ pub async fn put_enrolment(cx: &Ctx<'_>) -> Result<Reply, Error> {
     {
         let plan = allocation::plan(
             &org.org_id,
-            vec![Candidate {
-                raw: email.clone(),
-                user: Some(user.clone()),
-            }],
+            vec![Candidate { raw: email.clone(), user: Some(user.clone()) }],
             false,
             &balance,
             &policy,
@@ -283,11 +237,7 @@ pub async fn put_enrolment(cx: &Ctx<'_>) -> Result<Reply, Error> {
         )?;
         if let Some((licensed, _)) = plan.licensed.into_iter().next() {
             for (lot_id, k) in &plan.lot_debits {
-                let lot = balance
-                    .lots
-                    .iter()
-                    .find(|l| &l.lot_id == lot_id)
-                    .expect("planned from these lots");
+                let lot = balance.lots.iter().find(|l| &l.lot_id == lot_id).expect("planned from these lots");
                 writes.push(store.debit_lot(lot, *k)?);
             }
             change.seats_held += 1;
@@ -309,14 +259,7 @@ pub async fn put_enrolment(cx: &Ctx<'_>) -> Result<Reply, Error> {
         writes.push(store.change_counters(&org.org_id, &change)?);
     }
     let details = json!({ "enrolment_id": enrolment_id, "status": after.status, "licence_debited": debited, "licence_status": next.licence_status(now) });
-    let audit = AuditEntry::new(
-        principal,
-        &org,
-        "enrolment.set",
-        &format!("user/{email}"),
-        details,
-        now,
-    );
+    let audit = AuditEntry::new(principal, &org, "enrolment.set", &format!("user/{email}"), details, now);
     writes.push(store.put_audit(&audit, &new_id("aud"))?);
     let mut saved = next.clone();
     saved.version += 1;
@@ -327,9 +270,7 @@ pub async fn put_enrolment(cx: &Ctx<'_>) -> Result<Reply, Error> {
 pub async fn access(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let principal = cx.principal()?;
     let (org, email) = company_and_email(cx, Action::ReadAccess).await?;
-    if principal.role == Role::Learner
-        && (principal.email != email || principal.org_id != org.org_id)
-    {
+    if principal.role == Role::Learner && (principal.email != email || principal.org_id != org.org_id) {
         // A learner asks about itself only; another user's status is not its to know.
         return Err(DomainError::not_found("user", &email).into());
     }

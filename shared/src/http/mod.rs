@@ -37,25 +37,15 @@ pub struct Reply {
 
 impl Reply {
     pub fn ok(body: Value) -> Self {
-        Reply {
-            status: 200,
-            body,
-            replayed: false,
-        }
+        Reply { status: 200, body, replayed: false }
     }
 
     pub fn created(body: Value) -> Self {
-        Reply {
-            status: 201,
-            body,
-            replayed: false,
-        }
+        Reply { status: 201, body, replayed: false }
     }
 
     pub fn page<T>(page: crate::store::Page<T>, view: impl Fn(&T) -> Value) -> Self {
-        Reply::ok(
-            json!({ "items": page.items.iter().map(view).collect::<Vec<_>>(), "next_cursor": page.next_cursor }),
-        )
+        Reply::ok(json!({ "items": page.items.iter().map(view).collect::<Vec<_>>(), "next_cursor": page.next_cursor }))
     }
 }
 
@@ -103,12 +93,7 @@ impl<'a> Ctx<'a> {
                 body: reply.body.to_string(),
                 expires_at: (now + Duration::hours(IDEMPOTENCY_TTL_HOURS)).timestamp(),
             };
-            writes.push(store.put_idempotency_record(
-                &self.principal()?.sub,
-                &k.key,
-                &record,
-                now,
-            )?);
+            writes.push(store.put_idempotency_record(&self.principal()?.sub, &k.key, &record, now)?);
         }
         match store.transact(writes).await {
             Ok(()) => Ok(reply),
@@ -130,34 +115,20 @@ impl<'a> Ctx<'a> {
             return Ok(None);
         };
         let sub = &self.principal()?.sub;
-        let Some(record) = self
-            .app
-            .store
-            .idempotency_record(sub, &k.key, self.req.now)
-            .await?
-        else {
+        let Some(record) = self.app.store.idempotency_record(sub, &k.key, self.req.now).await? else {
             return Ok(None);
         };
         if record.fingerprint != k.fingerprint {
             return Err(DomainError::IdempotencyMismatch.into());
         }
-        let body =
-            serde_json::from_str(&record.body).map_err(|e| StoreError::Other(e.to_string()))?;
-        Ok(Some(Reply {
-            status: record.status,
-            body,
-            replayed: true,
-        }))
+        let body = serde_json::from_str(&record.body).map_err(|e| StoreError::Other(e.to_string()))?;
+        Ok(Some(Reply { status: record.status, body, replayed: true }))
     }
 }
 
 /// Handles one API Gateway event. `function` limits the routes to those one Lambda serves;
 /// the local server passes `None` and serves them all.
-pub async fn handle(
-    app: &App,
-    function: Option<&str>,
-    event: ApiGatewayV2httpRequest,
-) -> ApiGatewayV2httpResponse {
+pub async fn handle(app: &App, function: Option<&str>, event: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
     let req = match ApiRequest::from_event(event) {
         Ok(r) => r,
         Err(e) => return error_response(&e),
@@ -170,21 +141,11 @@ pub async fn handle(
             Err(Error::Domain(e)) => error_response(e),
             Err(Error::Store(StoreError::Retryable(m))) => {
                 tracing::warn!(error = %m, "store busy");
-                error_response_raw(
-                    503,
-                    "unavailable",
-                    "the service is busy; retry shortly",
-                    json!({}),
-                )
+                error_response_raw(503, "unavailable", "the service is busy; retry shortly", json!({}))
             }
             Err(Error::Store(e)) => {
                 tracing::error!(error = %e, "store failure");
-                error_response_raw(
-                    500,
-                    "internal",
-                    "something went wrong on our side",
-                    json!({}),
-                )
+                error_response_raw(500, "internal", "something went wrong on our side", json!({}))
             }
         };
         tracing::info!(status = response.status_code, "handled");
@@ -197,9 +158,7 @@ pub async fn handle(
 async fn run(app: &App, function: Option<&str>, req: &ApiRequest) -> Result<Reply, Error> {
     let (route, params) = match routes::find(&req.method, &req.path, function)? {
         Ok(found) => found,
-        Err(routes::Miss::NoSuchPath) => {
-            return Err(DomainError::NotFound(format!("no route {}", req.path)).into())
-        }
+        Err(routes::Miss::NoSuchPath) => return Err(DomainError::NotFound(format!("no route {}", req.path)).into()),
         Err(routes::Miss::MethodNotAllowed) => {
             return Err(DomainError::InvalidRequest {
                 message: format!("{} is not allowed on {}", req.method, req.path),
@@ -226,19 +185,11 @@ async fn run(app: &App, function: Option<&str>, req: &ApiRequest) -> Result<Repl
             h.update(req.path.as_bytes());
             h.update([0]);
             h.update(&req.body);
-            Some(IdempotencyKey {
-                key: key.to_string(),
-                fingerprint: format!("{:x}", h.finalize()),
-            })
+            Some(IdempotencyKey { key: key.to_string(), fingerprint: format!("{:x}", h.finalize()) })
         }
         _ => None,
     };
-    let ctx = Ctx {
-        app,
-        req,
-        params,
-        idempotency,
-    };
+    let ctx = Ctx { app, req, params, idempotency };
     if let Some(replay) = ctx.replay().await? {
         return Ok(replay);
     }
@@ -249,10 +200,7 @@ fn response(status: u16, body: &Value, replayed: bool) -> ApiGatewayV2httpRespon
     let mut headers = HeaderMap::new();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     if replayed {
-        headers.insert(
-            HeaderName::from_static("idempotent-replayed"),
-            HeaderValue::from_static("true"),
-        );
+        headers.insert(HeaderName::from_static("idempotent-replayed"), HeaderValue::from_static("true"));
     }
     let mut r = ApiGatewayV2httpResponse::default();
     r.status_code = status as i64;
@@ -261,17 +209,8 @@ fn response(status: u16, body: &Value, replayed: bool) -> ApiGatewayV2httpRespon
     r
 }
 
-fn error_response_raw(
-    status: u16,
-    code: &str,
-    message: &str,
-    details: Value,
-) -> ApiGatewayV2httpResponse {
-    response(
-        status,
-        &json!({ "error": { "code": code, "message": message, "details": details } }),
-        false,
-    )
+fn error_response_raw(status: u16, code: &str, message: &str, details: Value) -> ApiGatewayV2httpResponse {
+    response(status, &json!({ "error": { "code": code, "message": message, "details": details } }), false)
 }
 
 pub fn error_response(e: &DomainError) -> ApiGatewayV2httpResponse {

@@ -30,6 +30,9 @@ pub enum Op {
     Access,
     Allocate,
     ListLicences,
+    CreateImport,
+    ConfirmImport,
+    GetImport,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -44,13 +47,7 @@ pub struct Route {
 
 const fn route(method: &'static str, path: &'static str, op: Op, function: &'static str) -> Route {
     let command = !matches!(method.as_bytes(), b"GET");
-    Route {
-        method,
-        path,
-        op,
-        function,
-        command,
-    }
+    Route { method, path, op, function, command }
 }
 
 pub const TENANT_ADMIN: &str = "tenant-admin";
@@ -58,111 +55,35 @@ pub const REQUEST_ORDER: &str = "request-order";
 pub const ASSIGN_ORDER: &str = "assign-order";
 pub const USERS: &str = "users";
 pub const ALLOCATE: &str = "allocate";
+pub const IMPORT_ALLOCATION: &str = "import-allocation";
 
 pub const ROUTES: &[Route] = &[
     route("GET", "/health", Op::Health, TENANT_ADMIN),
     route("POST", "/v1/orgs", Op::CreateOrg, TENANT_ADMIN),
     route("GET", "/v1/orgs/{org_id}", Op::GetOrg, TENANT_ADMIN),
-    route(
-        "GET",
-        "/v1/orgs/{org_id}/children",
-        Op::ListChildren,
-        TENANT_ADMIN,
-    ),
-    route(
-        "PUT",
-        "/v1/orgs/{org_id}/policy",
-        Op::PutPolicy,
-        TENANT_ADMIN,
-    ),
-    route(
-        "GET",
-        "/v1/orgs/{org_id}/notifications",
-        Op::ListNotifications,
-        TENANT_ADMIN,
-    ),
-    route(
-        "GET",
-        "/v1/orgs/{org_id}/audit",
-        Op::ListAudit,
-        TENANT_ADMIN,
-    ),
-    route(
-        "POST",
-        "/v1/orgs/{org_id}/orders",
-        Op::RequestOrder,
-        REQUEST_ORDER,
-    ),
-    route(
-        "GET",
-        "/v1/orgs/{org_id}/orders",
-        Op::ListOrders,
-        REQUEST_ORDER,
-    ),
+    route("GET", "/v1/orgs/{org_id}/children", Op::ListChildren, TENANT_ADMIN),
+    route("PUT", "/v1/orgs/{org_id}/policy", Op::PutPolicy, TENANT_ADMIN),
+    route("GET", "/v1/orgs/{org_id}/notifications", Op::ListNotifications, TENANT_ADMIN),
+    route("GET", "/v1/orgs/{org_id}/audit", Op::ListAudit, TENANT_ADMIN),
+    route("POST", "/v1/orgs/{org_id}/orders", Op::RequestOrder, REQUEST_ORDER),
+    route("GET", "/v1/orgs/{org_id}/orders", Op::ListOrders, REQUEST_ORDER),
     route("GET", "/v1/orders/{order_id}", Op::GetOrder, REQUEST_ORDER),
-    route(
-        "POST",
-        "/v1/orders/{order_id}/cancel",
-        Op::CancelOrder,
-        REQUEST_ORDER,
-    ),
-    route(
-        "POST",
-        "/v1/orders/{order_id}/assign",
-        Op::AssignOrder,
-        ASSIGN_ORDER,
-    ),
-    route(
-        "POST",
-        "/v1/orders/{order_id}/reject",
-        Op::RejectOrder,
-        ASSIGN_ORDER,
-    ),
+    route("POST", "/v1/orders/{order_id}/cancel", Op::CancelOrder, REQUEST_ORDER),
+    route("POST", "/v1/orders/{order_id}/assign", Op::AssignOrder, ASSIGN_ORDER),
+    route("POST", "/v1/orders/{order_id}/reject", Op::RejectOrder, ASSIGN_ORDER),
     route("GET", "/v1/orgs/{org_id}/lots", Op::ListLots, ASSIGN_ORDER),
     route("GET", "/v1/orgs/{org_id}/users", Op::ListUsers, USERS),
-    route(
-        "POST",
-        "/v1/orgs/{org_id}/users/renewable",
-        Op::SetRenewable,
-        USERS,
-    ),
-    route(
-        "PUT",
-        "/v1/orgs/{org_id}/users/{email}",
-        Op::UpsertUser,
-        USERS,
-    ),
+    route("POST", "/v1/orgs/{org_id}/users/renewable", Op::SetRenewable, USERS),
+    route("PUT", "/v1/orgs/{org_id}/users/{email}", Op::UpsertUser, USERS),
     route("GET", "/v1/orgs/{org_id}/users/{email}", Op::GetUser, USERS),
-    route(
-        "DELETE",
-        "/v1/orgs/{org_id}/users/{email}",
-        Op::ReleaseUser,
-        USERS,
-    ),
-    route(
-        "PUT",
-        "/v1/orgs/{org_id}/users/{email}/enrolments/{enrolment_id}",
-        Op::PutEnrolment,
-        USERS,
-    ),
-    route(
-        "GET",
-        "/v1/orgs/{org_id}/users/{email}/access",
-        Op::Access,
-        USERS,
-    ),
-    route(
-        "POST",
-        "/v1/orgs/{org_id}/allocations",
-        Op::Allocate,
-        ALLOCATE,
-    ),
-    route(
-        "GET",
-        "/v1/orgs/{org_id}/licences",
-        Op::ListLicences,
-        ALLOCATE,
-    ),
+    route("DELETE", "/v1/orgs/{org_id}/users/{email}", Op::ReleaseUser, USERS),
+    route("PUT", "/v1/orgs/{org_id}/users/{email}/enrolments/{enrolment_id}", Op::PutEnrolment, USERS),
+    route("GET", "/v1/orgs/{org_id}/users/{email}/access", Op::Access, USERS),
+    route("POST", "/v1/orgs/{org_id}/allocations", Op::Allocate, ALLOCATE),
+    route("GET", "/v1/orgs/{org_id}/licences", Op::ListLicences, ALLOCATE),
+    route("POST", "/v1/orgs/{org_id}/imports", Op::CreateImport, IMPORT_ALLOCATION),
+    route("POST", "/v1/orgs/{org_id}/imports/{import_id}/confirm", Op::ConfirmImport, IMPORT_ALLOCATION),
+    route("GET", "/v1/orgs/{org_id}/imports/{import_id}", Op::GetImport, IMPORT_ALLOCATION),
 ];
 
 /// Path parameters, percent-decoded.
@@ -171,30 +92,21 @@ pub struct Params(Vec<(&'static str, String)>);
 
 impl Params {
     pub fn get(&self, name: &str) -> &str {
-        self.0
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or("")
+        self.0.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str()).unwrap_or("")
     }
 }
 
 fn matches(pattern: &'static str, path: &str) -> Result<Option<Params>, DomainError> {
     let want: Vec<&str> = pattern.trim_matches('/').split('/').collect();
-    let got: Vec<&str> = path
-        .trim_end_matches('/')
-        .trim_start_matches('/')
-        .split('/')
-        .collect();
+    let got: Vec<&str> = path.trim_end_matches('/').trim_start_matches('/').split('/').collect();
     if want.len() != got.len() {
         return Ok(None);
     }
     let mut params = Vec::new();
     for (w, g) in want.iter().zip(&got) {
         if let Some(name) = w.strip_prefix('{').and_then(|w| w.strip_suffix('}')) {
-            let value = percent_decode_str(g)
-                .decode_utf8()
-                .map_err(|_| DomainError::invalid(name, "is not valid UTF-8"))?;
+            let value =
+                percent_decode_str(g).decode_utf8().map_err(|_| DomainError::invalid(name, "is not valid UTF-8"))?;
             if value.is_empty() {
                 return Ok(None);
             }
@@ -220,10 +132,7 @@ pub fn find(
     function: Option<&str>,
 ) -> Result<Result<(&'static Route, Params), Miss>, DomainError> {
     let mut path_known = false;
-    for r in ROUTES
-        .iter()
-        .filter(|r| function.is_none_or(|f| f == r.function))
-    {
+    for r in ROUTES.iter().filter(|r| function.is_none_or(|f| f == r.function)) {
         if let Some(params) = matches(r.path, path)? {
             if r.method.eq_ignore_ascii_case(method) {
                 return Ok(Ok((r, params)));
@@ -231,11 +140,7 @@ pub fn find(
             path_known = true;
         }
     }
-    Ok(Err(if path_known {
-        Miss::MethodNotAllowed
-    } else {
-        Miss::NoSuchPath
-    }))
+    Ok(Err(if path_known { Miss::MethodNotAllowed } else { Miss::NoSuchPath }))
 }
 
 #[cfg(test)]
@@ -244,16 +149,11 @@ mod tests {
 
     #[test]
     fn paths_match_with_decoded_parameters() {
-        let (r, p) = find("GET", "/v1/orgs/acme%2Dco/orders", None)
-            .unwrap()
-            .unwrap();
+        let (r, p) = find("GET", "/v1/orgs/acme%2Dco/orders", None).unwrap().unwrap();
         assert_eq!(r.op, Op::ListOrders);
         assert_eq!(p.get("org_id"), "acme-co");
         let (r, _) = find("POST", "/v1/orders/o1/assign", None).unwrap().unwrap();
-        assert_eq!(
-            (r.op, r.function, r.command),
-            (Op::AssignOrder, ASSIGN_ORDER, true)
-        );
+        assert_eq!((r.op, r.function, r.command), (Op::AssignOrder, ASSIGN_ORDER, true));
     }
 
     #[test]
@@ -265,20 +165,9 @@ mod tests {
 
     #[test]
     fn misses_say_why() {
-        assert_eq!(
-            find("DELETE", "/v1/orgs", None).unwrap().unwrap_err(),
-            Miss::MethodNotAllowed
-        );
-        assert_eq!(
-            find("GET", "/v2/nothing", None).unwrap().unwrap_err(),
-            Miss::NoSuchPath
-        );
+        assert_eq!(find("DELETE", "/v1/orgs", None).unwrap().unwrap_err(), Miss::MethodNotAllowed);
+        assert_eq!(find("GET", "/v2/nothing", None).unwrap().unwrap_err(), Miss::NoSuchPath);
         // A function serves only its own routes.
-        assert_eq!(
-            find("POST", "/v1/orders/o1/assign", Some(REQUEST_ORDER))
-                .unwrap()
-                .unwrap_err(),
-            Miss::NoSuchPath
-        );
+        assert_eq!(find("POST", "/v1/orders/o1/assign", Some(REQUEST_ORDER)).unwrap().unwrap_err(), Miss::NoSuchPath);
     }
 }

@@ -108,9 +108,7 @@ pub fn order_entry_gsi1sk(requested_at: DateTime<Utc>, order_id: &str) -> String
 }
 
 pub fn lot_sk(valid_until: Option<DateTime<Utc>>, lot_id: &str) -> String {
-    let end = valid_until
-        .map(sort_time)
-        .unwrap_or_else(|| "9999".to_string());
+    let end = valid_until.map(sort_time).unwrap_or_else(|| "9999".to_string());
     format!("LOT#{end}#{lot_id}")
 }
 

@@ -1,6 +1,7 @@
 //! The one adapter over the single DynamoDB table. Layout in [`keys`]; the table itself is
 //! defined once, in `infra/template.yaml`, and [`table`] creates it from there for local runs.
 
+pub mod imports;
 pub mod keys;
 pub mod records;
 pub mod table;
@@ -39,9 +40,7 @@ impl StoreError {
         R: std::fmt::Debug,
     {
         match &err {
-            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
-                StoreError::Retryable(format!("{err}"))
-            }
+            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => StoreError::Retryable(format!("{err}")),
             SdkError::ServiceError(se) => {
                 let code = se.err().code().unwrap_or_default();
                 let message = se.err().message().unwrap_or_default();
@@ -56,10 +55,7 @@ impl StoreError {
                     _ => StoreError::Other(format!("{code}: {message}")),
                 }
             }
-            _ => StoreError::Other(format!(
-                "{}",
-                aws_sdk_dynamodb::error::DisplayErrorContext(&err)
-            )),
+            _ => StoreError::Other(format!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(&err))),
         }
     }
 }
@@ -88,10 +84,7 @@ pub struct PageRequest {
 
 impl Default for PageRequest {
     fn default() -> Self {
-        PageRequest {
-            limit: 50,
-            cursor: None,
-        }
+        PageRequest { limit: 50, cursor: None }
     }
 }
 
@@ -123,23 +116,11 @@ pub struct QuerySpec {
 
 impl QuerySpec {
     pub fn table(partition: String, sort: SortKey) -> Self {
-        QuerySpec {
-            index: None,
-            partition,
-            sort,
-            newest_first: false,
-            filter_eq: None,
-        }
+        QuerySpec { index: None, partition, sort, newest_first: false, filter_eq: None }
     }
 
     pub fn index(index: &'static str, partition: String, sort: SortKey) -> Self {
-        QuerySpec {
-            index: Some(index),
-            partition,
-            sort,
-            newest_first: false,
-            filter_eq: None,
-        }
+        QuerySpec { index: Some(index), partition, sort, newest_first: false, filter_eq: None }
     }
 
     pub fn newest_first(mut self) -> Self {
@@ -159,13 +140,9 @@ impl QuerySpec {
 }
 
 /// Serialises a domain value and adds its keys and `type`.
-pub fn to_item<T: Serialize>(
-    kind: &str,
-    value: &T,
-    key_attrs: &[(&str, String)],
-) -> Result<Item, StoreError> {
-    let mut item: Item = serde_dynamo::aws_sdk_dynamodb_1::to_item(value)
-        .map_err(|e| StoreError::Other(e.to_string()))?;
+pub fn to_item<T: Serialize>(kind: &str, value: &T, key_attrs: &[(&str, String)]) -> Result<Item, StoreError> {
+    let mut item: Item =
+        serde_dynamo::aws_sdk_dynamodb_1::to_item(value).map_err(|e| StoreError::Other(e.to_string()))?;
     item.insert(keys::TYPE.into(), AttributeValue::S(kind.into()));
     for (name, value) in key_attrs {
         item.insert((*name).into(), AttributeValue::S(value.clone()));
@@ -174,8 +151,7 @@ pub fn to_item<T: Serialize>(
 }
 
 pub fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
-    serde_dynamo::aws_sdk_dynamodb_1::from_item(item)
-        .map_err(|e| StoreError::Other(format!("unreadable item: {e}")))
+    serde_dynamo::aws_sdk_dynamodb_1::from_item(item).map_err(|e| StoreError::Other(format!("unreadable item: {e}")))
 }
 
 pub fn s(v: impl Into<String>) -> AttributeValue {
@@ -188,13 +164,7 @@ fn key(pk: String, sk: &str) -> Item {
 
 /// A transaction item that puts `item` on the condition that no item has its key yet.
 pub fn put_new(table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {
-    put_if(
-        table,
-        item,
-        Some("attribute_not_exists(PK)"),
-        &[],
-        HashMap::new(),
-    )
+    put_if(table, item, Some("attribute_not_exists(PK)"), &[], HashMap::new())
 }
 
 /// A transaction item that puts `item`, overwriting whatever had its key.
@@ -209,10 +179,7 @@ pub fn put_if(
     names: &[(&str, &str)],
     values: HashMap<String, AttributeValue>,
 ) -> Result<TransactWriteItem, StoreError> {
-    let names: HashMap<String, String> = names
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    let names: HashMap<String, String> = names.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let put = Put::builder()
         .table_name(table)
         .set_item(Some(item))
@@ -226,18 +193,11 @@ pub fn put_if(
 
 impl Store {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Store {
-            client,
-            table: table.into(),
-        }
+        Store { client, table: table.into() }
     }
 
     /// A strongly consistent read of one item.
-    pub async fn get<T: DeserializeOwned>(
-        &self,
-        pk: String,
-        sk: &str,
-    ) -> Result<Option<T>, StoreError> {
+    pub async fn get<T: DeserializeOwned>(&self, pk: String, sk: &str) -> Result<Option<T>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -251,10 +211,7 @@ impl Store {
     }
 
     /// Reads several items by key in one round trip (plus retries of unprocessed keys).
-    pub async fn get_many<T: DeserializeOwned>(
-        &self,
-        keys_: Vec<(String, &str)>,
-    ) -> Result<Vec<T>, StoreError> {
+    pub async fn get_many<T: DeserializeOwned>(&self, keys_: Vec<(String, &str)>) -> Result<Vec<T>, StoreError> {
         use aws_sdk_dynamodb::types::KeysAndAttributes;
         let mut pending: Vec<Item> = keys_.into_iter().map(|(pk, sk)| key(pk, sk)).collect();
         let mut found = Vec::new();
@@ -307,12 +264,7 @@ impl Store {
 
     async fn transact_once(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
         use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
+        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
         match result {
             Ok(_) => Ok(()),
             Err(SdkError::ServiceError(se)) => match se.err() {
@@ -326,9 +278,7 @@ impl Store {
                         .collect();
                     if failed.is_empty() {
                         let codes: Vec<&str> = reasons.iter().filter_map(|r| r.code()).collect();
-                        Err(StoreError::Retryable(format!(
-                            "transaction cancelled: {codes:?}"
-                        )))
+                        Err(StoreError::Retryable(format!("transaction cancelled: {codes:?}")))
                     } else {
                         Err(StoreError::ConditionFailed(failed))
                     }
@@ -348,11 +298,7 @@ impl Store {
 
     /// One page of a query. The cursor is the last key seen, and must belong to the partition
     /// asked for, so a cursor cannot be used to read another tenant's partition.
-    pub async fn query<T: DeserializeOwned>(
-        &self,
-        spec: &QuerySpec,
-        page: &PageRequest,
-    ) -> Result<Page<T>, Error> {
+    pub async fn query<T: DeserializeOwned>(&self, spec: &QuerySpec, page: &PageRequest) -> Result<Page<T>, Error> {
         let (pk_name, sk_name) = spec.key_names();
         let mut names = HashMap::from([("#pk".to_string(), pk_name.to_string())]);
         let mut values = HashMap::from([(":pk".to_string(), s(spec.partition.clone()))]);
@@ -403,30 +349,20 @@ impl Store {
             .await
             .map_err(StoreError::from_sdk)?;
         let next_cursor = out.last_evaluated_key.as_ref().map(encode_cursor);
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(from_item)
-            .collect::<Result<_, _>>()?;
+        let items = out.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<_, _>>()?;
         Ok(Page { items, next_cursor })
     }
 }
 
 fn encode_cursor(key: &Item) -> String {
-    let plain: HashMap<&str, &str> = key
-        .iter()
-        .filter_map(|(k, v)| v.as_s().ok().map(|v| (k.as_str(), v.as_str())))
-        .collect();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(serde_json::to_vec(&plain).unwrap_or_default())
+    let plain: HashMap<&str, &str> =
+        key.iter().filter_map(|(k, v)| v.as_s().ok().map(|v| (k.as_str(), v.as_str()))).collect();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(&plain).unwrap_or_default())
 }
 
 fn decode_cursor(cursor: &str, pk_name: &str, partition: &str) -> Result<Item, DomainError> {
     let bad = || DomainError::invalid("cursor", "is not a cursor this list gave out");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor)
-        .map_err(|_| bad())?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
     let plain: HashMap<String, String> = serde_json::from_slice(&bytes).map_err(|_| bad())?;
     if plain.get(pk_name).map(String::as_str) != Some(partition) || plain.len() > 4 {
         return Err(bad());
@@ -440,16 +376,10 @@ mod tests {
 
     #[test]
     fn a_cursor_only_opens_its_own_partition() {
-        let key: Item = HashMap::from([
-            ("PK".to_string(), s("ORG#c1")),
-            ("SK".to_string(), s("AUDIT#x")),
-        ]);
+        let key: Item = HashMap::from([("PK".to_string(), s("ORG#c1")), ("SK".to_string(), s("AUDIT#x"))]);
         let c = encode_cursor(&key);
         assert!(decode_cursor(&c, "PK", "ORG#c1").is_ok());
-        assert_eq!(
-            decode_cursor(&c, "PK", "ORG#c2").unwrap_err().code(),
-            "invalid_request"
-        );
+        assert_eq!(decode_cursor(&c, "PK", "ORG#c2").unwrap_err().code(), "invalid_request");
         assert!(decode_cursor("%%%", "PK", "ORG#c1").is_err());
     }
 }

@@ -5,9 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::keys::{self, GSI1, GSI1PK, GSI1SK, GSI2PK, GSI2SK, PK, SK};
-use super::{
-    put, put_new, to_item, Error, Page, PageRequest, QuerySpec, SortKey, Store, StoreError,
-};
+use super::{put, put_new, to_item, Error, Page, PageRequest, QuerySpec, SortKey, Store, StoreError};
 use crate::domain::audit::AuditEntry;
 use crate::domain::lot::{Lot, LotStatus};
 use crate::domain::notice::Notice;
@@ -45,9 +43,7 @@ impl Store {
     /// An org by id. The vendor root exists before anybody wrote it.
     pub async fn org(&self, org_id: &str) -> Result<Option<Org>, StoreError> {
         let found = self.get::<Org>(keys::org(org_id), keys::ORG_SK).await?;
-        Ok(found.or_else(|| {
-            (org_id == VENDOR_ID).then(|| Org::vendor_root(DateTime::<Utc>::UNIX_EPOCH))
-        }))
+        Ok(found.or_else(|| (org_id == VENDOR_ID).then(|| Org::vendor_root(DateTime::<Utc>::UNIX_EPOCH))))
     }
 
     /// The policy in force for `org`: its ancestors' settings, then its own.
@@ -55,18 +51,10 @@ impl Store {
         let mut chain: Vec<Org> = if org.ancestors.is_empty() {
             vec![]
         } else {
-            self.get_many(
-                org.ancestors
-                    .iter()
-                    .map(|a| (keys::org(a), keys::ORG_SK))
-                    .collect(),
-            )
-            .await?
+            self.get_many(org.ancestors.iter().map(|a| (keys::org(a), keys::ORG_SK)).collect()).await?
         };
         chain.sort_by_key(|o| org.ancestors.iter().position(|a| *a == o.org_id));
-        Ok(Policy::resolve(
-            chain.iter().map(|o| &o.policy).chain([&org.policy]),
-        ))
+        Ok(Policy::resolve(chain.iter().map(|o| &o.policy).chain([&org.policy])))
     }
 
     pub fn org_item(&self, org: &Org) -> Result<super::Item, StoreError> {
@@ -94,37 +82,19 @@ impl Store {
         let mut next = org.clone();
         next.version = org.version + 1;
         let item = self.org_item(&next)?;
-        let values = std::collections::HashMap::from([(
-            ":v".to_string(),
-            super::AttributeValue::N(org.version.to_string()),
-        )]);
-        super::put_if(
-            &self.table,
-            item,
-            Some("attribute_not_exists(PK) OR version = :v"),
-            &[],
-            values,
-        )
+        let values =
+            std::collections::HashMap::from([(":v".to_string(), super::AttributeValue::N(org.version.to_string()))]);
+        super::put_if(&self.table, item, Some("attribute_not_exists(PK) OR version = :v"), &[], values)
     }
 
     pub async fn children(&self, parent_id: &str, page: &PageRequest) -> Result<Page<Org>, Error> {
-        self.query(
-            &QuerySpec::index(GSI1, keys::children(parent_id), SortKey::Any),
-            page,
-        )
-        .await
+        self.query(&QuerySpec::index(GSI1, keys::children(parent_id), SortKey::Any), page).await
     }
 
     /// The e-mails of an org's manager users (`MANAGER#` markers).
     pub async fn manager_emails(&self, org_id: &str) -> Result<Vec<String>, Error> {
-        let spec = QuerySpec::table(
-            keys::org(org_id),
-            SortKey::BeginsWith(keys::manager_prefix().into()),
-        );
-        let mut page = PageRequest {
-            limit: 500,
-            cursor: None,
-        };
+        let spec = QuerySpec::table(keys::org(org_id), SortKey::BeginsWith(keys::manager_prefix().into()));
+        let mut page = PageRequest { limit: 500, cursor: None };
         let mut emails = Vec::new();
         loop {
             let found: Page<ManagerMarker> = self.query(&spec, &page).await?;
@@ -144,37 +114,18 @@ impl Store {
 
     /// The order item and one list entry for every org of the company's chain, so each of them
     /// lists the order in one query, by date and by status.
-    pub fn order_items(
-        &self,
-        order: &Order,
-        company: &Org,
-    ) -> Result<Vec<super::Item>, StoreError> {
-        let mut items = vec![to_item(
-            "order",
-            order,
-            &[
-                (PK, keys::order(&order.order_id)),
-                (SK, keys::ORDER_SK.into()),
-            ],
-        )?];
+    pub fn order_items(&self, order: &Order, company: &Org) -> Result<Vec<super::Item>, StoreError> {
+        let mut items =
+            vec![to_item("order", order, &[(PK, keys::order(&order.order_id)), (SK, keys::ORDER_SK.into())])?];
         for org_id in company.chain() {
             items.push(to_item(
                 "order_entry",
                 order,
                 &[
                     (PK, keys::org(org_id)),
-                    (
-                        SK,
-                        keys::order_entry_sk(order.requested_at, &order.order_id),
-                    ),
-                    (
-                        GSI1PK,
-                        keys::orders_by_status(org_id, order.status.as_str()),
-                    ),
-                    (
-                        GSI1SK,
-                        keys::order_entry_gsi1sk(order.requested_at, &order.order_id),
-                    ),
+                    (SK, keys::order_entry_sk(order.requested_at, &order.order_id)),
+                    (GSI1PK, keys::orders_by_status(org_id, order.status.as_str())),
+                    (GSI1SK, keys::order_entry_gsi1sk(order.requested_at, &order.order_id)),
                 ],
             )?);
         }
@@ -182,11 +133,7 @@ impl Store {
     }
 
     /// Writes for a new order: the order on the condition it is new, and its list entries.
-    pub fn put_new_order(
-        &self,
-        order: &Order,
-        company: &Org,
-    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+    pub fn put_new_order(&self, order: &Order, company: &Org) -> Result<Vec<TransactWriteItem>, StoreError> {
         let mut items = self.order_items(order, company)?.into_iter();
         let mut writes = vec![put_new(&self.table, items.next().expect("order item"))?];
         for entry in items {
@@ -197,14 +144,9 @@ impl Store {
 
     /// Writes for a decided order: the order on the condition that it is still requested (the
     /// first write, index 0), and its refreshed list entries.
-    pub fn put_decided_order(
-        &self,
-        order: &Order,
-        company: &Org,
-    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+    pub fn put_decided_order(&self, order: &Order, company: &Org) -> Result<Vec<TransactWriteItem>, StoreError> {
         let mut items = self.order_items(order, company)?.into_iter();
-        let values =
-            std::collections::HashMap::from([(":requested".to_string(), super::s("requested"))]);
+        let values = std::collections::HashMap::from([(":requested".to_string(), super::s("requested"))]);
         let mut writes = vec![super::put_if(
             &self.table,
             items.next().expect("order item"),
@@ -220,31 +162,15 @@ impl Store {
     }
 
     /// Orders of `org_id` and every company below it, newest first.
-    pub async fn orders(
-        &self,
-        org_id: &str,
-        filter: &OrderFilter,
-        page: &PageRequest,
-    ) -> Result<Page<Order>, Error> {
+    pub async fn orders(&self, org_id: &str, filter: &OrderFilter, page: &PageRequest) -> Result<Page<Order>, Error> {
         // "0" sorts below any time and keeps an index key condition non-empty.
-        let lo = filter
-            .from
-            .map(keys::sort_time)
-            .unwrap_or_else(|| "0".into());
-        let hi = filter
-            .to
-            .map(|t| format!("{}~", keys::sort_time(t)))
-            .unwrap_or_else(|| "~".into());
+        let lo = filter.from.map(keys::sort_time).unwrap_or_else(|| "0".into());
+        let hi = filter.to.map(|t| format!("{}~", keys::sort_time(t))).unwrap_or_else(|| "~".into());
         let mut spec = match filter.status {
-            Some(status) => QuerySpec::index(
-                GSI1,
-                keys::orders_by_status(org_id, status.as_str()),
-                SortKey::Between(lo, hi),
-            ),
-            None => QuerySpec::table(
-                keys::org(org_id),
-                SortKey::Between(format!("ORDER#{lo}"), format!("ORDER#{hi}")),
-            ),
+            Some(status) => {
+                QuerySpec::index(GSI1, keys::orders_by_status(org_id, status.as_str()), SortKey::Between(lo, hi))
+            }
+            None => QuerySpec::table(keys::org(org_id), SortKey::Between(format!("ORDER#{lo}"), format!("ORDER#{hi}"))),
         }
         .newest_first();
         if let Some(company) = &filter.company_id {
@@ -257,16 +183,10 @@ impl Store {
 
     /// The lot item; it is in the due-by-instant index while it has an end and is not expired.
     pub fn lot_item(&self, lot: &Lot) -> Result<super::Item, StoreError> {
-        let mut attrs = vec![
-            (PK, keys::org(&lot.org_id)),
-            (SK, keys::lot_sk(lot.valid_until, &lot.lot_id)),
-        ];
+        let mut attrs = vec![(PK, keys::org(&lot.org_id)), (SK, keys::lot_sk(lot.valid_until, &lot.lot_id))];
         if let (Some(end), LotStatus::Active) = (lot.valid_until, lot.status) {
             attrs.push((GSI2PK, keys::due(&lot.lot_id)));
-            attrs.push((
-                GSI2SK,
-                format!("{}#LOT#{}#{}", keys::sort_time(end), lot.org_id, lot.lot_id),
-            ));
+            attrs.push((GSI2SK, format!("{}#LOT#{}#{}", keys::sort_time(end), lot.org_id, lot.lot_id)));
         }
         to_item("lot", lot, &attrs)
     }
@@ -277,44 +197,28 @@ impl Store {
 
     /// Lots of an org, first-expiring first.
     pub async fn lots(&self, org_id: &str, page: &PageRequest) -> Result<Page<Lot>, Error> {
-        self.query(
-            &QuerySpec::table(keys::org(org_id), SortKey::BeginsWith("LOT#".into())),
-            page,
-        )
-        .await
+        self.query(&QuerySpec::table(keys::org(org_id), SortKey::BeginsWith("LOT#".into())), page).await
     }
 
     // ---- notices and audit ------------------------------------------------------------------
 
     pub fn put_notice(&self, notice: &Notice) -> Result<TransactWriteItem, StoreError> {
-        let attrs = [
-            (PK, keys::org(&notice.org_id)),
-            (SK, keys::notice_sk(notice.created_at, &notice.notice_id)),
-        ];
+        let attrs = [(PK, keys::org(&notice.org_id)), (SK, keys::notice_sk(notice.created_at, &notice.notice_id))];
         put_new(&self.table, to_item("notice", notice, &attrs)?)
     }
 
     pub async fn notices(&self, org_id: &str, page: &PageRequest) -> Result<Page<Notice>, Error> {
-        let spec = QuerySpec::table(keys::org(org_id), SortKey::BeginsWith("NOTICE#".into()))
-            .newest_first();
+        let spec = QuerySpec::table(keys::org(org_id), SortKey::BeginsWith("NOTICE#".into())).newest_first();
         self.query(&spec, page).await
     }
 
-    pub fn put_audit(
-        &self,
-        entry: &AuditEntry,
-        entry_id: &str,
-    ) -> Result<TransactWriteItem, StoreError> {
-        let attrs = [
-            (PK, keys::org(&entry.org_id)),
-            (SK, keys::audit_sk(entry.at, entry_id)),
-        ];
+    pub fn put_audit(&self, entry: &AuditEntry, entry_id: &str) -> Result<TransactWriteItem, StoreError> {
+        let attrs = [(PK, keys::org(&entry.org_id)), (SK, keys::audit_sk(entry.at, entry_id))];
         put_new(&self.table, to_item("audit", entry, &attrs)?)
     }
 
     pub async fn audit(&self, org_id: &str, page: &PageRequest) -> Result<Page<AuditEntry>, Error> {
-        let spec = QuerySpec::table(keys::org(org_id), SortKey::BeginsWith("AUDIT#".into()))
-            .newest_first();
+        let spec = QuerySpec::table(keys::org(org_id), SortKey::BeginsWith("AUDIT#".into())).newest_first();
         self.query(&spec, page).await
     }
 
@@ -327,9 +231,7 @@ impl Store {
         key: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        let found: Option<IdempotencyRecord> = self
-            .get(keys::idempotency(sub, key), keys::IDEMPOTENCY_SK)
-            .await?;
+        let found: Option<IdempotencyRecord> = self.get(keys::idempotency(sub, key), keys::IDEMPOTENCY_SK).await?;
         Ok(found.filter(|r| r.expires_at > now.timestamp()))
     }
 
@@ -342,24 +244,12 @@ impl Store {
         record: &IdempotencyRecord,
         now: DateTime<Utc>,
     ) -> Result<TransactWriteItem, StoreError> {
-        let item = to_item(
-            "idempotency",
-            record,
-            &[
-                (PK, keys::idempotency(sub, key)),
-                (SK, keys::IDEMPOTENCY_SK.into()),
-            ],
-        )?;
+        let item =
+            to_item("idempotency", record, &[(PK, keys::idempotency(sub, key)), (SK, keys::IDEMPOTENCY_SK.into())])?;
         let values = std::collections::HashMap::from([(
             ":now".to_string(),
             super::AttributeValue::N(now.timestamp().to_string()),
         )]);
-        super::put_if(
-            &self.table,
-            item,
-            Some("attribute_not_exists(PK) OR expires_at <= :now"),
-            &[],
-            values,
-        )
+        super::put_if(&self.table, item, Some("attribute_not_exists(PK) OR expires_at <= :now"), &[], values)
     }
 }

@@ -2,9 +2,8 @@
 //! their tables from that very text, and a test compares what DynamoDB Local then describes.
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
-    TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
 use serde_yaml::Value;
@@ -54,24 +53,18 @@ fn key_schema(v: &Value) -> Result<(String, Option<String>), StoreError> {
             _ => range = Some(text(k, "AttributeName")?),
         }
     }
-    Ok((
-        hash.ok_or_else(|| StoreError::Other("template: no HASH key".into()))?,
-        range,
-    ))
+    Ok((hash.ok_or_else(|| StoreError::Other("template: no HASH key".into()))?, range))
 }
 
 impl TableDefinition {
     /// Reads the table resource of a SAM/CloudFormation template.
     pub fn from_template(template: &str) -> Result<Self, StoreError> {
-        let doc: Value = serde_yaml::from_str(template)
-            .map_err(|e| StoreError::Other(format!("template: {e}")))?;
+        let doc: Value = serde_yaml::from_str(template).map_err(|e| StoreError::Other(format!("template: {e}")))?;
         let props = doc
             .get("Resources")
             .and_then(|r| r.get(TABLE_RESOURCE))
             .and_then(|t| t.get("Properties"))
-            .ok_or_else(|| {
-                StoreError::Other("template: Resources.Table.Properties missing".into())
-            })?;
+            .ok_or_else(|| StoreError::Other("template: Resources.Table.Properties missing".into()))?;
         let mut attributes = props
             .get("AttributeDefinitions")
             .and_then(Value::as_sequence)
@@ -106,18 +99,8 @@ impl TableDefinition {
             .filter(|t| t.get("Enabled").and_then(Value::as_bool) == Some(true))
             .map(|t| text(t, "AttributeName"))
             .transpose()?;
-        let stream_view = props
-            .get("StreamSpecification")
-            .map(|s| text(s, "StreamViewType"))
-            .transpose()?;
-        Ok(TableDefinition {
-            attributes,
-            hash,
-            range,
-            indexes,
-            ttl_attribute,
-            stream_view,
-        })
+        let stream_view = props.get("StreamSpecification").map(|s| text(s, "StreamViewType")).transpose()?;
+        Ok(TableDefinition { attributes, hash, range, indexes, ttl_attribute, stream_view })
     }
 
     /// The definition in the template compiled into this crate.
@@ -127,36 +110,18 @@ impl TableDefinition {
 
     /// What DynamoDB says a live table is.
     pub async fn describe(client: &Client, table: &str) -> Result<Self, StoreError> {
-        let out = client
-            .describe_table()
-            .table_name(table)
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
-        let t = out
-            .table
-            .ok_or_else(|| StoreError::Other("no table description".into()))?;
+        let out = client.describe_table().table_name(table).send().await.map_err(StoreError::from_sdk)?;
+        let t = out.table.ok_or_else(|| StoreError::Other("no table description".into()))?;
         let keys = |ks: &[KeySchemaElement]| {
-            let hash = ks
-                .iter()
-                .find(|k| k.key_type == KeyType::Hash)
-                .map(|k| k.attribute_name.clone())
-                .unwrap_or_default();
-            let range = ks
-                .iter()
-                .find(|k| k.key_type == KeyType::Range)
-                .map(|k| k.attribute_name.clone());
+            let hash =
+                ks.iter().find(|k| k.key_type == KeyType::Hash).map(|k| k.attribute_name.clone()).unwrap_or_default();
+            let range = ks.iter().find(|k| k.key_type == KeyType::Range).map(|k| k.attribute_name.clone());
             (hash, range)
         };
         let mut attributes: Vec<_> = t
             .attribute_definitions()
             .iter()
-            .map(|a| {
-                (
-                    a.attribute_name.clone(),
-                    a.attribute_type.as_str().to_string(),
-                )
-            })
+            .map(|a| (a.attribute_name.clone(), a.attribute_type.as_str().to_string()))
             .collect();
         attributes.sort();
         let (hash, range) = keys(t.key_schema());
@@ -178,12 +143,7 @@ impl TableDefinition {
             })
             .collect();
         indexes.sort_by(|a, b| a.name.cmp(&b.name));
-        let ttl = client
-            .describe_time_to_live()
-            .table_name(table)
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
+        let ttl = client.describe_time_to_live().table_name(table).send().await.map_err(StoreError::from_sdk)?;
         let ttl_attribute = ttl
             .time_to_live_description()
             .filter(|d| d.time_to_live_status().map(|s| s.as_str()) == Some("ENABLED"))
@@ -192,24 +152,12 @@ impl TableDefinition {
             .stream_specification()
             .filter(|s| s.stream_enabled())
             .and_then(|s| s.stream_view_type().map(|v| v.as_str().to_string()));
-        Ok(TableDefinition {
-            attributes,
-            hash,
-            range,
-            indexes,
-            ttl_attribute,
-            stream_view,
-        })
+        Ok(TableDefinition { attributes, hash, range, indexes, ttl_attribute, stream_view })
     }
 
     /// Creates `table` with this definition unless it exists already.
     pub async fn create(&self, client: &Client, table: &str) -> Result<bool, StoreError> {
-        let exists = client
-            .describe_table()
-            .table_name(table)
-            .send()
-            .await
-            .is_ok();
+        let exists = client.describe_table().table_name(table).send().await.is_ok();
         if exists {
             return Ok(false);
         }
@@ -220,14 +168,13 @@ impl TableDefinition {
                 .build()
                 .map_err(|e| StoreError::Other(e.to_string()))
         };
-        let schema =
-            |hash: &str, range: &Option<String>| -> Result<Vec<KeySchemaElement>, StoreError> {
-                let mut v = vec![element(hash, KeyType::Hash)?];
-                if let Some(r) = range {
-                    v.push(element(r, KeyType::Range)?);
-                }
-                Ok(v)
-            };
+        let schema = |hash: &str, range: &Option<String>| -> Result<Vec<KeySchemaElement>, StoreError> {
+            let mut v = vec![element(hash, KeyType::Hash)?];
+            if let Some(r) = range {
+                v.push(element(r, KeyType::Range)?);
+            }
+            Ok(v)
+        };
         let mut request = client
             .create_table()
             .table_name(table)
@@ -248,9 +195,7 @@ impl TableDefinition {
                     .index_name(&index.name)
                     .set_key_schema(Some(schema(&index.hash, &index.range)?))
                     .projection(
-                        Projection::builder()
-                            .projection_type(ProjectionType::from(index.projection.as_str()))
-                            .build(),
+                        Projection::builder().projection_type(ProjectionType::from(index.projection.as_str())).build(),
                     )
                     .build()
                     .map_err(|e| StoreError::Other(e.to_string()))?,

@@ -7,12 +7,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update}
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::keys::{
-    self, GSI1, GSI1PK, GSI1SK, GSI2PK, GSI2SK, GSI3PK, GSI3SK, GSI4PK, GSI4SK, PK, SK,
-};
-use super::{
-    put, put_if, s, to_item, Error, Item, Page, PageRequest, QuerySpec, SortKey, Store, StoreError,
-};
+use super::keys::{self, GSI1, GSI1PK, GSI1SK, GSI2PK, GSI2SK, GSI3PK, GSI3SK, GSI4PK, GSI4SK, PK, SK};
+use super::{put, put_if, s, to_item, Error, Item, Page, PageRequest, QuerySpec, SortKey, Store, StoreError};
 use crate::domain::enrolment::Enrolment;
 use crate::domain::lot::Lot;
 use crate::domain::user::{LicenceStatus, User, UserRole};
@@ -85,11 +81,7 @@ impl Store {
     }
 
     pub async fn users(&self, org_id: &str, page: &PageRequest) -> Result<Page<User>, Error> {
-        self.query(
-            &QuerySpec::table(keys::org(org_id), SortKey::BeginsWith("USER#".into())),
-            page,
-        )
-        .await
+        self.query(&QuerySpec::table(keys::org(org_id), SortKey::BeginsWith("USER#".into())), page).await
     }
 
     /// Users by the stored status of their licence.
@@ -99,29 +91,15 @@ impl Store {
         status: LicenceStatus,
         page: &PageRequest,
     ) -> Result<Page<User>, Error> {
-        self.query(
-            &QuerySpec::index(
-                GSI1,
-                keys::licences_by_status(org_id, status.as_str()),
-                SortKey::Any,
-            ),
-            page,
-        )
-        .await
+        self.query(&QuerySpec::index(GSI1, keys::licences_by_status(org_id, status.as_str()), SortKey::Any), page).await
     }
 
     /// The user item with the index keys its licence and renewal date call for.
     pub fn user_item(&self, user: &User) -> Result<Item, StoreError> {
         let id = format!("{}#{}", user.org_id, user.email);
-        let mut attrs = vec![
-            (PK, keys::org(&user.org_id)),
-            (SK, keys::user_sk(&user.email)),
-        ];
+        let mut attrs = vec![(PK, keys::org(&user.org_id)), (SK, keys::user_sk(&user.email))];
         if let Some(l) = &user.licence {
-            attrs.push((
-                GSI1PK,
-                keys::licences_by_status(&user.org_id, l.status.as_str()),
-            ));
+            attrs.push((GSI1PK, keys::licences_by_status(&user.org_id, l.status.as_str())));
             attrs.push((GSI1SK, user.email.clone()));
             if let (LicenceStatus::Active, Some(end)) = (l.status, l.valid_until) {
                 attrs.push((GSI2PK, keys::due(&id)));
@@ -145,13 +123,7 @@ impl Store {
         next.version = user.version + 1;
         let item = self.user_item(&next)?;
         if created {
-            return put_if(
-                &self.table,
-                item,
-                Some("attribute_not_exists(PK)"),
-                &[],
-                HashMap::new(),
-            );
+            return put_if(&self.table, item, Some("attribute_not_exists(PK)"), &[], HashMap::new());
         }
         put_if(
             &self.table,
@@ -182,14 +154,8 @@ impl Store {
     // ---- enrolments -------------------------------------------------------------------------
 
     pub async fn enrolments(&self, org_id: &str, email: &str) -> Result<Vec<Enrolment>, Error> {
-        let spec = QuerySpec::table(
-            keys::org(org_id),
-            SortKey::BeginsWith(keys::enrolments_of(email)),
-        );
-        let mut page = PageRequest {
-            limit: 500,
-            cursor: None,
-        };
+        let spec = QuerySpec::table(keys::org(org_id), SortKey::BeginsWith(keys::enrolments_of(email)));
+        let mut page = PageRequest { limit: 500, cursor: None };
         let mut all = Vec::new();
         loop {
             let found: Page<Enrolment> = self.query(&spec, &page).await?;
@@ -205,10 +171,7 @@ impl Store {
         let item = to_item(
             "enrolment",
             e,
-            &[
-                (PK, keys::org(&e.org_id)),
-                (SK, keys::enrolment_sk(&e.email, &e.enrolment_id)),
-            ],
+            &[(PK, keys::org(&e.org_id)), (SK, keys::enrolment_sk(&e.email, &e.enrolment_id))],
         )?;
         put(&self.table, item)
     }
@@ -216,18 +179,11 @@ impl Store {
     // ---- counters ---------------------------------------------------------------------------
 
     pub async fn counters(&self, org_id: &str) -> Result<Counters, StoreError> {
-        Ok(self
-            .get(keys::org(org_id), keys::COUNTERS_SK)
-            .await?
-            .unwrap_or_default())
+        Ok(self.get(keys::org(org_id), keys::COUNTERS_SK).await?.unwrap_or_default())
     }
 
     /// Adds `change` to the org's counters, on the condition that the limits hold afterwards.
-    pub fn change_counters(
-        &self,
-        org_id: &str,
-        change: &CounterChange,
-    ) -> Result<TransactWriteItem, StoreError> {
+    pub fn change_counters(&self, org_id: &str, change: &CounterChange) -> Result<TransactWriteItem, StoreError> {
         let mut sets = Vec::new();
         let mut conditions = Vec::new();
         let mut values = HashMap::from([(":zero".to_string(), n(0))]);
@@ -240,16 +196,14 @@ impl Store {
             values.insert(format!(":d_{name}"), n(delta));
         }
         for (name, max, delta) in [
-            (
-                "included_in_use",
-                change.included_max,
-                change.included_in_use,
-            ),
+            ("included_in_use", change.included_max, change.included_in_use),
             ("active_users", change.active_users_max, change.active_users),
         ] {
             if let (Some(max), true) = (max, delta > 0) {
                 // After adding `delta` the count must not pass `max` (an absent count is zero).
-                conditions.push(format!("((attribute_not_exists({name}) AND :zero <= :max_{name}) OR {name} <= :max_{name})"));
+                conditions.push(format!(
+                    "((attribute_not_exists({name}) AND :zero <= :max_{name}) OR {name} <= :max_{name})"
+                ));
                 values.insert(format!(":max_{name}"), n(max - delta));
             }
         }
@@ -270,10 +224,7 @@ impl Store {
 
     /// Every lot of an org, first-expiring first.
     pub async fn all_lots(&self, org_id: &str) -> Result<Vec<Lot>, Error> {
-        let mut page = PageRequest {
-            limit: 500,
-            cursor: None,
-        };
+        let mut page = PageRequest { limit: 500, cursor: None };
         let mut all = Vec::new();
         loop {
             let found = self.lots(org_id, &page).await?;
@@ -290,26 +241,17 @@ impl Store {
     pub fn debit_lot(&self, lot: &Lot, count: u32) -> Result<TransactWriteItem, StoreError> {
         let mut values = HashMap::from([
             (":k".to_string(), n(count as i64)),
-            (
-                ":max_in_use".to_string(),
-                n(lot.quantity as i64 - count as i64),
-            ),
+            (":max_in_use".to_string(), n(lot.quantity as i64 - count as i64)),
             (":active".to_string(), s("active")),
         ]);
         let mut condition = "#status = :active AND in_use <= :max_in_use".to_string();
         if let Some(cap) = lot.uses_per_seat {
             condition.push_str(" AND uses <= :max_uses");
-            values.insert(
-                ":max_uses".into(),
-                n(cap as i64 * lot.quantity as i64 - count as i64),
-            );
+            values.insert(":max_uses".into(), n(cap as i64 * lot.quantity as i64 - count as i64));
         }
         update(
             &self.table,
-            key(
-                keys::org(&lot.org_id),
-                keys::lot_sk(lot.valid_until, &lot.lot_id),
-            ),
+            key(keys::org(&lot.org_id), keys::lot_sk(lot.valid_until, &lot.lot_id)),
             "SET in_use = in_use + :k, uses = uses + :k".into(),
             Some(condition),
             HashMap::from([("#status".to_string(), "status".to_string())]),
@@ -317,7 +259,8 @@ impl Store {
         )
     }
 
-    /// Gives `count` seats back to a lot (a release): `in_use` falls, `uses` stays.
+    /// Gives `count` seats back to a lot after a release: `in_use` falls, `uses` stays (a
+    /// licence was issued).
     pub fn credit_lot(
         &self,
         org_id: &str,
@@ -325,10 +268,32 @@ impl Store {
         lot_valid_until: Option<DateTime<Utc>>,
         count: u32,
     ) -> Result<TransactWriteItem, StoreError> {
+        self.return_seats(org_id, lot_id, lot_valid_until, count, "SET in_use = in_use - :k")
+    }
+
+    /// Returns `count` reserved seats that issued no licence: `in_use` and `uses` both fall.
+    pub fn unreserve_lot(
+        &self,
+        org_id: &str,
+        lot_id: &str,
+        lot_valid_until: Option<DateTime<Utc>>,
+        count: u32,
+    ) -> Result<TransactWriteItem, StoreError> {
+        self.return_seats(org_id, lot_id, lot_valid_until, count, "SET in_use = in_use - :k, uses = uses - :k")
+    }
+
+    fn return_seats(
+        &self,
+        org_id: &str,
+        lot_id: &str,
+        lot_valid_until: Option<DateTime<Utc>>,
+        count: u32,
+        expression: &str,
+    ) -> Result<TransactWriteItem, StoreError> {
         update(
             &self.table,
             key(keys::org(org_id), keys::lot_sk(lot_valid_until, lot_id)),
-            "SET in_use = in_use - :k".into(),
+            expression.into(),
             Some("attribute_exists(PK) AND in_use >= :k".into()),
             HashMap::new(),
             HashMap::from([(":k".to_string(), n(count as i64))]),
@@ -338,12 +303,7 @@ impl Store {
 
 impl Store {
     /// Sets a user's renewable flag; `false` when there is no such user.
-    pub async fn set_renewable(
-        &self,
-        org_id: &str,
-        email: &str,
-        renewable: bool,
-    ) -> Result<bool, StoreError> {
+    pub async fn set_renewable(&self, org_id: &str, email: &str, renewable: bool) -> Result<bool, StoreError> {
         let result = self
             .client
             .update_item()

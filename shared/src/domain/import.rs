@@ -1,0 +1,426 @@
+//! CSV import (DOMAIN.md §10): reading a file into rows, and the review of each row.
+//!
+//! Header row required; delimiter `,`, `;` or tab, detected from the header; UTF-8 with or
+//! without BOM; quoted fields (the `csv` crate). The e-mail column is chosen by name
+//! (case-insensitive) or is the first header that reads like e-mail. Every refusal names the line.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader, Cursor, Read};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::user::User;
+use super::{validate, DomainError};
+
+pub const MAX_ROWS: usize = 100_000;
+/// No line (record) of a sensible spreadsheet export is longer.
+pub const MAX_RECORD_BYTES: usize = 64 * 1024;
+pub const MAX_API_BYTES: usize = 5 * 1024 * 1024;
+pub const MAX_S3_BYTES: u64 = 100 * 1024 * 1024;
+
+/// Header names taken for the e-mail column when none is named, in order of preference.
+const EMAIL_HEADERS: &[&str] =
+    &["email", "e-mail", "emailadres", "e-mailadres", "mail", "emailaddress", "e-mailaddress"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    Renew,
+    Sync,
+}
+
+impl Mode {
+    pub fn parse(s: &str) -> Result<Mode, DomainError> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "renew" => Ok(Mode::Renew),
+            "sync" => Ok(Mode::Sync),
+            _ => Err(DomainError::invalid("mode", "must be renew or sync")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RowOutcome {
+    Renew,
+    AlreadyActive,
+    Unknown,
+    Invalid,
+    Duplicate,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    pub line: u64,
+    pub email: String,
+    pub outcome: RowOutcome,
+}
+
+/// What the file says: its rows (line number and the e-mail cell), nothing decided yet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CsvFile {
+    pub delimiter: u8,
+    pub email_column: String,
+    pub cells: Vec<(u64, String)>,
+}
+
+fn refuse(line: u64, message: impl std::fmt::Display) -> DomainError {
+    DomainError::InvalidRequest {
+        message: format!("line {line}: {message}"),
+        details: serde_json::json!({ "line": line }),
+    }
+}
+
+fn normalise_header(h: &str) -> String {
+    h.trim().trim_matches('"').to_lowercase().replace([' ', '_'], "")
+}
+
+/// Counts the candidate delimiters in the header line outside quotes; the most frequent wins.
+fn detect_delimiter(header: &[u8]) -> u8 {
+    let mut counts = [(b',', 0usize), (b';', 0), (b'\t', 0)];
+    let mut quoted = false;
+    for &b in header {
+        if b == b'"' {
+            quoted = !quoted;
+        } else if !quoted {
+            for c in counts.iter_mut() {
+                if c.0 == b {
+                    c.1 += 1;
+                }
+            }
+        }
+    }
+    counts.iter().max_by_key(|c| c.1).filter(|c| c.1 > 0).map(|c| c.0).unwrap_or(b',')
+}
+
+/// Reads a CSV export from any reader, streaming: only the e-mail cells are kept.
+pub fn read(input: impl Read, email_column: Option<&str>) -> Result<CsvFile, DomainError> {
+    let mut reader = BufReader::with_capacity(64 * 1024, input);
+    // The header line, read with a bound so a 10 MB single line is refused, not buffered.
+    let mut header = Vec::new();
+    let read = (&mut reader)
+        .take(MAX_RECORD_BYTES as u64 + 1)
+        .read_until(b'\n', &mut header)
+        .map_err(|e| refuse(1, format!("could not be read: {e}")))?;
+    if read == 0 || header.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(refuse(1, "the file is empty; it needs a header row naming the columns"));
+    }
+    if header.len() > MAX_RECORD_BYTES && !header.ends_with(b"\n") {
+        return Err(refuse(1, format!("the line is longer than {MAX_RECORD_BYTES} bytes; this is not a CSV export")));
+    }
+    if header.contains(&0) {
+        return Err(refuse(1, "the file is binary, not CSV text"));
+    }
+    let body = header.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&header).to_vec();
+    let delimiter = detect_delimiter(&body);
+    let mut csv = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(Cursor::new(body).chain(reader));
+    let headers = csv.byte_headers().map_err(|e| refuse(1, format!("the header row cannot be read: {e}")))?.clone();
+    let names: Vec<String> = headers
+        .iter()
+        .map(|h| String::from_utf8(h.to_vec()).map_err(|_| refuse(1, "the header row is not UTF-8 text")))
+        .collect::<Result<_, _>>()?;
+    let index = match email_column {
+        Some(wanted) => {
+            names.iter().position(|h| normalise_header(h) == normalise_header(wanted)).ok_or_else(|| {
+                refuse(
+                    1,
+                    format!(
+                        "there is no column named {wanted:?}; the header row has {}",
+                        names.iter().map(|n| format!("{:?}", n.trim())).collect::<Vec<_>>().join(", ")
+                    ),
+                )
+            })?
+        }
+        None => EMAIL_HEADERS
+            .iter()
+            .find_map(|want| names.iter().position(|h| normalise_header(h) == *want))
+            .ok_or_else(|| {
+                if names.iter().any(|h| validate::email("", h).is_ok()) {
+                    refuse(
+                        1,
+                        "this looks like data, not a header row; the first line must name the columns (e.g. Email)",
+                    )
+                } else {
+                    refuse(
+                        1,
+                        format!(
+                            "no e-mail column found; name one with email_column (the header row has {})",
+                            names.iter().map(|n| format!("{:?}", n.trim())).collect::<Vec<_>>().join(", ")
+                        ),
+                    )
+                }
+            })?,
+    };
+    let mut cells = Vec::new();
+    let mut record = csv::ByteRecord::new();
+    loop {
+        let line = csv.position().line();
+        match csv.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                return Err(refuse(
+                    e.position().map(|p| p.line()).unwrap_or(line),
+                    format!("cannot be read as CSV: {e}"),
+                ))
+            }
+        }
+        let line = record.position().map(|p| p.line()).unwrap_or(line);
+        if record.as_slice().len() > MAX_RECORD_BYTES {
+            return Err(refuse(
+                line,
+                format!("the row is longer than {MAX_RECORD_BYTES} bytes; is a quote left open above it?"),
+            ));
+        }
+        if record.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
+            continue;
+        }
+        if cells.len() == MAX_ROWS {
+            return Err(refuse(line, format!("the file has more than {MAX_ROWS} rows; split it")));
+        }
+        let cell = record.get(index).unwrap_or_default();
+        if cell.contains(&0) {
+            return Err(refuse(line, "the file is binary, not CSV text"));
+        }
+        let cell = std::str::from_utf8(cell).map_err(|_| refuse(line, "the row is not UTF-8 text"))?;
+        if cell.contains('\n') && validate::email("", cell).is_err() {
+            return Err(refuse(line, "a quoted field runs over several lines; is a closing quote missing?"));
+        }
+        cells.push((line, cell.to_string()));
+    }
+    if cells.is_empty() {
+        return Err(refuse(2, "the file has a header row but no data rows"));
+    }
+    Ok(CsvFile { delimiter, email_column: names[index].trim().to_string(), cells })
+}
+
+/// The review of an import (API.md `POST /v1/orgs/{org_id}/imports`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub rows: u64,
+    pub renew: u64,
+    pub already_active: u64,
+    pub unknown: u64,
+    pub invalid: u64,
+    pub duplicate: u64,
+    pub available: u64,
+    pub shortfall: u64,
+    /// Under `mode = sync`: users of the org missing from the file, to be released.
+    #[serde(default)]
+    pub release: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Review {
+    pub rows: Vec<Row>,
+    pub summary: Summary,
+    /// Under `mode = sync`: the e-mails to release.
+    pub release: Vec<String>,
+}
+
+/// Decides each row against the org's users at `now`. Company managers are never released by a
+/// sync: a file of learners must not lock the managers out.
+pub fn review(file: &CsvFile, users: &HashMap<String, User>, available: u64, mode: Mode, now: DateTime<Utc>) -> Review {
+    let mut seen = HashSet::new();
+    let mut summary = Summary { available, ..Default::default() };
+    let rows: Vec<Row> = file
+        .cells
+        .iter()
+        .map(|(line, cell)| {
+            let (email, outcome) = match validate::email("email", cell) {
+                Err(_) => (cell.trim().to_string(), RowOutcome::Invalid),
+                Ok(email) if !seen.insert(email.clone()) => (email, RowOutcome::Duplicate),
+                Ok(email) => match users.get(&email) {
+                    None => (email, RowOutcome::Unknown),
+                    Some(u) if u.holds_seat(now) => (email, RowOutcome::AlreadyActive),
+                    Some(_) => (email, RowOutcome::Renew),
+                },
+            };
+            match outcome {
+                RowOutcome::Renew => summary.renew += 1,
+                RowOutcome::AlreadyActive => summary.already_active += 1,
+                RowOutcome::Unknown => summary.unknown += 1,
+                RowOutcome::Invalid => summary.invalid += 1,
+                RowOutcome::Duplicate => summary.duplicate += 1,
+            }
+            Row { line: *line, email, outcome }
+        })
+        .collect();
+    summary.rows = rows.len() as u64;
+    summary.shortfall = summary.renew.saturating_sub(available);
+    let release: Vec<String> = match mode {
+        Mode::Renew => vec![],
+        Mode::Sync => {
+            let mut r: Vec<String> = users
+                .values()
+                .filter(|u| {
+                    !seen.contains(&u.email) && u.role == super::user::UserRole::Learner && u.released_at.is_none()
+                })
+                .map(|u| u.email.clone())
+                .collect();
+            r.sort();
+            r
+        }
+    };
+    summary.release = release.len() as u64;
+    Review { rows, summary, release }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cells(text: &[u8]) -> Vec<(u64, String)> {
+        read(text, None).unwrap().cells
+    }
+
+    #[test]
+    fn delimiters_are_detected_and_quotes_honoured() {
+        let comma = b"Name,Email\n\"Doe, Ann\",ann@c.example\nBob,bob@c.example\n";
+        assert_eq!(cells(comma), vec![(2, "ann@c.example".into()), (3, "bob@c.example".into())]);
+        let semi = b"\xEF\xBB\xBFNaam;E-mailadres\r\nAnn;ann@c.example\r\n";
+        let f = read(&semi[..], None).unwrap();
+        assert_eq!((f.delimiter, f.email_column.as_str()), (b';', "E-mailadres"));
+        let tab = b"email\tname\nann@c.example\tAnn\n";
+        assert_eq!(read(&tab[..], None).unwrap().delimiter, b'\t');
+    }
+
+    #[test]
+    fn the_email_column_is_found_by_name() {
+        let f = read(&b"Work Mail,Private Mail\na@c.example,b@home.example\n"[..], Some("private mail")).unwrap();
+        assert_eq!(f.cells[0].1, "b@home.example");
+        let err = read(&b"name,email\nx,a@c.example\n"[..], Some("mail address")).unwrap_err();
+        assert!(err.to_string().contains("line 1") && err.to_string().contains("\"email\""), "{err}");
+    }
+
+    #[test]
+    fn bad_files_are_refused_naming_the_line() {
+        let cases: Vec<(&[u8], &str)> = vec![
+            (b"", "line 1"),
+            (b"name,phone\nx,1\n", "no e-mail column"),
+            (b"ann@c.example\nbob@c.example\n", "looks like data"),
+            (b"email\n", "no data rows"),
+            (b"\x00\x01\x02binary", "binary"),
+            (b"email\nann@c.example\n\"bob@c.example\nrest,of,file\n", "line 3"),
+            (b"email\nann@c.example\n\xff\xfe@c.example\n", "line 3"),
+        ];
+        for (text, want) in cases {
+            let err = read(text, None).unwrap_err();
+            assert_eq!(err.code(), "invalid_request");
+            assert!(err.to_string().contains(want), "{:?}: {err}", String::from_utf8_lossy(text));
+        }
+        let long = vec![b'a'; MAX_RECORD_BYTES + 10];
+        assert!(read(&long[..], None).unwrap_err().to_string().contains("longer than"));
+    }
+
+    #[test]
+    fn rows_are_reviewed_against_the_users() {
+        let now: DateTime<Utc> = "2027-02-01T00:00:00Z".parse().unwrap();
+        let mut users = HashMap::new();
+        for e in ["a@c.example", "b@c.example"] {
+            users.insert(e.to_string(), User::new("c", e, now));
+        }
+        let file =
+            read(&b"email\nA@c.example\nghost@c.example\nnot-mail\na@c.example\nb@c.example\n"[..], None).unwrap();
+        let r = review(&file, &users, 1, Mode::Renew, now);
+        let outcomes: Vec<_> = r.rows.iter().map(|r| r.outcome).collect();
+        assert_eq!(
+            outcomes,
+            vec![RowOutcome::Renew, RowOutcome::Unknown, RowOutcome::Invalid, RowOutcome::Duplicate, RowOutcome::Renew]
+        );
+        assert_eq!((r.summary.renew, r.summary.shortfall, r.summary.available), (2, 1, 1));
+        assert!(r.release.is_empty());
+        users.insert("gone@c.example".into(), User::new("c", "gone@c.example", now));
+        let sync = review(&file, &users, 5, Mode::Sync, now);
+        assert_eq!(sync.release, vec!["gone@c.example".to_string()]);
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportStatus {
+    /// Read and reviewed; nothing applied.
+    Reviewed,
+    /// Seats reserved; licences being written (a retry resumes here).
+    Committing,
+    Committed,
+    /// The file was refused; `error` says why and nothing was applied.
+    Failed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    Api,
+    S3,
+}
+
+/// The S3 object an import came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct S3Object {
+    pub bucket: String,
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+}
+
+/// The import record (API.md `GET /v1/orgs/{org_id}/imports/{import_id}`); its rows are kept
+/// beside it in chunks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportRecord {
+    pub import_id: String,
+    pub org_id: String,
+    pub source: Source,
+    pub mode: Mode,
+    pub status: ImportStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_column: Option<String>,
+    pub summary: Summary,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub committed_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub allocated: u64,
+    #[serde(default)]
+    pub released: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3: Option<S3Object>,
+    /// The seats set aside when the commit started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reservation: Option<super::allocation::Reservation>,
+}
+
+impl ImportRecord {
+    /// The licence id an import gives the user of one line: the same on every retry, so a
+    /// resumed commit recognises what it wrote before.
+    pub fn licence_id(&self, line: u64) -> String {
+        format!("lic_{}_{line}", self.import_id)
+    }
+
+    pub fn view(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        if let Some(o) = v.as_object_mut() {
+            o.remove("reservation");
+        }
+        v
+    }
+}
+
+/// The file as rows again (for a fresh review at commit time).
+pub fn as_file(rows: &[Row], email_column: &str) -> CsvFile {
+    CsvFile {
+        delimiter: b',',
+        email_column: email_column.into(),
+        cells: rows.iter().map(|r| (r.line, r.email.clone())).collect(),
+    }
+}

@@ -1,0 +1,560 @@
+//! CSV import (DOMAIN.md §10): review, then an all-or-nothing commit that survives a crash.
+//!
+//! The commit reserves every seat it needs in one transaction (the lots' seat bounds, the org's
+//! counters, and the import record moving from `reviewed` to `committing` with the reservation),
+//! then writes one user item per licensed row — one write per row, not a transaction per row —
+//! and finally returns the seats it did not use and marks the record `committed`, again in one
+//! transaction. Row `i` of the `renew` rows always takes seat `i` of the reservation and gets the
+//! licence id `lic_{import}_{line}`, so a retry after a crash recognises what was written,
+//! writes the rest, and returns exactly the seats left over: every row licensed once, no seat
+//! lost.
+
+use std::collections::HashMap;
+
+use aws_lambda_events::s3::S3Event;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::users::release_writes;
+use super::{load_org, new_id};
+use crate::app::ImportsBucket;
+use crate::domain::allocation::{self, Balance};
+use crate::domain::audit::AuditEntry;
+use crate::domain::auth::{authorize, Action, Principal, Role};
+use crate::domain::import::{self, ImportRecord, ImportStatus, Mode, Row, RowOutcome, S3Object, Source};
+use crate::domain::org::{Org, OrgKind};
+use crate::domain::policy::Policy;
+use crate::domain::user::{self, User};
+use crate::domain::DomainError;
+use crate::http::{Ctx, Reply};
+use crate::store::users::CounterChange;
+use crate::store::{Error, Store, StoreError};
+use crate::App;
+
+/// Licence writes sent at once while committing.
+const WRITES_IN_FLIGHT: usize = 32;
+
+/// Rows shown in an answer; the record keeps them all.
+const ROWS_SHOWN: usize = 1000;
+
+fn company(org: &Org) -> Result<(), DomainError> {
+    if org.kind == OrgKind::Company {
+        Ok(())
+    } else {
+        Err(DomainError::invalid("org_id", "licences are imported into a company"))
+    }
+}
+
+fn with_rows(record: &ImportRecord, rows: &[Row]) -> serde_json::Value {
+    let mut v = record.view();
+    v["rows"] = json!(rows.iter().take(ROWS_SHOWN).collect::<Vec<_>>());
+    v["rows_total"] = json!(rows.len());
+    v
+}
+
+async fn balance(store: &Store, org: &Org, policy: &Policy) -> Result<Balance, Error> {
+    let lots = store.all_lots(&org.org_id).await?;
+    let included_in_use =
+        if policy.seats_included > 0 { store.counters(&org.org_id).await?.included_in_use.max(0) as u32 } else { 0 };
+    Ok(Balance { lots, seats_included: policy.seats_included, included_in_use })
+}
+
+/// Reads and reviews a file; nothing is applied.
+async fn review(
+    store: &Store,
+    org: &Org,
+    file: &import::CsvFile,
+    mode: Mode,
+    now: DateTime<Utc>,
+) -> Result<import::Review, Error> {
+    let users = store.all_users(&org.org_id).await?;
+    let policy = store.policy(org).await?;
+    let available = balance(store, org, &policy).await?.available(now);
+    Ok(import::review(file, &users, available, mode, now))
+}
+
+fn new_record(
+    import_id: String,
+    org_id: &str,
+    source: Source,
+    mode: Mode,
+    by: &str,
+    now: DateTime<Utc>,
+) -> ImportRecord {
+    ImportRecord {
+        import_id,
+        org_id: org_id.to_string(),
+        source,
+        mode,
+        status: ImportStatus::Reviewed,
+        email_column: None,
+        summary: Default::default(),
+        created_at: now,
+        created_by: by.to_string(),
+        committed_at: None,
+        allocated: 0,
+        released: 0,
+        error: None,
+        s3: None,
+        reservation: None,
+    }
+}
+
+// ---- API --------------------------------------------------------------------------------------
+
+pub async fn create(cx: &Ctx<'_>) -> Result<Reply, Error> {
+    let principal = cx.principal()?;
+    let org = load_org(cx, cx.param("org_id")).await?;
+    authorize(principal, Action::Allocate, &org)?;
+    company(&org)?;
+    if cx.req.body.len() > import::MAX_API_BYTES {
+        return Err(DomainError::PayloadTooLarge(format!(
+            "the file is {} bytes; the API takes up to {} (5 MB): larger files go through the S3 import",
+            cx.req.body.len(),
+            import::MAX_API_BYTES
+        ))
+        .into());
+    }
+    let mode = cx.req.query("mode").map(Mode::parse).transpose()?.unwrap_or(Mode::Renew);
+    let file = import::read(&cx.req.body[..], cx.req.query("email_column"))?;
+    let now = cx.req.now;
+    let store = &cx.app.store;
+    let reviewed = review(store, &org, &file, mode, now).await?;
+    let mut record = new_record(new_id("imp"), &org.org_id, Source::Api, mode, principal.actor(), now);
+    record.email_column = Some(file.email_column.clone());
+    record.summary = reviewed.summary.clone();
+    store.put_import_rows(&record.import_id, &reviewed.rows).await?;
+    let audit = AuditEntry::new(
+        principal,
+        &org,
+        "import.reviewed",
+        &format!("import/{}", record.import_id),
+        json!(record.summary),
+        now,
+    );
+    let writes = vec![store.put_import(&record, None)?, store.put_audit(&audit, &new_id("aud"))?];
+    cx.commit(writes, Reply::created(with_rows(&record, &reviewed.rows)), |_| {
+        DomainError::Conflict("the import id is taken; try again".into())
+    })
+    .await
+}
+
+async fn load_import(cx: &Ctx<'_>, action: Action) -> Result<(Org, ImportRecord), Error> {
+    let org = load_org(cx, cx.param("org_id")).await?;
+    authorize(cx.principal()?, action, &org)?;
+    let id = cx.param("import_id");
+    let record = cx.app.store.import(&org.org_id, id).await?.ok_or_else(|| DomainError::not_found("import", id))?;
+    Ok((org, record))
+}
+
+pub async fn get(cx: &Ctx<'_>) -> Result<Reply, Error> {
+    let (_, record) = load_import(cx, Action::ReadLicences).await?;
+    let rows = cx.app.store.import_rows(&record.import_id).await?;
+    Ok(Reply::ok(with_rows(&record, &rows)))
+}
+
+pub async fn confirm(cx: &Ctx<'_>) -> Result<Reply, Error> {
+    let (org, record) = load_import(cx, Action::Allocate).await?;
+    let done = commit(&cx.app.store, &org, record, cx.principal()?, cx.req.now).await?;
+    let mut body = done.view();
+    body["status"] = json!(done.status);
+    Ok(Reply::ok(body))
+}
+
+// ---- the commit -------------------------------------------------------------------------------
+
+/// Commits an import, or resumes one that stopped half-way; a committed one is returned as is.
+pub async fn commit(
+    store: &Store,
+    org: &Org,
+    mut record: ImportRecord,
+    by: &Principal,
+    now: DateTime<Utc>,
+) -> Result<ImportRecord, Error> {
+    for _ in 0..4 {
+        match record.status {
+            ImportStatus::Committed => return Ok(record),
+            ImportStatus::Failed => {
+                let why = record.error.clone().unwrap_or_default();
+                return Err(
+                    DomainError::Conflict(format!("the import was refused and cannot be committed: {why}")).into()
+                );
+            }
+            ImportStatus::Reviewed => match reserve(store, org, &record, now).await? {
+                Some(next) => record = next,
+                None => record = reload(store, &record).await?,
+            },
+            ImportStatus::Committing => return finish(store, org, record, by, now).await,
+        }
+    }
+    Err(DomainError::Conflict(super::RACED.into()).into())
+}
+
+async fn reload(store: &Store, record: &ImportRecord) -> Result<ImportRecord, Error> {
+    Ok(store
+        .import(&record.org_id, &record.import_id)
+        .await?
+        .ok_or_else(|| DomainError::not_found("import", &record.import_id))?)
+}
+
+/// Reviews the rows again as things are now, and sets aside a seat for every `renew` row in one
+/// transaction that also moves the record to `committing`. `None` when another attempt moved
+/// the record first.
+async fn reserve(
+    store: &Store,
+    org: &Org,
+    record: &ImportRecord,
+    now: DateTime<Utc>,
+) -> Result<Option<ImportRecord>, Error> {
+    let rows = store.import_rows(&record.import_id).await?;
+    let policy = store.policy(org).await?;
+    let balance = balance(store, org, &policy).await?;
+    let users = store.all_users(&org.org_id).await?;
+    let file = import::as_file(&rows, record.email_column.as_deref().unwrap_or("email"));
+    let fresh = import::review(&file, &users, balance.available(now), record.mode, now);
+    if fresh.rows != rows {
+        store.put_import_rows(&record.import_id, &fresh.rows).await?;
+    }
+    let reservation = allocation::reserve(&balance, fresh.summary.renew, &org.org_id, now)?;
+    let mut writes = Vec::new();
+    for reserved in &reservation.lots {
+        let lot = balance.lots.iter().find(|l| l.lot_id == reserved.lot_id).expect("reserved from these lots");
+        writes.push(store.debit_lot(lot, reserved.count)?);
+    }
+    let change = CounterChange {
+        seats_held: reservation.total() as i64,
+        included_in_use: reservation.included as i64,
+        included_max: Some(policy.seats_included as i64),
+        ..Default::default()
+    };
+    if !change.is_empty() {
+        writes.push(store.change_counters(&org.org_id, &change)?);
+    }
+    let mut next = record.clone();
+    next.status = ImportStatus::Committing;
+    next.summary = fresh.summary;
+    next.reservation = Some(reservation);
+    writes.push(store.put_import(&next, Some(ImportStatus::Reviewed))?);
+    match store.transact(writes).await {
+        Ok(()) => Ok(Some(next)),
+        Err(StoreError::ConditionFailed(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Where the seat of one `renew` row stands.
+enum Seat {
+    /// This import's licence is on the user (written now or by an earlier attempt).
+    Issued(Option<String>),
+    /// The user holds another licence, or is gone: the seat goes back.
+    Unused,
+}
+
+/// Writes the licences of the `renew` rows (one conditional write each), releases the users a
+/// sync leaves out, returns the unused seats and marks the record committed.
+async fn finish(
+    store: &Store,
+    org: &Org,
+    record: ImportRecord,
+    by: &Principal,
+    now: DateTime<Utc>,
+) -> Result<ImportRecord, Error> {
+    let reservation = record.reservation.clone().unwrap_or_default();
+    let rows = store.import_rows(&record.import_id).await?;
+    let policy = store.policy(org).await?;
+    let users = store.all_users(&org.org_id).await?;
+    let renew: Vec<&Row> = rows.iter().filter(|r| r.outcome == RowOutcome::Renew).collect();
+    // Row i of the renew rows takes seat i of the reservation.
+    let tasks: Vec<(Option<User>, String, Option<String>, Option<DateTime<Utc>>)> = renew
+        .iter()
+        .enumerate()
+        .filter_map(|(i, row)| {
+            let (lot_id, end) = reservation.seat(i)?;
+            Some((users.get(&row.email).cloned(), record.licence_id(row.line), lot_id.map(str::to_string), end))
+        })
+        .collect();
+    let mut seats: Vec<Seat> = Vec::with_capacity(tasks.len());
+    for batch in tasks.chunks(WRITES_IN_FLIGHT) {
+        let writes = batch
+            .iter()
+            .map(|(u, id, lot, end)| issue_one(store, org, u.clone(), id.clone(), lot.clone(), *end, &policy, now));
+        for seat in futures::future::join_all(writes).await {
+            seats.push(seat?);
+        }
+    }
+    let mut issued: HashMap<Option<String>, u32> = HashMap::new();
+    for seat in &seats {
+        if let Seat::Issued(lot) = seat {
+            *issued.entry(lot.clone()).or_default() += 1;
+        }
+    }
+    let allocated: u32 = issued.values().sum();
+
+    let mut released = 0u64;
+    if record.mode == Mode::Sync {
+        let file = import::as_file(&rows, "email");
+        let leaving = import::review(&file, &users, 0, Mode::Sync, now).release;
+        for email in leaving {
+            if let Some(u) = store.user(&org.org_id, &email).await? {
+                if u.released_at.is_none() {
+                    let (writes, _) = release_writes(store, org, &u, by, now).await?;
+                    match store.transact(writes).await {
+                        Ok(()) => released += 1,
+                        Err(StoreError::ConditionFailed(_)) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+        }
+    }
+
+    let mut writes = Vec::new();
+    let mut change = CounterChange::default();
+    for reserved in &reservation.lots {
+        let unused =
+            reserved.count - issued.get(&Some(reserved.lot_id.clone())).copied().unwrap_or(0).min(reserved.count);
+        if unused > 0 {
+            writes.push(store.unreserve_lot(&org.org_id, &reserved.lot_id, reserved.valid_until, unused)?);
+            change.seats_held -= unused as i64;
+        }
+    }
+    let unused_included = reservation.included - issued.get(&None).copied().unwrap_or(0).min(reservation.included);
+    change.included_in_use -= unused_included as i64;
+    change.seats_held -= unused_included as i64;
+    if !change.is_empty() {
+        writes.push(store.change_counters(&org.org_id, &change)?);
+    }
+    let mut done = record.clone();
+    done.status = ImportStatus::Committed;
+    done.committed_at = Some(now);
+    done.allocated = allocated as u64;
+    done.released += released;
+    writes.push(store.put_import(&done, Some(ImportStatus::Committing))?);
+    let details = json!({ "allocated": allocated, "released": done.released, "reserved": reservation.total() });
+    let audit = AuditEntry::new(by, org, "import.committed", &format!("import/{}", record.import_id), details, now);
+    writes.push(store.put_audit(&audit, &new_id("aud"))?);
+    match store.transact(writes).await {
+        Ok(()) => Ok(done),
+        // Another attempt finished first; its record is the answer.
+        Err(StoreError::ConditionFailed(_)) => reload(store, &record).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn issue_one(
+    store: &Store,
+    org: &Org,
+    mut user: Option<User>,
+    licence_id: String,
+    lot_id: Option<String>,
+    lot_end: Option<DateTime<Utc>>,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Result<Seat, Error> {
+    for _ in 0..4 {
+        let Some(u) = user.as_ref() else { return Ok(Seat::Unused) };
+        if u.licence.as_ref().is_some_and(|l| l.licence_id == licence_id) {
+            return Ok(Seat::Issued(lot_id));
+        }
+        if u.holds_seat(now) {
+            return Ok(Seat::Unused);
+        }
+        let next = user::issue(u, licence_id.clone(), lot_id.clone(), lot_end, policy, now);
+        if store.write_user(&next).await? {
+            return Ok(Seat::Issued(lot_id));
+        }
+        user = store.user(&org.org_id, &u.email).await?;
+    }
+    Err(StoreError::Retryable("a user kept changing while its licence was written".into()).into())
+}
+
+// ---- S3 ---------------------------------------------------------------------------------------
+
+/// `imports/{org_id}/{name}.csv`, URL-decoded as S3 events encode keys.
+fn parse_key(encoded: &str) -> Option<(String, String, String)> {
+    let plus_decoded = encoded.replace('+', " ");
+    let key = percent_encoding::percent_decode_str(&plus_decoded).decode_utf8().ok()?.into_owned();
+    let rest = key.strip_prefix("imports/")?;
+    let (org_id, file) = rest.split_once('/')?;
+    let name = file.strip_suffix(".csv").or_else(|| file.strip_suffix(".CSV"))?;
+    if org_id.is_empty() || name.is_empty() || name.contains('/') {
+        return None;
+    }
+    Some((key.clone(), org_id.to_string(), name.to_string()))
+}
+
+/// The id of the import of one object version: a second delivery of the same event finds it.
+fn s3_import_id(bucket: &str, key: &str, version: &str) -> String {
+    let mut h = Sha256::new();
+    for part in [bucket, key, version] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    format!("s3_{}", &format!("{:x}", h.finalize())[..32])
+}
+
+/// Handles an S3 `ObjectCreated` event: each partner file is reviewed and committed in one go,
+/// its result written to `results/{org_id}/{name}.json`. A file that is refused is recorded as
+/// failed (and its result says why); a store failure is returned so the invocation is retried.
+pub async fn handle_s3_event(app: &App, event: S3Event) -> Result<Vec<ImportRecord>, Error> {
+    let bucket_cfg = app.imports.as_ref().ok_or_else(|| StoreError::Other("BUCKET_NAME is not set".into()))?;
+    let mut done = Vec::new();
+    for r in event.records {
+        let bucket = r.s3.bucket.name.clone().unwrap_or_default();
+        let Some((key, org_id, name)) = r.s3.object.key.as_deref().and_then(parse_key) else {
+            tracing::warn!(key = ?r.s3.object.key, "not an import key; ignored");
+            continue;
+        };
+        let version =
+            r.s3.object.version_id.clone().filter(|v| !v.is_empty()).or(r.s3.object.e_tag.clone()).unwrap_or_default();
+        let object = S3Object {
+            bucket: bucket.clone(),
+            key: key.clone(),
+            version: r.s3.object.version_id.clone(),
+            etag: r.s3.object.e_tag.clone(),
+        };
+        let record = import_object(app, bucket_cfg, object, &org_id, &version, r.event_time).await?;
+        let result_key = format!("results/{org_id}/{name}.json");
+        let rows = app.store.import_rows(&record.import_id).await?;
+        let body = serde_json::to_vec_pretty(&{
+            let mut v = record.view();
+            v["rows"] = json!(rows);
+            v
+        })
+        .map_err(|e| StoreError::Other(e.to_string()))?;
+        bucket_cfg
+            .client
+            .put_object()
+            .bucket(&bucket)
+            .key(&result_key)
+            .content_type("application/json")
+            .body(body.into())
+            .send()
+            .await
+            .map_err(|e| {
+                StoreError::Retryable(format!("writing {result_key}: {}", aws_sdk_s3::error::DisplayErrorContext(&e)))
+            })?;
+        tracing::info!(import_id = %record.import_id, status = ?record.status, %result_key, "partner import handled");
+        done.push(record);
+    }
+    Ok(done)
+}
+
+async fn import_object(
+    app: &App,
+    bucket_cfg: &ImportsBucket,
+    object: S3Object,
+    org_id: &str,
+    version: &str,
+    now: DateTime<Utc>,
+) -> Result<ImportRecord, Error> {
+    let store = &app.store;
+    let import_id = s3_import_id(&object.bucket, &object.key, version);
+    let by = Principal::new("s3", &format!("s3://{}/{}", object.bucket, object.key), org_id, Role::Platform);
+    let org = store.org(org_id).await?.filter(|o| o.kind == OrgKind::Company);
+    let record = match store.import(org_id, &import_id).await? {
+        Some(existing) => existing,
+        None => {
+            let mut record = new_record(import_id.clone(), org_id, Source::S3, Mode::Renew, by.actor(), now);
+            record.s3 = Some(object.clone());
+            let outcome = match &org {
+                None => Err(DomainError::not_found("company", org_id)),
+                Some(org) => read_object(bucket_cfg, &object, &mut record).await.map(|file| (org, file)),
+            };
+            match outcome {
+                Ok((org, file)) => {
+                    let reviewed = review(store, org, &file, record.mode, now).await?;
+                    record.email_column = Some(file.email_column.clone());
+                    record.summary = reviewed.summary;
+                    store.put_import_rows(&import_id, &reviewed.rows).await?;
+                }
+                Err(refusal) => {
+                    record.status = ImportStatus::Failed;
+                    record.error = Some(refusal.to_string());
+                }
+            }
+            match store.transact(vec![store.put_import(&record, None)?]).await {
+                Ok(()) => record,
+                Err(StoreError::ConditionFailed(_)) => reload(store, &record).await?,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+    let Some(org) = org else { return Ok(record) };
+    match commit(store, &org, record.clone(), &by, now).await {
+        Ok(done) => Ok(done),
+        Err(Error::Domain(refusal)) if record.status == ImportStatus::Reviewed => {
+            // All or nothing: a file that cannot be committed (too few licences) is refused whole.
+            let mut failed = reload(store, &record).await?;
+            if failed.status != ImportStatus::Reviewed {
+                return Ok(failed);
+            }
+            failed.status = ImportStatus::Failed;
+            failed.error = Some(refusal.to_string());
+            match store.transact(vec![store.put_import(&failed, Some(ImportStatus::Reviewed))?]).await {
+                Ok(()) | Err(StoreError::ConditionFailed(_)) => reload(store, &record).await,
+                Err(e) => Err(e.into()),
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Streams the object through the CSV reader (never the whole file in memory); object metadata
+/// `email-column` and `mode` steer it.
+async fn read_object(
+    bucket_cfg: &ImportsBucket,
+    object: &S3Object,
+    record: &mut ImportRecord,
+) -> Result<import::CsvFile, DomainError> {
+    let got = bucket_cfg
+        .client
+        .get_object()
+        .bucket(&object.bucket)
+        .key(&object.key)
+        .set_version_id(object.version.clone())
+        .send()
+        .await
+        .map_err(|e| {
+            DomainError::NotFound(format!("the object cannot be read: {}", aws_sdk_s3::error::DisplayErrorContext(&e)))
+        })?;
+    if got.content_length().unwrap_or(0) as u64 > import::MAX_S3_BYTES {
+        return Err(DomainError::PayloadTooLarge(format!(
+            "the file is {} bytes; at most 100 MB are imported",
+            got.content_length().unwrap_or(0)
+        )));
+    }
+    let metadata = got.metadata().cloned().unwrap_or_default();
+    if let Some(mode) = metadata.get("mode") {
+        record.mode = Mode::parse(mode)?;
+    }
+    let column = metadata.get("email-column").cloned();
+    let reader = tokio_util::io::SyncIoBridge::new(got.body.into_async_read());
+    tokio::task::spawn_blocking(move || import::read(reader, column.as_deref()))
+        .await
+        .map_err(|e| DomainError::invalid("file", format!("could not be read: {e}")))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_url_decoded_and_must_be_imports() {
+        assert_eq!(
+            parse_key("imports/acme/renewals+march%202027.csv"),
+            Some(("imports/acme/renewals march 2027.csv".into(), "acme".into(), "renewals march 2027".into()))
+        );
+        assert_eq!(parse_key("imports/acme/x.txt"), None);
+        assert_eq!(parse_key("results/acme/x.csv"), None);
+        assert_eq!(parse_key("imports/acme/deep/x.csv"), None);
+    }
+
+    #[test]
+    fn one_object_version_is_one_import() {
+        assert_eq!(s3_import_id("b", "k", "v1"), s3_import_id("b", "k", "v1"));
+        assert_ne!(s3_import_id("b", "k", "v1"), s3_import_id("b", "k", "v2"));
+    }
+}
