@@ -3,6 +3,7 @@
 mod allocation;
 mod faults;
 mod http_server;
+mod imports;
 mod orders;
 mod orgs;
 mod round_trips;

@@ -267,3 +267,102 @@ impl TestEnv {
         (TestEnv { app: App::new(Store::new(client, table.clone())), table }, log)
     }
 }
+
+impl TestEnv {
+    /// A fresh table and a fresh bucket on the S3-compatible server `make test` starts
+    /// (`AWS_ENDPOINT_URL_S3`, path-style addressing).
+    pub async fn with_s3() -> Self {
+        let mut env = TestEnv::new().await;
+        std::env::var("AWS_ENDPOINT_URL_S3")
+            .expect("AWS_ENDPOINT_URL_S3 must point at the S3-compatible server: run `make test`");
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let imports = seatkeeper::app::ImportsBucket {
+            client: seatkeeper::app::s3_client(&sdk),
+            bucket: format!("test-{}", &uuid::Uuid::new_v4().simple().to_string()[..20]),
+        };
+        seatkeeper_local::ensure_bucket(&imports).await.unwrap();
+        env.app = env.app.with_imports(imports);
+        env
+    }
+
+    pub fn imports(&self) -> &seatkeeper::app::ImportsBucket {
+        self.app.imports.as_ref().expect("a TestEnv::with_s3")
+    }
+
+    /// Puts an object into the imports bucket and delivers the S3 event for it (as often as
+    /// asked), returning what the import function answered each time.
+    pub async fn drop_file(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        metadata: &[(&str, &str)],
+        deliveries: usize,
+        at: &str,
+    ) -> Vec<seatkeeper::domain::import::ImportRecord> {
+        let imports = self.imports();
+        let mut put = imports.client.put_object().bucket(&imports.bucket).key(key).body(body.into());
+        for (k, v) in metadata {
+            put = put.metadata(*k, *v);
+        }
+        let out = put.send().await.unwrap();
+        let event =
+            seatkeeper_local::s3_event(&imports.bucket, key, out.e_tag(), out.version_id(), at.parse().unwrap());
+        let mut answers = Vec::new();
+        for _ in 0..deliveries {
+            let mut records = seatkeeper::handlers::imports::handle_s3_event(&self.app, event.clone()).await.unwrap();
+            answers.append(&mut records);
+        }
+        answers
+    }
+
+    /// An object of the imports bucket as JSON.
+    pub async fn object_json(&self, key: &str) -> Value {
+        let imports = self.imports();
+        let got = imports.client.get_object().bucket(&imports.bucket).key(key).send().await.unwrap();
+        let bytes = got.body.collect().await.unwrap().into_bytes();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+}
+
+/// Fails every request of one operation after the first `n` of them, as a process dying
+/// half-way would leave things.
+#[derive(Debug, Clone)]
+struct FailAfter {
+    operation: &'static str,
+    allowed: usize,
+    seen: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl aws_sdk_dynamodb::config::Intercept for FailAfter {
+    fn name(&self) -> &'static str {
+        "FailAfter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        let op = context.request().headers().get("x-amz-target").and_then(|t| t.rsplit('.').next()).unwrap_or("");
+        if op == self.operation && self.seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= self.allowed {
+            return Err("injected failure: the process died here".into());
+        }
+        Ok(())
+    }
+}
+
+impl TestEnv {
+    /// The same table through a client whose `operation` requests fail after the first `n`.
+    pub async fn failing_after(env: &TestEnv, operation: &'static str, n: usize) -> (TestEnv, RequestLog) {
+        let log = RequestLog::default();
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let conf = aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .interceptor(log.clone())
+            .interceptor(FailAfter { operation, allowed: n, seen: Default::default() })
+            .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
+            .build();
+        let client = aws_sdk_dynamodb::Client::from_conf(conf);
+        (TestEnv { app: App::new(Store::new(client, env.table.clone())), table: env.table.clone() }, log)
+    }
+}

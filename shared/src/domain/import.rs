@@ -97,6 +97,11 @@ fn detect_delimiter(header: &[u8]) -> u8 {
 /// Reads a CSV export from any reader, streaming: only the e-mail cells are kept.
 pub fn read(input: impl Read, email_column: Option<&str>) -> Result<CsvFile, DomainError> {
     let mut reader = BufReader::with_capacity(64 * 1024, input);
+    // A NUL byte near the start means a binary file (a spreadsheet, an image), not CSV text.
+    let start = reader.fill_buf().map_err(|e| refuse(1, format!("could not be read: {e}")))?;
+    if start.iter().take(8192).any(|&b| b == 0) {
+        return Err(refuse(1, "the file is binary, not CSV text (save the spreadsheet as CSV)"));
+    }
     // The header line, read with a bound so a 10 MB single line is refused, not buffered.
     let mut header = Vec::new();
     let read = (&mut reader)
@@ -116,13 +121,20 @@ pub fn read(input: impl Read, email_column: Option<&str>) -> Result<CsvFile, Dom
     let delimiter = detect_delimiter(&body);
     let mut csv = csv::ReaderBuilder::new()
         .delimiter(delimiter)
+        // Rows end at '\n'; a '\r' before it is trimmed off the last cell. (With CRLF as the
+        // terminator the reader's line numbers run one short, and refusals must name the line.)
+        .terminator(csv::Terminator::Any(b'\n'))
         .has_headers(true)
         .flexible(true)
         .from_reader(Cursor::new(body).chain(reader));
     let headers = csv.byte_headers().map_err(|e| refuse(1, format!("the header row cannot be read: {e}")))?.clone();
     let names: Vec<String> = headers
         .iter()
-        .map(|h| String::from_utf8(h.to_vec()).map_err(|_| refuse(1, "the header row is not UTF-8 text")))
+        .map(|h| {
+            String::from_utf8(h.to_vec()).map_err(|_| {
+                refuse(1, "the header row is not UTF-8 text; is the file binary, or saved in another encoding?")
+            })
+        })
         .collect::<Result<_, _>>()?;
     let index = match email_column {
         Some(wanted) => {
@@ -170,7 +182,10 @@ pub fn read(input: impl Read, email_column: Option<&str>) -> Result<CsvFile, Dom
                 ))
             }
         }
-        let line = record.position().map(|p| p.line()).unwrap_or(line);
+        // The line the row starts on, from where the reader stands after it: a record's own
+        // start position counts from the end of the row before, blank lines and all.
+        let embedded = record.iter().map(|f| f.iter().filter(|&&b| b == b'\n').count() as u64).sum::<u64>();
+        let line = csv.position().line().saturating_sub(embedded + u64::from(!csv.is_done())).max(line);
         if record.as_slice().len() > MAX_RECORD_BYTES {
             return Err(refuse(
                 line,
@@ -187,8 +202,13 @@ pub fn read(input: impl Read, email_column: Option<&str>) -> Result<CsvFile, Dom
         if cell.contains(&0) {
             return Err(refuse(line, "the file is binary, not CSV text"));
         }
-        let cell = std::str::from_utf8(cell).map_err(|_| refuse(line, "the row is not UTF-8 text"))?;
-        if cell.contains('\n') && validate::email("", cell).is_err() {
+        let cell =
+            std::str::from_utf8(cell).map_err(|_| refuse(line, "the row is not UTF-8 text"))?.trim_end_matches('\r');
+        // A quoted cell holding line breaks followed by more delimited text is a quote left
+        // open: the rows after it were swallowed into one cell.
+        let swallowed =
+            record.iter().any(|f| f.splitn(2, |&b| b == b'\n').nth(1).is_some_and(|rest| rest.contains(&delimiter)));
+        if swallowed || (cell.contains('\n') && validate::email("", cell).is_err()) {
             return Err(refuse(line, "a quoted field runs over several lines; is a closing quote missing?"));
         }
         cells.push((line, cell.to_string()));
@@ -196,7 +216,7 @@ pub fn read(input: impl Read, email_column: Option<&str>) -> Result<CsvFile, Dom
     if cells.is_empty() {
         return Err(refuse(2, "the file has a header row but no data rows"));
     }
-    Ok(CsvFile { delimiter, email_column: names[index].trim().to_string(), cells })
+    Ok(CsvFile { delimiter, email_column: names[index].trim().trim_end_matches('\r').to_string(), cells })
 }
 
 /// The review of an import (API.md `POST /v1/orgs/{org_id}/imports`).
@@ -286,8 +306,17 @@ mod tests {
         let semi = b"\xEF\xBB\xBFNaam;E-mailadres\r\nAnn;ann@c.example\r\n";
         let f = read(&semi[..], None).unwrap();
         assert_eq!((f.delimiter, f.email_column.as_str()), (b';', "E-mailadres"));
+        assert_eq!(f.cells, vec![(2, "ann@c.example".to_string())], "CRLF rows keep their line numbers");
         let tab = b"email\tname\nann@c.example\tAnn\n";
         assert_eq!(read(&tab[..], None).unwrap().delimiter, b'\t');
+    }
+
+    #[test]
+    fn line_numbers_count_blank_lines_crlf_and_quoted_line_breaks() {
+        let text = b"name,email\r\nA,a@c.example\r\n\r\n\"Multi\nline\",b@c.example\r\nC,c@c.example";
+        assert_eq!(cells(text), vec![(2, "a@c.example".into()), (4, "b@c.example".into()), (6, "c@c.example".into())]);
+        let text = b"email\na@c.example\n\n\nb@c.example\n";
+        assert_eq!(cells(text), vec![(2, "a@c.example".into()), (5, "b@c.example".into())]);
     }
 
     #[test]

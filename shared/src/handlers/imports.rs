@@ -266,19 +266,22 @@ async fn finish(
     let users = store.all_users(&org.org_id).await?;
     let renew: Vec<&Row> = rows.iter().filter(|r| r.outcome == RowOutcome::Renew).collect();
     // Row i of the renew rows takes seat i of the reservation.
-    let tasks: Vec<(Option<User>, String, Option<String>, Option<DateTime<Utc>>)> = renew
+    let tasks: Vec<LicenceWrite> = renew
         .iter()
         .enumerate()
         .filter_map(|(i, row)| {
             let (lot_id, end) = reservation.seat(i)?;
-            Some((users.get(&row.email).cloned(), record.licence_id(row.line), lot_id.map(str::to_string), end))
+            Some(LicenceWrite {
+                user: users.get(&row.email).cloned(),
+                licence_id: record.licence_id(row.line),
+                lot_id: lot_id.map(str::to_string),
+                lot_end: end,
+            })
         })
         .collect();
     let mut seats: Vec<Seat> = Vec::with_capacity(tasks.len());
     for batch in tasks.chunks(WRITES_IN_FLIGHT) {
-        let writes = batch
-            .iter()
-            .map(|(u, id, lot, end)| issue_one(store, org, u.clone(), id.clone(), lot.clone(), *end, &policy, now));
+        let writes = batch.iter().map(|w| issue_one(store, org, w.clone(), &policy, now));
         for seat in futures::future::join_all(writes).await {
             seats.push(seat?);
         }
@@ -342,17 +345,23 @@ async fn finish(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn issue_one(
-    store: &Store,
-    org: &Org,
-    mut user: Option<User>,
+/// One row's licence: the user as read, the licence id and the seat it takes.
+#[derive(Clone)]
+struct LicenceWrite {
+    user: Option<User>,
     licence_id: String,
     lot_id: Option<String>,
     lot_end: Option<DateTime<Utc>>,
+}
+
+async fn issue_one(
+    store: &Store,
+    org: &Org,
+    write: LicenceWrite,
     policy: &Policy,
     now: DateTime<Utc>,
 ) -> Result<Seat, Error> {
+    let LicenceWrite { mut user, licence_id, lot_id, lot_end } = write;
     for _ in 0..4 {
         let Some(u) = user.as_ref() else { return Ok(Seat::Unused) };
         if u.licence.as_ref().is_some_and(|l| l.licence_id == licence_id) {
@@ -483,6 +492,10 @@ async fn import_object(
         }
     };
     let Some(org) = org else { return Ok(record) };
+    if matches!(record.status, ImportStatus::Committed | ImportStatus::Failed) {
+        // A second delivery of the same object version changes nothing.
+        return Ok(record);
+    }
     match commit(store, &org, record.clone(), &by, now).await {
         Ok(done) => Ok(done),
         Err(Error::Domain(refusal)) if record.status == ImportStatus::Reviewed => {

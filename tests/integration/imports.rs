@@ -1,0 +1,362 @@
+//! CSV import: the fixtures, worked case 5, the S3 path, duplicate delivery and a crash half-way.
+
+use seatkeeper_tests::{Answer, TestEnv, Who, WRITE_OPERATIONS};
+use serde_json::{json, Value};
+
+fn cm(org: &str) -> Who {
+    Who::new("company_manager", org)
+}
+
+fn pm(org: &str) -> Who {
+    Who::new("partner_manager", org)
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/fixtures/csv/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+async fn assign(env: &TestEnv, org: &str, quantity: u64, at: &str) {
+    let order = env.request(org, quantity, at).await;
+    let a = env.post(&format!("/v1/orders/{order}/assign")).by(&pm("p")).at(at).send().await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+}
+
+async fn users(env: &TestEnv, org: &str, emails: &[String]) {
+    for e in emails {
+        let a = env.put(&format!("/v1/orgs/{org}/users/{e}")).by(&cm(org)).send().await;
+        assert!(a.status == 201 || a.status == 200, "{:?}", a.body);
+    }
+}
+
+async fn upload(env: &TestEnv, org: &str, query: &str, body: &[u8], at: &str) -> Answer {
+    env.post(&format!("/v1/orgs/{org}/imports{query}")).by(&cm(org)).raw(body).at(at).send().await
+}
+
+async fn lot_counts(env: &TestEnv, org: &str, at: &str) -> Vec<(u64, u64)> {
+    let lots = env.get(&format!("/v1/orgs/{org}/lots")).by(&cm(org)).at(at).send().await;
+    lots.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["in_use"].as_u64().unwrap(), l["uses"].as_u64().unwrap()))
+        .collect()
+}
+
+fn outcomes(review: &Value) -> Vec<(u64, String, String)> {
+    review["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["line"].as_u64().unwrap(),
+                r["email"].as_str().unwrap().to_string(),
+                r["outcome"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_fixture_reads_as_expected() {
+    let env = TestEnv::new().await;
+    env.partner_with_company("p", "c").await;
+    users(&env, "c", &["ann@c.example".into(), "bob@c.example".into()]).await;
+    let at = "2026-02-01T00:00:00Z";
+    for (name, query) in [
+        ("comma.csv", ""),
+        ("excel-semicolon-bom.csv", ""),
+        ("tab.csv", ""),
+        ("named-column.csv", "?email_column=work%20ADDRESS"),
+    ] {
+        let r = upload(&env, "c", query, &fixture(name), at).await;
+        assert_eq!(r.status, 201, "{name}: {:?}", r.body);
+        assert_eq!(r.body["summary"]["renew"], 2, "{name}");
+        assert_eq!(
+            outcomes(&r.body),
+            vec![(2, "ann@c.example".into(), "renew".into()), (3, "bob@c.example".into(), "renew".into())],
+            "{name}"
+        );
+    }
+    let dupes = upload(&env, "c", "", &fixture("duplicates-case.csv"), at).await;
+    assert_eq!(
+        (
+            dupes.body["summary"]["renew"].as_u64(),
+            dupes.body["summary"]["duplicate"].as_u64(),
+            dupes.body["summary"]["rows"].as_u64()
+        ),
+        (Some(2), Some(2), Some(4))
+    );
+    let invalid = upload(&env, "c", "", &fixture("invalid-and-blank.csv"), at).await;
+    assert_eq!(
+        outcomes(&invalid.body).iter().map(|o| (o.0, o.2.as_str())).collect::<Vec<_>>(),
+        vec![(2, "renew"), (3, "invalid"), (5, "renew")]
+    );
+
+    let imports_before = env.partition("ORG#c").await.len();
+    let long_line = vec![b'x'; 10 * 1024 * 1024];
+    for (name, body, want) in [
+        ("wrong-column.csv", fixture("wrong-column.csv"), "line 1"),
+        ("no-header.csv", fixture("no-header.csv"), "line 1"),
+        ("empty.csv", fixture("empty.csv"), "empty"),
+        ("binary.csv", fixture("binary.csv"), "binary"),
+        ("unbalanced-quotes.csv", fixture("unbalanced-quotes.csv"), "line 2"),
+        ("named column missing", fixture("comma.csv"), "no column named"),
+    ] {
+        let query = if name == "named column missing" { "?email_column=Mail%20address" } else { "" };
+        let r = upload(&env, "c", query, &body, at).await;
+        assert_eq!((r.status, r.code()), (400, "invalid_request"), "{name}: {:?}", r.body);
+        let message = r.body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(want), "{name}: {message}");
+    }
+    let too_big = upload(&env, "c", "", &long_line, at).await;
+    assert_eq!((too_big.status, too_big.code()), (413, "payload_too_large"));
+    let long_but_allowed = seatkeeper::domain::import::read(&long_line[..], None).unwrap_err();
+    assert!(long_but_allowed.to_string().contains("line 1"), "{long_but_allowed}");
+    assert_eq!(env.partition("ORG#c").await.len(), imports_before, "a refused file leaves nothing behind");
+    let bad_mode = upload(&env, "c", "?mode=replace", &fixture("comma.csv"), at).await;
+    assert_eq!(bad_mode.status, 400);
+}
+
+#[test]
+fn a_hundred_thousand_rows_read_and_one_more_is_refused() {
+    let mut text = String::from("email\n");
+    for i in 0..100_000 {
+        text.push_str(&format!("user{i}@c.example\n"));
+    }
+    let file = seatkeeper::domain::import::read(text.as_bytes(), None).unwrap();
+    assert_eq!(file.cells.len(), 100_000);
+    assert_eq!(file.cells.last().unwrap(), &(100_001, "user99999@c.example".to_string()));
+    text.push_str("one.more@c.example\n");
+    let err = seatkeeper::domain::import::read(text.as_bytes(), None).unwrap_err();
+    assert!(err.to_string().contains("line 100002") && err.to_string().contains("100000"), "{err}");
+}
+
+/// Worked case 5 of DOMAIN.md §11.
+#[tokio::test]
+async fn worked_case_5_review_refuse_then_renew_six() {
+    let env = TestEnv::new().await;
+    env.partner_with_company("p", "c").await;
+    assign(&env, "c", 10, "2026-01-15T09:00:00Z").await;
+    let learners: Vec<String> = (1..=10).map(|i| format!("learner{i}@c.example")).collect();
+    let a = env
+        .post("/v1/orgs/c/allocations")
+        .by(&cm("c"))
+        .json(json!({"emails": learners, "create_missing": true}))
+        .at("2026-02-01T00:00:00Z")
+        .send()
+        .await;
+    assert_eq!(a.body["allocated"], 10);
+    // The year is over; C orders 6 more.
+    assign(&env, "c", 6, "2027-01-20T09:00:00Z").await;
+    let at = "2027-02-01T10:00:00Z";
+    let mut csv = String::from("Name;Email\n");
+    for e in &learners[..8] {
+        csv.push_str(&format!("x;{}\n", e.to_uppercase()));
+    }
+    csv.push_str("x;stranger@c.example\nx;learner1@c.example\n");
+    let review = upload(&env, "c", "", csv.as_bytes(), at).await;
+    assert_eq!(review.status, 201, "{:?}", review.body);
+    let s = &review.body["summary"];
+    assert_eq!(
+        (
+            s["rows"].as_u64(),
+            s["renew"].as_u64(),
+            s["unknown"].as_u64(),
+            s["duplicate"].as_u64(),
+            s["available"].as_u64(),
+            s["shortfall"].as_u64()
+        ),
+        (Some(10), Some(8), Some(1), Some(1), Some(6), Some(2))
+    );
+    let id = review.body["import_id"].as_str().unwrap();
+    let confirm = env.post(&format!("/v1/orgs/c/imports/{id}/confirm")).by(&cm("c")).at(at).send().await;
+    assert_eq!((confirm.status, confirm.code()), (409, "insufficient_licences"));
+    assert_eq!(confirm.body["error"]["details"], json!({"needed": 8, "available": 6}));
+    assert_eq!(lot_counts(&env, "c", at).await[1], (0, 0), "nothing changed");
+    let record = env.get(&format!("/v1/orgs/c/imports/{id}")).by(&cm("c")).send().await;
+    assert_eq!(record.body["status"], "reviewed");
+
+    // Two rows removed: six renewed.
+    let fixed: String = csv
+        .lines()
+        .filter(|l| !l.contains("LEARNER7@") && !l.contains("LEARNER8@"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let review = upload(&env, "c", "", fixed.as_bytes(), at).await;
+    assert_eq!(
+        (review.body["summary"]["renew"].as_u64(), review.body["summary"]["shortfall"].as_u64()),
+        (Some(6), Some(0))
+    );
+    let id = review.body["import_id"].as_str().unwrap();
+    let confirm = env.post(&format!("/v1/orgs/c/imports/{id}/confirm")).by(&cm("c")).at(at).send().await;
+    assert_eq!(confirm.status, 200, "{:?}", confirm.body);
+    assert_eq!((confirm.body["status"].as_str(), confirm.body["allocated"].as_u64()), (Some("committed"), Some(6)));
+    assert_eq!(lot_counts(&env, "c", at).await[1], (6, 6));
+    let active = env.get("/v1/orgs/c/licences?status=active").by(&cm("c")).at(at).send().await;
+    let mut renewed: Vec<&str> =
+        active.body["items"].as_array().unwrap().iter().map(|l| l["email"].as_str().unwrap()).collect();
+    renewed.sort();
+    assert_eq!(
+        renewed,
+        vec![
+            "learner1@c.example",
+            "learner2@c.example",
+            "learner3@c.example",
+            "learner4@c.example",
+            "learner5@c.example",
+            "learner6@c.example"
+        ]
+    );
+    assert!(active.body["items"].as_array().unwrap().iter().all(|l| l["valid_until"] == "2028-01-20T09:00:00Z"));
+    // Confirming again changes nothing.
+    let again = env.post(&format!("/v1/orgs/c/imports/{id}/confirm")).by(&cm("c")).at(at).send().await;
+    assert_eq!((again.status, again.body["allocated"].as_u64()), (200, Some(6)));
+    assert_eq!(lot_counts(&env, "c", at).await[1], (6, 6));
+    let audit = env.get("/v1/orgs/c/audit").by(&cm("c")).send().await;
+    assert!(audit.body["items"].as_array().unwrap().iter().any(|e| e["action"] == "import.committed"));
+}
+
+/// A crash half-way (the store refuses every write after the 15th licence) and a retry: every
+/// renew row licensed exactly once, no seat lost, and seats of rows licensed elsewhere meanwhile
+/// given back.
+#[tokio::test]
+async fn a_commit_that_dies_half_way_resumes_and_licenses_every_row_once() {
+    let env = TestEnv::new().await;
+    env.partner_with_company("p", "c").await;
+    assign(&env, "c", 50, "2026-01-15T09:00:00Z").await;
+    let emails: Vec<String> = (0..40).map(|i| format!("u{i:02}@c.example")).collect();
+    users(&env, "c", &emails).await;
+    let at = "2026-02-01T10:00:00Z";
+    let csv: String = std::iter::once("email\n".to_string()).chain(emails.iter().map(|e| format!("{e}\n"))).collect();
+    let review = upload(&env, "c", "", csv.as_bytes(), at).await;
+    let id = review.body["import_id"].as_str().unwrap().to_string();
+
+    let (dying, log) = TestEnv::failing_after(&env, "PutItem", 15).await;
+    let crashed = dying.post(&format!("/v1/orgs/c/imports/{id}/confirm")).by(&cm("c")).at(at).send().await;
+    assert!(crashed.status >= 500, "{:?}", crashed.body);
+    assert!(log.take().iter().filter(|op| op.as_str() == "PutItem").count() > 15);
+    let record = env.get(&format!("/v1/orgs/c/imports/{id}")).by(&cm("c")).send().await;
+    assert_eq!(record.body["status"], "committing");
+    assert_eq!(lot_counts(&env, "c", at).await[0], (40, 40), "every seat reserved before any licence");
+    let licensed = env.get("/v1/orgs/c/licences?status=active&limit=500").by(&cm("c")).at(at).send().await;
+    let first_pass = licensed.body["items"].as_array().unwrap().len();
+    assert!((1..40).contains(&first_pass), "part of the rows: {first_pass}");
+
+    // Meanwhile two of the remaining users get a licence another way.
+    let unlicensed: Vec<String> = emails
+        .iter()
+        .filter(|e| !licensed.body["items"].as_array().unwrap().iter().any(|l| l["email"] == e.as_str()))
+        .take(2)
+        .cloned()
+        .collect();
+    let other = env.post("/v1/orgs/c/allocations").by(&cm("c")).json(json!({"emails": unlicensed})).at(at).send().await;
+    assert_eq!(other.body["allocated"], 2);
+
+    let retried = env.post(&format!("/v1/orgs/c/imports/{id}/confirm")).by(&cm("c")).at(at).send().await;
+    assert_eq!(retried.status, 200, "{:?}", retried.body);
+    assert_eq!((retried.body["status"].as_str(), retried.body["allocated"].as_u64()), (Some("committed"), Some(38)));
+    assert_eq!(
+        lot_counts(&env, "c", at).await[0],
+        (40, 40),
+        "38 by the import + 2 by hand; the 2 reserved seats went back"
+    );
+    let all = env.get("/v1/orgs/c/licences?status=active&limit=500").by(&cm("c")).at(at).send().await;
+    assert_eq!(all.body["items"].as_array().unwrap().len(), 40);
+    for e in &emails {
+        let u = env.get(&format!("/v1/orgs/c/users/{e}")).by(&cm("c")).send().await;
+        assert_eq!(u.body["licence_count"], 1, "{e} licensed once");
+    }
+    let counters = env
+        .partition("ORG#c")
+        .await
+        .into_iter()
+        .find(|i| i.get("SK").and_then(|v| v.as_s().ok()).map(String::as_str) == Some("COUNTERS"))
+        .unwrap();
+    assert_eq!(counters.get("seats_held").and_then(|v| v.as_n().ok()).map(String::as_str), Some("40"));
+}
+
+#[tokio::test]
+async fn a_partner_file_on_s3_is_reviewed_committed_and_answered_once() {
+    let env = TestEnv::with_s3().await;
+    env.partner_with_company("p", "c").await;
+    assign(&env, "c", 5, "2026-01-15T09:00:00Z").await;
+    let emails: Vec<String> = (1..=4).map(|i| format!("s3user{i}@c.example")).collect();
+    users(&env, "c", &emails).await;
+    let mut csv = String::from("Naam;Werk e-mail\n");
+    for e in &emails {
+        csv.push_str(&format!("x;{e}\n"));
+    }
+    csv.push_str("x;nobody@c.example\n");
+    let key = "imports/c/renewals march 2027.csv";
+    let answers =
+        env.drop_file(key, csv.into_bytes(), &[("email-column", "werk e-mail")], 2, "2026-02-01T10:00:00Z").await;
+    assert_eq!(answers.len(), 2);
+    assert_eq!(answers[0], answers[1], "a second delivery finds the same import");
+    let record = &answers[0];
+    assert_eq!(record.status, seatkeeper::domain::import::ImportStatus::Committed);
+    assert_eq!((record.allocated, record.summary.renew, record.summary.unknown), (4, 4, 1));
+    assert_eq!(lot_counts(&env, "c", "2026-02-01T00:00:00Z").await[0], (4, 4), "charged once");
+
+    let result = env.object_json("results/c/renewals march 2027.json").await;
+    assert_eq!((result["status"].as_str(), result["allocated"].as_u64()), (Some("committed"), Some(4)));
+    assert_eq!(result["rows"].as_array().unwrap().len(), 5);
+    let via_api = env.get(&format!("/v1/orgs/c/imports/{}", record.import_id)).by(&cm("c")).send().await;
+    assert_eq!((via_api.status, via_api.body["source"].as_str()), (200, Some("s3")));
+
+    // A bad file is refused whole, and its result says why.
+    let bad = env.drop_file("imports/c/broken.csv", fixture("no-header.csv"), &[], 1, "2026-02-01T10:00:00Z").await;
+    assert_eq!(bad[0].status, seatkeeper::domain::import::ImportStatus::Failed);
+    let result = env.object_json("results/c/broken.json").await;
+    assert!(result["error"].as_str().unwrap().contains("line 1"), "{result}");
+    // So is one with more renewals than licences, all or nothing.
+    let many: String =
+        std::iter::once("email\n".to_string()).chain((1..=3).map(|i| format!("late{i}@c.example\n"))).collect();
+    users(&env, "c", &(1..=3).map(|i| format!("late{i}@c.example")).collect::<Vec<_>>()).await;
+    let short = env.drop_file("imports/c/too-many.csv", many.into_bytes(), &[], 1, "2026-02-01T10:00:00Z").await;
+    assert_eq!(short[0].status, seatkeeper::domain::import::ImportStatus::Failed);
+    assert!(short[0].error.as_deref().unwrap().contains("3 licences are needed but 1"), "{:?}", short[0].error);
+    assert_eq!(lot_counts(&env, "c", "2026-02-01T00:00:00Z").await[0], (4, 4));
+}
+
+#[tokio::test]
+async fn a_sync_releases_the_learners_missing_from_the_file() {
+    let env = TestEnv::new().await;
+    env.partner_with_company("p", "c").await;
+    assign(&env, "c", 5, "2026-01-15T09:00:00Z").await;
+    let at = "2026-02-01T10:00:00Z";
+    let a = env
+        .post("/v1/orgs/c/allocations")
+        .by(&cm("c"))
+        .json(json!({"emails": ["stay@c.example", "go@c.example"], "create_missing": true}))
+        .at(at)
+        .send()
+        .await;
+    assert_eq!(a.body["allocated"], 2);
+    env.put("/v1/orgs/c/users/boss@c.example").by(&cm("c")).json(json!({"role": "company_manager"})).send().await;
+    let review = upload(&env, "c", "?mode=sync", b"email\nstay@c.example\n", at).await;
+    assert_eq!(
+        (review.body["summary"]["already_active"].as_u64(), review.body["summary"]["release"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let id = review.body["import_id"].as_str().unwrap();
+    let done = env.post(&format!("/v1/orgs/c/imports/{id}/confirm")).by(&cm("c")).at(at).send().await;
+    assert_eq!((done.status, done.body["released"].as_u64()), (200, Some(1)), "{:?}", done.body);
+    let gone = env.get("/v1/orgs/c/users/go@c.example").by(&cm("c")).send().await;
+    assert_eq!(gone.body["licence_status"], "released");
+    let boss = env.get("/v1/orgs/c/users/boss@c.example").by(&cm("c")).send().await;
+    assert!(boss.body.get("released_at").is_none(), "managers are not released by a sync");
+    assert_eq!(lot_counts(&env, "c", at).await[0], (1, 2));
+}
+
+#[tokio::test]
+async fn a_review_writes_nothing_but_its_record() {
+    let (env, log) = TestEnv::with_request_log().await;
+    env.partner_with_company("p", "c").await;
+    users(&env, "c", &["ann@c.example".into()]).await;
+    log.take();
+    let r = upload(&env, "c", "", &fixture("comma.csv"), "2026-02-01T00:00:00Z").await;
+    assert_eq!(r.status, 201);
+    let writes: Vec<String> = log.take().into_iter().filter(|op| WRITE_OPERATIONS.contains(&op.as_str())).collect();
+    assert_eq!(writes, vec!["PutItem", "TransactWriteItems"], "one row chunk, then the record with its audit entry");
+}
