@@ -46,8 +46,9 @@ step "cargo test (unit, and integration against DynamoDB Local)"
 cargo test --workspace --no-fail-fast
 
 step "end to end through the local server"
-TABLE_NAME="e2e-$(date +%s)" BUCKET_NAME="e2e-imports" target/debug/seatkeeper-local serve --addr "127.0.0.1:$api_port" >.local/e2e-server.log 2>&1 &
+TABLE_NAME="e2e-$(date +%s)" BUCKET_NAME="e2e-imports" target/debug/seatkeeper-local serve --no-schedules --addr "127.0.0.1:$api_port" >.local/e2e-server.log 2>&1 &
 api_pid=$!
 python3 tests/e2e/orders_flow.py "http://127.0.0.1:$api_port"
 python3 tests/e2e/allocation_flow.py "http://127.0.0.1:$api_port"
 python3 tests/e2e/import_flow.py "http://127.0.0.1:$api_port"
+python3 tests/e2e/expiry_flow.py "http://127.0.0.1:$api_port"

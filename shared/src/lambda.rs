@@ -76,3 +76,38 @@ pub fn serve_import(
 fn is_s3_event(payload: &serde_json::Value) -> bool {
     payload["Records"][0]["eventSource"].as_str() == Some("aws:s3")
 }
+
+/// Runs a scheduled sweep: "now" is the EventBridge event's `time`, so a replayed event decides
+/// the same way. A failed sweep is an error, for the schedule's retry policy and dead-letter queue.
+pub async fn serve_sweep<F, Fut, R>(sweep: F) -> Result<(), lambda_runtime::Error>
+where
+    F: Fn(App, chrono::DateTime<chrono::Utc>) -> Fut,
+    Fut: std::future::Future<Output = Result<R, crate::store::Error>>,
+    R: serde::Serialize,
+{
+    init_tracing();
+    let app = App::from_env().await?;
+    let app = &app;
+    let sweep = &sweep;
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<aws_lambda_events::eventbridge::EventBridgeEvent<serde_json::Value>>| async move {
+            let now = event.payload.time.ok_or("the scheduled event has no time")?;
+            let report = sweep(app.clone(), now).await.map_err(|e| Box::new(e) as lambda_runtime::Error)?;
+            Ok::<_, lambda_runtime::Error>(serde_json::to_value(report)?)
+        },
+    ))
+    .await
+}
+
+/// Runs the notice publisher on the table's stream (`EVENT_BUS_NAME` names the bus).
+pub async fn serve_publisher() -> Result<(), lambda_runtime::Error> {
+    init_tracing();
+    let bus = std::env::var("EVENT_BUS_NAME").map_err(|_| "EVENT_BUS_NAME is not set")?;
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let client = aws_sdk_eventbridge::Client::new(&config);
+    let (client, bus) = (&client, bus.as_str());
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<aws_lambda_events::dynamodb::Event>| async move {
+        Ok::<_, lambda_runtime::Error>(crate::sweeps::publish::publish(client, bus, &event.payload).await)
+    }))
+    .await
+}

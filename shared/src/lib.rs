@@ -9,5 +9,6 @@ pub mod handlers;
 pub mod http;
 pub mod lambda;
 pub mod store;
+pub mod sweeps;
 
 pub use app::App;

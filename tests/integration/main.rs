@@ -1,10 +1,12 @@
 //! Integration tests against DynamoDB Local (`make test` starts it).
 
 mod allocation;
+mod expiry;
 mod faults;
 mod http_server;
 mod imports;
 mod orders;
 mod orgs;
+mod publish;
 mod round_trips;
 mod template;

@@ -102,6 +102,9 @@ async fn gateway(State(server): State<Arc<LocalServer>>, request: Request) -> Re
         if let Some(rest) = parts.uri.path().strip_prefix("/dev/s3/imports/") {
             return dev_s3_import(&server, rest, &parts.headers, body.to_vec()).await;
         }
+        if let Some(name) = parts.uri.path().strip_prefix("/dev/sweeps/") {
+            return dev_sweep(&server, name, parts.uri.query().unwrap_or("")).await;
+        }
     }
     let now = match parts.headers.get(NOW_HEADER).map(|v| v.to_str().map(DateTime::parse_from_rfc3339)) {
         None => Utc::now(),
@@ -312,4 +315,53 @@ pub async fn ensure_bucket(imports: &seatkeeper::app::ImportsBucket) -> Result<(
         .await
         .map(|_| ())
         .map_err(|e| format!("{}", aws_sdk_s3::error::DisplayErrorContext(&e)))
+}
+
+/// The sweeps the schedules run, by name.
+pub async fn run_sweep(app: &App, name: &str, now: DateTime<Utc>) -> Result<Option<Value>, seatkeeper::store::Error> {
+    Ok(match name {
+        "expire" => Some(serde_json::to_value(seatkeeper::sweeps::expire::expire(app, now).await?).unwrap_or_default()),
+        _ => None,
+    })
+}
+
+/// `POST /dev/sweeps/{name}?now=<RFC 3339>` (local only): runs a sweep as its schedule would at
+/// that instant (default: now).
+async fn dev_sweep(server: &LocalServer, name: &str, query: &str) -> Response {
+    let now = match query.split('&').find_map(|p| p.strip_prefix("now=")) {
+        None => Utc::now(),
+        Some(raw) => {
+            let raw = percent_encoding::percent_decode_str(raw).decode_utf8_lossy().replace(' ', "+");
+            match DateTime::parse_from_rfc3339(&raw) {
+                Ok(t) => t.with_timezone(&Utc),
+                Err(_) => return plain_error(400, "invalid_request", "now: must be an RFC 3339 time"),
+            }
+        }
+    };
+    match run_sweep(&server.app, name, now).await {
+        Ok(Some(report)) => Response::builder()
+            .status(200)
+            .header("content-type", "application/json")
+            .body(Body::from(report.to_string()))
+            .expect("static response"),
+        Ok(None) => plain_error(404, "not_found", &format!("no sweep named {name:?}")),
+        Err(e) => plain_error(500, "internal", &e.to_string()),
+    }
+}
+
+/// The local stand-in for the EventBridge schedules: each sweep at the top of every hour (and
+/// once at start), at the wall-clock time.
+pub async fn drive_schedules(app: App) {
+    loop {
+        let now = Utc::now();
+        for name in ["expire"] {
+            match run_sweep(&app, name, now).await {
+                Ok(report) => tracing::info!(sweep = name, ?report, "scheduled sweep"),
+                Err(e) => tracing::error!(sweep = name, error = %e, "scheduled sweep failed"),
+            }
+        }
+        let next_hour = (now + chrono::Duration::hours(1)).timestamp() / 3600 * 3600;
+        let wait = (next_hour - Utc::now().timestamp()).max(1) as u64;
+        tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+    }
 }

@@ -26,6 +26,9 @@ enum Command {
         table: String,
         #[arg(long, env = "SEATKEEPER_DEV_JWT_SECRET", default_value = DEFAULT_SECRET)]
         secret: String,
+        /// Do not run the sweeps on the wall clock (tests drive them with /dev/sweeps).
+        #[arg(long)]
+        no_schedules: bool,
     },
     /// Create the table if missing.
     CreateTable {
@@ -52,7 +55,7 @@ enum Command {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     match Cli::parse().command {
-        Command::Serve { addr, table, secret } => {
+        Command::Serve { addr, table, secret, no_schedules } => {
             seatkeeper::lambda::init_tracing();
             let client = dynamodb_client().await;
             TableDefinition::from_compiled_template()?.create(&client, &table).await?;
@@ -62,6 +65,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let imports = seatkeeper::app::ImportsBucket { client: seatkeeper::app::s3_client(&config), bucket };
                 seatkeeper_local::ensure_bucket(&imports).await?;
                 app = app.with_imports(imports);
+            }
+            if !no_schedules {
+                tokio::spawn(seatkeeper_local::drive_schedules(app.clone()));
             }
             let server = Arc::new(LocalServer { app, secret });
             let listener = tokio::net::TcpListener::bind(&addr).await?;

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod enrolment;
 pub mod error;
+pub mod expiry;
 pub mod import;
 pub mod lot;
 pub mod notice;

@@ -251,6 +251,20 @@ pub fn activate(user: &User, policy: &Policy, start: DateTime<Utc>) -> Option<Us
     Some(next)
 }
 
+/// Materialises an expiry: an active licence whose end has come is stored as `expired`. The
+/// renewal date stays: the renewal sweep decides what happens at it.
+pub fn expire(user: &User, now: DateTime<Utc>) -> Option<User> {
+    let l = user.licence.as_ref()?;
+    if l.status != LicenceStatus::Active || l.status_at(now) != LicenceStatus::Expired {
+        return None;
+    }
+    let mut next = user.clone();
+    if let Some(l) = next.licence.as_mut() {
+        l.status = LicenceStatus::Expired;
+    }
+    Some(next)
+}
+
 /// Releases the user: the licence ends as `released`; records are kept.
 pub fn release(user: &User, now: DateTime<Utc>) -> User {
     let mut next = user.clone();

@@ -68,7 +68,7 @@ const RACE_RETRIES: usize = 8;
 pub(crate) const RACED: &str = "the data changed while this request was being handled; try again";
 
 /// A fresh opaque id with a readable prefix.
-pub(crate) fn new_id(prefix: &str) -> String {
+pub fn new_id(prefix: &str) -> String {
     format!("{prefix}_{}", Uuid::new_v4().simple())
 }
 

@@ -1,6 +1,7 @@
 //! The one adapter over the single DynamoDB table. Layout in [`keys`]; the table itself is
 //! defined once, in `infra/template.yaml`, and [`table`] creates it from there for local runs.
 
+pub mod due;
 pub mod imports;
 pub mod keys;
 pub mod records;
@@ -299,6 +300,13 @@ impl Store {
     /// One page of a query. The cursor is the last key seen, and must belong to the partition
     /// asked for, so a cursor cannot be used to read another tenant's partition.
     pub async fn query<T: DeserializeOwned>(&self, spec: &QuerySpec, page: &PageRequest) -> Result<Page<T>, Error> {
+        let raw = self.query_items(spec, page).await?;
+        let items = raw.items.into_iter().map(from_item).collect::<Result<_, _>>()?;
+        Ok(Page { items, next_cursor: raw.next_cursor })
+    }
+
+    /// One page of a query, as the items the table holds.
+    pub async fn query_items(&self, spec: &QuerySpec, page: &PageRequest) -> Result<Page<Item>, Error> {
         let (pk_name, sk_name) = spec.key_names();
         let mut names = HashMap::from([("#pk".to_string(), pk_name.to_string())]);
         let mut values = HashMap::from([(":pk".to_string(), s(spec.partition.clone()))]);
@@ -349,8 +357,7 @@ impl Store {
             .await
             .map_err(StoreError::from_sdk)?;
         let next_cursor = out.last_evaluated_key.as_ref().map(encode_cursor);
-        let items = out.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<_, _>>()?;
-        Ok(Page { items, next_cursor })
+        Ok(Page { items: out.items.unwrap_or_default(), next_cursor })
     }
 }
 

@@ -1,0 +1,128 @@
+//! The expire sweep (DOMAIN.md §6): reads only what the due-by-instant index holds up to 72 hours
+//! ahead, sends each company's `expiry_reminder` and `expired` notices at most once per date (the
+//! store guards them), then marks what has ended as expired with conditional writes. A replayed
+//! or concurrent sweep finds the guards taken and the items gone from the index.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use super::recipients;
+use crate::domain::expiry::{self, Due, REMINDER_HOURS};
+use crate::domain::notice::Notice;
+use crate::domain::user::{self, User};
+use crate::handlers::new_id;
+use crate::store::users::CounterChange;
+use crate::store::{Error, Store, StoreError};
+use crate::App;
+
+/// Users whose expiry one transaction materialises (each a write, plus lots and counters).
+const USERS_PER_TRANSACTION: usize = 40;
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ExpireReport {
+    pub now: DateTime<Utc>,
+    /// Items the due-index queries returned: what the sweep's cost follows.
+    pub items_read: usize,
+    pub notices_sent: usize,
+    pub lots_expired: usize,
+    pub licences_expired: usize,
+}
+
+pub async fn expire(app: &App, now: DateTime<Utc>) -> Result<ExpireReport, Error> {
+    let store = &app.store;
+    let (due, items_read) = store.due_until(now + Duration::hours(REMINDER_HOURS)).await?;
+    let mut report = ExpireReport { now, items_read, ..Default::default() };
+
+    // Notices first: while nothing of a day has left the index, its list is complete.
+    for plan in expiry::notices(&due, now) {
+        let Some(org) = store.org(&plan.org_id).await? else { continue };
+        let policy = store.policy(&org).await?;
+        let notice = Notice {
+            notice_id: new_id("ntc"),
+            kind: plan.kind,
+            org_id: plan.org_id.clone(),
+            created_at: now,
+            recipients: recipients(store, &org.org_id, &policy).await?,
+            payload: plan.payload,
+        };
+        if store.put_notice_once(&notice, plan.date).await? {
+            report.notices_sent += 1;
+        }
+    }
+
+    for item in &due {
+        if let Due::Lot(lot) = item {
+            if lot.valid_until.is_some_and(|end| end <= now) && store.expire_lot(lot).await? {
+                report.lots_expired += 1;
+            }
+        }
+    }
+    let mut by_org: BTreeMap<&str, Vec<(&User, User)>> = BTreeMap::new();
+    for item in &due {
+        if let Due::User(u) = item {
+            if let Some(expired) = user::expire(u, now) {
+                by_org.entry(u.org_id.as_str()).or_default().push((u, expired));
+            }
+        }
+    }
+    for (org_id, users) in by_org {
+        for chunk in users.chunks(USERS_PER_TRANSACTION) {
+            report.licences_expired += expire_users(store, org_id, chunk, now).await?;
+        }
+    }
+    tracing::info!(?report, "expire sweep");
+    Ok(report)
+}
+
+/// The writes that store these users' licences as expired, give their seats back to their lots
+/// and keep the org's counters.
+fn expiry_writes(
+    store: &Store,
+    org_id: &str,
+    users: &[(&User, User)],
+) -> Result<Vec<aws_sdk_dynamodb::types::TransactWriteItem>, StoreError> {
+    let mut writes = Vec::new();
+    let mut per_lot: HashMap<(String, Option<DateTime<Utc>>), u32> = HashMap::new();
+    let mut change = CounterChange::default();
+    for (before, after) in users {
+        writes.push(store.put_user(after, false)?);
+        change.seats_held -= 1;
+        match before.licence.as_ref().and_then(|l| l.lot_id.clone().map(|id| (id, l.lot_valid_until))) {
+            Some(lot) => *per_lot.entry(lot).or_default() += 1,
+            None => change.included_in_use -= 1,
+        }
+    }
+    for ((lot_id, end), n) in per_lot {
+        writes.push(store.credit_lot(org_id, &lot_id, end, n)?);
+    }
+    writes.push(store.change_counters(org_id, &change)?);
+    Ok(writes)
+}
+
+/// Expires a batch in one transaction; if any user changed meanwhile, each on its own (a user
+/// who changed is read again and expired only if it still should be).
+async fn expire_users(
+    store: &Store,
+    org_id: &str,
+    users: &[(&User, User)],
+    now: DateTime<Utc>,
+) -> Result<usize, Error> {
+    match store.transact(expiry_writes(store, org_id, users)?).await {
+        Ok(()) => return Ok(users.len()),
+        Err(StoreError::ConditionFailed(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let mut done = 0;
+    for (before, _) in users {
+        let Some(fresh) = store.user(org_id, &before.email).await? else { continue };
+        let Some(expired) = user::expire(&fresh, now) else { continue };
+        match store.transact(expiry_writes(store, org_id, &[(&fresh, expired)])?).await {
+            Ok(()) => done += 1,
+            Err(StoreError::ConditionFailed(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(done)
+}

@@ -1,0 +1,73 @@
+//! The notice publisher: notices from the table's stream to EventBridge (mocked), in order, with
+//! a failed entry handed back to Lambda for a retry.
+
+use aws_lambda_events::dynamodb::Event;
+use aws_sdk_eventbridge::operation::put_events::{PutEventsError, PutEventsOutput};
+use aws_sdk_eventbridge::types::PutEventsResultEntry;
+use aws_sdk_eventbridge::Client;
+use aws_smithy_mocks::{mock, mock_client, RuleMode};
+use seatkeeper::sweeps::publish::publish;
+use serde_json::json;
+
+fn stream_event() -> Event {
+    let record = |seq: &str, kind: &str, item_type: &str, event_name: &str| {
+        json!({
+            "eventID": seq, "eventName": event_name, "eventVersion": "1.1", "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
+            "dynamodb": {
+                "SequenceNumber": seq, "SizeBytes": 10, "StreamViewType": "NEW_IMAGE", "Keys": {"PK": {"S": "ORG#c"}, "SK": {"S": "x"}},
+                "NewImage": {
+                    "PK": {"S": "ORG#c"}, "SK": {"S": format!("NOTICE#{seq}")}, "type": {"S": item_type},
+                    "notice_id": {"S": format!("ntc_{seq}")}, "kind": {"S": kind}, "org_id": {"S": "c"},
+                    "created_at": {"S": "2027-01-12T09:00:00Z"}, "recipients": {"L": [{"S": "boss@c.example"}]},
+                    "payload": {"M": {"count": {"N": "10"}}}
+                }
+            },
+            "eventSourceARN": "arn:aws:dynamodb:us-east-1:1:table/t/stream/x"
+        })
+    };
+    serde_json::from_value(json!({ "Records": [
+        record("100", "expiry_reminder", "notice", "INSERT"),
+        record("101", "expired", "user", "INSERT"),
+        record("102", "expired", "notice", "MODIFY"),
+        record("103", "expired", "notice", "INSERT"),
+    ]}))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn notices_are_published_in_order_and_nothing_else_is() {
+    let ok = mock!(Client::put_events)
+        .match_requests(|r| {
+            let kinds: Vec<_> =
+                r.entries().iter().map(|e| (e.source().unwrap_or(""), e.detail_type().unwrap_or(""))).collect();
+            kinds == vec![("seatkeeper", "expiry_reminder"), ("seatkeeper", "expired")]
+                && r.entries().iter().all(|e| {
+                    e.event_bus_name() == Some("notices") && e.detail().unwrap_or("").contains("\"notice_id\"")
+                })
+        })
+        .then_output(|| PutEventsOutput::builder().failed_entry_count(0).build());
+    let client = mock_client!(aws_sdk_eventbridge, RuleMode::Sequential, [&ok]);
+    let response = publish(&client, "notices", &stream_event()).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(ok.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_entry_is_handed_back_for_a_retry() {
+    let partial = mock!(Client::put_events).then_output(|| {
+        PutEventsOutput::builder()
+            .failed_entry_count(1)
+            .entries(PutEventsResultEntry::builder().event_id("e1").build())
+            .entries(PutEventsResultEntry::builder().error_code("ThrottlingException").build())
+            .build()
+    });
+    let client = mock_client!(aws_sdk_eventbridge, RuleMode::Sequential, [&partial]);
+    let response = publish(&client, "notices", &stream_event()).await;
+    let failed: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.clone().unwrap()).collect();
+    assert_eq!(failed, vec!["103".to_string()], "retry from the notice that failed");
+
+    let down = mock!(Client::put_events).then_error(|| PutEventsError::unhandled("service unavailable"));
+    let client = mock_client!(aws_sdk_eventbridge, RuleMode::Sequential, [&down]);
+    let response = publish(&client, "notices", &stream_event()).await;
+    assert_eq!(response.batch_item_failures[0].item_identifier.as_deref(), Some("100"));
+}
