@@ -50,11 +50,14 @@ pub struct NoticePlan {
     pub payload: serde_json::Value,
 }
 
+/// What ends on one day in one org: users, and lots.
+type Day<'a> = (Vec<&'a User>, Vec<&'a Lot>);
+
 /// The notices `due` calls for at `now`.
 pub fn notices(due: &[Due], now: DateTime<Utc>) -> Vec<NoticePlan> {
     let horizon = now + Duration::hours(REMINDER_HOURS);
     // (org, date) → (users, lots)
-    let mut by_day: BTreeMap<(String, NaiveDate), (Vec<&User>, Vec<&Lot>)> = BTreeMap::new();
+    let mut by_day: BTreeMap<(String, NaiveDate), Day> = BTreeMap::new();
     for item in due {
         let Some(end) = item.ends_at().filter(|e| *e <= horizon) else { continue };
         let entry = by_day.entry((item.org_id().to_string(), end.date_naive())).or_default();
