@@ -77,26 +77,30 @@ fn is_s3_event(payload: &serde_json::Value) -> bool {
     payload["Records"][0]["eventSource"].as_str() == Some("aws:s3")
 }
 
+/// A sweep as the schedules run it: the app and "now", its report as JSON. Boxed, so the deep
+/// futures of the sweeps do not nest into the runtime's.
+pub type Sweep = fn(
+    App,
+    chrono::DateTime<chrono::Utc>,
+) -> futures::future::BoxFuture<'static, Result<serde_json::Value, crate::store::Error>>;
+
 /// Runs a scheduled sweep: "now" is the EventBridge event's `time`, so a replayed event decides
 /// the same way. A failed sweep is an error, for the schedule's retry policy and dead-letter queue.
-pub async fn serve_sweep<F, Fut, R>(sweep: F) -> Result<(), lambda_runtime::Error>
-where
-    F: Fn(App, chrono::DateTime<chrono::Utc>) -> Fut,
-    Fut: std::future::Future<Output = Result<R, crate::store::Error>>,
-    R: serde::Serialize,
-{
-    init_tracing();
-    let app = App::from_env().await?;
-    let app = &app;
-    let sweep = &sweep;
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<aws_lambda_events::eventbridge::EventBridgeEvent<serde_json::Value>>| async move {
-            let now = event.payload.time.ok_or("the scheduled event has no time")?;
-            let report = sweep(app.clone(), now).await.map_err(|e| Box::new(e) as lambda_runtime::Error)?;
-            Ok::<_, lambda_runtime::Error>(serde_json::to_value(report)?)
-        },
-    ))
-    .await
+pub fn serve_sweep(
+    sweep: Sweep,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), lambda_runtime::Error>>>> {
+    Box::pin(async move {
+        init_tracing();
+        let app = App::from_env().await?;
+        let app = &app;
+        lambda_runtime::run(service_fn(
+            move |event: LambdaEvent<aws_lambda_events::eventbridge::EventBridgeEvent<serde_json::Value>>| async move {
+                let now = event.payload.time.ok_or("the scheduled event has no time")?;
+                sweep(app.clone(), now).await.map_err(|e| Box::new(e) as lambda_runtime::Error)
+            },
+        ))
+        .await
+    })
 }
 
 /// Runs the notice publisher on the table's stream (`EVENT_BUS_NAME` names the bus).
@@ -110,4 +114,30 @@ pub async fn serve_publisher() -> Result<(), lambda_runtime::Error> {
         Ok::<_, lambda_runtime::Error>(crate::sweeps::publish::publish(client, bus, &event.payload).await)
     }))
     .await
+}
+
+/// Runs the renewals function: the forecast route over HTTP, and the monthly export when a
+/// scheduled event (one with `detail-type` and `time`) arrives.
+pub fn serve_renewals(
+    function: &'static str,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), lambda_runtime::Error>>>> {
+    Box::pin(async move {
+        init_tracing();
+        let app = App::from_env().await?;
+        let app = &app;
+        lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+            if event.payload.get("detail-type").is_some() {
+                let scheduled: aws_lambda_events::eventbridge::EventBridgeEvent<serde_json::Value> =
+                    serde_json::from_value(event.payload)?;
+                let now = scheduled.time.ok_or("the scheduled event has no time")?;
+                let report = crate::sweeps::forecast::export(app, now)
+                    .await
+                    .map_err(|e| Box::new(e) as lambda_runtime::Error)?;
+                return Ok::<_, lambda_runtime::Error>(serde_json::to_value(report)?);
+            }
+            let request: ApiGatewayV2httpRequest = serde_json::from_value(event.payload)?;
+            Ok(serde_json::to_value(crate::http::handle(app, Some(function), request).await)?)
+        }))
+        .await
+    })
 }

@@ -8,6 +8,7 @@ pub mod domain;
 pub mod handlers;
 pub mod http;
 pub mod lambda;
+pub mod report;
 pub mod store;
 pub mod sweeps;
 

@@ -8,5 +8,6 @@ mod imports;
 mod orders;
 mod orgs;
 mod publish;
+mod renewal;
 mod round_trips;
 mod template;

@@ -63,6 +63,8 @@ fn each_function_has_a_crate_and_only_the_table_actions_it_uses() {
         ("allocate", vec!["PutItem", "UpdateItem"]),
         ("import-allocation", vec!["PutItem", "UpdateItem"]),
         ("expire", vec!["PutItem", "UpdateItem"]),
+        ("renewal-sweep", vec!["PutItem", "UpdateItem"]),
+        ("renewals", vec!["PutItem"]),
     ]);
     let mut seen = BTreeSet::new();
     for (_, resource) in doc["Resources"].as_mapping().unwrap() {

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    seatkeeper::lambda::serve_sweep(|app, now| async move { seatkeeper::sweeps::expire::expire(&app, now).await }).await
+    seatkeeper::lambda::serve_sweep(seatkeeper::sweeps::by_name("expire").ok_or("no such sweep")?).await
 }

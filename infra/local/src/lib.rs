@@ -15,7 +15,7 @@ use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::Router;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use seatkeeper::App;
 use serde::{Deserialize, Serialize};
@@ -319,10 +319,10 @@ pub async fn ensure_bucket(imports: &seatkeeper::app::ImportsBucket) -> Result<(
 
 /// The sweeps the schedules run, by name.
 pub async fn run_sweep(app: &App, name: &str, now: DateTime<Utc>) -> Result<Option<Value>, seatkeeper::store::Error> {
-    Ok(match name {
-        "expire" => Some(serde_json::to_value(seatkeeper::sweeps::expire::expire(app, now).await?).unwrap_or_default()),
-        _ => None,
-    })
+    match seatkeeper::sweeps::by_name(name) {
+        Some(sweep) => sweep(app.clone(), now).await.map(Some),
+        None => Ok(None),
+    }
 }
 
 /// `POST /dev/sweeps/{name}?now=<RFC 3339>` (local only): runs a sweep as its schedule would at
@@ -354,7 +354,11 @@ async fn dev_sweep(server: &LocalServer, name: &str, query: &str) -> Response {
 pub async fn drive_schedules(app: App) {
     loop {
         let now = Utc::now();
-        for name in ["expire"] {
+        let mut sweeps = vec!["renewal", "expire"];
+        if now.day() == 1 && now.hour() == 0 {
+            sweeps.push("forecast");
+        }
+        for name in sweeps {
             match run_sweep(&app, name, now).await {
                 Ok(report) => tracing::info!(sweep = name, ?report, "scheduled sweep"),
                 Err(e) => tracing::error!(sweep = name, error = %e, "scheduled sweep failed"),

@@ -13,6 +13,7 @@ pub mod notice;
 pub mod order;
 pub mod org;
 pub mod policy;
+pub mod renewal;
 pub mod term;
 pub mod user;
 pub mod validate;

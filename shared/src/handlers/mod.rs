@@ -4,6 +4,7 @@ mod allocations;
 pub mod imports;
 mod orders;
 mod orgs;
+pub mod renewals;
 mod users;
 
 use serde_json::json;
@@ -42,6 +43,7 @@ pub async fn dispatch(op: Op, cx: &Ctx<'_>) -> Result<Reply, Error> {
         Op::CreateImport => imports::create(cx).await,
         Op::ConfirmImport => imports::confirm(cx).await,
         Op::GetImport => imports::get(cx).await,
+        Op::Renewals => renewals::get(cx).await,
     }
 }
 

@@ -27,21 +27,34 @@ use crate::App;
 pub const IDEMPOTENCY_TTL_HOURS: i64 = 24;
 pub const MAX_IDEMPOTENCY_KEY: usize = 255;
 
-/// A handler's answer.
+/// A handler's answer: JSON, or a file to download.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reply {
     pub status: u16,
     pub body: Value,
     pub replayed: bool,
+    pub file: Option<File>,
+}
+
+/// A download: its media type, file name and bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct File {
+    pub content_type: &'static str,
+    pub filename: String,
+    pub bytes: Vec<u8>,
 }
 
 impl Reply {
     pub fn ok(body: Value) -> Self {
-        Reply { status: 200, body, replayed: false }
+        Reply { status: 200, body, replayed: false, file: None }
     }
 
     pub fn created(body: Value) -> Self {
-        Reply { status: 201, body, replayed: false }
+        Reply { status: 201, body, replayed: false, file: None }
+    }
+
+    pub fn file(content_type: &'static str, filename: String, bytes: Vec<u8>) -> Self {
+        Reply { status: 200, body: Value::Null, replayed: false, file: Some(File { content_type, filename, bytes }) }
     }
 
     pub fn page<T>(page: crate::store::Page<T>, view: impl Fn(&T) -> Value) -> Self {
@@ -122,7 +135,7 @@ impl<'a> Ctx<'a> {
             return Err(DomainError::IdempotencyMismatch.into());
         }
         let body = serde_json::from_str(&record.body).map_err(|e| StoreError::Other(e.to_string()))?;
-        Ok(Some(Reply { status: record.status, body, replayed: true }))
+        Ok(Some(Reply { status: record.status, body, replayed: true, file: None }))
     }
 }
 
@@ -137,6 +150,7 @@ pub async fn handle(app: &App, function: Option<&str>, event: ApiGatewayV2httpRe
     async {
         let outcome = run(app, function, &req).await;
         let response = match &outcome {
+            Ok(Reply { file: Some(f), .. }) => file_response(f),
             Ok(reply) => response(reply.status, &reply.body, reply.replayed),
             Err(Error::Domain(e)) => error_response(e),
             Err(Error::Store(StoreError::Retryable(m))) => {
@@ -206,6 +220,26 @@ fn response(status: u16, body: &Value, replayed: bool) -> ApiGatewayV2httpRespon
     r.status_code = status as i64;
     r.headers = headers;
     r.body = Some(Body::Text(body.to_string()));
+    r
+}
+
+fn file_response(f: &File) -> ApiGatewayV2httpResponse {
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(f.content_type));
+    let disposition = format!("attachment; filename=\"{}\"", f.filename.replace('"', ""));
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        headers.insert(http::header::CONTENT_DISPOSITION, v);
+    }
+    let mut r = ApiGatewayV2httpResponse::default();
+    r.status_code = 200;
+    r.headers = headers;
+    match String::from_utf8(f.bytes.clone()) {
+        Ok(text) if f.content_type.starts_with("text/") => r.body = Some(Body::Text(text)),
+        _ => {
+            r.body = Some(Body::Binary(f.bytes.clone()));
+            r.is_base64_encoded = true;
+        }
+    }
     r
 }
 

@@ -33,6 +33,7 @@ pub enum Op {
     CreateImport,
     ConfirmImport,
     GetImport,
+    Renewals,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -56,6 +57,7 @@ pub const ASSIGN_ORDER: &str = "assign-order";
 pub const USERS: &str = "users";
 pub const ALLOCATE: &str = "allocate";
 pub const IMPORT_ALLOCATION: &str = "import-allocation";
+pub const RENEWALS: &str = "renewals";
 
 pub const ROUTES: &[Route] = &[
     route("GET", "/health", Op::Health, TENANT_ADMIN),
@@ -84,6 +86,7 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/v1/orgs/{org_id}/imports", Op::CreateImport, IMPORT_ALLOCATION),
     route("POST", "/v1/orgs/{org_id}/imports/{import_id}/confirm", Op::ConfirmImport, IMPORT_ALLOCATION),
     route("GET", "/v1/orgs/{org_id}/imports/{import_id}", Op::GetImport, IMPORT_ALLOCATION),
+    route("GET", "/v1/orgs/{org_id}/renewals", Op::Renewals, RENEWALS),
 ];
 
 /// Path parameters, percent-decoded.

@@ -5,6 +5,7 @@ pub mod due;
 pub mod imports;
 pub mod keys;
 pub mod records;
+pub mod renewals;
 pub mod table;
 pub mod users;
 

@@ -259,6 +259,43 @@ impl Store {
         )
     }
 
+    /// One more licence from a seat its holder keeps (a renewal in the same lot): `uses` rises
+    /// within its cap, `in_use` stays.
+    pub fn use_seat_again(&self, lot: &Lot) -> Result<TransactWriteItem, StoreError> {
+        let mut values = HashMap::from([(":one".to_string(), n(1)), (":active".to_string(), s("active"))]);
+        let mut condition = "#status = :active".to_string();
+        if let Some(cap) = lot.uses_per_seat {
+            condition.push_str(" AND uses <= :max_uses");
+            values.insert(":max_uses".into(), n(cap as i64 * lot.quantity as i64 - 1));
+        }
+        update(
+            &self.table,
+            key(keys::org(&lot.org_id), keys::lot_sk(lot.valid_until, &lot.lot_id)),
+            "SET uses = uses + :one".into(),
+            Some(condition),
+            HashMap::from([("#status".to_string(), "status".to_string())]),
+            values,
+        )
+    }
+
+    /// Gives back the seat a licence holds (its lot's, or an included one) and counts it in
+    /// `change`; the write for the lot, when it came from one.
+    pub fn return_seat(
+        &self,
+        org_id: &str,
+        licence: &crate::domain::user::Licence,
+        change: &mut CounterChange,
+    ) -> Result<Option<TransactWriteItem>, StoreError> {
+        change.seats_held -= 1;
+        match &licence.lot_id {
+            Some(lot_id) => Ok(Some(self.credit_lot(org_id, lot_id, licence.lot_valid_until, 1)?)),
+            None => {
+                change.included_in_use -= 1;
+                Ok(None)
+            }
+        }
+    }
+
     /// Gives `count` seats back to a lot after a release: `in_use` falls, `uses` stays (a
     /// licence was issued).
     pub fn credit_lot(

@@ -1,0 +1,6 @@
+//! The `renewal-sweep` Lambda: the hourly automatic renewal sweep, "now" being the event's time.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    seatkeeper::lambda::serve_sweep(seatkeeper::sweeps::by_name("renewal").ok_or("no such sweep")?).await
+}

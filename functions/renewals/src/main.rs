@@ -1,0 +1,6 @@
+//! The `renewals` Lambda: the renewal forecast over HTTP, and its monthly export on the 1st.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    seatkeeper::lambda::serve_renewals("renewals").await
+}

@@ -1,0 +1,116 @@
+//! Spreadsheet output shared by the reports: CSV that Excel opens (UTF-8 with BOM, cells escaped
+//! against formula injection per OWASP) and real .xlsx files with dates as dates.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_xlsxwriter::{Format, Workbook, XlsxError};
+
+/// One cell of a report.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Text(String),
+    Number(f64),
+    Bool(bool),
+    Date(NaiveDate),
+    Time(DateTime<Utc>),
+    Empty,
+}
+
+impl From<&str> for Cell {
+    fn from(s: &str) -> Self {
+        Cell::Text(s.to_string())
+    }
+}
+
+impl From<Option<NaiveDate>> for Cell {
+    fn from(d: Option<NaiveDate>) -> Self {
+        d.map(Cell::Date).unwrap_or(Cell::Empty)
+    }
+}
+
+impl From<Option<DateTime<Utc>>> for Cell {
+    fn from(t: Option<DateTime<Utc>>) -> Self {
+        t.map(Cell::Time).unwrap_or(Cell::Empty)
+    }
+}
+
+/// A text cell made inert for spreadsheets: one that begins with `=`, `+`, `-`, `@`, a tab or a
+/// carriage return gets a leading apostrophe, so it is shown, never evaluated (OWASP CSV
+/// injection).
+pub fn inert(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_string()
+    }
+}
+
+fn cell_text(cell: &Cell) -> String {
+    match cell {
+        Cell::Text(t) => inert(t),
+        Cell::Number(n) => n.to_string(),
+        Cell::Bool(b) => b.to_string(),
+        Cell::Date(d) => d.to_string(),
+        Cell::Time(t) => t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        Cell::Empty => String::new(),
+    }
+}
+
+/// CSV with a BOM so Excel reads it as UTF-8.
+pub fn csv(header: &[&str], rows: &[Vec<Cell>]) -> Vec<u8> {
+    let mut out = b"\xEF\xBB\xBF".to_vec();
+    {
+        let mut w = csv::Writer::from_writer(&mut out);
+        let _ = w.write_record(header);
+        for row in rows {
+            let _ = w.write_record(row.iter().map(cell_text));
+        }
+        let _ = w.flush();
+    }
+    out
+}
+
+/// An .xlsx workbook with one sheet; dates are Excel dates, booleans booleans.
+pub fn xlsx(sheet: &str, header: &[&str], rows: &[Vec<Cell>]) -> Result<Vec<u8>, XlsxError> {
+    let mut workbook = Workbook::new();
+    let ws = workbook.add_worksheet();
+    ws.set_name(sheet)?;
+    let bold = Format::new().set_bold();
+    let date = Format::new().set_num_format("yyyy-mm-dd");
+    let time = Format::new().set_num_format("yyyy-mm-dd hh:mm");
+    for (c, h) in header.iter().enumerate() {
+        ws.write_string_with_format(0, c as u16, *h, &bold)?;
+        ws.set_column_width(c as u16, 18)?;
+    }
+    for (r, row) in rows.iter().enumerate() {
+        let r = r as u32 + 1;
+        for (c, cell) in row.iter().enumerate() {
+            let c = c as u16;
+            match cell {
+                // Text is stored as text, never as a formula, so it needs no escaping here.
+                Cell::Text(t) => ws.write_string(r, c, t)?,
+                Cell::Number(n) => ws.write_number(r, c, *n)?,
+                Cell::Bool(b) => ws.write_boolean(r, c, *b)?,
+                Cell::Date(d) => ws.write_date_with_format(r, c, d, &date)?,
+                Cell::Time(t) => ws.write_datetime_with_format(r, c, t.naive_utc(), &time)?,
+                Cell::Empty => ws,
+            };
+        }
+    }
+    workbook.save_to_buffer()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_starts_are_escaped() {
+        for bad in ["=HYPERLINK(\"http://x\")", "+1", "-2", "@SUM(A1)", "\tx", "\rx"] {
+            assert!(inert(bad).starts_with('\''), "{bad:?}");
+        }
+        assert_eq!(inert("Acme"), "Acme");
+        let out = csv(&["name"], &[vec![Cell::Text("=1+1".into())]]);
+        assert!(out.starts_with(b"\xEF\xBB\xBF"));
+        assert_eq!(String::from_utf8_lossy(&out[3..]), "name\n'=1+1\n");
+    }
+}

@@ -1,0 +1,99 @@
+//! The monthly renewal forecast export (DOMAIN.md §7, seed 000): on the first of the month, for
+//! every company on automatic renewal, next month's forecast as CSV and Excel under
+//! `reports/{org_id}/renewals-YYYY-MM.{csv,xlsx}`, and a `renewal_forecast` notice to the org's
+//! `notify_emails` — once per company per month, however often the schedule fires.
+
+use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::domain::notice::{Notice, NoticeKind};
+use crate::domain::org::OrgKind;
+use crate::domain::policy::Renewal;
+use crate::handlers::new_id;
+use crate::handlers::renewals::{self, XLSX};
+use crate::store::{Error, StoreError};
+use crate::App;
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ForecastReport {
+    pub now: DateTime<Utc>,
+    pub month: String,
+    pub exported: Vec<String>,
+    pub notices_sent: usize,
+}
+
+/// The month after the one `now` is in: its first and last day.
+pub fn next_month(now: DateTime<Utc>) -> (NaiveDate, NaiveDate) {
+    let first_of_this = now.date_naive().with_day(1).unwrap_or_default();
+    let first = first_of_this.checked_add_months(Months::new(1)).unwrap_or(first_of_this);
+    let last = first.checked_add_months(Months::new(1)).and_then(|d| d.pred_opt()).unwrap_or(first);
+    (first, last)
+}
+
+pub async fn export(app: &App, now: DateTime<Utc>) -> Result<ForecastReport, Error> {
+    let store = &app.store;
+    let bucket = app.imports.as_ref().ok_or_else(|| StoreError::Other("BUCKET_NAME is not set".into()))?;
+    let (first, last) = next_month(now);
+    let month = first.format("%Y-%m").to_string();
+    let mut report = ForecastReport { now, month: month.clone(), ..Default::default() };
+    for org in store.all_orgs().await?.into_iter().filter(|o| o.kind == OrgKind::Company) {
+        let policy = store.policy(&org).await?;
+        if policy.renewal != Renewal::Automatic {
+            continue;
+        }
+        let rows: Vec<_> =
+            renewals::forecast(store, &org, last).await?.into_iter().filter(|r| r.renewal_date >= first).collect();
+        let base = format!("reports/{}/renewals-{month}", org.org_id);
+        for (key, body, content_type) in [
+            (format!("{base}.csv"), renewals::csv(&rows), "text/csv; charset=utf-8"),
+            (format!("{base}.xlsx"), renewals::xlsx(&rows)?, XLSX),
+        ] {
+            bucket
+                .client
+                .put_object()
+                .bucket(&bucket.bucket)
+                .key(&key)
+                .content_type(content_type)
+                .body(body.into())
+                .send()
+                .await
+                .map_err(|e| {
+                    StoreError::Retryable(format!("writing {key}: {}", aws_sdk_s3::error::DisplayErrorContext(&e)))
+                })?;
+        }
+        let notice = Notice {
+            notice_id: new_id("ntc"),
+            kind: NoticeKind::RenewalForecast,
+            org_id: org.org_id.clone(),
+            created_at: now,
+            recipients: policy.notify_emails.clone(),
+            payload: json!({
+                "month": month,
+                "count": rows.len(),
+                "will_renew": rows.iter().filter(|r| r.will_renew).count(),
+                "csv": format!("s3://{}/{base}.csv", bucket.bucket),
+                "xlsx": format!("s3://{}/{base}.xlsx", bucket.bucket),
+            }),
+        };
+        if store.put_notice_once(&notice, first).await? {
+            report.notices_sent += 1;
+        }
+        report.exported.push(org.org_id.clone());
+    }
+    tracing::info!(?report, "renewal forecast export");
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_month_spans_its_days() {
+        let (f, l) = next_month("2027-01-01T06:00:00Z".parse().unwrap());
+        assert_eq!((f.to_string(), l.to_string()), ("2027-02-01".into(), "2027-02-28".into()));
+        let (f, l) = next_month("2027-12-01T06:00:00Z".parse().unwrap());
+        assert_eq!((f.to_string(), l.to_string()), ("2028-01-01".into(), "2028-01-31".into()));
+    }
+}

@@ -1,0 +1,284 @@
+//! Automatic renewal and the forecast against DynamoDB Local: worked case 6 of DOMAIN.md §11,
+//! the forecast agreeing with the sweep, exactly-once debits, and the spreadsheet exports.
+
+use std::io::Cursor;
+
+use calamine::{Data, DataType, Reader, Xlsx};
+use chrono::{DateTime, Utc};
+use futures::future::join_all;
+use seatkeeper::sweeps::renewal::renewal;
+use seatkeeper_tests::{TestEnv, Who};
+use serde_json::{json, Value};
+
+fn at(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+fn cm() -> Who {
+    Who::new("company_manager", "c")
+}
+
+async fn enrol(env: &TestEnv, email: &str, run: &str, body: Value, now: &str) {
+    let a = env
+        .put(&format!("/v1/orgs/c/users/{email}/enrolments/{run}"))
+        .by(&Who::new("platform", "c"))
+        .json(body)
+        .at(now)
+        .send()
+        .await;
+    assert_eq!(a.status, 200, "{email}: {:?}", a.body);
+}
+
+/// Company c on automatic renewal with a lot of 8, and the people of worked case 6.
+async fn worked_case_6(env: &TestEnv) {
+    env.partner_with_company("p", "c").await;
+    env.put("/v1/orgs/c/policy")
+        .by(&Who::vendor_admin())
+        .json(json!({"term_starts": "activation", "renewal": "automatic", "notify_emails": ["admin@c.example"]}))
+        .send()
+        .await;
+    let order = env.request("c", 8, "2018-04-01T08:00:00Z").await;
+    env.post(&format!("/v1/orders/{order}/assign"))
+        .by(&Who::new("partner_manager", "p"))
+        .at("2018-04-02T09:00:00Z")
+        .send()
+        .await;
+    for email in ["wessel", "mandy", "once", "no", "pending", "late"] {
+        env.put(&format!("/v1/orgs/c/users/{email}@c.example"))
+            .by(&cm())
+            .json(json!({"name": email}))
+            .at("2018-05-01T00:00:00Z")
+            .send()
+            .await;
+    }
+    let start = "2018-05-11T09:00:00Z";
+    // Wessel: a two-year run, started at activation.
+    enrol(
+        env,
+        "wessel@c.example",
+        "run",
+        json!({"status": "active", "starts_at": start, "ends_at": "2020-05-11T09:00:00Z"}),
+        start,
+    )
+    .await;
+    // Mandy: enrolled, then activated by a manager by hand; she never logs in.
+    enrol(
+        env,
+        "mandy@c.example",
+        "run",
+        json!({"status": "new", "ends_at": "2020-01-01T00:00:00Z"}),
+        "2018-05-01T10:00:00Z",
+    )
+    .await;
+    enrol(
+        env,
+        "mandy@c.example",
+        "run",
+        json!({"status": "active", "starts_at": start, "ends_at": "2020-01-01T00:00:00Z"}),
+        start,
+    )
+    .await;
+    // One one-year run, started at activation.
+    enrol(
+        env,
+        "once@c.example",
+        "run",
+        json!({"status": "active", "starts_at": start, "ends_at": "2019-05-11T09:00:00Z"}),
+        start,
+    )
+    .await;
+    // Not renewable, with a two-year run.
+    enrol(
+        env,
+        "no@c.example",
+        "run",
+        json!({"status": "active", "starts_at": start, "ends_at": "2020-05-11T09:00:00Z"}),
+        start,
+    )
+    .await;
+    let r = env
+        .post("/v1/orgs/c/users/renewable")
+        .by(&cm())
+        .json(json!({"emails": ["no@c.example"], "renewable": false}))
+        .send()
+        .await;
+    assert_eq!(r.body["updated"], 1);
+    // Enrolled, never started: the licence stays pending.
+    enrol(env, "pending@c.example", "run", json!({"status": "new"}), "2018-05-01T10:00:00Z").await;
+    // A later start whose renewal finds the balance empty.
+    enrol(
+        env,
+        "late@c.example",
+        "run",
+        json!({"status": "active", "starts_at": "2018-06-01T09:00:00Z", "ends_at": "2020-06-01T09:00:00Z"}),
+        "2018-06-01T09:00:00Z",
+    )
+    .await;
+}
+
+async fn user(env: &TestEnv, email: &str) -> Value {
+    env.get(&format!("/v1/orgs/c/users/{email}@c.example")).by(&cm()).at("2019-06-30T00:00:00Z").send().await.body
+}
+
+async fn lot_uses(env: &TestEnv) -> u64 {
+    let lots = env.get("/v1/orgs/c/lots").by(&cm()).send().await;
+    lots.body["items"][0]["uses"].as_u64().unwrap()
+}
+
+#[tokio::test]
+async fn worked_case_6_the_forecast_then_the_sweep_exactly_as_forecast() {
+    let env = TestEnv::new().await;
+    worked_case_6(&env).await;
+    assert_eq!(lot_uses(&env).await, 6, "each first enrolment debited one licence");
+
+    let forecast = env.get("/v1/orgs/c/renewals?until=2019-06-30").by(&cm()).at("2019-04-01T00:00:00Z").send().await;
+    assert_eq!(forecast.status, 200, "{:?}", forecast.body);
+    let rows: Vec<(String, bool, Option<String>)> = forecast.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["email"].as_str().unwrap().to_string(),
+                r["will_renew"].as_bool().unwrap(),
+                r["reason"].as_str().map(str::to_string),
+            )
+        })
+        .collect();
+    let expect = |e: &str, w: bool, r: Option<&str>| (format!("{e}@c.example"), w, r.map(str::to_string));
+    assert_eq!(
+        rows,
+        vec![
+            expect("mandy", true, None),
+            expect("no", false, Some("not_renewable")),
+            expect("once", false, Some("no_live_enrolment")),
+            expect("wessel", true, None),
+            expect("late", false, Some("balance_empty")),
+        ]
+    );
+    let wessel_row = &forecast.body["items"][3];
+    assert_eq!(
+        (wessel_row["licence_date"].as_str(), wessel_row["renewal_date"].as_str()),
+        (Some("2018-05-11"), Some("2019-05-11"))
+    );
+    assert_eq!(wessel_row["last_login_at"], Value::Null);
+
+    let report = renewal(&env.app, at("2019-06-30T00:00:00Z")).await.unwrap();
+    let mut renewed = report.renewed.clone();
+    renewed.sort();
+    let forecast_renew: Vec<String> = rows.iter().filter(|r| r.1).map(|r| r.0.clone()).collect();
+    assert_eq!(renewed, forecast_renew, "the sweep charges exactly the forecast's will_renew users");
+    assert_eq!(report.blocked, vec!["late@c.example".to_string()]);
+    assert_eq!(report.notices_sent, 1);
+
+    let wessel = user(&env, "wessel").await;
+    assert_eq!(
+        (wessel["licence_count"].as_u64(), wessel["licence"]["licence_date"].as_str()),
+        (Some(2), Some("2019-05-11"))
+    );
+    assert_eq!(
+        (wessel["licence"]["status"].as_str(), wessel["renewal_at"].as_str()),
+        (Some("active"), Some("2020-05-11T09:00:00Z"))
+    );
+    assert_eq!(user(&env, "mandy").await["licence_count"], 2);
+    let once = user(&env, "once").await;
+    assert_eq!((once["licence_count"].as_u64(), once["licence"]["status"].as_str()), (Some(1), Some("expired")));
+    let no = user(&env, "no").await;
+    assert_eq!((no["licence_count"].as_u64(), no["licence"]["status"].as_str()), (Some(1), Some("expired")));
+    let enrolments = env.partition("ORG#c").await;
+    let no_run = enrolments.iter().find(|i| i["SK"].as_s().unwrap() == "ENROLMENT#no@c.example#run").unwrap();
+    assert_eq!(no_run["status"].as_s().unwrap(), "expired", "the not-renewable user's enrolments expired");
+    let pending = user(&env, "pending").await;
+    assert_eq!((pending["licence_count"].as_u64(), pending["licence"]["status"].as_str()), (Some(1), Some("pending")));
+    assert_eq!(user(&env, "late").await["licence"]["status"], "expired");
+    assert_eq!(lot_uses(&env).await, 8, "two renewals debited, nothing else");
+    let notices = env.get("/v1/orgs/c/notifications").by(&cm()).send().await;
+    let blocked: Vec<&Value> =
+        notices.body["items"].as_array().unwrap().iter().filter(|n| n["kind"] == "renewal_blocked").collect();
+    assert_eq!(blocked.len(), 1);
+    assert_eq!(blocked[0]["payload"]["users"], json!(["late@c.example"]));
+    assert_eq!(blocked[0]["recipients"], json!(["admin@c.example"]));
+
+    // Replayed: nothing is due any more.
+    let again = renewal(&env.app, at("2019-06-30T00:00:00Z")).await.unwrap();
+    assert!(again.renewed.is_empty() && again.blocked.is_empty() && again.notices_sent == 0, "{again:?}");
+    assert_eq!(lot_uses(&env).await, 8);
+}
+
+#[tokio::test]
+async fn concurrent_sweeps_debit_once() {
+    let env = TestEnv::new().await;
+    worked_case_6(&env).await;
+    let reports = join_all((0..3).map(|_| renewal(&env.app, at("2019-05-12T00:00:00Z")))).await;
+    let renewed: usize = reports.into_iter().map(|r| r.unwrap().renewed.len()).sum();
+    assert_eq!(renewed, 2);
+    assert_eq!(lot_uses(&env).await, 8);
+    assert_eq!(user(&env, "wessel").await["licence_count"], 2);
+}
+
+#[tokio::test]
+async fn the_forecast_downloads_as_csv_and_as_an_xlsx_that_opens() {
+    let env = TestEnv::new().await;
+    worked_case_6(&env).await;
+    let csv = env.get("/v1/orgs/c/renewals?until=2019-06-30&format=csv").by(&cm()).send().await;
+    assert_eq!(csv.status, 200);
+    assert!(csv.headers["content-type"].starts_with("text/csv"));
+    let text = csv.body.as_str().unwrap();
+    assert!(text.starts_with('\u{feff}'));
+    assert!(text
+        .lines()
+        .next()
+        .unwrap()
+        .ends_with("email,name,licence_date,renewal_date,licence_count,renewable,last_login_at,will_renew,reason"));
+    assert_eq!(text.lines().count(), 6);
+
+    let event = seatkeeper_local::api_event(
+        "GET",
+        "/v1/orgs/c/renewals?until=2019-06-30&format=xlsx",
+        &[],
+        b"",
+        Some(cm().claims()),
+        at("2019-04-01T00:00:00Z"),
+    )
+    .unwrap();
+    let r = seatkeeper::http::handle(&env.app, None, event).await;
+    assert!(r.is_base64_encoded);
+    let bytes = match r.body {
+        Some(aws_lambda_events::encodings::Body::Binary(b)) => b,
+        other => panic!("{other:?}"),
+    };
+    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).expect("an xlsx that opens");
+    let sheet = book.worksheet_range("Renewals").unwrap();
+    let rows: Vec<_> = sheet.rows().collect();
+    assert_eq!(rows.len(), 6);
+    assert_eq!(rows[0][0], Data::String("email".into()));
+    assert!(matches!(rows[4][3], Data::DateTime(_)), "renewal dates are dates: {:?}", rows[4][3]);
+    assert_eq!(rows[4][3].as_date().map(|d| d.to_string()), Some("2019-05-11".into()));
+    assert_eq!(rows[4][7], Data::Bool(true));
+    let bad = env.get("/v1/orgs/c/renewals").by(&cm()).send().await;
+    assert_eq!(bad.status, 400);
+}
+
+#[tokio::test]
+async fn the_monthly_export_writes_both_files_and_notifies_once() {
+    let env = TestEnv::with_s3().await;
+    worked_case_6(&env).await;
+    for _ in 0..2 {
+        let report = seatkeeper::sweeps::forecast::export(&env.app, at("2019-05-01T06:00:00Z")).await.unwrap();
+        assert_eq!(report.exported, vec!["c".to_string()]);
+    }
+    let imports = env.imports();
+    for key in ["reports/c/renewals-2019-06.csv", "reports/c/renewals-2019-06.xlsx"] {
+        let got = imports.client.get_object().bucket(&imports.bucket).key(key).send().await;
+        assert!(got.is_ok(), "{key}");
+    }
+    let csv =
+        imports.client.get_object().bucket(&imports.bucket).key("reports/c/renewals-2019-06.csv").send().await.unwrap();
+    let text = String::from_utf8(csv.body.collect().await.unwrap().into_bytes().to_vec()).unwrap();
+    assert!(text.contains("late@c.example") && !text.contains("wessel@c.example"), "June's renewals only: {text}");
+    let notices = env.get("/v1/orgs/c/notifications").by(&cm()).send().await;
+    let forecast: Vec<&Value> =
+        notices.body["items"].as_array().unwrap().iter().filter(|n| n["kind"] == "renewal_forecast").collect();
+    assert_eq!(forecast.len(), 1);
+    assert_eq!(forecast[0]["payload"]["month"], "2019-06");
+}
