@@ -48,18 +48,22 @@ pub async fn dispatch(op: Op, cx: &Ctx<'_>) -> Result<Reply, Error> {
 }
 
 /// Runs a read-decide-write handler again when its write lost a race (a version or a bound
-/// changed between the read and the write): the next attempt reads the new state and decides
-/// anew, so it either succeeds or refuses for the real reason.
+/// changed between the read and the write, or another transaction held the same item): the next
+/// attempt reads the new state and decides anew, so it either succeeds or refuses for the real
+/// reason. Waits a little, with jitter, before each new attempt so racing callers spread out.
 async fn retry_races<F, Fut>(mut attempt: F) -> Result<Reply, Error>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<Reply, Error>>,
 {
-    for _ in 0..RACE_RETRIES {
+    for round in 0..RACE_RETRIES {
         match attempt().await {
-            Err(Error::Domain(DomainError::Conflict(m))) if m == RACED => continue,
+            Err(Error::Domain(DomainError::Conflict(m))) if m == RACED => {}
+            Err(Error::Store(crate::store::StoreError::Retryable(_))) => {}
             other => return other,
         }
+        let jitter = Uuid::new_v4().as_bytes()[0] as u64 % 40;
+        tokio::time::sleep(std::time::Duration::from_millis(10 * (round as u64 + 1) + jitter)).await;
     }
     attempt().await
 }
