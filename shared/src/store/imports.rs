@@ -81,31 +81,16 @@ impl Store {
     }
 
     pub async fn import_rows(&self, import_id: &str) -> Result<Vec<Row>, Error> {
-        let spec = QuerySpec::table(rows_pk(import_id), SortKey::BeginsWith("ROWS#".into()));
-        let mut page = PageRequest { limit: 100, cursor: None };
-        let mut rows = Vec::new();
-        loop {
-            let found: Page<RowChunk> = self.query(&spec, &page).await?;
-            rows.extend(found.items.into_iter().flat_map(|c| c.rows));
-            match found.next_cursor {
-                Some(c) => page.cursor = Some(c),
-                None => return Ok(rows),
-            }
-        }
+        let chunks: Vec<RowChunk> =
+            self.query_all(&QuerySpec::table(rows_pk(import_id), SortKey::BeginsWith("ROWS#".into()))).await?;
+        Ok(chunks.into_iter().flat_map(|c| c.rows).collect())
     }
 
     /// Every user of an org, by e-mail.
     pub async fn all_users(&self, org_id: &str) -> Result<HashMap<String, User>, Error> {
-        let mut page = PageRequest { limit: 1000, cursor: None };
-        let mut all = HashMap::new();
-        loop {
-            let found = self.users(org_id, &page).await?;
-            all.extend(found.items.into_iter().map(|u| (u.email.clone(), u)));
-            match found.next_cursor {
-                Some(c) => page.cursor = Some(c),
-                None => return Ok(all),
-            }
-        }
+        let users: Vec<User> =
+            self.query_all(&QuerySpec::table(keys::org(org_id), SortKey::BeginsWith("USER#".into()))).await?;
+        Ok(users.into_iter().map(|u| (u.email.clone(), u)).collect())
     }
 
     /// One licence, one write: the user item over the version read. `Ok(false)` when the user

@@ -306,6 +306,20 @@ impl Store {
         Ok(Page { items, next_cursor: raw.next_cursor })
     }
 
+    /// Every item a query matches, page after page.
+    pub async fn query_all<T: DeserializeOwned>(&self, spec: &QuerySpec) -> Result<Vec<T>, Error> {
+        let mut page = PageRequest { limit: 1000, cursor: None };
+        let mut all = Vec::new();
+        loop {
+            let found = self.query::<T>(spec, &page).await?;
+            all.extend(found.items);
+            match found.next_cursor {
+                Some(c) => page.cursor = Some(c),
+                None => return Ok(all),
+            }
+        }
+    }
+
     /// One page of a query, as the items the table holds.
     pub async fn query_items(&self, spec: &QuerySpec, page: &PageRequest) -> Result<Page<Item>, Error> {
         let (pk_name, sk_name) = spec.key_names();

@@ -94,16 +94,7 @@ impl Store {
     /// The e-mails of an org's manager users (`MANAGER#` markers).
     pub async fn manager_emails(&self, org_id: &str) -> Result<Vec<String>, Error> {
         let spec = QuerySpec::table(keys::org(org_id), SortKey::BeginsWith(keys::manager_prefix().into()));
-        let mut page = PageRequest { limit: 500, cursor: None };
-        let mut emails = Vec::new();
-        loop {
-            let found: Page<ManagerMarker> = self.query(&spec, &page).await?;
-            emails.extend(found.items.into_iter().map(|m| m.email));
-            match found.next_cursor {
-                Some(c) => page.cursor = Some(c),
-                None => return Ok(emails),
-            }
-        }
+        Ok(self.query_all::<ManagerMarker>(&spec).await?.into_iter().map(|m| m.email).collect())
     }
 
     // ---- orders -----------------------------------------------------------------------------

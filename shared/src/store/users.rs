@@ -154,17 +154,7 @@ impl Store {
     // ---- enrolments -------------------------------------------------------------------------
 
     pub async fn enrolments(&self, org_id: &str, email: &str) -> Result<Vec<Enrolment>, Error> {
-        let spec = QuerySpec::table(keys::org(org_id), SortKey::BeginsWith(keys::enrolments_of(email)));
-        let mut page = PageRequest { limit: 500, cursor: None };
-        let mut all = Vec::new();
-        loop {
-            let found: Page<Enrolment> = self.query(&spec, &page).await?;
-            all.extend(found.items);
-            match found.next_cursor {
-                Some(c) => page.cursor = Some(c),
-                None => return Ok(all),
-            }
-        }
+        self.query_all(&QuerySpec::table(keys::org(org_id), SortKey::BeginsWith(keys::enrolments_of(email)))).await
     }
 
     pub fn put_enrolment(&self, e: &Enrolment) -> Result<TransactWriteItem, StoreError> {
@@ -224,16 +214,7 @@ impl Store {
 
     /// Every lot of an org, first-expiring first.
     pub async fn all_lots(&self, org_id: &str) -> Result<Vec<Lot>, Error> {
-        let mut page = PageRequest { limit: 500, cursor: None };
-        let mut all = Vec::new();
-        loop {
-            let found = self.lots(org_id, &page).await?;
-            all.extend(found.items);
-            match found.next_cursor {
-                Some(c) => page.cursor = Some(c),
-                None => return Ok(all),
-            }
-        }
+        self.query_all(&QuerySpec::table(keys::org(org_id), SortKey::BeginsWith("LOT#".into()))).await
     }
 
     /// Takes `count` seats from a lot, on the condition that it still has them: not expired,
