@@ -5,7 +5,6 @@ issue's "done when"). Standard library only.
     python3 tests/e2e/allocation_flow.py http://127.0.0.1:3000
 """
 import sys
-import uuid
 
 from client import Walk
 
@@ -16,13 +15,7 @@ call, check, token = w.call, w.check, w.token
 
 def main():
     w.wait_for_server()
-    run = uuid.uuid4().hex[:8]
-    partner, company, other = f"p-{run}", f"c-{run}", f"d-{run}"
-    admin = token("vendor_admin", "vendor")
-    call("POST", "/v1/orgs", admin, {"org_id": partner, "name": "Partner", "kind": "partner", "parent_id": "vendor"})
-    for org in (company, other):
-        s, b = call("POST", "/v1/orgs", admin, {"org_id": org, "name": org, "kind": "company", "parent_id": partner})
-        check(f"company {org} created", s == 201, b)
+    partner, (company, other) = w.tenants(2)
     cm, pm = token("company_manager", company), token("partner_manager", partner)
     s, order = call("POST", f"/v1/orgs/{company}/orders", cm, {"quantity": 10}, now="2026-01-10T08:00:00Z")
     s, b = call("POST", f"/v1/orders/{order['order_id']}/assign", pm, now="2026-01-15T09:00:00Z")

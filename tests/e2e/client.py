@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 import urllib.error
 import urllib.request
 
@@ -58,3 +59,18 @@ class Walk:
     def finish(self, name):
         print(f"{name}: {self.passed} passed, {self.failed} failed")
         sys.exit(1 if self.failed else 0)
+
+    def tenants(self, companies=1):
+        """A fresh partner under the vendor with `companies` companies under it; their ids."""
+        run = uuid.uuid4().hex[:8]
+        partner = f"p-{run}"
+        admin = self.token("vendor_admin", "vendor")
+        s, b = self.call("POST", "/v1/orgs", admin, {"org_id": partner, "name": "Partner", "kind": "partner", "parent_id": "vendor"})
+        self.check(f"partner {partner} created", s == 201, b)
+        ids = []
+        for i in range(companies):
+            company = f"c{i}-{run}"
+            s, b = self.call("POST", "/v1/orgs", admin, {"org_id": company, "name": company, "kind": "company", "parent_id": partner})
+            self.check(f"company {company} created", s == 201, b)
+            ids.append(company)
+        return partner, ids

@@ -5,7 +5,6 @@
     python3 tests/e2e/expiry_flow.py http://127.0.0.1:3000
 """
 import sys
-import uuid
 from datetime import datetime, timedelta
 
 from client import Walk
@@ -28,11 +27,7 @@ def kinds(company, cm):
 
 def main():
     w.wait_for_server()
-    run = uuid.uuid4().hex[:8]
-    partner, company = f"p-{run}", f"c-{run}"
-    admin = token("vendor_admin", "vendor")
-    call("POST", "/v1/orgs", admin, {"org_id": partner, "name": "Partner", "kind": "partner", "parent_id": "vendor"})
-    call("POST", "/v1/orgs", admin, {"org_id": company, "name": "Company", "kind": "company", "parent_id": partner})
+    partner, (company,) = w.tenants()
     cm, pm = token("company_manager", company), token("partner_manager", partner)
     # This lot ends before anything the other walks create, so these sweeps touch only it.
     s, order = call("POST", f"/v1/orgs/{company}/orders", cm, {"quantity": 2}, now="2025-05-20T08:00:00Z")

@@ -8,7 +8,6 @@ the local S3 path. Standard library only.
 import json
 import sys
 import urllib.request
-import uuid
 
 from client import Walk
 
@@ -19,11 +18,7 @@ call, check, token = w.call, w.check, w.token
 
 def main():
     w.wait_for_server()
-    run = uuid.uuid4().hex[:8]
-    partner, company = f"p-{run}", f"c-{run}"
-    admin = token("vendor_admin", "vendor")
-    call("POST", "/v1/orgs", admin, {"org_id": partner, "name": "Partner", "kind": "partner", "parent_id": "vendor"})
-    call("POST", "/v1/orgs", admin, {"org_id": company, "name": "Company", "kind": "company", "parent_id": partner})
+    partner, (company,) = w.tenants()
     cm, pm = token("company_manager", company), token("partner_manager", partner)
     s, order = call("POST", f"/v1/orgs/{company}/orders", cm, {"quantity": 3}, now="2026-01-10T08:00:00Z")
     call("POST", f"/v1/orders/{order['order_id']}/assign", pm, now="2026-01-15T09:00:00Z")

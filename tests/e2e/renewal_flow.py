@@ -5,7 +5,6 @@ sweep at that date charging exactly the forecast's will_renew users. Standard li
     python3 tests/e2e/renewal_flow.py http://127.0.0.1:3000
 """
 import sys
-import uuid
 
 from client import Walk
 
@@ -16,11 +15,8 @@ call, check, token = w.call, w.check, w.token
 
 def main():
     w.wait_for_server()
-    run = uuid.uuid4().hex[:8]
-    partner, company = f"p-{run}", f"c-{run}"
+    partner, (company,) = w.tenants()
     admin = token("vendor_admin", "vendor")
-    call("POST", "/v1/orgs", admin, {"org_id": partner, "name": "Partner", "kind": "partner", "parent_id": "vendor"})
-    call("POST", "/v1/orgs", admin, {"org_id": company, "name": "Company", "kind": "company", "parent_id": partner})
     s, b = call("PUT", f"/v1/orgs/{company}/policy", admin, {"term_starts": "activation", "renewal": "automatic"})
     check("the company renews automatically", s == 200 and b["policy"]["renewal"] == "automatic", b)
     cm, pm, platform = token("company_manager", company), token("partner_manager", partner), token("platform", company)
