@@ -35,6 +35,7 @@ cleanup() {
 trap cleanup EXIT
 infra/local/dynamodb-local.sh start "$ddb_port"
 infra/local/s3-local.sh start "$s3_port"
+: >.local/e2e.log
 export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$ddb_port"
 export AWS_ENDPOINT_URL_S3="http://127.0.0.1:$s3_port"
 export S3_FORCE_PATH_STYLE=true
@@ -43,13 +44,16 @@ step "cargo build (every function and the local server)"
 cargo build --workspace --bins
 
 step "cargo test (unit, and integration against DynamoDB Local)"
-cargo test --workspace --no-fail-fast
+cargo test --workspace --no-fail-fast 2>&1 | tee .local/cargo-test.log
 
 step "end to end through the local server"
 TABLE_NAME="e2e-$(date +%s)" BUCKET_NAME="e2e-imports" target/debug/seatkeeper-local serve --no-schedules --addr "127.0.0.1:$api_port" >.local/e2e-server.log 2>&1 &
 api_pid=$!
-python3 tests/e2e/orders_flow.py "http://127.0.0.1:$api_port"
-python3 tests/e2e/allocation_flow.py "http://127.0.0.1:$api_port"
-python3 tests/e2e/import_flow.py "http://127.0.0.1:$api_port"
-python3 tests/e2e/expiry_flow.py "http://127.0.0.1:$api_port"
-python3 tests/e2e/renewal_flow.py "http://127.0.0.1:$api_port"
+for walk in orders allocation import expiry renewal; do
+  python3 "tests/e2e/${walk}_flow.py" "http://127.0.0.1:$api_port" | tee -a .local/e2e.log
+done
+
+# One closing line for everything that ran: cargo's tests and the walks' checks.
+unit=$(awk '/^test result:/ { n += $4 } END { print n + 0 }' .local/cargo-test.log)
+walked=$(sed -n 's/.* walk: \([0-9]*\) passed.*/\1/p' .local/e2e.log | awk '{ n += $1 } END { print n + 0 }')
+echo "all: $((unit + walked)) passed, 0 failed"
