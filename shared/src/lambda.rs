@@ -116,10 +116,12 @@ pub async fn serve_publisher() -> Result<(), lambda_runtime::Error> {
     .await
 }
 
-/// Runs the renewals function: the forecast route over HTTP, and the monthly export when a
-/// scheduled event (one with `detail-type` and `time`) arrives.
-pub fn serve_renewals(
+/// Runs a function that serves its HTTP routes and one scheduled sweep (the event with
+/// `detail-type` and `time`): the renewals forecast and its monthly export, the usage report and
+/// its daily snapshot.
+pub fn serve_http_and_schedule(
     function: &'static str,
+    sweep: Sweep,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), lambda_runtime::Error>>>> {
     Box::pin(async move {
         init_tracing();
@@ -130,13 +132,12 @@ pub fn serve_renewals(
                 let scheduled: aws_lambda_events::eventbridge::EventBridgeEvent<serde_json::Value> =
                     serde_json::from_value(event.payload)?;
                 let now = scheduled.time.ok_or("the scheduled event has no time")?;
-                let report = crate::sweeps::forecast::export(app, now)
-                    .await
-                    .map_err(|e| Box::new(e) as lambda_runtime::Error)?;
-                return Ok::<_, lambda_runtime::Error>(serde_json::to_value(report)?);
+                return sweep(app.clone(), now).await.map_err(|e| Box::new(e) as lambda_runtime::Error);
             }
             let request: ApiGatewayV2httpRequest = serde_json::from_value(event.payload)?;
-            Ok(serde_json::to_value(crate::http::handle(app, Some(function), request).await)?)
+            Ok::<_, lambda_runtime::Error>(serde_json::to_value(
+                crate::http::handle(app, Some(function), request).await,
+            )?)
         }))
         .await
     })

@@ -11,3 +11,4 @@ mod publish;
 mod renewal;
 mod round_trips;
 mod template;
+mod usage;

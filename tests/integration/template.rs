@@ -65,6 +65,7 @@ fn each_function_has_a_crate_and_only_the_table_actions_it_uses() {
         ("expire", vec!["PutItem", "UpdateItem"]),
         ("renewal-sweep", vec!["PutItem", "UpdateItem"]),
         ("renewals", vec!["PutItem"]),
+        ("usage-report", vec!["PutItem"]),
     ]);
     let mut seen = BTreeSet::new();
     for (_, resource) in doc["Resources"].as_mapping().unwrap() {

@@ -2,5 +2,6 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    seatkeeper::lambda::serve_renewals("renewals").await
+    let export = seatkeeper::sweeps::by_name("forecast").ok_or("no such sweep")?;
+    seatkeeper::lambda::serve_http_and_schedule("renewals", export).await
 }

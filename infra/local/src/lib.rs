@@ -355,8 +355,11 @@ pub async fn drive_schedules(app: App) {
     loop {
         let now = Utc::now();
         let mut sweeps = vec!["renewal", "expire"];
-        if now.day() == 1 && now.hour() == 0 {
-            sweeps.push("forecast");
+        if now.hour() == 0 {
+            sweeps.push("snapshot");
+            if now.day() == 1 {
+                sweeps.push("forecast");
+            }
         }
         for name in sweeps {
             match run_sweep(&app, name, now).await {

@@ -15,6 +15,7 @@ pub mod org;
 pub mod policy;
 pub mod renewal;
 pub mod term;
+pub mod usage;
 pub mod user;
 pub mod validate;
 

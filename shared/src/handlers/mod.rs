@@ -5,6 +5,7 @@ pub mod imports;
 mod orders;
 mod orgs;
 pub mod renewals;
+pub mod usage;
 mod users;
 
 use serde_json::json;
@@ -44,6 +45,7 @@ pub async fn dispatch(op: Op, cx: &Ctx<'_>) -> Result<Reply, Error> {
         Op::ConfirmImport => imports::confirm(cx).await,
         Op::GetImport => imports::get(cx).await,
         Op::Renewals => renewals::get(cx).await,
+        Op::Usage => usage::get(cx).await,
     }
 }
 

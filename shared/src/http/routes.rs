@@ -34,6 +34,7 @@ pub enum Op {
     ConfirmImport,
     GetImport,
     Renewals,
+    Usage,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -58,6 +59,7 @@ pub const USERS: &str = "users";
 pub const ALLOCATE: &str = "allocate";
 pub const IMPORT_ALLOCATION: &str = "import-allocation";
 pub const RENEWALS: &str = "renewals";
+pub const USAGE_REPORT: &str = "usage-report";
 
 pub const ROUTES: &[Route] = &[
     route("GET", "/health", Op::Health, TENANT_ADMIN),
@@ -87,6 +89,7 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/v1/orgs/{org_id}/imports/{import_id}/confirm", Op::ConfirmImport, IMPORT_ALLOCATION),
     route("GET", "/v1/orgs/{org_id}/imports/{import_id}", Op::GetImport, IMPORT_ALLOCATION),
     route("GET", "/v1/orgs/{org_id}/renewals", Op::Renewals, RENEWALS),
+    route("GET", "/v1/orgs/{org_id}/usage", Op::Usage, USAGE_REPORT),
 ];
 
 /// Path parameters, percent-decoded.

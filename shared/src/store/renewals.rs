@@ -30,3 +30,28 @@ impl Store {
         self.query_all(&QuerySpec::index(keys::GSI2, keys::ALL_ORGS.into(), SortKey::Any)).await
     }
 }
+
+impl Store {
+    /// Records an org's figures of one day (a rerun the same day replaces them).
+    pub async fn put_snapshot(&self, snapshot: &crate::domain::usage::Snapshot) -> Result<(), super::StoreError> {
+        let item = super::to_item(
+            "snapshot",
+            snapshot,
+            &[(keys::PK, keys::org(&snapshot.org_id)), (keys::SK, format!("SNAPSHOT#{}", snapshot.date))],
+        )?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(super::StoreError::from_sdk)?;
+        Ok(())
+    }
+
+    /// The latest daily snapshots of an org (up to 60, newest first): enough for any overage rule.
+    pub async fn snapshots(&self, org_id: &str) -> Result<Vec<crate::domain::usage::Snapshot>, Error> {
+        let spec = QuerySpec::table(keys::org(org_id), SortKey::BeginsWith("SNAPSHOT#".into())).newest_first();
+        Ok(self.query(&spec, &super::PageRequest { limit: 60, cursor: None }).await?.items)
+    }
+}

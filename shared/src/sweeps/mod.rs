@@ -4,6 +4,7 @@ pub mod expire;
 pub mod forecast;
 pub mod publish;
 pub mod renewal;
+pub mod snapshot;
 
 use crate::domain::policy::Policy;
 use crate::store::{Error, Store};
@@ -26,6 +27,7 @@ pub fn by_name(name: &str) -> Option<crate::lambda::Sweep> {
         "expire" => |app, now| Box::pin(async move { report(expire::expire(&app, now).await) }),
         "renewal" => |app, now| Box::pin(async move { report(renewal::renewal(&app, now).await) }),
         "forecast" => |app, now| Box::pin(async move { report(forecast::export(&app, now).await) }),
+        "snapshot" => |app, now| Box::pin(async move { report(snapshot::snapshot(&app, now).await) }),
         _ => return None,
     })
 }

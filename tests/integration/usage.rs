@@ -1,0 +1,145 @@
+//! The usage report and the daily snapshot against DynamoDB Local.
+
+use seatkeeper::sweeps::snapshot::snapshot;
+use seatkeeper_tests::{TestEnv, Who};
+use serde_json::{json, Value};
+
+fn cm(org: &str) -> Who {
+    Who::new("company_manager", org)
+}
+
+async fn lot(env: &TestEnv, org: &str, quantity: u64) {
+    let order = env.request(org, quantity, "2026-01-10T08:00:00Z").await;
+    let a = env
+        .post(&format!("/v1/orders/{order}/assign"))
+        .by(&Who::new("partner_manager", "p"))
+        .at("2026-01-15T09:00:00Z")
+        .send()
+        .await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+}
+
+async fn allocate(env: &TestEnv, org: &str, n: usize) {
+    let emails: Vec<String> = (0..n).map(|i| format!("u{i}@{org}.example")).collect();
+    let a = env
+        .post(&format!("/v1/orgs/{org}/allocations"))
+        .by(&cm(org))
+        .json(json!({"emails": emails, "create_missing": true}))
+        .at("2026-02-01T00:00:00Z")
+        .send()
+        .await;
+    assert_eq!(a.body["allocated"], n as u64, "{:?}", a.body);
+}
+
+fn figures(row: &Value) -> (u64, u64, u64, f64) {
+    (
+        row["limit"].as_u64().unwrap(),
+        row["used"].as_u64().unwrap(),
+        row["remaining"].as_u64().unwrap(),
+        row["percent_used"].as_f64().unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn a_parent_its_children_and_the_total_agree_with_what_was_created() {
+    let env = TestEnv::new().await;
+    env.partner_with_company("p", "parent").await;
+    env.org("d1", "company", "parent").await;
+    env.org("d2", "company", "parent").await;
+    env.put("/v1/orgs/d2/policy").by(&Who::vendor_admin()).json(json!({"seats_included": 1})).send().await;
+    lot(&env, "parent", 10).await;
+    lot(&env, "d1", 5).await;
+    lot(&env, "d2", 3).await;
+    allocate(&env, "parent", 4).await;
+    allocate(&env, "d1", 5).await;
+    allocate(&env, "d2", 1).await;
+    let u = env.get("/v1/orgs/parent/usage").by(&cm("parent")).at("2026-03-01T00:00:00Z").send().await;
+    assert_eq!(u.status, 200, "{:?}", u.body);
+    assert_eq!(figures(&u.body["org"]), (10, 4, 6, 40.0));
+    let children: Vec<(String, (u64, u64, u64, f64))> = u.body["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["org_id"].as_str().unwrap().to_string(), figures(c)))
+        .collect();
+    assert_eq!(children, vec![("d1".to_string(), (5, 5, 0, 100.0)), ("d2".to_string(), (4, 1, 3, 25.0))]);
+    assert_eq!(figures(&u.body["total"]), (19, 10, 9, 52.6));
+    assert_eq!(u.body["org"]["overage"], json!({"state": "none", "since": null, "business_days": 0}));
+    // After the lots end only d2's included seat is left; used stays as counted, remaining ≥ 0.
+    let later = env.get("/v1/orgs/parent/usage").by(&cm("parent")).at("2027-02-01T00:00:00Z").send().await;
+    assert_eq!((later.body["total"]["limit"].as_u64(), later.body["total"]["remaining"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(later.body["children"][0]["remaining"], 0);
+    assert_eq!(
+        env.get("/v1/orgs/parent/usage").by(&cm("d1")).send().await.status,
+        404,
+        "a child does not see its parent"
+    );
+}
+
+#[tokio::test]
+async fn the_csv_is_excel_ready_and_formula_injection_is_inert() {
+    let env = TestEnv::new().await;
+    env.partner_with_company("p", "parent").await;
+    let a = env
+        .post("/v1/orgs")
+        .by(&Who::vendor_admin())
+        .json(json!({"org_id": "evil", "name": "=HYPERLINK(\"http://x\")", "kind": "company", "parent_id": "parent"}))
+        .send()
+        .await;
+    assert_eq!(a.status, 201);
+    let csv = env.get("/v1/orgs/parent/usage?format=csv").by(&cm("parent")).send().await;
+    assert_eq!(csv.status, 200);
+    assert!(csv.headers["content-type"].starts_with("text/csv"));
+    let text = csv.body.as_str().unwrap();
+    assert!(text.starts_with('\u{feff}'));
+    let evil = text.lines().find(|l| l.contains("HYPERLINK")).unwrap();
+    assert!(evil.starts_with("\"'=HYPERLINK(\"\"http://x\"\")\""), "{evil}");
+    assert_eq!(text.lines().count(), 4, "header, org, one child, total");
+}
+
+#[tokio::test]
+async fn a_major_overage_raises_one_overage_and_after_24_hours_one_upgrade_due() {
+    let env = TestEnv::new().await;
+    env.partner_with_company("p", "o").await;
+    env.put("/v1/orgs/o/policy")
+        .by(&Who::vendor_admin())
+        .json(json!({"counting": "active_users", "enforcement": "soft", "tiers": [100, 150, 200], "notify_emails": ["owner@o.example"]}))
+        .send()
+        .await;
+    lot(&env, "o", 100).await;
+    let platform = Who::new("platform", "o");
+    for i in 0..107 {
+        let email = format!("a{i}@o.example");
+        env.put(&format!("/v1/orgs/o/users/{email}")).by(&platform).send().await;
+        let e = env
+            .put(&format!("/v1/orgs/o/users/{email}/enrolments/run"))
+            .by(&platform)
+            .json(json!({"status": "active"}))
+            .at("2026-05-20T00:00:00Z")
+            .send()
+            .await;
+        assert_eq!(e.status, 200, "soft enforcement allows it: {:?}", e.body);
+    }
+    // Monday 2026-06-01 and Tuesday.
+    let day1 = snapshot(&env.app, "2026-06-01T01:00:00Z".parse().unwrap()).await.unwrap();
+    let day2 = snapshot(&env.app, "2026-06-02T01:00:00Z".parse().unwrap()).await.unwrap();
+    let again = snapshot(&env.app, "2026-06-02T01:30:00Z".parse().unwrap()).await.unwrap();
+    assert_eq!((day1.notices_sent, day2.notices_sent, again.notices_sent), (1, 1, 0));
+    let notices = env.get("/v1/orgs/o/notifications").by(&cm("o")).send().await;
+    let kinds: Vec<&str> = notices.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["kind"].as_str().unwrap())
+        .filter(|k| *k != "order_assigned")
+        .collect();
+    assert_eq!(kinds, vec!["upgrade_due", "overage"]);
+    let upgrade = &notices.body["items"][0];
+    assert_eq!((upgrade["payload"]["next_tier"].as_u64(), upgrade["payload"]["used"].as_u64()), (Some(150), Some(107)));
+    let fraction = upgrade["payload"]["pro_rata_fraction"].as_f64().unwrap();
+    assert!((0.6..0.63).contains(&fraction), "2026-06-02 of a year from 2026-01-15: {fraction}");
+    assert_eq!(upgrade["recipients"], json!(["owner@o.example"]));
+    let u = env.get("/v1/orgs/o/usage").by(&cm("o")).at("2026-06-02T02:00:00Z").send().await;
+    assert_eq!(u.body["org"]["overage"], json!({"state": "major", "since": "2026-06-01", "business_days": 2}));
+    assert_eq!(figures(&u.body["org"]), (100, 107, 0, 107.0));
+}
