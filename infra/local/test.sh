@@ -49,7 +49,7 @@ cargo test --workspace --no-fail-fast 2>&1 | tee .local/cargo-test.log
 step "end to end through the local server"
 TABLE_NAME="e2e-$(date +%s)" BUCKET_NAME="e2e-imports" target/debug/seatkeeper-local serve --no-schedules --addr "127.0.0.1:$api_port" >.local/e2e-server.log 2>&1 &
 api_pid=$!
-for walk in orders allocation import expiry renewal; do
+for walk in orders allocation import expiry renewal usage; do
   python3 "tests/e2e/${walk}_flow.py" "http://127.0.0.1:$api_port" | tee -a .local/e2e.log
 done
 
