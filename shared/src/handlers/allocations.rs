@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use serde_json::json;
 
 use super::{load_org, new_id, RACED};
-use crate::domain::allocation::{self, AllocateRequest, Balance, Candidate, MAX_USERS_PER_CALL};
+use crate::domain::allocation::{self, AllocateRequest, Candidate, MAX_USERS_PER_CALL};
 use crate::domain::audit::AuditEntry;
 use crate::domain::auth::{authorize, Action};
 use crate::domain::org::OrgKind;
@@ -77,10 +77,7 @@ pub async fn allocate(cx: &Ctx<'_>) -> Result<Reply, Error> {
             .collect(),
     };
     let policy = store.policy(&org).await?;
-    let lots = store.all_lots(&org.org_id).await?;
-    let included_in_use =
-        if policy.seats_included > 0 { store.counters(&org.org_id).await?.included_in_use.max(0) as u32 } else { 0 };
-    let balance = Balance { lots, seats_included: policy.seats_included, included_in_use };
+    let balance = store.balance(&org.org_id, &policy).await?;
     let plan =
         allocation::plan(&org.org_id, candidates, input.create_missing, &balance, &policy, now, || new_id("lic"))?;
     let body = json!({ "allocated": plan.licensed.len(), "results": plan.rows });

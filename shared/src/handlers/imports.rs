@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use super::users::release_writes;
 use super::{load_org, new_id};
 use crate::app::ImportsBucket;
-use crate::domain::allocation::{self, Balance};
+use crate::domain::allocation;
 use crate::domain::audit::AuditEntry;
 use crate::domain::auth::{authorize, Action, Principal, Role};
 use crate::domain::import::{self, ImportRecord, ImportStatus, Mode, Row, RowOutcome, S3Object, Source};
@@ -53,13 +53,6 @@ fn with_rows(record: &ImportRecord, rows: &[Row]) -> serde_json::Value {
     v
 }
 
-async fn balance(store: &Store, org: &Org, policy: &Policy) -> Result<Balance, Error> {
-    let lots = store.all_lots(&org.org_id).await?;
-    let included_in_use =
-        if policy.seats_included > 0 { store.counters(&org.org_id).await?.included_in_use.max(0) as u32 } else { 0 };
-    Ok(Balance { lots, seats_included: policy.seats_included, included_in_use })
-}
-
 /// Reads and reviews a file; nothing is applied.
 async fn review(
     store: &Store,
@@ -70,7 +63,7 @@ async fn review(
 ) -> Result<import::Review, Error> {
     let users = store.all_users(&org.org_id).await?;
     let policy = store.policy(org).await?;
-    let available = balance(store, org, &policy).await?.available(now);
+    let available = store.balance(&org.org_id, &policy).await?.available(now);
     Ok(import::review(file, &users, available, mode, now))
 }
 
@@ -209,7 +202,7 @@ async fn reserve(
 ) -> Result<Option<ImportRecord>, Error> {
     let rows = store.import_rows(&record.import_id).await?;
     let policy = store.policy(org).await?;
-    let balance = balance(store, org, &policy).await?;
+    let balance = store.balance(&org.org_id, &policy).await?;
     let users = store.all_users(&org.org_id).await?;
     let file = import::as_file(&rows, record.email_column.as_deref().unwrap_or("email"));
     let fresh = import::review(&file, &users, balance.available(now), record.mode, now);

@@ -37,10 +37,7 @@ pub async fn forecast(store: &Store, org: &Org, until: NaiveDate) -> Result<Vec<
         with_enrolments.push((u, enrolments));
     }
     let policy = store.policy(org).await?;
-    let lots = store.all_lots(&org.org_id).await?;
-    let included_in_use =
-        if policy.seats_included > 0 { store.counters(&org.org_id).await?.included_in_use.max(0) as u32 } else { 0 };
-    let balance = crate::domain::allocation::Balance { lots, seats_included: policy.seats_included, included_in_use };
+    let balance = store.balance(&org.org_id, &policy).await?;
     Ok(renewal::forecast(with_enrolments, balance.available(end), end))
 }
 

@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 
 use super::keys::{self, PK, SK};
-use super::{put_if, to_item, Error, Page, PageRequest, QuerySpec, SortKey, Store, StoreError};
+use super::{put_if, to_item, Error, QuerySpec, SortKey, Store, StoreError};
 use crate::domain::import::{ImportRecord, ImportStatus, Row};
 use crate::domain::user::User;
 
@@ -114,9 +114,5 @@ impl Store {
             Err(StoreError::ConditionFailed(_)) => Ok(false),
             Err(e) => Err(e),
         }
-    }
-
-    pub async fn imports(&self, org_id: &str, page: &PageRequest) -> Result<Page<ImportRecord>, Error> {
-        self.query(&QuerySpec::table(keys::org(org_id), SortKey::BeginsWith("IMPORT#".into())), page).await
     }
 }

@@ -212,6 +212,19 @@ impl Store {
 
     // ---- lots -------------------------------------------------------------------------------
 
+    /// The seats an org can issue: its lots, first-expiring first, and its included seats (the
+    /// counters are read only when the policy includes any).
+    pub async fn balance(
+        &self,
+        org_id: &str,
+        policy: &crate::domain::policy::Policy,
+    ) -> Result<crate::domain::allocation::Balance, Error> {
+        let lots = self.all_lots(org_id).await?;
+        let included_in_use =
+            if policy.seats_included > 0 { self.counters(org_id).await?.included_in_use.max(0) as u32 } else { 0 };
+        Ok(crate::domain::allocation::Balance { lots, seats_included: policy.seats_included, included_in_use })
+    }
+
     /// Every lot of an org, first-expiring first.
     pub async fn all_lots(&self, org_id: &str) -> Result<Vec<Lot>, Error> {
         self.query_all(&QuerySpec::table(keys::org(org_id), SortKey::BeginsWith("LOT#".into()))).await

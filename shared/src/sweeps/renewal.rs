@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::recipients;
-use crate::domain::allocation::{self, Balance};
+use crate::domain::allocation;
 use crate::domain::audit::AuditEntry;
 use crate::domain::auth::{Principal, Role};
 use crate::domain::lot::Lot;
@@ -112,13 +112,7 @@ async fn decide_one(
     let (next, action) = match decision {
         Decision::Pending | Decision::NotDue => return Ok(()),
         Decision::Renew => {
-            let lots = store.all_lots(&org.org_id).await?;
-            let included_in_use = if policy.seats_included > 0 {
-                store.counters(&org.org_id).await?.included_in_use.max(0) as u32
-            } else {
-                0
-            };
-            let balance = Balance { lots, seats_included: policy.seats_included, included_in_use };
+            let balance = store.balance(&org.org_id, policy).await?;
             match allocation::reserve(&balance, 1, &org.org_id, renewal_at.max(now)) {
                 Ok(reservation) => {
                     let (lot_id, lot_end) = reservation.seat(0).expect("one seat reserved");
