@@ -70,7 +70,7 @@ fn lot() -> Lot {
 fn reads() -> Vec<Rule> {
     let s = store(mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &Vec::<&Rule>::new()));
     let org_item = s.org_item(&company()).unwrap();
-    let lot_item = s.lot_item(&lot()).unwrap();
+    let lot_item = s.lot_item(&lot(), &company()).unwrap();
     vec![
         mock!(Client::get_item)
             .match_requests(|r| {

@@ -143,3 +143,40 @@ async fn a_major_overage_raises_one_overage_and_after_24_hours_one_upgrade_due()
     assert_eq!(u.body["org"]["overage"], json!({"state": "major", "since": "2026-06-01", "business_days": 2}));
     assert_eq!(figures(&u.body["org"]), (100, 107, 0, 107.0));
 }
+
+#[tokio::test]
+async fn the_report_of_an_org_with_100_children_costs_at_most_3_requests() {
+    let (env, log) = TestEnv::with_request_log().await;
+    env.org("p", "partner", "vendor").await;
+    for i in 0..100 {
+        env.org(&format!("c{i:03}"), "company", "p").await;
+    }
+    // Every tenth company has a lot of 3 with 2 allocated; c000 also has a department with a lot.
+    for i in (0..100).step_by(10) {
+        let c = format!("c{i:03}");
+        lot(&env, &c, 3).await;
+        allocate(&env, &c, 2).await;
+    }
+    env.org("c000-dept", "company", "c000").await;
+    lot(&env, "c000-dept", 4).await;
+    allocate(&env, "c000-dept", 1).await;
+    log.take();
+
+    let u = env.get("/v1/orgs/p/usage").by(&Who::new("partner_manager", "p")).at("2026-03-01T00:00:00Z").send().await;
+    let sent = log.take();
+    assert_eq!(u.status, 200, "{:?}", u.body);
+    assert!(sent.len() <= 3, "requests: {sent:?}");
+    assert_eq!(sent, vec!["GetItem", "Query", "BatchGetItem"]);
+    let children = u.body["children"].as_array().unwrap();
+    assert_eq!(children.len(), 100, "the department is in c000's row, not a row of its own");
+    assert_eq!(figures(&children[0]), (7, 3, 4, 42.9), "c000 with its department");
+    assert_eq!(figures(&children[10]), (3, 2, 1, 66.7));
+    assert_eq!(figures(&children[1]), (0, 0, 0, 0.0));
+    assert_eq!(figures(&u.body["total"]), (34, 21, 13, 61.8));
+    assert_eq!(figures(&u.body["org"]), (0, 0, 0, 0.0));
+
+    // The vendor's report reads the same way: no orgs above it, so no batch read.
+    let v = env.get("/v1/orgs/vendor/usage").by(&Who::vendor_admin()).at("2026-03-01T00:00:00Z").send().await;
+    assert_eq!(log.take(), vec!["GetItem", "Query"]);
+    assert_eq!(figures(&v.body["total"]), (34, 21, 13, 61.8));
+}

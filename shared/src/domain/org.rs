@@ -65,6 +65,17 @@ impl Org {
         self.ancestors.iter().map(String::as_str).chain([self.org_id.as_str()])
     }
 
+    /// The root of this org's tree (the org itself when it has no parent).
+    pub fn root(&self) -> &str {
+        self.ancestors.first().unwrap_or(&self.org_id)
+    }
+
+    /// The chain of ids, root first, each followed by `/`: a prefix of the path of every org
+    /// below this one and of nobody else's (ids cannot hold `/`).
+    pub fn path(&self) -> String {
+        self.chain().flat_map(|id| [id, "/"]).collect()
+    }
+
     /// Whether `other` is this org or below it.
     pub fn contains(&self, other: &Org) -> bool {
         other.org_id == self.org_id || other.ancestors.contains(&self.org_id)
@@ -140,6 +151,8 @@ mod tests {
         let c = create(&p, new(OrgKind::Company, "c1"), "x".into(), now()).unwrap();
         let d = create(&c, new(OrgKind::Company, "d1"), "x".into(), now()).unwrap();
         assert_eq!(d.ancestors, vec!["vendor", "p1", "c1"]);
+        assert_eq!((d.root(), vendor.root()), ("vendor", "vendor"));
+        assert_eq!(d.path(), "vendor/p1/c1/d1/");
         assert!(vendor.contains(&d) && p.contains(&d) && c.contains(&d) && d.contains(&d));
         assert!(!d.contains(&c));
         assert_eq!(d.chain().collect::<Vec<_>>(), vec!["vendor", "p1", "c1", "d1"]);

@@ -50,6 +50,16 @@ pub struct Snapshot {
     pub subtree: Figures,
 }
 
+/// An org's overage as of its latest snapshot, kept in its usage tree so a report reads it with
+/// the counts: `own` from its own figures, `subtree` from its and its descendants'.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsageState {
+    pub org_id: String,
+    pub date: NaiveDate,
+    pub own: Overage,
+    pub subtree: Overage,
+}
+
 /// Percent used with one decimal (an org with no seats and users in use is at 100%).
 pub fn percent(used: u64, limit: u64) -> f64 {
     match (used, limit) {

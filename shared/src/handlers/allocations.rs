@@ -95,7 +95,7 @@ pub async fn allocate(cx: &Ctx<'_>) -> Result<Reply, Error> {
         included_max: Some(policy.seats_included as i64),
         ..Default::default()
     };
-    writes.push(store.change_counters(&org.org_id, &change)?);
+    writes.push(store.change_counters(&org, &change)?);
     for (u, created) in &plan.licensed {
         writes.push(store.put_user(u, *created)?);
     }

@@ -162,7 +162,7 @@ pub async fn assign(cx: &Ctx<'_>) -> Result<Reply, Error> {
         now,
     );
     let mut writes = store.put_decided_order(&assigned, &company)?;
-    writes.push(store.put_new_lot(&lot)?);
+    writes.push(store.put_new_lot(&lot, &company)?);
     writes.push(store.put_notice(&notice)?);
     writes.push(store.put_audit(&audit, &new_id("aud"))?);
     cx.commit(writes, Reply::ok(view(&assigned)), not_requested(&order.order_id)).await

@@ -1,6 +1,8 @@
-//! The usage report (DOMAIN.md §8–9, seed 001): per org limit, used, remaining, percent and
-//! overage, for an org, each of its children and the total; also as CSV. A report costs a few
-//! requests per org — the counters are kept current by every write — never a count over users.
+//! The usage report (DOMAIN.md §8–9, seed 001): per org limit, used, remaining, percent, reuse
+//! and overage, for an org, each of its children and the total; also as CSV. The counts are kept
+//! current by every write and sit with the org items, unexpired lots and overage states in the
+//! usage tree (GSI4), so a report is one `GetItem` of the org, one `Query` of its tree and one
+//! `BatchGetItem` of the orgs above it (for their policies) — never a count over users.
 
 use std::collections::HashMap;
 
@@ -10,21 +12,22 @@ use serde_json::{json, Value};
 use super::load_org;
 use crate::domain::allocation::Balance;
 use crate::domain::auth::{authorize, Action};
+use crate::domain::lot::{Lot, LotStatus};
 use crate::domain::org::Org;
 use crate::domain::policy::{Counting, Policy};
-use crate::domain::usage::{self, Figures, Overage, Snapshot};
+use crate::domain::usage::{self, Figures, Overage};
 use crate::domain::DomainError;
 use crate::http::{Ctx, Reply};
 use crate::report::{self, Cell};
-use crate::store::{keys, Error, QuerySpec, SortKey, Store};
+use crate::store::tree::Tree;
+use crate::store::users::Counters;
+use crate::store::{keys, Error};
 
 /// An org's own figures at `now`: `limit` = seats in unexpired lots + included seats; `used` by
 /// the policy's counting; `remaining` = what can still be given (never below 0).
-pub async fn own_figures(store: &Store, org: &Org, policy: &Policy, now: DateTime<Utc>) -> Result<Figures, Error> {
-    let lots = store.all_lots(&org.org_id).await?;
-    let counters = store.counters(&org.org_id).await?;
+pub fn own_figures(policy: &Policy, lots: &[Lot], counters: &Counters, now: DateTime<Utc>) -> Figures {
     let balance = Balance {
-        lots,
+        lots: lots.to_vec(),
         seats_included: policy.seats_included,
         included_in_use: counters.included_in_use.max(0) as u32,
     };
@@ -36,39 +39,62 @@ pub async fn own_figures(store: &Store, org: &Org, policy: &Policy, now: DateTim
             (used, limit.saturating_sub(used))
         }
     };
-    Ok(Figures { limit, used, remaining })
+    Figures { limit, used, remaining }
 }
 
-/// `org` and every org below it.
-async fn subtree(store: &Store, org: &Org) -> Result<Vec<Org>, Error> {
-    let mut all = vec![org.clone()];
-    let mut i = 0;
-    while i < all.len() {
-        let children: Vec<Org> =
-            store.query_all(&QuerySpec::index(keys::GSI1, keys::children(&all[i].org_id), SortKey::Any)).await?;
-        all.extend(children);
-        i += 1;
+/// The start of an org's licence year: the `valid_from` of its earliest unexpired lot
+/// (DOMAIN.md §8).
+pub fn licence_year(lots: &[Lot], now: DateTime<Utc>) -> Option<NaiveDate> {
+    lots.iter().filter(|l| l.status_at(now) == LotStatus::Active).map(|l| l.valid_from.date_naive()).min()
+}
+
+/// Reuse under `counting = active_users`: the distinct users active in the licence year, and
+/// the most the policy's `uses_per_seat` allows (N × limit). Until the year's first change of
+/// an active user, the distinct users of a year that just began are those active now.
+pub fn reuse(policy: &Policy, lots: &[Lot], counters: &Counters, limit: u64, now: DateTime<Utc>) -> Value {
+    if policy.counting != Counting::ActiveUsers {
+        return Value::Null;
     }
-    Ok(all)
+    let year = licence_year(lots, now);
+    let distinct = match (year, counters.reuse_year) {
+        (Some(y), Some(counted)) if y == counted => counters.reuse.max(0),
+        _ => counters.active_users.max(0),
+    };
+    json!({
+        "year_from": year,
+        "distinct_users": distinct,
+        "cap": policy.uses_per_seat.cap().map(|n| n as u64 * limit),
+    })
 }
 
-async fn subtree_figures(store: &Store, org: &Org, now: DateTime<Utc>) -> Result<Figures, Error> {
-    let mut sum = Figures::default();
-    for o in subtree(store, org).await? {
-        let policy = store.policy(&o).await?;
-        sum = sum + own_figures(store, &o, &policy, now).await?;
+/// Own and subtree figures of every org of `tree`, resolving each org's policy along its
+/// chain (`above`: the orgs above the tree's top, which the tree does not hold).
+pub struct TreeFigures {
+    pub policies: HashMap<String, Policy>,
+    pub own: HashMap<String, Figures>,
+    pub subtree: HashMap<String, Figures>,
+}
+
+pub fn tree_figures(above: &[Org], tree: &Tree, now: DateTime<Utc>) -> TreeFigures {
+    let by_id: HashMap<&str, &Org> = above.iter().chain(&tree.orgs).map(|o| (o.org_id.as_str(), o)).collect();
+    let mut out = TreeFigures { policies: HashMap::new(), own: HashMap::new(), subtree: HashMap::new() };
+    let none = Counters::default();
+    for org in &tree.orgs {
+        let chain = org.ancestors.iter().filter_map(|a| by_id.get(a.as_str())).map(|o| &o.policy);
+        let policy = Policy::resolve(chain.chain([&org.policy]));
+        let lots = tree.lots.get(&org.org_id).map(Vec::as_slice).unwrap_or_default();
+        let own = own_figures(&policy, lots, tree.counters.get(&org.org_id).unwrap_or(&none), now);
+        out.own.insert(org.org_id.clone(), own);
+        for id in org.chain() {
+            let e = out.subtree.entry(id.to_string()).or_default();
+            *e = *e + own;
+        }
+        out.policies.insert(org.org_id.clone(), policy);
     }
-    Ok(sum)
+    out
 }
 
-fn series(snapshots: &[Snapshot], own: bool) -> Vec<(NaiveDate, u64, u64)> {
-    snapshots
-        .iter()
-        .map(|s| if own { (s.date, s.own.used, s.own.limit) } else { (s.date, s.subtree.used, s.subtree.limit) })
-        .collect()
-}
-
-fn row(org: &Org, f: Figures, overage: Overage) -> Value {
+fn row(org: &Org, f: Figures, overage: Option<&Overage>, reuse: Value) -> Value {
     json!({
         "org_id": org.org_id,
         "name": org.name,
@@ -76,7 +102,8 @@ fn row(org: &Org, f: Figures, overage: Overage) -> Value {
         "used": f.used,
         "remaining": f.remaining,
         "percent_used": usage::percent(f.used, f.limit),
-        "overage": overage,
+        "reuse": reuse,
+        "overage": overage.cloned().unwrap_or_else(Overage::none),
     })
 }
 
@@ -85,81 +112,77 @@ pub async fn get(cx: &Ctx<'_>) -> Result<Reply, Error> {
     authorize(cx.principal()?, Action::ReadLicences, &org)?;
     let store = &cx.app.store;
     let now = cx.req.now;
-    let policy = store.policy(&org).await?;
-    let own = own_figures(store, &org, &policy, now).await?;
-    let own_snapshots = store.snapshots(&org.org_id).await?;
-    let children: Vec<Org> =
-        store.query_all(&QuerySpec::index(keys::GSI1, keys::children(&org.org_id), SortKey::Any)).await?;
-    let mut total = own;
-    let mut child_rows = Vec::new();
-    for child in &children {
-        let f = subtree_figures(store, child, now).await?;
-        total = total + f;
-        let snaps = store.snapshots(&child.org_id).await?;
-        child_rows.push(row(child, f, usage::overage(&series(&snaps, false))));
+    let format = cx.req.query("format").unwrap_or("json");
+    if !matches!(format, "json" | "csv") {
+        return Err(DomainError::invalid("format", "must be json or csv").into());
     }
-    let org_row = row(&org, own, usage::overage(&series(&own_snapshots, true)));
-    let mut total_row = row(&org, total, usage::overage(&series(&own_snapshots, false)));
+    let mut tree = store.tree(&org).await?;
+    // The org read first stands for itself (the vendor root need not be stored).
+    tree.orgs.retain(|o| o.org_id != org.org_id);
+    tree.orgs.insert(0, org.clone());
+    let above: Vec<Org> = if org.ancestors.is_empty() {
+        vec![]
+    } else {
+        store.get_many(org.ancestors.iter().map(|a| (keys::org(a), keys::ORG_SK)).collect()).await?
+    };
+    let figures = tree_figures(&above, &tree, now);
+    let own = figures.own.get(&org.org_id).copied().unwrap_or_default();
+    let state = tree.usage.get(&org.org_id);
+    let own_reuse = match figures.policies.get(&org.org_id) {
+        Some(policy) => reuse(
+            policy,
+            tree.lots.get(&org.org_id).map(Vec::as_slice).unwrap_or_default(),
+            tree.counters.get(&org.org_id).unwrap_or(&Counters::default()),
+            own.limit,
+            now,
+        ),
+        None => Value::Null,
+    };
+    let org_row = row(&org, own, state.map(|s| &s.own), own_reuse);
+    let mut children: Vec<&Org> =
+        tree.orgs.iter().filter(|o| o.parent_id.as_deref() == Some(org.org_id.as_str())).collect();
+    children.sort_by(|a, b| a.org_id.cmp(&b.org_id));
+    let child_rows: Vec<Value> = children
+        .iter()
+        .map(|c| {
+            let f = figures.subtree.get(&c.org_id).copied().unwrap_or_default();
+            row(c, f, tree.usage.get(&c.org_id).map(|s| &s.subtree), Value::Null)
+        })
+        .collect();
+    let total = figures.subtree.get(&org.org_id).copied().unwrap_or_default();
+    let mut total_row = row(&org, total, state.map(|s| &s.subtree), Value::Null);
     total_row["org_id"] = Value::Null;
     total_row["name"] = json!("Total");
-    match cx.req.query("format").unwrap_or("json") {
-        "json" => Ok(Reply::ok(json!({ "org": org_row, "children": child_rows, "total": total_row }))),
-        "csv" => {
-            let header = [
-                "name",
-                "org_id",
-                "limit",
-                "used",
-                "remaining",
-                "percent_used",
-                "overage_state",
-                "overage_since",
-                "business_days",
-            ];
-            let cells: Vec<Vec<Cell>> = std::iter::once(&org_row)
-                .chain(child_rows.iter())
-                .chain(std::iter::once(&total_row))
-                .map(|r| {
-                    vec![
-                        Cell::Text(r["name"].as_str().unwrap_or_default().to_string()),
-                        Cell::Text(r["org_id"].as_str().unwrap_or_default().to_string()),
-                        Cell::Number(r["limit"].as_f64().unwrap_or_default()),
-                        Cell::Number(r["used"].as_f64().unwrap_or_default()),
-                        Cell::Number(r["remaining"].as_f64().unwrap_or_default()),
-                        Cell::Number(r["percent_used"].as_f64().unwrap_or_default()),
-                        Cell::Text(r["overage"]["state"].as_str().unwrap_or_default().to_string()),
-                        Cell::Text(r["overage"]["since"].as_str().unwrap_or_default().to_string()),
-                        Cell::Number(r["overage"]["business_days"].as_f64().unwrap_or_default()),
-                    ]
-                })
-                .collect();
-            Ok(Reply::file(
-                "text/csv; charset=utf-8",
-                format!("usage-{}.csv", org.org_id),
-                report::csv(&header, &cells),
-            ))
-        }
-        _ => Err(DomainError::invalid("format", "must be json or csv").into()),
+    if format == "json" {
+        return Ok(Reply::ok(json!({ "org": org_row, "children": child_rows, "total": total_row })));
     }
-}
-
-/// Own and subtree figures of every org at `now`, computed from the org list in one pass.
-pub async fn all_figures(
-    store: &Store,
-    orgs: &[Org],
-    now: DateTime<Utc>,
-) -> Result<HashMap<String, (Figures, Figures)>, Error> {
-    let by_id: HashMap<&str, &Org> = orgs.iter().map(|o| (o.org_id.as_str(), o)).collect();
-    let mut out: HashMap<String, (Figures, Figures)> = HashMap::new();
-    for org in orgs {
-        let chain = org.ancestors.iter().filter_map(|a| by_id.get(a.as_str())).map(|o| &o.policy).chain([&org.policy]);
-        let policy = Policy::resolve(chain);
-        let own = own_figures(store, org, &policy, now).await?;
-        out.entry(org.org_id.clone()).or_default().0 = own;
-        for id in org.ancestors.iter().chain([&org.org_id]) {
-            let e = out.entry(id.clone()).or_default();
-            e.1 = e.1 + own;
-        }
-    }
-    Ok(out)
+    let header = [
+        "name",
+        "org_id",
+        "limit",
+        "used",
+        "remaining",
+        "percent_used",
+        "overage_state",
+        "overage_since",
+        "business_days",
+    ];
+    let cells: Vec<Vec<Cell>> = std::iter::once(&org_row)
+        .chain(child_rows.iter())
+        .chain(std::iter::once(&total_row))
+        .map(|r| {
+            vec![
+                Cell::Text(r["name"].as_str().unwrap_or_default().to_string()),
+                Cell::Text(r["org_id"].as_str().unwrap_or_default().to_string()),
+                Cell::Number(r["limit"].as_f64().unwrap_or_default()),
+                Cell::Number(r["used"].as_f64().unwrap_or_default()),
+                Cell::Number(r["remaining"].as_f64().unwrap_or_default()),
+                Cell::Number(r["percent_used"].as_f64().unwrap_or_default()),
+                Cell::Text(r["overage"]["state"].as_str().unwrap_or_default().to_string()),
+                Cell::Text(r["overage"]["since"].as_str().unwrap_or_default().to_string()),
+                Cell::Number(r["overage"]["business_days"].as_f64().unwrap_or_default()),
+            ]
+        })
+        .collect();
+    Ok(Reply::file("text/csv; charset=utf-8", format!("usage-{}.csv", org.org_id), report::csv(&header, &cells)))
 }

@@ -114,7 +114,7 @@ pub(crate) async fn release_writes(
         }
     }
     if !change.is_empty() {
-        writes.push(store.change_counters(&org.org_id, &change)?);
+        writes.push(store.change_counters(&org, &change)?);
     }
     let details =
         json!({ "licence_id": user.licence.as_ref().map(|l| &l.licence_id), "enrolments_expired": live.len() });
@@ -256,7 +256,7 @@ pub async fn put_enrolment(cx: &Ctx<'_>) -> Result<Reply, Error> {
     // changes for one user never both count the user as newly active.
     writes.push(store.put_user(&next, false)?);
     if !change.is_empty() {
-        writes.push(store.change_counters(&org.org_id, &change)?);
+        writes.push(store.change_counters(&org, &change)?);
     }
     let details = json!({ "enrolment_id": enrolment_id, "status": after.status, "licence_debited": debited, "licence_status": next.licence_status(now) });
     let audit = AuditEntry::new(principal, &org, "enrolment.set", &format!("user/{email}"), details, now);

@@ -66,7 +66,7 @@ impl Store {
             .table_name(&self.table)
             .key(PK, s(keys::org(&lot.org_id)))
             .key(SK, s(keys::lot_sk(lot.valid_until, &lot.lot_id)))
-            .update_expression("SET #status = :expired REMOVE GSI2PK, GSI2SK")
+            .update_expression("SET #status = :expired REMOVE GSI2PK, GSI2SK, GSI4PK, GSI4SK")
             .condition_expression("#status = :active")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":expired", s("expired"))

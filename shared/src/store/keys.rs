@@ -8,11 +8,12 @@
 //!
 //! | type | PK | SK | GSI1 | GSI2 | GSI3 / GSI4 |
 //! |---|---|---|---|---|---|
-//! | `org` | `ORG#{org}` | `ORG` | `ORG#{parent}#CHILDREN` / `ORG#{org}` | `ORGS` / `ORG#{org}` | |
-//! | `counters` (per-org running counts) | `ORG#{org}` | `COUNTERS` | | | |
+//! | `org` | `ORG#{org}` | `ORG` | `ORG#{parent}#CHILDREN` / `ORG#{org}` | `ORGS` / `ORG#{org}` | GSI4 tree: `TREE#{root}` / `{path}#ORG` |
+//! | `counters` (per-org running counts) | `ORG#{org}` | `COUNTERS` | | | GSI4 tree: `TREE#{root}` / `{path}#COUNTERS` |
+//! | `usage` (overage as of the last snapshot) | `ORG#{org}` | `USAGE` | | | GSI4 tree: `TREE#{root}` / `{path}#USAGE` |
 //! | `order` | `ORDER#{order}` | `ORDER` | | | |
 //! | `order_entry` (one per org of the company's chain, itself included) | `ORG#{org}` | `ORDER#{requested_at}#{order}` | `ORG#{org}#ORDERS#{status}` / `{requested_at}#{order}` | | |
-//! | `lot` | `ORG#{org}` | `LOT#{valid_until or 9999}#{lot}` | | `DUE#{shard}` / `{valid_until}#LOT#{org}#{lot}` while not expired and ending | |
+//! | `lot` | `ORG#{org}` | `LOT#{valid_until or 9999}#{lot}` | | `DUE#{shard}` / `{valid_until}#LOT#{org}#{lot}` while not expired and ending | GSI4 tree: `TREE#{root}` / `{path}#LOT#{lot}` while not expired |
 //! | `user` (with its current licence) | `ORG#{org}` | `USER#{email}` | `ORG#{org}#LICENCES#{status}` / `{email}` while it has a licence | `DUE#{shard}` / `{valid_until}#USER#{org}#{email}` while the licence is active and ending | GSI3 `RENEW#{shard}` / `{renewal_at}#{org}#{email}` and GSI4 `ORG#{org}#RENEWALS` / `{renewal_at}#{email}` while a renewal date is set |
 //! | `manager` (marker of a manager user, for notice recipients) | `ORG#{org}` | `MANAGER#{email}` | | | |
 //! | `enrolment` | `ORG#{org}` | `ENROLMENT#{email}#{enrolment}` | | | |
@@ -46,6 +47,13 @@
 //! - notices, audit, imports of an org, newest first: `Query ORG#{org} SK begins_with NOTICE#|AUDIT#|IMPORT#`.
 //! - an import's rows: `Query IMPORT#{import}`; snapshots: `Query ORG#{org} SK begins_with SNAPSHOT#`.
 //! - idempotency record: `GetItem IDEM#{hash}/IDEM`, written in the command's own transaction.
+//! - everything a usage report of an org and all orgs below it reads (their org items, running
+//!   counts, unexpired lots and overage state): one `Query GSI4 TREE#{root} GSI4SK begins_with
+//!   {path}`, where `{path}` is the org's chain of ids, root first, each followed by `/` (ids
+//!   cannot hold `/`, so one org's path is never the prefix of a sibling's). The partition takes
+//!   every counter and lot write of the tree; each org's items sit in their own sort-key range, so
+//!   DynamoDB can split the partition by range under load, and one org's counters item (1,000
+//!   writes a second) is the narrower limit anyway.
 //!
 //! `DUE` and `RENEW` are spread over four shards (a stable hash of the item's id) so a bulk
 //! allocation does not funnel every write into one index partition.
@@ -130,6 +138,13 @@ pub fn manager_sk(email: &str) -> String {
 }
 
 pub const COUNTERS_SK: &str = "COUNTERS";
+
+pub const USAGE_SK: &str = "USAGE";
+
+/// The usage tree of a root org (GSI4).
+pub fn tree(root_id: &str) -> String {
+    format!("TREE#{root_id}")
+}
 
 pub fn user_sk(email: &str) -> String {
     format!("USER#{email}")

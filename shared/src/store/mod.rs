@@ -7,6 +7,7 @@ pub mod keys;
 pub mod records;
 pub mod renewals;
 pub mod table;
+pub mod tree;
 pub mod users;
 
 use std::collections::HashMap;

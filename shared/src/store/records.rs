@@ -68,6 +68,7 @@ impl Store {
             attrs.push((GSI1PK, keys::children(parent)));
             attrs.push((GSI1SK, keys::org(&org.org_id)));
         }
+        attrs.extend(tree_keys(org, "ORG"));
         to_item("org", org, &attrs)
     }
 
@@ -172,18 +173,22 @@ impl Store {
 
     // ---- lots -------------------------------------------------------------------------------
 
-    /// The lot item; it is in the due-by-instant index while it has an end and is not expired.
-    pub fn lot_item(&self, lot: &Lot) -> Result<super::Item, StoreError> {
+    /// The lot item of `org`; it is in the due-by-instant index while it has an end and is not
+    /// expired, and in its org's usage tree while not expired.
+    pub fn lot_item(&self, lot: &Lot, org: &Org) -> Result<super::Item, StoreError> {
         let mut attrs = vec![(PK, keys::org(&lot.org_id)), (SK, keys::lot_sk(lot.valid_until, &lot.lot_id))];
         if let (Some(end), LotStatus::Active) = (lot.valid_until, lot.status) {
             attrs.push((GSI2PK, keys::due(&lot.lot_id)));
             attrs.push((GSI2SK, format!("{}#LOT#{}#{}", keys::sort_time(end), lot.org_id, lot.lot_id)));
         }
+        if lot.status == LotStatus::Active {
+            attrs.extend(tree_keys(org, &format!("LOT#{}", lot.lot_id)));
+        }
         to_item("lot", lot, &attrs)
     }
 
-    pub fn put_new_lot(&self, lot: &Lot) -> Result<TransactWriteItem, StoreError> {
-        put_new(&self.table, self.lot_item(lot)?)
+    pub fn put_new_lot(&self, lot: &Lot, org: &Org) -> Result<TransactWriteItem, StoreError> {
+        put_new(&self.table, self.lot_item(lot, org)?)
     }
 
     /// Lots of an org, first-expiring first.
@@ -243,4 +248,10 @@ impl Store {
         )]);
         super::put_if(&self.table, item, Some("attribute_not_exists(PK) OR expires_at <= :now"), &[], values)
     }
+}
+
+/// The usage-tree index keys (GSI4) of one of `org`'s items: `what` is `ORG`, `COUNTERS`,
+/// `USAGE` or `LOT#{lot}`.
+pub fn tree_keys(org: &Org, what: &str) -> [(&'static str, String); 2] {
+    [(keys::GSI4PK, keys::tree(org.root())), (keys::GSI4SK, format!("{}#{what}", org.path()))]
 }

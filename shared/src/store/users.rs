@@ -11,6 +11,7 @@ use super::keys::{self, GSI1, GSI1PK, GSI1SK, GSI2PK, GSI2SK, GSI3PK, GSI3SK, GS
 use super::{put, put_if, s, to_item, Error, Item, Page, PageRequest, QuerySpec, SortKey, Store, StoreError};
 use crate::domain::enrolment::Enrolment;
 use crate::domain::lot::Lot;
+use crate::domain::org::Org;
 use crate::domain::user::{LicenceStatus, User, UserRole};
 
 /// Running counts of an org, kept current in the same transaction as every change to them.
@@ -25,6 +26,13 @@ pub struct Counters {
     /// Users with at least one live enrolment.
     #[serde(default)]
     pub active_users: i64,
+    /// The licence year `reuse` counts (the `valid_from` date of the org's earliest unexpired
+    /// lot when it was counted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reuse_year: Option<chrono::NaiveDate>,
+    /// Distinct users active in the licence year `reuse_year`.
+    #[serde(default)]
+    pub reuse: i64,
 }
 
 /// A change to an org's counters, with the limits a hard policy puts on them.
@@ -173,7 +181,8 @@ impl Store {
     }
 
     /// Adds `change` to the org's counters, on the condition that the limits hold afterwards.
-    pub fn change_counters(&self, org_id: &str, change: &CounterChange) -> Result<TransactWriteItem, StoreError> {
+    /// The counters item is in `org`'s usage tree (GSI4), so its keys are set with every change.
+    pub fn change_counters(&self, org: &Org, change: &CounterChange) -> Result<TransactWriteItem, StoreError> {
         let mut sets = Vec::new();
         let mut conditions = Vec::new();
         let mut values = HashMap::from([(":zero".to_string(), n(0))]);
@@ -200,9 +209,13 @@ impl Store {
         sets.push("#type = :type".into());
         let names = HashMap::from([("#type".to_string(), keys::TYPE.to_string())]);
         values.insert(":type".into(), s("counters"));
+        for (i, (name, value)) in super::records::tree_keys(org, keys::COUNTERS_SK).into_iter().enumerate() {
+            sets.push(format!("{name} = :tree{i}"));
+            values.insert(format!(":tree{i}"), s(value));
+        }
         update(
             &self.table,
-            key(keys::org(org_id), keys::COUNTERS_SK.into()),
+            key(keys::org(&org.org_id), keys::COUNTERS_SK.into()),
             format!("SET {}", sets.join(", ")),
             (!conditions.is_empty()).then(|| conditions.join(" AND ")),
             names,

@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::recipients;
 use crate::domain::expiry::{self, Due, REMINDER_HOURS};
 use crate::domain::notice::Notice;
+use crate::domain::org::Org;
 use crate::domain::user::{self, User};
 use crate::handlers::new_id;
 use crate::store::users::CounterChange;
@@ -68,8 +69,12 @@ pub async fn expire(app: &App, now: DateTime<Utc>) -> Result<ExpireReport, Error
         }
     }
     for (org_id, users) in by_org {
+        let Some(org) = store.org(org_id).await? else {
+            tracing::warn!(org_id, "licences due in an org that is not there");
+            continue;
+        };
         for chunk in users.chunks(USERS_PER_TRANSACTION) {
-            report.licences_expired += expire_users(store, org_id, chunk, now).await?;
+            report.licences_expired += expire_users(store, &org, chunk, now).await?;
         }
     }
     tracing::info!(?report, "expire sweep");
@@ -80,7 +85,7 @@ pub async fn expire(app: &App, now: DateTime<Utc>) -> Result<ExpireReport, Error
 /// and keep the org's counters.
 fn expiry_writes(
     store: &Store,
-    org_id: &str,
+    org: &Org,
     users: &[(&User, User)],
 ) -> Result<Vec<aws_sdk_dynamodb::types::TransactWriteItem>, StoreError> {
     let mut writes = Vec::new();
@@ -95,30 +100,25 @@ fn expiry_writes(
         }
     }
     for ((lot_id, end), n) in per_lot {
-        writes.push(store.credit_lot(org_id, &lot_id, end, n)?);
+        writes.push(store.credit_lot(&org.org_id, &lot_id, end, n)?);
     }
-    writes.push(store.change_counters(org_id, &change)?);
+    writes.push(store.change_counters(org, &change)?);
     Ok(writes)
 }
 
 /// Expires a batch in one transaction; if any user changed meanwhile, each on its own (a user
 /// who changed is read again and expired only if it still should be).
-async fn expire_users(
-    store: &Store,
-    org_id: &str,
-    users: &[(&User, User)],
-    now: DateTime<Utc>,
-) -> Result<usize, Error> {
-    match store.transact(expiry_writes(store, org_id, users)?).await {
+async fn expire_users(store: &Store, org: &Org, users: &[(&User, User)], now: DateTime<Utc>) -> Result<usize, Error> {
+    match store.transact(expiry_writes(store, org, users)?).await {
         Ok(()) => return Ok(users.len()),
         Err(StoreError::ConditionFailed(_)) => {}
         Err(e) => return Err(e.into()),
     }
     let mut done = 0;
     for (before, _) in users {
-        let Some(fresh) = store.user(org_id, &before.email).await? else { continue };
+        let Some(fresh) = store.user(&org.org_id, &before.email).await? else { continue };
         let Some(expired) = user::expire(&fresh, now) else { continue };
-        match store.transact(expiry_writes(store, org_id, &[(&fresh, expired)])?).await {
+        match store.transact(expiry_writes(store, org, &[(&fresh, expired)])?).await {
             Ok(()) => done += 1,
             Err(StoreError::ConditionFailed(_)) => {}
             Err(e) => return Err(e.into()),

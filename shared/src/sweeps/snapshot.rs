@@ -3,6 +3,8 @@
 //! notice when a major overage has lasted 24 hours, with the next tier and the pro-rata fraction
 //! of the licence year left. Both at most once per overage (guarded by the day it began).
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
@@ -11,9 +13,9 @@ use super::recipients;
 use crate::domain::notice::{Notice, NoticeKind};
 use crate::domain::policy::Policy;
 use crate::domain::term::term_end;
-use crate::domain::usage::{self, OverageState, Snapshot};
+use crate::domain::usage::{self, OverageState, Snapshot, UsageState};
 use crate::handlers::new_id;
-use crate::handlers::usage::all_figures;
+use crate::handlers::usage::tree_figures;
 use crate::store::Error;
 use crate::App;
 
@@ -28,14 +30,32 @@ pub async fn snapshot(app: &App, now: DateTime<Utc>) -> Result<SnapshotReport, E
     let store = &app.store;
     let today = now.date_naive();
     let orgs = store.all_orgs().await?;
-    let figures = all_figures(store, &orgs, now).await?;
+    let mut roots: Vec<&str> = orgs.iter().map(|o| o.root()).collect();
+    roots.sort();
+    roots.dedup();
+    let mut own = HashMap::new();
+    let mut subtree = HashMap::new();
+    for root in roots {
+        let figures = tree_figures(&[], &store.whole_tree(root).await?, now);
+        own.extend(figures.own);
+        subtree.extend(figures.subtree);
+    }
     let mut report = SnapshotReport { now, orgs: orgs.len(), notices_sent: 0 };
     for org in &orgs {
-        let (own, subtree) = figures.get(&org.org_id).copied().unwrap_or_default();
+        let own = own.get(&org.org_id).copied().unwrap_or_default();
+        let subtree = subtree.get(&org.org_id).copied().unwrap_or_default();
         store.put_snapshot(&Snapshot { org_id: org.org_id.clone(), date: today, own, subtree }).await?;
         let snaps = store.snapshots(&org.org_id).await?;
         let series: Vec<_> = snaps.iter().map(|s| (s.date, s.subtree.used, s.subtree.limit)).collect();
         let overage = usage::overage(&series);
+        let own_series: Vec<_> = snaps.iter().map(|s| (s.date, s.own.used, s.own.limit)).collect();
+        let state = UsageState {
+            org_id: org.org_id.clone(),
+            date: today,
+            own: usage::overage(&own_series),
+            subtree: overage.clone(),
+        };
+        store.put_usage_state(org, &state).await?;
         // Overage is a customer's matter: partners' subtrees are recorded, not notified.
         let Some(since) = overage.since.filter(|_| org.kind == crate::domain::org::OrgKind::Company) else { continue };
         let before = usage::overage(&series.iter().copied().filter(|d| d.0 < today).collect::<Vec<_>>());
