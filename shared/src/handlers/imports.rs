@@ -222,7 +222,7 @@ async fn reserve(
         ..Default::default()
     };
     if !change.is_empty() {
-        writes.push(store.change_counters(&org, &change)?);
+        writes.push(store.change_counters(org, &change)?);
     }
     let mut next = record.clone();
     next.status = ImportStatus::Committing;
@@ -319,7 +319,7 @@ async fn finish(
     change.included_in_use -= unused_included as i64;
     change.seats_held -= unused_included as i64;
     if !change.is_empty() {
-        writes.push(store.change_counters(&org, &change)?);
+        writes.push(store.change_counters(org, &change)?);
     }
     let mut done = record.clone();
     done.status = ImportStatus::Committed;

@@ -114,7 +114,7 @@ pub(crate) async fn release_writes(
         }
     }
     if !change.is_empty() {
-        writes.push(store.change_counters(&org, &change)?);
+        writes.push(store.change_counters(org, &change)?);
     }
     let details =
         json!({ "licence_id": user.licence.as_ref().map(|l| &l.licence_id), "enrolments_expired": live.len() });

@@ -164,7 +164,7 @@ async fn decide_one(
     }
     writes.push(store.put_user(&next, false)?);
     if !change.is_empty() {
-        writes.push(store.change_counters(&org, &change)?);
+        writes.push(store.change_counters(org, &change)?);
     }
     let details = json!({ "renewal_at": renewal_at, "licence_count": next.licence_count });
     let audit = AuditEntry::new(&sweeper(&org.org_id), org, action, &format!("user/{}", user.email), details, now);
