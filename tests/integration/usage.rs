@@ -180,3 +180,93 @@ async fn the_report_of_an_org_with_100_children_costs_at_most_3_requests() {
     assert_eq!(log.take(), vec!["GetItem", "Query"]);
     assert_eq!(figures(&v.body["total"]), (34, 21, 13, 61.8));
 }
+
+async fn enrol(env: &TestEnv, org: &str, who: &str, status: &str, ends_at: Option<&str>, at: &str) -> Value {
+    let platform = Who::new("platform", org);
+    let email = format!("{who}@{org}.example");
+    env.put(&format!("/v1/orgs/{org}/users/{email}")).by(&platform).at(at).send().await;
+    let e = env
+        .put(&format!("/v1/orgs/{org}/users/{email}/enrolments/run"))
+        .by(&platform)
+        .json(json!({"status": status, "ends_at": ends_at}))
+        .at(at)
+        .send()
+        .await;
+    assert_eq!(e.status, 200, "{:?}", e.body);
+    e.body
+}
+
+async fn usage_at(env: &TestEnv, org: &str, at: &str) -> Value {
+    let u = env.get(&format!("/v1/orgs/{org}/usage")).by(&cm(org)).at(at).send().await;
+    assert_eq!(u.status, 200, "{:?}", u.body);
+    u.body["org"].clone()
+}
+
+#[tokio::test]
+async fn a_user_stops_counting_as_active_when_its_last_enrolment_ends() {
+    let env = TestEnv::new().await;
+    env.partner_with_company("p", "o").await;
+    env.put("/v1/orgs/o/policy").by(&Who::vendor_admin()).json(json!({"counting": "active_users"})).send().await;
+    lot(&env, "o", 10).await;
+    enrol(&env, "o", "ann", "active", Some("2026-03-01T00:00:00Z"), "2026-02-01T00:00:00Z").await;
+    enrol(&env, "o", "bob", "active", None, "2026-02-01T00:00:00Z").await;
+    assert_eq!(usage_at(&env, "o", "2026-02-15T00:00:00Z").await["used"], 2);
+
+    // The sweep before the end changes nothing; after it, ann is counted off once.
+    let early = seatkeeper::sweeps::expire::expire(&env.app, "2026-02-28T00:00:00Z".parse().unwrap()).await.unwrap();
+    assert_eq!((early.enrolments_ended, early.users_inactive), (0, 0));
+    let swept = seatkeeper::sweeps::expire::expire(&env.app, "2026-03-01T01:00:00Z".parse().unwrap()).await.unwrap();
+    assert_eq!((swept.enrolments_ended, swept.users_inactive), (1, 1));
+    let again = seatkeeper::sweeps::expire::expire(&env.app, "2026-03-01T02:00:00Z".parse().unwrap()).await.unwrap();
+    assert_eq!((again.enrolments_ended, again.users_inactive), (0, 0));
+    assert_eq!(usage_at(&env, "o", "2026-03-02T00:00:00Z").await["used"], 1);
+
+    // A new run for ann counts her again, once.
+    enrol(&env, "o", "ann", "active", None, "2026-03-05T00:00:00Z").await;
+    enrol(&env, "o", "ann", "active", None, "2026-03-06T00:00:00Z").await;
+    assert_eq!(usage_at(&env, "o", "2026-03-07T00:00:00Z").await["used"], 2);
+}
+
+#[tokio::test]
+async fn reuse_counts_each_user_active_in_the_licence_year_once() {
+    let env = TestEnv::new().await;
+    env.partner_with_company("p", "o").await;
+    env.put("/v1/orgs/o/policy")
+        .by(&Who::vendor_admin())
+        .json(json!({"counting": "active_users", "uses_per_seat": 3}))
+        .send()
+        .await;
+    lot(&env, "o", 2).await; // 2026-01-15 .. 2027-01-15
+    enrol(&env, "o", "a", "active", None, "2026-02-01T00:00:00Z").await;
+    enrol(&env, "o", "b", "active", None, "2026-02-02T00:00:00Z").await;
+    enrol(&env, "o", "a", "expired", None, "2026-03-01T00:00:00Z").await;
+    enrol(&env, "o", "c", "active", None, "2026-03-02T00:00:00Z").await;
+    enrol(&env, "o", "b", "expired", None, "2026-04-01T00:00:00Z").await;
+    enrol(&env, "o", "a", "active", None, "2026-04-02T00:00:00Z").await;
+    let row = usage_at(&env, "o", "2026-05-01T00:00:00Z").await;
+    assert_eq!(row["used"], 2);
+    assert_eq!(row["reuse"], json!({"year_from": "2026-01-15", "distinct_users": 3, "cap": 6}));
+
+    // A new licence year: the lot ends and a new one is assigned on 2027-01-20. Until somebody
+    // changes, the year's distinct users are those active (c and a); then c goes, b comes and
+    // goes, d comes and goes, and b comes back.
+    let order = env.request("o", 2, "2027-01-18T00:00:00Z").await;
+    let assigned = env
+        .post(&format!("/v1/orders/{order}/assign"))
+        .by(&Who::new("partner_manager", "p"))
+        .at("2027-01-20T00:00:00Z")
+        .send()
+        .await;
+    assert_eq!(assigned.status, 200);
+    let row = usage_at(&env, "o", "2027-02-01T00:00:00Z").await;
+    assert_eq!(row["reuse"], json!({"year_from": "2027-01-20", "distinct_users": 2, "cap": 6}));
+    enrol(&env, "o", "c", "expired", None, "2027-02-02T00:00:00Z").await;
+    enrol(&env, "o", "b", "active", None, "2027-02-03T00:00:00Z").await;
+    enrol(&env, "o", "b", "expired", None, "2027-02-04T00:00:00Z").await;
+    enrol(&env, "o", "d", "active", None, "2027-02-05T00:00:00Z").await;
+    enrol(&env, "o", "d", "expired", None, "2027-02-06T00:00:00Z").await;
+    enrol(&env, "o", "b", "active", None, "2027-02-07T00:00:00Z").await;
+    let row = usage_at(&env, "o", "2027-03-01T00:00:00Z").await;
+    assert_eq!(row["used"], 2, "a and b");
+    assert_eq!(row["reuse"]["distinct_users"], 4, "a, b, c and d, each once");
+}

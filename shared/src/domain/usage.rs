@@ -60,6 +60,12 @@ pub struct UsageState {
     pub subtree: Overage,
 }
 
+/// The start of an org's licence year under `counting = active_users`: the first day of its
+/// earliest unexpired lot (DOMAIN.md §8).
+pub fn licence_year(lots: &[super::lot::Lot], now: chrono::DateTime<chrono::Utc>) -> Option<NaiveDate> {
+    lots.iter().filter(|l| l.status_at(now) == super::lot::LotStatus::Active).map(|l| l.valid_from.date_naive()).min()
+}
+
 /// Percent used with one decimal (an org with no seats and users in use is at 100%).
 pub fn percent(used: u64, limit: u64) -> f64 {
     match (used, limit) {

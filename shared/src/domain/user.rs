@@ -105,6 +105,14 @@ pub struct User {
     /// The next renewal date under `renewal = automatic` (activation + term).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub renewal_at: Option<DateTime<Utc>>,
+    /// Counted among the org's active users (at least one live enrolment), as the org's
+    /// counters last counted it; enrolment changes and the expire sweep move it.
+    #[serde(default)]
+    pub active: bool,
+    /// The latest licence year (its first day) in which this user was counted among the
+    /// distinct active users the usage report shows as reuse.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reuse_year: Option<chrono::NaiveDate>,
     /// Optimistic-locking version of the user item; every write checks and bumps it.
     #[serde(default)]
     pub version: u64,
@@ -138,6 +146,8 @@ impl User {
             licence: None,
             licence_count: 0,
             renewal_at: None,
+            active: false,
+            reuse_year: None,
             version: 0,
         }
     }
@@ -157,6 +167,7 @@ impl User {
         let mut v = serde_json::to_value(self).unwrap_or_default();
         if let Some(obj) = v.as_object_mut() {
             obj.remove("version");
+            obj.remove("reuse_year");
             obj.insert("licence_status".into(), serde_json::to_value(self.licence_status(now)).unwrap_or_default());
             if let Some(l) = &self.licence {
                 obj.insert("licence".into(), licence_view(l, now));

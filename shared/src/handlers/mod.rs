@@ -6,7 +6,7 @@ mod orders;
 mod orgs;
 pub mod renewals;
 pub mod usage;
-mod users;
+pub(crate) mod users;
 
 use serde_json::json;
 use uuid::Uuid;

@@ -6,16 +6,16 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::load_org;
 use crate::domain::allocation::Balance;
 use crate::domain::auth::{authorize, Action};
-use crate::domain::lot::{Lot, LotStatus};
+use crate::domain::lot::Lot;
 use crate::domain::org::Org;
 use crate::domain::policy::{Counting, Policy};
-use crate::domain::usage::{self, Figures, Overage};
+use crate::domain::usage::{self, licence_year, Figures, Overage};
 use crate::domain::DomainError;
 use crate::http::{Ctx, Reply};
 use crate::report::{self, Cell};
@@ -40,12 +40,6 @@ pub fn own_figures(policy: &Policy, lots: &[Lot], counters: &Counters, now: Date
         }
     };
     Figures { limit, used, remaining }
-}
-
-/// The start of an org's licence year: the `valid_from` of its earliest unexpired lot
-/// (DOMAIN.md §8).
-pub fn licence_year(lots: &[Lot], now: DateTime<Utc>) -> Option<NaiveDate> {
-    lots.iter().filter(|l| l.status_at(now) == LotStatus::Active).map(|l| l.valid_from.date_naive()).min()
 }
 
 /// Reuse under `counting = active_users`: the distinct users active in the licence year, and

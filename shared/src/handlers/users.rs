@@ -10,10 +10,11 @@ use crate::domain::auth::{authorize, Action, Principal, Role};
 use crate::domain::enrolment::{self, PutEnrolment};
 use crate::domain::org::{Org, OrgKind};
 use crate::domain::policy::{Counting, Enforcement};
+use crate::domain::usage::licence_year;
 use crate::domain::user::{self, UpsertUser, User};
 use crate::domain::{validate, DomainError};
 use crate::http::{Ctx, Reply};
-use crate::store::users::CounterChange;
+use crate::store::users::{CounterChange, Counters};
 use crate::store::{Error, Store};
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Utc};
@@ -90,6 +91,20 @@ pub async fn release(cx: &Ctx<'_>) -> Result<Reply, Error> {
     cx.commit(writes, Reply::ok(released.view(cx.req.now)), raced).await
 }
 
+/// What an active user's change needs for the reuse count: the org's counters and, under
+/// `counting = active_users`, its licence year.
+pub(crate) async fn reuse_context(
+    store: &Store,
+    org: &Org,
+    now: DateTime<Utc>,
+) -> Result<(Counters, Option<chrono::NaiveDate>), Error> {
+    let policy = store.policy(org).await?;
+    if policy.counting != Counting::ActiveUsers {
+        return Ok((Counters::default(), None));
+    }
+    Ok((store.counters(&org.org_id).await?, licence_year(&store.all_lots(&org.org_id).await?, now)))
+}
+
 /// The writes that release `user` (one transaction), and the user as it will be stored.
 pub(crate) async fn release_writes(
     store: &Store,
@@ -100,12 +115,16 @@ pub(crate) async fn release_writes(
 ) -> Result<(Vec<TransactWriteItem>, User), Error> {
     let email = &user.email;
     let live: Vec<_> = store.enrolments(&org.org_id, email).await?.into_iter().filter(|e| e.live_at(now)).collect();
-    let released = user::release(user, now);
+    let mut released = user::release(user, now);
+    let mut change = CounterChange::default();
+    if user.active {
+        let (counters, year) = reuse_context(store, org, now).await?;
+        change.set_active(&mut released, false, &counters, year);
+    }
     let mut writes = vec![store.put_user(&released, false)?];
     for e in &live {
         writes.push(store.put_enrolment(&e.expired(now))?);
     }
-    let mut change = CounterChange { active_users: -(i64::from(!live.is_empty())), ..Default::default() };
     if let Some(l) = user.licence.as_ref().filter(|l| l.holds_seat(now)) {
         change.seats_held = -1;
         match &l.lot_id {
@@ -185,20 +204,23 @@ pub async fn put_enrolment(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let after = enrolment::put(&org.org_id, &email, enrolment_id, input, now)?;
     let all = store.enrolments(&org.org_id, &email).await?;
     let before = all.iter().find(|e| e.enrolment_id == enrolment_id);
-    let live_before = all.iter().any(|e| e.live_at(now));
     let live_after =
         all.iter().filter(|e| e.enrolment_id != enrolment_id).any(|e| e.live_at(now)) || after.live_at(now);
     let policy = store.policy(&org).await?;
     let counters = store.counters(&org.org_id).await?;
     let lots = store.all_lots(&org.org_id).await?;
+    let year = (policy.counting == Counting::ActiveUsers).then(|| licence_year(&lots, now)).flatten();
     let balance = Balance {
         lots,
         seats_included: policy.seats_included,
         included_in_use: counters.included_in_use.max(0) as u32,
     };
 
-    let mut change =
-        CounterChange { active_users: i64::from(live_after) - i64::from(live_before), ..Default::default() };
+    // Whether the user counts as active follows its enrolments; the user item remembers how it
+    // was counted, so an enrolment that ended unswept is not counted off twice.
+    let mut user = user;
+    let mut change = CounterChange::default();
+    change.set_active(&mut user, live_after, &counters, year);
     if change.active_users > 0 && policy.counting == Counting::ActiveUsers && policy.enforcement == Enforcement::Hard {
         let limit = balance.limit(now) as i64;
         if counters.active_users >= limit {

@@ -8,16 +8,19 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::keys::{self, GSI2, PK, SK};
 use super::{from_item, put_new, s, Error, Item, PageRequest, QuerySpec, SortKey, Store, StoreError};
+use crate::domain::enrolment::Enrolment;
 use crate::domain::expiry::Due;
 use crate::domain::lot::Lot;
 use crate::domain::notice::Notice;
 
 impl Store {
-    /// Everything in the due-by-instant index ending at or before `until`, and how many items
-    /// the queries returned (the sweep reads nothing else of the index).
-    pub async fn due_until(&self, until: DateTime<Utc>) -> Result<(Vec<Due>, usize), Error> {
+    /// Everything in the due-by-instant index ending at or before `until` — lots and licences,
+    /// and enrolments apart — and how many items the queries returned (the sweep reads nothing
+    /// else of the index).
+    pub async fn due_until(&self, until: DateTime<Utc>) -> Result<(Vec<Due>, Vec<Enrolment>, usize), Error> {
         let bound = format!("{}~", keys::sort_time(until));
         let mut due = Vec::new();
+        let mut enrolments = Vec::new();
         let mut read = 0;
         for shard in 0..keys::DUE_SHARDS {
             let spec = QuerySpec::index(GSI2, format!("DUE#{shard}"), SortKey::AtMost(bound.clone()));
@@ -30,6 +33,7 @@ impl Store {
                     match kind.as_str() {
                         "lot" => due.push(Due::Lot(from_item(item)?)),
                         "user" => due.push(Due::User(from_item(item)?)),
+                        "enrolment" => enrolments.push(from_item(item)?),
                         other => tracing::warn!(kind = other, "unexpected item in the due index"),
                     }
                 }
@@ -39,7 +43,7 @@ impl Store {
                 }
             }
         }
-        Ok((due, read))
+        Ok((due, enrolments, read))
     }
 
     /// Stores `notice` unless one of its kind was stored for the org and date already: the guard

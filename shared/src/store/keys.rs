@@ -16,7 +16,7 @@
 //! | `lot` | `ORG#{org}` | `LOT#{valid_until or 9999}#{lot}` | | `DUE#{shard}` / `{valid_until}#LOT#{org}#{lot}` while not expired and ending | GSI4 tree: `TREE#{root}` / `{path}#LOT#{lot}` while not expired |
 //! | `user` (with its current licence) | `ORG#{org}` | `USER#{email}` | `ORG#{org}#LICENCES#{status}` / `{email}` while it has a licence | `DUE#{shard}` / `{valid_until}#USER#{org}#{email}` while the licence is active and ending | GSI3 `RENEW#{shard}` / `{renewal_at}#{org}#{email}` and GSI4 `ORG#{org}#RENEWALS` / `{renewal_at}#{email}` while a renewal date is set |
 //! | `manager` (marker of a manager user, for notice recipients) | `ORG#{org}` | `MANAGER#{email}` | | | |
-//! | `enrolment` | `ORG#{org}` | `ENROLMENT#{email}#{enrolment}` | | | |
+//! | `enrolment` | `ORG#{org}` | `ENROLMENT#{email}#{enrolment}` | | `DUE#{shard}` / `{ends_at}#ENROLMENT#{org}#{email}#{enrolment}` while not expired and ending | |
 //! | `notice` | `ORG#{org}` | `NOTICE#{created_at}#{notice}` | | | |
 //! | `notice_key` (exactly-once guard) | `ORG#{org}` | `NOTICEKEY#{kind}#{date}` | | | |
 //! | `audit` | `ORG#{org}` | `AUDIT#{at}#{entry}` | | | |
@@ -35,14 +35,16 @@
 //!   `Query GSI1 ORG#{org}#ORDERS#{status}`. This serves a partner's requested orders across
 //!   all its customers, and the vendor's view of everything.
 //! - lots of an org, first-expiring first (allocation order): `Query ORG#{org} SK begins_with LOT#`.
-//! - items due by instant (expire sweep, 72-hour reminders): `Query GSI2 DUE#{0..3} GSI2SK <= {now + 72h}`;
+//! - items due by instant (expire sweep, 72-hour reminders, enrolments whose end passed):
+//!   `Query GSI2 DUE#{0..3} GSI2SK <= {now + 72h}`;
 //!   the attributes are removed when an item is expired, so the index holds only what may fall due.
 //! - users due for renewal: `Query GSI3 RENEW#{0..3} GSI3SK <= {now}`; one org's renewal
 //!   forecast: `Query GSI4 ORG#{org}#RENEWALS GSI4SK <= {until}`.
 //! - a user and its licence: `GetItem ORG#{org}/USER#{email}`; users of an org:
 //!   `Query ORG#{org} SK begins_with USER#`; licences of an org by status: `Query GSI1 ORG#{org}#LICENCES#{status}`.
 //! - a user's enrolments: `Query ORG#{org} SK begins_with ENROLMENT#{email}#`.
-//! - an org's running counts (seats held, included seats in use, active users): `GetItem ORG#{org}/COUNTERS`.
+//! - an org's running counts (seats held, included seats in use, active users, distinct users of
+//!   the licence year): `GetItem ORG#{org}/COUNTERS`.
 //! - managers to notify: `Query ORG#{org} SK begins_with MANAGER#`.
 //! - notices, audit, imports of an org, newest first: `Query ORG#{org} SK begins_with NOTICE#|AUDIT#|IMPORT#`.
 //! - an import's rows: `Query IMPORT#{import}`; snapshots: `Query ORG#{org} SK begins_with SNAPSHOT#`.

@@ -4,12 +4,12 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::keys::{self, GSI1, GSI1PK, GSI1SK, GSI2PK, GSI2SK, GSI3PK, GSI3SK, GSI4PK, GSI4SK, PK, SK};
 use super::{put, put_if, s, to_item, Error, Item, Page, PageRequest, QuerySpec, SortKey, Store, StoreError};
-use crate::domain::enrolment::Enrolment;
+use crate::domain::enrolment::{Enrolment, EnrolmentStatus};
 use crate::domain::lot::Lot;
 use crate::domain::org::Org;
 use crate::domain::user::{LicenceStatus, User, UserRole};
@@ -45,11 +45,48 @@ pub struct CounterChange {
     pub included_max: Option<i64>,
     /// `active_users` may not pass this (hard enforcement under `counting = active_users`).
     pub active_users_max: Option<i64>,
+    pub reuse: ReuseChange,
+}
+
+/// How the distinct active users of the licence year (`reuse`) change with a write.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum ReuseChange {
+    #[default]
+    None,
+    /// One more distinct user in `year`, which the counters count already.
+    Add { year: NaiveDate },
+    /// The first change of an active user in a new licence year: the year's distinct users
+    /// start as the users active when the counters were read (`active_read`; nobody changed
+    /// since the year began, or the counters would count it already) and `value` after this
+    /// change. Conditional on both reads still holding.
+    Start { year: NaiveDate, counted: Option<NaiveDate>, active_read: i64, value: i64 },
 }
 
 impl CounterChange {
     pub fn is_empty(&self) -> bool {
-        self.seats_held == 0 && self.included_in_use == 0 && self.active_users == 0
+        self.seats_held == 0 && self.included_in_use == 0 && self.active_users == 0 && self.reuse == ReuseChange::None
+    }
+
+    /// `user` starts (`active = true`) or stops being one of the org's active users. With the
+    /// org's licence `year` (counted only under `counting = active_users`) the distinct users
+    /// of that year follow: a user is counted once a year however often it comes back. The
+    /// counters are those read before the write; the write's conditions hold them to it.
+    pub fn set_active(&mut self, user: &mut User, active: bool, counters: &Counters, year: Option<NaiveDate>) {
+        if user.active == active {
+            return;
+        }
+        user.active = active;
+        self.active_users += if active { 1 } else { -1 };
+        let Some(year) = year else { return };
+        if counters.reuse_year != Some(year) {
+            let value = counters.active_users.max(0) + i64::from(active);
+            self.reuse =
+                ReuseChange::Start { year, counted: counters.reuse_year, active_read: counters.active_users, value };
+        } else if active && user.reuse_year != Some(year) {
+            self.reuse = ReuseChange::Add { year };
+        }
+        // Active at some time of `year`: counted in it, by the start or by an `Add`.
+        user.reuse_year = Some(year);
     }
 }
 
@@ -165,13 +202,16 @@ impl Store {
         self.query_all(&QuerySpec::table(keys::org(org_id), SortKey::BeginsWith(keys::enrolments_of(email)))).await
     }
 
+    /// The enrolment item; while it is not expired and has an end it is in the due-by-instant
+    /// index, so the expire sweep counts its user off the active users when the end passes.
     pub fn put_enrolment(&self, e: &Enrolment) -> Result<TransactWriteItem, StoreError> {
-        let item = to_item(
-            "enrolment",
-            e,
-            &[(PK, keys::org(&e.org_id)), (SK, keys::enrolment_sk(&e.email, &e.enrolment_id))],
-        )?;
-        put(&self.table, item)
+        let mut attrs = vec![(PK, keys::org(&e.org_id)), (SK, keys::enrolment_sk(&e.email, &e.enrolment_id))];
+        if let (Some(end), false) = (e.ends_at, e.status == EnrolmentStatus::Expired) {
+            let id = format!("{}#{}#{}", e.org_id, e.email, e.enrolment_id);
+            attrs.push((GSI2PK, keys::due(&id)));
+            attrs.push((GSI2SK, format!("{}#ENROLMENT#{id}", keys::sort_time(end))));
+        }
+        put(&self.table, to_item("enrolment", e, &attrs)?)
     }
 
     // ---- counters ---------------------------------------------------------------------------
@@ -206,8 +246,36 @@ impl Store {
                 values.insert(format!(":max_{name}"), n(max - delta));
             }
         }
-        sets.push("#type = :type".into());
         let names = HashMap::from([("#type".to_string(), keys::TYPE.to_string())]);
+        match &change.reuse {
+            ReuseChange::None => {}
+            ReuseChange::Add { year } => {
+                sets.push("reuse = if_not_exists(reuse, :zero) + :one".into());
+                conditions.push("reuse_year = :reuse_year".into());
+                values.insert(":one".into(), n(1));
+                values.insert(":reuse_year".into(), s(year.to_string()));
+            }
+            ReuseChange::Start { year, counted, active_read, value } => {
+                sets.push("reuse = :reuse, reuse_year = :reuse_year".into());
+                values.insert(":reuse".into(), n(*value));
+                values.insert(":reuse_year".into(), s(year.to_string()));
+                conditions.push(match counted {
+                    Some(c) => {
+                        values.insert(":counted".into(), s(c.to_string()));
+                        "reuse_year = :counted".to_string()
+                    }
+                    None => "attribute_not_exists(reuse_year)".to_string(),
+                });
+                // The start counts the users active as read: nobody may have changed since.
+                if *active_read == 0 {
+                    conditions.push("(attribute_not_exists(active_users) OR active_users = :zero)".into());
+                } else {
+                    conditions.push("active_users = :active_read".into());
+                    values.insert(":active_read".into(), n(*active_read));
+                }
+            }
+        }
+        sets.push("#type = :type".into());
         values.insert(":type".into(), s("counters"));
         for (i, (name, value)) in super::records::tree_keys(org, keys::COUNTERS_SK).into_iter().enumerate() {
             sets.push(format!("{name} = :tree{i}"));
@@ -364,5 +432,46 @@ impl Store {
             Err(StoreError::ConditionFailed(_)) => Ok(false),
             Err(e) => Err(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_user_is_counted_once_a_licence_year_and_a_new_year_starts_from_the_active_users() {
+        let year = Some(d("2026-01-15"));
+        let mut ann = User::new("o", "ann@o.example", "2026-01-01T00:00:00Z".parse().unwrap());
+        let counters = Counters { active_users: 4, reuse_year: year, reuse: 9, ..Default::default() };
+
+        let mut on = CounterChange::default();
+        on.set_active(&mut ann, true, &counters, year);
+        assert_eq!((on.active_users, on.reuse.clone()), (1, ReuseChange::Add { year: d("2026-01-15") }));
+        let mut off = CounterChange::default();
+        off.set_active(&mut ann, false, &counters, year);
+        assert_eq!((off.active_users, off.reuse), (-1, ReuseChange::None));
+        let mut back = CounterChange::default();
+        back.set_active(&mut ann, true, &counters, year);
+        assert_eq!((back.active_users, back.reuse), (1, ReuseChange::None), "counted this year already");
+        let mut same = CounterChange::default();
+        same.set_active(&mut ann, true, &counters, year);
+        assert!(same.is_empty(), "no change, nothing counted");
+
+        // The first change in a new year starts it from the users active as read.
+        let next = Some(d("2027-01-20"));
+        let mut leaves = CounterChange::default();
+        leaves.set_active(&mut ann, false, &counters, next);
+        assert_eq!(leaves.reuse, ReuseChange::Start { year: d("2027-01-20"), counted: year, active_read: 4, value: 4 });
+        assert_eq!(ann.reuse_year, next);
+
+        // Without a licence year (not counting active users) only the count moves.
+        let mut plain = CounterChange::default();
+        plain.set_active(&mut ann, true, &Counters::default(), None);
+        assert_eq!((plain.active_users, plain.reuse), (1, ReuseChange::None));
     }
 }

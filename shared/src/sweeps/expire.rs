@@ -9,11 +9,13 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use super::recipients;
+use crate::domain::enrolment::EnrolmentStatus;
 use crate::domain::expiry::{self, Due, REMINDER_HOURS};
 use crate::domain::notice::Notice;
 use crate::domain::org::Org;
 use crate::domain::user::{self, User};
 use crate::handlers::new_id;
+use crate::handlers::users::reuse_context;
 use crate::store::users::CounterChange;
 use crate::store::{Error, Store, StoreError};
 use crate::App;
@@ -29,11 +31,15 @@ pub struct ExpireReport {
     pub notices_sent: usize,
     pub lots_expired: usize,
     pub licences_expired: usize,
+    /// Enrolments whose end passed, stored as expired.
+    pub enrolments_ended: usize,
+    /// Users counted off the active users because their last live enrolment ended.
+    pub users_inactive: usize,
 }
 
 pub async fn expire(app: &App, now: DateTime<Utc>) -> Result<ExpireReport, Error> {
     let store = &app.store;
-    let (due, items_read) = store.due_until(now + Duration::hours(REMINDER_HOURS)).await?;
+    let (due, enrolments, items_read) = store.due_until(now + Duration::hours(REMINDER_HOURS)).await?;
     let mut report = ExpireReport { now, items_read, ..Default::default() };
 
     // Notices first: while nothing of a day has left the index, its list is complete.
@@ -76,6 +82,20 @@ pub async fn expire(app: &App, now: DateTime<Utc>) -> Result<ExpireReport, Error
         for chunk in users.chunks(USERS_PER_TRANSACTION) {
             report.licences_expired += expire_users(store, &org, chunk, now).await?;
         }
+    }
+    let mut ended: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for e in enrolments.iter().filter(|e| e.ends_at.is_some_and(|end| end <= now)) {
+        *ended.entry((e.org_id.as_str(), e.email.as_str())).or_default() += 1;
+    }
+    let mut orgs: HashMap<&str, Option<Org>> = HashMap::new();
+    for ((org_id, email), _) in ended {
+        if !orgs.contains_key(org_id) {
+            orgs.insert(org_id, store.org(org_id).await?);
+        }
+        let Some(Some(org)) = orgs.get(org_id) else { continue };
+        let (enrolments_ended, inactive) = end_enrolments(store, org, email, now).await?;
+        report.enrolments_ended += enrolments_ended;
+        report.users_inactive += usize::from(inactive);
     }
     tracing::info!(?report, "expire sweep");
     Ok(report)
@@ -125,4 +145,40 @@ async fn expire_users(store: &Store, org: &Org, users: &[(&User, User)], now: Da
         }
     }
     Ok(done)
+}
+
+/// Stores a user's ended enrolments as expired and, when none is live any more, counts the user
+/// off the org's active users — in one transaction guarded by the user's version, read again
+/// if a concurrent change won. How many enrolments ended, and whether the user stopped counting.
+async fn end_enrolments(store: &Store, org: &Org, email: &str, now: DateTime<Utc>) -> Result<(usize, bool), Error> {
+    for _ in 0..3 {
+        let Some(user) = store.user(&org.org_id, email).await? else { return Ok((0, false)) };
+        let all = store.enrolments(&org.org_id, email).await?;
+        let ended: Vec<_> = all
+            .iter()
+            .filter(|e| e.status != EnrolmentStatus::Expired && e.ends_at.is_some_and(|end| end <= now))
+            .collect();
+        if ended.is_empty() {
+            return Ok((0, false));
+        }
+        let mut next = user.clone();
+        let mut change = CounterChange::default();
+        if user.active && !all.iter().any(|e| e.live_at(now)) {
+            let (counters, year) = reuse_context(store, org, now).await?;
+            change.set_active(&mut next, false, &counters, year);
+        }
+        let mut writes = vec![store.put_user(&next, false)?];
+        for e in &ended {
+            writes.push(store.put_enrolment(&e.expired(now))?);
+        }
+        if !change.is_empty() {
+            writes.push(store.change_counters(org, &change)?);
+        }
+        match store.transact(writes).await {
+            Ok(()) => return Ok((ended.len(), change.active_users < 0)),
+            Err(StoreError::ConditionFailed(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok((0, false))
 }

@@ -20,6 +20,7 @@ use crate::domain::policy::Policy;
 use crate::domain::renewal::{self, Decision};
 use crate::domain::user::{LicenceStatus, User};
 use crate::handlers::new_id;
+use crate::handlers::users::reuse_context;
 use crate::store::users::CounterChange;
 use crate::store::{Error, Store, StoreError};
 use crate::App;
@@ -128,10 +129,12 @@ async fn decide_one(
             for e in enrolments.iter().filter(|e| e.live_at(now) || e.live_at(renewal_at)) {
                 writes.push(store.put_enrolment(&e.expired(now))?);
             }
-            if enrolments.iter().any(|e| e.live_at(now)) {
-                change.active_users -= 1;
+            let mut ended = renewal::end_year(user);
+            if user.active {
+                let (counters, year) = reuse_context(store, org, now).await?;
+                change.set_active(&mut ended, false, &counters, year);
             }
-            (renewal::end_year(user), "renewal.not_renewable")
+            (ended, "renewal.not_renewable")
         }
         Decision::NoLiveEnrolment => (renewal::end_year(user), "renewal.ended"),
     };
