@@ -1,5 +1,5 @@
 # The everyday commands. See README.md.
-.PHONY: dev test token build lint
+.PHONY: dev test bench token build lint
 
 ## Run the service locally: DynamoDB Local + the local API on 127.0.0.1:3000.
 dev:
@@ -8,6 +8,10 @@ dev:
 ## Run every check and test (what CI runs).
 test:
 	infra/local/test.sh
+
+## The benchmark (not part of `make test`): make bench [ARGS=--quick]
+bench:
+	infra/local/bench.sh $(ARGS)
 
 ## Print a dev token: make token ROLE=company_manager ORG=acme [EMAIL=ann@acme.example]
 token:

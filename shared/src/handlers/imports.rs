@@ -33,7 +33,7 @@ use crate::store::{Error, Store, StoreError};
 use crate::App;
 
 /// Licence writes sent at once while committing.
-const WRITES_IN_FLIGHT: usize = 32;
+pub const WRITES_IN_FLIGHT: usize = 32;
 
 /// Rows shown in an answer; the record keeps them all.
 const ROWS_SHOWN: usize = 1000;

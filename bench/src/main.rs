@@ -1,0 +1,621 @@
+//! Seatkeeper's benchmark: what the service costs in DynamoDB requests and capacity, how fast it
+//! runs, and how small its functions are, each beside its floor or a raw baseline measured in the
+//! same run. Runs against DynamoDB Local (`AWS_ENDPOINT_URL_DYNAMODB`), started as the tests
+//! start it; `make bench` does all of it. Prints one table.
+//!
+//! Subcommands (the second is how the benchmark runs the import in its own process):
+//!   bench [--skip-build] [--quick]       every measurement (`--quick`: 10,000 instead of 100,000)
+//!   bench import-child TABLE ORG FILE    one CSV import, review + commit; prints its figures
+
+mod meter;
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_lambda_events::encodings::Body;
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::Client;
+use chrono::{DateTime, Utc};
+use meter::Meter;
+use seatkeeper::domain::policy::Policy;
+use seatkeeper::domain::user::{self, User};
+use seatkeeper::store::table::TableDefinition;
+use seatkeeper::store::Store;
+use seatkeeper::App;
+use serde_json::{json, Value};
+
+type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+/// Rows of the import and not-due licences of the large sweep: 100,000, or 10,000 with `--quick`
+/// (a trial run; the figures of record are the full ones).
+static LARGE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+
+fn large() -> usize {
+    *LARGE.get().unwrap_or(&100_000)
+}
+const NOT_DUE_SMALL: usize = 1_000;
+const DUE: usize = 100;
+const LATENCY_RUNS: usize = 1_000;
+
+/// One row of the printed table.
+struct Line {
+    what: String,
+    figure: String,
+    baseline: String,
+    goal: String,
+    met: Option<bool>,
+}
+
+fn line(what: &str, figure: String, baseline: String, goal: &str, met: Option<bool>) -> Line {
+    Line { what: what.into(), figure, baseline, goal: goal.into(), met }
+}
+
+/// A fresh table on DynamoDB Local, its metered client and the app over it.
+struct Env {
+    app: App,
+    client: Client,
+    table: String,
+}
+
+async fn metered_client(meter: &Meter) -> Client {
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let conf = aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(meter.clone()).build();
+    Client::from_conf(conf)
+}
+
+async fn fresh_env(meter: &Meter, name: &str) -> Res<Env> {
+    let client = metered_client(meter).await;
+    let table = format!("bench-{name}-{}", Utc::now().timestamp_millis());
+    // The template's table, but without its stream: DynamoDB Local writes a streamed table at
+    // about 60 items a second (the stream, not the table, is then what is measured), while in
+    // DynamoDB a stream costs a write nothing.
+    let mut definition = TableDefinition::from_compiled_template()?;
+    definition.stream_view = None;
+    definition.create(&client, &table).await?;
+    Ok(Env { app: App::new(Store::new(client.clone(), table.clone())), client, table })
+}
+
+async fn env_on(meter: &Meter, table: &str) -> Env {
+    let client = metered_client(meter).await;
+    Env { app: App::new(Store::new(client.clone(), table)), client, table: table.into() }
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    s.parse().expect("an RFC 3339 time")
+}
+
+/// Calls the API as it runs in Lambda (the same event API Gateway sends), as `role` of `org`.
+async fn call(env: &Env, method: &str, target: &str, role: &str, org: &str, body: Vec<u8>, now: &str) -> (u16, Value) {
+    let email = format!("{role}@{org}.example");
+    let claims = HashMap::from([
+        ("sub".to_string(), email.clone()),
+        ("email".to_string(), email),
+        ("org_id".to_string(), org.to_string()),
+        ("role".to_string(), role.to_string()),
+    ]);
+    let event = seatkeeper_local::api_event(method, target, &[], &body, Some(claims), at(now)).expect("an event");
+    let r = seatkeeper::http::handle(&env.app, None, event).await;
+    let body = match r.body {
+        Some(Body::Text(t)) => serde_json::from_str(&t).unwrap_or(Value::String(t)),
+        _ => Value::Null,
+    };
+    (r.status_code as u16, body)
+}
+
+async fn ok(env: &Env, method: &str, target: &str, role: &str, org: &str, body: Value, now: &str) -> Res<Value> {
+    let (status, answer) = call(env, method, target, role, org, body.to_string().into_bytes(), now).await;
+    if status >= 300 {
+        return Err(format!("{method} {target}: {status} {answer}").into());
+    }
+    Ok(answer)
+}
+
+async fn org(env: &Env, id: &str, kind: &str, parent: &str) -> Res<()> {
+    let body = json!({"org_id": id, "name": id.to_uppercase(), "kind": kind, "parent_id": parent});
+    ok(env, "POST", "/v1/orgs", "vendor_admin", "vendor", body, "2026-01-01T00:00:00Z").await.map(|_| ())
+}
+
+/// An order of `quantity` by `company`, assigned by partner `p` at `assigned_at` (its lot ends
+/// twelve months later).
+async fn lot(env: &Env, company: &str, quantity: usize, assigned_at: &str) -> Res<()> {
+    let order = ok(
+        env,
+        "POST",
+        &format!("/v1/orgs/{company}/orders"),
+        "company_manager",
+        company,
+        json!({"quantity": quantity}),
+        assigned_at,
+    )
+    .await?;
+    let id = order["order_id"].as_str().unwrap_or_default().to_string();
+    ok(env, "POST", &format!("/v1/orders/{id}/assign"), "partner_manager", "p", json!({}), assigned_at).await?;
+    Ok(())
+}
+
+fn email(org: &str, i: usize) -> String {
+    format!("u{i:06}@{org}.example")
+}
+
+/// Writes items with `BatchWriteItem`, 25 a call, `in_flight` calls at once, retrying what
+/// comes back unprocessed.
+async fn batch_write(client: &Client, table: &str, items: Vec<HashMap<String, AttributeValue>>, in_flight: usize) -> Res<()> {
+    use futures::stream::{self, StreamExt, TryStreamExt};
+    let chunks: Vec<Vec<HashMap<String, AttributeValue>>> = items.chunks(25).map(<[_]>::to_vec).collect();
+    stream::iter(chunks)
+        .map(|chunk| async move {
+            let mut pending: Vec<WriteRequest> = chunk
+                .into_iter()
+                .map(|item| {
+                    let put = PutRequest::builder().set_item(Some(item)).build().expect("an item");
+                    WriteRequest::builder().put_request(put).build()
+                })
+                .collect();
+            while !pending.is_empty() {
+                let out = client.batch_write_item().request_items(table, pending).send().await?;
+                pending = out.unprocessed_items.and_then(|mut u| u.remove(table)).unwrap_or_default();
+            }
+            Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+        })
+        .buffer_unordered(in_flight)
+        .try_collect::<Vec<()>>()
+        .await?;
+    Ok(())
+}
+
+/// `n` learners of `org`, written straight to the table.
+async fn learners(env: &Env, org: &str, n: usize) -> Res<()> {
+    let store = &env.app.store;
+    let items = (0..n)
+        .map(|i| store.user_item(&User::new(org, &email(org, i), at("2026-01-02T00:00:00Z"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    batch_write(&env.client, &env.table, items, 8).await
+}
+
+/// `n` users of `org` holding an active licence that ends at `end`: the items an import writes.
+fn licensed_items(store: &Store, org: &str, n: usize, end: &str) -> Res<Vec<HashMap<String, AttributeValue>>> {
+    let policy = Policy::resolve(std::iter::empty());
+    (0..n)
+        .map(|i| {
+            let fresh = User::new(org, &email(org, i), at("2026-01-02T00:00:00Z"));
+            let u = user::issue(
+                &fresh,
+                format!("lic_bench_{i}"),
+                Some("lot_bench".into()),
+                Some(at(end)),
+                &policy,
+                at("2026-02-15T00:00:00Z"),
+            );
+            Ok(store.user_item(&u)?)
+        })
+        .collect()
+}
+
+/// Progress on stderr, with the time since the benchmark began.
+fn step(what: &str) {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let start = START.get_or_init(Instant::now);
+    eprintln!("[{:>6.1} s] {what}", start.elapsed().as_secs_f64());
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+// ---- single allocation and its latency ------------------------------------------------------
+
+async fn allocation(meter: &Meter, lines: &mut Vec<Line>) -> Res<()> {
+    step("single allocation: setting up");
+    let env = fresh_env(meter, "alloc").await?;
+    org(&env, "p", "partner", "vendor").await?;
+    org(&env, "c", "company", "p").await?;
+    lot(&env, "c", LATENCY_RUNS + 1, "2026-01-15T09:00:00Z").await?;
+    learners(&env, "c", LATENCY_RUNS + 1).await?;
+    meter.take();
+    let body = json!({"emails": [email("c", LATENCY_RUNS)]});
+    ok(&env, "POST", "/v1/orgs/c/allocations", "company_manager", "c", body, "2026-02-01T00:00:00Z").await?;
+    let one = meter.take();
+    lines.push(line(
+        "single allocation: write requests",
+        format!("{} ({} requests in all: {})", one.write_requests(), one.total_requests(), one.ops()),
+        "floor 1".into(),
+        "1",
+        Some(one.write_requests() == 1),
+    ));
+    lines.push(line("single allocation: consumed WCU", format!("{:.1}", one.wcu()), "-".into(), "-", None));
+    lines.push(line("single allocation: consumed RCU", format!("{:.1}", one.rcu()), "-".into(), "-", None));
+
+    step("allocation latency");
+    let mut alloc = Vec::with_capacity(LATENCY_RUNS);
+    for i in 0..LATENCY_RUNS {
+        let body = json!({"emails": [email("c", i)]}).to_string().into_bytes();
+        let started = Instant::now();
+        let (status, answer) =
+            call(&env, "POST", "/v1/orgs/c/allocations", "company_manager", "c", body, "2026-02-01T00:00:00Z").await;
+        alloc.push(started.elapsed());
+        if status != 200 {
+            return Err(format!("allocation {i}: {status} {answer}").into());
+        }
+    }
+    let mut bare = Vec::with_capacity(LATENCY_RUNS);
+    for _ in 0..LATENCY_RUNS {
+        let started = Instant::now();
+        env.client
+            .update_item()
+            .table_name(&env.table)
+            .key("PK", AttributeValue::S("BENCH".into()))
+            .key("SK", AttributeValue::S("BENCH".into()))
+            .update_expression("ADD n :one")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .send()
+            .await?;
+        bare.push(started.elapsed());
+    }
+    meter.take();
+    alloc.sort();
+    bare.sort();
+    for (name, p) in [("p50", 0.5), ("p99", 0.99)] {
+        let (a, b) = (percentile(&alloc, p), percentile(&bare, p));
+        lines.push(line(
+            &format!("allocate latency {name} ({LATENCY_RUNS} sequential)"),
+            ms(a),
+            format!("bare UpdateItem {} (×{:.1})", ms(b), a.as_secs_f64() / b.as_secs_f64()),
+            "-",
+            None,
+        ));
+    }
+    Ok(())
+}
+
+// ---- the 100k import, its baseline, and the sweep -------------------------------------------
+
+/// Runs in its own process: reviews and commits one CSV through the API and prints its figures.
+async fn import_child(table: &str, org_id: &str, file: &Path) -> Res<()> {
+    let meter = Meter::default();
+    let env = env_on(&meter, table).await;
+    let csv = std::fs::read(file)?;
+    let (status, review) =
+        call(&env, "POST", &format!("/v1/orgs/{org_id}/imports"), "company_manager", org_id, csv, "2026-02-15T00:00:00Z")
+            .await;
+    if status != 201 {
+        return Err(format!("review: {status} {review}").into());
+    }
+    let id = review["import_id"].as_str().unwrap_or_default().to_string();
+    let review_usage = meter.take();
+    let started = Instant::now();
+    let (status, done) = call(
+        &env,
+        "POST",
+        &format!("/v1/orgs/{org_id}/imports/{id}/confirm"),
+        "company_manager",
+        org_id,
+        vec![],
+        "2026-02-15T00:00:00Z",
+    )
+    .await;
+    let secs = started.elapsed().as_secs_f64();
+    if status != 200 {
+        return Err(format!("commit: {status} {done}").into());
+    }
+    let commit = meter.take();
+    let status_text = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let peak_kib: u64 = status_text
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    println!(
+        "{}",
+        json!({
+            "allocated": done["allocated"],
+            "commit_secs": secs,
+            "commit_wcu": commit.wcu(),
+            "commit_write_requests": commit.write_requests(),
+            "review_requests": review_usage.total_requests(),
+            "peak_rss_kib": peak_kib,
+        })
+    );
+    Ok(())
+}
+
+async fn import_and_sweep(meter: &Meter, lines: &mut Vec<Line>) -> Res<()> {
+    step("import: setting up learners");
+    let big = fresh_env(meter, "import").await?;
+    org(&big, "p", "partner", "vendor").await?;
+    org(&big, "c", "company", "p").await?;
+    lot(&big, "c", large(), "2026-02-15T00:00:00Z").await?;
+    learners(&big, "c", large()).await?;
+    let mut csv = String::from("email\n");
+    for i in 0..large() {
+        csv.push_str(&email("c", i));
+        csv.push('\n');
+    }
+    let file = std::env::temp_dir().join(format!("bench-import-{}.csv", std::process::id()));
+    std::fs::write(&file, csv)?;
+    step("import: review and commit in its own process");
+    let out = Command::new(std::env::current_exe()?)
+        .args(["import-child", &big.table, "c", &file.to_string_lossy()])
+        .stderr(Stdio::inherit())
+        .output()?;
+    let _ = std::fs::remove_file(&file);
+    if !out.status.success() {
+        return Err("the import process failed".into());
+    }
+    let figures: Value = serde_json::from_slice(&out.stdout)?;
+    let rows = figures["allocated"].as_f64().unwrap_or(0.0);
+    let secs = figures["commit_secs"].as_f64().unwrap_or(f64::NAN);
+    let import_rate = rows / secs;
+
+    // The raw baseline: the same 100k licence items, plain BatchWriteItem, same requests in flight.
+    step("import: raw BatchWriteItem baseline");
+    let raw = fresh_env(meter, "raw").await?;
+    let items = licensed_items(&raw.app.store, "c", large(), "2027-02-15T00:00:00Z")?;
+    meter.take();
+    let started = Instant::now();
+    batch_write(&raw.client, &raw.table, items, seatkeeper::handlers::imports::WRITES_IN_FLIGHT).await?;
+    let raw_secs = started.elapsed().as_secs_f64();
+    let raw_usage = meter.take();
+    let raw_rate = large() as f64 / raw_secs;
+    lines.push(line(
+        &format!("{}-row CSV import commit: rows/s", large()),
+        format!("{import_rate:.0} ({rows} rows in {secs:.1} s)"),
+        format!("raw BatchWriteItem {raw_rate:.0} rows/s (×{:.2})", import_rate / raw_rate),
+        "≥ 0.8× raw",
+        Some(import_rate >= 0.8 * raw_rate),
+    ));
+    let wcu_per_row = figures["commit_wcu"].as_f64().unwrap_or(0.0) / rows.max(1.0);
+    lines.push(line(
+        "import commit: consumed WCU per licensed row",
+        format!("{wcu_per_row:.2}"),
+        format!("raw BatchWriteItem {:.2}", raw_usage.wcu() / large() as f64),
+        "≤ 1.1",
+        Some(wcu_per_row <= 1.1),
+    ));
+    let peak_mib = figures["peak_rss_kib"].as_f64().unwrap_or(0.0) / 1024.0;
+    lines.push(line(
+        "import process: peak RSS (review + commit)",
+        format!("{peak_mib:.1} MiB"),
+        "-".into(),
+        "≤ 64 MiB",
+        Some(peak_mib <= 64.0),
+    ));
+
+    // The sweep: 100 licences due among 1,000 and among 100,000 not due.
+    step("expire sweep");
+    let small = fresh_env(meter, "sweep").await?;
+    org(&small, "p", "partner", "vendor").await?;
+    let items = licensed_items(&small.app.store, "c", NOT_DUE_SMALL, "2027-02-15T00:00:00Z")?;
+    batch_write(&small.client, &small.table, items, 8).await?;
+    let mut sweeps = Vec::new();
+    for (env, not_due) in [(&small, NOT_DUE_SMALL), (&big, large())] {
+        org(env, "due", "company", "p").await?;
+        lot(env, "due", DUE, "2026-01-10T00:00:00Z").await?;
+        learners(env, "due", DUE).await?;
+        for chunk in (0..DUE).collect::<Vec<_>>().chunks(50) {
+            let emails: Vec<String> = chunk.iter().map(|i| email("due", *i)).collect();
+            let body = json!({"emails": emails});
+            ok(env, "POST", "/v1/orgs/due/allocations", "company_manager", "due", body, "2026-02-01T00:00:00Z").await?;
+        }
+        meter.take();
+        let report = seatkeeper::sweeps::expire::expire(&env.app, at("2027-01-10T01:00:00Z")).await?;
+        let usage = meter.take();
+        sweeps.push((not_due, report, usage));
+    }
+    let [(_, r1, u1), (_, r2, u2)] = [&sweeps[0], &sweeps[1]];
+    let ratio = r2.items_read as f64 / r1.items_read.max(1) as f64;
+    for (not_due, r, u) in &sweeps {
+        lines.push(line(
+            &format!("expire sweep, {DUE} due among {not_due} not due"),
+            format!("{} index items read, {:.1} RCU, {} licences expired", r.items_read, u.rcu(), r.licences_expired),
+            "-".into(),
+            "-",
+            None,
+        ));
+    }
+    lines.push(line(
+        "expire sweep read ratio (100k / 1k not due)",
+        format!("{ratio:.2} items, {:.2} RCU", u2.rcu() / u1.rcu().max(f64::MIN_POSITIVE)),
+        "-".into(),
+        "≤ 1.2",
+        Some(ratio <= 1.2 && r1.licences_expired == DUE && r2.licences_expired == DUE),
+    ));
+    Ok(())
+}
+
+// ---- usage report ---------------------------------------------------------------------------
+
+async fn usage_report(meter: &Meter, lines: &mut Vec<Line>) -> Res<()> {
+    step("usage report: setting up 100 children");
+    let env = fresh_env(meter, "usage").await?;
+    org(&env, "p", "partner", "vendor").await?;
+    for i in 0..100 {
+        org(&env, &format!("c{i:03}"), "company", "p").await?;
+    }
+    for i in (0..100).step_by(10) {
+        let c = format!("c{i:03}");
+        lot(&env, &c, 5, "2026-01-15T00:00:00Z").await?;
+        learners(&env, &c, 3).await?;
+        let body = json!({"emails": (0..3).map(|j| email(&c, j)).collect::<Vec<_>>()});
+        ok(&env, "POST", &format!("/v1/orgs/{c}/allocations"), "company_manager", &c, body, "2026-02-01T00:00:00Z")
+            .await?;
+    }
+    meter.take();
+    let report = ok(&env, "GET", "/v1/orgs/p/usage", "partner_manager", "p", Value::Null, "2026-03-01T00:00:00Z").await?;
+    let u = meter.take();
+    let children = report["children"].as_array().map(Vec::len).unwrap_or(0);
+    lines.push(line(
+        "usage report, org with 100 children: requests",
+        format!("{} ({}; {children} child rows, total used {})", u.total_requests(), u.ops(), report["total"]["used"]),
+        "-".into(),
+        "≤ 3",
+        Some(u.total_requests() <= 3 && children == 100),
+    ));
+    lines.push(line("usage report, org with 100 children: RCU", format!("{:.1}", u.rcu()), "-".into(), "-", None));
+    Ok(())
+}
+
+// ---- release binaries -----------------------------------------------------------------------
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+fn functions(root: &Path) -> Res<Vec<String>> {
+    let mut names: Vec<String> = std::fs::read_dir(root.join("functions"))?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("Cargo.toml").exists())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// Time from spawning `binary` to its first poll of a Lambda runtime API stub on loopback.
+fn first_poll(binary: &Path) -> Res<Duration> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    let started = Instant::now();
+    let mut child = Command::new(binary)
+        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "bench")
+        .env("TABLE_NAME", "bench")
+        .env("BUCKET_NAME", "bench")
+        .env("EVENT_BUS_NAME", "bench")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "bench")
+        .env("AWS_SECRET_ACCESS_KEY", "bench")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    listener.set_nonblocking(false)?;
+    let (mut socket, _) = listener.accept()?;
+    let mut buf = [0u8; 512];
+    let n = socket.read(&mut buf)?;
+    let elapsed = started.elapsed();
+    let _ = child.kill();
+    let _ = child.wait();
+    let request = String::from_utf8_lossy(&buf[..n]);
+    if !request.contains("/runtime/invocation/next") {
+        return Err(format!("unexpected first request: {request}").into());
+    }
+    let _ = socket.write_all(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\n\r\n");
+    Ok(elapsed)
+}
+
+fn binaries(skip_build: bool, lines: &mut Vec<Line>) -> Res<()> {
+    let root = workspace_root();
+    let names = functions(&root)?;
+    step("release binaries");
+    if !skip_build {
+        let started = Instant::now();
+        let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        cargo.current_dir(&root).args(["build", "--release", "--bins"]);
+        for name in &names {
+            cargo.args(["-p", name]);
+        }
+        if !cargo.status()?.success() {
+            return Err("the release build failed".into());
+        }
+        eprintln!("release build of {} functions: {:.0} s", names.len(), started.elapsed().as_secs_f64());
+    }
+    let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| root.join("target"));
+    let mut largest = 0u64;
+    let mut sizes = Vec::new();
+    for name in &names {
+        let path = target.join("release").join(name);
+        let size = std::fs::metadata(&path).map_err(|e| format!("{}: {e}", path.display()))?.len();
+        largest = largest.max(size);
+        sizes.push(format!("{name} {:.2}", size as f64 / 1_048_576.0));
+    }
+    lines.push(line(
+        "bootstrap size, stripped (MiB), largest",
+        format!("{:.2}", largest as f64 / 1_048_576.0),
+        sizes.join(", "),
+        "≤ 6 MB each",
+        Some(largest <= 6_000_000),
+    ));
+    let binary = target.join("release").join("usage-report");
+    let mut polls: Vec<Duration> = (0..5).map(|_| first_poll(&binary)).collect::<Res<_>>()?;
+    polls.sort();
+    lines.push(line(
+        "start to first runtime-API poll (usage-report, median of 5)",
+        ms(polls[2]),
+        "-".into(),
+        "-",
+        None,
+    ));
+    Ok(())
+}
+
+fn print(lines: &[Line]) {
+    let w0 = lines.iter().map(|l| l.what.chars().count()).max().unwrap_or(0);
+    let w1 = lines.iter().map(|l| l.figure.chars().count()).max().unwrap_or(0);
+    let pad = |s: &str, w: usize| format!("{s}{}", " ".repeat(w.saturating_sub(s.chars().count())));
+    println!("| {} | {} | goal | met | baseline in the same run |", pad("measure", w0), pad("figure", w1));
+    println!("|{}|{}|---|---|---|", "-".repeat(w0 + 2), "-".repeat(w1 + 2));
+    for l in lines {
+        let met = match l.met {
+            Some(true) => "yes",
+            Some(false) => "NO",
+            None => "",
+        };
+        println!("| {} | {} | {} | {met} | {} |", pad(&l.what, w0), pad(&l.figure, w1), l.goal, l.baseline);
+    }
+}
+
+#[tokio::main]
+async fn main() -> Res<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_err() {
+        return Err("AWS_ENDPOINT_URL_DYNAMODB must point at DynamoDB Local: run `make bench`".into());
+    }
+    if args.first().map(String::as_str) == Some("import-child") {
+        if args.iter().any(|a| a == "--quick") {
+            let _ = LARGE.set(10_000);
+        }
+        let [_, table, org, file, ..] = args.as_slice() else { return Err("import-child TABLE ORG FILE".into()) };
+        return import_child(table, org, Path::new(file)).await;
+    }
+    let skip_build = args.iter().any(|a| a == "--skip-build");
+    if args.iter().any(|a| a == "--quick") {
+        let _ = LARGE.set(10_000);
+    }
+    let meter = Meter::default();
+    let mut lines = Vec::new();
+    let started = Instant::now();
+    // A part that fails is reported in its row; the others still run.
+    let failed = |lines: &mut Vec<Line>, part: &str, e: Box<dyn std::error::Error + Send + Sync>| {
+        lines.push(line(part, format!("FAILED: {e}"), "-".into(), "-", Some(false)));
+    };
+    if let Err(e) = allocation(&meter, &mut lines).await {
+        failed(&mut lines, "single allocation", e);
+    }
+    if let Err(e) = usage_report(&meter, &mut lines).await {
+        failed(&mut lines, "usage report", e);
+    }
+    if let Err(e) = import_and_sweep(&meter, &mut lines).await {
+        failed(&mut lines, "import and sweep", e);
+    }
+    if let Err(e) = binaries(skip_build, &mut lines) {
+        failed(&mut lines, "release binaries", e);
+    }
+    println!("Seatkeeper benchmark, {} UTC, DynamoDB Local", Utc::now().format("%Y-%m-%d %H:%M"));
+    print(&lines);
+    println!("({:.0} s in all)", started.elapsed().as_secs_f64());
+    Ok(())
+}

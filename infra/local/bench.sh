@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# `make bench`: the benchmark (bench/), against DynamoDB Local started as the tests start it.
+# Arguments go to the benchmark: --quick (10,000 rows instead of 100,000), --skip-build (use the
+# release binaries already in target/release).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$root"
+. infra/local/env.sh
+
+infra/local/dynamodb-local.sh install
+port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+trap 'infra/local/dynamodb-local.sh stop "$port"' EXIT
+infra/local/dynamodb-local.sh start "$port"
+export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"
+cargo run --release -q -p bench -- "$@"
