@@ -143,7 +143,12 @@ fn email(org: &str, i: usize) -> String {
 
 /// Writes items with `BatchWriteItem`, 25 a call, `in_flight` calls at once, retrying what
 /// comes back unprocessed.
-async fn batch_write(client: &Client, table: &str, items: Vec<HashMap<String, AttributeValue>>, in_flight: usize) -> Res<()> {
+async fn batch_write(
+    client: &Client,
+    table: &str,
+    items: Vec<HashMap<String, AttributeValue>>,
+    in_flight: usize,
+) -> Res<()> {
     use futures::stream::{self, StreamExt, TryStreamExt};
     let chunks: Vec<Vec<HashMap<String, AttributeValue>>> = items.chunks(25).map(<[_]>::to_vec).collect();
     stream::iter(chunks)
@@ -283,9 +288,16 @@ async fn import_child(table: &str, org_id: &str, file: &Path) -> Res<()> {
     let meter = Meter::default();
     let env = env_on(&meter, table).await;
     let csv = std::fs::read(file)?;
-    let (status, review) =
-        call(&env, "POST", &format!("/v1/orgs/{org_id}/imports"), "company_manager", org_id, csv, "2026-02-15T00:00:00Z")
-            .await;
+    let (status, review) = call(
+        &env,
+        "POST",
+        &format!("/v1/orgs/{org_id}/imports"),
+        "company_manager",
+        org_id,
+        csv,
+        "2026-02-15T00:00:00Z",
+    )
+    .await;
     if status != 201 {
         return Err(format!("review: {status} {review}").into());
     }
@@ -450,7 +462,8 @@ async fn usage_report(meter: &Meter, lines: &mut Vec<Line>) -> Res<()> {
             .await?;
     }
     meter.take();
-    let report = ok(&env, "GET", "/v1/orgs/p/usage", "partner_manager", "p", Value::Null, "2026-03-01T00:00:00Z").await?;
+    let report =
+        ok(&env, "GET", "/v1/orgs/p/usage", "partner_manager", "p", Value::Null, "2026-03-01T00:00:00Z").await?;
     let u = meter.take();
     let children = report["children"].as_array().map(Vec::len).unwrap_or(0);
     lines.push(line(

@@ -1,6 +1,7 @@
 //! Integration tests against DynamoDB Local (`make test` starts it).
 
 mod allocation;
+mod authz;
 mod expiry;
 mod faults;
 mod http_server;

@@ -98,6 +98,13 @@ async fn gateway(State(server): State<Arc<LocalServer>>, request: Request) -> Re
         Ok(b) => b,
         Err(_) => return plain_error(413, "payload_too_large", "the request body is over the limit"),
     };
+    if parts.method == http::Method::GET && parts.uri.path() == "/openapi.json" {
+        return Response::builder()
+            .status(200)
+            .header("content-type", "application/json")
+            .body(Body::from(seatkeeper::http::routes::openapi_json().to_string()))
+            .expect("static response");
+    }
     if parts.method == http::Method::POST {
         if let Some(rest) = parts.uri.path().strip_prefix("/dev/s3/imports/") {
             return dev_s3_import(&server, rest, &parts.headers, body.to_vec()).await;

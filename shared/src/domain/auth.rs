@@ -71,6 +71,8 @@ pub enum Action {
     ReadAudit,
     /// Create, update and release users; record logins; change enrolments.
     ManageUsers,
+    /// Mark users (not) renewable in bulk: a manager's decision, not the platform's.
+    SetRenewable,
     ReadUsers,
     Allocate,
     ReadLicences,

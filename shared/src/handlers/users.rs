@@ -155,7 +155,7 @@ struct SetRenewable {
 pub async fn set_renewable(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let principal = cx.principal()?;
     let org = load_org(cx, cx.param("org_id")).await?;
-    authorize(principal, Action::ManageUsers, &org)?;
+    authorize(principal, Action::SetRenewable, &org)?;
     let input: SetRenewable = cx.req.json()?;
     if input.emails.is_empty() || input.emails.len() > 500 {
         return Err(DomainError::invalid("emails", "give 1 to 500 e-mail addresses").into());

@@ -92,6 +92,15 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/v1/orgs/{org_id}/usage", Op::Usage, USAGE_REPORT),
 ];
 
+/// The OpenAPI 3 document of the whole API (`shared/openapi.yaml`); a test holds its paths and
+/// methods to [`ROUTES`].
+pub const OPENAPI_YAML: &str = include_str!("../../openapi.yaml");
+
+/// The OpenAPI document as JSON (the local server serves it at `/openapi.json`).
+pub fn openapi_json() -> serde_json::Value {
+    serde_yaml::from_str(OPENAPI_YAML).unwrap_or_default()
+}
+
 /// Path parameters, percent-decoded.
 #[derive(Debug, Clone, Default)]
 pub struct Params(Vec<(&'static str, String)>);
@@ -151,6 +160,23 @@ pub fn find(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_openapi_document_has_exactly_the_implemented_routes() {
+        let doc = openapi_json();
+        assert_eq!(doc["openapi"], "3.0.3");
+        let mut documented: Vec<(String, String)> = Vec::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for method in item.as_object().expect("a path item").keys() {
+                documented.push((method.to_ascii_uppercase(), path.clone()));
+            }
+        }
+        let mut implemented: Vec<(String, String)> =
+            ROUTES.iter().map(|r| (r.method.to_string(), r.path.to_string())).collect();
+        documented.sort();
+        implemented.sort();
+        assert_eq!(documented, implemented);
+    }
+
     use super::*;
 
     #[test]

@@ -1,0 +1,250 @@
+//! The authorisation matrix, generated from the route table: every route × every role × every
+//! relation of the target to the caller's org (own, child, parent, sibling, foreign, unknown).
+//! What each role may do is written here from API.md's "who" column, not taken from the code.
+//! Zero leaks: outside the caller's reach an object is `not_found` and the answer carries nothing
+//! of it; a role that may never do an action is `forbidden`; nobody decides its own org's order;
+//! a learner reads only its own access.
+
+use seatkeeper::http::routes::ROUTES;
+use seatkeeper_tests::{Answer, TestEnv, Who};
+use serde_json::{json, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Relation {
+    Own,
+    Child,
+    Parent,
+    Sibling,
+    Foreign,
+    Unknown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    /// Authorised: whatever the handler decides (2xx, or 400/409 on the merits), never 401/403/404/5xx.
+    Allowed,
+    Forbidden,
+    Hidden,
+}
+
+const ROLES: &[&str] = &["vendor_admin", "partner_manager", "company_manager", "learner", "platform"];
+const MANAGERS: &[&str] = &["vendor_admin", "partner_manager", "company_manager"];
+const MANAGERS_AND_PLATFORM: &[&str] = &["vendor_admin", "partner_manager", "company_manager", "platform"];
+
+/// API.md's "who" column.
+fn who_may(method: &str, path: &str) -> &'static [&'static str] {
+    match (method, path) {
+        ("POST", "/v1/orgs") => &["vendor_admin", "partner_manager"],
+        ("PUT", "/v1/orgs/{org_id}/policy") => &["vendor_admin"],
+        ("POST", "/v1/orders/{order_id}/assign") | ("POST", "/v1/orders/{order_id}/reject") => {
+            &["vendor_admin", "partner_manager"]
+        }
+        ("PUT", "/v1/orgs/{org_id}/users/{email}")
+        | ("DELETE", "/v1/orgs/{org_id}/users/{email}")
+        | ("PUT", "/v1/orgs/{org_id}/users/{email}/enrolments/{enrolment_id}") => MANAGERS_AND_PLATFORM,
+        ("GET", "/v1/orgs/{org_id}/users/{email}/access") => ROLES,
+        ("GET", "/v1/orgs/{org_id}")
+        | ("GET", "/v1/orgs/{org_id}/children")
+        | ("GET", "/v1/orgs/{org_id}/notifications")
+        | ("GET", "/v1/orgs/{org_id}/audit")
+        | ("POST", "/v1/orgs/{org_id}/orders")
+        | ("GET", "/v1/orgs/{org_id}/orders")
+        | ("GET", "/v1/orders/{order_id}")
+        | ("POST", "/v1/orders/{order_id}/cancel")
+        | ("GET", "/v1/orgs/{org_id}/lots")
+        | ("GET", "/v1/orgs/{org_id}/users")
+        | ("POST", "/v1/orgs/{org_id}/users/renewable")
+        | ("GET", "/v1/orgs/{org_id}/users/{email}")
+        | ("POST", "/v1/orgs/{org_id}/allocations")
+        | ("GET", "/v1/orgs/{org_id}/licences")
+        | ("POST", "/v1/orgs/{org_id}/imports")
+        | ("POST", "/v1/orgs/{org_id}/imports/{import_id}/confirm")
+        | ("GET", "/v1/orgs/{org_id}/imports/{import_id}")
+        | ("GET", "/v1/orgs/{org_id}/renewals")
+        | ("GET", "/v1/orgs/{org_id}/usage") => MANAGERS,
+        other => panic!("route {other:?} is not in the authorisation matrix: add it"),
+    }
+}
+
+/// The caller's org for a role, and the org each relation points at from there.
+fn caller_org(role: &str) -> &'static str {
+    match role {
+        "vendor_admin" => "vendor",
+        "partner_manager" => "p1",
+        _ => "c1",
+    }
+}
+
+fn target(role: &str, relation: Relation) -> Option<&'static str> {
+    use Relation::*;
+    Some(match (caller_org(role), relation) {
+        (_, Unknown) => "nobody",
+        ("vendor", Own) => "vendor",
+        ("vendor", Child) => "p1",
+        ("vendor", _) => return None,
+        ("p1", Own) => "p1",
+        ("p1", Child) => "c1",
+        ("p1", Parent) => "vendor",
+        ("p1", Sibling) => "p2",
+        ("p1", Foreign) => "c3",
+        (_, Own) => "c1",
+        (_, Child) => "d1",
+        (_, Parent) => "p1",
+        (_, Sibling) => "c2",
+        (_, Foreign) => "c3",
+    })
+}
+
+const COMPANIES: &[&str] = &["c1", "d1", "c2", "c3"];
+
+fn expected(method: &str, path: &str, role: &str, relation: Relation) -> Expect {
+    if relation == Relation::Unknown {
+        return Expect::Hidden;
+    }
+    let out_of_reach = matches!(relation, Relation::Parent | Relation::Sibling | Relation::Foreign);
+    if path.contains("{order_id}") && out_of_reach && MANAGERS.contains(&role) {
+        // An order id names no org: a manager is not told that one exists outside its reach,
+        // not even that it could never decide it.
+        return Expect::Hidden;
+    }
+    if !who_may(method, path).contains(&role) {
+        return Expect::Forbidden;
+    }
+    if out_of_reach {
+        return Expect::Hidden;
+    }
+    let decides = path.ends_with("/assign") || path.ends_with("/reject");
+    if decides && relation == Relation::Own && role != "vendor_admin" {
+        return Expect::Forbidden; // nobody decides its own org's order
+    }
+    if role == "learner" && path.ends_with("/access") {
+        return Expect::Hidden; // another user's access (the learner's own is checked apart)
+    }
+    Expect::Allowed
+}
+
+/// A body that passes each route's validation, so what is checked is the authorisation.
+fn body(method: &str, path: &str, target: &str) -> Option<Value> {
+    Some(match (method, path) {
+        ("POST", "/v1/orgs") => json!({"name": "New", "kind": "company", "parent_id": target}),
+        ("PUT", "/v1/orgs/{org_id}/policy") => json!({"seats_included": 1}),
+        ("POST", "/v1/orgs/{org_id}/orders") => json!({"quantity": 1}),
+        ("POST", "/v1/orders/{order_id}/reject") => json!({"reason": "no"}),
+        ("POST", "/v1/orgs/{org_id}/users/renewable") => {
+            json!({"emails": [format!("u@{target}.example")], "renewable": false})
+        }
+        ("PUT", "/v1/orgs/{org_id}/users/{email}") => json!({"name": "U"}),
+        ("PUT", "/v1/orgs/{org_id}/users/{email}/enrolments/{enrolment_id}") => json!({"status": "new"}),
+        ("POST", "/v1/orgs/{org_id}/allocations") => json!({"emails": [format!("u@{target}.example")]}),
+        _ => return None,
+    })
+}
+
+type Ids = std::collections::HashMap<&'static str, String>;
+
+fn url(path: &str, target: &str, orders: &Ids, imports: &Ids) -> Option<String> {
+    let mut url = path.replace("{org_id}", target).replace("{email}", &format!("u@{target}.example"));
+    if path.contains("{order_id}") {
+        // Orders belong to companies; a relation that points at a partner has none to try.
+        let order = if target == "nobody" { "ord_nobody".to_string() } else { orders.get(target)?.clone() };
+        url = url.replace("{order_id}", &order);
+    }
+    if path.contains("{import_id}") {
+        let import = if target == "nobody" { "imp_nobody".to_string() } else { imports.get(target)?.clone() };
+        url = url.replace("{import_id}", &import);
+    }
+    url = url.replace("{enrolment_id}", "run");
+    if path.ends_with("/renewals") {
+        url.push_str("?until=2026-12-31");
+    }
+    Some(url)
+}
+
+fn classify(a: &Answer) -> Expect {
+    match a.status {
+        403 => Expect::Forbidden,
+        404 => Expect::Hidden,
+        _ => Expect::Allowed,
+    }
+}
+
+#[tokio::test]
+async fn every_route_role_and_relation_answers_as_the_contract_says() {
+    let env = TestEnv::new().await;
+    for (id, kind, parent) in [
+        ("p1", "partner", "vendor"),
+        ("p2", "partner", "vendor"),
+        ("c1", "company", "p1"),
+        ("d1", "company", "c1"),
+        ("c2", "company", "p1"),
+        ("c3", "company", "p2"),
+    ] {
+        let a = env
+            .post("/v1/orgs")
+            .by(&Who::vendor_admin())
+            .json(json!({"org_id": id, "name": format!("Secret Name {id}"), "kind": kind, "parent_id": parent}))
+            .send()
+            .await;
+        assert_eq!(a.status, 201, "{:?}", a.body);
+    }
+    let mut orders = Ids::new();
+    let mut imports = Ids::new();
+    for c in COMPANIES {
+        orders.insert(*c, env.request(c, 5, "2026-01-10T08:00:00Z").await);
+        env.put(&format!("/v1/orgs/{c}/users/u@{c}.example")).by(&Who::new("platform", c)).send().await;
+        let csv = format!("email\nu@{c}.example\n");
+        let i = env
+            .post(&format!("/v1/orgs/{c}/imports"))
+            .by(&Who::new("company_manager", c))
+            .raw(csv.as_bytes())
+            .send()
+            .await;
+        assert_eq!(i.status, 201, "{:?}", i.body);
+        imports.insert(*c, i.body["import_id"].as_str().unwrap().to_string());
+    }
+
+    let mut checked = 0;
+    let mut wrong = Vec::new();
+    for route in ROUTES.iter().filter(|r| r.path != "/health") {
+        for role in ROLES {
+            for relation in [
+                Relation::Own,
+                Relation::Child,
+                Relation::Parent,
+                Relation::Sibling,
+                Relation::Foreign,
+                Relation::Unknown,
+            ] {
+                let Some(t) = target(role, relation) else { continue };
+                let Some(target_url) = url(route.path, t, &orders, &imports) else { continue };
+                let want = expected(route.method, route.path, role, relation);
+                let mut call = env.call(route.method, &target_url).by(&Who::new(role, caller_org(role)));
+                if let Some(b) = body(route.method, route.path, t) {
+                    call = call.json(b);
+                }
+                let a = call.send().await;
+                checked += 1;
+                let got = classify(&a);
+                let case = format!("{} {target_url} as {role}@{} ({relation:?})", route.method, caller_org(role));
+                if got != want || a.status == 401 || a.status >= 500 {
+                    wrong.push(format!("{case}: want {want:?}, got {} {}", a.status, a.body));
+                }
+                if want != Expect::Allowed {
+                    // Nothing of the object comes back: only the error, and not its name.
+                    let text = a.body.to_string();
+                    let keys: Vec<&String> = a.body.as_object().map(|o| o.keys().collect()).unwrap_or_default();
+                    if keys != ["error"] || text.contains("Secret Name") {
+                        wrong.push(format!("{case}: leaked {text}"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{} of {checked} cases wrong:\n{}", wrong.len(), wrong.join("\n"));
+    assert!(checked > 500, "the matrix ran {checked} cases");
+
+    // A learner reads its own access, and only that.
+    let learner = Who::new("learner", "c1");
+    let own = env.get(&format!("/v1/orgs/c1/users/{}/access", learner.email)).by(&learner).send().await;
+    assert_eq!((own.status, own.body["access"].as_bool()), (200, Some(false)), "{:?}", own.body);
+}
