@@ -26,24 +26,14 @@ impl App {
         self
     }
 
-    /// `TABLE_NAME` names the table; the SDK reads its own settings (region, credentials,
-    /// `AWS_ENDPOINT_URL_*`). Without S3: a function that never touches the bucket does not
-    /// link the S3 client.
-    pub async fn from_env() -> Result<Self, String> {
-        Ok(Self::from_env_and_config().await?.0)
-    }
-
-    async fn from_env_and_config() -> Result<(Self, aws_config::SdkConfig), String> {
-        let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is not set".to_string())?;
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Ok((App::new(Store::new(aws_sdk_dynamodb::Client::new(&config), table)), config))
-    }
-
-    /// [`App::from_env`] with the imports bucket `BUCKET_NAME` (for the functions that use it).
+    /// `TABLE_NAME` names the table, `BUCKET_NAME` the imports bucket (for the functions that
+    /// use it); the SDK reads its own settings (region, credentials, `AWS_ENDPOINT_URL_*`).
     /// `S3_FORCE_PATH_STYLE=true` addresses the bucket in the path, for S3-compatible servers
     /// on loopback.
-    pub async fn from_env_with_bucket() -> Result<Self, String> {
-        let (app, config) = Self::from_env_and_config().await?;
+    pub async fn from_env() -> Result<Self, String> {
+        let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is not set".to_string())?;
+        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let app = App::new(Store::new(aws_sdk_dynamodb::Client::new(&config), table));
         Ok(match std::env::var("BUCKET_NAME") {
             Ok(bucket) => app.with_imports(ImportsBucket { client: s3_client(&config), bucket }),
             Err(_) => app,

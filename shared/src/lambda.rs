@@ -22,33 +22,20 @@ pub fn init_tracing() {
 ///
 /// Boxed: the runtime's service stack around the handlers nests deep enough to overflow the
 /// compiler's layout queries in an unboxed `main`.
-/// `F` is the function's index in `ROUTES`' function list (`http::routes::function("users")`):
-/// its binary links only the handlers of its own routes.
-pub fn serve_http<const F: usize>(
+pub fn serve_http(
+    function: &'static str,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), lambda_runtime::Error>>>> {
-    Box::pin(serve_http_inner::<F>())
+    Box::pin(serve_http_inner(function))
 }
 
-/// The app a function needs: with the imports bucket only where it is used, so the other
-/// functions do not link the S3 client.
-async fn app_for<const F: usize>() -> Result<App, String> {
-    use crate::http::routes::{function, IMPORT_ALLOCATION, RENEWALS};
-    if const { F == function(IMPORT_ALLOCATION) || F == function(RENEWALS) } {
-        App::from_env_with_bucket().await
-    } else {
-        App::from_env().await
-    }
-}
-
-async fn serve_http_inner<const F: usize>() -> Result<(), lambda_runtime::Error> {
+async fn serve_http_inner(function: &'static str) -> Result<(), lambda_runtime::Error> {
     init_tracing();
-    let function = crate::http::routes::FUNCTIONS[F];
-    let app = app_for::<F>().await?;
+    let app = App::from_env().await?;
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayV2httpRequest>| async move {
         let span = tracing::info_span!("invocation", aws_request_id = %event.context.request_id, function);
         Ok::<_, std::convert::Infallible>(
-            crate::http::handle_in::<F>(app, Some(function), event.payload).instrument(span).await,
+            crate::http::handle(app, Some(function), event.payload).instrument(span).await,
         )
     }))
     .await
@@ -57,12 +44,12 @@ async fn serve_http_inner<const F: usize>() -> Result<(), lambda_runtime::Error>
 /// Runs the import function: API Gateway requests for its routes, and S3 `ObjectCreated`
 /// events for partner files, told apart by the event's shape. A failed S3 import is returned as
 /// an error so Lambda retries it and, in the end, sends it to the dead-letter queue.
-pub fn serve_import<const F: usize>(
+pub fn serve_import(
+    function: &'static str,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), lambda_runtime::Error>>>> {
     Box::pin(async move {
         init_tracing();
-        let function = crate::http::routes::FUNCTIONS[F];
-        let app = app_for::<F>().await?;
+        let app = App::from_env().await?;
         let app = &app;
         lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
             let span = tracing::info_span!("invocation", aws_request_id = %event.context.request_id, function);
@@ -76,7 +63,7 @@ pub fn serve_import<const F: usize>(
                     Ok::<_, lambda_runtime::Error>(serde_json::Value::Null)
                 } else {
                     let request: ApiGatewayV2httpRequest = serde_json::from_value(event.payload)?;
-                    Ok(serde_json::to_value(Box::pin(crate::http::handle_in::<F>(app, Some(function), request)).await)?)
+                    Ok(serde_json::to_value(crate::http::handle(app, Some(function), request).await)?)
                 }
             }
             .instrument(span)
@@ -132,13 +119,13 @@ pub async fn serve_publisher() -> Result<(), lambda_runtime::Error> {
 /// Runs a function that serves its HTTP routes and one scheduled sweep (the event with
 /// `detail-type` and `time`): the renewals forecast and its monthly export, the usage report and
 /// its daily snapshot.
-pub fn serve_http_and_schedule<const F: usize>(
+pub fn serve_http_and_schedule(
+    function: &'static str,
     sweep: Sweep,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), lambda_runtime::Error>>>> {
     Box::pin(async move {
         init_tracing();
-        let function = crate::http::routes::FUNCTIONS[F];
-        let app = app_for::<F>().await?;
+        let app = App::from_env().await?;
         let app = &app;
         lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
             if event.payload.get("detail-type").is_some() {
@@ -149,7 +136,7 @@ pub fn serve_http_and_schedule<const F: usize>(
             }
             let request: ApiGatewayV2httpRequest = serde_json::from_value(event.payload)?;
             Ok::<_, lambda_runtime::Error>(serde_json::to_value(
-                Box::pin(crate::http::handle_in::<F>(app, Some(function), request)).await,
+                crate::http::handle(app, Some(function), request).await,
             )?)
         }))
         .await

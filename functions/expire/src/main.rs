@@ -1,8 +1,6 @@
 //! The `expire` Lambda: the hourly expiry sweep, "now" being the schedule event's time.
-// The runtime's service stack around the handlers is deep; the compiler's layout queries need room.
-#![recursion_limit = "256"]
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    seatkeeper::lambda::serve_sweep(seatkeeper::sweeps::EXPIRE).await
+    seatkeeper::lambda::serve_sweep(seatkeeper::sweeps::by_name("expire").ok_or("no such sweep")?).await
 }

@@ -142,23 +142,13 @@ impl<'a> Ctx<'a> {
 /// Handles one API Gateway event. `function` limits the routes to those one Lambda serves;
 /// the local server passes `None` and serves them all.
 pub async fn handle(app: &App, function: Option<&str>, event: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
-    handle_in::<{ routes::ALL }>(app, function, event).await
-}
-
-/// [`handle`] compiled for function `F` alone (an index of [`routes::FUNCTIONS`]): what a
-/// function's Lambda runs, linking only its own handlers.
-pub async fn handle_in<const F: usize>(
-    app: &App,
-    function: Option<&str>,
-    event: ApiGatewayV2httpRequest,
-) -> ApiGatewayV2httpResponse {
     let req = match ApiRequest::from_event(event) {
         Ok(r) => r,
         Err(e) => return error_response(&e),
     };
     let span = tracing::info_span!("request", request_id = %req.request_id, method = %req.method, path = %req.path);
     async {
-        let outcome = run::<F>(app, function, &req).await;
+        let outcome = run(app, function, &req).await;
         let response = match &outcome {
             Ok(Reply { file: Some(f), .. }) => file_response(f),
             Ok(reply) => response(reply.status, &reply.body, reply.replayed),
@@ -179,7 +169,7 @@ pub async fn handle_in<const F: usize>(
     .await
 }
 
-async fn run<const F: usize>(app: &App, function: Option<&str>, req: &ApiRequest) -> Result<Reply, Error> {
+async fn run(app: &App, function: Option<&str>, req: &ApiRequest) -> Result<Reply, Error> {
     let (route, params) = match routes::find(&req.method, &req.path, function)? {
         Ok(found) => found,
         Err(routes::Miss::NoSuchPath) => return Err(DomainError::NotFound(format!("no route {}", req.path)).into()),
@@ -217,9 +207,7 @@ async fn run<const F: usize>(app: &App, function: Option<&str>, req: &ApiRequest
     if let Some(replay) = ctx.replay().await? {
         return Ok(replay);
     }
-    // Boxed: the handlers' futures nest deep enough to overflow the compiler's layout queries
-    // inside the runtime's service stack.
-    Box::pin(crate::handlers::dispatch_in::<F>(route.op, &ctx)).await
+    crate::handlers::dispatch(route.op, &ctx).await
 }
 
 fn response(status: u16, body: &Value, replayed: bool) -> ApiGatewayV2httpResponse {

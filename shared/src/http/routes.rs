@@ -61,66 +61,6 @@ pub const IMPORT_ALLOCATION: &str = "import-allocation";
 pub const RENEWALS: &str = "renewals";
 pub const USAGE_REPORT: &str = "usage-report";
 
-/// Every HTTP function, by index: a function's binary is compiled for its index, so it links
-/// only the handlers of its own routes ([`serves`]).
-pub const FUNCTIONS: [&str; 8] =
-    [TENANT_ADMIN, REQUEST_ORDER, ASSIGN_ORDER, USERS, ALLOCATE, IMPORT_ALLOCATION, RENEWALS, USAGE_REPORT];
-
-/// Compiled for every route (the local server and the tests).
-pub const ALL: usize = usize::MAX;
-
-const fn same(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut i = 0;
-    while i < a.len() {
-        if a[i] != b[i] {
-            return false;
-        }
-        i += 1;
-    }
-    true
-}
-
-/// The index of a function in [`FUNCTIONS`] (a build error for an unknown name when used in a
-/// const context, as the functions' `main` do).
-pub const fn function(name: &str) -> usize {
-    let mut i = 0;
-    while i < FUNCTIONS.len() {
-        if same(FUNCTIONS[i], name) {
-            return i;
-        }
-        i += 1;
-    }
-    panic!("no such HTTP function")
-}
-
-/// Whether function `f` (an index of [`FUNCTIONS`], or [`ALL`]) serves `op`.
-pub const fn serves(f: usize, op: Op) -> bool {
-    if f == ALL {
-        return true;
-    }
-    let mut i = 0;
-    while i < ROUTES.len() {
-        if ROUTES[i].op as u8 == op as u8 && same(ROUTES[i].function, FUNCTIONS[f]) {
-            return true;
-        }
-        i += 1;
-    }
-    false
-}
-
-/// The name of function `f`, `None` for [`ALL`].
-pub const fn function_name(f: usize) -> Option<&'static str> {
-    if f == ALL {
-        None
-    } else {
-        Some(FUNCTIONS[f])
-    }
-}
-
 pub const ROUTES: &[Route] = &[
     route("GET", "/health", Op::Health, TENANT_ADMIN),
     route("POST", "/v1/orgs", Op::CreateOrg, TENANT_ADMIN),

@@ -18,26 +18,16 @@ pub(crate) async fn recipients(store: &Store, org_id: &str, policy: &Policy) -> 
     Ok(to)
 }
 
-fn report<R: serde::Serialize>(r: Result<R, Error>) -> Result<serde_json::Value, Error> {
-    r.map(|r| serde_json::to_value(r).unwrap_or_default())
-}
-
-/// The sweeps as the schedules run them. A function's binary names the one it runs, and links
-/// only that one.
-pub const EXPIRE: crate::lambda::Sweep = |app, now| Box::pin(async move { report(expire::expire(&app, now).await) });
-pub const RENEWAL: crate::lambda::Sweep = |app, now| Box::pin(async move { report(renewal::renewal(&app, now).await) });
-pub const FORECAST: crate::lambda::Sweep =
-    |app, now| Box::pin(async move { report(forecast::export(&app, now).await) });
-pub const SNAPSHOT: crate::lambda::Sweep =
-    |app, now| Box::pin(async move { report(snapshot::snapshot(&app, now).await) });
-
-/// A sweep by its `/dev/sweeps/{name}` name (the local server runs them all).
+/// The sweeps by name, as the schedules (and the local server) run them.
 pub fn by_name(name: &str) -> Option<crate::lambda::Sweep> {
+    fn report<R: serde::Serialize>(r: Result<R, Error>) -> Result<serde_json::Value, Error> {
+        r.map(|r| serde_json::to_value(r).unwrap_or_default())
+    }
     Some(match name {
-        "expire" => EXPIRE,
-        "renewal" => RENEWAL,
-        "forecast" => FORECAST,
-        "snapshot" => SNAPSHOT,
+        "expire" => |app, now| Box::pin(async move { report(expire::expire(&app, now).await) }),
+        "renewal" => |app, now| Box::pin(async move { report(renewal::renewal(&app, now).await) }),
+        "forecast" => |app, now| Box::pin(async move { report(forecast::export(&app, now).await) }),
+        "snapshot" => |app, now| Box::pin(async move { report(snapshot::snapshot(&app, now).await) }),
         _ => return None,
     })
 }
