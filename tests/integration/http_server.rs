@@ -42,6 +42,9 @@ async fn the_order_flow_over_http_with_minted_tokens() {
     };
 
     assert_eq!(http.get(format!("{base}/health")).send().await.unwrap().status(), 200);
+    let doc: Value = http.get(format!("{base}/openapi.json")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(doc["openapi"], "3.0.3");
+    assert!(doc["paths"]["/v1/orgs/{org_id}/usage"]["get"].is_object());
     let r = post(
         "/v1/orgs",
         &admin,
