@@ -14,6 +14,10 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 step "tools"
 infra/local/dynamodb-local.sh install
 infra/local/s3-local.sh install
+if [ ! -x .local/venv-fuzz/bin/st ]; then
+  python3 -m venv .local/venv-fuzz
+  .local/venv-fuzz/bin/pip install -q --disable-pip-version-check -r infra/requirements-fuzz.txt
+fi
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -52,6 +56,15 @@ api_pid=$!
 for walk in orders allocation import expiry renewal usage; do
   python3 "tests/e2e/${walk}_flow.py" "http://127.0.0.1:$api_port" | tee -a .local/e2e.log
 done
+
+step "the HTTP contract fuzzed (schemathesis, from shared/openapi.yaml as the server serves it)"
+# No 5xx, every answer in its documented shape and status, errors in the API.md shape;
+# bounded and seeded so a run is repeatable.
+fuzz_token="$(target/debug/seatkeeper-local token --role vendor_admin --org vendor)"
+.local/venv-fuzz/bin/st run "http://127.0.0.1:$api_port/openapi.json" \
+  -H "Authorization: Bearer $fuzz_token" \
+  --checks not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance \
+  -n 20 --seed 1 --no-color 2>&1 | tee .local/fuzz.log | tail -n 15
 
 # One closing line for everything that ran: cargo's tests and the walks' checks.
 unit=$(awk '/^test result:/ { n += $4 } END { print n + 0 }' .local/cargo-test.log)
