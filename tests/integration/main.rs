@@ -4,6 +4,7 @@ mod allocation;
 mod authz;
 mod expiry;
 mod faults;
+mod hostile;
 mod http_server;
 mod imports;
 mod orders;

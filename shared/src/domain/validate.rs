@@ -39,6 +39,8 @@ pub fn email(field: &str, value: &str) -> Result<String, DomainError> {
                 && domain.contains('.')
                 && !value.chars().any(|c| c.is_whitespace() || c.is_control())
                 && !domain.contains('@')
+                // A domain has no '#' or '/': key parts end at the domain (see store::keys).
+                && !domain.contains(['#', '/', '\\'])
         });
     if valid {
         Ok(value)

@@ -1,0 +1,149 @@
+//! Hostile input: oversized and deeply nested bodies, invalid UTF-8, CSV cells that try to break
+//! rows or smuggle formulas, odd but valid e-mails, and ids that try to reach across the key
+//! layout. Each gets a clear 4xx (or is handled right) and changes nothing it should not.
+
+use seatkeeper_tests::{TestEnv, Who};
+use serde_json::json;
+
+fn cm(org: &str) -> Who {
+    Who::new("company_manager", org)
+}
+
+async fn company(env: &TestEnv) {
+    env.partner_with_company("p", "c").await;
+}
+
+#[tokio::test]
+async fn oversized_deep_and_broken_bodies_are_refused_cleanly() {
+    let env = TestEnv::new().await;
+    company(&env).await;
+    let before = env.partition("ORG#c").await.len();
+
+    // An import over the API's 5 MB.
+    let big = format!("email\n{}", "a@c.example\n".repeat(5 * 1024 * 1024 / 12 + 10));
+    let a = env.post("/v1/orgs/c/imports").by(&cm("c")).raw(big.as_bytes()).send().await;
+    assert_eq!((a.status, a.code()), (413, "payload_too_large"), "{:?}", a.body);
+
+    // JSON nested far deeper than any request needs.
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let a = env.post("/v1/orgs/c/allocations").by(&cm("c")).raw(deep.as_bytes()).send().await;
+    assert_eq!((a.status, a.code()), (400, "invalid_request"), "{:?}", a.body);
+
+    // A huge but flat body: more e-mails than one call takes.
+    let emails: Vec<String> = (0..50_000).map(|i| format!("u{i}@c.example")).collect();
+    let a = env.post("/v1/orgs/c/allocations").by(&cm("c")).json(json!({ "emails": emails })).send().await;
+    assert_eq!((a.status, a.code()), (400, "invalid_request"), "{:?}", a.body);
+    assert!(a.body["error"]["message"].as_str().unwrap().contains("emails"), "{:?}", a.body);
+
+    // Invalid UTF-8, as JSON and as a CSV file.
+    let a = env.post("/v1/orgs/c/allocations").by(&cm("c")).raw(b"{\"emails\": [\"\xff\xfe@c.example\"]}").send().await;
+    assert_eq!((a.status, a.code()), (400, "invalid_request"), "{:?}", a.body);
+    let a = env.post("/v1/orgs/c/imports").by(&cm("c")).raw(b"email\nok@c.example\n\xff\xfe@c.example\n").send().await;
+    assert_eq!((a.status, a.code()), (400, "invalid_request"), "{:?}", a.body);
+
+    // Unknown fields and wrong types name the field.
+    let a = env.post("/v1/orgs/c/orders").by(&cm("c")).json(json!({"quantity": "10"})).send().await;
+    assert_eq!((a.status, a.code()), (400, "invalid_request"), "{:?}", a.body);
+    assert!(a.body["error"]["message"].as_str().unwrap().contains("quantity"), "{:?}", a.body);
+
+    assert_eq!(env.partition("ORG#c").await.len(), before, "nothing was written");
+}
+
+#[tokio::test]
+async fn csv_cells_cannot_break_rows_or_smuggle_formulas_into_reports() {
+    let env = TestEnv::new().await;
+    company(&env).await;
+    let platform = Who::new("platform", "c");
+    // A name with a line break is refused; one with a formula is stored as given.
+    let a = env
+        .put("/v1/orgs/c/users/ann@c.example")
+        .by(&platform)
+        .json(json!({"name": "Ann\r\nmallory@c.example,evil"}))
+        .send()
+        .await;
+    assert!(matches!(a.status, 201 | 400), "{:?}", a.body);
+    let a = env
+        .put("/v1/orgs/c/users/ann@c.example")
+        .by(&platform)
+        .json(json!({"name": "=cmd|' /C calc'!A0"}))
+        .send()
+        .await;
+    assert!(matches!(a.status, 200 | 201), "{:?}", a.body);
+    assert_eq!(a.body["name"].as_str(), Some("=cmd|' /C calc'!A0"));
+    // A cell that hides a line break (a second row smuggled into one) refuses the file, naming
+    // the line; a formula in the e-mail column is an invalid row, never an allocation.
+    let smuggled = "email,name\n\"bob@c.example\r\nmallory@c.example\",y\nann@c.example,z\n";
+    let a = env.post("/v1/orgs/c/imports").by(&cm("c")).raw(smuggled.as_bytes()).send().await;
+    assert_eq!((a.status, a.code()), (400, "invalid_request"), "{:?}", a.body);
+    assert_eq!(a.body["error"]["details"]["line"], 2, "{:?}", a.body);
+    let file = "email,name\n\"=HYPERLINK(\"\"http://x\"\")\",x\nann@c.example,z\n";
+    let a = env.post("/v1/orgs/c/imports").by(&cm("c")).raw(file.as_bytes()).send().await;
+    assert_eq!(a.status, 201, "{:?}", a.body);
+    let outcomes: Vec<&str> =
+        a.body["rows"].as_array().unwrap().iter().map(|r| r["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, vec!["invalid", "renew"]);
+    // The usage CSV of an org whose name carries separators, quotes and a formula stays one row
+    // per org, the name in its own cell and inert.
+    let named = env
+        .post("/v1/orgs")
+        .by(&Who::vendor_admin())
+        .json(json!({"org_id": "d", "name": "+1+1,\"x\";y", "kind": "company", "parent_id": "c"}))
+        .send()
+        .await;
+    assert_eq!(named.status, 201, "{:?}", named.body);
+    let csv = env.get("/v1/orgs/c/usage?format=csv").by(&cm("c")).send().await;
+    let text = csv.body.as_str().unwrap();
+    let mut reader = csv::ReaderBuilder::new().from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+    let records: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+    assert_eq!(records.len(), 3, "c, d and the total: {text}");
+    assert_eq!(&records[1][0], "'+1+1,\"x\";y", "the name, escaped, inside its own cell");
+}
+
+#[tokio::test]
+async fn odd_but_valid_emails_work_and_ids_cannot_reach_across_keys() {
+    let env = TestEnv::new().await;
+    company(&env).await;
+    let platform = Who::new("platform", "c");
+    for (raw, stored) in [
+        ("O'Brien+Tag@Sub.Example.co.uk", "o'brien+tag@sub.example.co.uk"),
+        ("a%23b@c.example", "a#b@c.example"),
+        ("%22quoted%22@c.example", "\"quoted\"@c.example"),
+    ] {
+        let a = env.put(&format!("/v1/orgs/c/users/{raw}")).by(&platform).send().await;
+        assert_eq!((a.status, a.body["email"].as_str()), (201, Some(stored)), "{raw}: {:?}", a.body);
+        let got = env.get(&format!("/v1/orgs/c/users/{raw}")).by(&cm("c")).send().await;
+        assert_eq!(got.body["email"].as_str(), Some(stored));
+    }
+
+    // An address whose domain carries a key separator is refused: it could reach into another
+    // user's items ("a@b.example" and "a@b.example#x.example").
+    for bad in ["a@b.example%23x.example", "a@b.example%2Fx.example"] {
+        let a = env.put(&format!("/v1/orgs/c/users/{bad}")).by(&platform).send().await;
+        assert_eq!((a.status, a.code()), (400, "invalid_request"), "{bad}: {:?}", a.body);
+    }
+
+    // A user whose local part has '#' and one that is its prefix keep their enrolments apart.
+    env.put("/v1/orgs/c/users/a@c.example").by(&platform).send().await;
+    let e = env
+        .put("/v1/orgs/c/users/a%23b@c.example/enrolments/run")
+        .by(&platform)
+        .json(json!({"status": "active"}))
+        .send()
+        .await;
+    assert_eq!(e.status, 200, "{:?}", e.body);
+    let mine = env.get("/v1/orgs/c/users/a@c.example").by(&cm("c")).send().await;
+    assert_eq!(mine.body["active"], false, "a@c.example has no enrolment: {:?}", mine.body);
+
+    // Ids with separators in the path find nothing and create nothing.
+    for path in ["/v1/orgs/c%23USER/users", "/v1/orgs/c%2Fx/usage", "/v1/orders/ORDER%23x", "/v1/orgs/..%2Fc/lots"] {
+        let a = env.get(path).by(&Who::vendor_admin()).send().await;
+        assert!(matches!(a.status, 400 | 404), "{path}: {} {:?}", a.status, a.body);
+    }
+    let a = env
+        .post("/v1/orgs")
+        .by(&Who::vendor_admin())
+        .json(json!({"org_id": "x#USER", "name": "X", "kind": "company", "parent_id": "p"}))
+        .send()
+        .await;
+    assert_eq!((a.status, a.code()), (400, "invalid_request"), "{:?}", a.body);
+}
