@@ -147,3 +147,22 @@ async fn odd_but_valid_emails_work_and_ids_cannot_reach_across_keys() {
         .await;
     assert_eq!((a.status, a.code()), (400, "invalid_request"), "{:?}", a.body);
 }
+
+#[tokio::test]
+async fn the_same_email_twice_in_one_allocation_is_licensed_once() {
+    let env = TestEnv::new().await;
+    company(&env).await;
+    let order = env.request("c", 5, "2026-01-10T08:00:00Z").await;
+    env.post(&format!("/v1/orders/{order}/assign")).by(&Who::new("partner_manager", "p")).send().await;
+    env.put("/v1/orgs/c/users/ann@c.example").by(&Who::new("platform", "c")).send().await;
+    let a = env
+        .post("/v1/orgs/c/allocations")
+        .by(&cm("c"))
+        .json(json!({"emails": ["ann@c.example", "ANN@c.example ", "bob@c.example", "bob@c.example"]}))
+        .send()
+        .await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    assert_eq!(a.body["allocated"], 1, "{:?}", a.body);
+    let lots = env.get("/v1/orgs/c/lots").by(&cm("c")).send().await;
+    assert_eq!(lots.body["items"][0]["in_use"], 1);
+}

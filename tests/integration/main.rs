@@ -9,6 +9,7 @@ mod http_server;
 mod imports;
 mod orders;
 mod orgs;
+mod properties;
 mod publish;
 mod renewal;
 mod round_trips;

@@ -146,3 +146,36 @@ fn the_import_function_reads_imports_writes_results_and_has_a_dead_letter_queue(
         event["Filter"]["S3Key"]["Rules"].as_sequence().unwrap().iter().map(|r| r["Value"].as_str().unwrap()).collect();
     assert_eq!(rules, vec!["imports/", ".csv"]);
 }
+
+/// The table survives a stack deletion and a bad day; logs are JSON (the runtime adds the
+/// request id); every event delivered asynchronously ends, when it keeps failing, in a queue.
+#[test]
+fn the_table_is_protected_logs_are_json_and_every_async_event_has_a_dead_letter_queue() {
+    let doc = template();
+    let table = &doc["Resources"]["Table"]["Properties"];
+    assert_eq!(table["DeletionProtectionEnabled"].as_bool(), Some(true));
+    assert_eq!(doc["Globals"]["Function"]["LoggingConfig"]["LogFormat"].as_str(), Some("JSON"));
+    let mut checked = 0;
+    for (name, resource) in doc["Resources"].as_mapping().unwrap() {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let properties = &resource["Properties"];
+        for (event_name, event) in properties["Events"].as_mapping().into_iter().flatten() {
+            let what = format!("{name:?} {event_name:?}");
+            match event["Type"].as_str() {
+                Some("ScheduleV2") => {
+                    assert_eq!(event["Properties"]["DeadLetterConfig"]["Type"].as_str(), Some("SQS"), "{what}")
+                }
+                Some("S3") => assert_eq!(properties["DeadLetterQueue"]["Type"].as_str(), Some("SQS"), "{what}"),
+                Some("DynamoDB") => {
+                    assert!(!event["Properties"]["DestinationConfig"]["OnFailure"]["Destination"].is_null(), "{what}")
+                }
+                Some("HttpApi") => continue,
+                other => panic!("{what}: an event of type {other:?} needs a failure destination here"),
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 6, "schedules, the S3 import and the stream: {checked}");
+}

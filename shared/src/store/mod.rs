@@ -213,10 +213,15 @@ impl Store {
         out.item.map(from_item).transpose()
     }
 
-    /// Reads several items by key in one round trip (plus retries of unprocessed keys).
+    /// Reads several items by key in one round trip (plus retries of unprocessed keys); a key
+    /// named twice is read once.
     pub async fn get_many<T: DeserializeOwned>(&self, keys_: Vec<(String, &str)>) -> Result<Vec<T>, StoreError> {
         use aws_sdk_dynamodb::types::KeysAndAttributes;
-        let mut pending: Vec<Item> = keys_.into_iter().map(|(pk, sk)| key(pk, sk)).collect();
+        // DynamoDB refuses a batch that names one key twice; each key is read once.
+        let mut unique = keys_;
+        unique.sort();
+        unique.dedup();
+        let mut pending: Vec<Item> = unique.into_iter().map(|(pk, sk)| key(pk, sk)).collect();
         let mut found = Vec::new();
         for _ in 0..5 {
             if pending.is_empty() {

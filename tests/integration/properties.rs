@@ -1,0 +1,145 @@
+//! Property-based: random sequences of orders, allocations, releases, re-allocations and
+//! expiries (through the handlers and the expire sweep, against DynamoDB Local) keep every
+//! stored count equal to a recount of what the table holds: a lot never has more seats in use
+//! than its quantity nor issues more than its cap, the org's counters equal the users holding
+//! seats, and the usage report agrees.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use proptest::prelude::*;
+use seatkeeper::domain::user::{LicenceStatus, User};
+use seatkeeper_tests::{TestEnv, Who};
+use serde_json::json;
+
+const USERS: usize = 8;
+
+#[derive(Debug, Clone)]
+enum Step {
+    Order(u32),
+    Allocate(Vec<usize>),
+    Release(usize),
+    Days(u32),
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        (1u32..6).prop_map(Step::Order),
+        proptest::collection::vec(0..USERS, 1..4).prop_map(Step::Allocate),
+        (0..USERS).prop_map(Step::Release),
+        (1u32..200).prop_map(Step::Days),
+    ]
+}
+
+fn email(i: usize) -> String {
+    format!("u{i}@c.example")
+}
+
+fn at(t: DateTime<Utc>) -> String {
+    t.to_rfc3339()
+}
+
+async fn run(uses_per_seat: Option<u32>, steps: Vec<Step>) -> Result<(), String> {
+    let env = TestEnv::new().await;
+    env.partner_with_company("p", "c").await;
+    if let Some(n) = uses_per_seat {
+        env.put("/v1/orgs/c/policy").by(&Who::vendor_admin()).json(json!({"uses_per_seat": n})).send().await;
+    }
+    let platform = Who::new("platform", "c");
+    let cm = Who::new("company_manager", "c");
+    for i in 0..USERS {
+        env.put(&format!("/v1/orgs/c/users/{}", email(i))).by(&platform).send().await;
+    }
+    let mut now: DateTime<Utc> = "2026-01-15T00:00:00Z".parse().unwrap();
+    for s in &steps {
+        now += Duration::hours(1);
+        let answer = match s {
+            Step::Order(q) => {
+                let order = env.request("c", *q as u64, &at(now)).await;
+                env.post(&format!("/v1/orders/{order}/assign"))
+                    .by(&Who::new("partner_manager", "p"))
+                    .at(&at(now))
+                    .send()
+                    .await
+            }
+            Step::Allocate(users) => {
+                let emails: Vec<String> = users.iter().map(|i| email(*i)).collect();
+                env.post("/v1/orgs/c/allocations").by(&cm).json(json!({ "emails": emails })).at(&at(now)).send().await
+            }
+            Step::Release(i) => {
+                env.call("DELETE", &format!("/v1/orgs/c/users/{}", email(*i))).by(&cm).at(&at(now)).send().await
+            }
+            Step::Days(d) => {
+                now += Duration::days(*d as i64);
+                seatkeeper::sweeps::expire::expire(&env.app, now).await.map_err(|e| e.to_string())?;
+                continue;
+            }
+        };
+        if answer.status >= 500 || !matches!(answer.status, 200..=299 | 409) {
+            return Err(format!("{s:?} at {now}: {} {}", answer.status, answer.body));
+        }
+    }
+    // Settle what time has ended, then recount from the table.
+    seatkeeper::sweeps::expire::expire(&env.app, now).await.map_err(|e| e.to_string())?;
+    let store = &env.app.store;
+    let lots = store.all_lots("c").await.map_err(|e| e.to_string())?;
+    let users: Vec<User> = store.all_users("c").await.map_err(|e| e.to_string())?.into_values().collect();
+    let counters = store.counters("c").await.map_err(|e| e.to_string())?;
+    let holding: Vec<&User> = users
+        .iter()
+        .filter(|u| {
+            u.licence.as_ref().is_some_and(|l| matches!(l.status, LicenceStatus::Active | LicenceStatus::Pending))
+        })
+        .collect();
+    let mut per_lot: HashMap<String, u32> = HashMap::new();
+    for u in &holding {
+        if let Some(lot) = u.licence.as_ref().and_then(|l| l.lot_id.clone()) {
+            *per_lot.entry(lot).or_default() += 1;
+        }
+    }
+    for lot in &lots {
+        let held = per_lot.get(&lot.lot_id).copied().unwrap_or(0);
+        if lot.in_use > lot.quantity {
+            return Err(format!("lot {} has {} in use of {}", lot.lot_id, lot.in_use, lot.quantity));
+        }
+        if lot.status == seatkeeper::domain::lot::LotStatus::Active && lot.in_use != held {
+            return Err(format!("lot {} counts {} in use, the users hold {held}", lot.lot_id, lot.in_use));
+        }
+        if let Some(n) = lot.uses_per_seat {
+            if lot.uses > n * lot.quantity {
+                return Err(format!("lot {} issued {} of at most {}", lot.lot_id, lot.uses, n * lot.quantity));
+            }
+        }
+    }
+    if counters.seats_held != holding.len() as i64 {
+        return Err(format!("counters say {} seats held, the users hold {}", counters.seats_held, holding.len()));
+    }
+    let report = env.get("/v1/orgs/c/usage").by(&cm).at(&at(now)).send().await;
+    let used = report.body["org"]["used"].as_u64().unwrap_or(u64::MAX);
+    let remaining = report.body["org"]["remaining"].as_u64().unwrap_or(u64::MAX);
+    let recount_available: u64 = lots.iter().map(|l| l.available(now) as u64).sum();
+    if used != holding.len() as u64 || remaining != recount_available {
+        return Err(format!(
+            "report used {used} remaining {remaining}; recount {} and {recount_available}",
+            holding.len()
+        ));
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, max_shrink_iters: 20, ..ProptestConfig::default() })]
+
+    #[test]
+    fn stored_counts_always_equal_a_recount(
+        uses_per_seat in prop_oneof![Just(None), (1u32..3).prop_map(Some)],
+        steps in proptest::collection::vec(step(), 1..25),
+    ) {
+        let outcome = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(run(uses_per_seat, steps));
+        prop_assert!(outcome.is_ok(), "{}", outcome.unwrap_err());
+    }
+}
