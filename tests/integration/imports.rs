@@ -1,5 +1,9 @@
-//! CSV import: the fixtures, worked case 5, the S3 path, duplicate delivery and a crash half-way.
+//! CSV import: the fixtures, worked case 5, the S3 path, duplicate delivery, a crash half-way
+//! and an import process killed half-way.
 
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
 use seatkeeper_tests::{Answer, TestEnv, Who, WRITE_OPERATIONS};
 use serde_json::{json, Value};
 
@@ -359,4 +363,83 @@ async fn a_review_writes_nothing_but_its_record() {
     assert_eq!(r.status, 201);
     let writes: Vec<String> = log.take().into_iter().filter(|op| WRITE_OPERATIONS.contains(&op.as_str())).collect();
     assert_eq!(writes, vec!["PutItem", "TransactWriteItems"], "one row chunk, then the record with its audit entry");
+}
+
+/// The import handler runs in a process of its own, as the Lambda does, and is killed with
+/// SIGKILL while it writes licences. S3 delivers the event again (Lambda retries a failed
+/// asynchronous event) to a fresh process, which finishes the job: every row licensed exactly
+/// once, the lot charged exactly once per row, and the record committed.
+#[tokio::test]
+async fn an_import_process_killed_half_way_is_finished_by_the_next_delivery() {
+    const N: usize = 3000;
+    let env = TestEnv::with_s3().await;
+    env.partner_with_company("p", "c").await;
+    assign(&env, "c", N as u64, "2026-01-15T09:00:00Z").await;
+    let at = "2026-02-01T10:00:00Z";
+    let emails: Vec<String> = (0..N).map(|i| format!("k{i:05}@c.example")).collect();
+    env.seed_users("c", &emails, "2026-01-20T00:00:00Z").await;
+    let csv: String = std::iter::once("email\n".to_string()).chain(emails.iter().map(|e| format!("{e}\n"))).collect();
+    let imports = env.imports();
+    let key = "imports/c/killed.csv";
+    let put = imports.client.put_object().bucket(&imports.bucket).key(key).body(csv.into_bytes().into());
+    let out = put.send().await.unwrap();
+    let event = seatkeeper_local::s3_event(&imports.bucket, key, out.e_tag(), out.version_id(), at.parse().unwrap());
+
+    let mut worker = std::process::Command::new(env!("CARGO_BIN_EXE_import-worker"))
+        .arg(serde_json::to_string(&event).unwrap())
+        .env("TABLE_NAME", &env.table)
+        .env("BUCKET_NAME", &imports.bucket)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it as soon as the first licence is on a user.
+    let first = seatkeeper::store::keys::user_sk(&emails[0]);
+    loop {
+        assert!(worker.try_wait().unwrap().is_none(), "the worker ended before it could be killed");
+        let user = env
+            .app
+            .store
+            .client
+            .get_item()
+            .table_name(&env.table)
+            .key("PK", AttributeValue::S("ORG#c".into()))
+            .key("SK", AttributeValue::S(first.clone()))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap();
+        if user.item.is_some_and(|u| u.contains_key("licence")) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    worker.kill().unwrap();
+    let status = worker.wait().unwrap();
+    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(9), "killed, not finished");
+
+    let licensed = |items: &[HashMap<String, AttributeValue>]| {
+        items
+            .iter()
+            .filter(|i| i.get("type").and_then(|t| t.as_s().ok()).map(String::as_str) == Some("user"))
+            .map(|i| i.get("licence_count").and_then(|n| n.as_n().ok()).map(|n| n.parse::<u32>().unwrap()).unwrap_or(0))
+            .collect::<Vec<u32>>()
+    };
+    let half = licensed(&env.partition("ORG#c").await);
+    let done = half.iter().filter(|c| **c == 1).count();
+    assert!((1..N).contains(&done), "killed half-way: {done} of {N} rows licensed");
+
+    // The next delivery, in this process: it resumes and finishes.
+    let answers = seatkeeper::handlers::imports::handle_s3_event(&env.app, event.clone()).await.unwrap();
+    assert_eq!(answers[0].status, seatkeeper::domain::import::ImportStatus::Committed);
+    assert_eq!(answers[0].allocated as usize, N);
+    let counts = licensed(&env.partition("ORG#c").await);
+    assert_eq!(counts.len(), N);
+    assert!(counts.iter().all(|c| *c == 1), "every row licensed exactly once");
+    assert_eq!(lot_counts(&env, "c", at).await, vec![(N as u64, N as u64)], "the lot charged once per row");
+    let result = env.object_json("results/c/killed.json").await;
+    assert_eq!((result["status"].as_str(), result["allocated"].as_u64()), (Some("committed"), Some(N as u64)));
+    // A third delivery changes nothing.
+    let again = seatkeeper::handlers::imports::handle_s3_event(&env.app, event).await.unwrap();
+    assert_eq!(again, answers);
+    assert_eq!(lot_counts(&env, "c", at).await, vec![(N as u64, N as u64)]);
 }

@@ -7,6 +7,7 @@ mod faults;
 mod hostile;
 mod http_server;
 mod imports;
+mod leading_keys;
 mod orders;
 mod orgs;
 mod properties;

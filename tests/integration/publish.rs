@@ -71,3 +71,38 @@ async fn a_failed_entry_is_handed_back_for_a_retry() {
     let response = publish(&client, "notices", &stream_event()).await;
     assert_eq!(response.batch_item_failures[0].item_identifier.as_deref(), Some("100"));
 }
+
+/// Lambda may hand the same stream batch over twice (a retry after a timeout, a duplicate
+/// delivery). The events of both deliveries are the same events — same notice ids, kinds, times
+/// and details — so the consumer's de-duplication on `notice_id` leaves one e-mail per notice.
+#[tokio::test]
+async fn a_batch_delivered_twice_publishes_the_same_events_for_consumers_to_deduplicate() {
+    let sent = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = sent.clone();
+    let ok = mock!(Client::put_events)
+        .match_requests(move |r| {
+            seen.lock().unwrap().push(
+                r.entries()
+                    .iter()
+                    .map(|e| {
+                        (e.detail_type().unwrap_or("").to_string(), e.time().copied(), e.detail().unwrap().to_string())
+                    })
+                    .collect::<Vec<_>>(),
+            );
+            true
+        })
+        .then_output(|| PutEventsOutput::builder().failed_entry_count(0).build());
+    let client = mock_client!(aws_sdk_eventbridge, RuleMode::MatchAny, [&ok]);
+    let event = stream_event();
+    for _ in 0..2 {
+        assert!(publish(&client, "notices", &event).await.batch_item_failures.is_empty());
+    }
+    let sent = sent.lock().unwrap().clone();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[0], sent[1], "the second delivery repeats the first exactly");
+    let ids: Vec<String> = sent[0]
+        .iter()
+        .map(|(_, _, detail)| serde_json::from_str::<serde_json::Value>(detail).unwrap()["notice_id"].to_string())
+        .collect();
+    assert_eq!(ids, vec!["\"ntc_100\"", "\"ntc_103\""]);
+}

@@ -200,10 +200,35 @@ impl TestEnv {
             .table_name(&self.table)
             .key_condition_expression("PK = :pk")
             .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S(pk.into()))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
             .send()
+            .try_collect()
             .await
             .unwrap();
-        out.items.unwrap_or_default()
+        out
+    }
+
+    /// Learners of `org` written straight to the table (setting up large files quickly).
+    pub async fn seed_users(&self, org: &str, emails: &[String], at: &str) {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        let store = &self.app.store;
+        for chunk in emails.chunks(25) {
+            let mut pending: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|e| {
+                    let item = store.user_item(&seatkeeper::domain::user::User::new(org, e, at.parse().unwrap()));
+                    WriteRequest::builder()
+                        .put_request(PutRequest::builder().set_item(Some(item.unwrap())).build().unwrap())
+                        .build()
+                })
+                .collect();
+            while !pending.is_empty() {
+                let out = store.client.batch_write_item().request_items(&self.table, pending).send().await.unwrap();
+                pending = out.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
+            }
+        }
     }
 
     /// How many items of `type` a partition holds.
@@ -364,5 +389,111 @@ impl TestEnv {
             .build();
         let client = aws_sdk_dynamodb::Client::from_conf(conf);
         (TestEnv { app: App::new(Store::new(client, env.table.clone())), table: env.table.clone() }, log)
+    }
+}
+
+/// Records the leading key of every item a request touches, as IAM's `dynamodb:LeadingKeys`
+/// sees it: the table's partition key of each item of a get, put, update, delete, batch or
+/// transaction, and for a query the partition key value of the table or index it reads.
+#[derive(Debug, Clone, Default)]
+pub struct KeyLog(std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>);
+
+impl KeyLog {
+    /// Everything recorded since the last take, as (operation, leading key).
+    pub fn take(&self) -> Vec<(String, String)> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+type Attributes = HashMap<String, aws_sdk_dynamodb::types::AttributeValue>;
+
+fn leading(item: Option<&Attributes>) -> String {
+    item.and_then(|i| i.get("PK")).and_then(|v| v.as_s().ok()).cloned().unwrap_or_else(|| "<no PK>".into())
+}
+
+/// The partition key value a query's key condition names (`#n = :v`).
+fn query_leading(q: &aws_sdk_dynamodb::operation::query::QueryInput) -> String {
+    let pk = match q.index_name() {
+        Some(index) => format!("{index}PK"),
+        None => "PK".to_string(),
+    };
+    let names = q.expression_attribute_names().cloned().unwrap_or_default();
+    let values = q.expression_attribute_values().cloned().unwrap_or_default();
+    let condition = q.key_condition_expression().unwrap_or_default();
+    for part in condition.split(" AND ") {
+        let Some((name, value)) = part.split_once('=') else { continue };
+        let (name, value) = (name.trim(), value.trim());
+        if names.get(name).map(String::as_str).unwrap_or(name) == pk {
+            if let Some(v) = values.get(value).and_then(|v| v.as_s().ok()) {
+                return v.clone();
+            }
+        }
+    }
+    format!("<no {pk} in {condition}>")
+}
+
+impl aws_sdk_dynamodb::config::Intercept for KeyLog {
+    fn name(&self) -> &'static str {
+        "KeyLog"
+    }
+
+    fn read_before_execution(
+        &self,
+        context: &aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        use aws_sdk_dynamodb::operation::*;
+        let input = context.input();
+        let mut seen: Vec<(&str, String)> = Vec::new();
+        if let Some(i) = input.downcast_ref::<get_item::GetItemInput>() {
+            seen.push(("GetItem", leading(i.key())));
+        } else if let Some(i) = input.downcast_ref::<put_item::PutItemInput>() {
+            seen.push(("PutItem", leading(i.item())));
+        } else if let Some(i) = input.downcast_ref::<update_item::UpdateItemInput>() {
+            seen.push(("UpdateItem", leading(i.key())));
+        } else if let Some(i) = input.downcast_ref::<delete_item::DeleteItemInput>() {
+            seen.push(("DeleteItem", leading(i.key())));
+        } else if let Some(i) = input.downcast_ref::<query::QueryInput>() {
+            seen.push(("Query", query_leading(i)));
+        } else if let Some(i) = input.downcast_ref::<batch_get_item::BatchGetItemInput>() {
+            for keys in i.request_items().into_iter().flat_map(|m| m.values()) {
+                seen.extend(keys.keys().iter().map(|k| ("BatchGetItem", leading(Some(k)))));
+            }
+        } else if let Some(i) = input.downcast_ref::<batch_write_item::BatchWriteItemInput>() {
+            for w in i.request_items().into_iter().flat_map(|m| m.values()).flatten() {
+                let item = w.put_request().map(|p| p.item()).or(w.delete_request().map(|d| d.key()));
+                seen.push(("BatchWriteItem", leading(item)));
+            }
+        } else if let Some(i) = input.downcast_ref::<transact_write_items::TransactWriteItemsInput>() {
+            for t in i.transact_items() {
+                let (op, item) = if let Some(p) = t.put() {
+                    ("TransactWriteItems/Put", p.item())
+                } else if let Some(u) = t.update() {
+                    ("TransactWriteItems/Update", u.key())
+                } else if let Some(d) = t.delete() {
+                    ("TransactWriteItems/Delete", d.key())
+                } else if let Some(c) = t.condition_check() {
+                    ("TransactWriteItems/ConditionCheck", c.key())
+                } else {
+                    continue;
+                };
+                seen.push((op, leading(Some(item))));
+            }
+        } else {
+            seen.push(("<operation the key log does not know>", String::new()));
+        }
+        self.0.lock().unwrap().extend(seen.into_iter().map(|(op, key)| (op.to_string(), key)));
+        Ok(())
+    }
+}
+
+impl TestEnv {
+    /// The same table and bucket through a client that records every leading key it touches.
+    pub async fn with_key_log(self) -> (Self, KeyLog) {
+        let log = KeyLog::default();
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let conf = aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(log.clone()).build();
+        let store = Store::new(aws_sdk_dynamodb::Client::from_conf(conf), self.table.clone());
+        (TestEnv { app: App { store, imports: self.app.imports }, table: self.table }, log)
     }
 }

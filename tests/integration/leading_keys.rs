@@ -1,0 +1,223 @@
+//! Each function's IAM policy names the partition-key prefixes it may touch
+//! (`dynamodb:LeadingKeys`), and those are exactly the ones it uses: a walk through every
+//! route, sweep and the S3 import records the leading key of every item each function reads or
+//! writes (for a query, the partition key of the table or index it reads), and every one must
+//! match a pattern of that function's policy, and every pattern must be needed by one of them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use seatkeeper::http::routes;
+use seatkeeper::store::table::TEMPLATE;
+use seatkeeper_tests::{Answer, KeyLog, TestEnv, Who};
+use serde_json::{json, Value};
+use serde_yaml::Value as Yaml;
+
+type Seen = BTreeMap<String, BTreeSet<(String, String)>>;
+
+struct Walk {
+    env: TestEnv,
+    log: KeyLog,
+    seen: Seen,
+    commands: usize,
+}
+
+impl Walk {
+    fn record(&mut self, function: &str) {
+        let keys = self.log.take();
+        assert!(!keys.is_empty() || function == "tenant-admin", "{function} touched nothing");
+        self.seen.entry(function.to_string()).or_default().extend(keys);
+    }
+
+    /// Sends a request, with an `Idempotency-Key` when it is a command, and files the keys it
+    /// touched under the function the route table says serves it.
+    async fn go(&mut self, method: &str, url: &str, who: &Who, body: Option<Value>, at: &str) -> Answer {
+        let path = url.split('?').next().unwrap();
+        let (route, _) = routes::find(method, path, None).unwrap().unwrap();
+        let mut call = self.env.call(method, url).by(who).at(at);
+        if route.command {
+            self.commands += 1;
+            call = call.key(&format!("walk-{}", self.commands));
+        }
+        if let Some(b) = body {
+            call = call.json(b);
+        }
+        let a = Box::pin(call.send()).await;
+        assert!(a.status < 300, "{method} {url}: {} {}", a.status, a.body);
+        self.record(route.function);
+        a
+    }
+
+    async fn sweep(&mut self, function: &str, sweep: &str, at: &str) -> Value {
+        let run = seatkeeper::sweeps::by_name(sweep).unwrap();
+        let report = run(self.env.app.clone(), at.parse().unwrap()).await.unwrap();
+        self.record(function);
+        report
+    }
+}
+
+/// `StringLike`: `*` matches any run of characters, `?` any one.
+fn like(pattern: &str, value: &str) -> bool {
+    match pattern.chars().next() {
+        None => value.is_empty(),
+        Some('*') => (0..=value.len()).filter(|i| value.is_char_boundary(*i)).any(|i| like(&pattern[1..], &value[i..])),
+        Some(c) => {
+            let mut rest = value.chars();
+            match rest.next() {
+                Some(v) if v == c || c == '?' => like(&pattern[c.len_utf8()..], rest.as_str()),
+                _ => false,
+            }
+        }
+    }
+}
+
+/// Each function's table statements: every one must carry a `ForAllValues:StringLike` condition
+/// on `dynamodb:LeadingKeys`; the union of their patterns.
+fn granted_prefixes() -> BTreeMap<String, Vec<String>> {
+    let doc: Yaml = serde_yaml::from_str(TEMPLATE).unwrap();
+    let mut out = BTreeMap::new();
+    for (_, resource) in doc["Resources"].as_mapping().unwrap() {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap().to_string();
+        let mut patterns = Vec::new();
+        for policy in resource["Properties"]["Policies"].as_sequence().unwrap() {
+            for statement in policy["Statement"].as_sequence().unwrap() {
+                let actions = statement["Action"].as_sequence().unwrap();
+                if !actions.iter().any(|a| a.as_str().unwrap().starts_with("dynamodb:")) {
+                    continue;
+                }
+                let condition = &statement["Condition"];
+                assert_eq!(condition.as_mapping().map(|m| m.len()), Some(1), "{binary}: {condition:?}");
+                let keys = condition["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+                    .as_sequence()
+                    .unwrap_or_else(|| panic!("{binary}: a table grant without a LeadingKeys condition"));
+                patterns.extend(keys.iter().map(|k| k.as_str().unwrap().to_string()));
+            }
+        }
+        if !patterns.is_empty() {
+            out.insert(binary, patterns);
+        }
+    }
+    out
+}
+
+#[test]
+fn string_like_matches_as_iam_does() {
+    assert!(like("ORG#*", "ORG#c#CHILDREN"));
+    assert!(like("DUE#?", "DUE#3"));
+    assert!(!like("DUE#?", "DUE#31"));
+    assert!(!like("ORG#*", "ORDER#o1"));
+    assert!(like("ORGS", "ORGS"));
+    assert!(!like("ORGS", "ORGS#x"));
+}
+
+#[tokio::test]
+async fn each_function_touches_only_the_key_prefixes_its_policy_grants_and_needs_each_of_them() {
+    let (env, log) = TestEnv::with_s3().await.with_key_log().await;
+    let _ = log.take();
+    let mut w = Walk { env, log, seen: Seen::new(), commands: 0 };
+    let vendor = Who::vendor_admin();
+    let pm = Who::new("partner_manager", "p");
+    let cm = Who::new("company_manager", "c");
+    let platform = Who::new("platform", "c");
+    let day = "2018-04-01T08:00:00Z";
+
+    // tenant-admin
+    w.go("GET", "/health", &vendor, None, day).await;
+    w.go(
+        "POST",
+        "/v1/orgs",
+        &vendor,
+        Some(json!({"org_id": "p", "name": "P", "kind": "partner", "parent_id": "vendor"})),
+        day,
+    )
+    .await;
+    w.go("POST", "/v1/orgs", &pm, Some(json!({"org_id": "c", "name": "C", "kind": "company", "parent_id": "p"})), day)
+        .await;
+    let policy = json!({"term_starts": "activation", "renewal": "automatic", "notify_emails": ["admin@c.example"]});
+    w.go("PUT", "/v1/orgs/c/policy", &vendor, Some(policy), day).await;
+    w.go("GET", "/v1/orgs/c", &cm, None, day).await;
+    w.go("GET", "/v1/orgs/p/children", &pm, None, day).await;
+
+    // request-order and assign-order
+    let order = w.go("POST", "/v1/orgs/c/orders", &cm, Some(json!({"quantity": 10})), day).await;
+    let order = order.body["order_id"].as_str().unwrap().to_string();
+    let cancelled = w.go("POST", "/v1/orgs/c/orders", &cm, Some(json!({"quantity": 1})), day).await;
+    let rejected = w.go("POST", "/v1/orgs/c/orders", &cm, Some(json!({"quantity": 2})), day).await;
+    w.go("GET", "/v1/orgs/p/orders?status=requested", &pm, None, day).await;
+    w.go("GET", "/v1/orgs/p/orders", &pm, None, day).await;
+    w.go("GET", &format!("/v1/orders/{order}"), &cm, None, day).await;
+    w.go("POST", &format!("/v1/orders/{}/cancel", cancelled.body["order_id"].as_str().unwrap()), &cm, None, day).await;
+    let reject = format!("/v1/orders/{}/reject", rejected.body["order_id"].as_str().unwrap());
+    w.go("POST", &reject, &pm, Some(json!({"reason": "no"})), day).await;
+    w.go("POST", &format!("/v1/orders/{order}/assign"), &pm, None, "2018-04-02T09:00:00Z").await;
+    w.go("GET", "/v1/orgs/c/lots", &cm, None, day).await;
+
+    // users and allocate
+    let may = "2018-05-11T09:00:00Z";
+    w.go("PUT", "/v1/orgs/c/users/w@c.example", &cm, Some(json!({"name": "W"})), may).await;
+    let run = json!({"status": "active", "starts_at": may, "ends_at": "2020-05-11T09:00:00Z"});
+    w.go("PUT", "/v1/orgs/c/users/w@c.example/enrolments/run", &platform, Some(run), may).await;
+    w.go(
+        "POST",
+        "/v1/orgs/c/allocations",
+        &cm,
+        Some(json!({"emails": ["a@c.example", "b@c.example"], "create_missing": true})),
+        may,
+    )
+    .await;
+    w.go("GET", "/v1/orgs/c/licences", &cm, None, may).await;
+    w.go("DELETE", "/v1/orgs/c/users/b@c.example", &cm, None, may).await;
+    w.go("POST", "/v1/orgs/c/users/renewable", &cm, Some(json!({"emails": ["a@c.example"], "renewable": false})), may)
+        .await;
+    w.go("GET", "/v1/orgs/c/users", &cm, None, may).await;
+    w.go("GET", "/v1/orgs/c/users/w@c.example", &cm, None, may).await;
+    w.go("GET", "/v1/orgs/c/users/w@c.example/access", &platform, None, may).await;
+
+    // import-allocation: through the API, and a partner file on S3
+    let import = Box::pin(w.env.post("/v1/orgs/c/imports").by(&cm).raw(b"email\ni@c.example\n").at(may).send()).await;
+    assert_eq!(import.status, 201, "{}", import.body);
+    w.record(routes::IMPORT_ALLOCATION);
+    let id = import.body["import_id"].as_str().unwrap().to_string();
+    w.go("GET", &format!("/v1/orgs/c/imports/{id}"), &cm, None, may).await;
+    w.go("POST", &format!("/v1/orgs/c/imports/{id}/confirm"), &cm, None, may).await;
+    let dropped =
+        Box::pin(w.env.drop_file("imports/c/partner.csv", b"email\ns@c.example\n".to_vec(), &[], 2, may)).await;
+    assert_eq!(dropped.len(), 2);
+    w.record(routes::IMPORT_ALLOCATION);
+
+    // the reports, the notices and the sweeps
+    w.go("GET", "/v1/orgs/c/usage", &cm, None, may).await;
+    w.sweep(routes::USAGE_REPORT, "snapshot", "2018-06-01T01:00:00Z").await;
+    w.go("GET", "/v1/orgs/c/renewals?until=2019-06-30", &cm, None, "2019-04-01T00:00:00Z").await;
+    w.sweep(routes::RENEWALS, "forecast", "2019-05-01T06:00:00Z").await;
+    let renewed = w.sweep("renewal-sweep", "renewal", "2019-05-12T00:00:00Z").await;
+    assert_eq!(renewed["renewed"], json!(["w@c.example"]), "{renewed}");
+    let expired = w.sweep("expire", "expire", "2021-01-01T00:00:00Z").await;
+    assert!(expired["licences_expired"].as_u64().unwrap() >= 1, "{expired}");
+    w.go("GET", "/v1/orgs/c/notifications", &cm, None, day).await;
+    w.go("GET", "/v1/orgs/c/audit", &cm, None, day).await;
+
+    let granted = granted_prefixes();
+    let mut wrong = Vec::new();
+    for (function, keys) in &w.seen {
+        let Some(patterns) = granted.get(function) else {
+            wrong.push(format!("{function}: touched the table with no grant: {keys:?}"));
+            continue;
+        };
+        for (op, key) in keys {
+            if !patterns.iter().any(|p| like(p, key)) {
+                wrong.push(format!("{function}: {op} {key} matches none of {patterns:?}"));
+            }
+        }
+        for p in patterns {
+            if !keys.iter().any(|(_, k)| like(p, k)) {
+                wrong.push(format!("{function}: grants {p} and never needs it"));
+            }
+        }
+    }
+    let walked: BTreeSet<&String> = w.seen.keys().collect();
+    assert_eq!(walked, granted.keys().collect(), "every function with a table grant is walked");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
