@@ -1,8 +1,9 @@
-//! Property-based: random sequences of orders, allocations, releases, re-allocations and
-//! expiries (through the handlers and the expire sweep, against DynamoDB Local) keep every
-//! stored count equal to a recount of what the table holds: a lot never has more seats in use
-//! than its quantity nor issues more than its cap, the org's counters equal the users holding
-//! seats, and the usage report agrees.
+//! Property-based: random sequences of orders, allocations, releases, re-allocations,
+//! enrolments, expiries and automatic renewals (through the handlers and the hourly sweeps,
+//! against DynamoDB Local) keep every stored count equal to a recount of what the table holds:
+//! a lot never has more seats in use than its quantity nor issues more than its cap, every
+//! licence a user was ever debited is one use of a lot, the org's counters equal the users
+//! holding seats, and the usage report agrees.
 
 use std::collections::HashMap;
 
@@ -19,15 +20,18 @@ enum Step {
     Order(u32),
     Allocate(Vec<usize>),
     Release(usize),
+    /// An active enrolment of this many days for a user (its first one starts the licence).
+    Enrol(usize, u32),
     Days(u32),
 }
 
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
-        (1u32..6).prop_map(Step::Order),
-        proptest::collection::vec(0..USERS, 1..4).prop_map(Step::Allocate),
-        (0..USERS).prop_map(Step::Release),
-        (1u32..200).prop_map(Step::Days),
+        2 => (1u32..6).prop_map(Step::Order),
+        3 => proptest::collection::vec(0..USERS, 1..4).prop_map(Step::Allocate),
+        1 => (0..USERS).prop_map(Step::Release),
+        3 => (0..USERS, 30u32..800).prop_map(|(u, d)| Step::Enrol(u, d)),
+        2 => (1u32..200).prop_map(Step::Days),
     ]
 }
 
@@ -39,11 +43,20 @@ fn at(t: DateTime<Utc>) -> String {
     t.to_rfc3339()
 }
 
-async fn run(uses_per_seat: Option<u32>, steps: Vec<Step>) -> Result<(), String> {
+async fn run(uses_per_seat: Option<u32>, automatic: bool, steps: Vec<Step>) -> Result<(), String> {
     let env = TestEnv::new().await;
     env.partner_with_company("p", "c").await;
+    let mut policy = json!({});
     if let Some(n) = uses_per_seat {
-        env.put("/v1/orgs/c/policy").by(&Who::vendor_admin()).json(json!({"uses_per_seat": n})).send().await;
+        policy["uses_per_seat"] = json!(n);
+    }
+    if automatic {
+        policy["renewal"] = json!("automatic");
+        policy["term_starts"] = json!("activation");
+    }
+    let set = env.put("/v1/orgs/c/policy").by(&Who::vendor_admin()).json(policy).send().await;
+    if set.status != 200 {
+        return Err(format!("policy: {} {}", set.status, set.body));
     }
     let platform = Who::new("platform", "c");
     let cm = Who::new("company_manager", "c");
@@ -51,7 +64,10 @@ async fn run(uses_per_seat: Option<u32>, steps: Vec<Step>) -> Result<(), String>
         env.put(&format!("/v1/orgs/c/users/{}", email(i))).by(&platform).send().await;
     }
     let mut now: DateTime<Utc> = "2026-01-15T00:00:00Z".parse().unwrap();
-    for s in &steps {
+    // Every sequence starts with seats in use and one learner on a long course, so that time
+    // passing meets anniversaries, expiries and renewals.
+    let start = [Step::Order(3), Step::Allocate(vec![0, 1]), Step::Enrol(0, 800)];
+    for s in start.iter().chain(&steps) {
         now += Duration::hours(1);
         let answer = match s {
             Step::Order(q) => {
@@ -69,8 +85,18 @@ async fn run(uses_per_seat: Option<u32>, steps: Vec<Step>) -> Result<(), String>
             Step::Release(i) => {
                 env.call("DELETE", &format!("/v1/orgs/c/users/{}", email(*i))).by(&cm).at(&at(now)).send().await
             }
+            Step::Enrol(i, days) => {
+                let run = json!({"status": "active", "starts_at": at(now), "ends_at": at(now + Duration::days(*days as i64))});
+                env.put(&format!("/v1/orgs/c/users/{}/enrolments/run{}", email(*i), now.timestamp()))
+                    .by(&platform)
+                    .json(run)
+                    .at(&at(now))
+                    .send()
+                    .await
+            }
             Step::Days(d) => {
                 now += Duration::days(*d as i64);
+                seatkeeper::sweeps::renewal::renewal(&env.app, now).await.map_err(|e| e.to_string())?;
                 seatkeeper::sweeps::expire::expire(&env.app, now).await.map_err(|e| e.to_string())?;
                 continue;
             }
@@ -111,6 +137,11 @@ async fn run(uses_per_seat: Option<u32>, steps: Vec<Step>) -> Result<(), String>
             }
         }
     }
+    let debited: u64 = users.iter().map(|u| u.licence_count as u64).sum();
+    let issued: u64 = lots.iter().map(|l| l.uses as u64).sum();
+    if debited != issued {
+        return Err(format!("users were debited {debited} licences, the lots issued {issued}"));
+    }
     if counters.seats_held != holding.len() as i64 {
         return Err(format!("counters say {} seats held, the users hold {}", counters.seats_held, holding.len()));
     }
@@ -133,13 +164,14 @@ proptest! {
     #[test]
     fn stored_counts_always_equal_a_recount(
         uses_per_seat in prop_oneof![Just(None), (1u32..3).prop_map(Some)],
-        steps in proptest::collection::vec(step(), 1..25),
+        automatic in any::<bool>(),
+        steps in proptest::collection::vec(step(), 1..30),
     ) {
         let outcome = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap()
-            .block_on(run(uses_per_seat, steps));
+            .block_on(run(uses_per_seat, automatic, steps));
         prop_assert!(outcome.is_ok(), "{}", outcome.unwrap_err());
     }
 }
