@@ -258,23 +258,21 @@ async fn finish(
     let policy = store.policy(org).await?;
     let users = store.all_users(&org.org_id).await?;
     let renew: Vec<&Row> = rows.iter().filter(|r| r.outcome == RowOutcome::Renew).collect();
-    // Row i of the renew rows takes seat i of the reservation.
-    let tasks: Vec<LicenceWrite> = renew
-        .iter()
-        .enumerate()
-        .filter_map(|(i, row)| {
-            let (lot_id, end) = reservation.seat(i)?;
-            Some(LicenceWrite {
+    // Row i of the renew rows takes seat i of the reservation. The writes of one batch are
+    // made (and their users copied) only when the batch goes, so memory holds one copy of the
+    // org's users, not two.
+    let mut seats: Vec<Seat> = Vec::with_capacity(renew.len());
+    for (b, batch) in renew.chunks(WRITES_IN_FLIGHT).enumerate() {
+        let writes = batch.iter().enumerate().filter_map(|(j, row)| {
+            let (lot_id, end) = reservation.seat(b * WRITES_IN_FLIGHT + j)?;
+            let write = LicenceWrite {
                 user: users.get(&row.email).cloned(),
                 licence_id: record.licence_id(row.line),
                 lot_id: lot_id.map(str::to_string),
                 lot_end: end,
-            })
-        })
-        .collect();
-    let mut seats: Vec<Seat> = Vec::with_capacity(tasks.len());
-    for batch in tasks.chunks(WRITES_IN_FLIGHT) {
-        let writes = batch.iter().map(|w| issue_one(store, org, w.clone(), &policy, now));
+            };
+            Some(issue_one(store, org, write, &policy, now))
+        });
         for seat in futures::future::join_all(writes).await {
             seats.push(seat?);
         }
