@@ -1,9 +1,6 @@
 //! CSV import: the fixtures, worked case 5, the S3 path, duplicate delivery, a crash half-way
 //! and an import process killed half-way.
 
-use std::collections::HashMap;
-
-use aws_sdk_dynamodb::types::AttributeValue;
 use seatkeeper_tests::{Answer, TestEnv, Who, WRITE_OPERATIONS};
 use serde_json::{json, Value};
 
@@ -393,22 +390,10 @@ async fn an_import_process_killed_half_way_is_finished_by_the_next_delivery() {
         .spawn()
         .unwrap();
     // Kill it as soon as the first licence is on a user.
-    let first = seatkeeper::store::keys::user_sk(&emails[0]);
+    let store = &env.app.store;
     loop {
         assert!(worker.try_wait().unwrap().is_none(), "the worker ended before it could be killed");
-        let user = env
-            .app
-            .store
-            .client
-            .get_item()
-            .table_name(&env.table)
-            .key("PK", AttributeValue::S("ORG#c".into()))
-            .key("SK", AttributeValue::S(first.clone()))
-            .consistent_read(true)
-            .send()
-            .await
-            .unwrap();
-        if user.item.is_some_and(|u| u.contains_key("licence")) {
+        if store.user("c", &emails[0]).await.unwrap().is_some_and(|u| u.licence.is_some()) {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
@@ -417,14 +402,9 @@ async fn an_import_process_killed_half_way_is_finished_by_the_next_delivery() {
     let status = worker.wait().unwrap();
     assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(9), "killed, not finished");
 
-    let licensed = |items: &[HashMap<String, AttributeValue>]| {
-        items
-            .iter()
-            .filter(|i| i.get("type").and_then(|t| t.as_s().ok()).map(String::as_str) == Some("user"))
-            .map(|i| i.get("licence_count").and_then(|n| n.as_n().ok()).map(|n| n.parse::<u32>().unwrap()).unwrap_or(0))
-            .collect::<Vec<u32>>()
-    };
-    let half = licensed(&env.partition("ORG#c").await);
+    let licensed =
+        || async { store.all_users("c").await.unwrap().into_values().map(|u| u.licence_count).collect::<Vec<_>>() };
+    let half = licensed().await;
     let done = half.iter().filter(|c| **c == 1).count();
     assert!((1..N).contains(&done), "killed half-way: {done} of {N} rows licensed");
 
@@ -432,7 +412,7 @@ async fn an_import_process_killed_half_way_is_finished_by_the_next_delivery() {
     let answers = seatkeeper::handlers::imports::handle_s3_event(&env.app, event.clone()).await.unwrap();
     assert_eq!(answers[0].status, seatkeeper::domain::import::ImportStatus::Committed);
     assert_eq!(answers[0].allocated as usize, N);
-    let counts = licensed(&env.partition("ORG#c").await);
+    let counts = licensed().await;
     assert_eq!(counts.len(), N);
     assert!(counts.iter().all(|c| *c == 1), "every row licensed exactly once");
     assert_eq!(lot_counts(&env, "c", at).await, vec![(N as u64, N as u64)], "the lot charged once per row");

@@ -283,13 +283,16 @@ impl aws_sdk_dynamodb::config::Intercept for RequestLog {
 impl TestEnv {
     /// A fresh table and an app whose client logs every request it sends.
     pub async fn with_request_log() -> (Self, RequestLog) {
-        let env = TestEnv::new().await;
         let log = RequestLog::default();
+        (TestEnv::new().await.intercepted(log.clone()).await, log)
+    }
+
+    /// The same table and bucket through a client that also runs `interceptor`.
+    async fn intercepted(self, interceptor: impl aws_sdk_dynamodb::config::Intercept + 'static) -> Self {
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let conf = aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(log.clone()).build();
-        let client = aws_sdk_dynamodb::Client::from_conf(conf);
-        let table = env.table.clone();
-        (TestEnv { app: App::new(Store::new(client, table.clone())), table }, log)
+        let conf = aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(interceptor).build();
+        let store = Store::new(aws_sdk_dynamodb::Client::from_conf(conf), self.table.clone());
+        TestEnv { app: App { store, imports: self.app.imports }, table: self.table }
     }
 }
 
@@ -491,9 +494,6 @@ impl TestEnv {
     /// The same table and bucket through a client that records every leading key it touches.
     pub async fn with_key_log(self) -> (Self, KeyLog) {
         let log = KeyLog::default();
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let conf = aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(log.clone()).build();
-        let store = Store::new(aws_sdk_dynamodb::Client::from_conf(conf), self.table.clone());
-        (TestEnv { app: App { store, imports: self.app.imports }, table: self.table }, log)
+        (self.intercepted(log.clone()).await, log)
     }
 }

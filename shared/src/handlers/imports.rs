@@ -337,7 +337,6 @@ async fn finish(
 }
 
 /// One row's licence: the user as read, the licence id and the seat it takes.
-#[derive(Clone)]
 struct LicenceWrite {
     user: Option<User>,
     licence_id: String,

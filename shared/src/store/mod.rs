@@ -217,7 +217,7 @@ impl Store {
     /// named twice is read once.
     pub async fn get_many<T: DeserializeOwned>(&self, keys_: Vec<(String, &str)>) -> Result<Vec<T>, StoreError> {
         use aws_sdk_dynamodb::types::KeysAndAttributes;
-        // DynamoDB refuses a batch that names one key twice; each key is read once.
+        // DynamoDB refuses a batch that names one key twice.
         let mut unique = keys_;
         unique.sort();
         unique.dedup();
