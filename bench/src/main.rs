@@ -65,7 +65,7 @@ struct Env {
 }
 
 async fn metered_client(meter: &Meter) -> Client {
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = seatkeeper::app::sdk_config().await;
     let conf = aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(meter.clone()).build();
     Client::from_conf(conf)
 }

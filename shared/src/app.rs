@@ -32,13 +32,21 @@ impl App {
     /// on loopback.
     pub async fn from_env() -> Result<Self, String> {
         let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is not set".to_string())?;
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let config = sdk_config().await;
         let app = App::new(Store::new(aws_sdk_dynamodb::Client::new(&config), table));
         Ok(match std::env::var("BUCKET_NAME") {
             Ok(bucket) => app.with_imports(ImportsBucket { client: s3_client(&config), bucket }),
             Err(_) => app,
         })
     }
+}
+
+/// The SDK's settings from the environment (region, credentials, `AWS_ENDPOINT_URL_*`), with
+/// the one HTTPS client every AWS client here uses: hyper 1 and rustls over ring.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    let https = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https).load().await
 }
 
 pub fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {

@@ -107,7 +107,7 @@ pub fn serve_sweep(
 pub async fn serve_publisher() -> Result<(), lambda_runtime::Error> {
     init_tracing();
     let bus = std::env::var("EVENT_BUS_NAME").map_err(|_| "EVENT_BUS_NAME is not set")?;
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let config = crate::app::sdk_config().await;
     let client = aws_sdk_eventbridge::Client::new(&config);
     let (client, bus) = (&client, bus.as_str());
     lambda_runtime::run(service_fn(move |event: LambdaEvent<aws_lambda_events::dynamodb::Event>| async move {

@@ -15,4 +15,5 @@ mod publish;
 mod renewal;
 mod round_trips;
 mod template;
+mod tls;
 mod usage;

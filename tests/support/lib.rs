@@ -289,7 +289,7 @@ impl TestEnv {
 
     /// The same table and bucket through a client that also runs `interceptor`.
     async fn intercepted(self, interceptor: impl aws_sdk_dynamodb::config::Intercept + 'static) -> Self {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let sdk = seatkeeper::app::sdk_config().await;
         let conf = aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(interceptor).build();
         let store = Store::new(aws_sdk_dynamodb::Client::from_conf(conf), self.table.clone());
         TestEnv { app: App { store, imports: self.app.imports }, table: self.table }
@@ -303,7 +303,7 @@ impl TestEnv {
         let mut env = TestEnv::new().await;
         std::env::var("AWS_ENDPOINT_URL_S3")
             .expect("AWS_ENDPOINT_URL_S3 must point at the S3-compatible server: run `make test`");
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let sdk = seatkeeper::app::sdk_config().await;
         let imports = seatkeeper::app::ImportsBucket {
             client: seatkeeper::app::s3_client(&sdk),
             bucket: format!("test-{}", &uuid::Uuid::new_v4().simple().to_string()[..20]),
@@ -384,7 +384,7 @@ impl TestEnv {
     /// The same table through a client whose `operation` requests fail after the first `n`.
     pub async fn failing_after(env: &TestEnv, operation: &'static str, n: usize) -> (TestEnv, RequestLog) {
         let log = RequestLog::default();
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let sdk = seatkeeper::app::sdk_config().await;
         let conf = aws_sdk_dynamodb::config::Builder::from(&sdk)
             .interceptor(log.clone())
             .interceptor(FailAfter { operation, allowed: n, seen: Default::default() })

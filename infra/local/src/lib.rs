@@ -233,7 +233,7 @@ fn into_response(r: ApiGatewayV2httpResponse) -> Response {
 /// The DynamoDB client for the local run: the SDK's own environment settings
 /// (`AWS_ENDPOINT_URL_DYNAMODB`, region, credentials).
 pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let config = seatkeeper::app::sdk_config().await;
     aws_sdk_dynamodb::Client::new(&config)
 }
 

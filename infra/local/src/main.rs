@@ -61,7 +61,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             TableDefinition::from_compiled_template()?.create(&client, &table).await?;
             let mut app = App::new(Store::new(client, table.clone()));
             if let Ok(bucket) = std::env::var("BUCKET_NAME") {
-                let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                let config = seatkeeper::app::sdk_config().await;
                 let imports = seatkeeper::app::ImportsBucket { client: seatkeeper::app::s3_client(&config), bucket };
                 seatkeeper_local::ensure_bucket(&imports).await?;
                 app = app.with_imports(imports);
