@@ -6,16 +6,20 @@ use tracing::Instrument;
 
 use crate::App;
 
-/// Structured JSON logs; `RUST_LOG` sets the level (default `info`).
+/// Structured JSON logs; `RUST_LOG` sets the level, for all targets or per target
+/// (`info`, `warn,seatkeeper=debug`; default `info`).
 pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(filter)
-        .with_current_span(true)
-        .with_span_list(false)
-        .without_time()
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let _ = tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().json().with_current_span(true).with_span_list(false).without_time())
+        .with(log_filter(std::env::var("RUST_LOG").ok().as_deref()))
         .try_init();
+}
+
+/// The log filter `RUST_LOG` names; `info` when it is unset or does not parse.
+pub fn log_filter(setting: Option<&str>) -> tracing_subscriber::filter::Targets {
+    setting.and_then(|s| s.parse().ok()).unwrap_or_else(|| "info".parse().expect("a level"))
 }
 
 /// Runs an HTTP function that serves the routes of `function` (see `http::routes::ROUTES`).
@@ -141,4 +145,21 @@ pub fn serve_http_and_schedule(
         }))
         .await
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_filter;
+    use tracing::Level;
+
+    #[test]
+    fn rust_log_sets_the_level_per_target() {
+        let f = log_filter(Some("warn,seatkeeper=debug"));
+        assert!(f.would_enable("seatkeeper::handlers", &Level::DEBUG));
+        assert!(!f.would_enable("aws_smithy_runtime", &Level::INFO));
+        assert!(f.would_enable("aws_smithy_runtime", &Level::WARN));
+        let default = log_filter(None);
+        assert!(default.would_enable("seatkeeper", &Level::INFO) && !default.would_enable("seatkeeper", &Level::DEBUG));
+        assert_eq!(log_filter(Some("=not a filter=")).to_string(), default.to_string());
+    }
 }
