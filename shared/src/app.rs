@@ -26,18 +26,27 @@ impl App {
         self
     }
 
-    /// `TABLE_NAME` names the table, `BUCKET_NAME` the imports bucket (for the functions that
-    /// use it); the SDK reads its own settings (region, credentials, `AWS_ENDPOINT_URL_*`).
-    /// `S3_FORCE_PATH_STYLE=true` addresses the bucket in the path, for S3-compatible servers
-    /// on loopback.
+    /// `TABLE_NAME` names the table; the SDK reads its own settings (region, credentials,
+    /// `AWS_ENDPOINT_URL_*`).
     pub async fn from_env() -> Result<Self, String> {
-        let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is not set".to_string())?;
+        Self::from_config(&sdk_config().await)
+    }
+
+    /// As [`App::from_env`], and `BUCKET_NAME` names the imports bucket, for the functions that
+    /// use it (the import and the renewals export). `S3_FORCE_PATH_STYLE=true` addresses the
+    /// bucket in the path, for S3-compatible servers on loopback.
+    pub async fn from_env_with_bucket() -> Result<Self, String> {
         let config = sdk_config().await;
-        let app = App::new(Store::new(aws_sdk_dynamodb::Client::new(&config), table));
+        let app = Self::from_config(&config)?;
         Ok(match std::env::var("BUCKET_NAME") {
             Ok(bucket) => app.with_imports(ImportsBucket { client: s3_client(&config), bucket }),
             Err(_) => app,
         })
+    }
+
+    fn from_config(config: &aws_config::SdkConfig) -> Result<Self, String> {
+        let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is not set".to_string())?;
+        Ok(App::new(Store::new(aws_sdk_dynamodb::Client::new(config), table)))
     }
 }
 

@@ -4,6 +4,7 @@ use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use lambda_runtime::{service_fn, LambdaEvent};
 use tracing::Instrument;
 
+use crate::http::Function;
 use crate::App;
 
 /// Structured JSON logs; `RUST_LOG` sets the level, for all targets or per target
@@ -22,25 +23,25 @@ pub fn log_filter(setting: Option<&str>) -> tracing_subscriber::filter::Targets 
     setting.and_then(|s| s.parse().ok()).unwrap_or_else(|| "info".parse().expect("a level"))
 }
 
-/// Runs an HTTP function that serves the routes of `function` (see `http::routes::ROUTES`).
+/// Runs an HTTP function that serves the routes of `function` (one of
+/// `handlers::functions`).
 ///
 /// Boxed: the runtime's service stack around the handlers nests deep enough to overflow the
 /// compiler's layout queries in an unboxed `main`.
 pub fn serve_http(
-    function: &'static str,
+    function: &'static Function,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), lambda_runtime::Error>>>> {
     Box::pin(serve_http_inner(function))
 }
 
-async fn serve_http_inner(function: &'static str) -> Result<(), lambda_runtime::Error> {
+async fn serve_http_inner(function: &'static Function) -> Result<(), lambda_runtime::Error> {
     init_tracing();
-    let app = App::from_env().await?;
+    let app = (function.app)().await?;
     let app = &app;
+    let name = function.name.unwrap_or("all");
     lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayV2httpRequest>| async move {
-        let span = tracing::info_span!("invocation", aws_request_id = %event.context.request_id, function);
-        Ok::<_, std::convert::Infallible>(
-            crate::http::handle(app, Some(function), event.payload).instrument(span).await,
-        )
+        let span = tracing::info_span!("invocation", aws_request_id = %event.context.request_id, function = name);
+        Ok::<_, std::convert::Infallible>(crate::http::handle(app, function, event.payload).instrument(span).await)
     }))
     .await
 }
@@ -49,14 +50,15 @@ async fn serve_http_inner(function: &'static str) -> Result<(), lambda_runtime::
 /// events for partner files, told apart by the event's shape. A failed S3 import is returned as
 /// an error so Lambda retries it and, in the end, sends it to the dead-letter queue.
 pub fn serve_import(
-    function: &'static str,
+    function: &'static Function,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), lambda_runtime::Error>>>> {
     Box::pin(async move {
         init_tracing();
-        let app = App::from_env().await?;
+        let app = (function.app)().await?;
         let app = &app;
+        let name = function.name.unwrap_or("all");
         lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
-            let span = tracing::info_span!("invocation", aws_request_id = %event.context.request_id, function);
+            let span = tracing::info_span!("invocation", aws_request_id = %event.context.request_id, function = name);
             async move {
                 if is_s3_event(&event.payload) {
                     let s3: aws_lambda_events::s3::S3Event = serde_json::from_value(event.payload)?;
@@ -67,7 +69,7 @@ pub fn serve_import(
                     Ok::<_, lambda_runtime::Error>(serde_json::Value::Null)
                 } else {
                     let request: ApiGatewayV2httpRequest = serde_json::from_value(event.payload)?;
-                    Ok(serde_json::to_value(crate::http::handle(app, Some(function), request).await)?)
+                    Ok(serde_json::to_value(crate::http::handle(app, function, request).await)?)
                 }
             }
             .instrument(span)
@@ -124,12 +126,12 @@ pub async fn serve_publisher() -> Result<(), lambda_runtime::Error> {
 /// `detail-type` and `time`): the renewals forecast and its monthly export, the usage report and
 /// its daily snapshot.
 pub fn serve_http_and_schedule(
-    function: &'static str,
+    function: &'static Function,
     sweep: Sweep,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), lambda_runtime::Error>>>> {
     Box::pin(async move {
         init_tracing();
-        let app = App::from_env().await?;
+        let app = (function.app)().await?;
         let app = &app;
         lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
             if event.payload.get("detail-type").is_some() {
@@ -139,9 +141,7 @@ pub fn serve_http_and_schedule(
                 return sweep(app.clone(), now).await.map_err(|e| Box::new(e) as lambda_runtime::Error);
             }
             let request: ApiGatewayV2httpRequest = serde_json::from_value(event.payload)?;
-            Ok::<_, lambda_runtime::Error>(serde_json::to_value(
-                crate::http::handle(app, Some(function), request).await,
-            )?)
+            Ok::<_, lambda_runtime::Error>(serde_json::to_value(crate::http::handle(app, function, request).await)?)
         }))
         .await
     })

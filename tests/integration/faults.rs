@@ -94,7 +94,7 @@ async fn allocate_with(client: Client) -> Answer {
         at("2026-02-01T00:00:00Z"),
     )
     .unwrap();
-    let r = seatkeeper::http::handle(&app, None, event).await;
+    let r = seatkeeper::http::handle(&app, &seatkeeper::handlers::functions::ALL, event).await;
     let body = match r.body {
         Some(aws_lambda_events::encodings::Body::Text(t)) => serde_json::from_str(&t).unwrap(),
         _ => serde_json::Value::Null,

@@ -241,7 +241,7 @@ async fn the_forecast_downloads_as_csv_and_as_an_xlsx_that_opens() {
         at("2019-04-01T00:00:00Z"),
     )
     .unwrap();
-    let r = seatkeeper::http::handle(&env.app, None, event).await;
+    let r = seatkeeper::http::handle(&env.app, &seatkeeper::handlers::functions::ALL, event).await;
     assert!(r.is_base64_encoded);
     let bytes = match r.body {
         Some(aws_lambda_events::encodings::Body::Binary(b)) => b,

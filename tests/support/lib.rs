@@ -110,7 +110,10 @@ impl Call<'_> {
             self.now,
         )
         .expect("a valid event");
-        let r = seatkeeper::http::handle(&self.env.app, None, event).await;
+        // As deployed: the function that serves the route, with only its handlers.
+        let path = self.target.split('?').next().unwrap_or_default();
+        let function = seatkeeper::handlers::functions::serving(&self.method, path);
+        let r = seatkeeper::http::handle(&self.env.app, function, event).await;
         let body = match r.body {
             Some(Body::Text(t)) => serde_json::from_str(&t).unwrap_or(Value::String(t)),
             _ => Value::Null,

@@ -1,6 +1,6 @@
-//! The `allocate` Lambda: serves its routes of `seatkeeper::http::ROUTES`.
+//! The `allocate` Lambda: serves its routes of `seatkeeper::http::ROUTES`, and links only their handlers.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    seatkeeper::lambda::serve_http("allocate").await
+    seatkeeper::lambda::serve_http(&seatkeeper::handlers::functions::ALLOCATE).await
 }

@@ -1,6 +1,6 @@
-//! The `assign-order` Lambda: serves its routes of `seatkeeper::http::ROUTES`.
+//! The `assign-order` Lambda: serves its routes of `seatkeeper::http::ROUTES`, and links only their handlers.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    seatkeeper::lambda::serve_http("assign-order").await
+    seatkeeper::lambda::serve_http(&seatkeeper::handlers::functions::ASSIGN_ORDER).await
 }

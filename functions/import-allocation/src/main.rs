@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    seatkeeper::lambda::serve_import("import-allocation").await
+    seatkeeper::lambda::serve_import(&seatkeeper::handlers::functions::IMPORT_ALLOCATION).await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    seatkeeper::lambda::serve_sweep(seatkeeper::sweeps::by_name("renewal").ok_or("no such sweep")?).await
+    seatkeeper::lambda::serve_sweep(seatkeeper::sweeps::RENEWAL).await
 }

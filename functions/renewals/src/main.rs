@@ -2,6 +2,9 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let export = seatkeeper::sweeps::by_name("forecast").ok_or("no such sweep")?;
-    seatkeeper::lambda::serve_http_and_schedule("renewals", export).await
+    seatkeeper::lambda::serve_http_and_schedule(
+        &seatkeeper::handlers::functions::RENEWALS,
+        seatkeeper::sweeps::FORECAST,
+    )
+    .await
 }

@@ -1,6 +1,6 @@
-//! The `tenant-admin` Lambda: serves its routes of `seatkeeper::http::ROUTES`.
+//! The `tenant-admin` Lambda: serves its routes of `seatkeeper::http::ROUTES`, and links only their handlers.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    seatkeeper::lambda::serve_http("tenant-admin").await
+    seatkeeper::lambda::serve_http(&seatkeeper::handlers::functions::TENANT_ADMIN).await
 }

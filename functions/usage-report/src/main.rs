@@ -2,6 +2,9 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let snapshot = seatkeeper::sweeps::by_name("snapshot").ok_or("no such sweep")?;
-    seatkeeper::lambda::serve_http_and_schedule("usage-report", snapshot).await
+    seatkeeper::lambda::serve_http_and_schedule(
+        &seatkeeper::handlers::functions::USAGE_REPORT,
+        seatkeeper::sweeps::SNAPSHOT,
+    )
+    .await
 }

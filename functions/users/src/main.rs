@@ -1,6 +1,6 @@
-//! The `users` Lambda: serves its routes of `seatkeeper::http::ROUTES`.
+//! The `users` Lambda: serves its routes of `seatkeeper::http::ROUTES`, and links only their handlers.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    seatkeeper::lambda::serve_http("users").await
+    seatkeeper::lambda::serve_http(&seatkeeper::handlers::functions::USERS).await
 }

@@ -141,7 +141,7 @@ async fn gateway(State(server): State<Arc<LocalServer>>, request: Request) -> Re
         Ok(e) => e,
         Err(e) => return plain_error(400, "invalid_request", &e),
     };
-    into_response(seatkeeper::http::handle(&server.app, None, event).await)
+    into_response(seatkeeper::http::handle(&server.app, &seatkeeper::handlers::functions::ALL, event).await)
 }
 
 /// The HTTP API payload-2.0 event API Gateway would send for a request: `target` is the path

@@ -8,44 +8,149 @@ pub mod renewals;
 pub mod usage;
 pub(crate) mod users;
 
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::domain::org::Org;
 use crate::domain::DomainError;
-use crate::http::{Ctx, Op, Reply};
+use crate::http::{Ctx, Reply};
 use crate::store::Error;
 
-pub async fn dispatch(op: Op, cx: &Ctx<'_>) -> Result<Reply, Error> {
-    match op {
-        Op::Health => Ok(Reply::ok(json!({ "status": "ok" }))),
-        Op::CreateOrg => orgs::create(cx).await,
-        Op::GetOrg => orgs::get(cx).await,
-        Op::ListChildren => orgs::children(cx).await,
-        Op::PutPolicy => orgs::put_policy(cx).await,
-        Op::ListNotifications => orgs::notifications(cx).await,
-        Op::ListAudit => orgs::audit(cx).await,
-        Op::RequestOrder => orders::request(cx).await,
-        Op::ListOrders => orders::list(cx).await,
-        Op::GetOrder => orders::get(cx).await,
-        Op::CancelOrder => orders::cancel(cx).await,
-        Op::AssignOrder => orders::assign(cx).await,
-        Op::RejectOrder => orders::reject(cx).await,
-        Op::ListLots => orders::lots(cx).await,
-        Op::UpsertUser => retry_races(|| users::upsert(cx)).await,
-        Op::ListUsers => users::list(cx).await,
-        Op::GetUser => users::get(cx).await,
-        Op::ReleaseUser => retry_races(|| users::release(cx)).await,
-        Op::SetRenewable => users::set_renewable(cx).await,
-        Op::PutEnrolment => retry_races(|| users::put_enrolment(cx)).await,
-        Op::Access => users::access(cx).await,
-        Op::Allocate => retry_races(|| allocations::allocate(cx)).await,
-        Op::ListLicences => allocations::licences(cx).await,
-        Op::CreateImport => imports::create(cx).await,
-        Op::ConfirmImport => imports::confirm(cx).await,
-        Op::GetImport => imports::get(cx).await,
-        Op::Renewals => renewals::get(cx).await,
-        Op::Usage => usage::get(cx).await,
+/// The handler of each operation, by the operation's name.
+macro_rules! handler {
+    (Health, $cx:ident) => { Ok(Reply::ok(json!({ "status": "ok" }))) };
+    (CreateOrg, $cx:ident) => { orgs::create($cx).await };
+    (GetOrg, $cx:ident) => { orgs::get($cx).await };
+    (ListChildren, $cx:ident) => { orgs::children($cx).await };
+    (PutPolicy, $cx:ident) => { orgs::put_policy($cx).await };
+    (ListNotifications, $cx:ident) => { orgs::notifications($cx).await };
+    (ListAudit, $cx:ident) => { orgs::audit($cx).await };
+    (RequestOrder, $cx:ident) => { orders::request($cx).await };
+    (ListOrders, $cx:ident) => { orders::list($cx).await };
+    (GetOrder, $cx:ident) => { orders::get($cx).await };
+    (CancelOrder, $cx:ident) => { orders::cancel($cx).await };
+    (AssignOrder, $cx:ident) => { orders::assign($cx).await };
+    (RejectOrder, $cx:ident) => { orders::reject($cx).await };
+    (ListLots, $cx:ident) => { orders::lots($cx).await };
+    (UpsertUser, $cx:ident) => { retry_races(|| users::upsert($cx)).await };
+    (ListUsers, $cx:ident) => { users::list($cx).await };
+    (GetUser, $cx:ident) => { users::get($cx).await };
+    (ReleaseUser, $cx:ident) => { retry_races(|| users::release($cx)).await };
+    (SetRenewable, $cx:ident) => { users::set_renewable($cx).await };
+    (PutEnrolment, $cx:ident) => { retry_races(|| users::put_enrolment($cx)).await };
+    (Access, $cx:ident) => { users::access($cx).await };
+    (Allocate, $cx:ident) => { retry_races(|| allocations::allocate($cx)).await };
+    (ListLicences, $cx:ident) => { allocations::licences($cx).await };
+    (CreateImport, $cx:ident) => { imports::create($cx).await };
+    (ConfirmImport, $cx:ident) => { imports::confirm($cx).await };
+    (GetImport, $cx:ident) => { imports::get($cx).await };
+    (Renewals, $cx:ident) => { renewals::get($cx).await };
+    (Usage, $cx:ident) => { usage::get($cx).await };
+}
+
+/// A [`Function`](crate::http::Function) whose dispatch runs exactly the handlers of `ops`.
+macro_rules! function {
+    ($name:expr, $app:expr; $($op:ident),+ $(,)?) => {{
+        fn dispatch<'a, 'b>(op: Op, cx: &'a Ctx<'b>) -> BoxFuture<'a, Result<Reply, Error>> {
+            Box::pin(async move {
+                match op {
+                    $(Op::$op => handler!($op, cx),)+
+                    #[allow(unreachable_patterns)]
+                    other => Err(crate::store::StoreError::Other(format!("{other:?} is not served here")).into()),
+                }
+            })
+        }
+        Function { name: $name, ops: &[$(Op::$op),+], dispatch, app: $app }
+    }};
+}
+
+/// Each Lambda's routes and handlers, as its `main` serves them. Tests hold each list to the
+/// route table; a function's binary links only the handlers (and the clients) its list names.
+pub mod functions {
+    use futures::future::BoxFuture;
+    use serde_json::json;
+
+    use super::{allocations, imports, orders, orgs, renewals, retry_races, usage, users};
+    use crate::http::routes::{self, Op};
+    use crate::http::{Ctx, Function, Reply};
+    use crate::store::Error;
+    use crate::App;
+
+    fn table() -> BoxFuture<'static, Result<App, String>> {
+        Box::pin(App::from_env())
+    }
+
+    fn table_and_bucket() -> BoxFuture<'static, Result<App, String>> {
+        Box::pin(App::from_env_with_bucket())
+    }
+
+    pub const TENANT_ADMIN: Function = function!(Some(routes::TENANT_ADMIN), table;
+        Health, CreateOrg, GetOrg, ListChildren, PutPolicy, ListNotifications, ListAudit);
+    pub const REQUEST_ORDER: Function =
+        function!(Some(routes::REQUEST_ORDER), table; RequestOrder, ListOrders, GetOrder, CancelOrder);
+    pub const ASSIGN_ORDER: Function = function!(Some(routes::ASSIGN_ORDER), table; AssignOrder, RejectOrder, ListLots);
+    pub const USERS: Function = function!(Some(routes::USERS), table;
+        ListUsers, SetRenewable, UpsertUser, GetUser, ReleaseUser, PutEnrolment, Access);
+    pub const ALLOCATE: Function = function!(Some(routes::ALLOCATE), table; Allocate, ListLicences);
+    pub const IMPORT_ALLOCATION: Function =
+        function!(Some(routes::IMPORT_ALLOCATION), table_and_bucket; CreateImport, ConfirmImport, GetImport);
+    pub const RENEWALS: Function = function!(Some(routes::RENEWALS), table_and_bucket; Renewals);
+    pub const USAGE_REPORT: Function = function!(Some(routes::USAGE_REPORT), table; Usage);
+
+    /// Every route, as the local server serves them.
+    pub const ALL: Function = function!(None, table_and_bucket;
+        Health, CreateOrg, GetOrg, ListChildren, PutPolicy, ListNotifications, ListAudit,
+        RequestOrder, ListOrders, GetOrder, CancelOrder, AssignOrder, RejectOrder, ListLots,
+        ListUsers, SetRenewable, UpsertUser, GetUser, ReleaseUser, PutEnrolment, Access,
+        Allocate, ListLicences, CreateImport, ConfirmImport, GetImport, Renewals, Usage);
+
+    /// The functions that serve routes.
+    pub const EACH: &[Function] =
+        &[TENANT_ADMIN, REQUEST_ORDER, ASSIGN_ORDER, USERS, ALLOCATE, IMPORT_ALLOCATION, RENEWALS, USAGE_REPORT];
+
+    /// The function that serves `method` `path`, as API Gateway routes it; [`ALL`] for a
+    /// request no route matches (its 404 or 405 is the same everywhere).
+    pub fn serving(method: &str, path: &str) -> &'static Function {
+        let name = match routes::find(method, path, None) {
+            Ok(Ok((route, _))) => route.function,
+            _ => return &ALL,
+        };
+        EACH.iter().find(|f| f.name == Some(name)).unwrap_or(&ALL)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use crate::http::ROUTES;
+
+        #[test]
+        fn each_function_dispatches_exactly_the_operations_of_its_routes() {
+            let mut named: Vec<&str> = EACH.iter().filter_map(|f| f.name).collect();
+            let mut in_table: Vec<&str> = ROUTES.iter().map(|r| r.function).collect();
+            named.sort();
+            in_table.sort();
+            in_table.dedup();
+            assert_eq!(named, in_table, "one Function per function of the route table");
+            for f in EACH {
+                let mut want: Vec<String> =
+                    ROUTES.iter().filter(|r| Some(r.function) == f.name).map(|r| format!("{:?}", r.op)).collect();
+                let mut have: Vec<String> = f.ops.iter().map(|op| format!("{op:?}")).collect();
+                want.sort();
+                have.sort();
+                assert_eq!(have, want, "{:?}", f.name);
+            }
+            let mut all: Vec<String> = ALL.ops.iter().map(|op| format!("{op:?}")).collect();
+            let mut every: Vec<String> = ROUTES.iter().map(|r| format!("{:?}", r.op)).collect();
+            all.sort();
+            every.sort();
+            assert_eq!(all, every);
+        }
+
+        #[test]
+        fn a_request_goes_to_the_function_of_its_route() {
+            assert_eq!(serving("POST", "/v1/orgs/c/allocations").name, Some(routes::ALLOCATE));
+            assert_eq!(serving("get", "/v1/orgs/c/imports/imp_1").name, Some(routes::IMPORT_ALLOCATION));
+            assert_eq!(serving("GET", "/v1/nowhere").name, None);
+        }
     }
 }
 

@@ -139,9 +139,25 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// Handles one API Gateway event. `function` limits the routes to those one Lambda serves;
-/// the local server passes `None` and serves them all.
-pub async fn handle(app: &App, function: Option<&str>, event: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
+/// Runs the handler of one operation.
+pub type Dispatch = for<'a, 'b> fn(Op, &'a Ctx<'b>) -> futures::future::BoxFuture<'a, Result<Reply, Error>>;
+
+/// What one Lambda serves: its routes of [`ROUTES`] (by name; `None` for every route, as the
+/// local server serves them) and the dispatch to their handlers. Each function's dispatch names
+/// only its own handlers, so its binary links only them (`crate::handlers::functions`).
+#[derive(Clone, Copy)]
+pub struct Function {
+    pub name: Option<&'static str>,
+    /// The operations `dispatch` runs: those of the function's routes.
+    pub ops: &'static [Op],
+    pub dispatch: Dispatch,
+    /// Builds the function's [`App`] from the environment (with the imports bucket only where
+    /// the function uses it).
+    pub app: fn() -> futures::future::BoxFuture<'static, Result<App, String>>,
+}
+
+/// Handles one API Gateway event with the routes and handlers of `function`.
+pub async fn handle(app: &App, function: &Function, event: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
     let req = match ApiRequest::from_event(event) {
         Ok(r) => r,
         Err(e) => return error_response(&e),
@@ -169,8 +185,8 @@ pub async fn handle(app: &App, function: Option<&str>, event: ApiGatewayV2httpRe
     .await
 }
 
-async fn run(app: &App, function: Option<&str>, req: &ApiRequest) -> Result<Reply, Error> {
-    let (route, params) = match routes::find(&req.method, &req.path, function)? {
+async fn run(app: &App, function: &Function, req: &ApiRequest) -> Result<Reply, Error> {
+    let (route, params) = match routes::find(&req.method, &req.path, function.name)? {
         Ok(found) => found,
         Err(routes::Miss::NoSuchPath) => return Err(DomainError::NotFound(format!("no route {}", req.path)).into()),
         Err(routes::Miss::MethodNotAllowed) => {
@@ -207,7 +223,7 @@ async fn run(app: &App, function: Option<&str>, req: &ApiRequest) -> Result<Repl
     if let Some(replay) = ctx.replay().await? {
         return Ok(replay);
     }
-    crate::handlers::dispatch(route.op, &ctx).await
+    (function.dispatch)(route.op, &ctx).await
 }
 
 fn response(status: u16, body: &Value, replayed: bool) -> ApiGatewayV2httpResponse {

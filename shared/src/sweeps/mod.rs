@@ -7,6 +7,7 @@ pub mod renewal;
 pub mod snapshot;
 
 use crate::domain::policy::Policy;
+use crate::lambda::Sweep;
 use crate::store::{Error, Store};
 
 /// The e-mails a company's notices go to: its manager users and the policy's `notify_emails`.
@@ -18,16 +19,24 @@ pub(crate) async fn recipients(store: &Store, org_id: &str, policy: &Policy) -> 
     Ok(to)
 }
 
-/// The sweeps by name, as the schedules (and the local server) run them.
-pub fn by_name(name: &str) -> Option<crate::lambda::Sweep> {
-    fn report<R: serde::Serialize>(r: Result<R, Error>) -> Result<serde_json::Value, Error> {
-        r.map(|r| serde_json::to_value(r).unwrap_or_default())
-    }
+fn report<R: serde::Serialize>(r: Result<R, Error>) -> Result<serde_json::Value, Error> {
+    r.map(|r| serde_json::to_value(r).unwrap_or_default())
+}
+
+/// The sweeps as the schedules run them; each function names its own, so its binary links only
+/// that one.
+pub const EXPIRE: Sweep = |app, now| Box::pin(async move { report(expire::expire(&app, now).await) });
+pub const RENEWAL: Sweep = |app, now| Box::pin(async move { report(renewal::renewal(&app, now).await) });
+pub const FORECAST: Sweep = |app, now| Box::pin(async move { report(forecast::export(&app, now).await) });
+pub const SNAPSHOT: Sweep = |app, now| Box::pin(async move { report(snapshot::snapshot(&app, now).await) });
+
+/// The sweeps by name, as the local server runs them.
+pub fn by_name(name: &str) -> Option<Sweep> {
     Some(match name {
-        "expire" => |app, now| Box::pin(async move { report(expire::expire(&app, now).await) }),
-        "renewal" => |app, now| Box::pin(async move { report(renewal::renewal(&app, now).await) }),
-        "forecast" => |app, now| Box::pin(async move { report(forecast::export(&app, now).await) }),
-        "snapshot" => |app, now| Box::pin(async move { report(snapshot::snapshot(&app, now).await) }),
+        "expire" => EXPIRE,
+        "renewal" => RENEWAL,
+        "forecast" => FORECAST,
+        "snapshot" => SNAPSHOT,
         _ => return None,
     })
 }
