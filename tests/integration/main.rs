@@ -15,5 +15,4 @@ mod publish;
 mod renewal;
 mod round_trips;
 mod template;
-mod tls;
 mod usage;

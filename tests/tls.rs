@@ -1,6 +1,8 @@
 //! The HTTPS client every AWS client is built with (`seatkeeper::app::sdk_config`: hyper and
 //! rustls over ring) against a real TLS server: the rest of the suite talks plain HTTP to
-//! DynamoDB Local, so this is where the handshake and the certificate check are exercised.
+//! DynamoDB Local, so this is where the handshake and the certificate check are exercised. A
+//! test binary of its own: the client reads its trusted roots once per process, so
+//! `SSL_CERT_FILE` must name the test CA before any client is built.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -101,8 +103,7 @@ async fn the_aws_clients_speak_tls_and_check_the_certificate() {
     let dir = std::env::temp_dir().join(format!("seatkeeper-tls-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     certificates(&dir);
-    // The client trusts the roots `SSL_CERT_FILE` names (rustls-native-certs), read when the
-    // client is built; the other tests' clients talk plain HTTP and need no roots.
+    // The client trusts the roots `SSL_CERT_FILE` names (rustls-native-certs).
     std::env::set_var("SSL_CERT_FILE", dir.join("ca.pem"));
     let (_server, port) = serve(&dir);
 
