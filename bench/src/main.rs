@@ -551,20 +551,22 @@ fn binaries(skip_build: bool, lines: &mut Vec<Line>) -> Res<()> {
         eprintln!("release build of {} functions: {:.0} s", names.len(), started.elapsed().as_secs_f64());
     }
     let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| root.join("target"));
-    let mut largest = 0u64;
+    // In MB (10^6 bytes), the goal's unit.
+    const GOAL: u64 = 6_000_000;
     let mut sizes = Vec::new();
     for name in &names {
         let path = target.join("release").join(name);
         let size = std::fs::metadata(&path).map_err(|e| format!("{}: {e}", path.display()))?.len();
-        largest = largest.max(size);
-        sizes.push(format!("{name} {:.2}", size as f64 / 1_048_576.0));
+        sizes.push((size, name.as_str()));
     }
+    let within = sizes.iter().filter(|(size, _)| *size <= GOAL).count();
+    let (largest, largest_name) = sizes.iter().max().copied().unwrap_or((0, "-"));
     lines.push(line(
-        "bootstrap size, stripped (MiB), largest",
-        format!("{:.2}", largest as f64 / 1_048_576.0),
-        sizes.join(", "),
+        "bootstrap size, stripped (MB)",
+        format!("largest {:.2} ({largest_name}); {within} of {} within the goal", largest as f64 / 1e6, sizes.len()),
+        sizes.iter().map(|(size, name)| format!("{name} {:.2}", *size as f64 / 1e6)).collect::<Vec<_>>().join(", "),
         "≤ 6 MB each",
-        Some(largest <= 6_000_000),
+        Some(within == sizes.len()),
     ));
     let binary = target.join("release").join("usage-report");
     let mut polls: Vec<Duration> = (0..5).map(|_| first_poll(&binary)).collect::<Res<_>>()?;
