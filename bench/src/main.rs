@@ -101,7 +101,7 @@ async fn call(env: &Env, method: &str, target: &str, role: &str, org: &str, body
         ("role".to_string(), role.to_string()),
     ]);
     let event = seatkeeper_local::api_event(method, target, &[], &body, Some(claims), at(now)).expect("an event");
-    let function = seatkeeper::handlers::functions::serving(method, target.split('?').next().unwrap_or_default());
+    let function = seatkeeper::handlers::functions::serving(method, target);
     let r = seatkeeper::http::handle(&env.app, function, event).await;
     let body = match r.body {
         Some(Body::Text(t)) => serde_json::from_str(&t).unwrap_or(Value::String(t)),

@@ -111,8 +111,7 @@ impl Call<'_> {
         )
         .expect("a valid event");
         // As deployed: the function that serves the route, with only its handlers.
-        let path = self.target.split('?').next().unwrap_or_default();
-        let function = seatkeeper::handlers::functions::serving(&self.method, path);
+        let function = seatkeeper::handlers::functions::serving(&self.method, &self.target);
         let r = seatkeeper::http::handle(&self.env.app, function, event).await;
         let body = match r.body {
             Some(Body::Text(t)) => serde_json::from_str(&t).unwrap_or(Value::String(t)),

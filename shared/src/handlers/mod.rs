@@ -107,9 +107,11 @@ pub mod functions {
     pub const EACH: &[Function] =
         &[TENANT_ADMIN, REQUEST_ORDER, ASSIGN_ORDER, USERS, ALLOCATE, IMPORT_ALLOCATION, RENEWALS, USAGE_REPORT];
 
-    /// The function that serves `method` `path`, as API Gateway routes it; [`ALL`] for a
-    /// request no route matches (its 404 or 405 is the same everywhere).
-    pub fn serving(method: &str, path: &str) -> &'static Function {
+    /// The function that serves `method` `target` (a path, with or without its query), as API
+    /// Gateway routes it; [`ALL`] for a request no route matches (its 404 or 405 is the same
+    /// everywhere).
+    pub fn serving(method: &str, target: &str) -> &'static Function {
+        let path = target.split('?').next().unwrap_or_default();
         let name = match routes::find(method, path, None) {
             Ok(Ok((route, _))) => route.function,
             _ => return &ALL,
