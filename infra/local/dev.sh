@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make dev`: DynamoDB Local (data kept in .local/dynamodb), an S3-compatible server for partner
-# files, and the local API on 127.0.0.1:3000.
+# files, the local API on 127.0.0.1:3000, and the template's schedules on the wall clock.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
@@ -12,10 +12,33 @@ export AWS_ENDPOINT_URL_S3="http://127.0.0.1:$s3_port"
 export S3_FORCE_PATH_STYLE=true
 export TABLE_NAME="${TABLE_NAME:-seatkeeper}"
 export BUCKET_NAME="${BUCKET_NAME:-seatkeeper-imports}"
+addr="${SEATKEEPER_ADDR:-127.0.0.1:3000}"
 
-cargo build -q -p seatkeeper-local
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "building the local server (the first build takes a few minutes)"
+cargo build -p seatkeeper-local
+step "DynamoDB Local on port $ddb_port (fetched from Maven Central the first time)"
 infra/local/dynamodb-local.sh start "$ddb_port" "$root/.local/dynamodb"
+step "the S3-compatible server on port $s3_port (moto's, from PyPI the first time)"
 infra/local/s3-local.sh start "$s3_port"
-trap 'infra/local/dynamodb-local.sh stop "$ddb_port"; infra/local/s3-local.sh stop "$s3_port"' EXIT
-echo "Seatkeeper local API on http://127.0.0.1:3000 (table $TABLE_NAME). A token: make token ROLE=vendor_admin ORG=vendor" >&2
-target/debug/seatkeeper-local serve --addr "${SEATKEEPER_ADDR:-127.0.0.1:3000}"
+cleanup() {
+  [ -n "${api_pid:-}" ] && kill "$api_pid" 2>/dev/null || true
+  infra/local/dynamodb-local.sh stop "$ddb_port"
+  infra/local/s3-local.sh stop "$s3_port"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+step "the local API on $addr (table $TABLE_NAME, bucket $BUCKET_NAME; logs below)"
+target/debug/seatkeeper-local serve --addr "$addr" &
+api_pid=$!
+for _ in $(seq 1 200); do
+  if curl -s -o /dev/null "http://$addr/health"; then
+    printf '\n==> ready: the API is on http://%s (the contract: http://%s/openapi.json).\n    A token: make token ROLE=vendor_admin ORG=vendor. Stop with Ctrl-C.\n\n' "$addr" "$addr" >&2
+    break
+  fi
+  kill -0 "$api_pid" 2>/dev/null || { echo "the local API did not start" >&2; exit 1; }
+  sleep 0.1
+done
+wait "$api_pid"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `make test`: everything the project checks, on a fresh machine too. Installs what it needs
-# (DynamoDB Local from Maven Central; cfn-lint and moto's S3 server from PyPI), then: formatting, the template lint,
-# unit and integration tests against DynamoDB Local, and an end-to-end run of the local server.
+# (DynamoDB Local from Maven Central; cfn-lint, moto's server and the OpenAPI validator from PyPI;
+# the Lambda Runtime Interface Emulator from the Go module proxy; openapi-typescript from npm), then:
+# formatting, the template and contract checks, unit and integration tests against DynamoDB Local,
+# every function's binary under the emulator, and an end-to-end run of the local server.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
@@ -14,6 +16,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 step "tools"
 infra/local/dynamodb-local.sh install
 infra/local/s3-local.sh install
+infra/local/rie.sh install
 if [ ! -x .local/venv-fuzz/bin/st ]; then
   python3 -m venv .local/venv-fuzz
   .local/venv-fuzz/bin/pip install -q --disable-pip-version-check -r infra/requirements-fuzz.txt
@@ -27,6 +30,9 @@ cargo clippy --workspace --all-targets -q -- -D warnings
 
 step "cfn-lint infra/template.yaml"
 .local/venv/bin/cfn-lint infra/template.yaml
+
+step "shared/openapi.yaml: validated, and TypeScript types generated from it"
+infra/local/openapi-check.sh
 
 ddb_port="$(free_port)"
 s3_port="$(free_port)"
@@ -49,6 +55,11 @@ cargo build --workspace --bins
 
 step "cargo test (unit, and integration against DynamoDB Local)"
 cargo test --workspace --no-fail-fast 2>&1 | tee .local/cargo-test.log
+
+step "every function's own binary under the Lambda Runtime Interface Emulator"
+# AWS's sample events (tests/fixtures/events) against each debug binary; moto's server stands
+# in for EventBridge as it does for S3.
+SEATKEEPER_RIE="$root/.local/bin/aws-lambda-rie" cargo test -p seatkeeper-tests --test emulator 2>&1 | tee -a .local/cargo-test.log
 
 step "end to end through the local server"
 TABLE_NAME="e2e-$(date +%s)" BUCKET_NAME="e2e-imports" target/debug/seatkeeper-local serve --no-schedules --addr "127.0.0.1:$api_port" >.local/e2e-server.log 2>&1 &

@@ -179,3 +179,37 @@ fn the_table_is_protected_logs_are_json_and_every_async_event_has_a_dead_letter_
     }
     assert!(checked >= 6, "schedules, the S3 import and the stream: {checked}");
 }
+
+/// Each schedule of the template, as Scheduler delivers it (its `Input`, the context attributes
+/// filled in), handed to the entry of the function it is wired to: it must run that function's
+/// sweep at the scheduled instant. A schedule that lost its `Input` sends `{}`, which is refused.
+#[tokio::test]
+async fn each_schedule_of_the_template_runs_its_sweep_at_its_instant() {
+    let env = TestEnv::with_s3().await;
+    let schedules = seatkeeper_local::schedules::compiled();
+    let mut swept = BTreeSet::new();
+    for schedule in &schedules {
+        assert!(
+            schedule.input.as_deref().is_some_and(|i| i.contains("<aws.scheduler.scheduled-time>")),
+            "{} {}: the schedule's Input must carry <aws.scheduler.scheduled-time>",
+            schedule.function,
+            schedule.event
+        );
+        let entry = seatkeeper::lambda::entries::named(&schedule.function).expect("a function with an entry");
+        let sweep = schedule.sweep().expect("the Input names its sweep");
+        assert_eq!(entry.sweep.map(|(name, _)| name), Some(sweep.as_str()), "{} runs {sweep}", schedule.function);
+        let at: chrono::DateTime<chrono::Utc> = "2027-03-01T06:00:00Z".parse().unwrap();
+        let report = seatkeeper::lambda::invoke(&env.app, entry, schedule.payload(at).unwrap())
+            .await
+            .unwrap_or_else(|e| panic!("{} {}: {e}", schedule.function, schedule.event));
+        assert_eq!(report["now"], "2027-03-01T06:00:00Z", "{}: {report}", schedule.function);
+        swept.insert(sweep);
+
+        let without_input = seatkeeper_local::schedules::Schedule { input: None, ..schedule.clone() };
+        let refused = seatkeeper::lambda::invoke(&env.app, entry, without_input.payload(at).unwrap()).await;
+        let message = refused.expect_err("a payload without an instant").to_string();
+        assert!(message.contains("<aws.scheduler.scheduled-time>"), "{message}");
+    }
+    let want: BTreeSet<String> = ["expire", "renewal", "forecast", "snapshot"].map(String::from).into();
+    assert_eq!(swept, want, "every sweep has its schedule");
+}

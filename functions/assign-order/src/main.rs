@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    seatkeeper::lambda::serve_http(&seatkeeper::handlers::functions::ASSIGN_ORDER).await
+    seatkeeper::lambda::serve(&seatkeeper::lambda::entries::ASSIGN_ORDER).await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    seatkeeper::lambda::serve_import(&seatkeeper::handlers::functions::IMPORT_ALLOCATION).await
+    seatkeeper::lambda::serve(&seatkeeper::lambda::entries::IMPORT_ALLOCATION).await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    seatkeeper::lambda::serve_sweep(seatkeeper::sweeps::RENEWAL).await
+    seatkeeper::lambda::serve(&seatkeeper::lambda::entries::RENEWAL_SWEEP).await
 }

@@ -2,9 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    seatkeeper::lambda::serve_http_and_schedule(
-        &seatkeeper::handlers::functions::USAGE_REPORT,
-        seatkeeper::sweeps::SNAPSHOT,
-    )
-    .await
+    seatkeeper::lambda::serve(&seatkeeper::lambda::entries::USAGE_REPORT).await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    seatkeeper::lambda::serve_http(&seatkeeper::handlers::functions::USERS).await
+    seatkeeper::lambda::serve(&seatkeeper::lambda::entries::USERS).await
 }

@@ -15,11 +15,13 @@ use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::Router;
-use chrono::{DateTime, Datelike, Timelike, Utc};
+use chrono::{DateTime, Utc};
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use seatkeeper::App;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+
+pub mod schedules;
 
 pub const DEFAULT_SECRET: &str = "seatkeeper-dev-secret";
 /// API Gateway refuses payloads over 10 MB; so does the local server.
@@ -324,12 +326,20 @@ pub async fn ensure_bucket(imports: &seatkeeper::app::ImportsBucket) -> Result<(
         .map_err(|e| format!("{}", aws_sdk_s3::error::DisplayErrorContext(&e)))
 }
 
-/// The sweeps the schedules run, by name.
-pub async fn run_sweep(app: &App, name: &str, now: DateTime<Utc>) -> Result<Option<Value>, seatkeeper::store::Error> {
-    match seatkeeper::sweeps::by_name(name) {
-        Some(sweep) => sweep(app.clone(), now).await.map(Some),
-        None => Ok(None),
-    }
+/// Runs the template's schedule of `sweep` at `at`: the payload Scheduler would send, handed to
+/// the entry of the function the template wires it to, exactly as Lambda would.
+pub async fn run_schedule(app: &App, sweep: &str, at: DateTime<Utc>) -> Result<Option<Value>, String> {
+    let Some(schedule) = schedules::compiled().into_iter().find(|s| s.sweep().as_deref() == Some(sweep)) else {
+        return Ok(None);
+    };
+    invoke_schedule(app, &schedule, at).await.map(Some)
+}
+
+async fn invoke_schedule(app: &App, schedule: &schedules::Schedule, at: DateTime<Utc>) -> Result<Value, String> {
+    let entry = seatkeeper::lambda::entries::named(&schedule.function)
+        .ok_or_else(|| format!("no function {:?} for a schedule", schedule.function))?;
+    let payload = schedule.payload(at)?;
+    seatkeeper::lambda::invoke(app, entry, payload).await.map_err(|e| e.to_string())
 }
 
 /// `POST /dev/sweeps/{name}?now=<RFC 3339>` (local only): runs a sweep as its schedule would at
@@ -345,37 +355,40 @@ async fn dev_sweep(server: &LocalServer, name: &str, query: &str) -> Response {
             }
         }
     };
-    match run_sweep(&server.app, name, now).await {
+    match run_schedule(&server.app, name, now).await {
         Ok(Some(report)) => Response::builder()
             .status(200)
             .header("content-type", "application/json")
             .body(Body::from(report.to_string()))
             .expect("static response"),
         Ok(None) => plain_error(404, "not_found", &format!("no sweep named {name:?}")),
-        Err(e) => plain_error(500, "internal", &e.to_string()),
+        Err(e) => plain_error(500, "internal", &e),
     }
 }
 
-/// The local stand-in for the EventBridge schedules: each sweep at the top of every hour (and
-/// once at start), at the wall-clock time.
+/// The local stand-in for EventBridge Scheduler: at the top of every hour on the wall clock (and
+/// once at start, for that hour), each of the template's schedules that fires then, with the
+/// payload Scheduler would send.
 pub async fn drive_schedules(app: App) {
+    let schedules = schedules::compiled();
     loop {
-        let now = Utc::now();
-        let mut sweeps = vec!["renewal", "expire"];
-        if now.hour() == 0 {
-            sweeps.push("snapshot");
-            if now.day() == 1 {
-                sweeps.push("forecast");
+        let hour = Utc::now().timestamp() / 3600 * 3600;
+        let at = DateTime::<Utc>::from_timestamp(hour, 0).unwrap_or_default();
+        for schedule in &schedules {
+            match schedule.fires_at(at) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "schedule skipped");
+                    continue;
+                }
+            }
+            match invoke_schedule(&app, schedule, at).await {
+                Ok(report) => tracing::info!(function = %schedule.function, %at, %report, "scheduled sweep"),
+                Err(e) => tracing::error!(function = %schedule.function, %at, error = %e, "scheduled sweep failed"),
             }
         }
-        for name in sweeps {
-            match run_sweep(&app, name, now).await {
-                Ok(report) => tracing::info!(sweep = name, ?report, "scheduled sweep"),
-                Err(e) => tracing::error!(sweep = name, error = %e, "scheduled sweep failed"),
-            }
-        }
-        let next_hour = (now + chrono::Duration::hours(1)).timestamp() / 3600 * 3600;
-        let wait = (next_hour - Utc::now().timestamp()).max(1) as u64;
+        let wait = (hour + 3600 - Utc::now().timestamp()).max(1) as u64;
         tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
     }
 }
