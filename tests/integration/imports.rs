@@ -102,6 +102,7 @@ async fn every_fixture_reads_as_expected() {
         ("empty.csv", fixture("empty.csv"), "empty"),
         ("binary.csv", fixture("binary.csv"), "binary"),
         ("unbalanced-quotes.csv", fixture("unbalanced-quotes.csv"), "line 2"),
+        ("unclosed-quote-at-end.csv", fixture("unclosed-quote-at-end.csv"), "line 3"),
         ("named column missing", fixture("comma.csv"), "no column named"),
     ] {
         let query = if name == "named column missing" { "?email_column=Mail%20address" } else { "" };

@@ -94,6 +94,65 @@ fn detect_delimiter(header: &[u8]) -> u8 {
     counts.iter().max_by_key(|c| c.1).filter(|c| c.1 > 0).map(|c| c.0).unwrap_or(b',')
 }
 
+/// Where the reader stands in the quoting of the bytes it has passed on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Quoting {
+    /// At the start of a field: a quote here opens a quoted field.
+    FieldStart,
+    /// In an unquoted field: a quote here is text.
+    Unquoted,
+    Quoted,
+    /// A quote inside a quoted field: it closes the field unless another quote follows.
+    QuoteInQuoted,
+}
+
+/// Passes the bytes on to the csv reader and follows their quoting as csv-core does (a quote
+/// opens a field only at its start, `""` in a quoted field is a quote, anything else after the
+/// closing quote is text): the csv crate ends a quoted field still open at the end of the input
+/// without complaint, so a quote left open on the last row would otherwise be read as a row.
+struct QuoteWatch<R> {
+    inner: R,
+    delimiter: u8,
+    state: Quoting,
+    /// The line the next byte is on, and the line the last quoted field opened on.
+    line: u64,
+    opened: u64,
+}
+
+impl<R> QuoteWatch<R> {
+    fn new(inner: R, delimiter: u8) -> Self {
+        QuoteWatch { inner, delimiter, state: Quoting::FieldStart, line: 1, opened: 1 }
+    }
+
+    /// The line of a quote still open after the last byte read.
+    fn open_quote(&self) -> Option<u64> {
+        (self.state == Quoting::Quoted).then_some(self.opened)
+    }
+}
+
+impl<R: Read> Read for QuoteWatch<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for &b in &buf[..n] {
+            self.state = match (self.state, b) {
+                (Quoting::Quoted, b'"') => Quoting::QuoteInQuoted,
+                (Quoting::Quoted, _) | (Quoting::QuoteInQuoted, b'"') => Quoting::Quoted,
+                (Quoting::FieldStart, b'"') => {
+                    self.opened = self.line;
+                    Quoting::Quoted
+                }
+                (_, b'\n') => Quoting::FieldStart,
+                (_, b) if b == self.delimiter => Quoting::FieldStart,
+                _ => Quoting::Unquoted,
+            };
+            if b == b'\n' {
+                self.line += 1;
+            }
+        }
+        Ok(n)
+    }
+}
+
 /// Reads a CSV export from any reader, streaming: only the e-mail cells are kept.
 pub fn read(input: impl Read, email_column: Option<&str>) -> Result<CsvFile, DomainError> {
     let mut reader = BufReader::with_capacity(64 * 1024, input);
@@ -126,7 +185,7 @@ pub fn read(input: impl Read, email_column: Option<&str>) -> Result<CsvFile, Dom
         .terminator(csv::Terminator::Any(b'\n'))
         .has_headers(true)
         .flexible(true)
-        .from_reader(Cursor::new(body).chain(reader));
+        .from_reader(QuoteWatch::new(Cursor::new(body).chain(reader), delimiter));
     let headers = csv.byte_headers().map_err(|e| refuse(1, format!("the header row cannot be read: {e}")))?.clone();
     let names: Vec<String> = headers
         .iter()
@@ -212,6 +271,10 @@ pub fn read(input: impl Read, email_column: Option<&str>) -> Result<CsvFile, Dom
             return Err(refuse(line, "a quoted field runs over several lines; is a closing quote missing?"));
         }
         cells.push((line, cell.to_string()));
+    }
+    // The reader has seen every byte now: a quote still open swallowed the end of the file.
+    if let Some(opened) = csv.get_ref().open_quote() {
+        return Err(refuse(opened, "a quote opened on this line is never closed; is a closing quote missing?"));
     }
     if cells.is_empty() {
         return Err(refuse(2, "the file has a header row but no data rows"));
@@ -345,6 +408,71 @@ mod tests {
         }
         let long = vec![b'a'; MAX_RECORD_BYTES + 10];
         assert!(read(&long[..], None).unwrap_err().to_string().contains("longer than"));
+    }
+
+    #[test]
+    fn a_quote_left_open_at_the_end_of_the_file_is_refused_naming_its_line() {
+        let cases: Vec<(&[u8], &str)> = vec![
+            (b"email\n\"a@b.test\n", "line 2:"),
+            (b"email\n\"a@b.test", "line 2:"),
+            (b"email\r\n\"a@b.test\r\n", "line 2:"),
+            (b"email\nann@c.example\n\n\"a@b.test\n", "line 4:"),
+            (b"name,email\nAnn,ann@c.example\nBob,\"bob@c.example\n", "line 3:"),
+            (b"name,email\n\"Multi\nline\",\"b@c.example\n", "line 3:"),
+            (b"name,email\n\"Say \"\"hi\"\"\",a@c.example\nC,\"c@c.example\"\"\n", "line 3:"),
+            (b"email\n\"", "line 2:"),
+        ];
+        for (text, want) in cases {
+            let err = read(text, None).unwrap_err();
+            assert_eq!(err.code(), "invalid_request", "{:?}", String::from_utf8_lossy(text));
+            let message = err.to_string();
+            assert!(
+                message.contains(want) && message.contains("never closed"),
+                "{:?}: {message}",
+                String::from_utf8_lossy(text)
+            );
+        }
+    }
+
+    #[test]
+    fn closed_quotes_and_quotes_inside_unquoted_fields_read_as_before() {
+        assert_eq!(cells(b"email\n\"a@b.test\"\n"), vec![(2, "a@b.test".into())]);
+        assert_eq!(cells(b"email\n\"a@b.test\""), vec![(2, "a@b.test".into())]);
+        assert_eq!(cells(b"name,email\n\"Say \"\"hi\"\"\",a@c.example\r\n"), vec![(2, "a@c.example".into())]);
+        assert_eq!(cells(b"name,email\n\"Multi\nline\",\"b@c.example\""), vec![(2, "b@c.example".into())]);
+        // A quote that does not open a field is text, as the csv crate reads it.
+        assert_eq!(cells(b"name,email\nO\"Brien,ob@c.example\n"), vec![(2, "ob@c.example".into())]);
+        assert_eq!(cells(b"email\nann\"@c.example\n"), vec![(2, "ann\"@c.example".into())]);
+        assert_eq!(cells(b"email\nann@c.example\""), vec![(2, "ann@c.example\"".into())]);
+        assert_eq!(cells(b"name,email\n\"Ann\"x \",a@c.example\n"), vec![(2, "a@c.example".into())]);
+    }
+
+    #[test]
+    fn the_quote_watch_agrees_with_the_csv_reader() {
+        // Every text of up to 7 bytes of quotes, delimiters, line breaks and letters: the watch
+        // says a quote is open exactly when the csv crate would read ",Z" appended to the text
+        // into the last field rather than as a field of its own.
+        let mut texts: Vec<Vec<u8>> = vec![vec![]];
+        for _ in 0..7 {
+            let longer: Vec<Vec<u8>> = texts
+                .iter()
+                .filter(|t| t.len() == texts.last().unwrap().len())
+                .flat_map(|t| b"\",\na".iter().map(move |&b| [t.as_slice(), &[b]].concat()))
+                .collect();
+            texts.extend(longer);
+        }
+        for text in texts {
+            let mut watch = QuoteWatch::new(&text[..], b',');
+            std::io::copy(&mut watch, &mut std::io::sink()).unwrap();
+            let mut csv = csv::ReaderBuilder::new()
+                .terminator(csv::Terminator::Any(b'\n'))
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(Cursor::new([text.as_slice(), b",Z"].concat()));
+            let last = csv.byte_records().last().unwrap().unwrap();
+            let swallowed = last.iter().next_back() != Some(&b"Z"[..]);
+            assert_eq!(watch.open_quote().is_some(), swallowed, "{:?}", String::from_utf8_lossy(&text));
+        }
     }
 
     #[test]
