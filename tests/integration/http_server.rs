@@ -25,9 +25,13 @@ fn token(role: &str, org: &str, exp_in: i64, secret: &str) -> String {
 }
 
 async fn serve(env: TestEnv) -> String {
+    serve_with_console(env, None).await
+}
+
+async fn serve_with_console(env: TestEnv, console: Option<std::path::PathBuf>) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let server = Arc::new(LocalServer { app: env.app, secret: SECRET.into() });
+    let server = Arc::new(LocalServer { app: env.app, secret: SECRET.into(), console });
     tokio::spawn(async move { axum::serve(listener, router(server)).await.unwrap() });
     format!("http://{addr}")
 }
@@ -113,4 +117,48 @@ async fn tokens_that_are_missing_forged_expired_or_malformed_are_refused() {
         .await
         .unwrap();
     assert_eq!(bad_now.status(), 400);
+}
+
+/// The console beside the API on one origin: its files, its index for its own routes, the
+/// local sign-in's token, while the API's paths stay the API's.
+#[tokio::test]
+async fn the_console_is_served_beside_the_api_and_signs_in_locally() {
+    let dir = std::env::temp_dir().join(format!("console-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(dir.join("assets")).unwrap();
+    std::fs::write(dir.join("index.html"), "<!doctype html><title>Seatkeeper</title>").unwrap();
+    std::fs::write(dir.join("assets/app.js"), "console.log(1)").unwrap();
+    let base = serve_with_console(TestEnv::new().await, Some(dir)).await;
+    let http = reqwest::Client::new();
+    let get = |path: &str| http.get(format!("{base}{path}")).send();
+
+    let index = get("/").await.unwrap();
+    assert_eq!(index.status(), 200);
+    assert!(index.text().await.unwrap().contains("<title>Seatkeeper</title>"));
+    assert_eq!(get("/assets/app.js").await.unwrap().text().await.unwrap(), "console.log(1)");
+    let route = get("/companies/globex/licences?tab=expired").await.unwrap();
+    assert_eq!(route.status(), 200, "a console route answers the console's index");
+    assert!(route.text().await.unwrap().contains("Seatkeeper"));
+    let config: Value = get("/config.json").await.unwrap().json().await.unwrap();
+    assert_eq!(config["mode"], "local");
+    // The API's own 404 stays the API's.
+    let missing = get("/v1/nowhere").await.unwrap();
+    assert_eq!(missing.status(), 401);
+    assert_eq!(missing.json::<Value>().await.unwrap()["error"]["code"], "unauthenticated");
+
+    let minted: Value = http
+        .post(format!("{base}/dev/token"))
+        .json(&json!({"role": "vendor_admin", "org_id": "vendor", "email": "Ann@Vendor.Example"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = minted["token"].as_str().unwrap();
+    let org = http.get(format!("{base}/v1/orgs/vendor")).bearer_auth(token).send().await.unwrap();
+    assert_eq!(org.status(), 200, "the minted token signs in");
+    let refused =
+        http.post(format!("{base}/dev/token")).json(&json!({"role": "root", "org_id": "vendor"})).send().await.unwrap();
+    assert_eq!(refused.status(), 400);
+    assert!(refused.json::<Value>().await.unwrap()["error"]["message"].as_str().unwrap().starts_with("role:"));
 }

@@ -73,6 +73,17 @@ pub fn verify(secret: &str, token: &str) -> Result<HashMap<String, String>, Stri
 pub struct LocalServer {
     pub app: App,
     pub secret: String,
+    /// The built console (`console/dist`), served at `/` beside the API; `None`: no console.
+    pub console: Option<std::path::PathBuf>,
+}
+
+/// Paths that are the API's (or the local server's own): everything else is the console's.
+fn is_api_path(path: &str) -> bool {
+    path == "/health"
+        || path == "/openapi.json"
+        || path.starts_with("/v1/")
+        || path == "/v1"
+        || path.starts_with("/dev/")
 }
 
 /// The router: every request goes to the one fallback that plays API Gateway.
@@ -94,6 +105,9 @@ fn is_public(path: &str) -> bool {
 }
 
 async fn gateway(State(server): State<Arc<LocalServer>>, request: Request) -> Response {
+    if !is_api_path(request.uri().path()) {
+        return console(&server, request).await;
+    }
     let (parts, body) = request.into_parts();
     let limit = if parts.uri.path().starts_with("/dev/s3/") { MAX_DEV_OBJECT } else { MAX_BODY };
     let body = match to_bytes(body, limit).await {
@@ -113,6 +127,9 @@ async fn gateway(State(server): State<Arc<LocalServer>>, request: Request) -> Re
         }
         if let Some(name) = parts.uri.path().strip_prefix("/dev/sweeps/") {
             return dev_sweep(&server, name, parts.uri.query().unwrap_or("")).await;
+        }
+        if parts.uri.path() == "/dev/token" {
+            return dev_token(&server, &body);
         }
     }
     let now = match parts.headers.get(NOW_HEADER).map(|v| v.to_str().map(DateTime::parse_from_rfc3339)) {
@@ -217,6 +234,69 @@ pub fn api_event(
         "isBase64Encoded": is_base64,
     });
     serde_json::from_value(event).map_err(|e| format!("could not build the gateway event: {e}"))
+}
+
+/// The console's files, and its `index.html` for any other path of its own (a single-page app's
+/// routes); `/config.json` tells the console it runs against the local server.
+async fn console(server: &LocalServer, request: Request) -> Response {
+    if request.uri().path() == "/config.json" {
+        return json_response(200, &json!({ "mode": "local" }));
+    }
+    let Some(dir) = &server.console else {
+        return plain_error(404, "not_found", "this local server serves no console (build it with `make dev`)");
+    };
+    use tower::ServiceExt;
+    let files = tower_http::services::ServeDir::new(dir)
+        .fallback(tower_http::services::ServeFile::new(dir.join("index.html")));
+    match files.oneshot(request).await {
+        Ok(response) => response.map(Body::new),
+        Err(e) => plain_error(500, "internal", &e.to_string()),
+    }
+}
+
+fn json_response(status: u16, body: &Value) -> Response {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .header("cache-control", "no-store")
+        .body(Body::from(body.to_string()))
+        .expect("static response")
+}
+
+/// `POST /dev/token` (local only): `{"role", "org_id", "email"?}` → `{"token", "expires_at"}`, a
+/// token signed as `make token` signs it, for the console's local sign-in page.
+fn dev_token(server: &LocalServer, body: &[u8]) -> Response {
+    #[derive(Deserialize)]
+    struct Ask {
+        role: String,
+        org_id: String,
+        #[serde(default)]
+        email: Option<String>,
+    }
+    let ask: Ask = match serde_json::from_slice(body) {
+        Ok(a) => a,
+        Err(e) => return plain_error(400, "invalid_request", &format!("body: {e}")),
+    };
+    if seatkeeper::domain::auth::Role::parse(&ask.role).is_none() {
+        return plain_error(
+            400,
+            "invalid_request",
+            "role: must be vendor_admin, partner_manager, company_manager, learner or platform",
+        );
+    }
+    if ask.org_id.trim().is_empty() {
+        return plain_error(400, "invalid_request", "org_id: is required");
+    }
+    let email = ask
+        .email
+        .map(|e| e.trim().to_lowercase())
+        .filter(|e| !e.is_empty())
+        .unwrap_or_else(|| format!("{}@{}.example", ask.role, ask.org_id));
+    let now = Utc::now().timestamp();
+    let exp = now + 12 * 3600;
+    let claims = Claims { sub: email.clone(), email, org_id: ask.org_id, role: ask.role, exp, iat: now };
+    let expires_at = DateTime::<Utc>::from_timestamp(exp, 0).unwrap_or_default().to_rfc3339();
+    json_response(200, &json!({ "token": mint(&server.secret, &claims), "expires_at": expires_at }))
 }
 
 fn into_response(r: ApiGatewayV2httpResponse) -> Response {

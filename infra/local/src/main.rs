@@ -29,6 +29,9 @@ enum Command {
         /// Do not run the sweeps on the wall clock (tests drive them with /dev/sweeps).
         #[arg(long)]
         no_schedules: bool,
+        /// The built console to serve at `/` (default `console/dist` when it exists).
+        #[arg(long, env = "SEATKEEPER_CONSOLE_DIR")]
+        console: Option<std::path::PathBuf>,
     },
     /// Create the table if missing.
     CreateTable {
@@ -55,7 +58,7 @@ enum Command {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     match Cli::parse().command {
-        Command::Serve { addr, table, secret, no_schedules } => {
+        Command::Serve { addr, table, secret, no_schedules, console } => {
             seatkeeper::lambda::init_tracing();
             let client = dynamodb_client().await;
             TableDefinition::from_compiled_template()?.create(&client, &table).await?;
@@ -69,7 +72,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             if !no_schedules {
                 tokio::spawn(seatkeeper_local::drive_schedules(app.clone()));
             }
-            let server = Arc::new(LocalServer { app, secret });
+            let default_console = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../console/dist");
+            let console = console.or_else(|| default_console.join("index.html").exists().then_some(default_console));
+            let server = Arc::new(LocalServer { app, secret, console });
             let listener = tokio::net::TcpListener::bind(&addr).await?;
             tracing::info!(%addr, %table, "Seatkeeper local API listening");
             axum::serve(listener, router(server))
