@@ -166,3 +166,41 @@ async fn the_same_email_twice_in_one_allocation_is_licensed_once() {
     let lots = env.get("/v1/orgs/c/lots").by(&cm("c")).send().await;
     assert_eq!(lots.body["items"][0]["in_use"], 1);
 }
+
+#[tokio::test]
+async fn a_multipart_form_is_refused_with_415_naming_the_accepted_types() {
+    let env = TestEnv::new().await;
+    company(&env).await;
+    let before = env.partition("ORG#c").await.len();
+    let form = b"--b1\r\nContent-Disposition: form-data; name=\"file\"; filename=\"learners.csv\"\r\n\
+Content-Type: text/csv\r\n\r\nemail\r\nann@c.example\r\n--b1--\r\n";
+    let multipart = "multipart/form-data; boundary=b1";
+
+    let a = env.post("/v1/orgs/c/imports").by(&cm("c")).header("Content-Type", multipart).raw(form).send().await;
+    assert_eq!((a.status, a.code()), (415, "unsupported_media_type"), "{:?}", a.body);
+    assert_eq!(a.body["error"]["details"], json!({"accepted": ["text/csv", "text/plain", "application/octet-stream"]}));
+    let message = a.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("text/csv") && message.contains("application/octet-stream"), "{message}");
+
+    let a = env
+        .post("/v1/orgs/c/orders")
+        .by(&cm("c"))
+        .header("Content-Type", "MULTIPART/FORM-DATA; boundary=b1")
+        .raw(b"--b1\r\nContent-Disposition: form-data; name=\"quantity\"\r\n\r\n10\r\n--b1--\r\n")
+        .send()
+        .await;
+    assert_eq!((a.status, a.code()), (415, "unsupported_media_type"), "{:?}", a.body);
+    assert_eq!(a.body["error"]["details"], json!({"accepted": ["application/json"]}));
+    assert!(a.body["error"]["message"].as_str().unwrap().contains("application/json"), "{:?}", a.body);
+    assert_eq!(env.partition("ORG#c").await.len(), before, "nothing was written");
+
+    // The same file as text/csv is read.
+    let csv = env
+        .post("/v1/orgs/c/imports")
+        .by(&cm("c"))
+        .header("Content-Type", "text/csv")
+        .raw(b"email\nann@c.example\n")
+        .send()
+        .await;
+    assert_eq!(csv.status, 201, "{:?}", csv.body);
+}

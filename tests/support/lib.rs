@@ -95,6 +95,11 @@ impl Call<'_> {
         self
     }
 
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
     pub fn key(mut self, idempotency_key: &str) -> Self {
         self.headers.push(("Idempotency-Key".into(), idempotency_key.into()));
         self

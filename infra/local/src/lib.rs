@@ -246,8 +246,8 @@ async fn console(server: &LocalServer, request: Request) -> Response {
         return plain_error(404, "not_found", "this local server serves no console (build it with `make dev`)");
     };
     use tower::ServiceExt;
-    let files = tower_http::services::ServeDir::new(dir)
-        .fallback(tower_http::services::ServeFile::new(dir.join("index.html")));
+    let files =
+        tower_http::services::ServeDir::new(dir).fallback(tower_http::services::ServeFile::new(dir.join("index.html")));
     match files.oneshot(request).await {
         Ok(response) => response.map(Body::new),
         Err(e) => plain_error(500, "internal", &e.to_string()),

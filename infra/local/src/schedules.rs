@@ -85,8 +85,8 @@ impl Schedule {
             let (n, unit) = rate.split_once(' ').ok_or_else(bad)?;
             let n: u32 = n.parse().map_err(|_| bad())?;
             return match unit {
-                "hour" | "hours" if n > 0 => Ok(at.hour() % n == 0),
-                "day" | "days" if n > 0 => Ok(at.hour() == 0 && at.ordinal0() % n == 0),
+                "hour" | "hours" if n > 0 => Ok(at.hour().is_multiple_of(n)),
+                "day" | "days" if n > 0 => Ok(at.hour() == 0 && at.ordinal0().is_multiple_of(n)),
                 _ => Err(bad()),
             };
         }

@@ -19,6 +19,10 @@ pub enum DomainError {
     SeatLimitReached { message: String, limit: u64, used: u64 },
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// A body of a media type the operation does not read (multipart/form-data); `accepted`
+    /// names those it does.
+    #[error("{message}")]
+    UnsupportedMediaType { message: String, accepted: &'static [&'static str] },
     #[error("this Idempotency-Key was used before with a different request")]
     IdempotencyMismatch,
 }
@@ -47,6 +51,7 @@ impl DomainError {
             | DomainError::SeatLimitReached { .. }
             | DomainError::IdempotencyMismatch => 409,
             DomainError::PayloadTooLarge(_) => 413,
+            DomainError::UnsupportedMediaType { .. } => 415,
         }
     }
 
@@ -60,6 +65,7 @@ impl DomainError {
             DomainError::InsufficientLicences { .. } => "insufficient_licences",
             DomainError::SeatLimitReached { .. } => "seat_limit_reached",
             DomainError::PayloadTooLarge(_) => "payload_too_large",
+            DomainError::UnsupportedMediaType { .. } => "unsupported_media_type",
             DomainError::IdempotencyMismatch => "idempotency_mismatch",
         }
     }
@@ -73,6 +79,7 @@ impl DomainError {
             DomainError::SeatLimitReached { limit, used, .. } => {
                 json!({ "limit": limit, "used": used })
             }
+            DomainError::UnsupportedMediaType { accepted, .. } => json!({ "accepted": accepted }),
             _ => json!({}),
         }
     }

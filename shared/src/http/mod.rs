@@ -200,6 +200,7 @@ async fn run(app: &App, function: &Function, req: &ApiRequest) -> Result<Reply, 
     if route.op != Op::Health {
         req.principal()?;
     }
+    refuse_unreadable_body(route.op, req)?;
     let idempotency = match (route.command, req.header("idempotency-key")) {
         (true, Some(key)) => {
             if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY {
@@ -224,6 +225,32 @@ async fn run(app: &App, function: &Function, req: &ApiRequest) -> Result<Reply, 
         return Ok(replay);
     }
     (function.dispatch)(route.op, &ctx).await
+}
+
+/// The media types a body is never read as: a form's parts cannot be a JSON object or a CSV
+/// file, so a multipart body is refused rather than misread.
+const REFUSED_MEDIA_TYPES: &[&str] = &["multipart/form-data"];
+
+/// Refuses a body the operation reads whose `Content-Type` is one it cannot be read as (415,
+/// naming the media types the operation takes).
+pub fn refuse_unreadable_body(op: Op, req: &ApiRequest) -> Result<(), DomainError> {
+    let accepted = op.accepts();
+    let Some(content_type) = req.header("content-type") else {
+        return Ok(());
+    };
+    let media_type = content_type.split(';').next().unwrap_or_default().trim();
+    if accepted.is_empty() || !REFUSED_MEDIA_TYPES.iter().any(|t| media_type.eq_ignore_ascii_case(t)) {
+        return Ok(());
+    }
+    let types = match accepted {
+        [only] => only.to_string(),
+        [first @ .., last] => format!("{} or {last}", first.join(", ")),
+        [] => String::new(),
+    };
+    Err(DomainError::UnsupportedMediaType {
+        message: format!("a {} body is not accepted here: send the body as {types}", media_type.to_ascii_lowercase()),
+        accepted,
+    })
 }
 
 fn response(status: u16, body: &Value, replayed: bool) -> ApiGatewayV2httpResponse {
@@ -265,4 +292,51 @@ fn error_response_raw(status: u16, code: &str, message: &str, details: Value) ->
 
 pub fn error_response(e: &DomainError) -> ApiGatewayV2httpResponse {
     error_response_raw(e.status(), e.code(), &e.to_string(), e.details())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::domain::auth::Role;
+
+    fn request(content_type: Option<&str>) -> ApiRequest {
+        let mut headers = HashMap::new();
+        if let Some(t) = content_type {
+            headers.insert("content-type".to_string(), t.to_string());
+        }
+        ApiRequest {
+            method: "POST".into(),
+            path: "/v1/orgs/c/imports".into(),
+            query: HashMap::new(),
+            headers,
+            body: b"--x\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nemail\r\n--x--\r\n".to_vec(),
+            principal: Some(Principal::new("s", "cm@c.example", "c", Role::CompanyManager)),
+            now: "2027-01-15T09:00:00Z".parse().unwrap(),
+            request_id: "r".into(),
+        }
+    }
+
+    #[test]
+    fn a_multipart_body_is_refused_naming_the_accepted_types() {
+        let form = request(Some("Multipart/Form-Data; boundary=x"));
+        let e = refuse_unreadable_body(Op::CreateImport, &form).unwrap_err();
+        assert_eq!((e.status(), e.code()), (415, "unsupported_media_type"));
+        assert_eq!(e.details(), json!({ "accepted": ["text/csv", "text/plain", "application/octet-stream"] }));
+        assert!(e.to_string().contains("text/csv, text/plain or application/octet-stream"), "{e}");
+        let e = refuse_unreadable_body(Op::Allocate, &form).unwrap_err();
+        assert_eq!(e.details(), json!({ "accepted": ["application/json"] }));
+        assert!(e.to_string().contains("multipart/form-data") && e.to_string().ends_with("application/json"), "{e}");
+    }
+
+    #[test]
+    fn other_bodies_and_bodiless_operations_pass() {
+        for t in [None, Some("text/csv"), Some("application/json; charset=utf-8"), Some("text/plain")] {
+            assert_eq!(refuse_unreadable_body(Op::CreateImport, &request(t)), Ok(()), "{t:?}");
+            assert_eq!(refuse_unreadable_body(Op::RequestOrder, &request(t)), Ok(()), "{t:?}");
+        }
+        // An operation that reads no body ignores what its header says.
+        assert_eq!(refuse_unreadable_body(Op::ConfirmImport, &request(Some("multipart/form-data"))), Ok(()));
+    }
 }

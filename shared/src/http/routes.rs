@@ -37,6 +37,49 @@ pub enum Op {
     Usage,
 }
 
+/// The media types of a JSON command's body.
+pub const JSON_BODY: &[&str] = &["application/json"];
+
+/// The media types of a CSV file sent to the import (its bytes are read whatever the header).
+pub const CSV_BODY: &[&str] = &["text/csv", "text/plain", "application/octet-stream"];
+
+impl Op {
+    /// The media types of the body the operation reads; empty when it reads none. A body of
+    /// another kind that cannot be one of them (multipart/form-data) is refused with 415.
+    pub const fn accepts(self) -> &'static [&'static str] {
+        match self {
+            Op::CreateImport => CSV_BODY,
+            Op::CreateOrg
+            | Op::PutPolicy
+            | Op::RequestOrder
+            | Op::RejectOrder
+            | Op::UpsertUser
+            | Op::SetRenewable
+            | Op::PutEnrolment
+            | Op::Allocate => JSON_BODY,
+            Op::Health
+            | Op::GetOrg
+            | Op::ListChildren
+            | Op::ListNotifications
+            | Op::ListAudit
+            | Op::ListOrders
+            | Op::GetOrder
+            | Op::CancelOrder
+            | Op::AssignOrder
+            | Op::ListLots
+            | Op::ListUsers
+            | Op::GetUser
+            | Op::ReleaseUser
+            | Op::Access
+            | Op::ListLicences
+            | Op::ConfirmImport
+            | Op::GetImport
+            | Op::Renewals
+            | Op::Usage => &[],
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct Route {
     pub method: &'static str,
@@ -178,6 +221,83 @@ mod tests {
     }
 
     use super::*;
+
+    /// The operation of the document's `method` `path`, as the route table has it.
+    fn op_of(method: &str, path: &str) -> Op {
+        ROUTES.iter().find(|r| r.method.eq_ignore_ascii_case(method) && r.path == path).expect("a route").op
+    }
+
+    #[test]
+    fn the_openapi_document_gives_each_operation_its_bodies_and_answers() {
+        let doc = openapi_json();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (method, operation) in item.as_object().expect("a path item") {
+                let op = op_of(method, path);
+                let at = format!("{method} {path}");
+                assert!(operation["summary"].as_str().is_some_and(|s| !s.is_empty()), "{at}: a summary");
+                let responses = operation["responses"].as_object().expect("responses");
+                // The media types documented for the body are exactly those the operation reads.
+                let mut documented: Vec<&str> = operation["requestBody"]["content"]
+                    .as_object()
+                    .map(|c| c.keys().map(String::as_str).collect())
+                    .unwrap_or_default();
+                let mut accepted = op.accepts().to_vec();
+                documented.sort();
+                accepted.sort();
+                assert_eq!(documented, accepted, "{at}: the body's media types");
+                let mut want: Vec<&str> = match op {
+                    Op::Health => vec![],
+                    _ => vec!["400", "401", "403", "404", "503"],
+                };
+                if ROUTES.iter().any(|r| r.op == op && r.command) {
+                    want.push("409");
+                }
+                if !op.accepts().is_empty() {
+                    want.extend(["413", "415"]);
+                }
+                for status in want {
+                    assert!(responses.contains_key(status), "{at}: documents {status}");
+                }
+                assert_eq!(responses.contains_key("415"), !op.accepts().is_empty(), "{at}: 415 only with a body");
+                for (status, response) in responses {
+                    if status.starts_with('2') {
+                        let content = response["content"].as_object().expect("a success has content");
+                        let schema = &content.get("application/json").expect("a JSON answer")["schema"];
+                        assert!(schema.is_object(), "{at} {status}: a schema");
+                        continue;
+                    }
+                    let r = response["$ref"].as_str().unwrap_or_default();
+                    let name = r.strip_prefix("#/components/responses/").expect("an error answer refers to a response");
+                    let schema = &doc["components"]["responses"][name]["content"]["application/json"]["schema"];
+                    assert_eq!(schema["$ref"], "#/components/schemas/Error", "{at} {status}");
+                }
+            }
+        }
+        let codes = &doc["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"]["enum"];
+        let refusal = DomainError::UnsupportedMediaType { message: String::new(), accepted: JSON_BODY };
+        assert!(codes.as_array().expect("codes").iter().any(|c| c == refusal.code()));
+    }
+
+    #[test]
+    fn every_list_documents_its_items() {
+        let doc = openapi_json();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            let Some(get) = item.get("get") else { continue };
+            let has_limit = get["parameters"]
+                .as_array()
+                .is_some_and(|ps| ps.iter().any(|p| p["$ref"] == "#/components/parameters/Limit"));
+            if !has_limit {
+                continue;
+            }
+            let schema = &get["responses"]["200"]["content"]["application/json"]["schema"]["$ref"];
+            let name = schema.as_str().and_then(|s| s.strip_prefix("#/components/schemas/")).expect("a page schema");
+            let page = &doc["components"]["schemas"][name];
+            assert_eq!(page["required"], serde_json::json!(["items", "next_cursor"]), "{path}");
+            let items = page["properties"]["items"]["items"]["$ref"].as_str().unwrap_or_default();
+            let item = items.strip_prefix("#/components/schemas/").unwrap_or_default();
+            assert!(doc["components"]["schemas"][item].is_object(), "{path}: the items of {name} have a schema");
+        }
+    }
 
     #[test]
     fn paths_match_with_decoded_parameters() {
