@@ -18,6 +18,8 @@ step() { printf '\n==> %s\n' "$*" >&2; }
 
 step "building the local server (the first build takes a few minutes)"
 cargo build -p seatkeeper-local
+step "building the console (npm packages fetched the first time)"
+(cd console && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run build)
 step "DynamoDB Local on port $ddb_port (fetched from Maven Central the first time)"
 infra/local/dynamodb-local.sh start "$ddb_port" "$root/.local/dynamodb"
 step "the S3-compatible server on port $s3_port (moto's, from PyPI the first time)"
@@ -31,11 +33,11 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 step "the local API on $addr (table $TABLE_NAME, bucket $BUCKET_NAME; logs below)"
-target/debug/seatkeeper-local serve --addr "$addr" &
+target/debug/seatkeeper-local serve --addr "$addr" --console "$root/console/dist" &
 api_pid=$!
 for _ in $(seq 1 200); do
   if curl -s -o /dev/null "http://$addr/health"; then
-    printf '\n==> ready: the API is on http://%s (the contract: http://%s/openapi.json).\n    A token: make token ROLE=vendor_admin ORG=vendor. Stop with Ctrl-C.\n\n' "$addr" "$addr" >&2
+    printf '\n==> ready: the console is on http://%s/ and the API under http://%s/v1 (the contract: /openapi.json).\n    A token for curl: make token ROLE=vendor_admin ORG=vendor. Stop with Ctrl-C.\n\n' "$addr" "$addr" >&2
     break
   fi
   kill -0 "$api_pid" 2>/dev/null || { echo "the local API did not start" >&2; exit 1; }

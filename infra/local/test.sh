@@ -62,11 +62,14 @@ step "every function's own binary under the Lambda Runtime Interface Emulator"
 SEATKEEPER_RIE="$root/.local/bin/aws-lambda-rie" cargo test -p seatkeeper-tests --test emulator 2>&1 | tee -a .local/cargo-test.log
 
 step "end to end through the local server"
-TABLE_NAME="e2e-$(date +%s)" BUCKET_NAME="e2e-imports" target/debug/seatkeeper-local serve --no-schedules --addr "127.0.0.1:$api_port" >.local/e2e-server.log 2>&1 &
+TABLE_NAME="e2e-$(date +%s)" BUCKET_NAME="e2e-imports" target/debug/seatkeeper-local serve --no-schedules --addr "127.0.0.1:$api_port" --console "$root/console/dist" >.local/e2e-server.log 2>&1 &
 api_pid=$!
 for walk in orders allocation import expiry renewal usage; do
   python3 "tests/e2e/${walk}_flow.py" "http://127.0.0.1:$api_port" | tee -a .local/e2e.log
 done
+
+step "the console in a browser (Playwright in Debian's chromium, against the same local server)"
+infra/local/console-test.sh "http://127.0.0.1:$api_port" 2>&1 | tee .local/console-test.log
 
 step "the HTTP contract fuzzed (schemathesis, from shared/openapi.yaml as the server serves it)"
 # No 5xx, every answer in its documented shape and status, errors in the API.md shape;
@@ -80,4 +83,5 @@ fuzz_token="$(target/debug/seatkeeper-local token --role vendor_admin --org vend
 # One closing line for everything that ran: cargo's tests and the walks' checks.
 unit=$(awk '/^test result:/ { n += $4 } END { print n + 0 }' .local/cargo-test.log)
 walked=$(sed -n 's/.* walk: \([0-9]*\) passed.*/\1/p' .local/e2e.log | awk '{ n += $1 } END { print n + 0 }')
-echo "all: $((unit + walked)) passed, 0 failed"
+browser=$(sed -n 's/^ *\([0-9][0-9]*\) passed.*/\1/p' .local/console-test.log | tail -1)
+echo "all: $((unit + walked + ${browser:-0})) passed, 0 failed"

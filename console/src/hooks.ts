@@ -1,0 +1,93 @@
+import { useCallback, useEffect, useRef, useState } from "react";
+import { newIdempotencyKey } from "./api/client";
+
+export interface Loaded<T> {
+  data: T | undefined;
+  error: unknown;
+  loading: boolean;
+  reload: () => void;
+}
+
+/** Loads once per change of `deps`; `reload` asks again. */
+export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): Loaded<T> {
+  const [state, setState] = useState<{ data?: T; error?: unknown; loading: boolean }>({ loading: true });
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    let live = true;
+    setState((s) => ({ data: s.data, loading: true }));
+    load().then(
+      (data) => live && setState({ data, loading: false }),
+      (error) => live && setState({ error, loading: false }),
+    );
+    return () => {
+      live = false;
+    };
+  }, [...deps, tick]);
+  const reload = useCallback(() => setTick((t) => t + 1), []);
+  return { data: state.data, error: state.error, loading: state.loading, reload };
+}
+
+/**
+ * A command the user starts with a click: one Idempotency-Key per user action (kept for a retry
+ * of the same action, so it cannot apply twice), and no second start while one is pending.
+ */
+export function useAction<A extends unknown[], T>(run: (key: string, ...args: A) => Promise<T>) {
+  const pending = useRef(false);
+  const key = useRef<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [result, setResult] = useState<T | null>(null);
+  const start = useCallback(
+    async (retry: boolean, ...args: A): Promise<T | undefined> => {
+      if (pending.current) return undefined;
+      pending.current = true;
+      if (!retry || !key.current) key.current = newIdempotencyKey();
+      setBusy(true);
+      setError(null);
+      try {
+        const r = await run(key.current, ...args);
+        setResult(r);
+        key.current = null;
+        return r;
+      } catch (e) {
+        setError(e);
+        return undefined;
+      } finally {
+        pending.current = false;
+        setBusy(false);
+      }
+    },
+    [run],
+  );
+  const go = useCallback((...args: A) => start(false, ...args), [start]);
+  const retry = useCallback((...args: A) => start(true, ...args), [start]);
+  const reset = useCallback(() => {
+    setError(null);
+    setResult(null);
+    key.current = null;
+  }, []);
+  return { go, retry, busy, error, result, reset };
+}
+
+export interface Page<T> {
+  items: T[];
+  next_cursor?: string | null;
+}
+
+/** A list paged with the API's cursors: Next follows `next_cursor`, Previous goes back. */
+export function usePaged<T>(load: (cursor: string | undefined) => Promise<Page<T>>, deps: unknown[]) {
+  const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
+  useEffect(() => setCursors([undefined]), deps);
+  const cursor = cursors[cursors.length - 1];
+  const loaded = useLoad(() => load(cursor), [...deps, cursor]);
+  const next = loaded.data?.next_cursor ?? null;
+  return {
+    ...loaded,
+    items: loaded.data?.items ?? [],
+    page: cursors.length,
+    hasNext: !!next,
+    hasPrev: cursors.length > 1,
+    next: () => next && setCursors((c) => [...c, next]),
+    prev: () => setCursors((c) => (c.length > 1 ? c.slice(0, -1) : c)),
+  };
+}

@@ -1,0 +1,191 @@
+import { useCallback, useEffect, useState, type FormEvent } from "react";
+import { useTranslation } from "react-i18next";
+import { Link, useSearchParams } from "react-router";
+import { api, unwrap } from "../api/client";
+import { useAction, usePaged } from "../hooks";
+import { useFormat } from "../format";
+import { useOrg } from "../org";
+import { ErrorBox, Field, Loading, Pager, Success } from "../components/ui";
+
+const STATUSES = ["active", "pending", "expired", "released", "none"] as const;
+type Status = (typeof STATUSES)[number];
+
+/** Users: search by e-mail, filter by licence status (both in the URL), add, release. */
+export default function Users() {
+  const { t } = useTranslation();
+  const f = useFormat();
+  const { orgId, base } = useOrg();
+  const [search, setSearch] = useSearchParams();
+  const q = search.get("q") ?? "";
+  const status = (search.get("status") ?? "") as Status | "";
+  const [typed, setTyped] = useState(q);
+  useEffect(() => setTyped(q), [q]);
+  const list = usePaged(
+    (cursor) =>
+      unwrap(
+        api.GET("/v1/orgs/{org_id}/users", {
+          params: {
+            path: { org_id: orgId },
+            query: { cursor, ...(q ? { email_prefix: q.toLowerCase() } : {}), ...(status ? { licence_status: status } : {}) },
+          },
+        }),
+      ),
+    [orgId, q, status],
+  );
+  const set = (k: string, v: string) => {
+    const n = new URLSearchParams(search);
+    if (v) n.set(k, v);
+    else n.delete(k);
+    setSearch(n, { replace: true });
+  };
+  const [adding, setAdding] = useState(false);
+  const [email, setEmail] = useState("");
+  const [name, setName] = useState("");
+  const [role, setRole] = useState<"learner" | "company_manager">("learner");
+  const add = useAction(
+    useCallback(
+      (key: string, e: string, n: string, r: "learner" | "company_manager") =>
+        unwrap(
+          api.PUT("/v1/orgs/{org_id}/users/{email}", {
+            params: { path: { org_id: orgId, email: e }, header: { "Idempotency-Key": key } },
+            body: { role: r, ...(n.trim() ? { name: n.trim() } : {}) },
+          }),
+        ),
+      [orgId],
+    ),
+  );
+  const [releasing, setReleasing] = useState<string | null>(null);
+  const release = useAction(
+    useCallback(
+      (key: string, e: string) => unwrap(api.DELETE("/v1/orgs/{org_id}/users/{email}", { params: { path: { org_id: orgId, email: e }, header: { "Idempotency-Key": key } } })),
+      [orgId],
+    ),
+  );
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    release.reset();
+    const r = await add.go(email.trim(), name, role);
+    if (r) {
+      setEmail("");
+      setName("");
+      setAdding(false);
+      list.reload();
+    }
+  }
+  async function doRelease(e: string) {
+    add.reset();
+    const r = await release.go(e);
+    if (r) {
+      setReleasing(null);
+      list.reload();
+    }
+  }
+  return (
+    <>
+      <div className="section-head">
+        <h1>{t("users.title")}</h1>
+        <button type="button" className="primary" aria-expanded={adding} onClick={() => setAdding(!adding)}>
+          {t("users.add")}
+        </button>
+      </div>
+      {adding && (
+        <form className="card form-inline" onSubmit={submit} aria-label={t("users.add")}>
+          <Field label={t("common.email")}>{(id) => <input id={id} type="email" required value={email} onChange={(e) => setEmail(e.target.value)} />}</Field>
+          <Field label={t("common.name")}>{(id) => <input id={id} maxLength={200} value={name} onChange={(e) => setName(e.target.value)} />}</Field>
+          <Field label={t("users.role")}>
+            {(id) => (
+              <select id={id} value={role} onChange={(e) => setRole(e.target.value as "learner" | "company_manager")}>
+                <option value="learner">{t("users.learnerRole")}</option>
+                <option value="company_manager">{t("users.managerRole")}</option>
+              </select>
+            )}
+          </Field>
+          <button type="submit" className="primary" disabled={add.busy}>
+            {t("common.save")}
+          </button>
+          <ErrorBox error={add.error} onRetry={() => void add.retry(email.trim(), name, role).then((r) => r && list.reload())} />
+        </form>
+      )}
+      {add.result && <Success>{t("users.added", { email: add.result.email })}</Success>}
+      {release.result && <Success>{t("users.released", { email: release.result.email })}</Success>}
+      <ErrorBox error={release.error} onRetry={() => releasing && void doRelease(releasing)} />
+      <form
+        className="card filters"
+        role="search"
+        onSubmit={(e) => {
+          e.preventDefault();
+          set("q", typed.trim());
+        }}
+      >
+        <Field label={t("users.search")}>{(id) => <input id={id} type="search" value={typed} onChange={(e) => setTyped(e.target.value)} />}</Field>
+        <button type="submit">{t("common.apply")}</button>
+        <Field label={t("users.filter")}>
+          {(id) => (
+            <select id={id} value={status} onChange={(e) => set("status", e.target.value)}>
+              <option value="">{t("users.anyStatus")}</option>
+              {STATUSES.map((s) => (
+                <option key={s} value={s}>
+                  {t(`users.licenceStatus.${s}`)}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+      </form>
+      <ErrorBox error={list.error} onRetry={list.reload} />
+      {list.loading && !list.data && <Loading />}
+      {list.data && list.items.length === 0 && <p>{t("common.empty")}</p>}
+      {list.items.length > 0 && (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">{t("common.email")}</th>
+              <th scope="col">{t("common.name")}</th>
+              <th scope="col">{t("users.role")}</th>
+              <th scope="col">{t("users.licence")}</th>
+              <th scope="col">{t("renewals.renewable")}</th>
+              <th scope="col">{t("renewals.lastLogin")}</th>
+              <th scope="col">{t("common.actions")}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {list.items.map((u) => (
+              <tr key={u.email} data-email={u.email}>
+                <td>
+                  <Link to={`${base}/users/${encodeURIComponent(u.email)}`}>{u.email}</Link>
+                </td>
+                <td>{u.name ?? ""}</td>
+                <td>{u.role === "learner" ? t("users.learnerRole") : t("users.managerRole")}</td>
+                <td>
+                  <span className={`tag tag-${u.licence_status ?? "none"}`}>{t(`users.licenceStatus.${u.licence_status ?? "none"}`)}</span>
+                  {u.licence?.valid_until && <span className="muted"> {f.date(u.licence.valid_until)}</span>}
+                </td>
+                <td>{u.renewable ? t("common.yes") : t("common.no")}</td>
+                <td>{f.date(u.last_login_at)}</td>
+                <td className="actions">
+                  {u.licence_status !== "released" &&
+                    (releasing === u.email ? (
+                      <>
+                        <span>{t("users.confirmRelease", { email: u.email })}</span>
+                        <button type="button" className="danger" disabled={release.busy} onClick={() => void doRelease(u.email)}>
+                          {t("users.release")}
+                        </button>
+                        <button type="button" onClick={() => setReleasing(null)}>
+                          {t("common.cancel")}
+                        </button>
+                      </>
+                    ) : (
+                      <button type="button" aria-label={`${t("users.release")}: ${u.email}`} onClick={() => (setReleasing(u.email), release.reset())}>
+                        {t("users.release")}
+                      </button>
+                    ))}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <Pager {...list} />
+    </>
+  );
+}

@@ -1,0 +1,115 @@
+import { expect, type Page, type TestInfo } from "@playwright/test";
+import AxeBuilder from "@axe-core/playwright";
+import { mkdirSync } from "node:fs";
+
+export const BASE = process.env.BASE_URL ?? "http://127.0.0.1:3000";
+export const SHOTS = process.env.SCREENSHOTS ?? "/work/main/.local/screenshots";
+
+export type Role = "vendor_admin" | "partner_manager" | "company_manager" | "learner" | "platform";
+
+/** A fresh id per test, so parallel tests (and reruns against one table) never collide. */
+export function uid(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`;
+}
+
+export async function token(role: Role, org_id: string, email?: string): Promise<string> {
+  const r = await fetch(`${BASE}/dev/token`, { method: "POST", body: JSON.stringify({ role, org_id, ...(email ? { email } : {}) }) });
+  expect(r.ok, `POST /dev/token: ${r.status}`).toBeTruthy();
+  return ((await r.json()) as { token: string }).token;
+}
+
+/** The API, straight (setup and the checks of what it then holds). */
+export async function call<T = any>(tok: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T }> {
+  const r = await fetch(`${BASE}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${tok}`, "content-type": "application/json", ...headers },
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const text = await r.text();
+  let parsed: any = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // CSV and the like
+  }
+  return { status: r.status, body: parsed as T };
+}
+
+export async function ok<T = any>(tok: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+  const r = await call<T>(tok, method, path, body, headers);
+  expect(r.status, `${method} ${path}: ${JSON.stringify(r.body)}`).toBeLessThan(300);
+  return r.body;
+}
+
+export const at = (iso: string) => ({ "X-Seatkeeper-Now": iso });
+
+/** A partner under the vendor and a company under it. */
+export async function partnerAndCompany(tag: string) {
+  const admin = await token("vendor_admin", "vendor");
+  const partner = uid(`p-${tag}`);
+  const company = uid(`c-${tag}`);
+  await ok(admin, "POST", "/v1/orgs", { org_id: partner, name: `Partner ${tag}`, kind: "partner", parent_id: "vendor" });
+  await ok(admin, "POST", "/v1/orgs", { org_id: company, name: `Globex ${tag}`, kind: "company", parent_id: partner });
+  return {
+    admin,
+    partner,
+    company,
+    pm: await token("partner_manager", partner, `pm@${partner}.example`),
+    cm: await token("company_manager", company, `cm@${company}.example`),
+  };
+}
+
+/** An order of `quantity` requested and assigned at `when` (a lot valid for a year from then). */
+export async function lot(cm: string, pm: string, company: string, quantity: number, when = new Date().toISOString()) {
+  const o = await ok(cm, "POST", `/v1/orgs/${company}/orders`, { quantity }, at(when));
+  return ok(pm, "POST", `/v1/orders/${o.order_id}/assign`, undefined, at(when));
+}
+
+export async function users(cm: string, company: string, emails: string[], when?: string) {
+  for (const e of emails) await ok(cm, "PUT", `/v1/orgs/${company}/users/${e}`, { name: e.split("@")[0] }, when ? at(when) : {});
+}
+
+/** Signs the page in with a token (`/#token=`, honoured by the local server's console). */
+export async function signInAs(page: Page, tok: string, path = "/") {
+  await page.goto(`/#token=${tok}`);
+  await page.waitForURL((u) => !u.hash.includes("token"));
+  if (path !== "/") await page.goto(path);
+}
+
+/** Opens a screen and counts the API requests of its first view. */
+export async function visit(page: Page, path: string): Promise<number> {
+  const seen: string[] = [];
+  const count = (r: { url: () => string; method: () => string }) => {
+    if (new URL(r.url()).pathname.startsWith("/v1/")) seen.push(`${r.method()} ${r.url()}`);
+  };
+  await page.waitForLoadState("networkidle");
+  page.on("request", count);
+  await page.goto(path);
+  await page.waitForLoadState("networkidle");
+  page.off("request", count);
+  if (seen.length > 3) console.log(`first view of ${path}:\n  ${seen.join("\n  ")}`);
+  return seen.length;
+}
+
+/** axe-core on the screen as it is: no serious or critical violation. */
+export async function axe(page: Page, what: string) {
+  const r = await new AxeBuilder({ page }).analyze();
+  const bad = r.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  expect(bad.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join("; ")}`), `axe on ${what}`).toEqual([]);
+}
+
+export async function setLanguage(page: Page, lang: "en" | "nl") {
+  await page.getByRole("combobox", { name: /^(Language|Taal)$/ }).selectOption(lang);
+  await expect(page.locator("html")).toHaveAttribute("lang", lang);
+}
+
+/** Screenshots of the screen in English and in Dutch, and axe on both. */
+export async function shoot(page: Page, name: string, _info?: TestInfo) {
+  mkdirSync(SHOTS, { recursive: true });
+  for (const lang of ["en", "nl"] as const) {
+    await setLanguage(page, lang);
+    await axe(page, `${name} (${lang})`);
+    await page.screenshot({ path: `${SHOTS}/${name}-${lang}.png`, fullPage: true });
+  }
+  await setLanguage(page, "en");
+}

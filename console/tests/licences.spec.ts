@@ -1,0 +1,77 @@
+import { expect, test } from "@playwright/test";
+import { at, call, lot, ok, partnerAndCompany, shoot, users, visit } from "./helpers";
+
+const yearAgo = () => new Date(Date.now() - 400 * 86400_000).toISOString().replace(/\.\d+Z$/, "Z");
+
+test("Licences: lots and usage, Expired licences with Select all, short balance refused, Request licences, Allocate licences", async ({ page }) => {
+  const { cm, pm, company } = await partnerAndCompany("lic");
+  const then = yearAgo();
+  const learners = ["ann", "bob", "cas"].map((n) => `${n}@${company}.example`);
+  await lot(cm, pm, company, 3, then);
+  await users(cm, company, learners, then);
+  await ok(cm, "POST", `/v1/orgs/${company}/allocations`, { emails: learners }, at(then));
+  await ok(cm, "POST", `/dev/sweeps/expire?now=${new Date().toISOString().replace(/\.\d+Z$/, "Z")}`);
+  await lot(cm, pm, company, 2);
+
+  // Local sign-in page: role, org and e-mail.
+  await page.goto("/sign-in");
+  await page.getByLabel("Role").selectOption("company_manager");
+  await page.getByLabel("Organisation id").fill(company);
+  await page.getByLabel("E-mail (optional)").fill(`cm@${company}.example`);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(/\/licences\/expired$/);
+
+  const requests = await visit(page, "/licences/expired");
+  expect(requests).toBeLessThanOrEqual(3);
+  await expect(page.getByText("0 of 2 allocated")).toBeVisible();
+  await expect(page.getByText("0 of 3 allocated")).toBeVisible();
+  for (const e of learners) await expect(page.getByRole("cell", { name: e, exact: true })).toBeVisible();
+  await shoot(page, "licences-expired");
+
+  // Short: 3 needed, 2 available: refused, nothing allocated.
+  await page.getByLabel("Select all").check();
+  await page.getByRole("button", { name: "Allocate licences" }).click();
+  await expect(page.getByRole("alert")).toContainText("3 needed, 2 available");
+  const still = await ok(cm, "GET", `/v1/orgs/${company}/licences?status=expired`);
+  expect(still.items).toHaveLength(3);
+  const active = await ok(cm, "GET", `/v1/orgs/${company}/licences?status=active`);
+  expect(active.items).toHaveLength(0);
+
+  // The way to order: the form opens with the missing quantity; a double click saves once.
+  await page.getByRole("link", { name: "Request 1 licences" }).click();
+  await expect(page).toHaveURL(/\/licences\/orders\?request=1$/);
+  await expect(page.getByLabel("Number of licences")).toHaveValue("1");
+  await page.getByLabel("Note (optional)").fill("for cas");
+  await page.getByRole("button", { name: "Save" }).dblclick();
+  await expect(page.getByText("Order for 1 licences requested.")).toBeVisible();
+  let orders = await ok(cm, "GET", `/v1/orgs/${company}/orders?status=requested`);
+  expect(orders.items.map((o: any) => [o.quantity, o.note])).toEqual([[1, "for cas"]]);
+  await shoot(page, "licences-orders");
+
+  // A lost connection says so and offers a retry, which applies once.
+  await page.getByRole("button", { name: "Request licences" }).click();
+  await page.getByLabel("Number of licences").fill("4");
+  await page.context().setOffline(true);
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByRole("alert")).toContainText("The connection was lost");
+  await page.context().setOffline(false);
+  await page.getByRole("button", { name: "Retry" }).click();
+  await expect(page.getByText("Order for 4 licences requested.")).toBeVisible();
+  orders = await ok(cm, "GET", `/v1/orgs/${company}/orders?status=requested`);
+  expect(orders.items.map((o: any) => o.quantity).sort()).toEqual([1, 4]);
+
+  // The partner assigns the order of 1: now 3 are available, Allocate licences applies.
+  const one = orders.items.find((o: any) => o.quantity === 1);
+  await ok(pm, "POST", `/v1/orders/${one.order_id}/assign`);
+  await page.getByRole("link", { name: "Expired licences" }).click();
+  await page.getByLabel("Select all").check();
+  await page.getByRole("button", { name: "Allocate licences" }).dblclick();
+  await expect(page.getByText("3 licences allocated.")).toBeVisible();
+  const now = await ok(cm, "GET", `/v1/orgs/${company}/licences?status=active`);
+  expect(now.items.map((l: any) => l.email).sort()).toEqual(learners);
+  const lots = await ok(cm, "GET", `/v1/orgs/${company}/lots`);
+  const inUse = lots.items.filter((l: any) => l.status === "active").reduce((s: number, l: any) => s + l.in_use, 0);
+  expect(inUse).toBe(3);
+  const audit = await call(cm, "GET", `/v1/orgs/${company}/audit?limit=500`);
+  expect(audit.body.items.filter((a: any) => a.action.startsWith("licence") && a.action.includes("alloc")).length).toBeLessThanOrEqual(3);
+});

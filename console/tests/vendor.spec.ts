@@ -1,0 +1,52 @@
+import { expect, test } from "@playwright/test";
+import { ok, shoot, signInAs, token, uid, visit } from "./helpers";
+
+test("Vendor: the org tree, create a partner and a company, a company's policy sending only what changed", async ({ page }) => {
+  const admin = await token("vendor_admin", "vendor");
+  const partner = uid("p-ven");
+  const company = uid("c-ven");
+  await signInAs(page, admin);
+  await expect(page).toHaveURL(/\/vendor$/);
+  expect(await visit(page, "/vendor")).toBeLessThanOrEqual(3);
+
+  const create = page.getByRole("form", { name: "Create an organisation" });
+  await create.getByLabel("Kind").selectOption("partner");
+  await create.getByLabel("Name").fill(`Reseller ${partner}`);
+  await create.getByLabel("Id (optional)").fill(partner);
+  await create.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByText(`Reseller ${partner} created.`)).toBeVisible();
+  expect((await ok(admin, "GET", `/v1/orgs/${partner}`)).kind).toBe("partner");
+
+  await expect(page.locator("ul.tree").getByText(`Reseller ${partner}`)).toBeVisible();
+  await create.getByLabel("Kind").selectOption("company");
+  await create.getByLabel("Name").fill(`Customer ${company}`);
+  await create.getByLabel("Id (optional)").fill(company);
+  await create.getByLabel("Parent").selectOption(partner);
+  await create.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByText(`Customer ${company} created.`)).toBeVisible();
+  const made = await ok(admin, "GET", `/v1/orgs/${company}`);
+  expect([made.kind, made.parent_id]).toEqual(["company", partner]);
+
+  await page.getByRole("button", { name: `Show the organisations under Reseller ${partner}` }).click();
+  await expect(page.locator("ul.tree").getByText(`Customer ${company}`)).toBeVisible();
+  await shoot(page, "vendor");
+
+  await page.getByRole("link", { name: `Policy of Customer ${company}` }).click();
+  await expect(page).toHaveURL(new RegExp(`/vendor/${company}/policy$`));
+  await page.getByLabel("Renewal", { exact: true }).selectOption("automatic");
+  await page.getByLabel("Seats included").fill("1");
+  await shoot(page, "policy");
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByText("Policy saved.")).toBeVisible();
+  let org = await ok(admin, "GET", `/v1/orgs/${company}`);
+  expect(org.policy_settings).toEqual({ renewal: "automatic", seats_included: 1 });
+  expect(org.policy.renewal).toBe("automatic");
+
+  await page.getByLabel("Term (months)").fill("24");
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByText("Policy saved.")).toBeVisible();
+  org = await ok(admin, "GET", `/v1/orgs/${company}`);
+  expect(org.policy_settings).toEqual({ renewal: "automatic", seats_included: 1, term_months: 24 });
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByText("Nothing changed.")).toBeVisible();
+});
