@@ -22,3 +22,9 @@ build:
 
 lint:
 	cargo clippy --workspace --all-targets -- -D warnings
+
+## Build the web console and upload it to a deployed stack: make console-upload STACK=<stack name>
+.PHONY: console-upload
+console-upload:
+	@test -n "$(STACK)" || { echo "usage: make console-upload STACK=<stack name>" >&2; exit 2; }
+	infra/console-upload.sh "$(STACK)"

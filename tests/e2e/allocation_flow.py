@@ -42,6 +42,33 @@ def main():
     s, b = call("GET", f"/v1/orgs/{company}/users/{emails[10]}/access", platform, now="2026-02-02T00:00:00Z")
     check("and no for the 11th", s == 200 and b["access"] is False, b)
 
+    # The users list: searched by e-mail prefix, filtered by licence status now, page by page.
+    s, b = call("GET", f"/v1/orgs/{company}/users?email_prefix=LEARNER1", cm, now="2026-02-02T00:00:00Z")
+    check("a search by prefix finds learner1, 10, 11 and 12, in e-mail order", s == 200 and [u["email"] for u in b["items"]]
+          == [f"learner{i}@{company}.example" for i in (10, 11, 12, 1)], b)
+    s, b = call("GET", f"/v1/orgs/{company}/users?licence_status=none", cm, now="2026-02-02T00:00:00Z")
+    check("the filter keeps the two without a licence", s == 200 and sorted(u["email"] for u in b["items"])
+          == sorted(emails[10:]) and all(u["licence_status"] is None for u in b["items"]), b)
+    seen, cursor = [], None
+    for _ in range(20):
+        q = "licence_status=active&limit=3" + (f"&cursor={cursor}" if cursor else "")
+        s, b = call("GET", f"/v1/orgs/{company}/users?{q}", cm, now="2026-02-02T00:00:00Z")
+        seen += [u["email"] for u in b["items"]]
+        cursor = b["next_cursor"]
+        if not cursor:
+            break
+    check("its pages lead to each of the 10 active learners once", sorted(seen) == sorted(emails[:10]), seen)
+
+    # A user's enrolments, as the platform recorded them.
+    run = {"status": "active", "starts_at": "2026-02-02T00:00:00Z", "ends_at": "2026-03-01T00:00:00Z"}
+    call("PUT", f"/v1/orgs/{company}/users/{emails[0]}/enrolments/run-1", platform, run, now="2026-02-02T00:00:00Z")
+    s, b = call("GET", f"/v1/orgs/{company}/users/{emails[0]}/enrolments", platform, now="2026-02-10T00:00:00Z")
+    check("the enrolment is listed, live", s == 200 and [(e["enrolment_id"], e["status"], e["live"]) for e in b["items"]]
+          == [("run-1", "active", True)], b)
+    s, b = call("GET", f"/v1/orgs/{company}/users/{emails[0]}/enrolments", cm, now="2026-03-02T00:00:00Z")
+    check("and expired once its end has passed", s == 200 and b["items"][0]["status"] == "expired"
+          and b["items"][0]["live"] is False, b)
+
     foreign = token("company_manager", other)
     routes = [
         ("PUT", f"/v1/orgs/{company}/users/{emails[0]}", {"name": "x"}),
@@ -51,6 +78,7 @@ def main():
         ("POST", f"/v1/orgs/{company}/users/renewable", {"emails": [emails[0]], "renewable": False}),
         ("PUT", f"/v1/orgs/{company}/users/{emails[0]}/enrolments/run-1", {"status": "active"}),
         ("GET", f"/v1/orgs/{company}/users/{emails[0]}/access", None),
+        ("GET", f"/v1/orgs/{company}/users/{emails[0]}/enrolments", None),
         ("POST", f"/v1/orgs/{company}/allocations", {"emails": [emails[11]]}),
         ("GET", f"/v1/orgs/{company}/licences", None),
         ("GET", f"/v1/orgs/{company}/lots", None),

@@ -41,7 +41,8 @@ fn who_may(method: &str, path: &str) -> &'static [&'static str] {
         }
         ("PUT", "/v1/orgs/{org_id}/users/{email}")
         | ("DELETE", "/v1/orgs/{org_id}/users/{email}")
-        | ("PUT", "/v1/orgs/{org_id}/users/{email}/enrolments/{enrolment_id}") => MANAGERS_AND_PLATFORM,
+        | ("PUT", "/v1/orgs/{org_id}/users/{email}/enrolments/{enrolment_id}")
+        | ("GET", "/v1/orgs/{org_id}/users/{email}/enrolments") => MANAGERS_AND_PLATFORM,
         ("GET", "/v1/orgs/{org_id}/users/{email}/access") => ROLES,
         ("GET", "/v1/orgs/{org_id}")
         | ("GET", "/v1/orgs/{org_id}/children")
@@ -60,6 +61,7 @@ fn who_may(method: &str, path: &str) -> &'static [&'static str] {
         | ("POST", "/v1/orgs/{org_id}/imports")
         | ("POST", "/v1/orgs/{org_id}/imports/{import_id}/confirm")
         | ("GET", "/v1/orgs/{org_id}/imports/{import_id}")
+        | ("GET", "/v1/orgs/{org_id}/imports/{import_id}/rows")
         | ("GET", "/v1/orgs/{org_id}/renewals")
         | ("GET", "/v1/orgs/{org_id}/usage") => MANAGERS,
         other => panic!("route {other:?} is not in the authorisation matrix: add it"),

@@ -133,6 +133,40 @@ async fn odd_but_valid_emails_work_and_ids_cannot_reach_across_keys() {
     assert_eq!(e.status, 200, "{:?}", e.body);
     let mine = env.get("/v1/orgs/c/users/a@c.example").by(&cm("c")).send().await;
     assert_eq!(mine.body["active"], false, "a@c.example has no enrolment: {:?}", mine.body);
+    let listed = env.get("/v1/orgs/c/users/a@c.example/enrolments").by(&cm("c")).send().await;
+    assert_eq!(listed.body["items"], json!([]), "{:?}", listed.body);
+    let theirs = env.get("/v1/orgs/c/users/a%23b@c.example/enrolments").by(&cm("c")).send().await;
+    assert_eq!(theirs.body["items"].as_array().map(Vec::len), Some(1), "{:?}", theirs.body);
+
+    // A search prefix is only ever the start of an e-mail among the org's users: key separators
+    // and prefixes of other item types find no other item.
+    for prefix in ["a%23", "%23", "a@c.example%23", "..%2F", "%25", "ENROLMENT%23", "a%00"] {
+        let a = env.get(&format!("/v1/orgs/c/users?email_prefix={prefix}")).by(&cm("c")).send().await;
+        assert_eq!(a.status, 200, "{prefix}: {:?}", a.body);
+        for u in a.body["items"].as_array().unwrap() {
+            assert!(u["email"].as_str().unwrap().contains('@') && u["org_id"] == "c", "{prefix}: {u}");
+        }
+    }
+    // A forged rows cursor of this very import, pointing past every chunk, is refused.
+    let import = env.post("/v1/orgs/c/imports").by(&cm("c")).raw(b"email\na@c.example\n").send().await;
+    let id = import.body["import_id"].as_str().unwrap();
+    for (chunk, row) in [(1_000_000u64, 0u64), (u64::MAX, u64::MAX)] {
+        let forged = format!(r#"{{"import":"{id}","release":false,"chunk":{chunk},"row":{row},"given":0}}"#);
+        let cursor = base64_url(forged.as_bytes());
+        let a = env.get(&format!("/v1/orgs/c/imports/{id}/rows?cursor={cursor}")).by(&cm("c")).send().await;
+        assert_eq!((a.status, a.code()), (400, "invalid_request"), "{forged}: {:?}", a.body);
+    }
+    let forged = format!(r#"{{"import":"{id}","release":false,"chunk":999999,"row":5,"given":0}}"#);
+    let a = env
+        .get(&format!("/v1/orgs/c/imports/{id}/rows?cursor={}", base64_url(forged.as_bytes())))
+        .by(&cm("c"))
+        .send()
+        .await;
+    assert_eq!((a.status, a.body["items"].clone()), (200, json!([])), "{:?}", a.body);
+
+    let hashed = env.get("/v1/orgs/c/users?email_prefix=A%23").by(&cm("c")).send().await;
+    assert_eq!(hashed.body["items"][0]["email"], "a#b@c.example");
+    assert_eq!(hashed.body["items"].as_array().unwrap().len(), 1);
 
     // Ids with separators in the path find nothing and create nothing.
     for path in ["/v1/orgs/c%23USER/users", "/v1/orgs/c%2Fx/usage", "/v1/orders/ORDER%23x", "/v1/orgs/..%2Fc/lots"] {
@@ -178,9 +212,16 @@ Content-Type: text/csv\r\n\r\nemail\r\nann@c.example\r\n--b1--\r\n";
 
     let a = env.post("/v1/orgs/c/imports").by(&cm("c")).header("Content-Type", multipart).raw(form).send().await;
     assert_eq!((a.status, a.code()), (415, "unsupported_media_type"), "{:?}", a.body);
-    assert_eq!(a.body["error"]["details"], json!({"accepted": ["text/csv", "text/plain", "application/octet-stream"]}));
+    let xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+    assert_eq!(
+        a.body["error"]["details"],
+        json!({"accepted": ["text/csv", "text/plain", "application/octet-stream", xlsx]})
+    );
     let message = a.body["error"]["message"].as_str().unwrap();
-    assert!(message.contains("text/csv") && message.contains("application/octet-stream"), "{message}");
+    assert!(
+        message.contains("text/csv") && message.contains("application/octet-stream") && message.contains(xlsx),
+        "{message}"
+    );
 
     let a = env
         .post("/v1/orgs/c/orders")
@@ -203,4 +244,17 @@ Content-Type: text/csv\r\n\r\nemail\r\nann@c.example\r\n--b1--\r\n";
         .send()
         .await;
     assert_eq!(csv.status, 201, "{:?}", csv.body);
+}
+
+/// Base64url without padding, as the API's cursors are written.
+fn base64_url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+    }
+    out
 }

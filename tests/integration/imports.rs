@@ -424,3 +424,315 @@ async fn an_import_process_killed_half_way_is_finished_by_the_next_delivery() {
     assert_eq!(again, answers);
     assert_eq!(lot_counts(&env, "c", at).await, vec![(N as u64, N as u64)]);
 }
+
+/// Every row of an import, page by page: the pages of the rows route, followed to the end.
+async fn all_rows(env: &TestEnv, org: &str, id: &str, query: &str) -> (Vec<(Value, String, String)>, Vec<usize>) {
+    let mut rows = Vec::new();
+    let mut sizes = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..200 {
+        let mut url = format!("/v1/orgs/{org}/imports/{id}/rows?{query}");
+        if let Some(c) = &cursor {
+            url.push_str(&format!("&cursor={c}"));
+        }
+        let page = env.get(&url).by(&cm(org)).send().await;
+        assert_eq!(page.status, 200, "{url}: {:?}", page.body);
+        let items = page.body["items"].as_array().unwrap();
+        sizes.push(items.len());
+        rows.extend(items.iter().map(|r| {
+            assert_eq!(r.as_object().unwrap().len(), 3, "{r}");
+            (r["line"].clone(), r["email"].as_str().unwrap().to_string(), r["outcome"].as_str().unwrap().to_string())
+        }));
+        match page.body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => return (rows, sizes),
+        }
+    }
+    panic!("the pages of {id} never end");
+}
+
+/// The review names the file's columns and the column used; its rows — all of them, not only
+/// the first 1,000 the answer shows — come page by page, by outcome, across the stored chunks.
+#[tokio::test]
+async fn the_review_names_its_columns_and_every_row_is_paged_by_outcome() {
+    let env = TestEnv::new().await;
+    env.partner_with_company("p", "c").await;
+    let known: Vec<String> = (0..4000).map(|i| format!("u{i:04}@c.example")).collect();
+    env.seed_users("c", &known, "2026-01-20T00:00:00Z").await;
+    // 4,501 rows over five chunks of 1,000: u0000..u4499 (the last 500 unknown), two invalid
+    // cells far apart, and a duplicate at the end.
+    let mut csv = String::from("Name,Work Email,Team\n");
+    let mut expect: Vec<(u64, String, &str)> = Vec::new();
+    for i in 0..4500 {
+        let line = expect.len() as u64 + 2;
+        if i == 10 || i == 3999 {
+            csv.push_str(&format!("X{i},not an e-mail {i},T\n"));
+            expect.push((line, format!("not an e-mail {i}"), "invalid"));
+            continue;
+        }
+        csv.push_str(&format!("X{i},U{i:04}@C.example,T\n"));
+        expect.push((line, format!("u{i:04}@c.example"), if i < 4000 { "renew" } else { "unknown" }));
+    }
+    csv.push_str("Again,u0001@c.example,T\n");
+    expect.push((expect.len() as u64 + 2, "u0001@c.example".into(), "duplicate"));
+    let at = "2026-02-01T00:00:00Z";
+    let review = upload(&env, "c", "?email_column=work%20email", csv.as_bytes(), at).await;
+    assert_eq!(review.status, 201, "{:?}", review.body);
+    assert_eq!(review.body["columns"], json!(["Name", "Work Email", "Team"]));
+    assert_eq!(review.body["email_column"], "Work Email");
+    assert_eq!(review.body["rows"].as_array().unwrap().len(), 1000);
+    assert_eq!(review.body["rows_total"], 4501);
+    let s = &review.body["summary"];
+    assert_eq!(
+        (
+            s["rows"].as_u64(),
+            s["renew"].as_u64(),
+            s["unknown"].as_u64(),
+            s["invalid"].as_u64(),
+            s["duplicate"].as_u64()
+        ),
+        (Some(4501), Some(3998), Some(500), Some(2), Some(1))
+    );
+    let id = review.body["import_id"].as_str().unwrap().to_string();
+    let record = env.get(&format!("/v1/orgs/c/imports/{id}")).by(&cm("c")).send().await;
+    assert_eq!(record.body["columns"], review.body["columns"]);
+    assert_eq!(
+        (record.body["email_column"].as_str(), record.body["rows_total"].as_u64()),
+        (Some("Work Email"), Some(4501))
+    );
+    assert_eq!(record.body["rows"], review.body["rows"], "the record read shows the same first rows");
+
+    let want = |outcome: Option<&str>| -> Vec<(Value, String, String)> {
+        expect
+            .iter()
+            .filter(|(_, _, o)| outcome.is_none_or(|w| w == *o))
+            .map(|(l, e, o)| (json!(l), e.clone(), o.to_string()))
+            .collect()
+    };
+    let (every, sizes) = all_rows(&env, "c", &id, "limit=500").await;
+    assert_eq!(every.len(), 4501);
+    assert_eq!(every, want(None), "every row once, in file order");
+    assert_eq!(sizes, [500, 500, 500, 500, 500, 500, 500, 500, 500, 1], "full pages, and no empty one at the end");
+    for outcome in ["renew", "unknown", "invalid", "duplicate"] {
+        let (rows, _) = all_rows(&env, "c", &id, &format!("outcome={outcome}&limit=37")).await;
+        assert_eq!(rows, want(Some(outcome)), "{outcome}");
+    }
+    let (invalid, sizes) = all_rows(&env, "c", &id, "outcome=invalid&limit=1").await;
+    assert_eq!((invalid.len(), sizes), (2, vec![1, 1]), "two rows 4,000 lines apart: two pages, then the end");
+    let (none, sizes) = all_rows(&env, "c", &id, "outcome=already_active").await;
+    assert_eq!((none.len(), sizes), (0, vec![0]));
+    let (release, _) = all_rows(&env, "c", &id, "outcome=release").await;
+    assert!(release.is_empty(), "a renew import releases nobody");
+
+    // A cursor opens only the list it came from.
+    let page = env.get(&format!("/v1/orgs/c/imports/{id}/rows?outcome=unknown&limit=5")).by(&cm("c")).send().await;
+    let cursor = page.body["next_cursor"].as_str().unwrap().to_string();
+    let other = upload(&env, "c", "", b"email\nu0001@c.example\n", at).await;
+    let other_id = other.body["import_id"].as_str().unwrap();
+    for url in [
+        format!("/v1/orgs/c/imports/{id}/rows?outcome=renew&limit=5&cursor={cursor}"),
+        format!("/v1/orgs/c/imports/{other_id}/rows?outcome=unknown&cursor={cursor}"),
+        format!("/v1/orgs/c/imports/{id}/rows?cursor=not-a-cursor"),
+        format!("/v1/orgs/c/imports/{id}/rows?outcome=lost"),
+        format!("/v1/orgs/c/imports/{id}/rows?limit=501"),
+    ] {
+        let r = env.get(&url).by(&cm("c")).send().await;
+        assert_eq!((r.status, r.code()), (400, "invalid_request"), "{url}: {:?}", r.body);
+    }
+    let elsewhere = env.get(&format!("/v1/orgs/c/imports/{id}/rows")).by(&cm("c2")).send().await;
+    assert_eq!(elsewhere.status, 404);
+}
+
+/// Under `mode = sync` the review shows who would be released — counted and listed — before
+/// anything happens; the commit releases them, and the list then shows whom it released.
+#[tokio::test]
+async fn a_sync_review_shows_who_would_be_released_before_anything_happens() {
+    let env = TestEnv::new().await;
+    env.partner_with_company("p", "c").await;
+    assign(&env, "c", 5, "2026-01-15T09:00:00Z").await;
+    let at = "2026-02-01T10:00:00Z";
+    let a = env
+        .post("/v1/orgs/c/allocations")
+        .by(&cm("c"))
+        .json(json!({"emails": ["stay@c.example", "go1@c.example", "go2@c.example"], "create_missing": true}))
+        .at(at)
+        .send()
+        .await;
+    assert_eq!(a.body["allocated"], 3);
+    env.put("/v1/orgs/c/users/boss@c.example").by(&cm("c")).json(json!({"role": "company_manager"})).send().await;
+    env.put("/v1/orgs/c/users/idle@c.example").by(&cm("c")).send().await;
+    let review = upload(&env, "c", "?mode=sync", b"email\nstay@c.example\nghost@c.example\n", at).await;
+    assert_eq!(review.status, 201, "{:?}", review.body);
+    assert_eq!(review.body["summary"]["release"], 3, "go1, go2 and idle; never the manager");
+    let id = review.body["import_id"].as_str().unwrap().to_string();
+    let (release, _) = all_rows(&env, "c", &id, "outcome=release").await;
+    let released = |emails: &[&str]| -> Vec<(Value, String, String)> {
+        emails.iter().map(|e| (Value::Null, e.to_string(), "release".to_string())).collect()
+    };
+    assert_eq!(release, released(&["go1@c.example", "go2@c.example", "idle@c.example"]));
+    let (every, _) = all_rows(&env, "c", &id, "limit=2").await;
+    let mut want = vec![
+        (json!(2), "stay@c.example".to_string(), "already_active".to_string()),
+        (json!(3), "ghost@c.example".to_string(), "unknown".to_string()),
+    ];
+    want.extend(released(&["go1@c.example", "go2@c.example", "idle@c.example"]));
+    assert_eq!(every, want, "the file's rows, then who the sync releases");
+    let go1 = env.get("/v1/orgs/c/users/go1@c.example").by(&cm("c")).at(at).send().await;
+    assert_eq!(go1.body["licence_status"], "active", "nothing happened yet");
+
+    // Someone joins before the confirm: the commit reviews again and releases them too.
+    env.put("/v1/orgs/c/users/late@c.example").by(&cm("c")).send().await;
+    let done = env.post(&format!("/v1/orgs/c/imports/{id}/confirm")).by(&cm("c")).at(at).send().await;
+    assert_eq!((done.status, done.body["released"].as_u64()), (200, Some(4)), "{:?}", done.body);
+    let (release, _) = all_rows(&env, "c", &id, "outcome=release").await;
+    assert_eq!(release, released(&["go1@c.example", "go2@c.example", "idle@c.example", "late@c.example"]));
+    let record = env.get(&format!("/v1/orgs/c/imports/{id}")).by(&cm("c")).send().await;
+    assert_eq!(record.body["summary"]["release"], 4);
+}
+
+fn workbook(header: &[&str], rows: &[Vec<&str>]) -> Vec<u8> {
+    use seatkeeper::report::Cell;
+    let rows: Vec<Vec<Cell>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| if c.is_empty() { Cell::Empty } else { Cell::Text(c.to_string()) }).collect())
+        .collect();
+    seatkeeper::report::xlsx("Leerlingen", header, &rows).unwrap()
+}
+
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// An Excel workbook (made by rust_xlsxwriter) through the API, known by its media type or by
+/// its first bytes: read as its CSV would be, rows numbered as the sheet numbers them, refusals
+/// naming the row; committed like any import.
+#[tokio::test]
+async fn a_spreadsheet_is_imported_through_the_api() {
+    let env = TestEnv::new().await;
+    env.partner_with_company("p", "c").await;
+    assign(&env, "c", 5, "2026-01-15T09:00:00Z").await;
+    users(&env, "c", &["ann@c.example".into(), "bob@c.example".into()]).await;
+    let at = "2026-02-01T10:00:00Z";
+    let book = workbook(
+        &["Naam", "Werk e-mail", "Afdeling"],
+        &[
+            vec!["Ann", "ANN@c.example", "HR"],
+            vec!["", "", ""],
+            vec!["Bob", "bob@c.example"],
+            vec!["Eve", "eve@c.example"],
+        ],
+    );
+    assert!(book.starts_with(b"PK\x03\x04"));
+    for content_type in [XLSX, "application/octet-stream", "text/csv"] {
+        let r = env
+            .post("/v1/orgs/c/imports?email_column=werk%20e-mail")
+            .by(&cm("c"))
+            .header("Content-Type", content_type)
+            .raw(&book)
+            .at(at)
+            .send()
+            .await;
+        assert_eq!(r.status, 201, "{content_type}: {:?}", r.body);
+        assert_eq!(r.body["columns"], json!(["Naam", "Werk e-mail", "Afdeling"]));
+        assert_eq!(r.body["email_column"], "Werk e-mail");
+        assert_eq!(
+            outcomes(&r.body),
+            vec![
+                (2, "ann@c.example".into(), "renew".into()),
+                (4, "bob@c.example".into(), "renew".into()),
+                (5, "eve@c.example".into(), "unknown".into())
+            ],
+            "{content_type}: row 3 is blank"
+        );
+    }
+    let r = env
+        .post("/v1/orgs/c/imports?email_column=werk%20e-mail")
+        .by(&cm("c"))
+        .header("Content-Type", XLSX)
+        .raw(&book)
+        .at(at)
+        .send()
+        .await;
+    let id = r.body["import_id"].as_str().unwrap();
+    let done = env.post(&format!("/v1/orgs/c/imports/{id}/confirm")).by(&cm("c")).at(at).send().await;
+    assert_eq!((done.status, done.body["allocated"].as_u64()), (200, Some(2)), "{:?}", done.body);
+    assert_eq!(lot_counts(&env, "c", at).await, vec![(2, 2)]);
+
+    let before = env.partition("ORG#c").await.len();
+    let no_column = workbook(&["Naam", "Telefoon"], &[vec!["Ann", "06"]]);
+    let header_only = workbook(&["Email"], &[]);
+    for (body, content_type, want) in [
+        (no_column, XLSX, "row 1: no e-mail column found"),
+        (header_only, "application/octet-stream", "row 2: the sheet has a header row but no data rows"),
+        (
+            b"email\nann@c.example\n".to_vec(),
+            XLSX,
+            "row 1: the file is sent as an Excel workbook (.xlsx) but is not one",
+        ),
+        (b"PK\x03\x04 but no archive".to_vec(), "text/csv", "row 1: the file is not an Excel workbook"),
+    ] {
+        let r = env
+            .post("/v1/orgs/c/imports")
+            .by(&cm("c"))
+            .header("Content-Type", content_type)
+            .raw(&body)
+            .at(at)
+            .send()
+            .await;
+        assert_eq!((r.status, r.code()), (400, "invalid_request"), "{want}: {:?}", r.body);
+        let message = r.body["error"]["message"].as_str().unwrap();
+        assert!(message.starts_with(want), "{message}");
+        assert!(r.body["error"]["details"]["line"].is_u64(), "{:?}", r.body);
+    }
+    assert_eq!(env.partition("ORG#c").await.len(), before, "a refused workbook leaves nothing behind");
+}
+
+/// A partner's workbook on S3 (`imports/{org_id}/{name}.xlsx`), and one behind a `.csv` key
+/// that is a workbook all the same: reviewed and committed in one go, the result beside them.
+#[tokio::test]
+async fn a_partner_spreadsheet_on_s3_is_imported() {
+    let env = TestEnv::with_s3().await;
+    env.partner_with_company("p", "c").await;
+    assign(&env, "c", 5, "2026-01-15T09:00:00Z").await;
+    let emails: Vec<String> = (1..=4).map(|i| format!("x{i}@c.example")).collect();
+    users(&env, "c", &emails).await;
+    let at = "2026-02-01T10:00:00Z";
+    let book = workbook(&["E-mailadres"], &[vec![&emails[0]], vec![&emails[1]], vec!["nobody@c.example"]]);
+    let answers = env.drop_file("imports/c/Maart 2027.xlsx", book, &[], 2, at).await;
+    assert_eq!(answers[0], answers[1], "a second delivery finds the same import");
+    let record = &answers[0];
+    assert_eq!(record.status, seatkeeper::domain::import::ImportStatus::Committed, "{record:?}");
+    assert_eq!((record.allocated, record.summary.renew, record.summary.unknown), (2, 2, 1));
+    assert_eq!(record.columns, vec!["E-mailadres".to_string()]);
+    let result = env.object_json("results/c/Maart 2027.json").await;
+    assert_eq!((result["status"].as_str(), result["allocated"].as_u64()), (Some("committed"), Some(2)));
+    assert_eq!(result["rows"][2], json!({"line": 4, "email": "nobody@c.example", "outcome": "unknown"}));
+
+    let disguised = workbook(&["email"], &[vec![&emails[2]]]);
+    let answers = env.drop_file("imports/c/disguised.csv", disguised, &[], 1, at).await;
+    assert_eq!((answers[0].status, answers[0].allocated), (seatkeeper::domain::import::ImportStatus::Committed, 1));
+    let not_a_book =
+        env.drop_file("imports/c/text.xlsx", format!("email\n{}\n", emails[3]).into_bytes(), &[], 1, at).await;
+    assert_eq!(not_a_book[0].status, seatkeeper::domain::import::ImportStatus::Failed);
+    assert!(not_a_book[0].error.as_deref().unwrap().starts_with("row 1:"), "{:?}", not_a_book[0].error);
+    assert_eq!(lot_counts(&env, "c", at).await, vec![(3, 3)]);
+}
+
+/// The wrong column chosen — long notes instead of e-mails — is reviewed as invalid rows, kept
+/// cut short: the stored rows stay within DynamoDB's item size however long the cells are.
+#[tokio::test]
+async fn a_column_of_long_text_is_reviewed_as_invalid_rows_not_a_failure() {
+    let env = TestEnv::new().await;
+    env.partner_with_company("p", "c").await;
+    let note = "Lorem ipsum dolor sit amet, consectetur adipiscing elit; ".repeat(12);
+    let mut csv = String::from("email,notes\n");
+    for i in 0..2500 {
+        csv.push_str(&format!("u{i}@c.example,\"{note}{i}\"\n"));
+    }
+    let r = upload(&env, "c", "?email_column=notes", csv.as_bytes(), "2026-02-01T00:00:00Z").await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!((r.body["summary"]["invalid"].as_u64(), r.body["summary"]["rows"].as_u64()), (Some(2500), Some(2500)));
+    let id = r.body["import_id"].as_str().unwrap();
+    let (rows, _) = all_rows(&env, "c", id, "outcome=invalid&limit=500").await;
+    assert_eq!(rows.len(), 2500);
+    assert!(rows.iter().all(|(_, cell, _)| cell.len() <= 254 && cell.starts_with("Lorem ipsum")), "{:?}", rows[0]);
+    assert_eq!(rows.last().unwrap().0, json!(2501));
+}

@@ -172,7 +172,9 @@ async fn each_function_touches_only_the_key_prefixes_its_policy_grants_and_needs
     w.go("POST", "/v1/orgs/c/users/renewable", &cm, Some(json!({"emails": ["a@c.example"], "renewable": false})), may)
         .await;
     w.go("GET", "/v1/orgs/c/users", &cm, None, may).await;
+    w.go("GET", "/v1/orgs/c/users?email_prefix=W&licence_status=pending", &cm, None, may).await;
     w.go("GET", "/v1/orgs/c/users/w@c.example", &cm, None, may).await;
+    w.go("GET", "/v1/orgs/c/users/w@c.example/enrolments", &platform, None, may).await;
     w.go("GET", "/v1/orgs/c/users/w@c.example/access", &platform, None, may).await;
 
     // import-allocation: through the API, and a partner file on S3
@@ -181,6 +183,7 @@ async fn each_function_touches_only_the_key_prefixes_its_policy_grants_and_needs
     w.record(routes::IMPORT_ALLOCATION);
     let id = import.body["import_id"].as_str().unwrap().to_string();
     w.go("GET", &format!("/v1/orgs/c/imports/{id}"), &cm, None, may).await;
+    w.go("GET", &format!("/v1/orgs/c/imports/{id}/rows?outcome=renew"), &cm, None, may).await;
     w.go("POST", &format!("/v1/orgs/c/imports/{id}/confirm"), &cm, None, may).await;
     let dropped =
         Box::pin(w.env.drop_file("imports/c/partner.csv", b"email\ns@c.example\n".to_vec(), &[], 2, may)).await;

@@ -2,6 +2,7 @@
 
 mod allocation;
 mod authz;
+mod console_hosting;
 mod expiry;
 mod faults;
 mod hostile;
@@ -16,3 +17,4 @@ mod renewal;
 mod round_trips;
 mod template;
 mod usage;
+mod users;

@@ -131,6 +131,40 @@ async fn policies_are_inherited_and_set_by_the_vendor_only() {
     assert_eq!(still.body["policy"]["term_months"], 6);
 }
 
+/// The org read carries the policy in force and, apart, only what the org sets itself: a form
+/// sends back just the knobs its user changed, and the inherited ones stay inherited.
+#[tokio::test]
+async fn an_org_read_tells_its_own_knobs_from_the_inherited_ones() {
+    let env = TestEnv::new().await;
+    env.partner_with_company("p", "c").await;
+    let admin = Who::vendor_admin();
+    let cm = Who::new("company_manager", "c");
+    let fresh = env.get("/v1/orgs/c").by(&cm).send().await;
+    assert_eq!((fresh.status, fresh.body["own_policy"].clone()), (200, json!({})), "{:?}", fresh.body);
+    env.put("/v1/orgs/p/policy").by(&admin).json(json!({"term_months": 24, "counting": "active_users"})).send().await;
+    let set = env.put("/v1/orgs/c/policy").by(&admin).json(json!({"seats_included": 1})).send().await;
+    assert_eq!(set.body["own_policy"], json!({"seats_included": 1}), "{:?}", set.body);
+
+    let c = env.get("/v1/orgs/c").by(&cm).send().await;
+    assert_eq!(c.body["own_policy"], json!({"seats_included": 1}));
+    assert_eq!(
+        (c.body["policy"]["term_months"].as_u64(), c.body["policy"]["counting"].as_str()),
+        (Some(24), Some("active_users")),
+        "inherited from the partner"
+    );
+    assert_eq!(c.body["policy"]["seats_included"], 1);
+    let p = env.get("/v1/orgs/p").by(&Who::new("partner_manager", "p")).send().await;
+    assert_eq!(p.body["own_policy"], json!({"term_months": 24, "counting": "active_users"}));
+
+    // A second form sends one knob: the org's own settings gain it, the others stay as they were.
+    let again = env.put("/v1/orgs/c/policy").by(&admin).json(json!({"renewal": "automatic"})).send().await;
+    assert_eq!(again.body["own_policy"], json!({"seats_included": 1, "renewal": "automatic"}));
+    let c = env.get("/v1/orgs/c").by(&cm).send().await;
+    assert_eq!(c.body["own_policy"], json!({"seats_included": 1, "renewal": "automatic"}));
+    assert_eq!(c.body["policy"]["term_months"], 24);
+    assert_eq!(c.body["policy_settings"], c.body["own_policy"], "the earlier name says the same");
+}
+
 #[tokio::test]
 async fn orgs_are_visible_from_themselves_and_above_only() {
     let env = TestEnv::new().await;

@@ -140,11 +140,18 @@ fn the_import_function_reads_imports_writes_results_and_has_a_dead_letter_queue(
             .collect();
     assert_eq!(s3, want);
     assert_eq!(f["DeadLetterQueue"]["Type"].as_str(), Some("SQS"));
-    let event = &f["Events"]["PartnerCsv"]["Properties"];
-    assert_eq!(event["Events"].as_str(), Some("s3:ObjectCreated:*"));
-    let rules: Vec<&str> =
-        event["Filter"]["S3Key"]["Rules"].as_sequence().unwrap().iter().map(|r| r["Value"].as_str().unwrap()).collect();
-    assert_eq!(rules, vec!["imports/", ".csv"]);
+    // Partner files: CSV and spreadsheets under imports/.
+    for (name, suffix) in [("PartnerCsv", ".csv"), ("PartnerXlsx", ".xlsx")] {
+        let event = &f["Events"][name]["Properties"];
+        assert_eq!(event["Events"].as_str(), Some("s3:ObjectCreated:*"), "{name}");
+        let rules: Vec<&str> = event["Filter"]["S3Key"]["Rules"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|r| r["Value"].as_str().unwrap())
+            .collect();
+        assert_eq!(rules, vec!["imports/", suffix]);
+    }
 }
 
 /// The table survives a stack deletion and a bad day; logs are JSON (the runtime adds the

@@ -320,8 +320,9 @@ pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
 }
 
 /// `POST /dev/s3/imports/{org_id}/{name}` (local only): stores the body in the imports bucket
-/// under `imports/{org_id}/{name}.csv` with the `x-amz-meta-*` headers as object metadata, then
-/// hands the import function the S3 `ObjectCreated` event the cloud would send for it.
+/// under `imports/{org_id}/{name}.csv` — `.xlsx` for an Excel workbook (named so, sent as its
+/// media type, or starting as a ZIP archive does) — with the `x-amz-meta-*` headers as object
+/// metadata, then hands the import function the S3 `ObjectCreated` event the cloud would send.
 async fn dev_s3_import(server: &LocalServer, rest: &str, headers: &http::HeaderMap, body: Vec<u8>) -> Response {
     let Some(imports) = server.app.imports.clone() else {
         return plain_error(400, "invalid_request", "the local server has no imports bucket (BUCKET_NAME)");
@@ -330,10 +331,17 @@ async fn dev_s3_import(server: &LocalServer, rest: &str, headers: &http::HeaderM
     else {
         return plain_error(404, "not_found", "use /dev/s3/imports/{org_id}/{name}");
     };
-    let name = name.trim_end_matches(".csv");
+    use seatkeeper::domain::import::{is_xlsx_media_type, XLSX_MEDIA_TYPE, ZIP_SIGNATURE};
+    let lower = name.to_ascii_lowercase();
+    let workbook = lower.ends_with(".xlsx")
+        || headers.get("content-type").and_then(|v| v.to_str().ok()).is_some_and(is_xlsx_media_type)
+        || body.starts_with(ZIP_SIGNATURE);
+    let (extension, content_type) = if workbook { ("xlsx", XLSX_MEDIA_TYPE) } else { ("csv", "text/csv") };
+    let name = [".csv", ".xlsx"].iter().find(|e| lower.ends_with(*e)).map_or(name, |e| &name[..name.len() - e.len()]);
     let decoded = percent_encoding::percent_decode_str(name).decode_utf8_lossy().into_owned();
-    let key = format!("imports/{org_id}/{decoded}.csv");
-    let mut put = imports.client.put_object().bucket(&imports.bucket).key(&key).body(body.into());
+    let key = format!("imports/{org_id}/{decoded}.{extension}");
+    let mut put =
+        imports.client.put_object().bucket(&imports.bucket).key(&key).content_type(content_type).body(body.into());
     for (header, value) in headers {
         if let (Some(meta), Ok(v)) = (header.as_str().strip_prefix("x-amz-meta-"), value.to_str()) {
             put = put.metadata(meta, v);

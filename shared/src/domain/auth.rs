@@ -74,6 +74,8 @@ pub enum Action {
     /// Mark users (not) renewable in bulk: a manager's decision, not the platform's.
     SetRenewable,
     ReadUsers,
+    /// Read a user's enrolments: managers, and the platform that records them.
+    ReadEnrolments,
     Allocate,
     ReadLicences,
     /// Ask whether a user may log in (a learner: only itself).
@@ -91,7 +93,7 @@ fn role_allows(role: Role, action: Action) -> bool {
             _ => true,
         },
         Role::CompanyManager => !matches!(action, CreateOrg(_) | SetPolicy | DecideOrder),
-        Role::Platform => matches!(action, ManageUsers | ReadAccess),
+        Role::Platform => matches!(action, ManageUsers | ReadEnrolments | ReadAccess),
         Role::Learner => action == ReadAccess,
     }
 }
@@ -173,6 +175,26 @@ mod tests {
             let p = Principal::new("s", "x@c1.test", "c1", role);
             assert_eq!(authorize(&p, Action::ReadOrders, &c1).unwrap_err().code(), "forbidden");
         }
+    }
+
+    #[test]
+    fn enrolments_are_read_by_managers_and_the_platform_only() {
+        let (_, _, _, c1) = tree();
+        for role in [Role::VendorAdmin, Role::PartnerManager, Role::CompanyManager, Role::Platform] {
+            let org = if role == Role::VendorAdmin {
+                "vendor"
+            } else if role == Role::PartnerManager {
+                "p1"
+            } else {
+                "c1"
+            };
+            let p = Principal::new("s", "x@c1.test", org, role);
+            assert!(authorize(&p, Action::ReadEnrolments, &c1).is_ok(), "{role:?}");
+        }
+        let learner = Principal::new("s", "x@c1.test", "c1", Role::Learner);
+        assert_eq!(authorize(&learner, Action::ReadEnrolments, &c1).unwrap_err().code(), "forbidden");
+        let platform = Principal::new("s", "x@c1.test", "c1", Role::Platform);
+        assert_eq!(authorize(&platform, Action::ReadUsers, &c1).unwrap_err().code(), "forbidden");
     }
 
     #[test]

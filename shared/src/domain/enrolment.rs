@@ -43,6 +43,23 @@ impl Enrolment {
         self.status != EnrolmentStatus::Expired && self.ends_at.is_none_or(|end| end > now)
     }
 
+    /// The status at `now`: one whose access end has passed is expired, sweep or no sweep.
+    pub fn status_at(&self, now: DateTime<Utc>) -> EnrolmentStatus {
+        if self.live_at(now) || self.status == EnrolmentStatus::Expired {
+            self.status
+        } else {
+            EnrolmentStatus::Expired
+        }
+    }
+
+    /// The public view at `now`: the status then, and whether the enrolment is live.
+    pub fn view(&self, now: DateTime<Utc>) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        v["status"] = serde_json::to_value(self.status_at(now)).unwrap_or_default();
+        v["live"] = serde_json::Value::Bool(self.live_at(now));
+        v
+    }
+
     pub fn expired(&self, now: DateTime<Utc>) -> Enrolment {
         let mut e = self.clone();
         e.status = EnrolmentStatus::Expired;
@@ -111,6 +128,24 @@ mod tests {
         assert!(e(EnrolmentStatus::Active, None, Some("2026-06-01T00:00:01Z")).live_at(now));
         assert!(!e(EnrolmentStatus::Active, None, Some("2026-06-01T00:00:00Z")).live_at(now));
         assert!(!e(EnrolmentStatus::Expired, None, None).live_at(now));
+    }
+
+    #[test]
+    fn the_view_shows_the_status_now() {
+        let now = at("2026-06-01T00:00:00Z");
+        let ended = e(EnrolmentStatus::Active, None, Some("2026-05-01T00:00:00Z"));
+        assert_eq!(ended.status, EnrolmentStatus::Active, "stored as it was put");
+        assert_eq!(
+            (ended.view(now)["status"].as_str(), ended.view(now)["live"].as_bool()),
+            (Some("expired"), Some(false))
+        );
+        let running = e(EnrolmentStatus::New, None, Some("2026-07-01T00:00:00Z"));
+        assert_eq!(
+            (running.view(now)["status"].as_str(), running.view(now)["live"].as_bool()),
+            (Some("new"), Some(true))
+        );
+        assert_eq!(running.view(now)["ends_at"], "2026-07-01T00:00:00Z");
+        assert!(running.view(now).get("starts_at").is_none());
     }
 
     #[test]

@@ -3,9 +3,11 @@
 //! Header row required; delimiter `,`, `;` or tab, detected from the header; UTF-8 with or
 //! without BOM; quoted fields (the `csv` crate). The e-mail column is chosen by name
 //! (case-insensitive) or is the first header that reads like e-mail. Every refusal names the line.
+//! An Excel workbook (.xlsx) is read the same way from its first sheet: its first row is the
+//! header, and rows are numbered as the spreadsheet numbers them.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader, Cursor, Read};
+use std::io::{BufRead, BufReader, Cursor, Read, Seek};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -18,6 +20,30 @@ pub const MAX_ROWS: usize = 100_000;
 pub const MAX_RECORD_BYTES: usize = 64 * 1024;
 pub const MAX_API_BYTES: usize = 5 * 1024 * 1024;
 pub const MAX_S3_BYTES: u64 = 100 * 1024 * 1024;
+
+/// The media type of an Excel workbook.
+pub const XLSX_MEDIA_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// The first bytes of a ZIP archive; an .xlsx file is one.
+pub const ZIP_SIGNATURE: &[u8] = b"PK\x03\x04";
+
+/// The most of an invalid cell a row keeps (an e-mail has at most 254 bytes): a wrong column of
+/// long notes must not make the stored rows too large.
+pub const MAX_CELL_KEPT: usize = 254;
+
+/// An invalid cell as its row keeps it: cut at a character boundary, marked with " …" (a space,
+/// so the cut text can never pass for an e-mail).
+fn kept_cell(cell: &str) -> String {
+    if cell.len() <= MAX_CELL_KEPT {
+        return cell.to_string();
+    }
+    let marker = " …";
+    let mut end = MAX_CELL_KEPT - marker.len();
+    while !cell.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{marker}", &cell[..end])
+}
 
 /// Header names taken for the e-mail column when none is named, in order of preference.
 const EMAIL_HEADERS: &[&str] =
@@ -48,6 +74,28 @@ pub enum RowOutcome {
     Unknown,
     Invalid,
     Duplicate,
+    /// Under `mode = sync`: a user of the org missing from the file, to be released (not a row
+    /// of the file).
+    Release,
+}
+
+impl RowOutcome {
+    pub fn parse(s: &str) -> Result<RowOutcome, DomainError> {
+        serde_json::from_value(serde_json::Value::String(s.trim().to_ascii_lowercase())).map_err(|_| {
+            DomainError::invalid("outcome", "must be renew, already_active, unknown, invalid, duplicate or release")
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RowOutcome::Renew => "renew",
+            RowOutcome::AlreadyActive => "already_active",
+            RowOutcome::Unknown => "unknown",
+            RowOutcome::Invalid => "invalid",
+            RowOutcome::Duplicate => "duplicate",
+            RowOutcome::Release => "release",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,18 +105,84 @@ pub struct Row {
     pub outcome: RowOutcome,
 }
 
-/// What the file says: its rows (line number and the e-mail cell), nothing decided yet.
+impl Row {
+    /// A row as the API shows it.
+    pub fn view(&self) -> serde_json::Value {
+        serde_json::json!({ "line": self.line, "email": self.email, "outcome": self.outcome })
+    }
+
+    /// A user a sync releases, as the API shows it: not a line of the file.
+    pub fn release_view(email: &str) -> serde_json::Value {
+        serde_json::json!({ "line": null, "email": email, "outcome": RowOutcome::Release })
+    }
+}
+
+/// What the file says: its header and its rows (line number and the e-mail cell), nothing
+/// decided yet.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CsvFile {
+    /// The CSV delimiter (`,` for a spreadsheet).
     pub delimiter: u8,
+    /// The header's cells, in order.
+    pub columns: Vec<String>,
     pub email_column: String,
     pub cells: Vec<(u64, String)>,
 }
 
-fn refuse(line: u64, message: impl std::fmt::Display) -> DomainError {
+/// What a refusal calls a row of the file: a line of CSV text, a row of a spreadsheet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unit {
+    Line,
+    Row,
+}
+
+fn refuse_at(unit: Unit, line: u64, message: impl std::fmt::Display) -> DomainError {
+    let word = match unit {
+        Unit::Line => "line",
+        Unit::Row => "row",
+    };
     DomainError::InvalidRequest {
-        message: format!("line {line}: {message}"),
+        message: format!("{word} {line}: {message}"),
         details: serde_json::json!({ "line": line }),
+    }
+}
+
+fn refuse(line: u64, message: impl std::fmt::Display) -> DomainError {
+    refuse_at(Unit::Line, line, message)
+}
+
+fn listed(names: &[String]) -> String {
+    names.iter().map(|n| format!("{:?}", n.trim())).collect::<Vec<_>>().join(", ")
+}
+
+/// The e-mail column among the header's `names` (on `line`): the one named, or the first that
+/// reads like e-mail.
+fn email_index(names: &[String], email_column: Option<&str>, unit: Unit, line: u64) -> Result<usize, DomainError> {
+    match email_column {
+        Some(wanted) => names.iter().position(|h| normalise_header(h) == normalise_header(wanted)).ok_or_else(|| {
+            refuse_at(unit, line, format!("there is no column named {wanted:?}; the header row has {}", listed(names)))
+        }),
+        None => EMAIL_HEADERS
+            .iter()
+            .find_map(|want| names.iter().position(|h| normalise_header(h) == *want))
+            .ok_or_else(|| {
+                if names.iter().any(|h| validate::email("", h).is_ok()) {
+                    refuse_at(
+                        unit,
+                        line,
+                        "this looks like data, not a header row; the first row must name the columns (e.g. Email)",
+                    )
+                } else {
+                    refuse_at(
+                        unit,
+                        line,
+                        format!(
+                            "no e-mail column found; name one with email_column (the header row has {})",
+                            listed(names)
+                        ),
+                    )
+                }
+            }),
     }
 }
 
@@ -159,7 +273,7 @@ pub fn read(input: impl Read, email_column: Option<&str>) -> Result<CsvFile, Dom
     // A NUL byte near the start means a binary file (a spreadsheet, an image), not CSV text.
     let start = reader.fill_buf().map_err(|e| refuse(1, format!("could not be read: {e}")))?;
     if start.iter().take(8192).any(|&b| b == 0) {
-        return Err(refuse(1, "the file is binary, not CSV text (save the spreadsheet as CSV)"));
+        return Err(refuse(1, "the file is binary, not CSV text (save the spreadsheet as CSV or .xlsx)"));
     }
     // The header line, read with a bound so a 10 MB single line is refused, not buffered.
     let mut header = Vec::new();
@@ -195,38 +309,7 @@ pub fn read(input: impl Read, email_column: Option<&str>) -> Result<CsvFile, Dom
             })
         })
         .collect::<Result<_, _>>()?;
-    let index = match email_column {
-        Some(wanted) => {
-            names.iter().position(|h| normalise_header(h) == normalise_header(wanted)).ok_or_else(|| {
-                refuse(
-                    1,
-                    format!(
-                        "there is no column named {wanted:?}; the header row has {}",
-                        names.iter().map(|n| format!("{:?}", n.trim())).collect::<Vec<_>>().join(", ")
-                    ),
-                )
-            })?
-        }
-        None => EMAIL_HEADERS
-            .iter()
-            .find_map(|want| names.iter().position(|h| normalise_header(h) == *want))
-            .ok_or_else(|| {
-                if names.iter().any(|h| validate::email("", h).is_ok()) {
-                    refuse(
-                        1,
-                        "this looks like data, not a header row; the first line must name the columns (e.g. Email)",
-                    )
-                } else {
-                    refuse(
-                        1,
-                        format!(
-                            "no e-mail column found; name one with email_column (the header row has {})",
-                            names.iter().map(|n| format!("{:?}", n.trim())).collect::<Vec<_>>().join(", ")
-                        ),
-                    )
-                }
-            })?,
-    };
+    let index = email_index(&names, email_column, Unit::Line, 1)?;
     let mut cells = Vec::new();
     let mut record = csv::ByteRecord::new();
     loop {
@@ -279,7 +362,177 @@ pub fn read(input: impl Read, email_column: Option<&str>) -> Result<CsvFile, Dom
     if cells.is_empty() {
         return Err(refuse(2, "the file has a header row but no data rows"));
     }
-    Ok(CsvFile { delimiter, email_column: names[index].trim().trim_end_matches('\r').to_string(), cells })
+    let columns: Vec<String> = names.iter().map(|n| n.trim().to_string()).collect();
+    Ok(CsvFile { delimiter, email_column: columns[index].clone(), columns, cells })
+}
+
+/// Whether a `Content-Type` names an Excel workbook.
+pub fn is_xlsx_media_type(content_type: &str) -> bool {
+    content_type.split(';').next().unwrap_or_default().trim().eq_ignore_ascii_case(XLSX_MEDIA_TYPE)
+}
+
+/// Reads an import file, CSV or Excel: a workbook when `media_type` says so or the file starts
+/// as a ZIP archive does, CSV text otherwise. A workbook is read whole (a ZIP archive is read
+/// from its end), up to `max_bytes`; CSV streams.
+pub fn read_any(
+    mut input: impl Read,
+    media_type: Option<&str>,
+    email_column: Option<&str>,
+    max_bytes: u64,
+) -> Result<CsvFile, DomainError> {
+    let mut head = Vec::with_capacity(ZIP_SIGNATURE.len());
+    (&mut input)
+        .take(ZIP_SIGNATURE.len() as u64)
+        .read_to_end(&mut head)
+        .map_err(|e| refuse(1, format!("could not be read: {e}")))?;
+    let zip = head.starts_with(ZIP_SIGNATURE);
+    let says_xlsx = media_type.is_some_and(is_xlsx_media_type);
+    let input = Cursor::new(head).chain(input);
+    if !zip && !says_xlsx {
+        return read(input, email_column);
+    }
+    if !zip {
+        return Err(refuse_at(
+            Unit::Row,
+            1,
+            "the file is sent as an Excel workbook (.xlsx) but is not one; send the .xlsx file itself, or the sheet saved as CSV",
+        ));
+    }
+    let mut bytes = Vec::new();
+    input
+        .take(max_bytes + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| refuse_at(Unit::Row, 1, format!("could not be read: {e}")))?;
+    if bytes.len() as u64 > max_bytes {
+        return Err(DomainError::PayloadTooLarge(format!("the workbook is larger than {max_bytes} bytes")));
+    }
+    read_xlsx(Cursor::new(bytes), email_column)
+}
+
+/// A spreadsheet cell as text.
+fn cell_text(value: calamine::DataRef<'_>) -> String {
+    calamine::Data::from(value).to_string()
+}
+
+/// Columns of a spreadsheet's header row that are read (Excel's own limit).
+const MAX_COLUMNS: usize = 16_384;
+
+/// Cells of a sheet an import reads through before it refuses the file (a workbook that
+/// unpacks into far more than 100,000 rows of a few hundred columns is not a list of learners).
+const MAX_SHEET_CELLS: u64 = 20_000_000;
+
+/// The row of a sheet being read: its index (0-based), whether anything is in it, and the cells
+/// it keeps — all of the header row, only the e-mail cell of a data row.
+struct SheetRow {
+    index: u32,
+    filled: bool,
+    bytes: usize,
+    cells: Vec<(u32, String)>,
+}
+
+/// What has been read of a sheet: the header (its row number, names and the e-mail column)
+/// once found, and the e-mail cells of the rows after it.
+struct Sheet<'a> {
+    email_column: Option<&'a str>,
+    header: Option<(u64, Vec<String>, usize)>,
+    cells: Vec<(u64, String)>,
+}
+
+impl Sheet<'_> {
+    fn take(&mut self, row: SheetRow) -> Result<(), DomainError> {
+        let number = u64::from(row.index) + 1;
+        if !row.filled {
+            return Ok(());
+        }
+        match &self.header {
+            None => {
+                let width = row.cells.iter().map(|(c, _)| *c as usize + 1).max().unwrap_or(0);
+                let mut names = vec![String::new(); width];
+                for (c, t) in row.cells {
+                    names[c as usize] = t.trim().to_string();
+                }
+                let index = email_index(&names, self.email_column, Unit::Row, number)?;
+                self.header = Some((number, names, index));
+            }
+            Some(_) => {
+                if self.cells.len() == MAX_ROWS {
+                    return Err(refuse_at(
+                        Unit::Row,
+                        number,
+                        format!("the sheet has more than {MAX_ROWS} rows; split it"),
+                    ));
+                }
+                let cell = row.cells.into_iter().next().map(|(_, t)| t).unwrap_or_default();
+                self.cells.push((number, cell));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads the first sheet of an Excel workbook (.xlsx) as [`read`] reads CSV text: the first row
+/// with anything in it is the header, blank rows are skipped, and every row keeps the number
+/// the spreadsheet gives it (a refusal names it). Cells stream from the sheet; only the header
+/// and the e-mail cells are kept.
+pub fn read_xlsx<R: Read + Seek>(input: R, email_column: Option<&str>) -> Result<CsvFile, DomainError> {
+    use calamine::Reader;
+    let not_a_workbook = |e: &dyn std::fmt::Display| {
+        refuse_at(Unit::Row, 1, format!("the file is not an Excel workbook (.xlsx) that can be read: {e}"))
+    };
+    let mut book = calamine::Xlsx::new(input).map_err(|e| not_a_workbook(&e))?;
+    let first =
+        book.sheet_names().first().cloned().ok_or_else(|| refuse_at(Unit::Row, 1, "the workbook has no sheet"))?;
+    let mut reader = book.worksheet_cells_reader(&first).map_err(|e| not_a_workbook(&e))?;
+    let mut sheet = Sheet { email_column, header: None, cells: Vec::new() };
+    let mut row: Option<SheetRow> = None;
+    let mut seen = 0u64;
+    loop {
+        let at = row.as_ref().map_or(1, |r| u64::from(r.index) + 1);
+        let next =
+            reader.next_cell().map_err(|e| refuse_at(Unit::Row, at, format!("the sheet cannot be read: {e}")))?;
+        let index = next.as_ref().map(|c| c.get_position().0);
+        if let Some(done) = row.take_if(|r| Some(r.index) != index) {
+            sheet.take(done)?;
+        }
+        let Some(cell) = next else { break };
+        seen += 1;
+        if seen > MAX_SHEET_CELLS {
+            return Err(refuse_at(
+                Unit::Row,
+                at,
+                "the sheet holds far more cells than a list of learners; is it the right file?",
+            ));
+        }
+        let (r, c) = cell.get_position();
+        let text = cell_text(cell.get_value().clone());
+        let current = row.get_or_insert_with(|| SheetRow { index: r, filled: false, bytes: 0, cells: Vec::new() });
+        current.filled |= !text.trim().is_empty();
+        let keep = match &sheet.header {
+            None => {
+                current.bytes += text.len();
+                if current.bytes > MAX_RECORD_BYTES {
+                    return Err(refuse_at(
+                        Unit::Row,
+                        u64::from(r) + 1,
+                        format!("the header row is longer than {MAX_RECORD_BYTES} bytes"),
+                    ));
+                }
+                (c as usize) < MAX_COLUMNS
+            }
+            Some((_, _, index)) => c as usize == *index,
+        };
+        if keep {
+            current.cells.push((c, text));
+        }
+    }
+    let Sheet { header, cells, .. } = sheet;
+    let Some((line, names, index)) = header else {
+        return Err(refuse_at(Unit::Row, 1, "the sheet is empty; it needs a header row naming the columns"));
+    };
+    if cells.is_empty() {
+        return Err(refuse_at(Unit::Row, line + 1, "the sheet has a header row but no data rows"));
+    }
+    Ok(CsvFile { delimiter: b',', email_column: names[index].clone(), columns: names, cells })
 }
 
 /// The review of an import (API.md `POST /v1/orgs/{org_id}/imports`).
@@ -316,7 +569,7 @@ pub fn review(file: &CsvFile, users: &HashMap<String, User>, available: u64, mod
         .iter()
         .map(|(line, cell)| {
             let (email, outcome) = match validate::email("email", cell) {
-                Err(_) => (cell.trim().to_string(), RowOutcome::Invalid),
+                Err(_) => (kept_cell(cell.trim()), RowOutcome::Invalid),
                 Ok(email) if !seen.insert(email.clone()) => (email, RowOutcome::Duplicate),
                 Ok(email) => match users.get(&email) {
                     None => (email, RowOutcome::Unknown),
@@ -330,6 +583,7 @@ pub fn review(file: &CsvFile, users: &HashMap<String, User>, available: u64, mod
                 RowOutcome::Unknown => summary.unknown += 1,
                 RowOutcome::Invalid => summary.invalid += 1,
                 RowOutcome::Duplicate => summary.duplicate += 1,
+                RowOutcome::Release => summary.release += 1,
             }
             Row { line: *line, email, outcome }
         })
@@ -475,6 +729,107 @@ mod tests {
         }
     }
 
+    /// A workbook made by rust_xlsxwriter: each row's cells from column A, `None` left empty.
+    fn workbook(rows: &[(u32, Vec<Option<&str>>)]) -> Vec<u8> {
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        for (row, cells) in rows {
+            for (col, cell) in cells.iter().enumerate() {
+                if let Some(text) = cell {
+                    sheet.write_string(*row, col as u16, *text).unwrap();
+                }
+            }
+        }
+        book.save_to_buffer().unwrap()
+    }
+
+    #[test]
+    fn a_long_invalid_cell_is_kept_cut_and_stays_invalid() {
+        let long = format!("a@b.c{}", "é".repeat(400));
+        let file = CsvFile { delimiter: b',', columns: vec![], email_column: "email".into(), cells: vec![(2, long)] };
+        let r = review(&file, &HashMap::new(), 0, Mode::Renew, Utc::now());
+        let kept = &r.rows[0].email;
+        assert!(kept.len() <= MAX_CELL_KEPT && kept.ends_with(" …") && kept.starts_with("a@b.c"), "{kept}");
+        assert_eq!(r.rows[0].outcome, RowOutcome::Invalid);
+        // Reviewed again (as the commit does), it is still invalid.
+        let again = review(&as_file(&r.rows, "email"), &HashMap::new(), 0, Mode::Renew, Utc::now());
+        assert_eq!(again.rows, r.rows);
+    }
+
+    #[test]
+    fn the_header_is_kept_in_order() {
+        let f = read(&b"Naam;E-mail;Afdeling\r\nAnn;ann@c.example;HR\r\n"[..], None).unwrap();
+        assert_eq!(f.columns, vec!["Naam", "E-mail", "Afdeling"]);
+        assert_eq!(f.email_column, "E-mail");
+    }
+
+    #[test]
+    fn a_workbook_reads_as_its_csv_would_with_the_rows_it_numbers() {
+        let bytes = workbook(&[
+            (0, vec![Some("Name"), Some("Work e-mail"), Some("Team")]),
+            (1, vec![Some("Ann"), Some("Ann@C.example"), Some("HR")]),
+            // Row 3 is blank; row 4 has no e-mail cell at all.
+            (3, vec![Some("Bob")]),
+            (4, vec![None, Some("bob@c.example")]),
+        ]);
+        let f = read_any(&bytes[..], None, Some("work E-MAIL"), MAX_API_BYTES as u64).unwrap();
+        assert_eq!(f.columns, vec!["Name", "Work e-mail", "Team"]);
+        assert_eq!(f.email_column, "Work e-mail");
+        assert_eq!(f.cells, vec![(2, "Ann@C.example".into()), (4, String::new()), (5, "bob@c.example".into())]);
+        // The same file named by its media type, and a header below blank rows.
+        let lower = workbook(&[(2, vec![Some("email")]), (3, vec![Some("a@c.example")])]);
+        let f = read_any(&lower[..], Some(XLSX_MEDIA_TYPE), None, MAX_API_BYTES as u64).unwrap();
+        assert_eq!(f.cells, vec![(4, "a@c.example".into())]);
+        let users = HashMap::from([("ann@c.example".to_string(), User::new("c", "ann@c.example", Utc::now()))]);
+        // "Work e-mail" is not a name taken for the e-mail column unasked.
+        let err = read_xlsx(Cursor::new(bytes), None).unwrap_err();
+        assert!(err.to_string().starts_with("row 1: no e-mail column"), "{err}");
+        let csv = read_any(&b"email\nann@c.example\n"[..], None, None, 10).unwrap();
+        let r = review(&csv, &users, 1, Mode::Renew, Utc::now());
+        assert_eq!(r.rows[0].outcome, RowOutcome::Renew);
+    }
+
+    #[test]
+    fn a_workbook_is_refused_naming_the_row() {
+        let cases: Vec<(Vec<u8>, Option<&str>, &str)> = vec![
+            (
+                workbook(&[(0, vec![Some("name"), Some("phone")]), (1, vec![Some("x"), Some("1")])]),
+                None,
+                "row 1: no e-mail column",
+            ),
+            (
+                workbook(&[(0, vec![Some("ann@c.example")]), (1, vec![Some("bob@c.example")])]),
+                None,
+                "row 1: this looks like data",
+            ),
+            (workbook(&[(1, vec![Some("Email")])]), None, "row 3: the sheet has a header row but no data rows"),
+            (workbook(&[]), None, "row 1: the sheet is empty"),
+            (
+                workbook(&[(0, vec![Some("email")]), (1, vec![Some("a@c.example")])]),
+                Some("mail address"),
+                "row 1: there is no column named",
+            ),
+            (b"PK\x03\x04 not really a zip".to_vec(), None, "row 1: the file is not an Excel workbook"),
+            (b"email\na@c.example\n".to_vec(), Some(XLSX_MEDIA_TYPE), "row 1: the file is sent as an Excel workbook"),
+        ];
+        for (bytes, column_or_type, want) in cases {
+            let (media, column) = match column_or_type {
+                Some(t) if t == XLSX_MEDIA_TYPE => (Some(t), None),
+                other => (None, other),
+            };
+            let err = read_any(&bytes[..], media, column, MAX_API_BYTES as u64).unwrap_err();
+            assert_eq!(err.code(), "invalid_request", "{want}");
+            assert!(err.to_string().starts_with(want), "{want}: {err}");
+        }
+        let big = workbook(&[(0, vec![Some("email")]), (1, vec![Some("a@c.example")])]);
+        assert_eq!(read_any(&big[..], None, None, 100).unwrap_err().code(), "payload_too_large");
+        let mut rows = vec![(0, vec![Some("email")])];
+        let emails: Vec<String> = (0..=MAX_ROWS).map(|i| format!("u{i}@c.example")).collect();
+        rows.extend(emails.iter().enumerate().map(|(i, e)| (i as u32 + 1, vec![Some(e.as_str())])));
+        let err = read_any(&workbook(&rows)[..], None, None, u64::MAX / 2).unwrap_err();
+        assert!(err.to_string().starts_with(&format!("row {}: the sheet has more than", MAX_ROWS + 2)), "{err}");
+    }
+
     #[test]
     fn rows_are_reviewed_against_the_users() {
         let now: DateTime<Utc> = "2027-02-01T00:00:00Z".parse().unwrap();
@@ -540,6 +895,9 @@ pub struct ImportRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email_column: Option<String>,
     pub summary: Summary,
+    /// The file's header cells, in order (for choosing the e-mail column).
+    #[serde(default)]
+    pub columns: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub created_by: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -577,6 +935,7 @@ impl ImportRecord {
 pub fn as_file(rows: &[Row], email_column: &str) -> CsvFile {
     CsvFile {
         delimiter: b',',
+        columns: vec![],
         email_column: email_column.into(),
         cells: rows.iter().map(|r| (r.line, r.email.clone())).collect(),
     }

@@ -315,9 +315,8 @@ pub fn access(email: &str, user: Option<&User>, now: DateTime<Utc>) -> Access {
     };
     let message = match (access, user.map(|u| u.role)) {
         (false, Some(UserRole::CompanyManager)) => Some(format!(
-            "Your licence is {}. Request new licences with POST /v1/orgs/{}/orders; your account manager assigns them.",
+            "Your licence is {}. Request new licences; your account manager assigns them.",
             if reason == "no_licence" { "missing" } else { reason },
-            user.map(|u| u.org_id.as_str()).unwrap_or_default()
         )),
         (false, _) => Some("No valid licence: ask your manager to allocate one.".into()),
         _ => None,
@@ -413,7 +412,8 @@ mod tests {
         );
         let a = access("boss@c.example", Some(&u), at("2027-01-02T00:00:00Z"));
         assert!(!a.access);
-        assert!(a.message.unwrap().contains("/v1/orgs/c/orders"));
+        let message = a.message.unwrap();
+        assert!(message.contains("Request new licences") && !message.contains("/v1"), "{message}");
         assert_eq!(access("nobody@c.example", None, at("2027-01-02T00:00:00Z")).reason, "no_licence");
     }
 

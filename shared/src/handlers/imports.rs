@@ -28,6 +28,7 @@ use crate::domain::policy::Policy;
 use crate::domain::user::{self, User};
 use crate::domain::DomainError;
 use crate::http::{Ctx, Reply};
+use crate::store::imports::{Chunk, RowSet};
 use crate::store::users::CounterChange;
 use crate::store::{Error, Store, StoreError};
 use crate::App;
@@ -46,11 +47,21 @@ fn company(org: &Org) -> Result<(), DomainError> {
     }
 }
 
+/// The record with the first rows of its file (all of them page by page: `rows`).
 fn with_rows(record: &ImportRecord, rows: &[Row]) -> serde_json::Value {
     let mut v = record.view();
-    v["rows"] = json!(rows.iter().take(ROWS_SHOWN).collect::<Vec<_>>());
-    v["rows_total"] = json!(rows.len());
+    v["rows"] = json!(rows.iter().take(ROWS_SHOWN).map(Row::view).collect::<Vec<_>>());
+    v["rows_total"] = json!(record.summary.rows);
     v
+}
+
+/// Keeps what a review found: the file's rows and, under `mode = sync`, who would be released.
+async fn store_review(store: &Store, import_id: &str, reviewed: &import::Review) -> Result<(), StoreError> {
+    store.put_import_rows(import_id, &reviewed.rows).await?;
+    if !reviewed.release.is_empty() {
+        store.put_release_rows(import_id, &reviewed.release, 0).await?;
+    }
+    Ok(())
 }
 
 /// Reads and reviews a file; nothing is applied.
@@ -83,6 +94,7 @@ fn new_record(
         status: ImportStatus::Reviewed,
         email_column: None,
         summary: Default::default(),
+        columns: vec![],
         created_at: now,
         created_by: by.to_string(),
         committed_at: None,
@@ -110,14 +122,20 @@ pub async fn create(cx: &Ctx<'_>) -> Result<Reply, Error> {
         .into());
     }
     let mode = cx.req.query("mode").map(Mode::parse).transpose()?.unwrap_or(Mode::Renew);
-    let file = import::read(&cx.req.body[..], cx.req.query("email_column"))?;
+    let file = import::read_any(
+        &cx.req.body[..],
+        cx.req.header("content-type"),
+        cx.req.query("email_column"),
+        import::MAX_API_BYTES as u64,
+    )?;
     let now = cx.req.now;
     let store = &cx.app.store;
     let reviewed = review(store, &org, &file, mode, now).await?;
     let mut record = new_record(new_id("imp"), &org.org_id, Source::Api, mode, principal.actor(), now);
     record.email_column = Some(file.email_column.clone());
+    record.columns = file.columns.clone();
     record.summary = reviewed.summary.clone();
-    store.put_import_rows(&record.import_id, &reviewed.rows).await?;
+    store_review(store, &record.import_id, &reviewed).await?;
     let audit = AuditEntry::new(
         principal,
         &org,
@@ -143,8 +161,125 @@ async fn load_import(cx: &Ctx<'_>, action: Action) -> Result<(Org, ImportRecord)
 
 pub async fn get(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let (_, record) = load_import(cx, Action::ReadLicences).await?;
-    let rows = cx.app.store.import_rows(&record.import_id).await?;
+    let rows = cx.app.store.import_rows_head(&record.import_id, ROWS_SHOWN).await?;
     Ok(Reply::ok(with_rows(&record, &rows)))
+}
+
+/// Where a page of an import's rows continues: in which set, chunk and row of the chunk, how
+/// many rows the pages before it gave, and for which outcome (a cursor opens only the list it
+/// came from).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct RowsCursor {
+    import: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    outcome: Option<RowOutcome>,
+    release: bool,
+    chunk: usize,
+    row: usize,
+    given: u64,
+}
+
+impl RowsCursor {
+    fn encode(&self) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    fn decode(cursor: &str, import_id: &str, outcome: Option<RowOutcome>) -> Result<RowsCursor, DomainError> {
+        use base64::Engine;
+        let bad = || DomainError::invalid("cursor", "is not a cursor this list gave out");
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
+        let c: RowsCursor = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+        // Chunk indexes have six digits in the table (`ROWS#{chunk:06}`).
+        if c.import != import_id || c.outcome != outcome || c.chunk > 999_999 {
+            return Err(bad());
+        }
+        Ok(c)
+    }
+}
+
+/// Chunks read in one round trip while paging rows.
+const CHUNKS_PER_READ: i32 = 4;
+/// Chunks a page reads before it settles for fewer rows than asked (never for none).
+const CHUNKS_PER_PAGE: usize = 8;
+
+/// `GET .../imports/{import_id}/rows`: every row of the file in order (then, under `mode =
+/// sync`, the users to be released), or those of one outcome, page by page. The rows are kept in
+/// chunks of 1,000; a page reads on from where its cursor stands until it is full or the rows
+/// end, so a page may hold fewer rows than asked (when a rare outcome is far apart) and its
+/// `next_cursor` goes on.
+pub async fn rows(cx: &Ctx<'_>) -> Result<Reply, Error> {
+    let (_, record) = load_import(cx, Action::ReadLicences).await?;
+    let outcome = cx.req.query("outcome").map(RowOutcome::parse).transpose()?;
+    let page = cx.req.page()?;
+    let limit = page.limit.max(1) as usize;
+    let s = &record.summary;
+    let total = match outcome {
+        None => s.rows + s.release,
+        Some(RowOutcome::Renew) => s.renew,
+        Some(RowOutcome::AlreadyActive) => s.already_active,
+        Some(RowOutcome::Unknown) => s.unknown,
+        Some(RowOutcome::Invalid) => s.invalid,
+        Some(RowOutcome::Duplicate) => s.duplicate,
+        Some(RowOutcome::Release) => s.release,
+    };
+    let mut at = match page.cursor.as_deref() {
+        Some(c) => RowsCursor::decode(c, &record.import_id, outcome)?,
+        None => RowsCursor {
+            import: record.import_id.clone(),
+            outcome,
+            release: outcome == Some(RowOutcome::Release),
+            chunk: 0,
+            row: 0,
+            given: 0,
+        },
+    };
+    let wants = |o: RowOutcome| outcome.is_none_or(|want| want == o);
+    let mut items: Vec<serde_json::Value> = Vec::new();
+    let mut chunks_read = 0;
+    let store = &cx.app.store;
+    let next = 'page: loop {
+        if at.given + items.len() as u64 >= total && total > 0 || (at.release && !wants(RowOutcome::Release)) {
+            break None;
+        }
+        if chunks_read >= CHUNKS_PER_PAGE && !items.is_empty() {
+            break Some(at.clone());
+        }
+        let set = if at.release { RowSet::Release } else { RowSet::File };
+        let (chunks, more) = store.import_chunks(&record.import_id, set, at.chunk, CHUNKS_PER_READ).await?;
+        chunks_read += chunks.len().max(1);
+        for (index, chunk) in chunks {
+            if index != at.chunk {
+                at.chunk = index;
+                at.row = 0;
+            }
+            let views: Vec<(RowOutcome, serde_json::Value)> = match chunk {
+                Chunk::File(rows) => rows.iter().map(|r| (r.outcome, r.view())).collect(),
+                Chunk::Release(emails) => emails.iter().map(|e| (RowOutcome::Release, Row::release_view(e))).collect(),
+            };
+            for (k, (o, view)) in views.into_iter().enumerate().skip(at.row) {
+                at.row = k + 1;
+                if wants(o) {
+                    items.push(view);
+                    if items.len() == limit {
+                        break 'page Some(at.clone());
+                    }
+                }
+            }
+            at.chunk = index + 1;
+            at.row = 0;
+        }
+        if !more {
+            if at.release || outcome.is_some() {
+                break None;
+            }
+            // The file's rows are done; the users a sync releases follow.
+            at = RowsCursor { release: true, chunk: 0, row: 0, ..at };
+        }
+    };
+    let given = at.given + items.len() as u64;
+    let next_cursor = next.filter(|_| given < total || total == 0).map(|c| RowsCursor { given, ..c }.encode());
+    Ok(Reply::ok(json!({ "items": items, "next_cursor": next_cursor })))
 }
 
 pub async fn confirm(cx: &Ctx<'_>) -> Result<Reply, Error> {
@@ -209,7 +344,7 @@ async fn reserve(
     if fresh.rows != rows {
         store.put_import_rows(&record.import_id, &fresh.rows).await?;
     }
-    let reservation = allocation::reserve(&balance, fresh.summary.renew, &org.org_id, now)?;
+    let reservation = allocation::reserve(&balance, fresh.summary.renew, now)?;
     let mut writes = Vec::new();
     for reserved in &reservation.lots {
         let lot = balance.lots.iter().find(|l| l.lot_id == reserved.lot_id).expect("reserved from these lots");
@@ -230,10 +365,19 @@ async fn reserve(
     next.reservation = Some(reservation);
     writes.push(store.put_import(&next, Some(ImportStatus::Reviewed))?);
     match store.transact(writes).await {
-        Ok(()) => Ok(Some(next)),
-        Err(StoreError::ConditionFailed(_)) => Ok(None),
-        Err(e) => Err(e.into()),
+        Ok(()) => {}
+        Err(StoreError::ConditionFailed(_)) => return Ok(None),
+        Err(e) => return Err(e.into()),
     }
+    if record.mode == Mode::Sync {
+        // Who the fresh review releases, for the record's readers; only the attempt that moved
+        // the record writes it, so racing attempts do not overwrite each other's list.
+        let previous = record.summary.release as usize;
+        if let Err(e) = store.put_release_rows(&record.import_id, &fresh.release, previous).await {
+            tracing::warn!(error = %e, import_id = %record.import_id, "the release list was not rewritten");
+        }
+    }
+    Ok(Some(next))
 }
 
 /// Where the seat of one `renew` row stands.
@@ -371,13 +515,18 @@ async fn issue_one(
 
 // ---- S3 ---------------------------------------------------------------------------------------
 
-/// `imports/{org_id}/{name}.csv`, URL-decoded as S3 events encode keys.
+/// The extensions of the partner files S3 hands over: CSV text and Excel workbooks.
+const IMPORT_EXTENSIONS: &[&str] = &[".csv", ".xlsx"];
+
+/// `imports/{org_id}/{name}.csv` or `.xlsx`, URL-decoded as S3 events encode keys.
 fn parse_key(encoded: &str) -> Option<(String, String, String)> {
     let plus_decoded = encoded.replace('+', " ");
     let key = percent_encoding::percent_decode_str(&plus_decoded).decode_utf8().ok()?.into_owned();
     let rest = key.strip_prefix("imports/")?;
     let (org_id, file) = rest.split_once('/')?;
-    let name = file.strip_suffix(".csv").or_else(|| file.strip_suffix(".CSV"))?;
+    let lower = file.to_ascii_lowercase();
+    let extension = IMPORT_EXTENSIONS.iter().find(|e| lower.ends_with(*e))?;
+    let name = &file[..file.len() - extension.len()];
     if org_id.is_empty() || name.is_empty() || name.contains('/') {
         return None;
     }
@@ -466,8 +615,9 @@ async fn import_object(
                 Ok((org, file)) => {
                     let reviewed = review(store, org, &file, record.mode, now).await?;
                     record.email_column = Some(file.email_column.clone());
-                    record.summary = reviewed.summary;
-                    store.put_import_rows(&import_id, &reviewed.rows).await?;
+                    record.columns = file.columns;
+                    record.summary = reviewed.summary.clone();
+                    store_review(store, &import_id, &reviewed).await?;
                 }
                 Err(refusal) => {
                     record.status = ImportStatus::Failed;
@@ -505,8 +655,9 @@ async fn import_object(
     }
 }
 
-/// Streams the object through the CSV reader (never the whole file in memory); object metadata
-/// `email-column` and `mode` steer it.
+/// Streams the object through the CSV reader (never the whole file in memory), or reads it as
+/// an Excel workbook when its key ends in `.xlsx` or its bytes are a ZIP archive's; object
+/// metadata `email-column` and `mode` steer it.
 async fn read_object(
     bucket_cfg: &ImportsBucket,
     object: &S3Object,
@@ -534,8 +685,9 @@ async fn read_object(
         record.mode = Mode::parse(mode)?;
     }
     let column = metadata.get("email-column").cloned();
+    let media_type = object.key.to_ascii_lowercase().ends_with(".xlsx").then_some(import::XLSX_MEDIA_TYPE);
     let reader = tokio_util::io::SyncIoBridge::new(got.body.into_async_read());
-    tokio::task::spawn_blocking(move || import::read(reader, column.as_deref()))
+    tokio::task::spawn_blocking(move || import::read_any(reader, media_type, column.as_deref(), import::MAX_S3_BYTES))
         .await
         .map_err(|e| DomainError::invalid("file", format!("could not be read: {e}")))?
 }
@@ -551,6 +703,12 @@ mod tests {
             Some(("imports/acme/renewals march 2027.csv".into(), "acme".into(), "renewals march 2027".into()))
         );
         assert_eq!(parse_key("imports/acme/x.txt"), None);
+        assert_eq!(
+            parse_key("imports/acme/Leerlingen.XLSX"),
+            Some(("imports/acme/Leerlingen.XLSX".into(), "acme".into(), "Leerlingen".into()))
+        );
+        assert_eq!(parse_key("imports/acme/x.xlsx").map(|k| k.2), Some("x".into()));
+        assert_eq!(parse_key("imports/acme/.xlsx"), None);
         assert_eq!(parse_key("results/acme/x.csv"), None);
         assert_eq!(parse_key("imports/acme/deep/x.csv"), None);
     }

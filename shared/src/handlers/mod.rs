@@ -37,12 +37,14 @@ macro_rules! handler {
     (ReleaseUser, $cx:ident) => { retry_races(|| users::release($cx)).await };
     (SetRenewable, $cx:ident) => { users::set_renewable($cx).await };
     (PutEnrolment, $cx:ident) => { retry_races(|| users::put_enrolment($cx)).await };
+    (ListEnrolments, $cx:ident) => { users::enrolments($cx).await };
     (Access, $cx:ident) => { users::access($cx).await };
     (Allocate, $cx:ident) => { retry_races(|| allocations::allocate($cx)).await };
     (ListLicences, $cx:ident) => { allocations::licences($cx).await };
     (CreateImport, $cx:ident) => { imports::create($cx).await };
     (ConfirmImport, $cx:ident) => { imports::confirm($cx).await };
     (GetImport, $cx:ident) => { imports::get($cx).await };
+    (ListImportRows, $cx:ident) => { imports::rows($cx).await };
     (Renewals, $cx:ident) => { renewals::get($cx).await };
     (Usage, $cx:ident) => { usage::get($cx).await };
 }
@@ -89,10 +91,9 @@ pub mod functions {
         function!(Some(routes::REQUEST_ORDER), table; RequestOrder, ListOrders, GetOrder, CancelOrder);
     pub const ASSIGN_ORDER: Function = function!(Some(routes::ASSIGN_ORDER), table; AssignOrder, RejectOrder, ListLots);
     pub const USERS: Function = function!(Some(routes::USERS), table;
-        ListUsers, SetRenewable, UpsertUser, GetUser, ReleaseUser, PutEnrolment, Access);
+        ListUsers, SetRenewable, UpsertUser, GetUser, ReleaseUser, PutEnrolment, ListEnrolments, Access);
     pub const ALLOCATE: Function = function!(Some(routes::ALLOCATE), table; Allocate, ListLicences);
-    pub const IMPORT_ALLOCATION: Function =
-        function!(Some(routes::IMPORT_ALLOCATION), table_and_bucket; CreateImport, ConfirmImport, GetImport);
+    pub const IMPORT_ALLOCATION: Function = function!(Some(routes::IMPORT_ALLOCATION), table_and_bucket; CreateImport, ConfirmImport, GetImport, ListImportRows);
     pub const RENEWALS: Function = function!(Some(routes::RENEWALS), table_and_bucket; Renewals);
     pub const USAGE_REPORT: Function = function!(Some(routes::USAGE_REPORT), table; Usage);
 
@@ -100,8 +101,8 @@ pub mod functions {
     pub const ALL: Function = function!(None, table_and_bucket;
         Health, CreateOrg, GetOrg, ListChildren, PutPolicy, ListNotifications, ListAudit,
         RequestOrder, ListOrders, GetOrder, CancelOrder, AssignOrder, RejectOrder, ListLots,
-        ListUsers, SetRenewable, UpsertUser, GetUser, ReleaseUser, PutEnrolment, Access,
-        Allocate, ListLicences, CreateImport, ConfirmImport, GetImport, Renewals, Usage);
+        ListUsers, SetRenewable, UpsertUser, GetUser, ReleaseUser, PutEnrolment, ListEnrolments, Access,
+        Allocate, ListLicences, CreateImport, ConfirmImport, GetImport, ListImportRows, Renewals, Usage);
 
     /// The functions that serve routes.
     pub const EACH: &[Function] =

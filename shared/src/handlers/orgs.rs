@@ -11,10 +11,15 @@ use crate::domain::DomainError;
 use crate::http::{Ctx, Reply};
 use crate::store::Error;
 
+/// The org with the policy in force (inherited knobs resolved) and `own_policy`: only the knobs
+/// set on this org itself, so a form can change just what its user changed. (`policy_settings`
+/// is the same object under its earlier name.)
 fn org_with_policy(org: &Org, policy: &Policy) -> Value {
     let mut v = org.view();
+    let own = serde_json::to_value(&org.policy).unwrap_or_default();
     v["policy"] = serde_json::to_value(policy).unwrap_or_default();
-    v["policy_settings"] = serde_json::to_value(&org.policy).unwrap_or_default();
+    v["own_policy"] = own.clone();
+    v["policy_settings"] = own;
     v
 }
 

@@ -11,7 +11,7 @@ use crate::domain::enrolment::{self, PutEnrolment};
 use crate::domain::org::{Org, OrgKind};
 use crate::domain::policy::{Counting, Enforcement};
 use crate::domain::usage::licence_year;
-use crate::domain::user::{self, UpsertUser, User};
+use crate::domain::user::{self, LicenceStatus, UpsertUser, User};
 use crate::domain::{validate, DomainError};
 use crate::http::{Ctx, Reply};
 use crate::store::users::{CounterChange, Counters};
@@ -74,12 +74,46 @@ pub async fn get(cx: &Ctx<'_>) -> Result<Reply, Error> {
     Ok(Reply::ok(user.view(cx.req.now)))
 }
 
+/// `?licence_status=`: a licence's status now, or `none` (no licence at all).
+fn status_filter(raw: &str) -> Result<Option<LicenceStatus>, DomainError> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "none" => Ok(None),
+        s => LicenceStatus::parse(s).map(Some).ok_or_else(|| {
+            DomainError::invalid("licence_status", "must be active, pending, expired, released or none")
+        }),
+    }
+}
+
+/// The users of a company in e-mail order: `?email_prefix=` finds those whose e-mail starts so
+/// (case-insensitive; e-mails are stored lower-cased, so it is a `begins_with` on the sort key),
+/// `?licence_status=` keeps those whose licence has that status now (a filter over the query: a
+/// page may be short while `next_cursor` goes on).
 pub async fn list(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let org = load_org(cx, cx.param("org_id")).await?;
     authorize(cx.principal()?, Action::ReadUsers, &org)?;
-    let page = cx.app.store.users(&org.org_id, &cx.req.page()?).await?;
+    let page = cx.req.page()?;
+    let prefix = cx.req.query("email_prefix").map(|p| p.trim().to_lowercase()).unwrap_or_default();
+    if prefix.chars().count() > 254 {
+        return Err(DomainError::invalid("email_prefix", "must be at most 254 characters").into());
+    }
+    let status = cx.req.query("licence_status").map(status_filter).transpose()?;
     let now = cx.req.now;
+    let store = &cx.app.store;
+    let page = match status {
+        None => store.users_matching(&org.org_id, &prefix, &page, |_| true).await?,
+        Some(want) => store.users_matching(&org.org_id, &prefix, &page, |u| u.licence_status(now) == want).await?,
+    };
     Ok(Reply::page(page, |u| u.view(now)))
+}
+
+/// A user's enrolments, each with its status now (one whose end has passed is `expired`, sweep
+/// or no sweep) and whether it is live.
+pub async fn enrolments(cx: &Ctx<'_>) -> Result<Reply, Error> {
+    let (org, email) = company_and_email(cx, Action::ReadEnrolments).await?;
+    existing_user(cx, &org, &email).await?;
+    let page = cx.app.store.enrolments_page(&org.org_id, &email, &cx.req.page()?).await?;
+    let now = cx.req.now;
+    Ok(Reply::page(page, |e| e.view(now)))
 }
 
 /// Release: the licence ends as `released`, live enrolments become `expired`, records are kept,
@@ -227,11 +261,10 @@ pub async fn put_enrolment(cx: &Ctx<'_>) -> Result<Reply, Error> {
             return Err(DomainError::SeatLimitReached {
                 message: format!(
                     "{email} cannot be given access: the org has {limit} seats ({} ordered, {} included) and {} are used. \
-                     Request more licences with POST /v1/orgs/{}/orders, or expire the enrolments of users who no longer need access.",
+                     Request more licences, or expire the enrolments of users who no longer need access.",
                     limit - policy.seats_included as i64,
                     policy.seats_included,
                     counters.active_users,
-                    org.org_id
                 ),
                 limit: limit.max(0) as u64,
                 used: counters.active_users.max(0) as u64,

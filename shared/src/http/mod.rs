@@ -323,8 +323,9 @@ mod tests {
         let form = request(Some("Multipart/Form-Data; boundary=x"));
         let e = refuse_unreadable_body(Op::CreateImport, &form).unwrap_err();
         assert_eq!((e.status(), e.code()), (415, "unsupported_media_type"));
-        assert_eq!(e.details(), json!({ "accepted": ["text/csv", "text/plain", "application/octet-stream"] }));
-        assert!(e.to_string().contains("text/csv, text/plain or application/octet-stream"), "{e}");
+        let xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+        assert_eq!(e.details(), json!({ "accepted": ["text/csv", "text/plain", "application/octet-stream", xlsx] }));
+        assert!(e.to_string().contains(&format!("text/csv, text/plain, application/octet-stream or {xlsx}")), "{e}");
         let e = refuse_unreadable_body(Op::Allocate, &form).unwrap_err();
         assert_eq!(e.details(), json!({ "accepted": ["application/json"] }));
         assert!(e.to_string().contains("multipart/form-data") && e.to_string().ends_with("application/json"), "{e}");
@@ -332,7 +333,8 @@ mod tests {
 
     #[test]
     fn other_bodies_and_bodiless_operations_pass() {
-        for t in [None, Some("text/csv"), Some("application/json; charset=utf-8"), Some("text/plain")] {
+        let xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+        for t in [None, Some("text/csv"), Some("application/json; charset=utf-8"), Some("text/plain"), Some(xlsx)] {
             assert_eq!(refuse_unreadable_body(Op::CreateImport, &request(t)), Ok(()), "{t:?}");
             assert_eq!(refuse_unreadable_body(Op::RequestOrder, &request(t)), Ok(()), "{t:?}");
         }

@@ -27,12 +27,14 @@ pub enum Op {
     ReleaseUser,
     SetRenewable,
     PutEnrolment,
+    ListEnrolments,
     Access,
     Allocate,
     ListLicences,
     CreateImport,
     ConfirmImport,
     GetImport,
+    ListImportRows,
     Renewals,
     Usage,
 }
@@ -40,15 +42,17 @@ pub enum Op {
 /// The media types of a JSON command's body.
 pub const JSON_BODY: &[&str] = &["application/json"];
 
-/// The media types of a CSV file sent to the import (its bytes are read whatever the header).
-pub const CSV_BODY: &[&str] = &["text/csv", "text/plain", "application/octet-stream"];
+/// The media types of a file sent to the import: CSV text, or an Excel workbook (read as one by
+/// this type or by its first bytes, a ZIP archive's, whatever the header says).
+pub const IMPORT_BODY: &[&str] =
+    &["text/csv", "text/plain", "application/octet-stream", crate::domain::import::XLSX_MEDIA_TYPE];
 
 impl Op {
     /// The media types of the body the operation reads; empty when it reads none. A body of
     /// another kind that cannot be one of them (multipart/form-data) is refused with 415.
     pub const fn accepts(self) -> &'static [&'static str] {
         match self {
-            Op::CreateImport => CSV_BODY,
+            Op::CreateImport => IMPORT_BODY,
             Op::CreateOrg
             | Op::PutPolicy
             | Op::RequestOrder
@@ -71,9 +75,11 @@ impl Op {
             | Op::GetUser
             | Op::ReleaseUser
             | Op::Access
+            | Op::ListEnrolments
             | Op::ListLicences
             | Op::ConfirmImport
             | Op::GetImport
+            | Op::ListImportRows
             | Op::Renewals
             | Op::Usage => &[],
         }
@@ -125,12 +131,14 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/v1/orgs/{org_id}/users/{email}", Op::GetUser, USERS),
     route("DELETE", "/v1/orgs/{org_id}/users/{email}", Op::ReleaseUser, USERS),
     route("PUT", "/v1/orgs/{org_id}/users/{email}/enrolments/{enrolment_id}", Op::PutEnrolment, USERS),
+    route("GET", "/v1/orgs/{org_id}/users/{email}/enrolments", Op::ListEnrolments, USERS),
     route("GET", "/v1/orgs/{org_id}/users/{email}/access", Op::Access, USERS),
     route("POST", "/v1/orgs/{org_id}/allocations", Op::Allocate, ALLOCATE),
     route("GET", "/v1/orgs/{org_id}/licences", Op::ListLicences, ALLOCATE),
     route("POST", "/v1/orgs/{org_id}/imports", Op::CreateImport, IMPORT_ALLOCATION),
     route("POST", "/v1/orgs/{org_id}/imports/{import_id}/confirm", Op::ConfirmImport, IMPORT_ALLOCATION),
     route("GET", "/v1/orgs/{org_id}/imports/{import_id}", Op::GetImport, IMPORT_ALLOCATION),
+    route("GET", "/v1/orgs/{org_id}/imports/{import_id}/rows", Op::ListImportRows, IMPORT_ALLOCATION),
     route("GET", "/v1/orgs/{org_id}/renewals", Op::Renewals, RENEWALS),
     route("GET", "/v1/orgs/{org_id}/usage", Op::Usage, USAGE_REPORT),
 ];

@@ -1,4 +1,5 @@
-//! Import records and their rows (kept in chunks beside the record).
+//! Import records and their rows (kept in chunks beside the record), and the users a sync would
+//! release (in chunks of their own).
 
 use std::collections::HashMap;
 
@@ -6,16 +7,60 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 
 use super::keys::{self, PK, SK};
-use super::{put_if, to_item, Error, QuerySpec, SortKey, Store, StoreError};
+use super::{from_item, put_if, to_item, Error, PageRequest, QuerySpec, SortKey, Store, StoreError};
 use crate::domain::import::{ImportRecord, ImportStatus, Row};
 use crate::domain::user::User;
 
-/// Rows per chunk item (well under the 400 KB item limit).
-pub const ROWS_PER_CHUNK: usize = 2000;
+/// Rows per chunk item. A stored row is at most about 300 bytes (an e-mail has at most 254, and
+/// the review cuts an invalid cell to that), so a chunk stays under DynamoDB's 400 KB item limit
+/// whatever the file holds.
+pub const ROWS_PER_CHUNK: usize = 1000;
 
 #[derive(Serialize, Deserialize)]
 struct RowChunk {
     rows: Vec<Row>,
+}
+
+/// E-mails a sync releases, in chunks of [`ROWS_PER_CHUNK`].
+#[derive(Serialize, Deserialize)]
+struct ReleaseChunk {
+    emails: Vec<String>,
+}
+
+/// The chunks of an import's rows: the file's rows in file order, or the users a sync releases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowSet {
+    File,
+    Release,
+}
+
+impl RowSet {
+    fn prefix(self) -> &'static str {
+        match self {
+            RowSet::File => "ROWS#",
+            RowSet::Release => "RELEASE#",
+        }
+    }
+}
+
+/// One stored chunk of a [`RowSet`]: its index and what it holds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Chunk {
+    File(Vec<Row>),
+    Release(Vec<String>),
+}
+
+impl Chunk {
+    pub fn len(&self) -> usize {
+        match self {
+            Chunk::File(rows) => rows.len(),
+            Chunk::Release(emails) => emails.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 fn import_sk(import_id: &str) -> String {
@@ -78,6 +123,94 @@ impl Store {
             .await
             .map_err(StoreError::from_sdk)?;
         Ok(())
+    }
+
+    /// Stores the users a sync would release, chunk by chunk; a rewrite over `previous` stored
+    /// e-mails empties the chunks it no longer fills.
+    pub async fn put_release_rows(
+        &self,
+        import_id: &str,
+        emails: &[String],
+        previous: usize,
+    ) -> Result<(), StoreError> {
+        let count = emails.len().max(previous).div_ceil(ROWS_PER_CHUNK);
+        let chunks: Vec<usize> = (0..count).collect();
+        for batch in chunks.chunks(8) {
+            let puts = batch.iter().map(|&i| {
+                let part = emails.chunks(ROWS_PER_CHUNK).nth(i).unwrap_or_default();
+                self.put_release_chunk(import_id, i, part)
+            });
+            futures::future::try_join_all(puts).await?;
+        }
+        Ok(())
+    }
+
+    async fn put_release_chunk(&self, import_id: &str, index: usize, emails: &[String]) -> Result<(), StoreError> {
+        let item = to_item(
+            "import_release",
+            &ReleaseChunk { emails: emails.to_vec() },
+            &[(PK, rows_pk(import_id)), (SK, format!("{}{index:06}", RowSet::Release.prefix()))],
+        )?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        Ok(())
+    }
+
+    /// The users a sync of this import would release, as the review (or the commit's fresh
+    /// review) found them.
+    pub async fn release_rows(&self, import_id: &str) -> Result<Vec<String>, Error> {
+        let spec = QuerySpec::table(rows_pk(import_id), SortKey::BeginsWith(RowSet::Release.prefix().into()));
+        let chunks: Vec<ReleaseChunk> = self.query_all(&spec).await?;
+        Ok(chunks.into_iter().flat_map(|c| c.emails).collect())
+    }
+
+    /// Up to `count` chunks of `set`, from chunk index `from` on, in order; and whether more
+    /// may follow.
+    pub async fn import_chunks(
+        &self,
+        import_id: &str,
+        set: RowSet,
+        from: usize,
+        count: i32,
+    ) -> Result<(Vec<(usize, Chunk)>, bool), Error> {
+        let prefix = set.prefix();
+        let spec = QuerySpec::table(
+            rows_pk(import_id),
+            SortKey::Between(format!("{prefix}{from:06}"), format!("{prefix}999999")),
+        );
+        let page = self.query_items(&spec, &PageRequest { limit: count, cursor: None }).await?;
+        let more = page.next_cursor.is_some();
+        let mut chunks = Vec::with_capacity(page.items.len());
+        for item in page.items {
+            let index = item
+                .get(SK)
+                .and_then(|v| v.as_s().ok())
+                .and_then(|sk| sk.strip_prefix(prefix))
+                .and_then(|n| n.parse::<usize>().ok())
+                .ok_or_else(|| StoreError::Other("an import chunk without its index".into()))?;
+            let chunk = match set {
+                RowSet::File => Chunk::File(from_item::<RowChunk>(item)?.rows),
+                RowSet::Release => Chunk::Release(from_item::<ReleaseChunk>(item)?.emails),
+            };
+            chunks.push((index, chunk));
+        }
+        Ok((chunks, more))
+    }
+
+    /// The first `n` rows of the file (what an answer shows), from the chunks that hold them.
+    pub async fn import_rows_head(&self, import_id: &str, n: usize) -> Result<Vec<Row>, Error> {
+        let (chunks, _) =
+            self.import_chunks(import_id, RowSet::File, 0, n.div_ceil(ROWS_PER_CHUNK).max(1) as i32).await?;
+        let rows = chunks.into_iter().flat_map(|(_, c)| match c {
+            Chunk::File(rows) => rows,
+            Chunk::Release(_) => vec![],
+        });
+        Ok(rows.take(n).collect())
     }
 
     pub async fn import_rows(&self, import_id: &str) -> Result<Vec<Row>, Error> {

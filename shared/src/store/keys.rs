@@ -21,7 +21,8 @@
 //! | `notice_key` (exactly-once guard) | `ORG#{org}` | `NOTICEKEY#{kind}#{date}` | | | |
 //! | `audit` | `ORG#{org}` | `AUDIT#{at}#{entry}` | | | |
 //! | `import` | `ORG#{org}` | `IMPORT#{import}` | | | |
-//! | `import_rows` (review rows in chunks) | `IMPORT#{import}` | `ROWS#{chunk:06}` | | | |
+//! | `import_rows` (review rows in chunks of 1,000, file order) | `IMPORT#{import}` | `ROWS#{chunk:06}` | | | |
+//! | `import_release` (users a sync releases, in chunks) | `IMPORT#{import}` | `RELEASE#{chunk:06}` | | | |
 //! | `snapshot` (daily usage) | `ORG#{org}` | `SNAPSHOT#{date}` | | | |
 //! | `idempotency` (TTL `expires_at`) | `IDEM#{sha256(sub, key)}` | `IDEM` | | | |
 //!
@@ -40,14 +41,18 @@
 //!   the attributes are removed when an item is expired, so the index holds only what may fall due.
 //! - users due for renewal: `Query GSI3 RENEW#{0..3} GSI3SK <= {now}`; one org's renewal
 //!   forecast: `Query GSI4 ORG#{org}#RENEWALS GSI4SK <= {until}`.
-//! - a user and its licence: `GetItem ORG#{org}/USER#{email}`; users of an org:
-//!   `Query ORG#{org} SK begins_with USER#`; licences of an org by status: `Query GSI1 ORG#{org}#LICENCES#{status}`.
-//! - a user's enrolments: `Query ORG#{org} SK begins_with ENROLMENT#{email}#`.
+//! - a user and its licence: `GetItem ORG#{org}/USER#{email}`; users of an org, or those whose
+//!   e-mail starts with a prefix: `Query ORG#{org} SK begins_with USER#{prefix}` (by licence
+//!   status now: the same query, filtered as it is read); licences of an org by status:
+//!   `Query GSI1 ORG#{org}#LICENCES#{status}`.
+//! - a user's enrolments (all, or a page): `Query ORG#{org} SK begins_with ENROLMENT#{email}#`.
 //! - an org's running counts (seats held, included seats in use, active users, distinct users of
 //!   the licence year): `GetItem ORG#{org}/COUNTERS`.
 //! - managers to notify: `Query ORG#{org} SK begins_with MANAGER#`.
 //! - notices, audit, imports of an org, newest first: `Query ORG#{org} SK begins_with NOTICE#|AUDIT#|IMPORT#`.
-//! - an import's rows: `Query IMPORT#{import}`; snapshots: `Query ORG#{org} SK begins_with SNAPSHOT#`.
+//! - an import's rows: `Query IMPORT#{import} SK begins_with ROWS#` (a page of them from a chunk
+//!   on: `SK BETWEEN ROWS#{chunk} AND ROWS#999999`), who a sync releases: `... RELEASE#`;
+//!   snapshots: `Query ORG#{org} SK begins_with SNAPSHOT#`.
 //! - idempotency record: `GetItem IDEM#{hash}/IDEM`, written in the command's own transaction.
 //! - everything a usage report of an org and all orgs below it reads (their org items, running
 //!   counts, unexpired lots and overage state): one `Query GSI4 TREE#{root} GSI4SK begins_with

@@ -312,6 +312,50 @@ impl Store {
         Ok(Page { items, next_cursor: raw.next_cursor })
     }
 
+    /// One page of a query whose items must also pass `keep`, for a filter no key condition can
+    /// say (one that depends on the time, say). It reads on, query page after query page, until
+    /// `page.limit` items are kept, the query ends or `max_reads` pages were read: a page may hold
+    /// fewer items than asked — none, even — while its `next_cursor` goes on, and a cursor always
+    /// continues right after the last item read.
+    pub async fn query_matching<T: DeserializeOwned>(
+        &self,
+        spec: &QuerySpec,
+        page: &PageRequest,
+        keep: impl Fn(&T) -> bool,
+        max_reads: usize,
+    ) -> Result<Page<T>, Error> {
+        let (pk_name, sk_name) = spec.key_names();
+        let key_names = [keys::PK, keys::SK, pk_name, sk_name];
+        let mut cursor = page.cursor.clone();
+        let mut kept = Vec::new();
+        for _ in 0..max_reads.max(1) {
+            let read = PageRequest { limit: page.limit.max(100), cursor: cursor.take() };
+            let raw = self.query_items(spec, &read).await?;
+            let count = raw.items.len();
+            for (i, item) in raw.items.into_iter().enumerate() {
+                let key: Item = item
+                    .iter()
+                    .filter(|(k, _)| key_names.contains(&k.as_str()))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                let value: T = from_item(item)?;
+                if !keep(&value) {
+                    continue;
+                }
+                kept.push(value);
+                if kept.len() >= page.limit as usize {
+                    let next_cursor = if i + 1 == count { raw.next_cursor } else { Some(encode_cursor(&key)) };
+                    return Ok(Page { items: kept, next_cursor });
+                }
+            }
+            cursor = raw.next_cursor;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        Ok(Page { items: kept, next_cursor: cursor })
+    }
+
     /// Every item a query matches, page after page.
     pub async fn query_all<T: DeserializeOwned>(&self, spec: &QuerySpec) -> Result<Vec<T>, Error> {
         let mut page = PageRequest { limit: 1000, cursor: None };

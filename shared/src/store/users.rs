@@ -118,6 +118,9 @@ fn key(pk: String, sk: String) -> Item {
     HashMap::from([(PK.to_string(), s(pk)), (SK.to_string(), s(sk))])
 }
 
+/// Query pages a filtered page of users reads before it settles for fewer users than asked.
+const USER_READS_PER_PAGE: usize = 10;
+
 impl Store {
     // ---- users ------------------------------------------------------------------------------
 
@@ -127,6 +130,20 @@ impl Store {
 
     pub async fn users(&self, org_id: &str, page: &PageRequest) -> Result<Page<User>, Error> {
         self.query(&QuerySpec::table(keys::org(org_id), SortKey::BeginsWith("USER#".into())), page).await
+    }
+
+    /// Users of an org whose e-mail starts with `email_prefix` (lower-cased, as e-mails are
+    /// stored) and that pass `keep`, in e-mail order: one `Query` of the org's users with
+    /// `begins_with` on the sort key, read on as [`Store::query_matching`] does.
+    pub async fn users_matching(
+        &self,
+        org_id: &str,
+        email_prefix: &str,
+        page: &PageRequest,
+        keep: impl Fn(&User) -> bool,
+    ) -> Result<Page<User>, Error> {
+        let spec = QuerySpec::table(keys::org(org_id), SortKey::BeginsWith(keys::user_sk(email_prefix)));
+        self.query_matching(&spec, page, keep, USER_READS_PER_PAGE).await
     }
 
     /// Users by the stored status of their licence.
@@ -200,6 +217,16 @@ impl Store {
 
     pub async fn enrolments(&self, org_id: &str, email: &str) -> Result<Vec<Enrolment>, Error> {
         self.query_all(&QuerySpec::table(keys::org(org_id), SortKey::BeginsWith(keys::enrolments_of(email)))).await
+    }
+
+    /// One page of a user's enrolments, by enrolment id.
+    pub async fn enrolments_page(
+        &self,
+        org_id: &str,
+        email: &str,
+        page: &PageRequest,
+    ) -> Result<Page<Enrolment>, Error> {
+        self.query(&QuerySpec::table(keys::org(org_id), SortKey::BeginsWith(keys::enrolments_of(email))), page).await
     }
 
     /// The enrolment item; while it is not expired and has an end it is in the due-by-instant

@@ -114,7 +114,7 @@ async fn decide_one(
         Decision::Pending | Decision::NotDue => return Ok(()),
         Decision::Renew => {
             let balance = store.balance(&org.org_id, policy).await?;
-            match allocation::reserve(&balance, 1, &org.org_id, renewal_at.max(now)) {
+            match allocation::reserve(&balance, 1, renewal_at.max(now)) {
                 Ok(reservation) => {
                     let (lot_id, lot_end) = reservation.seat(0).expect("one seat reserved");
                     new_seat = Some(lot_id.and_then(|id| balance.lots.iter().find(|l| l.lot_id == id).cloned()));

@@ -1,0 +1,213 @@
+//! The users of a company: the list searched by e-mail prefix and filtered by licence status,
+//! page by page, and one user's enrolments.
+
+use seatkeeper_tests::{Answer, TestEnv, Who};
+use serde_json::{json, Value};
+
+fn cm(org: &str) -> Who {
+    Who::new("company_manager", org)
+}
+
+async fn assign(env: &TestEnv, org: &str, quantity: u64, at: &str) {
+    let order = env.request(org, quantity, at).await;
+    let a = env.post(&format!("/v1/orders/{order}/assign")).by(&Who::new("partner_manager", "p")).at(at).send().await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+}
+
+fn emails(page: &Answer) -> Vec<String> {
+    page.body["items"].as_array().unwrap().iter().map(|u| u["email"].as_str().unwrap().to_string()).collect()
+}
+
+/// Every page of a list, following `next_cursor`: the e-mails in order and each page's size.
+async fn every_page(env: &TestEnv, url: &str, at: &str) -> (Vec<String>, Vec<usize>) {
+    let mut all = Vec::new();
+    let mut sizes = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..100 {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let target = match &cursor {
+            Some(c) => format!("{url}{sep}cursor={c}"),
+            None => url.to_string(),
+        };
+        let page = env.get(&target).by(&cm("c")).at(at).send().await;
+        assert_eq!(page.status, 200, "{target}: {:?}", page.body);
+        let found = emails(&page);
+        sizes.push(found.len());
+        all.extend(found);
+        match page.body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => return (all, sizes),
+        }
+    }
+    panic!("{url}: the pages never end");
+}
+
+#[tokio::test]
+async fn the_user_list_searches_by_e_mail_prefix_and_filters_by_the_licence_status_now() {
+    let env = TestEnv::new().await;
+    env.partner_with_company("p", "c").await;
+    assign(&env, "c", 5, "2026-01-15T09:00:00Z").await;
+    for e in ["ann@c.example", "anna@c.example", "annie@c.example", "bob@c.example", "carl@c.example", "dora@c.example"]
+    {
+        let a = env.put(&format!("/v1/orgs/c/users/{e}")).by(&cm("c")).json(json!({"name": e})).send().await;
+        assert_eq!(a.status, 201, "{:?}", a.body);
+    }
+    let at = "2026-02-01T00:00:00Z";
+    let a = env
+        .post("/v1/orgs/c/allocations")
+        .by(&cm("c"))
+        .json(json!({"emails": ["ann@c.example", "bob@c.example", "carl@c.example"]}))
+        .at(at)
+        .send()
+        .await;
+    assert_eq!(a.body["allocated"], 3, "{:?}", a.body);
+    let r = env.call("DELETE", "/v1/orgs/c/users/carl@c.example").by(&cm("c")).at(at).send().await;
+    assert_eq!(r.status, 200);
+
+    let list = |query: &str, at: &str| {
+        let url = format!("/v1/orgs/c/users{query}");
+        let at = at.to_string();
+        let env = &env;
+        async move { env.get(&url).by(&cm("c")).at(&at).send().await }
+    };
+    let march = "2026-03-01T00:00:00Z";
+    let found = list("?email_prefix=%20ANN", march).await;
+    assert_eq!(emails(&found), ["ann@c.example", "anna@c.example", "annie@c.example"], "case-insensitive, trimmed");
+    assert_eq!(found.body["items"][0]["licence_status"], "active");
+    assert_eq!(emails(&list("?email_prefix=anna", march).await), ["anna@c.example"]);
+    assert_eq!(emails(&list("?email_prefix=zed", march).await), Vec::<String>::new());
+    assert_eq!(emails(&list("?email_prefix=ann&licence_status=active", march).await), ["ann@c.example"]);
+    assert_eq!(emails(&list("?licence_status=active", march).await), ["ann@c.example", "bob@c.example"]);
+    assert_eq!(
+        emails(&list("?licence_status=none", march).await),
+        ["anna@c.example", "annie@c.example", "dora@c.example"]
+    );
+    assert_eq!(emails(&list("?licence_status=released", march).await), ["carl@c.example"]);
+    assert_eq!(emails(&list("?licence_status=pending", march).await), Vec::<String>::new());
+    let all = list("", march).await;
+    assert_eq!(all.body["items"].as_array().unwrap().len(), 6);
+    assert_eq!(all.body["next_cursor"], Value::Null);
+
+    // The lot ended on 2027-01-15; no sweep has run: the status now is what filters.
+    let after = "2027-02-01T00:00:00Z";
+    assert_eq!(emails(&list("?licence_status=expired", after).await), ["ann@c.example", "bob@c.example"]);
+    assert_eq!(emails(&list("?licence_status=active", after).await), Vec::<String>::new());
+
+    // Pages of a search and of a filter follow their cursors to the end, each user once.
+    let (pages, sizes) = every_page(&env, "/v1/orgs/c/users?email_prefix=ann&limit=2", march).await;
+    assert_eq!(pages, ["ann@c.example", "anna@c.example", "annie@c.example"]);
+    assert_eq!(sizes, [2, 1]);
+    let (pages, _) = every_page(&env, "/v1/orgs/c/users?licence_status=none&limit=1", march).await;
+    assert_eq!(pages, ["anna@c.example", "annie@c.example", "dora@c.example"]);
+
+    for bad in ["?licence_status=lapsed", "?limit=0", "?cursor=nonsense", &format!("?email_prefix={}", "a".repeat(255))]
+    {
+        let r = list(bad, march).await;
+        assert_eq!((r.status, r.code()), (400, "invalid_request"), "{bad}: {:?}", r.body);
+    }
+    // A cursor of another org's list opens nothing here.
+    env.org("c2", "company", "p").await;
+    let other = env.get("/v1/orgs/c/users?limit=1").by(&cm("c")).send().await;
+    let cursor = other.body["next_cursor"].as_str().unwrap();
+    let r = env.get(&format!("/v1/orgs/c2/users?cursor={cursor}")).by(&Who::vendor_admin()).send().await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+}
+
+/// A filter that matches few of many users: a page reads on a bounded way, may come back short
+/// (even empty) with a cursor, and the cursors still lead to every match exactly once.
+#[tokio::test]
+async fn a_filtered_page_may_be_short_but_its_cursor_goes_on() {
+    let env = TestEnv::new().await;
+    env.partner_with_company("p", "c").await;
+    assign(&env, "c", 3, "2026-01-15T09:00:00Z").await;
+    let many: Vec<String> = (0..1500).map(|i| format!("a{i:04}@c.example")).collect();
+    env.seed_users("c", &many, "2026-01-20T00:00:00Z").await;
+    let licensed = ["zz1@c.example", "zz2@c.example", "zz3@c.example"];
+    let at = "2026-02-01T00:00:00Z";
+    let a = env
+        .post("/v1/orgs/c/allocations")
+        .by(&cm("c"))
+        .json(json!({"emails": licensed, "create_missing": true}))
+        .at(at)
+        .send()
+        .await;
+    assert_eq!(a.body["allocated"], 3);
+    let (found, sizes) = every_page(&env, "/v1/orgs/c/users?licence_status=active&limit=2", at).await;
+    assert_eq!(found, licensed);
+    assert_eq!(sizes.first(), Some(&0), "the first page read a bounded share of the 1,500 and found none: {sizes:?}");
+    assert_eq!(sizes.iter().filter(|n| **n > 0).copied().collect::<Vec<_>>(), [2, 1]);
+    // Without a filter the list is the plain query: full pages.
+    let first = env.get("/v1/orgs/c/users?limit=500").by(&cm("c")).at(at).send().await;
+    assert_eq!(first.body["items"].as_array().unwrap().len(), 500);
+    let (prefixed, _) = every_page(&env, "/v1/orgs/c/users?email_prefix=a14&licence_status=none&limit=40", at).await;
+    assert_eq!(prefixed, (1400..1500).map(|i| format!("a{i:04}@c.example")).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_users_enrolments_are_listed_with_their_status_now() {
+    let env = TestEnv::new().await;
+    env.partner_with_company("p", "c").await;
+    env.org("c2", "company", "p").await;
+    let platform = Who::new("platform", "c");
+    for e in ["w@c.example", "w@c.example.org"] {
+        env.put(&format!("/v1/orgs/c/users/{e}")).by(&platform).send().await;
+    }
+    let may = "2026-05-01T00:00:00Z";
+    for (e, id, body) in [
+        (
+            "w@c.example",
+            "run-1",
+            json!({"status": "active", "starts_at": "2026-01-01T00:00:00Z", "ends_at": "2026-06-01T00:00:00Z"}),
+        ),
+        ("w@c.example", "run-2", json!({"status": "new"})),
+        ("w@c.example", "run-3", json!({"status": "expired"})),
+        ("w@c.example.org", "other", json!({"status": "active"})),
+    ] {
+        let a = env.put(&format!("/v1/orgs/c/users/{e}/enrolments/{id}")).by(&platform).json(body).at(may).send().await;
+        assert_eq!(a.status, 200, "{:?}", a.body);
+    }
+    let july = "2026-07-01T00:00:00Z";
+    let list = env.get("/v1/orgs/c/users/W@C.example/enrolments").by(&platform).at(july).send().await;
+    assert_eq!(list.status, 200, "{:?}", list.body);
+    let items = list.body["items"].as_array().unwrap();
+    let seen: Vec<(&str, &str, bool)> = items
+        .iter()
+        .map(|e| (e["enrolment_id"].as_str().unwrap(), e["status"].as_str().unwrap(), e["live"].as_bool().unwrap()))
+        .collect();
+    // run-1 ended on 1 June (no sweep has run): expired now.
+    assert_eq!(seen, [("run-1", "expired", false), ("run-2", "new", true), ("run-3", "expired", false)]);
+    assert_eq!(items[0]["starts_at"], "2026-01-01T00:00:00Z");
+    assert_eq!(items[0]["ends_at"], "2026-06-01T00:00:00Z");
+    assert_eq!(list.body["next_cursor"], Value::Null);
+    let in_may = env.get("/v1/orgs/c/users/w@c.example/enrolments").by(&cm("c")).at(may).send().await;
+    assert_eq!(in_may.body["items"][0]["status"], "active");
+
+    let (pages, sizes) = {
+        let mut ids = Vec::new();
+        let mut sizes = Vec::new();
+        let mut url = "/v1/orgs/c/users/w@c.example/enrolments?limit=2".to_string();
+        loop {
+            let page = env.get(&url).by(&cm("c")).at(july).send().await;
+            let items = page.body["items"].as_array().unwrap();
+            sizes.push(items.len());
+            ids.extend(items.iter().map(|e| e["enrolment_id"].as_str().unwrap().to_string()));
+            match page.body["next_cursor"].as_str() {
+                Some(c) => url = format!("/v1/orgs/c/users/w@c.example/enrolments?limit=2&cursor={c}"),
+                None => break,
+            }
+        }
+        (ids, sizes)
+    };
+    assert_eq!((pages, sizes), (vec!["run-1".to_string(), "run-2".into(), "run-3".into()], vec![2, 1]));
+
+    let unknown = env.get("/v1/orgs/c/users/nobody@c.example/enrolments").by(&cm("c")).send().await;
+    assert_eq!((unknown.status, unknown.code()), (404, "not_found"));
+    let learner = Who::new("learner", "c");
+    let refused = env.get(&format!("/v1/orgs/c/users/{}/enrolments", learner.email)).by(&learner).send().await;
+    assert_eq!((refused.status, refused.code()), (403, "forbidden"));
+    let elsewhere = env.get("/v1/orgs/c/users/w@c.example/enrolments").by(&cm("c2")).send().await;
+    assert_eq!((elsewhere.status, elsewhere.code()), (404, "not_found"));
+    assert_eq!(elsewhere.body.as_object().unwrap().keys().collect::<Vec<_>>(), ["error"]);
+    let bad = env.get("/v1/orgs/c/users/not-an-email/enrolments").by(&cm("c")).send().await;
+    assert_eq!(bad.status, 400);
+}
