@@ -91,3 +91,38 @@ export function usePaged<T>(load: (cursor: string | undefined) => Promise<Page<T
     prev: () => setCursors((c) => (c.length > 1 ? c.slice(0, -1) : c)),
   };
 }
+
+/** A list read page by page with the API's cursors, each page added below the last ("Show more"). */
+export function useMore<T>(load: (cursor: string | undefined) => Promise<Page<T>>, deps: unknown[]) {
+  const [state, setState] = useState<{ items: T[]; next: string | null; loaded: boolean; loading: boolean; error: unknown }>({
+    items: [],
+    next: null,
+    loaded: false,
+    loading: true,
+    error: null,
+  });
+  const generation = useRef(0);
+  const last = useRef<string | undefined>(undefined);
+  const read = useCallback((cursor: string | undefined) => {
+    const g = generation.current;
+    last.current = cursor;
+    setState((s) => ({ ...s, loading: true, error: null }));
+    load(cursor).then(
+      (p) =>
+        g === generation.current &&
+        setState((s) => ({ items: cursor === undefined ? p.items : [...s.items, ...p.items], next: p.next_cursor ?? null, loaded: true, loading: false, error: null })),
+      (error) => g === generation.current && setState((s) => ({ ...s, loading: false, error })),
+    );
+  }, deps);
+  useEffect(() => {
+    generation.current++;
+    setState({ items: [], next: null, loaded: false, loading: true, error: null });
+    read(undefined);
+  }, [read]);
+  return {
+    ...state,
+    hasMore: !!state.next,
+    more: () => state.next && !state.loading && read(state.next),
+    retry: () => read(last.current),
+  };
+}

@@ -1,5 +1,8 @@
-import { expect, test } from "@playwright/test";
-import { lot, ok, partnerAndCompany, shoot, signInAs, users, visit } from "./helpers";
+import { expect, test, type Page } from "@playwright/test";
+import { lot, ok, partnerAndCompany, shoot, signInAs, token, users, visit } from "./helpers";
+
+/** The e-mails the table shows. */
+const shown = (page: Page) => page.locator("tbody tr").evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-email")));
 
 test("Users: search, filter by licence status, add, release (records kept), a user's enrolments", async ({ page }) => {
   const { company, pm, cm } = await partnerAndCompany("usr");
@@ -7,26 +10,50 @@ test("Users: search, filter by licence status, add, release (records kept), a us
   const [ann, anna, bob] = ["ann", "anna", "bob"].map((n) => `${n}@${company}.example`);
   await users(cm, company, [ann, anna, bob]);
   await ok(cm, "POST", `/v1/orgs/${company}/allocations`, { emails: [ann, bob] });
-  await ok(cm, "PUT", `/v1/orgs/${company}/users/${ann}/enrolments/course-1`, { status: "active" });
+  // Enrolments come from the platform.
+  const platform = await token("platform", company);
+  await ok(platform, "PUT", `/v1/orgs/${company}/users/${ann}/enrolments/course-1`, { status: "active", starts_at: "2026-01-05T09:00:00Z", ends_at: "2099-01-05T09:00:00Z" });
+  await ok(platform, "PUT", `/v1/orgs/${company}/users/${ann}/enrolments/course-2`, { status: "new" });
 
   await signInAs(page, cm);
   expect(await visit(page, "/users")).toBeLessThanOrEqual(3);
   await expect(page.locator("tbody tr")).toHaveCount(3);
   await shoot(page, "users");
 
-  // Search by e-mail prefix (kept in the URL); the API's answer is what the table shows.
-  await page.getByLabel("Search by e-mail").fill("ann");
+  // Search by e-mail prefix (kept in the URL, any case): the table is the API's answer.
+  await page.getByLabel("Search by e-mail").fill("ANN");
   await page.getByRole("button", { name: "Apply" }).click();
-  await expect(page).toHaveURL(/q=ann/);
+  await expect(page).toHaveURL(/q=ANN/);
   const found = await ok(cm, "GET", `/v1/orgs/${company}/users?email_prefix=ann`);
-  await expect(page.locator("tbody tr")).toHaveCount(found.items.length);
-  await page.getByLabel("Search by e-mail").fill("");
-  await page.getByRole("button", { name: "Apply" }).click();
+  expect(found.items.map((u: any) => u.email)).toEqual([ann, anna]);
+  await expect(page.locator("tbody tr")).toHaveCount(2);
+  expect(await shown(page)).toEqual([ann, anna]);
+
+  // The filter combines with the search: active among "ann…" is ann alone.
   await page.getByLabel("Licence status").selectOption("active");
   await expect(page).toHaveURL(/status=active/);
-  const activeOnes = await ok(cm, "GET", `/v1/orgs/${company}/users?licence_status=active`);
-  await expect(page.locator("tbody tr")).toHaveCount(activeOnes.items.length);
+  await expect(page.locator("tbody tr")).toHaveCount(1);
+  expect(await shown(page)).toEqual([ann]);
+
+  // The filter alone, after a reload (from the URL): each status as the API answers it.
+  await page.getByLabel("Search by e-mail").fill("");
+  await page.getByRole("button", { name: "Apply" }).click();
+  await expect(page).not.toHaveURL(/q=/);
+  for (const [status, want] of [["active", [ann, bob]], ["none", [anna]], ["expired", []]] as const) {
+    await page.getByLabel("Licence status").selectOption(status);
+    await expect(page).toHaveURL(new RegExp(`status=${status}`));
+    const api = (await ok(cm, "GET", `/v1/orgs/${company}/users?licence_status=${status}`)).items.map((u: any) => u.email);
+    expect(api).toEqual(want);
+    if (want.length) {
+      await expect(page.locator("tbody tr")).toHaveCount(want.length);
+      expect(await shown(page)).toEqual(want);
+    } else await expect(page.getByText("Nothing to show.")).toBeVisible();
+  }
+  await page.reload();
+  await expect(page.getByLabel("Licence status")).toHaveValue("expired");
+  await expect(page.getByText("Nothing to show.")).toBeVisible();
   await page.getByLabel("Licence status").selectOption("");
+  await expect(page.locator("tbody tr")).toHaveCount(3);
 
   // Add a user.
   const cas = `cas@${company}.example`;
@@ -49,8 +76,14 @@ test("Users: search, filter by licence status, add, release (records kept), a us
   // A user's page: licence and enrolments.
   await page.getByRole("link", { name: ann, exact: true }).click();
   await expect(page.getByRole("heading", { name: `Details of ${ann}` })).toBeVisible();
-  const enrolments = await fetch(`${process.env.BASE_URL}/v1/orgs/${company}/users/${ann}/enrolments`, { headers: { authorization: `Bearer ${cm}` } });
-  if (enrolments.ok) await expect(page.getByRole("cell", { name: "course-1" })).toBeVisible();
-  else await expect(page.getByText("Enrolments cannot be listed yet by this server.")).toBeVisible();
+  const enrolments = await ok(cm, "GET", `/v1/orgs/${company}/users/${ann}/enrolments`);
+  expect(enrolments.items.map((e: any) => [e.enrolment_id, e.status])).toEqual([
+    ["course-1", "active"],
+    ["course-2", "new"],
+  ]);
+  const list = page.getByRole("region", { name: "Enrolments" });
+  await expect(list.locator("tbody tr")).toHaveCount(2);
+  await expect(list.locator("tbody tr").nth(0).locator("td")).toHaveText(["course-1", "Active", "5 Jan 2026", "5 Jan 2099"]);
+  await expect(list.locator("tbody tr").nth(1).locator("td")).toHaveText(["course-2", "New", "—", "—"]);
   await shoot(page, "user-detail");
 });

@@ -39,14 +39,14 @@ test("Vendor: the org tree, create a partner and a company, a company's policy s
   await page.getByRole("button", { name: "Save" }).click();
   await expect(page.getByText("Policy saved.")).toBeVisible();
   let org = await ok(admin, "GET", `/v1/orgs/${company}`);
-  expect(org.policy_settings).toEqual({ renewal: "automatic", seats_included: 1 });
+  expect(org.own_policy).toEqual({ renewal: "automatic", seats_included: 1 });
   expect(org.policy.renewal).toBe("automatic");
 
   await page.getByLabel("Term (months)").fill("24");
   await page.getByRole("button", { name: "Save" }).click();
   await expect(page.getByText("Policy saved.")).toBeVisible();
   org = await ok(admin, "GET", `/v1/orgs/${company}`);
-  expect(org.policy_settings).toEqual({ renewal: "automatic", seats_included: 1, term_months: 24 });
+  expect(org.own_policy).toEqual({ renewal: "automatic", seats_included: 1, term_months: 24 });
   await page.getByRole("button", { name: "Save" }).click();
   await expect(page.getByText("Nothing changed.")).toBeVisible();
 });

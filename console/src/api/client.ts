@@ -1,7 +1,6 @@
 /** The one API client: typed from the contract (openapi-fetch over the generated types). */
 import createClient, { type Middleware } from "openapi-fetch";
-import type { components } from "./schema.gen";
-import type { Paths } from "./pending";
+import type { components, paths } from "./schema.gen";
 import { currentSession, signOut } from "../auth/session";
 
 export type Schemas = components["schemas"];
@@ -44,7 +43,7 @@ const auth: Middleware = {
   },
 };
 
-export const api = createClient<Paths, "application/json">({ baseUrl: location.origin });
+export const api = createClient<paths, "application/json">({ baseUrl: location.origin });
 api.use(auth);
 
 type Result<T> = { data?: T; error?: unknown; response: Response };

@@ -16,7 +16,8 @@ export function errorText(t: TFunction, e: unknown): string {
       case "seat_limit_reached":
         return t("errors.seat_limit_reached", { limit: d.limit ?? "?", used: d.used ?? "?" });
       case "invalid_request":
-        if (typeof d.line === "number") return t("errors.invalidLine", { line: d.line, message });
+        // The API's message names the line (or row) itself: "line 1: no e-mail column found; …".
+        if (typeof d.line === "number") return t("errors.invalidLine", { line: d.line, message: message.replace(/^(line|row) \d+: /i, "") });
         if (typeof d.field === "string") return t("errors.invalidField", { field: d.field, message });
         return t("errors.invalid_request", { message });
       case "conflict":

@@ -4,7 +4,7 @@ const en = {
   roles: { vendor_admin: "vendor admin", partner_manager: "partner manager", company_manager: "company manager", learner: "learner", platform: "platform" },
   common: {
     loading: "Loading…", save: "Save", cancel: "Cancel", close: "Close", next: "Next page", previous: "Previous page", page: "Page {{n}}",
-    retry: "Retry", yes: "Yes", no: "No", none: "None", actions: "Actions", email: "E-mail", name: "Name", status: "Status", empty: "Nothing to show.",
+    retry: "Retry", yes: "Yes", no: "No", none: "None", actions: "Actions", email: "E-mail", name: "Name", status: "Status", empty: "Nothing to show.", emptyPage: "Nothing on this page; the next page may have more.",
     all: "All", apply: "Apply", clear: "Clear", back: "Back", org: "Organisation", selected: "{{count}} selected",
   },
   signIn: {
@@ -37,13 +37,13 @@ const en = {
     title: "Import allocation", intro: "Upload a CSV or spreadsheet (.xlsx) file of learners. You review the result before anything happens.",
     file: "User spreadsheet file", mode: "Mode", modeRenew: "Renew licences of the learners in the file", modeSync: "Synchronize users: also release the users missing from the file",
     upload: "Upload", column: "Column containing the e-mail", chooseColumn: "Choose the column…", review: "Review", outcome: "Outcome", count: "Learners",
-    showRows: "Show rows", hideRows: "Hide rows", line: "Line", rowsOf: "Rows: {{outcome}}",
+    showRows: "Show rows", hideRows: "Hide rows", showMore: "Show more", shown: "{{shown}} of {{total}} shown", line: "Line", rowsOf: "Rows: {{outcome}}",
     outcomes: { renew: "To renew", already_active: "Already active", unknown: "Unknown", duplicate: "Duplicate", invalid: "Invalid", release: "To be released" },
     available: "Licences available", shortfall: "Shortfall", rows: "Rows in the file",
     shortfallText: "{{shortfall}} more licences are needed: {{renew}} to renew, {{available}} available. Request licences first.",
     syncWarning: "Synchronize: {{count}} users missing from the file will be released (their records are kept).",
     renew: "Renew licences", committing: "Renewing licences…", progress: "Progress", result: "Done: {{allocated}} licences allocated, {{released}} users released.",
-    again: "Import another file", failed: "The import failed: {{error}}", noColumns: "The file has no header row.", xlsxFailed: "The spreadsheet could not be read.",
+    again: "Import another file", failed: "The import failed: {{error}}",
   },
   requested: {
     title: "Requested orders", filters: "Filters", status: "Status", company: "Company", allCompanies: "All companies", from: "From", to: "To",
@@ -70,7 +70,7 @@ const en = {
     title: "Users", search: "Search by e-mail", filter: "Licence status", anyStatus: "Any status", noLicence: "No licence", add: "Add user", role: "Role", release: "Release",
     released: "{{email}} released: licence released, enrolments expired, records kept.", confirmRelease: "Release {{email}}? Their records are kept.", added: "{{email}} saved.",
     licence: "Licence", licenceStatus: { active: "Active", pending: "Pending", expired: "Expired", released: "Released", none: "No licence" }, enrolments: "Enrolments",
-    enrolment: "Enrolment", startsAt: "Starts", endsAt: "Ends", noEnrolments: "No enrolments.", enrolmentsUnavailable: "Enrolments cannot be listed yet by this server.",
+    enrolment: "Enrolment", startsAt: "Starts", endsAt: "Ends", noEnrolments: "No enrolments.",
     enrolmentStatus: { new: "New", active: "Active", expired: "Expired" }, details: "Details of {{email}}", created: "Created", learnerRole: "Learner", managerRole: "Company manager",
   },
   access: {

@@ -6,7 +6,7 @@ const nl: Messages = {
   roles: { vendor_admin: "leveranciersbeheerder", partner_manager: "partnerbeheerder", company_manager: "bedrijfsbeheerder", learner: "deelnemer", platform: "platform" },
   common: {
     loading: "Laden…", save: "Opslaan", cancel: "Annuleren", close: "Sluiten", next: "Volgende pagina", previous: "Vorige pagina", page: "Pagina {{n}}",
-    retry: "Opnieuw proberen", yes: "Ja", no: "Nee", none: "Geen", actions: "Acties", email: "E-mailadres", name: "Naam", status: "Status", empty: "Niets te tonen.",
+    retry: "Opnieuw proberen", yes: "Ja", no: "Nee", none: "Geen", actions: "Acties", email: "E-mailadres", name: "Naam", status: "Status", empty: "Niets te tonen.", emptyPage: "Niets op deze pagina; de volgende pagina kan er meer hebben.",
     all: "Alle", apply: "Toepassen", clear: "Wissen", back: "Terug", org: "Organisatie", selected: "{{count}} geselecteerd",
   },
   signIn: {
@@ -39,13 +39,13 @@ const nl: Messages = {
     title: "Importtoewijzing", intro: "Upload een CSV- of spreadsheetbestand (.xlsx) met deelnemers. U controleert het resultaat voordat er iets gebeurt.",
     file: "Gebruikersbestand", mode: "Modus", modeRenew: "Licenties verlengen van de deelnemers in het bestand", modeSync: "Gebruikers synchroniseren: ook de gebruikers vrijgeven die niet in het bestand staan",
     upload: "Uploaden", column: "Kolom met het e-mailadres", chooseColumn: "Kies de kolom…", review: "Controle", outcome: "Uitkomst", count: "Deelnemers",
-    showRows: "Rijen tonen", hideRows: "Rijen verbergen", line: "Regel", rowsOf: "Rijen: {{outcome}}",
+    showRows: "Rijen tonen", hideRows: "Rijen verbergen", showMore: "Meer tonen", shown: "{{shown}} van {{total}} getoond", line: "Regel", rowsOf: "Rijen: {{outcome}}",
     outcomes: { renew: "Te verlengen", already_active: "Al actief", unknown: "Onbekend", duplicate: "Dubbel", invalid: "Ongeldig", release: "Vrij te geven" },
     available: "Beschikbare licenties", shortfall: "Tekort", rows: "Rijen in het bestand",
     shortfallText: "Er zijn {{shortfall}} licenties meer nodig: {{renew}} te verlengen, {{available}} beschikbaar. Vraag eerst licenties aan.",
     syncWarning: "Synchroniseren: {{count}} gebruikers die niet in het bestand staan worden vrijgegeven (hun gegevens blijven bewaard).",
     renew: "Licenties verlengen", committing: "Licenties worden verlengd…", progress: "Voortgang", result: "Klaar: {{allocated}} licenties toegewezen, {{released}} gebruikers vrijgegeven.",
-    again: "Nog een bestand importeren", failed: "De import is mislukt: {{error}}", noColumns: "Het bestand heeft geen kopregel.", xlsxFailed: "Het spreadsheetbestand kon niet worden gelezen.",
+    again: "Nog een bestand importeren", failed: "De import is mislukt: {{error}}",
   },
   requested: {
     title: "Aangevraagde bestellingen", filters: "Filters", status: "Status", company: "Bedrijf", allCompanies: "Alle bedrijven", from: "Van", to: "Tot",
@@ -72,7 +72,7 @@ const nl: Messages = {
     title: "Gebruikers", search: "Zoeken op e-mailadres", filter: "Licentiestatus", anyStatus: "Elke status", noLicence: "Geen licentie", add: "Gebruiker toevoegen", role: "Rol", release: "Vrijgeven",
     released: "{{email}} vrijgegeven: licentie vrijgegeven, inschrijvingen verlopen, gegevens bewaard.", confirmRelease: "{{email}} vrijgeven? De gegevens blijven bewaard.", added: "{{email}} opgeslagen.",
     licence: "Licentie", licenceStatus: { active: "Actief", pending: "In afwachting", expired: "Verlopen", released: "Vrijgegeven", none: "Geen licentie" }, enrolments: "Inschrijvingen",
-    enrolment: "Inschrijving", startsAt: "Begint", endsAt: "Eindigt", noEnrolments: "Geen inschrijvingen.", enrolmentsUnavailable: "Deze server kan de inschrijvingen nog niet tonen.",
+    enrolment: "Inschrijving", startsAt: "Begint", endsAt: "Eindigt", noEnrolments: "Geen inschrijvingen.",
     enrolmentStatus: { new: "Nieuw", active: "Actief", expired: "Verlopen" }, details: "Gegevens van {{email}}", created: "Aangemaakt", learnerRole: "Deelnemer", managerRole: "Bedrijfsbeheerder",
   },
   access: {

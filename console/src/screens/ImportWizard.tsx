@@ -2,27 +2,37 @@ import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { NavLink, useSearchParams } from "react-router";
 import { api, ApiError, NetworkError, unwrap, type Schemas } from "../api/client";
-import type { ImportRowOutcome } from "../api/pending";
-import { useAction, usePaged } from "../hooks";
+import { useAction, useMore } from "../hooks";
 import { useFormat } from "../format";
 import { useOrg } from "../org";
-import { csvHeader } from "../csv";
-import { ErrorBox, Field, Loading, Pager, Success } from "../components/ui";
+import { ErrorBox, Field, Loading, Success } from "../components/ui";
 
-type Review = Schemas["Import"] & { columns?: string[] };
+type Review = Schemas["Import"];
+type Outcome = Schemas["ImportRow"]["outcome"];
 type Mode = "renew" | "sync";
-const OUTCOMES: ImportRowOutcome[] = ["renew", "already_active", "unknown", "duplicate", "invalid"];
+const OUTCOMES: Outcome[] = ["renew", "already_active", "unknown", "duplicate", "invalid"];
+const XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+/** Rows read per "Show more". */
+const ROWS_PAGE = 100;
 
-async function fileText(file: File): Promise<string> {
-  if (/\.xlsx$/i.test(file.name) || file.type === "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet") {
-    const { xlsxToCsv } = await import("../xlsx");
-    return xlsxToCsv(await file.arrayBuffer());
-  }
-  return file.text();
+/** How the file is sent: the API reads CSV text and Excel workbooks itself (and knows a workbook by
+ * its first bytes too, whatever it is called). */
+function mediaType(file: File): string {
+  if (/\.xlsx$/i.test(file.name) || file.type === XLSX) return XLSX;
+  if (/\.(csv|txt)$/i.test(file.name) || file.type.startsWith("text/")) return "text/csv";
+  return "application/octet-stream";
 }
 
-/** Import allocation (seeds 002, 004): upload, choose the e-mail column, review every count with its
- * rows, then Renew licences; a commit that continues in the background shows its progress. */
+/** The header the API names in a refusal, when it does (`details.columns`). */
+function refusedColumns(e: unknown): string[] {
+  if (!(e instanceof ApiError)) return [];
+  const c = e.details.columns;
+  return Array.isArray(c) ? c.filter((x): x is string => typeof x === "string") : [];
+}
+
+/** Import allocation (seeds 002, 004): upload the file as it is, choose the e-mail column among the
+ * columns the API read, review every count with its rows, then Renew licences; a commit that
+ * continues in the background shows its progress. */
 export default function ImportWizard({ onChanged }: { onChanged: () => void }) {
   const { t } = useTranslation();
   const f = useFormat();
@@ -33,17 +43,17 @@ export default function ImportWizard({ onChanged }: { onChanged: () => void }) {
   const [mode, setMode] = useState<Mode>(urlMode);
   useEffect(() => setMode(urlMode), [urlMode]);
   const [file, setFile] = useState<File | null>(null);
-  const [csv, setCsv] = useState<string | null>(null);
+  // The file that was sent (re-sent with another column or mode).
+  const [sent, setSent] = useState<File | null>(null);
   const [columns, setColumns] = useState<string[]>([]);
   const [column, setColumn] = useState("");
   const [review, setReview] = useState<Review | null>(null);
-  const [readError, setReadError] = useState<string | null>(null);
-  const [open, setOpen] = useState<ImportRowOutcome | null>(null);
+  const [open, setOpen] = useState<Outcome | null>(null);
   const [progress, setProgress] = useState<Schemas["Import"] | null>(null);
 
-  const upload = useAction(
+  const post = useAction(
     useCallback(
-      async (key: string, text: string, emailColumn: string | null, m: Mode) =>
+      (key: string, upload: File, emailColumn: string | null, m: Mode) =>
         unwrap(
           api.POST("/v1/orgs/{org_id}/imports", {
             params: {
@@ -51,11 +61,12 @@ export default function ImportWizard({ onChanged }: { onChanged: () => void }) {
               query: { mode: m, ...(emailColumn ? { email_column: emailColumn } : {}) },
               header: { "Idempotency-Key": key },
             },
-            body: text,
-            bodySerializer: (b: unknown) => b as string,
-            headers: { "Content-Type": "text/csv; charset=utf-8" },
+            // The file's own bytes (a Blob), not a string made of them.
+            body: upload as unknown as string,
+            bodySerializer: (b: unknown) => b,
+            headers: { "Content-Type": mediaType(upload) },
           }),
-        ) as Promise<Review>,
+        ),
       [orgId],
     ),
   );
@@ -67,37 +78,26 @@ export default function ImportWizard({ onChanged }: { onChanged: () => void }) {
     ),
   );
 
-  async function send(text: string, emailColumn: string | null, m: Mode) {
+  function accept(r: Review) {
+    setReview(r);
+    setColumns(r.columns);
+    setColumn(r.email_column ?? "");
+  }
+
+  async function send(upload: File, emailColumn: string | null, m: Mode) {
     setReview(null);
     setOpen(null);
-    const r = await upload.go(text, emailColumn, m);
-    if (r) {
-      setReview(r);
-      if (r.columns?.length) setColumns(r.columns);
-      setColumn(r.email_column ?? emailColumn ?? "");
-    }
+    const r = await post.go(upload, emailColumn, m);
+    if (r) accept(r);
   }
 
   async function choose(e: FormEvent) {
     e.preventDefault();
     if (!file) return;
-    setReadError(null);
-    let text: string;
-    try {
-      text = await fileText(file);
-    } catch {
-      setReadError(t("import.xlsxFailed"));
-      return;
-    }
-    const header = csvHeader(text);
-    if (header.length === 0 || header.every((h) => !h)) {
-      setReadError(t("import.noColumns"));
-      return;
-    }
-    setCsv(text);
-    setColumns(header);
+    setSent(file);
+    setColumns([]);
     setColumn("");
-    await send(text, null, mode);
+    await send(file, null, mode);
   }
 
   // A commit the API continues in the background: poll the record until it is done.
@@ -127,18 +127,20 @@ export default function ImportWizard({ onChanged }: { onChanged: () => void }) {
 
   function restart() {
     setFile(null);
-    setCsv(null);
+    setSent(null);
     setColumns([]);
+    setColumn("");
     setReview(null);
     setProgress(null);
-    upload.reset();
+    post.reset();
     confirm.reset();
   }
 
   const s = review?.summary;
-  const noColumn = upload.error instanceof ApiError && upload.error.code === "invalid_request" && csv !== null;
-  const outcomes = mode === "sync" ? [...OUTCOMES, "release" as const] : OUTCOMES;
-  const count = (o: ImportRowOutcome) => (s ? (o === "release" ? (s.release ?? 0) : s[o]) : 0);
+  // The columns to choose from: the review's, or those the API names when it refuses the file.
+  const choices = columns.length > 0 ? columns : refusedColumns(post.error);
+  const outcomes: Outcome[] = mode === "sync" ? [...OUTCOMES, "release"] : OUTCOMES;
+  const count = (o: Outcome) => (s ? s[o] : 0);
 
   if (progress) {
     const total = (progress as { rows_total?: number }).rows_total ?? 0;
@@ -193,7 +195,7 @@ export default function ImportWizard({ onChanged }: { onChanged: () => void }) {
                 onChange={() => {
                   setMode(m);
                   setSearch(m === "sync" ? { mode: "sync" } : {}, { replace: true });
-                  if (csv) void send(csv, column || null, m);
+                  if (sent) void send(sent, column || null, m);
                 }}
               />
               {m === "renew" ? t("import.modeRenew") : t("import.modeSync")}
@@ -210,31 +212,26 @@ export default function ImportWizard({ onChanged }: { onChanged: () => void }) {
             />
           )}
         </Field>
-        <button type="submit" className="primary" disabled={!file || upload.busy}>
+        <button type="submit" className="primary" disabled={!file || post.busy}>
           {t("import.upload")}
         </button>
       </form>
-      {readError && (
-        <div role="alert" className="alert alert-error">
-          <p>{readError}</p>
-        </div>
-      )}
-      {upload.busy && <Loading />}
-      <ErrorBox error={upload.error} onRetry={() => csv && void upload.retry(csv, column || null, mode).then((r) => r && setReview(r))} />
-      {(review || noColumn) && columns.length > 0 && (
+      {post.busy && <Loading />}
+      <ErrorBox error={post.error} onRetry={() => sent && void post.retry(sent, column || null, mode).then((r) => r && accept(r))} />
+      {sent && choices.length > 0 && (
         <Field label={t("import.column")}>
           {(id) => (
             <select
               id={id}
               value={column}
-              disabled={upload.busy}
+              disabled={post.busy}
               onChange={(e) => {
                 setColumn(e.target.value);
-                if (csv && e.target.value) void send(csv, e.target.value, mode);
+                if (sent && e.target.value) void send(sent, e.target.value, mode);
               }}
             >
               {!column && <option value="">{t("import.chooseColumn")}</option>}
-              {columns.map((c) => (
+              {choices.map((c) => (
                 <option key={c} value={c}>
                   {c}
                 </option>
@@ -262,7 +259,7 @@ export default function ImportWizard({ onChanged }: { onChanged: () => void }) {
                   <th scope="row">{t(`import.outcomes.${o}`)}</th>
                   <td className="num">{f.number(count(o))}</td>
                   <td>
-                    {count(o) > 0 && (
+                    {count(o) > 0 && o !== "release" && (
                       <button type="button" aria-expanded={open === o} onClick={() => setOpen(open === o ? null : o)}>
                         {open === o ? t("import.hideRows") : t("import.showRows")}
                         <span className="sr-only">: {t(`import.outcomes.${o}`)}</span>
@@ -290,8 +287,13 @@ export default function ImportWizard({ onChanged }: { onChanged: () => void }) {
               </tr>
             </tfoot>
           </table>
-          {open && <Rows review={review} outcome={open} />}
-          {mode === "sync" && (s.release ?? 0) > 0 && <p className="alert alert-warn">{t("import.syncWarning", { count: s.release })}</p>}
+          {open && <Rows importId={review.import_id} outcome={open} total={count(open)} />}
+          {mode === "sync" && s.release > 0 && (
+            <>
+              <p className="alert alert-warn">{t("import.syncWarning", { count: s.release })}</p>
+              <Rows importId={review.import_id} outcome="release" total={s.release} />
+            </>
+          )}
           {s.shortfall > 0 ? (
             <div role="alert" className="alert alert-error">
               <p>{t("import.shortfallText", { shortfall: f.number(s.shortfall), renew: f.number(s.renew), available: f.number(s.available) })}</p>
@@ -301,7 +303,7 @@ export default function ImportWizard({ onChanged }: { onChanged: () => void }) {
             </div>
           ) : null}
           <ErrorBox error={confirm.error} onRetry={() => review && void confirm.retry(review.import_id).then((r) => r && setProgress(r))} />
-          <button type="button" className="primary" disabled={confirm.busy || s.shortfall > 0 || (s.renew === 0 && (s.release ?? 0) === 0)} onClick={() => void renew()}>
+          <button type="button" className="primary" disabled={confirm.busy || s.shortfall > 0 || (s.renew === 0 && s.release === 0)} onClick={() => void renew()}>
             {t("import.renew")}
           </button>
         </section>
@@ -310,29 +312,25 @@ export default function ImportWizard({ onChanged }: { onChanged: () => void }) {
   );
 }
 
-/** The rows behind one count: from the API's rows route, or the review's own first rows where the
- * server does not have that route yet. */
-function Rows({ review, outcome }: { review: Review; outcome: ImportRowOutcome }) {
+/** The rows behind one count, from the API's rows route, a page at a time ("Show more"); under
+ * mode = sync, `release` lists who would be released (not in the file: no line). */
+function Rows({ importId, outcome, total }: { importId: string; outcome: Outcome; total: number }) {
   const { t } = useTranslation();
+  const f = useFormat();
   const { orgId } = useOrg();
-  const rows = usePaged(async (cursor) => {
-    try {
-      return await unwrap(
-        api.GET("/v1/orgs/{org_id}/imports/{import_id}/rows", { params: { path: { org_id: orgId, import_id: review.import_id }, query: { outcome, cursor } } }),
-      );
-    } catch (e) {
-      if (e instanceof ApiError && e.status === 404 && cursor === undefined) {
-        return { items: (review.rows ?? []).filter((r) => r.outcome === outcome), next_cursor: null };
-      }
-      throw e;
-    }
-  }, [orgId, review.import_id, outcome]);
+  const rows = useMore(
+    (cursor) =>
+      unwrap(
+        api.GET("/v1/orgs/{org_id}/imports/{import_id}/rows", {
+          params: { path: { org_id: orgId, import_id: importId }, query: { outcome, cursor, limit: ROWS_PAGE } },
+        }),
+      ),
+    [orgId, importId, outcome],
+  );
   const label = t("import.rowsOf", { outcome: t(`import.outcomes.${outcome}`) });
   return (
-    <section aria-label={label} className="rows">
+    <section aria-label={label} className="rows" data-outcome={outcome}>
       <h4>{label}</h4>
-      <ErrorBox error={rows.error} onRetry={rows.reload} />
-      {rows.loading && !rows.data && <Loading />}
       {rows.items.length > 0 && (
         <table>
           <thead>
@@ -342,16 +340,28 @@ function Rows({ review, outcome }: { review: Review; outcome: ImportRowOutcome }
             </tr>
           </thead>
           <tbody>
-            {rows.items.map((r) => (
-              <tr key={`${r.line}-${r.email}`}>
-                <td className="num">{r.line}</td>
+            {rows.items.map((r, i) => (
+              <tr key={`${r.line ?? "-"}-${r.email}-${i}`}>
+                <td className="num">{r.line ?? "—"}</td>
                 <td>{r.email}</td>
               </tr>
             ))}
           </tbody>
         </table>
       )}
-      <Pager {...rows} />
+      {rows.loaded && (
+        <p className="muted" role="status">
+          {t("import.shown", { shown: f.number(rows.items.length), total: f.number(total) })}
+        </p>
+      )}
+      <ErrorBox error={rows.error} onRetry={rows.retry} />
+      {rows.loading && <Loading />}
+      {rows.hasMore && (
+        <button type="button" disabled={rows.loading} onClick={rows.more}>
+          {t("import.showMore")}
+          <span className="sr-only">: {label}</span>
+        </button>
+      )}
     </section>
   );
 }

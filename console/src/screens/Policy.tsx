@@ -34,7 +34,7 @@ export default function PolicyForm() {
   const save = useAction(
     useCallback((key: string, body: Settings) => unwrap(api.PUT("/v1/orgs/{org_id}/policy", { params: { path: { org_id }, header: { "Idempotency-Key": key } }, body })), [org_id]),
   );
-  const own = (org.data?.policy_settings ?? {}) as Record<string, unknown>;
+  const own = (org.data?.own_policy ?? {}) as Record<string, unknown>;
   const effective = (org.data?.policy ?? {}) as Record<string, unknown>;
   const label = (k: Key, v: string) => (CHOICES[k] ? t(`policy.values.${v}`, { defaultValue: v }) : v);
 

@@ -1,7 +1,7 @@
 import { useCallback } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useParams } from "react-router";
-import { api, ApiError, unwrap } from "../api/client";
+import { api, unwrap } from "../api/client";
 import { useAction, useLoad, usePaged } from "../hooks";
 import { useFormat } from "../format";
 import { useOrg } from "../org";
@@ -14,14 +14,10 @@ export default function UserDetail() {
   const { orgId, base } = useOrg();
   const email = useParams().email ?? "";
   const user = useLoad(() => unwrap(api.GET("/v1/orgs/{org_id}/users/{email}", { params: { path: { org_id: orgId, email } } })), [orgId, email]);
-  const enrolments = usePaged(async (cursor) => {
-    try {
-      return await unwrap(api.GET("/v1/orgs/{org_id}/users/{email}/enrolments", { params: { path: { org_id: orgId, email }, query: { cursor } } }));
-    } catch (e) {
-      if (e instanceof ApiError && e.status === 404 && e.message.startsWith("no route")) return { items: [], next_cursor: null, unavailable: true };
-      throw e;
-    }
-  }, [orgId, email]);
+  const enrolments = usePaged(
+    (cursor) => unwrap(api.GET("/v1/orgs/{org_id}/users/{email}/enrolments", { params: { path: { org_id: orgId, email }, query: { cursor } } })),
+    [orgId, email],
+  );
   const release = useAction(
     useCallback(
       (key: string) => unwrap(api.DELETE("/v1/orgs/{org_id}/users/{email}", { params: { path: { org_id: orgId, email }, header: { "Idempotency-Key": key } } })),
@@ -29,7 +25,6 @@ export default function UserDetail() {
     ),
   );
   const u = user.data;
-  const unavailable = (enrolments.data as { unavailable?: boolean } | undefined)?.unavailable;
   return (
     <>
       <p>
@@ -72,8 +67,8 @@ export default function UserDetail() {
       <section aria-labelledby="enr-h">
         <h2 id="enr-h">{t("users.enrolments")}</h2>
         <ErrorBox error={enrolments.error} onRetry={enrolments.reload} />
-        {unavailable && <p className="muted">{t("users.enrolmentsUnavailable")}</p>}
-        {enrolments.data && !unavailable && enrolments.items.length === 0 && <p>{t("users.noEnrolments")}</p>}
+        {enrolments.loading && !enrolments.data && <Loading />}
+        {enrolments.data && enrolments.items.length === 0 && !enrolments.hasNext && <p>{t("users.noEnrolments")}</p>}
         {enrolments.items.length > 0 && (
           <table>
             <thead>

@@ -134,7 +134,8 @@ export default function Users() {
       </form>
       <ErrorBox error={list.error} onRetry={list.reload} />
       {list.loading && !list.data && <Loading />}
-      {list.data && list.items.length === 0 && <p>{t("common.empty")}</p>}
+      {/* A filtered page may be empty while the API's cursor goes on. */}
+      {list.data && list.items.length === 0 && <p>{list.hasNext ? t("common.emptyPage") : t("common.empty")}</p>}
       {list.items.length > 0 && (
         <table>
           <thead>
