@@ -211,3 +211,132 @@ async fn a_users_enrolments_are_listed_with_their_status_now() {
     let bad = env.get("/v1/orgs/c/users/not-an-email/enrolments").by(&cm("c")).send().await;
     assert_eq!(bad.status, 400);
 }
+
+/// How many `users.renewable_set` audit entries the company has.
+async fn renewable_audits(env: &TestEnv, org: &str) -> usize {
+    env.partition(&format!("ORG#{org}"))
+        .await
+        .iter()
+        .filter(|i| i.get("type").and_then(|t| t.as_s().ok()).map(String::as_str) == Some("audit"))
+        .filter(|i| i.get("action").and_then(|t| t.as_s().ok()).map(String::as_str) == Some("users.renewable_set"))
+        .count()
+}
+
+/// Which of `emails` are renewable now.
+async fn renewable(env: &TestEnv, emails: &[String]) -> Vec<bool> {
+    let mut flags = Vec::new();
+    for e in emails {
+        let u = env.get(&format!("/v1/orgs/c/users/{e}")).by(&cm("c")).send().await;
+        assert_eq!(u.status, 200, "{e}: {:?}", u.body);
+        flags.push(u.body["renewable"].as_bool().unwrap());
+    }
+    flags
+}
+
+async fn company_with_users(env: &TestEnv, n: usize) -> Vec<String> {
+    env.partner_with_company("p", "c").await;
+    let emails: Vec<String> = (0..n).map(|i| format!("u{i:02}@c.example")).collect();
+    env.seed_users("c", &emails, "2026-01-01T00:00:00Z").await;
+    emails
+}
+
+#[tokio::test]
+async fn setting_renewable_twice_under_one_key_answers_once_with_one_audit_entry() {
+    let env = TestEnv::new().await;
+    let emails = company_with_users(&env, 3).await;
+    let body = json!({"emails": [&emails[0], &emails[1], "ghost@c.example", "x"], "renewable": false});
+    let first = env.post("/v1/orgs/c/users/renewable").by(&cm("c")).key("bulk-1").json(body.clone()).send().await;
+    assert_eq!(first.status, 200, "{:?}", first.body);
+    assert_eq!(first.body["updated"], 2);
+    let again = env.post("/v1/orgs/c/users/renewable").by(&cm("c")).key("bulk-1").json(body).send().await;
+    assert_eq!((again.status, &again.body), (200, &first.body), "the same answer");
+    assert_eq!(again.headers.get("idempotent-replayed").map(String::as_str), Some("true"));
+    assert_eq!(renewable_audits(&env, "c").await, 1, "one audit entry");
+    assert_eq!(renewable(&env, &emails).await, [false, false, true]);
+}
+
+#[tokio::test]
+async fn another_body_under_a_used_key_is_an_idempotency_mismatch_and_changes_nothing() {
+    let env = TestEnv::new().await;
+    let emails = company_with_users(&env, 3).await;
+    let first = env
+        .post("/v1/orgs/c/users/renewable")
+        .by(&cm("c"))
+        .key("bulk-2")
+        .json(json!({"emails": [&emails[0]], "renewable": false}))
+        .send()
+        .await;
+    assert_eq!(first.status, 200, "{:?}", first.body);
+    for other in [
+        json!({"emails": [&emails[0]], "renewable": true}),
+        json!({"emails": [&emails[1], &emails[2]], "renewable": false}),
+    ] {
+        let a = env.post("/v1/orgs/c/users/renewable").by(&cm("c")).key("bulk-2").json(other).send().await;
+        assert_eq!((a.status, a.code()), (409, "idempotency_mismatch"), "{:?}", a.body);
+    }
+    assert_eq!(renewable(&env, &emails).await, [false, true, true], "nothing changed");
+    assert_eq!(renewable_audits(&env, "c").await, 1);
+}
+
+#[tokio::test]
+async fn a_bulk_renewable_that_dies_half_way_is_finished_by_its_retry_with_one_audit_entry() {
+    let env = TestEnv::new().await;
+    let emails = company_with_users(&env, 10).await;
+    let body = json!({"emails": emails, "renewable": false});
+    let at = "2026-02-01T10:00:00Z";
+
+    // The process dies after four users: nothing more it sends gets through (nor its release).
+    let (dying, log) = TestEnv::failing_after(&env, "UpdateItem", 4).await;
+    let crashed =
+        dying.post("/v1/orgs/c/users/renewable").by(&cm("c")).key("bulk-3").json(body.clone()).at(at).send().await;
+    assert!(crashed.status >= 500, "{:?}", crashed.body);
+    assert!(log.take().iter().filter(|op| op.as_str() == "UpdateItem").count() > 4);
+    let half = renewable(&env, &emails).await;
+    assert_eq!(half.iter().filter(|r| !**r).count(), 4, "{half:?}");
+    assert_eq!(renewable_audits(&env, "c").await, 0);
+
+    // While its claim is live another body is still a mismatch, and the same one is in progress.
+    let other = env
+        .post("/v1/orgs/c/users/renewable")
+        .by(&cm("c"))
+        .key("bulk-3")
+        .json(json!({"emails": emails, "renewable": true}))
+        .at(at)
+        .send()
+        .await;
+    assert_eq!((other.status, other.code()), (409, "idempotency_mismatch"), "{:?}", other.body);
+    let twin = env.post("/v1/orgs/c/users/renewable").by(&cm("c")).key("bulk-3").json(body.clone()).at(at).send().await;
+    assert_eq!((twin.status, twin.code()), (409, "conflict"), "{:?}", twin.body);
+
+    // Once the claim has ended, the retry takes the job over and finishes it.
+    let later = "2026-02-01T10:01:00Z";
+    let retried =
+        env.post("/v1/orgs/c/users/renewable").by(&cm("c")).key("bulk-3").json(body.clone()).at(later).send().await;
+    assert_eq!(retried.status, 200, "{:?}", retried.body);
+    assert_eq!(retried.body["updated"], 10);
+    assert_eq!(renewable(&env, &emails).await, vec![false; 10], "every user set");
+    assert_eq!(renewable_audits(&env, "c").await, 1, "one audit entry in total");
+    let replay = env.post("/v1/orgs/c/users/renewable").by(&cm("c")).key("bulk-3").json(body).at(later).send().await;
+    assert_eq!((replay.status, &replay.body), (200, &retried.body));
+    assert_eq!(renewable_audits(&env, "c").await, 1);
+}
+
+#[tokio::test]
+async fn a_bulk_renewable_whose_last_transaction_fails_is_retried_at_once_with_one_audit_entry() {
+    let env = TestEnv::new().await;
+    let emails = company_with_users(&env, 5).await;
+    let body = json!({"emails": emails, "renewable": false});
+    let (failing, _) = TestEnv::failing_after(&env, "TransactWriteItems", 0).await;
+    let failed = failing.post("/v1/orgs/c/users/renewable").by(&cm("c")).key("bulk-4").json(body.clone()).send().await;
+    assert!(failed.status >= 500, "{:?}", failed.body);
+    assert_eq!(renewable(&env, &emails).await, vec![false; 5]);
+    assert_eq!(renewable_audits(&env, "c").await, 0);
+
+    // The failed request let go of its claim: the retry need not wait for it to end.
+    let retried = env.post("/v1/orgs/c/users/renewable").by(&cm("c")).key("bulk-4").json(body.clone()).send().await;
+    assert_eq!((retried.status, retried.body["updated"].as_u64()), (200, Some(5)), "{:?}", retried.body);
+    assert_eq!(renewable_audits(&env, "c").await, 1);
+    let replay = env.post("/v1/orgs/c/users/renewable").by(&cm("c")).key("bulk-4").json(body).send().await;
+    assert_eq!((replay.status, &replay.body), (200, &retried.body));
+    assert_eq!(renewable_audits(&env, "c").await, 1);
+}

@@ -13,9 +13,10 @@ use crate::domain::policy::{Counting, Enforcement};
 use crate::domain::usage::licence_year;
 use crate::domain::user::{self, LicenceStatus, UpsertUser, User};
 use crate::domain::{validate, DomainError};
-use crate::http::{Ctx, Reply};
+use crate::http::{Ctx, Reply, IDEMPOTENCY_TTL_HOURS};
+use crate::store::records::{IdempotencyRecord, KeyState, PENDING};
 use crate::store::users::{CounterChange, Counters};
-use crate::store::{Error, Store};
+use crate::store::{Error, Store, StoreError};
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Utc};
 
@@ -185,7 +186,40 @@ struct SetRenewable {
     renewable: bool,
 }
 
+/// How long a claim on an `Idempotency-Key` stays live: longer than the API function may run
+/// (15 s), so a claim is only taken over from a request that is surely gone.
+const CLAIM_LEASE_SECONDS: i64 = 30;
+/// How often, and how long each time, a twin waits for a live claim of its key to complete.
+const CLAIM_WAITS: u32 = 10;
+const CLAIM_WAIT_MS: u64 = 100;
+const IN_PROGRESS: &str = "a request with this key is in progress; retry shortly";
+
+/// This command's `Idempotency-Key` and the request's fingerprint, as the HTTP adapter computes
+/// them (method, path and body; the adapter has checked the key's length already).
+fn key_and_fingerprint(cx: &Ctx<'_>) -> Option<(String, String)> {
+    use sha2::{Digest, Sha256};
+    let key = cx.req.header("idempotency-key")?;
+    let mut h = Sha256::new();
+    h.update(cx.req.method.as_bytes());
+    h.update([0]);
+    h.update(cx.req.path.as_bytes());
+    h.update([0]);
+    h.update(&cx.req.body);
+    Some((key.to_string(), format!("{:x}", h.finalize())))
+}
+
+/// A stored answer, replayed.
+fn replayed(record: &IdempotencyRecord) -> Result<Reply, Error> {
+    let body = serde_json::from_str(&record.body).map_err(|e| StoreError::Other(e.to_string()))?;
+    Ok(Reply { status: record.status, body, replayed: true, file: None })
+}
+
 /// Bulk "(not) renewable" (seed 000): each user is updated on its own; the answer says which.
+/// Under an `Idempotency-Key` the key is claimed first (a pending record with the request's
+/// fingerprint), then each user is set (repeating a set is harmless), then one transaction
+/// writes the audit entry and the answer on the condition that the claim still holds. A retry
+/// after a failure half-way takes the claim over and finishes the job; a retry after success
+/// replays the answer; another request under the key is `idempotency_mismatch`.
 pub async fn set_renewable(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let principal = cx.principal()?;
     let org = load_org(cx, cx.param("org_id")).await?;
@@ -194,6 +228,56 @@ pub async fn set_renewable(cx: &Ctx<'_>) -> Result<Reply, Error> {
     if input.emails.is_empty() || input.emails.len() > 500 {
         return Err(DomainError::invalid("emails", "give 1 to 500 e-mail addresses").into());
     }
+    let Some((key, fingerprint)) = key_and_fingerprint(cx) else {
+        return set_each_renewable(cx, &org, &input, None).await;
+    };
+    let store = &cx.app.store;
+    let now = cx.req.now;
+    let sub = &principal.sub;
+    let claim = new_id("clm");
+    let expires_at = (now + chrono::Duration::hours(IDEMPOTENCY_TTL_HOURS)).timestamp();
+    let pending =
+        IdempotencyRecord { fingerprint: fingerprint.clone(), status: PENDING, body: claim.clone(), expires_at };
+    let mut waits = 0;
+    while !store.claim_idempotency_key(sub, &key, &pending, now.timestamp() + CLAIM_LEASE_SECONDS, now).await? {
+        match store.idempotency_key_state(sub, &key, now).await? {
+            Some(held) if held.fingerprint() != fingerprint => return Err(DomainError::IdempotencyMismatch.into()),
+            Some(KeyState::Done(record)) => return replayed(&record),
+            // A live claim of a twin (or the record went in between): wait for it, a little.
+            Some(KeyState::Pending { .. }) | None => {
+                if waits == CLAIM_WAITS {
+                    return Err(DomainError::Conflict(IN_PROGRESS.into()).into());
+                }
+                waits += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(CLAIM_WAIT_MS)).await;
+            }
+        }
+    }
+    let claimed = Claimed { key: &key, claim: &claim, fingerprint: &fingerprint, expires_at };
+    let outcome = set_each_renewable(cx, &org, &input, Some(claimed)).await;
+    if outcome.is_err() {
+        // Failed here: let a retry take the job over at once (if this fails too, the claim ends
+        // with its lease).
+        let _ = store.release_idempotency_claim(sub, &key, &claim).await;
+    }
+    outcome
+}
+
+/// The key this request holds, claimed by [`Store::claim_idempotency_key`].
+struct Claimed<'a> {
+    key: &'a str,
+    claim: &'a str,
+    fingerprint: &'a str,
+    expires_at: i64,
+}
+
+async fn set_each_renewable(
+    cx: &Ctx<'_>,
+    org: &Org,
+    input: &SetRenewable,
+    claimed: Option<Claimed<'_>>,
+) -> Result<Reply, Error> {
+    let principal = cx.principal()?;
     let store = &cx.app.store;
     let mut results = Vec::new();
     let mut updated = Vec::new();
@@ -213,14 +297,36 @@ pub async fn set_renewable(cx: &Ctx<'_>) -> Result<Reply, Error> {
     }
     let audit = AuditEntry::new(
         principal,
-        &org,
+        org,
         "users.renewable_set",
         &format!("org/{}", org.org_id),
         json!({ "renewable": input.renewable, "emails": updated }),
         cx.req.now,
     );
-    store.transact(vec![store.put_audit(&audit, &new_id("aud"))?]).await?;
-    Ok(Reply::ok(json!({ "updated": updated.len(), "results": results })))
+    let reply = Reply::ok(json!({ "updated": updated.len(), "results": results }));
+    let mut writes = vec![store.put_audit(&audit, &new_id("aud"))?];
+    let Some(c) = claimed else {
+        store.transact(writes).await?;
+        return Ok(reply);
+    };
+    let record = IdempotencyRecord {
+        fingerprint: c.fingerprint.to_string(),
+        status: reply.status,
+        body: reply.body.to_string(),
+        expires_at: c.expires_at,
+    };
+    writes.push(store.complete_idempotency_claim(&principal.sub, c.key, c.claim, &record)?);
+    match store.transact(writes).await {
+        Ok(()) => Ok(reply),
+        // The claim was taken over (this request outlived its lease): the job is the taker's.
+        Err(StoreError::ConditionFailed(failed)) if failed.contains(&1) => {
+            match store.idempotency_key_state(&principal.sub, c.key, cx.req.now).await? {
+                Some(KeyState::Done(done)) if done.fingerprint == c.fingerprint => replayed(&done),
+                _ => Err(DomainError::Conflict(IN_PROGRESS.into()).into()),
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// An enrolment changes. Under `term_starts = activation` the first live enrolment of a user
