@@ -170,3 +170,178 @@ async fn a_condition_that_keeps_failing_ends_in_a_clear_409() {
     assert!(a.body["error"]["message"].as_str().unwrap().contains("try again"));
     assert_eq!(tx.num_calls(), 9);
 }
+
+// ---- S3 GetObject failures of a partner import -------------------------------------------------
+
+use aws_sdk_s3::operation::get_object::GetObjectOutput;
+use aws_sdk_s3::operation::put_object::PutObjectOutput;
+use seatkeeper::domain::import::{ImportRecord, ImportStatus};
+use seatkeeper_tests::TestEnv;
+
+const S3_AT: &str = "2026-02-01T10:00:00Z";
+const S3_KEY: &str = "imports/c/renewals.csv";
+const S3_CSV: &[u8] = b"email\nann@c.example\nbob@c.example\n";
+
+/// An S3 client answered by `rules` (the SDK's own retries off: one delivery, one `GetObject`).
+/// Built by hand: `mock_client!` needs the S3 crate's `test-util` feature.
+fn s3_client(rules: &[&Rule]) -> aws_sdk_s3::Client {
+    let mut interceptor = aws_smithy_mocks::MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
+    for rule in rules {
+        interceptor = interceptor.with_rule(rule);
+    }
+    let conf = aws_sdk_s3::Config::builder()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new("test", "test", None, None, "test"))
+        .http_client(aws_smithy_mocks::create_mock_http_client())
+        .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
+        .interceptor(interceptor)
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+fn s3_error(code: &str, message: &str) -> Option<String> {
+    Some(format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message><RequestId>r1</RequestId></Error>"
+    ))
+}
+
+fn the_file() -> GetObjectOutput {
+    GetObjectOutput::builder()
+        .content_length(S3_CSV.len() as i64)
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(S3_CSV))
+        .build()
+}
+
+/// Company `c` with five licences and two learners, on DynamoDB Local, reading its partner files
+/// through an S3 client answered by `rules`.
+async fn s3_company(rules: &[&Rule]) -> (TestEnv, App) {
+    let env = TestEnv::new().await;
+    env.partner_with_company("p", "c").await;
+    let order = env.request("c", 5, "2026-01-15T09:00:00Z").await;
+    let a = env
+        .post(&format!("/v1/orders/{order}/assign"))
+        .by(&Who::new("partner_manager", "p"))
+        .at("2026-01-15T09:00:00Z")
+        .send()
+        .await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    for e in ["ann@c.example", "bob@c.example"] {
+        let u = env.put(&format!("/v1/orgs/c/users/{e}")).by(&Who::new("company_manager", "c")).send().await;
+        assert!(matches!(u.status, 200 | 201), "{:?}", u.body);
+    }
+    let imports = seatkeeper::app::ImportsBucket { client: s3_client(rules), bucket: "imports".into() };
+    let app = env.app.clone().with_imports(imports);
+    (env, app)
+}
+
+async fn deliver(app: &App) -> Result<Vec<ImportRecord>, seatkeeper::store::Error> {
+    let event = seatkeeper_local::s3_event("imports", S3_KEY, Some("\"e1\""), Some("v1"), S3_AT.parse().unwrap());
+    seatkeeper::handlers::imports::handle_s3_event(app, event).await
+}
+
+async fn stored_imports(env: &TestEnv) -> usize {
+    env.count("ORG#c", "import").await
+}
+
+async fn licence_counts(env: &TestEnv) -> Vec<u32> {
+    let users = env.app.store.all_users("c").await.unwrap();
+    let mut counts: Vec<(String, u32)> = users.into_values().map(|u| (u.email, u.licence_count)).collect();
+    counts.sort();
+    counts.into_iter().map(|(_, n)| n).collect()
+}
+
+/// The first delivery's read of the file fails as `get` says and is handed back for a retry,
+/// storing nothing; the second imports the file; a third changes nothing.
+async fn retried_then_imported_once(get: Rule, what: &str) {
+    let put = mock!(aws_sdk_s3::Client::put_object)
+        .match_requests(|r| r.key() == Some("results/c/renewals.json"))
+        .then_output(|| PutObjectOutput::builder().build());
+    let (env, app) = s3_company(&[&get, &put]).await;
+
+    match deliver(&app).await {
+        Err(seatkeeper::store::Error::Store(StoreError::Retryable(why))) => {
+            assert!(why.contains("imports/c/renewals.csv"), "{what}: {why}")
+        }
+        other => panic!("{what}: a transient failure is retried, not {other:?}"),
+    }
+    assert_eq!(stored_imports(&env).await, 0, "{what}: nothing final is stored");
+    assert_eq!(put.num_calls(), 0, "{what}: no result is written");
+
+    let answers = deliver(&app).await.unwrap();
+    assert_eq!(answers.len(), 1);
+    let record = &answers[0];
+    assert_eq!(record.status, ImportStatus::Committed, "{what}: {:?}", record.error);
+    assert_eq!((record.allocated, record.summary.renew), (2, 2));
+    assert_eq!(licence_counts(&env).await, vec![1, 1], "{what}: every row licensed once");
+
+    // A third delivery finds the import done and changes nothing.
+    let again = deliver(&app).await.unwrap();
+    assert_eq!(again, answers);
+    assert_eq!((get.num_calls(), put.num_calls()), (2, 2));
+    assert_eq!(stored_imports(&env).await, 1);
+    assert_eq!(licence_counts(&env).await, vec![1, 1], "{what}: imported once");
+}
+
+#[tokio::test]
+async fn a_throttled_or_failing_get_object_is_retried_and_the_next_delivery_imports_the_file() {
+    for (status, code) in [(503, "SlowDown"), (500, "InternalError"), (503, "ServiceUnavailable")] {
+        let get = mock!(aws_sdk_s3::Client::get_object)
+            .match_requests(|r| r.bucket() == Some("imports") && r.key() == Some(S3_KEY))
+            .sequence()
+            .http_status(status, s3_error(code, "Please reduce your request rate."))
+            .output(the_file)
+            .build();
+        retried_then_imported_once(get, code).await;
+    }
+}
+
+#[tokio::test]
+async fn a_connection_dropped_while_reading_the_file_is_retried() {
+    let broken = || {
+        GetObjectOutput::builder()
+            .content_length(S3_CSV.len() as i64)
+            .body(aws_sdk_s3::primitives::ByteStream::new(aws_sdk_s3::primitives::SdkBody::taken()))
+            .build()
+    };
+    let get = mock!(aws_sdk_s3::Client::get_object).sequence().output(broken).output(the_file).build();
+    retried_then_imported_once(get, "a dropped body").await;
+}
+
+#[tokio::test]
+async fn a_missing_object_fails_the_import_for_good_with_its_reason() {
+    let get = mock!(aws_sdk_s3::Client::get_object)
+        .sequence()
+        .http_status(404, s3_error("NoSuchKey", "The specified key does not exist."))
+        .repeatedly()
+        .build();
+    let put = mock!(aws_sdk_s3::Client::put_object).then_output(|| PutObjectOutput::builder().build());
+    let (env, app) = s3_company(&[&get, &put]).await;
+    let answers = deliver(&app).await.unwrap();
+    let record = &answers[0];
+    assert_eq!(record.status, ImportStatus::Failed);
+    let why = record.error.as_deref().unwrap_or_default();
+    assert!(why.contains("NoSuchKey") && why.contains("does not exist"), "{why}");
+    assert_eq!(licence_counts(&env).await, vec![0, 0]);
+    // Stored failed: the next delivery does not read the object again.
+    assert_eq!(deliver(&app).await.unwrap(), answers);
+    assert_eq!((get.num_calls(), stored_imports(&env).await), (1, 1));
+}
+
+#[tokio::test]
+async fn a_refused_read_fails_the_import_for_good() {
+    let get = mock!(aws_sdk_s3::Client::get_object)
+        .sequence()
+        .http_status(403, s3_error("AccessDenied", "Access Denied"))
+        .repeatedly()
+        .build();
+    let put = mock!(aws_sdk_s3::Client::put_object).then_output(|| PutObjectOutput::builder().build());
+    let (env, app) = s3_company(&[&get, &put]).await;
+    let answers = deliver(&app).await.unwrap();
+    let record = &answers[0];
+    assert_eq!(record.status, ImportStatus::Failed);
+    assert!(record.error.as_deref().unwrap_or_default().contains("AccessDenied"), "{:?}", record.error);
+    assert_eq!(licence_counts(&env).await, vec![0, 0]);
+    assert_eq!(deliver(&app).await.unwrap(), answers);
+    assert_eq!((get.num_calls(), stored_imports(&env).await), (1, 1));
+}

@@ -12,6 +12,9 @@
 use std::collections::HashMap;
 
 use aws_lambda_events::s3::S3Event;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::get_object::GetObjectError;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -609,7 +612,13 @@ async fn import_object(
             record.s3 = Some(object.clone());
             let outcome = match &org {
                 None => Err(DomainError::not_found("company", org_id)),
-                Some(org) => read_object(bucket_cfg, &object, &mut record).await.map(|file| (org, file)),
+                Some(org) => match read_object(bucket_cfg, &object, &mut record).await {
+                    Ok(file) => Ok((org, file)),
+                    Err(Error::Domain(refusal)) => Err(refusal),
+                    // S3 could not be read for now (throttling, 5xx, a timeout, a dropped
+                    // connection): nothing is stored, so the retried event imports the file.
+                    Err(transient) => return Err(transient),
+                },
             };
             match outcome {
                 Ok((org, file)) => {
@@ -655,14 +664,51 @@ async fn import_object(
     }
 }
 
+/// Why a `GetObject` failed: a missing object (`NoSuchKey`) or a refusal (`AccessDenied`, 403)
+/// refuses the import for good; anything else (throttling, 5xx, a timeout, a dropped connection)
+/// is retryable, and nothing is stored for it.
+fn get_object_failure(object: &S3Object, err: &SdkError<GetObjectError, HttpResponse>) -> Error {
+    let detail = aws_sdk_s3::error::DisplayErrorContext(err);
+    if let SdkError::ServiceError(se) = err {
+        let code = se.err().code().unwrap_or_default();
+        let message = se.err().message().unwrap_or_default();
+        if se.err().is_no_such_key() || code == "NoSuchKey" {
+            return DomainError::NotFound(format!("the object cannot be read: NoSuchKey: {message}")).into();
+        }
+        if code == "AccessDenied" || se.raw().status().as_u16() == 403 {
+            let code = if code.is_empty() { "403" } else { code };
+            return DomainError::Forbidden(format!("the object cannot be read: {code}: {message}")).into();
+        }
+    }
+    StoreError::Retryable(format!("reading s3://{}/{}: {detail}", object.bucket, object.key)).into()
+}
+
+/// The object's body, noting whether reading it failed (a dropped connection): that is S3's
+/// failure, retried, not the file's.
+struct NotingReader<R> {
+    inner: R,
+    failed: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl<R: std::io::Read> std::io::Read for NotingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read(buf).inspect_err(|e| {
+            if let Ok(mut failed) = self.failed.lock() {
+                failed.get_or_insert_with(|| e.to_string());
+            }
+        })
+    }
+}
+
 /// Streams the object through the CSV reader (never the whole file in memory), or reads it as
 /// an Excel workbook when its key ends in `.xlsx` or its bytes are a ZIP archive's; object
-/// metadata `email-column` and `mode` steer it.
+/// metadata `email-column` and `mode` steer it. A refusal is `Error::Domain`; a failure of S3
+/// itself is a retryable `Error::Store`.
 async fn read_object(
     bucket_cfg: &ImportsBucket,
     object: &S3Object,
     record: &mut ImportRecord,
-) -> Result<import::CsvFile, DomainError> {
+) -> Result<import::CsvFile, Error> {
     let got = bucket_cfg
         .client
         .get_object()
@@ -671,14 +717,13 @@ async fn read_object(
         .set_version_id(object.version.clone())
         .send()
         .await
-        .map_err(|e| {
-            DomainError::NotFound(format!("the object cannot be read: {}", aws_sdk_s3::error::DisplayErrorContext(&e)))
-        })?;
+        .map_err(|e| get_object_failure(object, &e))?;
     if got.content_length().unwrap_or(0) as u64 > import::MAX_S3_BYTES {
         return Err(DomainError::PayloadTooLarge(format!(
             "the file is {} bytes; at most 100 MB are imported",
             got.content_length().unwrap_or(0)
-        )));
+        ))
+        .into());
     }
     let metadata = got.metadata().cloned().unwrap_or_default();
     if let Some(mode) = metadata.get("mode") {
@@ -686,10 +731,18 @@ async fn read_object(
     }
     let column = metadata.get("email-column").cloned();
     let media_type = object.key.to_ascii_lowercase().ends_with(".xlsx").then_some(import::XLSX_MEDIA_TYPE);
-    let reader = tokio_util::io::SyncIoBridge::new(got.body.into_async_read());
-    tokio::task::spawn_blocking(move || import::read_any(reader, media_type, column.as_deref(), import::MAX_S3_BYTES))
-        .await
-        .map_err(|e| DomainError::invalid("file", format!("could not be read: {e}")))?
+    let failed = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let reader =
+        NotingReader { inner: tokio_util::io::SyncIoBridge::new(got.body.into_async_read()), failed: failed.clone() };
+    let read = tokio::task::spawn_blocking(move || {
+        import::read_any(reader, media_type, column.as_deref(), import::MAX_S3_BYTES)
+    })
+    .await
+    .map_err(|e| DomainError::invalid("file", format!("could not be read: {e}")))?;
+    if let Some(e) = failed.lock().ok().and_then(|f| f.clone()) {
+        return Err(StoreError::Retryable(format!("reading s3://{}/{}: {e}", object.bucket, object.key)).into());
+    }
+    Ok(read?)
 }
 
 #[cfg(test)]
