@@ -158,3 +158,236 @@ async fn the_sweep_reads_what_is_due_however_much_is_not() {
     }
     assert_eq!(reads, vec![100, 100], "the not-yet-due licences are never read");
 }
+
+/// The step of the sweep a transaction belongs to, told from its items: the enrolment step's
+/// writes enrolments, the licence step's users (and lots and counters) without enrolments.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Step {
+    Licences,
+    Enrolments,
+}
+
+/// How an org's step fails: it loses every race (a concurrent change wins each time), or the
+/// table refuses it outright.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Fault {
+    LosesRace,
+    Refused,
+}
+
+/// Breaks one step of one org's sweep: each of its transactions either carries an extra condition
+/// check that DynamoDB Local finds false (a real lost race: nothing written, the transaction
+/// cancelled with `ConditionalCheckFailed`), or is refused before it is sent. Every other
+/// request passes untouched. Counts what it broke.
+#[derive(Debug, Clone)]
+struct BreakOrgStep {
+    table: String,
+    pk: String,
+    step: Step,
+    fault: Fault,
+    broken: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl BreakOrgStep {
+    fn new(env: &TestEnv, org: &str, step: Step, fault: Fault) -> Self {
+        BreakOrgStep { table: env.table.clone(), pk: format!("ORG#{org}"), step, fault, broken: Default::default() }
+    }
+
+    fn broken(&self) -> usize {
+        self.broken.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn matches(&self, items: &[aws_sdk_dynamodb::types::TransactWriteItem]) -> bool {
+        let keys: Vec<(String, String)> = items
+            .iter()
+            .filter_map(|t| {
+                let key = t.put().map(|p| p.item()).or(t.update().map(|u| u.key()))?;
+                Some((key.get("PK")?.as_s().ok()?.clone(), key.get("SK")?.as_s().ok()?.clone()))
+            })
+            .collect();
+        let ours = |prefix: &str| keys.iter().any(|(pk, sk)| *pk == self.pk && sk.starts_with(prefix));
+        match self.step {
+            Step::Enrolments => ours("ENROLMENT#"),
+            Step::Licences => ours("USER#") && !ours("ENROLMENT#"),
+        }
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for BreakOrgStep {
+    fn name(&self) -> &'static str {
+        "BreakOrgStep"
+    }
+
+    fn modify_before_serialization(
+        &self,
+        context: &mut aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextMut<'_>,
+        _components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput;
+        use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem};
+        let Some(input) = context.input_mut().downcast_mut::<TransactWriteItemsInput>() else { return Ok(()) };
+        let Some(items) = input.transact_items.as_mut().filter(|items| self.matches(items)) else { return Ok(()) };
+        self.broken.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if self.fault == Fault::Refused {
+            return Err("injected failure: the table refused this org's write".into());
+        }
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .key("PK", AttributeValue::S(self.pk.clone()))
+            .key("SK", AttributeValue::S("RACE#a concurrent change won".into()))
+            .condition_expression("attribute_exists(PK)")
+            .build()?;
+        items.push(TransactWriteItem::builder().condition_check(check).build());
+        Ok(())
+    }
+}
+
+/// The same table through a client that runs `fault` (and no SDK retries).
+async fn through(env: &TestEnv, fault: BreakOrgStep) -> TestEnv {
+    let sdk = seatkeeper::app::sdk_config().await;
+    let conf = aws_sdk_dynamodb::config::Builder::from(&sdk)
+        .interceptor(fault)
+        .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
+        .build();
+    let store = seatkeeper::store::Store::new(aws_sdk_dynamodb::Client::from_conf(conf), env.table.clone());
+    TestEnv { app: seatkeeper::App::new(store), table: env.table.clone() }
+}
+
+/// Companies `c` and `d` below partner `p`, each with a lot of 3 assigned 2026-01-15T09:00Z and
+/// allocated to three learners, the first of whom also has an enrolment that ended 2027-01-10.
+async fn two_companies(env: &TestEnv) {
+    env.partner_with_company("p", "c").await;
+    env.org("d", "company", "p").await;
+    for org in ["c", "d"] {
+        env.put(&format!("/v1/orgs/{org}/users/boss@{org}.example"))
+            .by(&cm(org))
+            .json(json!({"role": "company_manager"}))
+            .send()
+            .await;
+        let order = env.request(org, 3, "2026-01-10T08:00:00Z").await;
+        let assigned = env
+            .post(&format!("/v1/orders/{order}/assign"))
+            .by(&Who::new("partner_manager", "p"))
+            .at("2026-01-15T09:00:00Z")
+            .send()
+            .await;
+        assert_eq!(assigned.status, 200, "{:?}", assigned.body);
+        let emails: Vec<String> = (1..=3).map(|i| format!("learner{i}@{org}.example")).collect();
+        let a = env
+            .post(&format!("/v1/orgs/{org}/allocations"))
+            .by(&cm(org))
+            .json(json!({"emails": emails, "create_missing": true}))
+            .at("2026-02-01T00:00:00Z")
+            .send()
+            .await;
+        assert_eq!(a.body["allocated"], 3, "{:?}", a.body);
+        let e = env
+            .put(&format!("/v1/orgs/{org}/users/learner1@{org}.example/enrolments/run"))
+            .by(&Who::new("platform", org))
+            .json(json!({"status": "active", "ends_at": "2027-01-10T00:00:00Z"}))
+            .at("2026-02-01T00:00:00Z")
+            .send()
+            .await;
+        assert_eq!(e.status, 200, "{:?}", e.body);
+    }
+}
+
+/// What the sweep left of one org: expired licences, enrolments stored as expired, and the kinds
+/// of its notices.
+async fn swept_state(env: &TestEnv, org: &str) -> (usize, usize, Vec<String>) {
+    let now = "2027-01-15T09:00:01Z";
+    let licences = env.get(&format!("/v1/orgs/{org}/licences?status=expired")).by(&cm(org)).at(now).send().await;
+    // As stored (the API computes an enrolment's status from the time).
+    let ended = env
+        .partition(&format!("ORG#{org}"))
+        .await
+        .iter()
+        .filter(|i| i["SK"].as_s().unwrap().starts_with("ENROLMENT#"))
+        .filter(|i| i.get("status").and_then(|s| s.as_s().ok()).map(String::as_str) == Some("expired"))
+        .count();
+    let n = env.get(&format!("/v1/orgs/{org}/notifications")).by(&cm(org)).send().await;
+    let kinds = n.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["kind"] != "order_assigned")
+        .map(|n| n["kind"].as_str().unwrap().to_string())
+        .collect();
+    (licences.body["items"].as_array().unwrap().len(), ended, kinds)
+}
+
+/// One org's step failing, by `fault`: the other org is swept in full, the sweep (and the
+/// `expire` function's invocation) fails naming the org and step, and a retry at the same
+/// instant without the fault finishes it, each licence and enrolment expired once and each
+/// notice sent once.
+async fn one_org_fails_then_the_retry_finishes(step: Step, fault: Fault) {
+    let env = TestEnv::new().await;
+    two_companies(&env).await;
+    let now = "2027-01-15T09:00:00Z";
+    let breaker = BreakOrgStep::new(&env, "c", step, fault);
+    let faulty = through(&env, breaker.clone()).await;
+
+    let error = expire(&faulty.app, at(now)).await.expect_err("c's step failed: the sweep must fail").to_string();
+    let step_name = match step {
+        Step::Licences => "licences",
+        Step::Enrolments => "enrolments",
+    };
+    assert!(error.contains(&format!("org c at its {step_name} step")), "{error}");
+    assert!(!error.contains("org d"), "{error}");
+    if fault == Fault::LosesRace {
+        assert!(error.contains("lost its race"), "{error}");
+    }
+    assert!(breaker.broken() >= 1);
+
+    // d was swept in full although c (before it) failed.
+    assert_eq!(swept_state(&env, "d").await, (3, 1, vec!["expired".to_string()]));
+    let c = swept_state(&env, "c").await;
+    assert_eq!(c.2, vec!["expired".to_string()], "c's notice went out before its failed step");
+    match step {
+        Step::Licences => assert_eq!((c.0, c.1), (0, 0), "c stopped at its licences"),
+        Step::Enrolments => assert_eq!((c.0, c.1), (3, 0), "c's licences expired, its enrolment left"),
+    }
+
+    // The function's invocation fails the same way, for the schedule to retry.
+    let event = seatkeeper::lambda::scheduled_event("expire", at(now));
+    let failed = seatkeeper::lambda::invoke(&faulty.app, &seatkeeper::lambda::entries::EXPIRE, event.clone())
+        .await
+        .expect_err("the invocation fails");
+    assert_eq!(failed.kind, "SweepFailed");
+    assert!(failed.message.contains(&format!("org c at its {step_name} step")), "{}", failed.message);
+
+    // The retry, the fault gone, finishes c and does nothing twice.
+    let retry =
+        seatkeeper::lambda::invoke(&env.app, &seatkeeper::lambda::entries::EXPIRE, event.clone()).await.unwrap();
+    assert_eq!(retry["notices_sent"], 0, "{retry}");
+    assert_eq!(retry["enrolments_ended"], 1, "{retry}");
+    assert_eq!(retry["licences_expired"], if step == Step::Licences { 3 } else { 0 }, "{retry}");
+    for org in ["c", "d"] {
+        assert_eq!(swept_state(&env, org).await, (3, 1, vec!["expired".to_string()]), "{org}");
+        let counters =
+            env.partition(&format!("ORG#{org}")).await.into_iter().find(|i| i["SK"].as_s().unwrap() == "COUNTERS");
+        assert_eq!(counters.unwrap()["seats_held"].as_n().unwrap(), "0", "{org}: each seat given back once");
+    }
+    let again = seatkeeper::lambda::invoke(&env.app, &seatkeeper::lambda::entries::EXPIRE, event).await.unwrap();
+    assert_eq!(
+        (&again["notices_sent"], &again["licences_expired"], &again["enrolments_ended"], &again["lots_expired"]),
+        (&json!(0), &json!(0), &json!(0), &json!(0)),
+        "{again}"
+    );
+}
+
+#[tokio::test]
+async fn an_org_whose_enrolments_keep_losing_their_race_fails_the_sweep_after_the_others() {
+    one_org_fails_then_the_retry_finishes(Step::Enrolments, Fault::LosesRace).await;
+}
+
+#[tokio::test]
+async fn an_org_whose_licences_keep_losing_their_race_fails_the_sweep_after_the_others() {
+    one_org_fails_then_the_retry_finishes(Step::Licences, Fault::LosesRace).await;
+}
+
+#[tokio::test]
+async fn an_org_whose_write_is_refused_does_not_stop_the_other_orgs() {
+    one_org_fails_then_the_retry_finishes(Step::Licences, Fault::Refused).await;
+}

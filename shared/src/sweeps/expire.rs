@@ -2,6 +2,12 @@
 //! ahead, sends each company's `expiry_reminder` and `expired` notices at most once per date (the
 //! store guards them), then marks what has ended as expired with conditional writes. A replayed
 //! or concurrent sweep finds the guards taken and the items gone from the index.
+//!
+//! The due work is taken org by org: an org's notices, lots, licences and enrolments in that
+//! order, its later steps left for the retry when one fails. One org's failure (an error, or a
+//! race lost more often than [`RACE_ATTEMPTS`]) does not stop the others; once every org was
+//! tried the sweep fails naming what it could not finish, so the schedule's retry picks it up,
+//! and the guards make that retry do only what is left.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -9,7 +15,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use super::recipients;
-use crate::domain::enrolment::EnrolmentStatus;
+use crate::domain::enrolment::{Enrolment, EnrolmentStatus};
 use crate::domain::expiry::{self, Due, REMINDER_HOURS};
 use crate::domain::notice::Notice;
 use crate::domain::org::Org;
@@ -22,6 +28,10 @@ use crate::App;
 
 /// Users whose expiry one transaction materialises (each a write, plus lots and counters).
 const USERS_PER_TRANSACTION: usize = 40;
+
+/// How often one user's write is tried against concurrent changes before the sweep gives up on
+/// it (and fails, for the retry).
+const RACE_ATTEMPTS: usize = 3;
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ExpireReport {
@@ -37,68 +47,142 @@ pub struct ExpireReport {
     pub users_inactive: usize,
 }
 
+/// What is due in one org.
+#[derive(Default)]
+struct OrgDue {
+    due: Vec<Due>,
+    enrolments: Vec<Enrolment>,
+}
+
+/// The step of an org's sweep that failed, and why.
+#[derive(Debug)]
+struct OrgFailure {
+    org_id: String,
+    step: &'static str,
+    error: Error,
+}
+
 pub async fn expire(app: &App, now: DateTime<Utc>) -> Result<ExpireReport, Error> {
     let store = &app.store;
     let (due, enrolments, items_read) = store.due_until(now + Duration::hours(REMINDER_HOURS)).await?;
     let mut report = ExpireReport { now, items_read, ..Default::default() };
 
-    // Notices first: while nothing of a day has left the index, its list is complete.
-    for plan in expiry::notices(&due, now) {
-        let Some(org) = store.org(&plan.org_id).await? else { continue };
-        let policy = store.policy(&org).await?;
-        let notice = Notice {
-            notice_id: new_id("ntc"),
-            kind: plan.kind,
-            org_id: plan.org_id.clone(),
-            created_at: now,
-            recipients: recipients(store, &org.org_id, &policy).await?,
-            payload: plan.payload,
-        };
-        if store.put_notice_once(&notice, plan.date).await? {
-            report.notices_sent += 1;
+    let mut by_org: BTreeMap<String, OrgDue> = BTreeMap::new();
+    for item in due {
+        by_org.entry(item.org_id().to_string()).or_default().due.push(item);
+    }
+    for e in enrolments {
+        by_org.entry(e.org_id.clone()).or_default().enrolments.push(e);
+    }
+    let mut failures = Vec::new();
+    for (org_id, work) in &by_org {
+        let mut step = "org";
+        if let Err(error) = sweep_org(store, org_id, work, now, &mut report, &mut step).await {
+            tracing::error!(org_id, step, error = %error, "expire sweep: an org's step failed; the other orgs go on");
+            failures.push(OrgFailure { org_id: org_id.clone(), step, error });
+        }
+    }
+    if failures.is_empty() {
+        tracing::info!(?report, "expire sweep");
+        return Ok(report);
+    }
+    tracing::error!(?report, failed = failures.len(), "expire sweep: done but for the failed orgs");
+    Err(StoreError::Other(failure_message(&report, &failures)).into())
+}
+
+/// The sentence a failed sweep reports: each org and step it could not finish, and what it did.
+fn failure_message(report: &ExpireReport, failures: &[OrgFailure]) -> String {
+    let each: Vec<String> =
+        failures.iter().map(|f| format!("org {} at its {} step ({})", f.org_id, f.step, f.error)).collect();
+    format!(
+        "the expire sweep at {} could not finish {} org(s), left for the retry: {}; every other org was swept \
+         ({} notices sent, {} lots, {} licences and {} enrolments expired)",
+        report.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        failures.len(),
+        each.join("; "),
+        report.notices_sent,
+        report.lots_expired,
+        report.licences_expired,
+        report.enrolments_ended,
+    )
+}
+
+/// One org's due work: notices first (while nothing of a day has left the index, its list is
+/// complete), then lots, licences and enrolments. `step` names the step under way, so a failure
+/// says where the org stopped; what was done is counted in `report` either way.
+async fn sweep_org(
+    store: &Store,
+    org_id: &str,
+    work: &OrgDue,
+    now: DateTime<Utc>,
+    report: &mut ExpireReport,
+    step: &mut &'static str,
+) -> Result<(), Error> {
+    let org = store.org(org_id).await?;
+    if let Some(org) = &org {
+        *step = "notices";
+        let plans = expiry::notices(&work.due, now);
+        if !plans.is_empty() {
+            let policy = store.policy(org).await?;
+            let to = recipients(store, &org.org_id, &policy).await?;
+            for plan in plans {
+                let notice = Notice {
+                    notice_id: new_id("ntc"),
+                    kind: plan.kind,
+                    org_id: plan.org_id.clone(),
+                    created_at: now,
+                    recipients: to.clone(),
+                    payload: plan.payload,
+                };
+                if store.put_notice_once(&notice, plan.date).await? {
+                    report.notices_sent += 1;
+                }
+            }
         }
     }
 
-    for item in &due {
+    *step = "lots";
+    for item in &work.due {
         if let Due::Lot(lot) = item {
             if lot.valid_until.is_some_and(|end| end <= now) && store.expire_lot(lot).await? {
                 report.lots_expired += 1;
             }
         }
     }
-    let mut by_org: BTreeMap<&str, Vec<(&User, User)>> = BTreeMap::new();
-    for item in &due {
-        if let Due::User(u) = item {
-            if let Some(expired) = user::expire(u, now) {
-                by_org.entry(u.org_id.as_str()).or_default().push((u, expired));
-            }
+
+    *step = "licences";
+    let users: Vec<(&User, User)> = work
+        .due
+        .iter()
+        .filter_map(|item| match item {
+            Due::User(u) => user::expire(u, now).map(|expired| (u, expired)),
+            Due::Lot(_) => None,
+        })
+        .collect();
+    let Some(org) = org else {
+        if !users.is_empty() || !work.enrolments.is_empty() {
+            tracing::warn!(org_id, "licences or enrolments due in an org that is not there");
         }
+        return Ok(());
+    };
+    for chunk in users.chunks(USERS_PER_TRANSACTION) {
+        // Counted as each chunk lands, so a later failure still reports what was done.
+        let (done, outcome) = expire_users(store, &org, chunk, now).await;
+        report.licences_expired += done;
+        outcome?;
     }
-    for (org_id, users) in by_org {
-        let Some(org) = store.org(org_id).await? else {
-            tracing::warn!(org_id, "licences due in an org that is not there");
-            continue;
-        };
-        for chunk in users.chunks(USERS_PER_TRANSACTION) {
-            report.licences_expired += expire_users(store, &org, chunk, now).await?;
-        }
+
+    *step = "enrolments";
+    let mut ended: BTreeMap<&str, usize> = BTreeMap::new();
+    for e in work.enrolments.iter().filter(|e| e.ends_at.is_some_and(|end| end <= now)) {
+        *ended.entry(e.email.as_str()).or_default() += 1;
     }
-    let mut ended: BTreeMap<(&str, &str), usize> = BTreeMap::new();
-    for e in enrolments.iter().filter(|e| e.ends_at.is_some_and(|end| end <= now)) {
-        *ended.entry((e.org_id.as_str(), e.email.as_str())).or_default() += 1;
-    }
-    let mut orgs: HashMap<&str, Option<Org>> = HashMap::new();
-    for ((org_id, email), _) in ended {
-        if !orgs.contains_key(org_id) {
-            orgs.insert(org_id, store.org(org_id).await?);
-        }
-        let Some(Some(org)) = orgs.get(org_id) else { continue };
-        let (enrolments_ended, inactive) = end_enrolments(store, org, email, now).await?;
+    for email in ended.keys() {
+        let (enrolments_ended, inactive) = end_enrolments(store, &org, email, now).await?;
         report.enrolments_ended += enrolments_ended;
         report.users_inactive += usize::from(inactive);
     }
-    tracing::info!(?report, "expire sweep");
-    Ok(report)
+    Ok(())
 }
 
 /// The writes that store these users' licences as expired, give their seats back to their lots
@@ -127,31 +211,62 @@ fn expiry_writes(
 }
 
 /// Expires a batch in one transaction; if any user changed meanwhile, each on its own (a user
-/// who changed is read again and expired only if it still should be).
-async fn expire_users(store: &Store, org: &Org, users: &[(&User, User)], now: DateTime<Utc>) -> Result<usize, Error> {
-    match store.transact(expiry_writes(store, org, users)?).await {
-        Ok(()) => return Ok(users.len()),
+/// who changed is read again and expired only if it still should be, up to [`RACE_ATTEMPTS`]
+/// times). How many it expired, and whether it failed: a user whose write kept losing its race
+/// is a failure, never "nothing due".
+async fn expire_users(
+    store: &Store,
+    org: &Org,
+    users: &[(&User, User)],
+    now: DateTime<Utc>,
+) -> (usize, Result<(), Error>) {
+    let writes = match expiry_writes(store, org, users) {
+        Ok(writes) => writes,
+        Err(e) => return (0, Err(e.into())),
+    };
+    match store.transact(writes).await {
+        Ok(()) => return (users.len(), Ok(())),
         Err(StoreError::ConditionFailed(_)) => {}
-        Err(e) => return Err(e.into()),
+        Err(e) => return (0, Err(e.into())),
     }
     let mut done = 0;
     for (before, _) in users {
-        let Some(fresh) = store.user(&org.org_id, &before.email).await? else { continue };
-        let Some(expired) = user::expire(&fresh, now) else { continue };
+        match expire_user(store, org, &before.email, now).await {
+            Ok(expired) => done += usize::from(expired),
+            Err(e) => return (done, Err(e)),
+        }
+    }
+    (done, Ok(()))
+}
+
+/// Expires one user read afresh, if it still should be; `false` when it need not be any more.
+async fn expire_user(store: &Store, org: &Org, email: &str, now: DateTime<Utc>) -> Result<bool, Error> {
+    for _ in 0..RACE_ATTEMPTS {
+        let Some(fresh) = store.user(&org.org_id, email).await? else { return Ok(false) };
+        let Some(expired) = user::expire(&fresh, now) else { return Ok(false) };
         match store.transact(expiry_writes(store, org, &[(&fresh, expired)])?).await {
-            Ok(()) => done += 1,
-            Err(StoreError::ConditionFailed(_)) => {}
+            Ok(()) => return Ok(true),
+            Err(StoreError::ConditionFailed(_)) => continue,
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(done)
+    Err(lost_race(email, "licence"))
+}
+
+/// A user's write lost to concurrent changes every time it was tried.
+fn lost_race(email: &str, what: &str) -> Error {
+    StoreError::Other(format!(
+        "the {what} write for {email} lost its race to a concurrent change {RACE_ATTEMPTS} times; still due"
+    ))
+    .into()
 }
 
 /// Stores a user's ended enrolments as expired and, when none is live any more, counts the user
 /// off the org's active users — in one transaction guarded by the user's version, read again
-/// if a concurrent change won. How many enrolments ended, and whether the user stopped counting.
+/// if a concurrent change won (up to [`RACE_ATTEMPTS`] times, then a failure: the enrolments
+/// are still due). How many enrolments ended, and whether the user stopped counting.
 async fn end_enrolments(store: &Store, org: &Org, email: &str, now: DateTime<Utc>) -> Result<(usize, bool), Error> {
-    for _ in 0..3 {
+    for _ in 0..RACE_ATTEMPTS {
         let Some(user) = store.user(&org.org_id, email).await? else { return Ok((0, false)) };
         let all = store.enrolments(&org.org_id, email).await?;
         let ended: Vec<_> = all
@@ -180,5 +295,30 @@ async fn end_enrolments(store: &Store, org: &Org, email: &str, now: DateTime<Utc
             Err(e) => return Err(e.into()),
         }
     }
-    Ok((0, false))
+    Err(lost_race(email, "enrolments"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_sweep_names_each_org_and_step_and_what_it_did() {
+        let report = ExpireReport {
+            now: "2027-01-15T09:00:00Z".parse().unwrap(),
+            notices_sent: 2,
+            licences_expired: 6,
+            enrolments_ended: 1,
+            ..Default::default()
+        };
+        let failures = [
+            OrgFailure { org_id: "c".into(), step: "enrolments", error: lost_race("a@c.example", "enrolments") },
+            OrgFailure { org_id: "e".into(), step: "notices", error: StoreError::Other("boom".into()).into() },
+        ];
+        let message = failure_message(&report, &failures);
+        assert!(message.contains("2027-01-15T09:00:00Z") && message.contains("could not finish 2 org(s)"), "{message}");
+        assert!(message.contains("org c at its enrolments step (store error: the enrolments write for a@c.example lost its race to a concurrent change 3 times; still due)"), "{message}");
+        assert!(message.contains("org e at its notices step (store error: boom)"), "{message}");
+        assert!(message.contains("2 notices sent, 0 lots, 6 licences and 1 enrolments expired"), "{message}");
+    }
 }
