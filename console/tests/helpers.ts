@@ -73,6 +73,8 @@ export async function users(cm: string, company: string, emails: string[], when?
 export async function signInAs(page: Page, tok: string, path = "/") {
   await page.goto(`/#token=${tok}`);
   await page.waitForURL((u) => !u.hash.includes("token"));
+  // The hash goes at once; the token is stored once /config.json has said "local".
+  await page.waitForFunction(() => sessionStorage.getItem("seatkeeper.token") !== null);
   if (path !== "/") await page.goto(path);
 }
 
