@@ -86,11 +86,17 @@ test("Import allocation: the rows of an outcome page with Show more; a file with
   await signInAs(page, cm, "/licences/import");
   const file = page.getByLabel("User spreadsheet file");
 
-  // The API finds no e-mail column and its refusal names no columns (details: the line only): its message.
+  // The API finds no e-mail column: its refusal, in words, names the header's columns
+  // (details.columns), which the dropdown offers; choosing one sends the file again with it.
   await file.setInputFiles({ name: "bad.csv", mimeType: "text/csv", buffer: Buffer.from("Name,Work address\nAnn,ann@globex.example\n") });
   await page.getByRole("button", { name: "Upload" }).click();
   await expect(page.getByRole("alert")).toContainText(/Line 1 of the file: no e-mail column found.*"Name", "Work address"/);
-  await expect(page.getByLabel("Column containing the e-mail")).toHaveCount(0);
+  const column = page.getByLabel("Column containing the e-mail");
+  await expect(column.locator("option")).toHaveText(["Choose the column…", "Name", "Work address"]);
+  const chosen = page.waitForResponse((r) => r.request().method() === "POST" && new URL(r.url()).searchParams.get("email_column") === "Work address");
+  await column.selectOption("Work address");
+  expect((await chosen).status()).toBe(201);
+  await expect(page.getByRole("heading", { name: "Review" })).toBeVisible();
 
   // 150 unknown learners: the first 100, then Show more for the rest.
   const emails = Array.from({ length: 150 }, (_, i) => `learner${String(i).padStart(3, "0")}@globex.example`);

@@ -147,6 +147,18 @@ fn refuse_at(unit: Unit, line: u64, message: impl std::fmt::Display) -> DomainEr
     }
 }
 
+/// A refusal of the header row that names its columns in `details.columns`, so a client can
+/// offer them to choose the e-mail column from.
+fn refuse_header(unit: Unit, line: u64, message: impl std::fmt::Display, names: &[String]) -> DomainError {
+    match refuse_at(unit, line, message) {
+        DomainError::InvalidRequest { message, mut details } => {
+            details["columns"] = serde_json::json!(names.iter().map(|n| n.trim()).collect::<Vec<_>>());
+            DomainError::InvalidRequest { message, details }
+        }
+        other => other,
+    }
+}
+
 fn refuse(line: u64, message: impl std::fmt::Display) -> DomainError {
     refuse_at(Unit::Line, line, message)
 }
@@ -160,7 +172,12 @@ fn listed(names: &[String]) -> String {
 fn email_index(names: &[String], email_column: Option<&str>, unit: Unit, line: u64) -> Result<usize, DomainError> {
     match email_column {
         Some(wanted) => names.iter().position(|h| normalise_header(h) == normalise_header(wanted)).ok_or_else(|| {
-            refuse_at(unit, line, format!("there is no column named {wanted:?}; the header row has {}", listed(names)))
+            refuse_header(
+                unit,
+                line,
+                format!("there is no column named {wanted:?}; the header row has {}", listed(names)),
+                names,
+            )
         }),
         None => EMAIL_HEADERS
             .iter()
@@ -173,13 +190,14 @@ fn email_index(names: &[String], email_column: Option<&str>, unit: Unit, line: u
                         "this looks like data, not a header row; the first row must name the columns (e.g. Email)",
                     )
                 } else {
-                    refuse_at(
+                    refuse_header(
                         unit,
                         line,
                         format!(
                             "no e-mail column found; name one with email_column (the header row has {})",
                             listed(names)
                         ),
+                        names,
                     )
                 }
             }),
@@ -642,6 +660,17 @@ mod tests {
         assert_eq!(f.cells[0].1, "b@home.example");
         let err = read(&b"name,email\nx,a@c.example\n"[..], Some("mail address")).unwrap_err();
         assert!(err.to_string().contains("line 1") && err.to_string().contains("\"email\""), "{err}");
+    }
+
+    #[test]
+    fn a_header_without_an_e_mail_column_is_refused_naming_its_columns() {
+        let err = read(&b"Name,Work address\nAnn,ann@c.example\n"[..], None).unwrap_err();
+        let DomainError::InvalidRequest { details, .. } = &err else { panic!("{err:?}") };
+        assert_eq!(details, &serde_json::json!({"line": 1, "columns": ["Name", "Work address"]}));
+        let err = read(&b"Name,Work address\nAnn,ann@c.example\n"[..], Some("Mail")).unwrap_err();
+        let DomainError::InvalidRequest { details, .. } = &err else { panic!("{err:?}") };
+        assert_eq!(details["columns"], serde_json::json!(["Name", "Work address"]));
+        assert!(read(&b"Name,Work address\nAnn,ann@c.example\n"[..], Some("work address")).is_ok());
     }
 
     #[test]
