@@ -194,26 +194,6 @@ const CLAIM_WAITS: u32 = 10;
 const CLAIM_WAIT_MS: u64 = 100;
 const IN_PROGRESS: &str = "a request with this key is in progress; retry shortly";
 
-/// This command's `Idempotency-Key` and the request's fingerprint, as the HTTP adapter computes
-/// them (method, path and body; the adapter has checked the key's length already).
-fn key_and_fingerprint(cx: &Ctx<'_>) -> Option<(String, String)> {
-    use sha2::{Digest, Sha256};
-    let key = cx.req.header("idempotency-key")?;
-    let mut h = Sha256::new();
-    h.update(cx.req.method.as_bytes());
-    h.update([0]);
-    h.update(cx.req.path.as_bytes());
-    h.update([0]);
-    h.update(&cx.req.body);
-    Some((key.to_string(), format!("{:x}", h.finalize())))
-}
-
-/// A stored answer, replayed.
-fn replayed(record: &IdempotencyRecord) -> Result<Reply, Error> {
-    let body = serde_json::from_str(&record.body).map_err(|e| StoreError::Other(e.to_string()))?;
-    Ok(Reply { status: record.status, body, replayed: true, file: None })
-}
-
 /// Bulk "(not) renewable" (seed 000): each user is updated on its own; the answer says which.
 /// Under an `Idempotency-Key` the key is claimed first (a pending record with the request's
 /// fingerprint), then each user is set (repeating a set is harmless), then one transaction
@@ -228,7 +208,7 @@ pub async fn set_renewable(cx: &Ctx<'_>) -> Result<Reply, Error> {
     if input.emails.is_empty() || input.emails.len() > 500 {
         return Err(DomainError::invalid("emails", "give 1 to 500 e-mail addresses").into());
     }
-    let Some((key, fingerprint)) = key_and_fingerprint(cx) else {
+    let Some((key, fingerprint)) = cx.idempotency_key().map(|(k, f)| (k.to_string(), f.to_string())) else {
         return set_each_renewable(cx, &org, &input, None).await;
     };
     let store = &cx.app.store;
@@ -242,7 +222,7 @@ pub async fn set_renewable(cx: &Ctx<'_>) -> Result<Reply, Error> {
     while !store.claim_idempotency_key(sub, &key, &pending, now.timestamp() + CLAIM_LEASE_SECONDS, now).await? {
         match store.idempotency_key_state(sub, &key, now).await? {
             Some(held) if held.fingerprint() != fingerprint => return Err(DomainError::IdempotencyMismatch.into()),
-            Some(KeyState::Done(record)) => return replayed(&record),
+            Some(KeyState::Done(record)) => return Reply::replayed(&record),
             // A live claim of a twin (or the record went in between): wait for it, a little.
             Some(KeyState::Pending { .. }) | None => {
                 if waits == CLAIM_WAITS {
@@ -321,7 +301,7 @@ async fn set_each_renewable(
         // The claim was taken over (this request outlived its lease): the job is the taker's.
         Err(StoreError::ConditionFailed(failed)) if failed.contains(&1) => {
             match store.idempotency_key_state(&principal.sub, c.key, cx.req.now).await? {
-                Some(KeyState::Done(done)) if done.fingerprint == c.fingerprint => replayed(&done),
+                Some(KeyState::Done(done)) if done.fingerprint == c.fingerprint => Reply::replayed(&done),
                 _ => Err(DomainError::Conflict(IN_PROGRESS.into()).into()),
             }
         }

@@ -57,6 +57,12 @@ impl Reply {
         Reply { status: 200, body: Value::Null, replayed: false, file: Some(File { content_type, filename, bytes }) }
     }
 
+    /// The stored answer of an earlier command with the same key.
+    pub fn replayed(record: &IdempotencyRecord) -> Result<Self, Error> {
+        let body = serde_json::from_str(&record.body).map_err(|e| StoreError::Other(e.to_string()))?;
+        Ok(Reply { status: record.status, body, replayed: true, file: None })
+    }
+
     pub fn page<T>(page: crate::store::Page<T>, view: impl Fn(&T) -> Value) -> Self {
         Reply::ok(json!({ "items": page.items.iter().map(view).collect::<Vec<_>>(), "next_cursor": page.next_cursor }))
     }
@@ -85,6 +91,11 @@ impl<'a> Ctx<'a> {
 
     pub fn param(&self, name: &str) -> &str {
         self.params.get(name)
+    }
+
+    /// This command's `Idempotency-Key` and the request's fingerprint, when it sent one.
+    pub fn idempotency_key(&self) -> Option<(&str, &str)> {
+        self.idempotency.as_ref().map(|k| (k.key.as_str(), k.fingerprint.as_str()))
     }
 
     /// Commits `writes` in one transaction with the idempotency record of this command, and
@@ -134,8 +145,7 @@ impl<'a> Ctx<'a> {
         if record.fingerprint != k.fingerprint {
             return Err(DomainError::IdempotencyMismatch.into());
         }
-        let body = serde_json::from_str(&record.body).map_err(|e| StoreError::Other(e.to_string()))?;
-        Ok(Some(Reply { status: record.status, body, replayed: true, file: None }))
+        Reply::replayed(&record).map(Some)
     }
 }
 
