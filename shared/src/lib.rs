@@ -1,9 +1,11 @@
 //! Seatkeeper's shared crate: pure domain decisions (`domain`), the one adapter over the single
 //! DynamoDB table (`store`), the API Gateway HTTP adapter (`http`) and the wiring every Lambda
-//! uses (`lambda`). A request reads straight down: event → `http` (parse, authorise) →
-//! `domain` (decide) → `store` (conditional write) → response.
+//! uses (`lambda`). Every command reads straight down (`command`): event → `http` (parse) →
+//! `handlers` (load, authorise) → `domain` (decide: typed changes) → `store::apply` (one
+//! conditional transaction) → response; a lost race comes back typed and is run again.
 
 pub mod app;
+pub mod command;
 pub mod domain;
 pub mod handlers;
 pub mod http;

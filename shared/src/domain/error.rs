@@ -40,21 +40,6 @@ impl DomainError {
         DomainError::NotFound(format!("{what} {id:?} was not found"))
     }
 
-    pub fn status(&self) -> u16 {
-        match self {
-            DomainError::InvalidRequest { .. } => 400,
-            DomainError::Unauthenticated(_) => 401,
-            DomainError::Forbidden(_) => 403,
-            DomainError::NotFound(_) => 404,
-            DomainError::Conflict(_)
-            | DomainError::InsufficientLicences { .. }
-            | DomainError::SeatLimitReached { .. }
-            | DomainError::IdempotencyMismatch => 409,
-            DomainError::PayloadTooLarge(_) => 413,
-            DomainError::UnsupportedMediaType { .. } => 415,
-        }
-    }
-
     pub fn code(&self) -> &'static str {
         match self {
             DomainError::InvalidRequest { .. } => "invalid_request",

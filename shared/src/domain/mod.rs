@@ -4,6 +4,8 @@
 pub mod allocation;
 pub mod audit;
 pub mod auth;
+pub mod change;
+pub mod decide;
 pub mod enrolment;
 pub mod error;
 pub mod expiry;
@@ -14,6 +16,7 @@ pub mod order;
 pub mod org;
 pub mod policy;
 pub mod renewal;
+pub mod seats;
 pub mod term;
 pub mod usage;
 pub mod user;

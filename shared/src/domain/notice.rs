@@ -25,3 +25,13 @@ pub struct Notice {
     pub recipients: Vec<String>,
     pub payload: Value,
 }
+
+/// Who a company's notices go to (DOMAIN.md §7): its manager users and the policy's
+/// `notify_emails`, each once, in order.
+pub fn recipients(managers: Vec<String>, notify_emails: &[String]) -> Vec<String> {
+    let mut to = managers;
+    to.extend(notify_emails.iter().cloned());
+    to.sort();
+    to.dedup();
+    to
+}

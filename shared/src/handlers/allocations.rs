@@ -4,16 +4,16 @@ use std::collections::HashMap;
 
 use serde_json::json;
 
-use super::{load_org, new_id, RACED};
-use crate::domain::allocation::{self, AllocateRequest, Candidate, MAX_USERS_PER_CALL};
-use crate::domain::audit::AuditEntry;
+use super::load_org;
+use crate::command::new_id;
+use crate::domain::allocation::{AllocateRequest, Candidate};
 use crate::domain::auth::{authorize, Action};
+use crate::domain::decide::allocation as decide;
 use crate::domain::org::OrgKind;
 use crate::domain::user::{self, LicenceStatus, User};
 use crate::domain::{validate, DomainError};
 use crate::http::{Ctx, Reply};
 use crate::store::keys;
-use crate::store::users::CounterChange;
 use crate::store::{Error, Page, PageRequest};
 
 const MAX_EMAILS: usize = 1000;
@@ -46,78 +46,48 @@ pub async fn allocate(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let input: AllocateRequest = cx.req.json()?;
     let store = &cx.app.store;
     let now = cx.req.now;
-    let candidates: Vec<Candidate> = match (&input.emails, input.all_expired) {
-        (Some(_), true) | (None, false) => {
-            return Err(DomainError::invalid("emails", "give either emails or all_expired: true").into());
-        }
-        (Some(emails), false) => {
-            if emails.is_empty() || emails.len() > MAX_EMAILS {
-                return Err(DomainError::invalid("emails", format!("give 1 to {MAX_EMAILS} e-mail addresses")).into());
+    cx.execute(|| async {
+        let candidates: Vec<Candidate> = match (&input.emails, input.all_expired) {
+            (Some(_), true) | (None, false) => {
+                return Err(DomainError::invalid("emails", "give either emails or all_expired: true").into());
             }
-            let valid: Vec<String> = emails.iter().filter_map(|e| validate::email("emails", e).ok()).collect();
-            let mut found: HashMap<String, User> = HashMap::new();
-            for chunk in valid.chunks(100) {
-                let keys_: Vec<_> = chunk.iter().map(|e| (keys::org(&org.org_id), keys::user_sk(e))).collect();
-                let users: Vec<User> =
-                    store.get_many(keys_.iter().map(|(pk, sk)| (pk.clone(), sk.as_str())).collect()).await?;
-                found.extend(users.into_iter().map(|u| (u.email.clone(), u)));
+            (Some(emails), false) => {
+                if emails.is_empty() || emails.len() > MAX_EMAILS {
+                    return Err(
+                        DomainError::invalid("emails", format!("give 1 to {MAX_EMAILS} e-mail addresses")).into()
+                    );
+                }
+                let valid: Vec<String> = emails.iter().filter_map(|e| validate::email("emails", e).ok()).collect();
+                let mut found: HashMap<String, User> = HashMap::new();
+                for chunk in valid.chunks(100) {
+                    let keys_: Vec<_> = chunk.iter().map(|e| (keys::org(&org.org_id), keys::user_sk(e))).collect();
+                    let users: Vec<User> =
+                        store.get_many(keys_.iter().map(|(pk, sk)| (pk.clone(), sk.as_str())).collect()).await?;
+                    found.extend(users.into_iter().map(|u| (u.email.clone(), u)));
+                }
+                emails
+                    .iter()
+                    .map(|raw| Candidate {
+                        raw: raw.clone(),
+                        user: validate::email("emails", raw).ok().and_then(|e| found.get(&e).cloned()),
+                    })
+                    .collect()
             }
-            emails
-                .iter()
-                .map(|raw| Candidate {
-                    raw: raw.clone(),
-                    user: validate::email("emails", raw).ok().and_then(|e| found.get(&e).cloned()),
-                })
-                .collect()
-        }
-        (None, true) => expired_users(cx, &org.org_id)
-            .await?
-            .into_iter()
-            .map(|u| Candidate { raw: u.email.clone(), user: Some(u) })
-            .collect(),
-    };
-    let policy = store.policy(&org).await?;
-    let balance = store.balance(&org.org_id, &policy).await?;
-    let plan =
-        allocation::plan(&org.org_id, candidates, input.create_missing, &balance, &policy, now, || new_id("lic"))?;
-    let body = json!({ "allocated": plan.licensed.len(), "results": plan.rows });
-    if plan.licensed.is_empty() {
-        return Ok(Reply::ok(body));
-    }
-    let mut writes = Vec::new();
-    for (lot_id, k) in &plan.lot_debits {
-        let lot = balance.lots.iter().find(|l| &l.lot_id == lot_id).expect("planned from these lots");
-        writes.push(store.debit_lot(lot, *k)?);
-    }
-    let change = CounterChange {
-        seats_held: plan.licensed.len() as i64,
-        included_in_use: plan.included_debit as i64,
-        included_max: Some(policy.seats_included as i64),
-        ..Default::default()
-    };
-    writes.push(store.change_counters(&org, &change)?);
-    for (u, created) in &plan.licensed {
-        writes.push(store.put_user(u, *created)?);
-    }
-    let emails: Vec<&str> = plan.licensed.iter().map(|(u, _)| u.email.as_str()).collect();
-    let audit = AuditEntry::new(
-        principal,
-        &org,
-        "licences.allocated",
-        &format!("org/{}", org.org_id),
-        json!({ "count": emails.len(), "emails": emails }),
-        now,
-    );
-    writes.push(store.put_audit(&audit, &new_id("aud"))?);
-    debug_assert!(writes.len() < 100 || plan.licensed.len() <= MAX_USERS_PER_CALL);
-    if writes.len() > 99 {
-        return Err(DomainError::invalid(
-            "emails",
-            "this allocation spans too many lots for one call; allocate fewer users at once",
-        )
-        .into());
-    }
-    cx.commit(writes, Reply::ok(body), |_| DomainError::Conflict(RACED.into())).await
+            (None, true) => expired_users(cx, &org.org_id)
+                .await?
+                .into_iter()
+                .map(|u| Candidate { raw: u.email.clone(), user: Some(u) })
+                .collect(),
+        };
+        let policy = store.policy(&org).await?;
+        let balance = store.balance(&org.org_id, &policy).await?;
+        let decided =
+            decide::allocate(&org, candidates, input.create_missing, &balance, &policy, principal, now, || {
+                new_id("lic")
+            })?;
+        Ok(decided.map(|a| Reply::ok(json!({ "allocated": a.allocated, "results": a.rows }))))
+    })
+    .await
 }
 
 pub async fn licences(cx: &Ctx<'_>) -> Result<Reply, Error> {

@@ -19,20 +19,23 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::users::release_writes;
-use super::{load_org, new_id};
+use super::load_org;
+use super::users::release_state;
 use crate::app::ImportsBucket;
+use crate::command::{new_id, Decision};
 use crate::domain::allocation;
 use crate::domain::audit::AuditEntry;
 use crate::domain::auth::{authorize, Action, Principal, Role};
+use crate::domain::change::Change;
+use crate::domain::decide::users as decide_users;
 use crate::domain::import::{self, ImportRecord, ImportStatus, Mode, Row, RowOutcome, S3Object, Source};
 use crate::domain::org::{Org, OrgKind};
 use crate::domain::policy::Policy;
+use crate::domain::seats::CounterChange;
 use crate::domain::user::{self, User};
 use crate::domain::DomainError;
 use crate::http::{Ctx, Reply};
 use crate::store::imports::{Chunk, RowSet};
-use crate::store::users::CounterChange;
 use crate::store::{Error, Store, StoreError};
 use crate::App;
 
@@ -147,11 +150,10 @@ pub async fn create(cx: &Ctx<'_>) -> Result<Reply, Error> {
         json!(record.summary),
         now,
     );
-    let writes = vec![store.put_import(&record, None)?, store.put_audit(&audit, &new_id("aud"))?];
-    cx.commit(writes, Reply::created(with_rows(&record, &reviewed.rows)), |_| {
-        DomainError::Conflict("the import id is taken; try again".into())
-    })
-    .await
+    let changes = vec![Change::Import { record: record.clone(), expected: None }, Change::Audit(audit)];
+    let reply = Reply::created(with_rows(&record, &reviewed.rows));
+    // The record's id is new: a lost race here can only be a twin under the same key.
+    cx.execute(|| async { Ok(Decision::new(changes.clone(), reply.clone())) }).await
 }
 
 async fn load_import(cx: &Ctx<'_>, action: Action) -> Result<(Org, ImportRecord), Error> {
@@ -319,7 +321,7 @@ pub async fn commit(
             ImportStatus::Committing => return finish(store, org, record, by, now).await,
         }
     }
-    Err(DomainError::Conflict(super::RACED.into()).into())
+    Err(DomainError::Conflict(crate::command::RACED.into()).into())
 }
 
 async fn reload(store: &Store, record: &ImportRecord) -> Result<ImportRecord, Error> {
@@ -439,11 +441,12 @@ async fn finish(
         for email in leaving {
             if let Some(u) = store.user(&org.org_id, &email).await? {
                 if u.released_at.is_none() {
-                    let (writes, _) = release_writes(store, org, &u, by, now).await?;
-                    match store.transact(writes).await {
+                    let (live, reuse) = release_state(store, org, &u, now).await?;
+                    let decided = decide_users::release(org, &u, &live, &reuse, by, now);
+                    match store.apply(&decided.changes, None).await {
                         Ok(()) => released += 1,
-                        Err(StoreError::ConditionFailed(_)) => {}
-                        Err(e) => return Err(e.into()),
+                        Err(Error::Race(_)) => {}
+                        Err(e) => return Err(e),
                     }
                 }
             }

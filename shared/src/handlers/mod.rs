@@ -1,4 +1,5 @@
-//! One async function per route: load state, authorise, decide (domain), commit (store).
+//! One async function per route: load the state, authorise, decide (a domain function returning
+//! typed changes), and hand the decision to the executor (`Ctx::execute`), which applies it.
 
 mod allocations;
 pub mod imports;
@@ -8,11 +9,9 @@ pub mod renewals;
 pub mod usage;
 pub(crate) mod users;
 
-use uuid::Uuid;
-
 use crate::domain::org::Org;
 use crate::domain::DomainError;
-use crate::http::{Ctx, Reply};
+use crate::http::Ctx;
 use crate::store::Error;
 
 /// The handler of each operation, by the operation's name.
@@ -31,15 +30,15 @@ macro_rules! handler {
     (AssignOrder, $cx:ident) => { orders::assign($cx).await };
     (RejectOrder, $cx:ident) => { orders::reject($cx).await };
     (ListLots, $cx:ident) => { orders::lots($cx).await };
-    (UpsertUser, $cx:ident) => { retry_races(|| users::upsert($cx)).await };
+    (UpsertUser, $cx:ident) => { users::upsert($cx).await };
     (ListUsers, $cx:ident) => { users::list($cx).await };
     (GetUser, $cx:ident) => { users::get($cx).await };
-    (ReleaseUser, $cx:ident) => { retry_races(|| users::release($cx)).await };
+    (ReleaseUser, $cx:ident) => { users::release($cx).await };
     (SetRenewable, $cx:ident) => { users::set_renewable($cx).await };
-    (PutEnrolment, $cx:ident) => { retry_races(|| users::put_enrolment($cx)).await };
+    (PutEnrolment, $cx:ident) => { users::put_enrolment($cx).await };
     (ListEnrolments, $cx:ident) => { users::enrolments($cx).await };
     (Access, $cx:ident) => { users::access($cx).await };
-    (Allocate, $cx:ident) => { retry_races(|| allocations::allocate($cx)).await };
+    (Allocate, $cx:ident) => { allocations::allocate($cx).await };
     (ListLicences, $cx:ident) => { allocations::licences($cx).await };
     (CreateImport, $cx:ident) => { imports::create($cx).await };
     (ConfirmImport, $cx:ident) => { imports::confirm($cx).await };
@@ -71,7 +70,7 @@ pub mod functions {
     use futures::future::BoxFuture;
     use serde_json::json;
 
-    use super::{allocations, imports, orders, orgs, renewals, retry_races, usage, users};
+    use super::{allocations, imports, orders, orgs, renewals, usage, users};
     use crate::http::routes::{self, Op};
     use crate::http::{Ctx, Function, Reply};
     use crate::store::Error;
@@ -155,37 +154,6 @@ pub mod functions {
             assert_eq!(serving("GET", "/v1/nowhere").name, None);
         }
     }
-}
-
-/// Runs a read-decide-write handler again when its write lost a race (a version or a bound
-/// changed between the read and the write, or another transaction held the same item): the next
-/// attempt reads the new state and decides anew, so it either succeeds or refuses for the real
-/// reason. Waits a little, with jitter, before each new attempt so racing callers spread out.
-async fn retry_races<F, Fut>(mut attempt: F) -> Result<Reply, Error>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<Reply, Error>>,
-{
-    for round in 0..RACE_RETRIES {
-        match attempt().await {
-            Err(Error::Domain(DomainError::Conflict(m))) if m == RACED => {}
-            Err(Error::Store(crate::store::StoreError::Retryable(_))) => {}
-            other => return other,
-        }
-        let jitter = Uuid::new_v4().as_bytes()[0] as u64 % 40;
-        tokio::time::sleep(std::time::Duration::from_millis(10 * (round as u64 + 1) + jitter)).await;
-    }
-    attempt().await
-}
-
-const RACE_RETRIES: usize = 8;
-
-/// The conflict a lost race reports (and [`retry_races`] retries).
-pub(crate) const RACED: &str = "the data changed while this request was being handled; try again";
-
-/// A fresh opaque id with a readable prefix.
-pub fn new_id(prefix: &str) -> String {
-    format!("{prefix}_{}", Uuid::new_v4().simple())
 }
 
 /// The org of a path parameter, or a 404.

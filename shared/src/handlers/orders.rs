@@ -2,10 +2,10 @@
 
 use serde_json::json;
 
-use super::{load_org, new_id};
-use crate::domain::audit::AuditEntry;
+use super::load_org;
+use crate::command::new_id;
 use crate::domain::auth::{authorize, Action};
-use crate::domain::notice::{Notice, NoticeKind};
+use crate::domain::decide::orders as decide;
 use crate::domain::order::{self, Order, OrderStatus, RejectOrder, RequestOrder};
 use crate::domain::org::Org;
 use crate::domain::{validate, DomainError};
@@ -32,29 +32,14 @@ async fn load_order(cx: &Ctx<'_>, action: Action) -> Result<(Order, Org), Error>
     Ok((order, company))
 }
 
-fn not_requested(order_id: &str) -> impl Fn(usize) -> DomainError + '_ {
-    move |_| DomainError::Conflict(format!("order {order_id} is no longer requested"))
-}
-
 pub async fn request(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let principal = cx.principal()?;
     let company = load_org(cx, cx.param("org_id")).await?;
     authorize(principal, Action::RequestOrder, &company)?;
     let input: RequestOrder = cx.req.json()?;
-    let order = order::request(&company, principal, input, new_id("ord"), cx.req.now)?;
-    let store = &cx.app.store;
-    let audit = AuditEntry::new(
-        principal,
-        &company,
-        "order.requested",
-        &format!("order/{}", order.order_id),
-        json!({ "quantity": order.quantity, "note": order.note }),
-        cx.req.now,
-    );
-    let mut writes = store.put_new_order(&order, &company)?;
-    writes.push(store.put_audit(&audit, &new_id("aud"))?);
-    cx.commit(writes, Reply::created(view(&order)), |_| {
-        DomainError::Conflict("the order id is taken; try again".into())
+    cx.execute(|| async {
+        let order = order::request(&company, principal, input.clone(), new_id("ord"), cx.req.now)?;
+        Ok(decide::request(order, &company, principal, cx.req.now).map(|o| Reply::created(view(&o))))
     })
     .await
 }
@@ -91,81 +76,39 @@ pub async fn get(cx: &Ctx<'_>) -> Result<Reply, Error> {
 }
 
 pub async fn cancel(cx: &Ctx<'_>) -> Result<Reply, Error> {
-    let (order, company) = load_order(cx, Action::CancelOrder).await?;
-    let principal = cx.principal()?;
-    let cancelled = order::cancel(&order, principal, cx.req.now)?;
-    let store = &cx.app.store;
-    let audit = AuditEntry::new(
-        principal,
-        &company,
-        "order.cancelled",
-        &format!("order/{}", order.order_id),
-        json!({}),
-        cx.req.now,
-    );
-    let mut writes = store.put_decided_order(&cancelled, &company)?;
-    writes.push(store.put_audit(&audit, &new_id("aud"))?);
-    cx.commit(writes, Reply::ok(view(&cancelled)), not_requested(&order.order_id)).await
+    cx.execute(|| async {
+        let (order, company) = load_order(cx, Action::CancelOrder).await?;
+        let principal = cx.principal()?;
+        let cancelled = order::cancel(&order, principal, cx.req.now)?;
+        Ok(decide::decided(cancelled, &company, principal, cx.req.now).map(|o| Reply::ok(view(&o))))
+    })
+    .await
 }
 
 pub async fn reject(cx: &Ctx<'_>) -> Result<Reply, Error> {
-    let (order, company) = load_order(cx, Action::DecideOrder).await?;
-    let principal = cx.principal()?;
-    let input: RejectOrder = cx.req.json()?;
-    let rejected = order::reject(&order, input, principal, cx.req.now)?;
-    let store = &cx.app.store;
-    let audit = AuditEntry::new(
-        principal,
-        &company,
-        "order.rejected",
-        &format!("order/{}", order.order_id),
-        json!({ "reason": rejected.reason }),
-        cx.req.now,
-    );
-    let mut writes = store.put_decided_order(&rejected, &company)?;
-    writes.push(store.put_audit(&audit, &new_id("aud"))?);
-    cx.commit(writes, Reply::ok(view(&rejected)), not_requested(&order.order_id)).await
+    cx.execute(|| async {
+        let (order, company) = load_order(cx, Action::DecideOrder).await?;
+        let principal = cx.principal()?;
+        let input: RejectOrder = cx.req.json()?;
+        let rejected = order::reject(&order, input, principal, cx.req.now)?;
+        Ok(decide::decided(rejected, &company, principal, cx.req.now).map(|o| Reply::ok(view(&o))))
+    })
+    .await
 }
 
 pub async fn assign(cx: &Ctx<'_>) -> Result<Reply, Error> {
-    let (order, company) = load_order(cx, Action::DecideOrder).await?;
-    let principal = cx.principal()?;
-    let store = &cx.app.store;
-    let policy = store.policy(&company).await?;
-    let now = cx.req.now;
-    let (assigned, lot) = order::assign(&order, &policy, principal, new_id("lot"), now)?;
-    let mut recipients = store.manager_emails(&company.org_id).await?;
-    recipients.extend(policy.notify_emails.iter().cloned());
-    recipients.sort();
-    recipients.dedup();
-    let notice = Notice {
-        notice_id: new_id("ntc"),
-        kind: NoticeKind::OrderAssigned,
-        org_id: company.org_id.clone(),
-        created_at: now,
-        recipients,
-        payload: json!({
-            "order_id": order.order_id,
-            "lot_id": lot.lot_id,
-            "quantity": lot.quantity,
-            "valid_from": lot.valid_from,
-            "valid_until": lot.valid_until,
-            "message": format!("{} licences are ready for allocation", lot.quantity),
-        }),
-    };
-    let audit = AuditEntry::new(
-        principal,
-        &company,
-        "order.assigned",
-        &format!("order/{}", order.order_id),
-        json!({ "lot_id": lot.lot_id, "quantity": lot.quantity, "valid_until": lot.valid_until }),
-        now,
-    );
-    let mut writes = store.put_decided_order(&assigned, &company)?;
-    writes.push(store.put_new_lot(&lot, &company)?);
-    writes.push(store.put_notice(&notice)?);
-    writes.push(store.put_audit(&audit, &new_id("aud"))?);
-    cx.commit(writes, Reply::ok(view(&assigned)), not_requested(&order.order_id)).await
+    cx.execute(|| async {
+        let (order, company) = load_order(cx, Action::DecideOrder).await?;
+        let principal = cx.principal()?;
+        let store = &cx.app.store;
+        let policy = store.policy(&company).await?;
+        let now = cx.req.now;
+        let assigned = order::assign(&order, &policy, principal, new_id("lot"), now)?;
+        let managers = store.manager_emails(&company.org_id).await?;
+        let decided = decide::assign(assigned, &company, &policy, managers, principal, now, new_id("ntc"));
+        Ok(decided.map(|o| Reply::ok(view(&o))))
+    })
+    .await
 }
 
 pub async fn lots(cx: &Ctx<'_>) -> Result<Reply, Error> {

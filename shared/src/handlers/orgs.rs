@@ -1,13 +1,13 @@
 //! Tenant administration: orgs, their children and policies, notices and the audit log.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::{load_org, new_id};
-use crate::domain::audit::AuditEntry;
+use super::load_org;
+use crate::command::new_id;
 use crate::domain::auth::{authorize, Action};
+use crate::domain::decide::orders as decide;
 use crate::domain::org::{self, NewOrg, Org};
 use crate::domain::policy::{Policy, PolicySettings};
-use crate::domain::DomainError;
 use crate::http::{Ctx, Reply};
 use crate::store::Error;
 
@@ -28,20 +28,9 @@ pub async fn create(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let input: NewOrg = cx.req.json()?;
     let parent = load_org(cx, &input.parent_id).await?;
     authorize(principal, Action::CreateOrg(input.kind), &parent)?;
-    let org = org::create(&parent, input, new_id("org"), cx.req.now)?;
-    let store = &cx.app.store;
-    let audit = AuditEntry::new(
-        principal,
-        &parent,
-        "org.created",
-        &format!("org/{}", org.org_id),
-        json!({ "name": org.name, "kind": org.kind }),
-        cx.req.now,
-    );
-    let writes = vec![store.put_new_org(&org)?, store.put_audit(&audit, &new_id("aud"))?];
-    let id = org.org_id.clone();
-    cx.commit(writes, Reply::created(org.view()), |_| {
-        DomainError::Conflict(format!("an org with id {id:?} exists already"))
+    cx.execute(|| async {
+        let org = org::create(&parent, input.clone(), new_id("org"), cx.req.now)?;
+        Ok(decide::create_org(org, &parent, principal, cx.req.now).map(|o| Reply::created(o.view())))
     })
     .await
 }
@@ -62,25 +51,14 @@ pub async fn children(cx: &Ctx<'_>) -> Result<Reply, Error> {
 
 pub async fn put_policy(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let principal = cx.principal()?;
-    let mut org = load_org(cx, cx.param("org_id")).await?;
-    authorize(principal, Action::SetPolicy, &org)?;
-    let settings = cx.req.json::<PolicySettings>()?.validated()?;
-    let store = &cx.app.store;
-    org.policy = org.policy.merged_with(&settings);
-    let policy = store.policy(&org).await?;
-    let audit = AuditEntry::new(
-        principal,
-        &org,
-        "policy.set",
-        &format!("org/{}", org.org_id),
-        serde_json::to_value(&settings).unwrap_or_default(),
-        cx.req.now,
-    );
-    let writes = vec![store.put_org_versioned(&org)?, store.put_audit(&audit, &new_id("aud"))?];
-    let mut saved = org.clone();
-    saved.version += 1;
-    cx.commit(writes, Reply::ok(org_with_policy(&saved, &policy)), |_| {
-        DomainError::Conflict("the org changed while the policy was being set; try again".into())
+    cx.execute(|| async {
+        let org = load_org(cx, cx.param("org_id")).await?;
+        authorize(principal, Action::SetPolicy, &org)?;
+        let settings = cx.req.json::<PolicySettings>()?.validated()?;
+        let decided = decide::set_policy(&org, &settings, principal, cx.req.now);
+        // The policy in force is resolved over the org as it will be stored.
+        let policy = cx.app.store.policy(&decided.outcome).await?;
+        Ok(decided.map(|saved| Reply::ok(org_with_policy(&saved, &policy))))
     })
     .await
 }

@@ -15,12 +15,12 @@ use crate::domain::auth::{authorize, Action};
 use crate::domain::lot::Lot;
 use crate::domain::org::Org;
 use crate::domain::policy::{Counting, Policy};
+use crate::domain::seats::Counters;
 use crate::domain::usage::{self, licence_year, Figures, Overage};
 use crate::domain::DomainError;
 use crate::http::{Ctx, Reply};
 use crate::report::{self, Cell};
 use crate::store::tree::Tree;
-use crate::store::users::Counters;
 use crate::store::{keys, Error};
 
 /// An org's own figures at `now`: `limit` = seats in unexpired lots + included seats; `used` by

@@ -1,28 +1,26 @@
 //! Users, enrolments and the access check (DOMAIN.md §2, §5–7).
 
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{load_org, new_id, RACED};
-use crate::domain::allocation::{self, Balance, Candidate};
+use super::load_org;
+use crate::command::new_id;
+use crate::domain::allocation::Balance;
 use crate::domain::audit::AuditEntry;
-use crate::domain::auth::{authorize, Action, Principal, Role};
-use crate::domain::enrolment::{self, PutEnrolment};
+use crate::domain::auth::{authorize, Action, Role};
+use crate::domain::change::Change;
+use crate::domain::decide::users as decide;
+use crate::domain::enrolment::{Enrolment, PutEnrolment};
 use crate::domain::org::{Org, OrgKind};
-use crate::domain::policy::{Counting, Enforcement};
+use crate::domain::policy::Counting;
+use crate::domain::seats::Reuse;
 use crate::domain::usage::licence_year;
 use crate::domain::user::{self, LicenceStatus, UpsertUser, User};
 use crate::domain::{validate, DomainError};
 use crate::http::{Ctx, Reply, IDEMPOTENCY_TTL_HOURS};
 use crate::store::records::{IdempotencyRecord, KeyState, PENDING};
-use crate::store::users::{CounterChange, Counters};
-use crate::store::{Error, Store, StoreError};
-use aws_sdk_dynamodb::types::TransactWriteItem;
-use chrono::{DateTime, Utc};
-
-fn raced(_: usize) -> DomainError {
-    DomainError::Conflict(RACED.into())
-}
+use crate::store::{Answer, Error, Race, Store};
 
 /// The company of the path, authorised for `action`, and the e-mail of the path.
 async fn company_and_email(cx: &Ctx<'_>, action: Action) -> Result<(Org, String), Error> {
@@ -44,29 +42,19 @@ pub async fn upsert(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let (org, email) = company_and_email(cx, Action::ManageUsers).await?;
     let input: UpsertUser =
         if cx.req.body.iter().all(u8::is_ascii_whitespace) { UpsertUser::default() } else { cx.req.json()? };
-    let login_only =
-        input.name.is_none() && input.role.is_none() && input.renewable.is_none() && input.last_login_at.is_some();
-    let store = &cx.app.store;
-    let existing = store.user(&org.org_id, &email).await?;
-    let created = existing.is_none();
-    let role_before = existing.as_ref().map(|u| u.role);
-    let next = user::upsert(existing, &org.org_id, &email, input, cx.req.now)?;
-    let mut writes = vec![store.put_user(&next, created)?];
-    if role_before != Some(next.role) {
-        writes.push(store.manager_marker(&next)?);
-    }
-    // Logins are recorded on the user; they are not changes worth an audit entry each.
-    if created || !login_only {
-        let details = json!({ "name": next.name, "role": next.role, "renewable": next.renewable });
-        let action = if created { "user.created" } else { "user.updated" };
-        let audit = AuditEntry::new(principal, &org, action, &format!("user/{email}"), details, cx.req.now);
-        writes.push(store.put_audit(&audit, &new_id("aud"))?);
-    }
-    let mut saved = next.clone();
-    saved.version += 1;
-    let body = saved.view(cx.req.now);
-    let reply = if created { Reply::created(body) } else { Reply::ok(body) };
-    cx.commit(writes, reply, raced).await
+    cx.execute(|| async {
+        let existing = cx.app.store.user(&org.org_id, &email).await?;
+        let decided = decide::upsert(existing, &org, &email, input.clone(), principal, cx.req.now)?;
+        Ok(decided.map(|(user, created)| {
+            let body = user.view(cx.req.now);
+            if created {
+                Reply::created(body)
+            } else {
+                Reply::ok(body)
+            }
+        }))
+    })
+    .await
 }
 
 pub async fn get(cx: &Ctx<'_>) -> Result<Reply, Error> {
@@ -117,66 +105,32 @@ pub async fn enrolments(cx: &Ctx<'_>) -> Result<Reply, Error> {
     Ok(Reply::page(page, |e| e.view(now)))
 }
 
-/// Release: the licence ends as `released`, live enrolments become `expired`, records are kept,
-/// and the seat goes back to its lot as `uses_per_seat` allows.
+/// Release (DOMAIN.md §5): decided by [`decide::release`] over the user, its live enrolments and
+/// the reuse count.
 pub async fn release(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let (org, email) = company_and_email(cx, Action::ManageUsers).await?;
-    let user = existing_user(cx, &org, &email).await?;
-    let (writes, released) = release_writes(&cx.app.store, &org, &user, cx.principal()?, cx.req.now).await?;
-    cx.commit(writes, Reply::ok(released.view(cx.req.now)), raced).await
+    let principal = cx.principal()?;
+    let now = cx.req.now;
+    cx.execute(|| async {
+        let user = existing_user(cx, &org, &email).await?;
+        let (live, reuse) = release_state(&cx.app.store, &org, &user, now).await?;
+        let decided = decide::release(&org, &user, &live, &reuse, principal, now);
+        Ok(decided.map(|released| Reply::ok(released.view(now))))
+    })
+    .await
 }
 
-/// What an active user's change needs for the reuse count: the org's counters and, under
-/// `counting = active_users`, its licence year.
-pub(crate) async fn reuse_context(
-    store: &Store,
-    org: &Org,
-    now: DateTime<Utc>,
-) -> Result<(Counters, Option<chrono::NaiveDate>), Error> {
-    let policy = store.policy(org).await?;
-    if policy.counting != Counting::ActiveUsers {
-        return Ok((Counters::default(), None));
-    }
-    Ok((store.counters(&org.org_id).await?, licence_year(&store.all_lots(&org.org_id).await?, now)))
-}
-
-/// The writes that release `user` (one transaction), and the user as it will be stored.
-pub(crate) async fn release_writes(
+/// What a release of `user` decides on: its live enrolments and, when it is active, the reuse
+/// count's state.
+pub(crate) async fn release_state(
     store: &Store,
     org: &Org,
     user: &User,
-    principal: &Principal,
     now: DateTime<Utc>,
-) -> Result<(Vec<TransactWriteItem>, User), Error> {
-    let email = &user.email;
-    let live: Vec<_> = store.enrolments(&org.org_id, email).await?.into_iter().filter(|e| e.live_at(now)).collect();
-    let mut released = user::release(user, now);
-    let mut change = CounterChange::default();
-    if user.active {
-        let (counters, year) = reuse_context(store, org, now).await?;
-        change.set_active(&mut released, false, &counters, year);
-    }
-    let mut writes = vec![store.put_user(&released, false)?];
-    for e in &live {
-        writes.push(store.put_enrolment(&e.expired(now))?);
-    }
-    if let Some(l) = user.licence.as_ref().filter(|l| l.holds_seat(now)) {
-        change.seats_held = -1;
-        match &l.lot_id {
-            Some(lot_id) => writes.push(store.credit_lot(&org.org_id, lot_id, l.lot_valid_until, 1)?),
-            None => change.included_in_use = -1,
-        }
-    }
-    if !change.is_empty() {
-        writes.push(store.change_counters(org, &change)?);
-    }
-    let details =
-        json!({ "licence_id": user.licence.as_ref().map(|l| &l.licence_id), "enrolments_expired": live.len() });
-    let audit = AuditEntry::new(principal, org, "user.released", &format!("user/{email}"), details, now);
-    writes.push(store.put_audit(&audit, &new_id("aud"))?);
-    let mut saved = released;
-    saved.version += 1;
-    Ok((writes, saved))
+) -> Result<(Vec<Enrolment>, Reuse), Error> {
+    let live = store.enrolments(&org.org_id, &user.email).await?.into_iter().filter(|e| e.live_at(now)).collect();
+    let reuse = if user.active { store.reuse(org, now).await? } else { Reuse::default() };
+    Ok((live, reuse))
 }
 
 #[derive(Deserialize)]
@@ -284,9 +238,9 @@ async fn set_each_renewable(
         cx.req.now,
     );
     let reply = Reply::ok(json!({ "updated": updated.len(), "results": results }));
-    let mut writes = vec![store.put_audit(&audit, &new_id("aud"))?];
+    let changes = [Change::Audit(audit)];
     let Some(c) = claimed else {
-        store.transact(writes).await?;
+        store.apply(&changes, None).await?;
         return Ok(reply);
     };
     let record = IdempotencyRecord {
@@ -295,24 +249,21 @@ async fn set_each_renewable(
         body: reply.body.to_string(),
         expires_at: c.expires_at,
     };
-    writes.push(store.complete_idempotency_claim(&principal.sub, c.key, c.claim, &record)?);
-    match store.transact(writes).await {
+    let answer = Answer::Claimed { sub: &principal.sub, key: c.key, claim: c.claim, record: &record };
+    match store.apply(&changes, Some(answer)).await {
         Ok(()) => Ok(reply),
         // The claim was taken over (this request outlived its lease): the job is the taker's.
-        Err(StoreError::ConditionFailed(failed)) if failed.contains(&1) => {
-            match store.idempotency_key_state(&principal.sub, c.key, cx.req.now).await? {
-                Some(KeyState::Done(done)) if done.fingerprint == c.fingerprint => Reply::replayed(&done),
-                _ => Err(DomainError::Conflict(IN_PROGRESS.into()).into()),
-            }
-        }
-        Err(e) => Err(e.into()),
+        Err(Error::Race(Race::KeyTaken)) => match store.idempotency_key_state(&principal.sub, c.key, cx.req.now).await?
+        {
+            Some(KeyState::Done(done)) if done.fingerprint == c.fingerprint => Reply::replayed(&done),
+            _ => Err(DomainError::Conflict(IN_PROGRESS.into()).into()),
+        },
+        Err(e) => Err(e),
     }
 }
 
-/// An enrolment changes. Under `term_starts = activation` the first live enrolment of a user
-/// without a seat debits a licence (pending), and an enrolment becoming active starts the
-/// licence year. Under `counting = active_users` with hard enforcement, a user who would become
-/// active beyond the limit is refused.
+/// An enrolment changes: decided by [`decide::put_enrolment`] over the user, its enrolments,
+/// the policy, the balance and the reuse count.
 pub async fn put_enrolment(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let principal = cx.principal()?;
     let (org, email) = company_and_email(cx, Action::ManageUsers).await?;
@@ -320,92 +271,25 @@ pub async fn put_enrolment(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let store = &cx.app.store;
     let now = cx.req.now;
     let enrolment_id = cx.param("enrolment_id");
-    let user = existing_user(cx, &org, &email).await?;
-    let after = enrolment::put(&org.org_id, &email, enrolment_id, input, now)?;
-    let all = store.enrolments(&org.org_id, &email).await?;
-    let before = all.iter().find(|e| e.enrolment_id == enrolment_id);
-    let live_after =
-        all.iter().filter(|e| e.enrolment_id != enrolment_id).any(|e| e.live_at(now)) || after.live_at(now);
-    let policy = store.policy(&org).await?;
-    let counters = store.counters(&org.org_id).await?;
-    let lots = store.all_lots(&org.org_id).await?;
-    let year = (policy.counting == Counting::ActiveUsers).then(|| licence_year(&lots, now)).flatten();
-    let balance = Balance {
-        lots,
-        seats_included: policy.seats_included,
-        included_in_use: counters.included_in_use.max(0) as u32,
-    };
-
-    // Whether the user counts as active follows its enrolments; the user item remembers how it
-    // was counted, so an enrolment that ended unswept is not counted off twice.
-    let mut user = user;
-    let mut change = CounterChange::default();
-    change.set_active(&mut user, live_after, &counters, year);
-    if change.active_users > 0 && policy.counting == Counting::ActiveUsers && policy.enforcement == Enforcement::Hard {
-        let limit = balance.limit(now) as i64;
-        if counters.active_users >= limit {
-            return Err(DomainError::SeatLimitReached {
-                message: format!(
-                    "{email} cannot be given access: the org has {limit} seats ({} ordered, {} included) and {} are used. \
-                     Request more licences, or expire the enrolments of users who no longer need access.",
-                    limit - policy.seats_included as i64,
-                    policy.seats_included,
-                    counters.active_users,
-                ),
-                limit: limit.max(0) as u64,
-                used: counters.active_users.max(0) as u64,
-            }
-            .into());
-        }
-        change.active_users_max = Some(limit);
-    }
-
-    let mut writes = vec![store.put_enrolment(&after)?];
-    let mut next = user.clone();
-    let mut debited = false;
-    if policy.term_starts == crate::domain::policy::TermStarts::Activation
-        && after.live_at(now)
-        && !user.holds_seat(now)
-    {
-        let plan = allocation::plan(
-            &org.org_id,
-            vec![Candidate { raw: email.clone(), user: Some(user.clone()) }],
-            false,
-            &balance,
-            &policy,
-            now,
-            || new_id("lic"),
-        )?;
-        if let Some((licensed, _)) = plan.licensed.into_iter().next() {
-            for (lot_id, k) in &plan.lot_debits {
-                let lot = balance.lots.iter().find(|l| &l.lot_id == lot_id).expect("planned from these lots");
-                writes.push(store.debit_lot(lot, *k)?);
-            }
-            change.seats_held += 1;
-            change.included_in_use += plan.included_debit as i64;
-            change.included_max = Some(policy.seats_included as i64);
-            next = licensed;
-            debited = true;
-        }
-    }
-    if let Some(start) = enrolment::start_of_year(before, &after, now) {
-        if let Some(activated) = user::activate(&next, &policy, start) {
-            next = activated;
-        }
-    }
-    // The user item is written (and its version checked) on every enrolment change, so two
-    // changes for one user never both count the user as newly active.
-    writes.push(store.put_user(&next, false)?);
-    if !change.is_empty() {
-        writes.push(store.change_counters(&org, &change)?);
-    }
-    let details = json!({ "enrolment_id": enrolment_id, "status": after.status, "licence_debited": debited, "licence_status": next.licence_status(now) });
-    let audit = AuditEntry::new(principal, &org, "enrolment.set", &format!("user/{email}"), details, now);
-    writes.push(store.put_audit(&audit, &new_id("aud"))?);
-    let mut saved = next.clone();
-    saved.version += 1;
-    let body = json!({ "enrolment": after, "user": saved.view(now) });
-    cx.commit(writes, Reply::ok(body), raced).await
+    cx.execute(|| async {
+        let user = existing_user(cx, &org, &email).await?;
+        let enrolments = store.enrolments(&org.org_id, &email).await?;
+        let policy = store.policy(&org).await?;
+        let counters = store.counters(&org.org_id).await?;
+        let lots = store.all_lots(&org.org_id).await?;
+        let year = (policy.counting == Counting::ActiveUsers).then(|| licence_year(&lots, now)).flatten();
+        let balance = Balance {
+            lots,
+            seats_included: policy.seats_included,
+            included_in_use: counters.included_in_use.max(0) as u32,
+        };
+        let reuse = Reuse { counters, year };
+        let state = decide::EnrolmentState { user, enrolments, policy, balance, reuse };
+        let decided =
+            decide::put_enrolment(&org, state, enrolment_id, input.clone(), principal, now, || new_id("lic"))?;
+        Ok(decided.map(|(enrolment, user)| Reply::ok(json!({ "enrolment": enrolment, "user": user.view(now) }))))
+    })
+    .await
 }
 
 pub async fn access(cx: &Ctx<'_>) -> Result<Reply, Error> {

@@ -6,7 +6,6 @@ pub mod routes;
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::encodings::Body;
-use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::Duration;
 use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use http::HeaderMap;
@@ -17,10 +16,11 @@ use tracing::Instrument;
 pub use request::ApiRequest;
 pub use routes::{Op, Params, Route, ROUTES};
 
+use crate::command::{Attempts, Decision, RACED};
 use crate::domain::auth::Principal;
 use crate::domain::DomainError;
 use crate::store::records::IdempotencyRecord;
-use crate::store::{Error, StoreError};
+use crate::store::{Answer, Error, Race, StoreError};
 use crate::App;
 
 /// How long an `Idempotency-Key` is remembered.
@@ -98,38 +98,50 @@ impl<'a> Ctx<'a> {
         self.idempotency.as_ref().map(|k| (k.key.as_str(), k.fingerprint.as_str()))
     }
 
-    /// Commits `writes` in one transaction with the idempotency record of this command, and
-    /// answers `reply`. A failed condition of write `i` becomes `on_condition(i)`; a live record
-    /// under the same key (a concurrent twin won) answers that twin's reply.
-    pub async fn commit(
-        &self,
-        mut writes: Vec<TransactWriteItem>,
-        reply: Reply,
-        on_condition: impl Fn(usize) -> DomainError,
-    ) -> Result<Reply, Error> {
-        let store = &self.app.store;
-        let now = self.req.now;
-        let record_index = writes.len();
-        if let Some(k) = &self.idempotency {
-            let record = IdempotencyRecord {
-                fingerprint: k.fingerprint.clone(),
-                status: reply.status,
-                body: reply.body.to_string(),
-                expires_at: (now + Duration::hours(IDEMPOTENCY_TTL_HOURS)).timestamp(),
-            };
-            writes.push(store.put_idempotency_record(&self.principal()?.sub, &k.key, &record, now)?);
-        }
-        match store.transact(writes).await {
-            Ok(()) => Ok(reply),
-            Err(StoreError::ConditionFailed(failed)) => {
-                if failed.contains(&record_index) && self.idempotency.is_some() {
-                    if let Some(replay) = self.replay().await? {
-                        return Ok(replay);
-                    }
-                }
-                Err(on_condition(failed.first().copied().unwrap_or(0)).into())
+    /// Runs a command: `decide` loads what it needs and decides; its changes are applied in one
+    /// transaction with this command's idempotency answer (when it sent a key). A lost race runs
+    /// `decide` again ([`Attempts`]); a twin that committed under the same key first answers
+    /// with that twin's reply. A decision without changes answers at once and stores nothing.
+    pub async fn execute<F, Fut>(&self, decide: F) -> Result<Reply, Error>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<Decision<Reply>, Error>>,
+    {
+        let mut attempts = Attempts::new();
+        loop {
+            match self.attempt(decide().await).await {
+                Err(e) => attempts.again(e).await?,
+                done => return done,
             }
-            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn attempt(&self, decided: Result<Decision<Reply>, Error>) -> Result<Reply, Error> {
+        let Decision { changes, outcome: reply } = decided?;
+        if changes.is_empty() {
+            return Ok(reply);
+        }
+        let Some(k) = &self.idempotency else {
+            self.app.store.apply(&changes, None).await?;
+            return Ok(reply);
+        };
+        let now = self.req.now;
+        let record = IdempotencyRecord {
+            fingerprint: k.fingerprint.clone(),
+            status: reply.status,
+            body: reply.body.to_string(),
+            expires_at: (now + Duration::hours(IDEMPOTENCY_TTL_HOURS)).timestamp(),
+        };
+        let answer = Answer::Record { sub: &self.principal()?.sub, key: &k.key, record: &record, now };
+        match self.app.store.apply(&changes, Some(answer)).await {
+            Ok(()) => Ok(reply),
+            // A twin committed first: its answer is this command's too (a mismatch if it was
+            // another request); gone again already, this is a race like any other.
+            Err(Error::Race(Race::KeyTaken)) => match self.replay().await? {
+                Some(replay) => Ok(replay),
+                None => Err(Race::Changed(Vec::new()).into()),
+            },
+            Err(e) => Err(e),
         }
     }
 
@@ -179,6 +191,10 @@ pub async fn handle(app: &App, function: &Function, event: ApiGatewayV2httpReque
             Ok(Reply { file: Some(f), .. }) => file_response(f),
             Ok(reply) => response(reply.status, &reply.body, reply.replayed),
             Err(Error::Domain(e)) => error_response(e),
+            Err(Error::Race(race)) => {
+                tracing::warn!(?race, "lost a race outside the executor");
+                error_response_raw(409, "conflict", RACED, json!({}))
+            }
             Err(Error::Store(StoreError::Retryable(m))) => {
                 tracing::warn!(error = %m, "store busy");
                 error_response_raw(503, "unavailable", "the service is busy; retry shortly", json!({}))
@@ -301,7 +317,23 @@ fn error_response_raw(status: u16, code: &str, message: &str, details: Value) ->
 }
 
 pub fn error_response(e: &DomainError) -> ApiGatewayV2httpResponse {
-    error_response_raw(e.status(), e.code(), &e.to_string(), e.details())
+    error_response_raw(status(e), e.code(), &e.to_string(), e.details())
+}
+
+/// The HTTP status of each refusal (API.md "Conventions"); the domain knows only its code.
+pub fn status(e: &DomainError) -> u16 {
+    match e {
+        DomainError::InvalidRequest { .. } => 400,
+        DomainError::Unauthenticated(_) => 401,
+        DomainError::Forbidden(_) => 403,
+        DomainError::NotFound(_) => 404,
+        DomainError::Conflict(_)
+        | DomainError::InsufficientLicences { .. }
+        | DomainError::SeatLimitReached { .. }
+        | DomainError::IdempotencyMismatch => 409,
+        DomainError::PayloadTooLarge(_) => 413,
+        DomainError::UnsupportedMediaType { .. } => 415,
+    }
 }
 
 #[cfg(test)]
@@ -332,7 +364,7 @@ mod tests {
     fn a_multipart_body_is_refused_naming_the_accepted_types() {
         let form = request(Some("Multipart/Form-Data; boundary=x"));
         let e = refuse_unreadable_body(Op::CreateImport, &form).unwrap_err();
-        assert_eq!((e.status(), e.code()), (415, "unsupported_media_type"));
+        assert_eq!((status(&e), e.code()), (415, "unsupported_media_type"));
         let xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
         assert_eq!(e.details(), json!({ "accepted": ["text/csv", "text/plain", "application/octet-stream", xlsx] }));
         assert!(e.to_string().contains(&format!("text/csv, text/plain, application/octet-stream or {xlsx}")), "{e}");

@@ -1,6 +1,7 @@
 //! The one adapter over the single DynamoDB table. Layout in [`keys`]; the table itself is
 //! defined once, in `infra/template.yaml`, and [`table`] creates it from there for local runs.
 
+pub mod apply;
 pub mod due;
 pub mod imports;
 pub mod keys;
@@ -18,6 +19,8 @@ use aws_sdk_dynamodb::Client;
 use base64::Engine;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+
+pub use apply::{Answer, Race};
 
 use crate::domain::DomainError;
 
@@ -70,6 +73,15 @@ pub enum Error {
     Domain(#[from] DomainError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The command's writes lost a race (typed; the executor runs the command again).
+    #[error("lost a race: {0:?}")]
+    Race(Race),
+}
+
+impl From<Race> for Error {
+    fn from(r: Race) -> Self {
+        Error::Race(r)
+    }
 }
 
 #[derive(Clone)]

@@ -5,10 +5,10 @@ use std::collections::HashMap;
 
 use super::keys::{self, GSI4, PK, SK};
 use super::records::tree_keys;
-use super::users::Counters;
 use super::{from_item, to_item, Error, PageRequest, QuerySpec, SortKey, Store, StoreError};
 use crate::domain::lot::Lot;
 use crate::domain::org::Org;
+use crate::domain::seats::Counters;
 use crate::domain::usage::UsageState;
 
 /// What the usage tree holds of an org and the orgs below it.

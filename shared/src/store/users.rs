@@ -4,91 +4,15 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update};
-use chrono::{DateTime, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::{DateTime, Utc};
 
 use super::keys::{self, GSI1, GSI1PK, GSI1SK, GSI2PK, GSI2SK, GSI3PK, GSI3SK, GSI4PK, GSI4SK, PK, SK};
 use super::{put, put_if, s, to_item, Error, Item, Page, PageRequest, QuerySpec, SortKey, Store, StoreError};
 use crate::domain::enrolment::{Enrolment, EnrolmentStatus};
 use crate::domain::lot::Lot;
 use crate::domain::org::Org;
+use crate::domain::seats::{CounterChange, Counters, Reuse, ReuseChange};
 use crate::domain::user::{LicenceStatus, User, UserRole};
-
-/// Running counts of an org, kept current in the same transaction as every change to them.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Counters {
-    /// Users holding a pending or active licence.
-    #[serde(default)]
-    pub seats_held: i64,
-    /// Included seats (policy `seats_included`) in use.
-    #[serde(default)]
-    pub included_in_use: i64,
-    /// Users with at least one live enrolment.
-    #[serde(default)]
-    pub active_users: i64,
-    /// The licence year `reuse` counts (the `valid_from` date of the org's earliest unexpired
-    /// lot when it was counted).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reuse_year: Option<chrono::NaiveDate>,
-    /// Distinct users active in the licence year `reuse_year`.
-    #[serde(default)]
-    pub reuse: i64,
-}
-
-/// A change to an org's counters, with the limits a hard policy puts on them.
-#[derive(Debug, Clone, Default)]
-pub struct CounterChange {
-    pub seats_held: i64,
-    pub included_in_use: i64,
-    pub active_users: i64,
-    /// `included_in_use` may not pass this.
-    pub included_max: Option<i64>,
-    /// `active_users` may not pass this (hard enforcement under `counting = active_users`).
-    pub active_users_max: Option<i64>,
-    pub reuse: ReuseChange,
-}
-
-/// How the distinct active users of the licence year (`reuse`) change with a write.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub enum ReuseChange {
-    #[default]
-    None,
-    /// One more distinct user in `year`, which the counters count already.
-    Add { year: NaiveDate },
-    /// The first change of an active user in a new licence year: the year's distinct users
-    /// start as the users active when the counters were read (`active_read`; nobody changed
-    /// since the year began, or the counters would count it already) and `value` after this
-    /// change. Conditional on both reads still holding.
-    Start { year: NaiveDate, counted: Option<NaiveDate>, active_read: i64, value: i64 },
-}
-
-impl CounterChange {
-    pub fn is_empty(&self) -> bool {
-        self.seats_held == 0 && self.included_in_use == 0 && self.active_users == 0 && self.reuse == ReuseChange::None
-    }
-
-    /// `user` starts (`active = true`) or stops being one of the org's active users. With the
-    /// org's licence `year` (counted only under `counting = active_users`) the distinct users
-    /// of that year follow: a user is counted once a year however often it comes back. The
-    /// counters are those read before the write; the write's conditions hold them to it.
-    pub fn set_active(&mut self, user: &mut User, active: bool, counters: &Counters, year: Option<NaiveDate>) {
-        if user.active == active {
-            return;
-        }
-        user.active = active;
-        self.active_users += if active { 1 } else { -1 };
-        let Some(year) = year else { return };
-        if counters.reuse_year != Some(year) {
-            let value = counters.active_users.max(0) + i64::from(active);
-            self.reuse =
-                ReuseChange::Start { year, counted: counters.reuse_year, active_read: counters.active_users, value };
-        } else if active && user.reuse_year != Some(year) {
-            self.reuse = ReuseChange::Add { year };
-        }
-        // Active at some time of `year`: counted in it, by the start or by an `Add`.
-        user.reuse_year = Some(year);
-    }
-}
 
 fn n(v: i64) -> AttributeValue {
     AttributeValue::N(v.to_string())
@@ -242,6 +166,17 @@ impl Store {
     }
 
     // ---- counters ---------------------------------------------------------------------------
+
+    /// What an active user's change needs for the reuse count ([`Reuse`]): under `counting =
+    /// active_users` the org's counters and its licence year; otherwise nothing is read.
+    pub async fn reuse(&self, org: &Org, now: DateTime<Utc>) -> Result<Reuse, Error> {
+        let policy = self.policy(org).await?;
+        if policy.counting != crate::domain::policy::Counting::ActiveUsers {
+            return Ok(Reuse::default());
+        }
+        let year = crate::domain::usage::licence_year(&self.all_lots(&org.org_id).await?, now);
+        Ok(Reuse { counters: self.counters(&org.org_id).await?, year })
+    }
 
     pub async fn counters(&self, org_id: &str) -> Result<Counters, StoreError> {
         Ok(self.get(keys::org(org_id), keys::COUNTERS_SK).await?.unwrap_or_default())
@@ -459,46 +394,5 @@ impl Store {
             Err(StoreError::ConditionFailed(_)) => Ok(false),
             Err(e) => Err(e),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn d(s: &str) -> NaiveDate {
-        s.parse().unwrap()
-    }
-
-    #[test]
-    fn a_user_is_counted_once_a_licence_year_and_a_new_year_starts_from_the_active_users() {
-        let year = Some(d("2026-01-15"));
-        let mut ann = User::new("o", "ann@o.example", "2026-01-01T00:00:00Z".parse().unwrap());
-        let counters = Counters { active_users: 4, reuse_year: year, reuse: 9, ..Default::default() };
-
-        let mut on = CounterChange::default();
-        on.set_active(&mut ann, true, &counters, year);
-        assert_eq!((on.active_users, on.reuse.clone()), (1, ReuseChange::Add { year: d("2026-01-15") }));
-        let mut off = CounterChange::default();
-        off.set_active(&mut ann, false, &counters, year);
-        assert_eq!((off.active_users, off.reuse), (-1, ReuseChange::None));
-        let mut back = CounterChange::default();
-        back.set_active(&mut ann, true, &counters, year);
-        assert_eq!((back.active_users, back.reuse), (1, ReuseChange::None), "counted this year already");
-        let mut same = CounterChange::default();
-        same.set_active(&mut ann, true, &counters, year);
-        assert!(same.is_empty(), "no change, nothing counted");
-
-        // The first change in a new year starts it from the users active as read.
-        let next = Some(d("2027-01-20"));
-        let mut leaves = CounterChange::default();
-        leaves.set_active(&mut ann, false, &counters, next);
-        assert_eq!(leaves.reuse, ReuseChange::Start { year: d("2027-01-20"), counted: year, active_read: 4, value: 4 });
-        assert_eq!(ann.reuse_year, next);
-
-        // Without a licence year (not counting active users) only the count moves.
-        let mut plain = CounterChange::default();
-        plain.set_active(&mut ann, true, &Counters::default(), None);
-        assert_eq!((plain.active_users, plain.reuse), (1, ReuseChange::None));
     }
 }

@@ -15,14 +15,13 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use super::recipients;
+use crate::command::new_id;
 use crate::domain::enrolment::{Enrolment, EnrolmentStatus};
 use crate::domain::expiry::{self, Due, REMINDER_HOURS};
 use crate::domain::notice::Notice;
 use crate::domain::org::Org;
+use crate::domain::seats::CounterChange;
 use crate::domain::user::{self, User};
-use crate::handlers::new_id;
-use crate::handlers::users::reuse_context;
-use crate::store::users::CounterChange;
 use crate::store::{Error, Store, StoreError};
 use crate::App;
 
@@ -279,8 +278,8 @@ async fn end_enrolments(store: &Store, org: &Org, email: &str, now: DateTime<Utc
         let mut next = user.clone();
         let mut change = CounterChange::default();
         if user.active && !all.iter().any(|e| e.live_at(now)) {
-            let (counters, year) = reuse_context(store, org, now).await?;
-            change.set_active(&mut next, false, &counters, year);
+            let reuse = store.reuse(org, now).await?;
+            change.set_active(&mut next, false, &reuse);
         }
         let mut writes = vec![store.put_user(&next, false)?];
         for e in &ended {

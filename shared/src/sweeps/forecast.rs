@@ -7,10 +7,10 @@ use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
 use serde::Serialize;
 use serde_json::json;
 
+use crate::command::new_id;
 use crate::domain::notice::{Notice, NoticeKind};
 use crate::domain::org::OrgKind;
 use crate::domain::policy::Renewal;
-use crate::handlers::new_id;
 use crate::handlers::renewals::{self, XLSX};
 use crate::store::{Error, StoreError};
 use crate::App;

@@ -12,11 +12,7 @@ use crate::store::{Error, Store};
 
 /// The e-mails a company's notices go to: its manager users and the policy's `notify_emails`.
 pub(crate) async fn recipients(store: &Store, org_id: &str, policy: &Policy) -> Result<Vec<String>, Error> {
-    let mut to = store.manager_emails(org_id).await?;
-    to.extend(policy.notify_emails.iter().cloned());
-    to.sort();
-    to.dedup();
-    Ok(to)
+    Ok(crate::domain::notice::recipients(store.manager_emails(org_id).await?, &policy.notify_emails))
 }
 
 fn report<R: serde::Serialize>(r: Result<R, Error>) -> Result<serde_json::Value, Error> {

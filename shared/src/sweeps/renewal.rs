@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::recipients;
+use crate::command::new_id;
 use crate::domain::allocation;
 use crate::domain::audit::AuditEntry;
 use crate::domain::auth::{Principal, Role};
@@ -18,10 +19,8 @@ use crate::domain::notice::{Notice, NoticeKind};
 use crate::domain::org::Org;
 use crate::domain::policy::Policy;
 use crate::domain::renewal::{self, Decision};
+use crate::domain::seats::CounterChange;
 use crate::domain::user::{LicenceStatus, User};
-use crate::handlers::new_id;
-use crate::handlers::users::reuse_context;
-use crate::store::users::CounterChange;
 use crate::store::{Error, Store, StoreError};
 use crate::App;
 
@@ -131,8 +130,8 @@ async fn decide_one(
             }
             let mut ended = renewal::end_year(user);
             if user.active {
-                let (counters, year) = reuse_context(store, org, now).await?;
-                change.set_active(&mut ended, false, &counters, year);
+                let reuse = store.reuse(org, now).await?;
+                change.set_active(&mut ended, false, &reuse);
             }
             (ended, "renewal.not_renewable")
         }

@@ -10,11 +10,11 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::recipients;
+use crate::command::new_id;
 use crate::domain::notice::{Notice, NoticeKind};
 use crate::domain::policy::Policy;
 use crate::domain::term::term_end;
 use crate::domain::usage::{self, OverageState, Snapshot, UsageState};
-use crate::handlers::new_id;
 use crate::handlers::usage::tree_figures;
 use crate::store::Error;
 use crate::App;

@@ -1,0 +1,79 @@
+//! What a decision changes, typed: the one vocabulary between `decide` (the domain) and `apply`
+//! (`store::apply`, which alone turns changes into conditional writes, keys and transactions).
+//!
+//! Each change carries the condition it is written under, as a fact of the domain: a user over
+//! the version that was read, a lot debited only while it has the seats, an order decided only
+//! while it is still requested. When a condition fails, the state changed since it was read:
+//! the command lost a race (`store::Race`) and the executor (`crate::command`) runs it again.
+
+use chrono::{DateTime, Utc};
+
+use super::audit::AuditEntry;
+use super::enrolment::Enrolment;
+use super::import::{ImportRecord, ImportStatus};
+use super::lot::Lot;
+use super::notice::Notice;
+use super::order::Order;
+use super::org::Org;
+use super::seats::CounterChange;
+use super::user::User;
+
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// A user written over the version read (`user.version`, bumped by the write), or a new
+    /// user (`created`) that must not be there yet.
+    User { user: User, created: bool },
+    /// The manager marker follows the user's role (written when the role changes).
+    ManagerMarker(User),
+    /// An enrolment, written as it is.
+    Enrolment(Enrolment),
+    /// The org's counters move by `change`, within the limits it names.
+    Counters { org: Org, change: CounterChange },
+    /// `seats` taken from a lot that still has them (`in_use` and `uses` rise).
+    DebitLot { lot: Lot, seats: u32 },
+    /// One more licence from a seat its holder keeps (`uses` rises within its cap).
+    UseSeatAgain(Lot),
+    /// Seats given back after a release or an expiry (`in_use` falls, `uses` stays).
+    CreditLot { org_id: String, lot_id: String, lot_valid_until: Option<DateTime<Utc>>, seats: u32 },
+    /// Reserved seats that issued no licence (`in_use` and `uses` fall).
+    UnreserveLot { org_id: String, lot_id: String, lot_valid_until: Option<DateTime<Utc>>, seats: u32 },
+    /// A new lot of `org`.
+    NewLot { lot: Lot, org: Org },
+    /// A new org, on the condition that its id is free.
+    NewOrg(Org),
+    /// An org written over the version read.
+    Org(Org),
+    /// A new order and its list entries in every org of the company's chain.
+    NewOrder { order: Order, company: Org },
+    /// A decided order, on the condition that it is still requested, and its list entries.
+    DecidedOrder { order: Order, company: Org },
+    /// A new notice.
+    Notice(Notice),
+    /// A new audit entry.
+    Audit(AuditEntry),
+    /// An import record: new (`expected: None`) or over the status it was read in.
+    Import { record: ImportRecord, expected: Option<ImportStatus> },
+}
+
+/// What a command decided: the changes to apply and the outcome to answer once they are.
+#[derive(Debug, Clone)]
+pub struct Decision<T> {
+    pub changes: Vec<Change>,
+    pub outcome: T,
+}
+
+impl<T> Decision<T> {
+    pub fn new(changes: Vec<Change>, outcome: T) -> Self {
+        Decision { changes, outcome }
+    }
+
+    /// The same changes with the outcome mapped (to an answer, say).
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Decision<U> {
+        Decision { changes: self.changes, outcome: f(self.outcome) }
+    }
+
+    /// An outcome that changes nothing.
+    pub fn unchanged(outcome: T) -> Self {
+        Decision { changes: Vec::new(), outcome }
+    }
+}

@@ -1,0 +1,104 @@
+//! Decisions on orders and orgs (DOMAIN.md §1, §4): request, cancel, reject, assign; a new org,
+//! a policy set.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use crate::domain::audit::AuditEntry;
+use crate::domain::auth::Principal;
+use crate::domain::change::{Change, Decision};
+use crate::domain::lot::Lot;
+use crate::domain::notice::{self, Notice, NoticeKind};
+use crate::domain::order::Order;
+use crate::domain::org::Org;
+use crate::domain::policy::{Policy, PolicySettings};
+
+fn audit(
+    principal: &Principal,
+    org: &Org,
+    action: &str,
+    order: &Order,
+    details: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Change {
+    Change::Audit(AuditEntry::new(principal, org, action, &format!("order/{}", order.order_id), details, now))
+}
+
+/// A requested order: the order (new) and its list entries, and an audit entry.
+pub fn request(order: Order, company: &Org, principal: &Principal, now: DateTime<Utc>) -> Decision<Order> {
+    let details = json!({ "quantity": order.quantity, "note": order.note });
+    let changes = vec![
+        Change::NewOrder { order: order.clone(), company: company.clone() },
+        audit(principal, company, "order.requested", &order, details, now),
+    ];
+    Decision::new(changes, order)
+}
+
+/// A cancelled or rejected order (decided by `order::cancel` / `order::reject`): written only
+/// while it is still requested, with its audit entry.
+pub fn decided(order: Order, company: &Org, principal: &Principal, now: DateTime<Utc>) -> Decision<Order> {
+    let (action, details) = match order.status {
+        crate::domain::order::OrderStatus::Rejected => ("order.rejected", json!({ "reason": order.reason })),
+        _ => ("order.cancelled", json!({})),
+    };
+    let changes = vec![
+        Change::DecidedOrder { order: order.clone(), company: company.clone() },
+        audit(principal, company, action, &order, details, now),
+    ];
+    Decision::new(changes, order)
+}
+
+/// An assigned order and its new lot: the company's managers (and the policy's `notify_emails`)
+/// are told the licences are ready.
+pub fn assign(
+    (assigned, lot): (Order, Lot),
+    company: &Org,
+    policy: &Policy,
+    managers: Vec<String>,
+    principal: &Principal,
+    now: DateTime<Utc>,
+    notice_id: String,
+) -> Decision<Order> {
+    let notice = Notice {
+        notice_id,
+        kind: NoticeKind::OrderAssigned,
+        org_id: company.org_id.clone(),
+        created_at: now,
+        recipients: notice::recipients(managers, &policy.notify_emails),
+        payload: json!({
+            "order_id": assigned.order_id,
+            "lot_id": lot.lot_id,
+            "quantity": lot.quantity,
+            "valid_from": lot.valid_from,
+            "valid_until": lot.valid_until,
+            "message": format!("{} licences are ready for allocation", lot.quantity),
+        }),
+    };
+    let details = json!({ "lot_id": lot.lot_id, "quantity": lot.quantity, "valid_until": lot.valid_until });
+    let changes = vec![
+        Change::DecidedOrder { order: assigned.clone(), company: company.clone() },
+        Change::NewLot { lot, org: company.clone() },
+        Change::Notice(notice),
+        audit(principal, company, "order.assigned", &assigned, details, now),
+    ];
+    Decision::new(changes, assigned)
+}
+
+/// A new org below `parent`, on the condition that its id is free.
+pub fn create_org(org: Org, parent: &Org, principal: &Principal, now: DateTime<Utc>) -> Decision<Org> {
+    let details = json!({ "name": org.name, "kind": org.kind });
+    let entry = AuditEntry::new(principal, parent, "org.created", &format!("org/{}", org.org_id), details, now);
+    Decision::new(vec![Change::NewOrg(org.clone()), Change::Audit(entry)], org)
+}
+
+/// The org's own policy knobs merged with `settings`, written over the version read. The
+/// outcome: the org as stored.
+pub fn set_policy(org: &Org, settings: &PolicySettings, principal: &Principal, now: DateTime<Utc>) -> Decision<Org> {
+    let mut next = org.clone();
+    next.policy = org.policy.merged_with(settings);
+    let details = serde_json::to_value(settings).unwrap_or_default();
+    let entry = AuditEntry::new(principal, &next, "policy.set", &format!("org/{}", org.org_id), details, now);
+    let mut saved = next.clone();
+    saved.version += 1;
+    Decision::new(vec![Change::Org(next), Change::Audit(entry)], saved)
+}

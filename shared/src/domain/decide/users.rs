@@ -1,0 +1,177 @@
+//! Decisions on users and enrolments (DOMAIN.md §2, §5–7): upsert, release, an enrolment change.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use crate::domain::allocation::{self, Balance, Candidate};
+use crate::domain::audit::AuditEntry;
+use crate::domain::auth::Principal;
+use crate::domain::change::{Change, Decision};
+use crate::domain::enrolment::{self, Enrolment, PutEnrolment};
+use crate::domain::org::Org;
+use crate::domain::policy::{Counting, Enforcement, Policy, TermStarts};
+use crate::domain::seats::{self, CounterChange, Reuse};
+use crate::domain::user::{self, UpsertUser, User};
+use crate::domain::DomainError;
+
+/// The user as it is stored after a decision's write (which bumps the version).
+pub fn saved(user: &User) -> User {
+    let mut saved = user.clone();
+    saved.version += 1;
+    saved
+}
+
+/// `PUT user`: the user written over the version read (or new); the manager marker follows a
+/// changed role; an audit entry, except for a login alone. The outcome: the user as stored, and
+/// whether it was created.
+pub fn upsert(
+    existing: Option<User>,
+    org: &Org,
+    email: &str,
+    input: UpsertUser,
+    principal: &Principal,
+    now: DateTime<Utc>,
+) -> Result<Decision<(User, bool)>, DomainError> {
+    let login_only =
+        input.name.is_none() && input.role.is_none() && input.renewable.is_none() && input.last_login_at.is_some();
+    let created = existing.is_none();
+    let role_before = existing.as_ref().map(|u| u.role);
+    let next = user::upsert(existing, &org.org_id, email, input, now)?;
+    let mut changes = vec![Change::User { user: next.clone(), created }];
+    if role_before != Some(next.role) {
+        changes.push(Change::ManagerMarker(next.clone()));
+    }
+    // Logins are recorded on the user; they are not changes worth an audit entry each.
+    if created || !login_only {
+        let details = json!({ "name": next.name, "role": next.role, "renewable": next.renewable });
+        let action = if created { "user.created" } else { "user.updated" };
+        changes.push(Change::Audit(AuditEntry::new(principal, org, action, &format!("user/{email}"), details, now)));
+    }
+    Ok(Decision::new(changes, (saved(&next), created)))
+}
+
+/// Release: the licence ends as `released`, the user's `live` enrolments become `expired`,
+/// records are kept, and the seat goes back to its lot as `uses_per_seat` allows. The outcome:
+/// the user as stored.
+pub fn release(
+    org: &Org,
+    user: &User,
+    live: &[Enrolment],
+    reuse: &Reuse,
+    principal: &Principal,
+    now: DateTime<Utc>,
+) -> Decision<User> {
+    let mut released = user::release(user, now);
+    let mut change = CounterChange::default();
+    if user.active {
+        change.set_active(&mut released, false, reuse);
+    }
+    let mut changes = vec![Change::User { user: released.clone(), created: false }];
+    changes.extend(live.iter().map(|e| Change::Enrolment(e.expired(now))));
+    if let Some(l) = user.licence.as_ref().filter(|l| l.holds_seat(now)) {
+        changes.extend(seats::give_back(&org.org_id, l, &mut change));
+    }
+    if !change.is_empty() {
+        changes.push(Change::Counters { org: org.clone(), change });
+    }
+    let details =
+        json!({ "licence_id": user.licence.as_ref().map(|l| &l.licence_id), "enrolments_expired": live.len() });
+    changes.push(Change::Audit(AuditEntry::new(
+        principal,
+        org,
+        "user.released",
+        &format!("user/{}", user.email),
+        details,
+        now,
+    )));
+    Decision::new(changes, saved(&released))
+}
+
+/// What an enrolment change decides on: the user, all its enrolments, the org's policy, its
+/// balance and the reuse count's state.
+pub struct EnrolmentState {
+    pub user: User,
+    pub enrolments: Vec<Enrolment>,
+    pub policy: Policy,
+    pub balance: Balance,
+    pub reuse: Reuse,
+}
+
+/// An enrolment changes. Whether the user counts as active follows its enrolments (the user item
+/// remembers how it was counted, so an enrolment that ended unswept is not counted off twice).
+/// Under `counting = active_users` with hard enforcement, a user who would become active beyond
+/// the limit is refused. Under `term_starts = activation` the first live enrolment of a user
+/// without a seat debits a licence (pending), and an enrolment becoming active starts the
+/// licence year. The outcome: the enrolment and the user as stored.
+pub fn put_enrolment(
+    org: &Org,
+    state: EnrolmentState,
+    enrolment_id: &str,
+    input: PutEnrolment,
+    principal: &Principal,
+    now: DateTime<Utc>,
+    licence_id: impl FnMut() -> String,
+) -> Result<Decision<(Enrolment, User)>, DomainError> {
+    let EnrolmentState { mut user, enrolments, policy, balance, reuse } = state;
+    let email = user.email.clone();
+    let after = enrolment::put(&org.org_id, &email, enrolment_id, input, now)?;
+    let before = enrolments.iter().find(|e| e.enrolment_id == enrolment_id);
+    let live_after =
+        enrolments.iter().filter(|e| e.enrolment_id != enrolment_id).any(|e| e.live_at(now)) || after.live_at(now);
+
+    let mut change = CounterChange::default();
+    change.set_active(&mut user, live_after, &reuse);
+    let counters = &reuse.counters;
+    if change.active_users > 0 && policy.counting == Counting::ActiveUsers && policy.enforcement == Enforcement::Hard {
+        let limit = balance.limit(now) as i64;
+        if counters.active_users >= limit {
+            return Err(DomainError::SeatLimitReached {
+                message: format!(
+                    "{email} cannot be given access: the org has {limit} seats ({} ordered, {} included) and {} are used. \
+                     Request more licences, or expire the enrolments of users who no longer need access.",
+                    limit - policy.seats_included as i64,
+                    policy.seats_included,
+                    counters.active_users,
+                ),
+                limit: limit.max(0) as u64,
+                used: counters.active_users.max(0) as u64,
+            });
+        }
+        change.active_users_max = Some(limit);
+    }
+
+    let mut changes = vec![Change::Enrolment(after.clone())];
+    let mut next = user.clone();
+    let mut debited = false;
+    if policy.term_starts == TermStarts::Activation && after.live_at(now) && !user.holds_seat(now) {
+        let candidate = Candidate { raw: email.clone(), user: Some(user.clone()) };
+        let plan = allocation::plan(&org.org_id, vec![candidate], false, &balance, &policy, now, licence_id)?;
+        if let Some((licensed, _)) = plan.licensed.into_iter().next() {
+            let debits = plan.lot_debits.iter().map(|(lot, k)| (lot, *k));
+            changes.extend(seats::take(&balance, debits, plan.included_debit, 1, &mut change));
+            next = licensed;
+            debited = true;
+        }
+    }
+    if let Some(start) = enrolment::start_of_year(before, &after, now) {
+        if let Some(activated) = user::activate(&next, &policy, start) {
+            next = activated;
+        }
+    }
+    // The user item is written (and its version checked) on every enrolment change, so two
+    // changes for one user never both count the user as newly active.
+    changes.push(Change::User { user: next.clone(), created: false });
+    if !change.is_empty() {
+        changes.push(Change::Counters { org: org.clone(), change });
+    }
+    let details = json!({ "enrolment_id": enrolment_id, "status": after.status, "licence_debited": debited, "licence_status": next.licence_status(now) });
+    changes.push(Change::Audit(AuditEntry::new(
+        principal,
+        org,
+        "enrolment.set",
+        &format!("user/{email}"),
+        details,
+        now,
+    )));
+    Ok(Decision::new(changes, (after, saved(&next))))
+}
