@@ -285,17 +285,15 @@ impl<R: Read> Read for QuoteWatch<R> {
     }
 }
 
-/// Reads a CSV export from any reader, streaming: only the e-mail cells are kept.
-pub fn read(input: impl Read, email_column: Option<&str>) -> Result<CsvFile, DomainError> {
-    let mut reader = BufReader::with_capacity(64 * 1024, input);
-    // A NUL byte near the start means a binary file (a spreadsheet, an image), not CSV text.
+/// The header line of a CSV file, read with a bound so a 10 MB single line is refused, not
+/// buffered; a file that is binary (a NUL byte near the start) or empty is refused.
+fn read_header(reader: &mut BufReader<impl Read>) -> Result<Vec<u8>, DomainError> {
     let start = reader.fill_buf().map_err(|e| refuse(1, format!("could not be read: {e}")))?;
     if start.iter().take(8192).any(|&b| b == 0) {
         return Err(refuse(1, "the file is binary, not CSV text (save the spreadsheet as CSV or .xlsx)"));
     }
-    // The header line, read with a bound so a 10 MB single line is refused, not buffered.
     let mut header = Vec::new();
-    let read = (&mut reader)
+    let read = reader
         .take(MAX_RECORD_BYTES as u64 + 1)
         .read_until(b'\n', &mut header)
         .map_err(|e| refuse(1, format!("could not be read: {e}")))?;
@@ -308,6 +306,41 @@ pub fn read(input: impl Read, email_column: Option<&str>) -> Result<CsvFile, Dom
     if header.contains(&0) {
         return Err(refuse(1, "the file is binary, not CSV text"));
     }
+    Ok(header)
+}
+
+/// Whether the record that starts on `line` is blank; a record too long to be a row is refused.
+fn blank_row(record: &csv::ByteRecord, line: u64) -> Result<bool, DomainError> {
+    if record.as_slice().len() > MAX_RECORD_BYTES {
+        return Err(refuse(
+            line,
+            format!("the row is longer than {MAX_RECORD_BYTES} bytes; is a quote left open above it?"),
+        ));
+    }
+    Ok(record.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)))
+}
+
+/// The e-mail cell of one (not blank) record that starts on `line`.
+fn email_cell(record: &csv::ByteRecord, line: u64, index: usize, delimiter: u8) -> Result<String, DomainError> {
+    let cell = record.get(index).unwrap_or_default();
+    if cell.contains(&0) {
+        return Err(refuse(line, "the file is binary, not CSV text"));
+    }
+    let cell = std::str::from_utf8(cell).map_err(|_| refuse(line, "the row is not UTF-8 text"))?.trim_end_matches('\r');
+    // A quoted cell holding line breaks followed by more delimited text is a quote left open:
+    // the rows after it were swallowed into one cell.
+    let swallowed =
+        record.iter().any(|f| f.splitn(2, |&b| b == b'\n').nth(1).is_some_and(|rest| rest.contains(&delimiter)));
+    if swallowed || (cell.contains('\n') && validate::email("", cell).is_err()) {
+        return Err(refuse(line, "a quoted field runs over several lines; is a closing quote missing?"));
+    }
+    Ok(cell.to_string())
+}
+
+/// Reads a CSV export from any reader, streaming: only the e-mail cells are kept.
+pub fn read(input: impl Read, email_column: Option<&str>) -> Result<CsvFile, DomainError> {
+    let mut reader = BufReader::with_capacity(64 * 1024, input);
+    let header = read_header(&mut reader)?;
     let body = header.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&header).to_vec();
     let delimiter = detect_delimiter(&body);
     let mut csv = csv::ReaderBuilder::new()
@@ -346,32 +379,13 @@ pub fn read(input: impl Read, email_column: Option<&str>) -> Result<CsvFile, Dom
         // start position counts from the end of the row before, blank lines and all.
         let embedded = record.iter().map(|f| f.iter().filter(|&&b| b == b'\n').count() as u64).sum::<u64>();
         let line = csv.position().line().saturating_sub(embedded + u64::from(!csv.is_done())).max(line);
-        if record.as_slice().len() > MAX_RECORD_BYTES {
-            return Err(refuse(
-                line,
-                format!("the row is longer than {MAX_RECORD_BYTES} bytes; is a quote left open above it?"),
-            ));
-        }
-        if record.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
+        if blank_row(&record, line)? {
             continue;
         }
         if cells.len() == MAX_ROWS {
             return Err(refuse(line, format!("the file has more than {MAX_ROWS} rows; split it")));
         }
-        let cell = record.get(index).unwrap_or_default();
-        if cell.contains(&0) {
-            return Err(refuse(line, "the file is binary, not CSV text"));
-        }
-        let cell =
-            std::str::from_utf8(cell).map_err(|_| refuse(line, "the row is not UTF-8 text"))?.trim_end_matches('\r');
-        // A quoted cell holding line breaks followed by more delimited text is a quote left
-        // open: the rows after it were swallowed into one cell.
-        let swallowed =
-            record.iter().any(|f| f.splitn(2, |&b| b == b'\n').nth(1).is_some_and(|rest| rest.contains(&delimiter)));
-        if swallowed || (cell.contains('\n') && validate::email("", cell).is_err()) {
-            return Err(refuse(line, "a quoted field runs over several lines; is a closing quote missing?"));
-        }
-        cells.push((line, cell.to_string()));
+        cells.push((line, email_cell(&record, line, index, delimiter)?));
     }
     // The reader has seen every byte now: a quote still open swallowed the end of the file.
     if let Some(opened) = csv.get_ref().open_quote() {

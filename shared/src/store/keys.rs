@@ -114,6 +114,12 @@ pub fn order_entry_sk(requested_at: DateTime<Utc>, order_id: &str) -> String {
     format!("ORDER#{}#{order_id}", sort_time(requested_at))
 }
 
+/// The range of an org's order list entries requested from `lo` to `hi` (sort times, or the
+/// bounds `0` and `~`).
+pub fn order_entries_between(lo: &str, hi: &str) -> (String, String) {
+    (format!("ORDER#{lo}"), format!("ORDER#{hi}"))
+}
+
 pub fn orders_by_status(org_id: &str, status: &str) -> String {
     format!("ORG#{org_id}#ORDERS#{status}")
 }
@@ -125,6 +131,16 @@ pub fn order_entry_gsi1sk(requested_at: DateTime<Utc>, order_id: &str) -> String
 pub fn lot_sk(valid_until: Option<DateTime<Utc>>, lot_id: &str) -> String {
     let end = valid_until.map(sort_time).unwrap_or_else(|| "9999".to_string());
     format!("LOT#{end}#{lot_id}")
+}
+
+/// Every lot of an org, first-expiring first.
+pub fn lots_prefix() -> &'static str {
+    "LOT#"
+}
+
+/// A lot's place in its org's usage tree (GSI4SK after the org's path).
+pub fn lot_in_tree(lot_id: &str) -> String {
+    format!("LOT#{lot_id}")
 }
 
 /// The shard of the due-by-instant and renewal indexes an id falls in.
@@ -153,6 +169,11 @@ pub fn tree(root_id: &str) -> String {
     format!("TREE#{root_id}")
 }
 
+/// Every user of an org.
+pub fn users_prefix() -> &'static str {
+    "USER#"
+}
+
 pub fn user_sk(email: &str) -> String {
     format!("USER#{email}")
 }
@@ -177,8 +198,16 @@ pub fn org_renewals(org_id: &str) -> String {
     format!("ORG#{org_id}#RENEWALS")
 }
 
+pub fn notices_prefix() -> &'static str {
+    "NOTICE#"
+}
+
 pub fn notice_sk(created_at: DateTime<Utc>, notice_id: &str) -> String {
     format!("NOTICE#{}#{notice_id}", sort_time(created_at))
+}
+
+pub fn audit_prefix() -> &'static str {
+    "AUDIT#"
 }
 
 pub fn audit_sk(at: DateTime<Utc>, entry_id: &str) -> String {
@@ -224,4 +253,36 @@ mod tests {
     fn idempotency_keys_do_not_collide_across_callers() {
         assert_ne!(idempotency("a", "bc"), idempotency("ab", "c"));
     }
+}
+
+// ---- the sweeps' keys: index shards, notice guards, snapshots -----------------------------
+
+/// One shard of the due-by-instant index (GSI2 `DUE#{shard}`).
+pub fn due_shard(shard: u8) -> String {
+    format!("DUE#{shard}")
+}
+
+/// One shard of the renewal index (GSI3 `RENEW#{shard}`).
+pub fn renew_shard(shard: u8) -> String {
+    format!("RENEW#{shard}")
+}
+
+/// The exactly-once guard of an org's notice of `kind` for `date`.
+pub fn notice_key_sk(kind: &str, date: chrono::NaiveDate) -> String {
+    format!("NOTICEKEY#{kind}#{date}")
+}
+
+/// Every usage snapshot of an org.
+pub fn snapshots_prefix() -> &'static str {
+    "SNAPSHOT#"
+}
+
+/// An org's usage snapshot of one day.
+pub fn snapshot_sk(date: chrono::NaiveDate) -> String {
+    format!("SNAPSHOT#{date}")
+}
+
+/// The org id of an org's partition key (`ORG#{org}`).
+pub fn org_of(pk: &str) -> Option<&str> {
+    pk.strip_prefix("ORG#")
 }

@@ -460,10 +460,10 @@ mod tests {
 
     #[test]
     fn a_cursor_only_opens_its_own_partition() {
-        let key: Item = HashMap::from([("PK".to_string(), s("ORG#c1")), ("SK".to_string(), s("AUDIT#x"))]);
+        let key: Item = HashMap::from([(keys::PK.to_string(), s(keys::org("c1"))), (keys::SK.to_string(), s("x"))]);
         let c = encode_cursor(&key);
-        assert!(decode_cursor(&c, "PK", "ORG#c1").is_ok());
-        assert_eq!(decode_cursor(&c, "PK", "ORG#c2").unwrap_err().code(), "invalid_request");
-        assert!(decode_cursor("%%%", "PK", "ORG#c1").is_err());
+        assert!(decode_cursor(&c, keys::PK, &keys::org("c1")).is_ok());
+        assert_eq!(decode_cursor(&c, keys::PK, &keys::org("c2")).unwrap_err().code(), "invalid_request");
+        assert!(decode_cursor("%%%", keys::PK, &keys::org("c1")).is_err());
     }
 }

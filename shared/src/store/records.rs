@@ -194,7 +194,10 @@ impl Store {
             Some(status) => {
                 QuerySpec::index(GSI1, keys::orders_by_status(org_id, status.as_str()), SortKey::Between(lo, hi))
             }
-            None => QuerySpec::table(keys::org(org_id), SortKey::Between(format!("ORDER#{lo}"), format!("ORDER#{hi}"))),
+            None => {
+                let (from, to) = keys::order_entries_between(&lo, &hi);
+                QuerySpec::table(keys::org(org_id), SortKey::Between(from, to))
+            }
         }
         .newest_first();
         if let Some(company) = &filter.company_id {
@@ -214,7 +217,7 @@ impl Store {
             attrs.push((GSI2SK, format!("{}#LOT#{}#{}", keys::sort_time(end), lot.org_id, lot.lot_id)));
         }
         if lot.status == LotStatus::Active {
-            attrs.extend(tree_keys(org, &format!("LOT#{}", lot.lot_id)));
+            attrs.extend(tree_keys(org, &keys::lot_in_tree(&lot.lot_id)));
         }
         to_item("lot", lot, &attrs)
     }
@@ -225,7 +228,7 @@ impl Store {
 
     /// Lots of an org, first-expiring first.
     pub async fn lots(&self, org_id: &str, page: &PageRequest) -> Result<Page<Lot>, Error> {
-        self.query(&QuerySpec::table(keys::org(org_id), SortKey::BeginsWith("LOT#".into())), page).await
+        self.query(&QuerySpec::table(keys::org(org_id), SortKey::BeginsWith(keys::lots_prefix().into())), page).await
     }
 
     // ---- notices and audit ------------------------------------------------------------------
@@ -236,7 +239,8 @@ impl Store {
     }
 
     pub async fn notices(&self, org_id: &str, page: &PageRequest) -> Result<Page<Notice>, Error> {
-        let spec = QuerySpec::table(keys::org(org_id), SortKey::BeginsWith("NOTICE#".into())).newest_first();
+        let spec =
+            QuerySpec::table(keys::org(org_id), SortKey::BeginsWith(keys::notices_prefix().into())).newest_first();
         self.query(&spec, page).await
     }
 
@@ -246,7 +250,7 @@ impl Store {
     }
 
     pub async fn audit(&self, org_id: &str, page: &PageRequest) -> Result<Page<AuditEntry>, Error> {
-        let spec = QuerySpec::table(keys::org(org_id), SortKey::BeginsWith("AUDIT#".into())).newest_first();
+        let spec = QuerySpec::table(keys::org(org_id), SortKey::BeginsWith(keys::audit_prefix().into())).newest_first();
         self.query(&spec, page).await
     }
 

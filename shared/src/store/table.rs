@@ -161,25 +161,11 @@ impl TableDefinition {
         if exists {
             return Ok(false);
         }
-        let element = |name: &str, kind: KeyType| {
-            KeySchemaElement::builder()
-                .attribute_name(name)
-                .key_type(kind)
-                .build()
-                .map_err(|e| StoreError::Other(e.to_string()))
-        };
-        let schema = |hash: &str, range: &Option<String>| -> Result<Vec<KeySchemaElement>, StoreError> {
-            let mut v = vec![element(hash, KeyType::Hash)?];
-            if let Some(r) = range {
-                v.push(element(r, KeyType::Range)?);
-            }
-            Ok(v)
-        };
         let mut request = client
             .create_table()
             .table_name(table)
             .billing_mode(BillingMode::PayPerRequest)
-            .set_key_schema(Some(schema(&self.hash, &self.range)?));
+            .set_key_schema(Some(schema_elements(&self.hash, &self.range)?));
         for (name, kind) in &self.attributes {
             request = request.attribute_definitions(
                 AttributeDefinition::builder()
@@ -193,7 +179,7 @@ impl TableDefinition {
             request = request.global_secondary_indexes(
                 GlobalSecondaryIndex::builder()
                     .index_name(&index.name)
-                    .set_key_schema(Some(schema(&index.hash, &index.range)?))
+                    .set_key_schema(Some(schema_elements(&index.hash, &index.range)?))
                     .projection(
                         Projection::builder().projection_type(ProjectionType::from(index.projection.as_str())).build(),
                     )
@@ -212,22 +198,32 @@ impl TableDefinition {
         }
         request.send().await.map_err(StoreError::from_sdk)?;
         if let Some(attr) = &self.ttl_attribute {
-            client
-                .update_time_to_live()
-                .table_name(table)
-                .time_to_live_specification(
-                    TimeToLiveSpecification::builder()
-                        .enabled(true)
-                        .attribute_name(attr)
-                        .build()
-                        .map_err(|e| StoreError::Other(e.to_string()))?,
-                )
-                .send()
-                .await
-                .map_err(StoreError::from_sdk)?;
+            let ttl = TimeToLiveSpecification::builder()
+                .enabled(true)
+                .attribute_name(attr)
+                .build()
+                .map_err(|e| StoreError::Other(e.to_string()))?;
+            let update = client.update_time_to_live().table_name(table).time_to_live_specification(ttl);
+            update.send().await.map_err(StoreError::from_sdk)?;
         }
         Ok(true)
     }
+}
+
+/// A key schema: the hash key and, when there is one, the range key.
+fn schema_elements(hash: &str, range: &Option<String>) -> Result<Vec<KeySchemaElement>, StoreError> {
+    let element = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .map_err(|e| StoreError::Other(e.to_string()))
+    };
+    let mut v = vec![element(hash, KeyType::Hash)?];
+    if let Some(r) = range {
+        v.push(element(r, KeyType::Range)?);
+    }
+    Ok(v)
 }
 
 #[cfg(test)]

@@ -38,6 +38,43 @@ fn update(
     Ok(TransactWriteItem::builder().update(u).build())
 }
 
+/// The update and conditions of a change to the distinct users of the licence year.
+fn reuse_terms(
+    reuse: &ReuseChange,
+    sets: &mut Vec<String>,
+    conditions: &mut Vec<String>,
+    values: &mut HashMap<String, AttributeValue>,
+) {
+    match reuse {
+        ReuseChange::None => {}
+        ReuseChange::Add { year } => {
+            sets.push("reuse = if_not_exists(reuse, :zero) + :one".into());
+            conditions.push("reuse_year = :reuse_year".into());
+            values.insert(":one".into(), n(1));
+            values.insert(":reuse_year".into(), s(year.to_string()));
+        }
+        ReuseChange::Start { year, counted, active_read, value } => {
+            sets.push("reuse = :reuse, reuse_year = :reuse_year".into());
+            values.insert(":reuse".into(), n(*value));
+            values.insert(":reuse_year".into(), s(year.to_string()));
+            conditions.push(match counted {
+                Some(c) => {
+                    values.insert(":counted".into(), s(c.to_string()));
+                    "reuse_year = :counted".to_string()
+                }
+                None => "attribute_not_exists(reuse_year)".to_string(),
+            });
+            // The start counts the users active as read: nobody may have changed since.
+            if *active_read == 0 {
+                conditions.push("(attribute_not_exists(active_users) OR active_users = :zero)".into());
+            } else {
+                conditions.push("active_users = :active_read".into());
+                values.insert(":active_read".into(), n(*active_read));
+            }
+        }
+    }
+}
+
 fn key(pk: String, sk: String) -> Item {
     HashMap::from([(PK.to_string(), s(pk)), (SK.to_string(), s(sk))])
 }
@@ -53,7 +90,7 @@ impl Store {
     }
 
     pub async fn users(&self, org_id: &str, page: &PageRequest) -> Result<Page<User>, Error> {
-        self.query(&QuerySpec::table(keys::org(org_id), SortKey::BeginsWith("USER#".into())), page).await
+        self.query(&QuerySpec::table(keys::org(org_id), SortKey::BeginsWith(keys::users_prefix().into())), page).await
     }
 
     /// Users of an org whose e-mail starts with `email_prefix` (lower-cased, as e-mails are
@@ -209,34 +246,7 @@ impl Store {
             }
         }
         let names = HashMap::from([("#type".to_string(), keys::TYPE.to_string())]);
-        match &change.reuse {
-            ReuseChange::None => {}
-            ReuseChange::Add { year } => {
-                sets.push("reuse = if_not_exists(reuse, :zero) + :one".into());
-                conditions.push("reuse_year = :reuse_year".into());
-                values.insert(":one".into(), n(1));
-                values.insert(":reuse_year".into(), s(year.to_string()));
-            }
-            ReuseChange::Start { year, counted, active_read, value } => {
-                sets.push("reuse = :reuse, reuse_year = :reuse_year".into());
-                values.insert(":reuse".into(), n(*value));
-                values.insert(":reuse_year".into(), s(year.to_string()));
-                conditions.push(match counted {
-                    Some(c) => {
-                        values.insert(":counted".into(), s(c.to_string()));
-                        "reuse_year = :counted".to_string()
-                    }
-                    None => "attribute_not_exists(reuse_year)".to_string(),
-                });
-                // The start counts the users active as read: nobody may have changed since.
-                if *active_read == 0 {
-                    conditions.push("(attribute_not_exists(active_users) OR active_users = :zero)".into());
-                } else {
-                    conditions.push("active_users = :active_read".into());
-                    values.insert(":active_read".into(), n(*active_read));
-                }
-            }
-        }
+        reuse_terms(&change.reuse, &mut sets, &mut conditions, &mut values);
         sets.push("#type = :type".into());
         values.insert(":type".into(), s("counters"));
         for (i, (name, value)) in super::records::tree_keys(org, keys::COUNTERS_SK).into_iter().enumerate() {
@@ -270,7 +280,7 @@ impl Store {
 
     /// Every lot of an org, first-expiring first.
     pub async fn all_lots(&self, org_id: &str) -> Result<Vec<Lot>, Error> {
-        self.query_all(&QuerySpec::table(keys::org(org_id), SortKey::BeginsWith("LOT#".into()))).await
+        self.query_all(&QuerySpec::table(keys::org(org_id), SortKey::BeginsWith(keys::lots_prefix().into()))).await
     }
 
     /// Takes `count` seats from a lot, on the condition that it still has them: not expired,

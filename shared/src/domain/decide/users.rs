@@ -87,6 +87,32 @@ pub fn release(
     Decision::new(changes, saved(&released))
 }
 
+/// The seat limit a user who becomes active must fit in (hard enforcement under `counting =
+/// active_users`), or the refusal naming the seats and what to do.
+fn within_limit(
+    email: &str,
+    policy: &Policy,
+    balance: &Balance,
+    reuse: &Reuse,
+    now: DateTime<Utc>,
+) -> Result<i64, DomainError> {
+    let limit = balance.limit(now) as i64;
+    let used = reuse.counters.active_users;
+    if used < limit {
+        return Ok(limit);
+    }
+    Err(DomainError::SeatLimitReached {
+        message: format!(
+            "{email} cannot be given access: the org has {limit} seats ({} ordered, {} included) and {used} are used. \
+             Request more licences, or expire the enrolments of users who no longer need access.",
+            limit - policy.seats_included as i64,
+            policy.seats_included,
+        ),
+        limit: limit.max(0) as u64,
+        used: used.max(0) as u64,
+    })
+}
+
 /// What an enrolment change decides on: the user, all its enrolments, the org's policy, its
 /// balance and the reuse count's state.
 pub struct EnrolmentState {
@@ -121,23 +147,8 @@ pub fn put_enrolment(
 
     let mut change = CounterChange::default();
     change.set_active(&mut user, live_after, &reuse);
-    let counters = &reuse.counters;
     if change.active_users > 0 && policy.counting == Counting::ActiveUsers && policy.enforcement == Enforcement::Hard {
-        let limit = balance.limit(now) as i64;
-        if counters.active_users >= limit {
-            return Err(DomainError::SeatLimitReached {
-                message: format!(
-                    "{email} cannot be given access: the org has {limit} seats ({} ordered, {} included) and {} are used. \
-                     Request more licences, or expire the enrolments of users who no longer need access.",
-                    limit - policy.seats_included as i64,
-                    policy.seats_included,
-                    counters.active_users,
-                ),
-                limit: limit.max(0) as u64,
-                used: counters.active_users.max(0) as u64,
-            });
-        }
-        change.active_users_max = Some(limit);
+        change.active_users_max = Some(within_limit(&email, &policy, &balance, &reuse, now)?);
     }
 
     let mut changes = vec![Change::Enrolment(after.clone())];
