@@ -12,8 +12,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use chrono::{DateTime, Utc};
-use seatkeeper_tests::{TestEnv, Who};
+use seatkeeper_tests::{at, platform, TestEnv};
 use serde_json::{json, Value};
 
 fn root() -> PathBuf {
@@ -236,35 +235,15 @@ async fn the_http_functions_answer_api_gateway_requests_with_jwt_claims() {
 /// Partner `acme-partner` with company `globex` holding an assigned lot of `seats`.
 async fn company_with_lot(env: &TestEnv, seats: u64) {
     env.partner_with_company("acme-partner", "globex").await;
-    env.put("/v1/orgs/globex/users/cm@globex.example")
-        .by(&Who::new("company_manager", "globex"))
-        .json(json!({"role": "company_manager"}))
-        .at("2027-01-04T10:00:00Z")
-        .send()
-        .await;
-    let order = env.request("globex", seats, "2027-01-04T10:00:00Z").await;
-    let a = env
-        .post(&format!("/v1/orders/{order}/assign"))
-        .by(&Who::new("partner_manager", "acme-partner"))
-        .at("2027-01-05T09:00:00Z")
-        .send()
-        .await;
-    assert_eq!(a.status, 200, "{}", a.body);
+    env.manager("globex", "cm@globex.example").at("2027-01-04T10:00:00Z").await;
+    env.order_and_assign("globex", seats, "2027-01-04T10:00:00Z", "acme-partner", "2027-01-05T09:00:00Z").await;
 }
 
 #[tokio::test]
 async fn an_s3_object_with_spaces_and_parentheses_is_imported_once_however_often_it_is_delivered() {
     let (env, f) = emulators(&["import-allocation"]).await;
     company_with_lot(&env, 5).await;
-    for email in ["ann@corp.test", "bob@corp.test"] {
-        let u = env
-            .put(&format!("/v1/orgs/globex/users/{email}"))
-            .by(&Who::new("platform", "globex"))
-            .json(json!({}))
-            .send()
-            .await;
-        assert!(u.status < 300, "{}", u.body);
-    }
+    env.users("globex", ["ann@corp.test", "bob@corp.test"]).by(&platform("globex")).json(json!({})).await;
     let imports = env.imports();
     let csv = "Work e-mail,Name\nann@corp.test,Ann\nbob@corp.test,Bob\n";
     let put = imports
@@ -301,31 +280,14 @@ async fn an_s3_object_with_spaces_and_parentheses_is_imported_once_however_often
     assert_eq!((lots[0].in_use, lots[0].uses), (2, 2), "two seats, taken once");
 }
 
-fn at(s: &str) -> DateTime<Utc> {
-    s.parse().unwrap()
-}
-
 #[tokio::test]
 async fn each_schedule_of_the_template_runs_its_sweep_in_its_function() {
     let (env, f) = emulators(&["expire", "renewal-sweep", "renewals", "usage-report"]).await;
     company_with_lot(&env, 5).await;
-    let a = env
-        .post("/v1/orgs/globex/allocations")
-        .by(&Who::new("company_manager", "globex"))
-        .json(json!({"emails": ["ann@corp.test"], "create_missing": true}))
-        .at("2027-01-06T09:00:00Z")
-        .send()
-        .await;
-    assert_eq!(a.body["allocated"], 1, "{}", a.body);
+    env.licensed("globex", &["ann@corp.test"], "2027-01-06T09:00:00Z").await;
     // A company that renews automatically, for the monthly forecast export.
     env.org("initech", "company", "acme-partner").await;
-    let p = env
-        .put("/v1/orgs/initech/policy")
-        .by(&Who::vendor_admin())
-        .json(json!({"renewal": "automatic", "term_starts": "activation"}))
-        .send()
-        .await;
-    assert_eq!(p.status, 200, "{}", p.body);
+    env.set_policy("initech", json!({"renewal": "automatic", "term_starts": "activation"})).await;
 
     let schedules = seatkeeper_local::schedules::compiled();
     let mut ran = Vec::new();

@@ -378,7 +378,7 @@ async fn import_and_sweep(meter: &Meter, lines: &mut Vec<Line>) -> Res<()> {
     let items = licensed_items(&raw.app.store, "c", large(), "2027-02-15T00:00:00Z")?;
     meter.take();
     let started = Instant::now();
-    batch_write(&raw.client, &raw.table, items, seatkeeper::handlers::imports::WRITES_IN_FLIGHT).await?;
+    batch_write(&raw.client, &raw.table, items, seatkeeper::imports::commit::WRITES_IN_FLIGHT).await?;
     let raw_secs = started.elapsed().as_secs_f64();
     let raw_usage = meter.take();
     let raw_rate = large() as f64 / raw_secs;

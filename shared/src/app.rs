@@ -10,6 +10,27 @@ pub struct ImportsBucket {
     pub bucket: String,
 }
 
+impl ImportsBucket {
+    /// Writes `body` under `key` in `bucket` (the imports bucket, or the bucket an event names);
+    /// a failure is retryable, naming the key.
+    pub async fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<(), crate::store::StoreError> {
+        let put = self.client.put_object().bucket(bucket).key(key).content_type(content_type).body(body.into());
+        put.send().await.map_err(|e| {
+            crate::store::StoreError::Retryable(format!(
+                "writing {key}: {}",
+                aws_sdk_s3::error::DisplayErrorContext(&e)
+            ))
+        })?;
+        Ok(())
+    }
+}
+
 #[derive(Clone)]
 pub struct App {
     pub store: Store,

@@ -271,7 +271,7 @@ pub mod entries {
         http: Some(&f::IMPORT_ALLOCATION),
         sweep: None,
         s3: Some(|app, event| {
-            Box::pin(async move { crate::handlers::imports::handle_s3_event(app, event).await.map(|_| ()) })
+            Box::pin(async move { crate::imports::s3::handle_s3_event(app, event).await.map(|_| ()) })
         }),
         app: table_and_bucket,
     };

@@ -9,6 +9,7 @@ pub mod command;
 pub mod domain;
 pub mod handlers;
 pub mod http;
+pub mod imports;
 pub mod lambda;
 pub mod report;
 pub mod store;

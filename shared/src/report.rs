@@ -99,6 +99,55 @@ pub fn xlsx(sheet: &str, header: &[&str], rows: &[Vec<Cell>]) -> Result<Vec<u8>,
     workbook.save_to_buffer()
 }
 
+/// The media type of an .xlsx workbook.
+pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// The renewal forecast as a report: what `GET /v1/orgs/{org_id}/renewals` answers as CSV or
+/// Excel, and what the monthly export stores.
+pub mod renewals {
+    use super::Cell;
+    use crate::domain::renewal::ForecastRow;
+    use crate::store::StoreError;
+
+    const HEADER: &[&str] = &[
+        "email",
+        "name",
+        "licence_date",
+        "renewal_date",
+        "licence_count",
+        "renewable",
+        "last_login_at",
+        "will_renew",
+        "reason",
+    ];
+
+    fn cells(rows: &[ForecastRow]) -> Vec<Vec<Cell>> {
+        rows.iter()
+            .map(|r| {
+                vec![
+                    Cell::Text(r.email.clone()),
+                    Cell::Text(r.name.clone().unwrap_or_default()),
+                    r.licence_date.into(),
+                    Cell::Date(r.renewal_date),
+                    Cell::Number(r.licence_count as f64),
+                    Cell::Bool(r.renewable),
+                    r.last_login_at.into(),
+                    Cell::Bool(r.will_renew),
+                    Cell::Text(r.reason.unwrap_or("").to_string()),
+                ]
+            })
+            .collect()
+    }
+
+    pub fn csv(rows: &[ForecastRow]) -> Vec<u8> {
+        super::csv(HEADER, &cells(rows))
+    }
+
+    pub fn xlsx(rows: &[ForecastRow]) -> Result<Vec<u8>, StoreError> {
+        super::xlsx("Renewals", HEADER, &cells(rows)).map_err(|e| StoreError::Other(e.to_string()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let event = std::env::args().nth(1).ok_or("usage: import-worker S3_EVENT_JSON")?;
     let event: aws_lambda_events::s3::S3Event = serde_json::from_str(&event)?;
     let app = seatkeeper::App::from_env_with_bucket().await?;
-    let records = seatkeeper::handlers::imports::handle_s3_event(&app, event).await?;
+    let records = seatkeeper::imports::s3::handle_s3_event(&app, event).await?;
     println!("{}", serde_json::to_string(&records)?);
     Ok(())
 }

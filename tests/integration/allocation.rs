@@ -1,87 +1,32 @@
 //! Users, allocation and the access check against DynamoDB Local.
 
 use futures::future::join_all;
-use seatkeeper_tests::{Answer, TestEnv, Who};
+use seatkeeper_tests::{cm, platform, Answer, TestEnv, Who};
 use serde_json::{json, Value};
 
-fn cm(org: &str) -> Who {
-    Who::new("company_manager", org)
-}
+/// When the learners of these tests are put, each named by its e-mail.
+const JOINED: &str = "2026-01-16T00:00:00Z";
 
-fn pm(org: &str) -> Who {
-    Who::new("partner_manager", org)
-}
-
-/// Partner p, company c, and an assigned lot of `quantity` valid 2026-01-15T09:00Z → 2027-01-15T09:00Z.
-async fn company_with_lot(env: &TestEnv, quantity: u64) -> String {
-    env.partner_with_company("p", "c").await;
-    let order = env.request("c", quantity, "2026-01-10T08:00:00Z").await;
-    let a = env.post(&format!("/v1/orders/{order}/assign")).by(&pm("p")).at("2026-01-15T09:00:00Z").send().await;
-    assert_eq!(a.status, 200, "{:?}", a.body);
-    a.body["lot"]["lot_id"].as_str().unwrap().to_string()
-}
-
-async fn learner(env: &TestEnv, org: &str, email: &str) {
-    let a = env
-        .put(&format!("/v1/orgs/{org}/users/{email}"))
-        .by(&cm(org))
-        .json(json!({"name": email}))
-        .at("2026-01-16T00:00:00Z")
-        .send()
-        .await;
-    assert!(a.status == 201 || a.status == 200, "{:?}", a.body);
-}
-
-async fn allocate(env: &TestEnv, org: &str, body: Value, at: &str) -> Answer {
-    env.post(&format!("/v1/orgs/{org}/allocations")).by(&cm(org)).json(body).at(at).send().await
-}
-
-async fn lot(env: &TestEnv, org: &str, at: &str) -> Value {
-    let lots = env.get(&format!("/v1/orgs/{org}/lots")).by(&cm(org)).at(at).send().await;
-    lots.body["items"][0].clone()
-}
-
+/// Every licence of `org` with `status` at `at`, page by page.
 async fn licences(env: &TestEnv, org: &str, status: &str, at: &str) -> Vec<Value> {
-    let mut all = Vec::new();
-    let mut cursor = String::new();
-    loop {
-        let a = env
-            .get(&format!("/v1/orgs/{org}/licences?status={status}&limit=500{cursor}"))
-            .by(&cm(org))
-            .at(at)
-            .send()
-            .await;
-        assert_eq!(a.status, 200, "{:?}", a.body);
-        all.extend(a.body["items"].as_array().unwrap().iter().cloned());
-        match a.body["next_cursor"].as_str() {
-            Some(c) => cursor = format!("&cursor={c}"),
-            None => return all,
-        }
-    }
-}
-
-async fn access(env: &TestEnv, org: &str, email: &str, at: &str) -> Value {
-    let a = env.get(&format!("/v1/orgs/{org}/users/{email}/access")).by(&Who::new("platform", org)).at(at).send().await;
-    assert_eq!(a.status, 200, "{:?}", a.body);
-    a.body
+    let pages = env.pages(&format!("/v1/orgs/{org}/licences?status={status}&limit=500"), &cm(org), at).await;
+    pages.iter().flat_map(|a| a.body["items"].as_array().unwrap().iter().cloned()).collect()
 }
 
 /// Worked case 2 of DOMAIN.md §11, and the access check from time.
 #[tokio::test]
 async fn worked_case_2_twelve_refused_ten_licensed_until_the_lot_ends() {
     let env = TestEnv::new().await;
-    company_with_lot(&env, 10).await;
+    env.company_with_lot(10).await;
     let emails: Vec<String> = (1..=12).map(|i| format!("learner{i}@c.example")).collect();
-    for e in &emails {
-        learner(&env, "c", e).await;
-    }
-    let refused = allocate(&env, "c", json!({"emails": emails}), "2026-02-01T10:00:00Z").await;
+    env.users("c", &emails).named().at(JOINED).await;
+    let refused = env.allocate("c", json!({"emails": emails}), "2026-02-01T10:00:00Z").await;
     assert_eq!((refused.status, refused.code()), (409, "insufficient_licences"));
     assert_eq!(refused.body["error"]["details"], json!({"needed": 12, "available": 10}));
     assert!(licences(&env, "c", "active", "2026-02-01T10:00:00Z").await.is_empty(), "nobody licensed");
-    assert_eq!(lot(&env, "c", "2026-02-01T10:00:00Z").await["in_use"], 0);
+    assert_eq!(env.lots("c", "2026-02-01T10:00:00Z").await[0]["in_use"], 0);
 
-    let ok = allocate(&env, "c", json!({"emails": emails[..10]}), "2026-02-01T10:00:00Z").await;
+    let ok = env.allocate("c", json!({"emails": emails[..10]}), "2026-02-01T10:00:00Z").await;
     assert_eq!(ok.status, 200, "{:?}", ok.body);
     assert_eq!(ok.body["allocated"], 10);
     assert!(ok.body["results"]
@@ -91,30 +36,30 @@ async fn worked_case_2_twelve_refused_ten_licensed_until_the_lot_ends() {
         .all(|r| r["outcome"] == "allocated" && r["licence"]["valid_until"] == "2027-01-15T09:00:00Z"));
     let active = licences(&env, "c", "active", "2026-02-01T10:00:00Z").await;
     assert_eq!(active.len(), 10);
-    let l = lot(&env, "c", "2026-02-01T10:00:00Z").await;
+    let l = env.lots("c", "2026-02-01T10:00:00Z").await.remove(0);
     assert_eq!((l["in_use"].as_u64(), l["uses"].as_u64(), l["available"].as_u64()), (Some(10), Some(10), Some(0)));
 
-    let yes = access(&env, "c", "learner1@c.example", "2027-01-15T08:59:59Z").await;
+    let yes = env.access("c", "learner1@c.example", "2027-01-15T08:59:59Z").await;
     assert_eq!((yes["access"].as_bool(), yes["reason"].as_str()), (Some(true), Some("active")));
-    let eleventh = access(&env, "c", "learner11@c.example", "2026-02-01T10:00:00Z").await;
+    let eleventh = env.access("c", "learner11@c.example", "2026-02-01T10:00:00Z").await;
     assert_eq!((eleventh["access"].as_bool(), eleventh["reason"].as_str()), (Some(false), Some("no_licence")));
     // At the lot's end the ten lose access at once, sweep or no sweep.
-    let ended = access(&env, "c", "learner1@c.example", "2027-01-15T09:00:00Z").await;
+    let ended = env.access("c", "learner1@c.example", "2027-01-15T09:00:00Z").await;
     assert_eq!((ended["access"].as_bool(), ended["reason"].as_str()), (Some(false), Some("expired")));
 
     // Allocating again costs nothing for those who hold one; unknown and invalid are reported.
-    let again = allocate(
-        &env,
-        "c",
-        json!({"emails": ["LEARNER1@c.example ", "ghost@c.example", "not-an-email"]}),
-        "2026-02-02T10:00:00Z",
-    )
-    .await;
+    let again = env
+        .allocate(
+            "c",
+            json!({"emails": ["LEARNER1@c.example ", "ghost@c.example", "not-an-email"]}),
+            "2026-02-02T10:00:00Z",
+        )
+        .await;
     assert_eq!(again.status, 200, "{:?}", again.body);
     let outcomes: Vec<&str> =
         again.body["results"].as_array().unwrap().iter().map(|r| r["outcome"].as_str().unwrap()).collect();
     assert_eq!(outcomes, vec!["already_active", "unknown_user", "invalid_email"]);
-    assert_eq!(lot(&env, "c", "2026-02-02T10:00:00Z").await["uses"], 10);
+    assert_eq!(env.lots("c", "2026-02-02T10:00:00Z").await[0]["uses"], 10);
 
     // The audit log records the allocation.
     let audit = env.get("/v1/orgs/c/audit").by(&cm("c")).send().await;
@@ -125,10 +70,9 @@ async fn worked_case_2_twelve_refused_ten_licensed_until_the_lot_ends() {
 #[tokio::test]
 async fn two_hundred_concurrent_allocations_against_fifty_seats_license_exactly_fifty() {
     let env = TestEnv::new().await;
-    company_with_lot(&env, 50).await;
+    env.company_with_lot(50).await;
     let calls = (0..200).map(|i| {
-        allocate(
-            &env,
+        env.allocate(
             "c",
             json!({"emails": [format!("u{i}@c.example")], "create_missing": true}),
             "2026-02-01T10:00:00Z",
@@ -143,7 +87,7 @@ async fn two_hundred_concurrent_allocations_against_fifty_seats_license_exactly_
         "{:?}",
         answers.iter().filter(|a| a.status != 200 && a.status != 409).map(|a| &a.body).collect::<Vec<_>>()
     );
-    let l = lot(&env, "c", "2026-02-01T10:00:00Z").await;
+    let l = env.lots("c", "2026-02-01T10:00:00Z").await.remove(0);
     assert_eq!((l["uses"].as_u64(), l["in_use"].as_u64(), l["available"].as_u64()), (Some(50), Some(50), Some(0)));
     assert_eq!(licences(&env, "c", "active", "2026-02-01T10:00:00Z").await.len(), 50);
 }
@@ -151,14 +95,14 @@ async fn two_hundred_concurrent_allocations_against_fifty_seats_license_exactly_
 #[tokio::test]
 async fn one_user_allocated_by_two_concurrent_requests_is_charged_once() {
     let env = TestEnv::new().await;
-    company_with_lot(&env, 10).await;
-    learner(&env, "c", "ann@c.example").await;
-    let calls = (0..2).map(|_| allocate(&env, "c", json!({"emails": ["ann@c.example"]}), "2026-02-01T10:00:00Z"));
+    env.company_with_lot(10).await;
+    env.users("c", ["ann@c.example"]).named().at(JOINED).await;
+    let calls = (0..2).map(|_| env.allocate("c", json!({"emails": ["ann@c.example"]}), "2026-02-01T10:00:00Z"));
     let answers = join_all(calls).await;
     assert!(answers.iter().all(|a| a.status == 200), "{:?}", answers.iter().map(|a| &a.body).collect::<Vec<_>>());
     let outcomes: Vec<&str> = answers.iter().map(|a| a.body["results"][0]["outcome"].as_str().unwrap()).collect();
     assert!(outcomes.contains(&"allocated") && outcomes.contains(&"already_active"), "{outcomes:?}");
-    let l = lot(&env, "c", "2026-02-01T10:00:00Z").await;
+    let l = env.lots("c", "2026-02-01T10:00:00Z").await.remove(0);
     assert_eq!((l["uses"].as_u64(), l["in_use"].as_u64()), (Some(1), Some(1)));
     let user = env.get("/v1/orgs/c/users/ann@c.example").by(&cm("c")).send().await;
     assert_eq!(user.body["licence_count"], 1);
@@ -168,15 +112,14 @@ async fn one_user_allocated_by_two_concurrent_requests_is_charged_once() {
 async fn release_then_reallocate_under_three_uses_per_seat() {
     let env = TestEnv::new().await;
     env.partner_with_company("p", "c").await;
-    env.put("/v1/orgs/c/policy").by(&Who::vendor_admin()).json(json!({"uses_per_seat": 3})).send().await;
-    let order = env.request("c", 2, "2026-01-10T08:00:00Z").await;
-    env.post(&format!("/v1/orders/{order}/assign")).by(&pm("p")).at("2026-01-15T09:00:00Z").send().await;
+    env.set_policy("c", json!({"uses_per_seat": 3})).await;
+    env.lot("p", "c", 2).await;
     let now = "2026-03-01T00:00:00Z";
     let mut next = 0;
     async fn take(env: &TestEnv, next: &mut u32, now: &str) -> (String, Answer) {
         *next += 1;
         let email = format!("user{next}@c.example");
-        let a = allocate(env, "c", json!({"emails": [email.clone()], "create_missing": true}), now).await;
+        let a = env.allocate("c", json!({"emails": [email.clone()], "create_missing": true}), now).await;
         (email, a)
     }
     // Two seats, six licences in the year: 2 now, then 4 more each after a release.
@@ -200,44 +143,33 @@ async fn release_then_reallocate_under_three_uses_per_seat() {
         assert_eq!(a.status, 200, "round {round}: {:?}", a.body);
         holders.push(email);
     }
-    let l = lot(&env, "c", now).await;
+    let l = env.lots("c", now).await.remove(0);
     assert_eq!((l["uses"].as_u64(), l["in_use"].as_u64(), l["available"].as_u64()), (Some(6), Some(2), Some(0)));
     // Released but with a seat back: still no seventh licence — the seat is spent for the year.
     let r = env.call("DELETE", &format!("/v1/orgs/c/users/{}", holders[0])).by(&cm("c")).at(now).send().await;
     assert_eq!(r.status, 200);
-    let l = lot(&env, "c", now).await;
+    let l = env.lots("c", now).await.remove(0);
     assert_eq!((l["in_use"].as_u64(), l["available"].as_u64()), (Some(1), Some(0)));
     let (_, seventh) = take(&env, &mut next, now).await;
     assert_eq!((seventh.status, seventh.body["error"]["details"]["available"].as_u64()), (409, Some(0)));
     // The released user's record is kept, and so is the audit trail.
     let kept = env.get(&format!("/v1/orgs/c/users/{}", holders[0])).by(&cm("c")).send().await;
     assert_eq!((kept.status, kept.body["licence_status"].as_str()), (200, Some("released")));
-    assert!(!access(&env, "c", &holders[0], now).await["access"].as_bool().unwrap());
+    assert!(!env.access("c", &holders[0], now).await["access"].as_bool().unwrap());
 }
 
 #[tokio::test]
 async fn under_activation_the_first_enrolment_debits_and_the_first_start_begins_the_year() {
     let env = TestEnv::new().await;
     env.partner_with_company("p", "c").await;
-    env.put("/v1/orgs/c/policy")
-        .by(&Who::vendor_admin())
-        .json(json!({"term_starts": "activation", "renewal": "automatic"}))
-        .send()
-        .await;
-    let order = env.request("c", 5, "2018-04-01T08:00:00Z").await;
-    let a = env.post(&format!("/v1/orders/{order}/assign")).by(&pm("p")).at("2018-04-02T09:00:00Z").send().await;
+    env.set_policy("c", json!({"term_starts": "activation", "renewal": "automatic"})).await;
+    let a = env.order_and_assign("c", 5, "2018-04-01T08:00:00Z", "p", "2018-04-02T09:00:00Z").await;
     assert_eq!(a.body["lot"]["valid_until"], Value::Null, "activation lots do not lapse");
-    let platform = Who::new("platform", "c");
-    env.put("/v1/orgs/c/users/wessel@c.example")
-        .by(&platform)
-        .json(json!({"name": "Wessel"}))
-        .at("2018-05-01T00:00:00Z")
-        .send()
-        .await;
+    let wessel = json!({"name": "Wessel"});
+    env.users("c", ["wessel@c.example"]).by(&platform("c")).json(wessel).at("2018-05-01T00:00:00Z").await;
 
     let enrol = env
-        .put("/v1/orgs/c/users/wessel@c.example/enrolments/run-2018")
-        .by(&platform)
+        .enrolment("c", "wessel@c.example", "run-2018")
         .json(json!({"status": "new", "ends_at": "2020-05-11T00:00:00Z"}))
         .at("2018-05-02T10:00:00Z")
         .send()
@@ -245,22 +177,17 @@ async fn under_activation_the_first_enrolment_debits_and_the_first_start_begins_
     assert_eq!(enrol.status, 200, "{:?}", enrol.body);
     let l = &enrol.body["user"]["licence"];
     assert_eq!((l["status"].as_str(), l["licence_date"].as_str()), (Some("pending"), Some("2018-05-02")));
-    assert_eq!(lot(&env, "c", "2018-05-02T10:00:00Z").await["uses"], 1);
-    let pending = access(&env, "c", "wessel@c.example", "2018-05-03T00:00:00Z").await;
+    assert_eq!(env.lots("c", "2018-05-02T10:00:00Z").await[0]["uses"], 1);
+    let pending = env.access("c", "wessel@c.example", "2018-05-03T00:00:00Z").await;
     assert_eq!(pending["reason"], "pending");
 
     // A second enrolment while pending debits nothing more.
-    env.put("/v1/orgs/c/users/wessel@c.example/enrolments/run-extra")
-        .by(&platform)
-        .json(json!({"status": "new"}))
-        .at("2018-05-05T00:00:00Z")
-        .send()
-        .await;
-    assert_eq!(lot(&env, "c", "2018-05-05T00:00:00Z").await["uses"], 1);
+    let extra = env.enrolment("c", "wessel@c.example", "run-extra");
+    extra.json(json!({"status": "new"})).at("2018-05-05T00:00:00Z").send().await;
+    assert_eq!(env.lots("c", "2018-05-05T00:00:00Z").await[0]["uses"], 1);
 
     let start = env
-        .put("/v1/orgs/c/users/wessel@c.example/enrolments/run-2018")
-        .by(&platform)
+        .enrolment("c", "wessel@c.example", "run-2018")
         .json(json!({"status": "active", "starts_at": "2018-05-11T09:00:00Z", "ends_at": "2020-05-11T00:00:00Z"}))
         .at("2018-05-11T09:30:00Z")
         .send()
@@ -272,11 +199,11 @@ async fn under_activation_the_first_enrolment_debits_and_the_first_start_begins_
     assert_eq!(u["licence"]["valid_until"], "2019-05-11T09:00:00Z");
     assert_eq!(u["renewal_at"], "2019-05-11T09:00:00Z");
     assert_eq!(u["licence_count"], 1);
-    let active = access(&env, "c", "wessel@c.example", "2018-06-01T00:00:00Z").await;
+    let active = env.access("c", "wessel@c.example", "2018-06-01T00:00:00Z").await;
     assert_eq!(active["reason"], "active");
     // Releasing does not give a spent licence back: the balance only goes down (uses_per_seat 1).
     env.call("DELETE", "/v1/orgs/c/users/wessel@c.example").by(&cm("c")).at("2018-07-01T00:00:00Z").send().await;
-    assert_eq!(lot(&env, "c", "2018-07-01T00:00:00Z").await["available"], 4);
+    assert_eq!(env.lots("c", "2018-07-01T00:00:00Z").await[0]["available"], 4);
 }
 
 /// Worked case 7 of DOMAIN.md §11 under `counting = active_users` and hard enforcement.
@@ -284,35 +211,14 @@ async fn under_activation_the_first_enrolment_debits_and_the_first_start_begins_
 async fn worked_case_7_the_26th_active_user_is_refused_with_the_seats_and_how_to_get_more() {
     let env = TestEnv::new().await;
     env.partner_with_company("p", "c").await;
-    env.put("/v1/orgs/c/policy")
-        .by(&Who::vendor_admin())
-        .json(json!({"counting": "active_users", "enforcement": "hard", "seats_included": 1}))
-        .send()
-        .await;
-    let order = env.request("c", 24, "2026-01-10T08:00:00Z").await;
-    env.post(&format!("/v1/orders/{order}/assign")).by(&pm("p")).at("2026-01-15T09:00:00Z").send().await;
-    let platform = Who::new("platform", "c");
+    env.set_policy("c", json!({"counting": "active_users", "enforcement": "hard", "seats_included": 1})).await;
+    env.lot("p", "c", 24).await;
     let now = "2026-02-01T00:00:00Z";
-    for i in 1..=26 {
-        env.put(&format!("/v1/orgs/c/users/u{i}@c.example")).by(&platform).at(now).send().await;
-    }
+    env.users("c", (1..=26).map(|i| format!("u{i}@c.example"))).by(&platform("c")).at(now).await;
     for i in 1..=25 {
-        let a = env
-            .put(&format!("/v1/orgs/c/users/u{i}@c.example/enrolments/run"))
-            .by(&platform)
-            .json(json!({"status": "active"}))
-            .at(now)
-            .send()
-            .await;
-        assert_eq!(a.status, 200, "user {i}: {:?}", a.body);
+        env.enrol("c", &format!("u{i}@c.example"), "run", json!({"status": "active"}), now).await;
     }
-    let refused = env
-        .put("/v1/orgs/c/users/u26@c.example/enrolments/run")
-        .by(&platform)
-        .json(json!({"status": "active"}))
-        .at(now)
-        .send()
-        .await;
+    let refused = env.enrolment("c", "u26@c.example", "run").json(json!({"status": "active"})).at(now).send().await;
     assert_eq!((refused.status, refused.code()), (409, "seat_limit_reached"));
     assert_eq!(refused.body["error"]["details"], json!({"limit": 25, "used": 25}));
     let message = refused.body["error"]["message"].as_str().unwrap();
@@ -324,23 +230,11 @@ async fn worked_case_7_the_26th_active_user_is_refused_with_the_seats_and_how_to
         "{message}"
     );
     // A user already active may change enrolments; expiring one frees a seat for the 26th.
-    let more = env
-        .put("/v1/orgs/c/users/u1@c.example/enrolments/second")
-        .by(&platform)
-        .json(json!({"status": "new"}))
-        .at(now)
-        .send()
-        .await;
+    let more = env.enrolment("c", "u1@c.example", "second").json(json!({"status": "new"})).at(now).send().await;
     assert_eq!(more.status, 200);
     let r = env.call("DELETE", "/v1/orgs/c/users/u2@c.example").by(&cm("c")).at(now).send().await;
     assert_eq!(r.status, 200);
-    let now_ok = env
-        .put("/v1/orgs/c/users/u26@c.example/enrolments/run")
-        .by(&platform)
-        .json(json!({"status": "active"}))
-        .at(now)
-        .send()
-        .await;
+    let now_ok = env.enrolment("c", "u26@c.example", "run").json(json!({"status": "active"})).at(now).send().await;
     assert_eq!(now_ok.status, 200, "{:?}", now_ok.body);
 }
 
@@ -349,18 +243,17 @@ async fn worked_case_7_the_26th_active_user_is_refused_with_the_seats_and_how_to
 async fn worked_case_7_with_counted_licences_the_26th_allocation_is_refused() {
     let env = TestEnv::new().await;
     env.partner_with_company("p", "c").await;
-    env.put("/v1/orgs/c/policy").by(&Who::vendor_admin()).json(json!({"seats_included": 1})).send().await;
-    let order = env.request("c", 24, "2026-01-10T08:00:00Z").await;
-    env.post(&format!("/v1/orders/{order}/assign")).by(&pm("p")).at("2026-01-15T09:00:00Z").send().await;
+    env.set_policy("c", json!({"seats_included": 1})).await;
+    env.lot("p", "c", 24).await;
     let now = "2026-02-01T00:00:00Z";
     let emails: Vec<String> = (1..=25).map(|i| format!("u{i}@c.example")).collect();
-    let ok = allocate(&env, "c", json!({"emails": emails, "create_missing": true}), now).await;
+    let ok = env.allocate("c", json!({"emails": emails, "create_missing": true}), now).await;
     assert_eq!((ok.status, ok.body["allocated"].as_u64()), (200, Some(25)), "{:?}", ok.body);
     let included: Vec<_> =
         ok.body["results"].as_array().unwrap().iter().filter(|r| r["licence"].get("lot_id").is_none()).collect();
     assert_eq!(included.len(), 1, "the included seat is used last");
     assert_eq!(ok.body["results"][24]["licence"].get("lot_id"), None);
-    let refused = allocate(&env, "c", json!({"emails": ["u26@c.example"], "create_missing": true}), now).await;
+    let refused = env.allocate("c", json!({"emails": ["u26@c.example"], "create_missing": true}), now).await;
     assert_eq!((refused.status, refused.code()), (409, "insufficient_licences"));
     let message = refused.body["error"]["message"].as_str().unwrap();
     assert!(message.contains("25 seats (24 ordered, 1 included)") && message.contains("25 are in use"), "{message}");
@@ -370,19 +263,12 @@ async fn worked_case_7_with_counted_licences_the_26th_allocation_is_refused() {
 #[tokio::test]
 async fn all_expired_renews_exactly_the_expired_users() {
     let env = TestEnv::new().await;
-    company_with_lot(&env, 3).await;
-    allocate(
-        &env,
-        "c",
-        json!({"emails": ["a@c.example", "b@c.example"], "create_missing": true}),
-        "2026-02-01T00:00:00Z",
-    )
-    .await;
-    learner(&env, "c", "never@c.example").await;
+    env.company_with_lot(3).await;
+    env.licensed("c", &["a@c.example", "b@c.example"], "2026-02-01T00:00:00Z").await;
+    env.users("c", ["never@c.example"]).named().at(JOINED).await;
     // A new lot after the first one ended.
-    let order = env.request("c", 5, "2027-01-20T00:00:00Z").await;
-    env.post(&format!("/v1/orders/{order}/assign")).by(&pm("p")).at("2027-01-20T09:00:00Z").send().await;
-    let r = allocate(&env, "c", json!({"all_expired": true}), "2027-01-21T00:00:00Z").await;
+    env.order_and_assign("c", 5, "2027-01-20T00:00:00Z", "p", "2027-01-20T09:00:00Z").await;
+    let r = env.allocate("c", json!({"all_expired": true}), "2027-01-21T00:00:00Z").await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body["allocated"], 2);
     let mut emails: Vec<&str> =
@@ -390,17 +276,16 @@ async fn all_expired_renews_exactly_the_expired_users() {
     emails.sort();
     assert_eq!(emails, vec!["a@c.example", "b@c.example"]);
     assert_eq!(r.body["results"][0]["licence"]["valid_until"], "2028-01-20T09:00:00Z");
-    let bad =
-        allocate(&env, "c", json!({"all_expired": true, "emails": ["a@c.example"]}), "2027-01-21T00:00:00Z").await;
+    let bad = env.allocate("c", json!({"all_expired": true, "emails": ["a@c.example"]}), "2027-01-21T00:00:00Z").await;
     assert_eq!(bad.status, 400);
 }
 
 #[tokio::test]
 async fn a_foreign_company_manager_gets_404_on_every_user_and_allocation_route() {
     let env = TestEnv::new().await;
-    company_with_lot(&env, 3).await;
+    env.company_with_lot(3).await;
     env.partner_with_company("q", "d").await;
-    learner(&env, "c", "ann@c.example").await;
+    env.users("c", ["ann@c.example"]).named().at(JOINED).await;
     let foreign = cm("d");
     let calls = [
         ("PUT", "/v1/orgs/c/users/ann@c.example", Some(json!({"name": "x"}))),
@@ -433,10 +318,10 @@ async fn a_foreign_company_manager_gets_404_on_every_user_and_allocation_route()
 #[tokio::test]
 async fn users_are_kept_current_and_renewable_is_set_in_bulk() {
     let env = TestEnv::new().await;
-    company_with_lot(&env, 3).await;
-    let platform = Who::new("platform", "c");
+    env.company_with_lot(3).await;
+    let platform = platform("c");
     let created = env
-        .put("/v1/orgs/c/users/Mandy@C.example")
+        .put_user("c", "Mandy@C.example")
         .by(&platform)
         .json(json!({"name": "Mandy", "role": "company_manager"}))
         .send()
@@ -447,7 +332,7 @@ async fn users_are_kept_current_and_renewable_is_set_in_bulk() {
         (Some("mandy@c.example"), Some(true))
     );
     let login = env
-        .put("/v1/orgs/c/users/mandy@c.example")
+        .put_user("c", "mandy@c.example")
         .by(&platform)
         .json(json!({"last_login_at": "2026-01-20T08:00:00Z"}))
         .at("2026-01-20T08:00:01Z")
@@ -470,8 +355,7 @@ async fn users_are_kept_current_and_renewable_is_set_in_bulk() {
     let list = env.get("/v1/orgs/c/users").by(&cm("c")).send().await;
     assert_eq!(list.body["items"][0]["licence_status"], Value::Null);
     // The manager is now a recipient of the company's notices.
-    let order = env.request("c", 1, "2026-02-01T00:00:00Z").await;
-    env.post(&format!("/v1/orders/{order}/assign")).by(&pm("p")).at("2026-02-02T00:00:00Z").send().await;
+    env.order_and_assign("c", 1, "2026-02-01T00:00:00Z", "p", "2026-02-02T00:00:00Z").await;
     let notices = env.get("/v1/orgs/c/notifications").by(&cm("c")).send().await;
     assert_eq!(notices.body["items"][0]["recipients"], json!(["mandy@c.example"]));
     for (path, body) in [
@@ -482,18 +366,8 @@ async fn users_are_kept_current_and_renewable_is_set_in_bulk() {
         let a = env.put(path).by(&Who::vendor_admin()).json(body).send().await;
         assert_eq!(a.status, 400, "{path}");
     }
-    let bad_enrolment = env
-        .put("/v1/orgs/c/users/mandy@c.example/enrolments/run")
-        .by(&platform)
-        .json(json!({"status": "done"}))
-        .send()
-        .await;
+    let bad_enrolment = env.enrolment("c", "mandy@c.example", "run").json(json!({"status": "done"})).send().await;
     assert_eq!(bad_enrolment.status, 400);
-    let unknown = env
-        .put("/v1/orgs/c/users/ghost@c.example/enrolments/run")
-        .by(&platform)
-        .json(json!({"status": "new"}))
-        .send()
-        .await;
+    let unknown = env.enrolment("c", "ghost@c.example", "run").json(json!({"status": "new"})).send().await;
     assert_eq!(unknown.status, 404);
 }

@@ -6,7 +6,7 @@
 //! a learner reads only its own access.
 
 use seatkeeper::http::routes::ROUTES;
-use seatkeeper_tests::{Answer, TestEnv, Who};
+use seatkeeper_tests::{cm, platform, Answer, TestEnv, Who};
 use serde_json::{json, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,26 +181,15 @@ async fn every_route_role_and_relation_answers_as_the_contract_says() {
         ("c2", "company", "p1"),
         ("c3", "company", "p2"),
     ] {
-        let a = env
-            .post("/v1/orgs")
-            .by(&Who::vendor_admin())
-            .json(json!({"org_id": id, "name": format!("Secret Name {id}"), "kind": kind, "parent_id": parent}))
-            .send()
-            .await;
-        assert_eq!(a.status, 201, "{:?}", a.body);
+        env.org_named(id, &format!("Secret Name {id}"), kind, parent).await;
     }
     let mut orders = Ids::new();
     let mut imports = Ids::new();
     for c in COMPANIES {
         orders.insert(*c, env.request(c, 5, "2026-01-10T08:00:00Z").await);
-        env.put(&format!("/v1/orgs/{c}/users/u@{c}.example")).by(&Who::new("platform", c)).send().await;
+        env.users(c, [format!("u@{c}.example")]).by(&platform(c)).await;
         let csv = format!("email\nu@{c}.example\n");
-        let i = env
-            .post(&format!("/v1/orgs/{c}/imports"))
-            .by(&Who::new("company_manager", c))
-            .raw(csv.as_bytes())
-            .send()
-            .await;
+        let i = env.post(&format!("/v1/orgs/{c}/imports")).by(&cm(c)).raw(csv.as_bytes()).send().await;
         assert_eq!(i.status, 201, "{:?}", i.body);
         imports.insert(*c, i.body["import_id"].as_str().unwrap().to_string());
     }

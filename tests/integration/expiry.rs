@@ -1,42 +1,18 @@
 //! The expire sweep against DynamoDB Local: worked cases 3 and 4 at the exact instants, exactly
 //! once under replays and concurrency, and a cost that follows what is due.
 
-use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
-use chrono::{DateTime, Utc};
 use futures::future::join_all;
-use seatkeeper::domain::policy::Policy;
-use seatkeeper::domain::user::{self, User};
 use seatkeeper::sweeps::expire::{expire, ExpireReport};
-use seatkeeper_tests::{TestEnv, Who};
+use seatkeeper_tests::{at, cm, TestEnv};
 use serde_json::{json, Value};
-
-fn at(s: &str) -> DateTime<Utc> {
-    s.parse().unwrap()
-}
-
-fn cm(org: &str) -> Who {
-    Who::new("company_manager", org)
-}
 
 /// Worked cases 1 and 2: C's lot of 10, assigned 2026-01-15T09:00Z, allocated to ten learners.
 async fn ten_licensed(env: &TestEnv) {
     env.partner_with_company("p", "c").await;
-    env.put("/v1/orgs/c/users/boss@c.example").by(&cm("c")).json(json!({"role": "company_manager"})).send().await;
-    let order = env.request("c", 10, "2026-01-10T08:00:00Z").await;
-    env.post(&format!("/v1/orders/{order}/assign"))
-        .by(&Who::new("partner_manager", "p"))
-        .at("2026-01-15T09:00:00Z")
-        .send()
-        .await;
+    env.manager("c", "boss@c.example").await;
+    env.lot("p", "c", 10).await;
     let emails: Vec<String> = (1..=10).map(|i| format!("learner{i}@c.example")).collect();
-    let a = env
-        .post("/v1/orgs/c/allocations")
-        .by(&cm("c"))
-        .json(json!({"emails": emails, "create_missing": true}))
-        .at("2026-02-01T00:00:00Z")
-        .send()
-        .await;
-    assert_eq!(a.body["allocated"], 10);
+    env.licensed("c", &emails, "2026-02-01T00:00:00Z").await;
 }
 
 async fn sweep(env: &TestEnv, now: &str) -> ExpireReport {
@@ -49,8 +25,7 @@ async fn notices(env: &TestEnv) -> Vec<Value> {
 }
 
 async fn access(env: &TestEnv, email: &str, now: &str) -> bool {
-    let a = env.get(&format!("/v1/orgs/c/users/{email}/access")).by(&Who::new("platform", "c")).at(now).send().await;
-    a.body["access"].as_bool().unwrap()
+    env.access("c", email, now).await["access"].as_bool().unwrap()
 }
 
 /// Worked cases 3 and 4 of DOMAIN.md §11, a second before, at and after each instant.
@@ -96,7 +71,7 @@ async fn worked_cases_3_and_4_reminder_then_expiry_exactly_once() {
         (Some("expired"), Some(0))
     );
     // The materialised state agrees with the time-computed one, and with the counters.
-    let counters = env.partition("ORG#c").await.into_iter().find(|i| i["SK"].as_s().unwrap() == "COUNTERS").unwrap();
+    let counters = env.item("ORG#c", "COUNTERS").await.unwrap();
     assert_eq!(counters["seats_held"].as_n().unwrap(), "0");
 }
 
@@ -114,44 +89,14 @@ async fn two_sweeps_at_once_and_a_replay_send_each_notice_once() {
     assert_eq!(sweep(&env, "2027-01-15T10:00:00Z").await.notices_sent, 0, "the same event replayed");
 }
 
-/// Puts `n` users with active licences ending at `end` straight into the table.
-async fn seed_licensed(env: &TestEnv, org: &str, prefix: &str, n: usize, end: &str) {
-    let policy = Policy::resolve([]);
-    let items: Vec<_> = (0..n)
-        .map(|i| {
-            let u = User::new(org, &format!("{prefix}{i}@{org}.example"), at("2026-01-01T00:00:00Z"));
-            let u = user::issue(
-                &u,
-                format!("lic-{prefix}{i}"),
-                Some("lot-x".into()),
-                Some(at(end)),
-                &policy,
-                at("2026-01-02T00:00:00Z"),
-            );
-            env.app.store.user_item(&u).unwrap()
-        })
-        .collect();
-    for chunk in items.chunks(25) {
-        let requests = chunk
-            .iter()
-            .map(|item| {
-                WriteRequest::builder()
-                    .put_request(PutRequest::builder().set_item(Some(item.clone())).build().unwrap())
-                    .build()
-            })
-            .collect();
-        env.app.store.client.batch_write_item().request_items(&env.table, requests).send().await.unwrap();
-    }
-}
-
 #[tokio::test]
 async fn the_sweep_reads_what_is_due_however_much_is_not() {
     let mut reads = Vec::new();
     for not_due in [100, 10_000] {
         let env = TestEnv::new().await;
         env.partner_with_company("p", "c").await;
-        seed_licensed(&env, "c", "due", 100, "2027-01-15T09:00:00Z").await;
-        seed_licensed(&env, "c", "later", not_due, "2027-06-15T09:00:00Z").await;
+        env.seed_licensed("c", "due", 100, "2027-01-15T09:00:00Z").await;
+        env.seed_licensed("c", "later", not_due, "2027-06-15T09:00:00Z").await;
         let report = sweep(&env, "2027-01-14T00:00:00Z").await;
         assert_eq!(report.notices_sent, 1);
         reads.push(report.items_read);
@@ -243,53 +188,18 @@ impl aws_sdk_dynamodb::config::Intercept for BreakOrgStep {
     }
 }
 
-/// The same table through a client that runs `fault` (and no SDK retries).
-async fn through(env: &TestEnv, fault: BreakOrgStep) -> TestEnv {
-    let sdk = seatkeeper::app::sdk_config().await;
-    let conf = aws_sdk_dynamodb::config::Builder::from(&sdk)
-        .interceptor(fault)
-        .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
-        .build();
-    let store = seatkeeper::store::Store::new(aws_sdk_dynamodb::Client::from_conf(conf), env.table.clone());
-    TestEnv { app: seatkeeper::App::new(store), table: env.table.clone() }
-}
-
 /// Companies `c` and `d` below partner `p`, each with a lot of 3 assigned 2026-01-15T09:00Z and
 /// allocated to three learners, the first of whom also has an enrolment that ended 2027-01-10.
 async fn two_companies(env: &TestEnv) {
     env.partner_with_company("p", "c").await;
     env.org("d", "company", "p").await;
     for org in ["c", "d"] {
-        env.put(&format!("/v1/orgs/{org}/users/boss@{org}.example"))
-            .by(&cm(org))
-            .json(json!({"role": "company_manager"}))
-            .send()
-            .await;
-        let order = env.request(org, 3, "2026-01-10T08:00:00Z").await;
-        let assigned = env
-            .post(&format!("/v1/orders/{order}/assign"))
-            .by(&Who::new("partner_manager", "p"))
-            .at("2026-01-15T09:00:00Z")
-            .send()
-            .await;
-        assert_eq!(assigned.status, 200, "{:?}", assigned.body);
+        env.manager(org, &format!("boss@{org}.example")).await;
+        env.lot("p", org, 3).await;
         let emails: Vec<String> = (1..=3).map(|i| format!("learner{i}@{org}.example")).collect();
-        let a = env
-            .post(&format!("/v1/orgs/{org}/allocations"))
-            .by(&cm(org))
-            .json(json!({"emails": emails, "create_missing": true}))
-            .at("2026-02-01T00:00:00Z")
-            .send()
-            .await;
-        assert_eq!(a.body["allocated"], 3, "{:?}", a.body);
-        let e = env
-            .put(&format!("/v1/orgs/{org}/users/learner1@{org}.example/enrolments/run"))
-            .by(&Who::new("platform", org))
-            .json(json!({"status": "active", "ends_at": "2027-01-10T00:00:00Z"}))
-            .at("2026-02-01T00:00:00Z")
-            .send()
-            .await;
-        assert_eq!(e.status, 200, "{:?}", e.body);
+        env.licensed(org, &emails, "2026-02-01T00:00:00Z").await;
+        let run = json!({"status": "active", "ends_at": "2027-01-10T00:00:00Z"});
+        env.enrol(org, &format!("learner1@{org}.example"), "run", run, "2026-02-01T00:00:00Z").await;
     }
 }
 
@@ -326,7 +236,8 @@ async fn one_org_fails_then_the_retry_finishes(step: Step, fault: Fault) {
     two_companies(&env).await;
     let now = "2027-01-15T09:00:00Z";
     let breaker = BreakOrgStep::new(&env, "c", step, fault);
-    let faulty = through(&env, breaker.clone()).await;
+    let retries = aws_sdk_dynamodb::config::retry::RetryConfig::disabled();
+    let faulty = env.through(|b| b.interceptor(breaker.clone()).retry_config(retries)).await;
 
     let error = expire(&faulty.app, at(now)).await.expect_err("c's step failed: the sweep must fail").to_string();
     let step_name = match step {
@@ -365,8 +276,7 @@ async fn one_org_fails_then_the_retry_finishes(step: Step, fault: Fault) {
     assert_eq!(retry["licences_expired"], if step == Step::Licences { 3 } else { 0 }, "{retry}");
     for org in ["c", "d"] {
         assert_eq!(swept_state(&env, org).await, (3, 1, vec!["expired".to_string()]), "{org}");
-        let counters =
-            env.partition(&format!("ORG#{org}")).await.into_iter().find(|i| i["SK"].as_s().unwrap() == "COUNTERS");
+        let counters = env.item(&format!("ORG#{org}"), "COUNTERS").await;
         assert_eq!(counters.unwrap()["seats_held"].as_n().unwrap(), "0", "{org}: each seat given back once");
     }
     let again = seatkeeper::lambda::invoke(&env.app, &seatkeeper::lambda::entries::EXPIRE, event).await.unwrap();

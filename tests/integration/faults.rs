@@ -11,17 +11,12 @@ use aws_sdk_dynamodb::types::error::TransactionCanceledException;
 use aws_sdk_dynamodb::types::CancellationReason;
 use aws_sdk_dynamodb::Client;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
-use chrono::{DateTime, Utc};
 use seatkeeper::domain::lot::{Lot, LotStatus};
 use seatkeeper::domain::org::{Org, OrgKind};
 use seatkeeper::store::{Store, StoreError};
 use seatkeeper::App;
-use seatkeeper_tests::{Answer, Who};
+use seatkeeper_tests::{at, cm, Answer, Call};
 use serde_json::json;
-
-fn at(s: &str) -> DateTime<Utc> {
-    s.parse().unwrap()
-}
 
 fn cancelled(codes: &[&str]) -> TransactWriteItemsError {
     let reasons = codes.iter().map(|c| CancellationReason::builder().code(*c).build()).collect();
@@ -85,21 +80,8 @@ fn reads() -> Vec<Rule> {
 
 async fn allocate_with(client: Client) -> Answer {
     let app = App::new(store(client));
-    let event = seatkeeper_local::api_event(
-        "POST",
-        "/v1/orgs/c/allocations",
-        &[],
-        json!({"emails": ["ann@c.example"], "create_missing": true}).to_string().as_bytes(),
-        Some(Who::new("company_manager", "c").claims()),
-        at("2026-02-01T00:00:00Z"),
-    )
-    .unwrap();
-    let r = seatkeeper::http::handle(&app, &seatkeeper::handlers::functions::ALL, event).await;
-    let body = match r.body {
-        Some(aws_lambda_events::encodings::Body::Text(t)) => serde_json::from_str(&t).unwrap(),
-        _ => serde_json::Value::Null,
-    };
-    Answer { status: r.status_code as u16, body, headers: Default::default() }
+    let body = json!({"emails": ["ann@c.example"], "create_missing": true});
+    Call::new(&app, "POST", "/v1/orgs/c/allocations").by(&cm("c")).json(body).at("2026-02-01T00:00:00Z").send().await
 }
 
 #[tokio::test]
@@ -176,7 +158,7 @@ async fn a_condition_that_keeps_failing_ends_in_a_clear_409() {
 use aws_sdk_s3::operation::get_object::GetObjectOutput;
 use aws_sdk_s3::operation::put_object::PutObjectOutput;
 use seatkeeper::domain::import::{ImportRecord, ImportStatus};
-use seatkeeper_tests::TestEnv;
+use seatkeeper_tests::{TestEnv, ASSIGNED};
 
 const S3_AT: &str = "2026-02-01T10:00:00Z";
 const S3_KEY: &str = "imports/c/renewals.csv";
@@ -218,18 +200,8 @@ fn the_file() -> GetObjectOutput {
 async fn s3_company(rules: &[&Rule]) -> (TestEnv, App) {
     let env = TestEnv::new().await;
     env.partner_with_company("p", "c").await;
-    let order = env.request("c", 5, "2026-01-15T09:00:00Z").await;
-    let a = env
-        .post(&format!("/v1/orders/{order}/assign"))
-        .by(&Who::new("partner_manager", "p"))
-        .at("2026-01-15T09:00:00Z")
-        .send()
-        .await;
-    assert_eq!(a.status, 200, "{:?}", a.body);
-    for e in ["ann@c.example", "bob@c.example"] {
-        let u = env.put(&format!("/v1/orgs/c/users/{e}")).by(&Who::new("company_manager", "c")).send().await;
-        assert!(matches!(u.status, 200 | 201), "{:?}", u.body);
-    }
+    env.order_and_assign("c", 5, ASSIGNED, "p", ASSIGNED).await;
+    env.users("c", ["ann@c.example", "bob@c.example"]).await;
     let imports = seatkeeper::app::ImportsBucket { client: s3_client(rules), bucket: "imports".into() };
     let app = env.app.clone().with_imports(imports);
     (env, app)
@@ -237,7 +209,7 @@ async fn s3_company(rules: &[&Rule]) -> (TestEnv, App) {
 
 async fn deliver(app: &App) -> Result<Vec<ImportRecord>, seatkeeper::store::Error> {
     let event = seatkeeper_local::s3_event("imports", S3_KEY, Some("\"e1\""), Some("v1"), S3_AT.parse().unwrap());
-    seatkeeper::handlers::imports::handle_s3_event(app, event).await
+    seatkeeper::imports::s3::handle_s3_event(app, event).await
 }
 
 async fn stored_imports(env: &TestEnv) -> usize {
@@ -308,15 +280,22 @@ async fn a_connection_dropped_while_reading_the_file_is_retried() {
     retried_then_imported_once(get, "a dropped body").await;
 }
 
-#[tokio::test]
-async fn a_missing_object_fails_the_import_for_good_with_its_reason() {
+/// Company `c` (see [`s3_company`]) whose every read of the partner file is answered `status`
+/// with an S3 error `code`; the `GetObject` rule counts them.
+async fn failing_for_good(status: u16, code: &str, message: &str) -> (TestEnv, App, Rule) {
     let get = mock!(aws_sdk_s3::Client::get_object)
         .sequence()
-        .http_status(404, s3_error("NoSuchKey", "The specified key does not exist."))
+        .http_status(status, s3_error(code, message))
         .repeatedly()
         .build();
     let put = mock!(aws_sdk_s3::Client::put_object).then_output(|| PutObjectOutput::builder().build());
     let (env, app) = s3_company(&[&get, &put]).await;
+    (env, app, get)
+}
+
+#[tokio::test]
+async fn a_missing_object_fails_the_import_for_good_with_its_reason() {
+    let (env, app, get) = failing_for_good(404, "NoSuchKey", "The specified key does not exist.").await;
     let answers = deliver(&app).await.unwrap();
     let record = &answers[0];
     assert_eq!(record.status, ImportStatus::Failed);
@@ -330,13 +309,7 @@ async fn a_missing_object_fails_the_import_for_good_with_its_reason() {
 
 #[tokio::test]
 async fn a_refused_read_fails_the_import_for_good() {
-    let get = mock!(aws_sdk_s3::Client::get_object)
-        .sequence()
-        .http_status(403, s3_error("AccessDenied", "Access Denied"))
-        .repeatedly()
-        .build();
-    let put = mock!(aws_sdk_s3::Client::put_object).then_output(|| PutObjectOutput::builder().build());
-    let (env, app) = s3_company(&[&get, &put]).await;
+    let (env, app, get) = failing_for_good(403, "AccessDenied", "Access Denied").await;
     let answers = deliver(&app).await.unwrap();
     let record = &answers[0];
     assert_eq!(record.status, ImportStatus::Failed);

@@ -2,21 +2,13 @@
 //! rows or smuggle formulas, odd but valid e-mails, and ids that try to reach across the key
 //! layout. Each gets a clear 4xx (or is handled right) and changes nothing it should not.
 
-use seatkeeper_tests::{TestEnv, Who};
+use seatkeeper_tests::{cm, platform, TestEnv, Who, NOW};
 use serde_json::json;
-
-fn cm(org: &str) -> Who {
-    Who::new("company_manager", org)
-}
-
-async fn company(env: &TestEnv) {
-    env.partner_with_company("p", "c").await;
-}
 
 #[tokio::test]
 async fn oversized_deep_and_broken_bodies_are_refused_cleanly() {
     let env = TestEnv::new().await;
-    company(&env).await;
+    env.partner_with_company("p", "c").await;
     let before = env.partition("ORG#c").await.len();
 
     // An import over the API's 5 MB.
@@ -26,17 +18,17 @@ async fn oversized_deep_and_broken_bodies_are_refused_cleanly() {
 
     // JSON nested far deeper than any request needs.
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-    let a = env.post("/v1/orgs/c/allocations").by(&cm("c")).raw(deep.as_bytes()).send().await;
+    let a = env.allocation("c").raw(deep.as_bytes()).send().await;
     assert_eq!((a.status, a.code()), (400, "invalid_request"), "{:?}", a.body);
 
     // A huge but flat body: more e-mails than one call takes.
     let emails: Vec<String> = (0..50_000).map(|i| format!("u{i}@c.example")).collect();
-    let a = env.post("/v1/orgs/c/allocations").by(&cm("c")).json(json!({ "emails": emails })).send().await;
+    let a = env.allocation("c").json(json!({ "emails": emails })).send().await;
     assert_eq!((a.status, a.code()), (400, "invalid_request"), "{:?}", a.body);
     assert!(a.body["error"]["message"].as_str().unwrap().contains("emails"), "{:?}", a.body);
 
     // Invalid UTF-8, as JSON and as a CSV file.
-    let a = env.post("/v1/orgs/c/allocations").by(&cm("c")).raw(b"{\"emails\": [\"\xff\xfe@c.example\"]}").send().await;
+    let a = env.allocation("c").raw(b"{\"emails\": [\"\xff\xfe@c.example\"]}").send().await;
     assert_eq!((a.status, a.code()), (400, "invalid_request"), "{:?}", a.body);
     let a = env.post("/v1/orgs/c/imports").by(&cm("c")).raw(b"email\nok@c.example\n\xff\xfe@c.example\n").send().await;
     assert_eq!((a.status, a.code()), (400, "invalid_request"), "{:?}", a.body);
@@ -52,22 +44,17 @@ async fn oversized_deep_and_broken_bodies_are_refused_cleanly() {
 #[tokio::test]
 async fn csv_cells_cannot_break_rows_or_smuggle_formulas_into_reports() {
     let env = TestEnv::new().await;
-    company(&env).await;
-    let platform = Who::new("platform", "c");
+    env.partner_with_company("p", "c").await;
+    let platform = platform("c");
     // A name with a line break is refused; one with a formula is stored as given.
     let a = env
-        .put("/v1/orgs/c/users/ann@c.example")
+        .put_user("c", "ann@c.example")
         .by(&platform)
         .json(json!({"name": "Ann\r\nmallory@c.example,evil"}))
         .send()
         .await;
     assert!(matches!(a.status, 201 | 400), "{:?}", a.body);
-    let a = env
-        .put("/v1/orgs/c/users/ann@c.example")
-        .by(&platform)
-        .json(json!({"name": "=cmd|' /C calc'!A0"}))
-        .send()
-        .await;
+    let a = env.put_user("c", "ann@c.example").by(&platform).json(json!({"name": "=cmd|' /C calc'!A0"})).send().await;
     assert!(matches!(a.status, 200 | 201), "{:?}", a.body);
     assert_eq!(a.body["name"].as_str(), Some("=cmd|' /C calc'!A0"));
     // A cell that hides a line break (a second row smuggled into one) refuses the file, naming
@@ -84,13 +71,7 @@ async fn csv_cells_cannot_break_rows_or_smuggle_formulas_into_reports() {
     assert_eq!(outcomes, vec!["invalid", "renew"]);
     // The usage CSV of an org whose name carries separators, quotes and a formula stays one row
     // per org, the name in its own cell and inert.
-    let named = env
-        .post("/v1/orgs")
-        .by(&Who::vendor_admin())
-        .json(json!({"org_id": "d", "name": "+1+1,\"x\";y", "kind": "company", "parent_id": "c"}))
-        .send()
-        .await;
-    assert_eq!(named.status, 201, "{:?}", named.body);
+    env.org_named("d", "+1+1,\"x\";y", "company", "c").await;
     let csv = env.get("/v1/orgs/c/usage?format=csv").by(&cm("c")).send().await;
     let text = csv.body.as_str().unwrap();
     let mut reader = csv::ReaderBuilder::new().from_reader(text.trim_start_matches('\u{feff}').as_bytes());
@@ -102,14 +83,14 @@ async fn csv_cells_cannot_break_rows_or_smuggle_formulas_into_reports() {
 #[tokio::test]
 async fn odd_but_valid_emails_work_and_ids_cannot_reach_across_keys() {
     let env = TestEnv::new().await;
-    company(&env).await;
-    let platform = Who::new("platform", "c");
+    env.partner_with_company("p", "c").await;
+    let platform = platform("c");
     for (raw, stored) in [
         ("O'Brien+Tag@Sub.Example.co.uk", "o'brien+tag@sub.example.co.uk"),
         ("a%23b@c.example", "a#b@c.example"),
         ("%22quoted%22@c.example", "\"quoted\"@c.example"),
     ] {
-        let a = env.put(&format!("/v1/orgs/c/users/{raw}")).by(&platform).send().await;
+        let a = env.put_user("c", raw).by(&platform).send().await;
         assert_eq!((a.status, a.body["email"].as_str()), (201, Some(stored)), "{raw}: {:?}", a.body);
         let got = env.get(&format!("/v1/orgs/c/users/{raw}")).by(&cm("c")).send().await;
         assert_eq!(got.body["email"].as_str(), Some(stored));
@@ -118,18 +99,13 @@ async fn odd_but_valid_emails_work_and_ids_cannot_reach_across_keys() {
     // An address whose domain carries a key separator is refused: it could reach into another
     // user's items ("a@b.example" and "a@b.example#x.example").
     for bad in ["a@b.example%23x.example", "a@b.example%2Fx.example"] {
-        let a = env.put(&format!("/v1/orgs/c/users/{bad}")).by(&platform).send().await;
+        let a = env.put_user("c", bad).by(&platform).send().await;
         assert_eq!((a.status, a.code()), (400, "invalid_request"), "{bad}: {:?}", a.body);
     }
 
     // A user whose local part has '#' and one that is its prefix keep their enrolments apart.
-    env.put("/v1/orgs/c/users/a@c.example").by(&platform).send().await;
-    let e = env
-        .put("/v1/orgs/c/users/a%23b@c.example/enrolments/run")
-        .by(&platform)
-        .json(json!({"status": "active"}))
-        .send()
-        .await;
+    env.users("c", ["a@c.example"]).by(&platform).await;
+    let e = env.enrolment("c", "a%23b@c.example", "run").json(json!({"status": "active"})).send().await;
     assert_eq!(e.status, 200, "{:?}", e.body);
     let mine = env.get("/v1/orgs/c/users/a@c.example").by(&cm("c")).send().await;
     assert_eq!(mine.body["active"], false, "a@c.example has no enrolment: {:?}", mine.body);
@@ -185,13 +161,11 @@ async fn odd_but_valid_emails_work_and_ids_cannot_reach_across_keys() {
 #[tokio::test]
 async fn the_same_email_twice_in_one_allocation_is_licensed_once() {
     let env = TestEnv::new().await;
-    company(&env).await;
-    let order = env.request("c", 5, "2026-01-10T08:00:00Z").await;
-    env.post(&format!("/v1/orders/{order}/assign")).by(&Who::new("partner_manager", "p")).send().await;
-    env.put("/v1/orgs/c/users/ann@c.example").by(&Who::new("platform", "c")).send().await;
+    env.partner_with_company("p", "c").await;
+    env.order_and_assign("c", 5, "2026-01-10T08:00:00Z", "p", NOW).await;
+    env.users("c", ["ann@c.example"]).by(&platform("c")).await;
     let a = env
-        .post("/v1/orgs/c/allocations")
-        .by(&cm("c"))
+        .allocation("c")
         .json(json!({"emails": ["ann@c.example", "ANN@c.example ", "bob@c.example", "bob@c.example"]}))
         .send()
         .await;
@@ -204,7 +178,7 @@ async fn the_same_email_twice_in_one_allocation_is_licensed_once() {
 #[tokio::test]
 async fn a_multipart_form_is_refused_with_415_naming_the_accepted_types() {
     let env = TestEnv::new().await;
-    company(&env).await;
+    env.partner_with_company("p", "c").await;
     let before = env.partition("ORG#c").await.len();
     let form = b"--b1\r\nContent-Disposition: form-data; name=\"file\"; filename=\"learners.csv\"\r\n\
 Content-Type: text/csv\r\n\r\nemail\r\nann@c.example\r\n--b1--\r\n";

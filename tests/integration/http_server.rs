@@ -2,27 +2,11 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
-use seatkeeper_local::{mint, router, Claims, LocalServer};
-use seatkeeper_tests::TestEnv;
+use seatkeeper_local::{router, LocalServer};
+use seatkeeper_tests::{cm, pm, TestEnv, Who};
 use serde_json::{json, Value};
 
 const SECRET: &str = "test-secret";
-
-fn token(role: &str, org: &str, exp_in: i64, secret: &str) -> String {
-    let now = Utc::now().timestamp();
-    mint(
-        secret,
-        &Claims {
-            sub: format!("{role}@{org}"),
-            email: format!("{role}@{org}.example"),
-            org_id: org.into(),
-            role: role.into(),
-            exp: now + exp_in,
-            iat: now,
-        },
-    )
-}
 
 async fn serve(env: TestEnv) -> String {
     serve_with_console(env, None).await
@@ -40,7 +24,7 @@ async fn serve_with_console(env: TestEnv, console: Option<std::path::PathBuf>) -
 async fn the_order_flow_over_http_with_minted_tokens() {
     let base = serve(TestEnv::new().await).await;
     let http = reqwest::Client::new();
-    let admin = token("vendor_admin", "vendor", 600, SECRET);
+    let admin = Who::vendor_admin().token(SECRET, 600);
     let post = |path: &str, tok: &str, body: Value, now: &str| {
         http.post(format!("{base}{path}")).bearer_auth(tok).header("X-Seatkeeper-Now", now).json(&body).send()
     };
@@ -49,26 +33,15 @@ async fn the_order_flow_over_http_with_minted_tokens() {
     let doc: Value = http.get(format!("{base}/openapi.json")).send().await.unwrap().json().await.unwrap();
     assert_eq!(doc["openapi"], "3.0.3");
     assert!(doc["paths"]["/v1/orgs/{org_id}/usage"]["get"].is_object());
-    let r = post(
-        "/v1/orgs",
-        &admin,
+    for org in [
         json!({"org_id": "p", "name": "P", "kind": "partner", "parent_id": "vendor"}),
-        "2026-01-01T00:00:00Z",
-    )
-    .await
-    .unwrap();
-    assert_eq!(r.status(), 201);
-    let r = post(
-        "/v1/orgs",
-        &admin,
         json!({"org_id": "c", "name": "C", "kind": "company", "parent_id": "p"}),
-        "2026-01-01T00:00:00Z",
-    )
-    .await
-    .unwrap();
-    assert_eq!(r.status(), 201);
+    ] {
+        let r = post("/v1/orgs", &admin, org, "2026-01-01T00:00:00Z").await.unwrap();
+        assert_eq!(r.status(), 201);
+    }
 
-    let cm = token("company_manager", "c", 600, SECRET);
+    let cm = cm("c").token(SECRET, 600);
     let order: Value = post("/v1/orgs/c/orders", &cm, json!({"quantity": 10}), "2026-01-10T00:00:00Z")
         .await
         .unwrap()
@@ -78,7 +51,7 @@ async fn the_order_flow_over_http_with_minted_tokens() {
     let id = order["order_id"].as_str().unwrap();
     assert_eq!(order["requested_at"], "2026-01-10T00:00:00Z");
 
-    let pm = token("partner_manager", "p", 600, SECRET);
+    let pm = pm("p").token(SECRET, 600);
     let assigned = post(&format!("/v1/orders/{id}/assign"), &pm, json!({}), "2026-01-15T09:00:00Z").await.unwrap();
     assert_eq!(assigned.status(), 200);
     assert_eq!(assigned.headers()["content-type"], "application/json");
@@ -97,21 +70,21 @@ async fn tokens_that_are_missing_forged_expired_or_malformed_are_refused() {
     let url = format!("{base}/v1/orgs/vendor");
     let status = |req: reqwest::RequestBuilder| async move { req.send().await.unwrap().status().as_u16() };
     assert_eq!(status(http.get(&url)).await, 401);
-    assert_eq!(status(http.get(&url).bearer_auth(token("vendor_admin", "vendor", 600, "another-secret"))).await, 401);
-    assert_eq!(status(http.get(&url).bearer_auth(token("vendor_admin", "vendor", -60, SECRET))).await, 401);
+    assert_eq!(status(http.get(&url).bearer_auth(Who::vendor_admin().token("another-secret", 600))).await, 401);
+    assert_eq!(status(http.get(&url).bearer_auth(Who::vendor_admin().token(SECRET, -60))).await, 401);
     assert_eq!(status(http.get(&url).bearer_auth("not.a.token")).await, 401);
     // An unsigned token (alg "none") is refused.
     let unsigned = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJ4Iiwib3JnX2lkIjoidmVuZG9yIiwicm9sZSI6InZlbmRvcl9hZG1pbiIsImV4cCI6OTk5OTk5OTk5OX0.";
     assert_eq!(status(http.get(&url).bearer_auth(unsigned)).await, 401);
-    assert_eq!(status(http.get(&url).bearer_auth(token("vendor_admin", "vendor", 600, SECRET))).await, 200);
+    assert_eq!(status(http.get(&url).bearer_auth(Who::vendor_admin().token(SECRET, 600))).await, 200);
     // A signed token without a known role is no principal.
-    let r = http.get(&url).bearer_auth(token("superuser", "vendor", 600, SECRET)).send().await.unwrap();
+    let r = http.get(&url).bearer_auth(Who::new("superuser", "vendor").token(SECRET, 600)).send().await.unwrap();
     assert_eq!(r.status(), 401);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "unauthenticated");
     let bad_now = http
         .get(&url)
-        .bearer_auth(token("vendor_admin", "vendor", 600, SECRET))
+        .bearer_auth(Who::vendor_admin().token(SECRET, 600))
         .header("X-Seatkeeper-Now", "soon")
         .send()
         .await

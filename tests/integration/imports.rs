@@ -1,32 +1,11 @@
 //! CSV import: the fixtures, worked case 5, the S3 path, duplicate delivery, a crash half-way
 //! and an import process killed half-way.
 
-use seatkeeper_tests::{Answer, TestEnv, Who, WRITE_OPERATIONS};
+use seatkeeper_tests::{cm, Answer, TestEnv, ASSIGNED, NOW, WRITE_OPERATIONS};
 use serde_json::{json, Value};
-
-fn cm(org: &str) -> Who {
-    Who::new("company_manager", org)
-}
-
-fn pm(org: &str) -> Who {
-    Who::new("partner_manager", org)
-}
 
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(format!("{}/fixtures/csv/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
-}
-
-async fn assign(env: &TestEnv, org: &str, quantity: u64, at: &str) {
-    let order = env.request(org, quantity, at).await;
-    let a = env.post(&format!("/v1/orders/{order}/assign")).by(&pm("p")).at(at).send().await;
-    assert_eq!(a.status, 200, "{:?}", a.body);
-}
-
-async fn users(env: &TestEnv, org: &str, emails: &[String]) {
-    for e in emails {
-        let a = env.put(&format!("/v1/orgs/{org}/users/{e}")).by(&cm(org)).send().await;
-        assert!(a.status == 201 || a.status == 200, "{:?}", a.body);
-    }
 }
 
 async fn upload(env: &TestEnv, org: &str, query: &str, body: &[u8], at: &str) -> Answer {
@@ -34,13 +13,8 @@ async fn upload(env: &TestEnv, org: &str, query: &str, body: &[u8], at: &str) ->
 }
 
 async fn lot_counts(env: &TestEnv, org: &str, at: &str) -> Vec<(u64, u64)> {
-    let lots = env.get(&format!("/v1/orgs/{org}/lots")).by(&cm(org)).at(at).send().await;
-    lots.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| (l["in_use"].as_u64().unwrap(), l["uses"].as_u64().unwrap()))
-        .collect()
+    let lots = env.lots(org, at).await;
+    lots.iter().map(|l| (l["in_use"].as_u64().unwrap(), l["uses"].as_u64().unwrap())).collect()
 }
 
 fn outcomes(review: &Value) -> Vec<(u64, String, String)> {
@@ -62,7 +36,7 @@ fn outcomes(review: &Value) -> Vec<(u64, String, String)> {
 async fn every_fixture_reads_as_expected() {
     let env = TestEnv::new().await;
     env.partner_with_company("p", "c").await;
-    users(&env, "c", &["ann@c.example".into(), "bob@c.example".into()]).await;
+    env.users("c", ["ann@c.example", "bob@c.example"]).await;
     let at = "2026-02-01T00:00:00Z";
     for (name, query) in [
         ("comma.csv", ""),
@@ -139,18 +113,11 @@ fn a_hundred_thousand_rows_read_and_one_more_is_refused() {
 async fn worked_case_5_review_refuse_then_renew_six() {
     let env = TestEnv::new().await;
     env.partner_with_company("p", "c").await;
-    assign(&env, "c", 10, "2026-01-15T09:00:00Z").await;
+    env.order_and_assign("c", 10, ASSIGNED, "p", ASSIGNED).await;
     let learners: Vec<String> = (1..=10).map(|i| format!("learner{i}@c.example")).collect();
-    let a = env
-        .post("/v1/orgs/c/allocations")
-        .by(&cm("c"))
-        .json(json!({"emails": learners, "create_missing": true}))
-        .at("2026-02-01T00:00:00Z")
-        .send()
-        .await;
-    assert_eq!(a.body["allocated"], 10);
+    env.licensed("c", &learners, "2026-02-01T00:00:00Z").await;
     // The year is over; C orders 6 more.
-    assign(&env, "c", 6, "2027-01-20T09:00:00Z").await;
+    env.order_and_assign("c", 6, "2027-01-20T09:00:00Z", "p", "2027-01-20T09:00:00Z").await;
     let at = "2027-02-01T10:00:00Z";
     let mut csv = String::from("Name;Email\n");
     for e in &learners[..8] {
@@ -226,9 +193,9 @@ async fn worked_case_5_review_refuse_then_renew_six() {
 async fn a_commit_that_dies_half_way_resumes_and_licenses_every_row_once() {
     let env = TestEnv::new().await;
     env.partner_with_company("p", "c").await;
-    assign(&env, "c", 50, "2026-01-15T09:00:00Z").await;
+    env.order_and_assign("c", 50, ASSIGNED, "p", ASSIGNED).await;
     let emails: Vec<String> = (0..40).map(|i| format!("u{i:02}@c.example")).collect();
-    users(&env, "c", &emails).await;
+    env.users("c", &emails).await;
     let at = "2026-02-01T10:00:00Z";
     let csv: String = std::iter::once("email\n".to_string()).chain(emails.iter().map(|e| format!("{e}\n"))).collect();
     let review = upload(&env, "c", "", csv.as_bytes(), at).await;
@@ -252,7 +219,7 @@ async fn a_commit_that_dies_half_way_resumes_and_licenses_every_row_once() {
         .take(2)
         .cloned()
         .collect();
-    let other = env.post("/v1/orgs/c/allocations").by(&cm("c")).json(json!({"emails": unlicensed})).at(at).send().await;
+    let other = env.allocation("c").json(json!({"emails": unlicensed})).at(at).send().await;
     assert_eq!(other.body["allocated"], 2);
 
     let retried = env.post(&format!("/v1/orgs/c/imports/{id}/confirm")).by(&cm("c")).at(at).send().await;
@@ -269,12 +236,7 @@ async fn a_commit_that_dies_half_way_resumes_and_licenses_every_row_once() {
         let u = env.get(&format!("/v1/orgs/c/users/{e}")).by(&cm("c")).send().await;
         assert_eq!(u.body["licence_count"], 1, "{e} licensed once");
     }
-    let counters = env
-        .partition("ORG#c")
-        .await
-        .into_iter()
-        .find(|i| i.get("SK").and_then(|v| v.as_s().ok()).map(String::as_str) == Some("COUNTERS"))
-        .unwrap();
+    let counters = env.item("ORG#c", "COUNTERS").await.unwrap();
     assert_eq!(counters.get("seats_held").and_then(|v| v.as_n().ok()).map(String::as_str), Some("40"));
 }
 
@@ -282,9 +244,9 @@ async fn a_commit_that_dies_half_way_resumes_and_licenses_every_row_once() {
 async fn a_partner_file_on_s3_is_reviewed_committed_and_answered_once() {
     let env = TestEnv::with_s3().await;
     env.partner_with_company("p", "c").await;
-    assign(&env, "c", 5, "2026-01-15T09:00:00Z").await;
+    env.order_and_assign("c", 5, ASSIGNED, "p", ASSIGNED).await;
     let emails: Vec<String> = (1..=4).map(|i| format!("s3user{i}@c.example")).collect();
-    users(&env, "c", &emails).await;
+    env.users("c", &emails).await;
     let mut csv = String::from("Naam;Werk e-mail\n");
     for e in &emails {
         csv.push_str(&format!("x;{e}\n"));
@@ -314,7 +276,7 @@ async fn a_partner_file_on_s3_is_reviewed_committed_and_answered_once() {
     // So is one with more renewals than licences, all or nothing.
     let many: String =
         std::iter::once("email\n".to_string()).chain((1..=3).map(|i| format!("late{i}@c.example\n"))).collect();
-    users(&env, "c", &(1..=3).map(|i| format!("late{i}@c.example")).collect::<Vec<_>>()).await;
+    env.users("c", (1..=3).map(|i| format!("late{i}@c.example"))).await;
     let short = env.drop_file("imports/c/too-many.csv", many.into_bytes(), &[], 1, "2026-02-01T10:00:00Z").await;
     assert_eq!(short[0].status, seatkeeper::domain::import::ImportStatus::Failed);
     assert!(short[0].error.as_deref().unwrap().contains("3 licences are needed but 1"), "{:?}", short[0].error);
@@ -325,17 +287,10 @@ async fn a_partner_file_on_s3_is_reviewed_committed_and_answered_once() {
 async fn a_sync_releases_the_learners_missing_from_the_file() {
     let env = TestEnv::new().await;
     env.partner_with_company("p", "c").await;
-    assign(&env, "c", 5, "2026-01-15T09:00:00Z").await;
+    env.order_and_assign("c", 5, ASSIGNED, "p", ASSIGNED).await;
     let at = "2026-02-01T10:00:00Z";
-    let a = env
-        .post("/v1/orgs/c/allocations")
-        .by(&cm("c"))
-        .json(json!({"emails": ["stay@c.example", "go@c.example"], "create_missing": true}))
-        .at(at)
-        .send()
-        .await;
-    assert_eq!(a.body["allocated"], 2);
-    env.put("/v1/orgs/c/users/boss@c.example").by(&cm("c")).json(json!({"role": "company_manager"})).send().await;
+    env.licensed("c", &["stay@c.example", "go@c.example"], at).await;
+    env.manager("c", "boss@c.example").await;
     let review = upload(&env, "c", "?mode=sync", b"email\nstay@c.example\n", at).await;
     assert_eq!(
         (review.body["summary"]["already_active"].as_u64(), review.body["summary"]["release"].as_u64()),
@@ -355,7 +310,7 @@ async fn a_sync_releases_the_learners_missing_from_the_file() {
 async fn a_review_writes_nothing_but_its_record() {
     let (env, log) = TestEnv::with_request_log().await;
     env.partner_with_company("p", "c").await;
-    users(&env, "c", &["ann@c.example".into()]).await;
+    env.users("c", ["ann@c.example"]).await;
     log.take();
     let r = upload(&env, "c", "", &fixture("comma.csv"), "2026-02-01T00:00:00Z").await;
     assert_eq!(r.status, 201);
@@ -372,7 +327,7 @@ async fn an_import_process_killed_half_way_is_finished_by_the_next_delivery() {
     const N: usize = 3000;
     let env = TestEnv::with_s3().await;
     env.partner_with_company("p", "c").await;
-    assign(&env, "c", N as u64, "2026-01-15T09:00:00Z").await;
+    env.order_and_assign("c", N as u64, ASSIGNED, "p", ASSIGNED).await;
     let at = "2026-02-01T10:00:00Z";
     let emails: Vec<String> = (0..N).map(|i| format!("k{i:05}@c.example")).collect();
     env.seed_users("c", &emails, "2026-01-20T00:00:00Z").await;
@@ -410,7 +365,7 @@ async fn an_import_process_killed_half_way_is_finished_by_the_next_delivery() {
     assert!((1..N).contains(&done), "killed half-way: {done} of {N} rows licensed");
 
     // The next delivery, in this process: it resumes and finishes.
-    let answers = seatkeeper::handlers::imports::handle_s3_event(&env.app, event.clone()).await.unwrap();
+    let answers = seatkeeper::imports::s3::handle_s3_event(&env.app, event.clone()).await.unwrap();
     assert_eq!(answers[0].status, seatkeeper::domain::import::ImportStatus::Committed);
     assert_eq!(answers[0].allocated as usize, N);
     let counts = licensed().await;
@@ -420,7 +375,7 @@ async fn an_import_process_killed_half_way_is_finished_by_the_next_delivery() {
     let result = env.object_json("results/c/killed.json").await;
     assert_eq!((result["status"].as_str(), result["allocated"].as_u64()), (Some("committed"), Some(N as u64)));
     // A third delivery changes nothing.
-    let again = seatkeeper::handlers::imports::handle_s3_event(&env.app, event).await.unwrap();
+    let again = seatkeeper::imports::s3::handle_s3_event(&env.app, event).await.unwrap();
     assert_eq!(again, answers);
     assert_eq!(lot_counts(&env, "c", at).await, vec![(N as u64, N as u64)]);
 }
@@ -429,26 +384,15 @@ async fn an_import_process_killed_half_way_is_finished_by_the_next_delivery() {
 async fn all_rows(env: &TestEnv, org: &str, id: &str, query: &str) -> (Vec<(Value, String, String)>, Vec<usize>) {
     let mut rows = Vec::new();
     let mut sizes = Vec::new();
-    let mut cursor: Option<String> = None;
-    for _ in 0..200 {
-        let mut url = format!("/v1/orgs/{org}/imports/{id}/rows?{query}");
-        if let Some(c) = &cursor {
-            url.push_str(&format!("&cursor={c}"));
-        }
-        let page = env.get(&url).by(&cm(org)).send().await;
-        assert_eq!(page.status, 200, "{url}: {:?}", page.body);
+    for page in env.pages(&format!("/v1/orgs/{org}/imports/{id}/rows?{query}"), &cm(org), NOW).await {
         let items = page.body["items"].as_array().unwrap();
         sizes.push(items.len());
         rows.extend(items.iter().map(|r| {
             assert_eq!(r.as_object().unwrap().len(), 3, "{r}");
             (r["line"].clone(), r["email"].as_str().unwrap().to_string(), r["outcome"].as_str().unwrap().to_string())
         }));
-        match page.body["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_string()),
-            None => return (rows, sizes),
-        }
     }
-    panic!("the pages of {id} never end");
+    (rows, sizes)
 }
 
 /// The review names the file's columns and the column used; its rows — all of them, not only
@@ -549,18 +493,11 @@ async fn the_review_names_its_columns_and_every_row_is_paged_by_outcome() {
 async fn a_sync_review_shows_who_would_be_released_before_anything_happens() {
     let env = TestEnv::new().await;
     env.partner_with_company("p", "c").await;
-    assign(&env, "c", 5, "2026-01-15T09:00:00Z").await;
+    env.order_and_assign("c", 5, ASSIGNED, "p", ASSIGNED).await;
     let at = "2026-02-01T10:00:00Z";
-    let a = env
-        .post("/v1/orgs/c/allocations")
-        .by(&cm("c"))
-        .json(json!({"emails": ["stay@c.example", "go1@c.example", "go2@c.example"], "create_missing": true}))
-        .at(at)
-        .send()
-        .await;
-    assert_eq!(a.body["allocated"], 3);
-    env.put("/v1/orgs/c/users/boss@c.example").by(&cm("c")).json(json!({"role": "company_manager"})).send().await;
-    env.put("/v1/orgs/c/users/idle@c.example").by(&cm("c")).send().await;
+    env.licensed("c", &["stay@c.example", "go1@c.example", "go2@c.example"], at).await;
+    env.manager("c", "boss@c.example").await;
+    env.users("c", ["idle@c.example"]).await;
     let review = upload(&env, "c", "?mode=sync", b"email\nstay@c.example\nghost@c.example\n", at).await;
     assert_eq!(review.status, 201, "{:?}", review.body);
     assert_eq!(review.body["summary"]["release"], 3, "go1, go2 and idle; never the manager");
@@ -581,7 +518,7 @@ async fn a_sync_review_shows_who_would_be_released_before_anything_happens() {
     assert_eq!(go1.body["licence_status"], "active", "nothing happened yet");
 
     // Someone joins before the confirm: the commit reviews again and releases them too.
-    env.put("/v1/orgs/c/users/late@c.example").by(&cm("c")).send().await;
+    env.put_user("c", "late@c.example").send().await;
     let done = env.post(&format!("/v1/orgs/c/imports/{id}/confirm")).by(&cm("c")).at(at).send().await;
     assert_eq!((done.status, done.body["released"].as_u64()), (200, Some(4)), "{:?}", done.body);
     let (release, _) = all_rows(&env, "c", &id, "outcome=release").await;
@@ -608,8 +545,8 @@ const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.
 async fn a_spreadsheet_is_imported_through_the_api() {
     let env = TestEnv::new().await;
     env.partner_with_company("p", "c").await;
-    assign(&env, "c", 5, "2026-01-15T09:00:00Z").await;
-    users(&env, "c", &["ann@c.example".into(), "bob@c.example".into()]).await;
+    env.order_and_assign("c", 5, ASSIGNED, "p", ASSIGNED).await;
+    env.users("c", ["ann@c.example", "bob@c.example"]).await;
     let at = "2026-02-01T10:00:00Z";
     let book = workbook(
         &["Naam", "Werk e-mail", "Afdeling"],
@@ -621,15 +558,12 @@ async fn a_spreadsheet_is_imported_through_the_api() {
         ],
     );
     assert!(book.starts_with(b"PK\x03\x04"));
+    let upload_book = |content_type: &str| {
+        let import = env.post("/v1/orgs/c/imports?email_column=werk%20e-mail").by(&cm("c"));
+        import.header("Content-Type", content_type).raw(&book).at(at).send()
+    };
     for content_type in [XLSX, "application/octet-stream", "text/csv"] {
-        let r = env
-            .post("/v1/orgs/c/imports?email_column=werk%20e-mail")
-            .by(&cm("c"))
-            .header("Content-Type", content_type)
-            .raw(&book)
-            .at(at)
-            .send()
-            .await;
+        let r = upload_book(content_type).await;
         assert_eq!(r.status, 201, "{content_type}: {:?}", r.body);
         assert_eq!(r.body["columns"], json!(["Naam", "Werk e-mail", "Afdeling"]));
         assert_eq!(r.body["email_column"], "Werk e-mail");
@@ -643,14 +577,7 @@ async fn a_spreadsheet_is_imported_through_the_api() {
             "{content_type}: row 3 is blank"
         );
     }
-    let r = env
-        .post("/v1/orgs/c/imports?email_column=werk%20e-mail")
-        .by(&cm("c"))
-        .header("Content-Type", XLSX)
-        .raw(&book)
-        .at(at)
-        .send()
-        .await;
+    let r = upload_book(XLSX).await;
     let id = r.body["import_id"].as_str().unwrap();
     let done = env.post(&format!("/v1/orgs/c/imports/{id}/confirm")).by(&cm("c")).at(at).send().await;
     assert_eq!((done.status, done.body["allocated"].as_u64()), (200, Some(2)), "{:?}", done.body);
@@ -691,9 +618,9 @@ async fn a_spreadsheet_is_imported_through_the_api() {
 async fn a_partner_spreadsheet_on_s3_is_imported() {
     let env = TestEnv::with_s3().await;
     env.partner_with_company("p", "c").await;
-    assign(&env, "c", 5, "2026-01-15T09:00:00Z").await;
+    env.order_and_assign("c", 5, ASSIGNED, "p", ASSIGNED).await;
     let emails: Vec<String> = (1..=4).map(|i| format!("x{i}@c.example")).collect();
-    users(&env, "c", &emails).await;
+    env.users("c", &emails).await;
     let at = "2026-02-01T10:00:00Z";
     let book = workbook(&["E-mailadres"], &[vec![&emails[0]], vec![&emails[1]], vec!["nobody@c.example"]]);
     let answers = env.drop_file("imports/c/Maart 2027.xlsx", book, &[], 2, at).await;

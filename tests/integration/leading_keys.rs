@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use seatkeeper::http::routes;
 use seatkeeper::store::table::TEMPLATE;
-use seatkeeper_tests::{Answer, KeyLog, TestEnv, Who};
+use seatkeeper_tests::{cm, platform, pm, Answer, KeyLog, TestEnv, Who};
 use serde_json::{json, Value};
 use serde_yaml::Value as Yaml;
 
@@ -118,9 +118,7 @@ async fn each_function_touches_only_the_key_prefixes_its_policy_grants_and_needs
     let _ = log.take();
     let mut w = Walk { env, log, seen: Seen::new(), commands: 0 };
     let vendor = Who::vendor_admin();
-    let pm = Who::new("partner_manager", "p");
-    let cm = Who::new("company_manager", "c");
-    let platform = Who::new("platform", "c");
+    let (pm, cm, platform) = (pm("p"), cm("c"), platform("c"));
     let day = "2018-04-01T08:00:00Z";
 
     // tenant-admin

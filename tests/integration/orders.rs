@@ -1,34 +1,22 @@
 //! The order workflow end to end through the handlers, against DynamoDB Local.
 
 use futures::future::join_all;
-use seatkeeper_tests::{TestEnv, Who};
+use seatkeeper_tests::{cm, pm, TestEnv, Who};
 use serde_json::json;
-
-fn cm(org: &str) -> Who {
-    Who::new("company_manager", org)
-}
-
-fn pm(org: &str) -> Who {
-    Who::new("partner_manager", org)
-}
 
 /// Worked case 1 of DOMAIN.md §11, through the API: request → assign → lot → notice → audit.
 #[tokio::test]
 async fn worked_case_1_request_assign_lot_notice_audit() {
     let env = TestEnv::new().await;
     env.partner_with_company("p", "c").await;
-    env.put("/v1/orgs/c/policy")
-        .by(&Who::vendor_admin())
-        .json(json!({ "notify_emails": ["Buyer@C.example"] }))
-        .send()
-        .await;
+    env.set_policy("c", json!({ "notify_emails": ["Buyer@C.example"] })).await;
     let order_id = env.request("c", 10, "2026-01-10T08:00:00Z").await;
 
     let requested = env.get("/v1/orgs/p/orders?status=requested").by(&pm("p")).send().await;
     assert_eq!(requested.status, 200);
     assert_eq!(requested.body["items"][0]["order_id"], order_id.as_str());
 
-    let a = env.post(&format!("/v1/orders/{order_id}/assign")).by(&pm("p")).at("2026-01-15T09:00:00Z").send().await;
+    let a = env.assign(&order_id, "p").at("2026-01-15T09:00:00Z").send().await;
     assert_eq!(a.status, 200, "{:?}", a.body);
     assert_eq!(a.body["status"], "assigned");
     assert_eq!(a.body["assigned_at"], "2026-01-15T09:00:00Z");
@@ -119,7 +107,7 @@ async fn reject_and_cancel_end_the_order() {
     let second = env.request("c", 4, "2026-02-02T08:00:00Z").await;
     let c = env.post(&format!("/v1/orders/{second}/cancel")).by(&cm("c")).send().await;
     assert_eq!((c.status, c.body["status"].as_str()), (200, Some("cancelled")));
-    let assign = env.post(&format!("/v1/orders/{second}/assign")).by(&pm("p")).send().await;
+    let assign = env.assign(&second, "p").send().await;
     assert_eq!((assign.status, assign.code()), (409, "conflict"));
 
     // Both appear in the lists under their new status, and no lot was made.
@@ -157,7 +145,7 @@ async fn another_tenants_orders_are_not_found() {
         let lots = env.get("/v1/orgs/c/lots").by(&who).send().await;
         assert_eq!(lots.status, 404);
     }
-    let assign = env.post(&format!("/v1/orders/{order_id}/assign")).by(&pm("q")).send().await;
+    let assign = env.assign(&order_id, "q").send().await;
     assert_eq!(assign.status, 404);
     // A company manager cannot read upwards either.
     assert_eq!(env.get("/v1/orgs/p/orders").by(&cm("c")).send().await.status, 404);
@@ -272,7 +260,7 @@ async fn a_partner_sees_requested_orders_across_customers_newest_first_in_pages(
     let o3 = env.request("dept", 3, "2026-03-03T08:00:00Z").await;
     let o4 = env.request("c1", 4, "2026-03-04T08:00:00Z").await;
     env.request("other", 5, "2026-03-05T08:00:00Z").await;
-    env.post(&format!("/v1/orders/{o4}/assign")).by(&pm("p")).send().await;
+    env.assign(&o4, "p").send().await;
 
     let ids = |a: &seatkeeper_tests::Answer| -> Vec<String> {
         a.body["items"].as_array().unwrap().iter().map(|o| o["order_id"].as_str().unwrap().to_string()).collect()

@@ -1,6 +1,6 @@
 //! Tenants and policies through the handlers.
 
-use seatkeeper_tests::{TestEnv, Who};
+use seatkeeper_tests::{cm, pm, TestEnv, Who};
 use serde_json::json;
 
 #[tokio::test]
@@ -22,7 +22,7 @@ async fn the_vendor_builds_the_tree_and_partners_add_companies() {
         json!({"org_id": "p", "name": "Reseller", "kind": "partner", "parent_id": "vendor", "created_at": "2026-01-02T10:00:00Z"})
     );
 
-    let pm = Who::new("partner_manager", "p");
+    let pm = pm("p");
     let c = env
         .post("/v1/orgs")
         .by(&pm)
@@ -94,7 +94,7 @@ async fn policies_are_inherited_and_set_by_the_vendor_only() {
         .await;
     assert_eq!(set.status, 200);
 
-    let c = env.get("/v1/orgs/c").by(&Who::new("company_manager", "c")).send().await;
+    let c = env.get("/v1/orgs/c").by(&cm("c")).send().await;
     let policy = &c.body["policy"];
     assert_eq!(policy["term_months"], 6);
     assert_eq!(policy["counting"], "active_users");
@@ -104,16 +104,10 @@ async fn policies_are_inherited_and_set_by_the_vendor_only() {
     assert_eq!(policy["term_starts"], "assignment");
 
     // The term in force shapes the lot: six calendar months from the assignment.
-    let order_id = env.request("c", 2, "2026-08-01T00:00:00Z").await;
-    let a = env
-        .post(&format!("/v1/orders/{order_id}/assign"))
-        .by(&Who::new("partner_manager", "p"))
-        .at("2026-08-31T12:00:00Z")
-        .send()
-        .await;
+    let a = env.order_and_assign("c", 2, "2026-08-01T00:00:00Z", "p", "2026-08-31T12:00:00Z").await;
     assert_eq!(a.body["lot"]["valid_until"], "2027-02-28T12:00:00Z");
 
-    for who in [Who::new("partner_manager", "p"), Who::new("company_manager", "c")] {
+    for who in [pm("p"), cm("c")] {
         let refused = env.put("/v1/orgs/c/policy").by(&who).json(json!({"term_months": 24})).send().await;
         assert_eq!((refused.status, refused.code()), (403, "forbidden"));
     }
@@ -138,10 +132,10 @@ async fn an_org_read_tells_its_own_knobs_from_the_inherited_ones() {
     let env = TestEnv::new().await;
     env.partner_with_company("p", "c").await;
     let admin = Who::vendor_admin();
-    let cm = Who::new("company_manager", "c");
+    let cm = cm("c");
     let fresh = env.get("/v1/orgs/c").by(&cm).send().await;
     assert_eq!((fresh.status, fresh.body["own_policy"].clone()), (200, json!({})), "{:?}", fresh.body);
-    env.put("/v1/orgs/p/policy").by(&admin).json(json!({"term_months": 24, "counting": "active_users"})).send().await;
+    env.set_policy("p", json!({"term_months": 24, "counting": "active_users"})).await;
     let set = env.put("/v1/orgs/c/policy").by(&admin).json(json!({"seats_included": 1})).send().await;
     assert_eq!(set.body["own_policy"], json!({"seats_included": 1}), "{:?}", set.body);
 
@@ -153,7 +147,7 @@ async fn an_org_read_tells_its_own_knobs_from_the_inherited_ones() {
         "inherited from the partner"
     );
     assert_eq!(c.body["policy"]["seats_included"], 1);
-    let p = env.get("/v1/orgs/p").by(&Who::new("partner_manager", "p")).send().await;
+    let p = env.get("/v1/orgs/p").by(&pm("p")).send().await;
     assert_eq!(p.body["own_policy"], json!({"term_months": 24, "counting": "active_users"}));
 
     // A second form sends one knob: the org's own settings gain it, the others stay as they were.
@@ -170,7 +164,7 @@ async fn orgs_are_visible_from_themselves_and_above_only() {
     let env = TestEnv::new().await;
     env.partner_with_company("p", "c").await;
     env.partner_with_company("q", "d").await;
-    let cm = Who::new("company_manager", "c");
+    let cm = cm("c");
     assert_eq!(env.get("/v1/orgs/c").by(&cm).send().await.status, 200);
     for target in [
         "/v1/orgs/p",

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Utc};
 use proptest::prelude::*;
 use seatkeeper::domain::user::{LicenceStatus, User};
-use seatkeeper_tests::{TestEnv, Who};
+use seatkeeper_tests::{cm, platform, TestEnv};
 use serde_json::json;
 
 const USERS: usize = 8;
@@ -71,15 +71,9 @@ async fn run(uses_per_seat: Option<u32>, automatic: bool, steps: Vec<Step>) -> R
         policy["renewal"] = json!("automatic");
         policy["term_starts"] = json!("activation");
     }
-    let set = env.put("/v1/orgs/c/policy").by(&Who::vendor_admin()).json(policy).send().await;
-    if set.status != 200 {
-        return Err(format!("policy: {} {}", set.status, set.body));
-    }
-    let platform = Who::new("platform", "c");
-    let cm = Who::new("company_manager", "c");
-    for i in 0..USERS {
-        env.put(&format!("/v1/orgs/c/users/{}", email(i))).by(&platform).send().await;
-    }
+    env.set_policy("c", policy).await;
+    let cm = cm("c");
+    env.users("c", (0..USERS).map(email)).by(&platform("c")).await;
     let mut now: DateTime<Utc> = "2026-01-15T00:00:00Z".parse().unwrap();
     // Every sequence starts with seats in use and one learner on a long course, so that time
     // passing meets anniversaries, expiries and renewals.
@@ -89,27 +83,18 @@ async fn run(uses_per_seat: Option<u32>, automatic: bool, steps: Vec<Step>) -> R
         let answer = match s {
             Step::Order(q) => {
                 let order = env.request("c", *q as u64, &at(now)).await;
-                env.post(&format!("/v1/orders/{order}/assign"))
-                    .by(&Who::new("partner_manager", "p"))
-                    .at(&at(now))
-                    .send()
-                    .await
+                env.assign(&order, "p").at(&at(now)).send().await
             }
             Step::Allocate(users) => {
                 let emails: Vec<String> = users.iter().map(|i| email(*i)).collect();
-                env.post("/v1/orgs/c/allocations").by(&cm).json(json!({ "emails": emails })).at(&at(now)).send().await
+                env.allocate("c", json!({ "emails": emails }), &at(now)).await
             }
             Step::Release(i) => {
                 env.call("DELETE", &format!("/v1/orgs/c/users/{}", email(*i))).by(&cm).at(&at(now)).send().await
             }
             Step::Enrol(i, days) => {
                 let run = json!({"status": "active", "starts_at": at(now), "ends_at": at(now + Duration::days(*days as i64))});
-                env.put(&format!("/v1/orgs/c/users/{}/enrolments/run{}", email(*i), now.timestamp()))
-                    .by(&platform)
-                    .json(run)
-                    .at(&at(now))
-                    .send()
-                    .await
+                env.enrolment("c", &email(*i), &format!("run{}", now.timestamp())).json(run).at(&at(now)).send().await
             }
             Step::Days(d) => {
                 now += Duration::days(*d as i64);

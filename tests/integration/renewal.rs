@@ -4,125 +4,58 @@
 use std::io::Cursor;
 
 use calamine::{Data, DataType, Reader, Xlsx};
-use chrono::{DateTime, Utc};
 use futures::future::join_all;
 use seatkeeper::sweeps::renewal::renewal;
-use seatkeeper_tests::{TestEnv, Who};
+use seatkeeper_tests::{at, cm, TestEnv, NOW};
 use serde_json::{json, Value};
-
-fn at(s: &str) -> DateTime<Utc> {
-    s.parse().unwrap()
-}
-
-fn cm() -> Who {
-    Who::new("company_manager", "c")
-}
-
-async fn enrol(env: &TestEnv, email: &str, run: &str, body: Value, now: &str) {
-    let a = env
-        .put(&format!("/v1/orgs/c/users/{email}/enrolments/{run}"))
-        .by(&Who::new("platform", "c"))
-        .json(body)
-        .at(now)
-        .send()
-        .await;
-    assert_eq!(a.status, 200, "{email}: {:?}", a.body);
-}
 
 /// Company c on automatic renewal with a lot of 8, and the people of worked case 6.
 async fn worked_case_6(env: &TestEnv) {
     env.partner_with_company("p", "c").await;
-    env.put("/v1/orgs/c/policy")
-        .by(&Who::vendor_admin())
-        .json(json!({"term_starts": "activation", "renewal": "automatic", "notify_emails": ["admin@c.example"]}))
-        .send()
-        .await;
-    let order = env.request("c", 8, "2018-04-01T08:00:00Z").await;
-    env.post(&format!("/v1/orders/{order}/assign"))
-        .by(&Who::new("partner_manager", "p"))
-        .at("2018-04-02T09:00:00Z")
-        .send()
-        .await;
+    env.set_policy(
+        "c",
+        json!({"term_starts": "activation", "renewal": "automatic", "notify_emails": ["admin@c.example"]}),
+    )
+    .await;
+    env.order_and_assign("c", 8, "2018-04-01T08:00:00Z", "p", "2018-04-02T09:00:00Z").await;
     for email in ["wessel", "mandy", "once", "no", "pending", "late"] {
-        env.put(&format!("/v1/orgs/c/users/{email}@c.example"))
-            .by(&cm())
-            .json(json!({"name": email}))
-            .at("2018-05-01T00:00:00Z")
-            .send()
-            .await;
+        let named = json!({"name": email});
+        env.put_user("c", &format!("{email}@c.example")).json(named).at("2018-05-01T00:00:00Z").send().await;
     }
     let start = "2018-05-11T09:00:00Z";
-    // Wessel: a two-year run, started at activation.
-    enrol(
-        env,
-        "wessel@c.example",
-        "run",
-        json!({"status": "active", "starts_at": start, "ends_at": "2020-05-11T09:00:00Z"}),
-        start,
-    )
-    .await;
-    // Mandy: enrolled, then activated by a manager by hand; she never logs in.
-    enrol(
-        env,
-        "mandy@c.example",
-        "run",
-        json!({"status": "new", "ends_at": "2020-01-01T00:00:00Z"}),
-        "2018-05-01T10:00:00Z",
-    )
-    .await;
-    enrol(
-        env,
-        "mandy@c.example",
-        "run",
-        json!({"status": "active", "starts_at": start, "ends_at": "2020-01-01T00:00:00Z"}),
-        start,
-    )
-    .await;
-    // One one-year run, started at activation.
-    enrol(
-        env,
-        "once@c.example",
-        "run",
-        json!({"status": "active", "starts_at": start, "ends_at": "2019-05-11T09:00:00Z"}),
-        start,
-    )
-    .await;
-    // Not renewable, with a two-year run.
-    enrol(
-        env,
-        "no@c.example",
-        "run",
-        json!({"status": "active", "starts_at": start, "ends_at": "2020-05-11T09:00:00Z"}),
-        start,
-    )
-    .await;
+    for (email, run, now) in [
+        // Wessel: a two-year run, started at activation.
+        ("wessel", json!({"status": "active", "starts_at": start, "ends_at": "2020-05-11T09:00:00Z"}), start),
+        // Mandy: enrolled, then activated by a manager by hand; she never logs in.
+        ("mandy", json!({"status": "new", "ends_at": "2020-01-01T00:00:00Z"}), "2018-05-01T10:00:00Z"),
+        ("mandy", json!({"status": "active", "starts_at": start, "ends_at": "2020-01-01T00:00:00Z"}), start),
+        // One one-year run, started at activation.
+        ("once", json!({"status": "active", "starts_at": start, "ends_at": "2019-05-11T09:00:00Z"}), start),
+        // Not renewable, with a two-year run.
+        ("no", json!({"status": "active", "starts_at": start, "ends_at": "2020-05-11T09:00:00Z"}), start),
+    ] {
+        env.enrol("c", &format!("{email}@c.example"), "run", run, now).await;
+    }
     let r = env
         .post("/v1/orgs/c/users/renewable")
-        .by(&cm())
+        .by(&cm("c"))
         .json(json!({"emails": ["no@c.example"], "renewable": false}))
         .send()
         .await;
     assert_eq!(r.body["updated"], 1);
     // Enrolled, never started: the licence stays pending.
-    enrol(env, "pending@c.example", "run", json!({"status": "new"}), "2018-05-01T10:00:00Z").await;
+    env.enrol("c", "pending@c.example", "run", json!({"status": "new"}), "2018-05-01T10:00:00Z").await;
     // A later start whose renewal finds the balance empty.
-    enrol(
-        env,
-        "late@c.example",
-        "run",
-        json!({"status": "active", "starts_at": "2018-06-01T09:00:00Z", "ends_at": "2020-06-01T09:00:00Z"}),
-        "2018-06-01T09:00:00Z",
-    )
-    .await;
+    let late = json!({"status": "active", "starts_at": "2018-06-01T09:00:00Z", "ends_at": "2020-06-01T09:00:00Z"});
+    env.enrol("c", "late@c.example", "run", late, "2018-06-01T09:00:00Z").await;
 }
 
 async fn user(env: &TestEnv, email: &str) -> Value {
-    env.get(&format!("/v1/orgs/c/users/{email}@c.example")).by(&cm()).at("2019-06-30T00:00:00Z").send().await.body
+    env.get(&format!("/v1/orgs/c/users/{email}@c.example")).by(&cm("c")).at("2019-06-30T00:00:00Z").send().await.body
 }
 
 async fn lot_uses(env: &TestEnv) -> u64 {
-    let lots = env.get("/v1/orgs/c/lots").by(&cm()).send().await;
-    lots.body["items"][0]["uses"].as_u64().unwrap()
+    env.lots("c", NOW).await[0]["uses"].as_u64().unwrap()
 }
 
 #[tokio::test]
@@ -131,7 +64,7 @@ async fn worked_case_6_the_forecast_then_the_sweep_exactly_as_forecast() {
     worked_case_6(&env).await;
     assert_eq!(lot_uses(&env).await, 6, "each first enrolment debited one licence");
 
-    let forecast = env.get("/v1/orgs/c/renewals?until=2019-06-30").by(&cm()).at("2019-04-01T00:00:00Z").send().await;
+    let forecast = env.get("/v1/orgs/c/renewals?until=2019-06-30").by(&cm("c")).at("2019-04-01T00:00:00Z").send().await;
     assert_eq!(forecast.status, 200, "{:?}", forecast.body);
     let rows: Vec<(String, bool, Option<String>)> = forecast.body["items"]
         .as_array()
@@ -185,14 +118,13 @@ async fn worked_case_6_the_forecast_then_the_sweep_exactly_as_forecast() {
     assert_eq!((once["licence_count"].as_u64(), once["licence"]["status"].as_str()), (Some(1), Some("expired")));
     let no = user(&env, "no").await;
     assert_eq!((no["licence_count"].as_u64(), no["licence"]["status"].as_str()), (Some(1), Some("expired")));
-    let enrolments = env.partition("ORG#c").await;
-    let no_run = enrolments.iter().find(|i| i["SK"].as_s().unwrap() == "ENROLMENT#no@c.example#run").unwrap();
+    let no_run = env.item("ORG#c", "ENROLMENT#no@c.example#run").await.unwrap();
     assert_eq!(no_run["status"].as_s().unwrap(), "expired", "the not-renewable user's enrolments expired");
     let pending = user(&env, "pending").await;
     assert_eq!((pending["licence_count"].as_u64(), pending["licence"]["status"].as_str()), (Some(1), Some("pending")));
     assert_eq!(user(&env, "late").await["licence"]["status"], "expired");
     assert_eq!(lot_uses(&env).await, 8, "two renewals debited, nothing else");
-    let notices = env.get("/v1/orgs/c/notifications").by(&cm()).send().await;
+    let notices = env.get("/v1/orgs/c/notifications").by(&cm("c")).send().await;
     let blocked: Vec<&Value> =
         notices.body["items"].as_array().unwrap().iter().filter(|n| n["kind"] == "renewal_blocked").collect();
     assert_eq!(blocked.len(), 1);
@@ -220,7 +152,7 @@ async fn concurrent_sweeps_debit_once() {
 async fn the_forecast_downloads_as_csv_and_as_an_xlsx_that_opens() {
     let env = TestEnv::new().await;
     worked_case_6(&env).await;
-    let csv = env.get("/v1/orgs/c/renewals?until=2019-06-30&format=csv").by(&cm()).send().await;
+    let csv = env.get("/v1/orgs/c/renewals?until=2019-06-30&format=csv").by(&cm("c")).send().await;
     assert_eq!(csv.status, 200);
     assert!(csv.headers["content-type"].starts_with("text/csv"));
     let text = csv.body.as_str().unwrap();
@@ -232,16 +164,8 @@ async fn the_forecast_downloads_as_csv_and_as_an_xlsx_that_opens() {
         .ends_with("email,name,licence_date,renewal_date,licence_count,renewable,last_login_at,will_renew,reason"));
     assert_eq!(text.lines().count(), 6);
 
-    let event = seatkeeper_local::api_event(
-        "GET",
-        "/v1/orgs/c/renewals?until=2019-06-30&format=xlsx",
-        &[],
-        b"",
-        Some(cm().claims()),
-        at("2019-04-01T00:00:00Z"),
-    )
-    .unwrap();
-    let r = seatkeeper::http::handle(&env.app, &seatkeeper::handlers::functions::ALL, event).await;
+    let xlsx = env.get("/v1/orgs/c/renewals?until=2019-06-30&format=xlsx").by(&cm("c"));
+    let r = xlsx.at("2019-04-01T00:00:00Z").response().await;
     assert!(r.is_base64_encoded);
     let bytes = match r.body {
         Some(aws_lambda_events::encodings::Body::Binary(b)) => b,
@@ -255,7 +179,7 @@ async fn the_forecast_downloads_as_csv_and_as_an_xlsx_that_opens() {
     assert!(matches!(rows[4][3], Data::DateTime(_)), "renewal dates are dates: {:?}", rows[4][3]);
     assert_eq!(rows[4][3].as_date().map(|d| d.to_string()), Some("2019-05-11".into()));
     assert_eq!(rows[4][7], Data::Bool(true));
-    let bad = env.get("/v1/orgs/c/renewals").by(&cm()).send().await;
+    let bad = env.get("/v1/orgs/c/renewals").by(&cm("c")).send().await;
     assert_eq!(bad.status, 400);
 }
 
@@ -276,7 +200,7 @@ async fn the_monthly_export_writes_both_files_and_notifies_once() {
         imports.client.get_object().bucket(&imports.bucket).key("reports/c/renewals-2019-06.csv").send().await.unwrap();
     let text = String::from_utf8(csv.body.collect().await.unwrap().into_bytes().to_vec()).unwrap();
     assert!(text.contains("late@c.example") && !text.contains("wessel@c.example"), "June's renewals only: {text}");
-    let notices = env.get("/v1/orgs/c/notifications").by(&cm()).send().await;
+    let notices = env.get("/v1/orgs/c/notifications").by(&cm("c")).send().await;
     let forecast: Vec<&Value> =
         notices.body["items"].as_array().unwrap().iter().filter(|n| n["kind"] == "renewal_forecast").collect();
     assert_eq!(forecast.len(), 1);

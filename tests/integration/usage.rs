@@ -1,34 +1,13 @@
 //! The usage report and the daily snapshot against DynamoDB Local.
 
 use seatkeeper::sweeps::snapshot::snapshot;
-use seatkeeper_tests::{TestEnv, Who};
+use seatkeeper_tests::{cm, platform, pm, TestEnv, Who};
 use serde_json::{json, Value};
 
-fn cm(org: &str) -> Who {
-    Who::new("company_manager", org)
-}
-
-async fn lot(env: &TestEnv, org: &str, quantity: u64) {
-    let order = env.request(org, quantity, "2026-01-10T08:00:00Z").await;
-    let a = env
-        .post(&format!("/v1/orders/{order}/assign"))
-        .by(&Who::new("partner_manager", "p"))
-        .at("2026-01-15T09:00:00Z")
-        .send()
-        .await;
-    assert_eq!(a.status, 200, "{:?}", a.body);
-}
-
+/// `n` learners of `org` licensed on 2026-02-01.
 async fn allocate(env: &TestEnv, org: &str, n: usize) {
     let emails: Vec<String> = (0..n).map(|i| format!("u{i}@{org}.example")).collect();
-    let a = env
-        .post(&format!("/v1/orgs/{org}/allocations"))
-        .by(&cm(org))
-        .json(json!({"emails": emails, "create_missing": true}))
-        .at("2026-02-01T00:00:00Z")
-        .send()
-        .await;
-    assert_eq!(a.body["allocated"], n as u64, "{:?}", a.body);
+    env.licensed(org, &emails, "2026-02-01T00:00:00Z").await;
 }
 
 fn figures(row: &Value) -> (u64, u64, u64, f64) {
@@ -46,10 +25,10 @@ async fn a_parent_its_children_and_the_total_agree_with_what_was_created() {
     env.partner_with_company("p", "parent").await;
     env.org("d1", "company", "parent").await;
     env.org("d2", "company", "parent").await;
-    env.put("/v1/orgs/d2/policy").by(&Who::vendor_admin()).json(json!({"seats_included": 1})).send().await;
-    lot(&env, "parent", 10).await;
-    lot(&env, "d1", 5).await;
-    lot(&env, "d2", 3).await;
+    env.set_policy("d2", json!({"seats_included": 1})).await;
+    env.lot("p", "parent", 10).await;
+    env.lot("p", "d1", 5).await;
+    env.lot("p", "d2", 3).await;
     allocate(&env, "parent", 4).await;
     allocate(&env, "d1", 5).await;
     allocate(&env, "d2", 1).await;
@@ -80,13 +59,7 @@ async fn a_parent_its_children_and_the_total_agree_with_what_was_created() {
 async fn the_csv_is_excel_ready_and_formula_injection_is_inert() {
     let env = TestEnv::new().await;
     env.partner_with_company("p", "parent").await;
-    let a = env
-        .post("/v1/orgs")
-        .by(&Who::vendor_admin())
-        .json(json!({"org_id": "evil", "name": "=HYPERLINK(\"http://x\")", "kind": "company", "parent_id": "parent"}))
-        .send()
-        .await;
-    assert_eq!(a.status, 201);
+    env.org_named("evil", "=HYPERLINK(\"http://x\")", "company", "parent").await;
     let csv = env.get("/v1/orgs/parent/usage?format=csv").by(&cm("parent")).send().await;
     assert_eq!(csv.status, 200);
     assert!(csv.headers["content-type"].starts_with("text/csv"));
@@ -101,23 +74,17 @@ async fn the_csv_is_excel_ready_and_formula_injection_is_inert() {
 async fn a_major_overage_raises_one_overage_and_after_24_hours_one_upgrade_due() {
     let env = TestEnv::new().await;
     env.partner_with_company("p", "o").await;
-    env.put("/v1/orgs/o/policy")
-        .by(&Who::vendor_admin())
-        .json(json!({"counting": "active_users", "enforcement": "soft", "tiers": [100, 150, 200], "notify_emails": ["owner@o.example"]}))
-        .send()
-        .await;
-    lot(&env, "o", 100).await;
-    let platform = Who::new("platform", "o");
+    env.set_policy(
+        "o",
+        json!({"counting": "active_users", "enforcement": "soft", "tiers": [100, 150, 200], "notify_emails": ["owner@o.example"]}),
+    )
+    .await;
+    env.lot("p", "o", 100).await;
     for i in 0..107 {
         let email = format!("a{i}@o.example");
-        env.put(&format!("/v1/orgs/o/users/{email}")).by(&platform).send().await;
-        let e = env
-            .put(&format!("/v1/orgs/o/users/{email}/enrolments/run"))
-            .by(&platform)
-            .json(json!({"status": "active"}))
-            .at("2026-05-20T00:00:00Z")
-            .send()
-            .await;
+        env.users("o", [&email]).by(&platform("o")).await;
+        let e =
+            env.enrolment("o", &email, "run").json(json!({"status": "active"})).at("2026-05-20T00:00:00Z").send().await;
         assert_eq!(e.status, 200, "soft enforcement allows it: {:?}", e.body);
     }
     // Monday 2026-06-01 and Tuesday.
@@ -154,15 +121,15 @@ async fn the_report_of_an_org_with_100_children_costs_at_most_3_requests() {
     // Every tenth company has a lot of 3 with 2 allocated; c000 also has a department with a lot.
     for i in (0..100).step_by(10) {
         let c = format!("c{i:03}");
-        lot(&env, &c, 3).await;
+        env.lot("p", &c, 3).await;
         allocate(&env, &c, 2).await;
     }
     env.org("c000-dept", "company", "c000").await;
-    lot(&env, "c000-dept", 4).await;
+    env.lot("p", "c000-dept", 4).await;
     allocate(&env, "c000-dept", 1).await;
     log.take();
 
-    let u = env.get("/v1/orgs/p/usage").by(&Who::new("partner_manager", "p")).at("2026-03-01T00:00:00Z").send().await;
+    let u = env.get("/v1/orgs/p/usage").by(&pm("p")).at("2026-03-01T00:00:00Z").send().await;
     let sent = log.take();
     assert_eq!(u.status, 200, "{:?}", u.body);
     assert!(sent.len() <= 3, "requests: {sent:?}");
@@ -181,19 +148,12 @@ async fn the_report_of_an_org_with_100_children_costs_at_most_3_requests() {
     assert_eq!(figures(&v.body["total"]), (34, 21, 13, 61.8));
 }
 
-async fn enrol(env: &TestEnv, org: &str, who: &str, status: &str, ends_at: Option<&str>, at: &str) -> Value {
-    let platform = Who::new("platform", org);
+/// User `{who}@{org}.example` put by the platform at `at`, and its enrolment `run` put as
+/// `status`, ending at `ends_at`.
+async fn enrol(env: &TestEnv, org: &str, who: &str, status: &str, ends_at: Option<&str>, at: &str) {
     let email = format!("{who}@{org}.example");
-    env.put(&format!("/v1/orgs/{org}/users/{email}")).by(&platform).at(at).send().await;
-    let e = env
-        .put(&format!("/v1/orgs/{org}/users/{email}/enrolments/run"))
-        .by(&platform)
-        .json(json!({"status": status, "ends_at": ends_at}))
-        .at(at)
-        .send()
-        .await;
-    assert_eq!(e.status, 200, "{:?}", e.body);
-    e.body
+    env.users(org, [&email]).by(&platform(org)).at(at).await;
+    env.enrol(org, &email, "run", json!({"status": status, "ends_at": ends_at}), at).await;
 }
 
 async fn usage_at(env: &TestEnv, org: &str, at: &str) -> Value {
@@ -206,8 +166,8 @@ async fn usage_at(env: &TestEnv, org: &str, at: &str) -> Value {
 async fn a_user_stops_counting_as_active_when_its_last_enrolment_ends() {
     let env = TestEnv::new().await;
     env.partner_with_company("p", "o").await;
-    env.put("/v1/orgs/o/policy").by(&Who::vendor_admin()).json(json!({"counting": "active_users"})).send().await;
-    lot(&env, "o", 10).await;
+    env.set_policy("o", json!({"counting": "active_users"})).await;
+    env.lot("p", "o", 10).await;
     enrol(&env, "o", "ann", "active", Some("2026-03-01T00:00:00Z"), "2026-02-01T00:00:00Z").await;
     enrol(&env, "o", "bob", "active", None, "2026-02-01T00:00:00Z").await;
     assert_eq!(usage_at(&env, "o", "2026-02-15T00:00:00Z").await["used"], 2);
@@ -231,12 +191,8 @@ async fn a_user_stops_counting_as_active_when_its_last_enrolment_ends() {
 async fn reuse_counts_each_user_active_in_the_licence_year_once() {
     let env = TestEnv::new().await;
     env.partner_with_company("p", "o").await;
-    env.put("/v1/orgs/o/policy")
-        .by(&Who::vendor_admin())
-        .json(json!({"counting": "active_users", "uses_per_seat": 3}))
-        .send()
-        .await;
-    lot(&env, "o", 2).await; // 2026-01-15 .. 2027-01-15
+    env.set_policy("o", json!({"counting": "active_users", "uses_per_seat": 3})).await;
+    env.lot("p", "o", 2).await; // 2026-01-15 .. 2027-01-15
     enrol(&env, "o", "a", "active", None, "2026-02-01T00:00:00Z").await;
     enrol(&env, "o", "b", "active", None, "2026-02-02T00:00:00Z").await;
     enrol(&env, "o", "a", "expired", None, "2026-03-01T00:00:00Z").await;
@@ -250,14 +206,7 @@ async fn reuse_counts_each_user_active_in_the_licence_year_once() {
     // A new licence year: the lot ends and a new one is assigned on 2027-01-20. Until somebody
     // changes, the year's distinct users are those active (c and a); then c goes, b comes and
     // goes, d comes and goes, and b comes back.
-    let order = env.request("o", 2, "2027-01-18T00:00:00Z").await;
-    let assigned = env
-        .post(&format!("/v1/orders/{order}/assign"))
-        .by(&Who::new("partner_manager", "p"))
-        .at("2027-01-20T00:00:00Z")
-        .send()
-        .await;
-    assert_eq!(assigned.status, 200);
+    env.order_and_assign("o", 2, "2027-01-18T00:00:00Z", "p", "2027-01-20T00:00:00Z").await;
     let row = usage_at(&env, "o", "2027-02-01T00:00:00Z").await;
     assert_eq!(row["reuse"], json!({"year_from": "2027-01-20", "distinct_users": 2, "cap": 6}));
     enrol(&env, "o", "c", "expired", None, "2027-02-02T00:00:00Z").await;

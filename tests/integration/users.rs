@@ -1,18 +1,8 @@
 //! The users of a company: the list searched by e-mail prefix and filtered by licence status,
 //! page by page, and one user's enrolments.
 
-use seatkeeper_tests::{Answer, TestEnv, Who};
+use seatkeeper_tests::{cm, platform, Answer, TestEnv, Who, ASSIGNED};
 use serde_json::{json, Value};
-
-fn cm(org: &str) -> Who {
-    Who::new("company_manager", org)
-}
-
-async fn assign(env: &TestEnv, org: &str, quantity: u64, at: &str) {
-    let order = env.request(org, quantity, at).await;
-    let a = env.post(&format!("/v1/orders/{order}/assign")).by(&Who::new("partner_manager", "p")).at(at).send().await;
-    assert_eq!(a.status, 200, "{:?}", a.body);
-}
 
 fn emails(page: &Answer) -> Vec<String> {
     page.body["items"].as_array().unwrap().iter().map(|u| u["email"].as_str().unwrap().to_string()).collect()
@@ -20,46 +10,22 @@ fn emails(page: &Answer) -> Vec<String> {
 
 /// Every page of a list, following `next_cursor`: the e-mails in order and each page's size.
 async fn every_page(env: &TestEnv, url: &str, at: &str) -> (Vec<String>, Vec<usize>) {
-    let mut all = Vec::new();
-    let mut sizes = Vec::new();
-    let mut cursor: Option<String> = None;
-    for _ in 0..100 {
-        let sep = if url.contains('?') { '&' } else { '?' };
-        let target = match &cursor {
-            Some(c) => format!("{url}{sep}cursor={c}"),
-            None => url.to_string(),
-        };
-        let page = env.get(&target).by(&cm("c")).at(at).send().await;
-        assert_eq!(page.status, 200, "{target}: {:?}", page.body);
-        let found = emails(&page);
-        sizes.push(found.len());
-        all.extend(found);
-        match page.body["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_string()),
-            None => return (all, sizes),
-        }
-    }
-    panic!("{url}: the pages never end");
+    let pages: Vec<Vec<String>> = env.pages(url, &cm("c"), at).await.iter().map(emails).collect();
+    (pages.concat(), pages.iter().map(Vec::len).collect())
 }
 
 #[tokio::test]
 async fn the_user_list_searches_by_e_mail_prefix_and_filters_by_the_licence_status_now() {
     let env = TestEnv::new().await;
     env.partner_with_company("p", "c").await;
-    assign(&env, "c", 5, "2026-01-15T09:00:00Z").await;
+    env.order_and_assign("c", 5, ASSIGNED, "p", ASSIGNED).await;
     for e in ["ann@c.example", "anna@c.example", "annie@c.example", "bob@c.example", "carl@c.example", "dora@c.example"]
     {
-        let a = env.put(&format!("/v1/orgs/c/users/{e}")).by(&cm("c")).json(json!({"name": e})).send().await;
+        let a = env.put_user("c", e).json(json!({"name": e})).send().await;
         assert_eq!(a.status, 201, "{:?}", a.body);
     }
     let at = "2026-02-01T00:00:00Z";
-    let a = env
-        .post("/v1/orgs/c/allocations")
-        .by(&cm("c"))
-        .json(json!({"emails": ["ann@c.example", "bob@c.example", "carl@c.example"]}))
-        .at(at)
-        .send()
-        .await;
+    let a = env.allocate("c", json!({"emails": ["ann@c.example", "bob@c.example", "carl@c.example"]}), at).await;
     assert_eq!(a.body["allocated"], 3, "{:?}", a.body);
     let r = env.call("DELETE", "/v1/orgs/c/users/carl@c.example").by(&cm("c")).at(at).send().await;
     assert_eq!(r.status, 200);
@@ -119,19 +85,12 @@ async fn the_user_list_searches_by_e_mail_prefix_and_filters_by_the_licence_stat
 async fn a_filtered_page_may_be_short_but_its_cursor_goes_on() {
     let env = TestEnv::new().await;
     env.partner_with_company("p", "c").await;
-    assign(&env, "c", 3, "2026-01-15T09:00:00Z").await;
+    env.order_and_assign("c", 3, ASSIGNED, "p", ASSIGNED).await;
     let many: Vec<String> = (0..1500).map(|i| format!("a{i:04}@c.example")).collect();
     env.seed_users("c", &many, "2026-01-20T00:00:00Z").await;
     let licensed = ["zz1@c.example", "zz2@c.example", "zz3@c.example"];
     let at = "2026-02-01T00:00:00Z";
-    let a = env
-        .post("/v1/orgs/c/allocations")
-        .by(&cm("c"))
-        .json(json!({"emails": licensed, "create_missing": true}))
-        .at(at)
-        .send()
-        .await;
-    assert_eq!(a.body["allocated"], 3);
+    env.licensed("c", &licensed, at).await;
     let (found, sizes) = every_page(&env, "/v1/orgs/c/users?licence_status=active&limit=2", at).await;
     assert_eq!(found, licensed);
     assert_eq!(sizes.first(), Some(&0), "the first page read a bounded share of the 1,500 and found none: {sizes:?}");
@@ -148,10 +107,8 @@ async fn a_users_enrolments_are_listed_with_their_status_now() {
     let env = TestEnv::new().await;
     env.partner_with_company("p", "c").await;
     env.org("c2", "company", "p").await;
-    let platform = Who::new("platform", "c");
-    for e in ["w@c.example", "w@c.example.org"] {
-        env.put(&format!("/v1/orgs/c/users/{e}")).by(&platform).send().await;
-    }
+    let platform = platform("c");
+    env.users("c", ["w@c.example", "w@c.example.org"]).by(&platform).await;
     let may = "2026-05-01T00:00:00Z";
     for (e, id, body) in [
         (
@@ -163,8 +120,7 @@ async fn a_users_enrolments_are_listed_with_their_status_now() {
         ("w@c.example", "run-3", json!({"status": "expired"})),
         ("w@c.example.org", "other", json!({"status": "active"})),
     ] {
-        let a = env.put(&format!("/v1/orgs/c/users/{e}/enrolments/{id}")).by(&platform).json(body).at(may).send().await;
-        assert_eq!(a.status, 200, "{:?}", a.body);
+        env.enrol("c", e, id, body, may).await;
     }
     let july = "2026-07-01T00:00:00Z";
     let list = env.get("/v1/orgs/c/users/W@C.example/enrolments").by(&platform).at(july).send().await;
@@ -185,16 +141,10 @@ async fn a_users_enrolments_are_listed_with_their_status_now() {
     let (pages, sizes) = {
         let mut ids = Vec::new();
         let mut sizes = Vec::new();
-        let mut url = "/v1/orgs/c/users/w@c.example/enrolments?limit=2".to_string();
-        loop {
-            let page = env.get(&url).by(&cm("c")).at(july).send().await;
+        for page in env.pages("/v1/orgs/c/users/w@c.example/enrolments?limit=2", &cm("c"), july).await {
             let items = page.body["items"].as_array().unwrap();
             sizes.push(items.len());
             ids.extend(items.iter().map(|e| e["enrolment_id"].as_str().unwrap().to_string()));
-            match page.body["next_cursor"].as_str() {
-                Some(c) => url = format!("/v1/orgs/c/users/w@c.example/enrolments?limit=2&cursor={c}"),
-                None => break,
-            }
         }
         (ids, sizes)
     };

@@ -1,14 +1,29 @@
-//! Test support: a fresh table on DynamoDB Local per test, and calls through the same API
-//! Gateway event the local server and the Lambdas handle.
+//! Test support: a fresh table on DynamoDB Local per test, calls through the same API Gateway
+//! event the local server and the Lambdas handle, and the set-up every test file shares:
+//!
+//! - callers by role: [`cm`], [`pm`], [`platform`], [`Who::vendor_admin`], and [`Who::token`] for
+//!   a signed token;
+//! - the API: [`TestEnv::call`] (and `get`, `post`, `put`), or [`Call::new`] against any [`App`];
+//! - the vendor → partner → company tree, orders assigned into lots, policies, users (through the
+//!   API, or straight into the table with or without licences), enrolments and allocations: the
+//!   `impl TestEnv` of [`setup`];
+//! - clients that log or break what they send: [`intercept`].
 
 use std::collections::HashMap;
 
+use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use aws_lambda_events::encodings::Body;
 use chrono::{DateTime, Utc};
 use seatkeeper::store::table::TableDefinition;
 use seatkeeper::store::Store;
 use seatkeeper::App;
 use serde_json::Value;
+
+pub mod intercept;
+pub mod setup;
+
+pub use intercept::{KeyLog, RequestLog, WRITE_OPERATIONS};
+pub use setup::{Users, ASSIGNED, REQUESTED};
 
 /// DynamoDB Local's endpoint; `make test` starts one and sets it.
 pub fn endpoint() -> String {
@@ -20,6 +35,14 @@ pub async fn client() -> aws_sdk_dynamodb::Client {
     let _ = endpoint();
     seatkeeper_local::dynamodb_client().await
 }
+
+/// An instant written in RFC 3339.
+pub fn at(s: &str) -> DateTime<Utc> {
+    s.parse().expect("an RFC 3339 time")
+}
+
+/// The instant a [`Call`] is made at unless it says otherwise.
+pub const NOW: &str = "2026-01-01T00:00:00Z";
 
 /// A caller with a role in an org.
 #[derive(Debug, Clone)]
@@ -40,6 +63,11 @@ impl Who {
         Who::new("vendor_admin", "vendor")
     }
 
+    pub fn with_sub(mut self, sub: &str) -> Self {
+        self.sub = sub.into();
+        self
+    }
+
     pub fn claims(&self) -> HashMap<String, String> {
         HashMap::from([
             ("sub".to_string(), self.sub.clone()),
@@ -48,6 +76,36 @@ impl Who {
             ("role".to_string(), self.role.clone()),
         ])
     }
+
+    /// A bearer token for these claims, signed with `secret`, expiring `expires_in` seconds from
+    /// now (a negative number: already expired), as the local server verifies it.
+    pub fn token(&self, secret: &str, expires_in: i64) -> String {
+        let now = Utc::now().timestamp();
+        let claims = seatkeeper_local::Claims {
+            sub: self.sub.clone(),
+            email: self.email.clone(),
+            org_id: self.org_id.clone(),
+            role: self.role.clone(),
+            exp: now + expires_in,
+            iat: now,
+        };
+        seatkeeper_local::mint(secret, &claims)
+    }
+}
+
+/// The company manager of `org`.
+pub fn cm(org: &str) -> Who {
+    Who::new("company_manager", org)
+}
+
+/// The partner manager of `org`.
+pub fn pm(org: &str) -> Who {
+    Who::new("partner_manager", org)
+}
+
+/// The learning platform of `org`.
+pub fn platform(org: &str) -> Who {
+    Who::new("platform", org)
 }
 
 #[derive(Debug, Clone)]
@@ -65,7 +123,7 @@ impl Answer {
 
 /// A request under construction.
 pub struct Call<'a> {
-    env: &'a TestEnv,
+    app: &'a App,
     method: String,
     target: String,
     who: Option<Who>,
@@ -74,7 +132,20 @@ pub struct Call<'a> {
     now: DateTime<Utc>,
 }
 
-impl Call<'_> {
+impl<'a> Call<'a> {
+    /// `method` `target` against `app`, made at [`NOW`] by nobody until told otherwise.
+    pub fn new(app: &'a App, method: &str, target: &str) -> Self {
+        Call {
+            app,
+            method: method.into(),
+            target: target.into(),
+            who: None,
+            body: Vec::new(),
+            headers: Vec::new(),
+            now: at(NOW),
+        }
+    }
+
     pub fn by(mut self, who: &Who) -> Self {
         self.who = Some(who.clone());
         self
@@ -91,7 +162,7 @@ impl Call<'_> {
     }
 
     pub fn at(mut self, now: &str) -> Self {
-        self.now = now.parse().expect("an RFC 3339 time");
+        self.now = at(now);
         self
     }
 
@@ -105,7 +176,8 @@ impl Call<'_> {
         self
     }
 
-    pub async fn send(self) -> Answer {
+    /// The API Gateway response as the function returns it (a binary body stays binary).
+    pub async fn response(self) -> ApiGatewayV2httpResponse {
         let event = seatkeeper_local::api_event(
             &self.method,
             &self.target,
@@ -117,7 +189,13 @@ impl Call<'_> {
         .expect("a valid event");
         // As deployed: the function that serves the route, with only its handlers.
         let function = seatkeeper::handlers::functions::serving(&self.method, &self.target);
-        let r = seatkeeper::http::handle(&self.env.app, function, event).await;
+        seatkeeper::http::handle(self.app, function, event).await
+    }
+
+    /// The answer: status, headers, and the body as JSON (a text body that is not JSON as a
+    /// string).
+    pub async fn send(self) -> Answer {
+        let r = self.response().await;
         let body = match r.body {
             Some(Body::Text(t)) => serde_json::from_str(&t).unwrap_or(Value::String(t)),
             _ => Value::Null,
@@ -127,6 +205,9 @@ impl Call<'_> {
         Answer { status: r.status_code as u16, body, headers }
     }
 }
+
+/// An item as the table holds it.
+pub type Item = HashMap<String, aws_sdk_dynamodb::types::AttributeValue>;
 
 /// A fresh table, created from `infra/template.yaml`, and the app over it.
 pub struct TestEnv {
@@ -143,15 +224,7 @@ impl TestEnv {
     }
 
     pub fn call(&self, method: &str, target: &str) -> Call<'_> {
-        Call {
-            env: self,
-            method: method.into(),
-            target: target.into(),
-            who: None,
-            body: Vec::new(),
-            headers: Vec::new(),
-            now: "2026-01-01T00:00:00Z".parse().unwrap(),
-        }
+        Call::new(&self.app, method, target)
     }
 
     pub fn get(&self, target: &str) -> Call<'_> {
@@ -166,39 +239,8 @@ impl TestEnv {
         self.call("PUT", target)
     }
 
-    /// Creates an org as the vendor admin and returns its id.
-    pub async fn org(&self, org_id: &str, kind: &str, parent_id: &str) -> String {
-        let a = self
-            .post("/v1/orgs")
-            .by(&Who::vendor_admin())
-            .json(serde_json::json!({ "org_id": org_id, "name": org_id.to_uppercase(), "kind": kind, "parent_id": parent_id }))
-            .send()
-            .await;
-        assert_eq!(a.status, 201, "{:?}", a.body);
-        org_id.into()
-    }
-
-    /// Partner `p` with company `c` below it.
-    pub async fn partner_with_company(&self, p: &str, c: &str) {
-        self.org(p, "partner", "vendor").await;
-        self.org(c, "company", p).await;
-    }
-
-    /// Requests an order as the company's manager; returns the order id.
-    pub async fn request(&self, company: &str, quantity: u64, at: &str) -> String {
-        let a = self
-            .post(&format!("/v1/orgs/{company}/orders"))
-            .by(&Who::new("company_manager", company))
-            .json(serde_json::json!({ "quantity": quantity }))
-            .at(at)
-            .send()
-            .await;
-        assert_eq!(a.status, 201, "{:?}", a.body);
-        a.body["order_id"].as_str().unwrap().to_string()
-    }
-
     /// Every item of one partition, read straight from the table (assertions on what was written).
-    pub async fn partition(&self, pk: &str) -> Vec<HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    pub async fn partition(&self, pk: &str) -> Vec<Item> {
         let out = self
             .app
             .store
@@ -217,25 +259,12 @@ impl TestEnv {
         out
     }
 
-    /// Learners of `org` written straight to the table (setting up large files quickly).
-    pub async fn seed_users(&self, org: &str, emails: &[String], at: &str) {
-        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
-        let store = &self.app.store;
-        for chunk in emails.chunks(25) {
-            let mut pending: Vec<WriteRequest> = chunk
-                .iter()
-                .map(|e| {
-                    let item = store.user_item(&seatkeeper::domain::user::User::new(org, e, at.parse().unwrap()));
-                    WriteRequest::builder()
-                        .put_request(PutRequest::builder().set_item(Some(item.unwrap())).build().unwrap())
-                        .build()
-                })
-                .collect();
-            while !pending.is_empty() {
-                let out = store.client.batch_write_item().request_items(&self.table, pending).send().await.unwrap();
-                pending = out.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
-            }
-        }
+    /// The item `pk`/`sk` of the table, if there is one.
+    pub async fn item(&self, pk: &str, sk: &str) -> Option<Item> {
+        self.partition(pk)
+            .await
+            .into_iter()
+            .find(|i| i.get("SK").and_then(|v| v.as_s().ok()).map(String::as_str) == Some(sk))
     }
 
     /// How many items of `type` a partition holds.
@@ -246,60 +275,25 @@ impl TestEnv {
             .filter(|i| i.get("type").and_then(|t| t.as_s().ok()).map(String::as_str) == Some(kind))
             .count()
     }
-}
 
-impl Who {
-    pub fn with_sub(mut self, sub: &str) -> Self {
-        self.sub = sub.into();
-        self
-    }
-}
-
-/// The DynamoDB operations a client sent, in order (an SDK interceptor: what went over the wire,
-/// retries included).
-#[derive(Debug, Clone, Default)]
-pub struct RequestLog(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
-
-impl RequestLog {
-    pub fn take(&self) -> Vec<String> {
-        std::mem::take(&mut *self.0.lock().unwrap())
-    }
-}
-
-pub const WRITE_OPERATIONS: &[&str] = &["PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"];
-
-impl aws_sdk_dynamodb::config::Intercept for RequestLog {
-    fn name(&self) -> &'static str {
-        "RequestLog"
-    }
-
-    fn read_before_transmit(
-        &self,
-        context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
-        _components: &aws_sdk_dynamodb::config::RuntimeComponents,
-        _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
-    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        if let Some(target) = context.request().headers().get("x-amz-target") {
-            let op = target.rsplit('.').next().unwrap_or(target).to_string();
-            self.0.lock().unwrap().push(op);
+    /// Items written straight to the table, 25 to a batch, until every one is in.
+    pub async fn write_items(&self, items: Vec<Item>) {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        let store = &self.app.store;
+        for chunk in items.chunks(25) {
+            let mut pending: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|item| {
+                    WriteRequest::builder()
+                        .put_request(PutRequest::builder().set_item(Some(item.clone())).build().unwrap())
+                        .build()
+                })
+                .collect();
+            while !pending.is_empty() {
+                let out = store.client.batch_write_item().request_items(&self.table, pending).send().await.unwrap();
+                pending = out.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
+            }
         }
-        Ok(())
-    }
-}
-
-impl TestEnv {
-    /// A fresh table and an app whose client logs every request it sends.
-    pub async fn with_request_log() -> (Self, RequestLog) {
-        let log = RequestLog::default();
-        (TestEnv::new().await.intercepted(log.clone()).await, log)
-    }
-
-    /// The same table and bucket through a client that also runs `interceptor`.
-    async fn intercepted(self, interceptor: impl aws_sdk_dynamodb::config::Intercept + 'static) -> Self {
-        let sdk = seatkeeper::app::sdk_config().await;
-        let conf = aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(interceptor).build();
-        let store = Store::new(aws_sdk_dynamodb::Client::from_conf(conf), self.table.clone());
-        TestEnv { app: App { store, imports: self.app.imports }, table: self.table }
     }
 }
 
@@ -344,7 +338,7 @@ impl TestEnv {
             seatkeeper_local::s3_event(&imports.bucket, key, out.e_tag(), out.version_id(), at.parse().unwrap());
         let mut answers = Vec::new();
         for _ in 0..deliveries {
-            let mut records = seatkeeper::handlers::imports::handle_s3_event(&self.app, event.clone()).await.unwrap();
+            let mut records = seatkeeper::imports::s3::handle_s3_event(&self.app, event.clone()).await.unwrap();
             answers.append(&mut records);
         }
         answers
@@ -356,151 +350,5 @@ impl TestEnv {
         let got = imports.client.get_object().bucket(&imports.bucket).key(key).send().await.unwrap();
         let bytes = got.body.collect().await.unwrap().into_bytes();
         serde_json::from_slice(&bytes).unwrap()
-    }
-}
-
-/// Fails every request of one operation after the first `n` of them, as a process dying
-/// half-way would leave things.
-#[derive(Debug, Clone)]
-struct FailAfter {
-    operation: &'static str,
-    allowed: usize,
-    seen: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-}
-
-impl aws_sdk_dynamodb::config::Intercept for FailAfter {
-    fn name(&self) -> &'static str {
-        "FailAfter"
-    }
-
-    fn read_before_transmit(
-        &self,
-        context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
-        _components: &aws_sdk_dynamodb::config::RuntimeComponents,
-        _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
-    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        let op = context.request().headers().get("x-amz-target").and_then(|t| t.rsplit('.').next()).unwrap_or("");
-        if op == self.operation && self.seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= self.allowed {
-            return Err("injected failure: the process died here".into());
-        }
-        Ok(())
-    }
-}
-
-impl TestEnv {
-    /// The same table through a client whose `operation` requests fail after the first `n`.
-    pub async fn failing_after(env: &TestEnv, operation: &'static str, n: usize) -> (TestEnv, RequestLog) {
-        let log = RequestLog::default();
-        let sdk = seatkeeper::app::sdk_config().await;
-        let conf = aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .interceptor(log.clone())
-            .interceptor(FailAfter { operation, allowed: n, seen: Default::default() })
-            .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
-            .build();
-        let client = aws_sdk_dynamodb::Client::from_conf(conf);
-        (TestEnv { app: App::new(Store::new(client, env.table.clone())), table: env.table.clone() }, log)
-    }
-}
-
-/// Records the leading key of every item a request touches, as IAM's `dynamodb:LeadingKeys`
-/// sees it: the table's partition key of each item of a get, put, update, delete, batch or
-/// transaction, and for a query the partition key value of the table or index it reads.
-#[derive(Debug, Clone, Default)]
-pub struct KeyLog(std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>);
-
-impl KeyLog {
-    /// Everything recorded since the last take, as (operation, leading key).
-    pub fn take(&self) -> Vec<(String, String)> {
-        std::mem::take(&mut *self.0.lock().unwrap())
-    }
-}
-
-type Attributes = HashMap<String, aws_sdk_dynamodb::types::AttributeValue>;
-
-fn leading(item: Option<&Attributes>) -> String {
-    item.and_then(|i| i.get("PK")).and_then(|v| v.as_s().ok()).cloned().unwrap_or_else(|| "<no PK>".into())
-}
-
-/// The partition key value a query's key condition names (`#n = :v`).
-fn query_leading(q: &aws_sdk_dynamodb::operation::query::QueryInput) -> String {
-    let pk = match q.index_name() {
-        Some(index) => format!("{index}PK"),
-        None => "PK".to_string(),
-    };
-    let names = q.expression_attribute_names().cloned().unwrap_or_default();
-    let values = q.expression_attribute_values().cloned().unwrap_or_default();
-    let condition = q.key_condition_expression().unwrap_or_default();
-    for part in condition.split(" AND ") {
-        let Some((name, value)) = part.split_once('=') else { continue };
-        let (name, value) = (name.trim(), value.trim());
-        if names.get(name).map(String::as_str).unwrap_or(name) == pk {
-            if let Some(v) = values.get(value).and_then(|v| v.as_s().ok()) {
-                return v.clone();
-            }
-        }
-    }
-    format!("<no {pk} in {condition}>")
-}
-
-impl aws_sdk_dynamodb::config::Intercept for KeyLog {
-    fn name(&self) -> &'static str {
-        "KeyLog"
-    }
-
-    fn read_before_execution(
-        &self,
-        context: &aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef<'_>,
-        _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
-    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        use aws_sdk_dynamodb::operation::*;
-        let input = context.input();
-        let mut seen: Vec<(&str, String)> = Vec::new();
-        if let Some(i) = input.downcast_ref::<get_item::GetItemInput>() {
-            seen.push(("GetItem", leading(i.key())));
-        } else if let Some(i) = input.downcast_ref::<put_item::PutItemInput>() {
-            seen.push(("PutItem", leading(i.item())));
-        } else if let Some(i) = input.downcast_ref::<update_item::UpdateItemInput>() {
-            seen.push(("UpdateItem", leading(i.key())));
-        } else if let Some(i) = input.downcast_ref::<delete_item::DeleteItemInput>() {
-            seen.push(("DeleteItem", leading(i.key())));
-        } else if let Some(i) = input.downcast_ref::<query::QueryInput>() {
-            seen.push(("Query", query_leading(i)));
-        } else if let Some(i) = input.downcast_ref::<batch_get_item::BatchGetItemInput>() {
-            for keys in i.request_items().into_iter().flat_map(|m| m.values()) {
-                seen.extend(keys.keys().iter().map(|k| ("BatchGetItem", leading(Some(k)))));
-            }
-        } else if let Some(i) = input.downcast_ref::<batch_write_item::BatchWriteItemInput>() {
-            for w in i.request_items().into_iter().flat_map(|m| m.values()).flatten() {
-                let item = w.put_request().map(|p| p.item()).or(w.delete_request().map(|d| d.key()));
-                seen.push(("BatchWriteItem", leading(item)));
-            }
-        } else if let Some(i) = input.downcast_ref::<transact_write_items::TransactWriteItemsInput>() {
-            for t in i.transact_items() {
-                let (op, item) = if let Some(p) = t.put() {
-                    ("TransactWriteItems/Put", p.item())
-                } else if let Some(u) = t.update() {
-                    ("TransactWriteItems/Update", u.key())
-                } else if let Some(d) = t.delete() {
-                    ("TransactWriteItems/Delete", d.key())
-                } else if let Some(c) = t.condition_check() {
-                    ("TransactWriteItems/ConditionCheck", c.key())
-                } else {
-                    continue;
-                };
-                seen.push((op, leading(Some(item))));
-            }
-        } else {
-            seen.push(("<operation the key log does not know>", String::new()));
-        }
-        self.0.lock().unwrap().extend(seen.into_iter().map(|(op, key)| (op.to_string(), key)));
-        Ok(())
-    }
-}
-
-impl TestEnv {
-    /// The same table and bucket through a client that records every leading key it touches.
-    pub async fn with_key_log(self) -> (Self, KeyLog) {
-        let log = KeyLog::default();
-        (self.intercepted(log.clone()).await, log)
     }
 }

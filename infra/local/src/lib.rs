@@ -354,7 +354,7 @@ async fn dev_s3_import(server: &LocalServer, rest: &str, headers: &http::HeaderM
         }
     };
     let event = s3_event(&imports.bucket, &key, stored.e_tag(), stored.version_id(), Utc::now());
-    match seatkeeper::handlers::imports::handle_s3_event(&server.app, event).await {
+    match seatkeeper::imports::s3::handle_s3_event(&server.app, event).await {
         Ok(records) => {
             let body = records.first().map(|r| r.view()).unwrap_or(Value::Null);
             Response::builder()

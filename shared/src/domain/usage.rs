@@ -1,8 +1,17 @@
 //! Usage and overage (DOMAIN.md §8–9, seed 001): one trustworthy number per org — limit, used,
 //! remaining — and, from the daily snapshots, how long and how far it has been over.
 
-use chrono::{Datelike, NaiveDate, Weekday};
+use std::collections::HashMap;
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc, Weekday};
 use serde::{Deserialize, Serialize};
+
+use super::allocation::Balance;
+use super::lot::{Lot, LotStatus};
+use super::org::Org;
+use super::policy::{Counting, Policy};
+use super::seats::Counters;
+use super::term::term_end;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -64,6 +73,69 @@ pub struct UsageState {
 /// earliest unexpired lot (DOMAIN.md §8).
 pub fn licence_year(lots: &[super::lot::Lot], now: chrono::DateTime<chrono::Utc>) -> Option<NaiveDate> {
     lots.iter().filter(|l| l.status_at(now) == super::lot::LotStatus::Active).map(|l| l.valid_from.date_naive()).min()
+}
+
+/// An org's own figures at `now`: `limit` = seats in unexpired lots + included seats; `used` by
+/// the policy's counting; `remaining` = what can still be given (never below 0).
+pub fn own_figures(policy: &Policy, lots: &[Lot], counters: &Counters, now: DateTime<Utc>) -> Figures {
+    let balance = Balance {
+        lots: lots.to_vec(),
+        seats_included: policy.seats_included,
+        included_in_use: counters.included_in_use.max(0) as u32,
+    };
+    let limit = balance.limit(now);
+    let (used, remaining) = match policy.counting {
+        Counting::Licences => (counters.seats_held.max(0) as u64, balance.available(now)),
+        Counting::ActiveUsers => {
+            let used = counters.active_users.max(0) as u64;
+            (used, limit.saturating_sub(used))
+        }
+    };
+    Figures { limit, used, remaining }
+}
+
+/// Own and subtree figures of every org of a tree, each org's policy resolved along its chain.
+pub struct TreeFigures {
+    pub policies: HashMap<String, Policy>,
+    pub own: HashMap<String, Figures>,
+    pub subtree: HashMap<String, Figures>,
+}
+
+/// The figures of `orgs` (a tree as read, with their running `counters` and unexpired `lots` by
+/// org id), resolving each org's policy along its chain (`above`: the orgs above the tree's top,
+/// which the tree does not hold).
+pub fn tree_figures(
+    above: &[Org],
+    orgs: &[Org],
+    counters: &HashMap<String, Counters>,
+    lots: &HashMap<String, Vec<Lot>>,
+    now: DateTime<Utc>,
+) -> TreeFigures {
+    let by_id: HashMap<&str, &Org> = above.iter().chain(orgs).map(|o| (o.org_id.as_str(), o)).collect();
+    let mut out = TreeFigures { policies: HashMap::new(), own: HashMap::new(), subtree: HashMap::new() };
+    let none = Counters::default();
+    for org in orgs {
+        let chain = org.ancestors.iter().filter_map(|a| by_id.get(a.as_str())).map(|o| &o.policy);
+        let policy = Policy::resolve(chain.chain([&org.policy]));
+        let org_lots = lots.get(&org.org_id).map(Vec::as_slice).unwrap_or_default();
+        let own = own_figures(&policy, org_lots, counters.get(&org.org_id).unwrap_or(&none), now);
+        out.own.insert(org.org_id.clone(), own);
+        for id in org.chain() {
+            let e = out.subtree.entry(id.to_string()).or_default();
+            *e = *e + own;
+        }
+        out.policies.insert(org.org_id.clone(), policy);
+    }
+    out
+}
+
+/// The fraction of the licence year left at `now` (three decimals): the year runs a term of
+/// `term_months` from the first day of the org's earliest active lot; `None` without one.
+pub fn pro_rata_fraction(lots: &[Lot], term_months: u32, now: DateTime<Utc>) -> Option<f64> {
+    let start = lots.iter().filter(|l| l.status_at(now) == LotStatus::Active).map(|l| l.valid_from).min()?;
+    let end = term_end(start, term_months);
+    let left = (end - now).num_seconds().max(0) as f64 / (end - start).num_seconds().max(1) as f64;
+    Some((left.min(1.0) * 1000.0).round() / 1000.0)
 }
 
 /// Percent used with one decimal (an org with no seats and users in use is at 100%).

@@ -13,7 +13,6 @@ use crate::domain::org::OrgKind;
 use crate::domain::user::{self, LicenceStatus, User};
 use crate::domain::{validate, DomainError};
 use crate::http::{Ctx, Reply};
-use crate::store::keys;
 use crate::store::{Error, Page, PageRequest};
 
 const MAX_EMAILS: usize = 1000;
@@ -58,13 +57,12 @@ pub async fn allocate(cx: &Ctx<'_>) -> Result<Reply, Error> {
                     );
                 }
                 let valid: Vec<String> = emails.iter().filter_map(|e| validate::email("emails", e).ok()).collect();
-                let mut found: HashMap<String, User> = HashMap::new();
-                for chunk in valid.chunks(100) {
-                    let keys_: Vec<_> = chunk.iter().map(|e| (keys::org(&org.org_id), keys::user_sk(e))).collect();
-                    let users: Vec<User> =
-                        store.get_many(keys_.iter().map(|(pk, sk)| (pk.clone(), sk.as_str())).collect()).await?;
-                    found.extend(users.into_iter().map(|u| (u.email.clone(), u)));
-                }
+                let found: HashMap<String, User> = store
+                    .users_by_email(&org.org_id, &valid)
+                    .await?
+                    .into_iter()
+                    .map(|u| (u.email.clone(), u))
+                    .collect();
                 emails
                     .iter()
                     .map(|raw| Candidate {

@@ -4,13 +4,10 @@
 //! usage tree (GSI4), so a report is one `GetItem` of the org, one `Query` of its tree and one
 //! `BatchGetItem` of the orgs above it (for their policies) — never a count over users.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::load_org;
-use crate::domain::allocation::Balance;
 use crate::domain::auth::{authorize, Action};
 use crate::domain::lot::Lot;
 use crate::domain::org::Org;
@@ -20,27 +17,7 @@ use crate::domain::usage::{self, licence_year, Figures, Overage};
 use crate::domain::DomainError;
 use crate::http::{Ctx, Reply};
 use crate::report::{self, Cell};
-use crate::store::tree::Tree;
-use crate::store::{keys, Error};
-
-/// An org's own figures at `now`: `limit` = seats in unexpired lots + included seats; `used` by
-/// the policy's counting; `remaining` = what can still be given (never below 0).
-pub fn own_figures(policy: &Policy, lots: &[Lot], counters: &Counters, now: DateTime<Utc>) -> Figures {
-    let balance = Balance {
-        lots: lots.to_vec(),
-        seats_included: policy.seats_included,
-        included_in_use: counters.included_in_use.max(0) as u32,
-    };
-    let limit = balance.limit(now);
-    let (used, remaining) = match policy.counting {
-        Counting::Licences => (counters.seats_held.max(0) as u64, balance.available(now)),
-        Counting::ActiveUsers => {
-            let used = counters.active_users.max(0) as u64;
-            (used, limit.saturating_sub(used))
-        }
-    };
-    Figures { limit, used, remaining }
-}
+use crate::store::Error;
 
 /// Reuse under `counting = active_users`: the distinct users active in the licence year, and
 /// the most the policy's `uses_per_seat` allows (N × limit). Until the year's first change of
@@ -59,33 +36,6 @@ pub fn reuse(policy: &Policy, lots: &[Lot], counters: &Counters, limit: u64, now
         "distinct_users": distinct,
         "cap": policy.uses_per_seat.cap().map(|n| n as u64 * limit),
     })
-}
-
-/// Own and subtree figures of every org of `tree`, resolving each org's policy along its
-/// chain (`above`: the orgs above the tree's top, which the tree does not hold).
-pub struct TreeFigures {
-    pub policies: HashMap<String, Policy>,
-    pub own: HashMap<String, Figures>,
-    pub subtree: HashMap<String, Figures>,
-}
-
-pub fn tree_figures(above: &[Org], tree: &Tree, now: DateTime<Utc>) -> TreeFigures {
-    let by_id: HashMap<&str, &Org> = above.iter().chain(&tree.orgs).map(|o| (o.org_id.as_str(), o)).collect();
-    let mut out = TreeFigures { policies: HashMap::new(), own: HashMap::new(), subtree: HashMap::new() };
-    let none = Counters::default();
-    for org in &tree.orgs {
-        let chain = org.ancestors.iter().filter_map(|a| by_id.get(a.as_str())).map(|o| &o.policy);
-        let policy = Policy::resolve(chain.chain([&org.policy]));
-        let lots = tree.lots.get(&org.org_id).map(Vec::as_slice).unwrap_or_default();
-        let own = own_figures(&policy, lots, tree.counters.get(&org.org_id).unwrap_or(&none), now);
-        out.own.insert(org.org_id.clone(), own);
-        for id in org.chain() {
-            let e = out.subtree.entry(id.to_string()).or_default();
-            *e = *e + own;
-        }
-        out.policies.insert(org.org_id.clone(), policy);
-    }
-    out
 }
 
 fn row(org: &Org, f: Figures, overage: Option<&Overage>, reuse: Value) -> Value {
@@ -114,12 +64,8 @@ pub async fn get(cx: &Ctx<'_>) -> Result<Reply, Error> {
     // The org read first stands for itself (the vendor root need not be stored).
     tree.orgs.retain(|o| o.org_id != org.org_id);
     tree.orgs.insert(0, org.clone());
-    let above: Vec<Org> = if org.ancestors.is_empty() {
-        vec![]
-    } else {
-        store.get_many(org.ancestors.iter().map(|a| (keys::org(a), keys::ORG_SK)).collect()).await?
-    };
-    let figures = tree_figures(&above, &tree, now);
+    let above = store.ancestors(&org).await?;
+    let figures = usage::tree_figures(&above, &tree.orgs, &tree.counters, &tree.lots, now);
     let own = figures.own.get(&org.org_id).copied().unwrap_or_default();
     let state = tree.usage.get(&org.org_id);
     let own_reuse = match figures.policies.get(&org.org_id) {
@@ -150,6 +96,12 @@ pub async fn get(cx: &Ctx<'_>) -> Result<Reply, Error> {
     if format == "json" {
         return Ok(Reply::ok(json!({ "org": org_row, "children": child_rows, "total": total_row })));
     }
+    let rows: Vec<&Value> = std::iter::once(&org_row).chain(&child_rows).chain(std::iter::once(&total_row)).collect();
+    Ok(Reply::file("text/csv; charset=utf-8", format!("usage-{}.csv", org.org_id), csv(&rows)))
+}
+
+/// The report's rows (the org, its children, the total) as CSV.
+fn csv(rows: &[&Value]) -> Vec<u8> {
     let header = [
         "name",
         "org_id",
@@ -161,9 +113,8 @@ pub async fn get(cx: &Ctx<'_>) -> Result<Reply, Error> {
         "overage_since",
         "business_days",
     ];
-    let cells: Vec<Vec<Cell>> = std::iter::once(&org_row)
-        .chain(child_rows.iter())
-        .chain(std::iter::once(&total_row))
+    let cells: Vec<Vec<Cell>> = rows
+        .iter()
         .map(|r| {
             vec![
                 Cell::Text(r["name"].as_str().unwrap_or_default().to_string()),
@@ -178,5 +129,5 @@ pub async fn get(cx: &Ctx<'_>) -> Result<Reply, Error> {
             ]
         })
         .collect();
-    Ok(Reply::file("text/csv; charset=utf-8", format!("usage-{}.csv", org.org_id), report::csv(&header, &cells)))
+    report::csv(&header, &cells)
 }

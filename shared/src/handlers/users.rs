@@ -1,6 +1,5 @@
 //! Users, enrolments and the access check (DOMAIN.md §2, §5–7).
 
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -11,7 +10,7 @@ use crate::domain::audit::AuditEntry;
 use crate::domain::auth::{authorize, Action, Role};
 use crate::domain::change::Change;
 use crate::domain::decide::users as decide;
-use crate::domain::enrolment::{Enrolment, PutEnrolment};
+use crate::domain::enrolment::PutEnrolment;
 use crate::domain::org::{Org, OrgKind};
 use crate::domain::policy::Counting;
 use crate::domain::seats::Reuse;
@@ -20,7 +19,7 @@ use crate::domain::user::{self, LicenceStatus, UpsertUser, User};
 use crate::domain::{validate, DomainError};
 use crate::http::{Ctx, Reply, IDEMPOTENCY_TTL_HOURS};
 use crate::store::records::{IdempotencyRecord, KeyState, PENDING};
-use crate::store::{Answer, Error, Race, Store};
+use crate::store::{Answer, Error, Race};
 
 /// The company of the path, authorised for `action`, and the e-mail of the path.
 async fn company_and_email(cx: &Ctx<'_>, action: Action) -> Result<(Org, String), Error> {
@@ -113,24 +112,11 @@ pub async fn release(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let now = cx.req.now;
     cx.execute(|| async {
         let user = existing_user(cx, &org, &email).await?;
-        let (live, reuse) = release_state(&cx.app.store, &org, &user, now).await?;
+        let (live, reuse) = cx.app.store.release_state(&org, &user, now).await?;
         let decided = decide::release(&org, &user, &live, &reuse, principal, now);
         Ok(decided.map(|released| Reply::ok(released.view(now))))
     })
     .await
-}
-
-/// What a release of `user` decides on: its live enrolments and, when it is active, the reuse
-/// count's state.
-pub(crate) async fn release_state(
-    store: &Store,
-    org: &Org,
-    user: &User,
-    now: DateTime<Utc>,
-) -> Result<(Vec<Enrolment>, Reuse), Error> {
-    let live = store.enrolments(&org.org_id, &user.email).await?.into_iter().filter(|e| e.live_at(now)).collect();
-    let reuse = if user.active { store.reuse(org, now).await? } else { Reuse::default() };
-    Ok((live, reuse))
 }
 
 #[derive(Deserialize)]

@@ -93,12 +93,43 @@ impl Store {
         }
         match self.transact(writes).await {
             Ok(()) => Ok(()),
-            Err(StoreError::ConditionFailed(failed)) if failed.contains(&answer_at) => Err(Race::KeyTaken.into()),
+            Err(StoreError::ConditionFailed(failed)) if answer.is_some() && failed.contains(&answer_at) => {
+                Err(Race::KeyTaken.into())
+            }
             Err(StoreError::ConditionFailed(failed)) => {
                 let mut changed: Vec<usize> = failed.iter().filter_map(|w| from.get(*w).copied()).collect();
                 changed.dedup();
                 Err(Race::Changed(changed).into())
             }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+impl Store {
+    /// Writes one change on its own: one conditional write, not a transaction — for the changes
+    /// of a command that stand apart and are too many for one transaction (an import's
+    /// licences, one write a row). A failed condition is [`Race::Changed`]; a change that is not
+    /// one put is refused.
+    pub async fn apply_alone(&self, change: &Change) -> Result<(), Error> {
+        let mut writes = self.writes_of(change)?;
+        let (Some(TransactWriteItem { put: Some(put), .. }), true) = (writes.pop(), writes.is_empty()) else {
+            return Err(StoreError::Other("a change written alone must be one put".into()).into());
+        };
+        let result = self
+            .client
+            .put_item()
+            .table_name(put.table_name)
+            .set_item(Some(put.item))
+            .set_condition_expression(put.condition_expression)
+            .set_expression_attribute_names(put.expression_attribute_names)
+            .set_expression_attribute_values(put.expression_attribute_values)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk);
+        match result {
+            Ok(_) => Ok(()),
+            Err(StoreError::ConditionFailed(_)) => Err(Race::Changed(vec![0]).into()),
             Err(e) => Err(e.into()),
         }
     }

@@ -1,5 +1,5 @@
-//! The due-by-instant index (GSI2 `DUE#{shard}`), notices sent at most once, and the writes that
-//! materialise an expiry.
+//! The due-by-instant index (GSI2 `DUE#{shard}`), notices sent at most once, and the expiry of a
+//! lot (the expiry of licences and enrolments is decided in `domain::decide::expire`).
 
 use std::collections::HashMap;
 
@@ -23,7 +23,7 @@ impl Store {
         let mut enrolments = Vec::new();
         let mut read = 0;
         for shard in 0..keys::DUE_SHARDS {
-            let spec = QuerySpec::index(GSI2, format!("DUE#{shard}"), SortKey::AtMost(bound.clone()));
+            let spec = QuerySpec::index(GSI2, keys::due_shard(shard), SortKey::AtMost(bound.clone()));
             let mut page = PageRequest { limit: 1000, cursor: None };
             loop {
                 let found = self.query_items(&spec, &page).await?;
@@ -53,7 +53,7 @@ impl Store {
             serde_json::to_value(notice.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
         let guard: Item = HashMap::from([
             (PK.to_string(), s(keys::org(&notice.org_id))),
-            (SK.to_string(), s(format!("NOTICEKEY#{kind}#{date}"))),
+            (SK.to_string(), s(keys::notice_key_sk(&kind, date))),
             (keys::TYPE.to_string(), s("notice_key")),
             ("notice_id".to_string(), s(notice.notice_id.clone())),
         ]);

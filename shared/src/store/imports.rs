@@ -37,8 +37,8 @@ pub enum RowSet {
 impl RowSet {
     fn prefix(self) -> &'static str {
         match self {
-            RowSet::File => "ROWS#",
-            RowSet::Release => "RELEASE#",
+            RowSet::File => keys::import_rows_prefix(),
+            RowSet::Release => keys::import_release_prefix(),
         }
     }
 }
@@ -63,17 +63,9 @@ impl Chunk {
     }
 }
 
-fn import_sk(import_id: &str) -> String {
-    format!("IMPORT#{import_id}")
-}
-
-fn rows_pk(import_id: &str) -> String {
-    format!("IMPORT#{import_id}")
-}
-
 impl Store {
     pub async fn import(&self, org_id: &str, import_id: &str) -> Result<Option<ImportRecord>, StoreError> {
-        self.get(keys::org(org_id), &import_sk(import_id)).await
+        self.get(keys::org(org_id), &keys::import_sk(import_id)).await
     }
 
     /// Writes an import record: a new one (`expected: None`) or over the status it was read in.
@@ -82,7 +74,8 @@ impl Store {
         record: &ImportRecord,
         expected: Option<ImportStatus>,
     ) -> Result<TransactWriteItem, StoreError> {
-        let item = to_item("import", record, &[(PK, keys::org(&record.org_id)), (SK, import_sk(&record.import_id))])?;
+        let item =
+            to_item("import", record, &[(PK, keys::org(&record.org_id)), (SK, keys::import_sk(&record.import_id))])?;
         match expected {
             None => put_if(&self.table, item, Some("attribute_not_exists(PK)"), &[], HashMap::new()),
             Some(status) => {
@@ -100,7 +93,7 @@ impl Store {
     }
 
     /// Stores the rows of an import, chunk by chunk (a rewrite replaces them).
-    pub async fn put_import_rows(&self, import_id: &str, rows: &[Row]) -> Result<(), StoreError> {
+    pub async fn save_import_rows(&self, import_id: &str, rows: &[Row]) -> Result<(), StoreError> {
         let chunks: Vec<(usize, &[Row])> = rows.chunks(ROWS_PER_CHUNK).enumerate().collect();
         for batch in chunks.chunks(8) {
             let puts = batch.iter().map(|(i, chunk)| self.put_row_chunk(import_id, *i, chunk));
@@ -113,21 +106,15 @@ impl Store {
         let item = to_item(
             "import_rows",
             &RowChunk { rows: rows.to_vec() },
-            &[(PK, rows_pk(import_id)), (SK, format!("ROWS#{index:06}"))],
+            &[(PK, keys::import_rows(import_id)), (SK, keys::import_chunk_sk(RowSet::File.prefix(), index))],
         )?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
+        self.put_item(item).await?;
         Ok(())
     }
 
     /// Stores the users a sync would release, chunk by chunk; a rewrite over `previous` stored
     /// e-mails empties the chunks it no longer fills.
-    pub async fn put_release_rows(
+    pub async fn save_release_rows(
         &self,
         import_id: &str,
         emails: &[String],
@@ -149,22 +136,16 @@ impl Store {
         let item = to_item(
             "import_release",
             &ReleaseChunk { emails: emails.to_vec() },
-            &[(PK, rows_pk(import_id)), (SK, format!("{}{index:06}", RowSet::Release.prefix()))],
+            &[(PK, keys::import_rows(import_id)), (SK, keys::import_chunk_sk(RowSet::Release.prefix(), index))],
         )?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
+        self.put_item(item).await?;
         Ok(())
     }
 
     /// The users a sync of this import would release, as the review (or the commit's fresh
     /// review) found them.
     pub async fn release_rows(&self, import_id: &str) -> Result<Vec<String>, Error> {
-        let spec = QuerySpec::table(rows_pk(import_id), SortKey::BeginsWith(RowSet::Release.prefix().into()));
+        let spec = QuerySpec::table(keys::import_rows(import_id), SortKey::BeginsWith(RowSet::Release.prefix().into()));
         let chunks: Vec<ReleaseChunk> = self.query_all(&spec).await?;
         Ok(chunks.into_iter().flat_map(|c| c.emails).collect())
     }
@@ -180,8 +161,8 @@ impl Store {
     ) -> Result<(Vec<(usize, Chunk)>, bool), Error> {
         let prefix = set.prefix();
         let spec = QuerySpec::table(
-            rows_pk(import_id),
-            SortKey::Between(format!("{prefix}{from:06}"), format!("{prefix}999999")),
+            keys::import_rows(import_id),
+            SortKey::Between(keys::import_chunk_sk(prefix, from), keys::import_chunk_sk(prefix, 999_999)),
         );
         let page = self.query_items(&spec, &PageRequest { limit: count, cursor: None }).await?;
         let more = page.next_cursor.is_some();
@@ -214,38 +195,16 @@ impl Store {
     }
 
     pub async fn import_rows(&self, import_id: &str) -> Result<Vec<Row>, Error> {
-        let chunks: Vec<RowChunk> =
-            self.query_all(&QuerySpec::table(rows_pk(import_id), SortKey::BeginsWith("ROWS#".into()))).await?;
+        let spec = QuerySpec::table(keys::import_rows(import_id), SortKey::BeginsWith(RowSet::File.prefix().into()));
+        let chunks: Vec<RowChunk> = self.query_all(&spec).await?;
         Ok(chunks.into_iter().flat_map(|c| c.rows).collect())
     }
 
     /// Every user of an org, by e-mail.
     pub async fn all_users(&self, org_id: &str) -> Result<HashMap<String, User>, Error> {
-        let users: Vec<User> =
-            self.query_all(&QuerySpec::table(keys::org(org_id), SortKey::BeginsWith("USER#".into()))).await?;
+        let users: Vec<User> = self
+            .query_all(&QuerySpec::table(keys::org(org_id), SortKey::BeginsWith(keys::users_prefix().into())))
+            .await?;
         Ok(users.into_iter().map(|u| (u.email.clone(), u)).collect())
-    }
-
-    /// One licence, one write: the user item over the version read. `Ok(false)` when the user
-    /// changed since it was read.
-    pub async fn write_user(&self, user: &User) -> Result<bool, StoreError> {
-        let mut next = user.clone();
-        next.version = user.version + 1;
-        let item = self.user_item(&next)?;
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("version = :v")
-            .expression_attribute_values(":v", AttributeValue::N(user.version.to_string()))
-            .send()
-            .await
-            .map_err(StoreError::from_sdk);
-        match result {
-            Ok(_) => Ok(true),
-            Err(StoreError::ConditionFailed(_)) => Ok(false),
-            Err(e) => Err(e),
-        }
     }
 }

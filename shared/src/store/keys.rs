@@ -225,34 +225,30 @@ pub fn idempotency(sub: &str, key: &str) -> String {
 
 pub const IDEMPOTENCY_SK: &str = "IDEM";
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// An import record's place in its org's partition.
+pub fn import_sk(import_id: &str) -> String {
+    format!("IMPORT#{import_id}")
+}
 
-    #[test]
-    fn sort_times_sort_as_text() {
-        let a = sort_time("2026-01-15T09:00:00Z".parse().unwrap());
-        let b = sort_time("2026-01-15T09:00:00.5Z".parse().unwrap());
-        let c = sort_time("2026-01-15T10:00:00Z".parse().unwrap());
-        assert_eq!(a, "2026-01-15T09:00:00.000Z");
-        assert!(a < b && b < c);
-    }
+/// The partition of an import's rows (its file's rows and the users a sync releases).
+pub fn import_rows(import_id: &str) -> String {
+    format!("IMPORT#{import_id}")
+}
 
-    #[test]
-    fn lots_without_an_end_sort_last() {
-        assert!(lot_sk(Some("2099-01-01T00:00:00Z".parse().unwrap()), "a") < lot_sk(None, "a"));
-    }
+/// The chunks of an import's file rows, in file order.
+pub fn import_rows_prefix() -> &'static str {
+    "ROWS#"
+}
 
-    #[test]
-    fn shards_are_stable_and_bounded() {
-        assert_eq!(shard("lot-1"), shard("lot-1"));
-        assert!((0..200).all(|i| shard(&format!("id{i}")) < DUE_SHARDS));
-    }
+/// The chunks of the users an import's sync releases.
+pub fn import_release_prefix() -> &'static str {
+    "RELEASE#"
+}
 
-    #[test]
-    fn idempotency_keys_do_not_collide_across_callers() {
-        assert_ne!(idempotency("a", "bc"), idempotency("ab", "c"));
-    }
+/// Chunk `index` of an import's rows under `prefix` ([`import_rows_prefix`] or
+/// [`import_release_prefix`]): six digits, so chunks sort in order.
+pub fn import_chunk_sk(prefix: &str, index: usize) -> String {
+    format!("{prefix}{index:06}")
 }
 
 // ---- the sweeps' keys: index shards, notice guards, snapshots -----------------------------
@@ -285,4 +281,34 @@ pub fn snapshot_sk(date: chrono::NaiveDate) -> String {
 /// The org id of an org's partition key (`ORG#{org}`).
 pub fn org_of(pk: &str) -> Option<&str> {
     pk.strip_prefix("ORG#")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sort_times_sort_as_text() {
+        let a = sort_time("2026-01-15T09:00:00Z".parse().unwrap());
+        let b = sort_time("2026-01-15T09:00:00.5Z".parse().unwrap());
+        let c = sort_time("2026-01-15T10:00:00Z".parse().unwrap());
+        assert_eq!(a, "2026-01-15T09:00:00.000Z");
+        assert!(a < b && b < c);
+    }
+
+    #[test]
+    fn lots_without_an_end_sort_last() {
+        assert!(lot_sk(Some("2099-01-01T00:00:00Z".parse().unwrap()), "a") < lot_sk(None, "a"));
+    }
+
+    #[test]
+    fn shards_are_stable_and_bounded() {
+        assert_eq!(shard("lot-1"), shard("lot-1"));
+        assert!((0..200).all(|i| shard(&format!("id{i}")) < DUE_SHARDS));
+    }
+
+    #[test]
+    fn idempotency_keys_do_not_collide_across_callers() {
+        assert_ne!(idempotency("a", "bc"), idempotency("ab", "c"));
+    }
 }

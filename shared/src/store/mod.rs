@@ -211,6 +211,14 @@ impl Store {
         Store { client, table: table.into() }
     }
 
+    /// Puts one item as it is, unconditionally (for items no other write races: row chunks,
+    /// snapshots, states recomputed whole).
+    pub async fn put_item(&self, item: Item) -> Result<(), StoreError> {
+        let put = self.client.put_item().table_name(&self.table).set_item(Some(item));
+        put.send().await.map_err(StoreError::from_sdk)?;
+        Ok(())
+    }
+
     /// A strongly consistent read of one item.
     pub async fn get<T: DeserializeOwned>(&self, pk: String, sk: &str) -> Result<Option<T>, StoreError> {
         let out = self

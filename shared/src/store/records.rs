@@ -79,6 +79,14 @@ impl Store {
     }
 
     /// The policy in force for `org`: its ancestors' settings, then its own.
+    /// The orgs above `org` (its ancestors), in one round trip.
+    pub async fn ancestors(&self, org: &Org) -> Result<Vec<Org>, StoreError> {
+        if org.ancestors.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.get_many(org.ancestors.iter().map(|a| (keys::org(a), keys::ORG_SK)).collect()).await
+    }
+
     pub async fn policy(&self, org: &Org) -> Result<Policy, StoreError> {
         let mut chain: Vec<Org> = if org.ancestors.is_empty() {
             vec![]

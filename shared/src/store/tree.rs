@@ -45,7 +45,7 @@ impl Store {
                 let org_id = item
                     .get(PK)
                     .and_then(|v| v.as_s().ok())
-                    .and_then(|pk| pk.strip_prefix("ORG#"))
+                    .and_then(|pk| keys::org_of(pk))
                     .unwrap_or_default()
                     .to_string();
                 match kind.as_str() {
@@ -72,13 +72,7 @@ impl Store {
         let mut attrs = vec![(PK, keys::org(&org.org_id)), (SK, keys::USAGE_SK.to_string())];
         attrs.extend(tree_keys(org, keys::USAGE_SK));
         let item = to_item("usage", state, &attrs)?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
+        self.put_item(item).await?;
         Ok(())
     }
 }

@@ -215,6 +215,30 @@ impl Store {
         Ok(Reuse { counters: self.counters(&org.org_id).await?, year })
     }
 
+    /// What a release of `user` decides on: its live enrolments and, when it is active, the
+    /// reuse count's state.
+    pub async fn release_state(
+        &self,
+        org: &Org,
+        user: &User,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<Enrolment>, Reuse), Error> {
+        let live = self.enrolments(&org.org_id, &user.email).await?.into_iter().filter(|e| e.live_at(now)).collect();
+        let reuse = if user.active { self.reuse(org, now).await? } else { Reuse::default() };
+        Ok((live, reuse))
+    }
+
+    /// Users of an org by e-mail (those that exist), read 100 at a time.
+    pub async fn users_by_email(&self, org_id: &str, emails: &[String]) -> Result<Vec<User>, StoreError> {
+        let mut found = Vec::with_capacity(emails.len());
+        for chunk in emails.chunks(100) {
+            let keys_: Vec<(String, String)> = chunk.iter().map(|e| (keys::org(org_id), keys::user_sk(e))).collect();
+            found
+                .extend(self.get_many::<User>(keys_.iter().map(|(pk, sk)| (pk.clone(), sk.as_str())).collect()).await?);
+        }
+        Ok(found)
+    }
+
     pub async fn counters(&self, org_id: &str) -> Result<Counters, StoreError> {
         Ok(self.get(keys::org(org_id), keys::COUNTERS_SK).await?.unwrap_or_default())
     }
@@ -323,24 +347,6 @@ impl Store {
             HashMap::from([("#status".to_string(), "status".to_string())]),
             values,
         )
-    }
-
-    /// Gives back the seat a licence holds (its lot's, or an included one) and counts it in
-    /// `change`; the write for the lot, when it came from one.
-    pub fn return_seat(
-        &self,
-        org_id: &str,
-        licence: &crate::domain::user::Licence,
-        change: &mut CounterChange,
-    ) -> Result<Option<TransactWriteItem>, StoreError> {
-        change.seats_held -= 1;
-        match &licence.lot_id {
-            Some(lot_id) => Ok(Some(self.credit_lot(org_id, lot_id, licence.lot_valid_until, 1)?)),
-            None => {
-                change.included_in_use -= 1;
-                Ok(None)
-            }
-        }
     }
 
     /// Gives `count` seats back to a lot after a release: `in_use` falls, `uses` stays (a

@@ -9,19 +9,21 @@
 //! tried the sweep fails naming what it could not finish, so the schedule's retry picks it up,
 //! and the guards make that retry do only what is left.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+use std::future::Future;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use super::recipients;
+use super::{raced, recipients};
 use crate::command::new_id;
-use crate::domain::enrolment::{Enrolment, EnrolmentStatus};
+use crate::domain::decide::expire as decide;
+use crate::domain::enrolment::Enrolment;
 use crate::domain::expiry::{self, Due, REMINDER_HOURS};
 use crate::domain::notice::Notice;
 use crate::domain::org::Org;
-use crate::domain::seats::CounterChange;
-use crate::domain::user::{self, User};
+use crate::domain::seats::Reuse;
+use crate::domain::user::User;
 use crate::store::{Error, Store, StoreError};
 use crate::App;
 
@@ -120,24 +122,7 @@ async fn sweep_org(
     let org = store.org(org_id).await?;
     if let Some(org) = &org {
         *step = "notices";
-        let plans = expiry::notices(&work.due, now);
-        if !plans.is_empty() {
-            let policy = store.policy(org).await?;
-            let to = recipients(store, &org.org_id, &policy).await?;
-            for plan in plans {
-                let notice = Notice {
-                    notice_id: new_id("ntc"),
-                    kind: plan.kind,
-                    org_id: plan.org_id.clone(),
-                    created_at: now,
-                    recipients: to.clone(),
-                    payload: plan.payload,
-                };
-                if store.put_notice_once(&notice, plan.date).await? {
-                    report.notices_sent += 1;
-                }
-            }
-        }
+        report.notices_sent += send_notices(store, org, &work.due, now).await?;
     }
 
     *step = "lots";
@@ -150,14 +135,7 @@ async fn sweep_org(
     }
 
     *step = "licences";
-    let users: Vec<(&User, User)> = work
-        .due
-        .iter()
-        .filter_map(|item| match item {
-            Due::User(u) => user::expire(u, now).map(|expired| (u, expired)),
-            Due::Lot(_) => None,
-        })
-        .collect();
+    let users = decide::ended_licences(&work.due, now);
     let Some(org) = org else {
         if !users.is_empty() || !work.enrolments.is_empty() {
             tracing::warn!(org_id, "licences or enrolments due in an org that is not there");
@@ -173,63 +151,56 @@ async fn sweep_org(
 
     *step = "enrolments";
     let mut ended: BTreeMap<&str, usize> = BTreeMap::new();
-    for e in work.enrolments.iter().filter(|e| e.ends_at.is_some_and(|end| end <= now)) {
+    for e in work.enrolments.iter().filter(|e| decide::has_ended(e, now)) {
         *ended.entry(e.email.as_str()).or_default() += 1;
     }
     for email in ended.keys() {
-        let (enrolments_ended, inactive) = end_enrolments(store, &org, email, now).await?;
-        report.enrolments_ended += enrolments_ended;
-        report.users_inactive += usize::from(inactive);
+        let done = end_enrolments(store, &org, email, now).await?;
+        report.enrolments_ended += done.ended;
+        report.users_inactive += usize::from(done.inactive);
     }
     Ok(())
 }
 
-/// The writes that store these users' licences as expired, give their seats back to their lots
-/// and keep the org's counters.
-fn expiry_writes(
-    store: &Store,
-    org: &Org,
-    users: &[(&User, User)],
-) -> Result<Vec<aws_sdk_dynamodb::types::TransactWriteItem>, StoreError> {
-    let mut writes = Vec::new();
-    let mut per_lot: HashMap<(String, Option<DateTime<Utc>>), u32> = HashMap::new();
-    let mut change = CounterChange::default();
-    for (before, after) in users {
-        writes.push(store.put_user(after, false)?);
-        change.seats_held -= 1;
-        match before.licence.as_ref().and_then(|l| l.lot_id.clone().map(|id| (id, l.lot_valid_until))) {
-            Some(lot) => *per_lot.entry(lot).or_default() += 1,
-            None => change.included_in_use -= 1,
+/// Sends the org's `expiry_reminder` and `expired` notices that `due` calls for, each at most
+/// once per date; how many were sent now.
+async fn send_notices(store: &Store, org: &Org, due: &[Due], now: DateTime<Utc>) -> Result<usize, Error> {
+    let plans = expiry::notices(due, now);
+    if plans.is_empty() {
+        return Ok(0);
+    }
+    let policy = store.policy(org).await?;
+    let to = recipients(store, &org.org_id, &policy).await?;
+    let mut sent = 0;
+    for plan in plans {
+        let notice = Notice {
+            notice_id: new_id("ntc"),
+            kind: plan.kind,
+            org_id: plan.org_id.clone(),
+            created_at: now,
+            recipients: to.clone(),
+            payload: plan.payload,
+        };
+        if store.put_notice_once(&notice, plan.date).await? {
+            sent += 1;
         }
     }
-    for ((lot_id, end), n) in per_lot {
-        writes.push(store.credit_lot(&org.org_id, &lot_id, end, n)?);
-    }
-    writes.push(store.change_counters(org, &change)?);
-    Ok(writes)
+    Ok(sent)
 }
 
-/// Expires a batch in one transaction; if any user changed meanwhile, each on its own (a user
-/// who changed is read again and expired only if it still should be, up to [`RACE_ATTEMPTS`]
-/// times). How many it expired, and whether it failed: a user whose write kept losing its race
-/// is a failure, never "nothing due".
-async fn expire_users(
-    store: &Store,
-    org: &Org,
-    users: &[(&User, User)],
-    now: DateTime<Utc>,
-) -> (usize, Result<(), Error>) {
-    let writes = match expiry_writes(store, org, users) {
-        Ok(writes) => writes,
-        Err(e) => return (0, Err(e.into())),
-    };
-    match store.transact(writes).await {
-        Ok(()) => return (users.len(), Ok(())),
-        Err(StoreError::ConditionFailed(_)) => {}
-        Err(e) => return (0, Err(e.into())),
+/// Expires a batch in one transaction ([`decide::licences`]); if any user changed meanwhile,
+/// each on its own (a user who changed is read again and expired only if it still should be, up
+/// to [`RACE_ATTEMPTS`] times). How many it expired, and whether it failed: a user whose write
+/// kept losing its race is a failure, never "nothing due".
+async fn expire_users(store: &Store, org: &Org, users: &[&User], now: DateTime<Utc>) -> (usize, Result<(), Error>) {
+    let decided = decide::licences(org, users, now);
+    match store.apply(&decided.changes, None).await {
+        Ok(()) => return (decided.outcome, Ok(())),
+        Err(e) if raced(&e) => {}
+        Err(e) => return (0, Err(e)),
     }
     let mut done = 0;
-    for (before, _) in users {
+    for before in users {
         match expire_user(store, org, &before.email, now).await {
             Ok(expired) => done += usize::from(expired),
             Err(e) => return (done, Err(e)),
@@ -240,16 +211,50 @@ async fn expire_users(
 
 /// Expires one user read afresh, if it still should be; `false` when it need not be any more.
 async fn expire_user(store: &Store, org: &Org, email: &str, now: DateTime<Utc>) -> Result<bool, Error> {
-    for _ in 0..RACE_ATTEMPTS {
+    until_won(email, "licence", || async {
         let Some(fresh) = store.user(&org.org_id, email).await? else { return Ok(false) };
-        let Some(expired) = user::expire(&fresh, now) else { return Ok(false) };
-        match store.transact(expiry_writes(store, org, &[(&fresh, expired)])?).await {
-            Ok(()) => return Ok(true),
-            Err(StoreError::ConditionFailed(_)) => continue,
-            Err(e) => return Err(e.into()),
+        let decided = decide::licences(org, &[&fresh], now);
+        store.apply(&decided.changes, None).await?;
+        Ok(decided.outcome > 0)
+    })
+    .await
+}
+
+/// Stores a user's ended enrolments as expired and, when none is live any more, counts the user
+/// off the org's active users ([`decide::enrolments`]) — in one transaction guarded by the
+/// user's version, read again if a concurrent change won (up to [`RACE_ATTEMPTS`] times, then a
+/// failure: the enrolments are still due).
+async fn end_enrolments(
+    store: &Store,
+    org: &Org,
+    email: &str,
+    now: DateTime<Utc>,
+) -> Result<decide::EnrolmentsEnded, Error> {
+    until_won(email, "enrolments", || async {
+        let Some(user) = store.user(&org.org_id, email).await? else { return Ok(Default::default()) };
+        let all = store.enrolments(&org.org_id, email).await?;
+        let reuse = if decide::counts_off(&user, &all, now) { store.reuse(org, now).await? } else { Reuse::default() };
+        let decided = decide::enrolments(org, &user, &all, &reuse, now);
+        store.apply(&decided.changes, None).await?;
+        Ok(decided.outcome)
+    })
+    .await
+}
+
+/// Runs `attempt` (load, decide, apply) again while it loses its race, up to [`RACE_ATTEMPTS`]
+/// times; then the `what` write for `email` is a failure (still due).
+async fn until_won<T, F, Fut>(email: &str, what: &str, mut attempt: F) -> Result<T, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, Error>>,
+{
+    for _ in 0..RACE_ATTEMPTS {
+        match attempt().await {
+            Err(e) if raced(&e) => continue,
+            done => return done,
         }
     }
-    Err(lost_race(email, "licence"))
+    Err(lost_race(email, what))
 }
 
 /// A user's write lost to concurrent changes every time it was tried.
@@ -258,43 +263,6 @@ fn lost_race(email: &str, what: &str) -> Error {
         "the {what} write for {email} lost its race to a concurrent change {RACE_ATTEMPTS} times; still due"
     ))
     .into()
-}
-
-/// Stores a user's ended enrolments as expired and, when none is live any more, counts the user
-/// off the org's active users — in one transaction guarded by the user's version, read again
-/// if a concurrent change won (up to [`RACE_ATTEMPTS`] times, then a failure: the enrolments
-/// are still due). How many enrolments ended, and whether the user stopped counting.
-async fn end_enrolments(store: &Store, org: &Org, email: &str, now: DateTime<Utc>) -> Result<(usize, bool), Error> {
-    for _ in 0..RACE_ATTEMPTS {
-        let Some(user) = store.user(&org.org_id, email).await? else { return Ok((0, false)) };
-        let all = store.enrolments(&org.org_id, email).await?;
-        let ended: Vec<_> = all
-            .iter()
-            .filter(|e| e.status != EnrolmentStatus::Expired && e.ends_at.is_some_and(|end| end <= now))
-            .collect();
-        if ended.is_empty() {
-            return Ok((0, false));
-        }
-        let mut next = user.clone();
-        let mut change = CounterChange::default();
-        if user.active && !all.iter().any(|e| e.live_at(now)) {
-            let reuse = store.reuse(org, now).await?;
-            change.set_active(&mut next, false, &reuse);
-        }
-        let mut writes = vec![store.put_user(&next, false)?];
-        for e in &ended {
-            writes.push(store.put_enrolment(&e.expired(now))?);
-        }
-        if !change.is_empty() {
-            writes.push(store.change_counters(org, &change)?);
-        }
-        match store.transact(writes).await {
-            Ok(()) => return Ok((ended.len(), change.active_users < 0)),
-            Err(StoreError::ConditionFailed(_)) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(lost_race(email, "enrolments"))
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use crate::command::new_id;
 use crate::domain::notice::{Notice, NoticeKind};
 use crate::domain::org::OrgKind;
 use crate::domain::policy::Renewal;
-use crate::handlers::renewals::{self, XLSX};
+use crate::report::{self, XLSX};
 use crate::store::{Error, StoreError};
 use crate::App;
 
@@ -43,24 +43,13 @@ pub async fn export(app: &App, now: DateTime<Utc>) -> Result<ForecastReport, Err
             continue;
         }
         let rows: Vec<_> =
-            renewals::forecast(store, &org, last).await?.into_iter().filter(|r| r.renewal_date >= first).collect();
+            store.renewal_forecast(&org, last).await?.into_iter().filter(|r| r.renewal_date >= first).collect();
         let base = format!("reports/{}/renewals-{month}", org.org_id);
         for (key, body, content_type) in [
-            (format!("{base}.csv"), renewals::csv(&rows), "text/csv; charset=utf-8"),
-            (format!("{base}.xlsx"), renewals::xlsx(&rows)?, XLSX),
+            (format!("{base}.csv"), report::renewals::csv(&rows), "text/csv; charset=utf-8"),
+            (format!("{base}.xlsx"), report::renewals::xlsx(&rows)?, XLSX),
         ] {
-            bucket
-                .client
-                .put_object()
-                .bucket(&bucket.bucket)
-                .key(&key)
-                .content_type(content_type)
-                .body(body.into())
-                .send()
-                .await
-                .map_err(|e| {
-                    StoreError::Retryable(format!("writing {key}: {}", aws_sdk_s3::error::DisplayErrorContext(&e)))
-                })?;
+            bucket.put(&bucket.bucket, &key, content_type, body).await?;
         }
         let notice = Notice {
             notice_id: new_id("ntc"),

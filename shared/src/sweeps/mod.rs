@@ -8,7 +8,13 @@ pub mod snapshot;
 
 use crate::domain::policy::Policy;
 use crate::lambda::Sweep;
-use crate::store::{Error, Store};
+use crate::store::{Error, Race, Store};
+
+/// Whether a sweep's changes lost their race: a condition failed, the state changed since it
+/// was read, and the step is read and decided again.
+pub(crate) fn raced(e: &Error) -> bool {
+    matches!(e, Error::Race(Race::Changed(_)))
+}
 
 /// The e-mails a company's notices go to: its manager users and the policy's `notify_emails`.
 pub(crate) async fn recipients(store: &Store, org_id: &str, policy: &Policy) -> Result<Vec<String>, Error> {

@@ -1,7 +1,8 @@
 //! The renewal sweep (DOMAIN.md §7): users whose renewal date has come, found through the
-//! by-renewal-date index (users not due are never read), decided one by one in date order.
-//! Every write is conditional on the user's version, so a replayed or concurrent sweep finds the
-//! user renewed (its next date a year on) or ended, and never debits twice.
+//! by-renewal-date index (users not due are never read), decided one by one in date order
+//! ([`decide::renew`]). Every write is conditional on the user's version, so a replayed or
+//! concurrent sweep finds the user renewed (its next date a year on) or ended, and never debits
+//! twice.
 
 use std::collections::BTreeMap;
 
@@ -9,20 +10,20 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use serde_json::json;
 
-use super::recipients;
+use super::{raced, recipients};
 use crate::command::new_id;
-use crate::domain::allocation;
-use crate::domain::audit::AuditEntry;
-use crate::domain::auth::{Principal, Role};
-use crate::domain::lot::Lot;
+use crate::domain::decide::renewal::{self as decide, Due, Outcome, Renewed};
 use crate::domain::notice::{Notice, NoticeKind};
 use crate::domain::org::Org;
 use crate::domain::policy::Policy;
-use crate::domain::renewal::{self, Decision};
-use crate::domain::seats::CounterChange;
-use crate::domain::user::{LicenceStatus, User};
-use crate::store::{Error, Store, StoreError};
+use crate::domain::renewal;
+use crate::domain::seats::Reuse;
+use crate::domain::user::User;
+use crate::store::{Error, Store};
 use crate::App;
+
+/// How often one user is decided against concurrent changes before the sweep leaves it.
+const RACE_ATTEMPTS: usize = 3;
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RenewalReport {
@@ -33,10 +34,6 @@ pub struct RenewalReport {
     pub not_renewable: Vec<String>,
     pub blocked: Vec<String>,
     pub notices_sent: usize,
-}
-
-fn sweeper(org_id: &str) -> Principal {
-    Principal::new("renewal-sweep", "renewal-sweep", org_id, Role::Platform)
 }
 
 pub async fn renewal(app: &App, now: DateTime<Utc>) -> Result<RenewalReport, Error> {
@@ -55,133 +52,93 @@ pub async fn renewal(app: &App, now: DateTime<Utc>) -> Result<RenewalReport, Err
         for user in users {
             // A lost race means another sweep decided this user: read it again and decide anew.
             let mut current = user;
-            for _ in 0..3 {
-                match decide_one(store, &org, &policy, &current, now, &mut report, &mut blocked).await {
-                    Err(Error::Store(StoreError::ConditionFailed(_))) => {
-                        match store.user(&org_id, &current.email).await? {
-                            Some(fresh) => current = fresh,
-                            None => break,
+            for _ in 0..RACE_ATTEMPTS {
+                match renew_one(store, &org, &policy, &current, now).await {
+                    Err(e) if raced(&e) => match store.user(&org_id, &current.email).await? {
+                        Some(fresh) => current = fresh,
+                        None => break,
+                    },
+                    done => {
+                        // Counted once written.
+                        if let Some(renewed) = done? {
+                            record(&mut report, &mut blocked, &current.email, renewed);
                         }
-                    }
-                    other => {
-                        other?;
                         break;
                     }
                 }
             }
         }
-        for (date, emails) in blocked {
-            let notice = Notice {
-                notice_id: new_id("ntc"),
-                kind: NoticeKind::RenewalBlocked,
-                org_id: org.org_id.clone(),
-                created_at: now,
-                recipients: recipients(store, &org.org_id, &policy).await?,
-                payload: json!({
-                    "renewal_date": date,
-                    "count": emails.len(),
-                    "users": emails,
-                    "message": "These learners still have live courses but could not be renewed: the licence balance is empty. Order licences, then allocate them.",
-                }),
-            };
-            if store.put_notice_once(&notice, date).await? {
-                report.notices_sent += 1;
-            }
-        }
+        report.notices_sent += notify_blocked(store, &org, &policy, blocked, now).await?;
     }
     tracing::info!(?report, "renewal sweep");
     Ok(report)
 }
 
-async fn decide_one(
+/// One user's renewal: its enrolments and what its due renewal is decided on are read, the
+/// renewal decided and applied. `None` when nothing was due.
+async fn renew_one(
     store: &Store,
     org: &Org,
     policy: &Policy,
     user: &User,
     now: DateTime<Utc>,
-    report: &mut RenewalReport,
-    blocked: &mut BTreeMap<NaiveDate, Vec<String>>,
-) -> Result<(), Error> {
+) -> Result<Option<Renewed>, Error> {
     let enrolments = store.enrolments(&org.org_id, &user.email).await?;
-    let decision = renewal::decide(user, &enrolments, now);
-    let Some(renewal_at) = user.renewal_at else { return Ok(()) };
-    let mut writes = Vec::new();
-    let mut change = CounterChange::default();
-    // The seat the new year takes: a lot, or an included seat (`None`).
-    let mut new_seat: Option<Option<Lot>> = None;
-    let (next, action) = match decision {
-        Decision::Pending | Decision::NotDue => return Ok(()),
-        Decision::Renew => {
-            let balance = store.balance(&org.org_id, policy).await?;
-            match allocation::reserve(&balance, 1, renewal_at.max(now)) {
-                Ok(reservation) => {
-                    let (lot_id, lot_end) = reservation.seat(0).expect("one seat reserved");
-                    new_seat = Some(lot_id.and_then(|id| balance.lots.iter().find(|l| l.lot_id == id).cloned()));
-                    let renewed =
-                        renewal::renew(user, new_id("lic"), lot_id.map(str::to_string), lot_end, policy).expect("due");
-                    (renewed, "licence.renewed")
-                }
-                Err(_) => (renewal::end_year(user), "renewal.blocked"),
-            }
-        }
-        Decision::NotRenewable => {
-            for e in enrolments.iter().filter(|e| e.live_at(now) || e.live_at(renewal_at)) {
-                writes.push(store.put_enrolment(&e.expired(now))?);
-            }
-            let mut ended = renewal::end_year(user);
-            if user.active {
-                let reuse = store.reuse(org, now).await?;
-                change.set_active(&mut ended, false, &reuse);
-            }
-            (ended, "renewal.not_renewable")
-        }
-        Decision::NoLiveEnrolment => (renewal::end_year(user), "renewal.ended"),
+    let due = match renewal::decide(user, &enrolments, now) {
+        renewal::Decision::Renew => Due::Renew(store.balance(&org.org_id, policy).await?),
+        renewal::Decision::NotRenewable if user.active => Due::NotRenewable(store.reuse(org, now).await?),
+        renewal::Decision::NotRenewable => Due::NotRenewable(Reuse::default()),
+        renewal::Decision::NoLiveEnrolment => Due::NoLiveEnrolment,
+        renewal::Decision::Pending | renewal::Decision::NotDue => return Ok(None),
     };
-    // The old licence's seat, unless the expire sweep gave it back already.
-    let old_seat = user.licence.as_ref().filter(|l| l.status == LicenceStatus::Active);
-    match (old_seat, &new_seat) {
-        (Some(old), Some(Some(lot))) if old.lot_id.as_ref() == Some(&lot.lot_id) => {
-            // The new year takes its seat from the lot the old one held: one more use of the
-            // same seat (one write to the lot, not a debit and a credit).
-            writes.push(store.use_seat_again(lot)?);
-        }
-        (old, new) => {
-            if let Some(old) = old {
-                if let Some(w) = store.return_seat(&org.org_id, old, &mut change)? {
-                    writes.push(w);
-                }
-            }
-            match new {
-                Some(Some(lot)) => writes.push(store.debit_lot(lot, 1)?),
-                Some(None) => {
-                    change.included_in_use += 1;
-                    change.included_max = Some(policy.seats_included as i64);
-                }
-                None => {}
-            }
-            if new.is_some() {
-                change.seats_held += 1;
-            }
-        }
-    }
-    writes.push(store.put_user(&next, false)?);
-    if !change.is_empty() {
-        writes.push(store.change_counters(org, &change)?);
-    }
-    let details = json!({ "renewal_at": renewal_at, "licence_count": next.licence_count });
-    let audit = AuditEntry::new(&sweeper(&org.org_id), org, action, &format!("user/{}", user.email), details, now);
-    writes.push(store.put_audit(&audit, &new_id("aud"))?);
-    store.transact(writes).await?;
-    // Counted once written: a lost race is decided again by the caller.
-    let email = user.email.clone();
-    match action {
-        "licence.renewed" => report.renewed.push(email),
-        "renewal.blocked" => {
-            blocked.entry(renewal_at.date_naive()).or_default().push(email.clone());
+    let Some(decided) = decide::renew(org, policy, user, &enrolments, due, now, || new_id("lic")) else {
+        return Ok(None);
+    };
+    store.apply(&decided.changes, None).await?;
+    Ok(Some(decided.outcome))
+}
+
+/// Counts a renewal decided for `email` in the report; a blocked one also under its date.
+fn record(report: &mut RenewalReport, blocked: &mut BTreeMap<NaiveDate, Vec<String>>, email: &str, r: Renewed) {
+    let email = email.to_string();
+    match r.outcome {
+        Outcome::Renewed => report.renewed.push(email),
+        Outcome::Blocked => {
+            blocked.entry(r.renewal_at.date_naive()).or_default().push(email.clone());
             report.blocked.push(email);
         }
-        "renewal.not_renewable" => report.not_renewable.push(email),
-        _ => report.ended.push(email),
+        Outcome::NotRenewable => report.not_renewable.push(email),
+        Outcome::Ended => report.ended.push(email),
     }
-    Ok(())
+}
+
+/// One `renewal_blocked` notice per renewal date to the org's managers, at most once per date;
+/// how many were sent now.
+async fn notify_blocked(
+    store: &Store,
+    org: &Org,
+    policy: &Policy,
+    blocked: BTreeMap<NaiveDate, Vec<String>>,
+    now: DateTime<Utc>,
+) -> Result<usize, Error> {
+    let mut sent = 0;
+    for (date, emails) in blocked {
+        let notice = Notice {
+            notice_id: new_id("ntc"),
+            kind: NoticeKind::RenewalBlocked,
+            org_id: org.org_id.clone(),
+            created_at: now,
+            recipients: recipients(store, &org.org_id, policy).await?,
+            payload: json!({
+                "renewal_date": date,
+                "count": emails.len(),
+                "users": emails,
+                "message": "These learners still have live courses but could not be renewed: the licence balance is empty. Order licences, then allocate them.",
+            }),
+        };
+        if store.put_notice_once(&notice, date).await? {
+            sent += 1;
+        }
+    }
+    Ok(sent)
 }

@@ -4,5 +4,8 @@
 //! domain modules these call; nothing here knows DynamoDB, HTTP or the clock.
 
 pub mod allocation;
+pub mod expire;
+pub mod imports;
 pub mod orders;
+pub mod renewal;
 pub mod users;

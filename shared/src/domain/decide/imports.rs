@@ -1,0 +1,290 @@
+//! Decisions of a CSV import (DOMAIN.md §10): the record of a review, the reservation that
+//! starts a commit, one row's licence, and the finish that returns the seats left over.
+//!
+//! Row `i` of the `renew` rows always takes seat `i` of the reservation and gets the licence id
+//! `lic_{import}_{line}`, so a retry after a crash recognises what was written and returns
+//! exactly the seats left over.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use crate::domain::allocation::{self, Balance, Reservation};
+use crate::domain::audit::AuditEntry;
+use crate::domain::auth::Principal;
+use crate::domain::change::{Change, Decision};
+use crate::domain::import::{self, ImportRecord, ImportStatus, Mode, Review, Row, Source};
+use crate::domain::org::Org;
+use crate::domain::policy::Policy;
+use crate::domain::seats::{self, CounterChange};
+use crate::domain::user::{self, User};
+use crate::domain::DomainError;
+
+/// A new record, `reviewed`, with nothing read into it yet.
+pub fn new_record(
+    import_id: String,
+    org_id: &str,
+    source: Source,
+    mode: Mode,
+    by: &str,
+    now: DateTime<Utc>,
+) -> ImportRecord {
+    ImportRecord {
+        import_id,
+        org_id: org_id.to_string(),
+        source,
+        mode,
+        status: ImportStatus::Reviewed,
+        email_column: None,
+        summary: Default::default(),
+        columns: vec![],
+        created_at: now,
+        created_by: by.to_string(),
+        committed_at: None,
+        allocated: 0,
+        released: 0,
+        error: None,
+        s3: None,
+        reservation: None,
+    }
+}
+
+/// The record of a file that is refused: `failed`, saying why.
+pub fn failed(mut record: ImportRecord, refusal: &DomainError) -> ImportRecord {
+    record.status = ImportStatus::Failed;
+    record.error = Some(refusal.to_string());
+    record
+}
+
+/// A new record, on the condition that its id is free (a second delivery of the same object
+/// finds the first one's).
+pub fn recorded(record: ImportRecord) -> Decision<ImportRecord> {
+    Decision::new(vec![Change::Import { record: record.clone(), expected: None }], record)
+}
+
+/// A reviewed file through the API: its record (new) and an audit entry.
+pub fn reviewed(record: ImportRecord, org: &Org, principal: &Principal, now: DateTime<Utc>) -> Decision<ImportRecord> {
+    let target = format!("import/{}", record.import_id);
+    let audit = AuditEntry::new(principal, org, "import.reviewed", &target, json!(record.summary), now);
+    let mut decided = recorded(record);
+    decided.changes.push(Change::Audit(audit));
+    decided
+}
+
+/// All or nothing: a reviewed file that cannot be committed (too few licences) is refused whole,
+/// on the condition that it is still `reviewed`.
+pub fn refused(record: ImportRecord, refusal: &DomainError) -> Decision<ImportRecord> {
+    let record = failed(record, refusal);
+    Decision::new(vec![Change::Import { record: record.clone(), expected: Some(ImportStatus::Reviewed) }], record)
+}
+
+/// The stored rows reviewed again as things are now (at commit time).
+pub fn review_again(
+    record: &ImportRecord,
+    rows: &[Row],
+    users: &HashMap<String, User>,
+    balance: &Balance,
+    now: DateTime<Utc>,
+) -> Review {
+    let file = import::as_file(rows, record.email_column.as_deref().unwrap_or("email"));
+    import::review(&file, users, balance.available(now), record.mode, now)
+}
+
+/// The start of a commit: a seat set aside for every `renew` row of the `fresh` review (the
+/// lots debited, the counters moved) in one transaction that moves the record from `reviewed`
+/// to `committing` with the reservation. The outcome: the record as moved.
+pub fn reserve(
+    org: &Org,
+    record: &ImportRecord,
+    fresh: &Review,
+    balance: &Balance,
+    now: DateTime<Utc>,
+) -> Result<Decision<ImportRecord>, DomainError> {
+    let reservation = allocation::reserve(balance, fresh.summary.renew, now)?;
+    let mut change = CounterChange::default();
+    let debits = reservation.lots.iter().map(|l| (&l.lot_id, l.count));
+    let mut changes = seats::take(balance, debits, reservation.included, reservation.total(), &mut change);
+    if !change.is_empty() {
+        changes.push(Change::Counters { org: org.clone(), change });
+    }
+    let mut next = record.clone();
+    next.status = ImportStatus::Committing;
+    next.summary = fresh.summary.clone();
+    next.reservation = Some(reservation);
+    changes.push(Change::Import { record: next.clone(), expected: Some(ImportStatus::Reviewed) });
+    Ok(Decision::new(changes, next))
+}
+
+/// The seat one `renew` row takes: the licence id it gets and the lot (or, with `None`, the
+/// included seat) it comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowSeat {
+    pub licence_id: String,
+    pub lot_id: Option<String>,
+    pub lot_end: Option<DateTime<Utc>>,
+}
+
+/// The seat of the `i`-th `renew` row, `row`: seat `i` of the reservation. `None` when the
+/// reservation has no such seat.
+pub fn row_seat(record: &ImportRecord, reservation: &Reservation, i: usize, row: &Row) -> Option<RowSeat> {
+    let (lot_id, lot_end) = reservation.seat(i)?;
+    Some(RowSeat { licence_id: record.licence_id(row.line), lot_id: lot_id.map(str::to_string), lot_end })
+}
+
+/// Where the seat of one `renew` row stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Seat {
+    /// This import's licence is on the user (written now or by an earlier attempt), from this
+    /// lot (`None`: an included seat).
+    Issued(Option<String>),
+    /// The user holds another licence, or is gone: the seat goes back.
+    Unused,
+}
+
+/// One row's licence: the user (as read) written over the version read with the licence of
+/// `seat` — unless this import's licence is on it already, or it holds another seat, or it is
+/// gone (then nothing changes and the seat goes back).
+pub fn licence(user: Option<&User>, seat: &RowSeat, policy: &Policy, now: DateTime<Utc>) -> Decision<Seat> {
+    let Some(u) = user else { return Decision::unchanged(Seat::Unused) };
+    let issued = Seat::Issued(seat.lot_id.clone());
+    if u.licence.as_ref().is_some_and(|l| l.licence_id == seat.licence_id) {
+        return Decision::unchanged(issued);
+    }
+    if u.holds_seat(now) {
+        return Decision::unchanged(Seat::Unused);
+    }
+    let next = user::issue(u, seat.licence_id.clone(), seat.lot_id.clone(), seat.lot_end, policy, now);
+    Decision::new(vec![Change::User { user: next, created: false }], issued)
+}
+
+/// Under `mode = sync`: the users of the org missing from the file's rows, to be released.
+pub fn leaving(rows: &[Row], users: &HashMap<String, User>, now: DateTime<Utc>) -> Vec<String> {
+    let file = import::as_file(rows, "email");
+    import::review(&file, users, 0, Mode::Sync, now).release
+}
+
+/// The end of a commit, once every row's licence is written (`seats`, row `i` of the `renew`
+/// rows at `i`) and `released` users a sync left out were released: the seats that issued no
+/// licence go back, the record moves from `committing` to `committed`, with an audit entry. The
+/// outcome: the record as committed.
+pub fn finish(
+    org: &Org,
+    record: &ImportRecord,
+    seats: &[Seat],
+    released: u64,
+    by: &Principal,
+    now: DateTime<Utc>,
+) -> Decision<ImportRecord> {
+    let reservation = record.reservation.clone().unwrap_or_default();
+    let mut issued: HashMap<Option<String>, u32> = HashMap::new();
+    for seat in seats {
+        if let Seat::Issued(lot) = seat {
+            *issued.entry(lot.clone()).or_default() += 1;
+        }
+    }
+    let allocated: u32 = issued.values().sum();
+    let mut changes = unused_seats(org, &reservation, &issued);
+    let mut done = record.clone();
+    done.status = ImportStatus::Committed;
+    done.committed_at = Some(now);
+    done.allocated = allocated as u64;
+    done.released += released;
+    changes.push(Change::Import { record: done.clone(), expected: Some(ImportStatus::Committing) });
+    let details = json!({ "allocated": allocated, "released": done.released, "reserved": reservation.total() });
+    let target = format!("import/{}", record.import_id);
+    changes.push(Change::Audit(AuditEntry::new(by, org, "import.committed", &target, details, now)));
+    Decision::new(changes, done)
+}
+
+/// The reserved seats that issued no licence (`issued`: licences by lot, `None` for included
+/// seats), given back to their lots and the counters.
+fn unused_seats(org: &Org, reservation: &Reservation, issued: &HashMap<Option<String>, u32>) -> Vec<Change> {
+    let mut changes = Vec::new();
+    let mut change = CounterChange::default();
+    for reserved in &reservation.lots {
+        let used = issued.get(&Some(reserved.lot_id.clone())).copied().unwrap_or(0).min(reserved.count);
+        let unused = reserved.count - used;
+        if unused > 0 {
+            changes.push(Change::UnreserveLot {
+                org_id: org.org_id.clone(),
+                lot_id: reserved.lot_id.clone(),
+                lot_valid_until: reserved.valid_until,
+                seats: unused,
+            });
+            change.seats_held -= unused as i64;
+        }
+    }
+    let unused_included = reservation.included - issued.get(&None).copied().unwrap_or(0).min(reservation.included);
+    change.included_in_use -= unused_included as i64;
+    change.seats_held -= unused_included as i64;
+    if !change.is_empty() {
+        changes.push(Change::Counters { org: org.clone(), change });
+    }
+    changes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::allocation::ReservedLot;
+    use crate::domain::auth::Role;
+    use crate::domain::org::OrgKind;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    /// A company (the vendor's root, renamed: only its id and kind matter here).
+    fn company() -> Org {
+        let mut org = Org::vendor_root(at("2026-01-01T00:00:00Z"));
+        (org.org_id, org.kind) = ("c".into(), OrgKind::Company);
+        org
+    }
+
+    fn committing(reservation: Reservation) -> ImportRecord {
+        let by = "cm@c.test";
+        let mut record = new_record("imp_1".into(), "c", Source::Api, Mode::Renew, by, at("2026-02-01T00:00:00Z"));
+        record.status = ImportStatus::Committing;
+        record.reservation = Some(reservation);
+        record
+    }
+
+    #[test]
+    fn a_row_is_licensed_once_and_a_seat_held_elsewhere_goes_back() {
+        let now = at("2026-02-01T10:00:00Z");
+        let policy = Policy::resolve(std::iter::empty());
+        let seat = RowSeat { licence_id: "lic_imp_1_2".into(), lot_id: Some("l1".into()), lot_end: None };
+        let ann = User::new("c", "ann@c.example", now);
+
+        let first = licence(Some(&ann), &seat, &policy, now);
+        assert_eq!(first.outcome, Seat::Issued(Some("l1".into())));
+        let [Change::User { user: licensed, created: false }] = first.changes.as_slice() else { panic!() };
+        assert_eq!(licensed.licence.as_ref().map(|l| l.licence_id.as_str()), Some("lic_imp_1_2"));
+
+        // A retry finds its own licence on the user: the seat is used, nothing is written.
+        let again = licence(Some(licensed), &seat, &policy, now);
+        assert_eq!((again.changes.len(), again.outcome), (0, Seat::Issued(Some("l1".into()))));
+        // Another licence on the user, or no user: the seat goes back.
+        let other = RowSeat { licence_id: "lic_other".into(), ..seat.clone() };
+        assert_eq!(licence(Some(licensed), &other, &policy, now).outcome, Seat::Unused);
+        assert_eq!(licence(None, &seat, &policy, now).outcome, Seat::Unused);
+    }
+
+    #[test]
+    fn the_finish_gives_back_exactly_the_seats_that_issued_no_licence() {
+        let lot = ReservedLot { lot_id: "l1".into(), valid_until: None, count: 3 };
+        let record = committing(Reservation { lots: vec![lot], included: 1 });
+        let seats = [Seat::Issued(Some("l1".into())), Seat::Issued(Some("l1".into())), Seat::Unused, Seat::Unused];
+        let by = Principal::new("s", "cm@c.test", "c", Role::CompanyManager);
+        let now = at("2026-02-01T10:00:00Z");
+        let done = finish(&company(), &record, &seats, 0, &by, now);
+        assert_eq!((done.outcome.status, done.outcome.allocated), (ImportStatus::Committed, 2));
+        let [Change::UnreserveLot { lot_id, seats: 1, .. }, Change::Counters { change, .. }, Change::Import { expected: Some(ImportStatus::Committing), .. }, Change::Audit(_)] =
+            done.changes.as_slice()
+        else {
+            panic!("{:?}", done.changes)
+        };
+        assert_eq!((lot_id.as_str(), change.seats_held, change.included_in_use), ("l1", -2, -1));
+    }
+}

@@ -1,0 +1,218 @@
+//! The renewal sweep's decision on one user whose renewal date has come (DOMAIN.md §7): a new
+//! year from the balance, or the year ends (not renewable, no live enrolment, or no seat left).
+//! The user is written over the version read, so a replayed or concurrent sweep finds it
+//! renewed or ended, and never takes a seat twice.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use crate::domain::allocation::{self, Balance};
+use crate::domain::audit::AuditEntry;
+use crate::domain::auth::{Principal, Role};
+use crate::domain::change::{Change, Decision};
+use crate::domain::enrolment::Enrolment;
+use crate::domain::org::Org;
+use crate::domain::policy::Policy;
+use crate::domain::renewal;
+use crate::domain::seats::{self, CounterChange, Reuse};
+use crate::domain::user::{LicenceStatus, User};
+
+/// A user's due renewal ([`renewal::decide`]) with what it is decided on beyond the user and
+/// its enrolments.
+#[derive(Debug, Clone)]
+pub enum Due {
+    /// A new year, from the org's balance as read.
+    Renew(Balance),
+    /// Not renewable: the reuse count as read when the user is active (to count it off).
+    NotRenewable(Reuse),
+    /// No enrolment is live at the renewal instant.
+    NoLiveEnrolment,
+}
+
+/// What became of the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Renewed,
+    /// The year ended: the balance had no seat for the next (the managers are told).
+    Blocked,
+    NotRenewable,
+    /// The year ended: no enrolment was live at the renewal instant.
+    Ended,
+}
+
+impl Outcome {
+    /// The audit entry's action.
+    pub fn action(self) -> &'static str {
+        match self {
+            Outcome::Renewed => "licence.renewed",
+            Outcome::Blocked => "renewal.blocked",
+            Outcome::NotRenewable => "renewal.not_renewable",
+            Outcome::Ended => "renewal.ended",
+        }
+    }
+}
+
+/// A renewal decided: what became of the user at its renewal date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Renewed {
+    pub outcome: Outcome,
+    pub renewal_at: DateTime<Utc>,
+}
+
+/// Who the sweep's audit entries name.
+pub fn sweeper(org_id: &str) -> Principal {
+    Principal::new("renewal-sweep", "renewal-sweep", org_id, Role::Platform)
+}
+
+/// The renewal of `user` (with its `enrolments`) at its renewal date, as `due`: renewed with a
+/// seat reserved from the balance (`licence_id` names the new licence), or its year ended, not
+/// renewable users' live enrolments expired and the user counted off the active users. The old
+/// licence's seat goes back unless the expire sweep gave it back already; a new year in the lot
+/// of the old one is one more use of the same seat. `None` without a renewal date.
+pub fn renew(
+    org: &Org,
+    policy: &Policy,
+    user: &User,
+    enrolments: &[Enrolment],
+    due: Due,
+    now: DateTime<Utc>,
+    licence_id: impl FnOnce() -> String,
+) -> Option<Decision<Renewed>> {
+    let renewal_at = user.renewal_at?;
+    let mut changes = Vec::new();
+    let mut change = CounterChange::default();
+    let (next, outcome) = match due {
+        Due::Renew(balance) => match allocation::reserve(&balance, 1, renewal_at.max(now)) {
+            Ok(reservation) => {
+                let (lot_id, lot_end) = reservation.seat(0).expect("one seat reserved");
+                let renewed = renewal::renew(user, licence_id(), lot_id.map(str::to_string), lot_end, policy)?;
+                changes.extend(move_seat(org, user, Some((&balance, lot_id)), &mut change));
+                (renewed, Outcome::Renewed)
+            }
+            Err(_) => (renewal::end_year(user), Outcome::Blocked),
+        },
+        Due::NotRenewable(reuse) => {
+            let live = enrolments.iter().filter(|e| e.live_at(now) || e.live_at(renewal_at));
+            changes.extend(live.map(|e| Change::Enrolment(e.expired(now))));
+            let mut ended = renewal::end_year(user);
+            change.set_active(&mut ended, false, &reuse);
+            (ended, Outcome::NotRenewable)
+        }
+        Due::NoLiveEnrolment => (renewal::end_year(user), Outcome::Ended),
+    };
+    if outcome != Outcome::Renewed {
+        changes.extend(move_seat(org, user, None, &mut change));
+    }
+    let details = json!({ "renewal_at": renewal_at, "licence_count": next.licence_count });
+    let subject = format!("user/{}", user.email);
+    let audit = AuditEntry::new(&sweeper(&org.org_id), org, outcome.action(), &subject, details, now);
+    changes.push(Change::User { user: next, created: false });
+    if !change.is_empty() {
+        changes.push(Change::Counters { org: org.clone(), change });
+    }
+    changes.push(Change::Audit(audit));
+    Some(Decision::new(changes, Renewed { outcome, renewal_at }))
+}
+
+/// The seats of a renewal, counted in `change`: the old licence's seat given back (unless the
+/// expire sweep did already) and the new year's taken (`new`: from the lot of `balance` named,
+/// or an included seat) — or, when the new year is in the old one's lot, one more use of it.
+fn move_seat(org: &Org, user: &User, new: Option<(&Balance, Option<&str>)>, change: &mut CounterChange) -> Vec<Change> {
+    let old = user.licence.as_ref().filter(|l| l.status == LicenceStatus::Active);
+    let new_lot = new.and_then(|(balance, lot_id)| balance.lots.iter().find(|l| Some(l.lot_id.as_str()) == lot_id));
+    if let (Some(old), Some(lot)) = (old, new_lot) {
+        if old.lot_id.as_ref() == Some(&lot.lot_id) {
+            return vec![Change::UseSeatAgain(lot.clone())];
+        }
+    }
+    let mut changes: Vec<Change> = old.and_then(|l| seats::give_back(&org.org_id, l, change)).into_iter().collect();
+    match (new, new_lot) {
+        (Some((balance, _)), Some(lot)) => changes.extend(seats::take(balance, [(&lot.lot_id, 1)], 0, 1, change)),
+        (Some((balance, _)), None) => changes.extend(seats::take(balance, [], 1, 1, change)),
+        (None, _) => {}
+    }
+    changes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::decide::expire::tests::{at, org};
+    use crate::domain::lot::{Lot, LotStatus};
+    use crate::domain::user;
+
+    fn lot(id: &str) -> Lot {
+        Lot {
+            lot_id: id.into(),
+            org_id: "c".into(),
+            order_id: "o".into(),
+            quantity: 10,
+            in_use: 1,
+            uses: 1,
+            uses_per_seat: Some(2),
+            valid_from: at("2026-01-15T09:00:00Z"),
+            valid_until: Some(at("2029-01-15T09:00:00Z")),
+            status: LotStatus::Active,
+        }
+    }
+
+    /// A user whose licence from lot `old` reaches its renewal date.
+    fn due_user(old: &str) -> User {
+        let u = User::new("c", "a@c.example", at("2026-01-01T00:00:00Z"));
+        let mut u = user::issue(
+            &u,
+            "l1".into(),
+            Some(old.into()),
+            lot(old).valid_until,
+            &Policy::resolve([]),
+            at("2026-02-01T00:00:00Z"),
+        );
+        u.renewal_at = Some(at("2027-02-01T00:00:00Z"));
+        u
+    }
+
+    fn balance(lots: &[&str]) -> Balance {
+        Balance { lots: lots.iter().map(|id| lot(id)).collect(), seats_included: 0, included_in_use: 0 }
+    }
+
+    fn seats_of(changes: &[Change]) -> Vec<String> {
+        changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::UseSeatAgain(l) => Some(format!("again {}", l.lot_id)),
+                Change::DebitLot { lot, seats } => Some(format!("debit {} {seats}", lot.lot_id)),
+                Change::CreditLot { lot_id, seats, .. } => Some(format!("credit {lot_id} {seats}")),
+                Change::Counters { change, .. } => Some(format!("held {:+}", change.seats_held)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_new_year_in_the_same_lot_is_one_more_use_of_the_seat() {
+        let now = at("2027-02-01T02:00:00Z");
+        let policy = Policy::resolve([]);
+        let user = due_user("a");
+        let decided = renew(&org(), &policy, &user, &[], Due::Renew(balance(&["a"])), now, || "l2".into()).unwrap();
+        assert_eq!(decided.outcome.outcome, Outcome::Renewed);
+        assert_eq!(seats_of(&decided.changes), vec!["again a"]);
+
+        let decided = renew(&org(), &policy, &user, &[], Due::Renew(balance(&["b"])), now, || "l2".into()).unwrap();
+        assert_eq!(seats_of(&decided.changes), vec!["credit a 1", "debit b 1"], "the counts stay as they are");
+    }
+
+    #[test]
+    fn a_year_that_ends_gives_the_seat_back() {
+        let now = at("2027-02-01T02:00:00Z");
+        let policy = Policy::resolve([]);
+        let user = due_user("a");
+        for (due, outcome) in [(Due::Renew(balance(&[])), Outcome::Blocked), (Due::NoLiveEnrolment, Outcome::Ended)] {
+            let decided = renew(&org(), &policy, &user, &[], due, now, || "l2".into()).unwrap();
+            assert_eq!(decided.outcome, Renewed { outcome, renewal_at: at("2027-02-01T00:00:00Z") });
+            assert_eq!(seats_of(&decided.changes), vec!["credit a 1", "held -1"], "{outcome:?}");
+        }
+        let mut no_date = user.clone();
+        no_date.renewal_at = None;
+        assert!(renew(&org(), &policy, &no_date, &[], Due::NoLiveEnrolment, now, || "l2".into()).is_none());
+    }
+}

@@ -1,0 +1,286 @@
+//! The S3 entry of the import: a partner drops `imports/{org_id}/{name}.csv` (or `.xlsx`), the
+//! `ObjectCreated` event brings it here, and it is reviewed and committed in one go; its result
+//! goes to `results/{org_id}/{name}.json`. One object version is one import, however often the
+//! event is delivered.
+
+use aws_lambda_events::s3::S3Event;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::get_object::GetObjectError;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::commit::{apply_or_reload, commit, reload};
+use crate::app::ImportsBucket;
+use crate::domain::auth::{Principal, Role};
+use crate::domain::decide::imports as decide;
+use crate::domain::import::{self, ImportRecord, ImportStatus, Mode, S3Object, Source};
+use crate::domain::org::{Org, OrgKind};
+use crate::domain::DomainError;
+use crate::store::{Error, Store, StoreError};
+use crate::App;
+
+/// The extensions of the partner files S3 hands over: CSV text and Excel workbooks.
+const IMPORT_EXTENSIONS: &[&str] = &[".csv", ".xlsx"];
+
+/// `imports/{org_id}/{name}.csv` or `.xlsx`, URL-decoded as S3 events encode keys.
+fn parse_key(encoded: &str) -> Option<(String, String, String)> {
+    let plus_decoded = encoded.replace('+', " ");
+    let key = percent_encoding::percent_decode_str(&plus_decoded).decode_utf8().ok()?.into_owned();
+    let rest = key.strip_prefix("imports/")?;
+    let (org_id, file) = rest.split_once('/')?;
+    let lower = file.to_ascii_lowercase();
+    let extension = IMPORT_EXTENSIONS.iter().find(|e| lower.ends_with(*e))?;
+    let name = &file[..file.len() - extension.len()];
+    if org_id.is_empty() || name.is_empty() || name.contains('/') {
+        return None;
+    }
+    Some((key.clone(), org_id.to_string(), name.to_string()))
+}
+
+/// The id of the import of one object version: a second delivery of the same event finds it.
+fn s3_import_id(bucket: &str, key: &str, version: &str) -> String {
+    let mut h = Sha256::new();
+    for part in [bucket, key, version] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    format!("s3_{}", &format!("{:x}", h.finalize())[..32])
+}
+
+/// Handles an S3 `ObjectCreated` event: each partner file is reviewed and committed in one go,
+/// its result written to `results/{org_id}/{name}.json`. A file that is refused is recorded as
+/// failed (and its result says why); a store failure is returned so the invocation is retried.
+pub async fn handle_s3_event(app: &App, event: S3Event) -> Result<Vec<ImportRecord>, Error> {
+    let bucket_cfg = app.imports.as_ref().ok_or_else(|| StoreError::Other("BUCKET_NAME is not set".into()))?;
+    let mut done = Vec::new();
+    for r in event.records {
+        let bucket = r.s3.bucket.name.clone().unwrap_or_default();
+        let Some((key, org_id, name)) = r.s3.object.key.as_deref().and_then(parse_key) else {
+            tracing::warn!(key = ?r.s3.object.key, "not an import key; ignored");
+            continue;
+        };
+        let version =
+            r.s3.object.version_id.clone().filter(|v| !v.is_empty()).or(r.s3.object.e_tag.clone()).unwrap_or_default();
+        let object = S3Object {
+            bucket: bucket.clone(),
+            key: key.clone(),
+            version: r.s3.object.version_id.clone(),
+            etag: r.s3.object.e_tag.clone(),
+        };
+        let record = import_object(app, bucket_cfg, object, &org_id, &version, r.event_time).await?;
+        let result_key = format!("results/{org_id}/{name}.json");
+        write_result(&app.store, bucket_cfg, &bucket, &result_key, &record).await?;
+        tracing::info!(import_id = %record.import_id, status = ?record.status, %result_key, "partner import handled");
+        done.push(record);
+    }
+    Ok(done)
+}
+
+/// Writes the result of an import beside its file: the record with every row.
+async fn write_result(
+    store: &Store,
+    bucket_cfg: &ImportsBucket,
+    bucket: &str,
+    result_key: &str,
+    record: &ImportRecord,
+) -> Result<(), Error> {
+    let rows = store.import_rows(&record.import_id).await?;
+    let body = serde_json::to_vec_pretty(&{
+        let mut v = record.view();
+        v["rows"] = json!(rows);
+        v
+    })
+    .map_err(|e| StoreError::Other(e.to_string()))?;
+    bucket_cfg.put(bucket, result_key, "application/json", body).await?;
+    Ok(())
+}
+
+/// Imports one object version: recorded (reviewed, or failed) at its first delivery, then
+/// committed; a second delivery finds the record and resumes or changes nothing.
+async fn import_object(
+    app: &App,
+    bucket_cfg: &ImportsBucket,
+    object: S3Object,
+    org_id: &str,
+    version: &str,
+    now: DateTime<Utc>,
+) -> Result<ImportRecord, Error> {
+    let store = &app.store;
+    let import_id = s3_import_id(&object.bucket, &object.key, version);
+    let by = Principal::new("s3", &format!("s3://{}/{}", object.bucket, object.key), org_id, Role::Platform);
+    let org = store.org(org_id).await?.filter(|o| o.kind == OrgKind::Company);
+    let record = match store.import(org_id, &import_id).await? {
+        Some(existing) => existing,
+        None => {
+            let record = decide::new_record(import_id, org_id, Source::S3, Mode::Renew, by.actor(), now);
+            record_delivery(store, bucket_cfg, org.as_ref(), record, object, now).await?
+        }
+    };
+    let Some(org) = org else { return Ok(record) };
+    if matches!(record.status, ImportStatus::Committed | ImportStatus::Failed) {
+        // A second delivery of the same object version changes nothing.
+        return Ok(record);
+    }
+    match commit(store, &org, record.clone(), &by, now).await {
+        Err(Error::Domain(refusal)) if record.status == ImportStatus::Reviewed => {
+            refuse(store, &record, &refusal).await
+        }
+        done => done,
+    }
+}
+
+/// The first delivery of an object: its file read and reviewed, or refused, and its record
+/// written (the first of racing deliveries writes it; the others find it). S3 that cannot be
+/// read for now stores nothing.
+async fn record_delivery(
+    store: &Store,
+    bucket_cfg: &ImportsBucket,
+    org: Option<&Org>,
+    mut record: ImportRecord,
+    object: S3Object,
+    now: DateTime<Utc>,
+) -> Result<ImportRecord, Error> {
+    record.s3 = Some(object.clone());
+    let read = match org {
+        None => Err(DomainError::not_found("company", &record.org_id)),
+        Some(org) => match read_object(bucket_cfg, &object, &mut record).await {
+            Ok(file) => Ok((org, file)),
+            Err(Error::Domain(refusal)) => Err(refusal),
+            // S3 could not be read for now (throttling, 5xx, a timeout, a dropped
+            // connection): nothing is stored, so the retried event imports the file.
+            Err(transient) => return Err(transient),
+        },
+    };
+    let record = match read {
+        Ok((org, file)) => {
+            super::review(store, org, file, &mut record, now).await?;
+            record
+        }
+        Err(refusal) => decide::failed(record, &refusal),
+    };
+    apply_or_reload(store, decide::recorded(record)).await
+}
+
+/// All or nothing: a reviewed file that cannot be committed (too few licences) is refused whole
+/// — unless another delivery moved its record meanwhile.
+async fn refuse(store: &Store, record: &ImportRecord, refusal: &DomainError) -> Result<ImportRecord, Error> {
+    let current = reload(store, record).await?;
+    if current.status != ImportStatus::Reviewed {
+        return Ok(current);
+    }
+    match store.apply(&decide::refused(current, refusal).changes, None).await {
+        Ok(()) | Err(Error::Race(_)) => reload(store, record).await,
+        Err(e) => Err(e),
+    }
+}
+
+/// Why a `GetObject` failed: a missing object (`NoSuchKey`) or a refusal (`AccessDenied`, 403)
+/// refuses the import for good; anything else (throttling, 5xx, a timeout, a dropped connection)
+/// is retryable, and nothing is stored for it.
+fn get_object_failure(object: &S3Object, err: &SdkError<GetObjectError, HttpResponse>) -> Error {
+    let detail = aws_sdk_s3::error::DisplayErrorContext(err);
+    if let SdkError::ServiceError(se) = err {
+        let code = se.err().code().unwrap_or_default();
+        let message = se.err().message().unwrap_or_default();
+        if se.err().is_no_such_key() || code == "NoSuchKey" {
+            return DomainError::NotFound(format!("the object cannot be read: NoSuchKey: {message}")).into();
+        }
+        if code == "AccessDenied" || se.raw().status().as_u16() == 403 {
+            let code = if code.is_empty() { "403" } else { code };
+            return DomainError::Forbidden(format!("the object cannot be read: {code}: {message}")).into();
+        }
+    }
+    StoreError::Retryable(format!("reading s3://{}/{}: {detail}", object.bucket, object.key)).into()
+}
+
+/// The object's body, noting whether reading it failed (a dropped connection): that is S3's
+/// failure, retried, not the file's.
+struct NotingReader<R> {
+    inner: R,
+    failed: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl<R: std::io::Read> std::io::Read for NotingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read(buf).inspect_err(|e| {
+            if let Ok(mut failed) = self.failed.lock() {
+                failed.get_or_insert_with(|| e.to_string());
+            }
+        })
+    }
+}
+
+/// Streams the object through the CSV reader (never the whole file in memory), or reads it as
+/// an Excel workbook when its key ends in `.xlsx` or its bytes are a ZIP archive's; object
+/// metadata `email-column` and `mode` steer it. A refusal is `Error::Domain`; a failure of S3
+/// itself is a retryable `Error::Store`.
+async fn read_object(
+    bucket_cfg: &ImportsBucket,
+    object: &S3Object,
+    record: &mut ImportRecord,
+) -> Result<import::CsvFile, Error> {
+    let got = bucket_cfg
+        .client
+        .get_object()
+        .bucket(&object.bucket)
+        .key(&object.key)
+        .set_version_id(object.version.clone())
+        .send()
+        .await
+        .map_err(|e| get_object_failure(object, &e))?;
+    if got.content_length().unwrap_or(0) as u64 > import::MAX_S3_BYTES {
+        return Err(DomainError::PayloadTooLarge(format!(
+            "the file is {} bytes; at most 100 MB are imported",
+            got.content_length().unwrap_or(0)
+        ))
+        .into());
+    }
+    let metadata = got.metadata().cloned().unwrap_or_default();
+    if let Some(mode) = metadata.get("mode") {
+        record.mode = Mode::parse(mode)?;
+    }
+    let column = metadata.get("email-column").cloned();
+    let media_type = object.key.to_ascii_lowercase().ends_with(".xlsx").then_some(import::XLSX_MEDIA_TYPE);
+    let failed = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let reader =
+        NotingReader { inner: tokio_util::io::SyncIoBridge::new(got.body.into_async_read()), failed: failed.clone() };
+    let read = tokio::task::spawn_blocking(move || {
+        import::read_any(reader, media_type, column.as_deref(), import::MAX_S3_BYTES)
+    })
+    .await
+    .map_err(|e| DomainError::invalid("file", format!("could not be read: {e}")))?;
+    if let Some(e) = failed.lock().ok().and_then(|f| f.clone()) {
+        return Err(StoreError::Retryable(format!("reading s3://{}/{}: {e}", object.bucket, object.key)).into());
+    }
+    Ok(read?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_url_decoded_and_must_be_imports() {
+        assert_eq!(
+            parse_key("imports/acme/renewals+march%202027.csv"),
+            Some(("imports/acme/renewals march 2027.csv".into(), "acme".into(), "renewals march 2027".into()))
+        );
+        assert_eq!(parse_key("imports/acme/x.txt"), None);
+        assert_eq!(
+            parse_key("imports/acme/Leerlingen.XLSX"),
+            Some(("imports/acme/Leerlingen.XLSX".into(), "acme".into(), "Leerlingen".into()))
+        );
+        assert_eq!(parse_key("imports/acme/x.xlsx").map(|k| k.2), Some("x".into()));
+        assert_eq!(parse_key("imports/acme/.xlsx"), None);
+        assert_eq!(parse_key("results/acme/x.csv"), None);
+        assert_eq!(parse_key("imports/acme/deep/x.csv"), None);
+    }
+
+    #[test]
+    fn one_object_version_is_one_import() {
+        assert_eq!(s3_import_id("b", "k", "v1"), s3_import_id("b", "k", "v1"));
+        assert_ne!(s3_import_id("b", "k", "v1"), s3_import_id("b", "k", "v2"));
+    }
+}
