@@ -371,3 +371,79 @@ async fn users_are_kept_current_and_renewable_is_set_in_bulk() {
     let unknown = env.enrolment("c", "ghost@c.example", "run").json(json!({"status": "new"})).send().await;
     assert_eq!(unknown.status, 404);
 }
+
+/// "Select all → Allocate licences" for a company larger than one transaction: 500 expired
+/// learners are licensed in one request, through the import's reserve → write → settle path.
+#[tokio::test]
+async fn select_all_licenses_500_expired_learners_in_one_request() {
+    let env = TestEnv::new().await;
+    env.company_with_lot(500).await;
+    env.seed_licensed("c", "u", 500, "2026-06-01T00:00:00Z").await;
+    let now = "2026-07-01T00:00:00Z";
+    assert_eq!(env.access("c", "u7@c.example", now).await["access"], false);
+
+    let r = env.allocation("c").json(json!({"all_expired": true})).key("select-all").at(now).send().await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!((r.body["allocated"].as_u64(), r.body["status"].as_str()), (Some(500), Some("committed")));
+    let results = r.body["results"].as_array().unwrap();
+    assert_eq!(results.len(), 500);
+    assert!(
+        results.iter().all(|x| x["outcome"] == "allocated"),
+        "{:?}",
+        results.iter().find(|x| x["outcome"] != "allocated")
+    );
+    let lot = &env.lots("c", now).await[0];
+    assert_eq!((lot["in_use"].as_u64(), lot["available"].as_u64()), (Some(500), Some(0)));
+    assert_eq!(env.access("c", "u7@c.example", now).await["access"], true);
+    assert_eq!(licences(&env, "c", "active", now).await.len(), 500);
+
+    // The retry under the same key answers the same, and licenses nobody twice.
+    let again = env.allocation("c").json(json!({"all_expired": true})).key("select-all").at(now).send().await;
+    assert_eq!((again.status, again.body["allocated"].as_u64()), (200, Some(500)));
+    assert_eq!(again.headers.get("idempotent-replayed").map(String::as_str), Some("true"));
+    assert_eq!(env.lots("c", now).await[0]["in_use"], 500);
+
+    // One audit entry, counting all 500 and naming a bounded sample.
+    let audit = env.get("/v1/orgs/c/audit?limit=50").by(&cm("c")).at(now).send().await;
+    let allocated: Vec<&Value> =
+        audit.body["items"].as_array().unwrap().iter().filter(|e| e["action"] == "licences.allocated").collect();
+    assert_eq!(allocated.len(), 1, "{:?}", audit.body);
+    assert_eq!(allocated[0]["details"]["count"], 500);
+    assert_eq!(allocated[0]["details"]["emails"].as_array().unwrap().len(), 100);
+    assert_eq!(allocated[0]["details"]["emails_truncated"], true);
+}
+
+/// All or nothing at any size: one seat short refuses every learner and changes nothing.
+#[tokio::test]
+async fn select_all_one_seat_short_refuses_all_and_changes_nothing() {
+    let env = TestEnv::new().await;
+    env.company_with_lot(499).await;
+    env.seed_licensed("c", "u", 500, "2026-06-01T00:00:00Z").await;
+    let now = "2026-07-01T00:00:00Z";
+    let r = env.allocate("c", json!({"all_expired": true}), now).await;
+    assert_eq!((r.status, r.code()), (409, "insufficient_licences"), "{:?}", r.body);
+    assert_eq!(r.body["error"]["details"], json!({"needed": 500, "available": 499}));
+    assert_eq!(env.lots("c", now).await[0]["in_use"], 0);
+    assert!(licences(&env, "c", "active", now).await.is_empty());
+    assert_eq!(env.access("c", "u0@c.example", now).await["access"], false);
+}
+
+/// A named list beyond one transaction, with users to create: every one licensed once.
+#[tokio::test]
+async fn a_list_of_150_with_new_users_is_licensed_whole() {
+    let env = TestEnv::new().await;
+    env.company_with_lot(200).await;
+    let emails: Vec<String> = (0..150).map(|i| format!("new{i}@c.example")).collect();
+    let mut named = emails.clone();
+    named.push("NEW3@c.example".into()); // the same learner again
+    named.push("not-an-email".into());
+    let r = env.allocate("c", json!({"emails": named, "create_missing": true}), "2026-02-01T00:00:00Z").await;
+    assert_eq!((r.status, r.body["allocated"].as_u64()), (200, Some(150)), "{:?}", r.body);
+    let results = r.body["results"].as_array().unwrap();
+    assert_eq!(results.len(), 151, "the repeated e-mail is answered once");
+    assert_eq!(results.iter().filter(|x| x["outcome"] == "invalid_email").count(), 1);
+    assert_eq!(env.lots("c", "2026-02-01T00:00:00Z").await[0]["in_use"], 150);
+    let too_many: Vec<String> = (0..10_001).map(|i| format!("x{i}@c.example")).collect();
+    let refused = env.allocate("c", json!({"emails": too_many}), "2026-02-01T00:00:00Z").await;
+    assert_eq!((refused.status, refused.body["error"]["details"]["field"].as_str()), (400, Some("emails")));
+}

@@ -170,6 +170,20 @@ pub struct Candidate {
     pub user: Option<User>,
 }
 
+/// How many of `candidates` an allocation would license: valid, distinct e-mails whose user holds
+/// no seat now (or who would be created under `create_missing`).
+pub fn needing(candidates: &[Candidate], create_missing: bool, now: DateTime<Utc>) -> usize {
+    let mut seen = std::collections::HashSet::new();
+    candidates
+        .iter()
+        .filter(|c| validate::email("emails", &c.raw).is_ok_and(|e| seen.insert(e)))
+        .filter(|c| match &c.user {
+            Some(u) => !u.holds_seat(now),
+            None => create_missing,
+        })
+        .count()
+}
+
 /// Decides an allocation. `next_id` names each new licence.
 pub fn plan(
     org_id: &str,

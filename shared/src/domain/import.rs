@@ -913,6 +913,8 @@ pub enum ImportStatus {
 pub enum Source {
     Api,
     S3,
+    /// An allocation too large for one transaction, committed the import's way.
+    Allocation,
 }
 
 /// The S3 object an import came from.

@@ -3,19 +3,22 @@
 use std::collections::HashMap;
 
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
 use super::load_org;
 use crate::command::new_id;
-use crate::domain::allocation::{AllocateRequest, Candidate};
+use crate::domain::allocation::{self, AllocateRequest, Candidate, MAX_USERS_PER_CALL};
 use crate::domain::auth::{authorize, Action};
 use crate::domain::decide::allocation as decide;
-use crate::domain::org::OrgKind;
+use crate::domain::org::{Org, OrgKind};
 use crate::domain::user::{self, LicenceStatus, User};
 use crate::domain::{validate, DomainError};
 use crate::http::{Ctx, Reply};
+use crate::imports::many;
 use crate::store::{Error, Page, PageRequest};
 
-const MAX_EMAILS: usize = 1000;
+/// The most e-mails one allocation names (`all_expired` takes however many the balance covers).
+const MAX_EMAILS: usize = 10_000;
 
 /// Every user of the org whose licence has expired (by time, swept or not) and who holds none now.
 async fn expired_users(cx: &Ctx<'_>, org_id: &str) -> Result<Vec<User>, Error> {
@@ -35,6 +38,9 @@ async fn expired_users(cx: &Ctx<'_>, org_id: &str) -> Result<Vec<User>, Error> {
     Ok(found)
 }
 
+/// An allocation: what fits one transaction (up to [`MAX_USERS_PER_CALL`] users to license) is
+/// decided and applied at once; a larger one goes the import's way ([`crate::imports::many`]),
+/// all or nothing alike.
 pub async fn allocate(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let principal = cx.principal()?;
     let org = load_org(cx, cx.param("org_id")).await?;
@@ -45,38 +51,21 @@ pub async fn allocate(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let input: AllocateRequest = cx.req.json()?;
     let store = &cx.app.store;
     let now = cx.req.now;
+    if let (Some(emails), false) = (&input.emails, input.all_expired) {
+        if emails.is_empty() || emails.len() > MAX_EMAILS {
+            return Err(DomainError::invalid("emails", format!("give 1 to {MAX_EMAILS} e-mail addresses")).into());
+        }
+    }
+    // A list of up to one transaction's users is decided at once; a longer list, or every
+    // expired user, is counted first.
+    let short = input.emails.as_ref().is_some_and(|e| e.len() <= MAX_USERS_PER_CALL);
+    if !short
+        && allocation::needing(&candidates(cx, &org, &input).await?, input.create_missing, now) > MAX_USERS_PER_CALL
+    {
+        return allocate_many(cx, &org, &input).await;
+    }
     cx.execute(|| async {
-        let candidates: Vec<Candidate> = match (&input.emails, input.all_expired) {
-            (Some(_), true) | (None, false) => {
-                return Err(DomainError::invalid("emails", "give either emails or all_expired: true").into());
-            }
-            (Some(emails), false) => {
-                if emails.is_empty() || emails.len() > MAX_EMAILS {
-                    return Err(
-                        DomainError::invalid("emails", format!("give 1 to {MAX_EMAILS} e-mail addresses")).into()
-                    );
-                }
-                let valid: Vec<String> = emails.iter().filter_map(|e| validate::email("emails", e).ok()).collect();
-                let found: HashMap<String, User> = store
-                    .users_by_email(&org.org_id, &valid)
-                    .await?
-                    .into_iter()
-                    .map(|u| (u.email.clone(), u))
-                    .collect();
-                emails
-                    .iter()
-                    .map(|raw| Candidate {
-                        raw: raw.clone(),
-                        user: validate::email("emails", raw).ok().and_then(|e| found.get(&e).cloned()),
-                    })
-                    .collect()
-            }
-            (None, true) => expired_users(cx, &org.org_id)
-                .await?
-                .into_iter()
-                .map(|u| Candidate { raw: u.email.clone(), user: Some(u) })
-                .collect(),
-        };
+        let candidates = candidates(cx, &org, &input).await?;
         let policy = store.policy(&org).await?;
         let balance = store.balance(&org.org_id, &policy).await?;
         let decided =
@@ -86,6 +75,70 @@ pub async fn allocate(cx: &Ctx<'_>) -> Result<Reply, Error> {
         Ok(decided.map(|a| Reply::ok(json!({ "allocated": a.allocated, "results": a.rows }))))
     })
     .await
+}
+
+/// Who an allocation names: the e-mails given, each with its user if there is one, or every
+/// user whose licence has expired.
+async fn candidates(cx: &Ctx<'_>, org: &Org, input: &AllocateRequest) -> Result<Vec<Candidate>, Error> {
+    match (&input.emails, input.all_expired) {
+        (Some(_), true) | (None, false) => {
+            Err(DomainError::invalid("emails", "give either emails or all_expired: true").into())
+        }
+        (Some(emails), false) => {
+            let valid: Vec<String> = emails.iter().filter_map(|e| validate::email("emails", e).ok()).collect();
+            let found: HashMap<String, User> = cx
+                .app
+                .store
+                .users_by_email(&org.org_id, &valid)
+                .await?
+                .into_iter()
+                .map(|u| (u.email.clone(), u))
+                .collect();
+            Ok(emails
+                .iter()
+                .map(|raw| Candidate {
+                    raw: raw.clone(),
+                    user: validate::email("emails", raw).ok().and_then(|e| found.get(&e).cloned()),
+                })
+                .collect())
+        }
+        (None, true) => Ok(expired_users(cx, &org.org_id)
+            .await?
+            .into_iter()
+            .map(|u| Candidate { raw: u.email.clone(), user: Some(u) })
+            .collect()),
+    }
+}
+
+/// The large allocation: one job, its id taken from the `Idempotency-Key` when there is one, so
+/// a retry resumes (or answers) the same job.
+async fn allocate_many(cx: &Ctx<'_>, org: &Org, input: &AllocateRequest) -> Result<Reply, Error> {
+    let store = &cx.app.store;
+    let principal = cx.principal()?;
+    let emails: Vec<String> = match &input.emails {
+        Some(emails) => emails.clone(),
+        None => expired_users(cx, &org.org_id).await?.into_iter().map(|u| u.email).collect(),
+    };
+    // Under an `Idempotency-Key` the job's id is the caller's key, hashed: a retry finds it.
+    let allocation_id = match cx.idempotency_key() {
+        Some((key, _)) => {
+            let id = Sha256::digest(format!("{}\0{key}", principal.sub).as_bytes());
+            format!("alc_{}", &format!("{id:x}")[..32])
+        }
+        None => new_id("alc"),
+    };
+    let policy = store.policy(org).await?;
+    let balance = store.balance(&org.org_id, &policy).await?;
+    let done =
+        many::allocate(store, org, allocation_id, &emails, input.create_missing, &balance, principal, cx.req.now)
+            .await?;
+    let body = json!({
+        "allocated": done.record.allocated,
+        "allocation_id": done.record.import_id,
+        "status": done.record.status,
+        "results": done.results,
+    });
+    cx.answer(Reply::ok(body)).await
 }
 
 pub async fn licences(cx: &Ctx<'_>) -> Result<Reply, Error> {

@@ -116,11 +116,28 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    async fn attempt(&self, decided: Result<Decision<Reply>, Error>) -> Result<Reply, Error> {
-        let Decision { changes, outcome: reply } = decided?;
-        if changes.is_empty() {
-            return Ok(reply);
+    /// Answers `reply` for a command that applied its work itself (a job of many writes): the
+    /// answer is stored under the command's `Idempotency-Key`, so a retry replays it (or a twin
+    /// that answered first is replayed here).
+    pub async fn answer(&self, reply: Reply) -> Result<Reply, Error> {
+        let decided = Decision::unchanged(reply);
+        if self.idempotency.is_none() {
+            return Ok(decided.outcome);
         }
+        self.attempt_answered(decided).await
+    }
+
+    async fn attempt(&self, decided: Result<Decision<Reply>, Error>) -> Result<Reply, Error> {
+        let decided = decided?;
+        if decided.changes.is_empty() {
+            return Ok(decided.outcome);
+        }
+        self.attempt_answered(decided).await
+    }
+
+    /// Applies `decided` with this command's idempotency answer (when it has a key).
+    async fn attempt_answered(&self, decided: Decision<Reply>) -> Result<Reply, Error> {
+        let Decision { changes, outcome: reply } = decided;
         let Some(k) = &self.idempotency else {
             self.app.store.apply(&changes, None).await?;
             return Ok(reply);

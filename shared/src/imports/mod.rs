@@ -10,6 +10,7 @@
 //! over: every row licensed once, no seat lost.
 
 pub mod commit;
+pub mod many;
 pub mod s3;
 
 use chrono::{DateTime, Utc};

@@ -1,0 +1,158 @@
+//! An allocation too large for one transaction ("Select all" for a large company, or a long
+//! list of e-mails) goes the import's way: its e-mails become the rows of a record with
+//! `source: allocation`, and [`commit`](super::commit::commit) reserves every seat in one
+//! transaction, writes each user's licence conditionally and settles — so a crash or a retry
+//! never licenses anyone twice or loses a seat. All or nothing as a small allocation: the
+//! balance is checked first, and a shortfall refuses the whole list, changing nothing.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::commit::commit;
+use crate::domain::allocation::{self, Balance};
+use crate::domain::audit::AuditEntry;
+use crate::domain::auth::Principal;
+use crate::domain::change::Change;
+use crate::domain::decide::imports as decide;
+use crate::domain::import::{self, CsvFile, ImportRecord, ImportStatus, Mode, RowOutcome, Source};
+use crate::domain::org::Org;
+use crate::domain::user::User;
+use crate::domain::validate;
+use crate::store::{Error, Race, Store};
+
+/// How many e-mails of an allocation its audit entry names (the count is always whole; the full
+/// list is the allocation's rows).
+pub const AUDIT_SAMPLE: usize = 100;
+
+/// What a large allocation answers: the record (its id, status and count) and a row per e-mail.
+pub struct Allocated {
+    pub record: ImportRecord,
+    pub results: Vec<serde_json::Value>,
+}
+
+/// The e-mails that would need a seat: valid, distinct, holding none now, and known (or to be
+/// created under `create_missing`).
+fn needing(
+    emails: &[String],
+    users: &HashMap<String, User>,
+    create_missing: bool,
+    now: DateTime<Utc>,
+) -> Vec<(String, bool)> {
+    let mut seen = HashSet::new();
+    emails
+        .iter()
+        .filter_map(|raw| validate::email("emails", raw).ok())
+        .filter(|e| seen.insert(e.clone()))
+        .filter_map(|e| match users.get(&e) {
+            Some(u) if u.holds_seat(now) => None,
+            Some(_) => Some((e, false)),
+            None if create_missing => Some((e, true)),
+            None => None,
+        })
+        .collect()
+}
+
+/// Allocates a licence to each of `emails` who needs one, as one job `allocation_id`. A job that
+/// exists already (a retry under the same `Idempotency-Key`) is resumed or, when done, answered
+/// as it ended.
+#[allow(clippy::too_many_arguments)]
+pub async fn allocate(
+    store: &Store,
+    org: &Org,
+    allocation_id: String,
+    emails: &[String],
+    create_missing: bool,
+    balance: &Balance,
+    by: &Principal,
+    now: DateTime<Utc>,
+) -> Result<Allocated, Error> {
+    let record = match store.import(&org.org_id, &allocation_id).await? {
+        Some(existing) => existing,
+        None => start(store, org, allocation_id, emails, create_missing, balance, by, now).await?,
+    };
+    let was_done = record.status == ImportStatus::Committed;
+    let done = commit(store, org, record, by, now).await?;
+    let rows = store.import_rows(&done.import_id).await?;
+    if !was_done {
+        audit(store, org, &done, &rows, by, now).await?;
+    }
+    let results = rows.iter().filter_map(result).collect();
+    Ok(Allocated { record: done, results })
+}
+
+/// Checks the balance, creates the users `create_missing` asks for, and records the job with
+/// its rows (`reviewed`).
+#[allow(clippy::too_many_arguments)]
+async fn start(
+    store: &Store,
+    org: &Org,
+    allocation_id: String,
+    emails: &[String],
+    create_missing: bool,
+    balance: &Balance,
+    by: &Principal,
+    now: DateTime<Utc>,
+) -> Result<ImportRecord, Error> {
+    let users = store.all_users(&org.org_id).await?;
+    let needing = needing(emails, &users, create_missing, now);
+    // All or nothing: refused before anything is written.
+    allocation::reserve(balance, needing.len() as u64, now)?;
+    create_users(store, org, &needing, now).await?;
+    let mut record = decide::new_record(allocation_id, &org.org_id, Source::Allocation, Mode::Renew, by.actor(), now);
+    let cells = emails.iter().enumerate().map(|(i, e)| (i as u64 + 1, e.clone())).collect();
+    let file = CsvFile { delimiter: b',', columns: vec!["email".into()], email_column: "email".into(), cells };
+    super::review(store, org, file, &mut record, now).await?;
+    super::commit::apply_or_reload(store, decide::recorded(record)).await
+}
+
+/// The users `create_missing` asks for, each written on the condition that it is new (one made
+/// meanwhile is kept as it is).
+async fn create_users(store: &Store, org: &Org, needing: &[(String, bool)], now: DateTime<Utc>) -> Result<(), Error> {
+    let missing: Vec<&String> = needing.iter().filter(|(_, new)| *new).map(|(e, _)| e).collect();
+    for batch in missing.chunks(super::commit::WRITES_IN_FLIGHT) {
+        let writes = batch.iter().map(|email| async move {
+            let user = Change::User { user: User::new(&org.org_id, email, now), created: true };
+            match store.apply_alone(&user).await {
+                Ok(()) | Err(Error::Race(Race::Changed(_))) => Ok(()),
+                Err(e) => Err(e),
+            }
+        });
+        futures::future::try_join_all(writes).await?;
+    }
+    Ok(())
+}
+
+/// The allocation's audit entry: the count and a bounded sample of the e-mails licensed.
+async fn audit(
+    store: &Store,
+    org: &Org,
+    done: &ImportRecord,
+    rows: &[import::Row],
+    by: &Principal,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    let licensed: Vec<&str> =
+        rows.iter().filter(|r| r.outcome == RowOutcome::Renew).map(|r| r.email.as_str()).take(AUDIT_SAMPLE).collect();
+    let details = json!({
+        "count": done.allocated,
+        "emails": licensed,
+        "emails_truncated": done.allocated as usize > licensed.len(),
+        "allocation_id": done.import_id,
+    });
+    let entry = AuditEntry::new(by, org, "licences.allocated", &format!("org/{}", org.org_id), details, now);
+    store.apply(&[Change::Audit(entry)], None).await
+}
+
+/// A row as an allocation answers it (a duplicate e-mail is answered once).
+fn result(row: &import::Row) -> Option<serde_json::Value> {
+    let outcome = match row.outcome {
+        RowOutcome::Renew => "allocated",
+        RowOutcome::AlreadyActive => "already_active",
+        RowOutcome::Unknown => "unknown_user",
+        RowOutcome::Invalid => "invalid_email",
+        RowOutcome::Duplicate | RowOutcome::Release => return None,
+    };
+    Some(json!({ "email": row.email, "outcome": outcome }))
+}
