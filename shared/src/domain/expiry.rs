@@ -78,6 +78,7 @@ pub fn notices(due: &[Due], now: DateTime<Utc>) -> Vec<NoticePlan> {
         let mut emails: Vec<&str> = users.iter().map(|u| u.email.as_str()).collect();
         emails.sort();
         let lapsing: u64 = lots.iter().map(|l| l.quantity.saturating_sub(l.in_use) as u64).sum();
+        let (named, truncated) = super::notice::sample(&emails);
         let message = match kind {
             NoticeKind::Expired => format!("{} licences expired on {date}.", emails.len()),
             _ => format!("{} licences expire on {date}.", emails.len()),
@@ -89,7 +90,8 @@ pub fn notices(due: &[Due], now: DateTime<Utc>) -> Vec<NoticePlan> {
             payload: json!({
                 "expiry_date": date,
                 "count": emails.len(),
-                "users": emails,
+                "users": named,
+                "users_truncated": truncated,
                 "lots": lots.iter().map(|l| json!({ "lot_id": l.lot_id, "valid_until": l.valid_until, "unissued": l.quantity.saturating_sub(l.in_use) })).collect::<Vec<_>>(),
                 "unissued_lapsing": lapsing,
                 "message": format!("{message} Request new licences from your account manager, then allocate them to the learners who need one."),
@@ -108,6 +110,20 @@ mod tests {
 
     fn at(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
+    }
+
+    /// A company of 15,000 learners: the notice counts them all and names a bounded sample, so
+    /// its item stays small.
+    #[test]
+    fn the_notice_of_15000_users_stays_bounded() {
+        let due = due_users(15_000, "2027-01-15T09:00:00Z");
+        let plans = notices(&due, at("2027-01-15T10:00:00Z"));
+        assert_eq!(plans.len(), 1);
+        let p = &plans[0].payload;
+        assert_eq!((p["count"].as_u64(), p["users_truncated"].as_bool()), (Some(15_000), Some(true)));
+        assert_eq!(p["users"].as_array().unwrap().len(), crate::domain::notice::SAMPLE);
+        assert!(p["message"].as_str().unwrap().starts_with("15000 licences expired"), "{p}");
+        assert!(p.to_string().len() < 16 * 1024, "{} bytes", p.to_string().len());
     }
 
     fn due_users(n: usize, end: &str) -> Vec<Due> {

@@ -35,3 +35,16 @@ pub fn recipients(managers: Vec<String>, notify_emails: &[String]) -> Vec<String
     to.dedup();
     to
 }
+
+/// How many e-mails a notice (or an audit entry) names at most: a company of any size keeps each
+/// item far below DynamoDB's 400 KB. The count is always whole; the full list is the org's
+/// licences (`GET …/licences`, `GET …/users?licence_status=`).
+pub const SAMPLE: usize = 100;
+
+/// The e-mails a notice names: at most [`SAMPLE`] of `emails` (in the order given), and whether
+/// it left some out.
+pub fn sample<S: AsRef<str>>(emails: &[S]) -> (Vec<&str>, bool) {
+    let named: Vec<&str> = emails.iter().take(SAMPLE).map(AsRef::as_ref).collect();
+    let truncated = emails.len() > named.len();
+    (named, truncated)
+}

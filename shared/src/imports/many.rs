@@ -22,10 +22,6 @@ use crate::domain::user::User;
 use crate::domain::validate;
 use crate::store::{Error, Race, Store};
 
-/// How many e-mails of an allocation its audit entry names (the count is always whole; the full
-/// list is the allocation's rows).
-pub const AUDIT_SAMPLE: usize = 100;
-
 /// What a large allocation answers: the record (its id, status and count) and a row per e-mail.
 pub struct Allocated {
     pub record: ImportRecord,
@@ -134,11 +130,12 @@ async fn audit(
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
     let licensed: Vec<&str> =
-        rows.iter().filter(|r| r.outcome == RowOutcome::Renew).map(|r| r.email.as_str()).take(AUDIT_SAMPLE).collect();
+        rows.iter().filter(|r| r.outcome == RowOutcome::Renew).map(|r| r.email.as_str()).collect();
+    let (named, truncated) = crate::domain::notice::sample(&licensed);
     let details = json!({
         "count": done.allocated,
-        "emails": licensed,
-        "emails_truncated": done.allocated as usize > licensed.len(),
+        "emails": named,
+        "emails_truncated": truncated,
         "allocation_id": done.import_id,
     });
     let entry = AuditEntry::new(by, org, "licences.allocated", &format!("org/{}", org.org_id), details, now);

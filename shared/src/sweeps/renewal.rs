@@ -123,6 +123,7 @@ async fn notify_blocked(
 ) -> Result<usize, Error> {
     let mut sent = 0;
     for (date, emails) in blocked {
+        let (named, truncated) = crate::domain::notice::sample(&emails);
         let notice = Notice {
             notice_id: new_id("ntc"),
             kind: NoticeKind::RenewalBlocked,
@@ -132,7 +133,8 @@ async fn notify_blocked(
             payload: json!({
                 "renewal_date": date,
                 "count": emails.len(),
-                "users": emails,
+                "users": named,
+                "users_truncated": truncated,
                 "message": "These learners still have live courses but could not be renewed: the licence balance is empty. Order licences, then allocate them.",
             }),
         };
