@@ -29,8 +29,19 @@ fn fixture(name: &str, vars: &[(&str, &str)]) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
+/// A loopback port free now and never handed out before in this run: the tests run in parallel,
+/// and the system may offer a port it just freed to two of them before either emulator binds it
+/// (the second would then fail to bind, and its requests reach the other test's function).
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap();
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// One function's binary under the emulator, on loopback ports of its own.

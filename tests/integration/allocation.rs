@@ -397,6 +397,17 @@ async fn select_all_licenses_500_expired_learners_in_one_request() {
     assert_eq!(env.access("c", "u7@c.example", now).await["access"], true);
     assert_eq!(licences(&env, "c", "active", now).await.len(), 500);
 
+    // The job reads back with its progress at the totals.
+    let id = r.body["allocation_id"].as_str().unwrap();
+    let job = env.get(&format!("/v1/orgs/c/allocations/{id}")).by(&cm("c")).at(now).send().await;
+    assert_eq!(job.status, 200, "{:?}", job.body);
+    let progress = (&job.body["status"], &job.body["rows_done"], &job.body["rows_total"], &job.body["allocated"]);
+    assert_eq!(progress, (&json!("committed"), &json!(500), &json!(500), &json!(500)), "{:?}", job.body);
+    let other = env.get(&format!("/v1/orgs/c/allocations/{id}")).by(&cm("d")).at(now).send().await;
+    assert_eq!(other.status, 404, "another tenant's job is not found: {:?}", other.body);
+    let none = env.get("/v1/orgs/c/allocations/alc_none").by(&cm("c")).at(now).send().await;
+    assert_eq!((none.status, none.code()), (404, "not_found"));
+
     // The retry under the same key answers the same, and licenses nobody twice.
     let again = env.allocation("c").json(json!({"all_expired": true})).key("select-all").at(now).send().await;
     assert_eq!((again.status, again.body["allocated"].as_u64()), (200, Some(500)));
@@ -446,4 +457,41 @@ async fn a_list_of_150_with_new_users_is_licensed_whole() {
     let too_many: Vec<String> = (0..10_001).map(|i| format!("x{i}@c.example")).collect();
     let refused = env.allocate("c", json!({"emails": too_many}), "2026-02-01T00:00:00Z").await;
     assert_eq!((refused.status, refused.body["error"]["details"]["field"].as_str()), (400, Some("emails")));
+}
+
+/// A large allocation killed half-way (every write refused after the first few) is finished by
+/// its retry under the same key: its progress stood between the first and the last row, and ends
+/// at the totals with every learner licensed once and no seat lost.
+#[tokio::test]
+async fn a_large_allocation_killed_half_way_is_finished_by_its_retry() {
+    let env = TestEnv::new().await;
+    env.company_with_lot(300).await;
+    env.seed_licensed("c", "u", 300, "2026-06-01T00:00:00Z").await;
+    let now = "2026-07-01T00:00:00Z";
+    let body = json!({"all_expired": true});
+
+    let (dying, _log) = TestEnv::failing_after(&env, "PutItem", 100).await;
+    let crashed = dying.allocation("c").json(body.clone()).key("big").at(now).send().await;
+    assert!(crashed.status >= 500, "{:?}", crashed.body);
+    let written = licences(&env, "c", "active", now).await.len();
+    assert!((1..300).contains(&written), "part of the rows: {written}");
+    let lot = &env.lots("c", now).await[0];
+    assert_eq!(lot["in_use"], 300, "every seat reserved before any licence");
+    let audit = env.get("/v1/orgs/c/audit").by(&cm("c")).at(now).send().await;
+    assert!(!audit.body.to_string().contains("licences.allocated"), "not allocated yet");
+    let id = seatkeeper::imports::many::job_id(&cm("c").sub, "big");
+    let job = env.get(&format!("/v1/orgs/c/allocations/{id}")).by(&cm("c")).at(now).send().await;
+    assert_eq!((job.status, job.body["status"].as_str()), (200, Some("committing")), "{:?}", job.body);
+    let done = job.body["rows_done"].as_u64().unwrap();
+    assert!(done > 0 && done <= written as u64 && done < 300, "progress between the ends: {done} of {written}");
+
+    let retried = env.allocation("c").json(body).key("big").at(now).send().await;
+    assert_eq!((retried.status, retried.body["allocated"].as_u64()), (200, Some(300)), "{:?}", retried.body);
+    assert_eq!(retried.body["allocation_id"], id);
+    let job = env.get(&format!("/v1/orgs/c/allocations/{id}")).by(&cm("c")).at(now).send().await;
+    assert_eq!((job.body["rows_done"].as_u64(), job.body["rows_total"].as_u64()), (Some(300), Some(300)));
+    assert_eq!(job.body["status"], "committed");
+    assert_eq!(licences(&env, "c", "active", now).await.len(), 300);
+    let lot = &env.lots("c", now).await[0];
+    assert_eq!((lot["in_use"].as_u64(), lot["uses"].as_u64()), (Some(300), Some(300)), "each licensed once");
 }

@@ -139,7 +139,7 @@ async fn each_function_touches_only_the_key_prefixes_its_policy_grants_and_needs
     w.go("GET", "/v1/orgs/p/children", &pm, None, day).await;
 
     // request-order and assign-order
-    let order = w.go("POST", "/v1/orgs/c/orders", &cm, Some(json!({"quantity": 10})), day).await;
+    let order = w.go("POST", "/v1/orgs/c/orders", &cm, Some(json!({"quantity": 110})), day).await;
     let order = order.body["order_id"].as_str().unwrap().to_string();
     let cancelled = w.go("POST", "/v1/orgs/c/orders", &cm, Some(json!({"quantity": 1})), day).await;
     let rejected = w.go("POST", "/v1/orgs/c/orders", &cm, Some(json!({"quantity": 2})), day).await;
@@ -165,6 +165,13 @@ async fn each_function_touches_only_the_key_prefixes_its_policy_grants_and_needs
         may,
     )
     .await;
+    // More users than one transaction: the allocation runs as a job, the import's way.
+    let many: Vec<String> = (0..91).map(|i| format!("m{i}@c.example")).collect();
+    let job =
+        w.go("POST", "/v1/orgs/c/allocations", &cm, Some(json!({"emails": many, "create_missing": true})), may).await;
+    assert_eq!(job.body["allocated"], 91, "{}", job.body);
+    let job_url = format!("/v1/orgs/c/allocations/{}", job.body["allocation_id"].as_str().unwrap());
+    w.go("GET", &job_url, &cm, None, may).await;
     w.go("GET", "/v1/orgs/c/licences", &cm, None, may).await;
     w.go("DELETE", "/v1/orgs/c/users/b@c.example", &cm, None, may).await;
     w.go("POST", "/v1/orgs/c/users/renewable", &cm, Some(json!({"emails": ["a@c.example"], "renewable": false})), may)

@@ -3,13 +3,13 @@
 use std::collections::HashMap;
 
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use super::load_org;
 use crate::command::new_id;
 use crate::domain::allocation::{self, AllocateRequest, Candidate, MAX_USERS_PER_CALL};
 use crate::domain::auth::{authorize, Action};
 use crate::domain::decide::allocation as decide;
+use crate::domain::import::Source;
 use crate::domain::org::{Org, OrgKind};
 use crate::domain::user::{self, LicenceStatus, User};
 use crate::domain::{validate, DomainError};
@@ -56,13 +56,19 @@ pub async fn allocate(cx: &Ctx<'_>) -> Result<Reply, Error> {
             return Err(DomainError::invalid("emails", format!("give 1 to {MAX_EMAILS} e-mail addresses")).into());
         }
     }
-    // A list of up to one transaction's users is decided at once; a longer list, or every
-    // expired user, is counted first.
+    // A list of up to one transaction's users is decided at once. A longer list, or every
+    // expired user, may be a retry of a large allocation (which resumes its job, however few
+    // users it has left to license), or is counted first.
     let short = input.emails.as_ref().is_some_and(|e| e.len() <= MAX_USERS_PER_CALL);
-    if !short
-        && allocation::needing(&candidates(cx, &org, &input).await?, input.create_missing, now) > MAX_USERS_PER_CALL
-    {
-        return allocate_many(cx, &org, &input).await;
+    if !short {
+        let resumed = match keyed_job_id(cx)? {
+            Some(id) => store.import(&org.org_id, &id).await?.is_some(),
+            None => false,
+        };
+        let candidates = candidates(cx, &org, &input).await?;
+        if resumed || allocation::needing(&candidates, input.create_missing, now) > MAX_USERS_PER_CALL {
+            return allocate_many(cx, &org, &input).await;
+        }
     }
     cx.execute(|| async {
         let candidates = candidates(cx, &org, &input).await?;
@@ -75,6 +81,13 @@ pub async fn allocate(cx: &Ctx<'_>) -> Result<Reply, Error> {
         Ok(decided.map(|a| Reply::ok(json!({ "allocated": a.allocated, "results": a.rows }))))
     })
     .await
+}
+
+/// Under an `Idempotency-Key` a large allocation's job id is the caller's key, hashed: a retry
+/// finds the job.
+fn keyed_job_id(cx: &Ctx<'_>) -> Result<Option<String>, Error> {
+    let sub = &cx.principal()?.sub;
+    Ok(cx.idempotency_key().map(|(key, _)| many::job_id(sub, key)))
 }
 
 /// Who an allocation names: the e-mails given, each with its user if there is one, or every
@@ -119,14 +132,7 @@ async fn allocate_many(cx: &Ctx<'_>, org: &Org, input: &AllocateRequest) -> Resu
         Some(emails) => emails.clone(),
         None => expired_users(cx, &org.org_id).await?.into_iter().map(|u| u.email).collect(),
     };
-    // Under an `Idempotency-Key` the job's id is the caller's key, hashed: a retry finds it.
-    let allocation_id = match cx.idempotency_key() {
-        Some((key, _)) => {
-            let id = Sha256::digest(format!("{}\0{key}", principal.sub).as_bytes());
-            format!("alc_{}", &format!("{id:x}")[..32])
-        }
-        None => new_id("alc"),
-    };
+    let allocation_id = keyed_job_id(cx)?.unwrap_or_else(|| new_id("alc"));
     let policy = store.policy(org).await?;
     let balance = store.balance(&org.org_id, &policy).await?;
     let done =
@@ -139,6 +145,31 @@ async fn allocate_many(cx: &Ctx<'_>, org: &Org, input: &AllocateRequest) -> Resu
         "results": done.results,
     });
     cx.answer(Reply::ok(body)).await
+}
+
+/// A large allocation's job: its status, how many rows it has written of how many, what it
+/// allocated, or why it failed (read from the record and its small progress item).
+pub async fn get(cx: &Ctx<'_>) -> Result<Reply, Error> {
+    let org = load_org(cx, cx.param("org_id")).await?;
+    authorize(cx.principal()?, Action::ReadLicences, &org)?;
+    let id = cx.param("allocation_id");
+    let missing = || DomainError::not_found("allocation", id);
+    let record = cx.app.store.import(&org.org_id, id).await?.ok_or_else(missing)?;
+    if record.source != Source::Allocation {
+        return Err(missing().into());
+    }
+    let v = crate::imports::view(&cx.app.store, &record).await?;
+    Ok(Reply::ok(json!({
+        "allocation_id": record.import_id,
+        "org_id": record.org_id,
+        "status": record.status,
+        "rows_done": v["rows_done"],
+        "rows_total": v["rows_total"],
+        "allocated": record.allocated,
+        "error": record.error,
+        "created_at": record.created_at,
+        "committed_at": record.committed_at,
+    })))
 }
 
 pub async fn licences(cx: &Ctx<'_>) -> Result<Reply, Error> {

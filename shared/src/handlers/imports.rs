@@ -75,7 +75,11 @@ async fn load_import(cx: &Ctx<'_>, action: Action) -> Result<(Org, ImportRecord)
 pub async fn get(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let (_, record) = load_import(cx, Action::ReadLicences).await?;
     let rows = cx.app.store.import_rows_head(&record.import_id, ROWS_SHOWN).await?;
-    Ok(Reply::ok(with_rows(&record, &rows)))
+    let mut body = with_rows(&record, &rows);
+    let progress = crate::imports::view(&cx.app.store, &record).await?;
+    body["rows_done"] = progress["rows_done"].clone();
+    body["rows_total"] = progress["rows_total"].clone();
+    Ok(Reply::ok(body))
 }
 
 pub async fn confirm(cx: &Ctx<'_>) -> Result<Reply, Error> {

@@ -30,6 +30,7 @@ pub enum Op {
     ListEnrolments,
     Access,
     Allocate,
+    GetAllocation,
     ListLicences,
     CreateImport,
     ConfirmImport,
@@ -76,6 +77,7 @@ impl Op {
             | Op::ReleaseUser
             | Op::Access
             | Op::ListEnrolments
+            | Op::GetAllocation
             | Op::ListLicences
             | Op::ConfirmImport
             | Op::GetImport
@@ -134,6 +136,7 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/v1/orgs/{org_id}/users/{email}/enrolments", Op::ListEnrolments, USERS),
     route("GET", "/v1/orgs/{org_id}/users/{email}/access", Op::Access, USERS),
     route("POST", "/v1/orgs/{org_id}/allocations", Op::Allocate, ALLOCATE),
+    route("GET", "/v1/orgs/{org_id}/allocations/{allocation_id}", Op::GetAllocation, ALLOCATE),
     route("GET", "/v1/orgs/{org_id}/licences", Op::ListLicences, ALLOCATE),
     route("POST", "/v1/orgs/{org_id}/imports", Op::CreateImport, IMPORT_ALLOCATION),
     route("POST", "/v1/orgs/{org_id}/imports/{import_id}/confirm", Op::ConfirmImport, IMPORT_ALLOCATION),

@@ -148,6 +148,7 @@ async fn issue_rows(
         for seat in futures::future::join_all(writes).await {
             seats.push(seat?);
         }
+        store.save_progress(&record.import_id, seats.len() as u64).await?;
     }
     Ok(seats)
 }

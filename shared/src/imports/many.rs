@@ -22,6 +22,14 @@ use crate::domain::user::User;
 use crate::domain::validate;
 use crate::store::{Error, Race, Store};
 
+/// The id of the job a caller's allocation under `Idempotency-Key` `key` runs as: the same for
+/// every retry of that caller, and nobody else's.
+pub fn job_id(sub: &str, key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let id = Sha256::digest(format!("{sub}\0{key}").as_bytes());
+    format!("alc_{}", &format!("{id:x}")[..32])
+}
+
 /// What a large allocation answers: the record (its id, status and count) and a row per e-mail.
 pub struct Allocated {
     pub record: ImportRecord,

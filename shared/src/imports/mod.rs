@@ -15,7 +15,7 @@ pub mod s3;
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::import::{self, ImportRecord};
+use crate::domain::import::{self, ImportRecord, ImportStatus};
 use crate::domain::org::Org;
 use crate::store::{Error, Store};
 
@@ -41,4 +41,24 @@ pub(crate) async fn review(
         store.save_release_rows(&record.import_id, &reviewed.release, 0).await?;
     }
     Ok(reviewed)
+}
+
+/// The record as its readers see it, with its progress: `rows_total`, the file's rows (an
+/// allocation's e-mails), and `rows_done`, how many of them are settled — every row that needs no
+/// licence, and the `renew` rows whose licence is written (read from one small progress item
+/// while it commits, never from the rows).
+pub async fn view(store: &Store, record: &ImportRecord) -> Result<serde_json::Value, Error> {
+    let total = record.summary.rows;
+    let to_license = record.summary.renew.min(total);
+    let done = match record.status {
+        ImportStatus::Reviewed => 0,
+        ImportStatus::Committed => total,
+        ImportStatus::Committing | ImportStatus::Failed => {
+            total - to_license + store.progress(&record.import_id).await?.min(to_license)
+        }
+    };
+    let mut v = record.view();
+    v["rows_total"] = serde_json::json!(total);
+    v["rows_done"] = serde_json::json!(done);
+    Ok(v)
 }

@@ -208,3 +208,38 @@ impl Store {
         Ok(users.into_iter().map(|u| (u.email.clone(), u)).collect())
     }
 }
+
+/// How far a commit has come: the `renew` rows whose licence is written.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+struct Progress {
+    rows_done: u64,
+}
+
+impl Store {
+    /// Records that `rows_done` rows of an import's commit are written; it only moves forward
+    /// (a retry that starts again from the first row does not set it back).
+    pub async fn save_progress(&self, import_id: &str, rows_done: u64) -> Result<(), StoreError> {
+        let item = to_item(
+            "import_progress",
+            &Progress { rows_done },
+            &[(PK, keys::import_rows(import_id)), (SK, keys::IMPORT_PROGRESS_SK.into())],
+        )?;
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(rows_done) OR rows_done < :n")
+            .expression_attribute_values(":n", AttributeValue::N(rows_done.to_string()));
+        match put.send().await.map_err(StoreError::from_sdk) {
+            Ok(_) | Err(StoreError::ConditionFailed(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The rows of an import's commit written so far (one small item, not the rows).
+    pub async fn progress(&self, import_id: &str) -> Result<u64, StoreError> {
+        let found: Option<Progress> = self.get(keys::import_rows(import_id), keys::IMPORT_PROGRESS_SK).await?;
+        Ok(found.map(|p| p.rows_done).unwrap_or(0))
+    }
+}

@@ -247,6 +247,9 @@ pub fn import_release_prefix() -> &'static str {
 
 /// Chunk `index` of an import's rows under `prefix` ([`import_rows_prefix`] or
 /// [`import_release_prefix`]): six digits, so chunks sort in order.
+/// The small item a commit's progress is read from (`rows_done`), beside the import's rows.
+pub const IMPORT_PROGRESS_SK: &str = "PROGRESS";
+
 pub fn import_chunk_sk(prefix: &str, index: usize) -> String {
     format!("{prefix}{index:06}")
 }
