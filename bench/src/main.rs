@@ -285,6 +285,62 @@ async fn allocation(meter: &Meter, lines: &mut Vec<Line>) -> Res<()> {
     Ok(())
 }
 
+// ---- "Select all" for 10,000 learners -------------------------------------------------------
+
+/// Learners in the large allocation.
+const SELECT_ALL: usize = 10_000;
+
+/// One `POST /allocations {"all_expired": true}` for a company of 10,000 learners whose licences
+/// have ended: its time, its requests and its capacity per learner.
+async fn select_all(meter: &Meter, lines: &mut Vec<Line>) -> Res<()> {
+    step("select all: setting up 10000 expired learners");
+    let env = fresh_env(meter, "select").await?;
+    org(&env, "p", "partner", "vendor").await?;
+    org(&env, "c", "company", "p").await?;
+    lot(&env, "c", SELECT_ALL, "2026-03-01T09:00:00Z").await?;
+    let items = licensed_items(&env.app.store, "c", SELECT_ALL, "2026-02-20T00:00:00Z")?;
+    batch_write(&env.client, &env.table, items, SETUP_IN_FLIGHT).await?;
+    meter.take();
+    step("select all: allocating");
+    let started = Instant::now();
+    let answer = ok(
+        &env,
+        "POST",
+        "/v1/orgs/c/allocations",
+        "company_manager",
+        "c",
+        json!({"all_expired": true}),
+        "2026-03-02T00:00:00Z",
+    )
+    .await?;
+    let took = started.elapsed();
+    let used = meter.take();
+    if answer["allocated"] != SELECT_ALL {
+        return Err(format!("select all allocated {} of {SELECT_ALL}", answer["allocated"]).into());
+    }
+    lines.push(line(
+        &format!("select all, {SELECT_ALL} expired learners: one request"),
+        format!(
+            "{:.1} s ({:.0} learners/s), {} DynamoDB requests ({} writes)",
+            took.as_secs_f64(),
+            SELECT_ALL as f64 / took.as_secs_f64(),
+            used.total_requests(),
+            used.write_requests()
+        ),
+        "-".into(),
+        "one request",
+        Some(true),
+    ));
+    lines.push(line(
+        "select all: consumed WCU / RCU per learner",
+        format!("{:.2} / {:.2}", used.wcu() / SELECT_ALL as f64, used.rcu() / SELECT_ALL as f64),
+        "-".into(),
+        "-",
+        None,
+    ));
+    Ok(())
+}
+
 // ---- the 100k import, its baseline, and the sweep -------------------------------------------
 
 /// Runs in its own process: reviews and commits one CSV through the API and prints its figures.
@@ -623,6 +679,9 @@ async fn main() -> Res<()> {
     };
     if let Err(e) = allocation(&meter, &mut lines).await {
         failed(&mut lines, "single allocation", e);
+    }
+    if let Err(e) = select_all(&meter, &mut lines).await {
+        failed(&mut lines, "select all", e);
     }
     if let Err(e) = usage_report(&meter, &mut lines).await {
         failed(&mut lines, "usage report", e);
