@@ -663,3 +663,36 @@ async fn a_column_of_long_text_is_reviewed_as_invalid_rows_not_a_failure() {
     assert!(rows.iter().all(|(_, cell, _)| cell.len() <= 254 && cell.starts_with("Lorem ipsum")), "{:?}", rows[0]);
     assert_eq!(rows.last().unwrap().0, json!(2501));
 }
+
+/// Two confirms of one import at the same moment (a double click, a retried request racing the
+/// first): the import is applied once — every row licensed once, the seats taken once, one
+/// `import.committed` entry — and both answer the committed import.
+#[tokio::test]
+async fn two_concurrent_confirms_of_one_import_apply_once() {
+    let env = TestEnv::new().await;
+    env.partner_with_company("p", "c").await;
+    env.order_and_assign("c", 120, ASSIGNED, "p", ASSIGNED).await;
+    let emails: Vec<String> = (0..100).map(|i| format!("v{i:03}@c.example")).collect();
+    env.users("c", &emails).await;
+    let at = "2026-02-01T10:00:00Z";
+    let csv: String = std::iter::once("email\n".to_string()).chain(emails.iter().map(|e| format!("{e}\n"))).collect();
+    let review = upload(&env, "c", "", csv.as_bytes(), at).await;
+    let id = review.body["import_id"].as_str().unwrap().to_string();
+    let confirm = || env.post(&format!("/v1/orgs/c/imports/{id}/confirm")).by(&cm("c")).at(at).send();
+    let (a, b) = tokio::join!(confirm(), confirm());
+    for r in [&a, &b] {
+        assert_eq!(
+            (r.status, r.body["status"].as_str(), r.body["allocated"].as_u64()),
+            (200, Some("committed"), Some(100)),
+            "{:?}",
+            r.body
+        );
+    }
+    assert_eq!(lot_counts(&env, "c", at).await[0], (100, 100), "the seats were taken once");
+    let active = env.get("/v1/orgs/c/licences?status=active&limit=500").by(&cm("c")).at(at).send().await;
+    assert_eq!(active.body["items"].as_array().unwrap().len(), 100);
+    let audit = env.get("/v1/orgs/c/audit?limit=100").by(&cm("c")).at(at).send().await;
+    let committed =
+        audit.body["items"].as_array().unwrap().iter().filter(|e| e["action"] == "import.committed").count();
+    assert_eq!(committed, 1, "{:?}", audit.body);
+}
