@@ -241,6 +241,18 @@ pub async fn serve_publisher() -> Result<(), lambda_runtime::Error> {
     .await
 }
 
+/// The job runner's loop: the table's stream (filtered to background commits by the event
+/// source) into [`crate::imports::jobs::run_stream`].
+pub async fn serve_job_runner() -> Result<(), lambda_runtime::Error> {
+    init_tracing();
+    let app = App::from_env().await?;
+    let app = &app;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<aws_lambda_events::dynamodb::Event>| async move {
+        Ok::<_, lambda_runtime::Error>(crate::imports::jobs::run_stream(app, &event.payload).await)
+    }))
+    .await
+}
+
 /// Every function's entry, as its `main` serves it.
 pub mod entries {
     use futures::future::BoxFuture;

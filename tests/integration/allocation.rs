@@ -495,3 +495,44 @@ async fn a_large_allocation_killed_half_way_is_finished_by_its_retry() {
     let lot = &env.lots("c", now).await[0];
     assert_eq!((lot["in_use"].as_u64(), lot["uses"].as_u64()), (Some(300), Some(300)), "each licensed once");
 }
+
+/// "Select all" with more licences to write than a request waits for: `202` with the job and a
+/// `Location`, every seat reserved at once; the job runner finishes it and the job reads back at
+/// its totals.
+#[tokio::test]
+async fn a_select_all_beyond_the_request_runs_as_a_background_job() {
+    let env = TestEnv::new().await;
+    env.company_with_lot(200).await;
+    env.seed_licensed("c", "u", 200, "2026-06-01T00:00:00Z").await;
+    let now = "2026-07-01T00:00:00Z";
+    let mut app = env.app.clone();
+    app.background_rows = 100;
+    let accepted = seatkeeper_tests::Call::new(&app, "POST", "/v1/orgs/c/allocations")
+        .by(&cm("c"))
+        .json(json!({"all_expired": true}))
+        .key("select-all-bg")
+        .at(now)
+        .send()
+        .await;
+    assert_eq!((accepted.status, accepted.body["status"].as_str()), (202, Some("committing")), "{:?}", accepted.body);
+    let id = accepted.body["allocation_id"].as_str().unwrap().to_string();
+    let location = format!("/v1/orgs/c/allocations/{id}");
+    assert_eq!(accepted.headers.get("location"), Some(&location));
+    assert_eq!(env.lots("c", now).await[0]["in_use"], 200, "every seat reserved before the answer");
+
+    let done = seatkeeper::imports::jobs::run(&env.app.store, "c", &id, seatkeeper_tests::at(now)).await.unwrap();
+    assert_eq!(done.map(|d| d.allocated), Some(200));
+    let job = env.get(&location).by(&cm("c")).at(now).send().await;
+    let progress = (job.body["status"].as_str(), job.body["rows_done"].as_u64(), job.body["rows_total"].as_u64());
+    assert_eq!(progress, (Some("committed"), Some(200), Some(200)), "{:?}", job.body);
+    assert_eq!(licences(&env, "c", "active", now).await.len(), 200);
+    let audit = env.get("/v1/orgs/c/audit?limit=50").by(&cm("c")).at(now).send().await;
+    let allocated =
+        audit.body["items"].as_array().unwrap().iter().filter(|e| e["action"] == "licences.allocated").count();
+    assert_eq!(allocated, 1, "the runner writes the allocation's entry once");
+    // Run again (a second delivery): nothing more.
+    assert!(seatkeeper::imports::jobs::run(&env.app.store, "c", &id, seatkeeper_tests::at(now))
+        .await
+        .unwrap()
+        .is_none());
+}

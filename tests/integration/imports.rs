@@ -696,3 +696,67 @@ async fn two_concurrent_confirms_of_one_import_apply_once() {
         audit.body["items"].as_array().unwrap().iter().filter(|e| e["action"] == "import.committed").count();
     assert_eq!(committed, 1, "{:?}", audit.body);
 }
+
+/// The stream record the table sends when `import_id` of `org` changed: its new image, as the
+/// job runner receives it.
+async fn stream_event(env: &TestEnv, org: &str, import_id: &str) -> aws_lambda_events::dynamodb::Event {
+    let item = env.item(&format!("ORG#{org}"), &format!("IMPORT#{import_id}")).await.expect("the import record");
+    let mut record = aws_lambda_events::dynamodb::EventRecord::default();
+    record.event_name = "MODIFY".into();
+    record.change.new_image = serde_dynamo::Item::from(item);
+    record.change.sequence_number = Some("100".into());
+    record.change.approximate_creation_date_time = seatkeeper_tests::at("2026-02-01T10:00:05Z");
+    let mut event = aws_lambda_events::dynamodb::Event::default();
+    event.records.push(record);
+    event
+}
+
+/// A confirm with more licences to write than a request waits for: `202` with a `Location` at
+/// once (every seat already reserved), finished by the job runner from the table's stream, and
+/// a second delivery of the same record changes nothing.
+#[tokio::test]
+async fn a_long_confirm_answers_202_and_the_job_runner_finishes_it_once() {
+    let env = TestEnv::new().await;
+    env.partner_with_company("p", "c").await;
+    env.order_and_assign("c", 60, ASSIGNED, "p", ASSIGNED).await;
+    let emails: Vec<String> = (0..50).map(|i| format!("b{i:02}@c.example")).collect();
+    env.users("c", &emails).await;
+    let at = "2026-02-01T10:00:00Z";
+    let csv: String = std::iter::once("email\n".to_string()).chain(emails.iter().map(|e| format!("{e}\n"))).collect();
+    let id = upload(&env, "c", "", csv.as_bytes(), at).await.body["import_id"].as_str().unwrap().to_string();
+
+    let mut app = env.app.clone();
+    app.background_rows = 10;
+    let url = format!("/v1/orgs/c/imports/{id}/confirm");
+    let accepted = seatkeeper_tests::Call::new(&app, "POST", &url).by(&cm("c")).at(at).send().await;
+    assert_eq!((accepted.status, accepted.body["status"].as_str()), (202, Some("committing")), "{:?}", accepted.body);
+    let location = format!("/v1/orgs/c/imports/{id}");
+    assert_eq!(accepted.headers.get("location"), Some(&location));
+    assert_eq!((accepted.body["rows_done"].as_u64(), accepted.body["rows_total"].as_u64()), (Some(0), Some(50)));
+    assert_eq!(lot_counts(&env, "c", at).await[0], (50, 50), "every seat reserved before the answer");
+    let active = env.get("/v1/orgs/c/licences?status=active&limit=500").by(&cm("c")).at(at).send().await;
+    assert!(active.body["items"].as_array().unwrap().is_empty(), "nothing licensed in the request");
+
+    let event = stream_event(&env, "c", &id).await;
+    assert_eq!(seatkeeper::imports::jobs::jobs(&event).len(), 1, "a background commit");
+    let first = seatkeeper::imports::jobs::run_stream(&env.app, &event).await;
+    assert!(first.batch_item_failures.is_empty());
+    let done = env.get(&location).by(&cm("c")).at(at).send().await;
+    let progress = (done.body["status"].as_str(), done.body["rows_done"].as_u64(), done.body["rows_total"].as_u64());
+    assert_eq!(progress, (Some("committed"), Some(50), Some(50)), "{:?}", done.body);
+    assert_eq!(done.body["allocated"], 50);
+
+    // The same record delivered again finds the job done.
+    let again = seatkeeper::imports::jobs::run_stream(&env.app, &event).await;
+    assert!(again.batch_item_failures.is_empty());
+    assert_eq!(lot_counts(&env, "c", at).await[0], (50, 50));
+    let active = env.get("/v1/orgs/c/licences?status=active&limit=500").by(&cm("c")).at(at).send().await;
+    assert_eq!(active.body["items"].as_array().unwrap().len(), 50);
+    let audit = env.get("/v1/orgs/c/audit?limit=100").by(&cm("c")).at(at).send().await;
+    let committed =
+        audit.body["items"].as_array().unwrap().iter().filter(|e| e["action"] == "import.committed").count();
+    assert_eq!(committed, 1);
+    // A confirm after the job answers the committed import.
+    let late = env.post(&url).by(&cm("c")).at(at).send().await;
+    assert_eq!((late.status, late.body["status"].as_str()), (200, Some("committed")));
+}

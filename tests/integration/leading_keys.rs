@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use seatkeeper::http::routes;
 use seatkeeper::store::table::TEMPLATE;
-use seatkeeper_tests::{cm, platform, pm, Answer, KeyLog, TestEnv, Who};
+use seatkeeper_tests::{cm, platform, pm, Answer, Call, KeyLog, TestEnv, Who};
 use serde_json::{json, Value};
 use serde_yaml::Value as Yaml;
 
@@ -194,6 +194,27 @@ async fn each_function_touches_only_the_key_prefixes_its_policy_grants_and_needs
         Box::pin(w.env.drop_file("imports/c/partner.csv", b"email\ns@c.example\n".to_vec(), &[], 2, may)).await;
     assert_eq!(dropped.len(), 2);
     w.record(routes::IMPORT_ALLOCATION);
+
+    // job-runner: a confirm above the background size is answered 202, and the runner (as the
+    // table's stream hands it the record) finishes it
+    for e in ["j1@c.example", "j2@c.example"] {
+        w.go("PUT", &format!("/v1/orgs/c/users/{e}"), &cm, Some(json!({})), may).await;
+    }
+    let big =
+        Box::pin(w.env.post("/v1/orgs/c/imports").by(&cm).raw(b"email\nj1@c.example\nj2@c.example\n").at(may).send())
+            .await;
+    w.record(routes::IMPORT_ALLOCATION);
+    let big = big.body["import_id"].as_str().unwrap().to_string();
+    let mut small_requests = w.env.app.clone();
+    small_requests.background_rows = 1;
+    let confirm = format!("/v1/orgs/c/imports/{big}/confirm");
+    let accepted =
+        Box::pin(Call::new(&small_requests, "POST", &confirm).by(&cm).key("walk-background").at(may).send()).await;
+    assert_eq!(accepted.status, 202, "{}", accepted.body);
+    w.record(routes::IMPORT_ALLOCATION);
+    let done = seatkeeper::imports::jobs::run(&w.env.app.store, "c", &big, seatkeeper_tests::at(may)).await.unwrap();
+    assert_eq!(done.map(|d| d.allocated), Some(2));
+    w.record("job-runner");
 
     // the reports, the notices and the sweeps
     w.go("GET", "/v1/orgs/c/usage", &cm, None, may).await;

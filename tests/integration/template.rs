@@ -66,6 +66,7 @@ fn each_function_has_a_crate_and_only_the_table_actions_it_uses() {
         ("renewal-sweep", vec!["PutItem", "UpdateItem"]),
         ("renewals", vec!["PutItem"]),
         ("usage-report", vec!["PutItem"]),
+        ("job-runner", vec!["PutItem", "UpdateItem"]),
     ]);
     let mut seen = BTreeSet::new();
     for (_, resource) in doc["Resources"].as_mapping().unwrap() {

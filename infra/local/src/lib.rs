@@ -160,7 +160,27 @@ async fn gateway(State(server): State<Arc<LocalServer>>, request: Request) -> Re
         Ok(e) => e,
         Err(e) => return plain_error(400, "invalid_request", &e),
     };
-    into_response(seatkeeper::http::handle(&server.app, &seatkeeper::handlers::functions::ALL, event).await)
+    let response = seatkeeper::http::handle(&server.app, &seatkeeper::handlers::functions::ALL, event).await;
+    if response.status_code == 202 {
+        run_background_job(&server.app, &response, now);
+    }
+    into_response(response)
+}
+
+/// A commit answered `202` goes on in the background: in the cloud the table's stream hands the
+/// record to the job runner; here it is run in a task of its own, as the runner would run it.
+fn run_background_job(app: &App, response: &aws_lambda_events::apigw::ApiGatewayV2httpResponse, now: DateTime<Utc>) {
+    let Some(aws_lambda_events::encodings::Body::Text(text)) = &response.body else { return };
+    let Ok(body) = serde_json::from_str::<Value>(text) else { return };
+    let id = body["import_id"].as_str().or(body["allocation_id"].as_str()).map(str::to_string);
+    let (Some(org_id), Some(id)) = (body["org_id"].as_str().map(str::to_string), id) else { return };
+    let app = app.clone();
+    tokio::spawn(async move {
+        match seatkeeper::imports::jobs::run(&app.store, &org_id, &id, now).await {
+            Ok(done) => tracing::info!(%id, status = ?done.map(|d| d.status), "background commit finished"),
+            Err(e) => tracing::error!(%id, error = %e, "background commit stopped"),
+        }
+    });
 }
 
 /// The HTTP API payload-2.0 event API Gateway would send for a request: `target` is the path

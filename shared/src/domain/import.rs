@@ -958,6 +958,9 @@ pub struct ImportRecord {
     /// The seats set aside when the commit started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reservation: Option<super::allocation::Reservation>,
+    /// The commit goes on in the background (the job runner finishes it), not in a request.
+    #[serde(default)]
+    pub background: bool,
 }
 
 impl ImportRecord {

@@ -9,13 +9,13 @@ use crate::command::new_id;
 use crate::domain::allocation::{self, AllocateRequest, Candidate, MAX_USERS_PER_CALL};
 use crate::domain::auth::{authorize, Action};
 use crate::domain::decide::allocation as decide;
-use crate::domain::import::Source;
+use crate::domain::import::{ImportRecord, ImportStatus, Source};
 use crate::domain::org::{Org, OrgKind};
 use crate::domain::user::{self, LicenceStatus, User};
 use crate::domain::{validate, DomainError};
 use crate::http::{Ctx, Reply};
 use crate::imports::many;
-use crate::store::{Error, Page, PageRequest};
+use crate::store::{Error, Page, PageRequest, Store};
 
 /// The most e-mails one allocation names (`all_expired` takes however many the balance covers).
 const MAX_EMAILS: usize = 10_000;
@@ -135,9 +135,22 @@ async fn allocate_many(cx: &Ctx<'_>, org: &Org, input: &AllocateRequest) -> Resu
     let allocation_id = keyed_job_id(cx)?.unwrap_or_else(|| new_id("alc"));
     let policy = store.policy(org).await?;
     let balance = store.balance(&org.org_id, &policy).await?;
-    let done =
-        many::allocate(store, org, allocation_id, &emails, input.create_missing, &balance, principal, cx.req.now)
-            .await?;
+    let done = many::allocate(
+        store,
+        cx.app.background_rows,
+        org,
+        allocation_id,
+        &emails,
+        input.create_missing,
+        &balance,
+        principal,
+        cx.req.now,
+    )
+    .await?;
+    if done.record.status == ImportStatus::Committing {
+        let location = format!("/v1/orgs/{}/allocations/{}", org.org_id, done.record.import_id);
+        return cx.answer(Reply::accepted(job_view(store, &done.record).await?, location)).await;
+    }
     let body = json!({
         "allocated": done.record.allocated,
         "allocation_id": done.record.import_id,
@@ -158,8 +171,13 @@ pub async fn get(cx: &Ctx<'_>) -> Result<Reply, Error> {
     if record.source != Source::Allocation {
         return Err(missing().into());
     }
-    let v = crate::imports::view(&cx.app.store, &record).await?;
-    Ok(Reply::ok(json!({
+    Ok(Reply::ok(job_view(&cx.app.store, &record).await?))
+}
+
+/// A large allocation's job as the API shows it, with its progress.
+async fn job_view(store: &Store, record: &ImportRecord) -> Result<serde_json::Value, Error> {
+    let v = crate::imports::view(store, record).await?;
+    Ok(json!({
         "allocation_id": record.import_id,
         "org_id": record.org_id,
         "status": record.status,
@@ -169,7 +187,7 @@ pub async fn get(cx: &Ctx<'_>) -> Result<Reply, Error> {
         "error": record.error,
         "created_at": record.created_at,
         "committed_at": record.committed_at,
-    })))
+    }))
 }
 
 pub async fn licences(cx: &Ctx<'_>) -> Result<Reply, Error> {

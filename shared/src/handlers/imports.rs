@@ -8,11 +8,13 @@ use super::load_org;
 use crate::command::new_id;
 use crate::domain::auth::{authorize, Action};
 use crate::domain::decide::imports as decide;
+use crate::domain::import::ImportStatus;
 use crate::domain::import::{self, ImportRecord, Mode, Row, RowOutcome, Source, Summary};
 use crate::domain::org::{Org, OrgKind};
 use crate::domain::DomainError;
 use crate::http::{Ctx, Reply};
 use crate::imports::commit::commit;
+use crate::imports::jobs;
 use crate::store::imports::{Chunk, RowSet};
 use crate::store::{Error, Store};
 
@@ -82,9 +84,20 @@ pub async fn get(cx: &Ctx<'_>) -> Result<Reply, Error> {
     Ok(Reply::ok(body))
 }
 
+/// Confirm: the commit, in the request; one with more licences to write than a request should
+/// wait for is set going (every seat reserved, or refused whole) and answered `202` with the
+/// record, finished in the background ([`crate::imports::jobs`]).
 pub async fn confirm(cx: &Ctx<'_>) -> Result<Reply, Error> {
-    let (org, record) = load_import(cx, Action::Allocate).await?;
-    let done = commit(&cx.app.store, &org, record, cx.principal()?, cx.req.now).await?;
+    let (org, mut record) = load_import(cx, Action::Allocate).await?;
+    let store = &cx.app.store;
+    if jobs::belongs_in_background(cx.app, &record) && record.status != ImportStatus::Committed {
+        record = jobs::start(store, &org, record, cx.req.now).await?;
+        if record.status == ImportStatus::Committing {
+            let location = format!("/v1/orgs/{}/imports/{}", org.org_id, record.import_id);
+            return cx.answer(Reply::accepted(crate::imports::view(store, &record).await?, location)).await;
+        }
+    }
+    let done = commit(store, &org, record, cx.principal()?, cx.req.now).await?;
     let mut body = done.view();
     body["status"] = json!(done.status);
     Ok(Reply::ok(body))

@@ -34,6 +34,8 @@ pub struct Reply {
     pub body: Value,
     pub replayed: bool,
     pub file: Option<File>,
+    /// Where the work an answer `202` names can be read (`Location`).
+    pub location: Option<String>,
 }
 
 /// A download: its media type, file name and bytes.
@@ -46,21 +48,34 @@ pub struct File {
 
 impl Reply {
     pub fn ok(body: Value) -> Self {
-        Reply { status: 200, body, replayed: false, file: None }
+        Reply { status: 200, body, replayed: false, file: None, location: None }
     }
 
     pub fn created(body: Value) -> Self {
-        Reply { status: 201, body, replayed: false, file: None }
+        Reply { status: 201, body, replayed: false, file: None, location: None }
     }
 
     pub fn file(content_type: &'static str, filename: String, bytes: Vec<u8>) -> Self {
-        Reply { status: 200, body: Value::Null, replayed: false, file: Some(File { content_type, filename, bytes }) }
+        Reply {
+            status: 200,
+            body: Value::Null,
+            replayed: false,
+            file: Some(File { content_type, filename, bytes }),
+            location: None,
+        }
     }
 
     /// The stored answer of an earlier command with the same key.
     pub fn replayed(record: &IdempotencyRecord) -> Result<Self, Error> {
-        let body = serde_json::from_str(&record.body).map_err(|e| StoreError::Other(e.to_string()))?;
-        Ok(Reply { status: record.status, body, replayed: true, file: None })
+        let body: Value = serde_json::from_str(&record.body).map_err(|e| StoreError::Other(e.to_string()))?;
+        let location = body["location"].as_str().map(str::to_string).filter(|_| record.status == 202);
+        Ok(Reply { status: record.status, body, replayed: true, file: None, location })
+    }
+
+    /// Work accepted and going on in the background, readable at `location`.
+    pub fn accepted(mut body: Value, location: String) -> Self {
+        body["location"] = json!(location);
+        Reply { status: 202, body, replayed: false, file: None, location: Some(location) }
     }
 
     pub fn page<T>(page: crate::store::Page<T>, view: impl Fn(&T) -> Value) -> Self {
@@ -206,7 +221,7 @@ pub async fn handle(app: &App, function: &Function, event: ApiGatewayV2httpReque
         let outcome = run(app, function, &req).await;
         let response = match &outcome {
             Ok(Reply { file: Some(f), .. }) => file_response(f),
-            Ok(reply) => response(reply.status, &reply.body, reply.replayed),
+            Ok(reply) => with_location(response(reply.status, &reply.body, reply.replayed), reply.location.as_deref()),
             Err(Error::Domain(e)) => error_response(e),
             Err(Error::Race(race)) => {
                 tracing::warn!(?race, "lost a race outside the executor");
@@ -306,6 +321,13 @@ fn response(status: u16, body: &Value, replayed: bool) -> ApiGatewayV2httpRespon
     r.status_code = status as i64;
     r.headers = headers;
     r.body = Some(Body::Text(body.to_string()));
+    r
+}
+
+fn with_location(mut r: ApiGatewayV2httpResponse, location: Option<&str>) -> ApiGatewayV2httpResponse {
+    if let Some(v) = location.and_then(|l| HeaderValue::from_str(l).ok()) {
+        r.headers.insert(http::header::LOCATION, v);
+    }
     r
 }
 

@@ -52,6 +52,26 @@ pub async fn commit(
     Err(DomainError::Conflict(RACED.into()).into())
 }
 
+/// Sets a commit going without finishing it: every seat reserved and the record `committing`
+/// (or as another attempt left it), for the job runner to finish.
+pub async fn begin(
+    store: &Store,
+    org: &Org,
+    mut record: ImportRecord,
+    now: DateTime<Utc>,
+) -> Result<ImportRecord, Error> {
+    for _ in 0..4 {
+        if record.status != ImportStatus::Reviewed {
+            return Ok(record);
+        }
+        match reserve(store, org, &record, now).await? {
+            Some(next) => return Ok(next),
+            None => record = reload(store, &record).await?,
+        }
+    }
+    Err(DomainError::Conflict(RACED.into()).into())
+}
+
 /// The record as it is stored now.
 pub(crate) async fn reload(store: &Store, record: &ImportRecord) -> Result<ImportRecord, Error> {
     Ok(store

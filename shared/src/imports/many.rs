@@ -60,10 +60,12 @@ fn needing(
 
 /// Allocates a licence to each of `emails` who needs one, as one job `allocation_id`. A job that
 /// exists already (a retry under the same `Idempotency-Key`) is resumed or, when done, answered
-/// as it ended.
+/// as it ended. A job with more than `background_rows` licences to write is only set going
+/// (every seat reserved) and left `committing` for the job runner; its results are then empty.
 #[allow(clippy::too_many_arguments)]
 pub async fn allocate(
     store: &Store,
+    background_rows: u64,
     org: &Org,
     allocation_id: String,
     emails: &[String],
@@ -76,7 +78,27 @@ pub async fn allocate(
         Some(existing) => existing,
         None => start(store, org, allocation_id, emails, create_missing, balance, by, now).await?,
     };
+    if record.background || (record.status == ImportStatus::Reviewed && record.summary.renew > background_rows) {
+        let started = super::jobs::start(store, org, record, now).await?;
+        if started.status == ImportStatus::Committing {
+            return Ok(Allocated { record: started, results: Vec::new() });
+        }
+        return finished(store, org, started, by, now, true).await;
+    }
     let was_done = record.status == ImportStatus::Committed;
+    finished(store, org, record, by, now, was_done).await
+}
+
+/// Commits (or resumes) the job and answers its rows; the audit entry once, when this call
+/// finished it.
+async fn finished(
+    store: &Store,
+    org: &Org,
+    record: ImportRecord,
+    by: &Principal,
+    now: DateTime<Utc>,
+    was_done: bool,
+) -> Result<Allocated, Error> {
     let done = commit(store, org, record, by, now).await?;
     let rows = store.import_rows(&done.import_id).await?;
     if !was_done {
@@ -129,7 +151,7 @@ async fn create_users(store: &Store, org: &Org, needing: &[(String, bool)], now:
 }
 
 /// The allocation's audit entry: the count and a bounded sample of the e-mails licensed.
-async fn audit(
+pub(crate) async fn audit(
     store: &Store,
     org: &Org,
     done: &ImportRecord,

@@ -10,6 +10,7 @@
 //! over: every row licensed once, no seat lost.
 
 pub mod commit;
+pub mod jobs;
 pub mod many;
 pub mod s3;
 

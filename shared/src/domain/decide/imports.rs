@@ -47,6 +47,7 @@ pub fn new_record(
         error: None,
         s3: None,
         reservation: None,
+        background: false,
     }
 }
 
