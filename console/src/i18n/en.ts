@@ -31,7 +31,7 @@ const en = {
   expired: {
     none: "No learners with an expired licence.", selectAll: "Select all", selectOne: "Select {{email}}", allocate: "Allocate licences", expiredOn: "Expired",
     allocated: "{{count}} licences allocated.", alreadyActive: "{{count}} already active.", short: "Not enough licences: {{needed}} needed, {{available}} available. Nothing was allocated.",
-    orderMore: "Request {{count}} licences", allExpired: "All expired learners are selected, on every page.",
+    orderMore: "Request {{count}} licences", allExpired: "All expired learners are selected, on every page.", committing: "Allocating licences…", progress: "Progress",
   },
   import: {
     title: "Import allocation", intro: "Upload a CSV or spreadsheet (.xlsx) file of learners. You review the result before anything happens.",

@@ -33,7 +33,7 @@ const nl: Messages = {
   expired: {
     none: "Geen deelnemers met een verlopen licentie.", selectAll: "Alles selecteren", selectOne: "{{email}} selecteren", allocate: "Licenties toewijzen", expiredOn: "Verlopen",
     allocated: "{{count}} licenties toegewezen.", alreadyActive: "{{count}} al actief.", short: "Niet genoeg licenties: {{needed}} nodig, {{available}} beschikbaar. Er is niets toegewezen.",
-    orderMore: "{{count}} licenties aanvragen", allExpired: "Alle deelnemers met een verlopen licentie zijn geselecteerd, op elke pagina.",
+    orderMore: "{{count}} licenties aanvragen", allExpired: "Alle deelnemers met een verlopen licentie zijn geselecteerd, op elke pagina.", committing: "Licenties worden toegewezen…", progress: "Voortgang",
   },
   import: {
     title: "Importtoewijzing", intro: "Upload een CSV- of spreadsheetbestand (.xlsx) met deelnemers. U controleert het resultaat voordat er iets gebeurt.",

@@ -1,4 +1,4 @@
-import { lazy, Suspense, useCallback, useState, type FormEvent } from "react";
+import { lazy, Suspense, useCallback, useEffect, useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { Navigate, NavLink, Route, Routes, useSearchParams } from "react-router";
 import { api, ApiError, unwrap, type Schemas } from "../api/client";
@@ -247,14 +247,33 @@ function ExpiredTab({ onChanged }: { onChanged: () => void }) {
     ),
   );
   const body = () => (allExpired ? ({ all_expired: true } as const) : { emails: [...selected] });
+  // A large allocation the API continues in the background (202): its job, polled until done.
+  const [job, setJob] = useState<Schemas["Allocation"] | null>(null);
   async function run(retry: boolean) {
     const r = await (retry ? allocate.retry(body()) : allocate.go(body()));
     if (r) {
       setSelected(new Set());
+      if ("allocation_id" in r && r.status === "committing" && !("results" in r)) setJob(r as Schemas["Allocation"]);
       list.reload();
       onChanged();
     }
   }
+  useEffect(() => {
+    if (!job || job.status !== "committing") return;
+    const timer = setTimeout(async () => {
+      try {
+        const j = await unwrap(api.GET("/v1/orgs/{org_id}/allocations/{allocation_id}", { params: { path: { org_id: orgId, allocation_id: job.allocation_id } } }));
+        setJob(j);
+        if (j.status !== "committing") {
+          list.reload();
+          onChanged();
+        }
+      } catch {
+        setJob({ ...job });
+      }
+    }, 1000);
+    return () => clearTimeout(timer);
+  }, [job, orgId, onChanged]); // list.reload only reads the list again
   const short = allocate.error instanceof ApiError && allocate.error.code === "insufficient_licences" ? allocate.error.details : null;
   const toggle = (e: string) =>
     setSelected((s) => {
@@ -263,7 +282,7 @@ function ExpiredTab({ onChanged }: { onChanged: () => void }) {
       else n.add(e);
       return n;
     });
-  const done = allocate.result;
+  const done = allocate.result && "results" in allocate.result ? allocate.result : null;
   const alreadyActive = done?.results.filter((r) => r.outcome === "already_active").length ?? 0;
   return (
     <section aria-labelledby="expired-h">
@@ -283,6 +302,22 @@ function ExpiredTab({ onChanged }: { onChanged: () => void }) {
         <Success>
           {t("expired.allocated", { count: done.allocated })} {alreadyActive > 0 && t("expired.alreadyActive", { count: alreadyActive })}
         </Success>
+      )}
+      {job?.status === "committing" && (
+        <div>
+          <p role="status">{t("expired.committing")}</p>
+          <progress max={job.rows_total || 1} value={job.rows_done} aria-label={t("expired.progress")} />
+          <span>
+            {" "}
+            {f.number(job.rows_done)} / {f.number(job.rows_total)}
+          </span>
+        </div>
+      )}
+      {job?.status === "committed" && <Success>{t("expired.allocated", { count: job.allocated })}</Success>}
+      {job?.status === "failed" && (
+        <div role="alert" className="alert alert-error">
+          <p>{job.error ?? ""}</p>
+        </div>
       )}
       {short ? (
         <div role="alert" className="alert alert-error">
