@@ -418,3 +418,47 @@ async fn stream_records_put_each_new_notice_on_the_bus_and_nothing_else() {
     assert_eq!(event["detail"]["notice_id"], "ntc_0a1b2c");
     assert_eq!(event["detail"]["recipients"], json!(["cm@globex.example"]));
 }
+
+/// The job runner's binary, handed by the table's stream the record of a confirm answered 202,
+/// finishes the commit; the same record again changes nothing.
+#[tokio::test]
+async fn the_job_runner_finishes_a_background_commit_from_its_stream_record() {
+    let (env, f) = emulators(&["job-runner"]).await;
+    company_with_lot(&env, 5).await;
+    env.users("globex", ["ann@corp.test", "bob@corp.test"]).by(&platform("globex")).json(json!({})).await;
+    let at_ = "2027-01-06T09:00:00Z";
+    let review = env
+        .post("/v1/orgs/globex/imports")
+        .by(&seatkeeper_tests::cm("globex"))
+        .raw(b"email\nann@corp.test\nbob@corp.test\n")
+        .at(at_)
+        .send()
+        .await;
+    let id = review.body["import_id"].as_str().unwrap().to_string();
+    let mut app = env.app.clone();
+    app.background_rows = 1;
+    let url = format!("/v1/orgs/globex/imports/{id}/confirm");
+    let accepted =
+        seatkeeper_tests::Call::new(&app, "POST", &url).by(&seatkeeper_tests::cm("globex")).at(at_).send().await;
+    assert_eq!(accepted.status, 202, "{}", accepted.body);
+
+    // The stream record DynamoDB sends for the change, as JSON.
+    let item = env.item("ORG#globex", &format!("IMPORT#{id}")).await.unwrap();
+    let mut record = aws_lambda_events::dynamodb::EventRecord::default();
+    record.event_name = "MODIFY".into();
+    record.event_source = Some("aws:dynamodb".into());
+    record.change.new_image = serde_dynamo::Item::from(item);
+    record.change.sequence_number = Some("4400000000000000000001".into());
+    record.change.approximate_creation_date_time = at(at_);
+    let mut event = aws_lambda_events::dynamodb::Event::default();
+    event.records.push(record);
+    let payload = serde_json::to_value(&event).unwrap();
+    for delivery in 0..2 {
+        let answer = f["job-runner"].invoke(&payload).await.answer();
+        assert_eq!(answer["batchItemFailures"], json!([]), "delivery {delivery}: {answer}");
+    }
+    let done = env.app.store.import("globex", &id).await.unwrap().unwrap();
+    assert_eq!((done.status, done.allocated), (seatkeeper::domain::import::ImportStatus::Committed, 2));
+    let lots = env.app.store.all_lots("globex").await.unwrap();
+    assert_eq!((lots[0].in_use, lots[0].uses), (2, 2), "two seats, taken once");
+}
