@@ -135,18 +135,16 @@ async fn allocate_many(cx: &Ctx<'_>, org: &Org, input: &AllocateRequest) -> Resu
     let allocation_id = keyed_job_id(cx)?.unwrap_or_else(|| new_id("alc"));
     let policy = store.policy(org).await?;
     let balance = store.balance(&org.org_id, &policy).await?;
-    let done = many::allocate(
-        store,
-        cx.app.background_rows,
+    let job = many::Job {
         org,
         allocation_id,
-        &emails,
-        input.create_missing,
-        &balance,
-        principal,
-        cx.req.now,
-    )
-    .await?;
+        emails: &emails,
+        create_missing: input.create_missing,
+        balance: &balance,
+        by: principal,
+        now: cx.req.now,
+    };
+    let done = many::allocate(store, cx.app.background_rows, job).await?;
     if done.record.status == ImportStatus::Committing {
         let location = format!("/v1/orgs/{}/allocations/{}", org.org_id, done.record.import_id);
         return cx.answer(Reply::accepted(job_view(store, &done.record).await?, location)).await;

@@ -58,25 +58,26 @@ fn needing(
         .collect()
 }
 
-/// Allocates a licence to each of `emails` who needs one, as one job `allocation_id`. A job that
-/// exists already (a retry under the same `Idempotency-Key`) is resumed or, when done, answered
-/// as it ended. A job with more than `background_rows` licences to write is only set going
-/// (every seat reserved) and left `committing` for the job runner; its results are then empty.
-#[allow(clippy::too_many_arguments)]
-pub async fn allocate(
-    store: &Store,
-    background_rows: u64,
-    org: &Org,
-    allocation_id: String,
-    emails: &[String],
-    create_missing: bool,
-    balance: &Balance,
-    by: &Principal,
-    now: DateTime<Utc>,
-) -> Result<Allocated, Error> {
-    let record = match store.import(&org.org_id, &allocation_id).await? {
+/// One large allocation: who asks, for which e-mails, from what balance, as which job.
+pub struct Job<'a> {
+    pub org: &'a Org,
+    pub allocation_id: String,
+    pub emails: &'a [String],
+    pub create_missing: bool,
+    pub balance: &'a Balance,
+    pub by: &'a Principal,
+    pub now: DateTime<Utc>,
+}
+
+/// Allocates a licence to each of the job's e-mails who needs one, as one job. A job that exists
+/// already (a retry under the same `Idempotency-Key`) is resumed or, when done, answered as it
+/// ended. A job with more than `background_rows` licences to write is only set going (every seat
+/// reserved) and left `committing` for the job runner; its results are then empty.
+pub async fn allocate(store: &Store, background_rows: u64, job: Job<'_>) -> Result<Allocated, Error> {
+    let (org, by, now) = (job.org, job.by, job.now);
+    let record = match store.import(&org.org_id, &job.allocation_id).await? {
         Some(existing) => existing,
-        None => start(store, org, allocation_id, emails, create_missing, balance, by, now).await?,
+        None => start(store, job).await?,
     };
     if record.background || (record.status == ImportStatus::Reviewed && record.summary.renew > background_rows) {
         let started = super::jobs::start(store, org, record, now).await?;
@@ -110,17 +111,8 @@ async fn finished(
 
 /// Checks the balance, creates the users `create_missing` asks for, and records the job with
 /// its rows (`reviewed`).
-#[allow(clippy::too_many_arguments)]
-async fn start(
-    store: &Store,
-    org: &Org,
-    allocation_id: String,
-    emails: &[String],
-    create_missing: bool,
-    balance: &Balance,
-    by: &Principal,
-    now: DateTime<Utc>,
-) -> Result<ImportRecord, Error> {
+async fn start(store: &Store, job: Job<'_>) -> Result<ImportRecord, Error> {
+    let Job { org, allocation_id, emails, create_missing, balance, by, now } = job;
     let users = store.all_users(&org.org_id).await?;
     let needing = needing(emails, &users, create_missing, now);
     // All or nothing: refused before anything is written.
