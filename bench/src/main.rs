@@ -285,6 +285,18 @@ async fn allocation(meter: &Meter, lines: &mut Vec<Line>) -> Res<()> {
     Ok(())
 }
 
+/// An answer `202` names a job the job runner finishes: finish it (as the runner does, in this
+/// process) and answer as the job ended; any other answer is returned as it is.
+async fn finish_in_background(env: &Env, org: &str, status: u16, answer: Value, now: &str) -> Res<(u16, Value)> {
+    if status != 202 || answer["status"] != "committing" {
+        return Ok((status, answer));
+    }
+    let id = answer["import_id"].as_str().or(answer["allocation_id"].as_str()).unwrap_or_default().to_string();
+    let done = seatkeeper::imports::jobs::run(&env.app.store, org, &id, at(now)).await?;
+    let done = done.ok_or_else(|| format!("job {id} was not running"))?;
+    Ok((200, json!({ "status": done.status, "allocated": done.allocated, "import_id": id })))
+}
+
 // ---- "Select all" for 10,000 learners -------------------------------------------------------
 
 /// Learners in the large allocation.
@@ -313,13 +325,14 @@ async fn select_all(meter: &Meter, lines: &mut Vec<Line>) -> Res<()> {
         "2026-03-02T00:00:00Z",
     )
     .await?;
+    let (_, answer) = finish_in_background(&env, "c", 202, answer, "2026-03-02T00:00:00Z").await?;
     let took = started.elapsed();
     let used = meter.take();
     if answer["allocated"] != SELECT_ALL {
         return Err(format!("select all allocated {} of {SELECT_ALL}", answer["allocated"]).into());
     }
     lines.push(line(
-        &format!("select all, {SELECT_ALL} expired learners: one request"),
+        &format!("select all, {SELECT_ALL} expired learners: one request (202) + the job runner"),
         format!(
             "{:.1} s ({:.0} learners/s), {} DynamoDB requests ({} writes)",
             took.as_secs_f64(),
@@ -374,6 +387,9 @@ async fn import_child(table: &str, org_id: &str, file: &Path) -> Res<()> {
         "2026-02-15T00:00:00Z",
     )
     .await;
+    // A commit this large is answered 202 and finished by the job runner: run it here, as the
+    // runner would, so the figures are the whole commit's.
+    let (status, done) = finish_in_background(&env, org_id, status, done, "2026-02-15T00:00:00Z").await?;
     let secs = started.elapsed().as_secs_f64();
     if status != 200 {
         return Err(format!("commit: {status} {done}").into());

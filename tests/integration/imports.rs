@@ -737,6 +737,12 @@ async fn a_long_confirm_answers_202_and_the_job_runner_finishes_it_once() {
     let active = env.get("/v1/orgs/c/licences?status=active&limit=500").by(&cm("c")).at(at).send().await;
     assert!(active.body["items"].as_array().unwrap().is_empty(), "nothing licensed in the request");
 
+    // A second confirm while it is going hands the job to the runner again (as after its
+    // deliveries ran out), changing nothing else.
+    let handed = seatkeeper_tests::Call::new(&app, "POST", &url).by(&cm("c")).at(at).send().await;
+    assert_eq!((handed.status, handed.body["handovers"].as_u64()), (202, Some(1)), "{:?}", handed.body);
+    assert_eq!(lot_counts(&env, "c", at).await[0], (50, 50));
+
     let event = stream_event(&env, "c", &id).await;
     assert_eq!(seatkeeper::imports::jobs::jobs(&event).len(), 1, "a background commit");
     let first = seatkeeper::imports::jobs::run_stream(&env.app, &event).await;

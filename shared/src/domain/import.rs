@@ -961,6 +961,10 @@ pub struct ImportRecord {
     /// The commit goes on in the background (the job runner finishes it), not in a request.
     #[serde(default)]
     pub background: bool,
+    /// How often the background commit was handed to the job runner again (a confirm of a job
+    /// still `committing`: after its retries ran out, say).
+    #[serde(default)]
+    pub handovers: u32,
 }
 
 impl ImportRecord {

@@ -24,15 +24,21 @@ pub fn belongs_in_background(app: &App, record: &ImportRecord) -> bool {
     record.background || (record.status == ImportStatus::Reviewed && record.summary.renew > app.background_rows)
 }
 
-/// Starts `record`'s commit for the background: seats reserved, `committing`.
+/// Starts `record`'s commit for the background: seats reserved, `committing`. One already going
+/// in the background is handed to the job runner again, so a job whose deliveries ran out (it
+/// sits in the dead-letter queue with its seats reserved) is finished by a second confirm.
 pub async fn start(
     store: &Store,
     org: &crate::domain::org::Org,
     mut record: ImportRecord,
     now: DateTime<Utc>,
 ) -> Result<ImportRecord, Error> {
-    if record.status == ImportStatus::Reviewed {
-        record.background = true;
+    match record.status {
+        ImportStatus::Reviewed => record.background = true,
+        ImportStatus::Committing if record.background => {
+            return super::commit::apply_or_reload(store, crate::domain::decide::imports::handed_over(record)).await
+        }
+        _ => {}
     }
     begin(store, org, record, now).await
 }

@@ -48,6 +48,7 @@ pub fn new_record(
         s3: None,
         reservation: None,
         background: false,
+        handovers: 0,
     }
 }
 
@@ -71,6 +72,14 @@ pub fn reviewed(record: ImportRecord, org: &Org, principal: &Principal, now: Dat
     let mut decided = recorded(record);
     decided.changes.push(Change::Audit(audit));
     decided
+}
+
+/// A background commit handed to the job runner again: the record, on the condition that it is
+/// still `committing`, with one more handover (the change the table's stream carries to the
+/// runner). The commit is idempotent, so a runner still at work beside it does no harm.
+pub fn handed_over(mut record: ImportRecord) -> Decision<ImportRecord> {
+    record.handovers += 1;
+    Decision::new(vec![Change::Import { record: record.clone(), expected: Some(ImportStatus::Committing) }], record)
 }
 
 /// All or nothing: a reviewed file that cannot be committed (too few licences) is refused whole,
