@@ -91,6 +91,15 @@ impl Store {
         if writes.len() > MAX_WRITES {
             return Err(StoreError::Other(format!("{} writes do not fit one transaction", writes.len())).into());
         }
+        if writes.len() == 1 {
+            // One write is atomic on its own: as a plain conditional write it costs half the
+            // capacity of a one-item transaction (a login recorded on its user, say).
+            let only = writes.pop().expect("one write");
+            return match self.write_alone(only).await {
+                Err(Error::Race(_)) if answer.is_some() => Err(Race::KeyTaken.into()),
+                other => other,
+            };
+        }
         match self.transact(writes).await {
             Ok(()) => Ok(()),
             Err(StoreError::ConditionFailed(failed)) if answer.is_some() && failed.contains(&answer_at) => {
@@ -104,31 +113,62 @@ impl Store {
             Err(e) => Err(e.into()),
         }
     }
-}
 
-impl Store {
-    /// Writes one change on its own: one conditional write, not a transaction — for the changes
-    /// of a command that stand apart and are too many for one transaction (an import's
-    /// licences, one write a row). A failed condition is [`Race::Changed`]; a change that is not
-    /// one put is refused.
+    /// Writes one change as a single conditional write (no transaction); a failed condition is
+    /// [`Race::Changed`]. Used for an import row's licence, each its own write.
     pub async fn apply_alone(&self, change: &Change) -> Result<(), Error> {
         let mut writes = self.writes_of(change)?;
-        let (Some(TransactWriteItem { put: Some(put), .. }), true) = (writes.pop(), writes.is_empty()) else {
-            return Err(StoreError::Other("a change written alone must be one put".into()).into());
+        match (writes.pop(), writes.is_empty()) {
+            (Some(only), true) => self.write_alone(only).await,
+            _ => Err(StoreError::Other("a change written alone must be one write".into()).into()),
+        }
+    }
+
+    /// One write of a transaction, sent on its own: a `Put`, `Update` or `Delete` with its
+    /// condition.
+    async fn write_alone(&self, write: TransactWriteItem) -> Result<(), Error> {
+        let sent = match write {
+            TransactWriteItem { put: Some(w), .. } => self
+                .client
+                .put_item()
+                .table_name(w.table_name)
+                .set_item(Some(w.item))
+                .set_condition_expression(w.condition_expression)
+                .set_expression_attribute_names(w.expression_attribute_names)
+                .set_expression_attribute_values(w.expression_attribute_values)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(StoreError::from_sdk),
+            TransactWriteItem { update: Some(w), .. } => self
+                .client
+                .update_item()
+                .table_name(w.table_name)
+                .set_key(Some(w.key))
+                .update_expression(w.update_expression)
+                .set_condition_expression(w.condition_expression)
+                .set_expression_attribute_names(w.expression_attribute_names)
+                .set_expression_attribute_values(w.expression_attribute_values)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(StoreError::from_sdk),
+            TransactWriteItem { delete: Some(w), .. } => self
+                .client
+                .delete_item()
+                .table_name(w.table_name)
+                .set_key(Some(w.key))
+                .set_condition_expression(w.condition_expression)
+                .set_expression_attribute_names(w.expression_attribute_names)
+                .set_expression_attribute_values(w.expression_attribute_values)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(StoreError::from_sdk),
+            _ => Err(StoreError::Other("a write on its own is a put, an update or a delete".into())),
         };
-        let result = self
-            .client
-            .put_item()
-            .table_name(put.table_name)
-            .set_item(Some(put.item))
-            .set_condition_expression(put.condition_expression)
-            .set_expression_attribute_names(put.expression_attribute_names)
-            .set_expression_attribute_values(put.expression_attribute_values)
-            .send()
-            .await
-            .map_err(StoreError::from_sdk);
-        match result {
-            Ok(_) => Ok(()),
+        match sent {
+            Ok(()) => Ok(()),
             Err(StoreError::ConditionFailed(_)) => Err(Race::Changed(vec![0]).into()),
             Err(e) => Err(e.into()),
         }
