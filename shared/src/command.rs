@@ -11,8 +11,6 @@
 //! is refused for the real reason. The HTTP executor (`http::Ctx::execute`) adds the replay of an
 //! `Idempotency-Key` on top of the same attempts.
 
-use std::future::Future;
-
 use uuid::Uuid;
 
 pub use crate::domain::change::Decision;
@@ -54,21 +52,6 @@ impl Attempts {
         let jitter = Uuid::new_v4().as_bytes()[0] as u64 % 40;
         tokio::time::sleep(std::time::Duration::from_millis(10 * self.round as u64 + jitter)).await;
         Ok(())
-    }
-}
-
-/// Runs `attempt` (load, decide, apply) until it is not a lost race, as [`Attempts`] allows.
-pub async fn retry<T, F, Fut>(mut attempt: F) -> Result<T, Error>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, Error>>,
-{
-    let mut attempts = Attempts::new();
-    loop {
-        match attempt().await {
-            Err(e) => attempts.again(e).await?,
-            done => return done,
-        }
     }
 }
 

@@ -170,18 +170,20 @@ pub struct Candidate {
     pub user: Option<User>,
 }
 
-/// How many of `candidates` an allocation would license: valid, distinct e-mails whose user holds
-/// no seat now (or who would be created under `create_missing`).
-pub fn needing(candidates: &[Candidate], create_missing: bool, now: DateTime<Utc>) -> usize {
+/// Who of `candidates` an allocation would license: valid, distinct e-mails whose user holds no
+/// seat now, or who would be created under `create_missing` (`true` beside the e-mail).
+pub fn needing(candidates: &[Candidate], create_missing: bool, now: DateTime<Utc>) -> Vec<(String, bool)> {
     let mut seen = std::collections::HashSet::new();
     candidates
         .iter()
-        .filter(|c| validate::email("emails", &c.raw).is_ok_and(|e| seen.insert(e)))
-        .filter(|c| match &c.user {
-            Some(u) => !u.holds_seat(now),
-            None => create_missing,
+        .filter_map(|c| Some((validate::email("emails", &c.raw).ok()?, c)))
+        .filter(|(e, _)| seen.insert(e.clone()))
+        .filter_map(|(e, c)| match &c.user {
+            Some(u) if u.holds_seat(now) => None,
+            Some(_) => Some((e, false)),
+            None => create_missing.then_some((e, true)),
         })
-        .count()
+        .collect()
 }
 
 /// Decides an allocation. `next_id` names each new licence.

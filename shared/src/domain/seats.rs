@@ -106,9 +106,7 @@ pub fn take<'a>(
     change: &mut CounterChange,
 ) -> Vec<Change> {
     change.seats_held += licences as i64;
-    if included > 0 {
-        change.included_in_use += included as i64;
-    }
+    change.included_in_use += included as i64;
     change.included_max = Some(balance.seats_included as i64);
     lot_debits
         .into_iter()

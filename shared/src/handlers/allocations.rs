@@ -66,8 +66,9 @@ pub async fn allocate(cx: &Ctx<'_>) -> Result<Reply, Error> {
             None => false,
         };
         let candidates = candidates(cx, &org, &input).await?;
-        if resumed || allocation::needing(&candidates, input.create_missing, now) > MAX_USERS_PER_CALL {
-            return allocate_many(cx, &org, &input).await;
+        if resumed || allocation::needing(&candidates, input.create_missing, now).len() > MAX_USERS_PER_CALL {
+            let emails = candidates.into_iter().map(|c| c.raw).collect();
+            return allocate_many(cx, &org, &input, emails).await;
         }
     }
     cx.execute(|| async {
@@ -125,13 +126,9 @@ async fn candidates(cx: &Ctx<'_>, org: &Org, input: &AllocateRequest) -> Result<
 
 /// The large allocation: one job, its id taken from the `Idempotency-Key` when there is one, so
 /// a retry resumes (or answers) the same job.
-async fn allocate_many(cx: &Ctx<'_>, org: &Org, input: &AllocateRequest) -> Result<Reply, Error> {
+async fn allocate_many(cx: &Ctx<'_>, org: &Org, input: &AllocateRequest, emails: Vec<String>) -> Result<Reply, Error> {
     let store = &cx.app.store;
     let principal = cx.principal()?;
-    let emails: Vec<String> = match &input.emails {
-        Some(emails) => emails.clone(),
-        None => expired_users(cx, &org.org_id).await?.into_iter().map(|u| u.email).collect(),
-    };
     let allocation_id = keyed_job_id(cx)?.unwrap_or_else(|| new_id("alc"));
     let policy = store.policy(org).await?;
     let balance = store.balance(&org.org_id, &policy).await?;

@@ -90,7 +90,7 @@ pub async fn get(cx: &Ctx<'_>) -> Result<Reply, Error> {
 pub async fn confirm(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let (org, mut record) = load_import(cx, Action::Allocate).await?;
     let store = &cx.app.store;
-    if jobs::belongs_in_background(cx.app, &record) && record.status != ImportStatus::Committed {
+    if jobs::belongs_in_background(cx.app.background_rows, &record) && record.status != ImportStatus::Committed {
         record = jobs::start(store, &org, record, cx.req.now).await?;
         if record.status == ImportStatus::Committing {
             let location = format!("/v1/orgs/{}/imports/{}", org.org_id, record.import_id);

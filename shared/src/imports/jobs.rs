@@ -19,9 +19,9 @@ use crate::store::{Error, Store};
 use crate::App;
 
 /// Whether `record`'s commit belongs in the background: it is marked so, or it has more licences
-/// to write than the app writes in a request.
-pub fn belongs_in_background(app: &App, record: &ImportRecord) -> bool {
-    record.background || (record.status == ImportStatus::Reviewed && record.summary.renew > app.background_rows)
+/// to write than a request writes (`background_rows`, the app's `background_rows`).
+pub fn belongs_in_background(background_rows: u64, record: &ImportRecord) -> bool {
+    record.background || (record.status == ImportStatus::Reviewed && record.summary.renew > background_rows)
 }
 
 /// Starts `record`'s commit for the background: seats reserved, `committing`. One already going

@@ -5,13 +5,11 @@
 //! never licenses anyone twice or loses a seat. All or nothing as a small allocation: the
 //! balance is checked first, and a shortfall refuses the whole list, changing nothing.
 
-use std::collections::{HashMap, HashSet};
-
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::commit::commit;
-use crate::domain::allocation::{self, Balance};
+use crate::domain::allocation::{self, Balance, Candidate};
 use crate::domain::audit::AuditEntry;
 use crate::domain::auth::Principal;
 use crate::domain::change::Change;
@@ -36,28 +34,6 @@ pub struct Allocated {
     pub results: Vec<serde_json::Value>,
 }
 
-/// The e-mails that would need a seat: valid, distinct, holding none now, and known (or to be
-/// created under `create_missing`).
-fn needing(
-    emails: &[String],
-    users: &HashMap<String, User>,
-    create_missing: bool,
-    now: DateTime<Utc>,
-) -> Vec<(String, bool)> {
-    let mut seen = HashSet::new();
-    emails
-        .iter()
-        .filter_map(|raw| validate::email("emails", raw).ok())
-        .filter(|e| seen.insert(e.clone()))
-        .filter_map(|e| match users.get(&e) {
-            Some(u) if u.holds_seat(now) => None,
-            Some(_) => Some((e, false)),
-            None if create_missing => Some((e, true)),
-            None => None,
-        })
-        .collect()
-}
-
 /// One large allocation: who asks, for which e-mails, from what balance, as which job.
 pub struct Job<'a> {
     pub org: &'a Org,
@@ -79,7 +55,7 @@ pub async fn allocate(store: &Store, background_rows: u64, job: Job<'_>) -> Resu
         Some(existing) => existing,
         None => start(store, job).await?,
     };
-    if record.background || (record.status == ImportStatus::Reviewed && record.summary.renew > background_rows) {
+    if super::jobs::belongs_in_background(background_rows, &record) {
         let started = super::jobs::start(store, org, record, now).await?;
         if started.status == ImportStatus::Committing {
             return Ok(Allocated { record: started, results: Vec::new() });
@@ -114,7 +90,14 @@ async fn finished(
 async fn start(store: &Store, job: Job<'_>) -> Result<ImportRecord, Error> {
     let Job { org, allocation_id, emails, create_missing, balance, by, now } = job;
     let users = store.all_users(&org.org_id).await?;
-    let needing = needing(emails, &users, create_missing, now);
+    let candidates: Vec<Candidate> = emails
+        .iter()
+        .map(|raw| Candidate {
+            raw: raw.clone(),
+            user: validate::email("emails", raw).ok().and_then(|e| users.get(&e).cloned()),
+        })
+        .collect();
+    let needing = allocation::needing(&candidates, create_missing, now);
     // All or nothing: refused before anything is written.
     allocation::reserve(balance, needing.len() as u64, now)?;
     create_users(store, org, &needing, now).await?;

@@ -127,44 +127,31 @@ impl Store {
     /// One write of a transaction, sent on its own: a `Put`, `Update` or `Delete` with its
     /// condition.
     async fn write_alone(&self, write: TransactWriteItem) -> Result<(), Error> {
+        // The condition and its names and values, as each kind of write takes them.
+        macro_rules! conditional {
+            ($request:expr, $w:ident) => {
+                $request
+                    .set_condition_expression($w.condition_expression)
+                    .set_expression_attribute_names($w.expression_attribute_names)
+                    .set_expression_attribute_values($w.expression_attribute_values)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(StoreError::from_sdk)
+            };
+        }
+        let c = &self.client;
         let sent = match write {
-            TransactWriteItem { put: Some(w), .. } => self
-                .client
-                .put_item()
-                .table_name(w.table_name)
-                .set_item(Some(w.item))
-                .set_condition_expression(w.condition_expression)
-                .set_expression_attribute_names(w.expression_attribute_names)
-                .set_expression_attribute_values(w.expression_attribute_values)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(StoreError::from_sdk),
-            TransactWriteItem { update: Some(w), .. } => self
-                .client
-                .update_item()
-                .table_name(w.table_name)
-                .set_key(Some(w.key))
-                .update_expression(w.update_expression)
-                .set_condition_expression(w.condition_expression)
-                .set_expression_attribute_names(w.expression_attribute_names)
-                .set_expression_attribute_values(w.expression_attribute_values)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(StoreError::from_sdk),
-            TransactWriteItem { delete: Some(w), .. } => self
-                .client
-                .delete_item()
-                .table_name(w.table_name)
-                .set_key(Some(w.key))
-                .set_condition_expression(w.condition_expression)
-                .set_expression_attribute_names(w.expression_attribute_names)
-                .set_expression_attribute_values(w.expression_attribute_values)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(StoreError::from_sdk),
+            TransactWriteItem { put: Some(w), .. } => {
+                conditional!(c.put_item().table_name(w.table_name).set_item(Some(w.item)), w)
+            }
+            TransactWriteItem { update: Some(w), .. } => conditional!(
+                c.update_item().table_name(w.table_name).set_key(Some(w.key)).update_expression(w.update_expression),
+                w
+            ),
+            TransactWriteItem { delete: Some(w), .. } => {
+                conditional!(c.delete_item().table_name(w.table_name).set_key(Some(w.key)), w)
+            }
             _ => Err(StoreError::Other("a write on its own is a put, an update or a delete".into())),
         };
         match sent {
