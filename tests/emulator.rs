@@ -462,3 +462,43 @@ async fn the_job_runner_finishes_a_background_commit_from_its_stream_record() {
     let lots = env.app.store.all_lots("globex").await.unwrap();
     assert_eq!((lots[0].in_use, lots[0].uses), (2, 2), "two seats, taken once");
 }
+
+/// The mailer's binary, handed by an EventBridge rule on the notice bus the event the publisher
+/// put there (AWS's sample event shape), e-mails the notice through SES (moto) once: the same
+/// event again sends nothing, and an event from another source is refused.
+#[tokio::test]
+async fn the_mailer_sends_a_notice_from_the_bus_once_however_often_it_is_delivered() {
+    let ses = std::env::var("AWS_ENDPOINT_URL_SESV2").expect("make test points SES at moto's server");
+    let env = TestEnv::with_s3().await;
+    company_with_lot(&env, 5).await;
+    let from = "notices@seatkeeper.test";
+    let config = seatkeeper::app::sdk_config().await;
+    seatkeeper_local::mail::ensure_sender(&seatkeeper::mail::ses::client(&config), from).await.unwrap();
+    let mut vars = function_env(&env);
+    vars.extend([("MAIL_FROM", from.to_string()), ("AWS_ENDPOINT_URL_SESV2", ses.clone())]);
+    vars.push(("CONSOLE_URL", "https://console.seatkeeper.test".into()));
+    let mailer = Emulator::start("notice-mailer", &vars);
+
+    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..12];
+    let (email, notice_id) = (format!("cm-{suffix}@globex.example"), format!("ntc_{suffix}"));
+    let event = fixture("eventbridge-notice", &[("EMAIL", &email), ("NOTICE_ID", &notice_id)]);
+    let first = mailer.invoke(&event).await.answer();
+    assert_eq!(first["sent"], json!([email]), "{first}");
+    let again = mailer.invoke(&event).await.answer();
+    assert_eq!((&again["sent"], &again["settled"]), (&json!([]), &json!([email])), "{again}");
+
+    let sent = seatkeeper_local::mail::sent_mail(&ses, false).await.unwrap();
+    let theirs: Vec<&Value> = sent.iter().filter(|m| m["to"] == json!([email])).collect();
+    assert_eq!(theirs.len(), 1, "one message however often the event came");
+    assert_eq!(theirs[0]["subject"], "5 licences are ready for allocation");
+    assert_eq!(theirs[0]["notice_id"], notice_id.as_str());
+    assert!(theirs[0]["text"].as_str().unwrap().contains("https://console.seatkeeper.test/licences/orders"));
+
+    match mailer.invoke(&fixture("eventbridge-scheduled-event", &[])).await {
+        Outcome::Error { kind, message } => {
+            assert_eq!(kind, "Seatkeeper.Refused");
+            assert!(message.contains("source \"seatkeeper\""), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+}

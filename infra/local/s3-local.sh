@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# An S3-compatible server on loopback (moto's server, from PyPI into .local/venv).
+# An S3-compatible server on loopback (moto's server, from PyPI into .local/venv). The local
+# scripts start a second one for SES (AWS_ENDPOINT_URL_SESV2), whose record of sent mail
+# (/moto-api/data.json) then holds no buckets.
 #   s3-local.sh start PORT
 #   s3-local.sh stop PORT
 set -euo pipefail

@@ -36,19 +36,26 @@ infra/local/openapi-check.sh
 
 ddb_port="$(free_port)"
 s3_port="$(free_port)"
+ses_port="$(free_port)"
 api_port="$(free_port)"
 cleanup() {
   [ -n "${api_pid:-}" ] && kill "$api_pid" 2>/dev/null || true
   infra/local/dynamodb-local.sh stop "$ddb_port"
   infra/local/s3-local.sh stop "$s3_port"
+  infra/local/s3-local.sh stop "$ses_port"
 }
 trap cleanup EXIT
 infra/local/dynamodb-local.sh start "$ddb_port"
 infra/local/s3-local.sh start "$s3_port"
+infra/local/s3-local.sh start "$ses_port"
 : >.local/e2e.log
 export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$ddb_port"
 export AWS_ENDPOINT_URL_S3="http://127.0.0.1:$s3_port"
 export S3_FORCE_PATH_STYLE=true
+# SES: a moto server of its own; the mailer sends there, and /dev/mail and the tests read its
+# record of sent mail back (apart from the S3 server, whose buckets that record would walk).
+export AWS_ENDPOINT_URL_SESV2="http://127.0.0.1:$ses_port"
+export MAIL_FROM="notices@seatkeeper.test"
 
 step "cargo build (every function and the local server)"
 cargo build --workspace --bins

@@ -11,6 +11,7 @@ pub mod handlers;
 pub mod http;
 pub mod imports;
 pub mod lambda;
+pub mod mail;
 pub mod report;
 pub mod store;
 pub mod sweeps;

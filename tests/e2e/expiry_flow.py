@@ -5,6 +5,7 @@
     python3 tests/e2e/expiry_flow.py http://127.0.0.1:3000
 """
 import sys
+import time
 from datetime import datetime, timedelta
 
 from client import Walk
@@ -25,10 +26,31 @@ def kinds(company, cm):
     return [n["kind"] for n in b["items"] if n["kind"] != "order_assigned"]
 
 
+def mail(to, kind, n=1):
+    """The e-mail of `kind` the local SES sent `to` (GET /dev/mail), once there are `n` of them
+    (the mailer runs off the table's stream, a moment behind), and after a pause that would let
+    one too many show."""
+    for _ in range(100):
+        s, b = call("GET", f"/dev/mail?to={to}")
+        if s == 200 and len([m for m in b["items"] if m["kind"] == kind]) >= n:
+            time.sleep(0.8)
+            break
+        time.sleep(0.1)
+    s, b = call("GET", f"/dev/mail?to={to}")
+    return [m for m in b["items"] if m["kind"] == kind] if s == 200 else []
+
+
 def main():
     w.wait_for_server()
     partner, (company,) = w.tenants()
     cm, pm = token("company_manager", company), token("partner_manager", partner)
+    # A manager who reads Dutch, in Amsterdam: the e-mails come in Dutch, times in CET/CEST.
+    admin = token("vendor_admin", "vendor")
+    s, b = call("PUT", f"/v1/orgs/{company}/policy", admin, {"locale": "nl", "time_zone": "Europe/Amsterdam"})
+    check("the company's e-mails are Dutch", s == 200 and b["policy"]["locale"] == "nl", b)
+    boss = f"boss@{company}.example"
+    s, b = call("PUT", f"/v1/orgs/{company}/users/{boss}", cm, {"role": "company_manager"})
+    check("the company has a manager", s in (200, 201), b)
     # This lot ends before anything the other walks create, so these sweeps touch only it.
     s, order = call("POST", f"/v1/orgs/{company}/orders", cm, {"quantity": 2}, now="2025-05-20T08:00:00Z")
     assigned_at = "2025-06-01T09:30:00Z"
@@ -45,6 +67,9 @@ def main():
     check("72 hours before the end: one reminder", kinds(company, cm) == ["expiry_reminder"], kinds(company, cm))
     sweep(before)
     check("and again: nothing new", kinds(company, cm) == ["expiry_reminder"], kinds(company, cm))
+    reminders = mail(boss, "expiry_reminder")
+    check("the manager gets one reminder e-mail, in Dutch", len(reminders) == 1 and "verlopen op 1 juni 2026" in reminders[0]["subject"], reminders)
+    check("it names the instant in Amsterdam's time", bool(reminders) and "1 juni 2026, 11:30 CEST" in reminders[0]["text"], reminders)
 
     platform = token("platform", company)
     s, b = call("GET", f"/v1/orgs/{company}/users/{emails[0]}/access", platform, now=end)
@@ -55,6 +80,12 @@ def main():
     sweep(end)
     sweep(before)
     check("both again: nothing new", kinds(company, cm) == ["expired", "expiry_reminder"], kinds(company, cm))
+    expired = mail(boss, "expired")
+    check("and one expiry e-mail on the day", len(expired) == 1 and "zijn verlopen" in expired[0]["subject"], expired)
+    check("still one reminder", len(mail(boss, "expiry_reminder")) == 1)
+    s, b = call("GET", f"/v1/orgs/{company}/notifications", cm)
+    sent = [d["state"] for n in b["items"] if n["kind"] in ("expired", "expiry_reminder") for d in n["deliveries"]]
+    check("each notice shows its e-mail sent", sent == ["sent", "sent"], b)
     w.finish("expiry walk")
 
 

@@ -5,6 +5,7 @@ minted tokens: the foundation's "done when" walk. Standard library only.
     python3 tests/e2e/orders_flow.py http://127.0.0.1:3000
 """
 import sys
+import time
 import uuid
 
 from client import Walk
@@ -12,6 +13,20 @@ from client import Walk
 BASE = sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:3000"
 w = Walk(BASE)
 call, check, token = w.call, w.check, w.token
+
+
+def mail(to, kind, n=1):
+    """The e-mail of `kind` the local SES sent `to` (GET /dev/mail), once there are `n` of them
+    (the mailer runs off the table's stream, a moment behind), and after a pause that would let
+    one too many show."""
+    for _ in range(100):
+        s, b = call("GET", f"/dev/mail?to={to}")
+        if s == 200 and len([m for m in b["items"] if m["kind"] == kind]) >= n:
+            time.sleep(0.8)
+            break
+        time.sleep(0.1)
+    s, b = call("GET", f"/dev/mail?to={to}")
+    return [m for m in b["items"] if m["kind"] == kind] if s == 200 else []
 
 
 def main():
@@ -26,7 +41,14 @@ def main():
     s, b = call("POST", "/v1/orgs", pm, {"org_id": company, "name": "Company", "kind": "company", "parent_id": partner})
     check("partner manager creates a company", s == 201, b)
 
+    # The partner's account manager is reached through its policy's notify_emails (a partner
+    # org holds no users); the company's manager is a user of it.
+    account, boss = f"account@{partner}.example", f"boss@{company}.example"
+    s, b = call("PUT", f"/v1/orgs/{partner}/policy", admin, {"notify_emails": [account]})
+    check("the partner names its account manager", s == 200, b)
     cm = token("company_manager", company)
+    s, b = call("PUT", f"/v1/orgs/{company}/users/{boss}", cm, {"role": "company_manager"})
+    check("the company has a manager", s in (200, 201), b)
     s, order = call("POST", f"/v1/orgs/{company}/orders", cm, {"quantity": 10}, now="2026-01-10T08:00:00Z")
     check("company manager requests 10", s == 201 and order.get("status") == "requested", order)
     order_id = order.get("order_id")
@@ -41,8 +63,12 @@ def main():
     check("the lot runs one calendar year", lot.get("valid_until") == "2027-01-15T09:00:00Z" and lot.get("available") == 10, b)
     s, b = call("GET", f"/v1/orgs/{company}/notifications", cm)
     check("the company is notified", s == 200 and [n["kind"] for n in b["items"]] == ["order_assigned"], b)
+    requested = mail(account, "order_requested")
+    check("the account manager is e-mailed the request", len(requested) == 1 and "requests 10 licences" in requested[0]["subject"], requested)
+    ready = mail(boss, "order_assigned")
+    check("the company's manager is e-mailed the assigned licences", len(ready) == 1 and ready[0]["subject"] == "10 licences are ready for allocation", ready)
     s, b = call("GET", f"/v1/orgs/{company}/audit", cm)
-    check("the audit log has both steps", s == 200 and [e["action"] for e in b["items"]] == ["order.assigned", "order.requested"], b)
+    check("the audit log has both steps", s == 200 and [e["action"] for e in b["items"] if e["action"].startswith("order.")] == ["order.assigned", "order.requested"], b)
 
     s, before = call("GET", f"/v1/orgs/{company}/orders", cm)
     bad = [

@@ -228,6 +228,31 @@ async fn each_function_touches_only_the_key_prefixes_its_policy_grants_and_needs
     w.go("GET", "/v1/orgs/c/notifications", &cm, None, day).await;
     w.go("GET", "/v1/orgs/c/audit", &cm, None, day).await;
 
+    // notice-mailer: a stored notice to its recipients (SES mocked: it touches no table), and
+    // one without any, as the bus delivers them
+    let page = seatkeeper::store::PageRequest { limit: 50, cursor: None };
+    let stored = w.env.app.store.notices("c", &page).await.unwrap().items;
+    let _ = w.log.take();
+    let ok = aws_smithy_mocks::mock!(aws_sdk_sesv2::Client::send_email)
+        .then_output(|| aws_sdk_sesv2::operation::send_email::SendEmailOutput::builder().message_id("m").build());
+    let mailer = seatkeeper::mail::Mailer {
+        store: w.env.app.store.clone(),
+        ses: aws_smithy_mocks::mock_client!(aws_sdk_sesv2, [&ok]),
+        reports: None,
+        from: "notices@seatkeeper.test".into(),
+        console_url: String::new(),
+        backoff: seatkeeper::mail::Backoff::default(),
+    };
+    let to = stored
+        .iter()
+        .find(|n| !n.recipients.is_empty() && n.kind != seatkeeper::domain::notice::NoticeKind::RenewalForecast);
+    let mut nobody = to.expect("a notice with recipients").clone();
+    mailer.deliver(to.unwrap(), seatkeeper_tests::at(day)).await.unwrap();
+    nobody.notice_id = "ntc_nobody".into();
+    nobody.recipients.clear();
+    mailer.deliver(&nobody, seatkeeper_tests::at(day)).await.unwrap();
+    w.record("notice-mailer");
+
     let granted = granted_prefixes();
     let mut wrong = Vec::new();
     for (function, keys) in &w.seen {

@@ -9,6 +9,7 @@ mod hostile;
 mod http_server;
 mod imports;
 mod leading_keys;
+mod mail;
 mod orders;
 mod orgs;
 mod properties;

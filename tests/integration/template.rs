@@ -67,6 +67,7 @@ fn each_function_has_a_crate_and_only_the_table_actions_it_uses() {
         ("renewals", vec!["PutItem"]),
         ("usage-report", vec!["PutItem"]),
         ("job-runner", vec!["PutItem", "UpdateItem"]),
+        ("notice-mailer", vec!["PutItem", "UpdateItem"]),
     ]);
     let mut seen = BTreeSet::new();
     for (_, resource) in doc["Resources"].as_mapping().unwrap() {
@@ -93,6 +94,8 @@ fn each_function_has_a_crate_and_only_the_table_actions_it_uses() {
                 }
             }
         }
+        // The mailer reads by key only (the org, its chain, a guard): no Query.
+        let reads: &[&str] = if binary == "notice-mailer" { &reads[..2] } else { &reads[..] };
         let want: BTreeSet<String> =
             reads.iter().chain(expected[binary].iter()).map(|a| format!("dynamodb:{a}")).collect();
         assert_eq!(granted, want, "{binary}");
@@ -179,6 +182,12 @@ fn the_table_is_protected_logs_are_json_and_every_async_event_has_a_dead_letter_
                 Some("DynamoDB") => {
                     assert!(!event["Properties"]["DestinationConfig"]["OnFailure"]["Destination"].is_null(), "{what}")
                 }
+                // A rule invokes asynchronously: what EventBridge cannot hand over goes to the
+                // rule's queue, what the function keeps failing on to the function's.
+                Some("EventBridgeRule") => {
+                    assert_eq!(event["Properties"]["DeadLetterConfig"]["Type"].as_str(), Some("SQS"), "{what}");
+                    assert_eq!(properties["DeadLetterQueue"]["Type"].as_str(), Some("SQS"), "{what}");
+                }
                 Some("HttpApi") => continue,
                 other => panic!("{what}: an event of type {other:?} needs a failure destination here"),
             }
@@ -220,4 +229,43 @@ async fn each_schedule_of_the_template_runs_its_sweep_at_its_instant() {
     }
     let want: BTreeSet<String> = ["expire", "renewal", "forecast", "snapshot"].map(String::from).into();
     assert_eq!(swept, want, "every sweep has its schedule");
+}
+
+/// The notice mailer: triggered by a rule on the notice bus for every notice, granted only
+/// `ses:SendEmail` from the sender's identity and the reports to attach, switched off by a
+/// parameter, its sender a parameter that must be set while it is on.
+#[test]
+fn the_mailer_sends_from_its_identity_only_reads_reports_and_can_be_left_out() {
+    let doc = template();
+    let f = &doc["Resources"]["NoticeMailerFunction"];
+    assert_eq!(f["Condition"].as_str(), Some("MailerDeployed"));
+    assert_eq!(doc["Resources"]["MailDeadLetterQueue"]["Condition"].as_str(), Some("MailerDeployed"));
+    assert_eq!(doc["Parameters"]["SendNoticeMail"]["Default"].as_str(), Some("true"));
+    assert!(!doc["Rules"]["MailerNeedsASender"]["Assertions"][0]["Assert"].is_null(), "MailFrom is required while on");
+    let props = &f["Properties"];
+    let rule = &props["Events"]["Notices"]["Properties"];
+    // `!Ref` values are tagged YAML: compared as written.
+    let written = |v: &Value| format!("{v:?}");
+    assert!(written(&rule["EventBusName"]).contains("\"NoticeBus\""), "{}", written(&rule["EventBusName"]));
+    assert_eq!(rule["Pattern"]["source"].as_sequence().map(Vec::len), Some(1));
+    assert_eq!(rule["Pattern"]["source"][0].as_str(), Some("seatkeeper"));
+    assert!(written(&props["Environment"]["Variables"]["MAIL_FROM"]).contains("\"MailFrom\""));
+    assert_eq!(props["EventInvokeConfig"]["MaximumRetryAttempts"].as_u64(), Some(2));
+    let statements = props["Policies"][0]["Statement"].as_sequence().unwrap();
+    let actions: Vec<(&str, String)> = statements
+        .iter()
+        .flat_map(|s| {
+            let resource = format!("{:?}", s["Resource"]);
+            s["Action"].as_sequence().unwrap().iter().map(move |a| (a.as_str().unwrap(), resource.clone()))
+        })
+        .filter(|(a, _)| !a.starts_with("dynamodb:"))
+        .collect();
+    assert_eq!(actions.iter().map(|a| a.0).collect::<Vec<_>>(), vec!["ses:SendEmail", "s3:GetObject"]);
+    assert!(
+        actions[0].1.contains(":identity/${MailFrom}") && actions[0].1.contains(":identity/${Domain}"),
+        "{}",
+        actions[0].1
+    );
+    assert!(!actions[0].1.contains('*'), "no wildcard identity: {}", actions[0].1);
+    assert!(actions[1].1.contains("${ImportsBucket}/reports/*"), "{}", actions[1].1);
 }

@@ -21,6 +21,7 @@ use seatkeeper::App;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+pub mod mail;
 pub mod schedules;
 
 pub const DEFAULT_SECRET: &str = "seatkeeper-dev-secret";
@@ -121,16 +122,8 @@ async fn gateway(State(server): State<Arc<LocalServer>>, request: Request) -> Re
             .body(Body::from(seatkeeper::http::routes::openapi_json().to_string()))
             .expect("static response");
     }
-    if parts.method == http::Method::POST {
-        if let Some(rest) = parts.uri.path().strip_prefix("/dev/s3/imports/") {
-            return dev_s3_import(&server, rest, &parts.headers, body.to_vec()).await;
-        }
-        if let Some(name) = parts.uri.path().strip_prefix("/dev/sweeps/") {
-            return dev_sweep(&server, name, parts.uri.query().unwrap_or("")).await;
-        }
-        if parts.uri.path() == "/dev/token" {
-            return dev_token(&server, &body);
-        }
+    if let Some(answer) = dev_route(&server, &parts, &body).await {
+        return answer;
     }
     let now = match parts.headers.get(NOW_HEADER).map(|v| v.to_str().map(DateTime::parse_from_rfc3339)) {
         None => Utc::now(),
@@ -165,6 +158,24 @@ async fn gateway(State(server): State<Arc<LocalServer>>, request: Request) -> Re
         run_background_job(&server.app, &response, now);
     }
     into_response(response)
+}
+
+/// The local server's own `/dev/…` routes (never deployed); `None` for any other request.
+async fn dev_route(server: &LocalServer, parts: &http::request::Parts, body: &[u8]) -> Option<Response> {
+    let (path, query) = (parts.uri.path(), parts.uri.query().unwrap_or(""));
+    if parts.method == http::Method::GET && path == "/dev/mail" {
+        return Some(dev_mail(query).await);
+    }
+    if parts.method != http::Method::POST {
+        return None;
+    }
+    if let Some(rest) = path.strip_prefix("/dev/s3/imports/") {
+        return Some(dev_s3_import(server, rest, &parts.headers, body.to_vec()).await);
+    }
+    if let Some(name) = path.strip_prefix("/dev/sweeps/") {
+        return Some(dev_sweep(server, name, query).await);
+    }
+    (path == "/dev/token").then(|| dev_token(server, body))
 }
 
 /// A commit answered `202` goes on in the background: in the cloud the table's stream hands the
@@ -281,6 +292,38 @@ fn json_response(status: u16, body: &Value) -> Response {
         .header("cache-control", "no-store")
         .body(Body::from(body.to_string()))
         .expect("static response")
+}
+
+/// `GET /dev/mail` (local only): `{"items": [...]}`, every e-mail the local SES (moto) sent,
+/// oldest first — `to`, `subject`, `text`, `html`, `attachments` (`name`, `size`,
+/// `content_type`), the `notice_id` and `kind` it came from; `?to=` and `?notice_id=` filter,
+/// `?bodies=true` adds each attachment's bytes (base64).
+async fn dev_mail(query: &str) -> Response {
+    let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL_SESV2") else {
+        return plain_error(404, "not_found", "no local SES: AWS_ENDPOINT_URL_SESV2 is not set");
+    };
+    let param = |name: &str| {
+        query
+            .split('&')
+            .find_map(|p| p.strip_prefix(name)?.strip_prefix('='))
+            .map(|v| percent_encoding::percent_decode_str(&v.replace('+', " ")).decode_utf8_lossy().to_lowercase())
+    };
+    let (to, notice_id) = (param("to"), param("notice_id"));
+    match mail::sent_mail(&endpoint, param("bodies").as_deref() == Some("true")).await {
+        Ok(all) => {
+            let items: Vec<Value> = all
+                .into_iter()
+                .filter(|m| to.as_ref().is_none_or(|to| m["to"].as_array().is_some_and(|a| a.iter().any(|t| t == to))))
+                .filter(|m| {
+                    notice_id
+                        .as_ref()
+                        .is_none_or(|id| m["notice_id"].as_str().map(str::to_lowercase).as_ref() == Some(id))
+                })
+                .collect();
+            json_response(200, &json!({ "items": items }))
+        }
+        Err(e) => plain_error(502, "ses_unavailable", &format!("reading the local SES's sent mail: {e}")),
+    }
 }
 
 /// `POST /dev/token` (local only): `{"role", "org_id", "email"?}` → `{"token", "expires_at"}`, a

@@ -72,6 +72,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             if !no_schedules {
                 tokio::spawn(seatkeeper_local::drive_schedules(app.clone()));
             }
+            // E-mail, as the notice bus and the mailer would send it (MAIL_FROM names the sender).
+            if let Some(mailer) = seatkeeper_local::mail::local_mailer(&app).await? {
+                tracing::info!(from = %mailer.from, "notices are e-mailed through the local SES");
+                tokio::spawn(seatkeeper_local::mail::run_on_stream(mailer, table.clone()));
+            }
             let default_console = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../console/dist");
             let console = console.or_else(|| default_console.join("index.html").exists().then_some(default_console));
             let server = Arc::new(LocalServer { app, secret, console });

@@ -89,6 +89,8 @@ pub fn notices(due: &[Due], now: DateTime<Utc>) -> Vec<NoticePlan> {
             date,
             payload: json!({
                 "expiry_date": date,
+                // The instant the first of the day's licences ends (the e-mail shows it).
+                "ends_at": first_end,
                 "count": emails.len(),
                 "users": named,
                 "users_truncated": truncated,

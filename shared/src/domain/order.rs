@@ -13,6 +13,13 @@ use super::{validate, DomainError};
 
 pub const MAX_QUANTITY: i64 = 100_000;
 
+/// Who decides a company's orders (seed 002: "your Account Manager will receive the requested
+/// order"): the nearest partner above it among `above` (its ancestors, root first); `None` when
+/// none is, and the vendor decides.
+pub fn account_org(above: &[Org]) -> Option<&Org> {
+    above.iter().rev().find(|o| o.kind == OrgKind::Partner)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {

@@ -57,6 +57,27 @@ impl UsesPerSeat {
     }
 }
 
+/// The language of an org's e-mails (and exports): `en` or `nl`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Locale {
+    #[default]
+    En,
+    Nl,
+}
+
+impl Locale {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Locale::En => "en",
+            Locale::Nl => "nl",
+        }
+    }
+}
+
+/// The time zone instants are shown in (e-mails), an IANA name; `UTC` unless set.
+pub const DEFAULT_TIME_ZONE: &str = "UTC";
+
 /// What one org sets itself (every knob optional). Stored on the org item.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -79,6 +100,11 @@ pub struct PolicySettings {
     pub tiers: Option<Vec<u32>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify_emails: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<Locale>,
+    /// An IANA time zone name (`Europe/Amsterdam`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
 }
 
 /// The policy in force for an org, every knob resolved.
@@ -93,6 +119,8 @@ pub struct Policy {
     pub uses_per_seat: UsesPerSeat,
     pub tiers: Vec<u32>,
     pub notify_emails: Vec<String>,
+    pub locale: Locale,
+    pub time_zone: String,
 }
 
 impl PolicySettings {
@@ -131,6 +159,12 @@ impl PolicySettings {
             clean.dedup();
             self.notify_emails = Some(clean);
         }
+        if let Some(zone) = &self.time_zone {
+            let parsed: chrono_tz::Tz = zone.parse().map_err(|_| {
+                DomainError::invalid("time_zone", "must be an IANA time zone name such as Europe/Amsterdam or UTC")
+            })?;
+            self.time_zone = Some(parsed.name().to_string());
+        }
         Ok(self)
     }
 
@@ -146,6 +180,8 @@ impl PolicySettings {
             uses_per_seat: newer.uses_per_seat.or(self.uses_per_seat),
             tiers: newer.tiers.clone().or_else(|| self.tiers.clone()),
             notify_emails: newer.notify_emails.clone().or_else(|| self.notify_emails.clone()),
+            locale: newer.locale.or(self.locale),
+            time_zone: newer.time_zone.clone().or_else(|| self.time_zone.clone()),
         }
     }
 }
@@ -169,6 +205,8 @@ impl Policy {
             }),
             tiers: s.tiers.unwrap_or_default(),
             notify_emails: s.notify_emails.unwrap_or_default(),
+            locale: s.locale.unwrap_or_default(),
+            time_zone: s.time_zone.unwrap_or_else(|| DEFAULT_TIME_ZONE.to_string()),
         }
     }
 }
@@ -192,6 +230,18 @@ mod tests {
         assert_eq!(p.enforcement, Enforcement::Hard);
         assert_eq!(p.seats_included, 0);
         assert_eq!(p.uses_per_seat.cap(), None);
+        assert_eq!((p.locale, p.time_zone.as_str()), (Locale::En, "UTC"));
+    }
+
+    #[test]
+    fn locale_and_time_zone_are_inherited_and_the_zone_must_be_known() {
+        let vendor = settings(json!({"locale": "nl", "time_zone": "Europe/Amsterdam"}));
+        let company = settings(json!({"time_zone": "America/New_York"})).validated().unwrap();
+        let p = Policy::resolve([&vendor, &company]);
+        assert_eq!((p.locale, p.time_zone.as_str()), (Locale::Nl, "America/New_York"));
+        let err = settings(json!({"time_zone": "Mars/Olympus"})).validated().unwrap_err();
+        assert!(err.to_string().starts_with("time_zone"), "{err}");
+        assert!(serde_json::from_value::<PolicySettings>(json!({"locale": "fr"})).is_err());
     }
 
     #[test]

@@ -6,8 +6,9 @@ use super::load_org;
 use crate::command::new_id;
 use crate::domain::auth::{authorize, Action};
 use crate::domain::decide::orders as decide;
+use crate::domain::notice;
 use crate::domain::order::{self, Order, OrderStatus, RejectOrder, RequestOrder};
-use crate::domain::org::Org;
+use crate::domain::org::{Org, VENDOR_ID};
 use crate::domain::{validate, DomainError};
 use crate::http::{Ctx, Reply};
 use crate::store::records::OrderFilter;
@@ -32,6 +33,24 @@ async fn load_order(cx: &Ctx<'_>, action: Action) -> Result<(Order, Org), Error>
     Ok((order, company))
 }
 
+/// The org that decides `company`'s orders (the nearest partner above it, else the vendor) and
+/// who its notices go to.
+async fn account_manager(cx: &Ctx<'_>, company: &Org) -> Result<decide::AccountManager, Error> {
+    let store = &cx.app.store;
+    let mut above = store.ancestors(company).await?;
+    above.sort_by_key(|o| company.ancestors.iter().position(|a| *a == o.org_id));
+    let account = match order::account_org(&above) {
+        Some(partner) => partner.clone(),
+        None => store.org(VENDOR_ID).await?.unwrap_or_else(|| Org::vendor_root(cx.req.now)),
+    };
+    let policy = store.policy(&account).await?;
+    let managers = store.manager_emails(&account.org_id).await?;
+    Ok(decide::AccountManager {
+        recipients: notice::recipients(managers, &policy.notify_emails),
+        org_id: account.org_id,
+    })
+}
+
 pub async fn request(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let principal = cx.principal()?;
     let company = load_org(cx, cx.param("org_id")).await?;
@@ -39,7 +58,9 @@ pub async fn request(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let input: RequestOrder = cx.req.json()?;
     cx.execute(|| async {
         let order = order::request(&company, principal, input.clone(), new_id("ord"), cx.req.now)?;
-        Ok(decide::request(order, &company, principal, cx.req.now).map(|o| Reply::created(view(&o))))
+        let account = account_manager(cx, &company).await?;
+        let decided = decide::request(order, &company, &account, principal, cx.req.now, new_id("ntc"));
+        Ok(decided.map(|o| Reply::created(view(&o))))
     })
     .await
 }

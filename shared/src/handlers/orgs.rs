@@ -6,6 +6,7 @@ use super::load_org;
 use crate::command::new_id;
 use crate::domain::auth::{authorize, Action};
 use crate::domain::decide::orders as decide;
+use crate::domain::notice::{self, Delivery, Notice};
 use crate::domain::org::{self, NewOrg, Org};
 use crate::domain::policy::{Policy, PolicySettings};
 use crate::http::{Ctx, Reply};
@@ -67,7 +68,28 @@ pub async fn notifications(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let org = load_org(cx, cx.param("org_id")).await?;
     authorize(cx.principal()?, Action::ReadNotifications, &org)?;
     let page = cx.app.store.notices(&org.org_id, &cx.req.page()?).await?;
-    Ok(Reply::page(page, |n| serde_json::to_value(n).unwrap_or_default()))
+    let (found, no_recipient) = cx.app.store.deliveries(&page.items).await?;
+    Ok(Reply::page(page, |n| notice_view(n, &found, &no_recipient)))
+}
+
+/// A notice with each recipient's e-mail delivery (`pending` until the mailer tried), and
+/// whether the mailer recorded it as having no recipient.
+fn notice_view(n: &Notice, found: &[Delivery], no_recipient: &[String]) -> Value {
+    let mut v = serde_json::to_value(n).unwrap_or_default();
+    let deliveries: Vec<Value> = notice::deliveries_of(n, found)
+        .into_iter()
+        .map(|d| {
+            let mut d = serde_json::to_value(d).unwrap_or_default();
+            if let Some(o) = d.as_object_mut() {
+                o.remove("notice_id");
+                o.remove("lease_until");
+            }
+            d
+        })
+        .collect();
+    v["deliveries"] = Value::Array(deliveries);
+    v["no_recipient"] = Value::Bool(no_recipient.contains(&n.notice_id));
+    v
 }
 
 pub async fn audit(cx: &Ctx<'_>) -> Result<Reply, Error> {

@@ -19,6 +19,7 @@
 //! | `enrolment` | `ORG#{org}` | `ENROLMENT#{email}#{enrolment}` | | `DUE#{shard}` / `{ends_at}#ENROLMENT#{org}#{email}#{enrolment}` while not expired and ending | |
 //! | `notice` | `ORG#{org}` | `NOTICE#{created_at}#{notice}` | | | |
 //! | `notice_key` (exactly-once guard) | `ORG#{org}` | `NOTICEKEY#{kind}#{date}` | | | |
+//! | `delivery` (a notice's e-mail to one recipient: the mailer's guard) | `ORG#{org}` | `DELIVERY#{notice}#{email}`, `DELIVERY#{notice}#` when it has none | | | |
 //! | `audit` | `ORG#{org}` | `AUDIT#{at}#{entry}` | | | |
 //! | `import` | `ORG#{org}` | `IMPORT#{import}` | | | |
 //! | `import_rows` (review rows in chunks of 1,000, file order) | `IMPORT#{import}` | `ROWS#{chunk:06}` | | | |
@@ -279,6 +280,17 @@ pub fn snapshots_prefix() -> &'static str {
 /// An org's usage snapshot of one day.
 pub fn snapshot_sk(date: chrono::NaiveDate) -> String {
     format!("SNAPSHOT#{date}")
+}
+
+/// The e-mail guard of a notice to one recipient (`email`), beside the notice in its org's
+/// partition; a notice's deliveries are read by key, as many as it names recipients.
+pub fn delivery_sk(notice_id: &str, email: &str) -> String {
+    format!("DELIVERY#{notice_id}#{email}")
+}
+
+/// The record that a notice named no recipient at all.
+pub fn no_recipient_sk(notice_id: &str) -> String {
+    format!("DELIVERY#{notice_id}#")
 }
 
 /// The org id of an org's partition key (`ORG#{org}`).

@@ -2,6 +2,7 @@
 //! defined once, in `infra/template.yaml`, and [`table`] creates it from there for local runs.
 
 pub mod apply;
+pub mod deliveries;
 pub mod due;
 pub mod imports;
 pub mod keys;

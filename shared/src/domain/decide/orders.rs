@@ -24,11 +24,44 @@ fn audit(
     Change::Audit(AuditEntry::new(principal, org, action, &format!("order/{}", order.order_id), details, now))
 }
 
-/// A requested order: the order (new) and its list entries, and an audit entry.
-pub fn request(order: Order, company: &Org, principal: &Principal, now: DateTime<Utc>) -> Decision<Order> {
+/// Who an `order_requested` notice goes to: the org that decides the company's orders (the
+/// partner above it) and its recipients (its managers and `notify_emails`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountManager {
+    pub org_id: String,
+    pub recipients: Vec<String>,
+}
+
+/// A requested order: the order (new) and its list entries, an audit entry, and an
+/// `order_requested` notice to the partner above the company (seed 002).
+pub fn request(
+    order: Order,
+    company: &Org,
+    account: &AccountManager,
+    principal: &Principal,
+    now: DateTime<Utc>,
+    notice_id: String,
+) -> Decision<Order> {
     let details = json!({ "quantity": order.quantity, "note": order.note });
+    let notice = Notice {
+        notice_id,
+        kind: NoticeKind::OrderRequested,
+        org_id: account.org_id.clone(),
+        created_at: now,
+        recipients: account.recipients.clone(),
+        payload: json!({
+            "order_id": order.order_id,
+            "company_id": company.org_id,
+            "company_name": company.name,
+            "quantity": order.quantity,
+            "note": order.note,
+            "requested_by": order.requested_by,
+            "message": format!("{} requests {} licences", company.name, order.quantity),
+        }),
+    };
     let changes = vec![
         Change::NewOrder { order: order.clone(), company: company.clone() },
+        Change::Notice(notice),
         audit(principal, company, "order.requested", &order, details, now),
     ];
     Decision::new(changes, order)
