@@ -15,6 +15,7 @@ use crate::domain::DomainError;
 use crate::http::{Ctx, Reply};
 use crate::imports::commit::commit;
 use crate::imports::jobs;
+use crate::imports::{review_file, Reading};
 use crate::store::imports::{Chunk, RowSet};
 use crate::store::{Error, Store};
 
@@ -51,16 +52,17 @@ pub async fn create(cx: &Ctx<'_>) -> Result<Reply, Error> {
         .into());
     }
     let mode = cx.req.query("mode").map(Mode::parse).transpose()?.unwrap_or(Mode::Renew);
-    let file = import::read_any(
-        &cx.req.body[..],
-        cx.req.header("content-type"),
-        cx.req.query("email_column"),
-        import::MAX_API_BYTES as u64,
-    )?;
+    let reading = Reading {
+        media_type: cx.req.header("content-type").map(str::to_string),
+        email_column: cx.req.query("email_column").map(str::to_string),
+        max_bytes: import::MAX_API_BYTES as u64,
+        max_rows: import::MAX_ROWS,
+    };
     let now = cx.req.now;
     let mut record = decide::new_record(new_id("imp"), &org.org_id, Source::Api, mode, principal.actor(), now);
-    let reviewed = crate::imports::review(&cx.app.store, &org, file, &mut record, now).await?;
-    let reply = Reply::created(with_rows(&record, &reviewed.rows));
+    let body = std::io::Cursor::new(cx.req.body.clone());
+    let head = review_file(&cx.app.store, &org, body, reading, &mut record, now).await?;
+    let reply = Reply::created(with_rows(&record, &head));
     let decided = decide::reviewed(record, &org, principal, now).map(|_| reply);
     // The record's id is new: a lost race here can only be a twin under the same key.
     cx.execute(|| async { Ok(decided.clone()) }).await

@@ -4,19 +4,19 @@
 //! `domain::decide::imports` what changes, and applies that with [`Store::apply`]; a step that
 //! lost a race finds the record where another attempt moved it.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 
+use super::Leaving;
 use crate::command::{Decision, RACED};
 use crate::domain::auth::Principal;
-use crate::domain::decide::imports::{self as decide, RowSeat, Seat};
+use crate::domain::decide::imports::{self as decide, Issued, RowSeat, Seat};
 use crate::domain::decide::users as decide_users;
-use crate::domain::import::{ImportRecord, ImportStatus, Mode, Row, RowOutcome};
+use crate::domain::import::{Cell, ImportRecord, ImportStatus, Mode, Reviewer, Row, RowOutcome};
 use crate::domain::org::Org;
 use crate::domain::policy::Policy;
 use crate::domain::user::User;
 use crate::domain::DomainError;
+use crate::store::imports::{Chunk, RowSet};
 use crate::store::{Error, Store, StoreError};
 
 /// Licence writes sent at once while committing.
@@ -99,14 +99,14 @@ async fn reserve(
     record: &ImportRecord,
     now: DateTime<Utc>,
 ) -> Result<Option<ImportRecord>, Error> {
-    let rows = store.import_rows(&record.import_id).await?;
     let policy = store.policy(org).await?;
     let balance = store.balance(&org.org_id, &policy).await?;
-    let users = store.all_users(&org.org_id).await?;
-    let fresh = decide::review_again(record, &rows, &users, &balance, now);
-    if fresh.rows != rows {
-        store.save_import_rows(&record.import_id, &fresh.rows).await?;
-    }
+    let reviewer = review_again(store, &org.org_id, &record.import_id, now).await?;
+    let release = match record.mode {
+        Mode::Sync => count_leaving(store, &org.org_id, &reviewer).await?,
+        Mode::Renew => 0,
+    };
+    let fresh = reviewer.summary(balance.available(now), release);
     let decided = decide::reserve(org, record, &fresh, &balance, now)?;
     match store.apply(&decided.changes, None).await {
         Ok(()) => {}
@@ -117,11 +117,67 @@ async fn reserve(
         // Who the fresh review releases, for the record's readers; only the attempt that moved
         // the record writes it, so racing attempts do not overwrite each other's list.
         let previous = record.summary.release as usize;
-        if let Err(e) = store.save_release_rows(&record.import_id, &fresh.release, previous).await {
+        if let Err(e) = super::write_release(store, &org.org_id, &record.import_id, &reviewer, previous).await {
             tracing::warn!(error = %e, import_id = %record.import_id, "the release list was not rewritten");
         }
     }
     Ok(Some(decided.outcome))
+}
+
+/// The stored rows of an import, a chunk at a time, in file order.
+struct RowChunks<'a> {
+    import_id: &'a str,
+    next: usize,
+    more: bool,
+}
+
+impl<'a> RowChunks<'a> {
+    fn new(import_id: &'a str) -> Self {
+        RowChunks { import_id, next: 0, more: true }
+    }
+
+    /// The next chunk (its index and rows); `None` after the last.
+    async fn next(&mut self, store: &Store) -> Result<Option<(usize, Vec<Row>)>, Error> {
+        if !self.more {
+            return Ok(None);
+        }
+        let (mut chunks, more) = store.import_chunks(self.import_id, RowSet::File, self.next, 1).await?;
+        self.more = more;
+        match chunks.pop() {
+            Some((index, Chunk::File(rows))) => {
+                self.next = index + 1;
+                Ok(Some((index, rows)))
+            }
+            _ => {
+                self.more = false;
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// Every stored chunk of rows reviewed again as things are now, a chunk at a time; a chunk
+/// whose outcomes changed is stored again. The reviewer that has seen every row.
+async fn review_again(store: &Store, org_id: &str, import_id: &str, now: DateTime<Utc>) -> Result<Reviewer, Error> {
+    let mut reviewer = Reviewer::new(now);
+    let mut chunks = RowChunks::new(import_id);
+    while let Some((index, rows)) = chunks.next(store).await? {
+        let cells: Vec<Cell> = rows.iter().map(|r| (r.line, r.email.clone())).collect();
+        let fresh = super::review_chunk(store, org_id, &mut reviewer, &cells).await?;
+        if fresh != rows {
+            store.put_row_chunk(import_id, index, &fresh).await?;
+        }
+    }
+    Ok(reviewer)
+}
+
+/// Under `mode = sync`: how many of the org's users the file leaves out.
+async fn count_leaving(store: &Store, org_id: &str, reviewer: &Reviewer) -> Result<u64, Error> {
+    let (mut pages, mut count) = (Leaving::new(org_id), 0);
+    while let Some(users) = pages.next(store, reviewer).await? {
+        count += users.len() as u64;
+    }
+    Ok(count)
 }
 
 /// Writes the licences of the `renew` rows (one conditional write each), releases the users a
@@ -133,44 +189,46 @@ async fn finish(
     by: &Principal,
     now: DateTime<Utc>,
 ) -> Result<ImportRecord, Error> {
-    let rows = store.import_rows(&record.import_id).await?;
     let policy = store.policy(org).await?;
-    let users = store.all_users(&org.org_id).await?;
-    let seats = issue_rows(store, org, &record, &rows, &users, &policy, now).await?;
+    let (issued, reviewer) = issue_rows(store, org, &record, &policy, now).await?;
     let released = match record.mode {
-        Mode::Sync => release_leaving(store, org, &rows, &users, by, now).await?,
+        Mode::Sync => release_leaving(store, org, &reviewer, by, now).await?,
         Mode::Renew => 0,
     };
-    apply_or_reload(store, decide::finish(org, &record, &seats, released, by, now)).await
+    apply_or_reload(store, decide::finish(org, &record, &issued, released, by, now)).await
 }
 
-/// Writes the licence of every `renew` row, [`WRITES_IN_FLIGHT`] at a time; where each row's
-/// seat stands (row `i` of the renew rows takes seat `i` of the reservation).
+/// Writes the licence of every `renew` row, a chunk of rows at a time and [`WRITES_IN_FLIGHT`]
+/// writes at once; the licences issued by lot (row `i` of the renew rows takes seat `i` of the
+/// reservation), and a reviewer that has seen every row (for who a sync leaves out).
 async fn issue_rows(
     store: &Store,
     org: &Org,
     record: &ImportRecord,
-    rows: &[Row],
-    users: &HashMap<String, User>,
     policy: &Policy,
     now: DateTime<Utc>,
-) -> Result<Vec<Seat>, Error> {
+) -> Result<(Issued, Reviewer), Error> {
     let reservation = record.reservation.clone().unwrap_or_default();
-    let renew: Vec<&Row> = rows.iter().filter(|r| r.outcome == RowOutcome::Renew).collect();
-    // The writes of one batch are made (and their users copied) only when the batch goes, so
-    // memory holds one copy of the org's users, not two.
-    let mut seats: Vec<Seat> = Vec::with_capacity(renew.len());
-    for (b, batch) in renew.chunks(WRITES_IN_FLIGHT).enumerate() {
-        let writes = batch.iter().enumerate().filter_map(|(j, row)| {
-            let seat = decide::row_seat(record, &reservation, b * WRITES_IN_FLIGHT + j, row)?;
-            Some(issue_one(store, org, &row.email, users.get(&row.email).cloned(), seat, policy, now))
-        });
-        for seat in futures::future::join_all(writes).await {
-            seats.push(seat?);
+    let (mut issued, mut reviewer, mut settled) = (Issued::new(), Reviewer::new(now), 0usize);
+    let mut chunks = RowChunks::new(&record.import_id);
+    while let Some((_, rows)) = chunks.next(store).await? {
+        reviewer.saw(&rows);
+        let renew: Vec<&Row> = rows.iter().filter(|r| r.outcome == RowOutcome::Renew).collect();
+        let emails = renew.iter().map(|r| r.email.clone()).collect();
+        let users = super::named_users(store, &org.org_id, emails).await?;
+        for batch in renew.chunks(WRITES_IN_FLIGHT) {
+            let writes = batch.iter().enumerate().filter_map(|(j, row)| {
+                let seat = decide::row_seat(record, &reservation, settled + j, row)?;
+                Some(issue_one(store, org, &row.email, users.get(&row.email).cloned(), seat, policy, now))
+            });
+            for seat in futures::future::join_all(writes).await {
+                decide::tally(&mut issued, &seat?);
+            }
+            settled += batch.len();
+            store.save_progress(&record.import_id, settled as u64).await?;
         }
-        store.save_progress(&record.import_id, seats.len() as u64).await?;
     }
-    Ok(seats)
+    Ok((issued, reviewer))
 }
 
 /// One row's licence, written on its own over the version of `user` (the row's `email`) read;
@@ -196,28 +254,30 @@ async fn issue_one(
     Err(StoreError::Retryable("a user kept changing while its licence was written".into()).into())
 }
 
-/// Under `mode = sync`: releases the users the file leaves out (`decide::users::release`, as a
-/// release through the API); how many were released now.
+/// Under `mode = sync`: releases the users the file (every row seen by `reviewer`) leaves out
+/// (`decide::users::release`, as a release through the API), read page by page; how many were
+/// released now.
 async fn release_leaving(
     store: &Store,
     org: &Org,
-    rows: &[Row],
-    users: &HashMap<String, User>,
+    reviewer: &Reviewer,
     by: &Principal,
     now: DateTime<Utc>,
 ) -> Result<u64, Error> {
-    let mut released = 0;
-    for email in decide::leaving(rows, users, now) {
-        let Some(u) = store.user(&org.org_id, &email).await? else { continue };
-        if u.released_at.is_some() {
-            continue;
-        }
-        let (live, reuse) = store.release_state(org, &u, now).await?;
-        let decided = decide_users::release(org, &u, &live, &reuse, by, now);
-        match store.apply(&decided.changes, None).await {
-            Ok(()) => released += 1,
-            Err(Error::Race(_)) => {}
-            Err(e) => return Err(e),
+    let (mut pages, mut released) = (Leaving::new(&org.org_id), 0);
+    while let Some(users) = pages.next(store, reviewer).await? {
+        for listed in users {
+            let Some(u) = store.user(&org.org_id, &listed.email).await? else { continue };
+            if u.released_at.is_some() {
+                continue;
+            }
+            let (live, reuse) = store.release_state(org, &u, now).await?;
+            let decided = decide_users::release(org, &u, &live, &reuse, by, now);
+            match store.apply(&decided.changes, None).await {
+                Ok(()) => released += 1,
+                Err(Error::Race(_)) => {}
+                Err(e) => return Err(e),
+            }
         }
     }
     Ok(released)

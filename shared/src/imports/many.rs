@@ -14,7 +14,7 @@ use crate::domain::audit::AuditEntry;
 use crate::domain::auth::Principal;
 use crate::domain::change::Change;
 use crate::domain::decide::imports as decide;
-use crate::domain::import::{self, CsvFile, ImportRecord, ImportStatus, Mode, RowOutcome, Source};
+use crate::domain::import::{self, Header, ImportRecord, ImportStatus, Mode, RowOutcome, Source};
 use crate::domain::org::Org;
 use crate::domain::user::User;
 use crate::domain::validate;
@@ -89,7 +89,8 @@ async fn finished(
 /// its rows (`reviewed`).
 async fn start(store: &Store, job: Job<'_>) -> Result<ImportRecord, Error> {
     let Job { org, allocation_id, emails, create_missing, balance, by, now } = job;
-    let users = store.all_users(&org.org_id).await?;
+    let valid: Vec<String> = emails.iter().filter_map(|e| validate::email("emails", e).ok()).collect();
+    let users = super::named_users(store, &org.org_id, valid).await?;
     let candidates: Vec<Candidate> = emails
         .iter()
         .map(|raw| Candidate {
@@ -103,8 +104,9 @@ async fn start(store: &Store, job: Job<'_>) -> Result<ImportRecord, Error> {
     create_users(store, org, &needing, now).await?;
     let mut record = decide::new_record(allocation_id, &org.org_id, Source::Allocation, Mode::Renew, by.actor(), now);
     let cells = emails.iter().enumerate().map(|(i, e)| (i as u64 + 1, e.clone())).collect();
-    let file = CsvFile { delimiter: b',', columns: vec!["email".into()], email_column: "email".into(), cells };
-    super::review(store, org, file, &mut record, now).await?;
+    let rows = emails.len() as u64;
+    let header = Header { delimiter: b',', columns: vec!["email".into()], email_column: "email".into(), rows };
+    super::review_cells(store, org, header, cells, &mut record, now).await?;
     super::commit::apply_or_reload(store, decide::recorded(record)).await
 }
 

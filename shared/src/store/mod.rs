@@ -21,6 +21,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 pub use apply::{Answer, Race};
+pub use imports::ReleaseWriter;
 
 use crate::domain::DomainError;
 
@@ -209,6 +210,14 @@ pub fn put_if(
 impl Store {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Store { client, table: table.into() }
+    }
+
+    /// Deletes one item by key (nothing happens when it is not there).
+    pub async fn delete_item(&self, pk: String, sk: String) -> Result<(), StoreError> {
+        let key = key(pk, &sk);
+        let delete = self.client.delete_item().table_name(&self.table).set_key(Some(key));
+        delete.send().await.map_err(StoreError::from_sdk)?;
+        Ok(())
     }
 
     /// Puts one item as it is, unconditionally (for items no other write races: row chunks,
