@@ -4,6 +4,8 @@
 //! `domain::decide::imports` what changes, and applies that with [`Store::apply`]; a step that
 //! lost a race finds the record where another attempt moved it.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 
 use super::Leaving;
@@ -198,8 +200,9 @@ async fn finish(
     apply_or_reload(store, decide::finish(org, &record, &issued, released, by, now)).await
 }
 
-/// Writes the licence of every `renew` row, a chunk of rows at a time and [`WRITES_IN_FLIGHT`]
-/// writes at once; the licences issued by lot (row `i` of the renew rows takes seat `i` of the
+/// Writes the licence of every `renew` row, a chunk of rows at a time with [`WRITES_IN_FLIGHT`]
+/// writes always in flight, the next chunk (its rows and users) read while this one is
+/// written; the licences issued by lot (row `i` of the renew rows takes seat `i` of the
 /// reservation), and a reviewer that has seen every row (for who a sync leaves out).
 async fn issue_rows(
     store: &Store,
@@ -208,27 +211,45 @@ async fn issue_rows(
     policy: &Policy,
     now: DateTime<Utc>,
 ) -> Result<(Issued, Reviewer), Error> {
+    use futures::stream::{self, StreamExt};
     let reservation = record.reservation.clone().unwrap_or_default();
     let (mut issued, mut reviewer, mut settled) = (Issued::new(), Reviewer::new(now), 0usize);
     let mut chunks = RowChunks::new(&record.import_id);
-    while let Some((_, rows)) = chunks.next(store).await? {
+    let mut next = renew_chunk(store, &org.org_id, &mut chunks).await?;
+    while let Some((rows, users)) = next {
         reviewer.saw(&rows);
         let renew: Vec<&Row> = rows.iter().filter(|r| r.outcome == RowOutcome::Renew).collect();
-        let emails = renew.iter().map(|r| r.email.clone()).collect();
-        let users = super::named_users(store, &org.org_id, emails).await?;
-        for batch in renew.chunks(WRITES_IN_FLIGHT) {
-            let writes = batch.iter().enumerate().filter_map(|(j, row)| {
+        // Made before the stream takes them (a stream of a lazy closure is not `Send` here).
+        let writes: Vec<_> = renew
+            .iter()
+            .enumerate()
+            .filter_map(|(j, row)| {
                 let seat = decide::row_seat(record, &reservation, settled + j, row)?;
                 Some(issue_one(store, org, &row.email, users.get(&row.email).cloned(), seat, policy, now))
-            });
-            for seat in futures::future::join_all(writes).await {
-                decide::tally(&mut issued, &seat?);
-            }
-            settled += batch.len();
-            store.save_progress(&record.import_id, settled as u64).await?;
+            })
+            .collect();
+        let writing = stream::iter(writes).buffer_unordered(WRITES_IN_FLIGHT).collect::<Vec<_>>();
+        let (written, following) = tokio::join!(writing, renew_chunk(store, &org.org_id, &mut chunks));
+        for seat in written {
+            decide::tally(&mut issued, &seat?);
         }
+        settled += renew.len();
+        store.save_progress(&record.import_id, settled as u64).await?;
+        next = following?;
     }
     Ok((issued, reviewer))
+}
+
+/// The next chunk of rows, with the users of its `renew` rows.
+async fn renew_chunk(
+    store: &Store,
+    org_id: &str,
+    chunks: &mut RowChunks<'_>,
+) -> Result<Option<(Vec<Row>, HashMap<String, User>)>, Error> {
+    let Some((_, rows)) = chunks.next(store).await? else { return Ok(None) };
+    let emails = rows.iter().filter(|r| r.outcome == RowOutcome::Renew).map(|r| r.email.clone()).collect();
+    let users = super::named_users(store, org_id, emails).await?;
+    Ok(Some((rows, users)))
 }
 
 /// One row's licence, written on its own over the version of `user` (the row's `email`) read;
