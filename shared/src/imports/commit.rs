@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::Leaving;
+use super::{Leaving, RowChunks};
 use crate::command::{Decision, RACED};
 use crate::domain::auth::Principal;
 use crate::domain::decide::imports::{self as decide, Issued, RowSeat, Seat};
@@ -18,7 +18,6 @@ use crate::domain::org::Org;
 use crate::domain::policy::Policy;
 use crate::domain::user::User;
 use crate::domain::DomainError;
-use crate::store::imports::{Chunk, RowSet};
 use crate::store::{Error, Store, StoreError};
 
 /// Licence writes sent at once while committing.
@@ -124,38 +123,6 @@ async fn reserve(
         }
     }
     Ok(Some(decided.outcome))
-}
-
-/// The stored rows of an import, a chunk at a time, in file order.
-struct RowChunks<'a> {
-    import_id: &'a str,
-    next: usize,
-    more: bool,
-}
-
-impl<'a> RowChunks<'a> {
-    fn new(import_id: &'a str) -> Self {
-        RowChunks { import_id, next: 0, more: true }
-    }
-
-    /// The next chunk (its index and rows); `None` after the last.
-    async fn next(&mut self, store: &Store) -> Result<Option<(usize, Vec<Row>)>, Error> {
-        if !self.more {
-            return Ok(None);
-        }
-        let (mut chunks, more) = store.import_chunks(self.import_id, RowSet::File, self.next, 1).await?;
-        self.more = more;
-        match chunks.pop() {
-            Some((index, Chunk::File(rows))) => {
-                self.next = index + 1;
-                Ok(Some((index, rows)))
-            }
-            _ => {
-                self.more = false;
-                Ok(None)
-            }
-        }
-    }
 }
 
 /// Every stored chunk of rows reviewed again as things are now, a chunk at a time; a chunk

@@ -139,6 +139,40 @@ pub(crate) async fn audit(
     let licensed: Vec<&str> =
         rows.iter().filter(|r| r.outcome == RowOutcome::Renew).map(|r| r.email.as_str()).collect();
     let (named, truncated) = crate::domain::notice::sample(&licensed);
+    let named: Vec<String> = named.into_iter().map(str::to_string).collect();
+    write_audit(store, org, done, named, truncated, by, now).await
+}
+
+/// The allocation's audit entry for a job finished in the background: the sample of e-mails
+/// read from the first stored chunks that hold it, not from every row.
+pub(crate) async fn audit_from_chunks(
+    store: &Store,
+    org: &Org,
+    done: &ImportRecord,
+    by: &Principal,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    let (mut named, mut chunks) = (Vec::new(), super::RowChunks::new(&done.import_id));
+    let truncated = loop {
+        let Some((_, rows)) = chunks.next(store).await? else { break false };
+        named.extend(rows.into_iter().filter(|r| r.outcome == RowOutcome::Renew).map(|r| r.email));
+        if named.len() > crate::domain::notice::SAMPLE {
+            named.truncate(crate::domain::notice::SAMPLE);
+            break true;
+        }
+    };
+    write_audit(store, org, done, named, truncated, by, now).await
+}
+
+async fn write_audit(
+    store: &Store,
+    org: &Org,
+    done: &ImportRecord,
+    named: Vec<String>,
+    truncated: bool,
+    by: &Principal,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
     let details = json!({
         "count": done.allocated,
         "emails": named,

@@ -8,6 +8,12 @@
 //! `committed`, again in one transaction. The decisions are `domain::decide::imports`; a retry
 //! after a crash recognises what was written, writes the rest, and returns exactly the seats left
 //! over: every row licensed once, no seat lost.
+//!
+//! Memory holds a chunk of rows, not the file: the review ([`review_file`]) decides the rows
+//! [`import::CELLS_PER_CHUNK`] at a time as the reader hands them over, against the users the
+//! chunk names, and stores each chunk; the commit reads the stored chunks the same way; what is
+//! remembered across chunks is a hash per e-mail (`domain::import::Reviewer`); and the S3 result
+//! file is streamed ([`result`]).
 
 pub mod commit;
 pub mod jobs;
@@ -25,6 +31,7 @@ use crate::domain::import::{self, Cell, Header, ImportRecord, ImportStatus, Revi
 use crate::domain::org::Org;
 use crate::domain::user::User;
 use crate::domain::DomainError;
+use crate::store::imports::{Chunk, RowSet};
 use crate::store::{Error, PageRequest, ReleaseWriter, Store, StoreError};
 
 /// How a file is read: its media type, the e-mail column asked for, and its limits.
@@ -221,4 +228,36 @@ pub async fn view(store: &Store, record: &ImportRecord) -> Result<serde_json::Va
     v["rows_total"] = serde_json::json!(total);
     v["rows_done"] = serde_json::json!(done);
     Ok(v)
+}
+
+/// The stored rows of an import, a chunk at a time, in file order.
+pub(crate) struct RowChunks<'a> {
+    import_id: &'a str,
+    next: usize,
+    more: bool,
+}
+
+impl<'a> RowChunks<'a> {
+    pub(crate) fn new(import_id: &'a str) -> Self {
+        RowChunks { import_id, next: 0, more: true }
+    }
+
+    /// The next chunk (its index and rows); `None` after the last.
+    pub(crate) async fn next(&mut self, store: &Store) -> Result<Option<(usize, Vec<Row>)>, Error> {
+        if !self.more {
+            return Ok(None);
+        }
+        let (mut chunks, more) = store.import_chunks(self.import_id, RowSet::File, self.next, 1).await?;
+        self.more = more;
+        match chunks.pop() {
+            Some((index, Chunk::File(rows))) => {
+                self.next = index + 1;
+                Ok(Some((index, rows)))
+            }
+            _ => {
+                self.more = false;
+                Ok(None)
+            }
+        }
+    }
 }

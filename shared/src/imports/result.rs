@@ -7,7 +7,6 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 
 use crate::app::ImportsBucket;
 use crate::domain::import::ImportRecord;
-use crate::store::imports::{Chunk, RowSet};
 use crate::store::{Error, Store, StoreError};
 
 /// The size of each part but the last (S3's least is 5 MiB).
@@ -114,19 +113,13 @@ pub async fn write_result(
     let mut upload = Upload::new(bucket_cfg, bucket, result_key);
     upload.write(fields).await?;
     upload.write(if fields.len() > 1 { b",\"rows\":[" } else { b"\"rows\":[" }).await?;
-    let (mut from, mut first) = (0, true);
-    loop {
-        let (chunks, more) = store.import_chunks(&record.import_id, RowSet::File, from, 1).await?;
-        let Some((index, Chunk::File(rows))) = chunks.into_iter().next() else { break };
+    let (mut chunks, mut first) = (super::RowChunks::new(&record.import_id), true);
+    while let Some((_, rows)) = chunks.next(store).await? {
         for row in rows {
             let text = serde_json::to_vec(&row).map_err(|e| StoreError::Other(e.to_string()))?;
             upload.write(if first { b"" } else { b"," }).await?;
             upload.write(&text).await?;
             first = false;
-        }
-        from = index + 1;
-        if !more {
-            break;
         }
     }
     upload.write(b"]}").await?;
