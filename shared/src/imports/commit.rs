@@ -23,6 +23,9 @@ use crate::store::{Error, Store, StoreError};
 /// Licence writes sent at once while committing.
 pub const WRITES_IN_FLIGHT: usize = 32;
 
+/// Licences written between two saves of the commit's progress.
+const PROGRESS_EVERY: usize = 2 * WRITES_IN_FLIGHT;
+
 /// Attempts at one row's licence while its user keeps changing.
 const LICENCE_ATTEMPTS: usize = 4;
 
@@ -168,8 +171,8 @@ async fn finish(
 }
 
 /// Writes the licence of every `renew` row, a chunk of rows at a time with [`WRITES_IN_FLIGHT`]
-/// writes always in flight, the next chunk (its rows and users) read while this one is
-/// written; the licences issued by lot (row `i` of the renew rows takes seat `i` of the
+/// writes in flight (the progress saved every [`PROGRESS_EVERY`]), the next chunk (its rows and
+/// users) read while this one is written; the licences issued by lot (row `i` of the renew rows takes seat `i` of the
 /// reservation), and a reviewer that has seen every row (for who a sync leaves out).
 async fn issue_rows(
     store: &Store,
@@ -186,22 +189,27 @@ async fn issue_rows(
     while let Some((rows, users)) = next {
         reviewer.saw(&rows);
         let renew: Vec<&Row> = rows.iter().filter(|r| r.outcome == RowOutcome::Renew).collect();
-        // Made before the stream takes them (a stream of a lazy closure is not `Send` here).
-        let writes: Vec<_> = renew
-            .iter()
-            .enumerate()
-            .filter_map(|(j, row)| {
-                let seat = decide::row_seat(record, &reservation, settled + j, row)?;
-                Some(issue_one(store, org, &row.email, users.get(&row.email).cloned(), seat, policy, now))
-            })
-            .collect();
-        let writing = stream::iter(writes).buffer_unordered(WRITES_IN_FLIGHT).collect::<Vec<_>>();
+        let writing = async {
+            for part in renew.chunks(PROGRESS_EVERY) {
+                // Made before the stream takes them (a stream of a lazy closure is not `Send`).
+                let writes: Vec<_> = part
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(j, row)| {
+                        let seat = decide::row_seat(record, &reservation, settled + j, row)?;
+                        Some(issue_one(store, org, &row.email, users.get(&row.email).cloned(), seat, policy, now))
+                    })
+                    .collect();
+                for seat in stream::iter(writes).buffer_unordered(WRITES_IN_FLIGHT).collect::<Vec<_>>().await {
+                    decide::tally(&mut issued, &seat?);
+                }
+                settled += part.len();
+                store.save_progress(&record.import_id, settled as u64).await?;
+            }
+            Ok::<(), Error>(())
+        };
         let (written, following) = tokio::join!(writing, renew_chunk(store, &org.org_id, &mut chunks));
-        for seat in written {
-            decide::tally(&mut issued, &seat?);
-        }
-        settled += renew.len();
-        store.save_progress(&record.import_id, settled as u64).await?;
+        written?;
         next = following?;
     }
     Ok((issued, reviewer))

@@ -32,7 +32,7 @@ use crate::domain::org::Org;
 use crate::domain::user::User;
 use crate::domain::DomainError;
 use crate::store::imports::{Chunk, RowSet};
-use crate::store::{Error, PageRequest, ReleaseWriter, Store, StoreError};
+use crate::store::{Error, PageRequest, Read, ReleaseWriter, Store, StoreError};
 
 /// How a file is read: its media type, the e-mail column asked for, and its limits.
 #[derive(Debug, Clone, Default)]
@@ -157,13 +157,15 @@ pub(crate) async fn review_chunk(
     Ok(reviewer.chunk(cells, &users))
 }
 
-/// The users of an org the e-mails name (those that exist), by e-mail.
+/// The users of an org the e-mails name (those that exist), by e-mail. Read eventually
+/// consistent, at half the capacity: every licence an import writes is conditional on the
+/// user's version read (a stale one is read again), and the reserve reviews every row again.
 pub(crate) async fn named_users(
     store: &Store,
     org_id: &str,
     emails: Vec<String>,
 ) -> Result<HashMap<String, User>, Error> {
-    let users = store.users_by_email(org_id, &emails).await?;
+    let users = store.users_by_email_read(org_id, &emails, Read::Eventual).await?;
     Ok(users.into_iter().map(|u| (u.email.clone(), u)).collect())
 }
 

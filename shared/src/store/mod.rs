@@ -110,6 +110,15 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+/// How a read sees the table: every write before it (strongly consistent), or — at half the
+/// read capacity — perhaps a moment behind (eventually consistent), for reads whose every write
+/// is conditional on the version read, so a stale read costs a retry, never a lost change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Read {
+    Consistent,
+    Eventual,
+}
+
 /// A key condition on the sort key (or the index's sort key).
 #[derive(Debug, Clone)]
 pub enum SortKey {
@@ -245,6 +254,15 @@ impl Store {
     /// Reads several items by key in one round trip (plus retries of unprocessed keys); a key
     /// named twice is read once.
     pub async fn get_many<T: DeserializeOwned>(&self, keys_: Vec<(String, &str)>) -> Result<Vec<T>, StoreError> {
+        self.get_many_read(keys_, Read::Consistent).await
+    }
+
+    /// [`Store::get_many`], strongly consistent or (at half the capacity) eventually.
+    pub async fn get_many_read<T: DeserializeOwned>(
+        &self,
+        keys_: Vec<(String, &str)>,
+        read: Read,
+    ) -> Result<Vec<T>, StoreError> {
         use aws_sdk_dynamodb::types::KeysAndAttributes;
         // DynamoDB refuses a batch that names one key twice.
         let mut unique = keys_;
@@ -258,7 +276,7 @@ impl Store {
             }
             let request = KeysAndAttributes::builder()
                 .set_keys(Some(std::mem::take(&mut pending)))
-                .consistent_read(true)
+                .consistent_read(read == Read::Consistent)
                 .build()
                 .map_err(|e| StoreError::Other(e.to_string()))?;
             let out = self

@@ -230,6 +230,16 @@ impl Store {
 
     /// Users of an org by e-mail (those that exist), read 100 at a time, up to ten reads at once.
     pub async fn users_by_email(&self, org_id: &str, emails: &[String]) -> Result<Vec<User>, StoreError> {
+        self.users_by_email_read(org_id, emails, super::Read::Consistent).await
+    }
+
+    /// [`Store::users_by_email`], strongly consistent or eventually.
+    pub async fn users_by_email_read(
+        &self,
+        org_id: &str,
+        emails: &[String],
+        read: super::Read,
+    ) -> Result<Vec<User>, StoreError> {
         use futures::stream::{self, StreamExt, TryStreamExt};
         // The keys are made before the stream takes them (a stream of a lazy closure is not
         // `Send` here).
@@ -239,7 +249,9 @@ impl Store {
             .collect();
         let reads: Vec<_> = keys_
             .iter()
-            .map(|batch| self.get_many::<User>(batch.iter().map(|(pk, sk)| (pk.clone(), sk.as_str())).collect()))
+            .map(|batch| {
+                self.get_many_read::<User>(batch.iter().map(|(pk, sk)| (pk.clone(), sk.as_str())).collect(), read)
+            })
             .collect();
         let pages: Vec<Vec<User>> = stream::iter(reads).buffered(10).try_collect().await?;
         Ok(pages.into_iter().flatten().collect())
