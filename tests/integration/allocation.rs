@@ -454,6 +454,43 @@ async fn a_list_of_150_with_new_users_is_licensed_whole() {
     assert_eq!(results.len(), 151, "the repeated e-mail is answered once");
     assert_eq!(results.iter().filter(|x| x["outcome"] == "invalid_email").count(), 1);
     assert_eq!(env.lots("c", "2026-02-01T00:00:00Z").await[0]["in_use"], 150);
+
+    // The job's e-mails, page by page, all of them or by outcome.
+    let id = r.body["allocation_id"].as_str().unwrap();
+    let pages = |query: &'static str| {
+        let env = &env;
+        async move {
+            let (mut seen, mut cursor) = (Vec::new(), None::<String>);
+            loop {
+                let next = cursor.as_deref().map(|c| format!("&cursor={c}")).unwrap_or_default();
+                let url = format!("/v1/orgs/c/allocations/{id}/rows?limit=40{query}{next}");
+                let page = env.get(&url).by(&cm("c")).send().await;
+                assert_eq!(page.status, 200, "{:?}", page.body);
+                for row in page.body["items"].as_array().unwrap() {
+                    seen.push((
+                        row["email"].as_str().unwrap().to_string(),
+                        row["outcome"].as_str().unwrap().to_string(),
+                    ));
+                }
+                cursor = page.body["next_cursor"].as_str().map(str::to_string);
+                if cursor.is_none() {
+                    return seen;
+                }
+            }
+        }
+    };
+    let every = pages("").await;
+    assert_eq!(every.len(), 152, "every e-mail given, in order");
+    assert_eq!(every[0], ("new0@c.example".to_string(), "allocated".to_string()));
+    assert_eq!(every[150], ("new3@c.example".to_string(), "duplicate".to_string()));
+    assert_eq!(every[151], ("not-an-email".to_string(), "invalid_email".to_string()));
+    let allocated = pages("&outcome=allocated").await;
+    assert_eq!(allocated.len(), 150);
+    assert!(allocated.iter().all(|(_, o)| o == "allocated"));
+    assert_eq!(pages("&outcome=invalid_email").await, vec![("not-an-email".to_string(), "invalid_email".to_string())]);
+    let bad = env.get(&format!("/v1/orgs/c/allocations/{id}/rows?outcome=renew")).by(&cm("c")).send().await;
+    assert_eq!((bad.status, bad.body["error"]["details"]["field"].as_str()), (400, Some("outcome")));
+
     let too_many: Vec<String> = (0..10_001).map(|i| format!("x{i}@c.example")).collect();
     let refused = env.allocate("c", json!({"emails": too_many}), "2026-02-01T00:00:00Z").await;
     assert_eq!((refused.status, refused.body["error"]["details"]["field"].as_str()), (400, Some("emails")));

@@ -766,3 +766,88 @@ async fn a_long_confirm_answers_202_and_the_job_runner_finishes_it_once() {
     let late = env.post(&url).by(&cm("c")).at(at).send().await;
     assert_eq!((late.status, late.body["status"].as_str()), (200, Some("committed")));
 }
+
+#[test]
+fn a_file_on_s3_may_have_a_million_rows_read_a_chunk_at_a_time() {
+    use seatkeeper::domain::import::{read_chunks, CELLS_PER_CHUNK, MAX_ROWS, MAX_S3_ROWS};
+    let mut text = String::from("email\n");
+    for i in 0..MAX_S3_ROWS {
+        text.push_str(&format!("u{i}@c.example\n"));
+    }
+    let (mut chunks, mut rows, mut largest) = (0, 0, 0);
+    let header = read_chunks(text.as_bytes(), None, MAX_S3_ROWS, &mut |chunk| {
+        (chunks, rows, largest) = (chunks + 1, rows + chunk.len(), largest.max(chunk.len()));
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!((header.rows, rows, chunks, largest), (1_000_000, 1_000_000, 1000, CELLS_PER_CHUNK));
+    // The API's limit stays: the same file through it is refused at the row past 100,000.
+    let err = read_chunks(text.as_bytes(), None, MAX_ROWS, &mut |_| Ok(())).unwrap_err();
+    assert!(err.to_string().contains("line 100002"), "{err}");
+    text.push_str("one.more@c.example\n");
+    let err = read_chunks(text.as_bytes(), None, MAX_S3_ROWS, &mut |_| Ok(())).unwrap_err();
+    assert!(err.to_string().contains("line 1000002") && err.to_string().contains("1000000"), "{err}");
+}
+
+/// The items of the table whose key starts with `prefix` (a test may scan; a handler never does).
+async fn items_under(env: &TestEnv, prefix: &str) -> usize {
+    let scan = env.app.store.client.scan().table_name(&env.table).filter_expression("begins_with(PK, :p)");
+    let out = scan.expression_attribute_values(":p", aws_sdk_dynamodb::types::AttributeValue::S(prefix.into()));
+    out.send().await.unwrap().count() as usize
+}
+
+#[tokio::test]
+async fn a_file_refused_after_chunks_were_stored_leaves_no_rows_behind() {
+    let env = TestEnv::new().await;
+    env.partner_with_company("p", "c").await;
+    let mut csv = String::from("name,email\n");
+    for i in 0..2500 {
+        csv.push_str(&format!("x,u{i}@c.example\n"));
+    }
+    // The last row opens a quote that never closes: found only at the end of the file, after
+    // two chunks of rows were reviewed and stored.
+    csv.push_str("y,\"late@c.example\n");
+    let r = upload(&env, "c", "", csv.as_bytes(), "2026-02-01T00:00:00Z").await;
+    assert_eq!((r.status, r.body["error"]["code"].as_str()), (400, Some("invalid_request")), "{:?}", r.body);
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("line 2502"), "{:?}", r.body);
+    assert_eq!(items_under(&env, "IMPORT#").await, 0, "no chunk of rows is left behind");
+    // The same file closed properly stores its three chunks.
+    let r = upload(&env, "c", "", format!("{csv}\"").as_bytes(), "2026-02-01T00:00:00Z").await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(items_under(&env, "IMPORT#").await, 3);
+}
+
+#[tokio::test]
+async fn a_partner_file_larger_than_the_api_takes_is_imported_and_its_result_streamed_in_parts() {
+    const ROWS: usize = 150_000;
+    let env = TestEnv::with_s3().await;
+    env.partner_with_company("p", "c").await;
+    env.order_and_assign("c", 3, ASSIGNED, "p", ASSIGNED).await;
+    env.users("c", ["ann@c.example", "bob@c.example", "cat@c.example"]).await;
+    let mut csv = String::from("email\nann@c.example\nbob@c.example\nann@c.example\n");
+    for i in 3..ROWS - 1 {
+        csv.push_str(&format!("nobody{i:06}@c.example\n"));
+    }
+    csv.push_str("cat@c.example\n");
+    let records = env.drop_file("imports/c/everyone.csv", csv.into_bytes(), &[], 1, "2026-02-01T10:00:00Z").await;
+    let record = &records[0];
+    assert_eq!(record.status, seatkeeper::domain::import::ImportStatus::Committed, "{:?}", record.error);
+    let s = &record.summary;
+    assert_eq!((s.rows, s.renew, s.duplicate, s.unknown), (ROWS as u64, 3, 1, ROWS as u64 - 4));
+    assert_eq!(record.allocated, 3);
+    let cat = env.get("/v1/orgs/c/users/cat@c.example").by(&cm("c")).send().await;
+    assert_eq!(cat.body["licence_status"], "active", "the last row, in the last chunk, is licensed");
+
+    // The result holds every row, and was written as a multipart upload (S3 gives such an
+    // object an ETag ending in the number of its parts).
+    let key = "results/c/everyone.json";
+    let result = env.object_json(key).await;
+    let rows = result["rows"].as_array().unwrap();
+    assert_eq!((rows.len(), result["status"].as_str()), (ROWS, Some("committed")));
+    assert_eq!((rows[2]["line"].as_u64(), rows[2]["outcome"].as_str()), (Some(4), Some("duplicate")));
+    assert_eq!(rows[ROWS - 1]["email"], "cat@c.example");
+    let imports = env.imports();
+    let head = imports.client.head_object().bucket(&imports.bucket).key(key).send().await.unwrap();
+    let etag = head.e_tag().unwrap_or_default().trim_matches('"').to_string();
+    assert!(etag.ends_with("-2"), "a result of over 8 MiB goes in two parts: {etag}");
+}

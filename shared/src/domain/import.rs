@@ -15,7 +15,12 @@ use serde::{Deserialize, Serialize};
 use super::user::User;
 use super::{validate, DomainError};
 
+/// Rows a file sent through the API may have.
 pub const MAX_ROWS: usize = 100_000;
+/// Rows a CSV file dropped on S3 may have: it is read and reviewed in chunks, never whole.
+pub const MAX_S3_ROWS: usize = 1_000_000;
+/// The e-mail cells a streaming read hands over at a time (one stored chunk of rows).
+pub const CELLS_PER_CHUNK: usize = 1000;
 /// No line (record) of a sensible spreadsheet export is longer.
 pub const MAX_RECORD_BYTES: usize = 64 * 1024;
 pub const MAX_API_BYTES: usize = 5 * 1024 * 1024;
@@ -337,8 +342,41 @@ fn email_cell(record: &csv::ByteRecord, line: u64, index: usize, delimiter: u8) 
     Ok(cell.to_string())
 }
 
+/// What a file's header says, and how many rows it had: what a streaming read answers once the
+/// last chunk of cells is handed over.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Header {
+    pub delimiter: u8,
+    pub columns: Vec<String>,
+    pub email_column: String,
+    pub rows: u64,
+}
+
+/// One row's line and its e-mail cell, as read.
+pub type Cell = (u64, String);
+
+/// Hands over the cells of a file, [`CELLS_PER_CHUNK`] at a time; an error from it stops the read.
+pub type OnChunk<'a> = dyn FnMut(Vec<Cell>) -> Result<(), DomainError> + 'a;
+
 /// Reads a CSV export from any reader, streaming: only the e-mail cells are kept.
 pub fn read(input: impl Read, email_column: Option<&str>) -> Result<CsvFile, DomainError> {
+    let mut cells = Vec::new();
+    let header = read_chunks(input, email_column, MAX_ROWS, &mut |chunk| {
+        cells.extend(chunk);
+        Ok(())
+    })?;
+    Ok(CsvFile { delimiter: header.delimiter, columns: header.columns, email_column: header.email_column, cells })
+}
+
+/// Reads a CSV export from any reader, streaming, handing its e-mail cells to `on_chunk` a chunk
+/// at a time: memory holds one chunk, whatever the file's size. A file of more than `max_rows`
+/// rows is refused at the row past the limit.
+pub fn read_chunks(
+    input: impl Read,
+    email_column: Option<&str>,
+    max_rows: usize,
+    on_chunk: &mut OnChunk<'_>,
+) -> Result<Header, DomainError> {
     let mut reader = BufReader::with_capacity(64 * 1024, input);
     let header = read_header(&mut reader)?;
     let body = header.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&header).to_vec();
@@ -361,7 +399,8 @@ pub fn read(input: impl Read, email_column: Option<&str>) -> Result<CsvFile, Dom
         })
         .collect::<Result<_, _>>()?;
     let index = email_index(&names, email_column, Unit::Line, 1)?;
-    let mut cells = Vec::new();
+    let mut cells = Vec::with_capacity(CELLS_PER_CHUNK);
+    let mut rows = 0u64;
     let mut record = csv::ByteRecord::new();
     loop {
         let line = csv.position().line();
@@ -382,20 +421,30 @@ pub fn read(input: impl Read, email_column: Option<&str>) -> Result<CsvFile, Dom
         if blank_row(&record, line)? {
             continue;
         }
-        if cells.len() == MAX_ROWS {
-            return Err(refuse(line, format!("the file has more than {MAX_ROWS} rows; split it")));
+        if rows == max_rows as u64 {
+            return Err(refuse(line, format!("the file has more than {max_rows} rows; split it")));
         }
+        rows += 1;
         cells.push((line, email_cell(&record, line, index, delimiter)?));
+        if cells.len() == CELLS_PER_CHUNK {
+            // A refusal further on (a quote left open at the end) comes after chunks were
+            // handed over: whoever took them drops them then.
+            let full = std::mem::replace(&mut cells, Vec::with_capacity(CELLS_PER_CHUNK));
+            on_chunk(full)?;
+        }
     }
     // The reader has seen every byte now: a quote still open swallowed the end of the file.
     if let Some(opened) = csv.get_ref().open_quote() {
         return Err(refuse(opened, "a quote opened on this line is never closed; is a closing quote missing?"));
     }
-    if cells.is_empty() {
+    if rows == 0 {
         return Err(refuse(2, "the file has a header row but no data rows"));
     }
+    if !cells.is_empty() {
+        on_chunk(cells)?;
+    }
     let columns: Vec<String> = names.iter().map(|n| n.trim().to_string()).collect();
-    Ok(CsvFile { delimiter, email_column: columns[index].clone(), columns, cells })
+    Ok(Header { delimiter, email_column: columns[index].clone(), columns, rows })
 }
 
 /// Whether a `Content-Type` names an Excel workbook.
@@ -407,11 +456,30 @@ pub fn is_xlsx_media_type(content_type: &str) -> bool {
 /// as a ZIP archive does, CSV text otherwise. A workbook is read whole (a ZIP archive is read
 /// from its end), up to `max_bytes`; CSV streams.
 pub fn read_any(
-    mut input: impl Read,
+    input: impl Read,
     media_type: Option<&str>,
     email_column: Option<&str>,
     max_bytes: u64,
 ) -> Result<CsvFile, DomainError> {
+    let mut cells = Vec::new();
+    let header = read_any_chunks(input, media_type, email_column, max_bytes, MAX_ROWS, &mut |chunk| {
+        cells.extend(chunk);
+        Ok(())
+    })?;
+    Ok(CsvFile { delimiter: header.delimiter, columns: header.columns, email_column: header.email_column, cells })
+}
+
+/// [`read_any`], handing the cells over a chunk at a time as [`read_chunks`] does: CSV text
+/// streams (up to `max_rows` rows); a workbook is read whole (a ZIP archive is read from its
+/// end), up to [`MAX_ROWS`], and then handed over in chunks.
+pub fn read_any_chunks(
+    mut input: impl Read,
+    media_type: Option<&str>,
+    email_column: Option<&str>,
+    max_bytes: u64,
+    max_rows: usize,
+    on_chunk: &mut OnChunk<'_>,
+) -> Result<Header, DomainError> {
     let mut head = Vec::with_capacity(ZIP_SIGNATURE.len());
     (&mut input)
         .take(ZIP_SIGNATURE.len() as u64)
@@ -421,7 +489,7 @@ pub fn read_any(
     let says_xlsx = media_type.is_some_and(is_xlsx_media_type);
     let input = Cursor::new(head).chain(input);
     if !zip && !says_xlsx {
-        return read(input, email_column);
+        return read_chunks(input, email_column, max_rows, on_chunk);
     }
     if !zip {
         return Err(refuse_at(
@@ -438,7 +506,13 @@ pub fn read_any(
     if bytes.len() as u64 > max_bytes {
         return Err(DomainError::PayloadTooLarge(format!("the workbook is larger than {max_bytes} bytes")));
     }
-    read_xlsx(Cursor::new(bytes), email_column)
+    let CsvFile { delimiter, columns, email_column, cells } = read_xlsx(Cursor::new(bytes), email_column)?;
+    let rows = cells.len() as u64;
+    let mut cells = cells.into_iter().peekable();
+    while cells.peek().is_some() {
+        on_chunk(cells.by_ref().take(CELLS_PER_CHUNK).collect())?;
+    }
+    Ok(Header { delimiter, columns, email_column, rows })
 }
 
 /// A spreadsheet cell as text.
@@ -594,50 +668,106 @@ pub struct Review {
 /// Decides each row against the org's users at `now`. Company managers are never released by a
 /// sync: a file of learners must not lock the managers out.
 pub fn review(file: &CsvFile, users: &HashMap<String, User>, available: u64, mode: Mode, now: DateTime<Utc>) -> Review {
-    let mut seen = HashSet::new();
-    let mut summary = Summary { available, ..Default::default() };
-    let rows: Vec<Row> = file
-        .cells
-        .iter()
-        .map(|(line, cell)| {
-            let (email, outcome) = match validate::email("email", cell) {
-                Err(_) => (kept_cell(cell.trim()), RowOutcome::Invalid),
-                Ok(email) if !seen.insert(email.clone()) => (email, RowOutcome::Duplicate),
-                Ok(email) => match users.get(&email) {
-                    None => (email, RowOutcome::Unknown),
-                    Some(u) if u.holds_seat(now) => (email, RowOutcome::AlreadyActive),
-                    Some(_) => (email, RowOutcome::Renew),
-                },
-            };
-            match outcome {
-                RowOutcome::Renew => summary.renew += 1,
-                RowOutcome::AlreadyActive => summary.already_active += 1,
-                RowOutcome::Unknown => summary.unknown += 1,
-                RowOutcome::Invalid => summary.invalid += 1,
-                RowOutcome::Duplicate => summary.duplicate += 1,
-                RowOutcome::Release => summary.release += 1,
-            }
-            Row { line: *line, email, outcome }
-        })
-        .collect();
-    summary.rows = rows.len() as u64;
-    summary.shortfall = summary.renew.saturating_sub(available);
-    let release: Vec<String> = match mode {
+    let mut reviewer = Reviewer::new(now);
+    let rows = reviewer.chunk(&file.cells, users);
+    let mut release: Vec<String> = match mode {
         Mode::Renew => vec![],
-        Mode::Sync => {
-            let mut r: Vec<String> = users
-                .values()
-                .filter(|u| {
-                    !seen.contains(&u.email) && u.role == super::user::UserRole::Learner && u.released_at.is_none()
-                })
-                .map(|u| u.email.clone())
-                .collect();
-            r.sort();
-            r
-        }
+        Mode::Sync => users.values().filter(|u| reviewer.releases(u)).map(|u| u.email.clone()).collect(),
     };
-    summary.release = release.len() as u64;
+    release.sort();
+    let summary = reviewer.summary(available, release.len() as u64);
     Review { rows, summary, release }
+}
+
+/// The review of a file read a chunk at a time (DOMAIN.md §10): each chunk's rows are decided
+/// against the users its e-mails name, and what must be remembered across chunks — which
+/// e-mails came before, for duplicates and for who a sync releases — is one 64-bit hash per
+/// e-mail, not the e-mails. (Two different e-mails share a hash with a chance of about 1 in
+/// 3·10⁷ in a file of 1,000,000 rows; the later one would be called a duplicate.)
+#[derive(Debug)]
+pub struct Reviewer {
+    now: DateTime<Utc>,
+    seen: HashSet<u64>,
+    summary: Summary,
+}
+
+/// The hash a [`Reviewer`] remembers an e-mail by (SipHash with fixed keys). A set of them
+/// lives in one process only: a resumed commit builds its own from the stored rows.
+fn email_hash(email: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    email.hash(&mut h);
+    h.finish()
+}
+
+impl Reviewer {
+    pub fn new(now: DateTime<Utc>) -> Self {
+        Reviewer { now, seen: HashSet::new(), summary: Summary::default() }
+    }
+
+    /// The valid e-mails of `cells`: whose users a chunk's review reads.
+    pub fn emails(cells: &[Cell]) -> Vec<String> {
+        let mut emails: Vec<String> = cells.iter().filter_map(|(_, c)| validate::email("email", c).ok()).collect();
+        emails.sort();
+        emails.dedup();
+        emails
+    }
+
+    /// Decides the rows of one chunk, in file order after the chunks before it; `users` holds
+    /// (at least) the users its e-mails name. Stored rows given again as cells (a fresh review
+    /// at commit) come out the same but for what changed meanwhile: an invalid row is kept in a
+    /// form that never passes for an e-mail.
+    pub fn chunk(&mut self, cells: &[Cell], users: &HashMap<String, User>) -> Vec<Row> {
+        let rows: Vec<Row> = cells.iter().map(|(line, cell)| self.row(*line, cell, users)).collect();
+        self.summary.rows += rows.len() as u64;
+        rows
+    }
+
+    fn row(&mut self, line: u64, cell: &str, users: &HashMap<String, User>) -> Row {
+        let (email, outcome) = match validate::email("email", cell) {
+            Err(_) => (kept_cell(cell.trim()), RowOutcome::Invalid),
+            Ok(email) if !self.seen.insert(email_hash(&email)) => (email, RowOutcome::Duplicate),
+            Ok(email) => match users.get(&email) {
+                None => (email, RowOutcome::Unknown),
+                Some(u) if u.holds_seat(self.now) => (email, RowOutcome::AlreadyActive),
+                Some(_) => (email, RowOutcome::Renew),
+            },
+        };
+        let s = &mut self.summary;
+        match outcome {
+            RowOutcome::Renew => s.renew += 1,
+            RowOutcome::AlreadyActive => s.already_active += 1,
+            RowOutcome::Unknown => s.unknown += 1,
+            RowOutcome::Invalid => s.invalid += 1,
+            RowOutcome::Duplicate => s.duplicate += 1,
+            RowOutcome::Release => s.release += 1,
+        }
+        Row { line, email, outcome }
+    }
+
+    /// Remembers the e-mails of rows decided before (a commit's pass over the stored rows), for
+    /// [`Reviewer::releases`].
+    pub fn saw(&mut self, rows: &[Row]) {
+        self.seen.extend(rows.iter().map(|r| email_hash(&r.email)));
+    }
+
+    /// Under `mode = sync`, once every chunk is reviewed: whether `user` is one the file leaves
+    /// out, to be released (a learner, not released yet).
+    pub fn releases(&self, user: &User) -> bool {
+        user.role == super::user::UserRole::Learner
+            && user.released_at.is_none()
+            && !self.seen.contains(&email_hash(&user.email))
+    }
+
+    /// The summary of every chunk reviewed, against `available` seats, with `release` users a
+    /// sync releases.
+    pub fn summary(&self, available: u64, release: u64) -> Summary {
+        let mut summary = self.summary.clone();
+        summary.available = available;
+        summary.shortfall = summary.renew.saturating_sub(available);
+        summary.release = release;
+        summary
+    }
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use crate::domain::DomainError;
 use crate::http::{Ctx, Reply};
 use crate::imports::commit::commit;
 use crate::imports::jobs;
+use crate::imports::{review_file, Reading};
 use crate::store::imports::{Chunk, RowSet};
 use crate::store::{Error, Store};
 
@@ -51,16 +52,17 @@ pub async fn create(cx: &Ctx<'_>) -> Result<Reply, Error> {
         .into());
     }
     let mode = cx.req.query("mode").map(Mode::parse).transpose()?.unwrap_or(Mode::Renew);
-    let file = import::read_any(
-        &cx.req.body[..],
-        cx.req.header("content-type"),
-        cx.req.query("email_column"),
-        import::MAX_API_BYTES as u64,
-    )?;
+    let reading = Reading {
+        media_type: cx.req.header("content-type").map(str::to_string),
+        email_column: cx.req.query("email_column").map(str::to_string),
+        max_bytes: import::MAX_API_BYTES as u64,
+        max_rows: import::MAX_ROWS,
+    };
     let now = cx.req.now;
     let mut record = decide::new_record(new_id("imp"), &org.org_id, Source::Api, mode, principal.actor(), now);
-    let reviewed = crate::imports::review(&cx.app.store, &org, file, &mut record, now).await?;
-    let reply = Reply::created(with_rows(&record, &reviewed.rows));
+    let body = std::io::Cursor::new(cx.req.body.clone());
+    let head = review_file(&cx.app.store, &org, body, reading, &mut record, now).await?;
+    let reply = Reply::created(with_rows(&record, &head));
     let decided = decide::reviewed(record, &org, principal, now).map(|_| reply);
     // The record's id is new: a lost race here can only be a twin under the same key.
     cx.execute(|| async { Ok(decided.clone()) }).await
@@ -155,13 +157,20 @@ impl RowsCursor {
 
     /// Takes the rows of chunk `index` it wants, from where it stands, into `items` until they
     /// are `limit`; whether the page is full (then it stands after the last row taken).
-    fn take(&mut self, index: usize, chunk: Chunk, items: &mut Vec<serde_json::Value>, limit: usize) -> bool {
+    fn take(
+        &mut self,
+        index: usize,
+        chunk: Chunk,
+        items: &mut Vec<serde_json::Value>,
+        limit: usize,
+        view: fn(&Row) -> serde_json::Value,
+    ) -> bool {
         if index != self.chunk {
             self.chunk = index;
             self.row = 0;
         }
         let views: Vec<(RowOutcome, serde_json::Value)> = match chunk {
-            Chunk::File(rows) => rows.iter().map(|r| (r.outcome, r.view())).collect(),
+            Chunk::File(rows) => rows.iter().map(|r| (r.outcome, view(r))).collect(),
             Chunk::Release(emails) => emails.iter().map(|e| (RowOutcome::Release, Row::release_view(e))).collect(),
         };
         for (k, (o, view)) in views.into_iter().enumerate().skip(self.row) {
@@ -205,6 +214,16 @@ const CHUNKS_PER_PAGE: usize = 8;
 pub async fn rows(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let (_, record) = load_import(cx, Action::ReadLicences).await?;
     let outcome = cx.req.query("outcome").map(RowOutcome::parse).transpose()?;
+    rows_page(cx, &record, outcome, Row::view).await
+}
+
+/// A page of a record's rows (of `outcome`, or every row), each shown by `view`.
+pub(crate) async fn rows_page(
+    cx: &Ctx<'_>,
+    record: &ImportRecord,
+    outcome: Option<RowOutcome>,
+    view: fn(&Row) -> serde_json::Value,
+) -> Result<Reply, Error> {
     let page = cx.req.page()?;
     let limit = page.limit.max(1) as usize;
     let total = rows_total(&record.summary, outcome);
@@ -213,7 +232,7 @@ pub async fn rows(cx: &Ctx<'_>) -> Result<Reply, Error> {
         None => RowsCursor::start(&record.import_id, outcome),
     };
     let mut items: Vec<serde_json::Value> = Vec::new();
-    let next = read_page(&cx.app.store, &mut at, &mut items, limit, total).await?;
+    let next = read_page(&cx.app.store, &mut at, &mut items, limit, total, view).await?;
     let given = at.given + items.len() as u64;
     let next_cursor = next.filter(|_| given < total || total == 0).map(|c| RowsCursor { given, ..c }.encode());
     Ok(Reply::ok(json!({ "items": items, "next_cursor": next_cursor })))
@@ -227,6 +246,7 @@ async fn read_page(
     items: &mut Vec<serde_json::Value>,
     limit: usize,
     total: u64,
+    view: fn(&Row) -> serde_json::Value,
 ) -> Result<Option<RowsCursor>, Error> {
     let mut chunks_read = 0;
     loop {
@@ -240,7 +260,7 @@ async fn read_page(
         let (chunks, more) = store.import_chunks(&at.import, set, at.chunk, CHUNKS_PER_READ).await?;
         chunks_read += chunks.len().max(1);
         for (index, chunk) in chunks {
-            if at.take(index, chunk, items, limit) {
+            if at.take(index, chunk, items, limit, view) {
                 return Ok(Some(at.clone()));
             }
         }

@@ -31,6 +31,7 @@ pub enum Op {
     Access,
     Allocate,
     GetAllocation,
+    ListAllocationRows,
     ListLicences,
     CreateImport,
     ConfirmImport,
@@ -78,6 +79,7 @@ impl Op {
             | Op::Access
             | Op::ListEnrolments
             | Op::GetAllocation
+            | Op::ListAllocationRows
             | Op::ListLicences
             | Op::ConfirmImport
             | Op::GetImport
@@ -137,6 +139,7 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/v1/orgs/{org_id}/users/{email}/access", Op::Access, USERS),
     route("POST", "/v1/orgs/{org_id}/allocations", Op::Allocate, ALLOCATE),
     route("GET", "/v1/orgs/{org_id}/allocations/{allocation_id}", Op::GetAllocation, ALLOCATE),
+    route("GET", "/v1/orgs/{org_id}/allocations/{allocation_id}/rows", Op::ListAllocationRows, ALLOCATE),
     route("GET", "/v1/orgs/{org_id}/licences", Op::ListLicences, ALLOCATE),
     route("POST", "/v1/orgs/{org_id}/imports", Op::CreateImport, IMPORT_ALLOCATION),
     route("POST", "/v1/orgs/{org_id}/imports/{import_id}/confirm", Op::ConfirmImport, IMPORT_ALLOCATION),

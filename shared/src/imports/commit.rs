@@ -8,11 +8,12 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
+use super::{Leaving, RowChunks};
 use crate::command::{Decision, RACED};
 use crate::domain::auth::Principal;
-use crate::domain::decide::imports::{self as decide, RowSeat, Seat};
+use crate::domain::decide::imports::{self as decide, Issued, RowSeat, Seat};
 use crate::domain::decide::users as decide_users;
-use crate::domain::import::{ImportRecord, ImportStatus, Mode, Row, RowOutcome};
+use crate::domain::import::{Cell, ImportRecord, ImportStatus, Mode, Reviewer, Row, RowOutcome};
 use crate::domain::org::Org;
 use crate::domain::policy::Policy;
 use crate::domain::user::User;
@@ -21,6 +22,9 @@ use crate::store::{Error, Store, StoreError};
 
 /// Licence writes sent at once while committing.
 pub const WRITES_IN_FLIGHT: usize = 32;
+
+/// Licences written between two saves of the commit's progress.
+const PROGRESS_EVERY: usize = 2 * WRITES_IN_FLIGHT;
 
 /// Attempts at one row's licence while its user keeps changing.
 const LICENCE_ATTEMPTS: usize = 4;
@@ -99,14 +103,14 @@ async fn reserve(
     record: &ImportRecord,
     now: DateTime<Utc>,
 ) -> Result<Option<ImportRecord>, Error> {
-    let rows = store.import_rows(&record.import_id).await?;
     let policy = store.policy(org).await?;
     let balance = store.balance(&org.org_id, &policy).await?;
-    let users = store.all_users(&org.org_id).await?;
-    let fresh = decide::review_again(record, &rows, &users, &balance, now);
-    if fresh.rows != rows {
-        store.save_import_rows(&record.import_id, &fresh.rows).await?;
-    }
+    let reviewer = review_again(store, &org.org_id, &record.import_id, now).await?;
+    let release = match record.mode {
+        Mode::Sync => count_leaving(store, &org.org_id, &reviewer).await?,
+        Mode::Renew => 0,
+    };
+    let fresh = reviewer.summary(balance.available(now), release);
     let decided = decide::reserve(org, record, &fresh, &balance, now)?;
     match store.apply(&decided.changes, None).await {
         Ok(()) => {}
@@ -117,11 +121,35 @@ async fn reserve(
         // Who the fresh review releases, for the record's readers; only the attempt that moved
         // the record writes it, so racing attempts do not overwrite each other's list.
         let previous = record.summary.release as usize;
-        if let Err(e) = store.save_release_rows(&record.import_id, &fresh.release, previous).await {
+        if let Err(e) = super::write_release(store, &org.org_id, &record.import_id, &reviewer, previous).await {
             tracing::warn!(error = %e, import_id = %record.import_id, "the release list was not rewritten");
         }
     }
     Ok(Some(decided.outcome))
+}
+
+/// Every stored chunk of rows reviewed again as things are now, a chunk at a time; a chunk
+/// whose outcomes changed is stored again. The reviewer that has seen every row.
+async fn review_again(store: &Store, org_id: &str, import_id: &str, now: DateTime<Utc>) -> Result<Reviewer, Error> {
+    let mut reviewer = Reviewer::new(now);
+    let mut chunks = RowChunks::new(import_id);
+    while let Some((index, rows)) = chunks.next(store).await? {
+        let cells: Vec<Cell> = rows.iter().map(|r| (r.line, r.email.clone())).collect();
+        let fresh = super::review_chunk(store, org_id, &mut reviewer, &cells).await?;
+        if fresh != rows {
+            store.put_row_chunk(import_id, index, &fresh).await?;
+        }
+    }
+    Ok(reviewer)
+}
+
+/// Under `mode = sync`: how many of the org's users the file leaves out.
+async fn count_leaving(store: &Store, org_id: &str, reviewer: &Reviewer) -> Result<u64, Error> {
+    let (mut pages, mut count) = (Leaving::new(org_id), 0);
+    while let Some(users) = pages.next(store, reviewer).await? {
+        count += users.len() as u64;
+    }
+    Ok(count)
 }
 
 /// Writes the licences of the `renew` rows (one conditional write each), releases the users a
@@ -133,44 +161,70 @@ async fn finish(
     by: &Principal,
     now: DateTime<Utc>,
 ) -> Result<ImportRecord, Error> {
-    let rows = store.import_rows(&record.import_id).await?;
     let policy = store.policy(org).await?;
-    let users = store.all_users(&org.org_id).await?;
-    let seats = issue_rows(store, org, &record, &rows, &users, &policy, now).await?;
+    let (issued, reviewer) = issue_rows(store, org, &record, &policy, now).await?;
     let released = match record.mode {
-        Mode::Sync => release_leaving(store, org, &rows, &users, by, now).await?,
+        Mode::Sync => release_leaving(store, org, &reviewer, by, now).await?,
         Mode::Renew => 0,
     };
-    apply_or_reload(store, decide::finish(org, &record, &seats, released, by, now)).await
+    apply_or_reload(store, decide::finish(org, &record, &issued, released, by, now)).await
 }
 
-/// Writes the licence of every `renew` row, [`WRITES_IN_FLIGHT`] at a time; where each row's
-/// seat stands (row `i` of the renew rows takes seat `i` of the reservation).
+/// Writes the licence of every `renew` row, a chunk of rows at a time with [`WRITES_IN_FLIGHT`]
+/// writes in flight (the progress saved every [`PROGRESS_EVERY`]), the next chunk (its rows and
+/// users) read while this one is written; the licences issued by lot (row `i` of the renew rows takes seat `i` of the
+/// reservation), and a reviewer that has seen every row (for who a sync leaves out).
 async fn issue_rows(
     store: &Store,
     org: &Org,
     record: &ImportRecord,
-    rows: &[Row],
-    users: &HashMap<String, User>,
     policy: &Policy,
     now: DateTime<Utc>,
-) -> Result<Vec<Seat>, Error> {
+) -> Result<(Issued, Reviewer), Error> {
+    use futures::stream::{self, StreamExt};
     let reservation = record.reservation.clone().unwrap_or_default();
-    let renew: Vec<&Row> = rows.iter().filter(|r| r.outcome == RowOutcome::Renew).collect();
-    // The writes of one batch are made (and their users copied) only when the batch goes, so
-    // memory holds one copy of the org's users, not two.
-    let mut seats: Vec<Seat> = Vec::with_capacity(renew.len());
-    for (b, batch) in renew.chunks(WRITES_IN_FLIGHT).enumerate() {
-        let writes = batch.iter().enumerate().filter_map(|(j, row)| {
-            let seat = decide::row_seat(record, &reservation, b * WRITES_IN_FLIGHT + j, row)?;
-            Some(issue_one(store, org, &row.email, users.get(&row.email).cloned(), seat, policy, now))
-        });
-        for seat in futures::future::join_all(writes).await {
-            seats.push(seat?);
-        }
-        store.save_progress(&record.import_id, seats.len() as u64).await?;
+    let (mut issued, mut reviewer, mut settled) = (Issued::new(), Reviewer::new(now), 0usize);
+    let mut chunks = RowChunks::new(&record.import_id);
+    let mut next = renew_chunk(store, &org.org_id, &mut chunks).await?;
+    while let Some((rows, users)) = next {
+        reviewer.saw(&rows);
+        let renew: Vec<&Row> = rows.iter().filter(|r| r.outcome == RowOutcome::Renew).collect();
+        let writing = async {
+            for part in renew.chunks(PROGRESS_EVERY) {
+                // Made before the stream takes them (a stream of a lazy closure is not `Send`).
+                let writes: Vec<_> = part
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(j, row)| {
+                        let seat = decide::row_seat(record, &reservation, settled + j, row)?;
+                        Some(issue_one(store, org, &row.email, users.get(&row.email).cloned(), seat, policy, now))
+                    })
+                    .collect();
+                for seat in stream::iter(writes).buffer_unordered(WRITES_IN_FLIGHT).collect::<Vec<_>>().await {
+                    decide::tally(&mut issued, &seat?);
+                }
+                settled += part.len();
+                store.save_progress(&record.import_id, settled as u64).await?;
+            }
+            Ok::<(), Error>(())
+        };
+        let (written, following) = tokio::join!(writing, renew_chunk(store, &org.org_id, &mut chunks));
+        written?;
+        next = following?;
     }
-    Ok(seats)
+    Ok((issued, reviewer))
+}
+
+/// The next chunk of rows, with the users of its `renew` rows.
+async fn renew_chunk(
+    store: &Store,
+    org_id: &str,
+    chunks: &mut RowChunks<'_>,
+) -> Result<Option<(Vec<Row>, HashMap<String, User>)>, Error> {
+    let Some((_, rows)) = chunks.next(store).await? else { return Ok(None) };
+    let emails = rows.iter().filter(|r| r.outcome == RowOutcome::Renew).map(|r| r.email.clone()).collect();
+    let users = super::named_users(store, org_id, emails).await?;
+    Ok(Some((rows, users)))
 }
 
 /// One row's licence, written on its own over the version of `user` (the row's `email`) read;
@@ -196,28 +250,30 @@ async fn issue_one(
     Err(StoreError::Retryable("a user kept changing while its licence was written".into()).into())
 }
 
-/// Under `mode = sync`: releases the users the file leaves out (`decide::users::release`, as a
-/// release through the API); how many were released now.
+/// Under `mode = sync`: releases the users the file (every row seen by `reviewer`) leaves out
+/// (`decide::users::release`, as a release through the API), read page by page; how many were
+/// released now.
 async fn release_leaving(
     store: &Store,
     org: &Org,
-    rows: &[Row],
-    users: &HashMap<String, User>,
+    reviewer: &Reviewer,
     by: &Principal,
     now: DateTime<Utc>,
 ) -> Result<u64, Error> {
-    let mut released = 0;
-    for email in decide::leaving(rows, users, now) {
-        let Some(u) = store.user(&org.org_id, &email).await? else { continue };
-        if u.released_at.is_some() {
-            continue;
-        }
-        let (live, reuse) = store.release_state(org, &u, now).await?;
-        let decided = decide_users::release(org, &u, &live, &reuse, by, now);
-        match store.apply(&decided.changes, None).await {
-            Ok(()) => released += 1,
-            Err(Error::Race(_)) => {}
-            Err(e) => return Err(e),
+    let (mut pages, mut released) = (Leaving::new(&org.org_id), 0);
+    while let Some(users) = pages.next(store, reviewer).await? {
+        for listed in users {
+            let Some(u) = store.user(&org.org_id, &listed.email).await? else { continue };
+            if u.released_at.is_some() {
+                continue;
+            }
+            let (live, reuse) = store.release_state(org, &u, now).await?;
+            let decided = decide_users::release(org, &u, &live, &reuse, by, now);
+            match store.apply(&decided.changes, None).await {
+                Ok(()) => released += 1,
+                Err(Error::Race(_)) => {}
+                Err(e) => return Err(e),
+            }
         }
     }
     Ok(released)

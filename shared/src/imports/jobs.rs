@@ -59,8 +59,7 @@ pub async fn run(
     let by = Principal::new("job", &record.created_by, org_id, Role::Platform);
     let done = commit(store, &org, record, &by, now).await?;
     if done.source == Source::Allocation && done.status == ImportStatus::Committed {
-        let rows = store.import_rows(&done.import_id).await?;
-        super::many::audit(store, &org, &done, &rows, &by, now).await?;
+        super::many::audit_from_chunks(store, &org, &done, &by, now).await?;
     }
     Ok(Some(done))
 }

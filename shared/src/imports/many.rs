@@ -14,7 +14,7 @@ use crate::domain::audit::AuditEntry;
 use crate::domain::auth::Principal;
 use crate::domain::change::Change;
 use crate::domain::decide::imports as decide;
-use crate::domain::import::{self, CsvFile, ImportRecord, ImportStatus, Mode, RowOutcome, Source};
+use crate::domain::import::{self, Header, ImportRecord, ImportStatus, Mode, RowOutcome, Source};
 use crate::domain::org::Org;
 use crate::domain::user::User;
 use crate::domain::validate;
@@ -89,7 +89,8 @@ async fn finished(
 /// its rows (`reviewed`).
 async fn start(store: &Store, job: Job<'_>) -> Result<ImportRecord, Error> {
     let Job { org, allocation_id, emails, create_missing, balance, by, now } = job;
-    let users = store.all_users(&org.org_id).await?;
+    let valid: Vec<String> = emails.iter().filter_map(|e| validate::email("emails", e).ok()).collect();
+    let users = super::named_users(store, &org.org_id, valid).await?;
     let candidates: Vec<Candidate> = emails
         .iter()
         .map(|raw| Candidate {
@@ -103,8 +104,9 @@ async fn start(store: &Store, job: Job<'_>) -> Result<ImportRecord, Error> {
     create_users(store, org, &needing, now).await?;
     let mut record = decide::new_record(allocation_id, &org.org_id, Source::Allocation, Mode::Renew, by.actor(), now);
     let cells = emails.iter().enumerate().map(|(i, e)| (i as u64 + 1, e.clone())).collect();
-    let file = CsvFile { delimiter: b',', columns: vec!["email".into()], email_column: "email".into(), cells };
-    super::review(store, org, file, &mut record, now).await?;
+    let rows = emails.len() as u64;
+    let header = Header { delimiter: b',', columns: vec!["email".into()], email_column: "email".into(), rows };
+    super::review_cells(store, org, header, cells, &mut record, now).await?;
     super::commit::apply_or_reload(store, decide::recorded(record)).await
 }
 
@@ -137,6 +139,40 @@ pub(crate) async fn audit(
     let licensed: Vec<&str> =
         rows.iter().filter(|r| r.outcome == RowOutcome::Renew).map(|r| r.email.as_str()).collect();
     let (named, truncated) = crate::domain::notice::sample(&licensed);
+    let named: Vec<String> = named.into_iter().map(str::to_string).collect();
+    write_audit(store, org, done, named, truncated, by, now).await
+}
+
+/// The allocation's audit entry for a job finished in the background: the sample of e-mails
+/// read from the first stored chunks that hold it, not from every row.
+pub(crate) async fn audit_from_chunks(
+    store: &Store,
+    org: &Org,
+    done: &ImportRecord,
+    by: &Principal,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    let (mut named, mut chunks) = (Vec::new(), super::RowChunks::new(&done.import_id));
+    let truncated = loop {
+        let Some((_, rows)) = chunks.next(store).await? else { break false };
+        named.extend(rows.into_iter().filter(|r| r.outcome == RowOutcome::Renew).map(|r| r.email));
+        if named.len() > crate::domain::notice::SAMPLE {
+            named.truncate(crate::domain::notice::SAMPLE);
+            break true;
+        }
+    };
+    write_audit(store, org, done, named, truncated, by, now).await
+}
+
+async fn write_audit(
+    store: &Store,
+    org: &Org,
+    done: &ImportRecord,
+    named: Vec<String>,
+    truncated: bool,
+    by: &Principal,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
     let details = json!({
         "count": done.allocated,
         "emails": named,

@@ -8,42 +8,210 @@
 //! `committed`, again in one transaction. The decisions are `domain::decide::imports`; a retry
 //! after a crash recognises what was written, writes the rest, and returns exactly the seats left
 //! over: every row licensed once, no seat lost.
+//!
+//! Memory holds a chunk of rows, not the file: the review ([`review_file`]) decides the rows
+//! [`import::CELLS_PER_CHUNK`] at a time as the reader hands them over, against the users the
+//! chunk names, and stores each chunk; the commit reads the stored chunks the same way; what is
+//! remembered across chunks is a hash per e-mail (`domain::import::Reviewer`); and the S3 result
+//! file is streamed ([`result`]).
 
 pub mod commit;
 pub mod jobs;
 pub mod many;
+pub mod result;
 pub mod s3;
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
-use crate::domain::import::{self, ImportRecord, ImportStatus};
+use crate::domain::import::{self, Cell, Header, ImportRecord, ImportStatus, Reviewer, Row};
 use crate::domain::org::Org;
-use crate::store::{Error, Store};
+use crate::domain::user::User;
+use crate::domain::DomainError;
+use crate::store::imports::{Chunk, RowSet};
+use crate::store::{Error, PageRequest, Read, ReleaseWriter, Store, StoreError};
 
-/// Reads and reviews a file into `record` (its e-mail column, columns and summary) and keeps
-/// what the review found beside it: the file's rows and, under `mode = sync`, who would be
-/// released. The record itself is not written; nothing is applied.
-pub(crate) async fn review(
-    store: &Store,
-    org: &Org,
-    file: import::CsvFile,
-    record: &mut ImportRecord,
-    now: DateTime<Utc>,
-) -> Result<import::Review, Error> {
-    let users = store.all_users(&org.org_id).await?;
-    let policy = store.policy(org).await?;
-    let available = store.balance(&org.org_id, &policy).await?.available(now);
-    let reviewed = import::review(&file, &users, available, record.mode, now);
-    record.email_column = Some(file.email_column);
-    record.columns = file.columns;
-    record.summary = reviewed.summary.clone();
-    store.save_import_rows(&record.import_id, &reviewed.rows).await?;
-    if !reviewed.release.is_empty() {
-        store.save_release_rows(&record.import_id, &reviewed.release, 0).await?;
-    }
-    Ok(reviewed)
+/// How a file is read: its media type, the e-mail column asked for, and its limits.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Reading {
+    pub media_type: Option<String>,
+    pub email_column: Option<String>,
+    pub max_bytes: u64,
+    pub max_rows: usize,
 }
 
+/// Chunks of cells in flight between the reader and the review.
+const CHUNKS_IN_FLIGHT: usize = 2;
+
+/// Reads `input` on a thread of its own (CSV streams; see [`import::read_any_chunks`]) and
+/// reviews it a chunk at a time as it comes; see [`review_chunks`].
+pub(crate) async fn review_file<R: std::io::Read + Send + 'static>(
+    store: &Store,
+    org: &Org,
+    input: R,
+    reading: Reading,
+    record: &mut ImportRecord,
+    now: DateTime<Utc>,
+) -> Result<Vec<Row>, Error> {
+    let (tx, rx) = mpsc::channel::<Vec<Cell>>(CHUNKS_IN_FLIGHT);
+    let reader = tokio::task::spawn_blocking(move || {
+        let Reading { media_type, email_column, max_bytes, max_rows } = reading;
+        import::read_any_chunks(input, media_type.as_deref(), email_column.as_deref(), max_bytes, max_rows, &mut |c| {
+            tx.blocking_send(c).map_err(|_| DomainError::Conflict("the review stopped".into()))
+        })
+    });
+    review_chunks(store, org, rx, reader, record, now).await
+}
+
+/// Reviews cells already in memory (an allocation's e-mails) as [`review_file`] reviews a file.
+pub(crate) async fn review_cells(
+    store: &Store,
+    org: &Org,
+    header: Header,
+    cells: Vec<Cell>,
+    record: &mut ImportRecord,
+    now: DateTime<Utc>,
+) -> Result<Vec<Row>, Error> {
+    let (tx, rx) = mpsc::channel::<Vec<Cell>>(CHUNKS_IN_FLIGHT);
+    let producer = tokio::spawn(async move {
+        for chunk in cells.chunks(import::CELLS_PER_CHUNK) {
+            if tx.send(chunk.to_vec()).await.is_err() {
+                break;
+            }
+        }
+        Ok(header)
+    });
+    review_chunks(store, org, rx, producer, record, now).await
+}
+
+/// Reviews a file into `record` (its e-mail column, columns and summary) a chunk at a time as
+/// `chunks` brings them: each chunk's rows decided against the users its e-mails name (read 100
+/// at a time) and stored as a chunk of rows; under `mode = sync`, who would be released, read
+/// page by page from the org's users. Memory holds a chunk and a hash per e-mail, whatever the
+/// file's size. A file refused part-way (by `reader`'s answer) leaves no rows behind. The
+/// record itself is not written; nothing is applied. The answer: the first chunk's rows.
+async fn review_chunks(
+    store: &Store,
+    org: &Org,
+    mut chunks: mpsc::Receiver<Vec<Cell>>,
+    reader: JoinHandle<Result<Header, DomainError>>,
+    record: &mut ImportRecord,
+    now: DateTime<Utc>,
+) -> Result<Vec<Row>, Error> {
+    let mut reviewer = Reviewer::new(now);
+    let (mut stored, mut head, mut failure) = (0, Vec::new(), None);
+    while let Some(cells) = chunks.recv().await {
+        match review_chunk(store, &org.org_id, &mut reviewer, &cells).await {
+            Ok(rows) => match store.put_row_chunk(&record.import_id, stored, &rows).await {
+                Ok(()) if stored == 0 => (stored, head) = (1, rows),
+                Ok(()) => stored += 1,
+                Err(e) => failure = Some(e.into()),
+            },
+            Err(e) => failure = Some(e),
+        }
+        if failure.is_some() {
+            break;
+        }
+    }
+    drop(chunks);
+    let read = reader.await.map_err(|e| Error::from(StoreError::Other(format!("the file's reader stopped: {e}"))));
+    let header = match (failure, read) {
+        (None, Ok(Ok(header))) => header,
+        (failure, read) => {
+            // The reader's own refusal (the line it names) comes first; the review's failure
+            // (a chunk not stored) otherwise.
+            let why = match read {
+                Ok(Err(refusal)) if failure.is_none() || !matches!(refusal, DomainError::Conflict(_)) => refusal.into(),
+                Err(e) if failure.is_none() => e,
+                _ => failure.unwrap_or_else(|| StoreError::Other("the review stopped".into()).into()),
+            };
+            if let Err(e) = store.delete_row_chunks(&record.import_id, stored).await {
+                tracing::warn!(error = %e, import_id = %record.import_id, "the rows of a refused file were not removed");
+            }
+            return Err(why);
+        }
+    };
+    let release = match record.mode {
+        import::Mode::Sync => write_release(store, &org.org_id, &record.import_id, &reviewer, 0).await?,
+        import::Mode::Renew => 0,
+    };
+    let policy = store.policy(org).await?;
+    let available = store.balance(&org.org_id, &policy).await?.available(now);
+    record.email_column = Some(header.email_column);
+    record.columns = header.columns;
+    record.summary = reviewer.summary(available, release as u64);
+    Ok(head)
+}
+
+/// Reviews one chunk of cells against the users its e-mails name.
+pub(crate) async fn review_chunk(
+    store: &Store,
+    org_id: &str,
+    reviewer: &mut Reviewer,
+    cells: &[Cell],
+) -> Result<Vec<Row>, Error> {
+    let users = named_users(store, org_id, Reviewer::emails(cells)).await?;
+    Ok(reviewer.chunk(cells, &users))
+}
+
+/// The users of an org the e-mails name (those that exist), by e-mail. Read eventually
+/// consistent, at half the capacity: every licence an import writes is conditional on the
+/// user's version read (a stale one is read again), and the reserve reviews every row again.
+pub(crate) async fn named_users(
+    store: &Store,
+    org_id: &str,
+    emails: Vec<String>,
+) -> Result<HashMap<String, User>, Error> {
+    let users = store.users_by_email_read(org_id, &emails, Read::Eventual).await?;
+    Ok(users.into_iter().map(|u| (u.email.clone(), u)).collect())
+}
+
+/// Under `mode = sync`: writes who the file leaves out (`reviewer` has seen every row) as the
+/// import's release list, over a list of `previous` e-mails; how many it holds.
+pub(crate) async fn write_release(
+    store: &Store,
+    org_id: &str,
+    import_id: &str,
+    reviewer: &Reviewer,
+    previous: usize,
+) -> Result<usize, Error> {
+    let mut list = ReleaseWriter::new(store, import_id, previous);
+    let mut pages = Leaving::new(org_id);
+    while let Some(users) = pages.next(store, reviewer).await? {
+        for u in users {
+            list.push(u.email).await?;
+        }
+    }
+    Ok(list.close().await?)
+}
+
+/// Under `mode = sync`: the org's users a file leaves out, found page by page.
+pub(crate) struct Leaving {
+    org_id: String,
+    cursor: Option<String>,
+    done: bool,
+}
+
+impl Leaving {
+    pub(crate) fn new(org_id: &str) -> Self {
+        Leaving { org_id: org_id.into(), cursor: None, done: false }
+    }
+
+    /// The next page's users the file (every row of it seen by `reviewer`) leaves out; `None`
+    /// after the last page.
+    pub(crate) async fn next(&mut self, store: &Store, reviewer: &Reviewer) -> Result<Option<Vec<User>>, Error> {
+        if self.done {
+            return Ok(None);
+        }
+        let page = store.users(&self.org_id, &PageRequest { limit: 1000, cursor: self.cursor.take() }).await?;
+        self.cursor = page.next_cursor;
+        self.done = self.cursor.is_none();
+        Ok(Some(page.items.into_iter().filter(|u| reviewer.releases(u)).collect()))
+    }
+}
 /// The record as its readers see it, with its progress: `rows_total`, the file's rows (an
 /// allocation's e-mails), and `rows_done`, how many of them are settled — every row that needs no
 /// licence, and the `renew` rows whose licence is written (read from one small progress item
@@ -62,4 +230,36 @@ pub async fn view(store: &Store, record: &ImportRecord) -> Result<serde_json::Va
     v["rows_total"] = serde_json::json!(total);
     v["rows_done"] = serde_json::json!(done);
     Ok(v)
+}
+
+/// The stored rows of an import, a chunk at a time, in file order.
+pub(crate) struct RowChunks<'a> {
+    import_id: &'a str,
+    next: usize,
+    more: bool,
+}
+
+impl<'a> RowChunks<'a> {
+    pub(crate) fn new(import_id: &'a str) -> Self {
+        RowChunks { import_id, next: 0, more: true }
+    }
+
+    /// The next chunk (its index and rows); `None` after the last.
+    pub(crate) async fn next(&mut self, store: &Store) -> Result<Option<(usize, Vec<Row>)>, Error> {
+        if !self.more {
+            return Ok(None);
+        }
+        let (mut chunks, more) = store.import_chunks(self.import_id, RowSet::File, self.next, 1).await?;
+        self.more = more;
+        match chunks.pop() {
+            Some((index, Chunk::File(rows))) => {
+                self.next = index + 1;
+                Ok(Some((index, rows)))
+            }
+            _ => {
+                self.more = false;
+                Ok(None)
+            }
+        }
+    }
 }

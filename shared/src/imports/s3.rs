@@ -8,10 +8,10 @@ use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::get_object::GetObjectError;
 use chrono::{DateTime, Utc};
-use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::commit::{apply_or_reload, commit, reload};
+use super::{review_file, Reading};
 use crate::app::ImportsBucket;
 use crate::domain::auth::{Principal, Role};
 use crate::domain::decide::imports as decide;
@@ -71,30 +71,11 @@ pub async fn handle_s3_event(app: &App, event: S3Event) -> Result<Vec<ImportReco
         };
         let record = import_object(app, bucket_cfg, object, &org_id, &version, r.event_time).await?;
         let result_key = format!("results/{org_id}/{name}.json");
-        write_result(&app.store, bucket_cfg, &bucket, &result_key, &record).await?;
+        super::result::write_result(&app.store, bucket_cfg, &bucket, &result_key, &record).await?;
         tracing::info!(import_id = %record.import_id, status = ?record.status, %result_key, "partner import handled");
         done.push(record);
     }
     Ok(done)
-}
-
-/// Writes the result of an import beside its file: the record with every row.
-async fn write_result(
-    store: &Store,
-    bucket_cfg: &ImportsBucket,
-    bucket: &str,
-    result_key: &str,
-    record: &ImportRecord,
-) -> Result<(), Error> {
-    let rows = store.import_rows(&record.import_id).await?;
-    let body = serde_json::to_vec_pretty(&{
-        let mut v = record.view();
-        v["rows"] = json!(rows);
-        v
-    })
-    .map_err(|e| StoreError::Other(e.to_string()))?;
-    bucket_cfg.put(bucket, result_key, "application/json", body).await?;
-    Ok(())
 }
 
 /// Imports one object version: recorded (reviewed, or failed) at its first delivery, then
@@ -145,19 +126,17 @@ async fn record_delivery(
     record.s3 = Some(object.clone());
     let read = match org {
         None => Err(DomainError::not_found("company", &record.org_id)),
-        Some(org) => match read_object(bucket_cfg, &object, &mut record).await {
-            Ok(file) => Ok((org, file)),
+        Some(org) => match review_object(store, org, bucket_cfg, &object, &mut record, now).await {
+            Ok(()) => Ok(()),
             Err(Error::Domain(refusal)) => Err(refusal),
             // S3 could not be read for now (throttling, 5xx, a timeout, a dropped
-            // connection): nothing is stored, so the retried event imports the file.
+            // connection), or the table refused a write: nothing is stored, so the retried
+            // event imports the file.
             Err(transient) => return Err(transient),
         },
     };
     let record = match read {
-        Ok((org, file)) => {
-            super::review(store, org, file, &mut record, now).await?;
-            record
-        }
+        Ok(()) => record,
         Err(refusal) => decide::failed(record, &refusal),
     };
     apply_or_reload(store, decide::recorded(record)).await
@@ -212,15 +191,18 @@ impl<R: std::io::Read> std::io::Read for NotingReader<R> {
     }
 }
 
-/// Streams the object through the CSV reader (never the whole file in memory), or reads it as
-/// an Excel workbook when its key ends in `.xlsx` or its bytes are a ZIP archive's; object
-/// metadata `email-column` and `mode` steer it. A refusal is `Error::Domain`; a failure of S3
-/// itself is a retryable `Error::Store`.
-async fn read_object(
+/// Streams the object through the CSV reader into the review (never the whole file in memory),
+/// or reads it as an Excel workbook when its key ends in `.xlsx` or its bytes are a ZIP
+/// archive's; object metadata `email-column` and `mode` steer it. A refusal is `Error::Domain`;
+/// a failure of S3 itself is a retryable `Error::Store`.
+async fn review_object(
+    store: &Store,
+    org: &Org,
     bucket_cfg: &ImportsBucket,
     object: &S3Object,
     record: &mut ImportRecord,
-) -> Result<import::CsvFile, Error> {
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
     let got = bucket_cfg
         .client
         .get_object()
@@ -241,20 +223,20 @@ async fn read_object(
     if let Some(mode) = metadata.get("mode") {
         record.mode = Mode::parse(mode)?;
     }
-    let column = metadata.get("email-column").cloned();
-    let media_type = object.key.to_ascii_lowercase().ends_with(".xlsx").then_some(import::XLSX_MEDIA_TYPE);
+    let reading = Reading {
+        media_type: object.key.to_ascii_lowercase().ends_with(".xlsx").then(|| import::XLSX_MEDIA_TYPE.to_string()),
+        email_column: metadata.get("email-column").cloned(),
+        max_bytes: import::MAX_S3_BYTES,
+        max_rows: import::MAX_S3_ROWS,
+    };
     let failed = std::sync::Arc::new(std::sync::Mutex::new(None));
     let reader =
         NotingReader { inner: tokio_util::io::SyncIoBridge::new(got.body.into_async_read()), failed: failed.clone() };
-    let read = tokio::task::spawn_blocking(move || {
-        import::read_any(reader, media_type, column.as_deref(), import::MAX_S3_BYTES)
-    })
-    .await
-    .map_err(|e| DomainError::invalid("file", format!("could not be read: {e}")))?;
+    let reviewed = review_file(store, org, reader, reading, record, now).await;
     if let Some(e) = failed.lock().ok().and_then(|f| f.clone()) {
         return Err(StoreError::Retryable(format!("reading s3://{}/{}: {e}", object.bucket, object.key)).into());
     }
-    Ok(read?)
+    reviewed.map(|_| ())
 }
 
 #[cfg(test)]

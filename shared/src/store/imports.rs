@@ -102,7 +102,8 @@ impl Store {
         Ok(())
     }
 
-    async fn put_row_chunk(&self, import_id: &str, index: usize, rows: &[Row]) -> Result<(), StoreError> {
+    /// Stores chunk `index` of an import's rows (a rewrite replaces it).
+    pub async fn put_row_chunk(&self, import_id: &str, index: usize, rows: &[Row]) -> Result<(), StoreError> {
         let item = to_item(
             "import_rows",
             &RowChunk { rows: rows.to_vec() },
@@ -128,6 +129,19 @@ impl Store {
                 self.put_release_chunk(import_id, i, part)
             });
             futures::future::try_join_all(puts).await?;
+        }
+        Ok(())
+    }
+
+    /// Removes the first `count` chunks of a file's rows (those a refused file had stored before
+    /// its refusal was found).
+    pub async fn delete_row_chunks(&self, import_id: &str, count: usize) -> Result<(), StoreError> {
+        let indexes: Vec<usize> = (0..count).collect();
+        for batch in indexes.chunks(8) {
+            let deletes = batch.iter().map(|&i| {
+                self.delete_item(keys::import_rows(import_id), keys::import_chunk_sk(RowSet::File.prefix(), i))
+            });
+            futures::future::try_join_all(deletes).await?;
         }
         Ok(())
     }
@@ -241,5 +255,50 @@ impl Store {
     pub async fn progress(&self, import_id: &str) -> Result<u64, StoreError> {
         let found: Option<Progress> = self.get(keys::import_rows(import_id), keys::IMPORT_PROGRESS_SK).await?;
         Ok(found.map(|p| p.rows_done).unwrap_or(0))
+    }
+}
+
+/// The users a sync releases, written chunk by chunk as they are found (memory holds one chunk);
+/// [`ReleaseWriter::close`] empties the chunks an earlier, longer list left behind.
+pub struct ReleaseWriter<'a> {
+    store: &'a Store,
+    import_id: String,
+    pending: Vec<String>,
+    written: usize,
+    previous: usize,
+}
+
+impl<'a> ReleaseWriter<'a> {
+    /// A writer over a list that held `previous` e-mails before (0 for a new one).
+    pub fn new(store: &'a Store, import_id: &str, previous: usize) -> Self {
+        ReleaseWriter { store, import_id: import_id.into(), pending: Vec::new(), written: 0, previous }
+    }
+
+    pub async fn push(&mut self, email: String) -> Result<(), StoreError> {
+        self.pending.push(email);
+        if self.pending.len() == ROWS_PER_CHUNK {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), StoreError> {
+        let chunk = std::mem::take(&mut self.pending);
+        self.store.put_release_chunk(&self.import_id, self.written / ROWS_PER_CHUNK, &chunk).await?;
+        self.written += chunk.len();
+        Ok(())
+    }
+
+    /// Writes what is left and empties the chunks past it; how many e-mails the list holds.
+    pub async fn close(mut self) -> Result<usize, StoreError> {
+        if !self.pending.is_empty() {
+            self.flush().await?;
+        }
+        let total = self.written;
+        let (from, to) = (total.div_ceil(ROWS_PER_CHUNK), self.previous.div_ceil(ROWS_PER_CHUNK));
+        for index in from..to {
+            self.store.put_release_chunk(&self.import_id, index, &[]).await?;
+        }
+        Ok(total)
     }
 }

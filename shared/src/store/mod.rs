@@ -22,6 +22,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 pub use apply::{Answer, Race};
+pub use imports::ReleaseWriter;
 
 use crate::domain::DomainError;
 
@@ -108,6 +109,15 @@ impl Default for PageRequest {
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
+}
+
+/// How a read sees the table: every write before it (strongly consistent), or — at half the
+/// read capacity — perhaps a moment behind (eventually consistent), for reads whose every write
+/// is conditional on the version read, so a stale read costs a retry, never a lost change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Read {
+    Consistent,
+    Eventual,
 }
 
 /// A key condition on the sort key (or the index's sort key).
@@ -212,6 +222,14 @@ impl Store {
         Store { client, table: table.into() }
     }
 
+    /// Deletes one item by key (nothing happens when it is not there).
+    pub async fn delete_item(&self, pk: String, sk: String) -> Result<(), StoreError> {
+        let key = key(pk, &sk);
+        let delete = self.client.delete_item().table_name(&self.table).set_key(Some(key));
+        delete.send().await.map_err(StoreError::from_sdk)?;
+        Ok(())
+    }
+
     /// Puts one item as it is, unconditionally (for items no other write races: row chunks,
     /// snapshots, states recomputed whole).
     pub async fn put_item(&self, item: Item) -> Result<(), StoreError> {
@@ -237,6 +255,15 @@ impl Store {
     /// Reads several items by key in one round trip (plus retries of unprocessed keys); a key
     /// named twice is read once.
     pub async fn get_many<T: DeserializeOwned>(&self, keys_: Vec<(String, &str)>) -> Result<Vec<T>, StoreError> {
+        self.get_many_read(keys_, Read::Consistent).await
+    }
+
+    /// [`Store::get_many`], strongly consistent or (at half the capacity) eventually.
+    pub async fn get_many_read<T: DeserializeOwned>(
+        &self,
+        keys_: Vec<(String, &str)>,
+        read: Read,
+    ) -> Result<Vec<T>, StoreError> {
         use aws_sdk_dynamodb::types::KeysAndAttributes;
         // DynamoDB refuses a batch that names one key twice.
         let mut unique = keys_;
@@ -250,7 +277,7 @@ impl Store {
             }
             let request = KeysAndAttributes::builder()
                 .set_keys(Some(std::mem::take(&mut pending)))
-                .consistent_read(true)
+                .consistent_read(read == Read::Consistent)
                 .build()
                 .map_err(|e| StoreError::Other(e.to_string()))?;
             let out = self

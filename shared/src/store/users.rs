@@ -228,15 +228,33 @@ impl Store {
         Ok((live, reuse))
     }
 
-    /// Users of an org by e-mail (those that exist), read 100 at a time.
+    /// Users of an org by e-mail (those that exist), read 100 at a time, up to ten reads at once.
     pub async fn users_by_email(&self, org_id: &str, emails: &[String]) -> Result<Vec<User>, StoreError> {
-        let mut found = Vec::with_capacity(emails.len());
-        for chunk in emails.chunks(100) {
-            let keys_: Vec<(String, String)> = chunk.iter().map(|e| (keys::org(org_id), keys::user_sk(e))).collect();
-            found
-                .extend(self.get_many::<User>(keys_.iter().map(|(pk, sk)| (pk.clone(), sk.as_str())).collect()).await?);
-        }
-        Ok(found)
+        self.users_by_email_read(org_id, emails, super::Read::Consistent).await
+    }
+
+    /// [`Store::users_by_email`], strongly consistent or eventually.
+    pub async fn users_by_email_read(
+        &self,
+        org_id: &str,
+        emails: &[String],
+        read: super::Read,
+    ) -> Result<Vec<User>, StoreError> {
+        use futures::stream::{self, StreamExt, TryStreamExt};
+        // The keys are made before the stream takes them (a stream of a lazy closure is not
+        // `Send` here).
+        let keys_: Vec<Vec<(String, String)>> = emails
+            .chunks(100)
+            .map(|chunk| chunk.iter().map(|e| (keys::org(org_id), keys::user_sk(e))).collect())
+            .collect();
+        let reads: Vec<_> = keys_
+            .iter()
+            .map(|batch| {
+                self.get_many_read::<User>(batch.iter().map(|(pk, sk)| (pk.clone(), sk.as_str())).collect(), read)
+            })
+            .collect();
+        let pages: Vec<Vec<User>> = stream::iter(reads).buffered(10).try_collect().await?;
+        Ok(pages.into_iter().flatten().collect())
     }
 
     pub async fn counters(&self, org_id: &str) -> Result<Counters, StoreError> {

@@ -14,7 +14,7 @@ use crate::domain::allocation::{self, Balance, Reservation};
 use crate::domain::audit::AuditEntry;
 use crate::domain::auth::Principal;
 use crate::domain::change::{Change, Decision};
-use crate::domain::import::{self, ImportRecord, ImportStatus, Mode, Review, Row, Source};
+use crate::domain::import::{ImportRecord, ImportStatus, Mode, Row, Source, Summary};
 use crate::domain::org::Org;
 use crate::domain::policy::Policy;
 use crate::domain::seats::{self, CounterChange};
@@ -89,29 +89,17 @@ pub fn refused(record: ImportRecord, refusal: &DomainError) -> Decision<ImportRe
     Decision::new(vec![Change::Import { record: record.clone(), expected: Some(ImportStatus::Reviewed) }], record)
 }
 
-/// The stored rows reviewed again as things are now (at commit time).
-pub fn review_again(
-    record: &ImportRecord,
-    rows: &[Row],
-    users: &HashMap<String, User>,
-    balance: &Balance,
-    now: DateTime<Utc>,
-) -> Review {
-    let file = import::as_file(rows, record.email_column.as_deref().unwrap_or("email"));
-    import::review(&file, users, balance.available(now), record.mode, now)
-}
-
-/// The start of a commit: a seat set aside for every `renew` row of the `fresh` review (the
-/// lots debited, the counters moved) in one transaction that moves the record from `reviewed`
-/// to `committing` with the reservation. The outcome: the record as moved.
+/// The start of a commit: a seat set aside for every `renew` row of the `fresh` review (its
+/// summary; the lots debited, the counters moved) in one transaction that moves the record from
+/// `reviewed` to `committing` with the reservation. The outcome: the record as moved.
 pub fn reserve(
     org: &Org,
     record: &ImportRecord,
-    fresh: &Review,
+    fresh: &Summary,
     balance: &Balance,
     now: DateTime<Utc>,
 ) -> Result<Decision<ImportRecord>, DomainError> {
-    let reservation = allocation::reserve(balance, fresh.summary.renew, now)?;
+    let reservation = allocation::reserve(balance, fresh.renew, now)?;
     let mut change = CounterChange::default();
     let debits = reservation.lots.iter().map(|l| (&l.lot_id, l.count));
     let mut changes = seats::take(balance, debits, reservation.included, reservation.total(), &mut change);
@@ -120,7 +108,7 @@ pub fn reserve(
     }
     let mut next = record.clone();
     next.status = ImportStatus::Committing;
-    next.summary = fresh.summary.clone();
+    next.summary = fresh.clone();
     next.reservation = Some(reservation);
     changes.push(Change::Import { record: next.clone(), expected: Some(ImportStatus::Reviewed) });
     Ok(Decision::new(changes, next))
@@ -168,33 +156,31 @@ pub fn licence(user: Option<&User>, seat: &RowSeat, policy: &Policy, now: DateTi
     Decision::new(vec![Change::User { user: next, created: false }], issued)
 }
 
-/// Under `mode = sync`: the users of the org missing from the file's rows, to be released.
-pub fn leaving(rows: &[Row], users: &HashMap<String, User>, now: DateTime<Utc>) -> Vec<String> {
-    let file = import::as_file(rows, "email");
-    import::review(&file, users, 0, Mode::Sync, now).release
+/// The licences written by lot (`None`: included seats), as a commit counts them.
+pub type Issued = HashMap<Option<String>, u32>;
+
+/// Counts one `renew` row's seat among those issued.
+pub fn tally(issued: &mut Issued, seat: &Seat) {
+    if let Seat::Issued(lot) = seat {
+        *issued.entry(lot.clone()).or_default() += 1;
+    }
 }
 
-/// The end of a commit, once every row's licence is written (`seats`, row `i` of the `renew`
-/// rows at `i`) and `released` users a sync left out were released: the seats that issued no
-/// licence go back, the record moves from `committing` to `committed`, with an audit entry. The
-/// outcome: the record as committed.
+/// The end of a commit, once every row's licence is written (`issued`, by lot) and `released`
+/// users a sync left out were released: the seats that issued no licence go back, the record
+/// moves from `committing` to `committed`, with an audit entry. The outcome: the record as
+/// committed.
 pub fn finish(
     org: &Org,
     record: &ImportRecord,
-    seats: &[Seat],
+    issued: &Issued,
     released: u64,
     by: &Principal,
     now: DateTime<Utc>,
 ) -> Decision<ImportRecord> {
     let reservation = record.reservation.clone().unwrap_or_default();
-    let mut issued: HashMap<Option<String>, u32> = HashMap::new();
-    for seat in seats {
-        if let Seat::Issued(lot) = seat {
-            *issued.entry(lot.clone()).or_default() += 1;
-        }
-    }
     let allocated: u32 = issued.values().sum();
-    let mut changes = unused_seats(org, &reservation, &issued);
+    let mut changes = unused_seats(org, &reservation, issued);
     let mut done = record.clone();
     done.status = ImportStatus::Committed;
     done.committed_at = Some(now);
@@ -209,7 +195,7 @@ pub fn finish(
 
 /// The reserved seats that issued no licence (`issued`: licences by lot, `None` for included
 /// seats), given back to their lots and the counters.
-fn unused_seats(org: &Org, reservation: &Reservation, issued: &HashMap<Option<String>, u32>) -> Vec<Change> {
+fn unused_seats(org: &Org, reservation: &Reservation, issued: &Issued) -> Vec<Change> {
     let mut changes = Vec::new();
     let mut change = CounterChange::default();
     for reserved in &reservation.lots {
@@ -285,10 +271,13 @@ mod tests {
     fn the_finish_gives_back_exactly_the_seats_that_issued_no_licence() {
         let lot = ReservedLot { lot_id: "l1".into(), valid_until: None, count: 3 };
         let record = committing(Reservation { lots: vec![lot], included: 1 });
-        let seats = [Seat::Issued(Some("l1".into())), Seat::Issued(Some("l1".into())), Seat::Unused, Seat::Unused];
+        let mut issued = Issued::new();
+        for seat in [Seat::Issued(Some("l1".into())), Seat::Issued(Some("l1".into())), Seat::Unused, Seat::Unused] {
+            tally(&mut issued, &seat);
+        }
         let by = Principal::new("s", "cm@c.test", "c", Role::CompanyManager);
         let now = at("2026-02-01T10:00:00Z");
-        let done = finish(&company(), &record, &seats, 0, &by, now);
+        let done = finish(&company(), &record, &issued, 0, &by, now);
         assert_eq!((done.outcome.status, done.outcome.allocated), (ImportStatus::Committed, 2));
         let [Change::UnreserveLot { lot_id, seats: 1, .. }, Change::Counters { change, .. }, Change::Import { expected: Some(ImportStatus::Committing), .. }, Change::Audit(_)] =
             done.changes.as_slice()
