@@ -38,6 +38,19 @@ class Walk:
         except urllib.error.HTTPError as e:
             return e.code, json.loads(e.read() or b"null")
 
+    def mail(self, to, kind, n=1):
+        """The e-mails of `kind` the local SES sent `to` (GET /dev/mail), once there are `n` of
+        them (the mailer runs off the table's stream, a moment behind), and after a pause that
+        would let one too many show."""
+        for _ in range(100):
+            s, b = self.call("GET", f"/dev/mail?to={to}")
+            if s == 200 and len([m for m in b["items"] if m["kind"] == kind]) >= n:
+                time.sleep(0.8)
+                break
+            time.sleep(0.1)
+        s, b = self.call("GET", f"/dev/mail?to={to}")
+        return [m for m in b["items"] if m["kind"] == kind] if s == 200 else []
+
     def check(self, name, ok, detail=""):
         if ok:
             self.passed += 1

@@ -12,7 +12,7 @@ from client import Walk
 
 BASE = sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:3000"
 w = Walk(BASE)
-call, check, token = w.call, w.check, w.token
+call, check, token, mail = w.call, w.check, w.token, w.mail
 
 
 def sweep(now):
@@ -26,18 +26,6 @@ def kinds(company, cm):
     return [n["kind"] for n in b["items"] if n["kind"] != "order_assigned"]
 
 
-def mail(to, kind, n=1):
-    """The e-mail of `kind` the local SES sent `to` (GET /dev/mail), once there are `n` of them
-    (the mailer runs off the table's stream, a moment behind), and after a pause that would let
-    one too many show."""
-    for _ in range(100):
-        s, b = call("GET", f"/dev/mail?to={to}")
-        if s == 200 and len([m for m in b["items"] if m["kind"] == kind]) >= n:
-            time.sleep(0.8)
-            break
-        time.sleep(0.1)
-    s, b = call("GET", f"/dev/mail?to={to}")
-    return [m for m in b["items"] if m["kind"] == kind] if s == 200 else []
 
 
 def main():

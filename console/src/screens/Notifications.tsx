@@ -17,6 +17,27 @@ function About({ n }: { n: Schemas["Notice"] }) {
   return <>{parts.join(" · ")}</>;
 }
 
+/** Each recipient with how its e-mail stands (the notice mailer's delivery), or why none went. */
+function Recipients({ n }: { n: Schemas["Notice"] }) {
+  const { t } = useTranslation();
+  if (n.no_recipient || n.recipients.length === 0) return <>{t("notifications.noRecipient")}</>;
+  const byEmail = new Map((n.deliveries ?? []).map((d) => [d.email, d]));
+  return (
+    <ul className="plain">
+      {n.recipients.map((email) => {
+        const d = byEmail.get(email);
+        const state = d?.state ?? "pending";
+        return (
+          <li key={email} data-delivery={state}>
+            {email} — {t(`notifications.delivery.${state}`)}
+            {d?.reason && (state === "refused" || state === "failed") ? `: ${d.reason}` : ""}
+          </li>
+        );
+      })}
+    </ul>
+  );
+}
+
 /** The notices sent to the org's managers, paged with the API's cursor. */
 export default function Notifications() {
   const { t } = useTranslation();
@@ -47,7 +68,9 @@ export default function Notifications() {
                 <td>
                   <About n={n} />
                 </td>
-                <td>{n.recipients.join(", ") || "—"}</td>
+                <td>
+                  <Recipients n={n} />
+                </td>
               </tr>
             ))}
           </tbody>

@@ -15,9 +15,10 @@ const CHOICES: Partial<Record<Key, string[]>> = {
   counting: ["licences", "active_users"],
   enforcement: ["hard", "soft"],
   uses_per_seat: ["none", "1", "2", "3", "4", "5"],
+  locale: ["en", "nl"],
 };
 const NUMBERS: Key[] = ["term_months", "seats_included"];
-const KEYS: Key[] = ["term_months", "term_starts", "renewal", "counting", "enforcement", "seats_included", "uses_per_seat", "tiers", "notify_emails"];
+const KEYS: Key[] = ["term_months", "term_starts", "renewal", "counting", "enforcement", "seats_included", "uses_per_seat", "tiers", "notify_emails", "locale", "time_zone"];
 
 function show(v: unknown): string {
   if (Array.isArray(v)) return v.join(", ");
