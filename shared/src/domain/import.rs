@@ -402,22 +402,7 @@ pub fn read_chunks(
     let mut cells = Vec::with_capacity(CELLS_PER_CHUNK);
     let mut rows = 0u64;
     let mut record = csv::ByteRecord::new();
-    loop {
-        let line = csv.position().line();
-        match csv.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                return Err(refuse(
-                    e.position().map(|p| p.line()).unwrap_or(line),
-                    format!("cannot be read as CSV: {e}"),
-                ))
-            }
-        }
-        // The line the row starts on, from where the reader stands after it: a record's own
-        // start position counts from the end of the row before, blank lines and all.
-        let embedded = record.iter().map(|f| f.iter().filter(|&&b| b == b'\n').count() as u64).sum::<u64>();
-        let line = csv.position().line().saturating_sub(embedded + u64::from(!csv.is_done())).max(line);
+    while let Some(line) = next_record(&mut csv, &mut record)? {
         if blank_row(&record, line)? {
             continue;
         }
@@ -445,6 +430,22 @@ pub fn read_chunks(
     }
     let columns: Vec<String> = names.iter().map(|n| n.trim().to_string()).collect();
     Ok(Header { delimiter, email_column: columns[index].clone(), columns, rows })
+}
+
+/// Reads the next record into `record`; the line it starts on, or `None` at the end.
+fn next_record<R: Read>(csv: &mut csv::Reader<R>, record: &mut csv::ByteRecord) -> Result<Option<u64>, DomainError> {
+    let line = csv.position().line();
+    match csv.read_byte_record(record) {
+        Ok(false) => return Ok(None),
+        Ok(true) => {}
+        Err(e) => {
+            return Err(refuse(e.position().map(|p| p.line()).unwrap_or(line), format!("cannot be read as CSV: {e}")))
+        }
+    }
+    // The line the row starts on, from where the reader stands after it: a record's own start
+    // position counts from the end of the row before, blank lines and all.
+    let embedded = record.iter().map(|f| f.iter().filter(|&&b| b == b'\n').count() as u64).sum::<u64>();
+    Ok(Some(csv.position().line().saturating_sub(embedded + u64::from(!csv.is_done())).max(line)))
 }
 
 /// Whether a `Content-Type` names an Excel workbook.
