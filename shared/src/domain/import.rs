@@ -658,28 +658,6 @@ pub struct Summary {
     pub release: u64,
 }
 
-#[derive(Debug, Clone)]
-pub struct Review {
-    pub rows: Vec<Row>,
-    pub summary: Summary,
-    /// Under `mode = sync`: the e-mails to release.
-    pub release: Vec<String>,
-}
-
-/// Decides each row against the org's users at `now`. Company managers are never released by a
-/// sync: a file of learners must not lock the managers out.
-pub fn review(file: &CsvFile, users: &HashMap<String, User>, available: u64, mode: Mode, now: DateTime<Utc>) -> Review {
-    let mut reviewer = Reviewer::new(now);
-    let rows = reviewer.chunk(&file.cells, users);
-    let mut release: Vec<String> = match mode {
-        Mode::Renew => vec![],
-        Mode::Sync => users.values().filter(|u| reviewer.releases(u)).map(|u| u.email.clone()).collect(),
-    };
-    release.sort();
-    let summary = reviewer.summary(available, release.len() as u64);
-    Review { rows, summary, release }
-}
-
 /// The review of a file read a chunk at a time (DOMAIN.md §10): each chunk's rows are decided
 /// against the users its e-mails name, and what must be remembered across chunks — which
 /// e-mails came before, for duplicates and for who a sync releases — is one 64-bit hash per
@@ -753,7 +731,8 @@ impl Reviewer {
     }
 
     /// Under `mode = sync`, once every chunk is reviewed: whether `user` is one the file leaves
-    /// out, to be released (a learner, not released yet).
+    /// out, to be released (a learner, not released yet). Company managers are never released by
+    /// a sync: a file of learners must not lock the managers out.
     pub fn releases(&self, user: &User) -> bool {
         user.role == super::user::UserRole::Learner
             && user.released_at.is_none()
@@ -774,6 +753,27 @@ impl Reviewer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A whole file's review, as the import's chunks add up to.
+    struct Review {
+        rows: Vec<Row>,
+        summary: Summary,
+        release: Vec<String>,
+    }
+
+    /// Decides every row of `file` against `users` in one chunk; under `mode = sync`, who the
+    /// file leaves out.
+    fn review(file: &CsvFile, users: &HashMap<String, User>, available: u64, mode: Mode, now: DateTime<Utc>) -> Review {
+        let mut reviewer = Reviewer::new(now);
+        let rows = reviewer.chunk(&file.cells, users);
+        let mut release: Vec<String> = match mode {
+            Mode::Renew => vec![],
+            Mode::Sync => users.values().filter(|u| reviewer.releases(u)).map(|u| u.email.clone()).collect(),
+        };
+        release.sort();
+        let summary = reviewer.summary(available, release.len() as u64);
+        Review { rows, summary, release }
+    }
 
     fn cells(text: &[u8]) -> Vec<(u64, String)> {
         read(text, None).unwrap().cells
@@ -920,14 +920,14 @@ mod tests {
     #[test]
     fn a_long_invalid_cell_is_kept_cut_and_stays_invalid() {
         let long = format!("a@b.c{}", "é".repeat(400));
-        let file = CsvFile { delimiter: b',', columns: vec![], email_column: "email".into(), cells: vec![(2, long)] };
-        let r = review(&file, &HashMap::new(), 0, Mode::Renew, Utc::now());
-        let kept = &r.rows[0].email;
+        let rows = Reviewer::new(Utc::now()).chunk(&[(2, long)], &HashMap::new());
+        let kept = &rows[0].email;
         assert!(kept.len() <= MAX_CELL_KEPT && kept.ends_with(" …") && kept.starts_with("a@b.c"), "{kept}");
-        assert_eq!(r.rows[0].outcome, RowOutcome::Invalid);
+        assert_eq!(rows[0].outcome, RowOutcome::Invalid);
         // Reviewed again (as the commit does), it is still invalid.
-        let again = review(&as_file(&r.rows, "email"), &HashMap::new(), 0, Mode::Renew, Utc::now());
-        assert_eq!(again.rows, r.rows);
+        let cells: Vec<Cell> = rows.iter().map(|r| (r.line, r.email.clone())).collect();
+        let again = Reviewer::new(Utc::now()).chunk(&cells, &HashMap::new());
+        assert_eq!(again, rows);
     }
 
     #[test]
@@ -1111,15 +1111,5 @@ impl ImportRecord {
             o.remove("reservation");
         }
         v
-    }
-}
-
-/// The file as rows again (for a fresh review at commit time).
-pub fn as_file(rows: &[Row], email_column: &str) -> CsvFile {
-    CsvFile {
-        delimiter: b',',
-        columns: vec![],
-        email_column: email_column.into(),
-        cells: rows.iter().map(|r| (r.line, r.email.clone())).collect(),
     }
 }

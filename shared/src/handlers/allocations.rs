@@ -9,7 +9,7 @@ use crate::command::new_id;
 use crate::domain::allocation::{self, AllocateRequest, Candidate, MAX_USERS_PER_CALL};
 use crate::domain::auth::{authorize, Action};
 use crate::domain::decide::allocation as decide;
-use crate::domain::import::{self, ImportRecord, ImportStatus, RowOutcome, Source};
+use crate::domain::import::{ImportRecord, ImportStatus, Source};
 use crate::domain::org::{Org, OrgKind};
 use crate::domain::user::{self, LicenceStatus, User};
 use crate::domain::{validate, DomainError};
@@ -174,21 +174,6 @@ async fn load_job(cx: &Ctx<'_>) -> Result<ImportRecord, Error> {
     Ok(record)
 }
 
-/// What an allocation calls each outcome of its rows (as its answer does).
-const OUTCOMES: [(RowOutcome, &str); 5] = [
-    (RowOutcome::Renew, "allocated"),
-    (RowOutcome::AlreadyActive, "already_active"),
-    (RowOutcome::Unknown, "unknown_user"),
-    (RowOutcome::Invalid, "invalid_email"),
-    (RowOutcome::Duplicate, "duplicate"),
-];
-
-/// A row of an allocation as its pages show it: the e-mail as given and its outcome.
-fn row_view(row: &import::Row) -> serde_json::Value {
-    let outcome = OUTCOMES.iter().find(|(o, _)| *o == row.outcome).map_or("duplicate", |(_, name)| name);
-    json!({ "email": row.email, "outcome": outcome })
-}
-
 /// `GET …/allocations/{allocation_id}/rows`: each e-mail of a large allocation with its outcome
 /// (`outcome=allocated|already_active|unknown_user|invalid_email|duplicate`), page by page, in
 /// the order given.
@@ -196,14 +181,16 @@ pub async fn rows(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let record = load_job(cx).await?;
     let outcome = match cx.req.query("outcome") {
         None => None,
-        Some(name) => Some(OUTCOMES.iter().find(|(_, n)| *n == name.trim()).map(|(o, _)| *o).ok_or_else(|| {
-            DomainError::invalid(
-                "outcome",
-                "must be allocated, already_active, unknown_user, invalid_email or duplicate",
-            )
-        })?),
+        Some(name) => {
+            Some(many::OUTCOMES.iter().find(|(_, n)| *n == name.trim()).map(|(o, _)| *o).ok_or_else(|| {
+                DomainError::invalid(
+                    "outcome",
+                    "must be allocated, already_active, unknown_user, invalid_email or duplicate",
+                )
+            })?)
+        }
     };
-    super::imports::rows_page(cx, &record, outcome, row_view).await
+    super::imports::rows_page(cx, &record, outcome, many::row_view).await
 }
 
 /// A large allocation's job as the API shows it, with its progress.

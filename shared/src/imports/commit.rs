@@ -172,8 +172,9 @@ async fn finish(
 
 /// Writes the licence of every `renew` row, a chunk of rows at a time with [`WRITES_IN_FLIGHT`]
 /// writes in flight (the progress saved every [`PROGRESS_EVERY`]), the next chunk (its rows and
-/// users) read while this one is written; the licences issued by lot (row `i` of the renew rows takes seat `i` of the
-/// reservation), and a reviewer that has seen every row (for who a sync leaves out).
+/// users) read while this one is written. The answer: the licences issued by lot (row `i` of the
+/// renew rows takes seat `i` of the reservation), and, under `mode = sync`, a reviewer that has
+/// seen every row (for who the file leaves out).
 async fn issue_rows(
     store: &Store,
     org: &Org,
@@ -187,7 +188,9 @@ async fn issue_rows(
     let mut chunks = RowChunks::new(&record.import_id);
     let mut next = renew_chunk(store, &org.org_id, &mut chunks).await?;
     while let Some((rows, users)) = next {
-        reviewer.saw(&rows);
+        if record.mode == Mode::Sync {
+            reviewer.saw(&rows);
+        }
         let renew: Vec<&Row> = rows.iter().filter(|r| r.outcome == RowOutcome::Renew).collect();
         let writing = async {
             for part in renew.chunks(PROGRESS_EVERY) {

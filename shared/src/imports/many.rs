@@ -183,14 +183,25 @@ async fn write_audit(
     store.apply(&[Change::Audit(entry)], None).await
 }
 
+/// What an allocation calls each outcome of its rows (its answer, and its pages of rows).
+pub(crate) const OUTCOMES: [(RowOutcome, &str); 5] = [
+    (RowOutcome::Renew, "allocated"),
+    (RowOutcome::AlreadyActive, "already_active"),
+    (RowOutcome::Unknown, "unknown_user"),
+    (RowOutcome::Invalid, "invalid_email"),
+    (RowOutcome::Duplicate, "duplicate"),
+];
+
+/// A row of an allocation as it is shown: the e-mail and what the allocation calls its outcome.
+pub(crate) fn row_view(row: &import::Row) -> serde_json::Value {
+    let outcome = OUTCOMES.iter().find(|(o, _)| *o == row.outcome).map_or("duplicate", |(_, name)| name);
+    json!({ "email": row.email, "outcome": outcome })
+}
+
 /// A row as an allocation answers it (a duplicate e-mail is answered once).
 fn result(row: &import::Row) -> Option<serde_json::Value> {
-    let outcome = match row.outcome {
-        RowOutcome::Renew => "allocated",
-        RowOutcome::AlreadyActive => "already_active",
-        RowOutcome::Unknown => "unknown_user",
-        RowOutcome::Invalid => "invalid_email",
-        RowOutcome::Duplicate | RowOutcome::Release => return None,
-    };
-    Some(json!({ "email": row.email, "outcome": outcome }))
+    match row.outcome {
+        RowOutcome::Duplicate | RowOutcome::Release => None,
+        _ => Some(row_view(row)),
+    }
 }

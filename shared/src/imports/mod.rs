@@ -1,6 +1,6 @@
 //! CSV import (DOMAIN.md §10): review, then an all-or-nothing commit that survives a crash.
 //!
-//! The API (`handlers::imports`) and S3 ([`s3`]) both review a file (`review`) and commit it
+//! The API (`handlers::imports`) and S3 ([`s3`]) both review a file ([`review_file`]) and commit it
 //! ([`commit`]). The commit reserves every seat it needs in one transaction (the lots' seat
 //! bounds, the org's counters, and the import record moving from `reviewed` to `committing` with
 //! the reservation), then writes one user item per licensed row — one write per row, not a
@@ -212,6 +212,7 @@ impl Leaving {
         Ok(Some(page.items.into_iter().filter(|u| reviewer.releases(u)).collect()))
     }
 }
+
 /// The record as its readers see it, with its progress: `rows_total`, the file's rows (an
 /// allocation's e-mails), and `rows_done`, how many of them are settled — every row that needs no
 /// licence, and the `renew` rows whose licence is written (read from one small progress item

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Utc};
 
 use super::keys::{self, PK, SK};
-use super::{s, Item, Store, StoreError};
+use super::{n, s, Item, Store, StoreError};
 use crate::domain::notice::{Delivery, DeliveryState, Notice};
 
 /// What a claim found: the recipient is this delivery's to send (`attempt` counts the tries),
@@ -30,15 +30,8 @@ pub enum Sent {
     Refused(String),
 }
 
-fn number(n: i64) -> aws_sdk_dynamodb::types::AttributeValue {
-    aws_sdk_dynamodb::types::AttributeValue::N(n.to_string())
-}
-
 fn delivery_key(notice: &Notice, email: &str) -> Item {
-    HashMap::from([
-        (PK.to_string(), s(keys::org(&notice.org_id))),
-        (SK.to_string(), s(keys::delivery_sk(&notice.notice_id, email))),
-    ])
+    super::key(keys::org(&notice.org_id), &keys::delivery_sk(&notice.notice_id, email))
 }
 
 impl Store {
@@ -72,11 +65,11 @@ impl Store {
             .expression_attribute_values(":sending", s("sending"))
             .expression_attribute_values(":failed", s("failed"))
             .expression_attribute_values(":claim", s(claim.clone()))
-            .expression_attribute_values(":until", number((now + lease).timestamp()))
-            .expression_attribute_values(":now", number(now.timestamp()))
+            .expression_attribute_values(":until", n((now + lease).timestamp()))
+            .expression_attribute_values(":now", n(now.timestamp()))
             .expression_attribute_values(":at", s(keys::sort_time(now)))
-            .expression_attribute_values(":zero", number(0))
-            .expression_attribute_values(":one", number(1))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
             .send()
             .await
@@ -170,10 +163,8 @@ impl Store {
             }
             wanted.extend(n.recipients.iter().map(|e| (pk.clone(), keys::delivery_sk(&n.notice_id, e))));
         }
-        let mut found: Vec<StoredDelivery> = Vec::new();
-        for chunk in wanted.chunks(100) {
-            found.extend(self.get_many(chunk.iter().map(|(pk, sk)| (pk.clone(), sk.as_str())).collect()).await?);
-        }
+        let found: Vec<StoredDelivery> =
+            self.get_many(wanted.iter().map(|(pk, sk)| (pk.clone(), sk.as_str())).collect()).await?;
         let mut deliveries = Vec::new();
         let mut no_recipient = Vec::new();
         for d in found {

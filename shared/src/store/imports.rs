@@ -11,10 +11,10 @@ use super::{from_item, put_if, to_item, Error, PageRequest, QuerySpec, SortKey, 
 use crate::domain::import::{ImportRecord, ImportStatus, Row};
 use crate::domain::user::User;
 
-/// Rows per chunk item. A stored row is at most about 300 bytes (an e-mail has at most 254, and
-/// the review cuts an invalid cell to that), so a chunk stays under DynamoDB's 400 KB item limit
-/// whatever the file holds.
-pub const ROWS_PER_CHUNK: usize = 1000;
+/// Rows per chunk item: a chunk of the file as the review stores it. A stored row is at most
+/// about 300 bytes (an e-mail has at most 254, and the review cuts an invalid cell to that), so a
+/// chunk stays under DynamoDB's 400 KB item limit whatever the file holds.
+pub const ROWS_PER_CHUNK: usize = crate::domain::import::CELLS_PER_CHUNK;
 
 #[derive(Serialize, Deserialize)]
 struct RowChunk {
@@ -92,16 +92,6 @@ impl Store {
         }
     }
 
-    /// Stores the rows of an import, chunk by chunk (a rewrite replaces them).
-    pub async fn save_import_rows(&self, import_id: &str, rows: &[Row]) -> Result<(), StoreError> {
-        let chunks: Vec<(usize, &[Row])> = rows.chunks(ROWS_PER_CHUNK).enumerate().collect();
-        for batch in chunks.chunks(8) {
-            let puts = batch.iter().map(|(i, chunk)| self.put_row_chunk(import_id, *i, chunk));
-            futures::future::try_join_all(puts).await?;
-        }
-        Ok(())
-    }
-
     /// Stores chunk `index` of an import's rows (a rewrite replaces it).
     pub async fn put_row_chunk(&self, import_id: &str, index: usize, rows: &[Row]) -> Result<(), StoreError> {
         let item = to_item(
@@ -110,26 +100,6 @@ impl Store {
             &[(PK, keys::import_rows(import_id)), (SK, keys::import_chunk_sk(RowSet::File.prefix(), index))],
         )?;
         self.put_item(item).await?;
-        Ok(())
-    }
-
-    /// Stores the users a sync would release, chunk by chunk; a rewrite over `previous` stored
-    /// e-mails empties the chunks it no longer fills.
-    pub async fn save_release_rows(
-        &self,
-        import_id: &str,
-        emails: &[String],
-        previous: usize,
-    ) -> Result<(), StoreError> {
-        let count = emails.len().max(previous).div_ceil(ROWS_PER_CHUNK);
-        let chunks: Vec<usize> = (0..count).collect();
-        for batch in chunks.chunks(8) {
-            let puts = batch.iter().map(|&i| {
-                let part = emails.chunks(ROWS_PER_CHUNK).nth(i).unwrap_or_default();
-                self.put_release_chunk(import_id, i, part)
-            });
-            futures::future::try_join_all(puts).await?;
-        }
         Ok(())
     }
 
@@ -154,14 +124,6 @@ impl Store {
         )?;
         self.put_item(item).await?;
         Ok(())
-    }
-
-    /// The users a sync of this import would release, as the review (or the commit's fresh
-    /// review) found them.
-    pub async fn release_rows(&self, import_id: &str) -> Result<Vec<String>, Error> {
-        let spec = QuerySpec::table(keys::import_rows(import_id), SortKey::BeginsWith(RowSet::Release.prefix().into()));
-        let chunks: Vec<ReleaseChunk> = self.query_all(&spec).await?;
-        Ok(chunks.into_iter().flat_map(|c| c.emails).collect())
     }
 
     /// Up to `count` chunks of `set`, from chunk index `from` on, in order; and whether more

@@ -184,6 +184,10 @@ pub fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
+pub fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
 fn key(pk: String, sk: &str) -> Item {
     HashMap::from([(keys::PK.to_string(), s(pk)), (keys::SK.to_string(), s(sk))])
 }
@@ -252,8 +256,8 @@ impl Store {
         out.item.map(from_item).transpose()
     }
 
-    /// Reads several items by key in one round trip (plus retries of unprocessed keys); a key
-    /// named twice is read once.
+    /// Reads several items by key, 100 keys a `BatchGetItem` and up to ten of them at once (plus
+    /// retries of unprocessed keys); a key named twice is read once.
     pub async fn get_many<T: DeserializeOwned>(&self, keys_: Vec<(String, &str)>) -> Result<Vec<T>, StoreError> {
         self.get_many_read(keys_, Read::Consistent).await
     }
@@ -264,12 +268,22 @@ impl Store {
         keys_: Vec<(String, &str)>,
         read: Read,
     ) -> Result<Vec<T>, StoreError> {
-        use aws_sdk_dynamodb::types::KeysAndAttributes;
-        // DynamoDB refuses a batch that names one key twice.
+        use futures::stream::{self, StreamExt, TryStreamExt};
+        // DynamoDB refuses a batch that names one key twice, or more than 100 keys.
         let mut unique = keys_;
         unique.sort();
         unique.dedup();
-        let mut pending: Vec<Item> = unique.into_iter().map(|(pk, sk)| key(pk, sk)).collect();
+        let items: Vec<Item> = unique.into_iter().map(|(pk, sk)| key(pk, sk)).collect();
+        // Made before the stream takes them (a stream of a lazy closure is not `Send` here).
+        let batches: Vec<_> = items.chunks(100).map(|batch| self.get_batch(batch.to_vec(), read)).collect();
+        let found: Vec<Vec<T>> = stream::iter(batches).buffered(10).try_collect().await?;
+        Ok(found.into_iter().flatten().collect())
+    }
+
+    /// One `BatchGetItem` of at most 100 distinct keys, with retries of unprocessed keys.
+    async fn get_batch<T: DeserializeOwned>(&self, keys_: Vec<Item>, read: Read) -> Result<Vec<T>, StoreError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let mut pending = keys_;
         let mut found = Vec::new();
         for _ in 0..5 {
             if pending.is_empty() {

@@ -309,7 +309,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let mut item =
             to_item("idempotency", pending, &[(PK, keys::idempotency(sub, key)), (SK, keys::IDEMPOTENCY_SK.into())])?;
-        item.insert("claimed_until".into(), number(claimed_until));
+        item.insert("claimed_until".into(), super::n(claimed_until));
         let result = self
             .client
             .put_item()
@@ -320,8 +320,8 @@ impl Store {
                  OR (#status = :pending AND fingerprint = :fp AND claimed_until <= :now)",
             )
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":now", number(now.timestamp()))
-            .expression_attribute_values(":pending", number(PENDING as i64))
+            .expression_attribute_values(":now", super::n(now.timestamp()))
+            .expression_attribute_values(":pending", super::n(PENDING as i64))
             .expression_attribute_values(":fp", super::s(pending.fingerprint.clone()))
             .send()
             .await;
@@ -344,7 +344,7 @@ impl Store {
         let item =
             to_item("idempotency", record, &[(PK, keys::idempotency(sub, key)), (SK, keys::IDEMPOTENCY_SK.into())])?;
         let values = std::collections::HashMap::from([
-            (":pending".to_string(), number(PENDING as i64)),
+            (":pending".to_string(), super::n(PENDING as i64)),
             (":claim".to_string(), super::s(claim)),
         ]);
         super::put_if(
@@ -371,8 +371,8 @@ impl Store {
             .condition_expression("#status = :pending AND #body = :claim")
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#body", "body")
-            .expression_attribute_values(":zero", number(0))
-            .expression_attribute_values(":pending", number(PENDING as i64))
+            .expression_attribute_values(":zero", super::n(0))
+            .expression_attribute_values(":pending", super::n(PENDING as i64))
             .expression_attribute_values(":claim", super::s(claim))
             .send()
             .await;
@@ -399,10 +399,6 @@ impl Store {
         )]);
         super::put_if(&self.table, item, Some("attribute_not_exists(PK) OR expires_at <= :now"), &[], values)
     }
-}
-
-fn number(v: i64) -> super::AttributeValue {
-    super::AttributeValue::N(v.to_string())
 }
 
 /// The usage-tree index keys (GSI4) of one of `org`'s items: `what` is `ORG`, `COUNTERS`,

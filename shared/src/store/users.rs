@@ -7,16 +7,12 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update}
 use chrono::{DateTime, Utc};
 
 use super::keys::{self, GSI1, GSI1PK, GSI1SK, GSI2PK, GSI2SK, GSI3PK, GSI3SK, GSI4PK, GSI4SK, PK, SK};
-use super::{put, put_if, s, to_item, Error, Item, Page, PageRequest, QuerySpec, SortKey, Store, StoreError};
+use super::{n, put, put_if, s, to_item, Error, Item, Page, PageRequest, QuerySpec, SortKey, Store, StoreError};
 use crate::domain::enrolment::{Enrolment, EnrolmentStatus};
 use crate::domain::lot::Lot;
 use crate::domain::org::Org;
 use crate::domain::seats::{CounterChange, Counters, Reuse, ReuseChange};
 use crate::domain::user::{LicenceStatus, User, UserRole};
-
-fn n(v: i64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
 
 fn update(
     table: &str,
@@ -240,21 +236,9 @@ impl Store {
         emails: &[String],
         read: super::Read,
     ) -> Result<Vec<User>, StoreError> {
-        use futures::stream::{self, StreamExt, TryStreamExt};
-        // The keys are made before the stream takes them (a stream of a lazy closure is not
-        // `Send` here).
-        let keys_: Vec<Vec<(String, String)>> = emails
-            .chunks(100)
-            .map(|chunk| chunk.iter().map(|e| (keys::org(org_id), keys::user_sk(e))).collect())
-            .collect();
-        let reads: Vec<_> = keys_
-            .iter()
-            .map(|batch| {
-                self.get_many_read::<User>(batch.iter().map(|(pk, sk)| (pk.clone(), sk.as_str())).collect(), read)
-            })
-            .collect();
-        let pages: Vec<Vec<User>> = stream::iter(reads).buffered(10).try_collect().await?;
-        Ok(pages.into_iter().flatten().collect())
+        let pk = keys::org(org_id);
+        let sks: Vec<String> = emails.iter().map(|e| keys::user_sk(e)).collect();
+        self.get_many_read(sks.iter().map(|sk| (pk.clone(), sk.as_str())).collect(), read).await
     }
 
     pub async fn counters(&self, org_id: &str) -> Result<Counters, StoreError> {
