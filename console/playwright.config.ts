@@ -5,8 +5,13 @@ import { defineConfig } from "@playwright/test";
 // download is not used).
 export default defineConfig({
   testDir: "tests",
-  timeout: 60_000,
-  expect: { timeout: 10_000 },
+  // Bounds against a hang, generous for a slow machine: a test's own steps (set-up that makes
+  // hundreds of requests runs in beforeAll hooks, with SETUP_BUDGET of its own), each expect's
+  // wait for the screen, and the whole run, after which Playwright names the tests it stopped
+  // and what each was waiting for.
+  timeout: 5 * 60_000,
+  expect: { timeout: 30_000 },
+  globalTimeout: 45 * 60_000,
   fullyParallel: true,
   workers: 2,
   retries: 0,

@@ -15,6 +15,11 @@ use std::process::{Child, Command, Stdio};
 use seatkeeper_tests::{at, platform, TestEnv};
 use serde_json::{json, Value};
 
+/// How long an emulator may take to listen after it starts, and an invocation to answer: guards
+/// against a process that never answers, generous for a slow machine.
+const START_BUDGET: std::time::Duration = std::time::Duration::from_secs(120);
+const INVOKE_BUDGET: std::time::Duration = std::time::Duration::from_secs(300);
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
@@ -104,20 +109,25 @@ impl Emulator {
         Emulator {
             child,
             invoke_url: format!("http://127.0.0.1:{invoke}/2015-03-31/functions/function/invocations"),
-            http: reqwest::Client::builder().timeout(std::time::Duration::from_secs(120)).build().unwrap(),
+            http: reqwest::Client::builder().timeout(INVOKE_BUDGET).build().unwrap(),
         }
     }
 
     async fn invoke(&self, payload: &Value) -> Outcome {
-        let mut tries = 0;
+        // The emulator listens a moment after it starts (later on a slow machine): connecting is
+        // retried until START_BUDGET, then the failure says what it was waiting for.
+        let deadline = tokio::time::Instant::now() + START_BUDGET;
         let response = loop {
             match self.http.post(&self.invoke_url).json(payload).send().await {
                 Ok(r) => break r,
-                Err(e) if e.is_connect() && tries < 100 => {
-                    tries += 1;
+                Err(e) if e.is_connect() && tokio::time::Instant::now() < deadline => {
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 }
-                Err(e) => panic!("invoking {}: {e}", self.invoke_url),
+                Err(e) => panic!(
+                    "invoking {} (the emulator, {} s after its start at most): {e}",
+                    self.invoke_url,
+                    START_BUDGET.as_secs()
+                ),
             }
         };
         assert_eq!(response.status(), 200, "the emulator answers 200 for answers and function errors alike");

@@ -65,8 +65,30 @@ export async function lot(cm: string, pm: string, company: string, quantity: num
   return ok(pm, "POST", `/v1/orders/${o.order_id}/assign`, undefined, at(when));
 }
 
+/** Users put through the API, eight requests at a time. */
 export async function users(cm: string, company: string, emails: string[], when?: string) {
-  for (const e of emails) await ok(cm, "PUT", `/v1/orgs/${company}/users/${e}`, { name: e.split("@")[0] }, when ? at(when) : {});
+  const queue = [...emails];
+  const worker = async () => {
+    for (let e = queue.shift(); e !== undefined; e = queue.shift()) {
+      await ok(cm, "PUT", `/v1/orgs/${company}/users/${e}`, { name: e.split("@")[0] }, when ? at(when) : {});
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+}
+
+/**
+ * The budget of a test's set-up through the API (hundreds of requests for the larger tests), run
+ * in a `beforeAll` hook so that it is spent outside the test's own timeout: a slower machine
+ * takes longer to set up, not a different outcome.
+ */
+export const SETUP_BUDGET = 10 * 60_000;
+
+/** How long a test waits for a background job (a commit or an allocation) to finish. */
+export const JOB_BUDGET = 5 * 60_000;
+
+/** The expire sweep at `now` for one org only (the console's tests share a table). */
+export async function sweepExpire(tok: string, org: string, now = new Date()) {
+  return ok(tok, "POST", `/dev/sweeps/expire?org=${encodeURIComponent(org)}&now=${now.toISOString().replace(/\.\d+Z$/, "Z")}`);
 }
 
 /** Signs the page in with a token (`/#token=`, honoured by the local server's console). */

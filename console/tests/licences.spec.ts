@@ -1,9 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { at, call, lot, ok, partnerAndCompany, shoot, signInAs, users, visit } from "./helpers";
-
-// Both tests run the (table-wide) expire sweep, which would end the other's lot of a year ago
-// between its order and its allocation: they run one after the other.
-test.describe.configure({ mode: "default" });
+import { at, call, JOB_BUDGET, lot, ok, partnerAndCompany, SETUP_BUDGET, shoot, signInAs, sweepExpire, users, visit } from "./helpers";
 
 const yearAgo = () => new Date(Date.now() - 400 * 86400_000).toISOString().replace(/\.\d+Z$/, "Z");
 
@@ -14,7 +10,7 @@ test("Licences: lots and usage, Expired licences with Select all, short balance 
   await lot(cm, pm, company, 3, then);
   await users(cm, company, learners, then);
   await ok(cm, "POST", `/v1/orgs/${company}/allocations`, { emails: learners }, at(then));
-  await ok(cm, "POST", `/dev/sweeps/expire?now=${new Date().toISOString().replace(/\.\d+Z$/, "Z")}`);
+  await sweepExpire(cm, company);
   await lot(cm, pm, company, 2);
 
   // Local sign-in page: role, org and e-mail.
@@ -80,38 +76,48 @@ test("Licences: lots and usage, Expired licences with Select all, short balance 
   expect(audit.body.items.filter((a: any) => a.action.startsWith("licence") && a.action.includes("alloc")).length).toBeLessThanOrEqual(3);
 });
 
-test("Licences: Select all for more learners than a request writes shows the job's progress until it is done", async ({ page }) => {
-  // The test server finishes allocations of more than 100 licences in the background
-  // (BACKGROUND_ROWS=100 in make test), as a deployed stack does above 5,000.
-  const { cm, pm, company } = await partnerAndCompany("job");
-  const then = yearAgo();
-  const learners = Array.from({ length: 120 }, (_, i) => `l${String(i).padStart(3, "0")}@${company}.example`);
-  await lot(cm, pm, company, 120, then);
-  await users(cm, company, learners, then);
-  for (const part of [learners.slice(0, 60), learners.slice(60)]) {
-    await ok(cm, "POST", `/v1/orgs/${company}/allocations`, { emails: part }, at(then));
-  }
-  await ok(cm, "POST", `/dev/sweeps/expire?now=${new Date().toISOString().replace(/\.\d+Z$/, "Z")}`);
-  await lot(cm, pm, company, 120);
+test.describe("a large allocation", () => {
+  // 120 learners, each allocated a year ago, expired, and a new lot: set up outside the test's
+  // own timeout.
+  let setup: { cm: string; company: string };
+  test.beforeAll(async () => {
+    test.setTimeout(SETUP_BUDGET);
+    const { cm, pm, company } = await partnerAndCompany("job");
+    const then = yearAgo();
+    const learners = Array.from({ length: 120 }, (_, i) => `l${String(i).padStart(3, "0")}@${company}.example`);
+    await lot(cm, pm, company, 120, then);
+    await users(cm, company, learners, then);
+    for (const part of [learners.slice(0, 60), learners.slice(60)]) {
+      await ok(cm, "POST", `/v1/orgs/${company}/allocations`, { emails: part }, at(then));
+    }
+    await sweepExpire(cm, company);
+    await lot(cm, pm, company, 120);
+    setup = { cm, company };
+  });
 
-  await signInAs(page, cm, "/licences/expired");
-  await page.getByLabel("Select all").check();
-  await expect(page.getByText("All expired learners are selected, on every page.")).toBeVisible();
-  const answered = page.waitForResponse((r) => r.request().method() === "POST" && new URL(r.url()).pathname === `/v1/orgs/${company}/allocations`);
-  await page.getByRole("button", { name: "Allocate licences" }).click();
-  const answer = await answered;
-  expect(answer.status()).toBe(202);
-  const job = await answer.json();
-  expect(job.rows_total).toBe(120);
-  // The answer's progress, at once; then the job's own, polled until it is done.
-  await expect(page.getByRole("status")).toHaveText("Allocating licences…");
-  const bar = page.getByRole("progressbar", { name: "Progress" });
-  await expect(bar).toHaveAttribute("max", "120");
-  await expect(page.getByText("120 licences allocated.")).toBeVisible({ timeout: 30_000 });
-  await expect(bar).toHaveCount(0);
-  await shoot(page, "licences-allocation-done");
-  const progress = await ok(cm, "GET", `/v1/orgs/${company}/allocations/${job.allocation_id}`);
-  expect([progress.status, progress.rows_done, progress.rows_total, progress.allocated]).toEqual(["committed", 120, 120, 120]);
-  const active = await ok(cm, "GET", `/v1/orgs/${company}/licences?status=active&limit=500`);
-  expect(active.items).toHaveLength(120);
+  test("Licences: Select all for more learners than a request writes shows the job's progress until it is done", async ({ page }) => {
+    // The test server finishes allocations of more than 100 licences in the background
+    // (BACKGROUND_ROWS=100 in make test), as a deployed stack does above 5,000.
+    const { cm, company } = setup;
+    await signInAs(page, cm, "/licences/expired");
+    await page.getByLabel("Select all").check();
+    await expect(page.getByText("All expired learners are selected, on every page.")).toBeVisible();
+    const answered = page.waitForResponse((r) => r.request().method() === "POST" && new URL(r.url()).pathname === `/v1/orgs/${company}/allocations`);
+    await page.getByRole("button", { name: "Allocate licences" }).click();
+    const answer = await answered;
+    expect(answer.status()).toBe(202);
+    const job = await answer.json();
+    expect(job.rows_total).toBe(120);
+    // The answer's progress, at once; then the job's own, polled until it is done.
+    await expect(page.getByRole("status")).toHaveText("Allocating licences…");
+    const bar = page.getByRole("progressbar", { name: "Progress" });
+    await expect(bar).toHaveAttribute("max", "120");
+    await expect(page.getByText("120 licences allocated.")).toBeVisible({ timeout: JOB_BUDGET });
+    await expect(bar).toHaveCount(0);
+    await shoot(page, "licences-allocation-done");
+    const progress = await ok(cm, "GET", `/v1/orgs/${company}/allocations/${job.allocation_id}`);
+    expect([progress.status, progress.rows_done, progress.rows_total, progress.allocated]).toEqual(["committed", 120, 120, 120]);
+    const active = await ok(cm, "GET", `/v1/orgs/${company}/licences?status=active&limit=500`);
+    expect(active.items).toHaveLength(120);
+  });
 });

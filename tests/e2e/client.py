@@ -10,6 +10,11 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.join(ROOT, "target", "debug", "seatkeeper-local")
+# One request's budget: a guard against a server that never answers, not a measure of speed (a
+# settled /dev/mail read waits up to 180 s for the mailer on a slow machine).
+REQUEST_BUDGET = 300
+# How long the walks wait for the local server to answer at all.
+START_BUDGET = 300
 
 
 class Walk:
@@ -33,23 +38,19 @@ class Walk:
         if now:
             req.add_header("X-Seatkeeper-Now", now)
         try:
-            with urllib.request.urlopen(req, timeout=30) as r:
+            with urllib.request.urlopen(req, timeout=REQUEST_BUDGET) as r:
                 return r.status, json.loads(r.read() or b"null")
         except urllib.error.HTTPError as e:
             return e.code, json.loads(e.read() or b"null")
 
-    def mail(self, to, kind, n=1):
-        """The e-mails of `kind` the local SES sent `to` (GET /dev/mail), once there are `n` of
-        them (the mailer runs off the table's stream, a moment behind), and after a pause that
-        would let one too many show."""
-        for _ in range(100):
-            s, b = self.call("GET", f"/dev/mail?to={to}")
-            if s == 200 and len([m for m in b["items"] if m["kind"] == kind]) >= n:
-                time.sleep(0.8)
-                break
-            time.sleep(0.1)
-        s, b = self.call("GET", f"/dev/mail?to={to}")
-        return [m for m in b["items"] if m["kind"] == kind] if s == 200 else []
+    def mail(self, to, kind):
+        """The e-mails of `kind` the local SES sent `to` (GET /dev/mail), once the mailer has
+        mailed every notice written before the call (`settled=true`: the server waits for the
+        table's stream to be read past them, however slow the machine)."""
+        s, b = self.call("GET", f"/dev/mail?to={to}&settled=true")
+        if s != 200:
+            sys.exit(f"GET /dev/mail?to={to}&settled=true: {s} {b}")
+        return [m for m in b["items"] if m["kind"] == kind]
 
     def check(self, name, ok, detail=""):
         if ok:
@@ -60,14 +61,15 @@ class Walk:
             print(f"FAIL {name} {detail}")
 
     def wait_for_server(self):
-        for _ in range(300):
+        deadline = time.monotonic() + START_BUDGET
+        while time.monotonic() < deadline:
             try:
                 if self.call("GET", "/health")[0] == 200:
                     return
             except OSError:
                 pass
             time.sleep(0.2)
-        sys.exit(f"the local server did not answer on {self.base}")
+        sys.exit(f"the local server did not answer GET /health on {self.base} within {START_BUDGET} s")
 
     def finish(self, name):
         print(f"{name}: {self.passed} passed, {self.failed} failed")

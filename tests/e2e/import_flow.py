@@ -12,7 +12,7 @@ import urllib.request
 import zipfile
 from xml.sax.saxutils import escape
 
-from client import Walk
+from client import REQUEST_BUDGET, Walk
 
 BASE = sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:3000"
 w = Walk(BASE)
@@ -64,7 +64,7 @@ def upload(tok, company, body, content_type, query="", now=None):
     if now:
         req.add_header("X-Seatkeeper-Now", now)
     try:
-        with urllib.request.urlopen(req, timeout=30) as r:
+        with urllib.request.urlopen(req, timeout=REQUEST_BUDGET) as r:
             return r.status, json.loads(r.read())
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read())
@@ -138,14 +138,14 @@ def main():
     # A partner file through the local S3 path: stored in the bucket, handed over as an S3 event.
     req = urllib.request.Request(f"{BASE}/dev/s3/imports/{company}/partner%20file", data=f"email\n{emails[3]}\n".encode(), method="POST")
     req.add_header("x-amz-meta-mode", "renew")
-    with urllib.request.urlopen(req, timeout=60) as r:
+    with urllib.request.urlopen(req, timeout=REQUEST_BUDGET) as r:
         record = json.loads(r.read())
     check("the S3 path reviews and commits in one go", record.get("source") == "s3" and record.get("status") == "failed"
           and "1 licences are needed but 0" in record.get("error", ""), record)
     s, b = call("GET", f"/v1/orgs/{company}/imports/{record['import_id']}", cm)
     check("its record is readable through the API", s == 200 and b["status"] == "failed", b)
     req = urllib.request.Request(f"{BASE}/dev/s3/imports/{company}/partner%20book", data=xlsx([["email"], [emails[3]]]), method="POST")
-    with urllib.request.urlopen(req, timeout=60) as r:
+    with urllib.request.urlopen(req, timeout=REQUEST_BUDGET) as r:
         record = json.loads(r.read())
     check("a partner workbook on the local S3 path lands under .xlsx and is read",
           record.get("s3", {}).get("key") == f"imports/{company}/partner book.xlsx" and record.get("columns") == ["email"]

@@ -8,7 +8,7 @@ the dev snapshot sweep runs on chosen days. Standard library only.
 import sys
 import urllib.request
 
-from client import Walk
+from client import REQUEST_BUDGET, Walk
 
 BASE = sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:3000"
 w = Walk(BASE)
@@ -52,7 +52,7 @@ def main():
     req = urllib.request.Request(f"{BASE}/v1/orgs/{partner}/usage?format=csv")
     req.add_header("Authorization", "Bearer " + pm)
     req.add_header("X-Seatkeeper-Now", "2026-04-01T00:00:00Z")
-    with urllib.request.urlopen(req, timeout=30) as r:
+    with urllib.request.urlopen(req, timeout=REQUEST_BUDGET) as r:
         text = r.read().decode("utf-8")
     check("the CSV opens in Excel (BOM) with a row per org and the total", text.startswith("\ufeff") and len(text.strip().splitlines()) == 6, text)
 

@@ -47,33 +47,29 @@ async fn moto_mailer(env: &TestEnv) -> Mailer {
 /// The local server over `env`, with the mailer on its table's stream; its base URL.
 async fn serve_with_mail(env: &TestEnv) -> String {
     let mailer = moto_mailer(env).await;
-    tokio::spawn(seatkeeper_local::mail::run_on_stream(mailer, env.table.clone()));
+    let progress = seatkeeper_local::mail::MailProgress::default();
+    tokio::spawn(seatkeeper_local::mail::run_on_stream(mailer, env.table.clone(), progress.clone()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let server = Arc::new(LocalServer { app: env.app.clone(), secret: SECRET.into(), console: None });
+    let server =
+        Arc::new(LocalServer { app: env.app.clone(), secret: SECRET.into(), console: None, mail: Some(progress) });
     tokio::spawn(async move { axum::serve(listener, router(server)).await.unwrap() });
     format!("http://{addr}")
 }
 
-/// What `GET /dev/mail?to=` lists for `to`.
+/// What `GET /dev/mail?to=` lists for `to`, once the mailer has mailed every notice written
+/// before the call (`settled=true`: the server waits for it, however slow the machine).
 async fn mail_to(base: &str, to: &str, bodies: bool) -> Vec<Value> {
-    let url = format!("{base}/dev/mail?to={to}&bodies={bodies}");
+    let url = format!("{base}/dev/mail?to={to}&bodies={bodies}&settled=true");
     let got: Value = reqwest::get(url).await.unwrap().json().await.unwrap();
     got["items"].as_array().unwrap_or_else(|| panic!("GET /dev/mail: {got}")).clone()
 }
 
-/// `to`'s mail once it holds `n` messages of `kind` (the mailer runs off the stream, a moment
-/// behind), and after a further pause, so a message too many would show.
+/// `to`'s mail of `kind`, which must be `n` messages once everything written so far is mailed.
 async fn wait_for(base: &str, to: &str, kind: &str, n: usize) -> Vec<Value> {
-    for _ in 0..150 {
-        let of_kind = |all: &[Value]| all.iter().filter(|m| m["kind"] == kind).count();
-        if of_kind(&mail_to(base, to, false).await) >= n {
-            tokio::time::sleep(Duration::from_millis(800)).await;
-            return mail_to(base, to, true).await.into_iter().filter(|m| m["kind"] == kind).collect();
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{to} never got {n} {kind} mail: {:?}", mail_to(base, to, false).await);
+    let of_kind: Vec<Value> = mail_to(base, to, true).await.into_iter().filter(|m| m["kind"] == kind).collect();
+    assert_eq!(of_kind.len(), n, "{to}'s {kind} mail, once the mailer settled: {of_kind:?}");
+    of_kind
 }
 
 async fn sweep(base: &str, name: &str, now: &str) -> Value {

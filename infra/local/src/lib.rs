@@ -76,7 +76,14 @@ pub struct LocalServer {
     pub secret: String,
     /// The built console (`console/dist`), served at `/` beside the API; `None`: no console.
     pub console: Option<std::path::PathBuf>,
+    /// The local mailer's progress over the table's stream (`None`: no mailer runs), which
+    /// `GET /dev/mail?settled=true` waits on.
+    pub mail: Option<mail::MailProgress>,
 }
+
+/// How long `GET /dev/mail?settled=true` waits for the local mailer to catch up before it
+/// answers 503 with what it was still waiting for.
+pub const MAIL_SETTLE_BUDGET: std::time::Duration = std::time::Duration::from_secs(180);
 
 /// Paths that are the API's (or the local server's own): everything else is the console's.
 fn is_api_path(path: &str) -> bool {
@@ -164,7 +171,7 @@ async fn gateway(State(server): State<Arc<LocalServer>>, request: Request) -> Re
 async fn dev_route(server: &LocalServer, parts: &http::request::Parts, body: &[u8]) -> Option<Response> {
     let (path, query) = (parts.uri.path(), parts.uri.query().unwrap_or(""));
     if parts.method == http::Method::GET && path == "/dev/mail" {
-        return Some(dev_mail(query).await);
+        return Some(dev_mail(server, query).await);
     }
     if parts.method != http::Method::POST {
         return None;
@@ -297,8 +304,10 @@ fn json_response(status: u16, body: &Value) -> Response {
 /// `GET /dev/mail` (local only): `{"items": [...]}`, every e-mail the local SES (moto) sent,
 /// oldest first — `to`, `subject`, `text`, `html`, `attachments` (`name`, `size`,
 /// `content_type`), the `notice_id` and `kind` it came from; `?to=` and `?notice_id=` filter,
-/// `?bodies=true` adds each attachment's bytes (base64).
-async fn dev_mail(query: &str) -> Response {
+/// `?bodies=true` adds each attachment's bytes (base64). `?settled=true` first waits until the
+/// mailer has mailed every notice written before the request (up to [`MAIL_SETTLE_BUDGET`]), so
+/// what it lists is all there will be of them.
+async fn dev_mail(server: &LocalServer, query: &str) -> Response {
     let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL_SESV2") else {
         return plain_error(404, "not_found", "no local SES: AWS_ENDPOINT_URL_SESV2 is not set");
     };
@@ -308,6 +317,14 @@ async fn dev_mail(query: &str) -> Response {
             .find_map(|p| p.strip_prefix(name)?.strip_prefix('='))
             .map(|v| percent_encoding::percent_decode_str(&v.replace('+', " ")).decode_utf8_lossy().to_lowercase())
     };
+    if param("settled").as_deref() == Some("true") {
+        let Some(progress) = &server.mail else {
+            return plain_error(404, "not_found", "no local mailer runs (MAIL_FROM is not set)");
+        };
+        if let Err(e) = progress.settled(MAIL_SETTLE_BUDGET).await {
+            return plain_error(503, "mail_unsettled", &e);
+        }
+    }
     let (to, notice_id) = (param("to"), param("notice_id"));
     match mail::sent_mail(&endpoint, param("bodies").as_deref() == Some("true")).await {
         Ok(all) => {
@@ -494,7 +511,8 @@ async fn invoke_schedule(app: &App, schedule: &schedules::Schedule, at: DateTime
 }
 
 /// `POST /dev/sweeps/{name}?now=<RFC 3339>` (local only): runs a sweep as its schedule would at
-/// that instant (default: now).
+/// that instant (default: now). `/dev/sweeps/expire?org=<org_id>` sweeps that org alone, so
+/// tests sharing a table (the console's, side by side) never expire each other's lots.
 async fn dev_sweep(server: &LocalServer, name: &str, query: &str) -> Response {
     let now = match query.split('&').find_map(|p| p.strip_prefix("now=")) {
         None => Utc::now(),
@@ -506,6 +524,16 @@ async fn dev_sweep(server: &LocalServer, name: &str, query: &str) -> Response {
             }
         }
     };
+    if let Some(org) = query.split('&').find_map(|p| p.strip_prefix("org=")) {
+        if name != "expire" {
+            return plain_error(400, "invalid_request", "org: only the expire sweep runs for one org");
+        }
+        let org = percent_encoding::percent_decode_str(org).decode_utf8_lossy();
+        return match seatkeeper::sweeps::expire::expire_orgs(&server.app, now, Some(&org)).await {
+            Ok(report) => json_response(200, &json!(report)),
+            Err(e) => plain_error(500, "internal", &e.to_string()),
+        };
+    }
     match run_schedule(&server.app, name, now).await {
         Ok(Some(report)) => Response::builder()
             .status(200)

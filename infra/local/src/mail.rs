@@ -5,6 +5,8 @@
 //! what was sent, from moto's own record of sent mail (`/moto-api/data.json`).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -57,11 +59,69 @@ pub fn bus_event(notice: &Notice) -> Value {
     })
 }
 
+/// How far the local mailer has got: the rounds over the table's stream it finished, and the
+/// notices it is mailing now. `GET /dev/mail?settled=true` waits on it, so a test reads the mail
+/// of everything written before its request, however slow the machine, with no pause of its own.
+#[derive(Clone, Default)]
+pub struct MailProgress(Arc<Progress>);
+
+#[derive(Default)]
+struct Progress {
+    rounds: AtomicU64,
+    in_flight: AtomicUsize,
+}
+
+/// A notice being mailed: counted in flight until its task ends, however it ends.
+struct InFlight(MailProgress);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0 .0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl MailProgress {
+    fn mailing(&self) -> InFlight {
+        self.0.in_flight.fetch_add(1, Ordering::SeqCst);
+        InFlight(self.clone())
+    }
+
+    fn round_done(&self) {
+        self.0.rounds.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Waits until every notice written before this call has been mailed (or its retries given
+    /// up): a round over the stream begun after the call has finished, and nothing is in flight.
+    /// `Err` says what was still awaited when `budget` ran out.
+    pub async fn settled(&self, budget: Duration) -> Result<(), String> {
+        // The round under way may have read its shard before the caller's notice was written;
+        // the one after it began after this call.
+        let wanted = self.0.rounds.load(Ordering::SeqCst) + 2;
+        let deadline = tokio::time::Instant::now() + budget;
+        loop {
+            let (rounds, in_flight) = (self.0.rounds.load(Ordering::SeqCst), self.0.in_flight.load(Ordering::SeqCst));
+            if rounds >= wanted && in_flight == 0 {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(format!(
+                    "the local mailer did not settle within {} s: {} of 2 rounds over the stream, {in_flight} notices in flight",
+                    budget.as_secs(),
+                    (rounds + 2).saturating_sub(wanted).min(2),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
 /// Hands the mailer one notice as the bus would: a failed invocation is retried twice, a
 /// little later each time (Lambda's asynchronous retries, shortened).
-pub fn mail_notice(mailer: &Mailer, notice: Notice) {
+pub fn mail_notice(mailer: &Mailer, notice: Notice, progress: &MailProgress) {
     let mailer = mailer.clone();
+    let in_flight = progress.mailing();
     tokio::spawn(async move {
+        let _in_flight = in_flight;
         let event = bus_event(&notice);
         for attempt in 0..3u64 {
             match seatkeeper::mail::lambda::handle(&mailer, &event, Utc::now()).await {
@@ -123,7 +183,7 @@ pub fn notices_of(records: &[Value]) -> Vec<Notice> {
 
 /// Runs the mailer on every notice written to `table`, from its stream (from the oldest record
 /// kept: notices mailed before are settled, so nothing is sent twice), until the process ends.
-pub async fn run_on_stream(mailer: Mailer, table: String) {
+pub async fn run_on_stream(mailer: Mailer, table: String, progress: MailProgress) {
     let Some(streams) = LocalStreams::from_env() else {
         return tracing::warn!("AWS_ENDPOINT_URL_DYNAMODB is not set: no stream to mail notices from");
     };
@@ -140,21 +200,26 @@ pub async fn run_on_stream(mailer: Mailer, table: String) {
     };
     let mut iterators: HashMap<String, Option<String>> = HashMap::new();
     loop {
-        if let Err(e) = follow_shards(&streams, &arn, &mut iterators, &mailer).await {
-            tracing::warn!(error = %e, "reading the table's stream");
-            tokio::time::sleep(Duration::from_secs(1)).await;
+        match follow_shards(&streams, &arn, &mut iterators, &mailer, &progress).await {
+            Ok(()) => progress.round_done(),
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the table's stream");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
 /// One round over the stream's shards: new shards from their oldest record, then each open
-/// shard's next records, each notice handed to the mailer.
+/// shard's records up to its end (as many `GetRecords` as it takes), each notice handed to the
+/// mailer.
 async fn follow_shards(
     streams: &LocalStreams,
     arn: &str,
     iterators: &mut HashMap<String, Option<String>>,
     mailer: &Mailer,
+    progress: &MailProgress,
 ) -> Result<(), String> {
     let described = streams.call("DescribeStream", json!({ "StreamArn": arn })).await?;
     for shard in described["StreamDescription"]["Shards"].as_array().cloned().unwrap_or_default() {
@@ -168,12 +233,17 @@ async fn follow_shards(
         iterators.insert(id.to_string(), it["ShardIterator"].as_str().map(str::to_string));
     }
     for iterator in iterators.values_mut() {
-        let Some(current) = iterator.clone() else { continue };
-        let out = streams.call("GetRecords", json!({ "ShardIterator": current })).await?;
-        for notice in notices_of(out["Records"].as_array().map(Vec::as_slice).unwrap_or_default()) {
-            mail_notice(mailer, notice);
+        while let Some(current) = iterator.clone() {
+            let out = streams.call("GetRecords", json!({ "ShardIterator": current })).await?;
+            let records = out["Records"].as_array().map(Vec::as_slice).unwrap_or_default();
+            for notice in notices_of(records) {
+                mail_notice(mailer, notice, progress);
+            }
+            *iterator = out["NextShardIterator"].as_str().map(str::to_string);
+            if records.is_empty() {
+                break;
+            }
         }
-        *iterator = out["NextShardIterator"].as_str().map(str::to_string);
     }
     Ok(())
 }

@@ -73,13 +73,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 tokio::spawn(seatkeeper_local::drive_schedules(app.clone()));
             }
             // E-mail, as the notice bus and the mailer would send it (MAIL_FROM names the sender).
+            let mut mail = None;
             if let Some(mailer) = seatkeeper_local::mail::local_mailer(&app).await? {
                 tracing::info!(from = %mailer.from, "notices are e-mailed through the local SES");
-                tokio::spawn(seatkeeper_local::mail::run_on_stream(mailer, table.clone()));
+                let progress = seatkeeper_local::mail::MailProgress::default();
+                tokio::spawn(seatkeeper_local::mail::run_on_stream(mailer, table.clone(), progress.clone()));
+                mail = Some(progress);
             }
             let default_console = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../console/dist");
             let console = console.or_else(|| default_console.join("index.html").exists().then_some(default_console));
-            let server = Arc::new(LocalServer { app, secret, console });
+            let server = Arc::new(LocalServer { app, secret, console, mail });
             let listener = tokio::net::TcpListener::bind(&addr).await?;
             tracing::info!(%addr, %table, "Seatkeeper local API listening");
             axum::serve(listener, router(server))
