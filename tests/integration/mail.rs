@@ -47,8 +47,7 @@ async fn moto_mailer(env: &TestEnv) -> Mailer {
 /// The local server over `env`, with the mailer on its table's stream; its base URL.
 async fn serve_with_mail(env: &TestEnv) -> String {
     let mailer = moto_mailer(env).await;
-    let progress = seatkeeper_local::mail::MailProgress::default();
-    tokio::spawn(seatkeeper_local::mail::run_on_stream(mailer, env.table.clone(), progress.clone()));
+    let progress = seatkeeper_local::mail::spawn_on_stream(mailer, env.table.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server =

@@ -96,18 +96,19 @@ impl MailProgress {
     pub async fn settled(&self, budget: Duration) -> Result<(), String> {
         // The round under way may have read its shard before the caller's notice was written;
         // the one after it began after this call.
-        let wanted = self.0.rounds.load(Ordering::SeqCst) + 2;
+        let start = self.0.rounds.load(Ordering::SeqCst);
         let deadline = tokio::time::Instant::now() + budget;
         loop {
-            let (rounds, in_flight) = (self.0.rounds.load(Ordering::SeqCst), self.0.in_flight.load(Ordering::SeqCst));
-            if rounds >= wanted && in_flight == 0 {
+            let rounds = self.0.rounds.load(Ordering::SeqCst) - start;
+            let in_flight = self.0.in_flight.load(Ordering::SeqCst);
+            if rounds >= 2 && in_flight == 0 {
                 return Ok(());
             }
             if tokio::time::Instant::now() >= deadline {
                 return Err(format!(
                     "the local mailer did not settle within {} s: {} of 2 rounds over the stream, {in_flight} notices in flight",
                     budget.as_secs(),
-                    (rounds + 2).saturating_sub(wanted).min(2),
+                    rounds.min(2),
                 ));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -181,9 +182,16 @@ pub fn notices_of(records: &[Value]) -> Vec<Notice> {
         .collect()
 }
 
+/// Starts [`run_on_stream`] in a task of its own; its progress, for `GET /dev/mail?settled=true`.
+pub fn spawn_on_stream(mailer: Mailer, table: String) -> MailProgress {
+    let progress = MailProgress::default();
+    tokio::spawn(run_on_stream(mailer, table, progress.clone()));
+    progress
+}
+
 /// Runs the mailer on every notice written to `table`, from its stream (from the oldest record
 /// kept: notices mailed before are settled, so nothing is sent twice), until the process ends.
-pub async fn run_on_stream(mailer: Mailer, table: String, progress: MailProgress) {
+async fn run_on_stream(mailer: Mailer, table: String, progress: MailProgress) {
     let Some(streams) = LocalStreams::from_env() else {
         return tracing::warn!("AWS_ENDPOINT_URL_DYNAMODB is not set: no stream to mail notices from");
     };

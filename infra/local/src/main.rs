@@ -76,9 +76,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let mut mail = None;
             if let Some(mailer) = seatkeeper_local::mail::local_mailer(&app).await? {
                 tracing::info!(from = %mailer.from, "notices are e-mailed through the local SES");
-                let progress = seatkeeper_local::mail::MailProgress::default();
-                tokio::spawn(seatkeeper_local::mail::run_on_stream(mailer, table.clone(), progress.clone()));
-                mail = Some(progress);
+                mail = Some(seatkeeper_local::mail::spawn_on_stream(mailer, table.clone()));
             }
             let default_console = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../console/dist");
             let console = console.or_else(|| default_console.join("index.html").exists().then_some(default_console));
