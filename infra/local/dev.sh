@@ -21,17 +21,29 @@ export BUCKET_NAME="${BUCKET_NAME:-seatkeeper-imports}"
 addr="${SEATKEEPER_ADDR:-127.0.0.1:3000}"
 export CONSOLE_URL="${CONSOLE_URL:-http://$addr}"
 
-step() { printf '\n==> %s\n' "$*" >&2; }
+began=$(date +%s)
+step() { printf '\n==> %s (%ds)\n' "$*" $(($(date +%s) - began)) >&2; }
+mkdir -p .local
 
+# What needs the network (DynamoDB Local from Maven Central, moto from PyPI, the console's npm
+# packages) is fetched, and the console built, in the background while the local server compiles.
+step "fetching DynamoDB Local and moto, and building the console, in the background (logs: .local/dev-*.log)"
+infra/local/dynamodb-local.sh install >.local/dev-dynamodb.log 2>&1 &
+ddb_install=$!
+infra/local/s3-local.sh install >.local/dev-moto.log 2>&1 &
+moto_install=$!
+(cd console && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; } && npm run build) >.local/dev-console.log 2>&1 &
+console_build=$!
 step "building the local server (the first build takes a few minutes)"
 cargo build -p seatkeeper-local
-step "building the console (npm packages fetched the first time)"
-(cd console && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run build)
-step "DynamoDB Local on port $ddb_port (fetched from Maven Central the first time)"
-infra/local/dynamodb-local.sh start "$ddb_port" "$root/.local/dynamodb"
-step "the S3-compatible server on port $s3_port and the SES one on $ses_port (moto's, from PyPI the first time)"
-infra/local/s3-local.sh start "$s3_port"
-infra/local/s3-local.sh start "$ses_port"
+waiting() {
+  local pid=$1 log=$2 what=$3
+  wait "$pid" || { cat "$log" >&2; echo "make dev: $what failed (above, and in $log)" >&2; exit 1; }
+}
+step "waiting for the console's build"
+waiting "$console_build" .local/dev-console.log "building the console"
+waiting "$ddb_install" .local/dev-dynamodb.log "fetching DynamoDB Local"
+waiting "$moto_install" .local/dev-moto.log "installing moto"
 cleanup() {
   [ -n "${api_pid:-}" ] && kill "$api_pid" 2>/dev/null || true
   infra/local/dynamodb-local.sh stop "$ddb_port"
@@ -40,16 +52,24 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+step "DynamoDB Local on port $ddb_port, the S3-compatible server on port $s3_port and the SES one on $ses_port"
+infra/local/dynamodb-local.sh start "$ddb_port" "$root/.local/dynamodb" &
+ddb_start=$!
+infra/local/s3-local.sh start "$s3_port" &
+s3_start=$!
+infra/local/s3-local.sh start "$ses_port"
+wait "$ddb_start" && wait "$s3_start"
 
 step "the local API on $addr (table $TABLE_NAME, bucket $BUCKET_NAME; logs below)"
 target/debug/seatkeeper-local serve --addr "$addr" --console "$root/console/dist" &
 api_pid=$!
-for _ in $(seq 1 200); do
-  if curl -s -o /dev/null "http://$addr/health"; then
-    printf '\n==> ready: the console is on http://%s/ and the API under http://%s/v1 (the contract: /openapi.json).\n    A token for curl: make token ROLE=vendor_admin ORG=vendor. Stop with Ctrl-C.\n\n' "$addr" "$addr" >&2
-    break
-  fi
-  kill -0 "$api_pid" 2>/dev/null || { echo "the local API did not start" >&2; exit 1; }
+# The server creates the table and the bucket before it answers; a slow machine gets a generous
+# budget, and running out of it says what was awaited.
+deadline=$(($(date +%s) + 300))
+until curl -s -o /dev/null "http://$addr/health"; do
+  kill -0 "$api_pid" 2>/dev/null || { echo "make dev: the local API stopped before it answered (its log is above)" >&2; exit 1; }
+  [ "$(date +%s)" -lt "$deadline" ] || { echo "make dev: the local API did not answer GET /health on $addr within 300 s" >&2; exit 1; }
   sleep 0.1
 done
+printf '\n==> ready after %d s: the console is on http://%s/ and the API under http://%s/v1 (the contract: /openapi.json).\n    A token for curl: make token ROLE=vendor_admin ORG=vendor. Stop with Ctrl-C.\n\n' $(($(date +%s) - began)) "$addr" "$addr" >&2
 wait "$api_pid"
