@@ -5,13 +5,23 @@
 //! The events are the fixtures of `tests/fixtures/events/`, written from AWS's documented
 //! samples; each check asks the table, the bucket or the bus what the function did.
 //!
+//! Each binary runs with `SEATKEEPER_AWS_TRACE` set, so it writes down every permission each AWS
+//! request it sends needs (`seatkeeper::app::trace`); once every scenario has run, the one test
+//! here holds `infra/template.yaml` to those, both ways: each function is granted every action
+//! on every resource it sent, and nothing it never sent. A grant a path needs is proved by a
+//! scenario walking that path, not by a list.
+//!
 //! `make test` builds the emulator (`SEATKEEPER_RIE`) and the binaries, then runs this target
 //! on its own (`cargo test --test emulator`); the workspace's test run skips it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 
+use futures::future::LocalBoxFuture;
+use seatkeeper::app::trace::{self, Access};
+use seatkeeper_tests::iam::{like, Deployment, Template};
 use seatkeeper_tests::{at, platform, TestEnv};
 use serde_json::{json, Value};
 
@@ -54,7 +64,20 @@ struct Emulator {
     child: Child,
     invoke_url: String,
     http: reqwest::Client,
+    log: PathBuf,
 }
+
+/// A binary that ran: its function, the file its trace went to, and the names its environment
+/// gave it (the table, bucket and bus of its scenario).
+#[derive(Debug, Clone)]
+struct Ran {
+    function: String,
+    trace: PathBuf,
+    env: HashMap<String, String>,
+}
+
+/// Every binary started in this run.
+static RAN: Mutex<Vec<Ran>> = Mutex::new(Vec::new());
 
 /// What an invocation returned: the function's answer, or its error (`errorType`, `errorMessage`).
 #[derive(Debug)]
@@ -90,7 +113,15 @@ impl Emulator {
         let (invoke, runtime) = (free_port(), free_port());
         let logs = root().join(".local/emulator");
         std::fs::create_dir_all(&logs).unwrap();
-        let log = std::fs::File::create(logs.join(format!("{function}-{invoke}.log"))).unwrap();
+        let log_path = logs.join(format!("{function}-{invoke}.log"));
+        let log = std::fs::File::create(&log_path).unwrap();
+        let traces = logs.join("traces");
+        std::fs::create_dir_all(&traces).unwrap();
+        let trace = traces.join(format!("{function}-{invoke}.jsonl"));
+        match std::fs::remove_file(&trace) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => panic!("{}: {e}", trace.display()),
+            _ => {}
+        }
         let mut command = Command::new(&rie);
         command
             .arg("--runtime-interface-emulator-address")
@@ -99,6 +130,7 @@ impl Emulator {
             .arg(format!("127.0.0.1:{runtime}"))
             .arg(&binary)
             .env("RUST_LOG", "info")
+            .env(trace::ENV, &trace)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log);
@@ -106,11 +138,19 @@ impl Emulator {
             command.env(k, v);
         }
         let child = command.spawn().unwrap();
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        RAN.lock().unwrap().push(Ran { function: function.to_string(), trace, env });
         Emulator {
             child,
             invoke_url: format!("http://127.0.0.1:{invoke}/2015-03-31/functions/function/invocations"),
             http: reqwest::Client::builder().timeout(INVOKE_BUDGET).build().unwrap(),
+            log: log_path,
         }
+    }
+
+    /// What the function logged so far (its stdout and stderr: CloudWatch Logs, deployed).
+    fn logged(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     async fn invoke(&self, payload: &Value) -> Outcome {
@@ -165,7 +205,6 @@ async fn emulators(functions: &[&str]) -> (TestEnv, HashMap<String, Emulator>) {
     (env, running)
 }
 
-#[tokio::test]
 async fn the_http_functions_answer_api_gateway_requests_with_jwt_claims() {
     let functions = [
         "tenant-admin",
@@ -260,12 +299,12 @@ async fn company_with_lot(env: &TestEnv, seats: u64) {
     env.order_and_assign("globex", seats, "2027-01-04T10:00:00Z", "acme-partner", "2027-01-05T09:00:00Z").await;
 }
 
-#[tokio::test]
 async fn an_s3_object_with_spaces_and_parentheses_is_imported_once_however_often_it_is_delivered() {
     let (env, f) = emulators(&["import-allocation"]).await;
     company_with_lot(&env, 5).await;
     env.users("globex", ["ann@corp.test", "bob@corp.test"]).by(&platform("globex")).json(json!({})).await;
     let imports = env.imports();
+    versioned(imports).await;
     let csv = "Work e-mail,Name\nann@corp.test,Ann\nbob@corp.test,Bob\n";
     let put = imports
         .client
@@ -278,7 +317,8 @@ async fn an_s3_object_with_spaces_and_parentheses_is_imported_once_however_often
         .await
         .unwrap();
     let etag = put.e_tag().unwrap_or_default().trim_matches('"').to_string();
-    let event = fixture("s3-object-created", &[("BUCKET", &imports.bucket), ("ETAG", &etag)]);
+    let version = put.version_id().expect("a versioned bucket names the version").to_string();
+    let event = fixture("s3-object-created", &[("BUCKET", &imports.bucket), ("ETAG", &etag), ("VERSION", &version)]);
     for delivery in 1..=2 {
         let answer = f["import-allocation"].invoke(&event).await.answer();
         assert_eq!(answer, Value::Null, "delivery {delivery}");
@@ -301,7 +341,6 @@ async fn an_s3_object_with_spaces_and_parentheses_is_imported_once_however_often
     assert_eq!((lots[0].in_use, lots[0].uses), (2, 2), "two seats, taken once");
 }
 
-#[tokio::test]
 async fn each_schedule_of_the_template_runs_its_sweep_in_its_function() {
     let (env, f) = emulators(&["expire", "renewal-sweep", "renewals", "usage-report"]).await;
     company_with_lot(&env, 5).await;
@@ -387,7 +426,6 @@ async fn moto(service: &str, target: &str, body: Value) -> Value {
     serde_json::from_str(&text).unwrap_or(Value::Null)
 }
 
-#[tokio::test]
 async fn stream_records_put_each_new_notice_on_the_bus_and_nothing_else() {
     let endpoint = std::env::var("AWS_ENDPOINT_URL_S3").expect("make test starts moto's server");
     let suffix = &uuid::Uuid::new_v4().simple().to_string()[..12];
@@ -430,15 +468,16 @@ async fn stream_records_put_each_new_notice_on_the_bus_and_nothing_else() {
 }
 
 /// The job runner's binary, handed by the table's stream the record of a confirm answered 202,
-/// finishes the commit; the same record again changes nothing.
-#[tokio::test]
+/// finishes the commit — a sync, so it also releases the learner the file leaves out and gives
+/// the seat back; the same record again changes nothing.
 async fn the_job_runner_finishes_a_background_commit_from_its_stream_record() {
     let (env, f) = emulators(&["job-runner"]).await;
     company_with_lot(&env, 5).await;
     env.users("globex", ["ann@corp.test", "bob@corp.test"]).by(&platform("globex")).json(json!({})).await;
+    env.licensed("globex", &["cat@corp.test"], "2027-01-06T08:00:00Z").await;
     let at_ = "2027-01-06T09:00:00Z";
     let review = env
-        .post("/v1/orgs/globex/imports")
+        .post("/v1/orgs/globex/imports?mode=sync")
         .by(&seatkeeper_tests::cm("globex"))
         .raw(b"email\nann@corp.test\nbob@corp.test\n")
         .at(at_)
@@ -468,20 +507,22 @@ async fn the_job_runner_finishes_a_background_commit_from_its_stream_record() {
         assert_eq!(answer["batchItemFailures"], json!([]), "delivery {delivery}: {answer}");
     }
     let done = env.app.store.import("globex", &id).await.unwrap().unwrap();
-    assert_eq!((done.status, done.allocated), (seatkeeper::domain::import::ImportStatus::Committed, 2));
+    let status = seatkeeper::domain::import::ImportStatus::Committed;
+    assert_eq!((done.status, done.allocated, done.released), (status, 2, 1));
+    let cat = env.app.store.user("globex", "cat@corp.test").await.unwrap().unwrap();
+    assert!(cat.released_at.is_some(), "the learner the file leaves out is released");
     let lots = env.app.store.all_lots("globex").await.unwrap();
-    assert_eq!((lots[0].in_use, lots[0].uses), (2, 2), "two seats, taken once");
+    assert_eq!((lots[0].in_use, lots[0].uses), (2, 3), "two seats held, taken once each; cat's given back");
 }
 
 /// The mailer's binary, handed by an EventBridge rule on the notice bus the event the publisher
 /// put there (AWS's sample event shape), e-mails the notice through SES (moto) once: the same
 /// event again sends nothing, and an event from another source is refused.
-#[tokio::test]
 async fn the_mailer_sends_a_notice_from_the_bus_once_however_often_it_is_delivered() {
     let ses = std::env::var("AWS_ENDPOINT_URL_SESV2").expect("make test points SES at moto's server");
     let env = TestEnv::with_s3().await;
     company_with_lot(&env, 5).await;
-    let from = "notices@seatkeeper.test";
+    let from = MAIL_FROM;
     let config = seatkeeper::app::sdk_config().await;
     seatkeeper_local::mail::ensure_sender(&seatkeeper::mail::ses::client(&config), from).await.unwrap();
     let mut vars = function_env(&env);
@@ -504,6 +545,12 @@ async fn the_mailer_sends_a_notice_from_the_bus_once_however_often_it_is_deliver
     assert_eq!(theirs[0]["notice_id"], notice_id.as_str());
     assert!(theirs[0]["text"].as_str().unwrap().contains("https://console.seatkeeper.test/licences/orders"));
 
+    // A notice with nobody to mail: recorded as such, nothing sent.
+    let mut nobody = fixture("eventbridge-notice", &[("EMAIL", &email), ("NOTICE_ID", &format!("{notice_id}-nobody"))]);
+    nobody["detail"]["recipients"] = json!([]);
+    let recorded = mailer.invoke(&nobody).await.answer();
+    assert_eq!(recorded["no_recipient"], json!(true), "{recorded}");
+
     match mailer.invoke(&fixture("eventbridge-scheduled-event", &[])).await {
         Outcome::Error { kind, message } => {
             assert_eq!(kind, "Seatkeeper.Refused");
@@ -511,4 +558,544 @@ async fn the_mailer_sends_a_notice_from_the_bus_once_however_often_it_is_deliver
         }
         other => panic!("{other:?}"),
     }
+
+    // The monthly forecast's notice: its workbook and CSV, read from reports/, travel attached.
+    let reader = format!("forecast-{suffix}@initech.example");
+    env.org("initech", "company", "acme-partner").await;
+    let policy = json!({"renewal": "automatic", "term_starts": "activation", "notify_emails": [reader]});
+    env.set_policy("initech", policy).await;
+    let export = seatkeeper::sweeps::by_name("forecast").unwrap();
+    export(env.app.clone(), at("2027-02-01T06:00:00Z")).await.unwrap();
+    let page = seatkeeper::store::PageRequest { limit: 50, cursor: None };
+    let notices = env.app.store.notices("initech", &page).await.unwrap().items;
+    let forecast = notices.iter().find(|n| n.kind == seatkeeper::domain::notice::NoticeKind::RenewalForecast);
+    let forecast = forecast.expect("the export stores its notice");
+    let mut event = fixture("eventbridge-notice", &[("EMAIL", &reader), ("NOTICE_ID", &forecast.notice_id)]);
+    event["detail-type"] = json!("renewal_forecast");
+    event["detail"] = serde_json::to_value(forecast).unwrap();
+    let sent_forecast = mailer.invoke(&event).await.answer();
+    assert_eq!(sent_forecast["sent"], json!([reader]), "{sent_forecast}");
+    let sent = seatkeeper_local::mail::sent_mail(&ses, false).await.unwrap();
+    let theirs: Vec<&Value> = sent.iter().filter(|m| m["to"] == json!([reader])).collect();
+    assert_eq!(theirs.len(), 1, "{theirs:?}");
+    let attached: Vec<&str> =
+        theirs[0]["attachments"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
+    assert_eq!(attached, vec!["renewals-2027-03.xlsx", "renewals-2027-03.csv"], "{}", theirs[0]);
+}
+
+// ---- every scenario, then the template held to what the binaries sent --------------------------
+
+/// A scenario: one or more functions' binaries walked through fixtures, checked on what the
+/// table, bucket or bus then holds.
+type Scenario = (&'static str, fn() -> LocalBoxFuture<'static, ()>);
+
+const SCENARIOS: &[Scenario] = &[
+    ("the_http_functions_answer_api_gateway_requests_with_jwt_claims", || {
+        Box::pin(the_http_functions_answer_api_gateway_requests_with_jwt_claims())
+    }),
+    ("an_s3_object_with_spaces_and_parentheses_is_imported_once_however_often_it_is_delivered", || {
+        Box::pin(an_s3_object_with_spaces_and_parentheses_is_imported_once_however_often_it_is_delivered())
+    }),
+    ("each_schedule_of_the_template_runs_its_sweep_in_its_function", || {
+        Box::pin(each_schedule_of_the_template_runs_its_sweep_in_its_function())
+    }),
+    ("stream_records_put_each_new_notice_on_the_bus_and_nothing_else", || {
+        Box::pin(stream_records_put_each_new_notice_on_the_bus_and_nothing_else())
+    }),
+    ("the_job_runner_finishes_a_background_commit_from_its_stream_record", || {
+        Box::pin(the_job_runner_finishes_a_background_commit_from_its_stream_record())
+    }),
+    ("the_mailer_sends_a_notice_from_the_bus_once_however_often_it_is_delivered", || {
+        Box::pin(the_mailer_sends_a_notice_from_the_bus_once_however_often_it_is_delivered())
+    }),
+    ("a_file_refused_part_way_leaves_no_rows_behind", || Box::pin(a_file_refused_part_way_leaves_no_rows_behind())),
+    ("an_allocation_that_fails_part_way_leaves_no_rows_behind", || {
+        Box::pin(an_allocation_that_fails_part_way_leaves_no_rows_behind())
+    }),
+    ("an_s3_file_naming_no_company_writes_nothing_and_says_why", || {
+        Box::pin(an_s3_file_naming_no_company_writes_nothing_and_says_why())
+    }),
+    ("every_route_answers_through_its_functions_binary", || {
+        Box::pin(every_route_answers_through_its_functions_binary())
+    }),
+    ("the_renewal_sweep_renews_a_learner_whose_year_has_ended", || {
+        Box::pin(the_renewal_sweep_renews_a_learner_whose_year_has_ended())
+    }),
+];
+
+/// Runs every scenario (side by side, each on tables, buckets and ports of its own), then holds
+/// the template's grants to what each function's binary sent while they ran: every permission
+/// an operation needed is granted to that function on that resource, and every grant was
+/// needed by one of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_scenario_passes_and_each_function_is_granted_exactly_what_its_binary_sends() {
+    use futures::FutureExt;
+    let runs = SCENARIOS.iter().map(|(name, run)| async move {
+        let outcome = std::panic::AssertUnwindSafe(run()).catch_unwind().await;
+        outcome.err().map(|e| format!("{name}: {}", panic_text(e.as_ref())))
+    });
+    let failed: Vec<String> = futures::future::join_all(runs).await.into_iter().flatten().collect();
+    assert!(failed.is_empty(), "{} scenario(s) failed:\n{}", failed.len(), failed.join("\n"));
+    let wrong = iam_mismatches();
+    assert!(wrong.is_empty(), "the template and what the binaries sent disagree:\n{}", wrong.join("\n"));
+}
+
+fn panic_text(e: &(dyn std::any::Any + Send)) -> String {
+    e.downcast_ref::<String>().cloned().or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default()
+}
+
+/// The sender the mailer's scenario uses, and the deployment's `MailFrom`.
+const MAIL_FROM: &str = "notices@seatkeeper.test";
+
+/// What each function's binary sent, as the deployment's ARNs: a scenario's table is the
+/// template's `Table`, its bucket the `ImportsBucket`, its bus the `NoticeBus`.
+fn sent(deployment: &Deployment, template: &Template<'_>) -> BTreeMap<String, BTreeSet<(Access, Vec<String>)>> {
+    let physical = |name: &str| template.physical(name).unwrap_or_else(|e| panic!("{e}"));
+    let (table, bucket, bus) = (physical("Table"), physical("ImportsBucket"), physical("NoticeBus"));
+    let mut sent: BTreeMap<String, BTreeSet<(Access, Vec<String>)>> = BTreeMap::new();
+    for ran in RAN.lock().unwrap().iter() {
+        let text = match std::fs::read_to_string(&ran.trace) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => panic!("{}: {e}", ran.trace.display()),
+        };
+        let of = |var: &str| ran.env.get(var).cloned().unwrap_or_else(|| "\u{0}".into());
+        let seen = sent.entry(ran.function.clone()).or_default();
+        for line in text.lines() {
+            let access: Access = serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+            let service = access.action.split(':').next().unwrap_or_default().to_string();
+            let arns = access
+                .resources
+                .iter()
+                .map(|r| {
+                    let r = match service.as_str() {
+                        "dynamodb" => deployed(r, &format!("table/{}", of("TABLE_NAME")), &format!("table/{table}")),
+                        "s3" => deployed(r, &of("BUCKET_NAME"), &bucket),
+                        "events" => {
+                            deployed(r, &format!("event-bus/{}", of("EVENT_BUS_NAME")), &format!("event-bus/{bus}"))
+                        }
+                        _ => r.clone(),
+                    };
+                    format!("{}{r}", deployment.arn(&service))
+                })
+                .collect();
+            seen.insert((access, arns));
+        }
+    }
+    sent
+}
+
+/// `resource` with its leading `local` name (followed by nothing or `/`) replaced by `deployed`.
+fn deployed(resource: &str, local: &str, deployed: &str) -> String {
+    match resource.strip_prefix(local) {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => format!("{deployed}{rest}"),
+        _ => resource.to_string(),
+    }
+}
+
+/// Each way the template and the traces disagree, in words.
+fn iam_mismatches() -> Vec<String> {
+    let deployment = Deployment::example(MAIL_FROM);
+    let template = Template::new(seatkeeper::store::table::TEMPLATE, &deployment);
+    let granted = template.grants().unwrap_or_else(|e| panic!("{e}"));
+    let sent = sent(&deployment, &template);
+    let mut wrong = Vec::new();
+    for (function, grants) in &granted {
+        let Some(accesses) = sent.get(function) else {
+            if !grants.is_empty() {
+                wrong.push(format!("{function}: granted {} permission(s) and never run here", grants.len()));
+            }
+            continue;
+        };
+        for (access, arns) in accesses {
+            let allowed =
+                grants.iter().any(|g| like(&g.action, &access.action) && arns.iter().any(|a| like(&g.resource, a)));
+            if !allowed {
+                wrong.push(format!(
+                    "{function}: sends {} ({} on {}), which the template does not grant it",
+                    access.operation,
+                    access.action,
+                    arns.join(" or ")
+                ));
+            }
+        }
+        for g in grants {
+            let needed = accesses
+                .iter()
+                .any(|(a, arns)| like(&g.action, &a.action) && arns.iter().any(|r| like(&g.resource, r)));
+            if !needed {
+                wrong.push(format!("{function}: granted {} on {} and never sends it", g.action, g.resource));
+            }
+        }
+    }
+    for function in sent.keys().filter(|f| !granted.contains_key(*f)) {
+        wrong.push(format!("{function}: ran here and is no function of the template"));
+    }
+    if !wrong.is_empty() {
+        // What was sent, for whoever fixes the template.
+        wrong.push("what each function sent:".into());
+        for (function, accesses) in &sent {
+            let needs: BTreeSet<String> = accesses
+                .iter()
+                .map(|(a, arns)| format!("  {function}: {} on {}", a.action, arns.join(" or ")))
+                .collect();
+            wrong.extend(needs);
+        }
+    }
+    wrong
+}
+
+// ---- requests, and a table that fails on purpose ------------------------------------------------
+
+/// An API Gateway HTTP API request (payload 2.0) through the JWT authorizer, as AWS sends it:
+/// `route` is the route's template, `path` the percent-encoded path (with its query), `who` the
+/// caller whose claims the authorizer passes, `body` JSON, `when` the request's instant.
+fn request(
+    method: &str,
+    route: &str,
+    path: &str,
+    who: &seatkeeper_tests::Who,
+    body: Option<Value>,
+    when: &str,
+) -> Value {
+    let (raw_path, query) = path.split_once('?').unwrap_or((path, ""));
+    let mut event = fixture(
+        "http-request",
+        &[
+            ("METHOD", method),
+            ("ROUTE", route),
+            ("RAW_PATH", raw_path),
+            ("RAW_QUERY", query),
+            ("ORG", &who.org_id),
+            ("ROLE", &who.role),
+            ("EMAIL", &who.email),
+        ],
+    );
+    let instant = at(when);
+    event["requestContext"]["timeEpoch"] = json!(instant.timestamp_millis());
+    event["requestContext"]["time"] = json!(instant.format("%d/%b/%Y:%H:%M:%S +0000").to_string());
+    let mut parameters = serde_json::Map::new();
+    for (name, value) in route.split('/').zip(raw_path.split('/')) {
+        if let Some(name) = name.strip_prefix('{').and_then(|n| n.strip_suffix('}')) {
+            let value = percent_encoding::percent_decode_str(value).decode_utf8().unwrap();
+            parameters.insert(name.to_string(), json!(value));
+        }
+    }
+    if !parameters.is_empty() {
+        event["pathParameters"] = Value::Object(parameters);
+    }
+    if !query.is_empty() {
+        let pairs = query.split('&').filter_map(|p| p.split_once('=')).map(|(k, v)| (k.to_string(), json!(v)));
+        event["queryStringParameters"] = Value::Object(pairs.collect());
+    }
+    if let Some(body) = body {
+        event["headers"]["content-type"] = json!("application/json");
+        event["body"] = json!(body.to_string());
+    }
+    event
+}
+
+/// A DynamoDB endpoint in front of DynamoDB Local that answers `500 InternalServerError` to every
+/// request `fails` picks (each retry too) and hands every other one on: a table that fails part
+/// of the way through a piece of work. Its address; it serves until the test ends.
+async fn failing_table(fails: impl Fn(&str, &str) -> bool + Send + Sync + 'static) -> String {
+    use axum::body::Bytes;
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::response::IntoResponse;
+    let upstream = seatkeeper_tests::endpoint();
+    let http = reqwest::Client::new();
+    let fails = std::sync::Arc::new(fails);
+    let forward = move |headers: HeaderMap, body: Bytes| {
+        let (upstream, http, fails) = (upstream.clone(), http.clone(), fails.clone());
+        async move {
+            let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+            if fails(&target, &String::from_utf8_lossy(&body)) {
+                let error = json!({"__type": "com.amazonaws.dynamodb.v20120810#InternalServerError", "message": "injected: the table failed"});
+                return (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    [("content-type", "application/x-amz-json-1.0")],
+                    error.to_string(),
+                )
+                    .into_response();
+            }
+            let mut request = http.post(&upstream).body(body);
+            for (name, value) in headers.iter().filter(|(n, _)| *n != "host" && *n != "content-length") {
+                request = request.header(name, value);
+            }
+            let answer = request.send().await.unwrap();
+            let status = StatusCode::from_u16(answer.status().as_u16()).unwrap();
+            let content_type = answer.headers().get("content-type").cloned();
+            let body = answer.bytes().await.unwrap();
+            let mut response = (status, body).into_response();
+            if let Some(ct) = content_type {
+                response.headers_mut().insert("content-type", ct.to_str().unwrap().parse().unwrap());
+            }
+            response
+        }
+    };
+    let app = axum::Router::new().fallback(forward);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    address
+}
+
+/// Every item the table holds (a test's own table: the assertions on what was written).
+async fn every_item(env: &TestEnv) -> Vec<seatkeeper_tests::Item> {
+    let scan = env.app.store.client.scan().table_name(&env.table).consistent_read(true).into_paginator().items();
+    scan.send().try_collect().await.unwrap()
+}
+
+fn kind(item: &seatkeeper_tests::Item) -> &str {
+    item.get("type").and_then(|t| t.as_s().ok()).map_or("", String::as_str)
+}
+
+// ---- the paths the scenarios above do not walk --------------------------------------------------
+
+/// A CSV refused on its last line (a quote left open), after its first chunk of rows was
+/// stored: the answer names the line, and the rows stored before are removed — the import
+/// function deletes them, so its role must allow it.
+async fn a_file_refused_part_way_leaves_no_rows_behind() {
+    let (env, f) = emulators(&["import-allocation"]).await;
+    company_with_lot(&env, 5).await;
+    let mut csv = String::from("email\n");
+    for i in 0..1500 {
+        csv.push_str(&format!("learner{i}@corp.test\n"));
+    }
+    csv.push_str("\"open@corp.test\n");
+    let cm = seatkeeper_tests::cm("globex");
+    let mut event =
+        request("POST", "/v1/orgs/{org_id}/imports", "/v1/orgs/globex/imports", &cm, None, "2027-01-06T09:00:00Z");
+    event["headers"]["content-type"] = json!("text/csv");
+    event["body"] = json!(csv);
+    let (status, refused) = f["import-allocation"].invoke(&event).await.http();
+    assert_eq!(status, 400, "{refused}");
+    assert!(refused["error"]["message"].as_str().unwrap().contains("1502"), "names the line: {refused}");
+    let left: Vec<String> = every_item(&env)
+        .await
+        .iter()
+        .filter(|i| kind(i).starts_with("import"))
+        .map(|i| format!("{:?} {:?}", i.get("PK"), i.get("SK")))
+        .collect();
+    assert!(left.is_empty(), "a refused file leaves nothing: {left:?}");
+}
+
+/// A large allocation (more than one transaction's users) whose table fails while its second
+/// chunk of rows is stored: the allocation fails, licenses nobody, and the allocate function
+/// deletes the chunk it had stored, so its role must allow it.
+async fn an_allocation_that_fails_part_way_leaves_no_rows_behind() {
+    let env = TestEnv::with_s3().await;
+    company_with_lot(&env, 1200).await;
+    let emails: Vec<String> = (0..1100).map(|i| format!("m{i}@corp.test")).collect();
+    env.seed_users("globex", &emails, "2027-01-05T10:00:00Z").await;
+    // Every put of the second chunk of the job's rows fails.
+    let table = failing_table(|target, body| {
+        target.ends_with(".PutItem") && body.contains("\"import_rows\"") && body.contains("ROWS#000001")
+    })
+    .await;
+    let mut vars = function_env(&env);
+    vars.push(("AWS_ENDPOINT_URL_DYNAMODB", table));
+    let allocate = Emulator::start("allocate", &vars);
+    let cm = seatkeeper_tests::cm("globex");
+    let body = json!({ "emails": emails });
+    let event = request(
+        "POST",
+        "/v1/orgs/{org_id}/allocations",
+        "/v1/orgs/globex/allocations",
+        &cm,
+        Some(body),
+        "2027-01-06T09:00:00Z",
+    );
+    let (status, failed) = allocate.invoke(&event).await.http();
+    assert!(status >= 500, "{status} {failed}");
+    let items = every_item(&env).await;
+    let rows: Vec<_> = items.iter().filter(|i| kind(i).starts_with("import")).collect();
+    assert!(rows.is_empty(), "no job and no rows are left: {rows:?}");
+    let lots = env.app.store.all_lots("globex").await.unwrap();
+    assert_eq!((lots[0].in_use, lots[0].uses), (0, 0), "no seat taken");
+    let licensed = items.iter().filter(|i| kind(i) == "user" && i.contains_key("licence")).count();
+    assert_eq!(licensed, 0, "nobody licensed");
+}
+
+/// Versioning on, as the template's imports bucket has it: every `ObjectCreated` event then
+/// names the object's version, and the import reads that version.
+async fn versioned(imports: &seatkeeper::app::ImportsBucket) {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    let on = VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build();
+    imports.client.put_bucket_versioning().bucket(&imports.bucket).versioning_configuration(on).send().await.unwrap();
+}
+
+/// A partner file whose key names no company — an id no org has, a partner — is refused
+/// without a row written for it: the function logs the refusal (its logs are CloudWatch's,
+/// deployed) and writes the result file saying why; the invocation succeeds (a retry would
+/// change nothing).
+async fn an_s3_file_naming_no_company_writes_nothing_and_says_why() {
+    let (env, f) = emulators(&["import-allocation"]).await;
+    company_with_lot(&env, 5).await;
+    let imports = env.imports();
+    versioned(imports).await;
+    let before = every_item(&env).await;
+    for (org, why) in [("nobody", "no company has that id"), ("acme-partner", "a partner and not a company")] {
+        let key = format!("imports/{org}/learners.csv");
+        let put = imports
+            .client
+            .put_object()
+            .bucket(&imports.bucket)
+            .key(&key)
+            .body(b"email\nann@corp.test\n".to_vec().into())
+            .send()
+            .await
+            .unwrap();
+        let etag = put.e_tag().unwrap_or_default().trim_matches('"').to_string();
+        let version = put.version_id().unwrap().to_string();
+        let mut event =
+            fixture("s3-object-created", &[("BUCKET", &imports.bucket), ("ETAG", &etag), ("VERSION", &version)]);
+        event["Records"][0]["s3"]["object"]["key"] = json!(key);
+        let answer = f["import-allocation"].invoke(&event).await.answer();
+        assert_eq!(answer, Value::Null, "{org}: refused for good, not failed for a retry");
+        let result = env.object_json(&format!("results/{org}/learners.json")).await;
+        assert_eq!(result["status"], "failed", "{org}: {result}");
+        let error = result["error"].as_str().unwrap_or_default();
+        assert!(error.contains(why) && error.contains("nothing was imported"), "{org}: {result}");
+        // The operator's view: an ERROR line naming the key, in the function's own log.
+        let deadline = tokio::time::Instant::now() + START_BUDGET;
+        loop {
+            let logged = f["import-allocation"].logged();
+            let line = logged.lines().find(|l| l.contains("partner file refused") && l.contains(&key));
+            if let Some(line) = line {
+                let line: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+                assert_eq!(line["level"], "ERROR", "{line}");
+                assert!(line["fields"]["reason"].as_str().unwrap_or_default().contains(why), "{line}");
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "no refusal logged for {key}:\n{logged}");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+    let after = every_item(&env).await;
+    assert_eq!(after.len(), before.len(), "no row written for a key naming no company");
+}
+
+/// Every route of the API, each through its own function's binary, in the order a company's
+/// life takes them (the walk of `tests/integration/leading_keys.rs`, here through the deployed
+/// shape): every answer a success, and every route walked.
+async fn every_route_answers_through_its_functions_binary() {
+    use seatkeeper::http::routes::{self, ROUTES};
+    let functions: BTreeSet<&str> = ROUTES.iter().map(|r| r.function).collect();
+    let (env, f) = emulators(&functions.into_iter().collect::<Vec<_>>()).await;
+    let walked = std::cell::RefCell::new(BTreeSet::new());
+    let mut commands = 0;
+    let mut go = |method: &'static str, url: String, who: seatkeeper_tests::Who, body: Option<Value>, when: &str| {
+        let (path, _) = url.split_once('?').unwrap_or((&url, ""));
+        let (route, _) = routes::find(method, path, None).unwrap().unwrap_or_else(|_| panic!("{method} {url}"));
+        walked.borrow_mut().insert((route.method, route.path));
+        let raw = url.replace('@', "%40");
+        let mut event = request(method, route.path, &raw, &who, body, when);
+        if route.command {
+            commands += 1;
+            event["headers"]["idempotency-key"] = json!(format!("walk-{commands}"));
+        }
+        let function = &f[route.function];
+        async move {
+            let (status, answer) = function.invoke(&event).await.http();
+            assert!(status < 300, "{method} {url}: {status} {answer}");
+            answer
+        }
+    };
+    let vendor = seatkeeper_tests::Who::vendor_admin();
+    let (pm, cm, platform) = (seatkeeper_tests::pm("p"), seatkeeper_tests::cm("c"), platform("c"));
+    let day = "2018-04-01T08:00:00Z";
+
+    go("GET", "/health".into(), vendor.clone(), None, day).await;
+    let partner = json!({"org_id": "p", "name": "P", "kind": "partner", "parent_id": "vendor"});
+    go("POST", "/v1/orgs".into(), vendor.clone(), Some(partner), day).await;
+    let company = json!({"org_id": "c", "name": "C", "kind": "company", "parent_id": "p"});
+    go("POST", "/v1/orgs".into(), pm.clone(), Some(company), day).await;
+    let policy = json!({"term_starts": "activation", "renewal": "automatic", "notify_emails": ["admin@c.example"]});
+    go("PUT", "/v1/orgs/c/policy".into(), vendor.clone(), Some(policy), day).await;
+    go("GET", "/v1/orgs/c".into(), cm.clone(), None, day).await;
+    go("GET", "/v1/orgs/p/children".into(), pm.clone(), None, day).await;
+
+    let order = go("POST", "/v1/orgs/c/orders".into(), cm.clone(), Some(json!({"quantity": 110})), day).await;
+    let order = order["order_id"].as_str().unwrap().to_string();
+    let cancelled = go("POST", "/v1/orgs/c/orders".into(), cm.clone(), Some(json!({"quantity": 1})), day).await;
+    let rejected = go("POST", "/v1/orgs/c/orders".into(), cm.clone(), Some(json!({"quantity": 2})), day).await;
+    go("GET", "/v1/orgs/p/orders?status=requested".into(), pm.clone(), None, day).await;
+    go("GET", format!("/v1/orders/{order}"), cm.clone(), None, day).await;
+    go("POST", format!("/v1/orders/{}/cancel", cancelled["order_id"].as_str().unwrap()), cm.clone(), None, day).await;
+    let reject = format!("/v1/orders/{}/reject", rejected["order_id"].as_str().unwrap());
+    go("POST", reject, pm.clone(), Some(json!({"reason": "no"})), day).await;
+    go("POST", format!("/v1/orders/{order}/assign"), pm.clone(), None, "2018-04-02T09:00:00Z").await;
+    go("GET", "/v1/orgs/c/lots".into(), cm.clone(), None, day).await;
+
+    let may = "2018-05-11T09:00:00Z";
+    go("PUT", "/v1/orgs/c/users/w@c.example".into(), cm.clone(), Some(json!({"name": "W"})), may).await;
+    let run = json!({"status": "active", "starts_at": may, "ends_at": "2020-05-11T09:00:00Z"});
+    go("PUT", "/v1/orgs/c/users/w@c.example/enrolments/run".into(), platform.clone(), Some(run), may).await;
+    let two = json!({"emails": ["a@c.example", "b@c.example"], "create_missing": true});
+    go("POST", "/v1/orgs/c/allocations".into(), cm.clone(), Some(two), may).await;
+    // More users than one transaction: a job, the import's way.
+    let many: Vec<String> = (0..91).map(|i| format!("m{i}@c.example")).collect();
+    let many = json!({"emails": many, "create_missing": true});
+    let job = go("POST", "/v1/orgs/c/allocations".into(), cm.clone(), Some(many), may).await;
+    assert_eq!(job["allocated"], 91, "{job}");
+    let job = format!("/v1/orgs/c/allocations/{}", job["allocation_id"].as_str().unwrap());
+    go("GET", job.clone(), cm.clone(), None, may).await;
+    go("GET", format!("{job}/rows"), cm.clone(), None, may).await;
+    go("GET", "/v1/orgs/c/licences".into(), cm.clone(), None, may).await;
+    go("GET", "/v1/orgs/c/licences?status=expired".into(), cm.clone(), None, may).await;
+    // "Select all": every expired learner (none yet) — read by the licences' status.
+    let everyone =
+        go("POST", "/v1/orgs/c/allocations".into(), cm.clone(), Some(json!({"all_expired": true})), may).await;
+    assert_eq!(everyone["allocated"], 0, "{everyone}");
+    go("DELETE", "/v1/orgs/c/users/b@c.example".into(), cm.clone(), None, may).await;
+    let renewable = json!({"emails": ["a@c.example"], "renewable": false});
+    go("POST", "/v1/orgs/c/users/renewable".into(), cm.clone(), Some(renewable), may).await;
+    go("GET", "/v1/orgs/c/users".into(), cm.clone(), None, may).await;
+    go("GET", "/v1/orgs/c/users?email_prefix=W&licence_status=pending".into(), cm.clone(), None, may).await;
+    go("GET", "/v1/orgs/c/users/w@c.example".into(), cm.clone(), None, may).await;
+    go("GET", "/v1/orgs/c/users/w@c.example/enrolments".into(), platform.clone(), None, may).await;
+    go("GET", "/v1/orgs/c/users/w@c.example/access".into(), platform.clone(), None, may).await;
+
+    let mut upload = request("POST", "/v1/orgs/{org_id}/imports", "/v1/orgs/c/imports", &cm, None, may);
+    upload["headers"]["content-type"] = json!("text/csv");
+    upload["body"] = json!("email\ni@c.example\n");
+    let (status, review) = f["import-allocation"].invoke(&upload).await.http();
+    assert_eq!(status, 201, "{review}");
+    walked.borrow_mut().insert(("POST", "/v1/orgs/{org_id}/imports"));
+    let import = format!("/v1/orgs/c/imports/{}", review["import_id"].as_str().unwrap());
+    go("GET", import.clone(), cm.clone(), None, may).await;
+    go("GET", format!("{import}/rows?outcome=renew"), cm.clone(), None, may).await;
+    go("POST", format!("{import}/confirm"), cm.clone(), None, may).await;
+
+    go("GET", "/v1/orgs/c/usage".into(), cm.clone(), None, may).await;
+    go("GET", "/v1/orgs/c/renewals?until=2019-06-30".into(), cm.clone(), None, "2019-04-01T00:00:00Z").await;
+    go("GET", "/v1/orgs/c/notifications".into(), cm.clone(), None, may).await;
+    go("GET", "/v1/orgs/c/audit".into(), cm.clone(), None, may).await;
+
+    let every: BTreeSet<(&str, &str)> = ROUTES.iter().map(|r| (r.method, r.path)).collect();
+    assert_eq!(walked.into_inner(), every, "every route is walked through its binary");
+    let w = env.app.store.user("c", "w@c.example").await.unwrap().unwrap();
+    assert!(w.licence.is_some(), "the enrolment activated w's licence");
+}
+
+/// The renewal sweep's binary, at the day after a learner's licence year under automatic
+/// renewal: the learner is renewed from the balance (the sweep reads, debits and writes).
+async fn the_renewal_sweep_renews_a_learner_whose_year_has_ended() {
+    let (env, f) = emulators(&["renewal-sweep"]).await;
+    env.partner_with_company("p", "c").await;
+    env.set_policy("c", json!({"term_starts": "activation", "renewal": "automatic"})).await;
+    env.order_and_assign("c", 10, "2018-04-01T08:00:00Z", "p", "2018-04-02T09:00:00Z").await;
+    let may = "2018-05-11T09:00:00Z";
+    env.put_user("c", "w@c.example").json(json!({"name": "W"})).at(may).send().await;
+    let run = json!({"status": "active", "starts_at": may, "ends_at": "2020-05-11T09:00:00Z"});
+    let enrolled = env.enrol("c", "w@c.example", "run", run, may).await;
+    assert!(enrolled.status < 300, "{:?}", enrolled.body);
+    let schedules = seatkeeper_local::schedules::compiled();
+    let schedule = schedules.iter().find(|s| s.sweep().as_deref() == Some("renewal")).unwrap();
+    let report = f["renewal-sweep"].invoke(&schedule.payload(at("2019-05-12T00:00:00Z")).unwrap()).await.answer();
+    assert_eq!(report["renewed"], json!(["w@c.example"]), "{report}");
+    let w = env.app.store.user("c", "w@c.example").await.unwrap().unwrap();
+    let until = w.licence.unwrap().valid_until;
+    assert!(until.is_some_and(|end| end > at("2020-01-01T00:00:00Z")), "a second year: {until:?}");
 }

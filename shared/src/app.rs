@@ -2,6 +2,8 @@
 
 use crate::store::Store;
 
+pub mod trace;
+
 /// The bucket partner integrations drop CSV files into (`imports/`) and results come back in
 /// (`results/`).
 #[derive(Clone)]
@@ -77,19 +79,42 @@ impl App {
 
     fn from_config(config: &aws_config::SdkConfig) -> Result<Self, String> {
         let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is not set".to_string())?;
-        Ok(App::new(Store::new(aws_sdk_dynamodb::Client::new(config), table)))
+        Ok(App::new(Store::new(dynamodb_client(config), table)))
     }
 }
 
 /// The SDK's settings from the environment (region, credentials, `AWS_ENDPOINT_URL_*`), with
-/// the one HTTPS client every AWS client here uses: hyper 1 and rustls over ring.
+/// the one HTTPS client every AWS client here uses: hyper 1 and rustls over ring. Each client
+/// built from it here (`dynamodb_client`, `s3_client`, `eventbridge_client`,
+/// `mail::ses::client`) carries the [`trace::Trace`] interceptor when `SEATKEEPER_AWS_TRACE`
+/// is set.
 pub async fn sdk_config() -> aws_config::SdkConfig {
     use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
     let https = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
     aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https).load().await
 }
 
+pub fn dynamodb_client(config: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
+    let mut conf = aws_sdk_dynamodb::config::Builder::from(config);
+    if let Some(trace) = trace::Trace::dynamodb() {
+        conf = conf.interceptor(trace);
+    }
+    aws_sdk_dynamodb::Client::from_conf(conf.build())
+}
+
 pub fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     let path_style = std::env::var("S3_FORCE_PATH_STYLE").is_ok_and(|v| v == "true");
-    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(config).force_path_style(path_style).build())
+    let mut conf = aws_sdk_s3::config::Builder::from(config).force_path_style(path_style);
+    if let Some(trace) = trace::Trace::s3() {
+        conf = conf.interceptor(trace);
+    }
+    aws_sdk_s3::Client::from_conf(conf.build())
+}
+
+pub fn eventbridge_client(config: &aws_config::SdkConfig) -> aws_sdk_eventbridge::Client {
+    let mut conf = aws_sdk_eventbridge::config::Builder::from(config);
+    if let Some(trace) = trace::Trace::eventbridge() {
+        conf = conf.interceptor(trace);
+    }
+    aws_sdk_eventbridge::Client::from_conf(conf.build())
 }

@@ -233,7 +233,7 @@ pub async fn serve_publisher() -> Result<(), lambda_runtime::Error> {
     init_tracing();
     let bus = std::env::var("EVENT_BUS_NAME").map_err(|_| "EVENT_BUS_NAME is not set")?;
     let config = crate::app::sdk_config().await;
-    let client = aws_sdk_eventbridge::Client::new(&config);
+    let client = crate::app::eventbridge_client(&config);
     let (client, bus) = (&client, bus.as_str());
     lambda_runtime::run(service_fn(move |event: LambdaEvent<aws_lambda_events::dynamodb::Event>| async move {
         Ok::<_, lambda_runtime::Error>(crate::sweeps::publish::publish(client, bus, &event.payload).await)

@@ -1,7 +1,7 @@
 //! CSV import: the fixtures, worked case 5, the S3 path, duplicate delivery, a crash half-way
 //! and an import process killed half-way.
 
-use seatkeeper_tests::{cm, Answer, TestEnv, ASSIGNED, NOW, WRITE_OPERATIONS};
+use seatkeeper_tests::{cm, Answer, RequestLog, TestEnv, ASSIGNED, NOW, WRITE_OPERATIONS};
 use serde_json::{json, Value};
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -281,6 +281,49 @@ async fn a_partner_file_on_s3_is_reviewed_committed_and_answered_once() {
     assert_eq!(short[0].status, seatkeeper::domain::import::ImportStatus::Failed);
     assert!(short[0].error.as_deref().unwrap().contains("3 licences are needed but 1"), "{:?}", short[0].error);
     assert_eq!(lot_counts(&env, "c", "2026-02-01T00:00:00Z").await[0], (4, 4));
+}
+
+/// A partner file's key is all that says whose licences it moves: under anything but an
+/// existing company (an id no org has, no valid id, a partner, the vendor) it writes nothing to
+/// the table, however often it is delivered, and its result file says why.
+#[tokio::test]
+async fn a_partner_file_under_anything_but_an_existing_company_writes_nothing() {
+    let env = TestEnv::with_s3().await;
+    env.partner_with_company("p", "c").await;
+    env.order_and_assign("c", 5, ASSIGNED, "p", ASSIGNED).await;
+    env.users("c", ["ann@c.example"]).await;
+    let log = RequestLog::default();
+    let watched = env.through(|b| b.interceptor(log.clone())).await;
+    let at = "2026-02-01T10:00:00Z";
+    let keys = [
+        ("nobody", "no company has that id"),
+        ("a#b", "which is not an org id"),
+        ("p", "a partner and not a company"),
+        ("vendor", "the vendor and not a company"),
+    ];
+    for (org, why) in keys {
+        let key = format!("imports/{org}/learners.csv");
+        let records = watched.drop_file(&key, b"email\nann@c.example\n".to_vec(), &[], 2, at).await;
+        for record in &records {
+            assert_eq!(record.status, seatkeeper::domain::import::ImportStatus::Failed, "{org}");
+            let error = record.error.as_deref().unwrap_or_default();
+            assert!(error.contains(why) && error.contains("nothing was imported"), "{org}: {error}");
+        }
+        let result = watched.object_json(&format!("results/{org}/learners.json")).await;
+        assert_eq!(result["status"], "failed", "{result}");
+        assert!(result["error"].as_str().unwrap().contains(why), "{result}");
+        let writes: Vec<String> = log.take().into_iter().filter(|op| WRITE_OPERATIONS.contains(&op.as_str())).collect();
+        assert!(writes.is_empty(), "{org}: nothing is written for it: {writes:?}");
+        let imports = env.partition(&format!("ORG#{org}")).await;
+        let imports: Vec<_> = imports
+            .iter()
+            .filter(|i| i.get("type").and_then(|t| t.as_s().ok()).is_some_and(|t| t == "import"))
+            .collect();
+        assert!(imports.is_empty(), "{org}: {imports:?}");
+    }
+    assert_eq!(lot_counts(&env, "c", at).await[0], (0, 0), "nobody licensed");
+    let ann = env.app.store.user("c", "ann@c.example").await.unwrap().unwrap();
+    assert!(ann.licence.is_none());
 }
 
 #[tokio::test]

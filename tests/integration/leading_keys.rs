@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use seatkeeper::http::routes;
 use seatkeeper::store::table::TEMPLATE;
+use seatkeeper_tests::iam::like;
 use seatkeeper_tests::{cm, platform, pm, Answer, Call, KeyLog, TestEnv, Who};
 use serde_json::{json, Value};
 use serde_yaml::Value as Yaml;
@@ -52,21 +53,6 @@ impl Walk {
         let report = run(self.env.app.clone(), at.parse().unwrap()).await.unwrap();
         self.record(function);
         report
-    }
-}
-
-/// `StringLike`: `*` matches any run of characters, `?` any one.
-fn like(pattern: &str, value: &str) -> bool {
-    match pattern.chars().next() {
-        None => value.is_empty(),
-        Some('*') => (0..=value.len()).filter(|i| value.is_char_boundary(*i)).any(|i| like(&pattern[1..], &value[i..])),
-        Some(c) => {
-            let mut rest = value.chars();
-            match rest.next() {
-                Some(v) if v == c || c == '?' => like(&pattern[c.len_utf8()..], rest.as_str()),
-                _ => false,
-            }
-        }
     }
 }
 

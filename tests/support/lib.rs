@@ -7,7 +7,8 @@
 //! - the vendor → partner → company tree, orders assigned into lots, policies, users (through the
 //!   API, or straight into the table with or without licences), enrolments and allocations: the
 //!   `impl TestEnv` of [`setup`];
-//! - clients that log or break what they send: [`intercept`].
+//! - clients that log or break what they send: [`intercept`];
+//! - the template's IAM grants, evaluated for a deployment: [`iam`].
 
 use std::collections::HashMap;
 
@@ -19,6 +20,7 @@ use seatkeeper::store::Store;
 use seatkeeper::App;
 use serde_json::Value;
 
+pub mod iam;
 pub mod intercept;
 pub mod setup;
 

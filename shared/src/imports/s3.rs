@@ -91,15 +91,30 @@ async fn import_object(
     let store = &app.store;
     let import_id = s3_import_id(&object.bucket, &object.key, version);
     let by = Principal::new("s3", &format!("s3://{}/{}", object.bucket, object.key), org_id, Role::Platform);
-    let org = store.org(org_id).await?.filter(|o| o.kind == OrgKind::Company);
+    let org = match company_named(store, org_id).await? {
+        Ok(org) => org,
+        Err(refusal) => {
+            // Nothing is written to the table for a key that names no company: the refusal is
+            // logged for the operator and answered in the result file.
+            tracing::error!(
+                bucket = %object.bucket,
+                key = %object.key,
+                org_id,
+                reason = %refusal,
+                "partner file refused: its key names no company"
+            );
+            let mut record = decide::new_record(import_id, org_id, Source::S3, Mode::Renew, by.actor(), now);
+            record.s3 = Some(object);
+            return Ok(decide::failed(record, &refusal));
+        }
+    };
     let record = match store.import(org_id, &import_id).await? {
         Some(existing) => existing,
         None => {
             let record = decide::new_record(import_id, org_id, Source::S3, Mode::Renew, by.actor(), now);
-            record_delivery(store, bucket_cfg, org.as_ref(), record, object, now).await?
+            record_delivery(store, bucket_cfg, &org, record, object, now).await?
         }
     };
-    let Some(org) = org else { return Ok(record) };
     if matches!(record.status, ImportStatus::Committed | ImportStatus::Failed) {
         // A second delivery of the same object version changes nothing.
         return Ok(record);
@@ -112,28 +127,45 @@ async fn import_object(
     }
 }
 
+/// The company a key's `imports/{org_id}/` names: the key is all that says whose file it is (who
+/// may write under which prefix is the bucket's IAM's business, see the README), so anything but
+/// an existing company — an id no org has, or that is no valid id, a partner, the vendor — is
+/// refused (`Ok(Err(refusal))`).
+async fn company_named(store: &Store, org_id: &str) -> Result<Result<Org, DomainError>, Error> {
+    let named = format!("the key names {org_id:?}");
+    if crate::domain::validate::caller_id("org_id", org_id).is_err() {
+        return Ok(Err(DomainError::NotFound(format!("{named}, which is not an org id; nothing was imported"))));
+    }
+    Ok(match store.org(org_id).await? {
+        Some(org) if org.kind == OrgKind::Company => Ok(org),
+        Some(org) => {
+            let what = if org.kind == OrgKind::Vendor { "the vendor" } else { "a partner" };
+            Err(DomainError::NotFound(format!(
+                "{named}, {what} and not a company; files go under imports/{{company_id}}/ and nothing was imported"
+            )))
+        }
+        None => Err(DomainError::NotFound(format!("{named}, and no company has that id; nothing was imported"))),
+    })
+}
+
 /// The first delivery of an object: its file read and reviewed, or refused, and its record
 /// written (the first of racing deliveries writes it; the others find it). S3 that cannot be
 /// read for now stores nothing.
 async fn record_delivery(
     store: &Store,
     bucket_cfg: &ImportsBucket,
-    org: Option<&Org>,
+    org: &Org,
     mut record: ImportRecord,
     object: S3Object,
     now: DateTime<Utc>,
 ) -> Result<ImportRecord, Error> {
     record.s3 = Some(object.clone());
-    let read = match org {
-        None => Err(DomainError::not_found("company", &record.org_id)),
-        Some(org) => match review_object(store, org, bucket_cfg, &object, &mut record, now).await {
-            Ok(()) => Ok(()),
-            Err(Error::Domain(refusal)) => Err(refusal),
-            // S3 could not be read for now (throttling, 5xx, a timeout, a dropped
-            // connection), or the table refused a write: nothing is stored, so the retried
-            // event imports the file.
-            Err(transient) => return Err(transient),
-        },
+    let read = match review_object(store, org, bucket_cfg, &object, &mut record, now).await {
+        Ok(()) => Ok(()),
+        Err(Error::Domain(refusal)) => Err(refusal),
+        // S3 could not be read for now (throttling, 5xx, a timeout, a dropped connection), or
+        // the table refused a write: nothing is stored, so the retried event imports the file.
+        Err(transient) => return Err(transient),
     };
     let record = match read {
         Ok(()) => record,

@@ -115,8 +115,10 @@ pub async fn send(client: &aws_sdk_sesv2::Client, from: &str, to: &str, raw: &[u
 /// stack, without the SDK's own retries — [`send`] retries, with back-off, and knows which
 /// failures are worth it.
 pub fn client(config: &aws_config::SdkConfig) -> aws_sdk_sesv2::Client {
-    let conf = aws_sdk_sesv2::config::Builder::from(config)
-        .retry_config(aws_sdk_sesv2::config::retry::RetryConfig::disabled())
-        .build();
-    aws_sdk_sesv2::Client::from_conf(conf)
+    let mut conf = aws_sdk_sesv2::config::Builder::from(config)
+        .retry_config(aws_sdk_sesv2::config::retry::RetryConfig::disabled());
+    if let Some(trace) = crate::app::trace::Trace::sesv2() {
+        conf = conf.interceptor(trace);
+    }
+    aws_sdk_sesv2::Client::from_conf(conf.build())
 }
