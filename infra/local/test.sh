@@ -222,7 +222,11 @@ say "the two lanes, side by side (logs: .local/lane-e2e.log, .local/lane-rust.lo
 e2e_pid=$!
 (lane_rust 2>&1 | tee -a .local/lane-rust.log | sed -u 's/^/[rust] /') &
 rust_pid=$!
-wait "$e2e_pid" "$rust_pid"
+wait "$e2e_pid" || echo "lane e2e stopped before its end (.local/lane-e2e.log)" >>"$failed"
+wait "$rust_pid" || echo "lane rust stopped before its end (.local/lane-rust.log)" >>"$failed"
+if [ -s "$queue" ]; then
+  cut -f1 "$queue" | sed 's/$/ (never run: both lanes stopped before it)/' >>"$failed"
+fi
 mv .local/test-items.next .local/test-items.txt
 
 # One closing line for everything that ran: the Rust tests, the walks' checks and the browser's.
