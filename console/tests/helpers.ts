@@ -100,13 +100,18 @@ export async function signInAs(page: Page, tok: string, path = "/") {
   if (path !== "/") await page.goto(path);
 }
 
-/** Opens a screen and counts the API requests of its first view. */
+/**
+ * Opens a screen and counts the API requests of its first view. The page that was open is left for
+ * about:blank first: on a slow machine it may still be starting its own requests (it went quiet
+ * while its script was parsed), and those are not this view's. The token stays: sessionStorage
+ * lives as long as the tab.
+ */
 export async function visit(page: Page, path: string): Promise<number> {
   const seen: string[] = [];
   const count = (r: { url: () => string; method: () => string }) => {
     if (new URL(r.url()).pathname.startsWith("/v1/")) seen.push(`${r.method()} ${r.url()}`);
   };
-  await page.waitForLoadState("networkidle");
+  await page.goto("about:blank");
   page.on("request", count);
   await page.goto(path);
   await page.waitForLoadState("networkidle");
