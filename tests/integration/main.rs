@@ -19,3 +19,4 @@ mod round_trips;
 mod template;
 mod usage;
 mod users;
+mod workbooks;

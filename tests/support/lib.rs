@@ -19,6 +19,7 @@ use seatkeeper::store::Store;
 use seatkeeper::App;
 use serde_json::Value;
 
+pub mod hostile_xlsx;
 pub mod intercept;
 pub mod setup;
 
