@@ -475,7 +475,9 @@ async fn the_job_runner_finishes_a_background_commit_from_its_stream_record() {
 
 /// The mailer's binary, handed by an EventBridge rule on the notice bus the event the publisher
 /// put there (AWS's sample event shape), e-mails the notice through SES (moto) once: the same
-/// event again sends nothing, and an event from another source is refused.
+/// event again sends nothing, and an event from another source is refused. Handed SES's hard
+/// bounce of that address (AWS's sample, as the rule on the default bus delivers it), it
+/// suppresses the address once however often the event comes, and mails it no more.
 #[tokio::test]
 async fn the_mailer_sends_a_notice_from_the_bus_once_however_often_it_is_delivered() {
     let ses = std::env::var("AWS_ENDPOINT_URL_SESV2").expect("make test points SES at moto's server");
@@ -486,6 +488,7 @@ async fn the_mailer_sends_a_notice_from_the_bus_once_however_often_it_is_deliver
     seatkeeper_local::mail::ensure_sender(&seatkeeper::mail::ses::client(&config), from).await.unwrap();
     let mut vars = function_env(&env);
     vars.extend([("MAIL_FROM", from.to_string()), ("AWS_ENDPOINT_URL_SESV2", ses.clone())]);
+    vars.push(("MAIL_CONFIGURATION_SET", "seatkeeper-test-notices".into()));
     vars.push(("CONSOLE_URL", "https://console.seatkeeper.test".into()));
     let mailer = Emulator::start("notice-mailer", &vars);
 
@@ -511,4 +514,23 @@ async fn the_mailer_sends_a_notice_from_the_bus_once_however_often_it_is_deliver
         }
         other => panic!("{other:?}"),
     }
+
+    let bounce = seatkeeper_tests::ses_event(
+        seatkeeper_tests::SesReport::HardBounce,
+        &email,
+        "globex",
+        &notice_id,
+        &format!("fb-{suffix}"),
+    );
+    let suppressed = mailer.invoke(&bounce).await.answer();
+    assert_eq!(suppressed["suppressed"], json!([[email, "global", "vendor"]]), "{suppressed}");
+    let replayed = mailer.invoke(&bounce).await.answer();
+    assert_eq!(replayed["replayed"], json!([email]), "{replayed}");
+    let kept = env.app.store.suppressions_of("vendor", &email).await.unwrap();
+    assert_eq!((kept.len(), kept[0].reports), (1, 1), "{kept:?}");
+    let later = fixture("eventbridge-notice", &[("EMAIL", &email), ("NOTICE_ID", &format!("{notice_id}_2"))]);
+    let not_sent = mailer.invoke(&later).await.answer();
+    assert_eq!(not_sent["suppressed"], json!([[email, "hard_bounce"]]), "{not_sent}");
+    let sent = seatkeeper_local::mail::sent_mail(&ses, false).await.unwrap();
+    assert_eq!(sent.iter().filter(|m| m["to"] == json!([email])).count(), 1, "mailed once, before the bounce");
 }

@@ -47,6 +47,8 @@ fn who_may(method: &str, path: &str) -> &'static [&'static str] {
         ("GET", "/v1/orgs/{org_id}")
         | ("GET", "/v1/orgs/{org_id}/children")
         | ("GET", "/v1/orgs/{org_id}/notifications")
+        | ("GET", "/v1/orgs/{org_id}/suppressions")
+        | ("DELETE", "/v1/orgs/{org_id}/suppressions/{email}")
         | ("GET", "/v1/orgs/{org_id}/audit")
         | ("POST", "/v1/orgs/{org_id}/orders")
         | ("GET", "/v1/orgs/{org_id}/orders")
@@ -171,6 +173,22 @@ fn url(path: &str, target: &str, orders: &Ids, imports: &Ids) -> Option<String> 
     Some(url)
 }
 
+/// `email` suppressed for `org` (a complaint SES reported about one of its notices), as the
+/// mailer records it.
+async fn suppress(env: &TestEnv, org: &str, email: &str) {
+    use seatkeeper::domain::suppression::{Reason, Report};
+    let report = Report {
+        email: email.into(),
+        reason: Reason::Complaint,
+        feedback_id: seatkeeper::command::new_id("fb"),
+        at: seatkeeper_tests::at(NOW),
+        detail: "abuse".into(),
+        source_org_id: Some(org.into()),
+        notice_id: None,
+    };
+    assert!(env.app.store.record_feedback(&report, seatkeeper_tests::at(NOW)).await.unwrap());
+}
+
 fn classify(a: &Answer) -> Expect {
     match a.status {
         403 => Expect::Forbidden,
@@ -230,6 +248,10 @@ async fn every_route_role_and_relation_answers_as_the_contract_says() {
                 let Some(t) = target(role, relation) else { continue };
                 let Some(target_url) = url(route.path, t, &orders, &imports) else { continue };
                 let want = expected(route.method, route.path, role, relation);
+                if route.op == seatkeeper::http::routes::Op::ClearSuppression && t != "nobody" {
+                    // Something to clear, whoever tries: the target's suppression of the address.
+                    suppress(&env, t, &format!("u@{t}.example")).await;
+                }
                 let mut call = env.call(route.method, &target_url).by(&Who::new(role, caller_org(role)));
                 if let Some(b) = body(route.method, route.path, t) {
                     call = call.json(b);
@@ -254,6 +276,14 @@ async fn every_route_role_and_relation_answers_as_the_contract_says() {
     }
     assert!(wrong.is_empty(), "{} of {checked} cases wrong:\n{}", wrong.len(), wrong.join("\n"));
     assert!(checked > 500, "the matrix ran {checked} cases");
+
+    // A suppression outside the caller's reach, or one its role may not clear, stays.
+    suppress(&env, "c2", "kept@c2.example").await;
+    for (who, status) in [(cm("c1"), 404), (platform("c2"), 403), (Who::new("learner", "c2"), 403)] {
+        let a = env.call("DELETE", "/v1/orgs/c2/suppressions/kept@c2.example").by(&who).send().await;
+        assert_eq!(a.status, status, "{who:?}: {}", a.body);
+        assert!(env.item("ORG#c2", "SUPPRESSION#kept@c2.example").await.is_some(), "{who:?} cleared it");
+    }
 
     // A learner reads its own access, and only that.
     let learner = Who::new("learner", "c1");

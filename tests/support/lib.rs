@@ -353,3 +353,41 @@ impl TestEnv {
         serde_json::from_slice(&bytes).unwrap()
     }
 }
+
+/// What an SES event of `tests/fixtures/events/` reports on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SesReport {
+    /// A permanent (hard) bounce: `Email Bounced`, `bounceType` `Permanent`.
+    HardBounce,
+    /// A transient (soft) bounce: `Email Bounced`, `bounceType` `Transient`.
+    SoftBounce,
+    /// A complaint (`Email Complaint Received`) with this feedback type (`abuse`, `not-spam`).
+    Complaint(&'static str),
+}
+
+/// AWS's documented sample of an SES bounce or complaint event as EventBridge delivers it from a
+/// configuration set's event destination (`tests/fixtures/events/eventbridge-ses-*.json`), about
+/// `email`, its message tagged as the mailer tags it (`org_id` and `notice_id`, as SES tag
+/// values), with the report id `feedback_id`.
+pub fn ses_event(report: SesReport, email: &str, org_id: &str, notice_id: &str, feedback_id: &str) -> Value {
+    use seatkeeper::mail::ses::tag_value;
+    let (file, extra): (&str, Vec<(&str, &str)>) = match report {
+        SesReport::HardBounce => ("bounce", vec![("BOUNCE_TYPE", "Permanent"), ("BOUNCE_SUBTYPE", "General")]),
+        SesReport::SoftBounce => ("bounce", vec![("BOUNCE_TYPE", "Transient"), ("BOUNCE_SUBTYPE", "MailboxFull")]),
+        SesReport::Complaint(kind) => ("complaint", vec![("FEEDBACK_TYPE", kind)]),
+    };
+    let path = format!("{}/fixtures/events/eventbridge-ses-{file}.json", env!("CARGO_MANIFEST_DIR"));
+    let mut text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let (org_tag, notice_tag) = (tag_value(org_id), tag_value(notice_id));
+    let vars = [
+        ("EMAIL", email),
+        ("ORG_TAG", org_tag.as_str()),
+        ("NOTICE_TAG", notice_tag.as_str()),
+        ("FEEDBACK_ID", feedback_id),
+        ("CONFIGURATION_SET", "seatkeeper-test-notices"),
+    ];
+    for (k, v) in vars.iter().chain(extra.iter()) {
+        text = text.replace(&format!("${{{k}}}"), v);
+    }
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}

@@ -73,14 +73,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 tokio::spawn(seatkeeper_local::drive_schedules(app.clone()));
             }
             // E-mail, as the notice bus and the mailer would send it (MAIL_FROM names the sender).
-            let mut mail = None;
-            if let Some(mailer) = seatkeeper_local::mail::local_mailer(&app).await? {
-                tracing::info!(from = %mailer.from, "notices are e-mailed through the local SES");
-                mail = Some(seatkeeper_local::mail::spawn_on_stream(mailer, table.clone()));
+            let (mut mail, mut mailer) = (None, None);
+            if let Some(local) = seatkeeper_local::mail::local_mailer(&app).await? {
+                tracing::info!(from = %local.from, "notices are e-mailed through the local SES");
+                mail = Some(seatkeeper_local::mail::spawn_on_stream(local.clone(), table.clone()));
+                mailer = Some(local);
             }
             let default_console = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../console/dist");
             let console = console.or_else(|| default_console.join("index.html").exists().then_some(default_console));
-            let server = Arc::new(LocalServer { app, secret, console, mail });
+            let server = Arc::new(LocalServer { app, secret, console, mail, mailer });
             let listener = tokio::net::TcpListener::bind(&addr).await?;
             tracing::info!(%addr, %table, "Seatkeeper local API listening");
             axum::serve(listener, router(server))

@@ -68,6 +68,8 @@ pub enum Action {
     ReadOrders,
     ReadLots,
     ReadNotifications,
+    /// List the addresses not mailed for an org, and clear one (managers).
+    ManageSuppressions,
     ReadAudit,
     /// Create, update and release users; record logins; change enrolments.
     ManageUsers,

@@ -16,6 +16,7 @@ use super::notice::Notice;
 use super::order::Order;
 use super::org::Org;
 use super::seats::CounterChange;
+use super::suppression::Suppression;
 use super::user::User;
 
 #[derive(Debug, Clone)]
@@ -53,6 +54,8 @@ pub enum Change {
     Audit(AuditEntry),
     /// An import record: new (`expected: None`) or over the status it was read in.
     Import { record: ImportRecord, expected: Option<ImportStatus> },
+    /// A suppressed address cleared, on the condition that it is still suppressed.
+    ClearSuppression(Suppression),
 }
 
 /// What a command decided: the changes to apply and the outcome to answer once they are.

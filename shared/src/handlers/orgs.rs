@@ -1,6 +1,7 @@
-//! Tenant administration: orgs, their children and policies, notices and the audit log.
+//! Tenant administration: orgs, their children and policies, notices, the addresses the mailer
+//! does not mail (suppressions) and the audit log.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::load_org;
 use crate::command::new_id;
@@ -9,6 +10,7 @@ use crate::domain::decide::orders as decide;
 use crate::domain::notice::{self, Delivery, Notice};
 use crate::domain::org::{self, NewOrg, Org};
 use crate::domain::policy::{Policy, PolicySettings};
+use crate::domain::{suppression, validate, DomainError};
 use crate::http::{Ctx, Reply};
 use crate::store::Error;
 
@@ -90,6 +92,32 @@ fn notice_view(n: &Notice, found: &[Delivery], no_recipient: &[String]) -> Value
     v["deliveries"] = Value::Array(deliveries);
     v["no_recipient"] = Value::Bool(no_recipient.contains(&n.notice_id));
     v
+}
+
+/// The addresses not mailed for the org (on the vendor org: also those not mailed anywhere).
+pub async fn suppressions(cx: &Ctx<'_>) -> Result<Reply, Error> {
+    let org = load_org(cx, cx.param("org_id")).await?;
+    authorize(cx.principal()?, Action::ManageSuppressions, &org)?;
+    let page = cx.app.store.suppressions(&org.org_id, &cx.req.page()?).await?;
+    Ok(Reply::page(page, |s| serde_json::to_value(s).unwrap_or_default()))
+}
+
+/// Clears an address's suppression for the org (on the vendor org: its global one too), so the
+/// mailer mails it again; `not_found` when it is not suppressed there.
+pub async fn clear_suppression(cx: &Ctx<'_>) -> Result<Reply, Error> {
+    let principal = cx.principal()?;
+    let org = load_org(cx, cx.param("org_id")).await?;
+    authorize(principal, Action::ManageSuppressions, &org)?;
+    let email = validate::email("email", cx.param("email"))?;
+    cx.execute(|| async {
+        let found = cx.app.store.suppressions_of(&org.org_id, &email).await?;
+        if found.is_empty() {
+            return Err(DomainError::not_found("suppression", &email).into());
+        }
+        let decided = suppression::clear(&org, found, principal, cx.req.now);
+        Ok(decided.map(|cleared| Reply::ok(json!({ "email": email, "cleared": cleared }))))
+    })
+    .await
 }
 
 pub async fn audit(cx: &Ctx<'_>) -> Result<Reply, Error> {

@@ -69,6 +69,7 @@ impl Store {
             Change::Notice(n) => vec![self.put_notice(n)?],
             Change::Audit(entry) => vec![self.put_audit(entry, &new_id("aud"))?],
             Change::Import { record, expected } => vec![self.put_import(record, *expected)?],
+            Change::ClearSuppression(s) => vec![self.clear_suppression(s)?],
         })
     }
 

@@ -20,6 +20,8 @@
 //! | `notice` | `ORG#{org}` | `NOTICE#{created_at}#{notice}` | | | |
 //! | `notice_key` (exactly-once guard) | `ORG#{org}` | `NOTICEKEY#{kind}#{date}` | | | |
 //! | `delivery` (a notice's e-mail to one recipient: the mailer's guard) | `ORG#{org}` | `DELIVERY#{notice}#{email}`, `DELIVERY#{notice}#` when it has none | | | |
+//! | `suppression` (an address not mailed: a complaint for the org; in `ORG#vendor` also a hard bounce, everywhere) | `ORG#{org}` | `SUPPRESSION#{email}`, `SUPPRESSION_GLOBAL#{email}` | | | |
+//! | `feedback` (an SES bounce or complaint already recorded; TTL `expires_at`) | `ORG#{org}` | `FEEDBACK#{feedback_id}#{email}` | | | |
 //! | `audit` | `ORG#{org}` | `AUDIT#{at}#{entry}` | | | |
 //! | `import` | `ORG#{org}` | `IMPORT#{import}` | | | |
 //! | `import_rows` (review rows in chunks of 1,000, file order) | `IMPORT#{import}` | `ROWS#{chunk:06}` | | | |
@@ -50,6 +52,9 @@
 //! - an org's running counts (seats held, included seats in use, active users, distinct users of
 //!   the licence year): `GetItem ORG#{org}/COUNTERS`.
 //! - managers to notify: `Query ORG#{org} SK begins_with MANAGER#`.
+//! - whether the mailer may mail an address for an org: `BatchGetItem` of
+//!   `ORG#{org}/SUPPRESSION#{email}` and `ORG#vendor/SUPPRESSION_GLOBAL#{email}` (two keys a
+//!   recipient); an org's suppressions: `Query ORG#{org} SK begins_with SUPPRESSION`.
 //! - notices, audit, imports of an org, newest first: `Query ORG#{org} SK begins_with NOTICE#|AUDIT#|IMPORT#`.
 //! - an import's rows: `Query IMPORT#{import} SK begins_with ROWS#` (a page of them from a chunk
 //!   on: `SK BETWEEN ROWS#{chunk} AND ROWS#999999`), who a sync releases: `... RELEASE#`;
@@ -291,6 +296,27 @@ pub fn delivery_sk(notice_id: &str, email: &str) -> String {
 /// The record that a notice named no recipient at all.
 pub fn no_recipient_sk(notice_id: &str) -> String {
     format!("DELIVERY#{notice_id}#")
+}
+
+/// An address not mailed for the org of the partition (a complaint), and — in the vendor's
+/// partition — one not mailed anywhere (a hard bounce). The two prefixes never prefix each
+/// other's keys; both start with [`SUPPRESSIONS_PREFIX`], so one query lists an org's.
+pub fn suppression_sk(email: &str) -> String {
+    format!("SUPPRESSION#{email}")
+}
+
+pub fn global_suppression_sk(email: &str) -> String {
+    format!("SUPPRESSION_GLOBAL#{email}")
+}
+
+pub fn suppressions_prefix() -> &'static str {
+    "SUPPRESSION"
+}
+
+/// The guard of one SES feedback report (its `feedbackId`) about one address, beside the
+/// suppression it wrote, so a replayed event changes nothing; it expires (TTL).
+pub fn feedback_sk(feedback_id: &str, email: &str) -> String {
+    format!("FEEDBACK#{feedback_id}#{email}")
 }
 
 /// The org id of an org's partition key (`ORG#{org}`).

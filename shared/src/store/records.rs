@@ -241,7 +241,17 @@ impl Store {
 
     // ---- notices and audit ------------------------------------------------------------------
 
+    /// A new notice. One naming more than [`MAX_RECIPIENTS`](crate::domain::notice::MAX_RECIPIENTS)
+    /// addresses is refused here, whatever decided them: every path bounds its recipients first.
     pub fn put_notice(&self, notice: &Notice) -> Result<TransactWriteItem, StoreError> {
+        let max = crate::domain::notice::MAX_RECIPIENTS;
+        if notice.recipients.len() > max {
+            return Err(StoreError::Other(format!(
+                "notice {} names {} recipients; a notice mails at most {max} and counts the rest",
+                notice.notice_id,
+                notice.recipients.len()
+            )));
+        }
         let attrs = [(PK, keys::org(&notice.org_id)), (SK, keys::notice_sk(notice.created_at, &notice.notice_id))];
         put_new(&self.table, to_item("notice", notice, &attrs)?)
     }
