@@ -197,7 +197,7 @@ for l in open(sys.argv[1]):
   tail -n 5 .local/console-test.log
 
   # The HTTP contract fuzzed (schemathesis, from shared/openapi.yaml as the server serves it): no
-  # 5xx, every answer in its documented shape and status, errors in the API.md shape; bounded and
+  # 5xx, every answer in its documented shape and status, errors in the contract's error shape; bounded and
   # seeded so a run is repeatable.
   fuzz() {
     local token
