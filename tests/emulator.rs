@@ -1,7 +1,8 @@
 //! Each function's own debug binary, run under the AWS Lambda Runtime Interface Emulator (what
 //! `sam local` and Lambda container images use), answering the events AWS sends: API Gateway HTTP
 //! API payload 2.0 requests with a JWT authorizer's claims, S3 `ObjectCreated` records, the
-//! template's schedules and an EventBridge rule's scheduled event, and DynamoDB stream records.
+//! template's schedules and an EventBridge rule's scheduled event, DynamoDB stream records, and
+//! CloudFormation's custom resource request (the deployment's `TableSetup`).
 //! The events are the fixtures of `tests/fixtures/events/`, written from AWS's documented
 //! samples; each check asks the table, the bucket or the bus what the function did.
 //!
@@ -251,6 +252,52 @@ async fn the_http_functions_answer_api_gateway_requests_with_jwt_claims() {
     // A function answers only its own routes.
     let (status, _) = f["users"].invoke(&fixture("http-usage", &[])).await.http();
     assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn the_tenant_admin_function_sets_the_table_up_for_the_deployment() {
+    use seatkeeper::domain::org::{Org, OrgKind};
+    use seatkeeper_tests::cloudformation::{setup_request, ResponseUrl};
+    // A table as CloudFormation has just created it, and one whose vendor id an earlier
+    // version let a partner's company take.
+    let fresh = TestEnv::bare().await;
+    let taken = TestEnv::bare().await;
+    let rogue = Org {
+        org_id: "vendor".into(),
+        name: "Not The Vendor".into(),
+        kind: OrgKind::Company,
+        parent_id: Some("p".into()),
+        ancestors: vec!["vendor".into(), "p".into()],
+        created_at: at("2025-06-01T00:00:00Z"),
+        policy: Default::default(),
+        version: 0,
+    };
+    taken.write_items(vec![taken.app.store.org_item(&rogue).unwrap()]).await;
+    let cfn = ResponseUrl::start().await;
+
+    let f = Emulator::start("tenant-admin", &function_env(&fresh));
+    let answer = f.invoke(&setup_request("Create", &cfn.url, &fresh.table)).await.answer();
+    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    assert_eq!(cfn.answers(), vec![(None, answer)], "the answer is PUT to the ResponseURL, with no Content-Type");
+    assert!(fresh.app.store.org("vendor").await.unwrap().unwrap().is_vendor_root());
+
+    let f = Emulator::start("tenant-admin", &function_env(&taken));
+    let before = taken.all_items().await;
+    let answer = f.invoke(&setup_request("Create", &cfn.url, &taken.table)).await.answer();
+    assert_eq!(answer["Status"], "FAILED", "{answer}");
+    assert!(answer["Reason"].as_str().unwrap().contains("ORG#vendor holds the company org"), "{answer}");
+    assert_eq!(cfn.answers().len(), 2);
+    assert_eq!(taken.all_items().await, before, "nothing was written");
+
+    // Another function refuses it, naming what it serves.
+    let users = Emulator::start("users", &function_env(&fresh));
+    match users.invoke(&setup_request("Create", &cfn.url, &fresh.table)).await {
+        Outcome::Error { kind, message } => {
+            assert_eq!(kind, "Seatkeeper.Refused");
+            assert!(message.contains("custom resource"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 /// Partner `acme-partner` with company `globex` holding an assigned lot of `seats`.

@@ -89,7 +89,9 @@ async fn fresh_env(meter: &Meter, name: &str) -> Res<Env> {
     let mut definition = TableDefinition::from_compiled_template()?;
     definition.stream_view = None;
     definition.create(&client, &table).await?;
-    Ok(Env { app: App::new(Store::new(client.clone(), table.clone())), client, table })
+    let store = Store::new(client.clone(), table.clone());
+    store.set_up(Utc::now()).await?;
+    Ok(Env { app: App::new(store), client, table })
 }
 
 async fn env_on(meter: &Meter, table: &str) -> Env {

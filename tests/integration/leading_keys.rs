@@ -133,6 +133,10 @@ async fn each_function_touches_only_the_key_prefixes_its_policy_grants_and_needs
     .await;
     w.go("POST", "/v1/orgs", &pm, Some(json!({"org_id": "c", "name": "C", "kind": "company", "parent_id": "p"})), day)
         .await;
+    // The deployment's TableSetup runs on the tenant-admin function: the vendor, and each org's
+    // case guard.
+    Box::pin(w.env.app.store.set_up(seatkeeper_tests::at(day))).await.unwrap();
+    w.record("tenant-admin");
     let policy = json!({"term_starts": "activation", "renewal": "automatic", "notify_emails": ["admin@c.example"]});
     w.go("PUT", "/v1/orgs/c/policy", &vendor, Some(policy), day).await;
     w.go("GET", "/v1/orgs/c", &cm, None, day).await;

@@ -19,6 +19,7 @@ use seatkeeper::store::Store;
 use seatkeeper::App;
 use serde_json::Value;
 
+pub mod cloudformation;
 pub mod hostile_xlsx;
 pub mod intercept;
 pub mod setup;
@@ -217,7 +218,15 @@ pub struct TestEnv {
 }
 
 impl TestEnv {
+    /// A fresh table, set up as every start sets one up (the vendor org stored).
     pub async fn new() -> Self {
+        let env = TestEnv::bare().await;
+        env.app.store.set_up(at(NOW)).await.unwrap();
+        env
+    }
+
+    /// A fresh table as an earlier version left one: created, never set up (no vendor org).
+    pub async fn bare() -> Self {
         let client = client().await;
         let table = format!("test-{}", uuid::Uuid::new_v4().simple());
         TableDefinition::from_compiled_template().unwrap().create(&client, &table).await.unwrap();
@@ -258,6 +267,27 @@ impl TestEnv {
             .await
             .unwrap();
         out
+    }
+
+    /// Every item of the table, ordered by key: what a test compares before and after a move
+    /// that must change nothing (a `Scan`, which only tests do).
+    pub async fn all_items(&self) -> Vec<Item> {
+        let mut items: Vec<Item> = self
+            .app
+            .store
+            .client
+            .scan()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .unwrap();
+        let key = |i: &Item, k: &str| i.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+        items.sort_by_key(|i| (key(i, "PK"), key(i, "SK")));
+        items
     }
 
     /// The item `pk`/`sk` of the table, if there is one.

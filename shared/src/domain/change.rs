@@ -40,7 +40,7 @@ pub enum Change {
     UnreserveLot { org_id: String, lot_id: String, lot_valid_until: Option<DateTime<Utc>>, seats: u32 },
     /// A new lot of `org`.
     NewLot { lot: Lot, org: Org },
-    /// A new org, on the condition that its id is free.
+    /// A new org, on the condition that its id is free, also ignoring case (its case guard).
     NewOrg(Org),
     /// An org written over the version read.
     Org(Org),

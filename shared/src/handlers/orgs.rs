@@ -26,6 +26,10 @@ fn org_with_policy(org: &Org, policy: &Policy) -> Value {
     v
 }
 
+/// A new org under a parent within the caller's reach. Its id is new, also ignoring case: the
+/// transaction writes the org and its case guard, each on the condition that it is new, so of
+/// two creations racing for one id (in any spelling) one wins and the other, run again, is
+/// refused here in words. The refusal names nothing of the org that holds the id.
 pub async fn create(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let principal = cx.principal()?;
     let input: NewOrg = cx.req.json()?;
@@ -33,6 +37,14 @@ pub async fn create(cx: &Ctx<'_>) -> Result<Reply, Error> {
     authorize(principal, Action::CreateOrg(input.kind), &parent)?;
     cx.execute(|| async {
         let org = org::create(&parent, input.clone(), new_id("org"), cx.req.now)?;
+        if cx.app.store.org_id_holder(&org.org_id).await?.is_some() {
+            return Err(DomainError::Conflict(format!(
+                "org_id: {:?} is taken (org ids are unique ignoring case); choose another, or leave org_id out for a \
+                 generated one",
+                org.org_id
+            ))
+            .into());
+        }
         Ok(decide::create_org(org, &parent, principal, cx.req.now).map(|o| Reply::created(o.view())))
     })
     .await

@@ -62,7 +62,7 @@ impl Store {
                 vec![self.unreserve_lot(org_id, lot_id, *lot_valid_until, *seats)?]
             }
             Change::NewLot { lot, org } => vec![self.put_new_lot(lot, org)?],
-            Change::NewOrg(org) => vec![self.put_new_org(org)?],
+            Change::NewOrg(org) => self.put_new_org(org)?,
             Change::Org(org) => vec![self.put_org_versioned(org)?],
             Change::NewOrder { order, company } => self.put_new_order(order, company)?,
             Change::DecidedOrder { order, company } => self.put_decided_order(order, company)?,

@@ -8,6 +8,7 @@
 //!
 //! | type | PK | SK | GSI1 | GSI2 | GSI3 / GSI4 |
 //! |---|---|---|---|---|---|
+//! | `org_id` (guard: one org per id ignoring case) | `ORGID#{org folded to lower case}` | `ORGID` | | | |
 //! | `org` | `ORG#{org}` | `ORG` | `ORG#{parent}#CHILDREN` / `ORG#{org}` | `ORGS` / `ORG#{org}` | GSI4 tree: `TREE#{root}` / `{path}#ORG` |
 //! | `counters` (per-org running counts) | `ORG#{org}` | `COUNTERS` | | | GSI4 tree: `TREE#{root}` / `{path}#COUNTERS` |
 //! | `usage` (overage as of the last snapshot) | `ORG#{org}` | `USAGE` | | | GSI4 tree: `TREE#{root}` / `{path}#USAGE` |
@@ -31,6 +32,8 @@
 //!
 //! Access patterns and the key or index that serves each:
 //! - org by id: `GetItem ORG#{org}/ORG`; its chain: `BatchGetItem` of its `ancestors`.
+//! - whether an id is taken ignoring case: `GetItem ORGID#{folded}/ORGID`, written with `attribute_not_exists`
+//!   in the transaction that creates the org.
 //! - children of an org: `Query GSI1 ORG#{parent}#CHILDREN`.
 //! - every org (daily usage snapshot): `Query GSI2 ORGS`.
 //! - order by id: `GetItem ORDER#{order}/ORDER`.
@@ -103,6 +106,14 @@ pub fn org(org_id: &str) -> String {
 }
 
 pub const ORG_SK: &str = "ORG";
+
+/// The guard of an org id folded to lower case ([`crate::domain::org::folded_id`]): one org
+/// per id ignoring case.
+pub fn org_id_guard(folded: &str) -> String {
+    format!("ORGID#{folded}")
+}
+
+pub const ORG_ID_GUARD_SK: &str = "ORGID";
 
 pub fn children(parent_id: &str) -> String {
     format!("ORG#{parent_id}#CHILDREN")

@@ -9,6 +9,7 @@ pub mod keys;
 pub mod records;
 pub mod renewals;
 pub mod suppressions;
+pub mod setup;
 pub mod table;
 pub mod tree;
 pub mod users;
