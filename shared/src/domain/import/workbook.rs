@@ -83,7 +83,7 @@ pub(super) fn grouped(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -306,10 +306,13 @@ impl<R: BufRead> BufRead for TokenGuard<R> {
 
 // ---- one XML part --------------------------------------------------------------------------------
 
+/// A part's bytes as they are unpacked, under its bounds.
+type Unpacked<'z> = Part<Box<dyn Read + 'z>>;
+
 /// One part read as XML, a token at a time, under the bounds of the module: [`XmlPart::next`]
 /// answers the next event, or the refusal of the first bound passed.
 struct XmlPart<'z> {
-    reader: quick_xml::Reader<TokenGuard<BufReader<Part<Box<dyn Read + 'z>>>>>,
+    reader: quick_xml::Reader<TokenGuard<BufReader<Unpacked<'z>>>>,
     buf: Vec<u8>,
     name: String,
     /// How deep the reader is: the elements open around the next event.
@@ -317,7 +320,7 @@ struct XmlPart<'z> {
 }
 
 impl<'z> XmlPart<'z> {
-    fn new(part: Part<Box<dyn Read + 'z>>) -> XmlPart<'z> {
+    fn new(part: Unpacked<'z>) -> XmlPart<'z> {
         let name = part.declared.name.clone();
         let guard = TokenGuard { inner: BufReader::with_capacity(64 * 1024, part), taken: 0, tripped: false };
         let mut reader = quick_xml::Reader::from_reader(guard);
@@ -371,9 +374,11 @@ impl<'z> XmlPart<'z> {
                     &**r
                 )));
             }
-            Event::DocType(_) => return Err(malformed(format!(
+            Event::DocType(_) => {
+                return Err(malformed(format!(
                 "the workbook's part {name} declares a DOCTYPE; a workbook has none, and no entity of one is ever read"
-            ))),
+            )))
+            }
             Event::Eof if self.depth != 0 => {
                 return Err(malformed(format!("the workbook's part {name} ends before its XML elements are closed")))
             }
