@@ -1,7 +1,8 @@
 //! Each function's own debug binary, run under the AWS Lambda Runtime Interface Emulator (what
 //! `sam local` and Lambda container images use), answering the events AWS sends: API Gateway HTTP
 //! API payload 2.0 requests with a JWT authorizer's claims, S3 `ObjectCreated` records, the
-//! template's schedules and an EventBridge rule's scheduled event, and DynamoDB stream records.
+//! template's schedules and an EventBridge rule's scheduled event, DynamoDB stream records, and
+//! CloudFormation's custom resource request (the deployment's `TableSetup`).
 //! The events are the fixtures of `tests/fixtures/events/`, written from AWS's documented
 //! samples; each check asks the table, the bucket or the bus what the function did.
 //!
@@ -292,6 +293,51 @@ async fn the_http_functions_answer_api_gateway_requests_with_jwt_claims() {
     assert_eq!(status, 404);
 }
 
+async fn the_tenant_admin_function_sets_the_table_up_for_the_deployment() {
+    use seatkeeper::domain::org::{Org, OrgKind};
+    use seatkeeper_tests::cloudformation::{setup_request, ResponseUrl};
+    // A table as CloudFormation has just created it, and one whose vendor id an earlier
+    // version let a partner's company take.
+    let fresh = TestEnv::bare().await;
+    let taken = TestEnv::bare().await;
+    let rogue = Org {
+        org_id: "vendor".into(),
+        name: "Not The Vendor".into(),
+        kind: OrgKind::Company,
+        parent_id: Some("p".into()),
+        ancestors: vec!["vendor".into(), "p".into()],
+        created_at: at("2025-06-01T00:00:00Z"),
+        policy: Default::default(),
+        version: 0,
+    };
+    taken.write_items(vec![taken.app.store.org_item(&rogue).unwrap()]).await;
+    let cfn = ResponseUrl::start().await;
+
+    let f = Emulator::start("tenant-admin", &function_env(&fresh));
+    let answer = f.invoke(&setup_request("Create", &cfn.url, &fresh.table)).await.answer();
+    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    assert_eq!(cfn.answers(), vec![(None, answer)], "the answer is PUT to the ResponseURL, with no Content-Type");
+    assert!(fresh.app.store.org("vendor").await.unwrap().unwrap().is_vendor_root());
+
+    let f = Emulator::start("tenant-admin", &function_env(&taken));
+    let before = taken.all_items().await;
+    let answer = f.invoke(&setup_request("Create", &cfn.url, &taken.table)).await.answer();
+    assert_eq!(answer["Status"], "FAILED", "{answer}");
+    assert!(answer["Reason"].as_str().unwrap().contains("ORG#vendor holds the company org"), "{answer}");
+    assert_eq!(cfn.answers().len(), 2);
+    assert_eq!(taken.all_items().await, before, "nothing was written");
+
+    // Another function refuses it, naming what it serves.
+    let users = Emulator::start("users", &function_env(&fresh));
+    match users.invoke(&setup_request("Create", &cfn.url, &fresh.table)).await {
+        Outcome::Error { kind, message } => {
+            assert_eq!(kind, "Seatkeeper.Refused");
+            assert!(message.contains("custom resource"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 /// Partner `acme-partner` with company `globex` holding an assigned lot of `seats`.
 async fn company_with_lot(env: &TestEnv, seats: u64) {
     env.partner_with_company("acme-partner", "globex").await;
@@ -517,7 +563,9 @@ async fn the_job_runner_finishes_a_background_commit_from_its_stream_record() {
 
 /// The mailer's binary, handed by an EventBridge rule on the notice bus the event the publisher
 /// put there (AWS's sample event shape), e-mails the notice through SES (moto) once: the same
-/// event again sends nothing, and an event from another source is refused.
+/// event again sends nothing, and an event from another source is refused. Handed SES's hard
+/// bounce of that address (AWS's sample, as the rule on the default bus delivers it), it
+/// suppresses the address once however often the event comes, and mails it no more.
 async fn the_mailer_sends_a_notice_from_the_bus_once_however_often_it_is_delivered() {
     let ses = std::env::var("AWS_ENDPOINT_URL_SESV2").expect("make test points SES at moto's server");
     let env = TestEnv::with_s3().await;
@@ -527,6 +575,7 @@ async fn the_mailer_sends_a_notice_from_the_bus_once_however_often_it_is_deliver
     seatkeeper_local::mail::ensure_sender(&seatkeeper::mail::ses::client(&config), from).await.unwrap();
     let mut vars = function_env(&env);
     vars.extend([("MAIL_FROM", from.to_string()), ("AWS_ENDPOINT_URL_SESV2", ses.clone())]);
+    vars.push(("MAIL_CONFIGURATION_SET", "seatkeeper-test-notices".into()));
     vars.push(("CONSOLE_URL", "https://console.seatkeeper.test".into()));
     let mailer = Emulator::start("notice-mailer", &vars);
 
@@ -581,6 +630,25 @@ async fn the_mailer_sends_a_notice_from_the_bus_once_however_often_it_is_deliver
     let attached: Vec<&str> =
         theirs[0]["attachments"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
     assert_eq!(attached, vec!["renewals-2027-03.xlsx", "renewals-2027-03.csv"], "{}", theirs[0]);
+
+    let bounce = seatkeeper_tests::ses_event(
+        seatkeeper_tests::SesReport::HardBounce,
+        &email,
+        "globex",
+        &notice_id,
+        &format!("fb-{suffix}"),
+    );
+    let suppressed = mailer.invoke(&bounce).await.answer();
+    assert_eq!(suppressed["suppressed"], json!([[email, "global", "vendor"]]), "{suppressed}");
+    let replayed = mailer.invoke(&bounce).await.answer();
+    assert_eq!(replayed["replayed"], json!([email]), "{replayed}");
+    let kept = env.app.store.suppressions_of("vendor", &email).await.unwrap();
+    assert_eq!((kept.len(), kept[0].reports), (1, 1), "{kept:?}");
+    let later = fixture("eventbridge-notice", &[("EMAIL", &email), ("NOTICE_ID", &format!("{notice_id}_2"))]);
+    let not_sent = mailer.invoke(&later).await.answer();
+    assert_eq!(not_sent["suppressed"], json!([[email, "hard_bounce"]]), "{not_sent}");
+    let sent = seatkeeper_local::mail::sent_mail(&ses, false).await.unwrap();
+    assert_eq!(sent.iter().filter(|m| m["to"] == json!([email])).count(), 1, "mailed once, before the bounce");
 }
 
 // ---- every scenario, then the template held to what the binaries sent --------------------------
@@ -592,6 +660,9 @@ type Scenario = (&'static str, fn() -> LocalBoxFuture<'static, ()>);
 const SCENARIOS: &[Scenario] = &[
     ("the_http_functions_answer_api_gateway_requests_with_jwt_claims", || {
         Box::pin(the_http_functions_answer_api_gateway_requests_with_jwt_claims())
+    }),
+    ("the_tenant_admin_function_sets_the_table_up_for_the_deployment", || {
+        Box::pin(the_tenant_admin_function_sets_the_table_up_for_the_deployment())
     }),
     ("an_s3_object_with_spaces_and_parentheses_is_imported_once_however_often_it_is_delivered", || {
         Box::pin(an_s3_object_with_spaces_and_parentheses_is_imported_once_however_often_it_is_delivered())
@@ -648,10 +719,12 @@ fn panic_text(e: &(dyn std::any::Any + Send)) -> String {
 const MAIL_FROM: &str = "notices@seatkeeper.test";
 
 /// What each function's binary sent, as the deployment's ARNs: a scenario's table is the
-/// template's `Table`, its bucket the `ImportsBucket`, its bus the `NoticeBus`.
+/// template's `Table`, its bucket the `ImportsBucket`, its bus the `NoticeBus`, its SES
+/// configuration set the `MailConfigurationSet`.
 fn sent(deployment: &Deployment, template: &Template<'_>) -> BTreeMap<String, BTreeSet<(Access, Vec<String>)>> {
     let physical = |name: &str| template.physical(name).unwrap_or_else(|e| panic!("{e}"));
     let (table, bucket, bus) = (physical("Table"), physical("ImportsBucket"), physical("NoticeBus"));
+    let set = physical("MailConfigurationSet");
     let mut sent: BTreeMap<String, BTreeSet<(Access, Vec<String>)>> = BTreeMap::new();
     for ran in RAN.lock().unwrap().iter() {
         let text = match std::fs::read_to_string(&ran.trace) {
@@ -674,6 +747,11 @@ fn sent(deployment: &Deployment, template: &Template<'_>) -> BTreeMap<String, BT
                         "events" => {
                             deployed(r, &format!("event-bus/{}", of("EVENT_BUS_NAME")), &format!("event-bus/{bus}"))
                         }
+                        "ses" => deployed(
+                            r,
+                            &format!("configuration-set/{}", of("MAIL_CONFIGURATION_SET")),
+                            &format!("configuration-set/{set}"),
+                        ),
                         _ => r.clone(),
                     };
                     format!("{}{r}", deployment.arn(&service))
@@ -1072,6 +1150,18 @@ async fn every_route_answers_through_its_functions_binary() {
     go("GET", "/v1/orgs/c/renewals?until=2019-06-30".into(), cm.clone(), None, "2019-04-01T00:00:00Z").await;
     go("GET", "/v1/orgs/c/notifications".into(), cm.clone(), None, may).await;
     go("GET", "/v1/orgs/c/audit".into(), cm.clone(), None, may).await;
+    // SES's report of a complaint about c's mail (the mailer's to record), then the manager's view
+    // of the suppression and its clearing.
+    let complaint = seatkeeper_tests::ses_event(
+        seatkeeper_tests::SesReport::Complaint("abuse"),
+        "angry@c.example",
+        "c",
+        "ntc_walk",
+        "fb-walk",
+    );
+    seatkeeper::mail::feedback::handle(&env.app.store, &complaint, at(may)).await.unwrap();
+    go("GET", "/v1/orgs/c/suppressions".into(), cm.clone(), None, may).await;
+    go("DELETE", "/v1/orgs/c/suppressions/angry@c.example".into(), cm.clone(), None, may).await;
 
     let every: BTreeSet<(&str, &str)> = ROUTES.iter().map(|r| (r.method, r.path)).collect();
     assert_eq!(walked.into_inner(), every, "every route is walked through its binary");

@@ -4,13 +4,20 @@
 //! start it; `make bench` does all of it. Prints one table.
 //!
 //! Subcommands (the second is how the benchmark runs the import in its own process):
-//!   bench [--skip-build] [--quick] [--million]
+//!   bench [--skip-build] [--quick] [--million] [--only hostile-xlsx]
 //!                                        every measurement (`--quick`: 10,000 instead of 100,000;
-//!                                        `--million`: also a 1,000,000-row file on S3)
+//!                                        `--million`: also a 1,000,000-row file on S3;
+//!                                        `--only hostile-xlsx`: the hostile workbooks alone)
 //!   bench import-child TABLE ORG FILE    one CSV import, review + commit; prints its figures
 //!   bench import-child-s3 KEY            one S3 import (TABLE_NAME, BUCKET_NAME); its figures
+//!   bench import-child-xlsx FILE KEY     one workbook through the API and on S3 (TABLE_NAME,
+//!                                        BUCKET_NAME); both answers and its peak RSS
 
 mod meter;
+
+// The hostile-workbook corpus of the tests, built the same way here.
+#[path = "../../tests/support/hostile_xlsx.rs"]
+mod hostile_xlsx;
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -82,7 +89,9 @@ async fn fresh_env(meter: &Meter, name: &str) -> Res<Env> {
     let mut definition = TableDefinition::from_compiled_template()?;
     definition.stream_view = None;
     definition.create(&client, &table).await?;
-    Ok(Env { app: App::new(Store::new(client.clone(), table.clone())), client, table })
+    let store = Store::new(client.clone(), table.clone());
+    store.set_up(Utc::now()).await?;
+    Ok(Env { app: App::new(store), client, table })
 }
 
 async fn env_on(meter: &Meter, table: &str) -> Env {
@@ -651,6 +660,107 @@ async fn import_and_sweep(meter: &Meter, lines: &mut Vec<Line>) -> Res<()> {
     Ok(())
 }
 
+// ---- hostile workbooks ------------------------------------------------------------------------
+
+/// Runs in its own process: one workbook (FILE) sent through the API and, already in the bucket
+/// under KEY, handed over as S3's event — as the import function takes each; prints both
+/// answers and the process's peak RSS.
+async fn import_child_xlsx(file: &Path, key: &str) -> Res<()> {
+    let app = App::from_env_with_bucket().await?;
+    let bucket = app.imports.as_ref().map(|b| b.bucket.clone()).ok_or("BUCKET_NAME is not set")?;
+    let table = std::env::var("TABLE_NAME")?;
+    let env = Env { client: app.store.client.clone(), table, app };
+    let book = std::fs::read(file)?;
+    let now = "2026-02-15T00:00:00Z";
+    let (status, answer) = call(&env, "POST", "/v1/orgs/c/imports", "company_manager", "c", book, now).await;
+    let event = seatkeeper_local::s3_event(&bucket, key, Some("bench-hostile"), None, at(now));
+    let records = seatkeeper::imports::s3::handle_s3_event(&env.app, event).await?;
+    let record = records.first().ok_or("no import was handled")?;
+    println!(
+        "{}",
+        json!({
+            "api_status": status,
+            "api_code": answer["error"]["code"],
+            "api_message": answer["error"]["message"],
+            "s3_status": record.status,
+            "s3_error": record.error,
+            "peak_rss_kib": peak_rss_kib(),
+        })
+    );
+    Ok(())
+}
+
+/// Every workbook of the hostile corpus (and a plain one, the baseline) imported through the API
+/// and on S3, each in a process of its own: each must be refused with its sentence, and the
+/// worst peak RSS is the figure.
+async fn hostile_workbooks(meter: &Meter, lines: &mut Vec<Line>) -> Res<()> {
+    step("hostile workbooks: building the corpus");
+    let env = fresh_env(meter, "hostile").await?;
+    org(&env, "p", "partner", "vendor").await?;
+    org(&env, "c", "company", "p").await?;
+    lot(&env, "c", 5, "2026-02-15T00:00:00Z").await?;
+    let sdk = seatkeeper::app::sdk_config().await;
+    let s3 = seatkeeper::app::s3_client(&sdk);
+    let bucket = format!("bench-hostile-{}", Utc::now().timestamp_millis());
+    s3.create_bucket().bucket(&bucket).send().await?;
+    let plain = hostile_xlsx::Book::new(&["ann@c.example"]).zip();
+    // Each workbook, and the status, code and words of the refusal it must get (none: imported).
+    type Expected = Option<(u16, &'static str, &'static str)>;
+    let mut cases: Vec<(String, Vec<u8>, Expected)> = vec![("a plain workbook".into(), plain, None)];
+    for case in hostile_xlsx::corpus() {
+        cases.push((case.name.into(), case.bytes, Some((case.status, case.code, case.says))));
+    }
+    let count = cases.len() - 1;
+    let mut figures = Vec::new();
+    for (i, (name, bytes, expected)) in cases.into_iter().enumerate() {
+        step(&format!("hostile workbooks: {name}"));
+        let key = format!("imports/c/hostile-{i}.xlsx");
+        s3.put_object().bucket(&bucket).key(&key).body(bytes.clone().into()).send().await?;
+        let file = std::env::temp_dir().join(format!("bench-hostile-{}-{i}.xlsx", std::process::id()));
+        std::fs::write(&file, &bytes)?;
+        let out = Command::new(std::env::current_exe()?)
+            .args(["import-child-xlsx", &file.to_string_lossy(), &key])
+            .env("TABLE_NAME", &env.table)
+            .env("BUCKET_NAME", &bucket)
+            .stderr(Stdio::inherit())
+            .output()?;
+        let _ = std::fs::remove_file(&file);
+        if !out.status.success() {
+            return Err(format!("the import process stopped on {name}: {}", out.status).into());
+        }
+        let got: Value = serde_json::from_slice(&out.stdout)?;
+        let answered = match expected {
+            None => got["api_status"] == 201 && got["s3_status"] == "committed",
+            Some((status, code, says)) => {
+                got["api_status"] == status
+                    && got["api_code"] == code
+                    && got["api_message"].as_str().is_some_and(|m| m.contains(says))
+                    && got["s3_status"] == "failed"
+                    && got["s3_error"].as_str().is_some_and(|m| m.contains(says))
+            }
+        };
+        if !answered {
+            return Err(format!("{name} was not answered as expected: {got}").into());
+        }
+        let peak = got["peak_rss_kib"].as_f64().unwrap_or(0.0) / 1024.0;
+        let answer = got["api_message"].as_str().unwrap_or("imported");
+        step(&format!("hostile workbooks: {name}: {peak:.1} MiB; {} {answer}", got["api_status"]));
+        figures.push((name, peak));
+    }
+    let (baseline, hostile) = figures.split_first().ok_or("no workbook was imported")?;
+    let (worst, peak) = hostile.iter().max_by(|a, b| a.1.total_cmp(&b.1)).ok_or("no hostile workbook")?;
+    lines.push(line(
+        &format!("{count} hostile workbooks, API + S3: peak RSS of the import process, the worst"),
+        format!("{peak:.1} MiB ({worst}); every one refused with its sentence"),
+        format!("{} {:.1} MiB", baseline.0, baseline.1),
+        // The file, 64 MiB of shared strings at most and their offsets: far under the 1,024 MB
+        // the import function is given.
+        "≤ 128 MiB",
+        Some(*peak <= 128.0),
+    ));
+    Ok(())
+}
+
 // ---- usage report ---------------------------------------------------------------------------
 
 async fn usage_report(meter: &Meter, lines: &mut Vec<Line>) -> Res<()> {
@@ -813,6 +923,10 @@ async fn main() -> Res<()> {
         let [_, table, org, file, ..] = args.as_slice() else { return Err("import-child TABLE ORG FILE".into()) };
         return import_child(table, org, Path::new(file)).await;
     }
+    if args.first().map(String::as_str) == Some("import-child-xlsx") {
+        let [_, file, key, ..] = args.as_slice() else { return Err("import-child-xlsx FILE KEY".into()) };
+        return import_child_xlsx(Path::new(file), key).await;
+    }
     if args.first().map(String::as_str) == Some("import-child-s3") {
         let [_, key, ..] = args.as_slice() else { return Err("import-child-s3 KEY".into()) };
         return import_child_s3(key).await;
@@ -828,6 +942,18 @@ async fn main() -> Res<()> {
     let failed = |lines: &mut Vec<Line>, part: &str, e: Box<dyn std::error::Error + Send + Sync>| {
         lines.push(line(part, format!("FAILED: {e}"), "-".into(), "-", Some(false)));
     };
+    let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).map(String::as_str);
+    if only == Some("hostile-xlsx") {
+        if let Err(e) = hostile_workbooks(&meter, &mut lines).await {
+            failed(&mut lines, "hostile workbooks", e);
+        }
+        println!(
+            "Seatkeeper benchmark (hostile workbooks only), {} UTC, DynamoDB Local",
+            Utc::now().format("%Y-%m-%d %H:%M")
+        );
+        print(&lines);
+        return Ok(());
+    }
     if let Err(e) = allocation(&meter, &mut lines).await {
         failed(&mut lines, "single allocation", e);
     }
@@ -839,6 +965,9 @@ async fn main() -> Res<()> {
     }
     if let Err(e) = import_and_sweep(&meter, &mut lines).await {
         failed(&mut lines, "import and sweep", e);
+    }
+    if let Err(e) = hostile_workbooks(&meter, &mut lines).await {
+        failed(&mut lines, "hostile workbooks", e);
     }
     if args.iter().any(|a| a == "--million") {
         if let Err(e) = million(&meter, &mut lines).await {

@@ -1,6 +1,6 @@
 import { expect, type Page, type TestInfo } from "@playwright/test";
 import AxeBuilder from "@axe-core/playwright";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 
 export const BASE = process.env.BASE_URL ?? "http://127.0.0.1:3000";
 export const SHOTS = process.env.SCREENSHOTS ?? "/work/main/.local/screenshots";
@@ -100,13 +100,18 @@ export async function signInAs(page: Page, tok: string, path = "/") {
   if (path !== "/") await page.goto(path);
 }
 
-/** Opens a screen and counts the API requests of its first view. */
+/**
+ * Opens a screen and counts the API requests of its first view. The page that was open is left for
+ * about:blank first: on a slow machine it may still be starting its own requests (it went quiet
+ * while its script was parsed), and those are not this view's. The token stays: sessionStorage
+ * lives as long as the tab.
+ */
 export async function visit(page: Page, path: string): Promise<number> {
   const seen: string[] = [];
   const count = (r: { url: () => string; method: () => string }) => {
     if (new URL(r.url()).pathname.startsWith("/v1/")) seen.push(`${r.method()} ${r.url()}`);
   };
-  await page.waitForLoadState("networkidle");
+  await page.goto("about:blank");
   page.on("request", count);
   await page.goto(path);
   await page.waitForLoadState("networkidle");
@@ -137,3 +142,23 @@ export async function shoot(page: Page, name: string, _info?: TestInfo) {
   }
   await setLanguage(page, "en");
 }
+
+/** An id as the mailer writes it in an SES message tag (only letters, digits, `-`; every other byte `_` and two hex digits). */
+export function tagValue(id: string): string {
+  return [...new TextEncoder().encode(id)].map((b) => (/[A-Za-z0-9-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `_${b.toString(16).padStart(2, "0")}`)).join("");
+}
+
+/**
+ * AWS's documented sample of an SES complaint or hard bounce as EventBridge delivers it
+ * (tests/fixtures/events/ of the repository), about `email`, its message tagged with `orgId` and
+ * `noticeId` as the mailer tags it: what `POST /dev/ses-events` takes.
+ */
+export function sesEvent(kind: "complaint" | "bounce", email: string, orgId: string, noticeId: string): unknown {
+  const file = new URL(`../../tests/fixtures/events/eventbridge-ses-${kind}.json`, import.meta.url);
+  const vars: Record<string, string> = {
+    EMAIL: email, ORG_TAG: tagValue(orgId), NOTICE_TAG: tagValue(noticeId), FEEDBACK_ID: uid("fb"), CONFIGURATION_SET: "seatkeeper-local-notices",
+    BOUNCE_TYPE: "Permanent", BOUNCE_SUBTYPE: "General", FEEDBACK_TYPE: "abuse",
+  };
+  return JSON.parse(readFileSync(file, "utf8").replace(/\$\{([A-Z_]+)\}/g, (_, k: string) => vars[k] ?? ""));
+}
+

@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { lot, ok, partnerAndCompany, shoot, signInAs, visit } from "./helpers";
+import { call, lot, ok, partnerAndCompany, sesEvent, shoot, signInAs, visit } from "./helpers";
 
 test("Notifications and Audit log, paged with the API's cursors", async ({ page }) => {
   const { company, pm, cm } = await partnerAndCompany("rep");
@@ -20,7 +20,26 @@ test("Notifications and Audit log, paged with the API's cursors", async ({ page 
   await expect(page.locator(`li[data-delivery="sent"]`)).toHaveText(`${boss} — e-mailed`);
   await expect(page.locator("tbody tr")).toHaveCount(notices.items.length);
   await expect(page.getByRole("cell", { name: "Licences ready for allocation" })).toBeVisible();
+  await expect(page.getByText("No address is suppressed.")).toBeVisible();
+
+  // SES reports that the manager marked the notice as spam (AWS's sample, as EventBridge
+  // delivers it): her address is suppressed for this company, and the next notice says so.
+  const complained = await ok(cm, "POST", "/dev/ses-events", sesEvent("complaint", boss, company, notices.items[0].notice_id));
+  expect(complained.suppressed).toEqual([[boss, "org", company]]);
+  await lot(cm, pm, company, 5);
+  await ok(cm, "GET", `/dev/mail?to=${encodeURIComponent(boss)}&settled=true`);
+  const after = await ok(cm, "GET", `/v1/orgs/${company}/notifications`);
+  expect(after.items[0]?.deliveries?.[0]).toMatchObject({ email: boss, state: "suppressed", reason: "complaint" });
+  await visit(page, "/notifications");
+  await expect(page.locator(`li[data-delivery="suppressed"]`)).toHaveText(`${boss} — not sent: the recipient reported a notice as spam (clear it below to e-mail them again)`);
+  await expect(page.locator(`tr[data-suppressed="${boss}"]`)).toContainText("Complaint");
   await shoot(page, "notifications");
+  // Her manager clears it: the API holds no suppression any more.
+  await page.getByRole("button", { name: `Clear ${boss}` }).click();
+  await expect(page.getByText(`${boss} will be e-mailed again.`)).toBeVisible();
+  await expect(page.getByText("No address is suppressed.")).toBeVisible();
+  expect((await ok(cm, "GET", `/v1/orgs/${company}/suppressions`)).items).toEqual([]);
+  expect((await call(cm, "DELETE", `/v1/orgs/${company}/suppressions/${encodeURIComponent(boss)}`)).status).toBe(404);
 
   expect(await visit(page, "/audit")).toBeLessThanOrEqual(3);
   const first = await ok(cm, "GET", `/v1/orgs/${company}/audit`);

@@ -19,19 +19,21 @@ install() {
   mvn -q -B -f "$root/infra/local/dynamodb-local/pom.xml" dependency:copy-dependencies -DoutputDirectory="$lib" >&2
 }
 
+# Java starts slowly on a loaded machine: a budget, not a count of tries, and running out of it
+# says what was awaited.
+START_BUDGET=180
 wait_ready() {
-  local port=$1
-  for _ in $(seq 1 100); do
-    if curl -s -o /dev/null -X POST "http://127.0.0.1:$port/" \
-        -H 'X-Amz-Target: DynamoDB_20120810.ListTables' -H 'Content-Type: application/x-amz-json-1.0' \
-        -H 'Authorization: AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0' \
-        -d '{}'; then
-      return 0
+  local port=$1 deadline=$(($(date +%s) + START_BUDGET))
+  until curl -s -o /dev/null -X POST "http://127.0.0.1:$port/" \
+      -H 'X-Amz-Target: DynamoDB_20120810.ListTables' -H 'Content-Type: application/x-amz-json-1.0' \
+      -H 'Authorization: AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0' \
+      -d '{}'; do
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      echo "DynamoDB Local did not answer ListTables on port $port within $START_BUDGET s; see $home/dynamodb-$port.log" >&2
+      exit 1
     fi
     sleep 0.2
   done
-  echo "DynamoDB Local did not come up on port $port; see $home/dynamodb-$port.log" >&2
-  exit 1
 }
 
 start() {

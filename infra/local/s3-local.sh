@@ -23,15 +23,16 @@ case "${1:-}" in
     port="${2:?port}"
     nohup "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$root/.local/s3-$port.log" 2>&1 &
     echo $! >"$root/.local/s3-$port.pid"
-    for _ in $(seq 1 100); do
-      if curl -s -o /dev/null "http://127.0.0.1:$port/"; then
-        echo "S3-compatible server on 127.0.0.1:$port" >&2
-        exit 0
+    # A budget, not a count of tries: a loaded machine starts Python slowly.
+    deadline=$(($(date +%s) + 180))
+    until curl -s -o /dev/null "http://127.0.0.1:$port/"; do
+      if [ "$(date +%s)" -ge "$deadline" ]; then
+        echo "the S3 server did not answer on port $port within 180 s; see .local/s3-$port.log" >&2
+        exit 1
       fi
       sleep 0.2
     done
-    echo "the S3 server did not come up; see .local/s3-$port.log" >&2
-    exit 1
+    echo "S3-compatible server on 127.0.0.1:$port" >&2
     ;;
   stop)
     pidfile="$root/.local/s3-${2:?port}.pid"

@@ -197,7 +197,7 @@ for l in open(sys.argv[1]):
   tail -n 5 .local/console-test.log
 
   # The HTTP contract fuzzed (schemathesis, from shared/openapi.yaml as the server serves it): no
-  # 5xx, every answer in its documented shape and status, errors in the API.md shape; bounded and
+  # 5xx, every answer in its documented shape and status, errors in the contract's error shape; bounded and
   # seeded so a run is repeatable.
   fuzz() {
     local token
@@ -222,7 +222,11 @@ say "the two lanes, side by side (logs: .local/lane-e2e.log, .local/lane-rust.lo
 e2e_pid=$!
 (lane_rust 2>&1 | tee -a .local/lane-rust.log | sed -u 's/^/[rust] /') &
 rust_pid=$!
-wait "$e2e_pid" "$rust_pid"
+wait "$e2e_pid" || echo "lane e2e stopped before its end (.local/lane-e2e.log)" >>"$failed"
+wait "$rust_pid" || echo "lane rust stopped before its end (.local/lane-rust.log)" >>"$failed"
+if [ -s "$queue" ]; then
+  cut -f1 "$queue" | sed 's/$/ (never run: both lanes stopped before it)/' >>"$failed"
+fi
 mv .local/test-items.next .local/test-items.txt
 
 # One closing line for everything that ran: the Rust tests, the walks' checks and the browser's.

@@ -3,7 +3,9 @@
 //!
 //! The dispatch rule: a payload with both `requestContext` and `routeKey` is an API Gateway HTTP
 //! API (payload 2.0) request; one whose first record has `eventSource` `aws:s3` is an S3
-//! notification; any other JSON object is a scheduled event, which must carry its instant in
+//! notification; one with `RequestType`, `ResponseURL` and `StackId` is a CloudFormation custom
+//! resource request (the stack's `TableSetup`, `crate::deploy`); any other JSON object is a
+//! scheduled event, which must carry its instant in
 //! `time` (RFC 3339) — the EventBridge rule's scheduled event, or the EventBridge Scheduler
 //! payload the template's `Input` builds from `<aws.scheduler.scheduled-time>`. A function refuses
 //! a trigger it does not serve, and a scheduled event naming another sweep in `detail.sweep`.
@@ -43,6 +45,9 @@ pub type Sweep =
 pub type S3Import =
     for<'a> fn(&'a App, aws_lambda_events::s3::S3Event) -> BoxFuture<'a, Result<(), crate::store::Error>>;
 
+/// The answer to the deployment's `TableSetup` custom resource, at the request's instant.
+pub type Deploy = for<'a> fn(&'a App, crate::deploy::Request, DateTime<Utc>) -> BoxFuture<'a, Result<Value, Failure>>;
+
 /// What a failed invocation hands Lambda (for its retries and dead-letter queue): its
 /// `errorType` is `Seatkeeper.{kind}`, its `errorMessage` the sentence.
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +80,8 @@ pub struct Entry {
     pub sweep: Option<(&'static str, Sweep)>,
     /// What S3 notifications of partner files go to (a pointer, so only that function links it).
     pub s3: Option<S3Import>,
+    /// What the deployment's `TableSetup` custom resource goes to (the tenant-admin function's).
+    pub deploy: Option<Deploy>,
     /// How the function builds its app from the environment.
     pub app: fn() -> BoxFuture<'static, Result<App, String>>,
 }
@@ -84,6 +91,7 @@ pub struct Entry {
 pub enum Trigger {
     Http(Box<ApiGatewayV2httpRequest>),
     S3(aws_lambda_events::s3::S3Event),
+    Deploy(Box<crate::deploy::Request>),
     Schedule { at: DateTime<Utc>, sweep: Option<String> },
 }
 
@@ -109,6 +117,11 @@ impl Trigger {
             let event = serde_json::from_value(payload)
                 .map_err(|e| Refused(format!("not a valid S3 event notification: {e}")))?;
             return Ok(Trigger::S3(event));
+        }
+        if ["RequestType", "ResponseURL", "StackId"].iter().all(|k| object.contains_key(*k)) {
+            let request = serde_json::from_value(payload)
+                .map_err(|e| Refused(format!("not a valid CloudFormation custom resource request: {e}")))?;
+            return Ok(Trigger::Deploy(Box::new(request)));
         }
         let at = match object.get("time") {
             Some(Value::String(t)) => DateTime::parse_from_rfc3339(t).map(|t| t.with_timezone(&Utc)).map_err(|_| {
@@ -177,6 +190,10 @@ pub async fn invoke(app: &App, entry: &Entry, payload: Value) -> Result<Value, F
             })?;
             Ok(Value::Null)
         }
+        Trigger::Deploy(request) => {
+            let deploy = entry.deploy.ok_or_else(|| refused(entry, "a CloudFormation custom resource request"))?;
+            deploy(app, *request, Utc::now()).await
+        }
         Trigger::Schedule { at, sweep: named } => {
             let (name, sweep) = entry.sweep.ok_or_else(|| refused(entry, "a scheduled event"))?;
             if let Some(named) = named.filter(|n| n != name) {
@@ -201,6 +218,9 @@ fn refused(entry: &Entry, what: &str) -> Failure {
     }
     if entry.s3.is_some() {
         serves.push("S3 notifications".to_string());
+    }
+    if entry.deploy.is_some() {
+        serves.push("the TableSetup custom resource".to_string());
     }
     if let Some((name, _)) = entry.sweep {
         serves.push(format!("the {name} schedule"));
@@ -270,10 +290,14 @@ pub mod entries {
     }
 
     const fn http(name: &'static str, function: &'static crate::http::Function) -> Entry {
-        Entry { name, http: Some(function), sweep: None, s3: None, app: table }
+        Entry { name, http: Some(function), sweep: None, s3: None, deploy: None, app: table }
     }
 
-    pub const TENANT_ADMIN: Entry = http("tenant-admin", &f::TENANT_ADMIN);
+    /// The tenant-admin function also answers the deployment's `TableSetup` custom resource.
+    pub const TENANT_ADMIN: Entry = Entry {
+        deploy: Some(|app, request, now| Box::pin(crate::deploy::handle(app, request, now))),
+        ..http("tenant-admin", &f::TENANT_ADMIN)
+    };
     pub const REQUEST_ORDER: Entry = http("request-order", &f::REQUEST_ORDER);
     pub const ASSIGN_ORDER: Entry = http("assign-order", &f::ASSIGN_ORDER);
     pub const USERS: Entry = http("users", &f::USERS);
@@ -282,20 +306,34 @@ pub mod entries {
         name: "import-allocation",
         http: Some(&f::IMPORT_ALLOCATION),
         sweep: None,
+        deploy: None,
         s3: Some(|app, event| {
             Box::pin(async move { crate::imports::s3::handle_s3_event(app, event).await.map(|_| ()) })
         }),
         app: table_and_bucket,
     };
-    pub const EXPIRE: Entry =
-        Entry { name: "expire", http: None, sweep: Some(("expire", sweeps::EXPIRE)), s3: None, app: table };
-    pub const RENEWAL_SWEEP: Entry =
-        Entry { name: "renewal-sweep", http: None, sweep: Some(("renewal", sweeps::RENEWAL)), s3: None, app: table };
+    pub const EXPIRE: Entry = Entry {
+        name: "expire",
+        http: None,
+        sweep: Some(("expire", sweeps::EXPIRE)),
+        s3: None,
+        deploy: None,
+        app: table,
+    };
+    pub const RENEWAL_SWEEP: Entry = Entry {
+        name: "renewal-sweep",
+        http: None,
+        sweep: Some(("renewal", sweeps::RENEWAL)),
+        s3: None,
+        deploy: None,
+        app: table,
+    };
     pub const RENEWALS: Entry = Entry {
         name: "renewals",
         http: Some(&f::RENEWALS),
         sweep: Some(("forecast", sweeps::FORECAST)),
         s3: None,
+        deploy: None,
         app: table_and_bucket,
     };
     pub const USAGE_REPORT: Entry = Entry {
@@ -303,6 +341,7 @@ pub mod entries {
         http: Some(&f::USAGE_REPORT),
         sweep: Some(("snapshot", sweeps::SNAPSHOT)),
         s3: None,
+        deploy: None,
         app: table,
     };
 

@@ -2,10 +2,13 @@
 //! DynamoDB table (`store`), the API Gateway HTTP adapter (`http`) and the wiring every Lambda
 //! uses (`lambda`). Every command reads straight down (`command`): event → `http` (parse) →
 //! `handlers` (load, authorise) → `domain` (decide: typed changes) → `store::apply` (one
-//! conditional transaction) → response; a lost race comes back typed and is run again.
+//! conditional transaction) → response; a lost race comes back typed and is run again. A table
+//! is set up before it serves anyone (`store::setup`: the vendor root and the org ids' case
+//! guards), locally at start and in AWS by the deployment (`deploy`).
 
 pub mod app;
 pub mod command;
+pub mod deploy;
 pub mod domain;
 pub mod handlers;
 pub mod http;

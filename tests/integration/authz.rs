@@ -1,9 +1,10 @@
 //! The authorisation matrix, generated from the route table: every route × every role × every
 //! relation of the target to the caller's org (own, child, parent, sibling, foreign, unknown).
 //! What each role may do is written here from API.md's "who" column, not taken from the code.
-//! Zero leaks: outside the caller's reach an object is `not_found` and the answer carries nothing
-//! of it; a role that may never do an action is `forbidden`; nobody decides its own org's order;
-//! a learner reads only its own access.
+//! Zero leaks: reach is checked before role, so outside the caller's reach an object is
+//! `not_found` whatever the role — the same answer as for an id nobody holds — and the answer
+//! carries nothing of it; within its reach a role that may never do an action is `forbidden`;
+//! nobody decides its own org's order; a learner reads only its own access.
 
 use seatkeeper::http::routes::ROUTES;
 use seatkeeper_tests::{cm, platform, Answer, TestEnv, Who, NOW};
@@ -47,6 +48,8 @@ fn who_may(method: &str, path: &str) -> &'static [&'static str] {
         ("GET", "/v1/orgs/{org_id}")
         | ("GET", "/v1/orgs/{org_id}/children")
         | ("GET", "/v1/orgs/{org_id}/notifications")
+        | ("GET", "/v1/orgs/{org_id}/suppressions")
+        | ("DELETE", "/v1/orgs/{org_id}/suppressions/{email}")
         | ("GET", "/v1/orgs/{org_id}/audit")
         | ("POST", "/v1/orgs/{org_id}/orders")
         | ("GET", "/v1/orgs/{org_id}/orders")
@@ -106,16 +109,13 @@ fn expected(method: &str, path: &str, role: &str, relation: Relation) -> Expect 
         return Expect::Hidden;
     }
     let out_of_reach = matches!(relation, Relation::Parent | Relation::Sibling | Relation::Foreign);
-    if path.contains("{order_id}") && out_of_reach && MANAGERS.contains(&role) {
-        // An order id names no org: a manager is not told that one exists outside its reach,
-        // not even that it could never decide it.
+    if out_of_reach {
+        // Reach before role: whatever the role could or could never do there, an org (or an
+        // order, an import, a job) outside the caller's reach answers as one that does not exist.
         return Expect::Hidden;
     }
     if !who_may(method, path).contains(&role) {
         return Expect::Forbidden;
-    }
-    if out_of_reach {
-        return Expect::Hidden;
     }
     let decides = path.ends_with("/assign") || path.ends_with("/reject");
     if decides && relation == Relation::Own && role != "vendor_admin" {
@@ -171,6 +171,22 @@ fn url(path: &str, target: &str, orders: &Ids, imports: &Ids) -> Option<String> 
     Some(url)
 }
 
+/// `email` suppressed for `org` (a complaint SES reported about one of its notices), as the
+/// mailer records it.
+async fn suppress(env: &TestEnv, org: &str, email: &str) {
+    use seatkeeper::domain::suppression::{Reason, Report};
+    let report = Report {
+        email: email.into(),
+        reason: Reason::Complaint,
+        feedback_id: seatkeeper::command::new_id("fb"),
+        at: seatkeeper_tests::at(NOW),
+        detail: "abuse".into(),
+        source_org_id: Some(org.into()),
+        notice_id: None,
+    };
+    assert!(env.app.store.record_feedback(&report, seatkeeper_tests::at(NOW)).await.unwrap());
+}
+
 fn classify(a: &Answer) -> Expect {
     match a.status {
         403 => Expect::Forbidden,
@@ -217,6 +233,9 @@ async fn every_route_role_and_relation_answers_as_the_contract_says() {
 
     let mut checked = 0;
     let mut wrong = Vec::new();
+    // Each route's out-of-reach and unknown answers, their quoted ids blanked: one per route,
+    // or whether an id exists elsewhere leaks.
+    let mut unseen: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> = Default::default();
     for route in ROUTES.iter().filter(|r| r.path != "/health") {
         for role in ROLES {
             for relation in [
@@ -230,6 +249,10 @@ async fn every_route_role_and_relation_answers_as_the_contract_says() {
                 let Some(t) = target(role, relation) else { continue };
                 let Some(target_url) = url(route.path, t, &orders, &imports) else { continue };
                 let want = expected(route.method, route.path, role, relation);
+                if route.op == seatkeeper::http::routes::Op::ClearSuppression && t != "nobody" {
+                    // Something to clear, whoever tries: the target's suppression of the address.
+                    suppress(&env, t, &format!("u@{t}.example")).await;
+                }
                 let mut call = env.call(route.method, &target_url).by(&Who::new(role, caller_org(role)));
                 if let Some(b) = body(route.method, route.path, t) {
                     call = call.json(b);
@@ -240,6 +263,11 @@ async fn every_route_role_and_relation_answers_as_the_contract_says() {
                 let case = format!("{} {target_url} as {role}@{} ({relation:?})", route.method, caller_org(role));
                 if got != want || a.status == 401 || a.status >= 500 {
                     wrong.push(format!("{case}: want {want:?}, got {} {}", a.status, a.body));
+                }
+                if matches!(relation, Relation::Parent | Relation::Sibling | Relation::Foreign | Relation::Unknown) {
+                    let answer =
+                        format!("{} {}", a.status, blank_quoted(a.body["error"]["message"].as_str().unwrap_or("")));
+                    unseen.entry(format!("{} {} as {role}", route.method, route.path)).or_default().insert(answer);
                 }
                 if want != Expect::Allowed {
                     // Nothing of the object comes back: only the error, and not its name.
@@ -252,11 +280,64 @@ async fn every_route_role_and_relation_answers_as_the_contract_says() {
             }
         }
     }
+    for (route, answers) in &unseen {
+        if answers.len() != 1 {
+            wrong.push(format!("{route}: an org out of reach answers unlike an unknown one: {answers:?}"));
+        }
+    }
     assert!(wrong.is_empty(), "{} of {checked} cases wrong:\n{}", wrong.len(), wrong.join("\n"));
     assert!(checked > 500, "the matrix ran {checked} cases");
+
+    // A suppression outside the caller's reach, or one its role may not clear, stays.
+    suppress(&env, "c2", "kept@c2.example").await;
+    for (who, status) in [(cm("c1"), 404), (platform("c2"), 403), (Who::new("learner", "c2"), 403)] {
+        let a = env.call("DELETE", "/v1/orgs/c2/suppressions/kept@c2.example").by(&who).send().await;
+        assert_eq!(a.status, status, "{who:?}: {}", a.body);
+        assert!(env.item("ORG#c2", "SUPPRESSION#kept@c2.example").await.is_some(), "{who:?} cleared it");
+    }
 
     // A learner reads its own access, and only that.
     let learner = Who::new("learner", "c1");
     let own = env.get(&format!("/v1/orgs/c1/users/{}/access", learner.email)).by(&learner).send().await;
     assert_eq!((own.status, own.body["access"].as_bool()), (200, Some(false)), "{:?}", own.body);
+}
+
+/// `text` with every quoted part (an id) replaced by `<id>`.
+fn blank_quoted(text: &str) -> String {
+    text.split('"').enumerate().map(|(i, part)| if i % 2 == 1 { "<id>" } else { part }).collect()
+}
+
+#[tokio::test]
+async fn nobody_creates_a_reserved_id_or_another_spelling_of_an_org_whatever_its_role() {
+    let env = TestEnv::new().await;
+    for (id, kind, parent) in [("p1", "partner", "vendor"), ("c1", "company", "p1")] {
+        env.org(id, kind, parent).await;
+    }
+    let vendor = env.item("ORG#vendor", "ORG").await;
+    let mut wrong = Vec::new();
+    for role in ROLES {
+        let who = Who::new(role, caller_org(role));
+        let parent = caller_org(role);
+        let kind = if parent == "vendor" { "partner" } else { "company" };
+        for id in ["vendor", "Vendor", "VENDOR", ".", "..", "P1", "c1", "C1"] {
+            let before = env.all_items().await;
+            let a = env
+                .post("/v1/orgs")
+                .by(&who)
+                .json(json!({"org_id": id, "name": "Mine", "kind": kind, "parent_id": parent}))
+                .send()
+                .await;
+            let reserved = ["vendor", ".", ".."].contains(&id.to_ascii_lowercase().as_str());
+            let want = match (who_may("POST", "/v1/orgs").contains(role), reserved) {
+                (false, _) => (403, "forbidden"),
+                (true, true) => (400, "invalid_request"),
+                (true, false) => (409, "conflict"),
+            };
+            if (a.status, a.code()) != want || env.all_items().await != before {
+                wrong.push(format!("{id} as {role}: want {want:?}, got {} {}", a.status, a.body));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    assert_eq!(env.item("ORG#vendor", "ORG").await, vendor, "the vendor is the vendor");
 }

@@ -15,7 +15,7 @@ async fn serve(env: TestEnv) -> String {
 async fn serve_with_console(env: TestEnv, console: Option<std::path::PathBuf>) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let server = Arc::new(LocalServer { app: env.app, secret: SECRET.into(), console, mail: None });
+    let server = Arc::new(LocalServer { app: env.app, secret: SECRET.into(), console, mail: None, mailer: None });
     tokio::spawn(async move { axum::serve(listener, router(server)).await.unwrap() });
     format!("http://{addr}")
 }

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use seatkeeper::http::routes;
 use seatkeeper::store::table::TEMPLATE;
 use seatkeeper_tests::iam::like;
-use seatkeeper_tests::{cm, platform, pm, Answer, Call, KeyLog, TestEnv, Who};
+use seatkeeper_tests::{cm, platform, pm, Answer, Call, KeyLog, SesReport, TestEnv, Who};
 use serde_json::{json, Value};
 use serde_yaml::Value as Yaml;
 
@@ -119,6 +119,10 @@ async fn each_function_touches_only_the_key_prefixes_its_policy_grants_and_needs
     .await;
     w.go("POST", "/v1/orgs", &pm, Some(json!({"org_id": "c", "name": "C", "kind": "company", "parent_id": "p"})), day)
         .await;
+    // The deployment's TableSetup runs on the tenant-admin function: the vendor, and each org's
+    // case guard.
+    Box::pin(w.env.app.store.set_up(seatkeeper_tests::at(day))).await.unwrap();
+    w.record("tenant-admin");
     let policy = json!({"term_starts": "activation", "renewal": "automatic", "notify_emails": ["admin@c.example"]});
     w.go("PUT", "/v1/orgs/c/policy", &vendor, Some(policy), day).await;
     w.go("GET", "/v1/orgs/c", &cm, None, day).await;
@@ -226,6 +230,7 @@ async fn each_function_touches_only_the_key_prefixes_its_policy_grants_and_needs
         ses: aws_smithy_mocks::mock_client!(aws_sdk_sesv2, [&ok]),
         reports: None,
         from: "notices@seatkeeper.test".into(),
+        configuration_set: "seatkeeper-test-notices".into(),
         console_url: String::new(),
         backoff: seatkeeper::mail::Backoff::default(),
     };
@@ -237,7 +242,23 @@ async fn each_function_touches_only_the_key_prefixes_its_policy_grants_and_needs
     nobody.notice_id = "ntc_nobody".into();
     nobody.recipients.clear();
     mailer.deliver(&nobody, seatkeeper_tests::at(day)).await.unwrap();
+    // SES's reports of a hard bounce (suppressed everywhere) and a complaint (for c), as the
+    // rule on the default bus hands them over; then a notice to both, which mails neither.
+    for (report, email, id) in [
+        (SesReport::HardBounce, "gone@c.example", "fb-walk-1"),
+        (SesReport::Complaint("abuse"), "angry@c.example", "fb-walk-2"),
+    ] {
+        let event = seatkeeper_tests::ses_event(report, email, "c", "ntc_walk", id);
+        seatkeeper::mail::lambda::handle(&mailer, &event, seatkeeper_tests::at(day)).await.unwrap();
+    }
+    let mut suppressed = nobody.clone();
+    suppressed.notice_id = "ntc_suppressed".into();
+    suppressed.recipients = vec!["angry@c.example".into(), "gone@c.example".into()];
+    let report = mailer.deliver(&suppressed, seatkeeper_tests::at(day)).await.unwrap();
+    assert_eq!(report.suppressed.len(), 2, "{report:?}");
     w.record("notice-mailer");
+    w.go("GET", "/v1/orgs/c/suppressions", &cm, None, day).await;
+    w.go("DELETE", "/v1/orgs/c/suppressions/angry@c.example", &cm, None, day).await;
 
     let granted = granted_prefixes();
     let mut wrong = Vec::new();

@@ -17,7 +17,7 @@ use seatkeeper::domain::notice::{Notice, NoticeKind};
 use seatkeeper::mail::{Backoff, MailError, Mailer};
 use seatkeeper::store::deliveries::Claim;
 use seatkeeper_local::{router, LocalServer};
-use seatkeeper_tests::{at, cm, pm, TestEnv, Who};
+use seatkeeper_tests::{at, cm, pm, SesReport, TestEnv, Who};
 use serde_json::{json, Value};
 
 const SECRET: &str = "mail-test-secret";
@@ -37,6 +37,7 @@ async fn moto_mailer(env: &TestEnv) -> Mailer {
         ses: seatkeeper::mail::ses::client(&config),
         reports: env.app.imports.clone(),
         from: FROM.into(),
+        configuration_set: "seatkeeper-test-notices".into(),
         console_url: "https://console.seatkeeper.test".into(),
         backoff: Backoff::default(),
     };
@@ -47,11 +48,16 @@ async fn moto_mailer(env: &TestEnv) -> Mailer {
 /// The local server over `env`, with the mailer on its table's stream; its base URL.
 async fn serve_with_mail(env: &TestEnv) -> String {
     let mailer = moto_mailer(env).await;
-    let progress = seatkeeper_local::mail::spawn_on_stream(mailer, env.table.clone());
+    let progress = seatkeeper_local::mail::spawn_on_stream(mailer.clone(), env.table.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let server =
-        Arc::new(LocalServer { app: env.app.clone(), secret: SECRET.into(), console: None, mail: Some(progress) });
+    let server = Arc::new(LocalServer {
+        app: env.app.clone(),
+        secret: SECRET.into(),
+        console: None,
+        mail: Some(progress),
+        mailer: Some(mailer),
+    });
     tokio::spawn(async move { axum::serve(listener, router(server)).await.unwrap() });
     format!("http://{addr}")
 }
@@ -269,6 +275,7 @@ async fn stored_notice(env: &TestEnv, recipients: Vec<String>) -> Notice {
         org_id: "c".into(),
         created_at: at("2027-01-15T09:00:00Z"),
         recipients,
+        recipients_omitted: 0,
         payload: json!({"expiry_date": "2027-01-15", "count": 1, "users": ["l@c.example"], "users_truncated": false, "lots": []}),
     };
     env.app.store.apply(&[seatkeeper::domain::change::Change::Notice(notice.clone())], None).await.unwrap();
@@ -329,6 +336,7 @@ fn mocked(env: &TestEnv, ses: aws_sdk_sesv2::Client) -> Mailer {
         ses,
         reports: None,
         from: FROM.into(),
+        configuration_set: "seatkeeper-test-notices".into(),
         console_url: String::new(),
         backoff: Backoff { attempts: 4, first: Duration::from_millis(1) },
     }
@@ -438,4 +446,248 @@ async fn a_delivery_that_died_after_claiming_is_sent_again_only_once_its_lease_h
     let after = mailer.deliver(&notice, claimed_at + lease).await.unwrap();
     assert_eq!((after.sent.len(), ok.num_calls()), (1, 1));
     assert_eq!(deliveries(&env, &notice).await["deliveries"][0]["attempts"], 2);
+}
+
+// ---- issue 25: bounded recipients, the configuration set and tags, bounces and complaints ----
+
+/// The stored notices of `org`, newest first, as its managers read them.
+async fn notices_of(env: &TestEnv, org: &str) -> Vec<Value> {
+    let page = env.get(&format!("/v1/orgs/{org}/notifications")).by(&cm(org)).send().await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    page.body["items"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn a_notice_mails_at_most_fifty_of_an_orgs_many_managers_and_says_how_many_it_left_out() {
+    let env = TestEnv::new().await;
+    env.partner_with_company("p", "c").await;
+    env.set_policy("c", json!({"notify_emails": ["copy@vendor.example"]})).await;
+    let managers: Vec<String> = (0..60).map(|i| format!("m{i:02}@c.example")).collect();
+    env.users("c", &managers).json(json!({"role": "company_manager"})).await;
+    env.lot("p", "c", 10).await;
+
+    let assigned: Vec<Value> =
+        notices_of(&env, "c").await.into_iter().filter(|n| n["kind"] == "order_assigned").collect();
+    assert_eq!(assigned.len(), 1);
+    let notice = &assigned[0];
+    let to: Vec<&str> = notice["recipients"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
+    assert_eq!(to.len(), 50, "{notice}");
+    assert_eq!(notice["recipients_omitted"], 11, "60 managers and the vendor's copy: 61, 50 mailed");
+    assert!(to.contains(&"copy@vendor.example"), "the policy's own addresses come first");
+    assert_eq!(notice["deliveries"].as_array().unwrap().len(), 50);
+
+    // The mailer sends what the notice names: 50 messages, no more.
+    let stored: Notice = serde_json::from_value(notice.clone()).unwrap();
+    let ok =
+        mock!(aws_sdk_sesv2::Client::send_email).then_output(|| SendEmailOutput::builder().message_id("ses-m").build());
+    let mailer = mocked(&env, mock_client!(aws_sdk_sesv2, RuleMode::MatchAny, [&ok]));
+    let report = mailer.deliver(&stored, at("2027-01-15T09:00:05Z")).await.unwrap();
+    assert_eq!((report.sent.len(), ok.num_calls()), (50, 50));
+
+    // Whatever decided the recipients, the store refuses a notice naming more.
+    let mut too_many = stored.clone();
+    too_many.notice_id = "ntc_too_many".into();
+    too_many.recipients = managers.clone();
+    let refused = env.app.store.apply(&[seatkeeper::domain::change::Change::Notice(too_many)], None).await;
+    assert!(refused.is_err_and(|e| e.to_string().contains("at most 50")));
+    assert_eq!(env.count("ORG#c", "notice").await, 1, "nothing stored");
+}
+
+#[tokio::test]
+async fn every_message_goes_through_the_configuration_set_tagged_with_its_org_and_notice() {
+    let env = TestEnv::new().await;
+    env.partner_with_company("p", "c").await;
+    let notice = stored_notice(&env, vec!["boss@c.example".into()]).await;
+    let notice_id = notice.notice_id.clone();
+    let tagged = mock!(aws_sdk_sesv2::Client::send_email)
+        .match_requests(move |r| {
+            let tag = |name: &str| {
+                let t = r.email_tags().iter().find(|t| t.name() == name)?;
+                seatkeeper::mail::ses::from_tag_value(t.value())
+            };
+            r.configuration_set_name() == Some("seatkeeper-test-notices")
+                && tag("org_id").as_deref() == Some("c")
+                && tag("notice_id").as_deref() == Some(notice_id.as_str())
+        })
+        .then_output(|| SendEmailOutput::builder().message_id("ses-tagged").build());
+    let mailer = mocked(&env, mock_client!(aws_sdk_sesv2, RuleMode::Sequential, [&tagged]));
+    let report = mailer.deliver(&notice, at("2027-01-15T09:00:05Z")).await.unwrap();
+    assert_eq!((report.sent.len(), tagged.num_calls()), (1, 1), "sent through the set, with both tags: {report:?}");
+}
+
+/// A notice of `org` to `recipients`, stored as a sweep would store it (the local server's
+/// mailer picks it up from the table's stream).
+async fn notice_in(env: &TestEnv, org: &str, recipients: &[&String]) -> Notice {
+    let notice = Notice {
+        notice_id: seatkeeper::command::new_id("ntc"),
+        kind: NoticeKind::OrderAssigned,
+        org_id: org.into(),
+        created_at: at("2027-01-15T09:00:00Z"),
+        recipients: recipients.iter().map(|e| e.to_string()).collect(),
+        recipients_omitted: 0,
+        payload: json!({"order_id": "ord_1", "lot_id": "lot_1", "quantity": 5, "valid_from": "2027-01-15T09:00:00Z",
+                        "valid_until": "2028-01-15T09:00:00Z", "message": "5 licences are ready for allocation"}),
+    };
+    env.app.store.apply(&[seatkeeper::domain::change::Change::Notice(notice.clone())], None).await.unwrap();
+    notice
+}
+
+/// `POST /dev/ses-events` with `event`: the mailer's answer.
+async fn ses_event_posted(base: &str, event: &Value) -> Value {
+    let r = reqwest::Client::new().post(format!("{base}/dev/ses-events")).json(event).send().await.unwrap();
+    let status = r.status();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// Each recipient's delivery state (and reason) of `notice`, as its org's managers read it.
+async fn states(env: &TestEnv, notice: &Notice) -> Vec<(String, String, Option<String>)> {
+    let page = env.get(&format!("/v1/orgs/{}/notifications", notice.org_id)).by(&cm(&notice.org_id)).send().await;
+    let n =
+        page.body["items"].as_array().unwrap().iter().find(|n| n["notice_id"] == notice.notice_id.as_str()).cloned();
+    let n = n.unwrap_or_else(|| panic!("{} in {}", notice.notice_id, page.body));
+    n["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let reason = d["reason"].as_str().map(str::to_string);
+            (d["email"].as_str().unwrap().to_string(), d["state"].as_str().unwrap().to_string(), reason)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_hard_bounce_suppresses_everywhere_a_complaint_for_its_org_and_each_is_cleared_by_who_may() {
+    let env = TestEnv::new().await;
+    env.org("p", "partner", "vendor").await;
+    env.org("c1", "company", "p").await;
+    env.org("c2", "company", "p").await;
+    let t = tag();
+    let (gone, angry, fine) =
+        (format!("gone-{t}@x.example"), format!("angry-{t}@x.example"), format!("fine-{t}@x.example"));
+    let base = serve_with_mail(&env).await;
+
+    // SES reports, as the configuration set's event destination delivers them to the mailer.
+    let bounce = seatkeeper_tests::ses_event(SesReport::HardBounce, &gone, "c1", "ntc_earlier", &format!("fb-b-{t}"));
+    let first = ses_event_posted(&base, &bounce).await;
+    assert_eq!(first["suppressed"], json!([[gone, "global", "vendor"]]), "{first}");
+    let replayed = ses_event_posted(&base, &bounce).await;
+    assert_eq!((replayed["suppressed"].clone(), replayed["replayed"].clone()), (json!([]), json!([gone])));
+    let complaint =
+        seatkeeper_tests::ses_event(SesReport::Complaint("abuse"), &angry, "c1", "ntc_earlier", &format!("fb-c-{t}"));
+    assert_eq!(ses_event_posted(&base, &complaint).await["suppressed"], json!([[angry, "org", "c1"]]));
+    let soft = seatkeeper_tests::ses_event(SesReport::SoftBounce, &fine, "c1", "ntc_earlier", &format!("fb-s-{t}"));
+    assert_eq!(
+        ses_event_posted(&base, &soft).await["ignored"][0][0],
+        fine.as_str(),
+        "a soft bounce suppresses nothing"
+    );
+    let not_spam =
+        seatkeeper_tests::ses_event(SesReport::Complaint("not-spam"), &fine, "c1", "ntc_earlier", &format!("fb-n-{t}"));
+    assert_eq!(ses_event_posted(&base, &not_spam).await["suppressed"], json!([]));
+    // What the table holds: one global suppression (one report, the replay not counted), one
+    // for c1, none for the soft bounce or the "not spam".
+    let global = env.item("ORG#vendor", &format!("SUPPRESSION_GLOBAL#{gone}")).await.expect("a global suppression");
+    assert_eq!(global["reports"].as_n().unwrap(), "1");
+    assert_eq!(global["reason"].as_s().unwrap(), "hard_bounce");
+    assert!(env.item("ORG#c1", &format!("SUPPRESSION#{angry}")).await.is_some());
+    assert!(env.item("ORG#c2", &format!("SUPPRESSION#{angry}")).await.is_none(), "a complaint holds for its org only");
+    assert_eq!(env.count("ORG#c1", "suppression").await, 1);
+
+    // The mailer mails neither address where it is suppressed, and says why.
+    let (n1, n2) =
+        (notice_in(&env, "c1", &[&gone, &angry, &fine]).await, notice_in(&env, "c2", &[&gone, &angry]).await);
+    assert!(mail_to(&base, &gone, false).await.is_empty(), "a hard bounce is not mailed anywhere");
+    let angry_mail = mail_to(&base, &angry, false).await;
+    assert_eq!(angry_mail.iter().map(|m| m["notice_id"].clone()).collect::<Vec<_>>(), vec![json!(n2.notice_id)]);
+    assert_eq!(mail_to(&base, &fine, false).await.len(), 1);
+    let s = |e: &String, st: &str, r: Option<&str>| (e.clone(), st.to_string(), r.map(str::to_string));
+    let mut got = states(&env, &n1).await;
+    got.sort();
+    let mut want = vec![
+        s(&angry, "suppressed", Some("complaint")),
+        s(&fine, "sent", None),
+        s(&gone, "suppressed", Some("hard_bounce")),
+    ];
+    want.sort();
+    assert_eq!(got, want);
+    let mut got2 = states(&env, &n2).await;
+    got2.sort();
+    let mut want2 = vec![s(&angry, "sent", None), s(&gone, "suppressed", Some("hard_bounce"))];
+    want2.sort();
+    assert_eq!(got2, want2);
+
+    // Who sees and clears what: c1's manager lists and clears c1's; the global one is the vendor's.
+    let listed = env.get("/v1/orgs/c1/suppressions").by(&cm("c1")).send().await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    let items = listed.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{}", listed.body);
+    assert_eq!(
+        (items[0]["email"].as_str(), items[0]["reason"].as_str(), items[0]["scope"].as_str()),
+        (Some(angry.as_str()), Some("complaint"), Some("org"))
+    );
+    assert_eq!(items[0]["since"], "2017-08-05T00:41:02.669Z");
+    let vendor = env.get("/v1/orgs/vendor/suppressions").by(&Who::vendor_admin()).send().await;
+    assert_eq!(
+        vendor.body["items"].as_array().unwrap().iter().map(|i| i["email"].clone()).collect::<Vec<_>>(),
+        vec![json!(gone)]
+    );
+    let not_theirs = env.call("DELETE", &format!("/v1/orgs/c1/suppressions/{gone}")).by(&cm("c1")).send().await;
+    assert_eq!(not_theirs.status, 404, "a global suppression is not c1's to clear: {}", not_theirs.body);
+    assert!(env.item("ORG#vendor", &format!("SUPPRESSION_GLOBAL#{gone}")).await.is_some());
+    let cleared = env.call("DELETE", &format!("/v1/orgs/c1/suppressions/{angry}")).by(&cm("c1")).send().await;
+    assert_eq!(cleared.status, 200, "{}", cleared.body);
+    assert_eq!(cleared.body["cleared"][0]["reason"], "complaint");
+    assert!(env.item("ORG#c1", &format!("SUPPRESSION#{angry}")).await.is_none());
+    let audit = env.get("/v1/orgs/c1/audit").by(&cm("c1")).send().await;
+    assert_eq!(audit.body["items"][0]["action"], "suppression.cleared", "{}", audit.body);
+    // The same complaint delivered again changes nothing: it was recorded once already.
+    assert_eq!(ses_event_posted(&base, &complaint).await["replayed"], json!([angry]));
+    assert!(env.item("ORG#c1", &format!("SUPPRESSION#{angry}")).await.is_none(), "a replay does not suppress again");
+    let again = env.call("DELETE", &format!("/v1/orgs/c1/suppressions/{angry}")).by(&cm("c1")).send().await;
+    assert_eq!(again.status, 404, "nothing left to clear");
+    let by_vendor =
+        env.call("DELETE", &format!("/v1/orgs/vendor/suppressions/{gone}")).by(&Who::vendor_admin()).send().await;
+    assert_eq!(
+        (by_vendor.status, by_vendor.body["cleared"][0]["scope"].as_str()),
+        (200, Some("global")),
+        "{}",
+        by_vendor.body
+    );
+
+    // Cleared, both are mailed again.
+    let n3 = notice_in(&env, "c1", &[&gone, &angry]).await;
+    for e in [&gone, &angry] {
+        assert!(mail_to(&base, e, false).await.iter().any(|m| m["notice_id"] == n3.notice_id.as_str()), "{e}");
+    }
+}
+
+#[tokio::test]
+async fn an_event_that_is_not_a_bounce_or_complaint_of_ours_is_refused_in_words_and_changes_nothing() {
+    let env = TestEnv::new().await;
+    env.partner_with_company("p", "c").await;
+    let mailer = moto_mailer(&env).await;
+    let now = at("2027-01-15T09:00:05Z");
+    let mut untagged = seatkeeper_tests::ses_event(SesReport::Complaint("abuse"), "a@c.example", "c", "ntc_1", "fb-1");
+    untagged["detail"]["mail"]["tags"].as_object_mut().unwrap().remove("org_id");
+    let mut foreign_tag = untagged.clone();
+    foreign_tag["detail"]["mail"]["tags"]["org_id"] = json!(["acme.co"]);
+    let mut delivery = untagged.clone();
+    delivery["detail-type"] = json!("Email Delivered");
+    let mut mismatch = seatkeeper_tests::ses_event(SesReport::HardBounce, "a@c.example", "c", "ntc_1", "fb-2");
+    mismatch["detail-type"] = json!("Email Complaint Received");
+    for (event, says) in [
+        (&untagged, "without the org_id tag"),
+        (&foreign_tag, "not a value the mailer writes"),
+        (&delivery, "\"Email Delivered\""),
+        (&mismatch, "eventType \"Bounce\""),
+    ] {
+        let e = seatkeeper::mail::lambda::handle(&mailer, event, now).await.unwrap_err();
+        assert_eq!(e.kind, "Refused");
+        assert!(e.message.contains(says), "{says}: {}", e.message);
+    }
+    assert_eq!(env.count("ORG#c", "suppression").await + env.count("ORG#vendor", "suppression").await, 0);
+    assert_eq!(env.count("ORG#c", "feedback").await + env.count("ORG#vendor", "feedback").await, 0);
 }

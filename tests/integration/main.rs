@@ -17,5 +17,7 @@ mod publish;
 mod renewal;
 mod round_trips;
 mod template;
+mod tenancy;
 mod usage;
 mod users;
+mod workbooks;

@@ -37,10 +37,14 @@ async fn the_vendor_builds_the_tree_and_partners_add_companies() {
     assert_eq!(kids.body["items"].as_array().unwrap().len(), 1);
     assert_eq!(kids.body["items"][0]["org_id"], generated);
 
-    // A partner manager may not create partners, nor companies elsewhere.
+    // A partner manager may not create partners (under its own partner: its role refuses; under
+    // the vendor, out of its reach: not found), nor companies elsewhere.
+    let partner =
+        env.post("/v1/orgs").by(&pm).json(json!({"name": "X", "kind": "partner", "parent_id": "p"})).send().await;
+    assert_eq!(partner.status, 403);
     let partner =
         env.post("/v1/orgs").by(&pm).json(json!({"name": "X", "kind": "partner", "parent_id": "vendor"})).send().await;
-    assert_eq!(partner.status, 403);
+    assert_eq!(partner.status, 404);
     env.org("q", "partner", "vendor").await;
     let elsewhere =
         env.post("/v1/orgs").by(&pm).json(json!({"name": "X", "kind": "company", "parent_id": "q"})).send().await;

@@ -246,3 +246,60 @@ fn the_imports_bucket_expires_results_reports_and_old_versions_after_the_vendors
     assert_eq!(rule["ExpiredObjectDeleteMarker"].as_bool(), Some(true), "{rule:?}");
     assert!(rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"].as_u64().is_some(), "{rule:?}");
 }
+
+/// The string argument of an intrinsic function (`Ref`, `Sub`), written short (`!Ref X`) or long.
+fn intrinsic<'a>(v: &'a Value, name: &str) -> Option<&'a str> {
+    match v {
+        Value::Tagged(t) if t.tag == format!("!{name}") => t.value.as_str(),
+        _ => v.get(if name == "Ref" { "Ref".to_string() } else { format!("Fn::{name}") }).and_then(Value::as_str),
+    }
+}
+
+/// Bounces and complaints come back: every message is sent through a configuration set whose
+/// event destination reports them to EventBridge's default bus, and a rule there hands that
+/// set's bounce and complaint events to the mailer (with retries and a dead-letter queue); the
+/// mailer is told the set's name and may send through it.
+#[test]
+fn the_mailer_sends_through_a_configuration_set_whose_bounces_and_complaints_come_back_to_it() {
+    let doc = template();
+    let r = &doc["Resources"];
+    let set = &r["MailConfigurationSet"];
+    assert_eq!(set["Type"].as_str(), Some("AWS::SES::ConfigurationSet"));
+    assert_eq!(set["Condition"].as_str(), Some("MailerDeployed"));
+    let dest = &r["MailFeedbackDestination"];
+    assert_eq!(dest["Type"].as_str(), Some("AWS::SES::ConfigurationSetEventDestination"));
+    assert_eq!(intrinsic(&dest["Properties"]["ConfigurationSetName"], "Ref"), Some("MailConfigurationSet"));
+    let d = &dest["Properties"]["EventDestination"];
+    assert_eq!(d["Enabled"].as_bool(), Some(true));
+    let types: BTreeSet<&str> =
+        d["MatchingEventTypes"].as_sequence().unwrap().iter().filter_map(|t| t.as_str()).collect();
+    assert_eq!(types, BTreeSet::from(["bounce", "complaint"]));
+    let bus = intrinsic(&d["EventBridgeDestination"]["EventBusArn"], "Sub").unwrap();
+    assert!(bus.ends_with(":event-bus/default"), "SES publishes to the default bus only: {bus}");
+
+    let mailer = &r["NoticeMailerFunction"]["Properties"];
+    assert_eq!(
+        intrinsic(&mailer["Environment"]["Variables"]["MAIL_CONFIGURATION_SET"], "Ref"),
+        Some("MailConfigurationSet")
+    );
+    let rule = &mailer["Events"]["Feedback"];
+    assert_eq!(rule["Type"].as_str(), Some("EventBridgeRule"));
+    let p = &rule["Properties"];
+    assert!(p["EventBusName"].is_null(), "the default bus");
+    assert_eq!(p["Pattern"]["source"][0].as_str(), Some("aws.ses"));
+    let kinds: BTreeSet<&str> =
+        p["Pattern"]["detail-type"].as_sequence().unwrap().iter().filter_map(|t| t.as_str()).collect();
+    assert_eq!(kinds, BTreeSet::from(["Email Bounced", "Email Complaint Received"]));
+    let only_ours = intrinsic(&p["Pattern"]["detail"]["mail"]["tags"]["ses:configuration-set"][0], "Ref");
+    assert_eq!(only_ours, Some("MailConfigurationSet"), "only this stack's messages");
+    assert_eq!(p["DeadLetterConfig"]["Type"].as_str(), Some("SQS"));
+    assert!(p["RetryPolicy"]["MaximumRetryAttempts"].as_u64().is_some());
+
+    let sends_through_the_set = mailer["Policies"][0]["Statement"].as_sequence().unwrap().iter().any(|s| {
+        s["Action"].as_sequence().unwrap().iter().any(|a| a.as_str() == Some("ses:SendEmail"))
+            && s["Resource"].as_sequence().unwrap().iter().any(|res| {
+                intrinsic(res, "Sub").is_some_and(|r| r.ends_with(":configuration-set/${MailConfigurationSet}"))
+            })
+    });
+    assert!(sends_through_the_set, "SendEmail through a configuration set is authorised on the set too");
+}

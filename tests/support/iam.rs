@@ -254,6 +254,7 @@ impl<'a> Template<'a> {
             Some("AWS::S3::Bucket") => named("BucketName"),
             Some("AWS::Events::EventBus") => named("Name"),
             Some("AWS::DynamoDB::Table") => named("TableName"),
+            Some("AWS::SES::ConfigurationSet") => named("Name"),
             Some(_) => Ok(name.to_string()),
             None => Err(format!("{name} is neither a parameter nor a resource")),
         }

@@ -20,6 +20,8 @@ use seatkeeper::store::Store;
 use seatkeeper::App;
 use serde_json::Value;
 
+pub mod cloudformation;
+pub mod hostile_xlsx;
 pub mod iam;
 pub mod intercept;
 pub mod setup;
@@ -218,7 +220,15 @@ pub struct TestEnv {
 }
 
 impl TestEnv {
+    /// A fresh table, set up as every start sets one up (the vendor org stored).
     pub async fn new() -> Self {
+        let env = TestEnv::bare().await;
+        env.app.store.set_up(at(NOW)).await.unwrap();
+        env
+    }
+
+    /// A fresh table as an earlier version left one: created, never set up (no vendor org).
+    pub async fn bare() -> Self {
         let client = client().await;
         let table = format!("test-{}", uuid::Uuid::new_v4().simple());
         TableDefinition::from_compiled_template().unwrap().create(&client, &table).await.unwrap();
@@ -259,6 +269,27 @@ impl TestEnv {
             .await
             .unwrap();
         out
+    }
+
+    /// Every item of the table, ordered by key: what a test compares before and after a move
+    /// that must change nothing (a `Scan`, which only tests do).
+    pub async fn all_items(&self) -> Vec<Item> {
+        let mut items: Vec<Item> = self
+            .app
+            .store
+            .client
+            .scan()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .unwrap();
+        let key = |i: &Item, k: &str| i.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+        items.sort_by_key(|i| (key(i, "PK"), key(i, "SK")));
+        items
     }
 
     /// The item `pk`/`sk` of the table, if there is one.
@@ -353,4 +384,42 @@ impl TestEnv {
         let bytes = got.body.collect().await.unwrap().into_bytes();
         serde_json::from_slice(&bytes).unwrap()
     }
+}
+
+/// What an SES event of `tests/fixtures/events/` reports on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SesReport {
+    /// A permanent (hard) bounce: `Email Bounced`, `bounceType` `Permanent`.
+    HardBounce,
+    /// A transient (soft) bounce: `Email Bounced`, `bounceType` `Transient`.
+    SoftBounce,
+    /// A complaint (`Email Complaint Received`) with this feedback type (`abuse`, `not-spam`).
+    Complaint(&'static str),
+}
+
+/// AWS's documented sample of an SES bounce or complaint event as EventBridge delivers it from a
+/// configuration set's event destination (`tests/fixtures/events/eventbridge-ses-*.json`), about
+/// `email`, its message tagged as the mailer tags it (`org_id` and `notice_id`, as SES tag
+/// values), with the report id `feedback_id`.
+pub fn ses_event(report: SesReport, email: &str, org_id: &str, notice_id: &str, feedback_id: &str) -> Value {
+    use seatkeeper::mail::ses::tag_value;
+    let (file, extra): (&str, Vec<(&str, &str)>) = match report {
+        SesReport::HardBounce => ("bounce", vec![("BOUNCE_TYPE", "Permanent"), ("BOUNCE_SUBTYPE", "General")]),
+        SesReport::SoftBounce => ("bounce", vec![("BOUNCE_TYPE", "Transient"), ("BOUNCE_SUBTYPE", "MailboxFull")]),
+        SesReport::Complaint(kind) => ("complaint", vec![("FEEDBACK_TYPE", kind)]),
+    };
+    let path = format!("{}/fixtures/events/eventbridge-ses-{file}.json", env!("CARGO_MANIFEST_DIR"));
+    let mut text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let (org_tag, notice_tag) = (tag_value(org_id), tag_value(notice_id));
+    let vars = [
+        ("EMAIL", email),
+        ("ORG_TAG", org_tag.as_str()),
+        ("NOTICE_TAG", notice_tag.as_str()),
+        ("FEEDBACK_ID", feedback_id),
+        ("CONFIGURATION_SET", "seatkeeper-test-notices"),
+    ];
+    for (k, v) in vars.iter().chain(extra.iter()) {
+        text = text.replace(&format!("${{{k}}}"), v);
+    }
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }

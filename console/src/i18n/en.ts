@@ -98,8 +98,15 @@ const en = {
   notifications: {
     title: "Notifications", at: "Sent", kind: "Kind", recipients: "Recipients", about: "About",
     kinds: { order_requested: "Order requested", order_assigned: "Licences ready for allocation", expiry_reminder: "Expiry reminder", expired: "Licences expired", renewal_blocked: "Renewal blocked", overage: "Overage", upgrade_due: "Upgrade due", renewal_forecast: "Renewal forecast" },
-    delivery: { pending: "not sent yet", sending: "sending", sent: "e-mailed", failed: "failed, retried", refused: "refused" }, noRecipient: "No recipient (nothing was sent)",
+    delivery: { pending: "not sent yet", sending: "sending", sent: "e-mailed", failed: "failed, retried", refused: "refused", suppressed: "not sent" }, noRecipient: "No recipient (nothing was sent)",
     count: "{{count}} licences", users: "{{count}} users",
+    suppressedWhy: { hard_bounce: "the address bounced: it does not exist (a vendor admin can clear it)", complaint: "the recipient reported a notice as spam (clear it below to e-mail them again)" },
+    omitted: "and {{count}} more, counted but not e-mailed (a notice e-mails at most 50 addresses)",
+  },
+  suppressions: {
+    title: "Addresses not e-mailed", intro: "After a hard bounce (everywhere) or a complaint (for this organisation), notices are not e-mailed to these addresses until you clear them.",
+    none: "No address is suppressed.", reason: "Reason", scope: "Where", since: "Since", detail: "Reported", clear: "Clear {{email}}", clearShort: "Clear", cleared: "{{email}} will be e-mailed again.",
+    reasons: { hard_bounce: "Hard bounce", complaint: "Complaint" }, scopes: { org: "This organisation", global: "Every organisation" },
   },
   audit: { title: "Audit log", at: "When", actor: "Who", onBehalfOf: "On behalf of", action: "What", subject: "Subject" },
   errors: {

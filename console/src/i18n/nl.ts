@@ -100,8 +100,15 @@ const nl: Messages = {
   notifications: {
     title: "Meldingen", at: "Verstuurd", kind: "Soort", recipients: "Ontvangers", about: "Over",
     kinds: { order_requested: "Bestelling aangevraagd", order_assigned: "Licenties klaar om toe te wijzen", expiry_reminder: "Herinnering: licenties verlopen", expired: "Licenties verlopen", renewal_blocked: "Verlenging geblokkeerd", overage: "Overschrijding", upgrade_due: "Upgrade nodig", renewal_forecast: "Verlengingsoverzicht" },
-    delivery: { pending: "nog niet verstuurd", sending: "wordt verstuurd", sent: "gemaild", failed: "mislukt, wordt opnieuw geprobeerd", refused: "geweigerd" }, noRecipient: "Geen ontvanger (er is niets verstuurd)",
+    delivery: { pending: "nog niet verstuurd", sending: "wordt verstuurd", sent: "gemaild", failed: "mislukt, wordt opnieuw geprobeerd", refused: "geweigerd", suppressed: "niet verstuurd" }, noRecipient: "Geen ontvanger (er is niets verstuurd)",
     count: "{{count}} licenties", users: "{{count}} gebruikers",
+    suppressedWhy: { hard_bounce: "het adres kwam onbestelbaar terug: het bestaat niet (een beheerder van de leverancier kan dit opheffen)", complaint: "de ontvanger heeft een melding als spam gemarkeerd (hef het hieronder op om weer te mailen)" },
+    omitted: "en nog {{count}}, geteld maar niet gemaild (een melding gaat naar hooguit 50 adressen)",
+  },
+  suppressions: {
+    title: "Adressen die niet gemaild worden", intro: "Na een harde bounce (overal) of een klacht (voor deze organisatie) worden meldingen niet meer naar deze adressen gemaild, tot u dat opheft.",
+    none: "Geen enkel adres is uitgesloten.", reason: "Reden", scope: "Waar", since: "Sinds", detail: "Gemeld", clear: "{{email}} opheffen", clearShort: "Opheffen", cleared: "{{email}} wordt weer gemaild.",
+    reasons: { hard_bounce: "Harde bounce", complaint: "Klacht" }, scopes: { org: "Deze organisatie", global: "Alle organisaties" },
   },
   audit: { title: "Auditlog", at: "Wanneer", actor: "Wie", onBehalfOf: "Namens", action: "Wat", subject: "Onderwerp" },
   errors: {

@@ -1,9 +1,10 @@
+import { useCallback } from "react";
 import { useTranslation } from "react-i18next";
 import { api, unwrap, type Schemas } from "../api/client";
-import { usePaged } from "../hooks";
+import { useAction, usePaged } from "../hooks";
 import { useFormat } from "../format";
 import { useOrg } from "../org";
-import { ErrorBox, Loading, Pager } from "../components/ui";
+import { ErrorBox, Loading, Pager, Success } from "../components/ui";
 
 function About({ n }: { n: Schemas["Notice"] }) {
   const { t } = useTranslation();
@@ -27,14 +28,78 @@ function Recipients({ n }: { n: Schemas["Notice"] }) {
       {n.recipients.map((email) => {
         const d = byEmail.get(email);
         const state = d?.state ?? "pending";
+        const why = state === "suppressed" && (d?.reason === "hard_bounce" || d?.reason === "complaint") ? t(`notifications.suppressedWhy.${d.reason}`) : d?.reason;
         return (
           <li key={email} data-delivery={state}>
             {email} — {t(`notifications.delivery.${state}`)}
-            {d?.reason && (state === "refused" || state === "failed") ? `: ${d.reason}` : ""}
+            {why && (state === "refused" || state === "failed" || state === "suppressed") ? `: ${why}` : ""}
           </li>
         );
       })}
+      {n.recipients_omitted ? <li data-omitted={n.recipients_omitted}>{t("notifications.omitted", { count: n.recipients_omitted })}</li> : null}
     </ul>
+  );
+}
+
+/** The addresses not e-mailed for this org (after a hard bounce or a complaint), each cleared with a click. */
+function Suppressions({ onCleared }: { onCleared: () => void }) {
+  const { t } = useTranslation();
+  const f = useFormat();
+  const { orgId } = useOrg();
+  const list = usePaged((cursor) => unwrap(api.GET("/v1/orgs/{org_id}/suppressions", { params: { path: { org_id: orgId }, query: { cursor } } })), [orgId]);
+  const clear = useAction(
+    useCallback(
+      (key: string, email: string) =>
+        unwrap(api.DELETE("/v1/orgs/{org_id}/suppressions/{email}", { params: { path: { org_id: orgId, email }, header: { "Idempotency-Key": key } } })),
+      [orgId],
+    ),
+  );
+  async function doClear(email: string) {
+    if (await clear.go(email)) {
+      list.reload();
+      onCleared();
+    }
+  }
+  return (
+    <section aria-labelledby="suppressions-title">
+      <h2 id="suppressions-title">{t("suppressions.title")}</h2>
+      <p>{t("suppressions.intro")}</p>
+      <ErrorBox error={list.error ?? clear.error} onRetry={list.reload} />
+      {clear.result && <Success>{t("suppressions.cleared", { email: clear.result.email })}</Success>}
+      {list.loading && !list.data && <Loading />}
+      {list.data && list.items.length === 0 && <p>{t("suppressions.none")}</p>}
+      {list.items.length > 0 && (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">{t("common.email")}</th>
+              <th scope="col">{t("suppressions.reason")}</th>
+              <th scope="col">{t("suppressions.scope")}</th>
+              <th scope="col">{t("suppressions.since")}</th>
+              <th scope="col">{t("suppressions.detail")}</th>
+              <th scope="col">{t("common.actions")}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {list.items.map((s) => (
+              <tr key={`${s.scope}:${s.email}`} data-suppressed={s.email}>
+                <td>{s.email}</td>
+                <td>{t(`suppressions.reasons.${s.reason}`)}</td>
+                <td>{t(`suppressions.scopes.${s.scope}`)}</td>
+                <td>{f.dateTime(s.since)}</td>
+                <td>{s.detail}</td>
+                <td>
+                  <button type="button" disabled={clear.busy} aria-label={t("suppressions.clear", { email: s.email })} onClick={() => void doClear(s.email)}>
+                    {t("suppressions.clearShort")}
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <Pager {...list} />
+    </section>
   );
 }
 
@@ -77,6 +142,7 @@ export default function Notifications() {
         </table>
       )}
       <Pager {...list} />
+      <Suppressions onCleared={list.reload} />
     </>
   );
 }

@@ -79,6 +79,8 @@ pub struct LocalServer {
     /// The local mailer's progress over the table's stream (`None`: no mailer runs), which
     /// `GET /dev/mail?settled=true` waits on.
     pub mail: Option<mail::MailProgress>,
+    /// The local mailer, which `POST /dev/ses-events` hands SES's reports to (`None`: no mailer).
+    pub mailer: Option<seatkeeper::mail::Mailer>,
 }
 
 /// How long `GET /dev/mail?settled=true` waits for the local mailer to catch up before it
@@ -181,6 +183,9 @@ async fn dev_route(server: &LocalServer, parts: &http::request::Parts, body: &[u
     }
     if let Some(name) = path.strip_prefix("/dev/sweeps/") {
         return Some(dev_sweep(server, name, query).await);
+    }
+    if path == "/dev/ses-events" {
+        return Some(dev_ses_event(server, body).await);
     }
     (path == "/dev/token").then(|| dev_token(server, body))
 }
@@ -340,6 +345,29 @@ async fn dev_mail(server: &LocalServer, query: &str) -> Response {
             json_response(200, &json!({ "items": items }))
         }
         Err(e) => plain_error(502, "ses_unavailable", &format!("reading the local SES's sent mail: {e}")),
+    }
+}
+
+/// `POST /dev/ses-events` (local only): an SES bounce or complaint event as EventBridge delivers
+/// it from the configuration set's event destination (`source` `aws.ses`, AWS's documented
+/// sample shape; moto emits none), handed to the mailer's entry as the rule on the default bus
+/// would hand it; answers what the mailer did (`suppressed`, `replayed`, `ignored`), or 400 with
+/// its refusal.
+async fn dev_ses_event(server: &LocalServer, body: &[u8]) -> Response {
+    let Some(mailer) = &server.mailer else {
+        return plain_error(404, "not_found", "no local mailer runs (MAIL_FROM is not set)");
+    };
+    let event: Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(e) => return plain_error(400, "invalid_request", &format!("body: not a JSON event: {e}")),
+    };
+    if !seatkeeper::mail::feedback::is_ses_event(&event) {
+        return plain_error(400, "invalid_request", "source: an SES event's source is \"aws.ses\"");
+    }
+    match seatkeeper::mail::lambda::handle(mailer, &event, Utc::now()).await {
+        Ok(report) => json_response(200, &report),
+        Err(f) if f.kind == "Refused" => plain_error(400, "invalid_request", &f.message),
+        Err(f) => plain_error(500, "internal", &f.message),
     }
 }
 

@@ -26,20 +26,42 @@ pub async fn ensure_sender(ses: &aws_sdk_sesv2::Client, from: &str) -> Result<()
     }
 }
 
-/// The mailer of the local run, from the environment (`MAIL_FROM`, `CONSOLE_URL`, the SDK's
-/// `AWS_ENDPOINT_URL_SESV2`), over `app`'s table and bucket; `None` when `MAIL_FROM` is unset.
+/// The configuration set of the local run when `MAIL_CONFIGURATION_SET` names none.
+pub const LOCAL_CONFIGURATION_SET: &str = "seatkeeper-local-notices";
+
+/// Creates the configuration set in the local SES (moto answers `AlreadyExists` the second
+/// time). moto keeps no event destinations and emits no events: `POST /dev/ses-events` stands in.
+pub async fn ensure_configuration_set(ses: &aws_sdk_sesv2::Client, name: &str) -> Result<(), String> {
+    match ses.create_configuration_set().configuration_set_name(name).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if format!("{e:?}").contains("AlreadyExists") => Ok(()),
+        Err(e) => {
+            Err(format!("creating the configuration set {name}: {}", aws_sdk_sesv2::error::DisplayErrorContext(&e)))
+        }
+    }
+}
+
+/// The mailer of the local run, from the environment (`MAIL_FROM`, `MAIL_CONFIGURATION_SET`,
+/// `CONSOLE_URL`, the SDK's `AWS_ENDPOINT_URL_SESV2`), over `app`'s table and bucket; `None`
+/// when `MAIL_FROM` is unset.
 pub async fn local_mailer(app: &seatkeeper::App) -> Result<Option<Mailer>, String> {
     let Ok(from) = std::env::var("MAIL_FROM") else { return Ok(None) };
     let config = seatkeeper::app::sdk_config().await;
+    let configuration_set = std::env::var("MAIL_CONFIGURATION_SET")
+        .ok()
+        .filter(|c| !c.is_empty())
+        .unwrap_or(LOCAL_CONFIGURATION_SET.into());
     let mailer = Mailer {
         store: app.store.clone(),
         ses: seatkeeper::mail::ses::client(&config),
         reports: app.imports.clone(),
         from,
+        configuration_set,
         console_url: std::env::var("CONSOLE_URL").unwrap_or_default(),
         backoff: seatkeeper::mail::Backoff::default(),
     };
     ensure_sender(&mailer.ses, &mailer.from).await?;
+    ensure_configuration_set(&mailer.ses, &mailer.configuration_set).await?;
     Ok(Some(mailer))
 }
 

@@ -18,7 +18,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Create the table (from infra/template.yaml) if missing, then serve the API.
+    /// Create the table (from infra/template.yaml) if missing, set it up (the vendor org, the org
+    /// ids' case guards), then serve the API.
     Serve {
         #[arg(long, default_value = "127.0.0.1:3000")]
         addr: String,
@@ -33,7 +34,7 @@ enum Command {
         #[arg(long, env = "SEATKEEPER_CONSOLE_DIR")]
         console: Option<std::path::PathBuf>,
     },
-    /// Create the table if missing.
+    /// Create the table if missing and set it up (the vendor org, the org ids' case guards).
     CreateTable {
         #[arg(long, env = "TABLE_NAME", default_value = "seatkeeper")]
         table: String,
@@ -62,7 +63,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             seatkeeper::lambda::init_tracing();
             let client = dynamodb_client().await;
             TableDefinition::from_compiled_template()?.create(&client, &table).await?;
-            let mut app = App::new(Store::new(client, table.clone()));
+            let store = Store::new(client, table.clone());
+            // A table whose ORG#vendor holds another org stops the start here, saying so.
+            let done = set_up_or_exit(&store).await;
+            tracing::info!(vendor_written = done.vendor_written, guarded = done.guarded, "the table is set up");
+            let mut app = App::new(store);
             if let Ok(bucket) = std::env::var("BUCKET_NAME") {
                 let config = seatkeeper::app::sdk_config().await;
                 let imports = seatkeeper::app::ImportsBucket { client: seatkeeper::app::s3_client(&config), bucket };
@@ -73,14 +78,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 tokio::spawn(seatkeeper_local::drive_schedules(app.clone()));
             }
             // E-mail, as the notice bus and the mailer would send it (MAIL_FROM names the sender).
-            let mut mail = None;
-            if let Some(mailer) = seatkeeper_local::mail::local_mailer(&app).await? {
-                tracing::info!(from = %mailer.from, "notices are e-mailed through the local SES");
-                mail = Some(seatkeeper_local::mail::spawn_on_stream(mailer, table.clone()));
+            let (mut mail, mut mailer) = (None, None);
+            if let Some(local) = seatkeeper_local::mail::local_mailer(&app).await? {
+                tracing::info!(from = %local.from, "notices are e-mailed through the local SES");
+                mail = Some(seatkeeper_local::mail::spawn_on_stream(local.clone(), table.clone()));
+                mailer = Some(local);
             }
             let default_console = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../console/dist");
             let console = console.or_else(|| default_console.join("index.html").exists().then_some(default_console));
-            let server = Arc::new(LocalServer { app, secret, console, mail });
+            let server = Arc::new(LocalServer { app, secret, console, mail, mailer });
             let listener = tokio::net::TcpListener::bind(&addr).await?;
             tracing::info!(%addr, %table, "Seatkeeper local API listening");
             axum::serve(listener, router(server))
@@ -90,8 +96,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .await?;
         }
         Command::CreateTable { table } => {
-            let created = TableDefinition::from_compiled_template()?.create(&dynamodb_client().await, &table).await?;
-            eprintln!("table {table}: {}", if created { "created" } else { "exists" });
+            let client = dynamodb_client().await;
+            let created = TableDefinition::from_compiled_template()?.create(&client, &table).await?;
+            let done = set_up_or_exit(&Store::new(client, table.clone())).await;
+            eprintln!(
+                "table {table}: {}; the vendor org {}",
+                if created { "created" } else { "exists" },
+                if done.vendor_written { "written" } else { "was there" }
+            );
         }
         Command::Token { role, org, email, sub, hours, secret } => {
             let now = Utc::now().timestamp();
@@ -108,4 +120,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     Ok(())
+}
+
+/// Sets the table up, or says why it cannot be (in words, not as a debug dump) and exits.
+async fn set_up_or_exit(store: &Store) -> seatkeeper::store::setup::SetUp {
+    match store.set_up(Utc::now()).await {
+        Ok(done) => done,
+        Err(e) => {
+            eprintln!("the table {} cannot be served: {e}", store.table);
+            std::process::exit(1);
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! Who may do what where (DOMAIN.md §2). A principal acts on its own org and everything below
-//! it. An action the role may never do is `forbidden`; anything outside the principal's reach
-//! is `not_found`, so ids of other tenants do not leak.
+//! it. Reach is checked first: anything outside the principal's reach is `not_found`, whatever
+//! the role, so ids of other tenants do not leak; within its reach, an action the role may never
+//! do is `forbidden`.
 
 use serde::{Deserialize, Serialize};
 
@@ -68,6 +69,8 @@ pub enum Action {
     ReadOrders,
     ReadLots,
     ReadNotifications,
+    /// List the addresses not mailed for an org, and clear one (managers).
+    ManageSuppressions,
     ReadAudit,
     /// Create, update and release users; record logins; change enrolments.
     ManageUsers,
@@ -98,17 +101,19 @@ fn role_allows(role: Role, action: Action) -> bool {
     }
 }
 
-/// Authorises `action` on `target`: `forbidden` for a role that may never do it, `not_found` for
-/// a target outside the principal's reach.
+/// Authorises `action` on `target`, reach before role: a target outside the principal's reach
+/// is `not_found` whatever the role (so an answer never tells an org that exists elsewhere from
+/// one that does not), and only within its reach is an action its role may never do
+/// `forbidden`.
 pub fn authorize(principal: &Principal, action: Action, target: &Org) -> Result<(), DomainError> {
+    if !principal.reaches(target) {
+        return Err(DomainError::not_found("org", &target.org_id));
+    }
     if !role_allows(principal.role, action) {
         return Err(DomainError::Forbidden(format!(
             "a {} may not do this",
             serde_json::to_value(principal.role).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
         )));
-    }
-    if !principal.reaches(target) {
-        return Err(DomainError::not_found("org", &target.org_id));
     }
     if action == Action::DecideOrder && target.org_id == principal.org_id && principal.role != Role::VendorAdmin {
         // Orders are decided from above: nobody assigns their own org's order.
@@ -154,8 +159,28 @@ mod tests {
         assert_eq!(authorize(&pm, Action::ReadOrg, &p2).unwrap_err().code(), "not_found");
         assert_eq!(authorize(&pm, Action::ReadOrg, &vendor).unwrap_err().code(), "not_found");
         assert_eq!(authorize(&pm, Action::SetPolicy, &c1).unwrap_err().code(), "forbidden");
-        assert_eq!(authorize(&pm, Action::CreateOrg(OrgKind::Partner), &vendor).unwrap_err().code(), "forbidden");
+        assert_eq!(authorize(&pm, Action::CreateOrg(OrgKind::Partner), &p1).unwrap_err().code(), "forbidden");
         assert!(authorize(&pm, Action::CreateOrg(OrgKind::Company), &p1).is_ok());
+    }
+
+    #[test]
+    fn reach_is_checked_before_role() {
+        let (vendor, _, p2, c1) = tree();
+        // Out of reach: not found, whatever the role could do there.
+        let pm = Principal::new("s", "pm@p1.test", "p1", Role::PartnerManager);
+        for (action, target) in [
+            (Action::SetPolicy, &p2),
+            (Action::CreateOrg(OrgKind::Partner), &vendor),
+            (Action::SetPolicy, &vendor),
+            (Action::ReadOrg, &p2),
+        ] {
+            assert_eq!(authorize(&pm, action, target).unwrap_err().code(), "not_found", "{action:?}");
+        }
+        let learner = Principal::new("s", "l@c9.test", "c9", Role::Learner);
+        assert_eq!(authorize(&learner, Action::ReadOrders, &c1).unwrap_err().code(), "not_found");
+        // Within reach: what the role may never do is forbidden.
+        let learner = Principal::new("s", "l@c1.test", "c1", Role::Learner);
+        assert_eq!(authorize(&learner, Action::ReadOrders, &c1).unwrap_err().code(), "forbidden");
     }
 
     #[test]

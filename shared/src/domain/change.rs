@@ -16,6 +16,7 @@ use super::notice::Notice;
 use super::order::Order;
 use super::org::Org;
 use super::seats::CounterChange;
+use super::suppression::Suppression;
 use super::user::User;
 
 #[derive(Debug, Clone)]
@@ -39,7 +40,7 @@ pub enum Change {
     UnreserveLot { org_id: String, lot_id: String, lot_valid_until: Option<DateTime<Utc>>, seats: u32 },
     /// A new lot of `org`.
     NewLot { lot: Lot, org: Org },
-    /// A new org, on the condition that its id is free.
+    /// A new org, on the condition that its id is free, also ignoring case (its case guard).
     NewOrg(Org),
     /// An org written over the version read.
     Org(Org),
@@ -53,6 +54,8 @@ pub enum Change {
     Audit(AuditEntry),
     /// An import record: new (`expected: None`) or over the status it was read in.
     Import { record: ImportRecord, expected: Option<ImportStatus> },
+    /// A suppressed address cleared, on the condition that it is still suppressed.
+    ClearSuppression(Suppression),
 }
 
 /// What a command decided: the changes to apply and the outcome to answer once they are.

@@ -7,13 +7,15 @@
 //! header, and rows are numbered as the spreadsheet numbers them.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader, Cursor, Read, Seek};
+use std::io::{BufRead, BufReader, Cursor, Read};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::user::User;
 use super::{validate, DomainError};
+
+pub mod workbook;
 
 /// Rows a file sent through the API may have.
 pub const MAX_ROWS: usize = 100_000;
@@ -507,18 +509,13 @@ pub fn read_any_chunks(
     if bytes.len() as u64 > max_bytes {
         return Err(DomainError::PayloadTooLarge(format!("the workbook is larger than {max_bytes} bytes")));
     }
-    let CsvFile { delimiter, columns, email_column, cells } = read_xlsx(Cursor::new(bytes), email_column)?;
+    let CsvFile { delimiter, columns, email_column, cells } = read_xlsx(&bytes, email_column)?;
     let rows = cells.len() as u64;
     let mut cells = cells.into_iter().peekable();
     while cells.peek().is_some() {
         on_chunk(cells.by_ref().take(CELLS_PER_CHUNK).collect())?;
     }
     Ok(Header { delimiter, columns, email_column, rows })
-}
-
-/// A spreadsheet cell as text.
-fn cell_text(value: calamine::DataRef<'_>) -> String {
-    calamine::Data::from(value).to_string()
 }
 
 /// Columns of a spreadsheet's header row that are read (Excel's own limit).
@@ -579,58 +576,51 @@ impl Sheet<'_> {
 
 /// Reads the first sheet of an Excel workbook (.xlsx) as [`read`] reads CSV text: the first row
 /// with anything in it is the header, blank rows are skipped, and every row keeps the number
-/// the spreadsheet gives it (a refusal names it). Cells stream from the sheet; only the header
-/// and the e-mail cells are kept.
-pub fn read_xlsx<R: Read + Seek>(input: R, email_column: Option<&str>) -> Result<CsvFile, DomainError> {
-    use calamine::Reader;
-    let not_a_workbook = |e: &dyn std::fmt::Display| {
-        refuse_at(Unit::Row, 1, format!("the file is not an Excel workbook (.xlsx) that can be read: {e}"))
-    };
-    let mut book = calamine::Xlsx::new(input).map_err(|e| not_a_workbook(&e))?;
-    let first =
-        book.sheet_names().first().cloned().ok_or_else(|| refuse_at(Unit::Row, 1, "the workbook has no sheet"))?;
-    let mut reader = book.worksheet_cells_reader(&first).map_err(|e| not_a_workbook(&e))?;
+/// the spreadsheet gives it (a refusal names it). The workbook is read under the bounds of
+/// [`workbook`]; cells stream from the sheet, and only the header and the e-mail cells (each cut
+/// as a row keeps it) are kept.
+pub fn read_xlsx(bytes: &[u8], email_column: Option<&str>) -> Result<CsvFile, DomainError> {
     let mut sheet = Sheet { email_column, header: None, cells: Vec::new() };
     let mut row: Option<SheetRow> = None;
     let mut seen = 0u64;
-    loop {
-        let at = row.as_ref().map_or(1, |r| u64::from(r.index) + 1);
-        let next =
-            reader.next_cell().map_err(|e| refuse_at(Unit::Row, at, format!("the sheet cannot be read: {e}")))?;
-        let index = next.as_ref().map(|c| c.get_position().0);
-        if let Some(done) = row.take_if(|r| Some(r.index) != index) {
+    workbook::read_first_sheet(bytes, &mut |cell| {
+        if let Some(done) = row.take_if(|r| r.index != cell.row) {
             sheet.take(done)?;
         }
-        let Some(cell) = next else { break };
         seen += 1;
+        let number = u64::from(cell.row) + 1;
         if seen > MAX_SHEET_CELLS {
             return Err(refuse_at(
                 Unit::Row,
-                at,
+                number,
                 "the sheet holds far more cells than a list of learners; is it the right file?",
             ));
         }
-        let (r, c) = cell.get_position();
-        let text = cell_text(cell.get_value().clone());
+        let workbook::Cell { row: r, column: c, text } = cell;
         let current = row.get_or_insert_with(|| SheetRow { index: r, filled: false, bytes: 0, cells: Vec::new() });
         current.filled |= !text.trim().is_empty();
-        let keep = match &sheet.header {
+        match &sheet.header {
             None => {
                 current.bytes += text.len();
                 if current.bytes > MAX_RECORD_BYTES {
                     return Err(refuse_at(
                         Unit::Row,
-                        u64::from(r) + 1,
+                        number,
                         format!("the header row is longer than {MAX_RECORD_BYTES} bytes"),
                     ));
                 }
-                (c as usize) < MAX_COLUMNS
+                if (c as usize) < MAX_COLUMNS {
+                    current.cells.push((c, text));
+                }
             }
-            Some((_, _, index)) => c as usize == *index,
-        };
-        if keep {
-            current.cells.push((c, text));
+            // A longer cell is no e-mail: it is kept as an invalid row keeps it.
+            Some((_, _, index)) if c as usize == *index => current.cells.push((c, kept_cell(&text))),
+            Some(_) => {}
         }
+        Ok(())
+    })?;
+    if let Some(done) = row.take() {
+        sheet.take(done)?;
     }
     let Sheet { header, cells, .. } = sheet;
     let Some((line, names, index)) = header else {
@@ -956,7 +946,7 @@ mod tests {
         assert_eq!(f.cells, vec![(4, "a@c.example".into())]);
         let users = HashMap::from([("ann@c.example".to_string(), User::new("c", "ann@c.example", Utc::now()))]);
         // "Work e-mail" is not a name taken for the e-mail column unasked.
-        let err = read_xlsx(Cursor::new(bytes), None).unwrap_err();
+        let err = read_xlsx(&bytes, None).unwrap_err();
         assert!(err.to_string().starts_with("row 1: no e-mail column"), "{err}");
         let csv = read_any(&b"email\nann@c.example\n"[..], None, None, 10).unwrap();
         let r = review(&csv, &users, 1, Mode::Renew, Utc::now());

@@ -17,6 +17,7 @@ pub mod org;
 pub mod policy;
 pub mod renewal;
 pub mod seats;
+pub mod suppression;
 pub mod term;
 pub mod usage;
 pub mod user;

@@ -24,8 +24,16 @@ pub struct Notice {
     pub kind: NoticeKind,
     pub org_id: String,
     pub created_at: DateTime<Utc>,
+    /// Who is e-mailed: at most [`MAX_RECIPIENTS`] addresses.
     pub recipients: Vec<String>,
+    /// How many more addresses would have received it: counted, not mailed (none: absent).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub recipients_omitted: u32,
     pub payload: Value,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl NoticeKind {
@@ -55,14 +63,38 @@ impl NoticeKind {
     ];
 }
 
-/// Who a company's notices go to (DOMAIN.md §7): its manager users and the policy's
-/// `notify_emails`, each once, in order.
-pub fn recipients(managers: Vec<String>, notify_emails: &[String]) -> Vec<String> {
-    let mut to = managers;
-    to.extend(notify_emails.iter().cloned());
-    to.sort();
-    to.dedup();
-    to
+/// How many addresses one notice mails at most (as many as a policy's `notify_emails` may name):
+/// a notice item stays far below DynamoDB's 400 KB and its bus event below EventBridge's 256 KB
+/// however many managers an org has. The rest are counted (`recipients_omitted`), not mailed.
+pub const MAX_RECIPIENTS: usize = 50;
+
+/// Who a notice is mailed to, bounded: at most [`MAX_RECIPIENTS`] addresses, in order, and how
+/// many more there were.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recipients {
+    pub to: Vec<String>,
+    pub omitted: u32,
+}
+
+impl Recipients {
+    /// `wanted` in order of preference, each once: the first [`MAX_RECIPIENTS`] are mailed
+    /// (listed in e-mail order), the rest counted.
+    pub fn bounded(wanted: impl IntoIterator<Item = String>) -> Self {
+        let mut seen = std::collections::BTreeSet::new();
+        let unique: Vec<String> = wanted.into_iter().filter(|e| seen.insert(e.clone())).collect();
+        let omitted = unique.len().saturating_sub(MAX_RECIPIENTS) as u32;
+        let mut to: Vec<String> = unique.into_iter().take(MAX_RECIPIENTS).collect();
+        to.sort();
+        Recipients { to, omitted }
+    }
+}
+
+/// Who a company's notices go to (DOMAIN.md §7): the policy's `notify_emails` (a list someone
+/// chose, itself at most 50) first, then its manager users in e-mail order, each once, at most
+/// [`MAX_RECIPIENTS`] of them.
+pub fn recipients(mut managers: Vec<String>, notify_emails: &[String]) -> Recipients {
+    managers.sort();
+    Recipients::bounded(notify_emails.iter().cloned().chain(managers))
 }
 
 /// How many e-mails a notice (or an audit entry) names at most: a company of any size keeps each
@@ -96,6 +128,9 @@ pub enum DeliveryState {
     /// SES refused it for good (an unverified or suppressed address, a rejected message):
     /// recorded with its reason and never tried again.
     Refused,
+    /// Not sent: the address is suppressed (`reason`: `hard_bounce`, everywhere, or
+    /// `complaint`, for the notice's org) after SES reported a hard bounce or a complaint.
+    Suppressed,
 }
 
 /// One recipient's delivery of a notice, as its guard item holds it.
@@ -139,13 +174,13 @@ impl Delivery {
         match self.state {
             DeliveryState::Pending | DeliveryState::Failed => true,
             DeliveryState::Sending => self.lease_until.is_none_or(|until| until <= now.timestamp()),
-            DeliveryState::Sent | DeliveryState::Refused => false,
+            DeliveryState::Sent | DeliveryState::Refused | DeliveryState::Suppressed => false,
         }
     }
 
     /// Whether this recipient is finished with (nothing left for a later delivery to do).
     pub fn settled(&self) -> bool {
-        matches!(self.state, DeliveryState::Sent | DeliveryState::Refused)
+        matches!(self.state, DeliveryState::Sent | DeliveryState::Refused | DeliveryState::Suppressed)
     }
 }
 
@@ -211,11 +246,51 @@ mod tests {
             org_id: "c".into(),
             created_at: at("2027-01-15T09:00:00Z"),
             recipients: vec!["a@c.example".into(), "b@c.example".into()],
+            recipients_omitted: 0,
             payload: Value::Null,
         };
         let mut sent = Delivery::pending("ntc_1", "b@c.example");
         sent.state = DeliveryState::Sent;
         let all = deliveries_of(&notice, &[sent]);
         assert_eq!(all.iter().map(|d| d.state).collect::<Vec<_>>(), vec![DeliveryState::Pending, DeliveryState::Sent]);
+    }
+
+    #[test]
+    fn a_notice_mails_at_most_fifty_addresses_and_counts_the_rest() {
+        let managers: Vec<String> = (0..70).rev().map(|i| format!("m{i:02}@c.example")).collect();
+        let notify = vec!["vendor-copy@v.example".to_string(), "m05@c.example".to_string()];
+        let r = recipients(managers, &notify);
+        assert_eq!(r.to.len(), MAX_RECIPIENTS);
+        assert_eq!(r.omitted, 71 - 50, "70 managers and one more address, each counted once");
+        assert!(r.to.contains(&"vendor-copy@v.example".to_string()), "the chosen addresses come first");
+        assert!(r.to.contains(&"m00@c.example".to_string()) && !r.to.contains(&"m69@c.example".to_string()));
+        let mut sorted = r.to.clone();
+        sorted.sort();
+        assert_eq!(r.to, sorted, "listed in e-mail order");
+        let few = recipients(vec!["b@c.example".into(), "a@c.example".into()], &["a@c.example".into()]);
+        assert_eq!((few.to, few.omitted), (vec!["a@c.example".to_string(), "b@c.example".to_string()], 0));
+    }
+
+    #[test]
+    fn the_largest_notice_stays_far_below_the_item_and_event_limits() {
+        // Fifty of the longest addresses, and a payload naming as many learners as any notice
+        // names (SAMPLE), each as long as an address may be.
+        let long = |i: usize| format!("{i:04}{}@{}.example", "x".repeat(120), "d".repeat(120));
+        let users: Vec<String> = (0..SAMPLE).map(long).collect();
+        let r = Recipients::bounded((0..500).map(long));
+        let notice = Notice {
+            notice_id: format!("ntc_{}", "0".repeat(32)),
+            kind: NoticeKind::ExpiryReminder,
+            org_id: "o".repeat(64),
+            created_at: at("2027-01-12T09:00:00Z"),
+            recipients: r.to,
+            recipients_omitted: r.omitted,
+            payload: serde_json::json!({"count": 100000, "users": users, "users_truncated": true, "lots": []}),
+        };
+        let detail = serde_json::to_string(&notice).unwrap();
+        // The bus event is the detail plus an envelope of a few hundred bytes.
+        assert!(detail.len() + 1024 < 256 * 1024 / 4, "the event: {} bytes", detail.len());
+        assert_eq!(notice.recipients.len(), MAX_RECIPIENTS);
+        assert_eq!(serde_json::to_value(&notice).unwrap()["recipients_omitted"], 450);
     }
 }

@@ -6,8 +6,26 @@ use serde::{Deserialize, Serialize};
 use super::policy::PolicySettings;
 use super::{validate, DomainError};
 
-/// The id of the one root org, the platform operator. It exists from the first start.
+/// The id of the one root org, the platform operator. It is stored from the first start
+/// ([`crate::store::Store::set_up`]), so no one else can ever hold it.
 pub const VENDOR_ID: &str = "vendor";
+
+/// Org ids nobody may create, compared ignoring case: the vendor's own id, and `.` and `..`,
+/// which are path segments every URL normaliser rewrites (`/v1/orgs/../policy` would reach
+/// another route, and `imports/../x.csv` another S3 prefix). The contract lists them
+/// (`shared/openapi.yaml`, README "Security model").
+pub const RESERVED_ORG_IDS: &[&str] = &[VENDOR_ID, ".", ".."];
+
+/// Whether `id` is one of [`RESERVED_ORG_IDS`], ignoring case.
+pub fn is_reserved(id: &str) -> bool {
+    RESERVED_ORG_IDS.iter().any(|r| r.eq_ignore_ascii_case(id))
+}
+
+/// The form of an id two ids share when they are equal ignoring case (ids are ASCII): no org
+/// may be created whose folded id is another's.
+pub fn folded_id(id: &str) -> String {
+    id.to_ascii_lowercase()
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -46,7 +64,7 @@ pub struct NewOrg {
 }
 
 impl Org {
-    /// The vendor root as it is before anybody set a policy on it.
+    /// The vendor root as it is first stored, at `epoch`.
     pub fn vendor_root(epoch: DateTime<Utc>) -> Org {
         Org {
             org_id: VENDOR_ID.to_string(),
@@ -58,6 +76,14 @@ impl Org {
             policy: PolicySettings::default(),
             version: 0,
         }
+    }
+
+    /// Whether this is the vendor root: the vendor's id, kind `vendor`, nothing above it.
+    pub fn is_vendor_root(&self) -> bool {
+        self.org_id == VENDOR_ID
+            && self.kind == OrgKind::Vendor
+            && self.parent_id.is_none()
+            && self.ancestors.is_empty()
     }
 
     /// This org's chain, root first and the org itself last.
@@ -99,6 +125,16 @@ pub fn create(parent: &Org, input: NewOrg, generated_id: String, now: DateTime<U
     let org_id = match input.org_id {
         Some(id) => {
             validate::caller_id("org_id", &id)?;
+            if is_reserved(&id) {
+                return Err(DomainError::invalid(
+                    "org_id",
+                    format!(
+                        "{id:?} is reserved (reserved ids, ignoring case: {}); choose another, or leave org_id out \
+                         for a generated one",
+                        RESERVED_ORG_IDS.join(", ")
+                    ),
+                ));
+            }
             id
         }
         None => generated_id,
@@ -166,6 +202,22 @@ mod tests {
         assert_eq!(err.code(), "invalid_request");
         let err = create(&p, new(OrgKind::Vendor, "v2"), "x".into(), now()).unwrap_err();
         assert_eq!(err.code(), "invalid_request");
+    }
+
+    #[test]
+    fn reserved_ids_are_refused_in_any_case() {
+        let vendor = Org::vendor_root(now());
+        let p = create(&vendor, new(OrgKind::Partner, "p1"), "x".into(), now()).unwrap();
+        for id in ["vendor", "Vendor", "VENDOR", ".", ".."] {
+            let err = create(&p, new(OrgKind::Company, id), "x".into(), now()).unwrap_err();
+            assert_eq!(err.code(), "invalid_request", "{id}");
+            assert!(err.to_string().starts_with("org_id: ") && err.to_string().contains("reserved"), "{err}");
+        }
+        for id in ["vendors", "my-vendor", "...", ".a"] {
+            assert!(create(&p, new(OrgKind::Company, id), "x".into(), now()).is_ok(), "{id}");
+        }
+        assert!(vendor.is_vendor_root() && !p.is_vendor_root());
+        assert_eq!(folded_id("AcMe.1"), "acme.1");
     }
 
     #[test]

@@ -22,6 +22,8 @@ macro_rules! handler {
     (ListChildren, $cx:ident) => { orgs::children($cx).await };
     (PutPolicy, $cx:ident) => { orgs::put_policy($cx).await };
     (ListNotifications, $cx:ident) => { orgs::notifications($cx).await };
+    (ListSuppressions, $cx:ident) => { orgs::suppressions($cx).await };
+    (ClearSuppression, $cx:ident) => { orgs::clear_suppression($cx).await };
     (ListAudit, $cx:ident) => { orgs::audit($cx).await };
     (RequestOrder, $cx:ident) => { orders::request($cx).await };
     (ListOrders, $cx:ident) => { orders::list($cx).await };
@@ -87,7 +89,8 @@ pub mod functions {
     }
 
     pub const TENANT_ADMIN: Function = function!(Some(routes::TENANT_ADMIN), table;
-        Health, CreateOrg, GetOrg, ListChildren, PutPolicy, ListNotifications, ListAudit);
+        Health, CreateOrg, GetOrg, ListChildren, PutPolicy, ListNotifications, ListSuppressions, ClearSuppression,
+        ListAudit);
     pub const REQUEST_ORDER: Function =
         function!(Some(routes::REQUEST_ORDER), table; RequestOrder, ListOrders, GetOrder, CancelOrder);
     pub const ASSIGN_ORDER: Function = function!(Some(routes::ASSIGN_ORDER), table; AssignOrder, RejectOrder, ListLots);
@@ -101,8 +104,8 @@ pub mod functions {
 
     /// Every route, as the local server serves them.
     pub const ALL: Function = function!(None, table_and_bucket;
-        Health, CreateOrg, GetOrg, ListChildren, PutPolicy, ListNotifications, ListAudit,
-        RequestOrder, ListOrders, GetOrder, CancelOrder, AssignOrder, RejectOrder, ListLots,
+        Health, CreateOrg, GetOrg, ListChildren, PutPolicy, ListNotifications, ListSuppressions, ClearSuppression,
+        ListAudit, RequestOrder, ListOrders, GetOrder, CancelOrder, AssignOrder, RejectOrder, ListLots,
         ListUsers, SetRenewable, UpsertUser, GetUser, ReleaseUser, PutEnrolment, ListEnrolments, Access,
         Allocate, GetAllocation, ListAllocationRows, ListLicences, CreateImport, ConfirmImport, GetImport, ListImportRows, Renewals, Usage);
 

@@ -61,7 +61,7 @@ pub async fn get(cx: &Ctx<'_>) -> Result<Reply, Error> {
         return Err(DomainError::invalid("format", "must be json or csv").into());
     }
     let mut tree = store.tree(&org).await?;
-    // The org read first stands for itself (the vendor root need not be stored).
+    // The org read first stands for itself (strongly read, where the index may lag a moment).
     tree.orgs.retain(|o| o.org_id != org.org_id);
     tree.orgs.insert(0, org.clone());
     let above = store.ancestors(&org).await?;

@@ -13,6 +13,8 @@ pub enum Op {
     ListChildren,
     PutPolicy,
     ListNotifications,
+    ListSuppressions,
+    ClearSuppression,
     ListAudit,
     RequestOrder,
     ListOrders,
@@ -67,6 +69,8 @@ impl Op {
             | Op::GetOrg
             | Op::ListChildren
             | Op::ListNotifications
+            | Op::ListSuppressions
+            | Op::ClearSuppression
             | Op::ListAudit
             | Op::ListOrders
             | Op::GetOrder
@@ -121,6 +125,8 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/v1/orgs/{org_id}/children", Op::ListChildren, TENANT_ADMIN),
     route("PUT", "/v1/orgs/{org_id}/policy", Op::PutPolicy, TENANT_ADMIN),
     route("GET", "/v1/orgs/{org_id}/notifications", Op::ListNotifications, TENANT_ADMIN),
+    route("GET", "/v1/orgs/{org_id}/suppressions", Op::ListSuppressions, TENANT_ADMIN),
+    route("DELETE", "/v1/orgs/{org_id}/suppressions/{email}", Op::ClearSuppression, TENANT_ADMIN),
     route("GET", "/v1/orgs/{org_id}/audit", Op::ListAudit, TENANT_ADMIN),
     route("POST", "/v1/orgs/{org_id}/orders", Op::RequestOrder, REQUEST_ORDER),
     route("GET", "/v1/orgs/{org_id}/orders", Op::ListOrders, REQUEST_ORDER),

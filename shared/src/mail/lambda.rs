@@ -1,13 +1,17 @@
 //! The mailer as a Lambda function: an EventBridge rule on the notice bus invokes it
 //! (asynchronously: Lambda retries a failed invocation twice, then the dead-letter queue) with
 //! the event the notice publisher put there — `source` `seatkeeper`, `detail-type` the kind,
-//! `detail` the notice.
+//! `detail` the notice. A second rule, on the default bus, hands it SES's bounce and complaint
+//! events of its configuration set (`source` `aws.ses`, [`super::feedback`]): the mailer is the
+//! one that reads suppressions before each send, so it also writes them — one function, one
+//! role over the same `ORG#` partitions, one dead-letter queue for everything about mail.
 
 use chrono::{DateTime, Utc};
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 use tracing::Instrument;
 
+use super::feedback::{self, FeedbackError};
 use super::{MailError, Mailer};
 use crate::domain::notice::Notice;
 use crate::lambda::{Failure, Refused};
@@ -30,8 +34,20 @@ pub fn notice_of(payload: &Value) -> Result<Notice, Refused> {
     }
 }
 
-/// One invocation: the notice delivered at `now`; its report, or the failure Lambda retries.
+/// One invocation: the notice delivered at `now` (or SES's bounce or complaint recorded); its
+/// report, or the failure Lambda retries.
 pub async fn handle(mailer: &Mailer, payload: &Value, now: DateTime<Utc>) -> Result<Value, Failure> {
+    if feedback::is_ses_event(payload) {
+        // Boxed: the two paths' futures nested in one are deeper than the compiler lays out.
+        return match Box::pin(feedback::handle(&mailer.store, payload, now)).await {
+            Ok(report) => Ok(serde_json::to_value(report).unwrap_or_default()),
+            Err(FeedbackError::Refused(r)) => Err(r.into()),
+            Err(e) => {
+                tracing::error!(error = %e, "an SES report was not recorded; the next delivery goes on");
+                Err(Failure { kind: "FeedbackFailed", message: e.to_string() })
+            }
+        };
+    }
     let notice = notice_of(payload)?;
     match mailer.deliver(&notice, now).await {
         Ok(report) => Ok(serde_json::to_value(report).unwrap_or_default()),

@@ -8,7 +8,13 @@
 //! by the next; a delivery that crashed between the send and the mark leaves a claim that runs
 //! out after the lease, and the next delivery sends again (a rare duplicate rather than a lost
 //! reminder). A delivery that leaves any recipient unsettled fails, so Lambda delivers again.
+//!
+//! Every message goes through the SES configuration set whose event destination reports
+//! bounces and complaints to EventBridge, tagged with its org and notice ([`feedback`] reads
+//! them back); an address suppressed after a hard bounce (everywhere) or a complaint (for the
+//! notice's org) is never sent to: its delivery is recorded `suppressed` with the reason.
 
+pub mod feedback;
 pub mod lambda;
 pub mod message;
 pub mod render;
@@ -35,6 +41,9 @@ pub struct Mailer {
     pub reports: Option<ImportsBucket>,
     /// `MAIL_FROM`: a sender identity verified in SES.
     pub from: String,
+    /// `MAIL_CONFIGURATION_SET`: the SES configuration set every message is sent through, whose
+    /// event destination reports bounces and complaints.
+    pub configuration_set: String,
     /// `CONSOLE_URL`: the console's origin; links are left out without it.
     pub console_url: String,
     pub backoff: Backoff,
@@ -51,6 +60,8 @@ pub struct MailReport {
     pub settled: Vec<String>,
     /// Refused by SES now, with the reason.
     pub refused: Vec<(String, String)>,
+    /// Not sent now: the address is suppressed (`hard_bounce` or `complaint`).
+    pub suppressed: Vec<(String, String)>,
     /// Failed now (after the back-off): the next delivery tries again.
     pub failed: Vec<(String, String)>,
     /// Claimed by another delivery still within its lease.
@@ -85,9 +96,13 @@ struct Composed {
 
 impl Mailer {
     /// From the environment: `TABLE_NAME`, `BUCKET_NAME` (the reports), `MAIL_FROM`,
-    /// `CONSOLE_URL`, and the SDK's own settings (`AWS_ENDPOINT_URL_SESV2`).
+    /// `MAIL_CONFIGURATION_SET`, `CONSOLE_URL`, and the SDK's own settings
+    /// (`AWS_ENDPOINT_URL_SESV2`).
     pub async fn from_env() -> Result<Self, String> {
         let from = std::env::var("MAIL_FROM").map_err(|_| "MAIL_FROM is not set (a sender verified in SES)")?;
+        let configuration_set = std::env::var("MAIL_CONFIGURATION_SET").ok().filter(|c| !c.is_empty()).ok_or(
+            "MAIL_CONFIGURATION_SET is not set (the SES configuration set that reports bounces and complaints)",
+        )?;
         let app = crate::App::from_env_with_bucket().await?;
         let config = crate::app::sdk_config().await;
         let console_url = std::env::var("CONSOLE_URL").unwrap_or_default();
@@ -96,6 +111,7 @@ impl Mailer {
             ses: ses::client(&config),
             reports: app.imports,
             from,
+            configuration_set,
             console_url,
             backoff: Backoff::default(),
         })
@@ -117,7 +133,20 @@ impl Mailer {
             return Ok(report);
         }
         let composed = self.compose(notice).await?;
+        let suppressed = self.store.suppressed(&notice.org_id, &notice.recipients).await?;
         for email in &notice.recipients {
+            if let Some(s) = suppressed.get(email) {
+                let reason = s.reason.as_str();
+                match self.store.suppress_delivery(notice, email, reason, now).await? {
+                    None => {
+                        tracing::info!(notice_id = %notice.notice_id, %email, reason, scope = ?s.scope, "not mailed: the address is suppressed");
+                        report.suppressed.push((email.clone(), reason.to_string()));
+                    }
+                    Some(d) if d.settled() => report.settled.push(email.clone()),
+                    Some(_) => report.busy.push(email.clone()),
+                }
+                continue;
+            }
             match self.store.claim_delivery(notice, email, now, notice::lease()).await? {
                 Claim::Taken(d) if d.settled() => report.settled.push(email.clone()),
                 Claim::Taken(_) => report.busy.push(email.clone()),
@@ -142,8 +171,15 @@ impl Mailer {
     }
 
     async fn send_one(&self, notice: &Notice, composed: &Composed, to: &str, now: DateTime<Utc>) -> Sent {
+        let envelope = ses::Envelope {
+            from: &self.from,
+            to,
+            configuration_set: &self.configuration_set,
+            org_id: &notice.org_id,
+            notice_id: &notice.notice_id,
+        };
         match message::build(notice, &composed.rendered, &composed.attachments, &self.from, to, now) {
-            Ok(raw) => ses::send(&self.ses, &self.from, to, &raw, self.backoff).await,
+            Ok(raw) => ses::send(&self.ses, &envelope, &raw, self.backoff).await,
             Err(e) => Sent::Refused(format!("the message could not be built: {e}")),
         }
     }

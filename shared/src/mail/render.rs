@@ -259,6 +259,7 @@ mod tests {
             org_id: "c".into(),
             created_at: "2027-01-12T09:00:00Z".parse().unwrap(),
             recipients: vec!["boss@c.example".into()],
+            recipients_omitted: 0,
             payload,
         }
     }

@@ -62,13 +62,14 @@ impl Store {
                 vec![self.unreserve_lot(org_id, lot_id, *lot_valid_until, *seats)?]
             }
             Change::NewLot { lot, org } => vec![self.put_new_lot(lot, org)?],
-            Change::NewOrg(org) => vec![self.put_new_org(org)?],
+            Change::NewOrg(org) => self.put_new_org(org)?,
             Change::Org(org) => vec![self.put_org_versioned(org)?],
             Change::NewOrder { order, company } => self.put_new_order(order, company)?,
             Change::DecidedOrder { order, company } => self.put_decided_order(order, company)?,
             Change::Notice(n) => vec![self.put_notice(n)?],
             Change::Audit(entry) => vec![self.put_audit(entry, &new_id("aud"))?],
             Change::Import { record, expected } => vec![self.put_import(record, *expected)?],
+            Change::ClearSuppression(s) => vec![self.clear_suppression(s)?],
         })
     }
 

@@ -125,6 +125,54 @@ impl Store {
         }
     }
 
+    /// Records that `notice` is not mailed to `email` because the address is suppressed
+    /// (`reason`: `hard_bounce` or `complaint`), on the condition a claim has: nothing tried
+    /// yet, the last try failed, or an earlier claim ran out. `None`: recorded now;
+    /// `Some(found)`: the recipient was sent, refused or suppressed already, or is claimed.
+    pub async fn suppress_delivery(
+        &self,
+        notice: &Notice,
+        email: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Delivery>, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(delivery_key(notice, email)))
+            .update_expression(
+                "SET #type = :type, notice_id = :notice, email = :email, #state = :suppressed, reason = :reason, \
+                 updated_at = :at, attempts = if_not_exists(attempts, :zero) REMOVE claim, lease_until",
+            )
+            .condition_expression(
+                "attribute_not_exists(PK) OR #state = :failed OR (#state = :sending AND lease_until <= :now)",
+            )
+            .expression_attribute_names("#type", keys::TYPE)
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":type", s("delivery"))
+            .expression_attribute_values(":notice", s(notice.notice_id.clone()))
+            .expression_attribute_values(":email", s(email))
+            .expression_attribute_values(":suppressed", s("suppressed"))
+            .expression_attribute_values(":reason", s(reason))
+            .expression_attribute_values(":failed", s("failed"))
+            .expression_attribute_values(":sending", s("sending"))
+            .expression_attribute_values(":now", n(now.timestamp()))
+            .expression_attribute_values(":at", s(keys::sort_time(now)))
+            .expression_attribute_values(":zero", n(0))
+            .send()
+            .await
+            .map_err(StoreError::from_sdk);
+        match result {
+            Ok(_) => Ok(None),
+            Err(StoreError::ConditionFailed(_)) => {
+                let found = self.delivery(notice, email).await?;
+                Ok(Some(found.unwrap_or_else(|| Delivery::pending(&notice.notice_id, email))))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Records that `notice` names no recipient, once (a second delivery finds it there).
     pub async fn record_no_recipient(&self, notice: &Notice, now: DateTime<Utc>) -> Result<(), StoreError> {
         let mut item = HashMap::from([

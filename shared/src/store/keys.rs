@@ -8,6 +8,7 @@
 //!
 //! | type | PK | SK | GSI1 | GSI2 | GSI3 / GSI4 |
 //! |---|---|---|---|---|---|
+//! | `org_id` (guard: one org per id ignoring case) | `ORGID#{org folded to lower case}` | `ORGID` | | | |
 //! | `org` | `ORG#{org}` | `ORG` | `ORG#{parent}#CHILDREN` / `ORG#{org}` | `ORGS` / `ORG#{org}` | GSI4 tree: `TREE#{root}` / `{path}#ORG` |
 //! | `counters` (per-org running counts) | `ORG#{org}` | `COUNTERS` | | | GSI4 tree: `TREE#{root}` / `{path}#COUNTERS` |
 //! | `usage` (overage as of the last snapshot) | `ORG#{org}` | `USAGE` | | | GSI4 tree: `TREE#{root}` / `{path}#USAGE` |
@@ -20,6 +21,8 @@
 //! | `notice` | `ORG#{org}` | `NOTICE#{created_at}#{notice}` | | | |
 //! | `notice_key` (exactly-once guard) | `ORG#{org}` | `NOTICEKEY#{kind}#{date}` | | | |
 //! | `delivery` (a notice's e-mail to one recipient: the mailer's guard) | `ORG#{org}` | `DELIVERY#{notice}#{email}`, `DELIVERY#{notice}#` when it has none | | | |
+//! | `suppression` (an address not mailed: a complaint for the org; in `ORG#vendor` also a hard bounce, everywhere) | `ORG#{org}` | `SUPPRESSION#{email}`, `SUPPRESSION_GLOBAL#{email}` | | | |
+//! | `feedback` (an SES bounce or complaint already recorded; TTL `expires_at`) | `ORG#{org}` | `FEEDBACK#{feedback_id}#{email}` | | | |
 //! | `audit` | `ORG#{org}` | `AUDIT#{at}#{entry}` | | | |
 //! | `import` | `ORG#{org}` | `IMPORT#{import}` | | | |
 //! | `import_rows` (review rows in chunks of 1,000, file order) | `IMPORT#{import}` | `ROWS#{chunk:06}` | | | |
@@ -29,6 +32,8 @@
 //!
 //! Access patterns and the key or index that serves each:
 //! - org by id: `GetItem ORG#{org}/ORG`; its chain: `BatchGetItem` of its `ancestors`.
+//! - whether an id is taken ignoring case: `GetItem ORGID#{folded}/ORGID`, written with `attribute_not_exists`
+//!   in the transaction that creates the org.
 //! - children of an org: `Query GSI1 ORG#{parent}#CHILDREN`.
 //! - every org (daily usage snapshot): `Query GSI2 ORGS`.
 //! - order by id: `GetItem ORDER#{order}/ORDER`.
@@ -50,6 +55,9 @@
 //! - an org's running counts (seats held, included seats in use, active users, distinct users of
 //!   the licence year): `GetItem ORG#{org}/COUNTERS`.
 //! - managers to notify: `Query ORG#{org} SK begins_with MANAGER#`.
+//! - whether the mailer may mail an address for an org: `BatchGetItem` of
+//!   `ORG#{org}/SUPPRESSION#{email}` and `ORG#vendor/SUPPRESSION_GLOBAL#{email}` (two keys a
+//!   recipient); an org's suppressions: `Query ORG#{org} SK begins_with SUPPRESSION`.
 //! - notices, audit, imports of an org, newest first: `Query ORG#{org} SK begins_with NOTICE#|AUDIT#|IMPORT#`.
 //! - an import's rows: `Query IMPORT#{import} SK begins_with ROWS#` (a page of them from a chunk
 //!   on: `SK BETWEEN ROWS#{chunk} AND ROWS#999999`), who a sync releases: `... RELEASE#`;
@@ -98,6 +106,14 @@ pub fn org(org_id: &str) -> String {
 }
 
 pub const ORG_SK: &str = "ORG";
+
+/// The guard of an org id folded to lower case ([`crate::domain::org::folded_id`]): one org
+/// per id ignoring case.
+pub fn org_id_guard(folded: &str) -> String {
+    format!("ORGID#{folded}")
+}
+
+pub const ORG_ID_GUARD_SK: &str = "ORGID";
 
 pub fn children(parent_id: &str) -> String {
     format!("ORG#{parent_id}#CHILDREN")
@@ -291,6 +307,27 @@ pub fn delivery_sk(notice_id: &str, email: &str) -> String {
 /// The record that a notice named no recipient at all.
 pub fn no_recipient_sk(notice_id: &str) -> String {
     format!("DELIVERY#{notice_id}#")
+}
+
+/// An address not mailed for the org of the partition (a complaint), and — in the vendor's
+/// partition — one not mailed anywhere (a hard bounce). The two prefixes never prefix each
+/// other's keys; both start with [`SUPPRESSIONS_PREFIX`], so one query lists an org's.
+pub fn suppression_sk(email: &str) -> String {
+    format!("SUPPRESSION#{email}")
+}
+
+pub fn global_suppression_sk(email: &str) -> String {
+    format!("SUPPRESSION_GLOBAL#{email}")
+}
+
+pub fn suppressions_prefix() -> &'static str {
+    "SUPPRESSION"
+}
+
+/// The guard of one SES feedback report (its `feedbackId`) about one address, beside the
+/// suppression it wrote, so a replayed event changes nothing; it expires (TTL).
+pub fn feedback_sk(feedback_id: &str, email: &str) -> String {
+    format!("FEEDBACK#{feedback_id}#{email}")
 }
 
 /// The org id of an org's partition key (`ORG#{org}`).

@@ -8,6 +8,8 @@ pub mod imports;
 pub mod keys;
 pub mod records;
 pub mod renewals;
+pub mod setup;
+pub mod suppressions;
 pub mod table;
 pub mod tree;
 pub mod users;

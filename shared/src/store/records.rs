@@ -10,7 +10,7 @@ use crate::domain::audit::AuditEntry;
 use crate::domain::lot::{Lot, LotStatus};
 use crate::domain::notice::Notice;
 use crate::domain::order::{Order, OrderStatus};
-use crate::domain::org::{Org, VENDOR_ID};
+use crate::domain::org::{folded_id, Org, VENDOR_ID};
 use crate::domain::policy::Policy;
 
 /// Filters of an order list (API.md `GET /v1/orgs/{org_id}/orders`).
@@ -69,13 +69,42 @@ struct ManagerMarker {
     email: String,
 }
 
+/// The item that keeps an org id unique ignoring case (`ORGID#{folded}`): the id as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrgIdGuard {
+    pub org_id: String,
+}
+
 impl Store {
     // ---- orgs -------------------------------------------------------------------------------
 
-    /// An org by id. The vendor root exists before anybody wrote it.
+    /// An org by id, as stored. The vendor root is stored from the first start
+    /// ([`Store::set_up`]); nothing here makes an org up.
     pub async fn org(&self, org_id: &str) -> Result<Option<Org>, StoreError> {
-        let found = self.get::<Org>(keys::org(org_id), keys::ORG_SK).await?;
-        Ok(found.or_else(|| (org_id == VENDOR_ID).then(|| Org::vendor_root(DateTime::<Utc>::UNIX_EPOCH))))
+        self.get::<Org>(keys::org(org_id), keys::ORG_SK).await
+    }
+
+    /// The vendor root, which [`Store::set_up`] stores before anything else runs; a table
+    /// without it was never set up, and that is said, not papered over.
+    pub async fn vendor(&self) -> Result<Org, StoreError> {
+        self.org(VENDOR_ID).await?.ok_or_else(|| {
+            StoreError::Other(format!(
+                "the vendor org ({}) is not stored: the table was never set up (the local server and the \
+                 deployment's TableSetup write it)",
+                keys::org(VENDOR_ID)
+            ))
+        })
+    }
+
+    /// The id of the org that holds `org_id` ignoring case (itself, or another spelling of it),
+    /// if any: its case guard, or, for an org stored before guards were written and not yet
+    /// given one, the org under exactly this id.
+    pub async fn org_id_holder(&self, org_id: &str) -> Result<Option<String>, StoreError> {
+        let guard = self.get::<OrgIdGuard>(keys::org_id_guard(&folded_id(org_id)), keys::ORG_ID_GUARD_SK).await?;
+        if let Some(g) = guard {
+            return Ok(Some(g.org_id));
+        }
+        Ok(self.org(org_id).await?.map(|o| o.org_id))
     }
 
     /// The policy in force for `org`: its ancestors' settings, then its own.
@@ -112,20 +141,34 @@ impl Store {
         to_item("org", org, &attrs)
     }
 
-    /// Puts a new org; fails its condition if the id is taken.
-    pub fn put_new_org(&self, org: &Org) -> Result<TransactWriteItem, StoreError> {
-        put_new(&self.table, self.org_item(org)?)
+    /// Puts a new org and its case guard, each on the condition that it is new: both fail when
+    /// the id is taken, the guard alone when another org holds the id in another case.
+    pub fn put_new_org(&self, org: &Org) -> Result<Vec<TransactWriteItem>, StoreError> {
+        Ok(vec![
+            put_new(&self.table, self.org_item(org)?)?,
+            put_new(&self.table, self.org_id_guard_item(&org.org_id)?)?,
+        ])
     }
 
-    /// Replaces an org on the condition that nobody changed it since it was read
-    /// (`org.version` is the version read; the item written carries the next one).
+    /// The case guard of `org_id`: keyed by the id folded to lower case, holding the id as stored.
+    pub fn org_id_guard_item(&self, org_id: &str) -> Result<super::Item, StoreError> {
+        let guard = OrgIdGuard { org_id: org_id.to_string() };
+        to_item(
+            "org_id",
+            &guard,
+            &[(PK, keys::org_id_guard(&folded_id(org_id))), (SK, keys::ORG_ID_GUARD_SK.to_string())],
+        )
+    }
+
+    /// Replaces an org on the condition that it is stored and nobody changed it since it was
+    /// read (`org.version` is the version read; the item written carries the next one).
     pub fn put_org_versioned(&self, org: &Org) -> Result<TransactWriteItem, StoreError> {
         let mut next = org.clone();
         next.version = org.version + 1;
         let item = self.org_item(&next)?;
         let values =
             std::collections::HashMap::from([(":v".to_string(), super::AttributeValue::N(org.version.to_string()))]);
-        super::put_if(&self.table, item, Some("attribute_not_exists(PK) OR version = :v"), &[], values)
+        super::put_if(&self.table, item, Some("attribute_exists(PK) AND version = :v"), &[], values)
     }
 
     pub async fn children(&self, parent_id: &str, page: &PageRequest) -> Result<Page<Org>, Error> {
@@ -241,7 +284,17 @@ impl Store {
 
     // ---- notices and audit ------------------------------------------------------------------
 
+    /// A new notice. One naming more than [`MAX_RECIPIENTS`](crate::domain::notice::MAX_RECIPIENTS)
+    /// addresses is refused here, whatever decided them: every path bounds its recipients first.
     pub fn put_notice(&self, notice: &Notice) -> Result<TransactWriteItem, StoreError> {
+        let max = crate::domain::notice::MAX_RECIPIENTS;
+        if notice.recipients.len() > max {
+            return Err(StoreError::Other(format!(
+                "notice {} names {} recipients; a notice mails at most {max} and counts the rest",
+                notice.notice_id,
+                notice.recipients.len()
+            )));
+        }
         let attrs = [(PK, keys::org(&notice.org_id)), (SK, keys::notice_sk(notice.created_at, &notice.notice_id))];
         put_new(&self.table, to_item("notice", notice, &attrs)?)
     }

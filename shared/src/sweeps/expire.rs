@@ -188,7 +188,8 @@ async fn send_notices(store: &Store, org: &Org, due: &[Due], now: DateTime<Utc>)
             kind: plan.kind,
             org_id: plan.org_id.clone(),
             created_at: now,
-            recipients: to.clone(),
+            recipients: to.to.clone(),
+            recipients_omitted: to.omitted,
             payload: plan.payload,
         };
         if store.put_notice_once(&notice, plan.date).await? {

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::command::new_id;
-use crate::domain::notice::{Notice, NoticeKind};
+use crate::domain::notice::{Notice, NoticeKind, Recipients};
 use crate::domain::org::OrgKind;
 use crate::domain::policy::Renewal;
 use crate::report::{self, XLSX};
@@ -56,7 +56,9 @@ pub async fn export(app: &App, now: DateTime<Utc>) -> Result<ForecastReport, Err
             kind: NoticeKind::RenewalForecast,
             org_id: org.org_id.clone(),
             created_at: now,
-            recipients: policy.notify_emails.clone(),
+            // notify_emails only (at most 50, as a policy takes them), bounded all the same.
+            recipients: Recipients::bounded(policy.notify_emails.iter().cloned()).to,
+            recipients_omitted: 0,
             payload: json!({
                 "month": month,
                 "count": rows.len(),

@@ -16,8 +16,13 @@ pub(crate) fn raced(e: &Error) -> bool {
     matches!(e, Error::Race(Race::Changed(_)))
 }
 
-/// The e-mails a company's notices go to: its manager users and the policy's `notify_emails`.
-pub(crate) async fn recipients(store: &Store, org_id: &str, policy: &Policy) -> Result<Vec<String>, Error> {
+/// The e-mails a company's notices go to: its manager users and the policy's `notify_emails`,
+/// at most [`MAX_RECIPIENTS`](crate::domain::notice::MAX_RECIPIENTS) of them.
+pub(crate) async fn recipients(
+    store: &Store,
+    org_id: &str,
+    policy: &Policy,
+) -> Result<crate::domain::notice::Recipients, Error> {
     Ok(crate::domain::notice::recipients(store.manager_emails(org_id).await?, &policy.notify_emails))
 }
 

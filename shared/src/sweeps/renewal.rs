@@ -124,12 +124,14 @@ async fn notify_blocked(
     let mut sent = 0;
     for (date, emails) in blocked {
         let (named, truncated) = crate::domain::notice::sample(&emails);
+        let to = recipients(store, &org.org_id, policy).await?;
         let notice = Notice {
             notice_id: new_id("ntc"),
             kind: NoticeKind::RenewalBlocked,
             org_id: org.org_id.clone(),
             created_at: now,
-            recipients: recipients(store, &org.org_id, policy).await?,
+            recipients: to.to,
+            recipients_omitted: to.omitted,
             payload: json!({
                 "renewal_date": date,
                 "count": emails.len(),

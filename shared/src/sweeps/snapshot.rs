@@ -100,12 +100,14 @@ async fn snapshot_org(
     }
     let mut sent = 0;
     for (kind, payload) in notices {
+        let to = recipients(store, &org.org_id, &policy).await?;
         let notice = Notice {
             notice_id: new_id("ntc"),
             kind,
             org_id: org.org_id.clone(),
             created_at: now,
-            recipients: recipients(store, &org.org_id, &policy).await?,
+            recipients: to.to,
+            recipients_omitted: to.omitted,
             payload,
         };
         if store.put_notice_once(&notice, since).await? {

@@ -29,7 +29,7 @@ fn audit(
 #[derive(Debug, Clone, PartialEq)]
 pub struct AccountManager {
     pub org_id: String,
-    pub recipients: Vec<String>,
+    pub recipients: notice::Recipients,
 }
 
 /// A requested order: the order (new) and its list entries, an audit entry, and an
@@ -48,7 +48,8 @@ pub fn request(
         kind: NoticeKind::OrderRequested,
         org_id: account.org_id.clone(),
         created_at: now,
-        recipients: account.recipients.clone(),
+        recipients: account.recipients.to.clone(),
+        recipients_omitted: account.recipients.omitted,
         payload: json!({
             "order_id": order.order_id,
             "company_id": company.org_id,
@@ -92,12 +93,14 @@ pub fn assign(
     now: DateTime<Utc>,
     notice_id: String,
 ) -> Decision<Order> {
+    let to = notice::recipients(managers, &policy.notify_emails);
     let notice = Notice {
         notice_id,
         kind: NoticeKind::OrderAssigned,
         org_id: company.org_id.clone(),
         created_at: now,
-        recipients: notice::recipients(managers, &policy.notify_emails),
+        recipients: to.to,
+        recipients_omitted: to.omitted,
         payload: json!({
             "order_id": assigned.order_id,
             "lot_id": lot.lot_id,

@@ -1,0 +1,162 @@
+//! What a table holds before it serves anyone: the vendor root (`ORG#vendor`), and a case guard
+//! (`ORGID#{folded id}`) for every org. The local server runs this at every start, the tests on
+//! every table they create, and in AWS the stack's `TableSetup` custom resource runs it through
+//! the tenant-admin function at the deployment that creates it (`crate::deploy`). It may run any
+//! number of times, several at once too: every write is conditional, and a second run changes
+//! nothing.
+//!
+//! A table whose `ORG#vendor` holds an org that is not the vendor root (a partner created an org
+//! with the vendor's id before the vendor was stored, on a table of an earlier version) is not set
+//! up: the start or the deployment stops with [`SetUpError::NotTheVendor`], which says what is
+//! there and what to do.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, SubsecRound, Utc};
+use futures::stream::{self, StreamExt};
+
+use super::keys::{self, GSI2};
+use super::records::OrgIdGuard;
+use super::{Error, PageRequest, QuerySpec, SortKey, Store, StoreError};
+use crate::domain::org::{folded_id, Org, VENDOR_ID};
+
+/// Case guards written at once while a table is set up.
+const GUARDS_IN_FLIGHT: usize = 16;
+
+/// What a setup found and did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetUp {
+    /// Whether this run stored the vendor root (`false`: it was stored already).
+    pub vendor_written: bool,
+    /// Orgs whose case guard is in place (written now, or found).
+    pub guarded: usize,
+    /// Orgs stored before guards existed whose ids are equal ignoring case, as (the id the guard
+    /// names, the other id): both stay as they are, and no third spelling can be created.
+    pub case_clashes: Vec<(String, String)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetUpError {
+    /// `ORG#vendor` holds an org that is not the vendor root.
+    #[error("{0}")]
+    NotTheVendor(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<Error> for SetUpError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Store(s) => SetUpError::Store(s),
+            other => SetUpError::Store(StoreError::Other(other.to_string())),
+        }
+    }
+}
+
+impl Store {
+    /// Sets the table up: stores the vendor root unless it is there (refusing a table whose
+    /// `ORG#vendor` holds another org), then gives every org stored before case guards existed
+    /// its guard.
+    pub async fn set_up(&self, now: DateTime<Utc>) -> Result<SetUp, SetUpError> {
+        // Stored to the second, as the API shows instants.
+        let vendor_written = self.store_vendor(now.trunc_subsecs(0)).await?;
+        let (guarded, case_clashes) = self.guard_every_org().await?;
+        for (holder, other) in &case_clashes {
+            tracing::warn!(%holder, %other, "two orgs stored before case guards have ids equal ignoring case");
+        }
+        Ok(SetUp { vendor_written, guarded, case_clashes })
+    }
+
+    /// Stores the vendor root with `attribute_not_exists`; `false` when it was stored already.
+    async fn store_vendor(&self, now: DateTime<Utc>) -> Result<bool, SetUpError> {
+        if let Some(found) = self.org(VENDOR_ID).await? {
+            return vendor_or_refusal(found).map(|()| false);
+        }
+        let written = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(self.org_item(&Org::vendor_root(now))?))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await
+            .map_err(StoreError::from_sdk);
+        match written {
+            Ok(_) => Ok(true),
+            // Another start stored it a moment ago: check what it stored.
+            Err(StoreError::ConditionFailed(_)) => match self.org(VENDOR_ID).await? {
+                Some(found) => vendor_or_refusal(found).map(|()| false),
+                None => Err(StoreError::Other(format!("{} was written and then gone", keys::org(VENDOR_ID))).into()),
+            },
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Writes the case guard of every org that has none (`attribute_not_exists`, or the guard
+    /// names the org already), a page of orgs at a time.
+    async fn guard_every_org(&self) -> Result<(usize, Vec<(String, String)>), SetUpError> {
+        let spec = QuerySpec::index(GSI2, keys::ALL_ORGS.into(), SortKey::Any);
+        let mut page = PageRequest { limit: 1000, cursor: None };
+        let (mut guarded, mut clashes) = (0, Vec::new());
+        loop {
+            let orgs = self.query::<Org>(&spec, &page).await?;
+            let results: Vec<Result<Option<(String, String)>, StoreError>> = stream::iter(orgs.items)
+                .map(|org| async move { self.guard(&org.org_id).await })
+                .buffer_unordered(GUARDS_IN_FLIGHT)
+                .collect()
+                .await;
+            for r in results {
+                match r? {
+                    None => guarded += 1,
+                    Some(clash) => clashes.push(clash),
+                }
+            }
+            match orgs.next_cursor {
+                Some(c) => page.cursor = Some(c),
+                None => return Ok((guarded, clashes)),
+            }
+        }
+    }
+
+    /// Writes `org_id`'s case guard unless another org's holds its folded id: then that clash
+    /// (the holder, `org_id`).
+    async fn guard(&self, org_id: &str) -> Result<Option<(String, String)>, StoreError> {
+        let written = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(self.org_id_guard_item(org_id)?))
+            .condition_expression("attribute_not_exists(PK) OR org_id = :id")
+            .expression_attribute_values(":id", AttributeValue::S(org_id.to_string()))
+            .send()
+            .await
+            .map_err(StoreError::from_sdk);
+        match written {
+            Ok(_) => Ok(None),
+            Err(StoreError::ConditionFailed(_)) => {
+                let holder =
+                    self.get::<OrgIdGuard>(keys::org_id_guard(&folded_id(org_id)), keys::ORG_ID_GUARD_SK).await?;
+                Ok(Some((holder.map(|g| g.org_id).unwrap_or_default(), org_id.to_string())))
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// `Ok` for the vendor root; for any other org stored under the vendor's id, the refusal that
+/// stops the start, saying what is there and what to do.
+fn vendor_or_refusal(found: Org) -> Result<(), SetUpError> {
+    if found.is_vendor_root() {
+        return Ok(());
+    }
+    let kind = serde_json::to_value(found.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    Err(SetUpError::NotTheVendor(format!(
+        "{pk} holds the {kind} org {name:?} under {parent:?} (created {created}), not the vendor root: it was created \
+         with the vendor's id before the vendor was stored. Nothing was set up. Move that org and its items \
+         (partition {pk}, and its entries under its parent) to an id of its own, then start or deploy again \
+         (README, \"Security model\")",
+        pk = keys::org(VENDOR_ID),
+        name = found.name,
+        parent = found.parent_id.unwrap_or_default(),
+        created = found.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    )))
+}
