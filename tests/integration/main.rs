@@ -8,6 +8,7 @@ mod faults;
 mod hostile;
 mod http_server;
 mod imports;
+mod jobs;
 mod leading_keys;
 mod mail;
 mod orders;
