@@ -17,6 +17,7 @@ mod properties;
 mod publish;
 mod renewal;
 mod round_trips;
+mod sweeps;
 mod template;
 mod usage;
 mod users;
