@@ -162,6 +162,11 @@ async fn each_function_touches_only_the_key_prefixes_its_policy_grants_and_needs
     assert_eq!(job.body["allocated"], 91, "{}", job.body);
     let job_url = format!("/v1/orgs/c/allocations/{}", job.body["allocation_id"].as_str().unwrap());
     w.go("GET", &job_url, &cm, None, may).await;
+    // A job recorded in the first layout (its rows in the global IMPORT#… partition) reads back.
+    let first_layout = seatkeeper::imports::many::legacy_job_id(&cm.sub, "walk-first-layout");
+    w.env.to_first_layout("c", job.body["allocation_id"].as_str().unwrap(), &first_layout).await;
+    let _ = w.log.take();
+    w.go("GET", &format!("/v1/orgs/c/allocations/{first_layout}/rows"), &cm, None, may).await;
     w.go("GET", "/v1/orgs/c/licences", &cm, None, may).await;
     w.go("DELETE", "/v1/orgs/c/users/b@c.example", &cm, None, may).await;
     w.go("POST", "/v1/orgs/c/users/renewable", &cm, Some(json!({"emails": ["a@c.example"], "renewable": false})), may)
@@ -203,6 +208,34 @@ async fn each_function_touches_only_the_key_prefixes_its_policy_grants_and_needs
     assert_eq!(accepted.status, 202, "{}", accepted.body);
     w.record(routes::IMPORT_ALLOCATION);
     let done = seatkeeper::imports::jobs::run(&w.env.app.store, "c", &big, seatkeeper_tests::at(may)).await.unwrap();
+    assert_eq!(done.map(|d| d.allocated), Some(2));
+    w.record("job-runner");
+
+    // Imports recorded in the first layout (rows in the global IMPORT#… partition): one reviewed
+    // then and confirmed now, and a background commit the job runner finishes.
+    for e in ["j3@c.example", "j4@c.example", "j5@c.example"] {
+        w.go("PUT", &format!("/v1/orgs/c/users/{e}"), &cm, Some(json!({})), may).await;
+    }
+    let mut first_layout = Vec::new();
+    for file in [&b"email\nj3@c.example\n"[..], &b"email\nj4@c.example\nj5@c.example\n"[..]] {
+        let reviewed = Box::pin(w.env.post("/v1/orgs/c/imports").by(&cm).raw(file).at(may).send()).await;
+        assert_eq!(reviewed.status, 201, "{}", reviewed.body);
+        w.record(routes::IMPORT_ALLOCATION);
+        first_layout.push(reviewed.body["import_id"].as_str().unwrap().to_string());
+    }
+    let (then, queued) = (&first_layout[0], &first_layout[1]);
+    w.env.to_first_layout("c", then, then).await;
+    let _ = w.log.take();
+    w.go("GET", &format!("/v1/orgs/c/imports/{then}/rows"), &cm, None, may).await;
+    w.go("POST", &format!("/v1/orgs/c/imports/{then}/confirm"), &cm, None, may).await;
+    let confirm = format!("/v1/orgs/c/imports/{queued}/confirm");
+    let accepted =
+        Box::pin(Call::new(&small_requests, "POST", &confirm).by(&cm).key("walk-first-layout").at(may).send()).await;
+    assert_eq!(accepted.status, 202, "{}", accepted.body);
+    w.record(routes::IMPORT_ALLOCATION);
+    w.env.to_first_layout("c", queued, queued).await;
+    let _ = w.log.take();
+    let done = seatkeeper::imports::jobs::run(&w.env.app.store, "c", queued, seatkeeper_tests::at(may)).await.unwrap();
     assert_eq!(done.map(|d| d.allocated), Some(2));
     w.record("job-runner");
 

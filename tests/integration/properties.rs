@@ -98,8 +98,10 @@ async fn run(uses_per_seat: Option<u32>, automatic: bool, steps: Vec<Step>) -> R
             }
             Step::Days(d) => {
                 now += Duration::days(*d as i64);
-                seatkeeper::sweeps::renewal::renewal(&env.app, now).await.map_err(|e| e.to_string())?;
-                seatkeeper::sweeps::expire::expire(&env.app, now).await.map_err(|e| e.to_string())?;
+                let renewed = seatkeeper::sweeps::renewal::renewal(&env.app, now).await;
+                seatkeeper::sweeps::report(renewed).map_err(|e| e.to_string())?;
+                let expired = seatkeeper::sweeps::expire::expire(&env.app, now).await;
+                seatkeeper::sweeps::report(expired).map_err(|e| e.to_string())?;
                 continue;
             }
         };
@@ -115,7 +117,8 @@ async fn run(uses_per_seat: Option<u32>, automatic: bool, steps: Vec<Step>) -> R
         }
     }
     // Settle what time has ended, then recount from the table.
-    seatkeeper::sweeps::expire::expire(&env.app, now).await.map_err(|e| e.to_string())?;
+    let expired = seatkeeper::sweeps::expire::expire(&env.app, now).await;
+    seatkeeper::sweeps::report(expired).map_err(|e| e.to_string())?;
     let store = &env.app.store;
     let lots = store.all_lots("c").await.map_err(|e| e.to_string())?;
     let users: Vec<User> = store.all_users("c").await.map_err(|e| e.to_string())?.into_values().collect();

@@ -1,5 +1,6 @@
 //! The notice publisher: notices from the table's stream to EventBridge (mocked), in order, with
-//! a failed entry handed back to Lambda for a retry.
+//! a failed entry handed back to Lambda for a retry, and a notice that cannot be published (or
+//! read) holding up no other.
 
 use aws_lambda_events::dynamodb::Event;
 use aws_sdk_eventbridge::operation::put_events::{PutEventsError, PutEventsOutput};
@@ -67,9 +68,67 @@ async fn a_failed_entry_is_handed_back_for_a_retry() {
     assert_eq!(failed, vec!["103".to_string()], "retry from the notice that failed");
 
     let down = mock!(Client::put_events).then_error(|| PutEventsError::unhandled("service unavailable"));
-    let client = mock_client!(aws_sdk_eventbridge, RuleMode::Sequential, [&down]);
+    let client = mock_client!(aws_sdk_eventbridge, RuleMode::MatchAny, [&down]);
     let response = publish(&client, "notices", &stream_event()).await;
-    assert_eq!(response.batch_item_failures[0].item_identifier.as_deref(), Some("100"));
+    let failed: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.clone().unwrap()).collect();
+    assert_eq!(failed, vec!["100".to_string(), "103".to_string()], "each notice tried on its own, each failed");
+}
+
+/// Twelve notices, one of which EventBridge refuses (its call refused whole, and the notice
+/// alone refused again), and a notice record that cannot be read: the other eleven are
+/// published, and only the two are handed back.
+#[tokio::test]
+async fn a_notice_that_cannot_be_published_holds_up_no_other() {
+    let record = |seq: u32, notice_id: &str| {
+        json!({
+            "eventID": seq.to_string(), "eventName": "INSERT", "eventVersion": "1.1", "eventSource": "aws:dynamodb",
+            "awsRegion": "us-east-1",
+            "dynamodb": {
+                "SequenceNumber": seq.to_string(), "SizeBytes": 10, "StreamViewType": "NEW_IMAGE",
+                "Keys": {"PK": {"S": "ORG#c"}, "SK": {"S": "x"}},
+                "NewImage": {
+                    "PK": {"S": "ORG#c"}, "SK": {"S": format!("NOTICE#{seq}")}, "type": {"S": "notice"},
+                    "notice_id": {"S": notice_id}, "kind": {"S": "expired"}, "org_id": {"S": "c"},
+                    "created_at": {"S": "2027-01-12T09:00:00Z"}, "recipients": {"L": []}, "payload": {"M": {}}
+                }
+            },
+            "eventSourceARN": "arn:aws:dynamodb:us-east-1:1:table/t/stream/x"
+        })
+    };
+    let mut records: Vec<_> = (0..12).map(|i| record(200 + i, &format!("ntc_{i}"))).collect();
+    records[4] = record(204, "ntc_poison");
+    let mut unreadable = record(212, "ntc_unreadable");
+    unreadable["dynamodb"]["NewImage"].as_object_mut().unwrap().remove("kind");
+    records.push(unreadable);
+    let event: Event = serde_json::from_value(json!({ "Records": records })).unwrap();
+
+    let poisoned = |r: &aws_sdk_eventbridge::operation::put_events::PutEventsInput| {
+        r.entries().iter().any(|e| e.detail().unwrap_or("").contains("ntc_poison"))
+    };
+    let refused = mock!(Client::put_events)
+        .match_requests(poisoned)
+        .then_error(|| PutEventsError::unhandled("ValidationException: an entry is too large"));
+    let published = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = published.clone();
+    let ok = mock!(Client::put_events)
+        .match_requests(move |r| {
+            for e in r.entries() {
+                let detail: serde_json::Value = serde_json::from_str(e.detail().unwrap()).unwrap();
+                seen.lock().unwrap().push(detail["notice_id"].as_str().unwrap().to_string());
+            }
+            true
+        })
+        .then_output(|| PutEventsOutput::builder().failed_entry_count(0).build());
+    let client = mock_client!(aws_sdk_eventbridge, RuleMode::MatchAny, [&refused, &ok]);
+    let response = publish(&client, "notices", &event).await;
+    let mut failed: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.clone().unwrap()).collect();
+    failed.sort();
+    assert_eq!(failed, vec!["204".to_string(), "212".to_string()]);
+    let mut published = published.lock().unwrap().clone();
+    published.sort();
+    let mut expected: Vec<String> = (0..12).filter(|i| *i != 4).map(|i| format!("ntc_{i}")).collect();
+    expected.sort();
+    assert_eq!(published, expected, "every other notice was published once");
 }
 
 /// Lambda may hand the same stream batch over twice (a retry after a timeout, a duplicate

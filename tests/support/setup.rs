@@ -284,3 +284,49 @@ impl<'a> IntoFuture for Users<'a> {
         })
     }
 }
+
+/// Imports as the first layout stored them, before rows moved under their org.
+impl TestEnv {
+    /// Rewrites import (or allocation job) `import_id` of `org` as the first layout stored it,
+    /// under the id `legacy_id`: the record without the fields that layout did not know
+    /// (`rows_in_org`, `fingerprint`, `review_expires_at`), and its rows, release list and
+    /// progress in the global partition `IMPORT#{legacy_id}`, without an expiry or an owner. For a
+    /// record that licensed nobody yet (a licence id names its import).
+    pub async fn to_first_layout(&self, org: &str, import_id: &str, legacy_id: &str) {
+        use aws_sdk_dynamodb::types::AttributeValue::S;
+        let (record_pk, rows_pk) = (format!("ORG#{org}"), format!("ORG#{org}#IMPORT#{import_id}"));
+        let mut record = self.item(&record_pk, &format!("IMPORT#{import_id}")).await.expect("the import record");
+        for field in ["rows_in_org", "fingerprint", "review_expires_at"] {
+            record.remove(field);
+        }
+        record.insert("import_id".into(), S(legacy_id.into()));
+        record.insert("SK".into(), S(format!("IMPORT#{legacy_id}")));
+        let rows = self.partition(&rows_pk).await;
+        assert!(!rows.is_empty(), "{rows_pk} holds the rows");
+        let mut items = vec![record];
+        for mut row in rows {
+            let sk = row["SK"].clone();
+            self.delete(&rows_pk, sk.as_s().unwrap()).await;
+            row.remove("expires_at");
+            row.remove("fingerprint");
+            row.insert("PK".into(), S(format!("IMPORT#{legacy_id}")));
+            items.push(row);
+        }
+        self.delete(&record_pk, &format!("IMPORT#{import_id}")).await;
+        self.write_items(items).await;
+    }
+
+    /// Deletes item `pk`/`sk` straight from the table.
+    pub async fn delete(&self, pk: &str, sk: &str) {
+        use aws_sdk_dynamodb::types::AttributeValue::S;
+        let client = &self.app.store.client;
+        client
+            .delete_item()
+            .table_name(&self.table)
+            .key("PK", S(pk.into()))
+            .key("SK", S(sk.into()))
+            .send()
+            .await
+            .unwrap();
+    }
+}

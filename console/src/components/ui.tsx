@@ -28,6 +28,7 @@ export function errorText(t: TFunction, e: unknown): string {
       case "payload_too_large":
       case "unsupported_media_type":
       case "idempotency_mismatch":
+      case "review_expired":
       case "unavailable":
       case "internal":
         return t(`errors.${e.code}`);

@@ -557,8 +557,9 @@ async fn dev_sweep(server: &LocalServer, name: &str, query: &str) -> Response {
             return plain_error(400, "invalid_request", "org: only the expire sweep runs for one org");
         }
         let org = percent_encoding::percent_decode_str(org).decode_utf8_lossy();
-        return match seatkeeper::sweeps::expire::expire_orgs(&server.app, now, Some(&org)).await {
-            Ok(report) => json_response(200, &json!(report)),
+        let swept = seatkeeper::sweeps::expire::expire_orgs(&server.app, now, Some(&org)).await;
+        return match seatkeeper::sweeps::report(swept) {
+            Ok(report) => json_response(200, &report),
             Err(e) => plain_error(500, "internal", &e.to_string()),
         };
     }

@@ -25,6 +25,9 @@ pub enum DomainError {
     UnsupportedMediaType { message: String, accepted: &'static [&'static str] },
     #[error("this Idempotency-Key was used before with a different request")]
     IdempotencyMismatch,
+    /// A review (or a job's list) kept longer than its rows are: it cannot be confirmed.
+    #[error("{0}")]
+    ReviewExpired(String),
 }
 
 impl DomainError {
@@ -52,6 +55,7 @@ impl DomainError {
             DomainError::PayloadTooLarge(_) => "payload_too_large",
             DomainError::UnsupportedMediaType { .. } => "unsupported_media_type",
             DomainError::IdempotencyMismatch => "idempotency_mismatch",
+            DomainError::ReviewExpired(_) => "review_expired",
         }
     }
 

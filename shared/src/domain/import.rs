@@ -1086,7 +1086,23 @@ pub struct ImportRecord {
     /// still `committing`: after its retries ran out, say).
     #[serde(default)]
     pub handovers: u32,
+    /// Its rows are kept under its org. `false` (absent): a record written before rows moved
+    /// there, whose rows are in the partition of the first layout (read and finished as such).
+    #[serde(default)]
+    pub rows_in_org: bool,
+    /// The fingerprint of the request that started it (a large allocation under an
+    /// `Idempotency-Key`): the job is that request's, and answers no other.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    /// Until when the review may be confirmed ([`REVIEW_KEPT_DAYS`] after it): its rows, and a
+    /// refused file's, carry the table's TTL for this instant. Cleared when the commit starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_expires_at: Option<DateTime<Utc>>,
 }
+
+/// How long the rows of a review nobody confirmed (and of a refused file) are kept: the table's
+/// TTL removes them after this many days, and a confirm after it is refused as too old.
+pub const REVIEW_KEPT_DAYS: i64 = 14;
 
 impl ImportRecord {
     /// The licence id an import gives the user of one line: the same on every retry, so a
@@ -1098,8 +1114,16 @@ impl ImportRecord {
     pub fn view(&self) -> serde_json::Value {
         let mut v = serde_json::to_value(self).unwrap_or_default();
         if let Some(o) = v.as_object_mut() {
-            o.remove("reservation");
+            for internal in ["reservation", "rows_in_org", "fingerprint"] {
+                o.remove(internal);
+            }
         }
         v
+    }
+
+    /// Whether the review is too old to be confirmed at `now` (its rows may be gone already:
+    /// the table removes expired items late, at no fixed time).
+    pub fn review_expired(&self, now: DateTime<Utc>) -> bool {
+        self.status == ImportStatus::Reviewed && self.review_expires_at.is_some_and(|until| until <= now)
     }
 }

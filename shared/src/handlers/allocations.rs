@@ -57,18 +57,26 @@ pub async fn allocate(cx: &Ctx<'_>) -> Result<Reply, Error> {
         }
     }
     // A list of up to one transaction's users is decided at once. A longer list, or every
-    // expired user, may be a retry of a large allocation (which resumes its job, however few
-    // users it has left to license), or is counted first.
+    // expired user, may be a retry of a large allocation — the job its `Idempotency-Key` started
+    // in this org, which answers only the request that started it (however long ago the key's own
+    // record expired), and is resumed however few users it has left to license — or is counted
+    // first.
     let short = input.emails.as_ref().is_some_and(|e| e.len() <= MAX_USERS_PER_CALL);
     if !short {
-        let resumed = match keyed_job_id(cx)? {
-            Some(id) => store.import(&org.org_id, &id).await?.is_some(),
-            None => false,
+        let keyed = match cx.idempotency_key() {
+            Some((key, fingerprint)) => {
+                let job = many::keyed_job(store, &org.org_id, &principal.sub, key).await?;
+                if let Some(job) = &job {
+                    many::bound_to(job, Some(fingerprint))?;
+                }
+                job
+            }
+            None => None,
         };
         let candidates = candidates(cx, &org, &input).await?;
-        if resumed || allocation::needing(&candidates, input.create_missing, now).len() > MAX_USERS_PER_CALL {
+        if keyed.is_some() || allocation::needing(&candidates, input.create_missing, now).len() > MAX_USERS_PER_CALL {
             let emails = candidates.into_iter().map(|c| c.raw).collect();
-            return allocate_many(cx, &org, &input, emails).await;
+            return allocate_many(cx, &org, &input, emails, keyed.map(|j| j.import_id)).await;
         }
     }
     cx.execute(|| async {
@@ -82,13 +90,6 @@ pub async fn allocate(cx: &Ctx<'_>) -> Result<Reply, Error> {
         Ok(decided.map(|a| Reply::ok(json!({ "allocated": a.allocated, "results": a.rows }))))
     })
     .await
-}
-
-/// Under an `Idempotency-Key` a large allocation's job id is the caller's key, hashed: a retry
-/// finds the job.
-fn keyed_job_id(cx: &Ctx<'_>) -> Result<Option<String>, Error> {
-    let sub = &cx.principal()?.sub;
-    Ok(cx.idempotency_key().map(|(key, _)| many::job_id(sub, key)))
 }
 
 /// Who an allocation names: the e-mails given, each with its user if there is one, or every
@@ -124,17 +125,28 @@ async fn candidates(cx: &Ctx<'_>, org: &Org, input: &AllocateRequest) -> Result<
     }
 }
 
-/// The large allocation: one job, its id taken from the `Idempotency-Key` when there is one, so
-/// a retry resumes (or answers) the same job.
-async fn allocate_many(cx: &Ctx<'_>, org: &Org, input: &AllocateRequest, emails: Vec<String>) -> Result<Reply, Error> {
+/// The large allocation: one job — `existing` (the job the `Idempotency-Key` started), or one
+/// whose id is taken from the caller, the org and the key when there is a key, so a retry resumes
+/// (or answers) the same job, bound to this request's fingerprint.
+async fn allocate_many(
+    cx: &Ctx<'_>,
+    org: &Org,
+    input: &AllocateRequest,
+    emails: Vec<String>,
+    existing: Option<String>,
+) -> Result<Reply, Error> {
     let store = &cx.app.store;
     let principal = cx.principal()?;
-    let allocation_id = keyed_job_id(cx)?.unwrap_or_else(|| new_id("alc"));
+    let keyed = cx.idempotency_key();
+    let allocation_id = existing
+        .or_else(|| keyed.map(|(key, _)| many::job_id(&principal.sub, &org.org_id, key)))
+        .unwrap_or_else(|| new_id("alc"));
     let policy = store.policy(org).await?;
     let balance = store.balance(&org.org_id, &policy).await?;
     let job = many::Job {
         org,
         allocation_id,
+        fingerprint: keyed.map(|(_, fingerprint)| fingerprint.to_string()),
         emails: &emails,
         create_missing: input.create_missing,
         balance: &balance,

@@ -16,7 +16,7 @@ use crate::http::{Ctx, Reply};
 use crate::imports::commit::commit;
 use crate::imports::jobs;
 use crate::imports::{review_file, Reading};
-use crate::store::imports::{Chunk, RowSet};
+use crate::store::imports::{Chunk, RowSet, Rows};
 use crate::store::{Error, Store};
 
 /// Rows shown in an answer; the record keeps them all.
@@ -78,7 +78,7 @@ async fn load_import(cx: &Ctx<'_>, action: Action) -> Result<(Org, ImportRecord)
 
 pub async fn get(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let (_, record) = load_import(cx, Action::ReadLicences).await?;
-    let rows = cx.app.store.import_rows_head(&record.import_id, ROWS_SHOWN).await?;
+    let rows = cx.app.store.import_rows_head(&Rows::of(&record), ROWS_SHOWN).await?;
     let mut body = with_rows(&record, &rows);
     let progress = crate::imports::view(&cx.app.store, &record).await?;
     body["rows_done"] = progress["rows_done"].clone();
@@ -232,7 +232,7 @@ pub(crate) async fn rows_page(
         None => RowsCursor::start(&record.import_id, outcome),
     };
     let mut items: Vec<serde_json::Value> = Vec::new();
-    let next = read_page(&cx.app.store, &mut at, &mut items, limit, total, view).await?;
+    let next = read_page(&cx.app.store, &Rows::of(record), &mut at, &mut items, limit, total, view).await?;
     let given = at.given + items.len() as u64;
     let next_cursor = next.filter(|_| given < total || total == 0).map(|c| RowsCursor { given, ..c }.encode());
     Ok(Reply::ok(json!({ "items": items, "next_cursor": next_cursor })))
@@ -242,6 +242,7 @@ pub(crate) async fn rows_page(
 /// the `total` rows of the list end; where the next page starts, if the list goes on.
 async fn read_page(
     store: &Store,
+    rows: &Rows,
     at: &mut RowsCursor,
     items: &mut Vec<serde_json::Value>,
     limit: usize,
@@ -257,9 +258,10 @@ async fn read_page(
             return Ok(Some(at.clone()));
         }
         let set = if at.release { RowSet::Release } else { RowSet::File };
-        let (chunks, more) = store.import_chunks(&at.import, set, at.chunk, CHUNKS_PER_READ).await?;
-        chunks_read += chunks.len().max(1);
-        for (index, chunk) in chunks {
+        let page = store.import_chunks(rows, set, at.chunk, CHUNKS_PER_READ).await?;
+        let more = page.more;
+        chunks_read += page.chunks.len().max(1);
+        for (index, chunk) in page.chunks {
             if at.take(index, chunk, items, limit, view) {
                 return Ok(Some(at.clone()));
             }

@@ -369,7 +369,8 @@ pub fn status(e: &DomainError) -> u16 {
         DomainError::Conflict(_)
         | DomainError::InsufficientLicences { .. }
         | DomainError::SeatLimitReached { .. }
-        | DomainError::IdempotencyMismatch => 409,
+        | DomainError::IdempotencyMismatch
+        | DomainError::ReviewExpired(_) => 409,
         DomainError::PayloadTooLarge(_) => 413,
         DomainError::UnsupportedMediaType { .. } => 415,
     }

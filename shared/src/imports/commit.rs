@@ -18,6 +18,7 @@ use crate::domain::org::Org;
 use crate::domain::policy::Policy;
 use crate::domain::user::User;
 use crate::domain::DomainError;
+use crate::store::imports::{RowSet, Rows, ROWS_PER_CHUNK};
 use crate::store::{Error, Store, StoreError};
 
 /// Licence writes sent at once while committing.
@@ -95,17 +96,24 @@ pub(crate) async fn apply_or_reload(store: &Store, decided: Decision<ImportRecor
 }
 
 /// Reviews the rows again as things are now, and sets aside a seat for every `renew` row in one
-/// transaction that also moves the record to `committing`. `None` when another attempt moved
-/// the record first.
+/// transaction that also moves the record to `committing`; then the rows are kept (their expiry
+/// removed). `None` when another attempt moved the record first. A review too old to confirm
+/// is refused (`review_expired`), changing nothing.
 async fn reserve(
     store: &Store,
     org: &Org,
     record: &ImportRecord,
     now: DateTime<Utc>,
 ) -> Result<Option<ImportRecord>, Error> {
+    decide::confirmable(record, now)?;
     let policy = store.policy(org).await?;
     let balance = store.balance(&org.org_id, &policy).await?;
-    let reviewer = review_again(store, &org.org_id, &record.import_id, now).await?;
+    let reviewer = match review_again(store, &org.org_id, record, now).await {
+        Ok(reviewer) => reviewer,
+        // A chunk no longer awaits its confirm: another attempt started the commit.
+        Err(Error::Race(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    };
     let release = match record.mode {
         Mode::Sync => count_leaving(store, &org.org_id, &reviewer).await?,
         Mode::Renew => 0,
@@ -117,11 +125,19 @@ async fn reserve(
         Err(Error::Race(_)) => return Ok(None),
         Err(e) => return Err(e),
     }
+    let kept = Rows::of(&decided.outcome);
+    if record.review_expires_at.is_some() {
+        // Confirmed: the review's release list, then its rows, are kept from now on (a commit
+        // cut off before the last is healed by its finish, see `keep_expiring`).
+        let release_chunks = (record.summary.release as usize).div_ceil(ROWS_PER_CHUNK);
+        store.keep_chunks(&kept, RowSet::Release, release_chunks).await?;
+        store.keep_chunks(&kept, RowSet::File, (record.summary.rows as usize).div_ceil(ROWS_PER_CHUNK).max(1)).await?;
+    }
     if record.mode == Mode::Sync {
         // Who the fresh review releases, for the record's readers; only the attempt that moved
         // the record writes it, so racing attempts do not overwrite each other's list.
         let previous = record.summary.release as usize;
-        if let Err(e) = super::write_release(store, &org.org_id, &record.import_id, &reviewer, previous).await {
+        if let Err(e) = super::write_release(store, &org.org_id, &kept, &reviewer, previous).await {
             tracing::warn!(error = %e, import_id = %record.import_id, "the release list was not rewritten");
         }
     }
@@ -129,18 +145,39 @@ async fn reserve(
 }
 
 /// Every stored chunk of rows reviewed again as things are now, a chunk at a time; a chunk
-/// whose outcomes changed is stored again. The reviewer that has seen every row.
-async fn review_again(store: &Store, org_id: &str, import_id: &str, now: DateTime<Utc>) -> Result<Reviewer, Error> {
+/// whose outcomes changed is stored again (while the review awaits its confirm: a `Race` when
+/// another attempt started the commit meanwhile). The reviewer that has seen every row.
+async fn review_again(
+    store: &Store,
+    org_id: &str,
+    record: &ImportRecord,
+    now: DateTime<Utc>,
+) -> Result<Reviewer, Error> {
     let mut reviewer = Reviewer::new(now);
-    let mut chunks = RowChunks::new(import_id);
+    let (mut chunks, rows_at) = (RowChunks::new(record), Rows::of(record));
     while let Some((index, rows)) = chunks.next(store).await? {
         let cells: Vec<Cell> = rows.iter().map(|r| (r.line, r.email.clone())).collect();
         let fresh = super::review_chunk(store, org_id, &mut reviewer, &cells).await?;
         if fresh != rows {
-            store.put_row_chunk(import_id, index, &fresh).await?;
+            store.rewrite_row_chunk(&rows_at, index, &fresh).await?;
         }
     }
     Ok(reviewer)
+}
+
+/// The chunks a commit read that still expire — its reserve was cut off before it kept them
+/// all — are kept now, and the release list with them.
+async fn keep_expiring(store: &Store, record: &ImportRecord, expiring: &[usize]) -> Result<(), Error> {
+    if expiring.is_empty() {
+        return Ok(());
+    }
+    tracing::warn!(import_id = %record.import_id, chunks = expiring.len(), "a committing import's rows still expired; kept now");
+    let kept = Rows::of(record);
+    for &index in expiring {
+        store.keep_chunk(&kept, RowSet::File, index).await?;
+    }
+    store.keep_all_chunks(&kept, RowSet::Release).await?;
+    Ok(())
 }
 
 /// Under `mode = sync`: how many of the org's users the file leaves out.
@@ -185,7 +222,7 @@ async fn issue_rows(
     use futures::stream::{self, StreamExt};
     let reservation = record.reservation.clone().unwrap_or_default();
     let (mut issued, mut reviewer, mut settled) = (Issued::new(), Reviewer::new(now), 0usize);
-    let mut chunks = RowChunks::new(&record.import_id);
+    let (mut chunks, rows_at) = (RowChunks::new(record), Rows::of(record));
     let mut next = renew_chunk(store, &org.org_id, &mut chunks).await?;
     while let Some((rows, users)) = next {
         if record.mode == Mode::Sync {
@@ -207,7 +244,7 @@ async fn issue_rows(
                     decide::tally(&mut issued, &seat?);
                 }
                 settled += part.len();
-                store.save_progress(&record.import_id, settled as u64).await?;
+                store.save_progress(&rows_at, settled as u64).await?;
             }
             Ok::<(), Error>(())
         };
@@ -215,6 +252,7 @@ async fn issue_rows(
         written?;
         next = following?;
     }
+    keep_expiring(store, record, chunks.expiring()).await?;
     Ok((issued, reviewer))
 }
 
@@ -222,7 +260,7 @@ async fn issue_rows(
 async fn renew_chunk(
     store: &Store,
     org_id: &str,
-    chunks: &mut RowChunks<'_>,
+    chunks: &mut RowChunks,
 ) -> Result<Option<(Vec<Row>, HashMap<String, User>)>, Error> {
     let Some((_, rows)) = chunks.next(store).await? else { return Ok(None) };
     let emails = rows.iter().filter(|r| r.outcome == RowOutcome::Renew).map(|r| r.email.clone()).collect();

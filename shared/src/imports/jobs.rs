@@ -64,34 +64,56 @@ pub async fn run(
     Ok(Some(done))
 }
 
-/// The background commits a stream batch carries: records of an import that went `committing`
-/// in the background, with their sequence number and the instant of the change.
-pub fn jobs(event: &Event) -> Vec<(String, ImportRecord, DateTime<Utc>)> {
+/// A background commit a stream record carries: the record of an import that went `committing`
+/// in the background and the instant of the change — or, for an import record that cannot be
+/// read, why (it is a failure of its own, never skipped silently).
+pub type StreamJob = Result<(ImportRecord, DateTime<Utc>), String>;
+
+/// The background commits a stream batch carries, each with its record's sequence number.
+pub fn jobs(event: &Event) -> Vec<(String, StreamJob)> {
     event
         .records
         .iter()
         .filter(|r| r.event_name != "REMOVE")
+        .filter(|r| {
+            r.change
+                .new_image
+                .get("type")
+                .is_some_and(|t| matches!(t, serde_dynamo::AttributeValue::S(s) if s == "import"))
+        })
         .filter_map(|r| {
-            let record: ImportRecord = serde_dynamo::from_item(r.change.new_image.clone()).ok()?;
-            let running = record.background && record.status == ImportStatus::Committing;
-            running.then(|| {
-                (r.change.sequence_number.clone().unwrap_or_default(), record, r.change.approximate_creation_date_time)
-            })
+            let sequence = r.change.sequence_number.clone().unwrap_or_default();
+            let job = match serde_dynamo::from_item::<_, ImportRecord>(r.change.new_image.clone()) {
+                Ok(record) if record.background && record.status == ImportStatus::Committing => {
+                    Ok((record, r.change.approximate_creation_date_time))
+                }
+                Ok(_) => return None,
+                Err(e) => Err(format!("an import record that cannot be read: {e}")),
+            };
+            Some((sequence, job))
         })
         .collect()
 }
 
-/// The job runner: finishes each background commit of the batch; a job that fails is reported
-/// as a batch item failure, so the stream delivers it (and what follows it) again.
+/// The job runner: finishes each background commit of the batch on its own. A job that fails
+/// (or a record that cannot be read) is logged at ERROR and reported as a batch item failure,
+/// so the stream delivers it again (up to the function's retries, then the dead-letter queue);
+/// the other jobs of the batch are finished all the same.
 pub async fn run_stream(app: &App, event: &Event) -> DynamoDbEventResponse {
     let mut response = DynamoDbEventResponse::default();
-    for (sequence, record, at) in jobs(event) {
-        if let Err(e) = run(&app.store, &record.org_id, &record.import_id, at).await {
-            tracing::error!(error = %e, import_id = %record.import_id, "the background commit stopped; it is delivered again");
+    for (sequence, job) in jobs(event) {
+        let failed = match job {
+            Ok((record, at)) => match run(&app.store, &record.org_id, &record.import_id, at).await {
+                Ok(_) => None,
+                Err(e) => Some((format!("{}/{}", record.org_id, record.import_id), e.to_string())),
+            },
+            Err(unreadable) => Some((String::new(), unreadable)),
+        };
+        if let Some((job, error)) = failed {
+            tracing::error!(%sequence, job, error, "a background commit failed; the stream delivers it again, the others go on");
             let mut failure = DynamoDbBatchItemFailure::default();
             failure.item_identifier = Some(sequence);
             response.batch_item_failures.push(failure);
-            break;
         }
     }
     response

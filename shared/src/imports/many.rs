@@ -18,14 +18,54 @@ use crate::domain::import::{self, Header, ImportRecord, ImportStatus, Mode, RowO
 use crate::domain::org::Org;
 use crate::domain::user::User;
 use crate::domain::validate;
+use crate::domain::DomainError;
+use crate::store::imports::Rows;
 use crate::store::{Error, Race, Store};
 
-/// The id of the job a caller's allocation under `Idempotency-Key` `key` runs as: the same for
-/// every retry of that caller, and nobody else's.
-pub fn job_id(sub: &str, key: &str) -> String {
+/// The id of the job a caller's allocation in `org_id` under `Idempotency-Key` `key` runs as:
+/// the same for every retry of that caller in that org, and nobody else's — another caller,
+/// another org or another key is another job.
+pub fn job_id(sub: &str, org_id: &str, key: &str) -> String {
+    hashed_id(&[sub, org_id, key])
+}
+
+/// The id a caller's job under `key` had before job ids named their org (`sha256(sub, key)`):
+/// still looked up, so a retry of a job started then resumes it rather than starting another.
+pub fn legacy_job_id(sub: &str, key: &str) -> String {
     use sha2::{Digest, Sha256};
     let id = Sha256::digest(format!("{sub}\0{key}").as_bytes());
     format!("alc_{}", &format!("{id:x}")[..32])
+}
+
+/// `alc_` and 32 hex digits of the SHA-256 of `parts`, each prefixed with its length (no part
+/// can run into the next).
+fn hashed_id(parts: &[&str]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for part in parts {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part.as_bytes());
+    }
+    format!("alc_{}", &format!("{:x}", h.finalize())[..32])
+}
+
+/// The job a caller's `Idempotency-Key` names in an org, if there is one: under its id, or
+/// under the id of a job started before ids named their org (both read in one request).
+pub async fn keyed_job(store: &Store, org_id: &str, sub: &str, key: &str) -> Result<Option<ImportRecord>, Error> {
+    let ids = [job_id(sub, org_id, key), legacy_job_id(sub, key)];
+    let found = store.imports(org_id, &ids).await?;
+    let job = ids.iter().find_map(|id| found.iter().find(|r| r.import_id == *id && r.source == Source::Allocation));
+    Ok(job.cloned())
+}
+
+/// A job answers only the request that started it (`fingerprint`: method, path and body):
+/// another request under its key is an `idempotency_mismatch`, however long ago the key's own
+/// record expired. A job recorded before jobs kept their request's fingerprint is taken as it is.
+pub fn bound_to(job: &ImportRecord, fingerprint: Option<&str>) -> Result<(), DomainError> {
+    match (job.fingerprint.as_deref(), fingerprint) {
+        (Some(started_by), Some(asking)) if started_by != asking => Err(DomainError::IdempotencyMismatch),
+        _ => Ok(()),
+    }
 }
 
 /// What a large allocation answers: the record (its id, status and count) and a row per e-mail.
@@ -34,10 +74,12 @@ pub struct Allocated {
     pub results: Vec<serde_json::Value>,
 }
 
-/// One large allocation: who asks, for which e-mails, from what balance, as which job.
+/// One large allocation: who asks, for which e-mails, from what balance, as which job (and, under
+/// an `Idempotency-Key`, the fingerprint of the request the job is bound to).
 pub struct Job<'a> {
     pub org: &'a Org,
     pub allocation_id: String,
+    pub fingerprint: Option<String>,
     pub emails: &'a [String],
     pub create_missing: bool,
     pub balance: &'a Balance,
@@ -50,11 +92,13 @@ pub struct Job<'a> {
 /// ended. A job with more than `background_rows` licences to write is only set going (every seat
 /// reserved) and left `committing` for the job runner; its results are then empty.
 pub async fn allocate(store: &Store, background_rows: u64, job: Job<'_>) -> Result<Allocated, Error> {
-    let (org, by, now) = (job.org, job.by, job.now);
+    let (org, by, now, fingerprint) = (job.org, job.by, job.now, job.fingerprint.clone());
     let record = match store.import(&org.org_id, &job.allocation_id).await? {
         Some(existing) => existing,
         None => start(store, job).await?,
     };
+    // Found, or written first by a twin under the same key: it must be this request's job.
+    bound_to(&record, fingerprint.as_deref())?;
     if super::jobs::belongs_in_background(background_rows, &record) {
         let started = super::jobs::start(store, org, record, now).await?;
         if started.status == ImportStatus::Committing {
@@ -77,7 +121,7 @@ async fn finished(
     was_done: bool,
 ) -> Result<Allocated, Error> {
     let done = commit(store, org, record, by, now).await?;
-    let rows = store.import_rows(&done.import_id).await?;
+    let rows = store.import_rows(&Rows::of(&done)).await?;
     if !was_done {
         audit(store, org, &done, &rows, by, now).await?;
     }
@@ -88,7 +132,7 @@ async fn finished(
 /// Checks the balance, creates the users `create_missing` asks for, and records the job with
 /// its rows (`reviewed`).
 async fn start(store: &Store, job: Job<'_>) -> Result<ImportRecord, Error> {
-    let Job { org, allocation_id, emails, create_missing, balance, by, now } = job;
+    let Job { org, allocation_id, fingerprint, emails, create_missing, balance, by, now } = job;
     let valid: Vec<String> = emails.iter().filter_map(|e| validate::email("emails", e).ok()).collect();
     let users = super::named_users(store, &org.org_id, valid).await?;
     let candidates: Vec<Candidate> = emails
@@ -101,8 +145,14 @@ async fn start(store: &Store, job: Job<'_>) -> Result<ImportRecord, Error> {
     let needing = allocation::needing(&candidates, create_missing, now);
     // All or nothing: refused before anything is written.
     allocation::reserve(balance, needing.len() as u64, now)?;
-    create_users(store, org, &needing, now).await?;
     let mut record = decide::new_record(allocation_id, &org.org_id, Source::Allocation, Mode::Renew, by.actor(), now);
+    record.fingerprint = fingerprint;
+    if record.fingerprint.is_some() {
+        // The job's rows are claimed for this request before anything else is written: another
+        // request under the same key stops here (`idempotency_mismatch`), having changed nothing.
+        store.put_row_chunk(&Rows::of(&record), 0, &[]).await?;
+    }
+    create_users(store, org, &needing, now).await?;
     let cells = emails.iter().enumerate().map(|(i, e)| (i as u64 + 1, e.clone())).collect();
     let rows = emails.len() as u64;
     let header = Header { delimiter: b',', columns: vec!["email".into()], email_column: "email".into(), rows };
@@ -152,7 +202,7 @@ pub(crate) async fn audit_from_chunks(
     by: &Principal,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
-    let (mut named, mut chunks) = (Vec::new(), super::RowChunks::new(&done.import_id));
+    let (mut named, mut chunks) = (Vec::new(), super::RowChunks::new(done));
     let truncated = loop {
         let Some((_, rows)) = chunks.next(store).await? else { break false };
         named.extend(rows.into_iter().filter(|r| r.outcome == RowOutcome::Renew).map(|r| r.email));

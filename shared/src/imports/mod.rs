@@ -31,7 +31,7 @@ use crate::domain::import::{self, Cell, Header, ImportRecord, ImportStatus, Revi
 use crate::domain::org::Org;
 use crate::domain::user::User;
 use crate::domain::DomainError;
-use crate::store::imports::{Chunk, RowSet};
+use crate::store::imports::{Chunk, RowSet, Rows};
 use crate::store::{Error, PageRequest, Read, ReleaseWriter, Store, StoreError};
 
 /// How a file is read: its media type, the e-mail column asked for, and its limits.
@@ -91,8 +91,10 @@ pub(crate) async fn review_cells(
 /// `chunks` brings them: each chunk's rows decided against the users its e-mails name (read 100
 /// at a time) and stored as a chunk of rows; under `mode = sync`, who would be released, read
 /// page by page from the org's users. Memory holds a chunk and a hash per e-mail, whatever the
-/// file's size. A file refused part-way (by `reader`'s answer) leaves no rows behind. The
-/// record itself is not written; nothing is applied. The answer: the first chunk's rows.
+/// file's size. A file refused part-way (by `reader`'s answer) leaves no rows behind. The rows
+/// are kept under the record's org and expire unless the review is confirmed; a job's rows are
+/// claimed by the request that started it. The record itself is not written; nothing is
+/// applied. The answer: the first chunk's rows.
 async fn review_chunks(
     store: &Store,
     org: &Org,
@@ -102,13 +104,14 @@ async fn review_chunks(
     now: DateTime<Utc>,
 ) -> Result<Vec<Row>, Error> {
     let mut reviewer = Reviewer::new(now);
+    let kept = Rows::of(record);
     let (mut stored, mut head, mut failure) = (0, Vec::new(), None);
     while let Some(cells) = chunks.recv().await {
         match review_chunk(store, &org.org_id, &mut reviewer, &cells).await {
-            Ok(rows) => match store.put_row_chunk(&record.import_id, stored, &rows).await {
+            Ok(rows) => match store.put_row_chunk(&kept, stored, &rows).await {
                 Ok(()) if stored == 0 => (stored, head) = (1, rows),
                 Ok(()) => stored += 1,
-                Err(e) => failure = Some(e.into()),
+                Err(e) => failure = Some(e),
             },
             Err(e) => failure = Some(e),
         }
@@ -128,14 +131,14 @@ async fn review_chunks(
                 Err(e) if failure.is_none() => e,
                 _ => failure.unwrap_or_else(|| StoreError::Other("the review stopped".into()).into()),
             };
-            if let Err(e) = store.delete_row_chunks(&record.import_id, stored).await {
-                tracing::warn!(error = %e, import_id = %record.import_id, "the rows of a refused file were not removed");
+            if let Err(e) = store.delete_row_chunks(&kept, stored).await {
+                tracing::warn!(error = %e, import_id = %record.import_id, "the rows of a refused file were not removed (they expire)");
             }
             return Err(why);
         }
     };
     let release = match record.mode {
-        import::Mode::Sync => write_release(store, &org.org_id, &record.import_id, &reviewer, 0).await?,
+        import::Mode::Sync => write_release(store, &org.org_id, &kept, &reviewer, 0).await?,
         import::Mode::Renew => 0,
     };
     let policy = store.policy(org).await?;
@@ -170,22 +173,22 @@ pub(crate) async fn named_users(
 }
 
 /// Under `mode = sync`: writes who the file leaves out (`reviewer` has seen every row) as the
-/// import's release list, over a list of `previous` e-mails; how many it holds.
+/// import's release list (beside its `rows`), over a list of `previous` e-mails; how many it holds.
 pub(crate) async fn write_release(
     store: &Store,
     org_id: &str,
-    import_id: &str,
+    rows: &Rows,
     reviewer: &Reviewer,
     previous: usize,
 ) -> Result<usize, Error> {
-    let mut list = ReleaseWriter::new(store, import_id, previous);
+    let mut list = ReleaseWriter::new(store, rows, previous);
     let mut pages = Leaving::new(org_id);
     while let Some(users) = pages.next(store, reviewer).await? {
         for u in users {
             list.push(u.email).await?;
         }
     }
-    Ok(list.close().await?)
+    list.close().await
 }
 
 /// Under `mode = sync`: the org's users a file leaves out, found page by page.
@@ -224,7 +227,7 @@ pub async fn view(store: &Store, record: &ImportRecord) -> Result<serde_json::Va
         ImportStatus::Reviewed => 0,
         ImportStatus::Committed => total,
         ImportStatus::Committing | ImportStatus::Failed => {
-            total - to_license + store.progress(&record.import_id).await?.min(to_license)
+            total - to_license + store.progress(&Rows::of(record)).await?.min(to_license)
         }
     };
     let mut v = record.view();
@@ -233,16 +236,23 @@ pub async fn view(store: &Store, record: &ImportRecord) -> Result<serde_json::Va
     Ok(v)
 }
 
-/// The stored rows of an import, a chunk at a time, in file order.
-pub(crate) struct RowChunks<'a> {
-    import_id: &'a str,
+/// The stored rows of an import, a chunk at a time, in file order; it notes the chunks read that
+/// still carry an expiry.
+pub(crate) struct RowChunks {
+    rows: Rows,
     next: usize,
     more: bool,
+    expiring: Vec<usize>,
 }
 
-impl<'a> RowChunks<'a> {
-    pub(crate) fn new(import_id: &'a str) -> Self {
-        RowChunks { import_id, next: 0, more: true }
+impl RowChunks {
+    pub(crate) fn new(record: &ImportRecord) -> Self {
+        RowChunks { rows: Rows::of(record), next: 0, more: true, expiring: Vec::new() }
+    }
+
+    /// The indexes of the chunks read so far that still carry an expiry.
+    pub(crate) fn expiring(&self) -> &[usize] {
+        &self.expiring
     }
 
     /// The next chunk (its index and rows); `None` after the last.
@@ -250,8 +260,10 @@ impl<'a> RowChunks<'a> {
         if !self.more {
             return Ok(None);
         }
-        let (mut chunks, more) = store.import_chunks(self.import_id, RowSet::File, self.next, 1).await?;
-        self.more = more;
+        let page = store.import_chunks(&self.rows, RowSet::File, self.next, 1).await?;
+        self.more = page.more;
+        self.expiring.extend(page.expiring);
+        let mut chunks = page.chunks;
         match chunks.pop() {
             Some((index, Chunk::File(rows))) => {
                 self.next = index + 1;

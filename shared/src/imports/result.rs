@@ -113,7 +113,7 @@ pub async fn write_result(
     let mut upload = Upload::new(bucket_cfg, bucket, result_key);
     upload.write(fields).await?;
     upload.write(if fields.len() > 1 { b",\"rows\":[" } else { b"\"rows\":[" }).await?;
-    let (mut chunks, mut first) = (super::RowChunks::new(&record.import_id), true);
+    let (mut chunks, mut first) = (super::RowChunks::new(record), true);
     while let Some((_, rows)) = chunks.next(store).await? {
         for row in rows {
             let text = serde_json::to_vec(&row).map_err(|e| StoreError::Other(e.to_string()))?;

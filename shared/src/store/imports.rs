@@ -7,9 +7,10 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 
 use super::keys::{self, PK, SK};
-use super::{from_item, put_if, to_item, Error, PageRequest, QuerySpec, SortKey, Store, StoreError};
+use super::{from_item, put_if, to_item, Error, Item, PageRequest, QuerySpec, Race, SortKey, Store, StoreError};
 use crate::domain::import::{ImportRecord, ImportStatus, Row};
 use crate::domain::user::User;
+use crate::domain::DomainError;
 
 /// Rows per chunk item: a chunk of the file as the review stores it. A stored row is at most
 /// about 300 bytes (an e-mail has at most 254, and the review cuts an invalid cell to that), so a
@@ -35,7 +36,7 @@ pub enum RowSet {
 }
 
 impl RowSet {
-    fn prefix(self) -> &'static str {
+    pub fn prefix(self) -> &'static str {
         match self {
             RowSet::File => keys::import_rows_prefix(),
             RowSet::Release => keys::import_release_prefix(),
@@ -63,9 +64,77 @@ impl Chunk {
     }
 }
 
+/// Where one import's rows are kept — its file's rows, the users a sync releases, its commit's
+/// progress — and, while nobody confirmed it, until when (the table's TTL on each chunk).
+///
+/// A record written since rows moved under their org keeps them in `ORG#{org}#IMPORT#{import}`;
+/// one written before, in the global `IMPORT#{import}` (read and finished as it is). Chunks of a
+/// job started by a request under an `Idempotency-Key` carry that request's fingerprint and are
+/// written on the condition that they are new or already that request's: two requests never mix
+/// their rows in one job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rows {
+    partition: String,
+    /// Epoch seconds: the chunks' `expires_at` while the review is unconfirmed (or refused).
+    expires_at: Option<i64>,
+    /// The fingerprint of the request whose job these rows are.
+    owner: Option<String>,
+}
+
+impl Rows {
+    /// The rows of `record`, as its layout, status and owner say.
+    pub fn of(record: &ImportRecord) -> Rows {
+        let partition = if record.rows_in_org {
+            keys::import_rows(&record.org_id, &record.import_id)
+        } else {
+            keys::legacy_import_rows(&record.import_id)
+        };
+        let expires_at = match record.status {
+            ImportStatus::Reviewed | ImportStatus::Failed => record.review_expires_at.map(|t| t.timestamp()),
+            ImportStatus::Committing | ImportStatus::Committed => None,
+        };
+        Rows { partition, expires_at, owner: record.fingerprint.clone() }
+    }
+
+    /// The partition the rows are in.
+    pub fn partition(&self) -> &str {
+        &self.partition
+    }
+
+    /// A chunk item of these rows: its keys, its TTL while unconfirmed and its owner.
+    fn item<T: Serialize>(&self, kind: &str, value: &T, set: RowSet, index: usize) -> Result<Item, StoreError> {
+        let mut item =
+            to_item(kind, value, &[(PK, self.partition.clone()), (SK, keys::import_chunk_sk(set.prefix(), index))])?;
+        if let Some(at) = self.expires_at {
+            item.insert(keys::EXPIRES_AT.into(), AttributeValue::N(at.to_string()));
+        }
+        if let Some(owner) = &self.owner {
+            item.insert(OWNER.into(), AttributeValue::S(owner.clone()));
+        }
+        Ok(item)
+    }
+}
+
+/// The attribute a chunk names its job's request by (its fingerprint).
+const OWNER: &str = "fingerprint";
+
+/// What a page of chunks holds: each chunk with its index, whether more may follow, and the
+/// indexes of the chunks read that still carry an expiry.
+pub struct ChunkPage {
+    pub chunks: Vec<(usize, Chunk)>,
+    pub more: bool,
+    pub expiring: Vec<usize>,
+}
+
 impl Store {
     pub async fn import(&self, org_id: &str, import_id: &str) -> Result<Option<ImportRecord>, StoreError> {
         self.get(keys::org(org_id), &keys::import_sk(import_id)).await
+    }
+
+    /// The import records of an org among `import_ids` that exist (one request for a few).
+    pub async fn imports(&self, org_id: &str, import_ids: &[String]) -> Result<Vec<ImportRecord>, StoreError> {
+        let sks: Vec<String> = import_ids.iter().map(|id| keys::import_sk(id)).collect();
+        self.get_many(sks.iter().map(|sk| (keys::org(org_id), sk.as_str())).collect()).await
     }
 
     /// Writes an import record: a new one (`expected: None`) or over the status it was read in.
@@ -92,57 +161,118 @@ impl Store {
         }
     }
 
-    /// Stores chunk `index` of an import's rows (a rewrite replaces it).
-    pub async fn put_row_chunk(&self, import_id: &str, index: usize, rows: &[Row]) -> Result<(), StoreError> {
-        let item = to_item(
-            "import_rows",
-            &RowChunk { rows: rows.to_vec() },
-            &[(PK, keys::import_rows(import_id)), (SK, keys::import_chunk_sk(RowSet::File.prefix(), index))],
-        )?;
-        self.put_item(item).await?;
-        Ok(())
+    /// Stores chunk `index` of a set of `rows` as the review makes it: on the condition that it
+    /// is new or already this job's request's (when the job has one). Another request's job
+    /// holding it is an `idempotency_mismatch`, and nothing of it is overwritten.
+    async fn put_chunk(&self, rows: &Rows, set: RowSet, index: usize, item: Item) -> Result<(), Error> {
+        let mut put = self.client.put_item().table_name(&self.table).set_item(Some(item));
+        if let Some(owner) = &rows.owner {
+            put = put
+                .condition_expression("attribute_not_exists(PK) OR #owner = :owner")
+                .expression_attribute_names("#owner", OWNER)
+                .expression_attribute_values(":owner", AttributeValue::S(owner.clone()));
+        }
+        match put.send().await.map_err(StoreError::from_sdk) {
+            Ok(_) => Ok(()),
+            Err(StoreError::ConditionFailed(_)) => {
+                tracing::warn!(partition = %rows.partition, ?set, index, "another request's job holds these rows");
+                Err(DomainError::IdempotencyMismatch.into())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Stores chunk `index` of an import's file rows (see [`Store::put_chunk`]).
+    pub async fn put_row_chunk(&self, rows: &Rows, index: usize, chunk: &[Row]) -> Result<(), Error> {
+        let item = rows.item("import_rows", &RowChunk { rows: chunk.to_vec() }, RowSet::File, index)?;
+        self.put_chunk(rows, RowSet::File, index, item).await
+    }
+
+    /// Stores chunk `index` of a review's rows again, reviewed anew before its commit: while the
+    /// review is unconfirmed (its chunks still expire), so a late rewrite never lands on the rows
+    /// of a commit another attempt started. `Race` when that happened.
+    pub async fn rewrite_row_chunk(&self, rows: &Rows, index: usize, chunk: &[Row]) -> Result<(), Error> {
+        let item = rows.item("import_rows", &RowChunk { rows: chunk.to_vec() }, RowSet::File, index)?;
+        let mut put = self.client.put_item().table_name(&self.table).set_item(Some(item));
+        if rows.expires_at.is_some() {
+            put = put
+                .condition_expression("attribute_exists(#expires)")
+                .expression_attribute_names("#expires", keys::EXPIRES_AT);
+        }
+        match put.send().await.map_err(StoreError::from_sdk) {
+            Ok(_) => Ok(()),
+            Err(StoreError::ConditionFailed(_)) => Err(Race::Changed(Vec::new()).into()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Removes the first `count` chunks of a file's rows (those a refused file had stored before
     /// its refusal was found).
-    pub async fn delete_row_chunks(&self, import_id: &str, count: usize) -> Result<(), StoreError> {
+    pub async fn delete_row_chunks(&self, rows: &Rows, count: usize) -> Result<(), StoreError> {
         let indexes: Vec<usize> = (0..count).collect();
         for batch in indexes.chunks(8) {
-            let deletes = batch.iter().map(|&i| {
-                self.delete_item(keys::import_rows(import_id), keys::import_chunk_sk(RowSet::File.prefix(), i))
-            });
+            let deletes = batch
+                .iter()
+                .map(|&i| self.delete_item(rows.partition.clone(), keys::import_chunk_sk(RowSet::File.prefix(), i)));
             futures::future::try_join_all(deletes).await?;
         }
         Ok(())
     }
 
-    async fn put_release_chunk(&self, import_id: &str, index: usize, emails: &[String]) -> Result<(), StoreError> {
-        let item = to_item(
-            "import_release",
-            &ReleaseChunk { emails: emails.to_vec() },
-            &[(PK, keys::import_rows(import_id)), (SK, keys::import_chunk_sk(RowSet::Release.prefix(), index))],
-        )?;
-        self.put_item(item).await?;
+    async fn put_release_chunk(&self, rows: &Rows, index: usize, emails: &[String]) -> Result<(), Error> {
+        let item = rows.item("import_release", &ReleaseChunk { emails: emails.to_vec() }, RowSet::Release, index)?;
+        self.put_chunk(rows, RowSet::Release, index, item).await
+    }
+
+    /// Keeps the first `count` chunks of `set`: their expiry removed (a confirmed review's rows
+    /// stay with its record). A chunk that is not there is left so.
+    pub async fn keep_chunks(&self, rows: &Rows, set: RowSet, count: usize) -> Result<(), StoreError> {
+        let indexes: Vec<usize> = (0..count).collect();
+        for batch in indexes.chunks(8) {
+            let keeps = batch.iter().map(|&i| self.keep_chunk(rows, set, i));
+            futures::future::try_join_all(keeps).await?;
+        }
         Ok(())
     }
 
-    /// Up to `count` chunks of `set`, from chunk index `from` on, in order; and whether more
-    /// may follow.
-    pub async fn import_chunks(
-        &self,
-        import_id: &str,
-        set: RowSet,
-        from: usize,
-        count: i32,
-    ) -> Result<(Vec<(usize, Chunk)>, bool), Error> {
+    /// Keeps chunks of `set` from the first on until one is not there; how many it kept.
+    pub async fn keep_all_chunks(&self, rows: &Rows, set: RowSet) -> Result<usize, StoreError> {
+        let mut index = 0;
+        while self.keep_chunk(rows, set, index).await? {
+            index += 1;
+        }
+        Ok(index)
+    }
+
+    /// Removes one chunk's expiry; `false` when the chunk is not there.
+    pub async fn keep_chunk(&self, rows: &Rows, set: RowSet, index: usize) -> Result<bool, StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, AttributeValue::S(rows.partition.clone()))
+            .key(SK, AttributeValue::S(keys::import_chunk_sk(set.prefix(), index)))
+            .update_expression("REMOVE #expires")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_names("#expires", keys::EXPIRES_AT);
+        match update.send().await.map_err(StoreError::from_sdk) {
+            Ok(_) => Ok(true),
+            Err(StoreError::ConditionFailed(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Up to `count` chunks of `set`, from chunk index `from` on, in order; whether more may
+    /// follow; and which of them still carry an expiry.
+    pub async fn import_chunks(&self, rows: &Rows, set: RowSet, from: usize, count: i32) -> Result<ChunkPage, Error> {
         let prefix = set.prefix();
         let spec = QuerySpec::table(
-            keys::import_rows(import_id),
+            rows.partition.clone(),
             SortKey::Between(keys::import_chunk_sk(prefix, from), keys::import_chunk_sk(prefix, 999_999)),
         );
         let page = self.query_items(&spec, &PageRequest { limit: count, cursor: None }).await?;
         let more = page.next_cursor.is_some();
-        let mut chunks = Vec::with_capacity(page.items.len());
+        let (mut chunks, mut expiring) = (Vec::with_capacity(page.items.len()), Vec::new());
         for item in page.items {
             let index = item
                 .get(SK)
@@ -150,28 +280,30 @@ impl Store {
                 .and_then(|sk| sk.strip_prefix(prefix))
                 .and_then(|n| n.parse::<usize>().ok())
                 .ok_or_else(|| StoreError::Other("an import chunk without its index".into()))?;
+            if item.contains_key(keys::EXPIRES_AT) {
+                expiring.push(index);
+            }
             let chunk = match set {
                 RowSet::File => Chunk::File(from_item::<RowChunk>(item)?.rows),
                 RowSet::Release => Chunk::Release(from_item::<ReleaseChunk>(item)?.emails),
             };
             chunks.push((index, chunk));
         }
-        Ok((chunks, more))
+        Ok(ChunkPage { chunks, more, expiring })
     }
 
     /// The first `n` rows of the file (what an answer shows), from the chunks that hold them.
-    pub async fn import_rows_head(&self, import_id: &str, n: usize) -> Result<Vec<Row>, Error> {
-        let (chunks, _) =
-            self.import_chunks(import_id, RowSet::File, 0, n.div_ceil(ROWS_PER_CHUNK).max(1) as i32).await?;
-        let rows = chunks.into_iter().flat_map(|(_, c)| match c {
+    pub async fn import_rows_head(&self, rows: &Rows, n: usize) -> Result<Vec<Row>, Error> {
+        let page = self.import_chunks(rows, RowSet::File, 0, n.div_ceil(ROWS_PER_CHUNK).max(1) as i32).await?;
+        let head = page.chunks.into_iter().flat_map(|(_, c)| match c {
             Chunk::File(rows) => rows,
             Chunk::Release(_) => vec![],
         });
-        Ok(rows.take(n).collect())
+        Ok(head.take(n).collect())
     }
 
-    pub async fn import_rows(&self, import_id: &str) -> Result<Vec<Row>, Error> {
-        let spec = QuerySpec::table(keys::import_rows(import_id), SortKey::BeginsWith(RowSet::File.prefix().into()));
+    pub async fn import_rows(&self, rows: &Rows) -> Result<Vec<Row>, Error> {
+        let spec = QuerySpec::table(rows.partition.clone(), SortKey::BeginsWith(RowSet::File.prefix().into()));
         let chunks: Vec<RowChunk> = self.query_all(&spec).await?;
         Ok(chunks.into_iter().flat_map(|c| c.rows).collect())
     }
@@ -194,11 +326,11 @@ struct Progress {
 impl Store {
     /// Records that `rows_done` rows of an import's commit are written; it only moves forward
     /// (a retry that starts again from the first row does not set it back).
-    pub async fn save_progress(&self, import_id: &str, rows_done: u64) -> Result<(), StoreError> {
+    pub async fn save_progress(&self, rows: &Rows, rows_done: u64) -> Result<(), StoreError> {
         let item = to_item(
             "import_progress",
             &Progress { rows_done },
-            &[(PK, keys::import_rows(import_id)), (SK, keys::IMPORT_PROGRESS_SK.into())],
+            &[(PK, rows.partition.clone()), (SK, keys::IMPORT_PROGRESS_SK.into())],
         )?;
         let put = self
             .client
@@ -214,8 +346,8 @@ impl Store {
     }
 
     /// The rows of an import's commit written so far (one small item, not the rows).
-    pub async fn progress(&self, import_id: &str) -> Result<u64, StoreError> {
-        let found: Option<Progress> = self.get(keys::import_rows(import_id), keys::IMPORT_PROGRESS_SK).await?;
+    pub async fn progress(&self, rows: &Rows) -> Result<u64, StoreError> {
+        let found: Option<Progress> = self.get(rows.partition.clone(), keys::IMPORT_PROGRESS_SK).await?;
         Ok(found.map(|p| p.rows_done).unwrap_or(0))
     }
 }
@@ -224,7 +356,7 @@ impl Store {
 /// [`ReleaseWriter::close`] empties the chunks an earlier, longer list left behind.
 pub struct ReleaseWriter<'a> {
     store: &'a Store,
-    import_id: String,
+    rows: Rows,
     pending: Vec<String>,
     written: usize,
     previous: usize,
@@ -232,11 +364,11 @@ pub struct ReleaseWriter<'a> {
 
 impl<'a> ReleaseWriter<'a> {
     /// A writer over a list that held `previous` e-mails before (0 for a new one).
-    pub fn new(store: &'a Store, import_id: &str, previous: usize) -> Self {
-        ReleaseWriter { store, import_id: import_id.into(), pending: Vec::new(), written: 0, previous }
+    pub fn new(store: &'a Store, rows: &Rows, previous: usize) -> Self {
+        ReleaseWriter { store, rows: rows.clone(), pending: Vec::new(), written: 0, previous }
     }
 
-    pub async fn push(&mut self, email: String) -> Result<(), StoreError> {
+    pub async fn push(&mut self, email: String) -> Result<(), Error> {
         self.pending.push(email);
         if self.pending.len() == ROWS_PER_CHUNK {
             self.flush().await?;
@@ -244,22 +376,22 @@ impl<'a> ReleaseWriter<'a> {
         Ok(())
     }
 
-    async fn flush(&mut self) -> Result<(), StoreError> {
+    async fn flush(&mut self) -> Result<(), Error> {
         let chunk = std::mem::take(&mut self.pending);
-        self.store.put_release_chunk(&self.import_id, self.written / ROWS_PER_CHUNK, &chunk).await?;
+        self.store.put_release_chunk(&self.rows, self.written / ROWS_PER_CHUNK, &chunk).await?;
         self.written += chunk.len();
         Ok(())
     }
 
     /// Writes what is left and empties the chunks past it; how many e-mails the list holds.
-    pub async fn close(mut self) -> Result<usize, StoreError> {
+    pub async fn close(mut self) -> Result<usize, Error> {
         if !self.pending.is_empty() {
             self.flush().await?;
         }
         let total = self.written;
         let (from, to) = (total.div_ceil(ROWS_PER_CHUNK), self.previous.div_ceil(ROWS_PER_CHUNK));
         for index in from..to {
-            self.store.put_release_chunk(&self.import_id, index, &[]).await?;
+            self.store.put_release_chunk(&self.rows, index, &[]).await?;
         }
         Ok(total)
     }

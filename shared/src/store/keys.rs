@@ -25,8 +25,10 @@
 //! | `feedback` (an SES bounce or complaint already recorded; TTL `expires_at`) | `ORG#{org}` | `FEEDBACK#{feedback_id}#{email}` | | | |
 //! | `audit` | `ORG#{org}` | `AUDIT#{at}#{entry}` | | | |
 //! | `import` | `ORG#{org}` | `IMPORT#{import}` | | | |
-//! | `import_rows` (review rows in chunks of 1,000, file order) | `IMPORT#{import}` | `ROWS#{chunk:06}` | | | |
-//! | `import_release` (users a sync releases, in chunks) | `IMPORT#{import}` | `RELEASE#{chunk:06}` | | | |
+//! | `import_rows` (review rows in chunks of 1,000, file order; TTL `expires_at` until the review is confirmed) | `ORG#{org}#IMPORT#{import}` | `ROWS#{chunk:06}` | | | |
+//! | `import_release` (users a sync releases, in chunks; TTL as the rows) | `ORG#{org}#IMPORT#{import}` | `RELEASE#{chunk:06}` | | | |
+//! | `import_progress` (how many licences a commit wrote) | `ORG#{org}#IMPORT#{import}` | `PROGRESS` | | | |
+//! | the same three, of an import recorded before rows moved under their org (read, never made anew) | `IMPORT#{import}` | as above | | | |
 //! | `snapshot` (daily usage) | `ORG#{org}` | `SNAPSHOT#{date}` | | | |
 //! | `idempotency` (TTL `expires_at`) | `IDEM#{sha256(sub, key)}` | `IDEM` | | | |
 //!
@@ -59,9 +61,10 @@
 //!   `ORG#{org}/SUPPRESSION#{email}` and `ORG#vendor/SUPPRESSION_GLOBAL#{email}` (two keys a
 //!   recipient); an org's suppressions: `Query ORG#{org} SK begins_with SUPPRESSION`.
 //! - notices, audit, imports of an org, newest first: `Query ORG#{org} SK begins_with NOTICE#|AUDIT#|IMPORT#`.
-//! - an import's rows: `Query IMPORT#{import} SK begins_with ROWS#` (a page of them from a chunk
-//!   on: `SK BETWEEN ROWS#{chunk} AND ROWS#999999`), who a sync releases: `... RELEASE#`;
-//!   snapshots: `Query ORG#{org} SK begins_with SNAPSHOT#`.
+//! - an import's rows: `Query ORG#{org}#IMPORT#{import} SK begins_with ROWS#` (a page of them from
+//!   a chunk on: `SK BETWEEN ROWS#{chunk} AND ROWS#999999`), who a sync releases: `... RELEASE#`
+//!   (an import recorded before rows moved under their org: the same under `IMPORT#{import}`; its
+//!   record says which); snapshots: `Query ORG#{org} SK begins_with SNAPSHOT#`.
 //! - idempotency record: `GetItem IDEM#{hash}/IDEM`, written in the command's own transaction.
 //! - everything a usage report of an org and all orgs below it reads (their org items, running
 //!   counts, unexpired lots and overage state): one `Query GSI4 TREE#{root} GSI4SK begins_with
@@ -247,8 +250,15 @@ pub fn import_sk(import_id: &str) -> String {
     format!("IMPORT#{import_id}")
 }
 
-/// The partition of an import's rows (its file's rows and the users a sync releases).
-pub fn import_rows(import_id: &str) -> String {
+/// The partition of an import's rows (its file's rows, the users a sync releases and the
+/// commit's progress), under its org: two orgs' imports never share one, whatever their ids.
+pub fn import_rows(org_id: &str, import_id: &str) -> String {
+    format!("ORG#{org_id}#IMPORT#{import_id}")
+}
+
+/// The partition the rows of an import recorded before rows moved under their org were kept in
+/// (still read, and finished, for those imports; never made for a new one).
+pub fn legacy_import_rows(import_id: &str) -> String {
     format!("IMPORT#{import_id}")
 }
 
@@ -262,11 +272,11 @@ pub fn import_release_prefix() -> &'static str {
     "RELEASE#"
 }
 
-/// Chunk `index` of an import's rows under `prefix` ([`import_rows_prefix`] or
-/// [`import_release_prefix`]): six digits, so chunks sort in order.
 /// The small item a commit's progress is read from (`rows_done`), beside the import's rows.
 pub const IMPORT_PROGRESS_SK: &str = "PROGRESS";
 
+/// Chunk `index` of an import's rows under `prefix` ([`import_rows_prefix`] or
+/// [`import_release_prefix`]): six digits, so chunks sort in order.
 pub fn import_chunk_sk(prefix: &str, index: usize) -> String {
     format!("{prefix}{index:06}")
 }
@@ -357,6 +367,13 @@ mod tests {
     fn shards_are_stable_and_bounded() {
         assert_eq!(shard("lot-1"), shard("lot-1"));
         assert!((0..200).all(|i| shard(&format!("id{i}")) < DUE_SHARDS));
+    }
+
+    #[test]
+    fn two_orgs_never_share_an_import_partition() {
+        assert_ne!(import_rows("a", "imp_1"), import_rows("b", "imp_1"));
+        assert_ne!(import_rows("a", "imp_1"), org("a"));
+        assert_eq!(legacy_import_rows("imp_1"), "IMPORT#imp_1");
     }
 
     #[test]

@@ -5,9 +5,10 @@
 //!
 //! The due work is taken org by org: an org's notices, lots, licences and enrolments in that
 //! order, its later steps left for the retry when one fails. One org's failure (an error, or a
-//! race lost more often than [`RACE_ATTEMPTS`]) does not stop the others; once every org was
-//! tried the sweep fails naming what it could not finish, so the schedule's retry picks it up,
-//! and the guards make that retry do only what is left.
+//! race lost more often than [`RACE_ATTEMPTS`]) does not stop the others: it is named in the
+//! report's `failed` with its step and reason, and once every org was tried the invocation fails
+//! naming it ([`super::report`]), so the schedule's retry picks it up, and the guards make that
+//! retry do only what is left.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -15,7 +16,7 @@ use std::future::Future;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use super::{raced, recipients};
+use super::{raced, recipients, Failed, Reported};
 use crate::command::new_id;
 use crate::domain::decide::expire as decide;
 use crate::domain::enrolment::Enrolment;
@@ -46,6 +47,18 @@ pub struct ExpireReport {
     pub enrolments_ended: usize,
     /// Users counted off the active users because their last live enrolment ended.
     pub users_inactive: usize,
+    /// The orgs whose sweep stopped at a step, left for the next run.
+    pub failed: Vec<Failed>,
+}
+
+impl Reported for ExpireReport {
+    const SWEEP: &'static str = "expire";
+    fn failed(&self) -> &[Failed] {
+        &self.failed
+    }
+    fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
 }
 
 /// What is due in one org.
@@ -55,21 +68,13 @@ struct OrgDue {
     enrolments: Vec<Enrolment>,
 }
 
-/// The step of an org's sweep that failed, and why.
-#[derive(Debug)]
-struct OrgFailure {
-    org_id: String,
-    step: &'static str,
-    error: Error,
-}
-
 pub async fn expire(app: &App, now: DateTime<Utc>) -> Result<ExpireReport, Error> {
     expire_orgs(app, now, None).await
 }
 
 /// The sweep of [`expire`] over the orgs `only` names (`None`: every org due). The local
 /// server's `/dev/sweeps/expire?org=` runs it for one org, so tests that share a table sweep
-/// their own org and no other test's.
+/// their own org and no other test's. An org that fails is in the report's `failed`.
 pub async fn expire_orgs(app: &App, now: DateTime<Utc>, only: Option<&str>) -> Result<ExpireReport, Error> {
     let store = &app.store;
     let (due, enrolments, items_read) = store.due_until(now + Duration::hours(REMINDER_HOURS)).await?;
@@ -85,37 +90,15 @@ pub async fn expire_orgs(app: &App, now: DateTime<Utc>, only: Option<&str>) -> R
     if let Some(only) = only {
         by_org.retain(|org_id, _| org_id == only);
     }
-    let mut failures = Vec::new();
     for (org_id, work) in &by_org {
         let mut step = "org";
         if let Err(error) = sweep_org(store, org_id, work, now, &mut report, &mut step).await {
-            tracing::error!(org_id, step, error = %error, "expire sweep: an org's step failed; the other orgs go on");
-            failures.push(OrgFailure { org_id: org_id.clone(), step, error });
+            let failed = Failed::new(ExpireReport::SWEEP, org_id, None, step, &error);
+            report.failed.push(failed);
         }
     }
-    if failures.is_empty() {
-        tracing::info!(?report, "expire sweep");
-        return Ok(report);
-    }
-    tracing::error!(?report, failed = failures.len(), "expire sweep: done but for the failed orgs");
-    Err(StoreError::Other(failure_message(&report, &failures)).into())
-}
-
-/// The sentence a failed sweep reports: each org and step it could not finish, and what it did.
-fn failure_message(report: &ExpireReport, failures: &[OrgFailure]) -> String {
-    let each: Vec<String> =
-        failures.iter().map(|f| format!("org {} at its {} step ({})", f.org_id, f.step, f.error)).collect();
-    format!(
-        "the expire sweep at {} could not finish {} org(s), left for the retry: {}; every other org was swept \
-         ({} notices sent, {} lots, {} licences and {} enrolments expired)",
-        report.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        failures.len(),
-        each.join("; "),
-        report.notices_sent,
-        report.lots_expired,
-        report.licences_expired,
-        report.enrolments_ended,
-    )
+    tracing::info!(?report, "expire sweep");
+    Ok(report)
 }
 
 /// One org's due work: notices first (while nothing of a day has left the index, its list is
@@ -274,29 +257,4 @@ fn lost_race(email: &str, what: &str) -> Error {
         "the {what} write for {email} lost its race to a concurrent change {RACE_ATTEMPTS} times; still due"
     ))
     .into()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_failed_sweep_names_each_org_and_step_and_what_it_did() {
-        let report = ExpireReport {
-            now: "2027-01-15T09:00:00Z".parse().unwrap(),
-            notices_sent: 2,
-            licences_expired: 6,
-            enrolments_ended: 1,
-            ..Default::default()
-        };
-        let failures = [
-            OrgFailure { org_id: "c".into(), step: "enrolments", error: lost_race("a@c.example", "enrolments") },
-            OrgFailure { org_id: "e".into(), step: "notices", error: StoreError::Other("boom".into()).into() },
-        ];
-        let message = failure_message(&report, &failures);
-        assert!(message.contains("2027-01-15T09:00:00Z") && message.contains("could not finish 2 org(s)"), "{message}");
-        assert!(message.contains("org c at its enrolments step (store error: the enrolments write for a@c.example lost its race to a concurrent change 3 times; still due)"), "{message}");
-        assert!(message.contains("org e at its notices step (store error: boom)"), "{message}");
-        assert!(message.contains("2 notices sent, 0 lots, 6 licences and 1 enrolments expired"), "{message}");
-    }
 }

@@ -1,8 +1,11 @@
 //! Publishes stored notices as EventBridge events (`source` `seatkeeper`, `detail-type` the
 //! kind) so the vendor's platform can send the e-mails. Triggered by the table's stream: a notice
-//! is published after it is stored, never instead of it. A failed entry is reported back as a
-//! batch item failure, so Lambda retries from that record on: a notice may be published more
-//! than once, never lost, and never stored twice. Consumers de-duplicate on `notice_id`.
+//! is published after it is stored, never instead of it. Each notice is its own unit: one that
+//! cannot be published (or read) is logged at ERROR and reported back as a batch item failure,
+//! and every other notice of the batch is published all the same — a call refused whole (one
+//! entry too large, say) is sent again entry by entry, so only the bad entry fails. Lambda
+//! retries from the first failed record on: a notice may be published more than once, never
+//! lost, and never stored twice. Consumers de-duplicate on `notice_id`.
 
 use aws_lambda_events::dynamodb::Event;
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
@@ -14,8 +17,9 @@ pub const SOURCE: &str = "seatkeeper";
 /// PutEvents takes at most ten entries a call.
 const ENTRIES_PER_CALL: usize = 10;
 
-/// The notices a stream batch carries, with the sequence number of their record.
-pub fn notices(event: &Event) -> Vec<(String, Notice)> {
+/// The notices a stream batch carries, with the sequence number of their record; a notice record
+/// that cannot be read comes with why.
+pub fn notices(event: &Event) -> Vec<(String, Result<Notice, String>)> {
     event
         .records
         .iter()
@@ -26,9 +30,10 @@ pub fn notices(event: &Event) -> Vec<(String, Notice)> {
                 .get("type")
                 .is_some_and(|t| matches!(t, serde_dynamo::AttributeValue::S(s) if s == "notice"))
         })
-        .filter_map(|r| {
-            let notice: Notice = serde_dynamo::from_item(r.change.new_image.clone()).ok()?;
-            Some((r.change.sequence_number.clone().unwrap_or_default(), notice))
+        .map(|r| {
+            let notice = serde_dynamo::from_item::<_, Notice>(r.change.new_image.clone())
+                .map_err(|e| format!("a notice record that cannot be read: {e}"));
+            (r.change.sequence_number.clone().unwrap_or_default(), notice)
         })
         .collect()
 }
@@ -44,27 +49,57 @@ fn entry(bus: &str, notice: &Notice) -> PutEventsRequestEntry {
         .build()
 }
 
-/// Publishes the notices of a stream batch in order; the first that could not be published is
-/// reported (with everything after it) for Lambda to retry.
+/// Publishes the notices of a stream batch, ten to a call, each notice on its own: those that
+/// could not be published (or read) are reported, each once, for Lambda to retry; the rest are
+/// published.
 pub async fn publish(client: &aws_sdk_eventbridge::Client, bus: &str, event: &Event) -> DynamoDbEventResponse {
-    let notices = notices(event);
-    let mut response = DynamoDbEventResponse::default();
-    for batch in notices.chunks(ENTRIES_PER_CALL) {
-        let entries: Vec<_> = batch.iter().map(|(_, n)| entry(bus, n)).collect();
-        let first_failed = match client.put_events().set_entries(Some(entries)).send().await {
-            Ok(out) if out.failed_entry_count() == 0 => None,
-            Ok(out) => out.entries().iter().position(|e| e.error_code().is_some()).or(Some(0)),
-            Err(e) => {
-                tracing::warn!(error = %aws_sdk_eventbridge::error::DisplayErrorContext(&e), "publishing notices failed");
-                Some(0)
-            }
-        };
-        if let Some(i) = first_failed {
-            let mut failure = DynamoDbBatchItemFailure::default();
-            failure.item_identifier = Some(batch[i].0.clone());
-            response.batch_item_failures.push(failure);
-            return response;
+    let mut failed: Vec<(String, String)> = Vec::new();
+    let mut readable = Vec::new();
+    for (sequence, notice) in notices(event) {
+        match notice {
+            Ok(notice) => readable.push((sequence, notice)),
+            Err(why) => failed.push((sequence, why)),
         }
+    }
+    for batch in readable.chunks(ENTRIES_PER_CALL) {
+        let entries: Vec<_> = batch.iter().map(|(_, n)| entry(bus, n)).collect();
+        match client.put_events().set_entries(Some(entries)).send().await {
+            Ok(out) if out.failed_entry_count() == 0 => {}
+            Ok(out) => {
+                for (i, result) in out.entries().iter().enumerate() {
+                    if let (Some(code), Some((sequence, _))) = (result.error_code(), batch.get(i)) {
+                        let why = format!("{code}: {}", result.error_message().unwrap_or_default());
+                        failed.push((sequence.clone(), why));
+                    }
+                }
+            }
+            // The call was refused whole: each entry on its own, so only a bad one fails.
+            Err(e) => {
+                let why = aws_sdk_eventbridge::error::DisplayErrorContext(&e).to_string();
+                tracing::warn!(error = %why, entries = batch.len(), "a PutEvents call was refused; its entries are sent one by one");
+                for (sequence, notice) in batch {
+                    let alone = client.put_events().entries(entry(bus, notice)).send().await;
+                    match alone {
+                        Ok(out) if out.failed_entry_count() == 0 => {}
+                        Ok(out) => {
+                            let result = out.entries().first();
+                            let code = result.and_then(|r| r.error_code()).unwrap_or("failed");
+                            let message = result.and_then(|r| r.error_message()).unwrap_or_default();
+                            failed.push((sequence.clone(), format!("{code}: {message}")));
+                        }
+                        Err(e) => failed
+                            .push((sequence.clone(), aws_sdk_eventbridge::error::DisplayErrorContext(&e).to_string())),
+                    }
+                }
+            }
+        }
+    }
+    let mut response = DynamoDbEventResponse::default();
+    for (sequence, why) in failed {
+        tracing::error!(%sequence, error = %why, "a notice was not published; the stream delivers it again, the others went on");
+        let mut failure = DynamoDbBatchItemFailure::default();
+        failure.item_identifier = Some(sequence);
+        response.batch_item_failures.push(failure);
     }
     response
 }

@@ -3,6 +3,11 @@
 //! ([`decide::renew`]). Every write is conditional on the user's version, so a replayed or
 //! concurrent sweep finds the user renewed (its next date a year on) or ended, and never debits
 //! twice.
+//!
+//! Each org, and each user in it, is decided on its own: a user whose renewal cannot be written
+//! (its change set refused, or a race lost [`RACE_ATTEMPTS`] times) or an org that cannot be read
+//! is named in the report's `failed` and stays due for the next run; every other user and org
+//! is renewed.
 
 use std::collections::BTreeMap;
 
@@ -10,7 +15,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use serde_json::json;
 
-use super::{raced, recipients};
+use super::{raced, recipients, Failed, Reported};
 use crate::command::new_id;
 use crate::domain::decide::renewal::{self as decide, Due, Outcome, Renewed};
 use crate::domain::notice::{Notice, NoticeKind};
@@ -19,7 +24,7 @@ use crate::domain::policy::Policy;
 use crate::domain::renewal;
 use crate::domain::seats::Reuse;
 use crate::domain::user::User;
-use crate::store::{Error, Store};
+use crate::store::{Error, Store, StoreError};
 use crate::App;
 
 /// How often one user is decided against concurrent changes before the sweep leaves it.
@@ -34,6 +39,18 @@ pub struct RenewalReport {
     pub not_renewable: Vec<String>,
     pub blocked: Vec<String>,
     pub notices_sent: usize,
+    /// The users (or orgs) left for the next run, each with its step and reason.
+    pub failed: Vec<Failed>,
+}
+
+impl Reported for RenewalReport {
+    const SWEEP: &'static str = "renewal";
+    fn failed(&self) -> &[Failed] {
+        &self.failed
+    }
+    fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
 }
 
 pub async fn renewal(app: &App, now: DateTime<Utc>) -> Result<RenewalReport, Error> {
@@ -46,32 +63,66 @@ pub async fn renewal(app: &App, now: DateTime<Utc>) -> Result<RenewalReport, Err
         by_org.entry(u.org_id.clone()).or_default().push(u);
     }
     for (org_id, users) in by_org {
-        let Some(org) = store.org(&org_id).await? else { continue };
-        let policy = store.policy(&org).await?;
-        let mut blocked: BTreeMap<NaiveDate, Vec<String>> = BTreeMap::new();
-        for user in users {
-            // A lost race means another sweep decided this user: read it again and decide anew.
-            let mut current = user;
-            for _ in 0..RACE_ATTEMPTS {
-                match renew_one(store, &org, &policy, &current, now).await {
-                    Err(e) if raced(&e) => match store.user(&org_id, &current.email).await? {
-                        Some(fresh) => current = fresh,
-                        None => break,
-                    },
-                    done => {
-                        // Counted once written.
-                        if let Some(renewed) = done? {
-                            record(&mut report, &mut blocked, &current.email, renewed);
-                        }
-                        break;
-                    }
-                }
-            }
+        if let Err((step, e)) = renew_org(store, &org_id, users, now, &mut report).await {
+            report.failed.push(Failed::new(RenewalReport::SWEEP, &org_id, None, step, &e));
         }
-        report.notices_sent += notify_blocked(store, &org, &policy, blocked, now).await?;
     }
     tracing::info!(?report, "renewal sweep");
     Ok(report)
+}
+
+/// One org's due users, each on its own (a user that fails is named in the report and the
+/// others go on), then its `renewal_blocked` notices. An error of the org itself (it, or its
+/// policy, cannot be read; its notices cannot be stored) with the step it stopped at.
+async fn renew_org(
+    store: &Store,
+    org_id: &str,
+    users: Vec<User>,
+    now: DateTime<Utc>,
+    report: &mut RenewalReport,
+) -> Result<(), (&'static str, Error)> {
+    let Some(org) = store.org(org_id).await.map_err(|e| ("org", e.into()))? else {
+        tracing::warn!(org_id, users = users.len(), "users due for renewal in an org that is not there");
+        return Ok(());
+    };
+    let policy = store.policy(&org).await.map_err(|e| ("policy", e.into()))?;
+    let mut blocked: BTreeMap<NaiveDate, Vec<String>> = BTreeMap::new();
+    for user in users {
+        match renew_until_won(store, &org, &policy, user.clone(), now).await {
+            Ok(Some(renewed)) => record(report, &mut blocked, &user.email, renewed),
+            Ok(None) => {}
+            Err(e) => report.failed.push(Failed::new(RenewalReport::SWEEP, org_id, Some(&user.email), "renew", &e)),
+        }
+    }
+    report.notices_sent += notify_blocked(store, &org, &policy, blocked, now).await.map_err(|e| ("notices", e))?;
+    Ok(())
+}
+
+/// One user's renewal; a lost race means another sweep (or a change) got there first: the user
+/// is read again and decided anew, up to [`RACE_ATTEMPTS`] times, then it is a failure (still
+/// due). `None` when nothing was due (or the user is gone).
+async fn renew_until_won(
+    store: &Store,
+    org: &Org,
+    policy: &Policy,
+    user: User,
+    now: DateTime<Utc>,
+) -> Result<Option<Renewed>, Error> {
+    let mut current = user;
+    for _ in 0..RACE_ATTEMPTS {
+        match renew_one(store, org, policy, &current, now).await {
+            Err(e) if raced(&e) => match store.user(&org.org_id, &current.email).await? {
+                Some(fresh) => current = fresh,
+                None => return Ok(None),
+            },
+            done => return done,
+        }
+    }
+    Err(StoreError::Other(format!(
+        "the renewal of {} lost its race to a concurrent change {RACE_ATTEMPTS} times; still due",
+        current.email
+    ))
+    .into())
 }
 
 /// One user's renewal: its enrolments and what its due renewal is decided on are read, the

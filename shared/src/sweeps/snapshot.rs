@@ -2,6 +2,9 @@
 //! snapshots the overage state. An `overage` notice when an overage starts; an `upgrade_due`
 //! notice when a major overage has lasted 24 hours, with the next tier and the pro-rata fraction
 //! of the licence year left. Both at most once per overage (guarded by the day it began).
+//!
+//! Each org is snapshot on its own (and each usage tree read on its own): an org that fails is
+//! named in the report's `failed` and tried again by the next run; the others are done.
 
 use std::collections::HashMap;
 
@@ -9,7 +12,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::recipients;
+use super::{recipients, Failed, Reported};
 use crate::command::new_id;
 use crate::domain::notice::{Notice, NoticeKind};
 use crate::domain::org::{Org, OrgKind};
@@ -22,40 +25,68 @@ pub struct SnapshotReport {
     pub now: DateTime<Utc>,
     pub orgs: usize,
     pub notices_sent: usize,
+    /// The orgs left for the next run, each with its step and reason.
+    pub failed: Vec<Failed>,
+}
+
+impl Reported for SnapshotReport {
+    const SWEEP: &'static str = "snapshot";
+    fn failed(&self) -> &[Failed] {
+        &self.failed
+    }
+    fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
 }
 
 pub async fn snapshot(app: &App, now: DateTime<Utc>) -> Result<SnapshotReport, Error> {
     let store = &app.store;
     let orgs = store.all_orgs().await?;
-    let (own, subtree) = figures(store, &orgs, now).await?;
-    let mut report = SnapshotReport { now, orgs: orgs.len(), notices_sent: 0 };
+    let mut report = SnapshotReport { now, orgs: orgs.len(), ..Default::default() };
+    let (own, subtree) = figures(store, &orgs, now, &mut report).await;
     for org in &orgs {
+        if report.failed.iter().any(|f| f.org_id == org.org_id) {
+            continue; // its usage tree could not be read: named in the report already
+        }
         let own = own.get(&org.org_id).copied().unwrap_or_default();
         let subtree = subtree.get(&org.org_id).copied().unwrap_or_default();
-        report.notices_sent += snapshot_org(store, org, own, subtree, now).await?;
+        match snapshot_org(store, org, own, subtree, now).await {
+            Ok(sent) => report.notices_sent += sent,
+            Err(e) => report.failed.push(Failed::new(SnapshotReport::SWEEP, &org.org_id, None, "snapshot", &e)),
+        }
     }
     tracing::info!(?report, "usage snapshot");
     Ok(report)
 }
 
-/// Every org's own and subtree figures, one usage tree at a time.
+/// Every org's own and subtree figures, one usage tree at a time; the orgs of a tree that
+/// cannot be read are named in `report` (and have no figures).
 async fn figures(
     store: &Store,
     orgs: &[Org],
     now: DateTime<Utc>,
-) -> Result<(HashMap<String, Figures>, HashMap<String, Figures>), Error> {
+    report: &mut SnapshotReport,
+) -> (HashMap<String, Figures>, HashMap<String, Figures>) {
     let mut roots: Vec<&str> = orgs.iter().map(|o| o.root()).collect();
     roots.sort();
     roots.dedup();
     let mut own = HashMap::new();
     let mut subtree = HashMap::new();
     for root in roots {
-        let tree = store.whole_tree(root).await?;
+        let tree = match store.whole_tree(root).await {
+            Ok(tree) => tree,
+            Err(e) => {
+                for org in orgs.iter().filter(|o| o.root() == root) {
+                    report.failed.push(Failed::new(SnapshotReport::SWEEP, &org.org_id, None, "usage tree", &e));
+                }
+                continue;
+            }
+        };
         let figures = usage::tree_figures(&[], &tree.orgs, &tree.counters, &tree.lots, now);
         own.extend(figures.own);
         subtree.extend(figures.subtree);
     }
-    Ok((own, subtree))
+    (own, subtree)
 }
 
 /// Records one org's snapshot of the day and its overage state, and sends the notices a

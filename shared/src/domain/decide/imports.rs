@@ -14,14 +14,15 @@ use crate::domain::allocation::{self, Balance, Reservation};
 use crate::domain::audit::AuditEntry;
 use crate::domain::auth::Principal;
 use crate::domain::change::{Change, Decision};
-use crate::domain::import::{ImportRecord, ImportStatus, Mode, Row, Source, Summary};
+use crate::domain::import::{ImportRecord, ImportStatus, Mode, Row, Source, Summary, REVIEW_KEPT_DAYS};
 use crate::domain::org::Org;
 use crate::domain::policy::Policy;
 use crate::domain::seats::{self, CounterChange};
 use crate::domain::user::{self, User};
 use crate::domain::DomainError;
 
-/// A new record, `reviewed`, with nothing read into it yet.
+/// A new record, `reviewed`, with nothing read into it yet: its rows kept under its org, for
+/// [`REVIEW_KEPT_DAYS`] unless it is confirmed.
 pub fn new_record(
     import_id: String,
     org_id: &str,
@@ -49,7 +50,27 @@ pub fn new_record(
         reservation: None,
         background: false,
         handovers: 0,
+        rows_in_org: true,
+        fingerprint: None,
+        review_expires_at: Some(now + chrono::Duration::days(REVIEW_KEPT_DAYS)),
     }
+}
+
+/// A review may be confirmed until its rows expire; after that it is refused as too old (its
+/// rows may be gone already, or go at any moment: the table removes expired items late).
+pub fn confirmable(record: &ImportRecord, now: DateTime<Utc>) -> Result<(), DomainError> {
+    let Some(until) = record.review_expires_at.filter(|_| record.review_expired(now)) else { return Ok(()) };
+    let (what, again) = match record.source {
+        Source::Allocation => {
+            (format!("allocation {}", record.import_id), "allocate again (under a new Idempotency-Key)")
+        }
+        Source::Api | Source::S3 => (format!("the review of import {}", record.import_id), "send the file again"),
+    };
+    Err(DomainError::ReviewExpired(format!(
+        "{what} is too old to confirm: it was made at {} and a review is kept {REVIEW_KEPT_DAYS} days (until {}); {again}",
+        record.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    )))
 }
 
 /// The record of a file that is refused: `failed`, saying why.
@@ -110,6 +131,8 @@ pub fn reserve(
     next.status = ImportStatus::Committing;
     next.summary = fresh.clone();
     next.reservation = Some(reservation);
+    // Confirmed: its rows are kept (the commit clears their expiry).
+    next.review_expires_at = None;
     changes.push(Change::Import { record: next.clone(), expected: Some(ImportStatus::Reviewed) });
     Ok(Decision::new(changes, next))
 }
@@ -244,6 +267,22 @@ mod tests {
         record.status = ImportStatus::Committing;
         record.reservation = Some(reservation);
         record
+    }
+
+    #[test]
+    fn a_review_is_confirmable_until_its_rows_expire_and_then_refused_as_too_old() {
+        let made = at("2026-02-01T00:00:00Z");
+        let record = new_record("imp_1".into(), "c", Source::Api, Mode::Renew, "cm@c.test", made);
+        let until = made + chrono::Duration::days(REVIEW_KEPT_DAYS);
+        assert_eq!(record.review_expires_at, Some(until));
+        assert!(record.rows_in_org);
+        assert_eq!(confirmable(&record, until - chrono::Duration::seconds(1)), Ok(()));
+        let e = confirmable(&record, until).unwrap_err();
+        assert_eq!(e.code(), "review_expired");
+        assert!(e.to_string().contains("too old") && e.to_string().contains("14 days"), "{e}");
+        // A record written before reviews expired has no such bound.
+        let legacy = ImportRecord { review_expires_at: None, rows_in_org: false, ..record };
+        assert_eq!(confirmable(&legacy, until + chrono::Duration::days(400)), Ok(()));
     }
 
     #[test]
