@@ -10,6 +10,7 @@ pub mod app;
 pub mod command;
 pub mod deploy;
 pub mod domain;
+pub mod files;
 pub mod handlers;
 pub mod http;
 pub mod imports;

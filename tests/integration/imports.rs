@@ -87,7 +87,7 @@ async fn every_fixture_reads_as_expected() {
     }
     let too_big = upload(&env, "c", "", &long_line, at).await;
     assert_eq!((too_big.status, too_big.code()), (413, "payload_too_large"));
-    let long_but_allowed = seatkeeper::domain::import::read(&long_line[..], None).unwrap_err();
+    let long_but_allowed = seatkeeper::files::read(&long_line[..], None).unwrap_err();
     assert!(long_but_allowed.to_string().contains("line 1"), "{long_but_allowed}");
     assert_eq!(env.partition("ORG#c").await.len(), imports_before, "a refused file leaves nothing behind");
     let bad_mode = upload(&env, "c", "?mode=replace", &fixture("comma.csv"), at).await;
@@ -100,11 +100,11 @@ fn a_hundred_thousand_rows_read_and_one_more_is_refused() {
     for i in 0..100_000 {
         text.push_str(&format!("user{i}@c.example\n"));
     }
-    let file = seatkeeper::domain::import::read(text.as_bytes(), None).unwrap();
+    let file = seatkeeper::files::read(text.as_bytes(), None).unwrap();
     assert_eq!(file.cells.len(), 100_000);
     assert_eq!(file.cells.last().unwrap(), &(100_001, "user99999@c.example".to_string()));
     text.push_str("one.more@c.example\n");
-    let err = seatkeeper::domain::import::read(text.as_bytes(), None).unwrap_err();
+    let err = seatkeeper::files::read(text.as_bytes(), None).unwrap_err();
     assert!(err.to_string().contains("line 100002") && err.to_string().contains("100000"), "{err}");
 }
 
@@ -812,7 +812,8 @@ async fn a_long_confirm_answers_202_and_the_job_runner_finishes_it_once() {
 
 #[test]
 fn a_file_on_s3_may_have_a_million_rows_read_a_chunk_at_a_time() {
-    use seatkeeper::domain::import::{read_chunks, CELLS_PER_CHUNK, MAX_ROWS, MAX_S3_ROWS};
+    use seatkeeper::domain::import::{CELLS_PER_CHUNK, MAX_ROWS, MAX_S3_ROWS};
+    use seatkeeper::files::read_chunks;
     let mut text = String::from("email\n");
     for i in 0..MAX_S3_ROWS {
         text.push_str(&format!("u{i}@c.example\n"));

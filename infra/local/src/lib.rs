@@ -439,7 +439,8 @@ async fn dev_s3_import(server: &LocalServer, rest: &str, headers: &http::HeaderM
     else {
         return plain_error(404, "not_found", "use /dev/s3/imports/{org_id}/{name}");
     };
-    use seatkeeper::domain::import::{is_xlsx_media_type, XLSX_MEDIA_TYPE, ZIP_SIGNATURE};
+    use seatkeeper::domain::import::{XLSX_MEDIA_TYPE, ZIP_SIGNATURE};
+    use seatkeeper::files::is_xlsx_media_type;
     let lower = name.to_ascii_lowercase();
     let workbook = lower.ends_with(".xlsx")
         || headers.get("content-type").and_then(|v| v.to_str().ok()).is_some_and(is_xlsx_media_type)

@@ -14,11 +14,12 @@ use crate::domain::audit::AuditEntry;
 use crate::domain::auth::Principal;
 use crate::domain::change::Change;
 use crate::domain::decide::imports as decide;
-use crate::domain::import::{self, Header, ImportRecord, ImportStatus, Mode, RowOutcome, Source};
+use crate::domain::import::{self, ImportRecord, ImportStatus, Mode, RowOutcome, Source};
 use crate::domain::org::Org;
 use crate::domain::user::User;
 use crate::domain::validate;
 use crate::domain::DomainError;
+use crate::files::Header;
 use crate::store::imports::Rows;
 use crate::store::{Error, Race, Store};
 

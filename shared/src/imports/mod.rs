@@ -27,10 +27,11 @@ use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::domain::import::{self, Cell, Header, ImportRecord, ImportStatus, Reviewer, Row};
+use crate::domain::import::{self, Cell, ImportRecord, ImportStatus, Reviewer, Row};
 use crate::domain::org::Org;
 use crate::domain::user::User;
 use crate::domain::DomainError;
+use crate::files::{self, Header};
 use crate::store::imports::{Chunk, RowSet, Rows};
 use crate::store::{Error, PageRequest, Read, ReleaseWriter, Store, StoreError};
 
@@ -46,7 +47,7 @@ pub(crate) struct Reading {
 /// Chunks of cells in flight between the reader and the review.
 const CHUNKS_IN_FLIGHT: usize = 2;
 
-/// Reads `input` on a thread of its own (CSV streams; see [`import::read_any_chunks`]) and
+/// Reads `input` on a thread of its own (CSV streams; see [`files::read_any_chunks`]) and
 /// reviews it a chunk at a time as it comes; see [`review_chunks`].
 pub(crate) async fn review_file<R: std::io::Read + Send + 'static>(
     store: &Store,
@@ -59,7 +60,7 @@ pub(crate) async fn review_file<R: std::io::Read + Send + 'static>(
     let (tx, rx) = mpsc::channel::<Vec<Cell>>(CHUNKS_IN_FLIGHT);
     let reader = tokio::task::spawn_blocking(move || {
         let Reading { media_type, email_column, max_bytes, max_rows } = reading;
-        import::read_any_chunks(input, media_type.as_deref(), email_column.as_deref(), max_bytes, max_rows, &mut |c| {
+        files::read_any_chunks(input, media_type.as_deref(), email_column.as_deref(), max_bytes, max_rows, &mut |c| {
             tx.blocking_send(c).map_err(|_| DomainError::Conflict("the review stopped".into()))
         })
     });
