@@ -128,7 +128,8 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
-    attempt(policy, Level::Command, op).await
+    // Boxed: the futures of a command nest deep enough to overflow the compiler's layout queries.
+    Box::pin(attempt(policy, Level::Command, op)).await
 }
 
 /// Sends one request (`op`) again while it is throttled or fails transiently, up to the policy's
@@ -139,7 +140,7 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
-    attempt(policy, Level::Request, op).await
+    Box::pin(attempt(policy, Level::Request, op)).await
 }
 
 /// The one retry loop.
