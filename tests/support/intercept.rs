@@ -191,8 +191,8 @@ impl Intercept for KeyLog {
 }
 
 /// Faults DynamoDB Local never produces on its own, injected into what a client sends or is
-/// answered: for the first `times` `BatchGetItem` answers, every other item found is taken out
-/// and its key handed back as unprocessed (as a throttled table answers); for the first `races`
+/// answered: for the first `times` `BatchGetItem` answers, half the items found (at least one) are
+/// taken out and their keys handed back as unprocessed (as a throttled table answers); for the first `races`
 /// transactions, a condition on an item that is not there is added, so DynamoDB Local cancels
 /// the transaction with `ConditionalCheckFailed` (as a concurrent writer would make it).
 #[derive(Debug, Clone, Default)]
@@ -253,11 +253,11 @@ impl Intercept for Faults {
         let Some(Ok(output)) = context.output_or_error_mut() else { return Ok(()) };
         let Some(out) = output.downcast_mut::<BatchGetItemOutput>() else { return Ok(()) };
         let Some(responses) = out.responses.as_mut() else { return Ok(()) };
-        let Some((table, found)) = responses.iter_mut().find(|(_, found)| found.len() > 1) else { return Ok(()) };
+        let Some((table, found)) = responses.iter_mut().find(|(_, found)| !found.is_empty()) else { return Ok(()) };
         if !take_one(&self.unprocessed) {
             return Ok(());
         }
-        let held_back: Vec<Item> = (0..found.len() / 2).map(|i| found.remove(i)).collect();
+        let held_back: Vec<Item> = found.split_off(found.len() / 2);
         let keys = held_back
             .iter()
             .map(|item| {

@@ -225,19 +225,23 @@ pub fn classify_cancellation<'a>(reasons: impl IntoIterator<Item = (Option<&'a s
 /// The class of any AWS SDK call's failure: a service's answer by [`classify`]; a timeout, a
 /// connection that failed or dropped, or an answer that could not be read is transient; a
 /// request that could not be built is permanent.
-pub fn classify_sdk<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> Class {
+pub fn classify_sdk<E: ProvideErrorMetadata + std::fmt::Debug>(err: &SdkError<E, HttpResponse>) -> Class {
     match err {
         SdkError::ServiceError(se) => {
             let status = se.raw().status().as_u16();
             let e = se.err();
-            classify(e.code().unwrap_or_default(), Some(status), e.message().unwrap_or_default())
+            // A modeled error made without its response's metadata (a stubbed client) has no
+            // code: its variant's name is the code.
+            let variant = format!("{e:?}");
+            let code = e.code().unwrap_or_else(|| variant.split(['(', ' ', '{']).next().unwrap_or_default());
+            classify(code, Some(status), e.message().unwrap_or_default())
         }
         SdkError::ConstructionFailure(_) => Class::Permanent,
         _ => Class::Transient,
     }
 }
 
-impl<E: ProvideErrorMetadata> Classify for SdkError<E, HttpResponse> {
+impl<E: ProvideErrorMetadata + std::fmt::Debug> Classify for SdkError<E, HttpResponse> {
     fn class(&self) -> Class {
         classify_sdk(self)
     }
