@@ -152,7 +152,11 @@ impl Mailer {
                 Claim::Taken(_) => report.busy.push(email.clone()),
                 Claim::Claimed { claim, attempt } => {
                     let sent = self.send_one(notice, &composed, email, now).await;
-                    tracing::info!(notice_id = %notice.notice_id, %email, attempt, outcome = ?sent, "notice e-mail");
+                    if let Sent::Failed(reason) = &sent {
+                        tracing::error!(org_id = %notice.org_id, notice_id = %notice.notice_id, %email, attempt, %reason, "a notice e-mail gave up after every attempt of the retry policy; the next delivery tries it again");
+                    } else {
+                        tracing::info!(notice_id = %notice.notice_id, %email, attempt, outcome = ?sent, "notice e-mail");
+                    }
                     if !self.store.finish_delivery(notice, email, &claim, &sent, now).await? {
                         tracing::warn!(notice_id = %notice.notice_id, %email, "the claim ran out before the send was marked");
                     }
