@@ -90,7 +90,7 @@ fn paths_leaving_the_repo(rel: &str, text: &str) -> Vec<String> {
         if text[..at].chars().next_back().is_some_and(in_path) {
             continue;
         }
-        let ups = text[at..].as_bytes().chunks(3).take_while(|c| *c == b"../").count();
+        let ups = text.as_bytes()[at..].chunks(3).take_while(|c| *c == b"../").count();
         if ups > depth {
             out.push(text[at..].chars().take_while(|c| in_path(*c)).collect());
         }
