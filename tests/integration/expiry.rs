@@ -30,7 +30,7 @@ async fn access(env: &TestEnv, email: &str, now: &str) -> bool {
     env.access("c", email, now).await["access"].as_bool().unwrap()
 }
 
-/// Worked cases 3 and 4 of DOMAIN.md §11, a second before, at and after each instant.
+/// Worked examples 3 and 4 (docs/domain.md#worked-examples), a second before, at and after each instant.
 #[tokio::test]
 async fn worked_cases_3_and_4_reminder_then_expiry_exactly_once() {
     let env = TestEnv::new().await;

@@ -1,4 +1,4 @@
-//! CSV import (DOMAIN.md §10): reading a file into rows, and the review of each row.
+//! CSV import (docs/domain.md#reading-a-file): reading a file into rows, and the review of each row.
 //!
 //! Header row required; delimiter `,`, `;` or tab, detected from the header; UTF-8 with or
 //! without BOM; quoted fields (the `csv` crate). The e-mail column is chosen by name
@@ -632,7 +632,7 @@ pub fn read_xlsx(bytes: &[u8], email_column: Option<&str>) -> Result<CsvFile, Do
     Ok(CsvFile { delimiter: b',', email_column: names[index].clone(), columns: names, cells })
 }
 
-/// The review of an import (API.md `POST /v1/orgs/{org_id}/imports`).
+/// The review of an import (docs/domain.md#the-review).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     pub rows: u64,
@@ -648,7 +648,7 @@ pub struct Summary {
     pub release: u64,
 }
 
-/// The review of a file read a chunk at a time (DOMAIN.md §10): each chunk's rows are decided
+/// The review of a file read a chunk at a time (docs/domain.md#the-review): each chunk's rows are decided
 /// against the users its e-mails name, and what must be remembered across chunks — which
 /// e-mails came before, for duplicates and for who a sync releases — is one 64-bit hash per
 /// e-mail, not the e-mails. (Two different e-mails share a hash with a chance of about 1 in
@@ -1049,7 +1049,7 @@ pub struct S3Object {
     pub etag: Option<String>,
 }
 
-/// The import record (API.md `GET /v1/orgs/{org_id}/imports/{import_id}`); its rows are kept
+/// The import record (docs/api.md#imports); its rows are kept
 /// beside it in chunks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ImportRecord {

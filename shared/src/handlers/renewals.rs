@@ -1,4 +1,4 @@
-//! The renewal forecast (DOMAIN.md §7, seed 000): as JSON, CSV or Excel.
+//! The renewal forecast (docs/domain.md#the-renewal-forecast): as JSON, CSV or Excel.
 
 use chrono::NaiveDate;
 use serde_json::json;

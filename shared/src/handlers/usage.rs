@@ -1,4 +1,4 @@
-//! The usage report (DOMAIN.md §8–9, seed 001): per org limit, used, remaining, percent, reuse
+//! The usage report (docs/domain.md#usage-and-overage): per org limit, used, remaining, percent, reuse
 //! and overage, for an org, each of its children and the total; also as CSV. The counts are kept
 //! current by every write and sit with the org items, unexpired lots and overage states in the
 //! usage tree (GSI4), so a report is one `GetItem` of the org, one `Query` of its tree and one

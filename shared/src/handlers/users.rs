@@ -1,4 +1,4 @@
-//! Users, enrolments and the access check (DOMAIN.md §2, §5–7).
+//! Users, enrolments and the access check (docs/domain.md#users-and-enrolments).
 
 use serde::Deserialize;
 use serde_json::json;
@@ -105,7 +105,7 @@ pub async fn enrolments(cx: &Ctx<'_>) -> Result<Reply, Error> {
     Ok(Reply::page(page, |e| e.view(now)))
 }
 
-/// Release (DOMAIN.md §5): decided by [`decide::release`] over the user, its live enrolments and
+/// Release (docs/domain.md#users-and-enrolments): decided by [`decide::release`] over the user, its live enrolments and
 /// the reuse count.
 pub async fn release(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let (org, email) = company_and_email(cx, Action::ManageUsers).await?;
@@ -132,7 +132,7 @@ struct SetRenewable {
 const CLAIM_LEASE_SECONDS: i64 = 30;
 const IN_PROGRESS: &str = "a request with this key is in progress; retry shortly";
 
-/// Bulk "(not) renewable" (seed 000): each user is updated on its own; the answer says which.
+/// Bulk "(not) renewable" (docs/domain.md#automatic-renewal): each user is updated on its own; the answer says which.
 /// Under an `Idempotency-Key` the key is claimed first (a pending record with the request's
 /// fingerprint), then each user is set (repeating a set is harmless), then one transaction
 /// writes the audit entry and the answer on the condition that the claim still holds. A retry

@@ -1,5 +1,5 @@
 //! The HTTP adapter: API Gateway event in, API Gateway response out. Parses, finds the route,
-//! applies idempotency to commands, calls the handler, and maps every error to the API.md shape.
+//! applies idempotency to commands, calls the handler, and maps every error to its shape (docs/api.md#errors).
 
 pub mod request;
 pub mod routes;
@@ -358,7 +358,7 @@ pub fn error_response(e: &DomainError) -> ApiGatewayV2httpResponse {
     error_response_raw(status(e), e.code(), &e.to_string(), e.details())
 }
 
-/// The HTTP status of each refusal (API.md "Conventions"); the domain knows only its code.
+/// The HTTP status of each refusal (docs/api.md#errors); the domain knows only its code.
 pub fn status(e: &DomainError) -> u16 {
     match e {
         DomainError::InvalidRequest { .. } => 400,

@@ -116,7 +116,7 @@ pub struct Store {
     pub table: String,
 }
 
-/// One page of a list (API.md "Lists").
+/// One page of a list (docs/api.md#lists-and-cursors).
 #[derive(Debug, Clone)]
 pub struct PageRequest {
     pub limit: i32,

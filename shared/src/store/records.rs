@@ -13,7 +13,7 @@ use crate::domain::order::{Order, OrderStatus};
 use crate::domain::org::{folded_id, Org, VENDOR_ID};
 use crate::domain::policy::Policy;
 
-/// Filters of an order list (API.md `GET /v1/orgs/{org_id}/orders`).
+/// Filters of an order list (`GET /v1/orgs/{org_id}/orders`, docs/api.md#orders-and-lots).
 #[derive(Debug, Clone, Default)]
 pub struct OrderFilter {
     pub status: Option<OrderStatus>,

@@ -1,4 +1,4 @@
-//! The expire sweep (DOMAIN.md §6): reads only what the due-by-instant index holds up to 72 hours
+//! The expire sweep (docs/domain.md#expiry): reads only what the due-by-instant index holds up to 72 hours
 //! ahead, sends each company's `expiry_reminder` and `expired` notices at most once per date (the
 //! store guards them), then marks what has ended as expired with conditional writes. A replayed
 //! or concurrent sweep finds the guards taken and the items gone from the index.

@@ -1,4 +1,4 @@
-//! The monthly renewal forecast export (DOMAIN.md §7, seed 000): on the first of the month, for
+//! The monthly renewal forecast export (docs/domain.md#the-renewal-forecast): on the first of the month, for
 //! every company on automatic renewal, next month's forecast as CSV and Excel under
 //! `reports/{org_id}/renewals-YYYY-MM.{csv,xlsx}`, and a `renewal_forecast` notice to the org's
 //! `notify_emails` — once per company per month, however often the schedule fires.

@@ -1,4 +1,4 @@
-//! The renewal sweep (DOMAIN.md §7): users whose renewal date has come, found through the
+//! The renewal sweep (docs/domain.md#automatic-renewal): users whose renewal date has come, found through the
 //! by-renewal-date index (users not due are never read), decided one by one in date order
 //! ([`decide::renew`]). Every write is conditional on the user's version, so a replayed or
 //! concurrent sweep finds the user renewed (its next date a year on) or ended, and never debits

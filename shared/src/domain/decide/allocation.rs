@@ -1,4 +1,4 @@
-//! The decision of an allocation from the balance (DOMAIN.md §5): all or nothing, in one
+//! The decision of an allocation from the balance (docs/domain.md#allocation): all or nothing, in one
 //! transaction.
 
 use chrono::{DateTime, Utc};
