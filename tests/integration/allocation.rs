@@ -13,7 +13,7 @@ async fn licences(env: &TestEnv, org: &str, status: &str, at: &str) -> Vec<Value
     pages.iter().flat_map(|a| a.body["items"].as_array().unwrap().iter().cloned()).collect()
 }
 
-/// Worked case 2 of DOMAIN.md §11, and the access check from time.
+/// Worked example 2 (docs/domain.md#example-2-all-or-nothing), and the access check from time.
 #[tokio::test]
 async fn worked_case_2_twelve_refused_ten_licensed_until_the_lot_ends() {
     let env = TestEnv::new().await;
@@ -206,7 +206,7 @@ async fn under_activation_the_first_enrolment_debits_and_the_first_start_begins_
     assert_eq!(env.lots("c", "2018-07-01T00:00:00Z").await[0]["available"], 4);
 }
 
-/// Worked case 7 of DOMAIN.md §11 under `counting = active_users` and hard enforcement.
+/// Worked example 7 (docs/domain.md#example-7-the-26th-user) under `counting = active_users` and hard enforcement.
 #[tokio::test]
 async fn worked_case_7_the_26th_active_user_is_refused_with_the_seats_and_how_to_get_more() {
     let env = TestEnv::new().await;

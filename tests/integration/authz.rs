@@ -1,6 +1,6 @@
 //! The authorisation matrix, generated from the route table: every route × every role × every
 //! relation of the target to the caller's org (own, child, parent, sibling, foreign, unknown).
-//! What each role may do is written here from API.md's "who" column, not taken from the code.
+//! What each role may do is written here from the "who" column of docs/api.md#routes, not taken from the code.
 //! Zero leaks: reach is checked before role, so outside the caller's reach an object is
 //! `not_found` whatever the role — the same answer as for an id nobody holds — and the answer
 //! carries nothing of it; within its reach a role that may never do an action is `forbidden`;
@@ -32,7 +32,7 @@ const ROLES: &[&str] = &["vendor_admin", "partner_manager", "company_manager", "
 const MANAGERS: &[&str] = &["vendor_admin", "partner_manager", "company_manager"];
 const MANAGERS_AND_PLATFORM: &[&str] = &["vendor_admin", "partner_manager", "company_manager", "platform"];
 
-/// API.md's "who" column.
+/// The "who" column of docs/api.md#routes.
 fn who_may(method: &str, path: &str) -> &'static [&'static str] {
     match (method, path) {
         ("POST", "/v1/orgs") => &["vendor_admin", "partner_manager"],

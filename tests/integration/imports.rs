@@ -108,7 +108,7 @@ fn a_hundred_thousand_rows_read_and_one_more_is_refused() {
     assert!(err.to_string().contains("line 100002") && err.to_string().contains("100000"), "{err}");
 }
 
-/// Worked case 5 of DOMAIN.md §11.
+/// Worked example 5 (docs/domain.md#example-5-an-import).
 #[tokio::test]
 async fn worked_case_5_review_refuse_then_renew_six() {
     let env = TestEnv::new().await;

@@ -3,6 +3,7 @@
 mod allocation;
 mod authz;
 mod console_hosting;
+mod docs;
 mod expiry;
 mod faults;
 mod hostile;

@@ -4,7 +4,7 @@ use futures::future::join_all;
 use seatkeeper_tests::{cm, pm, TestEnv, Who};
 use serde_json::json;
 
-/// Worked case 1 of DOMAIN.md §11, through the API: request → assign → lot → notice → audit.
+/// Worked example 1 (docs/domain.md#example-1-an-order), through the API: request → assign → lot → notice → audit.
 #[tokio::test]
 async fn worked_case_1_request_assign_lot_notice_audit() {
     let env = TestEnv::new().await;

@@ -1,4 +1,4 @@
-//! Automatic renewal and the forecast against DynamoDB Local: worked case 6 of DOMAIN.md §11,
+//! Automatic renewal and the forecast against DynamoDB Local: worked example 6 (docs/domain.md#example-6-renewal),
 //! the forecast agreeing with the sweep, exactly-once debits, and the spreadsheet exports.
 
 use std::io::Cursor;

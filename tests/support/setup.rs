@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use crate::{at, cm, platform, pm, Answer, Call, TestEnv, Who, NOW};
 
-/// When worked case 1 of DOMAIN.md §11 requests its order…
+/// When worked example 1 (docs/domain.md#example-1-an-order) requests its order…
 pub const REQUESTED: &str = "2026-01-10T08:00:00Z";
 /// …and when it is assigned: a lot valid 2026-01-15T09:00Z → 2027-01-15T09:00Z.
 pub const ASSIGNED: &str = "2026-01-15T09:00:00Z";

@@ -1,4 +1,4 @@
-/** English labels: the seeds' own words (002, 004, 001 are English). */
+/** English labels: the product's own words (docs/domain.md#vocabulary). */
 const en = {
   app: { name: "Seatkeeper", skip: "Skip to content", language: "Language", signOut: "Sign out", signedInAs: "Signed in as {{email}} ({{role}}, {{org}})", nav: "Main" },
   roles: { vendor_admin: "vendor admin", partner_manager: "partner manager", company_manager: "company manager", learner: "learner", platform: "platform" },

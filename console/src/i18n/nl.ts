@@ -1,6 +1,6 @@
 import type { Messages } from "./en";
 
-/** Nederlandse labels: de woorden van de seeds (000 en 003 zijn Nederlands). */
+/** Nederlandse labels: de woorden van het product zelf (docs/domain.md#vocabulary). */
 const nl: Messages = {
   app: { name: "Seatkeeper", skip: "Naar de inhoud", language: "Taal", signOut: "Afmelden", signedInAs: "Aangemeld als {{email}} ({{role}}, {{org}})", nav: "Hoofdmenu" },
   roles: { vendor_admin: "leveranciersbeheerder", partner_manager: "partnerbeheerder", company_manager: "bedrijfsbeheerder", learner: "deelnemer", platform: "platform" },

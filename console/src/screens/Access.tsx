@@ -6,7 +6,7 @@ import { useLoad } from "../hooks";
 import { useFormat } from "../format";
 import { ErrorBox, Loading } from "../components/ui";
 
-/** The landing page of seed 002: a learner or manager whose licence has expired is told what
+/** The access landing page (docs/domain.md#access): a learner or manager whose licence has expired is told what
  * happened and how to renew. */
 export default function Access() {
   const { t } = useTranslation();

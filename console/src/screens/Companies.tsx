@@ -8,7 +8,7 @@ import { useSession } from "../auth/useSession";
 import { ErrorBox, Loading, Pager } from "../components/ui";
 import { CreateOrg } from "../components/CreateOrg";
 
-/** Manage company (seed 004): pick a customer, then act inside its Licences section. */
+/** Manage company (docs/domain.md#roles-and-reach): pick a customer, then act inside its Licences section. */
 export default function Companies() {
   const { t } = useTranslation();
   const { own } = useOrg();

@@ -8,7 +8,7 @@ import { Loading } from "../components/ui";
 const CHECKED = "seatkeeper.access-checked";
 
 /** Where each role starts. A company manager whose own licence has expired lands on the access
- * page with the renewal instructions (seed 002); checked once per session. */
+ * page with the renewal instructions (docs/domain.md#access); checked once per session. */
 export function Home() {
   const session = useSession()!;
   const { role, org_id, email } = session.claims;

@@ -30,7 +30,7 @@ function refusedColumns(e: unknown): string[] {
   return Array.isArray(c) ? c.filter((x): x is string => typeof x === "string") : [];
 }
 
-/** Import allocation (seeds 002, 004): upload the file as it is, choose the e-mail column among the
+/** Import allocation (docs/domain.md#imports): upload the file as it is, choose the e-mail column among the
  * columns the API read, review every count with its rows, then Renew licences; a commit that
  * continues in the background shows its progress. */
 export default function ImportWizard({ onChanged }: { onChanged: () => void }) {

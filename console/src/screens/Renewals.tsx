@@ -16,7 +16,7 @@ function monthAhead(): string {
   return n.toISOString().slice(0, 10);
 }
 
-/** Renewals (seed 000): who renews up to a date, and the Renewable switch. */
+/** Renewals (docs/domain.md#the-renewal-forecast): who renews up to a date, and the Renewable switch. */
 export default function Renewals() {
   const { t } = useTranslation();
   const f = useFormat();

@@ -11,7 +11,7 @@ type Order = Schemas["Order"];
 const STATUSES = ["requested", "assigned", "rejected", "cancelled"] as const;
 type Status = (typeof STATUSES)[number];
 
-/** Requested orders (seed 004): every customer's orders, filters kept in the URL; Assign, Reject. */
+/** Requested orders (docs/domain.md#orders-and-lots): every customer's orders, filters in the URL; Assign, Reject. */
 export default function RequestedOrders() {
   const { t } = useTranslation();
   const f = useFormat();

@@ -9,7 +9,7 @@ import { Bar, ErrorBox, Loading } from "../components/ui";
 
 type Row = Schemas["UsageRow"];
 
-/** The usage report (seed 001): the org, each child, the total; a parent opens a child's report. */
+/** Usage report (docs/domain.md#usage-and-overage): the org, each child, the total; a parent opens a child's. */
 export default function Usage() {
   const { t } = useTranslation();
   const f = useFormat();

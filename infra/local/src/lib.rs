@@ -31,7 +31,7 @@ pub const NOW_HEADER: &str = "x-seatkeeper-now";
 /// Partner files may be up to 100 MB; the dev upload takes them whole.
 pub const MAX_DEV_OBJECT: usize = 101 * 1024 * 1024;
 
-/// The claims of a Seatkeeper token (API.md "Authentication").
+/// The claims of a Seatkeeper token (docs/api.md#authentication).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
     pub sub: String,

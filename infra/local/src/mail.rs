@@ -58,7 +58,7 @@ pub async fn local_mailer(app: &seatkeeper::App) -> Result<Option<Mailer>, Strin
         from,
         configuration_set,
         console_url: std::env::var("CONSOLE_URL").unwrap_or_default(),
-        backoff: seatkeeper::mail::Backoff::default(),
+        backoff: seatkeeper::command::Policy::DEFAULT,
     };
     ensure_sender(&mailer.ses, &mailer.from).await?;
     ensure_configuration_set(&mailer.ses, &mailer.configuration_set).await?;
@@ -192,16 +192,27 @@ impl LocalStreams {
     }
 }
 
-/// The notices among a batch of stream records (their JSON): new items of type `notice`.
+/// The notices among a batch of stream records (their JSON): new items of type `notice` (records
+/// of other types are skipped: the local stream has no filter). A notice record that cannot be
+/// read is logged at ERROR with its sequence number — locally that log is its dead-letter queue.
 pub fn notices_of(records: &[Value]) -> Vec<Notice> {
     records
         .iter()
         .filter(|r| r["eventName"] == "INSERT" && r["dynamodb"]["NewImage"]["type"]["S"] == "notice")
-        .filter_map(|r| {
-            let item: serde_dynamo::Item = serde_json::from_value(r["dynamodb"]["NewImage"].clone()).ok()?;
-            serde_dynamo::from_item(item).ok()
+        .filter_map(|r| match read_notice(&r["dynamodb"]["NewImage"]) {
+            Ok(notice) => Some(notice),
+            Err(error) => {
+                let sequence = r["dynamodb"]["SequenceNumber"].as_str().unwrap_or("?");
+                tracing::error!(%sequence, %error, "a notice record that cannot be read is not mailed");
+                None
+            }
         })
         .collect()
+}
+
+fn read_notice(image: &Value) -> Result<Notice, String> {
+    let item: serde_dynamo::Item = serde_json::from_value(image.clone()).map_err(|e| e.to_string())?;
+    serde_dynamo::from_item(item).map_err(|e| e.to_string())
 }
 
 /// Starts [`run_on_stream`] in a task of its own; its progress, for `GET /dev/mail?settled=true`.

@@ -1,4 +1,4 @@
-//! Allocation: issuing licences to users from the balance (DOMAIN.md §5).
+//! Allocation: issuing licences to users from the balance (docs/domain.md#allocation).
 //!
 //! All or nothing: either every user who needs a licence gets one, or nobody does. Seats come
 //! from the lot that ends first and still has room, then from the org's included seats (a lot
@@ -68,7 +68,7 @@ impl Balance {
         self.seats_included.saturating_sub(self.included_in_use)
     }
 
-    /// How many more users can get a licence now (`remaining`, DOMAIN.md §5).
+    /// How many more users can get a licence now (`remaining`, docs/domain.md#licences-and-the-balance).
     pub fn available(&self, now: DateTime<Utc>) -> u64 {
         self.live_lots(now).map(|l| l.available(now) as u64).sum::<u64>() + self.included_free() as u64
     }
@@ -83,7 +83,7 @@ impl Balance {
         self.live_lots(now).map(|l| l.in_use as u64).sum::<u64>() + self.included_in_use as u64
     }
 
-    /// The refusal when `needed` seats are not there, saying how to get more (seed 003).
+    /// The refusal when `needed` seats are not there, saying how to get more (docs/domain.md#allocation).
     pub fn shortfall(&self, needed: u64, now: DateTime<Utc>) -> DomainError {
         let available = self.available(now);
         let limit = self.limit(now);
@@ -281,7 +281,7 @@ mod tests {
         }
     }
 
-    /// Worked case 2 (DOMAIN.md §11).
+    /// Worked example 2 (docs/domain.md#example-2-all-or-nothing).
     #[test]
     fn worked_case_2_twelve_learners_with_ten_in_the_balance_is_refused_ten_are_licensed() {
         let now = at("2026-02-01T00:00:00Z");
@@ -396,7 +396,7 @@ mod tests {
         assert_eq!(err.details()["available"], 1);
     }
 
-    /// Worked case 7 (DOMAIN.md §11): 24 ordered + 1 included = 25; the 26th is refused with
+    /// Example 7 (docs/domain.md#example-7-the-26th-user): 24 ordered + 1 included = 25; the 26th is refused with
     /// the seats, the used count and how to get more.
     #[test]
     fn worked_case_7_the_26th_user_is_refused_with_a_clear_message() {

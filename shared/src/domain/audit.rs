@@ -1,4 +1,4 @@
-//! The audit log: who did what, when, on whose behalf (DOMAIN.md §9).
+//! The audit log: who did what, when, on whose behalf (docs/domain.md#the-audit-log).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

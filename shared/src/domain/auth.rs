@@ -1,4 +1,4 @@
-//! Who may do what where (DOMAIN.md §2). A principal acts on its own org and everything below
+//! Who may do what where (docs/domain.md#roles-and-reach). A principal acts on its own org and everything below
 //! it. Reach is checked first: anything outside the principal's reach is `not_found`, whatever
 //! the role, so ids of other tenants do not leak; within its reach, an action the role may never
 //! do is `forbidden`.

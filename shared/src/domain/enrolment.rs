@@ -1,4 +1,4 @@
-//! Enrolments: a user's registration in a course run (DOMAIN.md §1, §7–8).
+//! Enrolments: a user's registration in a course run (docs/domain.md#users-and-enrolments).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

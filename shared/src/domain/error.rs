@@ -1,6 +1,6 @@
 use serde_json::{json, Value};
 
-/// Every way a command can be refused. Each maps to one stable API code (API.md "Conventions").
+/// Every way a command can be refused. Each maps to one stable API code (docs/api.md#errors).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DomainError {
     #[error("{message}")]

@@ -1,4 +1,4 @@
-//! Expiry and its notices (DOMAIN.md §6, seeds 002 and 004).
+//! Expiry and its notices (docs/domain.md#expiry).
 //!
 //! What falls due is read from the due-by-instant index: lots and licences whose end is at most
 //! 72 hours away. From that, per company and per expiry date (UTC), one `expiry_reminder` while
@@ -159,7 +159,7 @@ mod tests {
         })
     }
 
-    /// Worked cases 3 and 4 (DOMAIN.md §11), at the exact instants.
+    /// Worked examples 3 and 4 (docs/domain.md#worked-examples), at the exact instants.
     #[test]
     fn worked_cases_3_and_4_reminder_at_72_hours_expired_at_the_end() {
         let mut due = due_users(10, "2027-01-15T09:00:00Z");

@@ -1,6 +1,7 @@
 //! An import, as the domain sees it: the limits of a file, the review of each row against the
 //! users it names (a chunk at a time), and the record that follows the import from its review
-//! to its commit. Reading the file itself (CSV text, an Excel workbook) is `files`'s work.
+//! to its commit (docs/domain.md#the-review). Reading the file itself (CSV text, an Excel
+//! workbook) is `files`'s work.
 
 use std::collections::{HashMap, HashSet};
 
@@ -116,7 +117,7 @@ impl Row {
     }
 }
 
-/// The review of an import (API.md `POST /v1/orgs/{org_id}/imports`).
+/// The review of an import (docs/domain.md#the-review).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     pub rows: u64,
@@ -132,7 +133,7 @@ pub struct Summary {
     pub release: u64,
 }
 
-/// The review of a file read a chunk at a time (DOMAIN.md §10): each chunk's rows are decided
+/// The review of a file read a chunk at a time (docs/domain.md#the-review): each chunk's rows are decided
 /// against the users its e-mails name, and what must be remembered across chunks — which
 /// e-mails came before, for duplicates and for who a sync releases — is one 64-bit hash per
 /// e-mail, not the e-mails. (Two different e-mails share a hash with a chance of about 1 in
@@ -318,7 +319,7 @@ pub struct S3Object {
     pub etag: Option<String>,
 }
 
-/// The import record (API.md `GET /v1/orgs/{org_id}/imports/{import_id}`); its rows are kept
+/// The import record (docs/api.md#imports); its rows are kept
 /// beside it in chunks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ImportRecord {

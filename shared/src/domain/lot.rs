@@ -1,4 +1,4 @@
-//! Lots: the licences an assigned order created (DOMAIN.md §4–5).
+//! Lots: the licences an assigned order created (docs/domain.md#orders-and-lots).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -51,7 +51,7 @@ impl Lot {
         }
     }
 
-    /// The public view (API.md `GET /v1/orgs/{org_id}/lots`).
+    /// The public view (`GET /v1/orgs/{org_id}/lots`, docs/api.md#orders-and-lots).
     pub fn view(&self, now: DateTime<Utc>) -> serde_json::Value {
         serde_json::json!({
             "lot_id": self.lot_id,

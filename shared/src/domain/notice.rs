@@ -1,4 +1,4 @@
-//! Notices to an org's managers (API.md `GET /v1/orgs/{org_id}/notifications`), and the state
+//! Notices to an org's managers (docs/domain.md#notices), and the state
 //! of their e-mail to each recipient (the notice mailer's guard, [`Delivery`]).
 
 use chrono::{DateTime, Duration, Utc};
@@ -89,7 +89,7 @@ impl Recipients {
     }
 }
 
-/// Who a company's notices go to (DOMAIN.md §7): the policy's `notify_emails` (a list someone
+/// Who a company's notices go to (docs/domain.md#notices): the policy's `notify_emails` (a list someone
 /// chose, itself at most 50) first, then its manager users in e-mail order, each once, at most
 /// [`MAX_RECIPIENTS`] of them.
 pub fn recipients(mut managers: Vec<String>, notify_emails: &[String]) -> Recipients {

@@ -1,5 +1,5 @@
 //! Orders: a company's request for N licences, `requested` → `assigned` | `rejected` |
-//! `cancelled` (DOMAIN.md §4).
+//! `cancelled` (docs/domain.md#orders-and-lots).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -13,7 +13,7 @@ use super::{validate, DomainError};
 
 pub const MAX_QUANTITY: i64 = 100_000;
 
-/// Who decides a company's orders (seed 002: "your Account Manager will receive the requested
+/// Who decides a company's orders (docs/domain.md#orders-and-lots: "your account manager receives the requested
 /// order"): the nearest partner above it among `above` (its ancestors, root first); `None` when
 /// none is, and the vendor decides.
 pub fn account_org(above: &[Org]) -> Option<&Org> {
@@ -243,7 +243,7 @@ mod tests {
         RequestOrder { quantity: 10, note: None }
     }
 
-    /// Worked case 1 (DOMAIN.md §11).
+    /// Worked example 1 (docs/domain.md#example-1-an-order).
     #[test]
     fn worked_case_1_a_lot_of_ten_for_one_calendar_year() {
         let order = request(&company(), &manager(), ten(), "o1".into(), at("2026-01-10T12:00:00Z")).unwrap();

@@ -1,4 +1,4 @@
-//! Organisations: the tenant tree (DOMAIN.md §1–2).
+//! Organisations: the tenant tree (docs/domain.md#organisations).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -107,7 +107,7 @@ impl Org {
         other.org_id == self.org_id || other.ancestors.contains(&self.org_id)
     }
 
-    /// The public view (API.md `POST /v1/orgs`), without internals.
+    /// The public view (`POST /v1/orgs`, docs/api.md#routes), without internals.
     pub fn view(&self) -> serde_json::Value {
         serde_json::json!({
             "org_id": self.org_id,

@@ -1,4 +1,4 @@
-//! Policies (DOMAIN.md §3): set per org by the vendor, inherited from the ancestors; the nearest
+//! Policies (docs/domain.md#policies): set per org by the vendor, inherited from the ancestors; the nearest
 //! org that sets a knob wins, and a knob nobody sets has its default.
 
 use serde::{Deserialize, Serialize};
@@ -198,7 +198,7 @@ impl Policy {
             counting: s.counting.unwrap_or(Counting::Licences),
             enforcement: s.enforcement.unwrap_or(Enforcement::Hard),
             seats_included: s.seats_included.unwrap_or(0),
-            // Under activation every licence issued is spent for good (seed 000).
+            // Under activation every licence issued is spent for good (docs/domain.md#policies).
             uses_per_seat: s.uses_per_seat.unwrap_or(match term_starts {
                 TermStarts::Assignment => UsesPerSeat::Unlimited(Unlimited::None),
                 TermStarts::Activation => UsesPerSeat::Capped(1),

@@ -1,4 +1,4 @@
-//! Automatic renewal (DOMAIN.md §7, seed 000) and the renewal forecast.
+//! Automatic renewal (docs/domain.md#automatic-renewal) and the renewal forecast.
 //!
 //! At a user's renewal date: a pending licence is left alone; a user marked not renewable has
 //! their new/active enrolments expired and the licence ends, nothing debited; a user with a live
@@ -100,7 +100,7 @@ pub fn end_year(user: &User) -> User {
     next
 }
 
-/// One row of the renewal forecast (API.md `GET /v1/orgs/{org_id}/renewals`).
+/// One row of the renewal forecast (docs/domain.md#the-renewal-forecast).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ForecastRow {
     pub email: String,
@@ -184,7 +184,7 @@ mod tests {
         .unwrap()
     }
 
-    /// Worked case 6 of DOMAIN.md §11, decision by decision.
+    /// Worked example 6 (docs/domain.md#example-6-renewal), decision by decision.
     #[test]
     fn worked_case_6_decisions() {
         let renewal = at("2019-05-11T09:00:00Z");

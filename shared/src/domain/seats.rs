@@ -1,5 +1,5 @@
 //! Seat accounting, once: the org's running counts, how a change moves them, and the changes
-//! that take seats from lots and give them back (DOMAIN.md §5–6). Handlers, sweeps and the
+//! that take seats from lots and give them back (docs/domain.md#licences-and-the-balance). Handlers, sweeps and the
 //! import all count through here.
 
 use chrono::NaiveDate;

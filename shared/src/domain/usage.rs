@@ -1,4 +1,4 @@
-//! Usage and overage (DOMAIN.md §8–9, seed 001): one trustworthy number per org — limit, used,
+//! Usage and overage (docs/domain.md#usage-and-overage): one trustworthy number per org — limit, used,
 //! remaining — and, from the daily snapshots, how long and how far it has been over.
 
 use std::collections::HashMap;
@@ -70,7 +70,7 @@ pub struct UsageState {
 }
 
 /// The start of an org's licence year under `counting = active_users`: the first day of its
-/// earliest unexpired lot (DOMAIN.md §8).
+/// earliest unexpired lot (docs/domain.md#active-users-and-reuse).
 pub fn licence_year(lots: &[super::lot::Lot], now: chrono::DateTime<chrono::Utc>) -> Option<NaiveDate> {
     lots.iter().filter(|l| l.status_at(now) == super::lot::LotStatus::Active).map(|l| l.valid_from.date_naive()).min()
 }
@@ -191,7 +191,7 @@ mod tests {
         (0..n).map(|i| (d(from) + chrono::Duration::days(i), used, limit)).collect()
     }
 
-    /// Worked case 8 (DOMAIN.md §11).
+    /// Worked example 8 (docs/domain.md#example-8-overage).
     #[test]
     fn worked_case_8_minor_then_major() {
         // 2026-06-01 is a Monday: three business days at 104%.

@@ -1,4 +1,4 @@
-//! Users, their licences and enrolments (DOMAIN.md §5–7), and the access answer.
+//! Users, their licences and enrolments (docs/domain.md#users-and-enrolments), and the access answer.
 //!
 //! A user's current (or last) licence lives on the user item itself: one item per seat holder,
 //! so issuing a licence is one conditional write of that item, and "a user never holds two
@@ -55,7 +55,7 @@ pub struct Licence {
     pub lot_valid_until: Option<DateTime<Utc>>,
     /// The stored status; [`Licence::status_at`] is the truth at an instant.
     pub status: LicenceStatus,
-    /// The day it was debited from the balance (seed 000's "licentiedatum").
+    /// The day it was debited from the balance (`licence_date`, docs/domain.md#licences-and-the-balance).
     pub licence_date: NaiveDate,
     pub issued_at: DateTime<Utc>,
     /// When its year started; `None` while pending.
@@ -244,7 +244,7 @@ pub fn issue(
     next
 }
 
-/// Starts the licence year of a pending licence at `start` (seed 000: the first start, or a
+/// Starts the licence year of a pending licence at `start` (docs/domain.md#users-and-enrolments: the first start, or a
 /// manager activating an enrolment by hand). Nothing changes when the licence is not pending.
 pub fn activate(user: &User, policy: &Policy, start: DateTime<Utc>) -> Option<User> {
     let licence = user.licence.as_ref()?;
@@ -302,7 +302,7 @@ pub struct Access {
 }
 
 /// Whether `user` may use the platform at `now`, from the licence and time alone. Managers need a
-/// licence like learners; an expired manager is told where to order (seed 002).
+/// licence like learners; an expired manager is told where to order (docs/domain.md#access).
 pub fn access(email: &str, user: Option<&User>, now: DateTime<Utc>) -> Access {
     let licence = user.and_then(|u| u.licence.as_ref());
     let status = licence.map(|l| l.status_at(now));

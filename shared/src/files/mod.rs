@@ -1,7 +1,7 @@
 //! Partner files as text and workbooks: reading a CSV export or the first sheet of an Excel
 //! workbook (.xlsx) into its header and the e-mail cell of each row, a chunk at a time, under the
 //! bounds of an import. Nothing here decides anything about a row: the review's rules are the
-//! domain's (`domain::import`).
+//! domain's (`domain::import`); docs/domain.md#reading-a-file says what is read and refused.
 //!
 //! Header row required; delimiter `,`, `;` or tab, detected from the header; UTF-8 with or
 //! without BOM; quoted fields (the `csv` crate). The e-mail column is chosen by name

@@ -1,4 +1,4 @@
-//! Allocation of licences from the balance (DOMAIN.md §5) and the licence list.
+//! Allocation of licences from the balance (docs/domain.md#allocation) and the licence list.
 
 use std::collections::HashMap;
 

@@ -1,4 +1,4 @@
-//! The import API (DOMAIN.md §10): a file is sent and reviewed (`create`), read back (`get`,
+//! The import API (docs/domain.md#imports): a file is sent and reviewed (`create`), read back (`get`,
 //! `rows`) and committed (`confirm`). The commit itself, shared with the S3 entry, is
 //! [`crate::imports::commit`].
 

@@ -1,4 +1,4 @@
-//! Orders and lots: request, list, read, cancel, assign, reject (DOMAIN.md §4).
+//! Orders and lots: request, list, read, cancel, assign, reject (docs/domain.md#orders-and-lots).
 
 use serde_json::json;
 

@@ -1,4 +1,4 @@
-//! CSV import (DOMAIN.md §10): review, then an all-or-nothing commit that survives a crash.
+//! CSV import (docs/domain.md#imports): review, then an all-or-nothing commit that survives a crash.
 //!
 //! The API (`handlers::imports`) and S3 ([`s3`]) both review a file ([`review_file`]) and commit it
 //! ([`commit`]). The commit reserves every seat it needs in one transaction (the lots' seat

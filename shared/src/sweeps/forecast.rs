@@ -1,4 +1,4 @@
-//! The monthly renewal forecast export (DOMAIN.md §7, seed 000): on the first of the month, for
+//! The monthly renewal forecast export (docs/domain.md#the-renewal-forecast): on the first of the month, for
 //! every company on automatic renewal, next month's forecast as CSV and Excel under
 //! `reports/{org_id}/renewals-YYYY-MM.{csv,xlsx}`, and a `renewal_forecast` notice to the org's
 //! `notify_emails` — once per company per month, however often the schedule fires.
@@ -85,7 +85,7 @@ async fn export_org(
         store.renewal_forecast(org, last).await?.into_iter().filter(|r| r.renewal_date >= first).collect();
     let base = format!("reports/{}/renewals-{month}", org.org_id);
     for (key, body, content_type) in [
-        (format!("{base}.csv"), report::renewals::csv(&rows), "text/csv; charset=utf-8"),
+        (format!("{base}.csv"), report::renewals::csv(&rows)?, "text/csv; charset=utf-8"),
         (format!("{base}.xlsx"), report::renewals::xlsx(&rows)?, XLSX),
     ] {
         bucket.put(&bucket.bucket, &key, content_type, body).await?;

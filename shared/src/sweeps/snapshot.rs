@@ -1,4 +1,4 @@
-//! The daily usage snapshot (DOMAIN.md §8): each org's used and limit for the day, and from the
+//! The daily usage snapshot (docs/domain.md#usage-and-overage): each org's used and limit for the day, and from the
 //! snapshots the overage state. An `overage` notice when an overage starts; an `upgrade_due`
 //! notice when a major overage has lasted 24 hours, with the next tier and the pro-rata fraction
 //! of the licence year left. Both at most once per overage (guarded by the day it began).

@@ -1,4 +1,4 @@
-//! The expire sweep's decisions (DOMAIN.md §6): licences whose end has come are stored as
+//! The expire sweep's decisions (docs/domain.md#expiry): licences whose end has come are stored as
 //! expired and their seats given back; enrolments whose end has passed are stored as expired,
 //! and a user none of whose enrolments is live any more is counted off the active users.
 

@@ -1,4 +1,4 @@
-//! Decisions of a CSV import (DOMAIN.md §10): the record of a review, the reservation that
+//! Decisions of a CSV import (docs/domain.md#the-commit): the record of a review, the reservation that
 //! starts a commit, one row's licence, and the finish that returns the seats left over.
 //!
 //! Row `i` of the `renew` rows always takes seat `i` of the reservation and gets the licence id

@@ -1,4 +1,4 @@
-//! Decisions on orders and orgs (DOMAIN.md §1, §4): request, cancel, reject, assign; a new org,
+//! Decisions on orders and orgs (docs/domain.md#orders-and-lots): request, cancel, reject, assign; a new org,
 //! a policy set.
 
 use chrono::{DateTime, Utc};
@@ -33,7 +33,7 @@ pub struct AccountManager {
 }
 
 /// A requested order: the order (new) and its list entries, an audit entry, and an
-/// `order_requested` notice to the partner above the company (seed 002).
+/// `order_requested` notice to the partner above the company (docs/domain.md#orders-and-lots).
 pub fn request(
     order: Order,
     company: &Org,

@@ -1,4 +1,4 @@
-//! The renewal sweep's decision on one user whose renewal date has come (DOMAIN.md §7): a new
+//! The renewal sweep's decision on one user whose renewal date has come (docs/domain.md#automatic-renewal): a new
 //! year from the balance, or the year ends (not renewable, no live enrolment, or no seat left).
 //! The user is written over the version read, so a replayed or concurrent sweep finds it
 //! renewed or ended, and never takes a seat twice.

@@ -1,4 +1,4 @@
-//! Decisions on users and enrolments (DOMAIN.md §2, §5–7): upsert, release, an enrolment change.
+//! Decisions on users and enrolments (docs/domain.md#users-and-enrolments): upsert, release, an enrolment change.
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
