@@ -88,10 +88,18 @@ impl App {
 /// built from it here (`dynamodb_client`, `s3_client`, `eventbridge_client`,
 /// `mail::ses::client`) carries the [`trace::Trace`] interceptor when `SEATKEEPER_AWS_TRACE`
 /// is set.
+///
+/// The SDK's own retries are off: the one retry policy ([`crate::command::retry`]) retries
+/// DynamoDB's and SES's requests, so retries never nest. The S3 and EventBridge clients, whose
+/// calls nothing here retries, take the SDK's standard retry with that policy's figures.
 pub async fn sdk_config() -> aws_config::SdkConfig {
     use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
     let https = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
-    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https).load().await
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(https)
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .load()
+        .await
 }
 
 pub fn dynamodb_client(config: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
@@ -104,7 +112,9 @@ pub fn dynamodb_client(config: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Clie
 
 pub fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     let path_style = std::env::var("S3_FORCE_PATH_STYLE").is_ok_and(|v| v == "true");
-    let mut conf = aws_sdk_s3::config::Builder::from(config).force_path_style(path_style);
+    let mut conf = aws_sdk_s3::config::Builder::from(config)
+        .force_path_style(path_style)
+        .retry_config(crate::command::Policy::DEFAULT.sdk());
     if let Some(trace) = trace::Trace::s3() {
         conf = conf.interceptor(trace);
     }
@@ -112,7 +122,8 @@ pub fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
 }
 
 pub fn eventbridge_client(config: &aws_config::SdkConfig) -> aws_sdk_eventbridge::Client {
-    let mut conf = aws_sdk_eventbridge::config::Builder::from(config);
+    let mut conf =
+        aws_sdk_eventbridge::config::Builder::from(config).retry_config(crate::command::Policy::DEFAULT.sdk());
     if let Some(trace) = trace::Trace::eventbridge() {
         conf = conf.interceptor(trace);
     }

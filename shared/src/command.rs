@@ -6,52 +6,48 @@
 //! 3. **apply**: [`Store::apply`](crate::store::Store::apply) alone turns the changes into
 //!    conditional writes and one transaction (with the idempotency answer when there is one).
 //!
-//! A lost race comes back typed ([`Race`]); this module's executor runs the command again, a few
-//! times with jitter, so the next attempt loads the new state and decides anew — it succeeds or
-//! is refused for the real reason. The HTTP executor (`http::Ctx::execute`) adds the replay of an
-//! `Idempotency-Key` on top of the same attempts.
+//! A lost race comes back typed ([`Race`]); the executor runs the command again under the one
+//! retry policy ([`retry`]: bounded attempts, exponential back-off with full jitter), so the next
+//! attempt loads the new state and decides anew — it succeeds or is refused for the real reason.
+//! Throttling and transient failures are retried once, by the request that met them
+//! ([`retry::send`]), never again by the command around it. The HTTP executor
+//! (`http::Ctx::execute`) adds the replay of an `Idempotency-Key` on top of the same attempts.
+
+pub mod retry;
 
 use uuid::Uuid;
 
 pub use crate::domain::change::Decision;
-use crate::domain::DomainError;
 use crate::store::{Error, Race, StoreError};
+pub use retry::{Class, Classify, Policy};
 
-/// Attempts after the first before a command that keeps losing races gives up.
-pub const RACE_RETRIES: usize = 8;
+/// Attempts after the first before a command that keeps losing races gives up (the policy's).
+pub const RACE_RETRIES: usize = Policy::DEFAULT.attempts as usize - 1;
 
 /// The conflict a command answers when it kept losing races.
 pub const RACED: &str = "the data changed while this request was being handled; try again";
 
-/// The attempts of one command: after a failed attempt, [`Attempts::again`] says whether to run
-/// it again (and waits a little, with jitter, so racing callers spread out) or what to answer.
-#[derive(Debug, Default)]
-pub struct Attempts {
-    round: usize,
+impl Classify for StoreError {
+    fn class(&self) -> Class {
+        match self {
+            StoreError::ConditionFailed(_) => Class::Race,
+            StoreError::Throttled(_) => Class::Throttled,
+            StoreError::Retryable(_) => Class::Transient,
+            StoreError::TooLarge(_) => Class::TooLarge,
+            StoreError::Other(_) => Class::Permanent,
+        }
+    }
 }
 
-impl Attempts {
-    pub fn new() -> Self {
-        Attempts::default()
-    }
-
-    /// `Ok` (after a pause) when `failed` is a lost race or a busy table and attempts are left;
-    /// otherwise the error to answer — a race that kept being lost is a conflict in words.
-    pub async fn again(&mut self, failed: Error) -> Result<(), Error> {
-        let retryable = matches!(failed, Error::Race(Race::Changed(_)) | Error::Store(StoreError::Retryable(_)));
-        if !retryable {
-            return Err(failed);
+impl Classify for Error {
+    fn class(&self) -> Class {
+        match self {
+            Error::Race(Race::Changed(_)) => Class::Race,
+            // Answered by the replay of the key's record, not by running the command again.
+            Error::Race(Race::KeyTaken) => Class::Permanent,
+            Error::Store(e) => e.class(),
+            Error::Domain(_) => Class::Permanent,
         }
-        if self.round == RACE_RETRIES {
-            return Err(match failed {
-                Error::Race(Race::Changed(_)) => DomainError::Conflict(RACED.into()).into(),
-                other => other,
-            });
-        }
-        self.round += 1;
-        let jitter = Uuid::new_v4().as_bytes()[0] as u64 % 40;
-        tokio::time::sleep(std::time::Duration::from_millis(10 * self.round as u64 + jitter)).await;
-        Ok(())
     }
 }
 

@@ -4,6 +4,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_xlsxwriter::{Format, Workbook, XlsxError};
 
+use crate::store::StoreError;
+
 /// One cell of a report.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cell {
@@ -55,18 +57,18 @@ fn cell_text(cell: &Cell) -> String {
     }
 }
 
-/// CSV with a BOM so Excel reads it as UTF-8.
-pub fn csv(header: &[&str], rows: &[Vec<Cell>]) -> Vec<u8> {
+/// CSV with a BOM so Excel reads it as UTF-8; a row that could not be written is an error,
+/// never a file cut short.
+pub fn csv(header: &[&str], rows: &[Vec<Cell>]) -> Result<Vec<u8>, StoreError> {
     let mut out = b"\xEF\xBB\xBF".to_vec();
-    {
+    let written = {
         let mut w = csv::Writer::from_writer(&mut out);
-        let _ = w.write_record(header);
-        for row in rows {
-            let _ = w.write_record(row.iter().map(cell_text));
-        }
-        let _ = w.flush();
-    }
-    out
+        w.write_record(header)
+            .and_then(|()| rows.iter().try_for_each(|row| w.write_record(row.iter().map(cell_text))))
+            .and_then(|()| w.flush().map_err(csv::Error::from))
+    };
+    written.map_err(|e| StoreError::Other(format!("writing a CSV file: {e}")))?;
+    Ok(out)
 }
 
 /// An .xlsx workbook with one sheet; dates are Excel dates, booleans booleans.
@@ -139,7 +141,7 @@ pub mod renewals {
             .collect()
     }
 
-    pub fn csv(rows: &[ForecastRow]) -> Vec<u8> {
+    pub fn csv(rows: &[ForecastRow]) -> Result<Vec<u8>, StoreError> {
         super::csv(HEADER, &cells(rows))
     }
 
@@ -158,7 +160,7 @@ mod tests {
             assert!(inert(bad).starts_with('\''), "{bad:?}");
         }
         assert_eq!(inert("Acme"), "Acme");
-        let out = csv(&["name"], &[vec![Cell::Text("=1+1".into())]]);
+        let out = csv(&["name"], &[vec![Cell::Text("=1+1".into())]]).unwrap();
         assert!(out.starts_with(b"\xEF\xBB\xBF"));
         assert_eq!(String::from_utf8_lossy(&out[3..]), "name\n'=1+1\n");
     }

@@ -305,3 +305,31 @@ async fn an_org_whose_licences_keep_losing_their_race_fails_the_sweep_after_the_
 async fn an_org_whose_write_is_refused_does_not_stop_the_other_orgs() {
     one_org_fails_then_the_retry_finishes(Step::Licences, Fault::Refused).await;
 }
+
+/// A lot is one item: its expiry is one conditional `UpdateItem` (half a one-item
+/// transaction's capacity), written once, and never when the lot changed under its key.
+#[tokio::test]
+async fn a_lot_expires_once_with_one_conditional_update_and_not_after_it_changed() {
+    let (env, log) = TestEnv::with_request_log().await;
+    env.company_with_lot(3).await;
+    let lot = env.app.store.all_lots("c").await.unwrap().remove(0);
+    log.take();
+
+    assert!(env.app.store.expire_lot(&lot).await.unwrap(), "the active lot expires");
+    assert_eq!(log.take(), ["UpdateItem"], "one conditional write, no transaction");
+    let sk = seatkeeper::store::keys::lot_sk(lot.valid_until, &lot.lot_id);
+    let stored = env.item("ORG#c", &sk).await.unwrap();
+    assert_eq!(stored["status"].as_s().unwrap(), "expired");
+    assert!(!stored.contains_key("GSI2PK") && !stored.contains_key("GSI4PK"), "out of the due index and the tree");
+
+    log.take();
+    assert!(!env.app.store.expire_lot(&lot).await.unwrap(), "a second expiry finds it expired: once");
+    assert_eq!(log.take(), ["UpdateItem"]);
+
+    // The lot as a sweep read it before its end moved: its key names no lot now.
+    let mut moved = lot.clone();
+    moved.valid_until = moved.valid_until.map(|end| end - chrono::Duration::days(1));
+    assert!(!env.app.store.expire_lot(&moved).await.unwrap(), "a changed lot is refused");
+    let moved_sk = seatkeeper::store::keys::lot_sk(moved.valid_until, &moved.lot_id);
+    assert!(env.item("ORG#c", &moved_sk).await.is_none(), "nothing is written under a key no lot has");
+}

@@ -117,9 +117,10 @@ async fn an_allocation_that_keeps_losing_races_answers_503_and_writes_nothing_el
     let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, rules.iter());
     let a = allocate_with(client).await;
     assert_eq!((a.status, a.body["error"]["code"].as_str()), (503, Some("unavailable")), "{:?}", a.body);
-    // Each attempt of the handler tries the transaction four times (the store's retries), and
-    // the handler re-reads and tries again eight times before answering.
-    assert_eq!(tx.num_calls(), 36, "every attempt was the same all-or-nothing transaction");
+    // A conflict with another transaction is sent again by the store under the retry policy,
+    // and never again by the handler around it: retries do not nest.
+    let attempts = seatkeeper::command::Policy::DEFAULT.attempts as usize;
+    assert_eq!(tx.num_calls(), attempts, "the policy's attempts of the same all-or-nothing transaction");
 }
 
 #[tokio::test]
@@ -150,7 +151,7 @@ async fn a_condition_that_keeps_failing_ends_in_a_clear_409() {
     let a = allocate_with(client).await;
     assert_eq!((a.status, a.body["error"]["code"].as_str()), (409, Some("conflict")), "{:?}", a.body);
     assert!(a.body["error"]["message"].as_str().unwrap().contains("try again"));
-    assert_eq!(tx.num_calls(), 9);
+    assert_eq!(tx.num_calls(), seatkeeper::command::Policy::DEFAULT.attempts as usize, "decided again each time");
 }
 
 // ---- S3 GetObject failures of a partner import -------------------------------------------------
@@ -317,4 +318,72 @@ async fn a_refused_read_fails_the_import_for_good() {
     assert_eq!(licence_counts(&env).await, vec![0, 0]);
     assert_eq!(deliver(&app).await.unwrap(), answers);
     assert_eq!((get.num_calls(), stored_imports(&env).await), (1, 1));
+}
+
+// ---- The one retry policy, against DynamoDB Local with injected faults --------------------------
+
+use seatkeeper::command::Policy;
+use seatkeeper_tests::{Faults, RequestLog};
+
+/// Six items of one partition, and the same table through a client with `faults`, logging
+/// every request it sends.
+async fn six_items_through(faults: &Faults) -> (TestEnv, RequestLog, Vec<(String, &'static str)>) {
+    use aws_sdk_dynamodb::types::AttributeValue::S;
+    let env = TestEnv::new().await;
+    const SKS: [&str; 6] = ["0", "1", "2", "3", "4", "5"];
+    let items = SKS
+        .iter()
+        .map(|sk| {
+            [("PK", "FAULT#batch"), ("SK", sk), ("type", "fault")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), S(v.to_string())))
+                .collect()
+        })
+        .collect();
+    env.write_items(items).await;
+    let log = RequestLog::default();
+    let faulty = env.through(|b| b.interceptor(faults.clone()).interceptor(log.clone())).await;
+    (faulty, log, SKS.iter().map(|sk| ("FAULT#batch".to_string(), *sk)).collect())
+}
+
+#[derive(serde::Deserialize)]
+struct Keyed {
+    #[serde(rename = "SK")]
+    sk: String,
+}
+
+#[tokio::test]
+async fn unprocessed_batch_keys_are_asked_for_again_until_every_item_is_read() {
+    let (env, log, keys) = six_items_through(&Faults::new(2, 0)).await;
+    let found: Vec<Keyed> = env.app.store.get_many(keys).await.unwrap();
+    let mut sks: Vec<String> = found.into_iter().map(|k| k.sk).collect();
+    sks.sort();
+    assert_eq!(sks, ["0", "1", "2", "3", "4", "5"], "every item once, whatever answer it came in");
+    assert_eq!(log.take(), ["BatchGetItem"; 3], "two answers left keys unprocessed, the third read the rest");
+}
+
+#[tokio::test]
+async fn batch_keys_left_unprocessed_on_every_attempt_fail_as_throttling_after_the_policys_attempts() {
+    let (env, log, keys) = six_items_through(&Faults::new(usize::MAX, 0)).await;
+    match env.app.store.get_many::<Keyed>(keys).await {
+        Err(StoreError::Throttled(why)) => assert!(why.contains("unprocessed"), "{why}"),
+        other => panic!("throttled, not {:?}", other.map(|f| f.len())),
+    }
+    assert_eq!(log.take().len(), Policy::DEFAULT.attempts as usize, "the policy's attempts, no more");
+}
+
+#[tokio::test]
+async fn an_allocation_whose_transaction_loses_its_race_is_decided_again_and_licenses_each_user_once() {
+    let env = TestEnv::new().await;
+    env.company_with_lot(5).await;
+    let log = RequestLog::default();
+    let faulty = env.through(|b| b.interceptor(Faults::new(0, 2)).interceptor(log.clone())).await;
+    let body = json!({"emails": ["ann@c.example", "bob@c.example"], "create_missing": true});
+    let a = faulty.allocate("c", body, "2026-02-01T10:00:00Z").await;
+    assert_eq!((a.status, &a.body["allocated"]), (200, &json!(2)), "{:?}", a.body);
+    let transactions = log.take().into_iter().filter(|op| op == "TransactWriteItems").count();
+    assert_eq!(transactions, 3, "two lost races (each decided again on fresh reads), then the one that won");
+    assert_eq!(licence_counts(&env).await, vec![1, 1], "each learner licensed once");
+    let lots = env.lots("c", "2026-02-01T10:00:00Z").await;
+    assert_eq!(lots[0]["in_use"], 2, "two seats taken, once: {lots:?}");
 }

@@ -268,7 +268,7 @@ async fn each_function_touches_only_the_key_prefixes_its_policy_grants_and_needs
         from: "notices@seatkeeper.test".into(),
         configuration_set: "seatkeeper-test-notices".into(),
         console_url: String::new(),
-        backoff: seatkeeper::mail::Backoff::default(),
+        backoff: seatkeeper::command::Policy::DEFAULT,
     };
     let to = stored
         .iter()

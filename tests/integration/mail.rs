@@ -13,8 +13,9 @@ use std::time::Duration;
 use aws_sdk_sesv2::operation::send_email::{SendEmailError, SendEmailOutput};
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use calamine::{Data, DataType, Reader, Xlsx};
+use seatkeeper::command::Policy;
 use seatkeeper::domain::notice::{Notice, NoticeKind};
-use seatkeeper::mail::{Backoff, MailError, Mailer};
+use seatkeeper::mail::{MailError, Mailer};
 use seatkeeper::store::deliveries::Claim;
 use seatkeeper_local::{router, LocalServer};
 use seatkeeper_tests::{at, cm, pm, SesReport, TestEnv, Who};
@@ -39,7 +40,7 @@ async fn moto_mailer(env: &TestEnv) -> Mailer {
         from: FROM.into(),
         configuration_set: "seatkeeper-test-notices".into(),
         console_url: "https://console.seatkeeper.test".into(),
-        backoff: Backoff::default(),
+        backoff: Policy::DEFAULT,
     };
     seatkeeper_local::mail::ensure_sender(&mailer.ses, FROM).await.unwrap();
     mailer
@@ -338,7 +339,7 @@ fn mocked(env: &TestEnv, ses: aws_sdk_sesv2::Client) -> Mailer {
         from: FROM.into(),
         configuration_set: "seatkeeper-test-notices".into(),
         console_url: String::new(),
-        backoff: Backoff { attempts: 4, first: Duration::from_millis(1) },
+        backoff: Policy { attempts: 4, first: Duration::from_millis(1), cap: Duration::from_millis(4) },
     }
 }
 

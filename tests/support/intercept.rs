@@ -189,3 +189,83 @@ impl Intercept for KeyLog {
         Ok(())
     }
 }
+
+/// Faults DynamoDB Local never produces on its own, injected into what a client sends or is
+/// answered: for the first `times` `BatchGetItem` answers, half the items found (at least one) are
+/// taken out and their keys handed back as unprocessed (as a throttled table answers); for the first `races`
+/// transactions, a condition on an item that is not there is added, so DynamoDB Local cancels
+/// the transaction with `ConditionalCheckFailed` (as a concurrent writer would make it).
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    unprocessed: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    races: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Faults {
+    pub fn new(unprocessed: usize, races: usize) -> Self {
+        Faults { unprocessed: std::sync::Arc::new(unprocessed.into()), races: std::sync::Arc::new(races.into()) }
+    }
+}
+
+/// Takes one from `left` when any is left.
+fn take_one(left: &std::sync::atomic::AtomicUsize) -> bool {
+    use std::sync::atomic::Ordering::SeqCst;
+    left.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1)).is_ok()
+}
+
+impl Intercept for Faults {
+    fn name(&self) -> &'static str {
+        "Faults"
+    }
+
+    fn modify_before_serialization(
+        &self,
+        context: &mut aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput;
+        use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem};
+        let Some(input) = context.input_mut().downcast_mut::<TransactWriteItemsInput>() else { return Ok(()) };
+        let Some(items) = input.transact_items.as_mut() else { return Ok(()) };
+        let Some(table) = items.iter().find_map(|i| i.put().map(|p| p.table_name().to_string())) else { return Ok(()) };
+        if !take_one(&self.races) {
+            return Ok(());
+        }
+        let check = ConditionCheck::builder()
+            .table_name(table)
+            .key("PK", AttributeValue::S("FAULT#race".into()))
+            .key("SK", AttributeValue::S("FAULT#race".into()))
+            .condition_expression("attribute_exists(PK)")
+            .build()?;
+        items.push(TransactWriteItem::builder().condition_check(check).build());
+        Ok(())
+    }
+
+    fn modify_before_completion(
+        &self,
+        context: &mut aws_sdk_dynamodb::config::interceptors::FinalizerInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let Some(Ok(output)) = context.output_or_error_mut() else { return Ok(()) };
+        let Some(out) = output.downcast_mut::<BatchGetItemOutput>() else { return Ok(()) };
+        let Some(responses) = out.responses.as_mut() else { return Ok(()) };
+        let Some((table, found)) = responses.iter_mut().find(|(_, found)| !found.is_empty()) else { return Ok(()) };
+        if !take_one(&self.unprocessed) {
+            return Ok(());
+        }
+        let held_back: Vec<Item> = found.split_off(found.len() / 2);
+        let keys = held_back
+            .iter()
+            .map(|item| {
+                item.iter().filter(|(k, _)| *k == "PK" || *k == "SK").map(|(k, v)| (k.clone(), v.clone())).collect()
+            })
+            .collect();
+        let unprocessed = KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(true).build()?;
+        out.unprocessed_keys = Some(std::collections::HashMap::from([(table.clone(), unprocessed)]));
+        Ok(())
+    }
+}

@@ -26,7 +26,7 @@ pub mod iam;
 pub mod intercept;
 pub mod setup;
 
-pub use intercept::{KeyLog, RequestLog, WRITE_OPERATIONS};
+pub use intercept::{Faults, KeyLog, RequestLog, WRITE_OPERATIONS};
 pub use setup::{Users, ASSIGNED, REQUESTED};
 
 /// DynamoDB Local's endpoint; `make test` starts one and sets it.

@@ -58,7 +58,7 @@ pub async fn local_mailer(app: &seatkeeper::App) -> Result<Option<Mailer>, Strin
         from,
         configuration_set,
         console_url: std::env::var("CONSOLE_URL").unwrap_or_default(),
-        backoff: seatkeeper::mail::Backoff::default(),
+        backoff: seatkeeper::command::Policy::DEFAULT,
     };
     ensure_sender(&mailer.ses, &mailer.from).await?;
     ensure_configuration_set(&mailer.ses, &mailer.configuration_set).await?;

@@ -19,6 +19,14 @@ use super::seats::CounterChange;
 use super::suppression::Suppression;
 use super::user::User;
 
+/// The most writes one DynamoDB transaction takes: the one figure for what a decision applied
+/// at once may hold (`store::apply::MAX_WRITES` is this constant).
+pub const TRANSACTION_WRITES: usize = 100;
+
+/// The most changes one decision applied in one transaction holds: a transaction's writes, less
+/// one for the command's idempotency answer, which goes in the same transaction.
+pub const MAX_CHANGES: usize = TRANSACTION_WRITES - 1;
+
 #[derive(Debug, Clone)]
 pub enum Change {
     /// A user written over the version read (`user.version`, bumped by the write), or a new
@@ -78,5 +86,14 @@ impl<T> Decision<T> {
     /// An outcome that changes nothing.
     pub fn unchanged(outcome: T) -> Self {
         Decision { changes: Vec::new(), outcome }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_decision_of_the_most_changes_and_its_idempotency_answer_fill_one_transaction() {
+        assert_eq!(super::MAX_CHANGES + 1, crate::store::apply::MAX_WRITES);
+        assert_eq!(crate::store::apply::MAX_WRITES, 100, "DynamoDB's limit");
     }
 }

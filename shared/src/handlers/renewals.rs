@@ -20,7 +20,7 @@ pub async fn get(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let name = format!("renewals-{}-until-{until}", org.org_id);
     match cx.req.query("format").unwrap_or("json") {
         "json" => Ok(Reply::ok(json!({ "until": until, "items": rows }))),
-        "csv" => Ok(Reply::file("text/csv; charset=utf-8", format!("{name}.csv"), report::renewals::csv(&rows))),
+        "csv" => Ok(Reply::file("text/csv; charset=utf-8", format!("{name}.csv"), report::renewals::csv(&rows)?)),
         "xlsx" => Ok(Reply::file(XLSX, format!("{name}.xlsx"), report::renewals::xlsx(&rows)?)),
         _ => Err(DomainError::invalid("format", "must be json, csv or xlsx").into()),
     }

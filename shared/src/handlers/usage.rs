@@ -17,7 +17,7 @@ use crate::domain::usage::{self, licence_year, Figures, Overage};
 use crate::domain::DomainError;
 use crate::http::{Ctx, Reply};
 use crate::report::{self, Cell};
-use crate::store::Error;
+use crate::store::{Error, StoreError};
 
 /// Reuse under `counting = active_users`: the distinct users active in the licence year, and
 /// the most the policy's `uses_per_seat` allows (N × limit). Until the year's first change of
@@ -97,11 +97,11 @@ pub async fn get(cx: &Ctx<'_>) -> Result<Reply, Error> {
         return Ok(Reply::ok(json!({ "org": org_row, "children": child_rows, "total": total_row })));
     }
     let rows: Vec<&Value> = std::iter::once(&org_row).chain(&child_rows).chain(std::iter::once(&total_row)).collect();
-    Ok(Reply::file("text/csv; charset=utf-8", format!("usage-{}.csv", org.org_id), csv(&rows)))
+    Ok(Reply::file("text/csv; charset=utf-8", format!("usage-{}.csv", org.org_id), csv(&rows)?))
 }
 
 /// The report's rows (the org, its children, the total) as CSV.
-fn csv(rows: &[&Value]) -> Vec<u8> {
+fn csv(rows: &[&Value]) -> Result<Vec<u8>, StoreError> {
     let header = [
         "name",
         "org_id",

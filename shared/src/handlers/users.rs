@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::load_org;
 use crate::command::new_id;
+use crate::command::retry::{self, Policy};
 use crate::domain::allocation::Balance;
 use crate::domain::audit::AuditEntry;
 use crate::domain::auth::{authorize, Action, Role};
@@ -129,9 +130,6 @@ struct SetRenewable {
 /// How long a claim on an `Idempotency-Key` stays live: longer than the API function may run
 /// (15 s), so a claim is only taken over from a request that is surely gone.
 const CLAIM_LEASE_SECONDS: i64 = 30;
-/// How often, and how long each time, a twin waits for a live claim of its key to complete.
-const CLAIM_WAITS: u32 = 10;
-const CLAIM_WAIT_MS: u64 = 100;
 const IN_PROGRESS: &str = "a request with this key is in progress; retry shortly";
 
 /// Bulk "(not) renewable" (seed 000): each user is updated on its own; the answer says which.
@@ -158,29 +156,42 @@ pub async fn set_renewable(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let expires_at = (now + chrono::Duration::hours(IDEMPOTENCY_TTL_HOURS)).timestamp();
     let pending =
         IdempotencyRecord { fingerprint: fingerprint.clone(), status: PENDING, body: claim.clone(), expires_at };
-    let mut waits = 0;
-    while !store.claim_idempotency_key(sub, &key, &pending, now.timestamp() + CLAIM_LEASE_SECONDS, now).await? {
-        match store.idempotency_key_state(sub, &key, now).await? {
-            Some(held) if held.fingerprint() != fingerprint => return Err(DomainError::IdempotencyMismatch.into()),
-            Some(KeyState::Done(record)) => return Reply::replayed(&record),
-            // A live claim of a twin (or the record went in between): wait for it, a little.
-            Some(KeyState::Pending { .. }) | None => {
-                if waits == CLAIM_WAITS {
-                    return Err(DomainError::Conflict(IN_PROGRESS.into()).into());
-                }
-                waits += 1;
-                tokio::time::sleep(std::time::Duration::from_millis(CLAIM_WAIT_MS)).await;
-            }
-        }
+    if let Some(replay) = claim_key(cx, &key, &pending).await? {
+        return Ok(replay);
     }
     let claimed = Claimed { key: &key, claim: &claim, fingerprint: &fingerprint, expires_at };
     let outcome = set_each_renewable(cx, &org, &input, Some(claimed)).await;
     if outcome.is_err() {
         // Failed here: let a retry take the job over at once (if this fails too, the claim ends
         // with its lease).
-        let _ = store.release_idempotency_claim(sub, &key, &claim).await;
+        if let Err(e) = store.release_idempotency_claim(sub, &key, &claim).await {
+            tracing::error!(org_id = %org.org_id, key, error = %e, "the claim of a failed request on its key was not released; it ends with its lease");
+        }
     }
     outcome
+}
+
+/// Claims the request's `key` with `pending`; `Some` answer when a twin finished under the key
+/// first. A twin's live claim (or a record that went in between) is waited for as a lost race,
+/// under the retry policy; still held after every attempt, it is a conflict.
+async fn claim_key(cx: &Ctx<'_>, key: &str, pending: &IdempotencyRecord) -> Result<Option<Reply>, Error> {
+    let (store, now, sub) = (&cx.app.store, cx.req.now, &cx.principal()?.sub);
+    let until = now.timestamp() + CLAIM_LEASE_SECONDS;
+    let claimed = retry::run(&Policy::DEFAULT, || async {
+        if store.claim_idempotency_key(sub, key, pending, until, now).await? {
+            return Ok(None);
+        }
+        match store.idempotency_key_state(sub, key, now).await? {
+            Some(held) if held.fingerprint() != pending.fingerprint => Err(DomainError::IdempotencyMismatch.into()),
+            Some(KeyState::Done(record)) => Reply::replayed(&record).map(Some),
+            Some(KeyState::Pending { .. }) | None => Err(Race::Changed(Vec::new()).into()),
+        }
+    })
+    .await;
+    claimed.map_err(|e| match e {
+        Error::Race(Race::Changed(_)) => DomainError::Conflict(IN_PROGRESS.into()).into(),
+        other => other,
+    })
 }
 
 /// The key this request holds, claimed by [`Store::claim_idempotency_key`].

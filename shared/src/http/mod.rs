@@ -16,7 +16,8 @@ use tracing::Instrument;
 pub use request::ApiRequest;
 pub use routes::{Op, Params, Route, ROUTES};
 
-use crate::command::{Attempts, Decision, RACED};
+use crate::command::retry::{self, Policy};
+use crate::command::{Decision, RACED};
 use crate::domain::auth::Principal;
 use crate::domain::DomainError;
 use crate::store::records::IdempotencyRecord;
@@ -118,20 +119,18 @@ impl<'a> Ctx<'a> {
 
     /// Runs a command: `decide` loads what it needs and decides; its changes are applied in one
     /// transaction with this command's idempotency answer (when it sent a key). A lost race runs
-    /// `decide` again ([`Attempts`]); a twin that committed under the same key first answers
+    /// `decide` again under the retry policy ([`retry::run`]), and a race lost every time is a
+    /// conflict in words ([`RACED`]); a twin that committed under the same key first answers
     /// with that twin's reply. A decision without changes answers at once and stores nothing.
     pub async fn execute<F, Fut>(&self, decide: F) -> Result<Reply, Error>
     where
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<Decision<Reply>, Error>>,
     {
-        let mut attempts = Attempts::new();
-        loop {
-            match self.attempt(decide().await).await {
-                Err(e) => attempts.again(e).await?,
-                done => return done,
-            }
-        }
+        retry::run(&Policy::DEFAULT, || async { self.attempt(decide().await).await }).await.map_err(|e| match e {
+            Error::Race(Race::Changed(_)) => DomainError::Conflict(RACED.into()).into(),
+            other => other,
+        })
     }
 
     /// Answers `reply` for a command that applied its work itself (a job of many writes): the
@@ -247,7 +246,7 @@ pub async fn handle(app: &App, function: &Function, event: ApiGatewayV2httpReque
                 tracing::warn!(?race, "lost a race outside the executor");
                 error_response_raw(409, "conflict", RACED, json!({}))
             }
-            Err(Error::Store(StoreError::Retryable(m))) => {
+            Err(Error::Store(StoreError::Retryable(m) | StoreError::Throttled(m))) => {
                 tracing::warn!(error = %m, "store busy");
                 error_response_raw(503, "unavailable", "the service is busy; retry shortly", json!({}))
             }

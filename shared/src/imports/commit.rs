@@ -9,7 +9,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use super::{Leaving, RowChunks};
-use crate::command::{Attempts, Decision, RACED};
+use crate::command::retry::{self, Policy as Retry};
+use crate::command::{Decision, RACED};
 use crate::domain::auth::Principal;
 use crate::domain::change::Change;
 use crate::domain::decide::imports::{self as decide, Issued, RowSeat, Seat};
@@ -21,7 +22,7 @@ use crate::domain::policy::Policy;
 use crate::domain::user::User;
 use crate::domain::DomainError;
 use crate::store::imports::{Checkpoint, Progress, RowSet, Rows, ROWS_PER_CHUNK};
-use crate::store::{Error, Store, StoreError};
+use crate::store::{Error, Race, Store, StoreError};
 
 /// Licence writes sent at once while committing.
 pub const WRITES_IN_FLIGHT: usize = 32;
@@ -30,51 +31,83 @@ pub const WRITES_IN_FLIGHT: usize = 32;
 const PROGRESS_EVERY: usize = 2 * WRITES_IN_FLIGHT;
 
 /// Commits an import, or resumes one that stopped half-way; a committed one is returned as is.
+/// A reserve that lost its race to another attempt is run again, under the one retry policy, on
+/// the record as that attempt left it.
 pub async fn commit(
     store: &Store,
     org: &Org,
-    mut record: ImportRecord,
+    record: ImportRecord,
     by: &Principal,
     now: DateTime<Utc>,
 ) -> Result<ImportRecord, Error> {
-    for _ in 0..4 {
-        match record.status {
-            ImportStatus::Committed => return Ok(record),
-            ImportStatus::Failed => {
-                let why = record.error.clone().unwrap_or_default();
-                return Err(
-                    DomainError::Conflict(format!("the import was refused and cannot be committed: {why}")).into()
-                );
+    let (given, at) = (std::sync::Mutex::new(Some(record.clone())), &record);
+    let given = &given;
+    raced(
+        retry::run(&Retry::DEFAULT, || async move {
+            let record = current(store, given, at).await?;
+            match record.status {
+                ImportStatus::Committed => Ok(record),
+                ImportStatus::Failed => {
+                    let why = record.error.clone().unwrap_or_default();
+                    Err(DomainError::Conflict(format!("the import was refused and cannot be committed: {why}")).into())
+                }
+                ImportStatus::Reviewed => match reserve(store, org, &record, Review::Again, now).await? {
+                    Some(next) => finish(store, org, next, by, now).await,
+                    None => Err(Race::Changed(Vec::new()).into()),
+                },
+                ImportStatus::Committing => finish(store, org, record, by, now).await,
             }
-            ImportStatus::Reviewed => match reserve(store, org, &record, Review::Again, now).await? {
-                Some(next) => record = next,
-                None => record = reload(store, &record).await?,
-            },
-            ImportStatus::Committing => return finish(store, org, record, by, now).await,
-        }
-    }
-    Err(DomainError::Conflict(RACED.into()).into())
+        })
+        .await,
+    )
 }
 
 /// Sets a commit going without finishing it: every seat reserved and the record `committing`
-/// (or as another attempt left it), for the job runner to finish.
+/// (or as another attempt left it), for the job runner to finish. A reserve that lost its race
+/// is run again as [`commit`]'s is.
 pub async fn begin(
     store: &Store,
     org: &Org,
-    mut record: ImportRecord,
+    record: ImportRecord,
     review: Review,
     now: DateTime<Utc>,
 ) -> Result<ImportRecord, Error> {
-    for _ in 0..4 {
-        if record.status != ImportStatus::Reviewed {
-            return Ok(record);
-        }
-        match reserve(store, org, &record, review, now).await? {
-            Some(next) => return Ok(next),
-            None => record = reload(store, &record).await?,
-        }
+    let (given, at) = (std::sync::Mutex::new(Some(record.clone())), &record);
+    let given = &given;
+    raced(
+        retry::run(&Retry::DEFAULT, || async move {
+            let record = current(store, given, at).await?;
+            if record.status != ImportStatus::Reviewed {
+                return Ok(record);
+            }
+            // A retry reviews again: the rows were reviewed before the race was lost.
+            let review = if record == *at { review } else { Review::Again };
+            reserve(store, org, &record, review, now).await?.ok_or_else(|| Race::Changed(Vec::new()).into())
+        })
+        .await,
+    )
+}
+
+/// The record a commit's attempt starts from: the one it was given, the first time; as it is
+/// stored now after that.
+async fn current(
+    store: &Store,
+    given: &std::sync::Mutex<Option<ImportRecord>>,
+    at: &ImportRecord,
+) -> Result<ImportRecord, Error> {
+    let first = given.lock().map_err(|_| StoreError::Other("a commit's record was poisoned".into()))?.take();
+    match first {
+        Some(record) => Ok(record),
+        None => reload(store, at).await,
     }
-    Err(DomainError::Conflict(RACED.into()).into())
+}
+
+/// A command that kept losing its race, in words (a conflict to try again later).
+fn raced<T>(outcome: Result<T, Error>) -> Result<T, Error> {
+    match outcome {
+        Err(Error::Race(Race::Changed(_))) => Err(DomainError::Conflict(RACED.into()).into()),
+        other => other,
+    }
 }
 
 /// The record as it is stored now.
@@ -357,23 +390,33 @@ impl Issuing<'_> {
     /// One row's licence, written on its own over the version of `user` (the row's `email`)
     /// read — or, for a job that creates missing users, with the user, on the condition that it
     /// is new; when the user changed meanwhile, it is read again and decided anew.
-    async fn one(&self, email: &str, mut user: Option<User>, seat: RowSeat) -> Result<Seat, Error> {
-        let mut attempts = Attempts::new();
-        loop {
+    async fn one(&self, email: &str, user: Option<User>, seat: RowSeat) -> Result<Seat, Error> {
+        let read = std::sync::Mutex::new(Some(user));
+        let (read, seat) = (&read, &seat);
+        let written = retry::run(&Retry::DEFAULT, || async move {
+            let first = read.lock().map_err(|_| StoreError::Other("a row's user was poisoned".into()))?.take();
+            let user = match first {
+                Some(user) => user,
+                None => self.store.user(&self.org.org_id, email).await?,
+            };
             let created = user.is_none() && self.record.create_missing;
-            let subject = if created { Some(User::new(&self.org.org_id, email, self.now)) } else { user.clone() };
-            let decided = decide::licence(subject.as_ref(), &seat, self.policy, self.now);
+            let subject = if created { Some(User::new(&self.org.org_id, email, self.now)) } else { user };
+            let decided = decide::licence(subject.as_ref(), seat, self.policy, self.now);
             let change = match decided.changes.as_slice() {
                 [] => return Ok(decided.outcome),
                 [Change::User { user, .. }] => Change::User { user: user.clone(), created },
                 [other] => other.clone(),
                 _ => return Err(StoreError::Other("a row's licence must be one write".into()).into()),
             };
-            match self.store.apply_alone(&change).await {
-                Ok(()) => return Ok(decided.outcome),
-                Err(e) => attempts.again(e).await?,
+            self.store.apply_alone(&change).await.map(|()| decided.outcome)
+        })
+        .await;
+        match written {
+            // The commit around it is not run again for this: it fails, to resume later.
+            Err(Error::Race(_)) => {
+                Err(DomainError::Conflict(format!("{email} kept changing while its licence was written")).into())
             }
-            user = self.store.user(&self.org.org_id, email).await?;
+            other => other,
         }
     }
 }
@@ -415,17 +458,16 @@ async fn release_leaving(
 /// decided again, like every command. Whether this call released them (one released meanwhile,
 /// or gone, is left so).
 async fn release_one(store: &Store, org: &Org, email: &str, by: &Principal, now: DateTime<Utc>) -> Result<bool, Error> {
-    let mut attempts = Attempts::new();
-    loop {
-        let Some(u) = store.user(&org.org_id, email).await? else { return Ok(false) };
-        if u.released_at.is_some() {
-            return Ok(false);
-        }
-        let (live, reuse) = store.release_state(org, &u, now).await?;
-        let decided = decide_users::release(org, &u, &live, &reuse, by, now);
-        match store.apply(&decided.changes, None).await {
-            Ok(()) => return Ok(true),
-            Err(e) => attempts.again(e).await?,
-        }
-    }
+    raced(
+        retry::run(&Retry::DEFAULT, || async move {
+            let Some(u) = store.user(&org.org_id, email).await? else { return Ok(false) };
+            if u.released_at.is_some() {
+                return Ok(false);
+            }
+            let (live, reuse) = store.release_state(org, &u, now).await?;
+            let decided = decide_users::release(org, &u, &live, &reuse, by, now);
+            store.apply(&decided.changes, None).await.map(|()| true)
+        })
+        .await,
+    )
 }

@@ -116,3 +116,41 @@ pub async fn run_stream(app: &App, event: &Event) -> DynamoDbEventResponse {
     }
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn an_import_record_that_cannot_be_read_is_a_failure_and_records_of_other_types_are_skipped() {
+        let record = |sequence: &str, event: &str, image: serde_json::Value| {
+            json!({
+                "eventID": sequence, "eventName": event, "eventVersion": "1.1", "eventSource": "aws:dynamodb",
+                "awsRegion": "us-east-1",
+                "dynamodb": {
+                    "SequenceNumber": sequence, "SizeBytes": 10, "StreamViewType": "NEW_IMAGE",
+                    "Keys": {"PK": {"S": "ORG#c"}, "SK": {"S": "x"}}, "NewImage": image
+                },
+                "eventSourceARN": "arn:aws:dynamodb:us-east-1:1:table/t/stream/x"
+            })
+        };
+        let unreadable = json!({"PK": {"S": "ORG#c"}, "SK": {"S": "IMPORT#imp_1"}, "type": {"S": "import"},
+            "status": {"S": "committing"}, "background": {"BOOL": true}});
+        let notice = json!({"PK": {"S": "ORG#c"}, "SK": {"S": "NOTICE#1"}, "type": {"S": "notice"}});
+        let rows = json!({"PK": {"S": "ORG#c#IMPORT#imp_1"}, "SK": {"S": "ROWS#000000"}, "type": {"S": "import_rows"}});
+        let records = [
+            record("1", "MODIFY", unreadable.clone()),
+            record("2", "INSERT", notice),
+            record("3", "INSERT", rows),
+            record("4", "REMOVE", unreadable),
+        ];
+        let event: Event = serde_json::from_value(json!({ "Records": records })).unwrap();
+        let found = jobs(&event);
+        assert_eq!(found.len(), 1, "only the import record, as it changed: {found:?}");
+        let (sequence, job) = &found[0];
+        assert_eq!(sequence, "1");
+        assert!(job.as_ref().unwrap_err().contains("cannot be read"), "a failure of its own, never skipped: {job:?}");
+    }
+}

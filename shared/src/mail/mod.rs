@@ -30,7 +30,6 @@ use crate::store::deliveries::{Claim, Sent};
 use crate::store::{Store, StoreError};
 use message::Attachment;
 use render::Rendered;
-pub use ses::Backoff;
 
 /// What the mailer needs: the table (the org, its policy, the guards), SES, the bucket the
 /// monthly reports are attached from, the sender and the console's address for links.
@@ -46,7 +45,8 @@ pub struct Mailer {
     pub configuration_set: String,
     /// `CONSOLE_URL`: the console's origin; links are left out without it.
     pub console_url: String,
-    pub backoff: Backoff,
+    /// The retry policy of each send (the one policy; tests shorten its pauses).
+    pub backoff: crate::command::Policy,
 }
 
 /// What one delivery of a notice did, recipient by recipient.
@@ -113,7 +113,7 @@ impl Mailer {
             from,
             configuration_set,
             console_url,
-            backoff: Backoff::default(),
+            backoff: crate::command::Policy::DEFAULT,
         })
     }
 

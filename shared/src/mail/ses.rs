@@ -1,80 +1,25 @@
-//! One message through SES v2 (`SendEmail` with raw content), retried with back-off while the
-//! failure passes (throttling, a quota for now, SES unavailable, the network), and told apart
-//! from a refusal that never passes (an unverified or rejected address, a rejected message).
-
-use std::time::Duration;
+//! One message through SES v2 (`SendEmail` with raw content), sent again under the one retry
+//! policy while the failure passes (throttling, a quota for now, SES unavailable, the network),
+//! and told apart from a refusal that never passes (an unverified or rejected address, a
+//! rejected message) by the one classifier ([`crate::command::retry`]).
 
 use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sesv2::operation::send_email::SendEmailError;
 use aws_sdk_sesv2::primitives::Blob;
 use aws_sdk_sesv2::types::{Destination, EmailContent, MessageTag, RawMessage};
 
+use crate::command::retry::{self, Class, Classify, Policy};
 use crate::store::deliveries::Sent;
 
-/// How often a send is tried, and the pause before the second try (doubled each time after).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Backoff {
-    pub attempts: u32,
-    pub first: Duration,
-}
-
-impl Default for Backoff {
-    /// Five tries within about three seconds: well inside the function's timeout.
-    fn default() -> Self {
-        Backoff { attempts: 5, first: Duration::from_millis(200) }
-    }
-}
-
-impl Backoff {
-    /// The pause after failed try `n` (0-based), with up to a quarter of jitter.
-    pub fn pause(&self, n: u32) -> Duration {
-        let base = self.first.saturating_mul(1 << n.min(10));
-        let jitter = uuid::Uuid::new_v4().as_bytes()[0] as u32 % 64;
-        base + base / 256 * jitter
-    }
-}
-
-/// What one failed try says about the next.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Failure {
-    /// Try again later: the same message may well go through.
-    Passing(String),
-    /// Never: the address or the message is refused.
-    Refused(String),
-}
-
-/// Sorts a failed `SendEmail` into passing and refused.
-pub fn classify(err: &SdkError<SendEmailError>) -> Failure {
-    // What SES said: its code and message as the response carried them, else the error's own
-    // words (the modeled error's message).
-    let described = |e: &SendEmailError| match (e.code(), e.message()) {
-        (Some(code), Some(message)) => format!("{code}: {message}"),
-        _ => e.to_string(),
-    };
+/// What SES said of a failed send: its code and message as the response carried them, else the
+/// error's own words.
+fn described(err: &SdkError<SendEmailError>) -> String {
     match err {
-        SdkError::ServiceError(se) => {
-            let e = se.err();
-            let status = se.raw().status().as_u16();
-            match e {
-                SendEmailError::TooManyRequestsException(_)
-                | SendEmailError::LimitExceededException(_)
-                // Account-wide: nothing about this address; they pass when the account is fixed.
-                | SendEmailError::AccountSuspendedException(_)
-                | SendEmailError::SendingPausedException(_) => Failure::Passing(described(e)),
-                SendEmailError::MessageRejected(_)
-                | SendEmailError::MailFromDomainNotVerifiedException(_)
-                | SendEmailError::BadRequestException(_)
-                | SendEmailError::NotFoundException(_) => Failure::Refused(described(e)),
-                _ if status == 429 || status >= 500 || e.code().is_some_and(|c| c.contains("Throttl")) => {
-                    Failure::Passing(described(e))
-                }
-                _ => Failure::Refused(described(e)),
-            }
-        }
-        SdkError::ConstructionFailure(_) => {
-            Failure::Refused(format!("{}", aws_sdk_sesv2::error::DisplayErrorContext(err)))
-        }
-        _ => Failure::Passing(format!("{}", aws_sdk_sesv2::error::DisplayErrorContext(err))),
+        SdkError::ServiceError(se) => match (se.err().code(), se.err().message()) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            _ => se.err().to_string(),
+        },
+        _ => format!("{}", aws_sdk_sesv2::error::DisplayErrorContext(err)),
     }
 }
 
@@ -141,8 +86,8 @@ impl Envelope<'_> {
 }
 
 /// Sends `raw` as `envelope` says: accepted with SES's message id, refused for good, or failed
-/// after every try of `backoff`.
-pub async fn send(client: &aws_sdk_sesv2::Client, envelope: &Envelope<'_>, raw: &[u8], backoff: Backoff) -> Sent {
+/// after every attempt of `policy`.
+pub async fn send(client: &aws_sdk_sesv2::Client, envelope: &Envelope<'_>, raw: &[u8], policy: Policy) -> Sent {
     let content = match RawMessage::builder().data(Blob::new(raw.to_vec())).build() {
         Ok(m) => EmailContent::builder().raw(m).build(),
         Err(e) => return Sent::Refused(e.to_string()),
@@ -152,37 +97,33 @@ pub async fn send(client: &aws_sdk_sesv2::Client, envelope: &Envelope<'_>, raw: 
         Err(e) => return Sent::Refused(format!("the message's tags: {e}")),
     };
     let to = envelope.to;
-    let mut last = String::new();
-    for n in 0..backoff.attempts.max(1) {
-        if n > 0 {
-            tokio::time::sleep(backoff.pause(n - 1)).await;
+    let request = client
+        .send_email()
+        .from_email_address(envelope.from)
+        .destination(Destination::builder().to_addresses(to).build())
+        .content(content)
+        .configuration_set_name(envelope.configuration_set)
+        .set_email_tags(Some(tags));
+    let sent = retry::send(&policy, || async {
+        let sent = request.clone().send().await;
+        if let Err(e) = &sent {
+            tracing::warn!(%to, class = ?e.class(), reason = %described(e), "SES send failed");
         }
-        let sent = client
-            .send_email()
-            .from_email_address(envelope.from)
-            .destination(Destination::builder().to_addresses(to).build())
-            .content(content.clone())
-            .configuration_set_name(envelope.configuration_set)
-            .set_email_tags(Some(tags.clone()))
-            .send()
-            .await;
-        match sent {
-            Ok(out) => return Sent::Accepted(out.message_id().unwrap_or_default().to_string()),
-            Err(e) => match classify(&e) {
-                Failure::Refused(reason) => return Sent::Refused(reason),
-                Failure::Passing(reason) => {
-                    tracing::warn!(%to, try_ = n + 1, %reason, "SES send failed; trying again");
-                    last = reason;
-                }
-            },
-        }
+        sent
+    })
+    .await;
+    match sent {
+        Ok(out) => Sent::Accepted(out.message_id().unwrap_or_default().to_string()),
+        Err(e) => match e.class() {
+            Class::Throttled | Class::Transient => Sent::Failed(described(&e)),
+            Class::Race | Class::Permanent | Class::TooLarge => Sent::Refused(described(&e)),
+        },
     }
-    Sent::Failed(last)
 }
 
 /// The SES client: the SDK's settings (`AWS_ENDPOINT_URL_SESV2` locally) over the one HTTP
-/// stack, without the SDK's own retries — [`send`] retries, with back-off, and knows which
-/// failures are worth it.
+/// stack, without the SDK's own retries — [`send`] retries, under the one policy, the failures
+/// that pass.
 pub fn client(config: &aws_config::SdkConfig) -> aws_sdk_sesv2::Client {
     let mut conf = aws_sdk_sesv2::config::Builder::from(config)
         .retry_config(aws_sdk_sesv2::config::retry::RetryConfig::disabled());

@@ -10,8 +10,10 @@ use super::{Error, Store, StoreError};
 use crate::command::new_id;
 use crate::domain::change::Change;
 
-/// The most writes one transaction takes (DynamoDB's limit).
-pub const MAX_WRITES: usize = 100;
+/// The most writes one transaction takes (DynamoDB's limit): the domain's
+/// [`TRANSACTION_WRITES`](crate::domain::change::TRANSACTION_WRITES), whose
+/// [`MAX_CHANGES`](crate::domain::change::MAX_CHANGES) leaves room for the idempotency answer.
+pub const MAX_WRITES: usize = crate::domain::change::TRANSACTION_WRITES;
 
 /// A lost race: the state a command decided on changed before its writes landed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,16 +132,13 @@ impl Store {
     async fn write_alone(&self, write: TransactWriteItem) -> Result<(), Error> {
         // The condition and its names and values, as each kind of write takes them.
         macro_rules! conditional {
-            ($request:expr, $w:ident) => {
-                $request
+            ($request:expr, $w:ident) => {{
+                let request = $request
                     .set_condition_expression($w.condition_expression)
                     .set_expression_attribute_names($w.expression_attribute_names)
-                    .set_expression_attribute_values($w.expression_attribute_values)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(StoreError::from_sdk)
-            };
+                    .set_expression_attribute_values($w.expression_attribute_values);
+                super::send(|| request.clone().send()).await.map(|_| ())
+            }};
         }
         let c = &self.client;
         let sent = match write {

@@ -45,7 +45,7 @@ impl Store {
         lease: Duration,
     ) -> Result<Claim, StoreError> {
         let claim = crate::command::new_id("clm");
-        let result = self
+        let request = self
             .client
             .update_item()
             .table_name(&self.table)
@@ -70,10 +70,8 @@ impl Store {
             .expression_attribute_values(":at", s(keys::sort_time(now)))
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":one", n(1))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
-            .send()
-            .await
-            .map_err(StoreError::from_sdk);
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew);
+        let result = super::send(|| request.clone().send()).await;
         match result {
             Ok(out) => {
                 let attempt = out.attributes.as_ref().and_then(|a| a.get("attempts")).and_then(|v| v.as_n().ok());
@@ -102,7 +100,7 @@ impl Store {
             Sent::Failed(reason) => ("failed", "reason", reason),
             Sent::Refused(reason) => ("refused", "reason", reason),
         };
-        let result = self
+        let request = self
             .client
             .update_item()
             .table_name(&self.table)
@@ -114,10 +112,8 @@ impl Store {
             .expression_attribute_values(":state", s(state))
             .expression_attribute_values(":value", s(value.clone()))
             .expression_attribute_values(":at", s(keys::sort_time(now)))
-            .expression_attribute_values(":claim", s(claim))
-            .send()
-            .await
-            .map_err(StoreError::from_sdk);
+            .expression_attribute_values(":claim", s(claim));
+        let result = super::send(|| request.clone().send()).await;
         match result {
             Ok(_) => Ok(true),
             Err(StoreError::ConditionFailed(_)) => Ok(false),
@@ -136,7 +132,7 @@ impl Store {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<Delivery>, StoreError> {
-        let result = self
+        let request = self
             .client
             .update_item()
             .table_name(&self.table)
@@ -159,10 +155,8 @@ impl Store {
             .expression_attribute_values(":sending", s("sending"))
             .expression_attribute_values(":now", n(now.timestamp()))
             .expression_attribute_values(":at", s(keys::sort_time(now)))
-            .expression_attribute_values(":zero", n(0))
-            .send()
-            .await
-            .map_err(StoreError::from_sdk);
+            .expression_attribute_values(":zero", n(0));
+        let result = super::send(|| request.clone().send()).await;
         match result {
             Ok(_) => Ok(None),
             Err(StoreError::ConditionFailed(_)) => {
@@ -189,7 +183,7 @@ impl Store {
             .table_name(&self.table)
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(PK)");
-        match put.send().await.map_err(StoreError::from_sdk) {
+        match super::send(|| put.clone().send()).await {
             Ok(_) | Err(StoreError::ConditionFailed(_)) => Ok(()),
             Err(e) => Err(e),
         }

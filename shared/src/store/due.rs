@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::keys::{self, GSI2, PK, SK};
@@ -64,9 +63,14 @@ impl Store {
         }
     }
 
-    /// Marks a lot expired (its unissued licences lapse) and takes it out of the due index, once.
+    /// Marks a lot expired (its unissued licences lapse) and takes it out of the due index, once:
+    /// one conditional `UpdateItem` (the lot is one item; a one-item transaction costs twice the
+    /// capacity). `false` when the lot is not active any more, or not under this key (its end
+    /// changed): nothing is written then.
     pub async fn expire_lot(&self, lot: &Lot) -> Result<bool, StoreError> {
-        let update = Update::builder()
+        let update = self
+            .client
+            .update_item()
             .table_name(&self.table)
             .key(PK, s(keys::org(&lot.org_id)))
             .key(SK, s(keys::lot_sk(lot.valid_until, &lot.lot_id)))
@@ -74,11 +78,9 @@ impl Store {
             .condition_expression("#status = :active")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":expired", s("expired"))
-            .expression_attribute_values(":active", s("active"))
-            .build()
-            .map_err(|e| StoreError::Other(e.to_string()))?;
-        match self.transact(vec![TransactWriteItem::builder().update(update).build()]).await {
-            Ok(()) => Ok(true),
+            .expression_attribute_values(":active", s("active"));
+        match super::send(|| update.clone().send()).await {
+            Ok(_) => Ok(true),
             Err(StoreError::ConditionFailed(_)) => Ok(false),
             Err(e) => Err(e),
         }

@@ -188,7 +188,7 @@ impl Store {
                 .expression_attribute_names("#owner", OWNER)
                 .expression_attribute_values(":owner", AttributeValue::S(owner.clone()));
         }
-        match put.send().await.map_err(StoreError::from_sdk) {
+        match super::send(|| put.clone().send()).await {
             Ok(_) => Ok(()),
             Err(StoreError::ConditionFailed(_)) => {
                 tracing::warn!(partition = %rows.partition, ?set, index, "another request's job holds these rows");
@@ -215,7 +215,7 @@ impl Store {
                 .condition_expression("attribute_exists(#expires)")
                 .expression_attribute_names("#expires", keys::EXPIRES_AT);
         }
-        match put.send().await.map_err(StoreError::from_sdk) {
+        match super::send(|| put.clone().send()).await {
             Ok(_) => Ok(()),
             Err(StoreError::ConditionFailed(_)) => Err(Race::Changed(Vec::new()).into()),
             Err(e) => Err(e.into()),
@@ -270,7 +270,7 @@ impl Store {
             .update_expression("REMOVE #expires")
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_names("#expires", keys::EXPIRES_AT);
-        match update.send().await.map_err(StoreError::from_sdk) {
+        match super::send(|| update.clone().send()).await {
             Ok(_) => Ok(true),
             Err(StoreError::ConditionFailed(_)) => Ok(false),
             Err(e) => Err(e),
@@ -371,7 +371,7 @@ impl Store {
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(rows_done) OR rows_done < :n")
             .expression_attribute_values(":n", AttributeValue::N(progress.rows_done.to_string()));
-        match put.send().await.map_err(StoreError::from_sdk) {
+        match super::send(|| put.clone().send()).await {
             // Another attempt saved as far or further: its progress stands.
             Ok(_) | Err(StoreError::ConditionFailed(_)) => Ok(()),
             Err(e) => Err(e),

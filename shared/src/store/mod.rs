@@ -16,6 +16,7 @@ pub mod users;
 
 use std::collections::HashMap;
 
+use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
@@ -26,6 +27,7 @@ use serde::Serialize;
 pub use apply::{Answer, Race};
 pub use imports::ReleaseWriter;
 
+use crate::command::retry::{self, Class, Policy};
 use crate::domain::DomainError;
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -36,38 +38,58 @@ pub enum StoreError {
     /// transaction's items whose condition failed (0 for a single write).
     #[error("a write condition failed (items {0:?})")]
     ConditionFailed(Vec<usize>),
-    /// Throttling, a transaction conflict, a timeout: the caller may retry.
+    /// Throttled (or batch keys left unprocessed) after every attempt of the retry policy.
+    #[error("the table is throttling: {0}")]
+    Throttled(String),
+    /// A transaction conflict, a 5xx, a timeout — after every attempt of the retry policy (or
+    /// another service that failed for now): the caller may try again later.
     #[error("the table is busy: {0}")]
     Retryable(String),
+    /// Over one of DynamoDB's size limits (an item, an item collection, a transaction).
+    #[error("too large for the table: {0}")]
+    TooLarge(String),
     #[error("store error: {0}")]
     Other(String),
 }
 
 impl StoreError {
-    fn from_sdk<E, R>(err: SdkError<E, R>) -> StoreError
+    /// The store's error for a failed DynamoDB call, by the one classifier
+    /// ([`retry::classify_sdk`]).
+    pub(crate) fn from_sdk<E>(err: SdkError<E, HttpResponse>) -> StoreError
     where
         E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
     {
-        match &err {
-            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => StoreError::Retryable(format!("{err}")),
+        let described = match &err {
             SdkError::ServiceError(se) => {
-                let code = se.err().code().unwrap_or_default();
-                let message = se.err().message().unwrap_or_default();
-                match code {
-                    "ConditionalCheckFailedException" => StoreError::ConditionFailed(vec![0]),
-                    "ThrottlingException"
-                    | "ProvisionedThroughputExceededException"
-                    | "RequestLimitExceeded"
-                    | "TransactionConflictException"
-                    | "TransactionInProgressException"
-                    | "InternalServerError" => StoreError::Retryable(format!("{code}: {message}")),
-                    _ => StoreError::Other(format!("{code}: {message}")),
-                }
+                let e = se.err();
+                format!("{}: {}", e.code().unwrap_or_default(), e.message().unwrap_or_default())
             }
-            _ => StoreError::Other(format!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(&err))),
+            _ => format!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(&err)),
+        };
+        StoreError::of_class(retry::classify_sdk(&err), described)
+    }
+
+    /// The store's error of `class`, saying `described`.
+    pub(crate) fn of_class(class: Class, described: String) -> StoreError {
+        match class {
+            Class::Race => StoreError::ConditionFailed(vec![0]),
+            Class::Throttled => StoreError::Throttled(described),
+            Class::Transient => StoreError::Retryable(described),
+            Class::TooLarge => StoreError::TooLarge(described),
+            Class::Permanent => StoreError::Other(described),
         }
     }
+}
+
+/// Sends one DynamoDB request (`request` makes it afresh each time), again while it is throttled
+/// or fails transiently ([`retry::send`] with [`Policy::DEFAULT`]); a failure as the store's error.
+pub(crate) async fn send<O, E, F, Fut>(request: F) -> Result<O, StoreError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<O, SdkError<E, HttpResponse>>>,
+{
+    retry::send(&Policy::DEFAULT, request).await.map_err(StoreError::from_sdk)
 }
 
 /// What a handler can fail with: a refusal for the caller, or a store failure.
@@ -232,7 +254,7 @@ impl Store {
     pub async fn delete_item(&self, pk: String, sk: String) -> Result<(), StoreError> {
         let key = key(pk, &sk);
         let delete = self.client.delete_item().table_name(&self.table).set_key(Some(key));
-        delete.send().await.map_err(StoreError::from_sdk)?;
+        send(|| delete.clone().send()).await?;
         Ok(())
     }
 
@@ -240,21 +262,14 @@ impl Store {
     /// snapshots, states recomputed whole).
     pub async fn put_item(&self, item: Item) -> Result<(), StoreError> {
         let put = self.client.put_item().table_name(&self.table).set_item(Some(item));
-        put.send().await.map_err(StoreError::from_sdk)?;
+        send(|| put.clone().send()).await?;
         Ok(())
     }
 
     /// A strongly consistent read of one item.
     pub async fn get<T: DeserializeOwned>(&self, pk: String, sk: &str) -> Result<Option<T>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(pk, sk)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
+        let get = self.client.get_item().table_name(&self.table).set_key(Some(key(pk, sk))).consistent_read(true);
+        let out = send(|| get.clone().send()).await?;
         out.item.map(from_item).transpose()
     }
 
@@ -282,89 +297,77 @@ impl Store {
         Ok(found.into_iter().flatten().collect())
     }
 
-    /// One `BatchGetItem` of at most 100 distinct keys, with retries of unprocessed keys.
+    /// One `BatchGetItem` of at most 100 distinct keys. Keys DynamoDB leaves unprocessed (it
+    /// was throttled) are asked for again under the retry policy, with its back-off, as a
+    /// throttled request is; what was found is kept across the attempts.
     async fn get_batch<T: DeserializeOwned>(&self, keys_: Vec<Item>, read: Read) -> Result<Vec<T>, StoreError> {
-        use aws_sdk_dynamodb::types::KeysAndAttributes;
-        let mut pending = keys_;
-        let mut found = Vec::new();
-        for _ in 0..5 {
-            if pending.is_empty() {
-                break;
+        use std::sync::Mutex;
+        let pending = Mutex::new(keys_);
+        let found = Mutex::new(Vec::new());
+        retry::send(&Policy::DEFAULT, || async {
+            // A request that failed leaves the pending keys as they were, for the next attempt.
+            let keys_ = pending.lock().expect("the pending keys").clone();
+            let (left, items) = self.get_batch_once(keys_, read).await?;
+            found.lock().expect("the items found").extend(items);
+            let count = left.len();
+            *pending.lock().expect("the pending keys") = left;
+            match count {
+                0 => Ok(()),
+                _ => Err(StoreError::Throttled(format!("{count} keys left unprocessed"))),
             }
-            let request = KeysAndAttributes::builder()
-                .set_keys(Some(std::mem::take(&mut pending)))
-                .consistent_read(read == Read::Consistent)
-                .build()
-                .map_err(|e| StoreError::Other(e.to_string()))?;
-            let out = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, request)
-                .send()
-                .await
-                .map_err(StoreError::from_sdk)?;
-            if let Some(mut responses) = out.responses {
-                found.extend(responses.remove(&self.table).unwrap_or_default());
-            }
-            if let Some(mut unprocessed) = out.unprocessed_keys {
-                if let Some(left) = unprocessed.remove(&self.table) {
-                    pending = left.keys;
-                }
-            }
-        }
-        if !pending.is_empty() {
-            return Err(StoreError::Retryable("keys left unprocessed".into()));
-        }
+        })
+        .await?;
+        let found = found.into_inner().expect("the items found");
         found.into_iter().map(from_item).collect()
     }
 
+    /// One `BatchGetItem` request: the keys left unprocessed and the items found.
+    async fn get_batch_once(&self, keys_: Vec<Item>, read: Read) -> Result<(Vec<Item>, Vec<Item>), StoreError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let request = KeysAndAttributes::builder()
+            .set_keys(Some(keys_))
+            .consistent_read(read == Read::Consistent)
+            .build()
+            .map_err(|e| StoreError::Other(e.to_string()))?;
+        let batch = self.client.batch_get_item().request_items(&self.table, request);
+        let out = batch.send().await.map_err(StoreError::from_sdk)?;
+        let found = out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default();
+        let left = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).map(|k| k.keys).unwrap_or_default();
+        Ok((left, found))
+    }
+
     /// Writes every item or none. A failed condition reports which items failed. A transaction
-    /// that lost a race without a failed condition (a conflict with another transaction) is
-    /// tried again a few times: its conditions still guard it.
+    /// cancelled without a failed condition (a conflict with another transaction, throttling) is
+    /// sent again under the retry policy: its conditions still guard it.
     pub async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
-        let mut attempt = 0;
-        loop {
-            match self.transact_once(items.clone()).await {
-                Err(StoreError::Retryable(_)) if attempt < 3 => {
-                    attempt += 1;
-                    tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
-                }
-                other => return other,
-            }
-        }
+        retry::send(&Policy::DEFAULT, || self.transact_once(items.clone())).await
     }
 
     async fn transact_once(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
         use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
         let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(se)) => match se.err() {
-                TransactWriteItemsError::TransactionCanceledException(e) => {
-                    let reasons = e.cancellation_reasons();
-                    let failed: Vec<usize> = reasons
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
-                        .map(|(i, _)| i)
-                        .collect();
-                    if failed.is_empty() {
-                        let codes: Vec<&str> = reasons.iter().filter_map(|r| r.code()).collect();
-                        Err(StoreError::Retryable(format!("transaction cancelled: {codes:?}")))
-                    } else {
-                        Err(StoreError::ConditionFailed(failed))
-                    }
-                }
-                TransactWriteItemsError::ProvisionedThroughputExceededException(_)
-                | TransactWriteItemsError::ThrottlingException(_)
-                | TransactWriteItemsError::RequestLimitExceeded(_)
-                | TransactWriteItemsError::TransactionInProgressException(_)
-                | TransactWriteItemsError::InternalServerError(_) => {
-                    Err(StoreError::Retryable(format!("{}", se.err())))
-                }
-                _ => Err(StoreError::from_sdk(SdkError::ServiceError(se))),
-            },
-            Err(e) => Err(StoreError::from_sdk(e)),
+        let err = match result {
+            Ok(_) => return Ok(()),
+            Err(err) => err,
+        };
+        let SdkError::ServiceError(se) = &err else { return Err(StoreError::from_sdk(err)) };
+        let TransactWriteItemsError::TransactionCanceledException(e) = se.err() else {
+            return Err(StoreError::from_sdk(err));
+        };
+        let reasons = e.cancellation_reasons();
+        match retry::classify_cancellation(reasons.iter().map(|r| (r.code(), r.message()))) {
+            Class::Race => Err(StoreError::ConditionFailed(
+                reasons
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
+                    .map(|(i, _)| i)
+                    .collect(),
+            )),
+            class => {
+                let codes: Vec<&str> = reasons.iter().filter_map(|r| r.code()).collect();
+                Err(StoreError::of_class(class, format!("transaction cancelled: {codes:?}")))
+            }
         }
     }
 
@@ -469,7 +472,7 @@ impl Store {
             Some(c) => Some(decode_cursor(c, pk_name, &spec.partition)?),
             None => None,
         };
-        let out = self
+        let query = self
             .client
             .query()
             .table_name(&self.table)
@@ -481,10 +484,8 @@ impl Store {
             .scan_index_forward(!spec.newest_first)
             .limit(page.limit)
             .set_exclusive_start_key(start)
-            .set_consistent_read(spec.index.is_none().then_some(true))
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
+            .set_consistent_read(spec.index.is_none().then_some(true));
+        let out = send(|| query.clone().send()).await?;
         let next_cursor = out.last_evaluated_key.as_ref().map(encode_cursor);
         Ok(Page { items: out.items.unwrap_or_default(), next_cursor })
     }

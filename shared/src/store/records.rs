@@ -363,7 +363,7 @@ impl Store {
         let mut item =
             to_item("idempotency", pending, &[(PK, keys::idempotency(sub, key)), (SK, keys::IDEMPOTENCY_SK.into())])?;
         item.insert("claimed_until".into(), super::n(claimed_until));
-        let result = self
+        let request = self
             .client
             .put_item()
             .table_name(&self.table)
@@ -375,10 +375,9 @@ impl Store {
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":now", super::n(now.timestamp()))
             .expression_attribute_values(":pending", super::n(PENDING as i64))
-            .expression_attribute_values(":fp", super::s(pending.fingerprint.clone()))
-            .send()
-            .await;
-        match result.map_err(StoreError::from_sdk) {
+            .expression_attribute_values(":fp", super::s(pending.fingerprint.clone()));
+        let result = super::send(|| request.clone().send()).await;
+        match result {
             Ok(_) => Ok(true),
             Err(StoreError::ConditionFailed(_)) => Ok(false),
             Err(e) => Err(e),
@@ -412,7 +411,7 @@ impl Store {
     /// Ends `claim` early (its command failed), so a retry may take the job over at once; does
     /// nothing when the key is no longer held by `claim`.
     pub async fn release_idempotency_claim(&self, sub: &str, key: &str, claim: &str) -> Result<(), StoreError> {
-        let result = self
+        let request = self
             .client
             .update_item()
             .table_name(&self.table)
@@ -426,10 +425,9 @@ impl Store {
             .expression_attribute_names("#body", "body")
             .expression_attribute_values(":zero", super::n(0))
             .expression_attribute_values(":pending", super::n(PENDING as i64))
-            .expression_attribute_values(":claim", super::s(claim))
-            .send()
-            .await;
-        match result.map_err(StoreError::from_sdk) {
+            .expression_attribute_values(":claim", super::s(claim));
+        let result = super::send(|| request.clone().send()).await;
+        match result {
             Ok(_) | Err(StoreError::ConditionFailed(_)) => Ok(()),
             Err(e) => Err(e),
         }

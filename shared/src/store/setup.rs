@@ -71,15 +71,13 @@ impl Store {
         if let Some(found) = self.org(VENDOR_ID).await? {
             return vendor_or_refusal(found).map(|()| false);
         }
-        let written = self
+        let request = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(self.org_item(&Org::vendor_root(now))?))
-            .condition_expression("attribute_not_exists(PK)")
-            .send()
-            .await
-            .map_err(StoreError::from_sdk);
+            .condition_expression("attribute_not_exists(PK)");
+        let written = super::send(|| request.clone().send()).await;
         match written {
             Ok(_) => Ok(true),
             // Another start stored it a moment ago: check what it stored.
@@ -120,16 +118,14 @@ impl Store {
     /// Writes `org_id`'s case guard unless another org's holds its folded id: then that clash
     /// (the holder, `org_id`).
     async fn guard(&self, org_id: &str) -> Result<Option<(String, String)>, StoreError> {
-        let written = self
+        let request = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(self.org_id_guard_item(org_id)?))
             .condition_expression("attribute_not_exists(PK) OR org_id = :id")
-            .expression_attribute_values(":id", AttributeValue::S(org_id.to_string()))
-            .send()
-            .await
-            .map_err(StoreError::from_sdk);
+            .expression_attribute_values(":id", AttributeValue::S(org_id.to_string()));
+        let written = super::send(|| request.clone().send()).await;
         match written {
             Ok(_) => Ok(None),
             Err(StoreError::ConditionFailed(_)) => {

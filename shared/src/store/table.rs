@@ -110,7 +110,8 @@ impl TableDefinition {
 
     /// What DynamoDB says a live table is.
     pub async fn describe(client: &Client, table: &str) -> Result<Self, StoreError> {
-        let out = client.describe_table().table_name(table).send().await.map_err(StoreError::from_sdk)?;
+        let describe = client.describe_table().table_name(table);
+        let out = super::send(|| describe.clone().send()).await?;
         let t = out.table.ok_or_else(|| StoreError::Other("no table description".into()))?;
         let keys = |ks: &[KeySchemaElement]| {
             let hash =
@@ -143,7 +144,8 @@ impl TableDefinition {
             })
             .collect();
         indexes.sort_by(|a, b| a.name.cmp(&b.name));
-        let ttl = client.describe_time_to_live().table_name(table).send().await.map_err(StoreError::from_sdk)?;
+        let describe_ttl = client.describe_time_to_live().table_name(table);
+        let ttl = super::send(|| describe_ttl.clone().send()).await?;
         let ttl_attribute = ttl
             .time_to_live_description()
             .filter(|d| d.time_to_live_status().map(|s| s.as_str()) == Some("ENABLED"))
@@ -196,7 +198,7 @@ impl TableDefinition {
                     .map_err(|e| StoreError::Other(e.to_string()))?,
             );
         }
-        request.send().await.map_err(StoreError::from_sdk)?;
+        super::send(|| request.clone().send()).await?;
         if let Some(attr) = &self.ttl_attribute {
             let ttl = TimeToLiveSpecification::builder()
                 .enabled(true)
@@ -204,7 +206,7 @@ impl TableDefinition {
                 .build()
                 .map_err(|e| StoreError::Other(e.to_string()))?;
             let update = client.update_time_to_live().table_name(table).time_to_live_specification(ttl);
-            update.send().await.map_err(StoreError::from_sdk)?;
+            super::send(|| update.clone().send()).await?;
         }
         Ok(true)
     }

@@ -396,7 +396,7 @@ impl Store {
 impl Store {
     /// Sets a user's renewable flag; `false` when there is no such user.
     pub async fn set_renewable(&self, org_id: &str, email: &str, renewable: bool) -> Result<bool, StoreError> {
-        let result = self
+        let request = self
             .client
             .update_item()
             .table_name(&self.table)
@@ -404,10 +404,9 @@ impl Store {
             .update_expression("SET renewable = :r, version = version + :one")
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_values(":r", AttributeValue::Bool(renewable))
-            .expression_attribute_values(":one", n(1))
-            .send()
-            .await;
-        match result.map_err(StoreError::from_sdk) {
+            .expression_attribute_values(":one", n(1));
+        let result = super::send(|| request.clone().send()).await;
+        match result {
             Ok(_) => Ok(true),
             Err(StoreError::ConditionFailed(_)) => Ok(false),
             Err(e) => Err(e),

@@ -5,7 +5,7 @@
 //!
 //! The due work is taken org by org: an org's notices, lots, licences and enrolments in that
 //! order, its later steps left for the retry when one fails. One org's failure (an error, or a
-//! race lost more often than [`RACE_ATTEMPTS`]) does not stop the others: it is named in the
+//! race lost on every attempt of the retry policy) does not stop the others: it is named in the
 //! report's `failed` with its step and reason, and once every org was tried the invocation fails
 //! naming it ([`super::report`]), so the schedule's retry picks it up, and the guards make that
 //! retry do only what is left.
@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use super::{raced, recipients, Failed, Reported};
 use crate::command::new_id;
+use crate::command::retry::{self, Policy};
 use crate::domain::decide::expire as decide;
 use crate::domain::enrolment::Enrolment;
 use crate::domain::expiry::{self, Due, REMINDER_HOURS};
@@ -30,10 +31,6 @@ use crate::App;
 
 /// Users whose expiry one transaction materialises (each a write, plus lots and counters).
 const USERS_PER_TRANSACTION: usize = 40;
-
-/// How often one user's write is tried against concurrent changes before the sweep gives up on
-/// it (and fails, for the retry).
-const RACE_ATTEMPTS: usize = 3;
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ExpireReport {
@@ -184,7 +181,7 @@ async fn send_notices(store: &Store, org: &Org, due: &[Due], now: DateTime<Utc>)
 
 /// Expires a batch in one transaction ([`decide::licences`]); if any user changed meanwhile,
 /// each on its own (a user who changed is read again and expired only if it still should be, up
-/// to [`RACE_ATTEMPTS`] times). How many it expired, and whether it failed: a user whose write
+/// under the retry policy). How many it expired, and whether it failed: a user whose write
 /// kept losing its race is a failure, never "nothing due".
 async fn expire_users(store: &Store, org: &Org, users: &[&User], now: DateTime<Utc>) -> (usize, Result<(), Error>) {
     let decided = decide::licences(org, users, now);
@@ -216,8 +213,8 @@ async fn expire_user(store: &Store, org: &Org, email: &str, now: DateTime<Utc>) 
 
 /// Stores a user's ended enrolments as expired and, when none is live any more, counts the user
 /// off the org's active users ([`decide::enrolments`]) — in one transaction guarded by the
-/// user's version, read again if a concurrent change won (up to [`RACE_ATTEMPTS`] times, then a
-/// failure: the enrolments are still due).
+/// user's version, read again if a concurrent change won (under the retry policy, then a failure:
+/// the enrolments are still due).
 async fn end_enrolments(
     store: &Store,
     org: &Org,
@@ -235,26 +232,22 @@ async fn end_enrolments(
     .await
 }
 
-/// Runs `attempt` (load, decide, apply) again while it loses its race, up to [`RACE_ATTEMPTS`]
-/// times; then the `what` write for `email` is a failure (still due).
-async fn until_won<T, F, Fut>(email: &str, what: &str, mut attempt: F) -> Result<T, Error>
+/// Runs `attempt` (load, decide, apply) again while it loses its race, under the retry policy
+/// ([`retry::run`]); a race lost every time makes the `what` write for `email` a failure (still
+/// due).
+async fn until_won<T, F, Fut>(email: &str, what: &str, attempt: F) -> Result<T, Error>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, Error>>,
 {
-    for _ in 0..RACE_ATTEMPTS {
-        match attempt().await {
-            Err(e) if raced(&e) => continue,
-            done => return done,
-        }
-    }
-    Err(lost_race(email, what))
+    retry::run(&Policy::DEFAULT, attempt).await.map_err(|e| if raced(&e) { lost_race(email, what) } else { e })
 }
 
 /// A user's write lost to concurrent changes every time it was tried.
 fn lost_race(email: &str, what: &str) -> Error {
     StoreError::Other(format!(
-        "the {what} write for {email} lost its race to a concurrent change {RACE_ATTEMPTS} times; still due"
+        "the {what} write for {email} lost its race to a concurrent change {} times; still due",
+        Policy::DEFAULT.attempts
     ))
     .into()
 }

@@ -85,7 +85,7 @@ async fn export_org(
         store.renewal_forecast(org, last).await?.into_iter().filter(|r| r.renewal_date >= first).collect();
     let base = format!("reports/{}/renewals-{month}", org.org_id);
     for (key, body, content_type) in [
-        (format!("{base}.csv"), report::renewals::csv(&rows), "text/csv; charset=utf-8"),
+        (format!("{base}.csv"), report::renewals::csv(&rows)?, "text/csv; charset=utf-8"),
         (format!("{base}.xlsx"), report::renewals::xlsx(&rows)?, XLSX),
     ] {
         bucket.put(&bucket.bucket, &key, content_type, body).await?;

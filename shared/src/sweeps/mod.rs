@@ -14,9 +14,10 @@ pub mod snapshot;
 
 use serde::Serialize;
 
+use crate::command::retry::{Class, Classify};
 use crate::domain::policy::Policy;
 use crate::lambda::Sweep;
-use crate::store::{Error, Race, Store, StoreError};
+use crate::store::{Error, Store, StoreError};
 
 /// A unit of a sweep's work that failed and was left for the next run: its org (and user), the
 /// step it stopped at, and why.
@@ -66,10 +67,10 @@ pub fn failure_message<R: Reported>(report: &R) -> String {
     )
 }
 
-/// Whether a sweep's changes lost their race: a condition failed, the state changed since it
-/// was read, and the step is read and decided again.
+/// Whether a sweep's changes lost their race (by the one classifier): a condition failed, the
+/// state changed since it was read, and the step is read and decided again.
 pub(crate) fn raced(e: &Error) -> bool {
-    matches!(e, Error::Race(Race::Changed(_)))
+    e.class() == Class::Race
 }
 
 /// The e-mails a company's notices go to: its manager users and the policy's `notify_emails`,

@@ -103,3 +103,51 @@ pub async fn publish(client: &aws_sdk_eventbridge::Client, bus: &str, event: &Ev
     }
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use super::*;
+
+    /// A stream record of `event` (INSERT, MODIFY, REMOVE) carrying `image`.
+    pub(crate) fn record(sequence: &str, event: &str, image: Value) -> Value {
+        json!({
+            "eventID": sequence, "eventName": event, "eventVersion": "1.1", "eventSource": "aws:dynamodb",
+            "awsRegion": "us-east-1",
+            "dynamodb": {
+                "SequenceNumber": sequence, "SizeBytes": 10, "StreamViewType": "NEW_IMAGE",
+                "Keys": {"PK": {"S": "ORG#c"}, "SK": {"S": "x"}}, "NewImage": image
+            },
+            "eventSourceARN": "arn:aws:dynamodb:us-east-1:1:table/t/stream/x"
+        })
+    }
+
+    fn notice(id: &str) -> Value {
+        json!({
+            "PK": {"S": "ORG#c"}, "SK": {"S": format!("NOTICE#{id}")}, "type": {"S": "notice"},
+            "notice_id": {"S": id}, "kind": {"S": "expired"}, "org_id": {"S": "c"},
+            "created_at": {"S": "2027-01-12T09:00:00Z"}, "recipients": {"L": []}, "payload": {"M": {}}
+        })
+    }
+
+    #[test]
+    fn a_notice_record_that_cannot_be_read_is_a_failure_and_records_of_other_types_are_skipped() {
+        let mut unreadable = notice("ntc_bad");
+        unreadable.as_object_mut().unwrap().remove("kind");
+        let user = json!({"PK": {"S": "ORG#c"}, "SK": {"S": "USER#a@c.example"}, "type": {"S": "user"}});
+        let untyped = json!({"PK": {"S": "ORG#c"}, "SK": {"S": "COUNTERS"}});
+        let records = [
+            record("1", "INSERT", notice("ntc_ok")),
+            record("2", "INSERT", unreadable),
+            record("3", "INSERT", user),
+            record("4", "INSERT", untyped),
+            record("5", "MODIFY", notice("ntc_changed")),
+        ];
+        let event: Event = serde_json::from_value(json!({ "Records": records })).unwrap();
+        let found = notices(&event);
+        let seen: Vec<(&str, bool)> = found.iter().map(|(s, n)| (s.as_str(), n.is_ok())).collect();
+        assert_eq!(seen, [("1", true), ("2", false)], "only notices stored now; the unreadable one is a failure");
+        assert!(found[1].1.as_ref().unwrap_err().contains("cannot be read"), "{:?}", found[1].1);
+    }
+}

@@ -5,7 +5,8 @@
 //! twice.
 //!
 //! Each org, and each user in it, is decided on its own: a user whose renewal cannot be written
-//! (its change set refused, or a race lost [`RACE_ATTEMPTS`] times) or an org that cannot be read
+//! (its change set refused, or a race lost on every attempt of the retry
+//! policy) or an org that cannot be read
 //! is named in the report's `failed` and stays due for the next run; every other user and org
 //! is renewed.
 
@@ -17,6 +18,7 @@ use serde_json::json;
 
 use super::{raced, recipients, Failed, Reported};
 use crate::command::new_id;
+use crate::command::retry;
 use crate::domain::decide::renewal::{self as decide, Due, Outcome, Renewed};
 use crate::domain::notice::{Notice, NoticeKind};
 use crate::domain::org::Org;
@@ -26,9 +28,6 @@ use crate::domain::seats::Reuse;
 use crate::domain::user::User;
 use crate::store::{Error, Store, StoreError};
 use crate::App;
-
-/// How often one user is decided against concurrent changes before the sweep leaves it.
-const RACE_ATTEMPTS: usize = 3;
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RenewalReport {
@@ -99,8 +98,8 @@ async fn renew_org(
 }
 
 /// One user's renewal; a lost race means another sweep (or a change) got there first: the user
-/// is read again and decided anew, up to [`RACE_ATTEMPTS`] times, then it is a failure (still
-/// due). `None` when nothing was due (or the user is gone).
+/// is read again and decided anew under the retry policy ([`retry::run`]), then it is a failure
+/// (still due). `None` when nothing was due (or the user is gone).
 async fn renew_until_won(
     store: &Store,
     org: &Org,
@@ -108,21 +107,31 @@ async fn renew_until_won(
     user: User,
     now: DateTime<Utc>,
 ) -> Result<Option<Renewed>, Error> {
-    let mut current = user;
-    for _ in 0..RACE_ATTEMPTS {
-        match renew_one(store, org, policy, &current, now).await {
-            Err(e) if raced(&e) => match store.user(&org.org_id, &current.email).await? {
-                Some(fresh) => current = fresh,
+    let email = user.email.clone();
+    // The user as the sweep read it for the first attempt; read afresh for every later one.
+    let first = std::sync::Mutex::new(Some(user));
+    let renewed = retry::run(&retry::Policy::DEFAULT, || async {
+        let given = first.lock().expect("the user first read").take();
+        let current = match given {
+            Some(user) => user,
+            None => match store.user(&org.org_id, &email).await? {
+                Some(fresh) => fresh,
                 None => return Ok(None),
             },
-            done => return done,
+        };
+        renew_one(store, org, policy, &current, now).await
+    })
+    .await;
+    renewed.map_err(|e| {
+        if !raced(&e) {
+            return e;
         }
-    }
-    Err(StoreError::Other(format!(
-        "the renewal of {} lost its race to a concurrent change {RACE_ATTEMPTS} times; still due",
-        current.email
-    ))
-    .into())
+        let attempts = retry::Policy::DEFAULT.attempts;
+        StoreError::Other(format!(
+            "the renewal of {email} lost its race to a concurrent change {attempts} times; still due"
+        ))
+        .into()
+    })
 }
 
 /// One user's renewal: its enrolments and what its due renewal is decided on are read, the

@@ -7,14 +7,11 @@ use serde_json::json;
 use crate::domain::allocation::{self, Balance, Candidate, Row};
 use crate::domain::audit::AuditEntry;
 use crate::domain::auth::Principal;
-use crate::domain::change::{Change, Decision};
+use crate::domain::change::{Change, Decision, MAX_CHANGES};
 use crate::domain::org::Org;
 use crate::domain::policy::Policy;
 use crate::domain::seats::{self, CounterChange};
 use crate::domain::DomainError;
-
-/// The most changes one allocation's transaction holds (DynamoDB takes 100 writes).
-const MAX_CHANGES: usize = 99;
 
 /// What an allocation answers: how many users were licensed and a row for every e-mail.
 #[derive(Debug, Clone)]
