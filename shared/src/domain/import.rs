@@ -1113,8 +1113,9 @@ pub struct ImportRecord {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub create_missing: bool,
     /// While `committing`: until when the attempt that holds the commit is taken to be at work.
-    /// Past it, the lease sweep finishes the commit (absent on records written before leases:
-    /// those are finished by the sweep at once).
+    /// Past it, the lease sweep finishes the commit. A record that went `committing` before
+    /// leases has none and is not among the sweep's; a retry, a confirm or the job runner
+    /// finishes it, as before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease_until: Option<DateTime<Utc>>,
 }
