@@ -172,6 +172,7 @@ async fn a_refused_allocation_creates_nobody() {
         allocation_id: "alc_late".into(),
         fingerprint: None,
         emails: &late,
+        users: &Default::default(),
         create_missing: true,
         needed: 150,
         balance: &read_before,

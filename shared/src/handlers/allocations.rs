@@ -76,8 +76,9 @@ pub async fn allocate(cx: &Ctx<'_>) -> Result<Reply, Error> {
         let candidates = candidates(cx, &org, &input).await?;
         let needed = allocation::needing(&candidates, input.create_missing, now).len();
         if keyed.is_some() || needed > MAX_USERS_PER_CALL {
+            let users = candidates.iter().filter_map(|c| c.user.clone()).map(|u| (u.email.clone(), u)).collect();
             let emails = candidates.into_iter().map(|c| c.raw).collect();
-            let job = Large { emails, needed: needed as u64, existing: keyed.map(|j| j.import_id) };
+            let job = Large { emails, users, needed: needed as u64, existing: keyed.map(|j| j.import_id) };
             return allocate_many(cx, &org, &input, job).await;
         }
     }
@@ -127,10 +128,11 @@ async fn candidates(cx: &Ctx<'_>, org: &Org, input: &AllocateRequest) -> Result<
     }
 }
 
-/// A large allocation as the request names it: the e-mails, how many licences they need as
-/// read, and the job its `Idempotency-Key` started already, if any.
+/// A large allocation as the request names it: the e-mails, the users they name and how many
+/// licences they need (as read), and the job its `Idempotency-Key` started already, if any.
 struct Large {
     emails: Vec<String>,
+    users: HashMap<String, User>,
     needed: u64,
     existing: Option<String>,
 }
@@ -155,6 +157,7 @@ async fn allocate_many(cx: &Ctx<'_>, org: &Org, input: &AllocateRequest, large: 
         allocation_id,
         fingerprint: keyed.map(|(_, fingerprint)| fingerprint.to_string()),
         emails: &large.emails,
+        users: &large.users,
         create_missing: input.create_missing,
         needed: large.needed,
         balance: &balance,

@@ -8,6 +8,8 @@
 //! licences, after every seat is reserved. The command's audit entry is written by the
 //! transaction that finishes it.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
@@ -17,6 +19,7 @@ use crate::domain::auth::Principal;
 use crate::domain::decide::imports as decide;
 use crate::domain::import::{self, Header, ImportRecord, ImportStatus, Mode, RowOutcome, Source};
 use crate::domain::org::Org;
+use crate::domain::user::User;
 use crate::domain::DomainError;
 use crate::store::imports::Rows;
 use crate::store::{Error, Store};
@@ -76,12 +79,13 @@ pub struct Allocated {
 /// One large allocation: who asks, for which e-mails, from what balance, as which job (and, under
 /// an `Idempotency-Key`, the fingerprint of the request the job is bound to). `needed`: how many
 /// licences the e-mails need as the caller read them (users to create included), checked
-/// against the balance before anything is written.
+/// against the balance before anything is written; `users`: the users they name, as read then.
 pub struct Job<'a> {
     pub org: &'a Org,
     pub allocation_id: String,
     pub fingerprint: Option<String>,
     pub emails: &'a [String],
+    pub users: &'a HashMap<String, User>,
     pub create_missing: bool,
     pub needed: u64,
     pub balance: &'a Balance,
@@ -124,7 +128,7 @@ pub async fn results(store: &Store, done: &ImportRecord) -> Result<Vec<serde_jso
 /// Checks the balance (all or nothing: refused before anything is written) and records the job
 /// with its rows (`reviewed`). Nothing else is written: no user is created before the commit.
 async fn start(store: &Store, job: Job<'_>) -> Result<ImportRecord, Error> {
-    let Job { org, allocation_id, fingerprint, emails, create_missing, needed, balance, by, now } = job;
+    let Job { org, allocation_id, fingerprint, emails, users, create_missing, needed, balance, by, now } = job;
     allocation::reserve(balance, needed, now)?;
     let mut record = decide::new_record(allocation_id, &org.org_id, Source::Allocation, Mode::Renew, by.actor(), now);
     record.fingerprint = fingerprint;
@@ -137,7 +141,7 @@ async fn start(store: &Store, job: Job<'_>) -> Result<ImportRecord, Error> {
     let cells = emails.iter().enumerate().map(|(i, e)| (i as u64 + 1, e.clone())).collect();
     let rows = emails.len() as u64;
     let header = Header { delimiter: b',', columns: vec!["email".into()], email_column: "email".into(), rows };
-    super::review_cells(store, org, header, cells, &mut record, now).await?;
+    super::review_cells(store, org, header, cells, users, &mut record, now).await?;
     super::record_reviewed(store, decide::recorded(record)).await
 }
 

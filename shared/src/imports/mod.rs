@@ -65,15 +65,17 @@ pub(crate) async fn review_file<R: std::io::Read + Send + 'static>(
             tx.blocking_send(c).map_err(|_| DomainError::Conflict("the review stopped".into()))
         })
     });
-    review_chunks(store, org, rx, reader, record, now).await
+    review_chunks(store, org, rx, reader, None, record, now).await
 }
 
-/// Reviews cells already in memory (an allocation's e-mails) as [`review_file`] reviews a file.
+/// Reviews cells already in memory (an allocation's e-mails) as [`review_file`] reviews a file,
+/// against `known`: the users they name, as the caller read them an instant ago (not read again).
 pub(crate) async fn review_cells(
     store: &Store,
     org: &Org,
     header: Header,
     cells: Vec<Cell>,
+    known: &HashMap<String, User>,
     record: &mut ImportRecord,
     now: DateTime<Utc>,
 ) -> Result<Vec<Row>, Error> {
@@ -86,12 +88,12 @@ pub(crate) async fn review_cells(
         }
         Ok(header)
     });
-    review_chunks(store, org, rx, producer, record, now).await
+    review_chunks(store, org, rx, producer, Some(known), record, now).await
 }
 
 /// Reviews a file into `record` (its e-mail column, columns and summary) a chunk at a time as
 /// `chunks` brings them: each chunk's rows decided against the users its e-mails name (read 100
-/// at a time) and stored as a chunk of rows; under `mode = sync`, who would be released, read
+/// at a time, unless the caller `known` them already) and stored as a chunk of rows; under `mode = sync`, who would be released, read
 /// page by page from the org's users. Memory holds a chunk and a hash per e-mail, whatever the
 /// file's size. A file refused part-way (by `reader`'s answer) leaves no rows behind. The rows
 /// are kept under the record's org and expire unless the review is confirmed; a job's rows are
@@ -102,6 +104,7 @@ async fn review_chunks(
     org: &Org,
     mut chunks: mpsc::Receiver<Vec<Cell>>,
     reader: JoinHandle<Result<Header, DomainError>>,
+    known: Option<&HashMap<String, User>>,
     record: &mut ImportRecord,
     now: DateTime<Utc>,
 ) -> Result<Vec<Row>, Error> {
@@ -109,7 +112,11 @@ async fn review_chunks(
     let kept = Rows::of(record);
     let (mut stored, mut head, mut failure) = (0, Vec::new(), None);
     while let Some(cells) = chunks.recv().await {
-        match review_chunk(store, &org.org_id, &mut reviewer, &cells).await {
+        let reviewed = match known {
+            Some(users) => Ok(reviewer.chunk(&cells, users)),
+            None => review_chunk(store, &org.org_id, &mut reviewer, &cells).await,
+        };
+        match reviewed {
             Ok(rows) => match store.put_row_chunk(&kept, stored, &rows).await {
                 Ok(()) if stored == 0 => (stored, head) = (1, rows),
                 Ok(()) => stored += 1,
