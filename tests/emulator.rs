@@ -559,6 +559,11 @@ async fn the_job_runner_finishes_a_background_commit_from_its_stream_record() {
     assert!(cat.released_at.is_some(), "the learner the file leaves out is released");
     let lots = env.app.store.all_lots("globex").await.unwrap();
     assert_eq!((lots[0].in_use, lots[0].uses), (2, 3), "two seats held, taken once each; cat's given back");
+
+    // Its schedule: the lease sweep, as Scheduler sends it, finds every commit finished.
+    let schedule = seatkeeper::lambda::scheduled_event("leases", at("2027-01-06T11:00:00Z"));
+    let report = f["job-runner"].invoke(&schedule).await.answer();
+    assert_eq!((&report["finished"], &report["failed"]), (&json!(0), &json!([])), "{report}");
 }
 
 /// The mailer's binary, handed by an EventBridge rule on the notice bus the event the publisher

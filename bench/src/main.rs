@@ -4,10 +4,12 @@
 //! start it; `make bench` does all of it. Prints one table.
 //!
 //! Subcommands (the second is how the benchmark runs the import in its own process):
-//!   bench [--skip-build] [--quick] [--million] [--only hostile-xlsx]
+//!   bench [--skip-build] [--quick] [--million] [--only hostile-xlsx|first-answer]
 //!                                        every measurement (`--quick`: 10,000 instead of 100,000;
 //!                                        `--million`: also a 1,000,000-row file on S3;
-//!                                        `--only hostile-xlsx`: the hostile workbooks alone)
+//!                                        `--only hostile-xlsx`: the hostile workbooks alone;
+//!                                        `--only first-answer`: the time to a large
+//!                                        allocation's first answer alone)
 //!   bench import-child TABLE ORG FILE    one CSV import, review + commit; prints its figures
 //!   bench import-child-s3 KEY            one S3 import (TABLE_NAME, BUCKET_NAME); its figures
 //!   bench import-child-xlsx FILE KEY     one workbook through the API and on S3 (TABLE_NAME,
@@ -383,6 +385,60 @@ async fn select_all(meter: &Meter, lines: &mut Vec<Line>) -> Res<()> {
         "-".into(),
         "-",
         None,
+    ));
+    Ok(())
+}
+
+// ---- the time to the first answer of a large allocation --------------------------------------
+
+/// The allocate function is stopped after this long (its `Timeout`, the HTTP API's wait).
+const ALLOCATE_TIMEOUT: Duration = Duration::from_secs(29);
+
+/// How long a request waits for the first answer of a large allocation (the `202` that names
+/// its job): 10,000 new e-mails with `create_missing`, and "Select all" for 10,000 learners
+/// whose licences have ended. The job runner then finishes each (timed apart).
+async fn first_answers(meter: &Meter, lines: &mut Vec<Line>) -> Res<()> {
+    step("first answer: 10000 new e-mails");
+    let env = fresh_env(meter, "first-new").await?;
+    org(&env, "p", "partner", "vendor").await?;
+    org(&env, "c", "company", "p").await?;
+    lot(&env, "c", SELECT_ALL, "2026-03-01T09:00:00Z").await?;
+    let emails: Vec<String> = (0..SELECT_ALL).map(|i| email("c", i)).collect();
+    let body = json!({"emails": emails, "create_missing": true});
+    first_answer(&env, lines, &format!("{SELECT_ALL} new e-mails, create_missing"), body).await?;
+
+    step("first answer: select all of 10000 expired learners");
+    let env = fresh_env(meter, "first-select").await?;
+    org(&env, "p", "partner", "vendor").await?;
+    org(&env, "c", "company", "p").await?;
+    lot(&env, "c", SELECT_ALL, "2026-03-01T09:00:00Z").await?;
+    let items = licensed_items(&env.app.store, "c", SELECT_ALL, "2026-02-20T00:00:00Z")?;
+    batch_write(&env.client, &env.table, items, SETUP_IN_FLIGHT).await?;
+    first_answer(&env, lines, &format!("select all, {SELECT_ALL} expired learners"), json!({"all_expired": true})).await
+}
+
+/// One large allocation of `body` in company `c`: the time to its first answer, then the job
+/// finished as the job runner would, every learner licensed.
+async fn first_answer(env: &Env, lines: &mut Vec<Line>, what: &str, body: Value) -> Res<()> {
+    let now = "2026-03-02T00:00:00Z";
+    let started = Instant::now();
+    let (status, answer) =
+        call(env, "POST", "/v1/orgs/c/allocations", "company_manager", "c", body.to_string().into_bytes(), now).await;
+    let answered = started.elapsed();
+    if status >= 300 {
+        return Err(format!("{what}: {status} {answer}").into());
+    }
+    let (_, done) = finish_in_background(env, "c", status, answer, now).await?;
+    let job = started.elapsed() - answered;
+    if done["allocated"] != SELECT_ALL {
+        return Err(format!("{what}: allocated {} of {SELECT_ALL}", done["allocated"]).into());
+    }
+    lines.push(line(
+        &format!("first answer, {what} ({status}); then the job"),
+        format!("{:.1} s; the job {:.1} s", answered.as_secs_f64(), job.as_secs_f64()),
+        format!("allocate stops at {} s", ALLOCATE_TIMEOUT.as_secs()),
+        "a few seconds",
+        Some(answered < ALLOCATE_TIMEOUT / 4),
     ));
     Ok(())
 }
@@ -910,6 +966,22 @@ fn print(lines: &[Line]) {
     }
 }
 
+/// `--only PART`: one part of the benchmark alone (`hostile-xlsx`, `first-answer`).
+async fn run_only(part: &str, meter: &Meter) -> Res<()> {
+    let mut lines = Vec::new();
+    let (ran, what) = match part {
+        "hostile-xlsx" => (hostile_workbooks(meter, &mut lines).await, "hostile workbooks"),
+        "first-answer" => (first_answers(meter, &mut lines).await, "first answers"),
+        other => return Err(format!("--only takes hostile-xlsx or first-answer, not {other:?}").into()),
+    };
+    if let Err(e) = ran {
+        lines.push(line(what, format!("FAILED: {e}"), "-".into(), "-", Some(false)));
+    }
+    println!("Seatkeeper benchmark ({what} only), {} UTC, DynamoDB Local", Utc::now().format("%Y-%m-%d %H:%M"));
+    print(&lines);
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Res<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -943,22 +1015,17 @@ async fn main() -> Res<()> {
         lines.push(line(part, format!("FAILED: {e}"), "-".into(), "-", Some(false)));
     };
     let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).map(String::as_str);
-    if only == Some("hostile-xlsx") {
-        if let Err(e) = hostile_workbooks(&meter, &mut lines).await {
-            failed(&mut lines, "hostile workbooks", e);
-        }
-        println!(
-            "Seatkeeper benchmark (hostile workbooks only), {} UTC, DynamoDB Local",
-            Utc::now().format("%Y-%m-%d %H:%M")
-        );
-        print(&lines);
-        return Ok(());
+    if let Some(part) = only {
+        return run_only(part, &meter).await;
     }
     if let Err(e) = allocation(&meter, &mut lines).await {
         failed(&mut lines, "single allocation", e);
     }
     if let Err(e) = select_all(&meter, &mut lines).await {
         failed(&mut lines, "select all", e);
+    }
+    if let Err(e) = first_answers(&meter, &mut lines).await {
+        failed(&mut lines, "first answer of a large allocation", e);
     }
     if let Err(e) = usage_report(&meter, &mut lines).await {
         failed(&mut lines, "usage report", e);

@@ -262,15 +262,32 @@ pub async fn serve_publisher() -> Result<(), lambda_runtime::Error> {
 }
 
 /// The job runner's loop: the table's stream (filtered to background commits by the event
-/// source) into [`crate::imports::jobs::run_stream`].
-pub async fn serve_job_runner() -> Result<(), lambda_runtime::Error> {
-    init_tracing();
-    let app = App::from_env().await?;
-    let app = &app;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<aws_lambda_events::dynamodb::Event>| async move {
-        Ok::<_, lambda_runtime::Error>(crate::imports::jobs::run_stream(app, &event.payload).await)
-    }))
-    .await
+/// source) into [`crate::imports::jobs::run_stream`]; and its schedule, the lease sweep
+/// ([`entries::JOB_RUNNER`]).
+/// Boxed, as [`serve`] is.
+pub fn serve_job_runner() -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), lambda_runtime::Error>>>> {
+    Box::pin(async move {
+        init_tracing();
+        let app = App::from_env().await?;
+        let app = &app;
+        lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+            let span =
+                tracing::info_span!("invocation", aws_request_id = %event.context.request_id, function = "job-runner");
+            run_job_runner(app, event.payload).instrument(span).await
+        }))
+        .await
+    })
+}
+
+/// One invocation of the job runner: a batch of the table's stream, or its schedule.
+pub async fn run_job_runner(app: &App, payload: Value) -> Result<Value, Failure> {
+    if payload["Records"][0]["eventSource"].as_str() != Some("aws:dynamodb") {
+        return invoke(app, &entries::JOB_RUNNER, payload).await;
+    }
+    let event: aws_lambda_events::dynamodb::Event =
+        serde_json::from_value(payload).map_err(|e| Refused(format!("not a valid DynamoDB stream event: {e}")))?;
+    let response = crate::imports::jobs::run_stream(app, &event).await;
+    Ok(serde_json::to_value(response).expect("a batch response serialises"))
 }
 
 /// Every function's entry, as its `main` serves it.
@@ -336,6 +353,15 @@ pub mod entries {
         deploy: None,
         app: table_and_bucket,
     };
+    /// The job runner's schedule (its stream goes to [`super::run_job_runner`]).
+    pub const JOB_RUNNER: Entry = Entry {
+        name: "job-runner",
+        http: None,
+        sweep: Some(("leases", sweeps::LEASES)),
+        s3: None,
+        deploy: None,
+        app: table,
+    };
     pub const USAGE_REPORT: Entry = Entry {
         name: "usage-report",
         http: Some(&f::USAGE_REPORT),
@@ -357,6 +383,7 @@ pub mod entries {
         &RENEWAL_SWEEP,
         &RENEWALS,
         &USAGE_REPORT,
+        &JOB_RUNNER,
     ];
 
     /// The entry of the function named `name` (the template's `Binary`).

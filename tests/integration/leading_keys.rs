@@ -238,6 +238,9 @@ async fn each_function_touches_only_the_key_prefixes_its_policy_grants_and_needs
     let done = seatkeeper::imports::jobs::run(&w.env.app.store, "c", queued, seatkeeper_tests::at(may)).await.unwrap();
     assert_eq!(done.map(|d| d.allocated), Some(2));
     w.record("job-runner");
+    // and its schedule: the lease sweep (every commit here finished, it only reads the leases)
+    let swept = w.sweep("job-runner", "leases", "2018-05-20T00:00:00Z").await;
+    assert_eq!(swept["finished"], 0, "{swept}");
 
     // the reports, the notices and the sweeps
     w.go("GET", "/v1/orgs/c/usage", &cm, None, may).await;

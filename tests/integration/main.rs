@@ -11,6 +11,7 @@ mod http_server;
 mod imports;
 mod jobs;
 mod leading_keys;
+mod long_commits;
 mod mail;
 mod orders;
 mod orgs;

@@ -184,7 +184,7 @@ async fn each_schedule_of_the_template_runs_its_sweep_at_its_instant() {
         let message = refused.expect_err("a payload without an instant").to_string();
         assert!(message.contains("<aws.scheduler.scheduled-time>"), "{message}");
     }
-    let want: BTreeSet<String> = ["expire", "renewal", "forecast", "snapshot"].map(String::from).into();
+    let want: BTreeSet<String> = ["expire", "renewal", "forecast", "snapshot", "leases"].map(String::from).into();
     assert_eq!(swept, want, "every sweep has its schedule");
 }
 

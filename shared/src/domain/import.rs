@@ -143,6 +143,8 @@ pub struct Reviewer {
     now: DateTime<Utc>,
     seen: HashSet<u64>,
     summary: Summary,
+    /// A missing user is one to create and license (`renew`), not `unknown`.
+    creating: bool,
 }
 
 /// The hash a [`Reviewer`] remembers an e-mail by (SipHash with fixed keys). A set of them
@@ -156,7 +158,14 @@ fn email_hash(email: &str) -> u64 {
 
 impl Reviewer {
     pub fn new(now: DateTime<Utc>) -> Self {
-        Reviewer { now, seen: HashSet::new(), summary: Summary::default() }
+        Reviewer { now, seen: HashSet::new(), summary: Summary::default(), creating: false }
+    }
+
+    /// A reviewer for which a missing user is one to create and license (`renew`), as a large
+    /// allocation with `create_missing` asks; otherwise as [`Reviewer::new`].
+    pub fn creating(mut self, creating: bool) -> Self {
+        self.creating = creating;
+        self
     }
 
     /// The valid e-mails of `cells`: whose users a chunk's review reads.
@@ -182,6 +191,7 @@ impl Reviewer {
             Err(_) => (kept_cell(cell.trim()), RowOutcome::Invalid),
             Ok(email) if !self.seen.insert(email_hash(&email)) => (email, RowOutcome::Duplicate),
             Ok(email) => match users.get(&email) {
+                None if self.creating => (email, RowOutcome::Renew),
                 None => (email, RowOutcome::Unknown),
                 Some(u) if u.holds_seat(self.now) => (email, RowOutcome::AlreadyActive),
                 Some(_) => (email, RowOutcome::Renew),
@@ -368,6 +378,16 @@ pub struct ImportRecord {
     /// refused file's, carry the table's TTL for this instant. Cleared when the commit starts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review_expires_at: Option<DateTime<Utc>>,
+    /// A large allocation that creates the users it names who do not exist yet: each is written
+    /// with its licence, by the commit (after every seat is reserved), never before.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub create_missing: bool,
+    /// While `committing`: until when the attempt that holds the commit is taken to be at work.
+    /// Past it, the lease sweep finishes the commit. A record that went `committing` before
+    /// leases has none and is not among the sweep's; a retry, a confirm or the job runner
+    /// finishes it, as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_until: Option<DateTime<Utc>>,
 }
 
 /// How long the rows of a review nobody confirmed (and of a refused file) are kept: the table's
@@ -384,7 +404,7 @@ impl ImportRecord {
     pub fn view(&self) -> serde_json::Value {
         let mut v = serde_json::to_value(self).unwrap_or_default();
         if let Some(o) = v.as_object_mut() {
-            for internal in ["reservation", "rows_in_org", "fingerprint"] {
+            for internal in ["reservation", "rows_in_org", "fingerprint", "create_missing", "lease_until"] {
                 o.remove(internal);
             }
         }

@@ -74,9 +74,12 @@ pub async fn allocate(cx: &Ctx<'_>) -> Result<Reply, Error> {
             None => None,
         };
         let candidates = candidates(cx, &org, &input).await?;
-        if keyed.is_some() || allocation::needing(&candidates, input.create_missing, now).len() > MAX_USERS_PER_CALL {
+        let needed = allocation::needing(&candidates, input.create_missing, now).len();
+        if keyed.is_some() || needed > MAX_USERS_PER_CALL {
+            let users = candidates.iter().filter_map(|c| c.user.clone()).map(|u| (u.email.clone(), u)).collect();
             let emails = candidates.into_iter().map(|c| c.raw).collect();
-            return allocate_many(cx, &org, &input, emails, keyed.map(|j| j.import_id)).await;
+            let job = Large { emails, users, needed: needed as u64, existing: keyed.map(|j| j.import_id) };
+            return allocate_many(cx, &org, &input, job).await;
         }
     }
     cx.execute(|| async {
@@ -125,20 +128,26 @@ async fn candidates(cx: &Ctx<'_>, org: &Org, input: &AllocateRequest) -> Result<
     }
 }
 
+/// A large allocation as the request names it: the e-mails, the users they name and how many
+/// licences they need (as read), and the job its `Idempotency-Key` started already, if any.
+struct Large {
+    emails: Vec<String>,
+    users: HashMap<String, User>,
+    needed: u64,
+    existing: Option<String>,
+}
+
 /// The large allocation: one job — `existing` (the job the `Idempotency-Key` started), or one
 /// whose id is taken from the caller, the org and the key when there is a key, so a retry resumes
-/// (or answers) the same job, bound to this request's fingerprint.
-async fn allocate_many(
-    cx: &Ctx<'_>,
-    org: &Org,
-    input: &AllocateRequest,
-    emails: Vec<String>,
-    existing: Option<String>,
-) -> Result<Reply, Error> {
+/// (or answers) the same job, bound to this request's fingerprint. A job finished in the request
+/// answers a row per e-mail, stored under the key by reference to the job (its rows can be
+/// larger than any one item), never whole.
+async fn allocate_many(cx: &Ctx<'_>, org: &Org, input: &AllocateRequest, large: Large) -> Result<Reply, Error> {
     let store = &cx.app.store;
     let principal = cx.principal()?;
     let keyed = cx.idempotency_key();
-    let allocation_id = existing
+    let allocation_id = large
+        .existing
         .or_else(|| keyed.map(|(key, _)| many::job_id(&principal.sub, &org.org_id, key)))
         .unwrap_or_else(|| new_id("alc"));
     let policy = store.policy(org).await?;
@@ -147,8 +156,10 @@ async fn allocate_many(
         org,
         allocation_id,
         fingerprint: keyed.map(|(_, fingerprint)| fingerprint.to_string()),
-        emails: &emails,
+        emails: &large.emails,
+        users: &large.users,
         create_missing: input.create_missing,
+        needed: large.needed,
         balance: &balance,
         by: principal,
         now: cx.req.now,
@@ -158,13 +169,33 @@ async fn allocate_many(
         let location = format!("/v1/orgs/{}/allocations/{}", org.org_id, done.record.import_id);
         return cx.answer(Reply::accepted(job_view(store, &done.record).await?, location)).await;
     }
-    let body = json!({
-        "allocated": done.record.allocated,
-        "allocation_id": done.record.import_id,
-        "status": done.record.status,
-        "results": done.results,
-    });
-    cx.answer(Reply::ok(body)).await
+    let reference = json!({ "allocation": { "org_id": org.org_id, "allocation_id": done.record.import_id } });
+    cx.answer_by_reference(Reply::ok(finished_view(&done.record, done.results)), reference).await
+}
+
+/// What a large allocation finished in its request answers: its count, id and status, and a
+/// row per e-mail (a repeated e-mail once).
+fn finished_view(record: &ImportRecord, results: Vec<serde_json::Value>) -> serde_json::Value {
+    json!({
+        "allocated": record.allocated,
+        "allocation_id": record.import_id,
+        "status": record.status,
+        "results": results,
+    })
+}
+
+/// The answer an `Idempotency-Key` holds by `reference` (see [`allocate_many`]), made again from
+/// the job it names: the same answer, from the same rows.
+pub async fn replay_by_reference(cx: &Ctx<'_>, reference: &serde_json::Value) -> Result<Reply, Error> {
+    let named = &reference["allocation"];
+    let (Some(org_id), Some(id)) = (named["org_id"].as_str(), named["allocation_id"].as_str()) else {
+        return Err(crate::store::StoreError::Other(format!("a stored answer names no allocation: {reference}")).into());
+    };
+    let record = cx.app.store.import(org_id, id).await?.ok_or_else(|| DomainError::not_found("allocation", id))?;
+    let results = many::results(&cx.app.store, &record).await?;
+    let mut reply = Reply::ok(finished_view(&record, results));
+    reply.replayed = true;
+    Ok(reply)
 }
 
 /// A large allocation's job: its status, how many rows it has written of how many, what it

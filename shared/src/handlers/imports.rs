@@ -63,9 +63,14 @@ pub async fn create(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let body = std::io::Cursor::new(cx.req.body.clone());
     let head = review_file(&cx.app.store, &org, body, reading, &mut record, now).await?;
     let reply = Reply::created(with_rows(&record, &head));
-    let decided = decide::reviewed(record, &org, principal, now).map(|_| reply);
-    // The record's id is new: a lost race here can only be a twin under the same key.
-    cx.execute(|| async { Ok(decided.clone()) }).await
+    let decided = decide::reviewed(record.clone(), &org, principal, now).map(|_| reply);
+    // The record's id is new: a lost race here can only be a twin under the same key, whose
+    // answer (and rows) stand; this review's rows are then removed, as when the write fails.
+    let answered = cx.execute(|| async { Ok(decided.clone()) }).await;
+    if !matches!(&answered, Ok(reply) if !reply.replayed) {
+        crate::imports::forget_review(&cx.app.store, &record).await;
+    }
+    answered
 }
 
 async fn load_import(cx: &Ctx<'_>, action: Action) -> Result<(Org, ImportRecord), Error> {
@@ -93,7 +98,7 @@ pub async fn confirm(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let (org, mut record) = load_import(cx, Action::Allocate).await?;
     let store = &cx.app.store;
     if jobs::belongs_in_background(cx.app.background_rows, &record) && record.status != ImportStatus::Committed {
-        record = jobs::start(store, &org, record, cx.req.now).await?;
+        record = jobs::start(store, &org, record, crate::imports::commit::Review::Again, cx.req.now).await?;
         if record.status == ImportStatus::Committing {
             let location = format!("/v1/orgs/{}/imports/{}", org.org_id, record.import_id);
             return cx.answer(Reply::accepted(crate::imports::view(store, &record).await?, location)).await;

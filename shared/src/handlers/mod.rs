@@ -1,7 +1,7 @@
 //! One async function per route: load the state, authorise, decide (a domain function returning
 //! typed changes), and hand the decision to the executor (`Ctx::execute`), which applies it.
 
-mod allocations;
+pub(crate) mod allocations;
 pub mod imports;
 mod orders;
 mod orgs;

@@ -24,6 +24,9 @@ use crate::store::records::IdempotencyRecord;
 use crate::store::{Answer, Error, Race, StoreError};
 use crate::App;
 
+/// The one member of a stored answer kept by reference ([`Ctx::answer_by_reference`]).
+const BY_REFERENCE: &str = "$answer_by_reference";
+
 /// How long an `Idempotency-Key` is remembered.
 pub const IDEMPOTENCY_TTL_HOURS: i64 = 24;
 pub const MAX_IDEMPOTENCY_KEY: usize = 255;
@@ -141,6 +144,19 @@ impl<'a> Ctx<'a> {
         self.attempt_answered(decided).await
     }
 
+    /// Answers `reply` as [`Ctx::answer`] does, but stores under the key only `reference` (a
+    /// small JSON value naming where the answer is kept: a job and its rows), never the whole
+    /// answer, which can be larger than one item; a retry makes the answer again from it
+    /// ([`crate::handlers::allocations::replay_by_reference`]).
+    pub async fn answer_by_reference(&self, reply: Reply, reference: Value) -> Result<Reply, Error> {
+        if self.idempotency.is_none() {
+            return Ok(reply);
+        }
+        let stored = Reply { body: json!({ BY_REFERENCE: reference }), ..reply.clone() };
+        let answered = self.attempt_answered(Decision::unchanged(stored)).await?;
+        Ok(if answered.replayed { answered } else { reply })
+    }
+
     async fn attempt(&self, decided: Result<Decision<Reply>, Error>) -> Result<Reply, Error> {
         let decided = decided?;
         if decided.changes.is_empty() {
@@ -188,7 +204,11 @@ impl<'a> Ctx<'a> {
         if record.fingerprint != k.fingerprint {
             return Err(DomainError::IdempotencyMismatch.into());
         }
-        Reply::replayed(&record).map(Some)
+        let reply = Reply::replayed(&record)?;
+        match reply.body.get(BY_REFERENCE) {
+            Some(reference) => crate::handlers::allocations::replay_by_reference(self, reference).await.map(Some),
+            None => Ok(Some(reply)),
+        }
     }
 }
 

@@ -9,17 +9,20 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use super::{Leaving, RowChunks};
+use crate::command::retry::{self, Policy as Retry};
 use crate::command::{Decision, RACED};
 use crate::domain::auth::Principal;
+use crate::domain::change::Change;
 use crate::domain::decide::imports::{self as decide, Issued, RowSeat, Seat};
 use crate::domain::decide::users as decide_users;
-use crate::domain::import::{Cell, ImportRecord, ImportStatus, Mode, Reviewer, Row, RowOutcome};
+use crate::domain::import::{Cell, ImportRecord, ImportStatus, Mode, Reviewer, Row, RowOutcome, Summary};
+use crate::domain::notice::SAMPLE;
 use crate::domain::org::Org;
 use crate::domain::policy::Policy;
 use crate::domain::user::User;
 use crate::domain::DomainError;
-use crate::store::imports::{RowSet, Rows, ROWS_PER_CHUNK};
-use crate::store::{Error, Store, StoreError};
+use crate::store::imports::{Checkpoint, Progress, RowSet, Rows, ROWS_PER_CHUNK};
+use crate::store::{Error, Race, Store, StoreError};
 
 /// Licence writes sent at once while committing.
 pub const WRITES_IN_FLIGHT: usize = 32;
@@ -27,54 +30,84 @@ pub const WRITES_IN_FLIGHT: usize = 32;
 /// Licences written between two saves of the commit's progress.
 const PROGRESS_EVERY: usize = 2 * WRITES_IN_FLIGHT;
 
-/// Attempts at one row's licence while its user keeps changing.
-const LICENCE_ATTEMPTS: usize = 4;
-
 /// Commits an import, or resumes one that stopped half-way; a committed one is returned as is.
+/// A reserve that lost its race to another attempt is run again, under the one retry policy, on
+/// the record as that attempt left it.
 pub async fn commit(
     store: &Store,
     org: &Org,
-    mut record: ImportRecord,
+    record: ImportRecord,
     by: &Principal,
     now: DateTime<Utc>,
 ) -> Result<ImportRecord, Error> {
-    for _ in 0..4 {
-        match record.status {
-            ImportStatus::Committed => return Ok(record),
-            ImportStatus::Failed => {
-                let why = record.error.clone().unwrap_or_default();
-                return Err(
-                    DomainError::Conflict(format!("the import was refused and cannot be committed: {why}")).into()
-                );
+    let (given, at) = (std::sync::Mutex::new(Some(record.clone())), &record);
+    let given = &given;
+    raced(
+        retry::run(&Retry::DEFAULT, || async move {
+            let record = current(store, given, at).await?;
+            match record.status {
+                ImportStatus::Committed => Ok(record),
+                ImportStatus::Failed => {
+                    let why = record.error.clone().unwrap_or_default();
+                    Err(DomainError::Conflict(format!("the import was refused and cannot be committed: {why}")).into())
+                }
+                ImportStatus::Reviewed => match reserve(store, org, &record, Review::Again, now).await? {
+                    Some(next) => finish(store, org, next, by, now).await,
+                    None => Err(Race::Changed(Vec::new()).into()),
+                },
+                ImportStatus::Committing => finish(store, org, record, by, now).await,
             }
-            ImportStatus::Reviewed => match reserve(store, org, &record, now).await? {
-                Some(next) => record = next,
-                None => record = reload(store, &record).await?,
-            },
-            ImportStatus::Committing => return finish(store, org, record, by, now).await,
-        }
-    }
-    Err(DomainError::Conflict(RACED.into()).into())
+        })
+        .await,
+    )
 }
 
 /// Sets a commit going without finishing it: every seat reserved and the record `committing`
-/// (or as another attempt left it), for the job runner to finish.
+/// (or as another attempt left it), for the job runner to finish. A reserve that lost its race
+/// is run again as [`commit`]'s is.
 pub async fn begin(
     store: &Store,
     org: &Org,
-    mut record: ImportRecord,
+    record: ImportRecord,
+    review: Review,
     now: DateTime<Utc>,
 ) -> Result<ImportRecord, Error> {
-    for _ in 0..4 {
-        if record.status != ImportStatus::Reviewed {
-            return Ok(record);
-        }
-        match reserve(store, org, &record, now).await? {
-            Some(next) => return Ok(next),
-            None => record = reload(store, &record).await?,
-        }
+    let (given, at) = (std::sync::Mutex::new(Some(record.clone())), &record);
+    let given = &given;
+    raced(
+        retry::run(&Retry::DEFAULT, || async move {
+            let record = current(store, given, at).await?;
+            if record.status != ImportStatus::Reviewed {
+                return Ok(record);
+            }
+            // A retry reviews again: the rows were reviewed before the race was lost.
+            let review = if record == *at { review } else { Review::Again };
+            reserve(store, org, &record, review, now).await?.ok_or_else(|| Race::Changed(Vec::new()).into())
+        })
+        .await,
+    )
+}
+
+/// The record a commit's attempt starts from: the one it was given, the first time; as it is
+/// stored now after that.
+async fn current(
+    store: &Store,
+    given: &std::sync::Mutex<Option<ImportRecord>>,
+    at: &ImportRecord,
+) -> Result<ImportRecord, Error> {
+    let first = given.lock().map_err(|_| StoreError::Other("a commit's record was poisoned".into()))?.take();
+    match first {
+        Some(record) => Ok(record),
+        None => reload(store, at).await,
     }
-    Err(DomainError::Conflict(RACED.into()).into())
+}
+
+/// A command that kept losing its race, in words (a conflict to try again later).
+fn raced<T>(outcome: Result<T, Error>) -> Result<T, Error> {
+    match outcome {
+        Err(Error::Race(Race::Changed(_))) => Err(DomainError::Conflict(RACED.into()).into()),
+        other => other,
+    }
 }
 
 /// The record as it is stored now.
@@ -95,30 +128,48 @@ pub(crate) async fn apply_or_reload(store: &Store, decided: Decision<ImportRecor
     }
 }
 
-/// Reviews the rows again as things are now, and sets aside a seat for every `renew` row in one
-/// transaction that also moves the record to `committing`; then the rows are kept (their expiry
-/// removed). `None` when another attempt moved the record first. A review too old to confirm
-/// is refused (`review_expired`), changing nothing.
+/// How the reserve knows the rows' outcomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Review {
+    /// Reviewed again as things are now (a confirm, a retry, a resumed job).
+    Again,
+    /// As the review made by this very request left them, an instant ago (a large allocation
+    /// setting its job going): not read again. Each licence is written over its user's version,
+    /// so a user licensed meanwhile gives its seat back at the finish.
+    JustMade,
+}
+
+/// Reviews the rows again as things are now (unless `review` says they were just reviewed),
+/// and sets aside a seat for every `renew` row in one transaction that also moves the record to
+/// `committing` under a lease; then the rows are kept (their expiry removed). `None` when
+/// another attempt moved the record first. A review too old to confirm is refused
+/// (`review_expired`), changing nothing.
 async fn reserve(
     store: &Store,
     org: &Org,
     record: &ImportRecord,
+    review: Review,
     now: DateTime<Utc>,
 ) -> Result<Option<ImportRecord>, Error> {
     decide::confirmable(record, now)?;
     let policy = store.policy(org).await?;
     let balance = store.balance(&org.org_id, &policy).await?;
-    let reviewer = match review_again(store, &org.org_id, record, now).await {
-        Ok(reviewer) => reviewer,
-        // A chunk no longer awaits its confirm: another attempt started the commit.
-        Err(Error::Race(_)) => return Ok(None),
-        Err(e) => return Err(e),
+    let reviewer = match review {
+        Review::JustMade if record.mode == Mode::Renew => None,
+        _ => match review_again(store, &org.org_id, record, now).await {
+            Ok(reviewer) => Some(reviewer),
+            // A chunk no longer awaits its confirm: another attempt started the commit.
+            Err(Error::Race(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        },
     };
-    let release = match record.mode {
-        Mode::Sync => count_leaving(store, &org.org_id, &reviewer).await?,
-        Mode::Renew => 0,
+    let fresh = match &reviewer {
+        Some(r) if record.mode == Mode::Sync => {
+            r.summary(balance.available(now), count_leaving(store, &org.org_id, r).await?)
+        }
+        Some(r) => r.summary(balance.available(now), 0),
+        None => Summary { available: balance.available(now), ..record.summary.clone() },
     };
-    let fresh = reviewer.summary(balance.available(now), release);
     let decided = decide::reserve(org, record, &fresh, &balance, now)?;
     match store.apply(&decided.changes, None).await {
         Ok(()) => {}
@@ -133,11 +184,11 @@ async fn reserve(
         store.keep_chunks(&kept, RowSet::Release, release_chunks).await?;
         store.keep_chunks(&kept, RowSet::File, (record.summary.rows as usize).div_ceil(ROWS_PER_CHUNK).max(1)).await?;
     }
-    if record.mode == Mode::Sync {
+    if let (Some(reviewer), Mode::Sync) = (&reviewer, record.mode) {
         // Who the fresh review releases, for the record's readers; only the attempt that moved
         // the record writes it, so racing attempts do not overwrite each other's list.
         let previous = record.summary.release as usize;
-        if let Err(e) = super::write_release(store, &org.org_id, &kept, &reviewer, previous).await {
+        if let Err(e) = super::write_release(store, &org.org_id, &kept, reviewer, previous).await {
             tracing::warn!(error = %e, import_id = %record.import_id, "the release list was not rewritten");
         }
     }
@@ -153,7 +204,7 @@ async fn review_again(
     record: &ImportRecord,
     now: DateTime<Utc>,
 ) -> Result<Reviewer, Error> {
-    let mut reviewer = Reviewer::new(now);
+    let mut reviewer = Reviewer::new(now).creating(record.create_missing);
     let (mut chunks, rows_at) = (RowChunks::new(record), Rows::of(record));
     while let Some((index, rows)) = chunks.next(store).await? {
         let cells: Vec<Cell> = rows.iter().map(|r| (r.line, r.email.clone())).collect();
@@ -190,7 +241,8 @@ async fn count_leaving(store: &Store, org_id: &str, reviewer: &Reviewer) -> Resu
 }
 
 /// Writes the licences of the `renew` rows (one conditional write each), releases the users a
-/// sync leaves out, returns the unused seats and marks the record committed.
+/// sync leaves out, returns the unused seats and marks the record committed, with the command's
+/// one audit entry in the same transaction.
 async fn finish(
     store: &Store,
     org: &Org,
@@ -199,96 +251,186 @@ async fn finish(
     now: DateTime<Utc>,
 ) -> Result<ImportRecord, Error> {
     let policy = store.policy(org).await?;
-    let (issued, reviewer) = issue_rows(store, org, &record, &policy, now).await?;
+    let issuing = Issuing { store, org, record: &record, policy: &policy, now };
+    let (tally, reviewer) = issuing.rows().await?;
     let released = match record.mode {
         Mode::Sync => release_leaving(store, org, &reviewer, by, now).await?,
         Mode::Renew => 0,
     };
-    apply_or_reload(store, decide::finish(org, &record, &issued, released, by, now)).await
+    apply_or_reload(store, decide::finish(org, &record, &tally.issued, &tally.licensed, released, by, now)).await
 }
 
-/// Writes the licence of every `renew` row, a chunk of rows at a time with [`WRITES_IN_FLIGHT`]
-/// writes in flight (the progress saved every [`PROGRESS_EVERY`]), the next chunk (its rows and
-/// users) read while this one is written. The answer: the licences issued by lot (row `i` of the
-/// renew rows takes seat `i` of the reservation), and, under `mode = sync`, a reviewer that has
-/// seen every row (for who the file leaves out).
-async fn issue_rows(
-    store: &Store,
-    org: &Org,
-    record: &ImportRecord,
-    policy: &Policy,
-    now: DateTime<Utc>,
-) -> Result<(Issued, Reviewer), Error> {
-    use futures::stream::{self, StreamExt};
-    let reservation = record.reservation.clone().unwrap_or_default();
-    let (mut issued, mut reviewer, mut settled) = (Issued::new(), Reviewer::new(now), 0usize);
-    let (mut chunks, rows_at) = (RowChunks::new(record), Rows::of(record));
-    let mut next = renew_chunk(store, &org.org_id, &mut chunks).await?;
-    while let Some((rows, users)) = next {
-        if record.mode == Mode::Sync {
-            reviewer.saw(&rows);
-        }
-        let renew: Vec<&Row> = rows.iter().filter(|r| r.outcome == RowOutcome::Renew).collect();
-        let writing = async {
-            for part in renew.chunks(PROGRESS_EVERY) {
-                // Made before the stream takes them (a stream of a lazy closure is not `Send`).
-                let writes: Vec<_> = part
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(j, row)| {
-                        let seat = decide::row_seat(record, &reservation, settled + j, row)?;
-                        Some(issue_one(store, org, &row.email, users.get(&row.email).cloned(), seat, policy, now))
-                    })
-                    .collect();
-                for seat in stream::iter(writes).buffer_unordered(WRITES_IN_FLIGHT).collect::<Vec<_>>().await {
-                    decide::tally(&mut issued, &seat?);
-                }
-                settled += part.len();
-                store.save_progress(&rows_at, settled as u64).await?;
-            }
-            Ok::<(), Error>(())
+/// What a commit's licence writes add up to: the `renew` rows settled (row `i` of them takes seat
+/// `i`), the licences by lot, and the first e-mails licensed (one more than an audit entry names,
+/// so that it can say it left some out).
+#[derive(Debug, Default)]
+struct Tally {
+    settled: usize,
+    issued: Issued,
+    licensed: Vec<String>,
+}
+
+impl Tally {
+    /// The tally a commit resumes with, the chunk it resumes at and how many of that chunk's
+    /// `renew` rows are settled; from the first row when nothing says where (an item saved
+    /// before commits resumed holds only a count).
+    fn resumed(progress: Progress) -> (Tally, usize, usize) {
+        let Some(c) = progress.checkpoint else { return (Tally::default(), 0, 0) };
+        let tally = Tally {
+            settled: progress.rows_done as usize,
+            issued: c.issued.into_iter().collect(),
+            licensed: c.licensed,
         };
-        let (written, following) = tokio::join!(writing, renew_chunk(store, &org.org_id, &mut chunks));
-        written?;
-        next = following?;
+        (tally, c.chunk, c.settled_in_chunk)
     }
-    keep_expiring(store, record, chunks.expiring()).await?;
-    Ok((issued, reviewer))
+
+    /// One `renew` row settled: its seat (`None`: the reservation had none for it).
+    fn count(&mut self, email: &str, seat: Option<&Seat>) {
+        if let Some(seat) = seat {
+            decide::tally(&mut self.issued, seat);
+            if matches!(seat, Seat::Issued(_)) && self.licensed.len() <= SAMPLE {
+                self.licensed.push(email.to_string());
+            }
+        }
+        self.settled += 1;
+    }
+
+    /// The progress to save once `settled_in_chunk` `renew` rows of chunk `chunk` are settled.
+    fn saved(&self, chunk: usize, settled_in_chunk: usize) -> Progress {
+        let mut issued: Vec<(Option<String>, u32)> = self.issued.iter().map(|(l, n)| (l.clone(), *n)).collect();
+        issued.sort();
+        let checkpoint = Checkpoint { chunk, settled_in_chunk, issued, licensed: self.licensed.clone() };
+        Progress { rows_done: self.settled as u64, checkpoint: Some(checkpoint) }
+    }
 }
 
-/// The next chunk of rows, with the users of its `renew` rows.
+/// What the licence writes of one commit work with.
+struct Issuing<'a> {
+    store: &'a Store,
+    org: &'a Org,
+    record: &'a ImportRecord,
+    policy: &'a Policy,
+    now: DateTime<Utc>,
+}
+
+impl Issuing<'_> {
+    /// Writes the licence of every `renew` row, a chunk of rows at a time, from where the saved
+    /// progress says an earlier attempt stopped (at most one chunk is read again, no licence is
+    /// written again); the next chunk (its rows and users) read while this one is written. The
+    /// answer: the tally, and, under `mode = sync`, a reviewer that has seen every row (for who
+    /// the file leaves out: the chunks before the resumed one are read for it, nothing else).
+    async fn rows(&self) -> Result<(Tally, Reviewer), Error> {
+        let (store, record) = (self.store, self.record);
+        let (mut tally, first, mut skip) = Tally::resumed(store.commit_progress(&Rows::of(record)).await?);
+        let mut reviewer = Reviewer::new(self.now);
+        let mut chunks = RowChunks::new(record);
+        if record.mode == Mode::Sync {
+            while chunks.position() < first {
+                let Some((_, rows)) = chunks.next(store).await? else { break };
+                reviewer.saw(&rows);
+            }
+        }
+        chunks = chunks.at(first);
+        let mut next = renew_chunk(store, &self.org.org_id, &mut chunks).await?;
+        while let Some((index, rows, users)) = next {
+            if record.mode == Mode::Sync {
+                reviewer.saw(&rows);
+            }
+            let renew: Vec<&Row> = rows.iter().filter(|r| r.outcome == RowOutcome::Renew).collect();
+            let writing = self.chunk(index, &renew, skip, &users, &mut tally);
+            let (written, following) = tokio::join!(writing, renew_chunk(store, &self.org.org_id, &mut chunks));
+            written?;
+            keep_expiring(store, record, &chunks.take_expiring()).await?;
+            (next, skip) = (following?, 0);
+        }
+        keep_expiring(store, record, &chunks.take_expiring()).await?;
+        Ok((tally, reviewer))
+    }
+
+    /// Writes the licences of chunk `index`'s `renew` rows after the first `skip` (settled
+    /// before), [`WRITES_IN_FLIGHT`] at a time, the progress saved every [`PROGRESS_EVERY`].
+    async fn chunk(
+        &self,
+        index: usize,
+        renew: &[&Row],
+        skip: usize,
+        users: &HashMap<String, User>,
+        tally: &mut Tally,
+    ) -> Result<(), Error> {
+        use futures::stream::{self, StreamExt};
+        let reservation = self.record.reservation.clone().unwrap_or_default();
+        let mut settled_in_chunk = skip;
+        for part in renew[skip.min(renew.len())..].chunks(PROGRESS_EVERY) {
+            // Made before the stream takes them (a stream of a lazy closure is not `Send`).
+            let writes: Vec<_> = part
+                .iter()
+                .enumerate()
+                .map(|(j, row)| {
+                    let seat = decide::row_seat(self.record, &reservation, tally.settled + j, row);
+                    let user = users.get(&row.email).cloned();
+                    async move {
+                        match seat {
+                            Some(seat) => self.one(&row.email, user, seat).await.map(Some),
+                            None => Ok(None),
+                        }
+                    }
+                })
+                .collect();
+            let seats: Vec<Result<Option<Seat>, Error>> =
+                stream::iter(writes).buffered(WRITES_IN_FLIGHT).collect().await;
+            for (row, seat) in part.iter().zip(seats) {
+                tally.count(&row.email, seat?.as_ref());
+            }
+            settled_in_chunk += part.len();
+            self.store.save_progress(&Rows::of(self.record), &tally.saved(index, settled_in_chunk)).await?;
+        }
+        Ok(())
+    }
+
+    /// One row's licence, written on its own over the version of `user` (the row's `email`)
+    /// read — or, for a job that creates missing users, with the user, on the condition that it
+    /// is new; when the user changed meanwhile, it is read again and decided anew.
+    async fn one(&self, email: &str, user: Option<User>, seat: RowSeat) -> Result<Seat, Error> {
+        let read = std::sync::Mutex::new(Some(user));
+        let (read, seat) = (&read, &seat);
+        let written = retry::run(&Retry::DEFAULT, || async move {
+            let first = read.lock().map_err(|_| StoreError::Other("a row's user was poisoned".into()))?.take();
+            let user = match first {
+                Some(user) => user,
+                None => self.store.user(&self.org.org_id, email).await?,
+            };
+            let created = user.is_none() && self.record.create_missing;
+            let subject = if created { Some(User::new(&self.org.org_id, email, self.now)) } else { user };
+            let decided = decide::licence(subject.as_ref(), seat, self.policy, self.now);
+            let change = match decided.changes.as_slice() {
+                [] => return Ok(decided.outcome),
+                [Change::User { user, .. }] => Change::User { user: user.clone(), created },
+                [other] => other.clone(),
+                _ => return Err(StoreError::Other("a row's licence must be one write".into()).into()),
+            };
+            self.store.apply_alone(&change).await.map(|()| decided.outcome)
+        })
+        .await;
+        match written {
+            // The commit around it is not run again for this: it fails, to resume later.
+            Err(Error::Race(_)) => {
+                Err(DomainError::Conflict(format!("{email} kept changing while its licence was written")).into())
+            }
+            other => other,
+        }
+    }
+}
+
+/// The next chunk of rows (its index and rows), with the users of its `renew` rows.
 async fn renew_chunk(
     store: &Store,
     org_id: &str,
     chunks: &mut RowChunks,
-) -> Result<Option<(Vec<Row>, HashMap<String, User>)>, Error> {
-    let Some((_, rows)) = chunks.next(store).await? else { return Ok(None) };
+) -> Result<Option<(usize, Vec<Row>, HashMap<String, User>)>, Error> {
+    let Some((index, rows)) = chunks.next(store).await? else { return Ok(None) };
     let emails = rows.iter().filter(|r| r.outcome == RowOutcome::Renew).map(|r| r.email.clone()).collect();
     let users = super::named_users(store, org_id, emails).await?;
-    Ok(Some((rows, users)))
-}
-
-/// One row's licence, written on its own over the version of `user` (the row's `email`) read;
-/// when the user changed meanwhile, it is read again and decided anew.
-async fn issue_one(
-    store: &Store,
-    org: &Org,
-    email: &str,
-    mut user: Option<User>,
-    seat: RowSeat,
-    policy: &Policy,
-    now: DateTime<Utc>,
-) -> Result<Seat, Error> {
-    for _ in 0..LICENCE_ATTEMPTS {
-        let decided = decide::licence(user.as_ref(), &seat, policy, now);
-        let [change] = decided.changes.as_slice() else { return Ok(decided.outcome) };
-        match store.apply_alone(change).await {
-            Ok(()) => return Ok(decided.outcome),
-            Err(Error::Race(_)) => user = store.user(&org.org_id, email).await?,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(StoreError::Retryable("a user kept changing while its licence was written".into()).into())
+    Ok(Some((index, rows, users)))
 }
 
 /// Under `mode = sync`: releases the users the file (every row seen by `reviewer`) leaves out
@@ -304,18 +446,28 @@ async fn release_leaving(
     let (mut pages, mut released) = (Leaving::new(&org.org_id), 0);
     while let Some(users) = pages.next(store, reviewer).await? {
         for listed in users {
-            let Some(u) = store.user(&org.org_id, &listed.email).await? else { continue };
-            if u.released_at.is_some() {
-                continue;
-            }
-            let (live, reuse) = store.release_state(org, &u, now).await?;
-            let decided = decide_users::release(org, &u, &live, &reuse, by, now);
-            match store.apply(&decided.changes, None).await {
-                Ok(()) => released += 1,
-                Err(Error::Race(_)) => {}
-                Err(e) => return Err(e),
+            if release_one(store, org, &listed.email, by, now).await? {
+                released += 1;
             }
         }
     }
     Ok(released)
+}
+
+/// Releases one user a sync leaves out, as it is now; a release that lost a race is loaded and
+/// decided again, like every command. Whether this call released them (one released meanwhile,
+/// or gone, is left so).
+async fn release_one(store: &Store, org: &Org, email: &str, by: &Principal, now: DateTime<Utc>) -> Result<bool, Error> {
+    raced(
+        retry::run(&Retry::DEFAULT, || async move {
+            let Some(u) = store.user(&org.org_id, email).await? else { return Ok(false) };
+            if u.released_at.is_some() {
+                return Ok(false);
+            }
+            let (live, reuse) = store.release_state(org, &u, now).await?;
+            let decided = decide_users::release(org, &u, &live, &reuse, by, now);
+            store.apply(&decided.changes, None).await.map(|()| true)
+        })
+        .await,
+    )
 }

@@ -11,9 +11,9 @@ use aws_lambda_events::dynamodb::Event;
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use chrono::{DateTime, Utc};
 
-use super::commit::{begin, commit};
+use super::commit::{begin, commit, Review};
 use crate::domain::auth::{Principal, Role};
-use crate::domain::import::{ImportRecord, ImportStatus, Source};
+use crate::domain::import::{ImportRecord, ImportStatus};
 use crate::domain::DomainError;
 use crate::store::{Error, Store};
 use crate::App;
@@ -31,16 +31,18 @@ pub async fn start(
     store: &Store,
     org: &crate::domain::org::Org,
     mut record: ImportRecord,
+    review: Review,
     now: DateTime<Utc>,
 ) -> Result<ImportRecord, Error> {
     match record.status {
         ImportStatus::Reviewed => record.background = true,
         ImportStatus::Committing if record.background => {
-            return super::commit::apply_or_reload(store, crate::domain::decide::imports::handed_over(record)).await
+            return super::commit::apply_or_reload(store, crate::domain::decide::imports::handed_over(record, now))
+                .await
         }
         _ => {}
     }
-    begin(store, org, record, now).await
+    begin(store, org, record, review, now).await
 }
 
 /// Finishes the background commit of import `import_id` of `org_id`, if it is one still going;
@@ -57,11 +59,7 @@ pub async fn run(
     }
     let org = store.org(org_id).await?.ok_or_else(|| DomainError::not_found("org", org_id))?;
     let by = Principal::new("job", &record.created_by, org_id, Role::Platform);
-    let done = commit(store, &org, record, &by, now).await?;
-    if done.source == Source::Allocation && done.status == ImportStatus::Committed {
-        super::many::audit_from_chunks(store, &org, &done, &by, now).await?;
-    }
-    Ok(Some(done))
+    Ok(Some(commit(store, &org, record, &by, now).await?))
 }
 
 /// A background commit a stream record carries: the record of an import that went `committing`

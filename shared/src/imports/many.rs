@@ -3,25 +3,27 @@
 //! `source: allocation`, and [`commit`](super::commit::commit) reserves every seat in one
 //! transaction, writes each user's licence conditionally and settles — so a crash or a retry
 //! never licenses anyone twice or loses a seat. All or nothing as a small allocation: the
-//! balance is checked first, and a shortfall refuses the whole list, changing nothing.
+//! balance is checked first, and a shortfall (then or at the reserve, which is binding) refuses
+//! the whole list, changing nothing — users to create are created by the commit, with their
+//! licences, after every seat is reserved. The command's audit entry is written by the
+//! transaction that finishes it.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::commit::commit;
-use crate::domain::allocation::{self, Balance, Candidate};
-use crate::domain::audit::AuditEntry;
+use super::commit::{commit, Review};
+use crate::domain::allocation::{self, Balance};
 use crate::domain::auth::Principal;
-use crate::domain::change::Change;
 use crate::domain::decide::imports as decide;
 use crate::domain::import::{self, ImportRecord, ImportStatus, Mode, RowOutcome, Source};
 use crate::domain::org::Org;
 use crate::domain::user::User;
-use crate::domain::validate;
 use crate::domain::DomainError;
 use crate::files::Header;
 use crate::store::imports::Rows;
-use crate::store::{Error, Race, Store};
+use crate::store::{Error, Store};
 
 /// The id of the job a caller's allocation in `org_id` under `Idempotency-Key` `key` runs as:
 /// the same for every retry of that caller in that org, and nobody else's — another caller,
@@ -76,13 +78,17 @@ pub struct Allocated {
 }
 
 /// One large allocation: who asks, for which e-mails, from what balance, as which job (and, under
-/// an `Idempotency-Key`, the fingerprint of the request the job is bound to).
+/// an `Idempotency-Key`, the fingerprint of the request the job is bound to). `needed`: how many
+/// licences the e-mails need as the caller read them (users to create included), checked
+/// against the balance before anything is written; `users`: the users they name, as read then.
 pub struct Job<'a> {
     pub org: &'a Org,
     pub allocation_id: String,
     pub fingerprint: Option<String>,
     pub emails: &'a [String],
+    pub users: &'a HashMap<String, User>,
     pub create_missing: bool,
+    pub needed: u64,
     pub balance: &'a Balance,
     pub by: &'a Principal,
     pub now: DateTime<Utc>,
@@ -91,147 +97,53 @@ pub struct Job<'a> {
 /// Allocates a licence to each of the job's e-mails who needs one, as one job. A job that exists
 /// already (a retry under the same `Idempotency-Key`) is resumed or, when done, answered as it
 /// ended. A job with more than `background_rows` licences to write is only set going (every seat
-/// reserved) and left `committing` for the job runner; its results are then empty.
+/// reserved) and left `committing` for the job runner; its results are then empty. Users to
+/// create are created by the commit, with their licences, once every seat is reserved.
 pub async fn allocate(store: &Store, background_rows: u64, job: Job<'_>) -> Result<Allocated, Error> {
     let (org, by, now, fingerprint) = (job.org, job.by, job.now, job.fingerprint.clone());
-    let record = match store.import(&org.org_id, &job.allocation_id).await? {
-        Some(existing) => existing,
-        None => start(store, job).await?,
+    let (record, review) = match store.import(&org.org_id, &job.allocation_id).await? {
+        Some(existing) => (existing, Review::Again),
+        None => (start(store, job).await?, Review::JustMade),
     };
     // Found, or written first by a twin under the same key: it must be this request's job.
     bound_to(&record, fingerprint.as_deref())?;
-    if super::jobs::belongs_in_background(background_rows, &record) {
-        let started = super::jobs::start(store, org, record, now).await?;
-        if started.status == ImportStatus::Committing {
-            return Ok(Allocated { record: started, results: Vec::new() });
-        }
-        return finished(store, org, started, by, now, true).await;
+    let record = if super::jobs::belongs_in_background(background_rows, &record) {
+        super::jobs::start(store, org, record, review, now).await?
+    } else {
+        record
+    };
+    if record.status == ImportStatus::Committing && record.background {
+        return Ok(Allocated { record, results: Vec::new() });
     }
-    let was_done = record.status == ImportStatus::Committed;
-    finished(store, org, record, by, now, was_done).await
-}
-
-/// Commits (or resumes) the job and answers its rows; the audit entry once, when this call
-/// finished it.
-async fn finished(
-    store: &Store,
-    org: &Org,
-    record: ImportRecord,
-    by: &Principal,
-    now: DateTime<Utc>,
-    was_done: bool,
-) -> Result<Allocated, Error> {
     let done = commit(store, org, record, by, now).await?;
-    let rows = store.import_rows(&Rows::of(&done)).await?;
-    if !was_done {
-        audit(store, org, &done, &rows, by, now).await?;
-    }
-    let results = rows.iter().filter_map(result).collect();
+    let results = results(store, &done).await?;
     Ok(Allocated { record: done, results })
 }
 
-/// Checks the balance, creates the users `create_missing` asks for, and records the job with
-/// its rows (`reviewed`).
+/// A job's answer rows: a row per e-mail, in the order given (a repeated e-mail once).
+pub async fn results(store: &Store, done: &ImportRecord) -> Result<Vec<serde_json::Value>, Error> {
+    let rows = store.import_rows(&Rows::of(done)).await?;
+    Ok(rows.iter().filter_map(result).collect())
+}
+
+/// Checks the balance (all or nothing: refused before anything is written) and records the job
+/// with its rows (`reviewed`). Nothing else is written: no user is created before the commit.
 async fn start(store: &Store, job: Job<'_>) -> Result<ImportRecord, Error> {
-    let Job { org, allocation_id, fingerprint, emails, create_missing, balance, by, now } = job;
-    let valid: Vec<String> = emails.iter().filter_map(|e| validate::email("emails", e).ok()).collect();
-    let users = super::named_users(store, &org.org_id, valid).await?;
-    let candidates: Vec<Candidate> = emails
-        .iter()
-        .map(|raw| Candidate {
-            raw: raw.clone(),
-            user: validate::email("emails", raw).ok().and_then(|e| users.get(&e).cloned()),
-        })
-        .collect();
-    let needing = allocation::needing(&candidates, create_missing, now);
-    // All or nothing: refused before anything is written.
-    allocation::reserve(balance, needing.len() as u64, now)?;
+    let Job { org, allocation_id, fingerprint, emails, users, create_missing, needed, balance, by, now } = job;
+    allocation::reserve(balance, needed, now)?;
     let mut record = decide::new_record(allocation_id, &org.org_id, Source::Allocation, Mode::Renew, by.actor(), now);
     record.fingerprint = fingerprint;
+    record.create_missing = create_missing;
     if record.fingerprint.is_some() {
         // The job's rows are claimed for this request before anything else is written: another
         // request under the same key stops here (`idempotency_mismatch`), having changed nothing.
         store.put_row_chunk(&Rows::of(&record), 0, &[]).await?;
     }
-    create_users(store, org, &needing, now).await?;
     let cells = emails.iter().enumerate().map(|(i, e)| (i as u64 + 1, e.clone())).collect();
     let rows = emails.len() as u64;
     let header = Header { delimiter: b',', columns: vec!["email".into()], email_column: "email".into(), rows };
-    super::review_cells(store, org, header, cells, &mut record, now).await?;
-    super::commit::apply_or_reload(store, decide::recorded(record)).await
-}
-
-/// The users `create_missing` asks for, each written on the condition that it is new (one made
-/// meanwhile is kept as it is).
-async fn create_users(store: &Store, org: &Org, needing: &[(String, bool)], now: DateTime<Utc>) -> Result<(), Error> {
-    let missing: Vec<&String> = needing.iter().filter(|(_, new)| *new).map(|(e, _)| e).collect();
-    for batch in missing.chunks(super::commit::WRITES_IN_FLIGHT) {
-        let writes = batch.iter().map(|email| async move {
-            let user = Change::User { user: User::new(&org.org_id, email, now), created: true };
-            match store.apply_alone(&user).await {
-                Ok(()) | Err(Error::Race(Race::Changed(_))) => Ok(()),
-                Err(e) => Err(e),
-            }
-        });
-        futures::future::try_join_all(writes).await?;
-    }
-    Ok(())
-}
-
-/// The allocation's audit entry: the count and a bounded sample of the e-mails licensed.
-pub(crate) async fn audit(
-    store: &Store,
-    org: &Org,
-    done: &ImportRecord,
-    rows: &[import::Row],
-    by: &Principal,
-    now: DateTime<Utc>,
-) -> Result<(), Error> {
-    let licensed: Vec<&str> =
-        rows.iter().filter(|r| r.outcome == RowOutcome::Renew).map(|r| r.email.as_str()).collect();
-    let (named, truncated) = crate::domain::notice::sample(&licensed);
-    let named: Vec<String> = named.into_iter().map(str::to_string).collect();
-    write_audit(store, org, done, named, truncated, by, now).await
-}
-
-/// The allocation's audit entry for a job finished in the background: the sample of e-mails
-/// read from the first stored chunks that hold it, not from every row.
-pub(crate) async fn audit_from_chunks(
-    store: &Store,
-    org: &Org,
-    done: &ImportRecord,
-    by: &Principal,
-    now: DateTime<Utc>,
-) -> Result<(), Error> {
-    let (mut named, mut chunks) = (Vec::new(), super::RowChunks::new(done));
-    let truncated = loop {
-        let Some((_, rows)) = chunks.next(store).await? else { break false };
-        named.extend(rows.into_iter().filter(|r| r.outcome == RowOutcome::Renew).map(|r| r.email));
-        if named.len() > crate::domain::notice::SAMPLE {
-            named.truncate(crate::domain::notice::SAMPLE);
-            break true;
-        }
-    };
-    write_audit(store, org, done, named, truncated, by, now).await
-}
-
-async fn write_audit(
-    store: &Store,
-    org: &Org,
-    done: &ImportRecord,
-    named: Vec<String>,
-    truncated: bool,
-    by: &Principal,
-    now: DateTime<Utc>,
-) -> Result<(), Error> {
-    let details = json!({
-        "count": done.allocated,
-        "emails": named,
-        "emails_truncated": truncated,
-        "allocation_id": done.import_id,
-    });
-    let entry = AuditEntry::new(by, org, "licences.allocated", &format!("org/{}", org.org_id), details, now);
-    store.apply(&[Change::Audit(entry)], None).await
+    super::review_cells(store, org, header, cells, users, &mut record, now).await?;
+    super::record_reviewed(store, decide::recorded(record)).await
 }
 
 /// What an allocation calls each outcome of its rows (its answer, and its pages of rows).

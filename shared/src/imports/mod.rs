@@ -17,6 +17,7 @@
 
 pub mod commit;
 pub mod jobs;
+pub mod leases;
 pub mod many;
 pub mod result;
 pub mod s3;
@@ -27,12 +28,13 @@ use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::command::Decision;
 use crate::domain::import::{self, Cell, ImportRecord, ImportStatus, Reviewer, Row};
 use crate::domain::org::Org;
 use crate::domain::user::User;
 use crate::domain::DomainError;
 use crate::files::{self, Header};
-use crate::store::imports::{Chunk, RowSet, Rows};
+use crate::store::imports::{Chunk, RowSet, Rows, ROWS_PER_CHUNK};
 use crate::store::{Error, PageRequest, Read, ReleaseWriter, Store, StoreError};
 
 /// How a file is read: its media type, the e-mail column asked for, and its limits.
@@ -64,15 +66,17 @@ pub(crate) async fn review_file<R: std::io::Read + Send + 'static>(
             tx.blocking_send(c).map_err(|_| DomainError::Conflict("the review stopped".into()))
         })
     });
-    review_chunks(store, org, rx, reader, record, now).await
+    review_chunks(store, org, rx, reader, None, record, now).await
 }
 
-/// Reviews cells already in memory (an allocation's e-mails) as [`review_file`] reviews a file.
+/// Reviews cells already in memory (an allocation's e-mails) as [`review_file`] reviews a file,
+/// against `known`: the users they name, as the caller read them an instant ago (not read again).
 pub(crate) async fn review_cells(
     store: &Store,
     org: &Org,
     header: Header,
     cells: Vec<Cell>,
+    known: &HashMap<String, User>,
     record: &mut ImportRecord,
     now: DateTime<Utc>,
 ) -> Result<Vec<Row>, Error> {
@@ -85,12 +89,12 @@ pub(crate) async fn review_cells(
         }
         Ok(header)
     });
-    review_chunks(store, org, rx, producer, record, now).await
+    review_chunks(store, org, rx, producer, Some(known), record, now).await
 }
 
 /// Reviews a file into `record` (its e-mail column, columns and summary) a chunk at a time as
 /// `chunks` brings them: each chunk's rows decided against the users its e-mails name (read 100
-/// at a time) and stored as a chunk of rows; under `mode = sync`, who would be released, read
+/// at a time, unless the caller `known` them already) and stored as a chunk of rows; under `mode = sync`, who would be released, read
 /// page by page from the org's users. Memory holds a chunk and a hash per e-mail, whatever the
 /// file's size. A file refused part-way (by `reader`'s answer) leaves no rows behind. The rows
 /// are kept under the record's org and expire unless the review is confirmed; a job's rows are
@@ -101,14 +105,19 @@ async fn review_chunks(
     org: &Org,
     mut chunks: mpsc::Receiver<Vec<Cell>>,
     reader: JoinHandle<Result<Header, DomainError>>,
+    known: Option<&HashMap<String, User>>,
     record: &mut ImportRecord,
     now: DateTime<Utc>,
 ) -> Result<Vec<Row>, Error> {
-    let mut reviewer = Reviewer::new(now);
+    let mut reviewer = Reviewer::new(now).creating(record.create_missing);
     let kept = Rows::of(record);
     let (mut stored, mut head, mut failure) = (0, Vec::new(), None);
     while let Some(cells) = chunks.recv().await {
-        match review_chunk(store, &org.org_id, &mut reviewer, &cells).await {
+        let reviewed = match known {
+            Some(users) => Ok(reviewer.chunk(&cells, users)),
+            None => review_chunk(store, &org.org_id, &mut reviewer, &cells).await,
+        };
+        match reviewed {
             Ok(rows) => match store.put_row_chunk(&kept, stored, &rows).await {
                 Ok(()) if stored == 0 => (stored, head) = (1, rows),
                 Ok(()) => stored += 1,
@@ -132,7 +141,7 @@ async fn review_chunks(
                 Err(e) if failure.is_none() => e,
                 _ => failure.unwrap_or_else(|| StoreError::Other("the review stopped".into()).into()),
             };
-            if let Err(e) = store.delete_row_chunks(&kept, stored).await {
+            if let Err(e) = store.delete_chunks(&kept, RowSet::File, stored).await {
                 tracing::warn!(error = %e, import_id = %record.import_id, "the rows of a refused file were not removed (they expire)");
             }
             return Err(why);
@@ -148,6 +157,40 @@ async fn review_chunks(
     record.columns = header.columns;
     record.summary = reviewer.summary(available, release as u64);
     Ok(head)
+}
+
+/// Writes the record of a review made by this call (`decided`: the record, new). When another
+/// attempt wrote it first (a twin under the same key, whose rows are these rows), that record is
+/// the answer. When the write fails, the rows this review stored are removed — unless the
+/// record's id is shared with twins (an `Idempotency-Key`'s job), whose rows they are too (a
+/// retry writes them again; unconfirmed, they expire).
+pub(crate) async fn record_reviewed(store: &Store, decided: Decision<ImportRecord>) -> Result<ImportRecord, Error> {
+    match store.apply(&decided.changes, None).await {
+        Ok(()) => Ok(decided.outcome),
+        Err(Error::Race(_)) => commit::reload(store, &decided.outcome).await,
+        Err(e) => {
+            if decided.outcome.fingerprint.is_none() {
+                forget_review(store, &decided.outcome).await;
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Removes the rows (and release list) a review stored for a record that was never written: its
+/// write failed, or a twin's answer was given instead. A removal that fails is logged at ERROR
+/// (the rows still expire with the review).
+pub(crate) async fn forget_review(store: &Store, record: &ImportRecord) {
+    let rows = Rows::of(record);
+    let file = (record.summary.rows as usize).div_ceil(ROWS_PER_CHUNK).max(1);
+    let release = (record.summary.release as usize).div_ceil(ROWS_PER_CHUNK);
+    let removed = match store.delete_chunks(&rows, RowSet::File, file).await {
+        Ok(()) => store.delete_chunks(&rows, RowSet::Release, release).await,
+        failed => failed,
+    };
+    if let Err(e) = removed {
+        tracing::error!(error = %e, org_id = %record.org_id, import_id = %record.import_id, "the rows of a review whose record was not written were not removed (they expire with the review)");
+    }
 }
 
 /// Reviews one chunk of cells against the users its e-mails name.
@@ -251,9 +294,22 @@ impl RowChunks {
         RowChunks { rows: Rows::of(record), next: 0, more: true, expiring: Vec::new() }
     }
 
-    /// The indexes of the chunks read so far that still carry an expiry.
-    pub(crate) fn expiring(&self) -> &[usize] {
-        &self.expiring
+    /// The indexes of the chunks read since the last call that still carry an expiry.
+    pub(crate) fn take_expiring(&mut self) -> Vec<usize> {
+        std::mem::take(&mut self.expiring)
+    }
+
+    /// The index of the next chunk to read.
+    pub(crate) fn position(&self) -> usize {
+        self.next
+    }
+
+    /// The same rows, read on from chunk index `index` (the chunks before it not read again).
+    pub(crate) fn at(mut self, index: usize) -> Self {
+        if index > self.next {
+            self.next = index;
+        }
+        self
     }
 
     /// The next chunk (its index and rows); `None` after the last.

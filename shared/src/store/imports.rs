@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::keys::{self, PK, SK};
@@ -137,14 +138,29 @@ impl Store {
         self.get_many(sks.iter().map(|sk| (keys::org(org_id), sk.as_str())).collect()).await
     }
 
+    /// Up to `limit` commits whose lease ended by `now` (records `committing`), first-ended
+    /// first.
+    pub async fn lapsed_commits(&self, now: DateTime<Utc>, limit: i32) -> Result<Vec<ImportRecord>, Error> {
+        // `$` sorts just after the `#` that follows the instant: every lease ended by `now`.
+        let until = format!("{}$", keys::sort_time(now));
+        let spec = QuerySpec::index(keys::GSI2, keys::LEASES.into(), SortKey::AtMost(until));
+        Ok(self.query(&spec, &PageRequest { limit, cursor: None }).await?.items)
+    }
+
     /// Writes an import record: a new one (`expected: None`) or over the status it was read in.
     pub fn put_import(
         &self,
         record: &ImportRecord,
         expected: Option<ImportStatus>,
     ) -> Result<TransactWriteItem, StoreError> {
-        let item =
+        let mut item =
             to_item("import", record, &[(PK, keys::org(&record.org_id)), (SK, keys::import_sk(&record.import_id))])?;
+        if let (ImportStatus::Committing, Some(until)) = (record.status, record.lease_until) {
+            // Listed among the leases while it commits (the lease sweep's index).
+            item.insert(keys::GSI2PK.into(), AttributeValue::S(keys::LEASES.into()));
+            let sk = keys::lease_gsi2sk(until, &record.org_id, &record.import_id);
+            item.insert(keys::GSI2SK.into(), AttributeValue::S(sk));
+        }
         match expected {
             None => put_if(&self.table, item, Some("attribute_not_exists(PK)"), &[], HashMap::new()),
             Some(status) => {
@@ -206,14 +222,13 @@ impl Store {
         }
     }
 
-    /// Removes the first `count` chunks of a file's rows (those a refused file had stored before
-    /// its refusal was found).
-    pub async fn delete_row_chunks(&self, rows: &Rows, count: usize) -> Result<(), StoreError> {
+    /// Removes the first `count` chunks of `set` (those a refused file had stored before its
+    /// refusal was found, or those of a review whose record was never written).
+    pub async fn delete_chunks(&self, rows: &Rows, set: RowSet, count: usize) -> Result<(), StoreError> {
         let indexes: Vec<usize> = (0..count).collect();
         for batch in indexes.chunks(8) {
-            let deletes = batch
-                .iter()
-                .map(|&i| self.delete_item(rows.partition.clone(), keys::import_chunk_sk(RowSet::File.prefix(), i)));
+            let deletes =
+                batch.iter().map(|&i| self.delete_item(rows.partition.clone(), keys::import_chunk_sk(set.prefix(), i)));
             futures::future::try_join_all(deletes).await?;
         }
         Ok(())
@@ -317,19 +332,36 @@ impl Store {
     }
 }
 
-/// How far a commit has come: the `renew` rows whose licence is written.
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
-struct Progress {
-    rows_done: u64,
+/// How far a commit has come: the `renew` rows whose licence is written (`rows_done`, what its
+/// readers are shown) and, since commits resume from it, where it stands (`checkpoint`). An item
+/// saved before commits resumed holds `rows_done` alone: its commit starts again at the first row.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    pub rows_done: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<Checkpoint>,
+}
+
+/// Where a commit resumes: the chunk it was writing, how many of that chunk's `renew` rows are
+/// settled, and what the rows settled before added up to — the licences by lot (`None`: an
+/// included seat) and the first e-mails licensed (for the audit entry's sample).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub chunk: usize,
+    pub settled_in_chunk: usize,
+    #[serde(default)]
+    pub issued: Vec<(Option<String>, u32)>,
+    #[serde(default)]
+    pub licensed: Vec<String>,
 }
 
 impl Store {
-    /// Records that `rows_done` rows of an import's commit are written; it only moves forward
-    /// (a retry that starts again from the first row does not set it back).
-    pub async fn save_progress(&self, rows: &Rows, rows_done: u64) -> Result<(), StoreError> {
+    /// Records how far an import's commit is; it only moves forward (an attempt behind another
+    /// does not set it back).
+    pub async fn save_progress(&self, rows: &Rows, progress: &Progress) -> Result<(), StoreError> {
         let item = to_item(
             "import_progress",
-            &Progress { rows_done },
+            progress,
             &[(PK, rows.partition.clone()), (SK, keys::IMPORT_PROGRESS_SK.into())],
         )?;
         let put = self
@@ -338,17 +370,23 @@ impl Store {
             .table_name(&self.table)
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(rows_done) OR rows_done < :n")
-            .expression_attribute_values(":n", AttributeValue::N(rows_done.to_string()));
+            .expression_attribute_values(":n", AttributeValue::N(progress.rows_done.to_string()));
         match super::send(|| put.clone().send()).await {
+            // Another attempt saved as far or further: its progress stands.
             Ok(_) | Err(StoreError::ConditionFailed(_)) => Ok(()),
             Err(e) => Err(e),
         }
     }
 
-    /// The rows of an import's commit written so far (one small item, not the rows).
-    pub async fn progress(&self, rows: &Rows) -> Result<u64, StoreError> {
+    /// How far an import's commit is (one small item, not the rows); nothing saved yet: zero.
+    pub async fn commit_progress(&self, rows: &Rows) -> Result<Progress, StoreError> {
         let found: Option<Progress> = self.get(rows.partition.clone(), keys::IMPORT_PROGRESS_SK).await?;
-        Ok(found.map(|p| p.rows_done).unwrap_or(0))
+        Ok(found.unwrap_or_default())
+    }
+
+    /// The rows of an import's commit written so far.
+    pub async fn progress(&self, rows: &Rows) -> Result<u64, StoreError> {
+        Ok(self.commit_progress(rows).await?.rows_done)
     }
 }
 

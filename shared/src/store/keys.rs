@@ -24,7 +24,7 @@
 //! | `suppression` (an address not mailed: a complaint for the org; in `ORG#vendor` also a hard bounce, everywhere) | `ORG#{org}` | `SUPPRESSION#{email}`, `SUPPRESSION_GLOBAL#{email}` | | | |
 //! | `feedback` (an SES bounce or complaint already recorded; TTL `expires_at`) | `ORG#{org}` | `FEEDBACK#{feedback_id}#{email}` | | | |
 //! | `audit` | `ORG#{org}` | `AUDIT#{at}#{entry}` | | | |
-//! | `import` | `ORG#{org}` | `IMPORT#{import}` | | | |
+//! | `import` | `ORG#{org}` | `IMPORT#{import}` | | `LEASE` / `{lease_until}#{org}#{import}` while `committing` under a lease | |
 //! | `import_rows` (review rows in chunks of 1,000, file order; TTL `expires_at` until the review is confirmed) | `ORG#{org}#IMPORT#{import}` | `ROWS#{chunk:06}` | | | |
 //! | `import_release` (users a sync releases, in chunks; TTL as the rows) | `ORG#{org}#IMPORT#{import}` | `RELEASE#{chunk:06}` | | | |
 //! | `import_progress` (how many licences a commit wrote) | `ORG#{org}#IMPORT#{import}` | `PROGRESS` | | | |
@@ -65,6 +65,8 @@
 //!   a chunk on: `SK BETWEEN ROWS#{chunk} AND ROWS#999999`), who a sync releases: `... RELEASE#`
 //!   (an import recorded before rows moved under their org: the same under `IMPORT#{import}`; its
 //!   record says which); snapshots: `Query ORG#{org} SK begins_with SNAPSHOT#`.
+//! - commits whose lease has passed (the lease sweep): `Query GSI2 LEASE GSI2SK <= {now}`; the
+//!   attributes go when the record leaves `committing`, so the index holds only commits going on.
 //! - idempotency record: `GetItem IDEM#{hash}/IDEM`, written in the command's own transaction.
 //! - everything a usage report of an org and all orgs below it reads (their org items, running
 //!   counts, unexpired lots and overage state): one `Query GSI4 TREE#{root} GSI4SK begins_with
@@ -244,6 +246,14 @@ pub fn idempotency(sub: &str, key: &str) -> String {
 }
 
 pub const IDEMPOTENCY_SK: &str = "IDEM";
+
+/// The index partition of every commit going on under a lease (GSI2).
+pub const LEASES: &str = "LEASE";
+
+/// A commit's place among the leases: when its lease ends, then whose it is.
+pub fn lease_gsi2sk(lease_until: DateTime<Utc>, org_id: &str, import_id: &str) -> String {
+    format!("{}#{org_id}#{import_id}", sort_time(lease_until))
+}
 
 /// An import record's place in its org's partition.
 pub fn import_sk(import_id: &str) -> String {

@@ -100,6 +100,7 @@ pub const EXPIRE: Sweep = |app, now| Box::pin(async move { report(expire::expire
 pub const RENEWAL: Sweep = |app, now| Box::pin(async move { report(renewal::renewal(&app, now).await) });
 pub const FORECAST: Sweep = |app, now| Box::pin(async move { report(forecast::export(&app, now).await) });
 pub const SNAPSHOT: Sweep = |app, now| Box::pin(async move { report(snapshot::snapshot(&app, now).await) });
+pub const LEASES: Sweep = |app, now| Box::pin(async move { report(crate::imports::leases::sweep(&app, now).await) });
 
 /// The sweeps by name, as the local server runs them.
 pub fn by_name(name: &str) -> Option<Sweep> {
@@ -108,6 +109,7 @@ pub fn by_name(name: &str) -> Option<Sweep> {
         "renewal" => RENEWAL,
         "forecast" => FORECAST,
         "snapshot" => SNAPSHOT,
+        "leases" => LEASES,
         _ => return None,
     })
 }

@@ -21,6 +21,16 @@ use crate::domain::seats::{self, CounterChange};
 use crate::domain::user::{self, User};
 use crate::domain::DomainError;
 
+/// How long an attempt holds a commit it moved to `committing` (or was handed): longer than any
+/// function that commits runs (the job runner's 900 s). Past it, the lease sweep finishes the
+/// commit; the commit is idempotent, so one still at work beside the sweep does no harm.
+pub const COMMIT_LEASE_MINUTES: i64 = 20;
+
+/// The end of a lease taken at `now`.
+pub fn lease_from(now: DateTime<Utc>) -> DateTime<Utc> {
+    now + chrono::Duration::minutes(COMMIT_LEASE_MINUTES)
+}
+
 /// A new record, `reviewed`, with nothing read into it yet: its rows kept under its org, for
 /// [`REVIEW_KEPT_DAYS`] unless it is confirmed.
 pub fn new_record(
@@ -52,6 +62,8 @@ pub fn new_record(
         handovers: 0,
         rows_in_org: true,
         fingerprint: None,
+        create_missing: false,
+        lease_until: None,
         review_expires_at: Some(now + chrono::Duration::days(REVIEW_KEPT_DAYS)),
     }
 }
@@ -98,8 +110,9 @@ pub fn reviewed(record: ImportRecord, org: &Org, principal: &Principal, now: Dat
 /// A background commit handed to the job runner again: the record, on the condition that it is
 /// still `committing`, with one more handover (the change the table's stream carries to the
 /// runner). The commit is idempotent, so a runner still at work beside it does no harm.
-pub fn handed_over(mut record: ImportRecord) -> Decision<ImportRecord> {
+pub fn handed_over(mut record: ImportRecord, now: DateTime<Utc>) -> Decision<ImportRecord> {
     record.handovers += 1;
+    record.lease_until = Some(lease_from(now));
     Decision::new(vec![Change::Import { record: record.clone(), expected: Some(ImportStatus::Committing) }], record)
 }
 
@@ -133,6 +146,7 @@ pub fn reserve(
     next.reservation = Some(reservation);
     // Confirmed: its rows are kept (the commit clears their expiry).
     next.review_expires_at = None;
+    next.lease_until = Some(lease_from(now));
     changes.push(Change::Import { record: next.clone(), expected: Some(ImportStatus::Reviewed) });
     Ok(Decision::new(changes, next))
 }
@@ -189,14 +203,16 @@ pub fn tally(issued: &mut Issued, seat: &Seat) {
     }
 }
 
-/// The end of a commit, once every row's licence is written (`issued`, by lot) and `released`
-/// users a sync left out were released: the seats that issued no licence go back, the record
-/// moves from `committing` to `committed`, with an audit entry. The outcome: the record as
-/// committed.
+/// The end of a commit, once every row's licence is written (`issued`, by lot; `licensed`, the
+/// first e-mails licensed) and `released` users a sync left out were released: the seats that
+/// issued no licence go back, the record moves from `committing` to `committed`, with the
+/// command's one audit entry — `import.committed` for a file, `licences.allocated` (the count and
+/// a bounded sample of e-mails) for a large allocation. The outcome: the record as committed.
 pub fn finish(
     org: &Org,
     record: &ImportRecord,
     issued: &Issued,
+    licensed: &[String],
     released: u64,
     by: &Principal,
     now: DateTime<Utc>,
@@ -209,10 +225,25 @@ pub fn finish(
     done.committed_at = Some(now);
     done.allocated = allocated as u64;
     done.released += released;
+    done.lease_until = None;
     changes.push(Change::Import { record: done.clone(), expected: Some(ImportStatus::Committing) });
-    let details = json!({ "allocated": allocated, "released": done.released, "reserved": reservation.total() });
-    let target = format!("import/{}", record.import_id);
-    changes.push(Change::Audit(AuditEntry::new(by, org, "import.committed", &target, details, now)));
+    let entry = match record.source {
+        Source::Allocation => {
+            let (named, truncated) = crate::domain::notice::sample(licensed);
+            let details = json!({
+                "count": allocated,
+                "emails": named,
+                "emails_truncated": truncated,
+                "allocation_id": record.import_id,
+            });
+            AuditEntry::new(by, org, "licences.allocated", &format!("org/{}", org.org_id), details, now)
+        }
+        Source::Api | Source::S3 => {
+            let details = json!({ "allocated": allocated, "released": done.released, "reserved": reservation.total() });
+            AuditEntry::new(by, org, "import.committed", &format!("import/{}", record.import_id), details, now)
+        }
+    };
+    changes.push(Change::Audit(entry));
     Decision::new(changes, done)
 }
 
@@ -316,7 +347,7 @@ mod tests {
         }
         let by = Principal::new("s", "cm@c.test", "c", Role::CompanyManager);
         let now = at("2026-02-01T10:00:00Z");
-        let done = finish(&company(), &record, &issued, 0, &by, now);
+        let done = finish(&company(), &record, &issued, &[], 0, &by, now);
         assert_eq!((done.outcome.status, done.outcome.allocated), (ImportStatus::Committed, 2));
         let [Change::UnreserveLot { lot_id, seats: 1, .. }, Change::Counters { change, .. }, Change::Import { expected: Some(ImportStatus::Committing), .. }, Change::Audit(_)] =
             done.changes.as_slice()

@@ -1,0 +1,80 @@
+//! The lease sweep: a commit is held by the attempt that moved its record to `committing` (or
+//! was handed it) until its lease ends ([`COMMIT_LEASE_MINUTES`]). An attempt killed mid-commit —
+//! the allocate function stopped at 29 s, with no `Idempotency-Key` for anyone to retry, or a
+//! job whose deliveries ran out — would hold its reserved seats forever. The sweep, on a
+//! schedule, finishes every commit whose lease has passed: forward, as any retry would (the
+//! commit resumes from its checkpoint, licenses each row once and gives back the seats it did
+//! not use), never undoing part of it. Each commit is a unit of its own: one that fails is
+//! named in the report and left for the next run.
+//!
+//! [`COMMIT_LEASE_MINUTES`]: crate::domain::decide::imports::COMMIT_LEASE_MINUTES
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::commit::commit;
+use crate::domain::auth::{Principal, Role};
+use crate::domain::import::{ImportRecord, ImportStatus};
+use crate::domain::DomainError;
+use crate::store::{Error, StoreError};
+use crate::sweeps::{Failed, Reported};
+use crate::App;
+
+/// Commits read at once; the sweep reads on until none is left or every one it read failed.
+const PAGE: i32 = 25;
+
+/// What the lease sweep did: the commits it finished and those it left for the next run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LeaseReport {
+    pub now: DateTime<Utc>,
+    pub finished: u64,
+    pub failed: Vec<Failed>,
+}
+
+impl Reported for LeaseReport {
+    const SWEEP: &'static str = "leases";
+
+    fn failed(&self) -> &[Failed] {
+        &self.failed
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+}
+
+/// Finishes every commit whose lease ended by `now`.
+pub async fn sweep(app: &App, now: DateTime<Utc>) -> Result<LeaseReport, Error> {
+    let mut report = LeaseReport { now, ..Default::default() };
+    loop {
+        let lapsed = app.store.lapsed_commits(now, PAGE + report.failed.len() as i32).await?;
+        let fresh: Vec<ImportRecord> = lapsed
+            .into_iter()
+            .filter(|r| !report.failed.iter().any(|f| f.org_id == r.org_id && f.email.as_deref() == Some(&r.import_id)))
+            .collect();
+        if fresh.is_empty() {
+            return Ok(report);
+        }
+        for record in fresh {
+            let (org_id, import_id) = (record.org_id.clone(), record.import_id.clone());
+            match finish(app, record, now).await {
+                Ok(()) => report.finished += 1,
+                Err(e) => report.failed.push(Failed::new("leases", &org_id, Some(&import_id), "commit", &e)),
+            }
+        }
+    }
+}
+
+/// Finishes one commit left `committing`, as the job that started it would have.
+async fn finish(app: &App, record: ImportRecord, now: DateTime<Utc>) -> Result<(), Error> {
+    let store = &app.store;
+    let org = store.org(&record.org_id).await?.ok_or_else(|| DomainError::not_found("org", &record.org_id))?;
+    tracing::warn!(org_id = %record.org_id, import_id = %record.import_id, lease_until = ?record.lease_until, "a commit's lease passed; the sweep finishes it");
+    let by = Principal::new("lease-sweep", &record.created_by, &record.org_id, Role::Platform);
+    let done = commit(store, &org, record, &by, now).await?;
+    match done.status {
+        ImportStatus::Committed => Ok(()),
+        // Moved elsewhere by another attempt meanwhile (never left `committing` by this one).
+        other => Err(StoreError::Other(format!("the commit is {other:?} after the sweep finished it")).into()),
+    }
+}
