@@ -19,7 +19,7 @@ use crate::domain::usage::licence_year;
 use crate::domain::user::{self, LicenceStatus, UpsertUser, User};
 use crate::domain::{validate, DomainError};
 use crate::http::{Ctx, Reply, IDEMPOTENCY_TTL_HOURS};
-use crate::store::records::{IdempotencyRecord, KeyState, PENDING};
+use crate::store::idempotency::{IdempotencyRecord, KeyState, PENDING};
 use crate::store::{Answer, Error, Race};
 
 /// The company of the path, authorised for `action`, and the e-mail of the path.

@@ -20,7 +20,7 @@ use crate::command::retry::{self, Policy};
 use crate::command::{Decision, RACED};
 use crate::domain::auth::Principal;
 use crate::domain::DomainError;
-use crate::store::records::IdempotencyRecord;
+use crate::store::idempotency::IdempotencyRecord;
 use crate::store::{Answer, Error, Race, StoreError};
 use crate::App;
 

@@ -5,7 +5,7 @@
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Utc};
 
-use super::records::IdempotencyRecord;
+use super::idempotency::IdempotencyRecord;
 use super::{Error, Store, StoreError};
 use crate::command::new_id;
 use crate::domain::change::Change;

@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod deliveries;
 pub mod due;
+pub mod idempotency;
 pub mod imports;
 pub mod keys;
 pub mod records;
