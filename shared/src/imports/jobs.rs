@@ -125,17 +125,7 @@ mod tests {
 
     #[test]
     fn an_import_record_that_cannot_be_read_is_a_failure_and_records_of_other_types_are_skipped() {
-        let record = |sequence: &str, event: &str, image: serde_json::Value| {
-            json!({
-                "eventID": sequence, "eventName": event, "eventVersion": "1.1", "eventSource": "aws:dynamodb",
-                "awsRegion": "us-east-1",
-                "dynamodb": {
-                    "SequenceNumber": sequence, "SizeBytes": 10, "StreamViewType": "NEW_IMAGE",
-                    "Keys": {"PK": {"S": "ORG#c"}, "SK": {"S": "x"}}, "NewImage": image
-                },
-                "eventSourceARN": "arn:aws:dynamodb:us-east-1:1:table/t/stream/x"
-            })
-        };
+        let record = crate::sweeps::publish::tests::record;
         let unreadable = json!({"PK": {"S": "ORG#c"}, "SK": {"S": "IMPORT#imp_1"}, "type": {"S": "import"},
             "status": {"S": "committing"}, "background": {"BOOL": true}});
         let notice = json!({"PK": {"S": "ORG#c"}, "SK": {"S": "NOTICE#1"}, "type": {"S": "notice"}});

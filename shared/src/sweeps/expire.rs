@@ -187,7 +187,10 @@ async fn expire_users(store: &Store, org: &Org, users: &[&User], now: DateTime<U
     let decided = decide::licences(org, users, now);
     match store.apply(&decided.changes, None).await {
         Ok(()) => return (decided.outcome, Ok(())),
-        Err(e) if raced(&e) => {}
+        // A user changed meanwhile: each is decided again on its own below.
+        Err(e) if raced(&e) => {
+            tracing::info!(org_id = %org.org_id, users = users.len(), "a batch lost its race; expiring one by one")
+        }
         Err(e) => return (0, Err(e)),
     }
     let mut done = 0;

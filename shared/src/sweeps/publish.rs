@@ -105,7 +105,7 @@ pub async fn publish(client: &aws_sdk_eventbridge::Client, bus: &str, event: &Ev
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use serde_json::{json, Value};
 
     use super::*;
