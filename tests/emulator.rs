@@ -688,6 +688,9 @@ const SCENARIOS: &[Scenario] = &[
     ("an_allocation_that_fails_part_way_leaves_no_rows_behind", || {
         Box::pin(an_allocation_that_fails_part_way_leaves_no_rows_behind())
     }),
+    ("a_large_allocation_retried_after_a_failed_commit_reviews_its_rows_again", || {
+        Box::pin(a_large_allocation_retried_after_a_failed_commit_reviews_its_rows_again())
+    }),
     ("an_s3_file_naming_no_company_writes_nothing_and_says_why", || {
         Box::pin(an_s3_file_naming_no_company_writes_nothing_and_says_why())
     }),
@@ -998,6 +1001,41 @@ async fn an_allocation_that_fails_part_way_leaves_no_rows_behind() {
     assert_eq!((lots[0].in_use, lots[0].uses), (0, 0), "no seat taken");
     let licensed = items.iter().filter(|i| kind(i) == "user" && i.contains_key("licence")).count();
     assert_eq!(licensed, 0, "nobody licensed");
+}
+
+/// A large allocation whose reserve fails (the table refuses the write that moves its job to
+/// `committing`), retried under the same key after one of its learners was licensed meanwhile:
+/// the retry reviews the job's rows again, and stores the changed chunk on the condition, checked
+/// in the same transaction, that the job still awaits its commit — so the allocate function's
+/// role must allow that check. The retry licenses the rest, and nobody twice.
+async fn a_large_allocation_retried_after_a_failed_commit_reviews_its_rows_again() {
+    let (env, f) = emulators(&["allocate"]).await;
+    company_with_lot(&env, 200).await;
+    let emails: Vec<String> = (0..150).map(|i| format!("r{i}@corp.test")).collect();
+    env.seed_users("globex", &emails, "2027-01-05T10:00:00Z").await;
+    let table =
+        failing_table(|target, body| target.ends_with(".TransactWriteItems") && body.contains("committing")).await;
+    let mut vars = function_env(&env);
+    vars.push(("AWS_ENDPOINT_URL_DYNAMODB", table));
+    let failing = Emulator::start("allocate", &vars);
+    let cm = seatkeeper_tests::cm("globex");
+    let (route, path) = ("/v1/orgs/{org_id}/allocations", "/v1/orgs/globex/allocations");
+    let mut large = request("POST", route, path, &cm, Some(json!({ "emails": emails })), "2027-01-06T09:00:00Z");
+    large["headers"]["idempotency-key"] = json!("large-1");
+    let (status, failed) = failing.invoke(&large).await.http();
+    assert!(status >= 500, "{status} {failed}");
+    let one = request("POST", route, path, &cm, Some(json!({ "emails": ["r0@corp.test"] })), "2027-01-06T09:05:00Z");
+    let (status, single) = f["allocate"].invoke(&one).await.http();
+    assert_eq!((status, single["allocated"].as_u64()), (200, Some(1)), "{single}");
+    large["requestContext"]["timeEpoch"] = json!(at("2027-01-06T09:10:00Z").timestamp_millis());
+    let (status, retried) = f["allocate"].invoke(&large).await.http();
+    assert_eq!((status, retried["allocated"].as_u64()), (200, Some(149)), "{retried}");
+    let r0 = retried["results"].as_array().unwrap().iter().find(|r| r["email"] == "r0@corp.test").cloned();
+    assert_eq!(r0.map(|r| r["outcome"].clone()), Some(json!("already_active")), "{retried}");
+    let lots = env.app.store.all_lots("globex").await.unwrap();
+    assert_eq!(lots[0].in_use, 150, "each learner holds one seat");
+    let licensed = every_item(&env).await.iter().filter(|i| kind(i) == "user" && i.contains_key("licence")).count();
+    assert_eq!(licensed, 150, "every learner licensed once");
 }
 
 /// Versioning on, as the template's imports bucket has it: every `ObjectCreated` event then

@@ -2,6 +2,12 @@
 
 use crate::store::Store;
 
+// The IAM trace the emulator test holds the template to: compiled in only with the `aws-trace`
+// feature (the test build turns it on), so a deployed function carries none of it.
+#[cfg(feature = "aws-trace")]
+pub mod trace;
+#[cfg(not(feature = "aws-trace"))]
+#[path = "app/untraced.rs"]
 pub mod trace;
 
 /// The bucket partner integrations drop CSV files into (`imports/`) and results come back in

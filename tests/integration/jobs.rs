@@ -323,3 +323,89 @@ async fn a_commit_cut_off_before_its_rows_were_kept_keeps_them_when_it_finishes(
     let kept = chunks(&env, &rows_pk).await;
     assert!(!kept.is_empty() && kept.iter().all(|(_, e)| e.is_none()), "{kept:?}");
 }
+
+/// A large allocation's rows and progress carry the table's TTL from the start (14 days after it
+/// was made) and its commit does not rewrite them to keep them: they are its answer, read while
+/// it runs and just after. Read after that, its rows are `409 review_expired`, saying so in
+/// words; its record still answers what it allocated.
+#[tokio::test]
+async fn a_large_allocations_rows_expire_14_days_on_and_its_commit_does_not_rewrite_them() {
+    let env = TestEnv::new().await;
+    env.company_with_lot(300).await;
+    env.seed_licensed("c", "u", 120, "2026-06-01T00:00:00Z").await;
+    let mut app = env.app.clone();
+    app.background_rows = 50;
+    let t0 = "2026-07-01T00:00:00Z";
+    let accepted = Call::new(&app, "POST", "/v1/orgs/c/allocations")
+        .by(&cm("c"))
+        .json(json!({"all_expired": true}))
+        .key("select-all")
+        .at(t0)
+        .send()
+        .await;
+    assert_eq!(accepted.status, 202, "{:?}", accepted.body);
+    let id = accepted.body["allocation_id"].as_str().unwrap().to_string();
+    let pk = format!("ORG#c#IMPORT#{id}");
+    let until = at("2026-07-15T00:00:00Z").timestamp();
+    let before = chunks(&env, &pk).await;
+    assert!(!before.is_empty() && before.iter().all(|(_, e)| *e == Some(until)), "{before:?}");
+
+    let done = jobs::run(&env.app.store, "c", &id, at(t0)).await.unwrap().expect("the job to finish");
+    assert_eq!(done.allocated, 120);
+    assert_eq!(chunks(&env, &pk).await, before, "the commit left its rows as they were");
+    let progress = env.item(&pk, "PROGRESS").await;
+    let progress_expires = progress.as_ref().and_then(|p| p.get("expires_at")).map(|v| v.as_n().unwrap().clone());
+    assert_eq!(progress_expires, Some(until.to_string()), "its progress goes with them: {progress:?}");
+
+    assert_eq!(job_rows(&env, "c", &id, "2026-07-14T23:59:59Z").await.len(), 120, "read on their last day");
+    let too_late = "2026-07-15T00:00:00Z";
+    let url = format!("/v1/orgs/c/allocations/{id}/rows");
+    let refused = env.get(&url).by(&cm("c")).at(too_late).send().await;
+    assert_eq!((refused.status, refused.code()), (409, "review_expired"), "{:?}", refused.body);
+    let message = refused.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("14 days") && message.contains("120 licences"), "{message}");
+    let record = env.get(&format!("/v1/orgs/c/allocations/{id}")).by(&cm("c")).at(too_late).send().await;
+    assert_eq!((record.status, record.body["status"].as_str()), (200, Some("committed")), "{:?}", record.body);
+}
+
+/// A retry that reviews a large allocation's rows again while another attempt has started its
+/// commit: the rewrite of a chunk (the allocation's chunks always expire, so they cannot say
+/// whether the job awaits its commit) checks the record in the same transaction, and is a race
+/// that leaves the committing job's rows as they were.
+#[tokio::test]
+async fn a_rewrite_of_an_allocations_rows_after_its_commit_started_is_a_race_and_writes_nothing() {
+    use seatkeeper::domain::import::ImportStatus;
+    use seatkeeper::store::imports::Rows;
+    let env = TestEnv::new().await;
+    env.company_with_lot(300).await;
+    env.seed_licensed("c", "u", 120, "2026-06-01T00:00:00Z").await;
+    let mut app = env.app.clone();
+    app.background_rows = 50;
+    let t0 = "2026-07-01T00:00:00Z";
+    let accepted = Call::new(&app, "POST", "/v1/orgs/c/allocations")
+        .by(&cm("c"))
+        .json(json!({"all_expired": true}))
+        .at(t0)
+        .send()
+        .await;
+    assert_eq!(accepted.status, 202, "{:?}", accepted.body);
+    let id = accepted.body["allocation_id"].as_str().unwrap();
+    let store = &env.app.store;
+    let committing = store.import("c", id).await.unwrap().unwrap();
+    assert_eq!(committing.status, ImportStatus::Committing);
+    // The view of an attempt that read the job while it still awaited its commit.
+    let stale = seatkeeper::domain::import::ImportRecord { status: ImportStatus::Reviewed, ..committing.clone() };
+    let rows = store.import_rows(&Rows::of(&committing)).await.unwrap();
+    let changed: Vec<_> = rows
+        .iter()
+        .take(10)
+        .cloned()
+        .map(|mut r| {
+            r.outcome = seatkeeper::domain::import::RowOutcome::AlreadyActive;
+            r
+        })
+        .collect();
+    let raced = store.rewrite_row_chunk(&Rows::of(&stale), 0, &changed).await;
+    assert!(matches!(raced, Err(seatkeeper::store::Error::Race(_))), "{raced:?}");
+    assert_eq!(store.import_rows(&Rows::of(&committing)).await.unwrap(), rows, "the rows as they were");
+}

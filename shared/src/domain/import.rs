@@ -240,6 +240,15 @@ mod tests {
     use super::*;
     use crate::files::{read, CsvFile};
 
+    /// A condition on the stored status compares it with `as_str`, so both must spell it alike.
+    #[test]
+    fn a_status_is_spelt_as_it_is_stored() {
+        for status in [ImportStatus::Reviewed, ImportStatus::Committing, ImportStatus::Committed, ImportStatus::Failed]
+        {
+            assert_eq!(serde_json::to_value(status).unwrap(), serde_json::json!(status.as_str()));
+        }
+    }
+
     /// A whole file's review, as the import's chunks add up to.
     struct Review {
         rows: Vec<Row>,
@@ -307,6 +316,18 @@ pub enum ImportStatus {
     Committed,
     /// The file was refused; `error` says why and nothing was applied.
     Failed,
+}
+
+impl ImportStatus {
+    /// The status as it is stored and answered.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportStatus::Reviewed => "reviewed",
+            ImportStatus::Committing => "committing",
+            ImportStatus::Committed => "committed",
+            ImportStatus::Failed => "failed",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -409,6 +430,25 @@ impl ImportRecord {
             }
         }
         v
+    }
+
+    /// Until when its rows (and release list and progress) are kept, `None` for ever: an
+    /// import's while its review awaits a confirm or its file was refused (kept with the record
+    /// once confirmed); a large allocation's always [`REVIEW_KEPT_DAYS`] after it was made — its
+    /// rows are its answer, read while it runs and just after, so they are written once, with
+    /// their expiry, and never rewritten to keep them.
+    pub fn rows_expire_at(&self) -> Option<DateTime<Utc>> {
+        match (self.source, self.status) {
+            (Source::Allocation, _) => Some(self.created_at + chrono::Duration::days(REVIEW_KEPT_DAYS)),
+            (_, ImportStatus::Reviewed | ImportStatus::Failed) => self.review_expires_at,
+            (_, ImportStatus::Committing | ImportStatus::Committed) => None,
+        }
+    }
+
+    /// Whether a large allocation's rows are past their keeping at `now` (they may be gone or
+    /// go at any moment); an import's never are once confirmed.
+    pub fn rows_gone(&self, now: DateTime<Utc>) -> bool {
+        self.source == Source::Allocation && self.rows_expire_at().is_some_and(|until| until <= now)
     }
 
     /// Whether the review is too old to be confirmed at `now` (its rows may be gone already:

@@ -192,6 +192,7 @@ pub async fn replay_by_reference(cx: &Ctx<'_>, reference: &serde_json::Value) ->
         return Err(crate::store::StoreError::Other(format!("a stored answer names no allocation: {reference}")).into());
     };
     let record = cx.app.store.import(org_id, id).await?.ok_or_else(|| DomainError::not_found("allocation", id))?;
+    crate::domain::decide::imports::rows_readable(&record, cx.req.now)?;
     let results = many::results(&cx.app.store, &record).await?;
     let mut reply = Reply::ok(finished_view(&record, results));
     reply.replayed = true;
@@ -222,6 +223,7 @@ async fn load_job(cx: &Ctx<'_>) -> Result<ImportRecord, Error> {
 /// the order given.
 pub async fn rows(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let record = load_job(cx).await?;
+    crate::domain::decide::imports::rows_readable(&record, cx.req.now)?;
     let outcome = match cx.req.query("outcome") {
         None => None,
         Some(name) => {

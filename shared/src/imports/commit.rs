@@ -177,9 +177,10 @@ async fn reserve(
         Err(e) => return Err(e),
     }
     let kept = Rows::of(&decided.outcome);
-    if record.review_expires_at.is_some() {
+    if record.review_expires_at.is_some() && !kept.expire() {
         // Confirmed: the review's release list, then its rows, are kept from now on (a commit
-        // cut off before the last is healed by its finish, see `keep_expiring`).
+        // cut off before the last is healed by its finish, see `keep_expiring`). A large
+        // allocation's rows keep their expiry: nothing is rewritten.
         let release_chunks = (record.summary.release as usize).div_ceil(ROWS_PER_CHUNK);
         store.keep_chunks(&kept, RowSet::Release, release_chunks).await?;
         store.keep_chunks(&kept, RowSet::File, (record.summary.rows as usize).div_ceil(ROWS_PER_CHUNK).max(1)).await?;
@@ -219,7 +220,7 @@ async fn review_again(
 /// The chunks a commit read that still expire — its reserve was cut off before it kept them
 /// all — are kept now, and the release list with them.
 async fn keep_expiring(store: &Store, record: &ImportRecord, expiring: &[usize]) -> Result<(), Error> {
-    if expiring.is_empty() {
+    if expiring.is_empty() || Rows::of(record).expire() {
         return Ok(());
     }
     tracing::warn!(import_id = %record.import_id, chunks = expiring.len(), "a committing import's rows still expired; kept now");

@@ -116,6 +116,7 @@ pub async fn allocate(store: &Store, background_rows: u64, job: Job<'_>) -> Resu
         return Ok(Allocated { record, results: Vec::new() });
     }
     let done = commit(store, org, record, by, now).await?;
+    decide::rows_readable(&done, now)?;
     let results = results(store, &done).await?;
     Ok(Allocated { record: done, results })
 }

@@ -3,13 +3,13 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::keys::{self, PK, SK};
 use super::{from_item, put_if, to_item, Error, Item, PageRequest, QuerySpec, Race, SortKey, Store, StoreError};
-use crate::domain::import::{ImportRecord, ImportStatus, Row};
+use crate::domain::import::{ImportRecord, ImportStatus, Row, Source};
 use crate::domain::user::User;
 use crate::domain::DomainError;
 
@@ -80,6 +80,11 @@ pub struct Rows {
     expires_at: Option<i64>,
     /// The fingerprint of the request whose job these rows are.
     owner: Option<String>,
+    /// The record's keys while it awaits its confirm and its chunks cannot say so themselves (a
+    /// large allocation's keep their expiry for good): a rewrite checks the record instead.
+    awaiting: Option<(String, String)>,
+    /// A large allocation's: they expire for good, whatever becomes of the record.
+    for_good: bool,
 }
 
 impl Rows {
@@ -90,11 +95,16 @@ impl Rows {
         } else {
             keys::legacy_import_rows(&record.import_id)
         };
-        let expires_at = match record.status {
-            ImportStatus::Reviewed | ImportStatus::Failed => record.review_expires_at.map(|t| t.timestamp()),
-            ImportStatus::Committing | ImportStatus::Committed => None,
-        };
-        Rows { partition, expires_at, owner: record.fingerprint.clone() }
+        let expires_at = record.rows_expire_at().map(|t| t.timestamp());
+        let awaiting = (record.source == Source::Allocation && record.status == ImportStatus::Reviewed)
+            .then(|| (keys::org(&record.org_id), keys::import_sk(&record.import_id)));
+        let for_good = record.source == Source::Allocation;
+        Rows { partition, expires_at, owner: record.fingerprint.clone(), awaiting, for_good }
+    }
+
+    /// Whether these rows expire for good (a large allocation's), so a commit keeps none of them.
+    pub fn expire(&self) -> bool {
+        self.for_good
     }
 
     /// The partition the rows are in.
@@ -205,18 +215,35 @@ impl Store {
     }
 
     /// Stores chunk `index` of a review's rows again, reviewed anew before its commit: while the
-    /// review is unconfirmed (its chunks still expire), so a late rewrite never lands on the rows
-    /// of a commit another attempt started. `Race` when that happened.
+    /// review is unconfirmed, so a late rewrite never lands on the rows of a commit another
+    /// attempt started. An import's chunks say so themselves (they still expire); a large
+    /// allocation's always expire, so its record's status is checked with the write, in one
+    /// transaction. `Race` when another attempt started the commit.
     pub async fn rewrite_row_chunk(&self, rows: &Rows, index: usize, chunk: &[Row]) -> Result<(), Error> {
         let item = rows.item("import_rows", &RowChunk { rows: chunk.to_vec() }, RowSet::File, index)?;
-        let mut put = self.client.put_item().table_name(&self.table).set_item(Some(item));
-        if rows.expires_at.is_some() {
-            put = put
-                .condition_expression("attribute_exists(#expires)")
-                .expression_attribute_names("#expires", keys::EXPIRES_AT);
-        }
-        match super::send(|| put.clone().send()).await {
-            Ok(_) => Ok(()),
+        let sent = if let Some((pk, sk)) = &rows.awaiting {
+            let check = ConditionCheck::builder()
+                .table_name(&self.table)
+                .key(PK, AttributeValue::S(pk.clone()))
+                .key(SK, AttributeValue::S(sk.clone()))
+                .condition_expression("#status = :reviewed")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":reviewed", AttributeValue::S(ImportStatus::Reviewed.as_str().into()))
+                .build()
+                .map_err(|e| StoreError::Other(e.to_string()))?;
+            let put = put_if(&self.table, item, None, &[], HashMap::new())?;
+            self.transact(vec![TransactWriteItem::builder().condition_check(check).build(), put]).await
+        } else {
+            let mut put = self.client.put_item().table_name(&self.table).set_item(Some(item));
+            if rows.expires_at.is_some() {
+                put = put
+                    .condition_expression("attribute_exists(#expires)")
+                    .expression_attribute_names("#expires", keys::EXPIRES_AT);
+            }
+            super::send(|| put.clone().send()).await.map(|_| ())
+        };
+        match sent {
+            Ok(()) => Ok(()),
             Err(StoreError::ConditionFailed(_)) => Err(Race::Changed(Vec::new()).into()),
             Err(e) => Err(e.into()),
         }
@@ -359,11 +386,15 @@ impl Store {
     /// Records how far an import's commit is; it only moves forward (an attempt behind another
     /// does not set it back).
     pub async fn save_progress(&self, rows: &Rows, progress: &Progress) -> Result<(), StoreError> {
-        let item = to_item(
+        let mut item = to_item(
             "import_progress",
             progress,
             &[(PK, rows.partition.clone()), (SK, keys::IMPORT_PROGRESS_SK.into())],
         )?;
+        if let Some(at) = rows.expires_at {
+            // A large allocation's progress goes with its rows.
+            item.insert(keys::EXPIRES_AT.into(), AttributeValue::N(at.to_string()));
+        }
         let put = self
             .client
             .put_item()

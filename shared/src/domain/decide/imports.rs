@@ -85,6 +85,19 @@ pub fn confirmable(record: &ImportRecord, now: DateTime<Utc>) -> Result<(), Doma
     )))
 }
 
+/// A large allocation's rows are read while they are kept ([`ImportRecord::rows_expire_at`]);
+/// after that the answer says so (`review_expired`) rather than a short or empty page.
+pub fn rows_readable(record: &ImportRecord, now: DateTime<Utc>) -> Result<(), DomainError> {
+    let Some(until) = record.rows_expire_at().filter(|_| record.rows_gone(now)) else { return Ok(()) };
+    Err(DomainError::ReviewExpired(format!(
+        "the rows of allocation {} are no longer kept: an allocation's rows are kept {REVIEW_KEPT_DAYS} days (until {}); \
+         its record still says what it allocated ({} licences)",
+        record.import_id,
+        until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        record.allocated,
+    )))
+}
+
 /// The record of a file that is refused: `failed`, saying why.
 pub fn failed(mut record: ImportRecord, refusal: &DomainError) -> ImportRecord {
     record.status = ImportStatus::Failed;
