@@ -260,6 +260,57 @@ async fn worked_case_7_with_counted_licences_the_26th_allocation_is_refused() {
     assert_eq!(env.get("/v1/orgs/c/users/u26@c.example").by(&cm("c")).send().await.status, 404, "nobody was created");
 }
 
+/// One rule for "expired now" (docs/domain.md#expiry): a licence whose end has passed is
+/// expired whether or not the sweep has reached it. The Expired list (page by page, from the
+/// unswept into the swept), the Active list, the users' filter, the access check and "Select all"
+/// agree on who that is.
+#[tokio::test]
+async fn a_licence_past_its_end_is_expired_everywhere_before_the_sweep_reaches_it() {
+    use seatkeeper::domain::user::LicenceStatus;
+    let env = TestEnv::new().await;
+    env.company_with_lot(10).await;
+    env.seed_licensed("c", "late", 3, "2026-03-10T00:00:00Z").await;
+    env.seed_licensed("c", "live", 4, "2027-01-10T00:00:00Z").await;
+    // Three more the sweep has reached: stored `expired`.
+    env.seed_licensed("c", "swept", 3, "2026-03-01T00:00:00Z").await;
+    let mut swept = Vec::new();
+    for i in 0..3 {
+        let mut user = env.app.store.user("c", &format!("swept{i}@c.example")).await.unwrap().unwrap();
+        user.licence.as_mut().unwrap().status = LicenceStatus::Expired;
+        swept.push(env.app.store.user_item(&user).unwrap());
+    }
+    env.write_items(swept).await;
+    let now = "2026-03-11T00:00:00Z";
+
+    let pages = env.pages("/v1/orgs/c/licences?status=expired&limit=2", &cm("c"), now).await;
+    let mut listed: Vec<String> = pages
+        .iter()
+        .flat_map(|p| p.body["items"].as_array().unwrap().iter())
+        .inspect(|l| assert_eq!(l["status"], "expired", "{l}"))
+        .map(|l| l["email"].as_str().unwrap().to_string())
+        .collect();
+    listed.sort();
+    let expected: Vec<String> =
+        ["late0", "late1", "late2", "swept0", "swept1", "swept2"].iter().map(|e| format!("{e}@c.example")).collect();
+    assert_eq!(listed, expected, "unswept and swept, each once");
+    let active: Vec<String> =
+        licences(&env, "c", "active", now).await.iter().map(|l| l["email"].as_str().unwrap().to_string()).collect();
+    assert_eq!(active.len(), 4, "{active:?}");
+    assert!(active.iter().all(|e| e.starts_with("live")), "{active:?}");
+    let filtered = env.pages("/v1/orgs/c/users?licence_status=expired", &cm("c"), now).await;
+    let users: usize = filtered.iter().map(|p| p.body["items"].as_array().unwrap().len()).sum();
+    assert_eq!(users, 6);
+    let late = env.access("c", "late0@c.example", now).await;
+    assert_eq!((late["access"].as_bool(), late["reason"].as_str()), (Some(false), Some("expired")), "{late}");
+
+    let selected = env.allocate("c", json!({"all_expired": true}), now).await;
+    assert_eq!(selected.status, 200, "{:?}", selected.body);
+    let mut renewed: Vec<String> =
+        selected.body["results"].as_array().unwrap().iter().map(|r| r["email"].as_str().unwrap().to_string()).collect();
+    renewed.sort();
+    assert_eq!(renewed, expected, "select all licenses exactly who the Expired list shows");
+}
+
 #[tokio::test]
 async fn all_expired_renews_exactly_the_expired_users() {
     let env = TestEnv::new().await;

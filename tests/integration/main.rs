@@ -19,6 +19,7 @@ mod properties;
 mod publish;
 mod renewal;
 mod round_trips;
+mod steps;
 mod sweeps;
 mod template;
 mod tenancy;

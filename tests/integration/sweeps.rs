@@ -59,21 +59,43 @@ async fn licence_count(env: &TestEnv, org: &str, name: &str) -> u64 {
     u.body["licence_count"].as_u64().unwrap()
 }
 
-/// The poison found by trying it as a new user would: a non-renewable learner of `b` with 120
-/// live enrolments, whose renewal decision (every live enrolment expired, the user, the counters,
-/// the audit entry) holds more writes than one transaction. The sweep renews `a`'s and `c`'s
-/// learners and `b`'s other learner (decided after the poisoned one), names the poisoned user with
-/// its reason, and the next run tries it again and renews nobody twice.
+/// An enrolment of `{name}@{org}.example` stored by something else and unreadable (a status the
+/// service never writes), listed in the due index when `due` says when it ends.
+async fn broken_enrolment(env: &TestEnv, org: &str, name: &str, due: Option<&str>) {
+    let email = format!("{name}@{org}.example");
+    let id = format!("{org}#{email}#broken");
+    let mut item = vec![
+        ("PK", format!("ORG#{org}")),
+        ("SK", format!("ENROLMENT#{email}#broken")),
+        ("type", "enrolment".to_string()),
+        ("status", "bogus".to_string()),
+    ];
+    if let Some(end) = due {
+        use seatkeeper::store::keys;
+        item.push(("GSI2PK", keys::due(&id)));
+        item.push(("GSI2SK", format!("{}#ENROLMENT#{id}", keys::sort_time(at(end)))));
+    }
+    env.write_items(vec![item.into_iter().map(|(k, v)| (k.to_string(), S(v))).collect()]).await;
+}
+
+/// A poisoned learner of `b` (one of its enrolments cannot be read) among learners due in every
+/// org, and a non-renewable learner of `b` with 120 live enrolments, whose renewal decision ends
+/// more enrolments than one transaction holds (found by trying it as a new user would: it failed
+/// every hour) and is applied in steps now. The sweep renews `a`'s and `c`'s learners and `b`'s
+/// other learner (decided after the poisoned one), ends the big one's year and enrolments, names
+/// the poisoned user with its reason, and the next run tries it again and renews nobody twice.
 #[tokio::test]
 async fn the_renewal_sweep_goes_on_past_a_user_whose_change_set_fails() {
     let env = TestEnv::new().await;
     three_companies(&env).await;
-    learner(&env, "b", "stuck", 120, "2020-05-11T09:00:00Z").await;
+    learner(&env, "b", "big", 120, "2020-05-11T09:00:00Z").await;
+    learner(&env, "b", "stuck", 1, "2020-05-11T09:00:00Z").await;
+    broken_enrolment(&env, "b", "stuck", None).await;
     learner(&env, "b", "zed", 1, "2020-05-11T09:00:00Z").await;
     let r = env
         .post("/v1/orgs/b/users/renewable")
         .by(&cm("b"))
-        .json(json!({"emails": ["stuck@b.example"], "renewable": false}))
+        .json(json!({"emails": ["big@b.example"], "renewable": false}))
         .at(START)
         .send()
         .await;
@@ -83,13 +105,16 @@ async fn the_renewal_sweep_goes_on_past_a_user_whose_change_set_fails() {
     let mut renewed = report.renewed.clone();
     renewed.sort();
     assert_eq!(renewed, ["keen@a.example", "keen@b.example", "keen@c.example", "zed@b.example"]);
-    let [Failed { org_id, email, step, reason }] = report.failed.as_slice() else { panic!("{:?}", report.failed) };
+    assert_eq!(report.not_renewable, ["big@b.example"], "{report:?}");
+    let [Failed { org_id, email, step, reason, .. }] = report.failed.as_slice() else { panic!("{:?}", report.failed) };
     assert_eq!((org_id.as_str(), email.as_deref(), *step), ("b", Some("stuck@b.example"), "renew"));
-    assert!(reason.contains("do not fit one transaction"), "{reason}");
+    assert!(reason.contains("unreadable item"), "{reason}");
     for (org, name) in [("a", "keen"), ("b", "keen"), ("b", "zed"), ("c", "keen")] {
         assert_eq!(licence_count(&env, org, name).await, 2, "{name}@{org} renewed");
     }
     assert_eq!(licence_count(&env, "b", "stuck").await, 1, "left as it was, still due");
+    let big = env.app.store.enrolments("b", "big@b.example").await.unwrap();
+    assert_eq!(big.iter().filter(|e| e.live_at(at(RENEWED))).count(), 0, "every one of its 120 ended");
 
     // The invocation fails naming it, for the schedule's retry; the retry (and the next hour's
     // run) tries it again and renews nobody twice.
@@ -104,24 +129,26 @@ async fn the_renewal_sweep_goes_on_past_a_user_whose_change_set_fails() {
     }
 }
 
-/// The expire sweep, with the same poison: `b`'s learner has 120 enrolments that ended at once,
-/// more than one transaction stores as expired. `a` and `c` are swept whole; `b` is named at its
-/// enrolments step and stays due.
+/// The expire sweep with an unreadable item of `b` in the due index (which used to stop the
+/// whole sweep, every org's): `a` and `c` are swept whole — `c`'s learner with 120 enrolments that
+/// ended at once too, in steps — and `b` is named at its read and stays due.
 #[tokio::test]
 async fn the_expire_sweep_goes_on_past_an_org_whose_step_fails() {
     let env = TestEnv::new().await;
     three_companies(&env).await;
-    learner(&env, "b", "stuck", 120, "2018-09-01T00:00:00Z").await;
-    for org in ["a", "c"] {
-        learner(&env, org, "short", 1, "2018-09-01T00:00:00Z").await;
-    }
+    learner(&env, "b", "stuck", 1, "2018-09-01T00:00:00Z").await;
+    broken_enrolment(&env, "b", "stuck", Some("2018-09-01T00:00:00Z")).await;
+    learner(&env, "a", "short", 1, "2018-09-01T00:00:00Z").await;
+    learner(&env, "c", "many", 120, "2018-09-01T00:00:00Z").await;
     let now = "2018-09-02T00:00:00Z";
     let report = seatkeeper::sweeps::expire::expire(&env.app, at(now)).await.unwrap();
-    assert_eq!(named(&json!(report)), [("b".to_string(), None, "enrolments".to_string())]);
-    assert!(report.failed[0].reason.contains("do not fit one transaction"), "{:?}", report.failed);
-    assert_eq!(report.enrolments_ended, 2, "a's and c's ended enrolments: {report:?}");
+    assert_eq!(named(&json!(report)), [("b".to_string(), None, "read".to_string())]);
+    assert!(report.failed[0].reason.contains("unreadable item"), "{:?}", report.failed);
+    assert_eq!(report.enrolments_ended, 121, "a's one and c's 120: {report:?}");
+    let many = env.app.store.enrolments("c", "many@c.example").await.unwrap();
+    assert!(many.iter().all(|e| e.status == seatkeeper::domain::enrolment::EnrolmentStatus::Expired));
     let failed = invoke(&env.app, &entries::EXPIRE, scheduled_event("expire", at(now))).await.unwrap_err();
-    assert!(failed.message.contains("org b at its enrolments step"), "{}", failed.message);
+    assert!(failed.message.contains("org b at its read step"), "{}", failed.message);
 }
 
 /// The daily usage snapshot with `b`'s partition holding a snapshot that cannot be read: every

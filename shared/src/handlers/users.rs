@@ -268,6 +268,11 @@ pub async fn put_enrolment(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let store = &cx.app.store;
     let now = cx.req.now;
     let enrolment_id = cx.param("enrolment_id");
+    // A decision on the user applied in steps and cut off between two (docs/architecture.md#steps)
+    // is finished first: its enrolments are then as it decided, and this change is decided on them.
+    for plan in store.unfinished_plans(&org.org_id, &email).await? {
+        store.follow(plan).await?;
+    }
     cx.execute(|| async {
         let user = existing_user(cx, &org, &email).await?;
         let enrolments = store.enrolments(&org.org_id, &email).await?;

@@ -23,11 +23,13 @@ use crate::App;
 /// Commits read at once; the sweep reads on until none is left or every one it read failed.
 const PAGE: i32 = 25;
 
-/// What the lease sweep did: the commits it finished and those it left for the next run.
+/// What the lease sweep did: the commits it finished, the plans of steps it finished, and those
+/// it left for the next run.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct LeaseReport {
     pub now: DateTime<Utc>,
     pub finished: u64,
+    pub plans_finished: u64,
     pub failed: Vec<Failed>,
 }
 
@@ -43,23 +45,56 @@ impl Reported for LeaseReport {
     }
 }
 
-/// Finishes every commit whose lease ended by `now`.
+/// Finishes every commit, then every plan of steps ([`crate::store::steps`]), whose lease ended
+/// by `now`.
 pub async fn sweep(app: &App, now: DateTime<Utc>) -> Result<LeaseReport, Error> {
     let mut report = LeaseReport { now, ..Default::default() };
+    commits(app, now, &mut report).await?;
+    plans(app, now, &mut report).await?;
+    Ok(report)
+}
+
+/// Finishes each plan of steps whose lease passed (its request was cut off between two steps).
+async fn plans(app: &App, now: DateTime<Utc>, report: &mut LeaseReport) -> Result<(), Error> {
+    let mut left = Vec::new();
+    loop {
+        let lapsed = app.store.lapsed_plans(now, PAGE + left.len() as i32).await?;
+        let fresh: Vec<_> = lapsed.into_iter().filter(|p| !left.contains(&p.plan_id)).collect();
+        if fresh.is_empty() {
+            return Ok(());
+        }
+        for plan in fresh {
+            tracing::warn!(org_id = %plan.org_id, email = %plan.email, plan_id = %plan.plan_id, step = plan.step, "a plan's lease passed; the sweep finishes its steps");
+            let (org_id, email, plan_id) = (plan.org_id.clone(), plan.email.clone(), plan.plan_id.clone());
+            match app.store.follow(plan).await {
+                Ok(()) => report.plans_finished += 1,
+                Err(e) => {
+                    report.failed.push(Failed::new(LeaseReport::SWEEP, &org_id, Some(&email), "steps", &e));
+                    left.push(plan_id);
+                }
+            }
+        }
+    }
+}
+
+/// Finishes each commit whose lease passed.
+async fn commits(app: &App, now: DateTime<Utc>, report: &mut LeaseReport) -> Result<(), Error> {
     loop {
         let lapsed = app.store.lapsed_commits(now, PAGE + report.failed.len() as i32).await?;
         let fresh: Vec<ImportRecord> = lapsed
             .into_iter()
-            .filter(|r| !report.failed.iter().any(|f| f.org_id == r.org_id && f.email.as_deref() == Some(&r.import_id)))
+            .filter(|r| {
+                !report.failed.iter().any(|f| f.org_id == r.org_id && f.import_id.as_deref() == Some(&r.import_id))
+            })
             .collect();
         if fresh.is_empty() {
-            return Ok(report);
+            return Ok(());
         }
         for record in fresh {
             let (org_id, import_id) = (record.org_id.clone(), record.import_id.clone());
             match finish(app, record, now).await {
                 Ok(()) => report.finished += 1,
-                Err(e) => report.failed.push(Failed::new("leases", &org_id, Some(&import_id), "commit", &e)),
+                Err(e) => report.failed.push(Failed::of_import(LeaseReport::SWEEP, &org_id, &import_id, "commit", &e)),
             }
         }
     }

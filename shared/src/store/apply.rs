@@ -77,9 +77,27 @@ impl Store {
 
     /// Writes `changes` (and `answer`) in one transaction, all or nothing. A failed condition
     /// is a [`Race`]: which changes failed, or that the key was taken. Nothing to change and no
-    /// answer to store writes nothing.
+    /// answer to store writes nothing. A decision whose writes do not fit one transaction is
+    /// applied in steps ([`super::steps`]): everything but the enrolments it ends at once, they
+    /// follow.
     pub async fn apply(&self, changes: &[Change], answer: Option<Answer<'_>>) -> Result<(), Error> {
+        let (writes, _) = self.writes(changes)?;
+        if writes.len() + usize::from(answer.is_some()) > MAX_WRITES {
+            return self.apply_in_steps(changes, answer).await;
+        }
+        self.apply_with(changes, Vec::new(), answer).await
+    }
+
+    /// [`Store::apply`] of `changes` in one transaction with `extra` writes of the store's own
+    /// (a plan of steps) after them; a failed condition of an extra write is a race of no change.
+    pub(super) async fn apply_with(
+        &self,
+        changes: &[Change],
+        extra: Vec<TransactWriteItem>,
+        answer: Option<Answer<'_>>,
+    ) -> Result<(), Error> {
         let (mut writes, from) = self.writes(changes)?;
+        writes.extend(extra);
         let answer_at = writes.len();
         match answer {
             None if writes.is_empty() => return Ok(()),

@@ -174,8 +174,7 @@ impl Store {
         match expected {
             None => put_if(&self.table, item, Some("attribute_not_exists(PK)"), &[], HashMap::new()),
             Some(status) => {
-                let value =
-                    serde_json::to_value(status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+                let value = status.as_str().to_string();
                 put_if(
                     &self.table,
                     item,

@@ -29,6 +29,7 @@
 //! | `import_release` (users a sync releases, in chunks; TTL as the rows) | `ORG#{org}#IMPORT#{import}` | `RELEASE#{chunk:06}` | | | |
 //! | `import_progress` (how many licences a commit wrote) | `ORG#{org}#IMPORT#{import}` | `PROGRESS` | | | |
 //! | the same three, of an import recorded before rows moved under their org (read, never made anew) | `IMPORT#{import}` | as above | | | |
+//! | `steps` (the rest of a decision too large for one transaction, applied in steps; TTL `expires_at` once finished) | `ORG#{org}` | `STEPS#{email}#{plan}` | | `STEPS` / `{lease_until}#{org}#{plan}` until finished | |
 //! | `snapshot` (daily usage) | `ORG#{org}` | `SNAPSHOT#{date}` | | | |
 //! | `idempotency` (TTL `expires_at`) | `IDEM#{sha256(sub, key)}` | `IDEM` | | | |
 //!
@@ -67,6 +68,9 @@
 //!   record says which); snapshots: `Query ORG#{org} SK begins_with SNAPSHOT#`.
 //! - commits whose lease has passed (the lease sweep): `Query GSI2 LEASE GSI2SK <= {now}`; the
 //!   attributes go when the record leaves `committing`, so the index holds only commits going on.
+//! - plans of steps whose lease has passed (the lease sweep): `Query GSI2 STEPS GSI2SK <= {now}`;
+//!   a user's unfinished plans (finished before its enrolment changes):
+//!   `Query ORG#{org} SK begins_with STEPS#{email}#`.
 //! - idempotency record: `GetItem IDEM#{hash}/IDEM`, written in the command's own transaction.
 //! - everything a usage report of an org and all orgs below it reads (their org items, running
 //!   counts, unexpired lots and overage state): one `Query GSI4 TREE#{root} GSI4SK begins_with
@@ -253,6 +257,19 @@ pub const LEASES: &str = "LEASE";
 /// A commit's place among the leases: when its lease ends, then whose it is.
 pub fn lease_gsi2sk(lease_until: DateTime<Utc>, org_id: &str, import_id: &str) -> String {
     format!("{}#{org_id}#{import_id}", sort_time(lease_until))
+}
+
+/// The index partition of every plan of steps not yet finished (GSI2).
+pub const STEPS: &str = "STEPS";
+
+/// A plan of steps in its org's partition, under the user it is about.
+pub fn steps_sk(email: &str, plan_id: &str) -> String {
+    format!("STEPS#{email}#{plan_id}")
+}
+
+/// The plans of steps of one user.
+pub fn steps_prefix(email: &str) -> String {
+    format!("STEPS#{email}#")
 }
 
 /// An import record's place in its org's partition.

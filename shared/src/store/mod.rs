@@ -7,9 +7,11 @@ pub mod due;
 pub mod idempotency;
 pub mod imports;
 pub mod keys;
+pub mod lots;
 pub mod records;
 pub mod renewals;
 pub mod setup;
+pub mod steps;
 pub mod suppressions;
 pub mod table;
 pub mod tree;
@@ -199,6 +201,24 @@ pub fn to_item<T: Serialize>(kind: &str, value: &T, key_attrs: &[(&str, String)]
         item.insert((*name).into(), AttributeValue::S(value.clone()));
     }
     Ok(item)
+}
+
+/// An item of an index read across every org that could not be read: its org (taken from its
+/// key) and why. A sweep names that org and goes on with the others.
+#[derive(Debug)]
+pub struct Unreadable {
+    pub org_id: String,
+    pub error: StoreError,
+}
+
+/// `item` read as a `T`, or — when it cannot be — who it belongs to and why.
+pub(crate) fn from_index_item<T: DeserializeOwned>(item: Item) -> Result<T, Unreadable> {
+    let org_id = item
+        .get(keys::PK)
+        .and_then(|v| v.as_s().ok())
+        .map(|pk| pk.strip_prefix("ORG#").unwrap_or(pk).to_string())
+        .unwrap_or_default();
+    from_item(item).map_err(|error| Unreadable { org_id, error })
 }
 
 pub fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
@@ -496,6 +516,17 @@ fn encode_cursor(key: &Item) -> String {
     let plain: HashMap<&str, &str> =
         key.iter().filter_map(|(k, v)| v.as_s().ok().map(|v| (k.as_str(), v.as_str()))).collect();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(&plain).unwrap_or_default())
+}
+
+/// A cursor that starts `partition` from its first item: a list that goes on from one partition
+/// into another gives it out where the first one ends.
+pub(crate) fn start_of(pk_name: &str, partition: &str) -> String {
+    encode_cursor(&HashMap::from([(pk_name.to_string(), s(partition))]))
+}
+
+/// Whether `cursor` goes on in `partition` (a page of it, or its start).
+pub(crate) fn continues_in(cursor: &str, pk_name: &str, partition: &str) -> bool {
+    decode_cursor(cursor, pk_name, partition).is_ok()
 }
 
 fn decode_cursor(cursor: &str, pk_name: &str, partition: &str) -> Result<Item, DomainError> {

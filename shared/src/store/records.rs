@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 use super::keys::{self, GSI1, GSI1PK, GSI1SK, GSI2PK, GSI2SK, PK, SK};
 use super::{put, put_new, to_item, Error, Page, PageRequest, QuerySpec, SortKey, Store, StoreError};
 use crate::domain::audit::AuditEntry;
-use crate::domain::lot::{Lot, LotStatus};
 use crate::domain::notice::Notice;
 use crate::domain::order::{Order, OrderStatus};
 use crate::domain::org::{folded_id, Org, VENDOR_ID};
@@ -213,31 +212,6 @@ impl Store {
             spec.filter_eq = Some(("org_id", company.clone()));
         }
         self.query(&spec, page).await
-    }
-
-    // ---- lots -------------------------------------------------------------------------------
-
-    /// The lot item of `org`; it is in the due-by-instant index while it has an end and is not
-    /// expired, and in its org's usage tree while not expired.
-    pub fn lot_item(&self, lot: &Lot, org: &Org) -> Result<super::Item, StoreError> {
-        let mut attrs = vec![(PK, keys::org(&lot.org_id)), (SK, keys::lot_sk(lot.valid_until, &lot.lot_id))];
-        if let (Some(end), LotStatus::Active) = (lot.valid_until, lot.status) {
-            attrs.push((GSI2PK, keys::due(&lot.lot_id)));
-            attrs.push((GSI2SK, format!("{}#LOT#{}#{}", keys::sort_time(end), lot.org_id, lot.lot_id)));
-        }
-        if lot.status == LotStatus::Active {
-            attrs.extend(tree_keys(org, &keys::lot_in_tree(&lot.lot_id)));
-        }
-        to_item("lot", lot, &attrs)
-    }
-
-    pub fn put_new_lot(&self, lot: &Lot, org: &Org) -> Result<TransactWriteItem, StoreError> {
-        put_new(&self.table, self.lot_item(lot, org)?)
-    }
-
-    /// Lots of an org, first-expiring first.
-    pub async fn lots(&self, org_id: &str, page: &PageRequest) -> Result<Page<Lot>, Error> {
-        self.query(&QuerySpec::table(keys::org(org_id), SortKey::BeginsWith(keys::lots_prefix().into())), page).await
     }
 
     // ---- notices and audit ------------------------------------------------------------------

@@ -4,22 +4,36 @@
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 
 use super::keys::{self, GSI3, GSI4};
-use super::{Error, PageRequest, QuerySpec, SortKey, Store, StoreError};
+use super::{from_index_item, Error, PageRequest, QuerySpec, SortKey, Store, StoreError, Unreadable};
 use crate::domain::org::Org;
 use crate::domain::renewal::{self, ForecastRow};
 use crate::domain::usage::Snapshot;
 use crate::domain::user::User;
 
 impl Store {
-    /// Users whose renewal date has come by `now`, across every org. Users not due are never read.
-    pub async fn renewals_due(&self, now: DateTime<Utc>) -> Result<Vec<User>, Error> {
+    /// Users whose renewal date has come by `now`, across every org, and the items of that index
+    /// that could not be read, each with its org. Users not due are never read.
+    pub async fn renewals_due(&self, now: DateTime<Utc>) -> Result<(Vec<User>, Vec<Unreadable>), Error> {
         let bound = format!("{}~", keys::sort_time(now));
-        let mut due = Vec::new();
+        let (mut due, mut unreadable) = (Vec::new(), Vec::new());
         for shard in 0..keys::DUE_SHARDS {
             let spec = QuerySpec::index(GSI3, keys::renew_shard(shard), SortKey::AtMost(bound.clone()));
-            due.extend(self.query_all::<User>(&spec).await?);
+            let mut page = PageRequest { limit: 1000, cursor: None };
+            loop {
+                let read = self.query_items(&spec, &page).await?;
+                for item in read.items {
+                    match from_index_item(item) {
+                        Ok(user) => due.push(user),
+                        Err(broken) => unreadable.push(broken),
+                    }
+                }
+                match read.next_cursor {
+                    Some(c) => page.cursor = Some(c),
+                    None => break,
+                }
+            }
         }
-        Ok(due)
+        Ok((due, unreadable))
     }
 
     /// One org's users whose renewal date is at or before `until`.

@@ -1,5 +1,5 @@
-//! Users (each with its current licence), enrolments, manager markers, per-org counters, and the
-//! lot updates that move seats.
+//! Users (each with its current licence), enrolments, manager markers and per-org counters (the
+//! lots whose seats they take are in `lots.rs`).
 
 use std::collections::HashMap;
 
@@ -9,12 +9,11 @@ use chrono::{DateTime, Utc};
 use super::keys::{self, GSI1, GSI1PK, GSI1SK, GSI2PK, GSI2SK, GSI3PK, GSI3SK, GSI4PK, GSI4SK, PK, SK};
 use super::{n, put, put_if, s, to_item, Error, Item, Page, PageRequest, QuerySpec, SortKey, Store, StoreError};
 use crate::domain::enrolment::{Enrolment, EnrolmentStatus};
-use crate::domain::lot::Lot;
 use crate::domain::org::Org;
 use crate::domain::seats::{CounterChange, Counters, Reuse, ReuseChange};
 use crate::domain::user::{LicenceStatus, User, UserRole};
 
-fn update(
+pub(super) fn update(
     table: &str,
     key: Item,
     expression: String,
@@ -71,7 +70,7 @@ fn reuse_terms(
     }
 }
 
-fn key(pk: String, sk: String) -> Item {
+pub(super) fn key(pk: String, sk: String) -> Item {
     HashMap::from([(PK.to_string(), s(pk)), (SK.to_string(), s(sk))])
 }
 
@@ -111,6 +110,36 @@ impl Store {
         page: &PageRequest,
     ) -> Result<Page<User>, Error> {
         self.query(&QuerySpec::index(GSI1, keys::licences_by_status(org_id, status.as_str()), SortKey::Any), page).await
+    }
+
+    /// Users whose licence is expired now ([`crate::domain::user::Licence::status_at`], the one
+    /// rule): those still stored `active` whose end has passed (the sweep has not reached them
+    /// yet), then those stored `expired`, by e-mail within each. One cursor goes through both: it
+    /// names the partition it goes on in, and the first page of the stored `expired` ones starts
+    /// from a cursor that names only that partition. A page may be short while `next_cursor`
+    /// goes on.
+    pub async fn users_expired_now(
+        &self,
+        org_id: &str,
+        now: DateTime<Utc>,
+        page: &PageRequest,
+    ) -> Result<Page<User>, Error> {
+        let (active, expired) = (
+            keys::licences_by_status(org_id, LicenceStatus::Active.as_str()),
+            keys::licences_by_status(org_id, LicenceStatus::Expired.as_str()),
+        );
+        let expired_now = |u: &User| u.licence_status(now) == Some(LicenceStatus::Expired);
+        let starting = super::start_of(GSI1PK, &expired);
+        let in_active = page.cursor.as_deref().is_none_or(|c| super::continues_in(c, GSI1PK, &active));
+        if in_active {
+            let spec = QuerySpec::index(GSI1, active, SortKey::Any);
+            let mut got = self.query_matching(&spec, page, expired_now, USER_READS_PER_PAGE).await?;
+            got.next_cursor.get_or_insert(starting);
+            return Ok(got);
+        }
+        let from = PageRequest { limit: page.limit, cursor: page.cursor.clone().filter(|c| *c != starting) };
+        let spec = QuerySpec::index(GSI1, expired, SortKey::Any);
+        self.query_matching(&spec, &from, expired_now, USER_READS_PER_PAGE).await
     }
 
     /// The user item with the index keys its licence and renewal date call for.
@@ -286,109 +315,6 @@ impl Store {
             (!conditions.is_empty()).then(|| conditions.join(" AND ")),
             names,
             values,
-        )
-    }
-
-    // ---- lots -------------------------------------------------------------------------------
-
-    /// The seats an org can issue: its lots, first-expiring first, and its included seats (the
-    /// counters are read only when the policy includes any).
-    pub async fn balance(
-        &self,
-        org_id: &str,
-        policy: &crate::domain::policy::Policy,
-    ) -> Result<crate::domain::allocation::Balance, Error> {
-        let lots = self.all_lots(org_id).await?;
-        let included_in_use =
-            if policy.seats_included > 0 { self.counters(org_id).await?.included_in_use.max(0) as u32 } else { 0 };
-        Ok(crate::domain::allocation::Balance { lots, seats_included: policy.seats_included, included_in_use })
-    }
-
-    /// Every lot of an org, first-expiring first.
-    pub async fn all_lots(&self, org_id: &str) -> Result<Vec<Lot>, Error> {
-        self.query_all(&QuerySpec::table(keys::org(org_id), SortKey::BeginsWith(keys::lots_prefix().into()))).await
-    }
-
-    /// Takes `count` seats from a lot, on the condition that it still has them: not expired,
-    /// `in_use` within its quantity and `uses` within its cap afterwards.
-    pub fn debit_lot(&self, lot: &Lot, count: u32) -> Result<TransactWriteItem, StoreError> {
-        let mut values = HashMap::from([
-            (":k".to_string(), n(count as i64)),
-            (":max_in_use".to_string(), n(lot.quantity as i64 - count as i64)),
-            (":active".to_string(), s("active")),
-        ]);
-        let mut condition = "#status = :active AND in_use <= :max_in_use".to_string();
-        if let Some(cap) = lot.uses_per_seat {
-            condition.push_str(" AND uses <= :max_uses");
-            values.insert(":max_uses".into(), n(cap as i64 * lot.quantity as i64 - count as i64));
-        }
-        update(
-            &self.table,
-            key(keys::org(&lot.org_id), keys::lot_sk(lot.valid_until, &lot.lot_id)),
-            "SET in_use = in_use + :k, uses = uses + :k".into(),
-            Some(condition),
-            HashMap::from([("#status".to_string(), "status".to_string())]),
-            values,
-        )
-    }
-
-    /// One more licence from a seat its holder keeps (a renewal in the same lot): `uses` rises
-    /// within its cap, `in_use` stays.
-    pub fn use_seat_again(&self, lot: &Lot) -> Result<TransactWriteItem, StoreError> {
-        let mut values = HashMap::from([(":one".to_string(), n(1)), (":active".to_string(), s("active"))]);
-        let mut condition = "#status = :active".to_string();
-        if let Some(cap) = lot.uses_per_seat {
-            condition.push_str(" AND uses <= :max_uses");
-            values.insert(":max_uses".into(), n(cap as i64 * lot.quantity as i64 - 1));
-        }
-        update(
-            &self.table,
-            key(keys::org(&lot.org_id), keys::lot_sk(lot.valid_until, &lot.lot_id)),
-            "SET uses = uses + :one".into(),
-            Some(condition),
-            HashMap::from([("#status".to_string(), "status".to_string())]),
-            values,
-        )
-    }
-
-    /// Gives `count` seats back to a lot after a release: `in_use` falls, `uses` stays (a
-    /// licence was issued).
-    pub fn credit_lot(
-        &self,
-        org_id: &str,
-        lot_id: &str,
-        lot_valid_until: Option<DateTime<Utc>>,
-        count: u32,
-    ) -> Result<TransactWriteItem, StoreError> {
-        self.return_seats(org_id, lot_id, lot_valid_until, count, "SET in_use = in_use - :k")
-    }
-
-    /// Returns `count` reserved seats that issued no licence: `in_use` and `uses` both fall.
-    pub fn unreserve_lot(
-        &self,
-        org_id: &str,
-        lot_id: &str,
-        lot_valid_until: Option<DateTime<Utc>>,
-        count: u32,
-    ) -> Result<TransactWriteItem, StoreError> {
-        self.return_seats(org_id, lot_id, lot_valid_until, count, "SET in_use = in_use - :k, uses = uses - :k")
-    }
-
-    fn return_seats(
-        &self,
-        org_id: &str,
-        lot_id: &str,
-        lot_valid_until: Option<DateTime<Utc>>,
-        count: u32,
-        expression: &str,
-    ) -> Result<TransactWriteItem, StoreError> {
-        update(
-            &self.table,
-            key(keys::org(org_id), keys::lot_sk(lot_valid_until, lot_id)),
-            expression.into(),
-            Some("attribute_exists(PK) AND in_use >= :k".into()),
-            HashMap::new(),
-            HashMap::from([(":k".to_string(), n(count as i64))]),
         )
     }
 }

@@ -74,18 +74,26 @@ pub async fn expire(app: &App, now: DateTime<Utc>) -> Result<ExpireReport, Error
 /// their own org and no other test's. An org that fails is in the report's `failed`.
 pub async fn expire_orgs(app: &App, now: DateTime<Utc>, only: Option<&str>) -> Result<ExpireReport, Error> {
     let store = &app.store;
-    let (due, enrolments, items_read) = store.due_until(now + Duration::hours(REMINDER_HOURS)).await?;
-    let mut report = ExpireReport { now, items_read, ..Default::default() };
+    let found = store.due_until(now + Duration::hours(REMINDER_HOURS)).await?;
+    let mut report = ExpireReport { now, items_read: found.read, ..Default::default() };
 
     let mut by_org: BTreeMap<String, OrgDue> = BTreeMap::new();
-    for item in due {
+    for item in found.due {
         by_org.entry(item.org_id().to_string()).or_default().due.push(item);
     }
-    for e in enrolments {
+    for e in found.enrolments {
         by_org.entry(e.org_id.clone()).or_default().enrolments.push(e);
     }
     if let Some(only) = only {
         by_org.retain(|org_id, _| org_id == only);
+    }
+    // An org with an item that cannot be read is named and left whole for the next run (its
+    // notices would miss what that item says); the others are swept.
+    for broken in found.unreadable.into_iter().filter(|u| only.is_none_or(|o| o == u.org_id)) {
+        if !report.failed.iter().any(|f| f.org_id == broken.org_id) {
+            by_org.remove(&broken.org_id);
+            report.failed.push(Failed::new(ExpireReport::SWEEP, &broken.org_id, None, "read", &broken.error.into()));
+        }
     }
     for (org_id, work) in &by_org {
         let mut step = "org";

@@ -19,13 +19,15 @@ use crate::domain::policy::Policy;
 use crate::lambda::Sweep;
 use crate::store::{Error, Store, StoreError};
 
-/// A unit of a sweep's work that failed and was left for the next run: its org (and user), the
-/// step it stopped at, and why.
+/// A unit of a sweep's work that failed and was left for the next run: its org (and its user, or
+/// its import), the step it stopped at, and why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Failed {
     pub org_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub import_id: Option<String>,
     pub step: &'static str,
     pub reason: String,
 }
@@ -34,14 +36,29 @@ impl Failed {
     /// Records that `org_id` (or its user `email`) failed at `step`, logging it at ERROR.
     pub(crate) fn new(sweep: &str, org_id: &str, email: Option<&str>, step: &'static str, error: &Error) -> Failed {
         tracing::error!(sweep, org_id, email, step, error = %error, "a unit of the sweep failed; the others go on, and the next run tries it again");
-        Failed { org_id: org_id.to_string(), email: email.map(str::to_string), step, reason: error.to_string() }
+        Failed {
+            org_id: org_id.to_string(),
+            email: email.map(str::to_string),
+            import_id: None,
+            step,
+            reason: error.to_string(),
+        }
+    }
+
+    /// Records that import (or job) `import_id` of `org_id` failed at `step`, logging it at ERROR.
+    pub(crate) fn of_import(sweep: &str, org_id: &str, import_id: &str, step: &'static str, error: &Error) -> Failed {
+        tracing::error!(sweep, org_id, import_id, step, error = %error, "a unit of the sweep failed; the others go on, and the next run tries it again");
+        let reason = error.to_string();
+        Failed { org_id: org_id.to_string(), email: None, import_id: Some(import_id.to_string()), step, reason }
     }
 
     fn sentence(&self) -> String {
-        match &self.email {
-            None => format!("org {} at its {} step ({})", self.org_id, self.step, self.reason),
-            Some(email) => format!("org {} at its {} step for {email} ({})", self.org_id, self.step, self.reason),
-        }
+        let of = match (&self.email, &self.import_id) {
+            (Some(email), _) => format!(" for {email}"),
+            (None, Some(id)) => format!(" of import {id}"),
+            (None, None) => String::new(),
+        };
+        format!("org {} at its {} step{of} ({})", self.org_id, self.step, self.reason)
     }
 }
 
@@ -142,6 +159,13 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("org e at its notices step for x@e.example (store error: boom)"), "{message}");
+        let leases = crate::imports::leases::LeaseReport {
+            failed: vec![Failed::of_import("leases", "c", "imp-1", "commit", &StoreError::Other("gone".into()).into())],
+            ..Default::default()
+        };
+        let message = super::report(Ok(leases)).unwrap_err().to_string();
+        assert!(message.contains("org c at its commit step of import imp-1 (store error: gone)"), "{message}");
+        assert!(message.contains(r#""import_id":"imp-1""#) && !message.contains(r#""email""#), "{message}");
         assert!(message.contains(r#""licences_expired":6"#) && message.contains(r#""notices_sent":2"#), "{message}");
     }
 }

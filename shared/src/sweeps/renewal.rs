@@ -54,9 +54,13 @@ impl Reported for RenewalReport {
 
 pub async fn renewal(app: &App, now: DateTime<Utc>) -> Result<RenewalReport, Error> {
     let store = &app.store;
-    let mut due = store.renewals_due(now).await?;
+    let (mut due, unreadable) = store.renewals_due(now).await?;
     due.sort_by_key(|u| (u.renewal_at, u.email.clone()));
     let mut report = RenewalReport { now, due: due.len(), ..Default::default() };
+    // A due user that cannot be read is named with its org; everyone else is renewed.
+    for broken in unreadable {
+        report.failed.push(Failed::new(RenewalReport::SWEEP, &broken.org_id, None, "read", &broken.error.into()));
+    }
     let mut by_org: BTreeMap<String, Vec<User>> = BTreeMap::new();
     for u in due {
         by_org.entry(u.org_id.clone()).or_default().push(u);

@@ -1,0 +1,163 @@
+//! Lots: their items (in the due-by-instant index while they may end, in the usage tree while
+//! not expired), the org's balance, and the conditional updates that move their seats.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::TransactWriteItem;
+use chrono::{DateTime, Utc};
+
+use super::keys::{self, GSI2PK, GSI2SK, PK, SK};
+use super::records::tree_keys;
+use super::users::{key, update};
+use super::{n, put_new, s, to_item, Error, Page, PageRequest, QuerySpec, SortKey, Store, StoreError};
+use crate::domain::lot::{Lot, LotStatus};
+use crate::domain::org::Org;
+
+impl Store {
+    /// The lot item of `org`; it is in the due-by-instant index while it has an end and is not
+    /// expired, and in its org's usage tree while not expired.
+    pub fn lot_item(&self, lot: &Lot, org: &Org) -> Result<super::Item, StoreError> {
+        let mut attrs = vec![(PK, keys::org(&lot.org_id)), (SK, keys::lot_sk(lot.valid_until, &lot.lot_id))];
+        if let (Some(end), LotStatus::Active) = (lot.valid_until, lot.status) {
+            attrs.push((GSI2PK, keys::due(&lot.lot_id)));
+            attrs.push((GSI2SK, format!("{}#LOT#{}#{}", keys::sort_time(end), lot.org_id, lot.lot_id)));
+        }
+        if lot.status == LotStatus::Active {
+            attrs.extend(tree_keys(org, &keys::lot_in_tree(&lot.lot_id)));
+        }
+        to_item("lot", lot, &attrs)
+    }
+
+    pub fn put_new_lot(&self, lot: &Lot, org: &Org) -> Result<TransactWriteItem, StoreError> {
+        put_new(&self.table, self.lot_item(lot, org)?)
+    }
+
+    /// Lots of an org, first-expiring first.
+    pub async fn lots(&self, org_id: &str, page: &PageRequest) -> Result<Page<Lot>, Error> {
+        self.query(&QuerySpec::table(keys::org(org_id), SortKey::BeginsWith(keys::lots_prefix().into())), page).await
+    }
+
+    /// The seats an org can issue: its lots, first-expiring first, and its included seats (the
+    /// counters are read only when the policy includes any).
+    pub async fn balance(
+        &self,
+        org_id: &str,
+        policy: &crate::domain::policy::Policy,
+    ) -> Result<crate::domain::allocation::Balance, Error> {
+        let lots = self.all_lots(org_id).await?;
+        let included_in_use =
+            if policy.seats_included > 0 { self.counters(org_id).await?.included_in_use.max(0) as u32 } else { 0 };
+        Ok(crate::domain::allocation::Balance { lots, seats_included: policy.seats_included, included_in_use })
+    }
+
+    /// Every lot of an org, first-expiring first.
+    pub async fn all_lots(&self, org_id: &str) -> Result<Vec<Lot>, Error> {
+        self.query_all(&QuerySpec::table(keys::org(org_id), SortKey::BeginsWith(keys::lots_prefix().into()))).await
+    }
+
+    /// Takes `count` seats from a lot, on the condition that it still has them: not expired,
+    /// `in_use` within its quantity and `uses` within its cap afterwards.
+    pub fn debit_lot(&self, lot: &Lot, count: u32) -> Result<TransactWriteItem, StoreError> {
+        let mut values = HashMap::from([
+            (":k".to_string(), n(count as i64)),
+            (":max_in_use".to_string(), n(lot.quantity as i64 - count as i64)),
+            (":active".to_string(), s("active")),
+        ]);
+        let mut condition = "#status = :active AND in_use <= :max_in_use".to_string();
+        if let Some(cap) = lot.uses_per_seat {
+            condition.push_str(" AND uses <= :max_uses");
+            values.insert(":max_uses".into(), n(cap as i64 * lot.quantity as i64 - count as i64));
+        }
+        update(
+            &self.table,
+            key(keys::org(&lot.org_id), keys::lot_sk(lot.valid_until, &lot.lot_id)),
+            "SET in_use = in_use + :k, uses = uses + :k".into(),
+            Some(condition),
+            HashMap::from([("#status".to_string(), "status".to_string())]),
+            values,
+        )
+    }
+
+    /// One more licence from a seat its holder keeps (a renewal in the same lot): `uses` rises
+    /// within its cap, `in_use` stays.
+    pub fn use_seat_again(&self, lot: &Lot) -> Result<TransactWriteItem, StoreError> {
+        let mut values = HashMap::from([(":one".to_string(), n(1)), (":active".to_string(), s("active"))]);
+        let mut condition = "#status = :active".to_string();
+        if let Some(cap) = lot.uses_per_seat {
+            condition.push_str(" AND uses <= :max_uses");
+            values.insert(":max_uses".into(), n(cap as i64 * lot.quantity as i64 - 1));
+        }
+        update(
+            &self.table,
+            key(keys::org(&lot.org_id), keys::lot_sk(lot.valid_until, &lot.lot_id)),
+            "SET uses = uses + :one".into(),
+            Some(condition),
+            HashMap::from([("#status".to_string(), "status".to_string())]),
+            values,
+        )
+    }
+
+    /// Gives `count` seats back to a lot after a release: `in_use` falls, `uses` stays (a
+    /// licence was issued).
+    pub fn credit_lot(
+        &self,
+        org_id: &str,
+        lot_id: &str,
+        lot_valid_until: Option<DateTime<Utc>>,
+        count: u32,
+    ) -> Result<TransactWriteItem, StoreError> {
+        self.return_seats(org_id, lot_id, lot_valid_until, count, "SET in_use = in_use - :k")
+    }
+
+    /// Returns `count` reserved seats that issued no licence: `in_use` and `uses` both fall.
+    pub fn unreserve_lot(
+        &self,
+        org_id: &str,
+        lot_id: &str,
+        lot_valid_until: Option<DateTime<Utc>>,
+        count: u32,
+    ) -> Result<TransactWriteItem, StoreError> {
+        self.return_seats(org_id, lot_id, lot_valid_until, count, "SET in_use = in_use - :k, uses = uses - :k")
+    }
+
+    fn return_seats(
+        &self,
+        org_id: &str,
+        lot_id: &str,
+        lot_valid_until: Option<DateTime<Utc>>,
+        count: u32,
+        expression: &str,
+    ) -> Result<TransactWriteItem, StoreError> {
+        update(
+            &self.table,
+            key(keys::org(org_id), keys::lot_sk(lot_valid_until, lot_id)),
+            expression.into(),
+            Some("attribute_exists(PK) AND in_use >= :k".into()),
+            HashMap::new(),
+            HashMap::from([(":k".to_string(), n(count as i64))]),
+        )
+    }
+
+    /// Marks a lot expired (its unissued licences lapse) and takes it out of the due index, once:
+    /// one conditional `UpdateItem` (the lot is one item; a one-item transaction costs twice the
+    /// capacity). `false` when the lot is not active any more, or not under this key (its end
+    /// changed): nothing is written then.
+    pub async fn expire_lot(&self, lot: &Lot) -> Result<bool, StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(keys::org(&lot.org_id)))
+            .key(SK, s(keys::lot_sk(lot.valid_until, &lot.lot_id)))
+            .update_expression("SET #status = :expired REMOVE GSI2PK, GSI2SK, GSI4PK, GSI4SK")
+            .condition_expression("#status = :active")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":expired", s("expired"))
+            .expression_attribute_values(":active", s("active"));
+        match super::send(|| update.clone().send()).await {
+            Ok(_) => Ok(true),
+            Err(StoreError::ConditionFailed(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
