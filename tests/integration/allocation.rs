@@ -567,7 +567,7 @@ async fn a_large_allocation_killed_half_way_is_finished_by_its_retry() {
     assert_eq!(lot["in_use"], 300, "every seat reserved before any licence");
     let audit = env.get("/v1/orgs/c/audit").by(&cm("c")).at(now).send().await;
     assert!(!audit.body.to_string().contains("licences.allocated"), "not allocated yet");
-    let id = seatkeeper::imports::many::job_id(&cm("c").sub, "c", "big");
+    let id = seatkeeper::imports::large::job_id(&cm("c").sub, "c", "big");
     let job = env.get(&format!("/v1/orgs/c/allocations/{id}")).by(&cm("c")).at(now).send().await;
     assert_eq!((job.status, job.body["status"].as_str()), (200, Some("committing")), "{:?}", job.body);
     let done = job.body["rows_done"].as_u64().unwrap();

@@ -3,7 +3,7 @@
 //! rows of a review nobody confirmed (and of a refused file) expire, and a confirm after that is
 //! refused as too old; jobs and imports written in the first layout are still read and finished.
 
-use seatkeeper::imports::{jobs, many};
+use seatkeeper::imports::{jobs, large};
 use seatkeeper_tests::{at, cm, pm, Call, Item, TestEnv};
 use serde_json::{json, Value};
 
@@ -86,7 +86,7 @@ async fn one_key_in_two_companies_makes_two_jobs_each_licensing_its_own_learners
     assert_eq!((second.status, second.body["status"].as_str()), (202, Some("committing")), "{:?}", second.body);
     let (id1, id2) = (first.body["allocation_id"].as_str().unwrap(), second.body["allocation_id"].as_str().unwrap());
     assert_ne!(id1, id2, "a key names one job per org");
-    assert_eq!(id1, many::job_id(&pm("p").sub, "c1", "monthly-renewal"));
+    assert_eq!(id1, large::job_id(&pm("p").sub, "c1", "monthly-renewal"));
 
     // The first job is finished after the second one started: it licenses its own learners.
     for (org, id) in [("c1", id1), ("c2", id2)] {
@@ -197,7 +197,7 @@ async fn jobs_and_imports_of_the_first_layout_are_read_and_finished() {
     };
     let accepted = select_all(t0).send().await;
     assert_eq!(accepted.status, 202, "{:?}", accepted.body);
-    let legacy = many::legacy_job_id(&cm("c").sub, "old");
+    let legacy = large::legacy_job_id(&cm("c").sub, "old");
     env.to_first_layout("c", accepted.body["allocation_id"].as_str().unwrap(), &legacy).await;
 
     let job = env.get(&format!("/v1/orgs/c/allocations/{legacy}")).by(&cm("c")).at(t0).send().await;

@@ -163,7 +163,7 @@ async fn each_function_touches_only_the_key_prefixes_its_policy_grants_and_needs
     let job_url = format!("/v1/orgs/c/allocations/{}", job.body["allocation_id"].as_str().unwrap());
     w.go("GET", &job_url, &cm, None, may).await;
     // A job recorded in the first layout (its rows in the global IMPORT#… partition) reads back.
-    let first_layout = seatkeeper::imports::many::legacy_job_id(&cm.sub, "walk-first-layout");
+    let first_layout = seatkeeper::imports::large::legacy_job_id(&cm.sub, "walk-first-layout");
     w.env.to_first_layout("c", job.body["allocation_id"].as_str().unwrap(), &first_layout).await;
     let _ = w.log.take();
     w.go("GET", &format!("/v1/orgs/c/allocations/{first_layout}/rows"), &cm, None, may).await;

@@ -167,7 +167,7 @@ async fn a_refused_allocation_creates_nobody() {
 
     let late: Vec<String> = (0..150).map(|i| format!("late{i}@c.example")).collect();
     let by = Principal::new("cm-sub", "cm@c.example", "c", Role::CompanyManager);
-    let job = seatkeeper::imports::many::Job {
+    let job = seatkeeper::imports::large::Job {
         org: &org,
         allocation_id: "alc_late".into(),
         fingerprint: None,
@@ -179,7 +179,7 @@ async fn a_refused_allocation_creates_nobody() {
         by: &by,
         now: at(now),
     };
-    let refused = seatkeeper::imports::many::allocate(store, 5_000, job).await.err().expect("refused");
+    let refused = seatkeeper::imports::large::allocate(store, 5_000, job).await.err().expect("refused");
     assert!(refused.to_string().contains("licence"), "{refused}");
     assert!(store.users_by_email("c", &late).await.unwrap().is_empty(), "nobody created");
     assert_eq!(env.lots("c", now).await[0]["in_use"], 150);

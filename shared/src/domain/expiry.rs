@@ -20,23 +20,23 @@ pub const REMINDER_HOURS: i64 = 72;
 
 /// Something in the due-by-instant index.
 #[derive(Debug, Clone)]
-pub enum Due {
+pub enum Ending {
     Lot(Lot),
     User(User),
 }
 
-impl Due {
+impl Ending {
     pub fn org_id(&self) -> &str {
         match self {
-            Due::Lot(l) => &l.org_id,
-            Due::User(u) => &u.org_id,
+            Ending::Lot(l) => &l.org_id,
+            Ending::User(u) => &u.org_id,
         }
     }
 
     pub fn ends_at(&self) -> Option<DateTime<Utc>> {
         match self {
-            Due::Lot(l) => l.valid_until,
-            Due::User(u) => u.licence.as_ref().and_then(|l| l.valid_until),
+            Ending::Lot(l) => l.valid_until,
+            Ending::User(u) => u.licence.as_ref().and_then(|l| l.valid_until),
         }
     }
 }
@@ -54,7 +54,7 @@ pub struct NoticePlan {
 type Day<'a> = (Vec<&'a User>, Vec<&'a Lot>);
 
 /// The notices `due` calls for at `now`.
-pub fn notices(due: &[Due], now: DateTime<Utc>) -> Vec<NoticePlan> {
+pub fn notices(due: &[Ending], now: DateTime<Utc>) -> Vec<NoticePlan> {
     let horizon = now + Duration::hours(REMINDER_HOURS);
     // (org, date) → (users, lots)
     let mut by_day: BTreeMap<(String, NaiveDate), Day> = BTreeMap::new();
@@ -62,8 +62,8 @@ pub fn notices(due: &[Due], now: DateTime<Utc>) -> Vec<NoticePlan> {
         let Some(end) = item.ends_at().filter(|e| *e <= horizon) else { continue };
         let entry = by_day.entry((item.org_id().to_string(), end.date_naive())).or_default();
         match item {
-            Due::User(u) => entry.0.push(u),
-            Due::Lot(l) => entry.1.push(l),
+            Ending::User(u) => entry.0.push(u),
+            Ending::Lot(l) => entry.1.push(l),
         }
     }
     let mut plans = Vec::new();
@@ -128,11 +128,11 @@ mod tests {
         assert!(p.to_string().len() < 16 * 1024, "{} bytes", p.to_string().len());
     }
 
-    fn due_users(n: usize, end: &str) -> Vec<Due> {
+    fn due_users(n: usize, end: &str) -> Vec<Ending> {
         (0..n)
             .map(|i| {
                 let u = User::new("c", &format!("u{i}@c.example"), at("2026-01-01T00:00:00Z"));
-                Due::User(user::issue(
+                Ending::User(user::issue(
                     &u,
                     format!("l{i}"),
                     Some("lot".into()),
@@ -144,8 +144,8 @@ mod tests {
             .collect()
     }
 
-    fn lot(end: &str) -> Due {
-        Due::Lot(Lot {
+    fn lot(end: &str) -> Ending {
+        Ending::Lot(Lot {
             lot_id: "lot".into(),
             org_id: "c".into(),
             order_id: "o".into(),

@@ -18,7 +18,8 @@ use super::user::{Licence, LicenceStatus, User};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Decision {
+/// What a learner's renewal instant calls for (decided by [`decide`]).
+pub enum RenewalCase {
     /// Charge one more licence; a new year starts.
     Renew,
     /// Not renewable: enrolments expired, licence ends, nothing charged.
@@ -31,32 +32,32 @@ pub enum Decision {
     NotDue,
 }
 
-impl Decision {
+impl RenewalCase {
     pub fn reason(self) -> Option<&'static str> {
         match self {
-            Decision::Renew => None,
-            Decision::NotRenewable => Some("not_renewable"),
-            Decision::NoLiveEnrolment => Some("no_live_enrolment"),
-            Decision::Pending => Some("pending"),
-            Decision::NotDue => Some("not_due"),
+            RenewalCase::Renew => None,
+            RenewalCase::NotRenewable => Some("not_renewable"),
+            RenewalCase::NoLiveEnrolment => Some("no_live_enrolment"),
+            RenewalCase::Pending => Some("pending"),
+            RenewalCase::NotDue => Some("not_due"),
         }
     }
 }
 
 /// What happens to `user` at its renewal date if that date is at or before `at`.
-pub fn decide(user: &User, enrolments: &[Enrolment], at: DateTime<Utc>) -> Decision {
-    let Some(licence) = &user.licence else { return Decision::NotDue };
+pub fn decide(user: &User, enrolments: &[Enrolment], at: DateTime<Utc>) -> RenewalCase {
+    let Some(licence) = &user.licence else { return RenewalCase::NotDue };
     if licence.status == LicenceStatus::Pending {
-        return Decision::Pending;
+        return RenewalCase::Pending;
     }
-    let Some(renewal_at) = user.renewal_at.filter(|r| *r <= at) else { return Decision::NotDue };
+    let Some(renewal_at) = user.renewal_at.filter(|r| *r <= at) else { return RenewalCase::NotDue };
     if !user.renewable {
-        return Decision::NotRenewable;
+        return RenewalCase::NotRenewable;
     }
     if enrolments.iter().any(|e| e.live_at(renewal_at)) {
-        Decision::Renew
+        RenewalCase::Renew
     } else {
-        Decision::NoLiveEnrolment
+        RenewalCase::NoLiveEnrolment
     }
 }
 
@@ -125,11 +126,11 @@ pub fn forecast(mut users: Vec<(User, Vec<Enrolment>)>, mut available: u64, unti
             let renewal_at = u.renewal_at.filter(|r| *r <= until)?;
             let decision = decide(&u, &enrolments, until);
             let (will_renew, reason) = match decision {
-                Decision::Renew if available > 0 => {
+                RenewalCase::Renew if available > 0 => {
                     available -= 1;
                     (true, None)
                 }
-                Decision::Renew => (false, Some("balance_empty")),
+                RenewalCase::Renew => (false, Some("balance_empty")),
                 other => (false, other.reason()),
             };
             Some(ForecastRow {
@@ -191,7 +192,7 @@ mod tests {
         let wessel = activated("wessel@c.example", "2018-05-11T09:00:00Z");
         assert_eq!(wessel.renewal_at, Some(renewal));
         let two_year = run(EnrolmentStatus::Active, "2018-05-11T09:00:00Z", "2020-05-11T09:00:00Z");
-        assert_eq!(decide(&wessel, std::slice::from_ref(&two_year), renewal), Decision::Renew);
+        assert_eq!(decide(&wessel, std::slice::from_ref(&two_year), renewal), RenewalCase::Renew);
         let renewed = renew(&wessel, "l2".into(), Some("lot2".into()), None, &policy()).unwrap();
         assert_eq!(
             (renewed.licence_count, renewed.licence.as_ref().unwrap().licence_date.to_string()),
@@ -203,16 +204,16 @@ mod tests {
         let mandy = activated("mandy@c.example", "2018-05-11T09:00:00Z");
         assert!(mandy.last_login_at.is_none());
         let new_run = run(EnrolmentStatus::New, "2018-05-11T09:00:00Z", "2020-01-01T00:00:00Z");
-        assert_eq!(decide(&mandy, &[new_run], renewal), Decision::Renew);
+        assert_eq!(decide(&mandy, &[new_run], renewal), RenewalCase::Renew);
 
         // One one-year run started at activation is over at the renewal instant.
         let once = activated("once@c.example", "2018-05-11T09:00:00Z");
         let one_year = run(EnrolmentStatus::Active, "2018-05-11T09:00:00Z", "2019-05-11T09:00:00Z");
-        assert_eq!(decide(&once, &[one_year], renewal), Decision::NoLiveEnrolment);
+        assert_eq!(decide(&once, &[one_year], renewal), RenewalCase::NoLiveEnrolment);
 
         let mut no = activated("no@c.example", "2018-05-11T09:00:00Z");
         no.renewable = false;
-        assert_eq!(decide(&no, &[two_year], renewal), Decision::NotRenewable);
+        assert_eq!(decide(&no, &[two_year], renewal), RenewalCase::NotRenewable);
 
         let pending = user::issue(
             &User::new("c", "p@c.example", at("2018-01-01T00:00:00Z")),
@@ -222,8 +223,8 @@ mod tests {
             &policy(),
             at("2018-05-01T00:00:00Z"),
         );
-        assert_eq!(decide(&pending, &[], renewal), Decision::Pending);
-        assert_eq!(decide(&wessel, &[], at("2019-05-11T08:59:59Z")), Decision::NotDue);
+        assert_eq!(decide(&pending, &[], renewal), RenewalCase::Pending);
+        assert_eq!(decide(&wessel, &[], at("2019-05-11T08:59:59Z")), RenewalCase::NotDue);
     }
 
     #[test]

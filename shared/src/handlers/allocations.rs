@@ -14,7 +14,7 @@ use crate::domain::org::{Org, OrgKind};
 use crate::domain::user::{self, LicenceStatus, User};
 use crate::domain::{validate, DomainError};
 use crate::http::{Ctx, Reply};
-use crate::imports::many;
+use crate::imports::large;
 use crate::store::{Error, PageRequest, Store};
 
 /// The most e-mails one allocation names (`all_expired` takes however many the balance covers).
@@ -36,7 +36,7 @@ async fn expired_users(cx: &Ctx<'_>, org_id: &str) -> Result<Vec<User>, Error> {
 }
 
 /// An allocation: what fits one transaction (up to [`MAX_USERS_PER_CALL`] users to license) is
-/// decided and applied at once; a larger one goes the import's way ([`crate::imports::many`]),
+/// decided and applied at once; a larger one goes the import's way ([`crate::imports::large`]),
 /// all or nothing alike.
 pub async fn allocate(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let principal = cx.principal()?;
@@ -62,9 +62,9 @@ pub async fn allocate(cx: &Ctx<'_>) -> Result<Reply, Error> {
     if !short {
         let keyed = match cx.idempotency_key() {
             Some((key, fingerprint)) => {
-                let job = many::keyed_job(store, &org.org_id, &principal.sub, key).await?;
+                let job = large::keyed_job(store, &org.org_id, &principal.sub, key).await?;
                 if let Some(job) = &job {
-                    many::bound_to(job, Some(fingerprint))?;
+                    large::bound_to(job, Some(fingerprint))?;
                 }
                 job
             }
@@ -145,11 +145,11 @@ async fn allocate_many(cx: &Ctx<'_>, org: &Org, input: &AllocateRequest, large: 
     let keyed = cx.idempotency_key();
     let allocation_id = large
         .existing
-        .or_else(|| keyed.map(|(key, _)| many::job_id(&principal.sub, &org.org_id, key)))
+        .or_else(|| keyed.map(|(key, _)| large::job_id(&principal.sub, &org.org_id, key)))
         .unwrap_or_else(|| new_id("alc"));
     let policy = store.policy(org).await?;
     let balance = store.balance(&org.org_id, &policy).await?;
-    let job = many::Job {
+    let job = large::Job {
         org,
         allocation_id,
         fingerprint: keyed.map(|(_, fingerprint)| fingerprint.to_string()),
@@ -161,7 +161,7 @@ async fn allocate_many(cx: &Ctx<'_>, org: &Org, input: &AllocateRequest, large: 
         by: principal,
         now: cx.req.now,
     };
-    let done = many::allocate(store, cx.app.background_rows, job).await?;
+    let done = large::allocate(store, cx.app.background_rows, job).await?;
     if done.record.status == ImportStatus::Committing {
         let location = format!("/v1/orgs/{}/allocations/{}", org.org_id, done.record.import_id);
         return cx.answer(Reply::accepted(job_view(store, &done.record).await?, location)).await;
@@ -190,7 +190,7 @@ pub async fn replay_by_reference(cx: &Ctx<'_>, reference: &serde_json::Value) ->
     };
     let record = cx.app.store.import(org_id, id).await?.ok_or_else(|| DomainError::not_found("allocation", id))?;
     crate::domain::decide::imports::rows_readable(&record, cx.req.now)?;
-    let results = many::results(&cx.app.store, &record).await?;
+    let results = large::results(&cx.app.store, &record).await?;
     let mut reply = Reply::ok(finished_view(&record, results));
     reply.replayed = true;
     Ok(reply)
@@ -224,7 +224,7 @@ pub async fn rows(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let outcome = match cx.req.query("outcome") {
         None => None,
         Some(name) => {
-            Some(many::OUTCOMES.iter().find(|(_, n)| *n == name.trim()).map(|(o, _)| *o).ok_or_else(|| {
+            Some(large::OUTCOMES.iter().find(|(_, n)| *n == name.trim()).map(|(o, _)| *o).ok_or_else(|| {
                 DomainError::invalid(
                     "outcome",
                     "must be allocated, already_active, unknown_user, invalid_email or duplicate",
@@ -232,7 +232,7 @@ pub async fn rows(cx: &Ctx<'_>) -> Result<Reply, Error> {
             })?)
         }
     };
-    super::imports::rows_page(cx, &record, outcome, many::row_view).await
+    super::imports::rows_page(cx, &record, outcome, large::row_view).await
 }
 
 /// A large allocation's job as the API shows it, with its progress.

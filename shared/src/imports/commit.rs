@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::{Leaving, RowChunks};
+use super::{LeftOut, RowChunks};
 use crate::command::retry::{self, Policy as Retry};
 use crate::command::{Decision, RACED};
 use crate::domain::auth::Principal;
@@ -234,7 +234,7 @@ async fn keep_expiring(store: &Store, record: &ImportRecord, expiring: &[usize])
 
 /// Under `mode = sync`: how many of the org's users the file leaves out.
 async fn count_leaving(store: &Store, org_id: &str, reviewer: &Reviewer) -> Result<u64, Error> {
-    let (mut pages, mut count) = (Leaving::new(org_id), 0);
+    let (mut pages, mut count) = (LeftOut::new(org_id), 0);
     while let Some(users) = pages.next(store, reviewer).await? {
         count += users.len() as u64;
     }
@@ -444,7 +444,7 @@ async fn release_leaving(
     by: &Principal,
     now: DateTime<Utc>,
 ) -> Result<u64, Error> {
-    let (mut pages, mut released) = (Leaving::new(&org.org_id), 0);
+    let (mut pages, mut released) = (LeftOut::new(&org.org_id), 0);
     while let Some(users) = pages.next(store, reviewer).await? {
         for listed in users {
             if release_one(store, org, &listed.email, by, now).await? {

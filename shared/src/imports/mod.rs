@@ -17,8 +17,8 @@
 
 pub mod commit;
 pub mod jobs;
+pub mod large;
 pub mod leases;
-pub mod many;
 pub mod result;
 pub mod s3;
 
@@ -226,7 +226,7 @@ pub(crate) async fn write_release(
     previous: usize,
 ) -> Result<usize, Error> {
     let mut list = ReleaseWriter::new(store, rows, previous);
-    let mut pages = Leaving::new(org_id);
+    let mut pages = LeftOut::new(org_id);
     while let Some(users) = pages.next(store, reviewer).await? {
         for u in users {
             list.push(u.email).await?;
@@ -236,15 +236,15 @@ pub(crate) async fn write_release(
 }
 
 /// Under `mode = sync`: the org's users a file leaves out, found page by page.
-pub(crate) struct Leaving {
+pub(crate) struct LeftOut {
     org_id: String,
     cursor: Option<String>,
     done: bool,
 }
 
-impl Leaving {
+impl LeftOut {
     pub(crate) fn new(org_id: &str) -> Self {
-        Leaving { org_id: org_id.into(), cursor: None, done: false }
+        LeftOut { org_id: org_id.into(), cursor: None, done: false }
     }
 
     /// The next page's users the file (every row of it seen by `reviewer`) leaves out; `None`

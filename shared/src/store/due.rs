@@ -8,14 +8,14 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::keys::{self, GSI2, PK, SK};
 use super::{from_index_item, put_new, s, Error, Item, PageRequest, QuerySpec, SortKey, Store, StoreError, Unreadable};
 use crate::domain::enrolment::Enrolment;
-use crate::domain::expiry::Due;
+use crate::domain::expiry::Ending;
 use crate::domain::notice::Notice;
 
 /// What the due-by-instant index holds up to an instant ([`Store::due_until`]).
 #[derive(Debug, Default)]
 pub struct DueItems {
     /// Lots and licences.
-    pub due: Vec<Due>,
+    pub due: Vec<Ending>,
     pub enrolments: Vec<Enrolment>,
     /// Items the queries returned.
     pub read: usize,
@@ -27,8 +27,8 @@ impl DueItems {
     fn add(&mut self, item: Item) {
         let kind = item.get(keys::TYPE).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
         let read = match kind.as_str() {
-            "lot" => from_index_item(item).map(|lot| self.due.push(Due::Lot(lot))),
-            "user" => from_index_item(item).map(|user| self.due.push(Due::User(user))),
+            "lot" => from_index_item(item).map(|lot| self.due.push(Ending::Lot(lot))),
+            "user" => from_index_item(item).map(|user| self.due.push(Ending::User(user))),
             "enrolment" => from_index_item(item).map(|e| self.enrolments.push(e)),
             other => {
                 tracing::warn!(kind = other, "unexpected item in the due index");

@@ -21,7 +21,7 @@ use crate::command::new_id;
 use crate::command::retry::{self, Policy};
 use crate::domain::decide::expire as decide;
 use crate::domain::enrolment::Enrolment;
-use crate::domain::expiry::{self, Due, REMINDER_HOURS};
+use crate::domain::expiry::{self, Ending, REMINDER_HOURS};
 use crate::domain::notice::Notice;
 use crate::domain::org::Org;
 use crate::domain::seats::Reuse;
@@ -61,7 +61,7 @@ impl Reported for ExpireReport {
 /// What is due in one org.
 #[derive(Default)]
 struct OrgDue {
-    due: Vec<Due>,
+    due: Vec<Ending>,
     enrolments: Vec<Enrolment>,
 }
 
@@ -125,7 +125,7 @@ async fn sweep_org(
 
     *step = "lots";
     for item in &work.due {
-        if let Due::Lot(lot) = item {
+        if let Ending::Lot(lot) = item {
             if lot.valid_until.is_some_and(|end| end <= now) && store.expire_lot(lot).await? {
                 report.lots_expired += 1;
             }
@@ -162,7 +162,7 @@ async fn sweep_org(
 
 /// Sends the org's `expiry_reminder` and `expired` notices that `due` calls for, each at most
 /// once per date; how many were sent now.
-async fn send_notices(store: &Store, org: &Org, due: &[Due], now: DateTime<Utc>) -> Result<usize, Error> {
+async fn send_notices(store: &Store, org: &Org, due: &[Ending], now: DateTime<Utc>) -> Result<usize, Error> {
     let plans = expiry::notices(due, now);
     if plans.is_empty() {
         return Ok(0);

@@ -19,7 +19,7 @@ use serde_json::json;
 use super::{raced, recipients, Failed, Reported};
 use crate::command::new_id;
 use crate::command::retry;
-use crate::domain::decide::renewal::{self as decide, Due, Outcome, Renewed};
+use crate::domain::decide::renewal::{self as decide, DueRenewal, Outcome, Renewed};
 use crate::domain::notice::{Notice, NoticeKind};
 use crate::domain::org::Org;
 use crate::domain::policy::Policy;
@@ -149,11 +149,11 @@ async fn renew_one(
 ) -> Result<Option<Renewed>, Error> {
     let enrolments = store.enrolments(&org.org_id, &user.email).await?;
     let due = match renewal::decide(user, &enrolments, now) {
-        renewal::Decision::Renew => Due::Renew(store.balance(&org.org_id, policy).await?),
-        renewal::Decision::NotRenewable if user.active => Due::NotRenewable(store.reuse(org, now).await?),
-        renewal::Decision::NotRenewable => Due::NotRenewable(Reuse::default()),
-        renewal::Decision::NoLiveEnrolment => Due::NoLiveEnrolment,
-        renewal::Decision::Pending | renewal::Decision::NotDue => return Ok(None),
+        renewal::RenewalCase::Renew => DueRenewal::Renew(store.balance(&org.org_id, policy).await?),
+        renewal::RenewalCase::NotRenewable if user.active => DueRenewal::NotRenewable(store.reuse(org, now).await?),
+        renewal::RenewalCase::NotRenewable => DueRenewal::NotRenewable(Reuse::default()),
+        renewal::RenewalCase::NoLiveEnrolment => DueRenewal::NoLiveEnrolment,
+        renewal::RenewalCase::Pending | renewal::RenewalCase::NotDue => return Ok(None),
     };
     let Some(decided) = decide::renew(org, policy, user, &enrolments, due, now, || new_id("lic")) else {
         return Ok(None);

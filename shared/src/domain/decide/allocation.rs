@@ -15,7 +15,7 @@ use crate::domain::DomainError;
 
 /// What an allocation answers: how many users were licensed and a row for every e-mail.
 #[derive(Debug, Clone)]
-pub struct Allocated {
+pub struct Licensed {
     pub allocated: usize,
     pub rows: Vec<Row>,
 }
@@ -33,9 +33,9 @@ pub fn allocate(
     principal: &Principal,
     now: DateTime<Utc>,
     licence_id: impl FnMut() -> String,
-) -> Result<Decision<Allocated>, DomainError> {
+) -> Result<Decision<Licensed>, DomainError> {
     let plan = allocation::plan(&org.org_id, candidates, create_missing, balance, policy, now, licence_id)?;
-    let allocated = Allocated { allocated: plan.licensed.len(), rows: plan.rows };
+    let allocated = Licensed { allocated: plan.licensed.len(), rows: plan.rows };
     if plan.licensed.is_empty() {
         return Ok(Decision::unchanged(allocated));
     }

@@ -6,16 +6,16 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::change::{Change, Decision};
 use crate::domain::enrolment::{Enrolment, EnrolmentStatus};
-use crate::domain::expiry::Due;
+use crate::domain::expiry::Ending;
 use crate::domain::org::Org;
 use crate::domain::seats::{self, CounterChange, Reuse};
 use crate::domain::user::{self, User};
 
 /// The users of `due` whose licence has ended by `now` (and is still stored as active).
-pub fn ended_licences(due: &[Due], now: DateTime<Utc>) -> Vec<&User> {
+pub fn ended_licences(due: &[Ending], now: DateTime<Utc>) -> Vec<&User> {
     due.iter()
         .filter_map(|item| match item {
-            Due::User(u) if user::expire(u, now).is_some() => Some(u),
+            Ending::User(u) if user::expire(u, now).is_some() => Some(u),
             _ => None,
         })
         .collect()

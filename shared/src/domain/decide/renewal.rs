@@ -20,7 +20,7 @@ use crate::domain::user::{LicenceStatus, User};
 /// A user's due renewal ([`renewal::decide`]) with what it is decided on beyond the user and
 /// its enrolments.
 #[derive(Debug, Clone)]
-pub enum Due {
+pub enum DueRenewal {
     /// A new year, from the org's balance as read.
     Renew(Balance),
     /// Not renewable: the reuse count as read when the user is active (to count it off).
@@ -74,7 +74,7 @@ pub fn renew(
     policy: &Policy,
     user: &User,
     enrolments: &[Enrolment],
-    due: Due,
+    due: DueRenewal,
     now: DateTime<Utc>,
     licence_id: impl FnOnce() -> String,
 ) -> Option<Decision<Renewed>> {
@@ -82,7 +82,7 @@ pub fn renew(
     let mut changes = Vec::new();
     let mut change = CounterChange::default();
     let (next, outcome) = match due {
-        Due::Renew(balance) => match allocation::reserve(&balance, 1, renewal_at.max(now)) {
+        DueRenewal::Renew(balance) => match allocation::reserve(&balance, 1, renewal_at.max(now)) {
             Ok(reservation) => {
                 let (lot_id, lot_end) = reservation.seat(0).expect("one seat reserved");
                 let renewed = renewal::renew(user, licence_id(), lot_id.map(str::to_string), lot_end, policy)?;
@@ -91,14 +91,14 @@ pub fn renew(
             }
             Err(_) => (renewal::end_year(user), Outcome::Blocked),
         },
-        Due::NotRenewable(reuse) => {
+        DueRenewal::NotRenewable(reuse) => {
             let live = enrolments.iter().filter(|e| e.live_at(now) || e.live_at(renewal_at));
             changes.extend(live.map(|e| Change::Enrolment(e.expired(now))));
             let mut ended = renewal::end_year(user);
             change.set_active(&mut ended, false, &reuse);
             (ended, Outcome::NotRenewable)
         }
-        Due::NoLiveEnrolment => (renewal::end_year(user), Outcome::Ended),
+        DueRenewal::NoLiveEnrolment => (renewal::end_year(user), Outcome::Ended),
     };
     if outcome != Outcome::Renewed {
         changes.extend(move_seat(org, user, None, &mut change));
@@ -193,11 +193,13 @@ mod tests {
         let now = at("2027-02-01T02:00:00Z");
         let policy = Policy::resolve([]);
         let user = due_user("a");
-        let decided = renew(&org(), &policy, &user, &[], Due::Renew(balance(&["a"])), now, || "l2".into()).unwrap();
+        let decided =
+            renew(&org(), &policy, &user, &[], DueRenewal::Renew(balance(&["a"])), now, || "l2".into()).unwrap();
         assert_eq!(decided.outcome.outcome, Outcome::Renewed);
         assert_eq!(seats_of(&decided.changes), vec!["again a"]);
 
-        let decided = renew(&org(), &policy, &user, &[], Due::Renew(balance(&["b"])), now, || "l2".into()).unwrap();
+        let decided =
+            renew(&org(), &policy, &user, &[], DueRenewal::Renew(balance(&["b"])), now, || "l2".into()).unwrap();
         assert_eq!(seats_of(&decided.changes), vec!["credit a 1", "debit b 1"], "the counts stay as they are");
     }
 
@@ -206,13 +208,15 @@ mod tests {
         let now = at("2027-02-01T02:00:00Z");
         let policy = Policy::resolve([]);
         let user = due_user("a");
-        for (due, outcome) in [(Due::Renew(balance(&[])), Outcome::Blocked), (Due::NoLiveEnrolment, Outcome::Ended)] {
+        for (due, outcome) in
+            [(DueRenewal::Renew(balance(&[])), Outcome::Blocked), (DueRenewal::NoLiveEnrolment, Outcome::Ended)]
+        {
             let decided = renew(&org(), &policy, &user, &[], due, now, || "l2".into()).unwrap();
             assert_eq!(decided.outcome, Renewed { outcome, renewal_at: at("2027-02-01T00:00:00Z") });
             assert_eq!(seats_of(&decided.changes), vec!["credit a 1", "held -1"], "{outcome:?}");
         }
         let mut no_date = user.clone();
         no_date.renewal_at = None;
-        assert!(renew(&org(), &policy, &no_date, &[], Due::NoLiveEnrolment, now, || "l2".into()).is_none());
+        assert!(renew(&org(), &policy, &no_date, &[], DueRenewal::NoLiveEnrolment, now, || "l2".into()).is_none());
     }
 }

@@ -72,7 +72,7 @@ pub fn bound_to(job: &ImportRecord, fingerprint: Option<&str>) -> Result<(), Dom
 }
 
 /// What a large allocation answers: the record (its id, status and count) and a row per e-mail.
-pub struct Allocated {
+pub struct JobOutcome {
     pub record: ImportRecord,
     pub results: Vec<serde_json::Value>,
 }
@@ -99,7 +99,7 @@ pub struct Job<'a> {
 /// ended. A job with more than `background_rows` licences to write is only set going (every seat
 /// reserved) and left `committing` for the job runner; its results are then empty. Users to
 /// create are created by the commit, with their licences, once every seat is reserved.
-pub async fn allocate(store: &Store, background_rows: u64, job: Job<'_>) -> Result<Allocated, Error> {
+pub async fn allocate(store: &Store, background_rows: u64, job: Job<'_>) -> Result<JobOutcome, Error> {
     let (org, by, now, fingerprint) = (job.org, job.by, job.now, job.fingerprint.clone());
     let (record, review) = match store.import(&org.org_id, &job.allocation_id).await? {
         Some(existing) => (existing, Review::Again),
@@ -113,12 +113,12 @@ pub async fn allocate(store: &Store, background_rows: u64, job: Job<'_>) -> Resu
         record
     };
     if record.status == ImportStatus::Committing && record.background {
-        return Ok(Allocated { record, results: Vec::new() });
+        return Ok(JobOutcome { record, results: Vec::new() });
     }
     let done = commit(store, org, record, by, now).await?;
     decide::rows_readable(&done, now)?;
     let results = results(store, &done).await?;
-    Ok(Allocated { record: done, results })
+    Ok(JobOutcome { record: done, results })
 }
 
 /// A job's answer rows: a row per e-mail, in the order given (a repeated e-mail once).
