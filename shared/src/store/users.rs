@@ -114,10 +114,10 @@ impl Store {
 
     /// Users whose licence is expired now ([`crate::domain::user::Licence::status_at`], the one
     /// rule): those still stored `active` whose end has passed (the sweep has not reached them
-    /// yet), then those stored `expired`, by e-mail within each. One cursor goes through both: it
-    /// names the partition it goes on in, and the first page of the stored `expired` ones starts
-    /// from a cursor that names only that partition. A page may be short while `next_cursor`
-    /// goes on.
+    /// yet), then those stored `expired`, by e-mail within each; a page that ends the first goes
+    /// on into the second. One cursor goes through both: it names the partition it goes on in
+    /// (the second's start: that partition alone). A page may be short while `next_cursor` goes
+    /// on.
     pub async fn users_expired_now(
         &self,
         org_id: &str,
@@ -131,15 +131,27 @@ impl Store {
         let expired_now = |u: &User| u.licence_status(now) == Some(LicenceStatus::Expired);
         let starting = super::start_of(GSI1PK, &expired);
         let in_active = page.cursor.as_deref().is_none_or(|c| super::continues_in(c, GSI1PK, &active));
-        if in_active {
-            let spec = QuerySpec::index(GSI1, active, SortKey::Any);
-            let mut got = self.query_matching(&spec, page, expired_now, USER_READS_PER_PAGE).await?;
-            got.next_cursor.get_or_insert(starting);
-            return Ok(got);
+        let expired_spec = QuerySpec::index(GSI1, expired, SortKey::Any);
+        if !in_active {
+            let from = PageRequest { limit: page.limit, cursor: page.cursor.clone().filter(|c| *c != starting) };
+            return self.query_matching(&expired_spec, &from, expired_now, USER_READS_PER_PAGE).await;
         }
-        let from = PageRequest { limit: page.limit, cursor: page.cursor.clone().filter(|c| *c != starting) };
-        let spec = QuerySpec::index(GSI1, expired, SortKey::Any);
-        self.query_matching(&spec, &from, expired_now, USER_READS_PER_PAGE).await
+        let spec = QuerySpec::index(GSI1, active, SortKey::Any);
+        let mut got = self.query_matching(&spec, page, expired_now, USER_READS_PER_PAGE).await?;
+        let room = (page.limit.max(1) as usize).saturating_sub(got.items.len());
+        match (&got.next_cursor, room) {
+            (Some(_), _) => {}
+            // The page is full where the unswept ones end: the swept ones from the next.
+            (None, 0) => got.next_cursor = Some(starting),
+            // The rest of this page from the swept ones.
+            (None, room) => {
+                let from = PageRequest { limit: room as i32, cursor: None };
+                let swept = self.query_matching(&expired_spec, &from, expired_now, USER_READS_PER_PAGE).await?;
+                got.items.extend(swept.items);
+                got.next_cursor = swept.next_cursor;
+            }
+        }
+        Ok(got)
     }
 
     /// The user item with the index keys its licence and renewal date call for.
