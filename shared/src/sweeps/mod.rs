@@ -159,13 +159,13 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("org e at its notices step for x@e.example (store error: boom)"), "{message}");
+        assert!(message.contains(r#""licences_expired":6"#) && message.contains(r#""notices_sent":2"#), "{message}");
         let leases = crate::imports::leases::LeaseReport {
             failed: vec![Failed::of_import("leases", "c", "imp-1", "commit", &StoreError::Other("gone".into()).into())],
             ..Default::default()
         };
-        let message = super::report(Ok(leases)).unwrap_err().to_string();
-        assert!(message.contains("org c at its commit step of import imp-1 (store error: gone)"), "{message}");
-        assert!(message.contains(r#""import_id":"imp-1""#) && !message.contains(r#""email""#), "{message}");
-        assert!(message.contains(r#""licences_expired":6"#) && message.contains(r#""notices_sent":2"#), "{message}");
+        let leased = super::report(Ok(leases)).unwrap_err().to_string();
+        assert!(leased.contains("org c at its commit step of import imp-1 (store error: gone)"), "{leased}");
+        assert!(leased.contains(r#""import_id":"imp-1""#) && !leased.contains(r#""email""#), "{leased}");
     }
 }
