@@ -324,6 +324,24 @@ async fn a_commit_cut_off_before_its_rows_were_kept_keeps_them_when_it_finishes(
     assert!(!kept.is_empty() && kept.iter().all(|(_, e)| e.is_none()), "{kept:?}");
 }
 
+/// Company `c` with 120 learners whose licences expired, "Select all" of them at `when` under a
+/// key, left `committing` for the job runner (more than the request writes): the job's id.
+async fn select_all_in_background(env: &TestEnv, when: &str) -> String {
+    env.company_with_lot(300).await;
+    env.seed_licensed("c", "u", 120, "2026-06-01T00:00:00Z").await;
+    let mut app = env.app.clone();
+    app.background_rows = 50;
+    let accepted = Call::new(&app, "POST", "/v1/orgs/c/allocations")
+        .by(&cm("c"))
+        .json(json!({"all_expired": true}))
+        .key("select-all")
+        .at(when)
+        .send()
+        .await;
+    assert_eq!((accepted.status, accepted.body["status"].as_str()), (202, Some("committing")), "{:?}", accepted.body);
+    accepted.body["allocation_id"].as_str().unwrap().to_string()
+}
+
 /// A large allocation's rows and progress carry the table's TTL from the start (14 days after it
 /// was made) and its commit does not rewrite them to keep them: they are its answer, read while
 /// it runs and just after. Read after that, its rows are `409 review_expired`, saying so in
@@ -331,20 +349,8 @@ async fn a_commit_cut_off_before_its_rows_were_kept_keeps_them_when_it_finishes(
 #[tokio::test]
 async fn a_large_allocations_rows_expire_14_days_on_and_its_commit_does_not_rewrite_them() {
     let env = TestEnv::new().await;
-    env.company_with_lot(300).await;
-    env.seed_licensed("c", "u", 120, "2026-06-01T00:00:00Z").await;
-    let mut app = env.app.clone();
-    app.background_rows = 50;
     let t0 = "2026-07-01T00:00:00Z";
-    let accepted = Call::new(&app, "POST", "/v1/orgs/c/allocations")
-        .by(&cm("c"))
-        .json(json!({"all_expired": true}))
-        .key("select-all")
-        .at(t0)
-        .send()
-        .await;
-    assert_eq!(accepted.status, 202, "{:?}", accepted.body);
-    let id = accepted.body["allocation_id"].as_str().unwrap().to_string();
+    let id = select_all_in_background(&env, t0).await;
     let pk = format!("ORG#c#IMPORT#{id}");
     let until = at("2026-07-15T00:00:00Z").timestamp();
     let before = chunks(&env, &pk).await;
@@ -377,21 +383,9 @@ async fn a_rewrite_of_an_allocations_rows_after_its_commit_started_is_a_race_and
     use seatkeeper::domain::import::ImportStatus;
     use seatkeeper::store::imports::Rows;
     let env = TestEnv::new().await;
-    env.company_with_lot(300).await;
-    env.seed_licensed("c", "u", 120, "2026-06-01T00:00:00Z").await;
-    let mut app = env.app.clone();
-    app.background_rows = 50;
-    let t0 = "2026-07-01T00:00:00Z";
-    let accepted = Call::new(&app, "POST", "/v1/orgs/c/allocations")
-        .by(&cm("c"))
-        .json(json!({"all_expired": true}))
-        .at(t0)
-        .send()
-        .await;
-    assert_eq!(accepted.status, 202, "{:?}", accepted.body);
-    let id = accepted.body["allocation_id"].as_str().unwrap();
+    let id = select_all_in_background(&env, "2026-07-01T00:00:00Z").await;
     let store = &env.app.store;
-    let committing = store.import("c", id).await.unwrap().unwrap();
+    let committing = store.import("c", &id).await.unwrap().unwrap();
     assert_eq!(committing.status, ImportStatus::Committing);
     // The view of an attempt that read the job while it still awaited its commit.
     let stale = seatkeeper::domain::import::ImportRecord { status: ImportStatus::Reviewed, ..committing.clone() };
