@@ -51,6 +51,14 @@ async fn plans(env: &TestEnv) -> Vec<(Plan, Item)> {
         .collect()
 }
 
+/// The learner released through a table that fails every transaction after the first `steps`:
+/// the request is cut off there and fails.
+async fn release_cut_after(env: &TestEnv, steps: usize) {
+    let (dying, _log) = TestEnv::failing_after(env, "TransactWriteItems", steps).await;
+    let cut = dying.call("DELETE", "/v1/orgs/c/users/big@c.example").by(&cm("c")).at(RELEASED).send().await;
+    assert!(cut.status >= 500, "{:?}", cut.body);
+}
+
 /// Release of a learner with 500 live enrolments (issue: it answered 500 and changed nothing):
 /// access ends with the first step, every enrolment is expired once, and the plan that carried
 /// the rest is finished — out of the lease index, expiring a week on.
@@ -82,9 +90,7 @@ async fn releasing_a_learner_with_500_live_enrolments_ends_every_one_in_steps() 
 async fn a_release_cut_off_between_steps_is_finished_by_the_lease_sweep_and_no_step_applies_twice() {
     let env = TestEnv::new().await;
     learner_with_enrolments(&env, 500).await;
-    let (dying, _log) = TestEnv::failing_after(&env, "TransactWriteItems", 2).await;
-    let cut = dying.call("DELETE", "/v1/orgs/c/users/big@c.example").by(&cm("c")).at(RELEASED).send().await;
-    assert!(cut.status >= 500, "{:?}", cut.body);
+    release_cut_after(&env, 2).await;
     assert_eq!(env.access("c", "big@c.example", RELEASED).await["access"], false, "access ended with step 1");
     let (expired, live) = enrolment_states(&env).await;
     assert!(expired > 100 && live > 0 && expired + live == 500, "two steps applied: {expired} expired, {live} live");
@@ -117,9 +123,7 @@ async fn a_release_cut_off_between_steps_is_finished_by_the_lease_sweep_and_no_s
 async fn an_enrolment_change_finishes_the_learners_plan_first() {
     let env = TestEnv::new().await;
     learner_with_enrolments(&env, 300).await;
-    let (dying, _log) = TestEnv::failing_after(&env, "TransactWriteItems", 1).await;
-    let cut = dying.call("DELETE", "/v1/orgs/c/users/big@c.example").by(&cm("c")).at(RELEASED).send().await;
-    assert!(cut.status >= 500, "{:?}", cut.body);
+    release_cut_after(&env, 1).await;
     assert!(!plans(&env).await[0].0.finished());
     let body = json!({"status": "expired"});
     let changed = env

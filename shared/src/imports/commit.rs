@@ -177,7 +177,7 @@ async fn reserve(
         Err(e) => return Err(e),
     }
     let kept = Rows::of(&decided.outcome);
-    if record.review_expires_at.is_some() && !kept.expire() {
+    if record.review_expires_at.is_some() && !kept.expire_for_good() {
         // Confirmed: the review's release list, then its rows, are kept from now on (a commit
         // cut off before the last is healed by its finish, see `keep_expiring`). A large
         // allocation's rows keep their expiry: nothing is rewritten.
@@ -220,7 +220,7 @@ async fn review_again(
 /// The chunks a commit read that still expire — its reserve was cut off before it kept them
 /// all — are kept now, and the release list with them.
 async fn keep_expiring(store: &Store, record: &ImportRecord, expiring: &[usize]) -> Result<(), Error> {
-    if expiring.is_empty() || Rows::of(record).expire() {
+    if expiring.is_empty() || Rows::of(record).expire_for_good() {
         return Ok(());
     }
     tracing::warn!(import_id = %record.import_id, chunks = expiring.len(), "a committing import's rows still expired; kept now");

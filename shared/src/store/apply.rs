@@ -81,23 +81,22 @@ impl Store {
     /// applied in steps ([`super::steps`]): everything but the enrolments it ends at once, they
     /// follow.
     pub async fn apply(&self, changes: &[Change], answer: Option<Answer<'_>>) -> Result<(), Error> {
-        let (writes, _) = self.writes(changes)?;
+        let (writes, from) = self.writes(changes)?;
         if writes.len() + usize::from(answer.is_some()) > MAX_WRITES {
             return self.apply_in_steps(changes, answer).await;
         }
-        self.apply_with(changes, Vec::new(), answer).await
+        self.send_writes(writes, from, answer).await
     }
 
-    /// [`Store::apply`] of `changes` in one transaction with `extra` writes of the store's own
-    /// (a plan of steps) after them; a failed condition of an extra write is a race of no change.
-    pub(super) async fn apply_with(
+    /// Sends `writes` (and `answer`) in one transaction; `from[i]` is the index of the change
+    /// write `i` came from (a write of the store's own, such as a plan of steps, has none: a
+    /// failed condition of it is a race of no change).
+    pub(super) async fn send_writes(
         &self,
-        changes: &[Change],
-        extra: Vec<TransactWriteItem>,
+        mut writes: Vec<TransactWriteItem>,
+        from: Vec<usize>,
         answer: Option<Answer<'_>>,
     ) -> Result<(), Error> {
-        let (mut writes, from) = self.writes(changes)?;
-        writes.extend(extra);
         let answer_at = writes.len();
         match answer {
             None if writes.is_empty() => return Ok(()),

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::keys::{self, GSI2, PK, SK};
-use super::{from_index_item, put_new, s, Error, Item, PageRequest, QuerySpec, SortKey, Store, StoreError, Unreadable};
+use super::{from_index_item, put_new, s, Error, Item, QuerySpec, SortKey, Store, StoreError, Unreadable};
 use crate::domain::enrolment::Enrolment;
 use crate::domain::expiry::Ending;
 use crate::domain::notice::Notice;
@@ -50,17 +50,10 @@ impl Store {
         let mut found = DueItems::default();
         for shard in 0..keys::DUE_SHARDS {
             let spec = QuerySpec::index(GSI2, keys::due_shard(shard), SortKey::AtMost(bound.clone()));
-            let mut page = PageRequest { limit: 1000, cursor: None };
-            loop {
-                let read = self.query_items(&spec, &page).await?;
-                found.read += read.items.len();
-                for item in read.items {
-                    found.add(item);
-                }
-                match read.next_cursor {
-                    Some(c) => page.cursor = Some(c),
-                    None => break,
-                }
+            let items = self.query_all_items(&spec).await?;
+            found.read += items.len();
+            for item in items {
+                found.add(item);
             }
         }
         Ok(found)

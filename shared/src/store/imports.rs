@@ -103,7 +103,7 @@ impl Rows {
     }
 
     /// Whether these rows expire for good (a large allocation's), so a commit keeps none of them.
-    pub fn expire(&self) -> bool {
+    pub fn expire_for_good(&self) -> bool {
         self.for_good
     }
 

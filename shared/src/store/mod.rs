@@ -446,10 +446,17 @@ impl Store {
 
     /// Every item a query matches, page after page.
     pub async fn query_all<T: DeserializeOwned>(&self, spec: &QuerySpec) -> Result<Vec<T>, Error> {
+        let items = self.query_all_items(spec).await?;
+        Ok(items.into_iter().map(from_item).collect::<Result<_, _>>()?)
+    }
+
+    /// Every item a query matches, page after page, as the table holds them (for a reader that
+    /// reads each on its own terms: an item it cannot read names its org, see [`Unreadable`]).
+    pub async fn query_all_items(&self, spec: &QuerySpec) -> Result<Vec<Item>, Error> {
         let mut page = PageRequest { limit: 1000, cursor: None };
         let mut all = Vec::new();
         loop {
-            let found = self.query::<T>(spec, &page).await?;
+            let found = self.query_items(spec, &page).await?;
             all.extend(found.items);
             match found.next_cursor {
                 Some(c) => page.cursor = Some(c),

@@ -18,18 +18,10 @@ impl Store {
         let (mut due, mut unreadable) = (Vec::new(), Vec::new());
         for shard in 0..keys::DUE_SHARDS {
             let spec = QuerySpec::index(GSI3, keys::renew_shard(shard), SortKey::AtMost(bound.clone()));
-            let mut page = PageRequest { limit: 1000, cursor: None };
-            loop {
-                let read = self.query_items(&spec, &page).await?;
-                for item in read.items {
-                    match from_index_item(item) {
-                        Ok(user) => due.push(user),
-                        Err(broken) => unreadable.push(broken),
-                    }
-                }
-                match read.next_cursor {
-                    Some(c) => page.cursor = Some(c),
-                    None => break,
+            for item in self.query_all_items(&spec).await? {
+                match from_index_item(item) {
+                    Ok(user) => due.push(user),
+                    Err(broken) => unreadable.push(broken),
                 }
             }
         }

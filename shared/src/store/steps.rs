@@ -82,15 +82,18 @@ impl Store {
         let (mut first, mut origin, mut follow) = (Vec::new(), Vec::new(), Vec::new());
         for (i, change) in changes.iter().enumerate() {
             match may_follow(change) {
-                Some(e) => follow.push((i, e.clone())),
+                Some(e) => follow.push((i, e)),
                 None => {
                     first.push(change.clone());
                     origin.push(i);
                 }
             }
         }
-        let (head, _) = self.writes(&first)?;
-        let head = head.len() + usize::from(answer.is_some()) + 1;
+        // The first step: every change that cannot follow, then as many ended enrolments as fit
+        // beside the plan item and the answer; each write named by the change it came from.
+        let (mut writes, from) = self.writes(&first)?;
+        let mut from: Vec<usize> = from.into_iter().map(|f| origin[f]).collect();
+        let head = writes.len() + usize::from(answer.is_some()) + 1;
         let Some((_, e)) = follow.first().filter(|_| head < MAX_WRITES) else {
             let writes = self.writes(changes)?.0.len();
             return Err(StoreError::TooLarge(format!(
@@ -100,7 +103,7 @@ impl Store {
         };
         let (org_id, email, decided_at) = (e.org_id.clone(), e.email.clone(), e.updated_at);
         let room = MAX_WRITES - head;
-        let rest: Vec<Enrolment> = follow.iter().skip(room).map(|(_, e)| e.clone()).collect();
+        let rest: Vec<Enrolment> = follow.iter().skip(room).map(|(_, e)| (*e).clone()).collect();
         let bytes = serde_json::to_vec(&rest).map_err(|e| StoreError::Other(e.to_string()))?.len();
         if bytes > MAX_PLAN_BYTES {
             return Err(StoreError::TooLarge(format!(
@@ -110,8 +113,8 @@ impl Store {
             .into());
         }
         for (i, e) in follow.iter().take(room) {
-            first.push(Change::Enrolment(e.clone()));
-            origin.push(*i);
+            writes.push(self.put_enrolment(e)?);
+            from.push(*i);
         }
         let plan = Plan {
             plan_id: new_id("pln"),
@@ -123,13 +126,9 @@ impl Store {
             lease_until: decided_at + PLAN_LEASE,
         };
         tracing::info!(org_id = %plan.org_id, email = %plan.email, plan_id = %plan.plan_id, following = plan.rest.len(), "a decision too large for one transaction is applied in steps");
-        match self.apply_with(&first, vec![self.put_plan(&plan, None)?], answer).await {
-            Err(Error::Race(Race::Changed(failed))) => {
-                Err(Race::Changed(failed.iter().filter_map(|i| origin.get(*i).copied()).collect()).into())
-            }
-            Err(e) => Err(e),
-            Ok(()) => self.follow(plan).await,
-        }
+        writes.push(self.put_plan(&plan, None)?);
+        self.send_writes(writes, from, answer).await?;
+        self.follow(plan).await
     }
 
     /// Goes through the rest of `plan`, a step at a time, each under the one retry policy.
