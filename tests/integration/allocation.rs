@@ -553,35 +553,35 @@ async fn a_list_of_150_with_new_users_is_licensed_whole() {
 #[tokio::test]
 async fn a_large_allocation_killed_half_way_is_finished_by_its_retry() {
     let env = TestEnv::new().await;
-    env.company_with_lot(300).await;
-    env.seed_licensed("c", "u", 300, "2026-06-01T00:00:00Z").await;
+    env.company_with_lot(600).await;
+    env.seed_licensed("c", "u", 600, "2026-06-01T00:00:00Z").await;
     let now = "2026-07-01T00:00:00Z";
     let body = json!({"all_expired": true});
 
-    let (dying, _log) = TestEnv::failing_after(&env, "PutItem", 100).await;
+    let (dying, _log) = TestEnv::failing_after(&env, "PutItem", 400).await;
     let crashed = dying.allocation("c").json(body.clone()).key("big").at(now).send().await;
     assert!(crashed.status >= 500, "{:?}", crashed.body);
     let written = licences(&env, "c", "active", now).await.len();
-    assert!((1..300).contains(&written), "part of the rows: {written}");
+    assert!((1..600).contains(&written), "part of the rows: {written}");
     let lot = &env.lots("c", now).await[0];
-    assert_eq!(lot["in_use"], 300, "every seat reserved before any licence");
+    assert_eq!(lot["in_use"], 600, "every seat reserved before any licence");
     let audit = env.get("/v1/orgs/c/audit").by(&cm("c")).at(now).send().await;
     assert!(!audit.body.to_string().contains("licences.allocated"), "not allocated yet");
     let id = seatkeeper::imports::large::job_id(&cm("c").sub, "c", "big");
     let job = env.get(&format!("/v1/orgs/c/allocations/{id}")).by(&cm("c")).at(now).send().await;
     assert_eq!((job.status, job.body["status"].as_str()), (200, Some("committing")), "{:?}", job.body);
     let done = job.body["rows_done"].as_u64().unwrap();
-    assert!(done > 0 && done <= written as u64 && done < 300, "progress between the ends: {done} of {written}");
+    assert!(done > 0 && done <= written as u64 && done < 600, "progress between the ends: {done} of {written}");
 
     let retried = env.allocation("c").json(body).key("big").at(now).send().await;
-    assert_eq!((retried.status, retried.body["allocated"].as_u64()), (200, Some(300)), "{:?}", retried.body);
+    assert_eq!((retried.status, retried.body["allocated"].as_u64()), (200, Some(600)), "{:?}", retried.body);
     assert_eq!(retried.body["allocation_id"], id);
     let job = env.get(&format!("/v1/orgs/c/allocations/{id}")).by(&cm("c")).at(now).send().await;
-    assert_eq!((job.body["rows_done"].as_u64(), job.body["rows_total"].as_u64()), (Some(300), Some(300)));
+    assert_eq!((job.body["rows_done"].as_u64(), job.body["rows_total"].as_u64()), (Some(600), Some(600)));
     assert_eq!(job.body["status"], "committed");
-    assert_eq!(licences(&env, "c", "active", now).await.len(), 300);
+    assert_eq!(licences(&env, "c", "active", now).await.len(), 600);
     let lot = &env.lots("c", now).await[0];
-    assert_eq!((lot["in_use"].as_u64(), lot["uses"].as_u64()), (Some(300), Some(300)), "each licensed once");
+    assert_eq!((lot["in_use"].as_u64(), lot["uses"].as_u64()), (Some(600), Some(600)), "each licensed once");
 }
 
 /// "Select all" with more licences to write than a request waits for: `202` with the job and a

@@ -361,6 +361,52 @@ async fn a_review_writes_nothing_but_its_record() {
     assert_eq!(writes, vec!["PutItem", "TransactWriteItems"], "one row chunk, then the record with its audit entry");
 }
 
+/// A chunk is stored packed (its rows deflated in one binary attribute, a fraction of a map per
+/// row, which a confirm pays again when it removes the expiry); a chunk stored before, a map per
+/// row, is still shown and committed as it is.
+#[tokio::test]
+async fn rows_stored_before_chunks_were_packed_are_shown_and_committed() {
+    use aws_sdk_dynamodb::types::AttributeValue as A;
+    let env = TestEnv::new().await;
+    env.partner_with_company("p", "c").await;
+    env.order_and_assign("c", 50, ASSIGNED, "p", ASSIGNED).await;
+    let emails: Vec<String> = (0..30).map(|i| format!("learner{i:02}@c.example")).collect();
+    env.users("c", &emails).await;
+    let at = "2026-02-01T10:00:00Z";
+    let csv: String = std::iter::once("email\n".to_string()).chain(emails.iter().map(|e| format!("{e}\n"))).collect();
+    let review = upload(&env, "c", "", csv.as_bytes(), at).await;
+    assert_eq!(review.status, 201, "{:?}", review.body);
+    let id = review.body["import_id"].as_str().unwrap().to_string();
+    let (pk, sk) = (format!("ORG#c#IMPORT#{id}"), "ROWS#000000".to_string());
+    let mut chunk = env.item(&pk, &sk).await.expect("the chunk");
+    let Some(A::B(packed)) = chunk.remove("rows_packed") else { panic!("a packed chunk: {chunk:?}") };
+    assert!(!chunk.contains_key("rows"), "the rows once, packed");
+
+    let old: Vec<A> = emails
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            A::M(
+                [("line", A::N((i + 2).to_string())), ("email", A::S(e.clone())), ("outcome", A::S("renew".into()))]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect(),
+            )
+        })
+        .collect();
+    chunk.insert("rows".into(), A::L(old));
+    let old_size: usize = emails.iter().map(|e| "line".len() + 2 + "email".len() + e.len() + "outcome".len() + 5).sum();
+    assert!(packed.as_ref().len() * 2 < old_size, "packed {} bytes, a map per row {old_size}", packed.as_ref().len());
+    env.write_items(vec![chunk]).await;
+
+    let (shown, _) = all_rows(&env, "c", &id, "").await;
+    let shown: Vec<String> = shown.into_iter().map(|(_, email, outcome)| format!("{email} {outcome}")).collect();
+    assert_eq!(shown, emails.iter().map(|e| format!("{e} renew")).collect::<Vec<_>>());
+    let done = env.post(&format!("/v1/orgs/c/imports/{id}/confirm")).by(&cm("c")).at(at).send().await;
+    assert_eq!((done.status, done.body["allocated"].as_u64()), (200, Some(30)), "{:?}", done.body);
+    assert_eq!(lot_counts(&env, "c", at).await[0], (30, 30));
+}
+
 /// The import handler runs in a process of its own, as the Lambda does, and is killed with
 /// SIGKILL while it writes licences. S3 delivers the event again (Lambda retries a failed
 /// asynchronous event) to a fresh process, which finishes the job: every row licensed exactly

@@ -27,8 +27,11 @@ use crate::store::{Error, Race, Store, StoreError};
 /// Licence writes sent at once while committing.
 pub const WRITES_IN_FLIGHT: usize = 32;
 
-/// Licences written between two saves of the commit's progress.
-const PROGRESS_EVERY: usize = 2 * WRITES_IN_FLIGHT;
+/// Licences written between two saves of the commit's progress. A save rewrites the progress
+/// item, about 3 WCU once it holds the audit sample's e-mails: every 256 licences that is about
+/// 0.01 WCU per licence. A resume reads the chunk it stopped in again whatever the figure, and
+/// writes no licence twice.
+const PROGRESS_EVERY: usize = 8 * WRITES_IN_FLIGHT;
 
 /// Commits an import, or resumes one that stopped half-way; a committed one is returned as is.
 /// A reserve that lost its race to another attempt is run again, under the one retry policy, on
@@ -383,7 +386,9 @@ impl Issuing<'_> {
                 tally.count(&row.email, seat?.as_ref());
             }
             settled_in_chunk += part.len();
-            self.store.save_progress(&Rows::of(self.record), &tally.saved(index, settled_in_chunk)).await?;
+            // A chunk settled to its end is a resume at the next one: not read again.
+            let at = if settled_in_chunk == renew.len() { (index + 1, 0) } else { (index, settled_in_chunk) };
+            self.store.save_progress(&Rows::of(self.record), &tally.saved(at.0, at.1)).await?;
         }
         Ok(())
     }

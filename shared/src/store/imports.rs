@@ -18,9 +18,53 @@ use crate::domain::DomainError;
 /// chunk stays under DynamoDB's 400 KB item limit whatever the file holds.
 pub const ROWS_PER_CHUNK: usize = crate::domain::import::CELLS_PER_CHUNK;
 
-#[derive(Serialize, Deserialize)]
+/// A chunk of rows as chunks were stored before they were packed: a map per row. Still read.
+#[derive(Deserialize)]
 struct RowChunk {
     rows: Vec<Row>,
+}
+
+/// The attribute a chunk keeps its rows in: the rows as JSON, deflated. A map per row repeats
+/// every attribute name in every row, and a chunk is written at its review and rewritten when
+/// the review is confirmed (its expiry removed), so its size is paid twice per row of every
+/// import.
+const PACKED: &str = "rows_packed";
+
+/// The most a packed chunk inflates to: [`ROWS_PER_CHUNK`] rows of at most about 300 bytes and
+/// their JSON field names. More is not a chunk this code wrote, and is refused unread.
+const MAX_UNPACKED_BYTES: u64 = (ROWS_PER_CHUNK * 400) as u64;
+
+/// A chunk's rows, packed for [`PACKED`].
+fn pack(rows: &[Row]) -> Result<Vec<u8>, StoreError> {
+    use std::io::Write;
+    let json = serde_json::to_vec(rows).map_err(|e| StoreError::Other(format!("a chunk of rows: {e}")))?;
+    let mut deflate = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    deflate
+        .write_all(&json)
+        .and_then(|()| deflate.finish())
+        .map_err(|e| StoreError::Other(format!("packing a chunk of rows: {e}")))
+}
+
+/// The rows of a packed chunk, inflated under [`MAX_UNPACKED_BYTES`].
+fn unpack(packed: &[u8]) -> Result<Vec<Row>, StoreError> {
+    use std::io::Read;
+    let mut json = Vec::new();
+    flate2::read::DeflateDecoder::new(packed)
+        .take(MAX_UNPACKED_BYTES + 1)
+        .read_to_end(&mut json)
+        .map_err(|e| StoreError::Other(format!("unpacking a chunk of rows: {e}")))?;
+    if json.len() as u64 > MAX_UNPACKED_BYTES {
+        return Err(StoreError::Other(format!("a chunk of rows unpacks to more than {MAX_UNPACKED_BYTES} bytes")));
+    }
+    serde_json::from_slice(&json).map_err(|e| StoreError::Other(format!("a chunk of rows: {e}")))
+}
+
+/// The rows of a chunk item, packed or in the shape written before chunks were packed.
+fn chunk_rows(mut item: Item) -> Result<Vec<Row>, StoreError> {
+    match item.remove(PACKED) {
+        Some(AttributeValue::B(packed)) => unpack(packed.as_ref()),
+        _ => Ok(from_item::<RowChunk>(item)?.rows),
+    }
 }
 
 /// E-mails a sync releases, in chunks of [`ROWS_PER_CHUNK`].
@@ -110,6 +154,15 @@ impl Rows {
     /// The partition the rows are in.
     pub fn partition(&self) -> &str {
         &self.partition
+    }
+
+    /// The item of chunk `index` of the file's rows, packed.
+    fn row_chunk_item(&self, index: usize, chunk: &[Row]) -> Result<Item, StoreError> {
+        #[derive(Serialize)]
+        struct Packed {}
+        let mut item = self.item("import_rows", &Packed {}, RowSet::File, index)?;
+        item.insert(PACKED.into(), AttributeValue::B(aws_smithy_types::Blob::new(pack(chunk)?)));
+        Ok(item)
     }
 
     /// A chunk item of these rows: its keys, its TTL while unconfirmed and its owner.
@@ -209,7 +262,7 @@ impl Store {
 
     /// Stores chunk `index` of an import's file rows (see [`Store::put_chunk`]).
     pub async fn put_row_chunk(&self, rows: &Rows, index: usize, chunk: &[Row]) -> Result<(), Error> {
-        let item = rows.item("import_rows", &RowChunk { rows: chunk.to_vec() }, RowSet::File, index)?;
+        let item = rows.row_chunk_item(index, chunk)?;
         self.put_chunk(rows, RowSet::File, index, item).await
     }
 
@@ -219,7 +272,7 @@ impl Store {
     /// allocation's always expire, so its record's status is checked with the write, in one
     /// transaction. `Race` when another attempt started the commit.
     pub async fn rewrite_row_chunk(&self, rows: &Rows, index: usize, chunk: &[Row]) -> Result<(), Error> {
-        let item = rows.item("import_rows", &RowChunk { rows: chunk.to_vec() }, RowSet::File, index)?;
+        let item = rows.row_chunk_item(index, chunk)?;
         let sent = if let Some((pk, sk)) = &rows.awaiting {
             let check = ConditionCheck::builder()
                 .table_name(&self.table)
@@ -325,7 +378,7 @@ impl Store {
                 expiring.push(index);
             }
             let chunk = match set {
-                RowSet::File => Chunk::File(from_item::<RowChunk>(item)?.rows),
+                RowSet::File => Chunk::File(chunk_rows(item)?),
                 RowSet::Release => Chunk::Release(from_item::<ReleaseChunk>(item)?.emails),
             };
             chunks.push((index, chunk));
@@ -345,8 +398,11 @@ impl Store {
 
     pub async fn import_rows(&self, rows: &Rows) -> Result<Vec<Row>, Error> {
         let spec = QuerySpec::table(rows.partition.clone(), SortKey::BeginsWith(RowSet::File.prefix().into()));
-        let chunks: Vec<RowChunk> = self.query_all(&spec).await?;
-        Ok(chunks.into_iter().flat_map(|c| c.rows).collect())
+        let mut rows = Vec::new();
+        for item in self.query_all_items(&spec).await? {
+            rows.extend(chunk_rows(item)?);
+        }
+        Ok(rows)
     }
 
     /// Every user of an org, by e-mail.
@@ -462,5 +518,29 @@ impl<'a> ReleaseWriter<'a> {
             self.store.put_release_chunk(&self.rows, index, &[]).await?;
         }
         Ok(total)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::import::RowOutcome;
+
+    #[test]
+    fn a_chunk_unpacks_to_the_rows_it_packed() {
+        let rows: Vec<Row> = (0..ROWS_PER_CHUNK as u64)
+            .map(|i| Row { line: i + 2, email: format!("learner{i}@c.example"), outcome: RowOutcome::Renew })
+            .collect();
+        assert_eq!(unpack(&pack(&rows).unwrap()).unwrap(), rows);
+    }
+
+    #[test]
+    fn a_packed_chunk_larger_than_any_chunk_unpacks_to_a_refusal() {
+        use std::io::Write;
+        let mut deflate = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+        deflate.write_all(&vec![b' '; MAX_UNPACKED_BYTES as usize + 10]).unwrap();
+        let bomb = deflate.finish().unwrap();
+        let refused = unpack(&bomb).unwrap_err().to_string();
+        assert!(refused.contains("more than"), "{refused}");
     }
 }
