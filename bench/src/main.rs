@@ -4,13 +4,15 @@
 //! start it; `make bench` does all of it. Prints one table.
 //!
 //! Subcommands (the second is how the benchmark runs the import in its own process):
-//!   bench [--skip-build] [--quick] [--million] [--only hostile-xlsx|first-answer|select-all]
+//!   bench [--skip-build] [--quick] [--million] [--only hostile-xlsx|first-answer|select-all|allocation]
 //!                                        every measurement (`--quick`: 10,000 instead of 100,000;
 //!                                        `--million`: also a 1,000,000-row file on S3;
 //!                                        `--only hostile-xlsx`: the hostile workbooks alone;
 //!                                        `--only first-answer`: the time to a large
 //!                                        allocation's first answer alone; `--only select-all`:
-//!                                        "Select all" of 10,000, its capacity by operation)
+//!                                        "Select all" of 10,000, its capacity by operation;
+//!                                        `--only allocation`: one allocation's requests and the
+//!                                        latency of 1,000)
 //!   bench import-child TABLE ORG FILE    one CSV import, review + commit; prints its figures
 //!   bench import-child-s3 KEY            one S3 import (TABLE_NAME, BUCKET_NAME); its figures
 //!   bench import-child-xlsx FILE KEY     one workbook through the API and on S3 (TABLE_NAME,
@@ -977,14 +979,20 @@ fn print(lines: &[Line]) {
     }
 }
 
-/// `--only PART`: one part of the benchmark alone (`hostile-xlsx`, `first-answer`, `select-all`).
+/// `--only PART`: one part of the benchmark alone (`hostile-xlsx`, `first-answer`, `select-all`,
+/// `allocation`: the single allocation and its latency).
 async fn run_only(part: &str, meter: &Meter) -> Res<()> {
     let mut lines = Vec::new();
     let (ran, what) = match part {
         "hostile-xlsx" => (hostile_workbooks(meter, &mut lines).await, "hostile workbooks"),
         "first-answer" => (first_answers(meter, &mut lines).await, "first answers"),
         "select-all" => (select_all(meter, &mut lines).await, "select all"),
-        other => return Err(format!("--only takes hostile-xlsx, first-answer or select-all, not {other:?}").into()),
+        "allocation" => (allocation(meter, &mut lines).await, "single allocation"),
+        other => {
+            return Err(
+                format!("--only takes hostile-xlsx, first-answer, select-all or allocation, not {other:?}").into()
+            )
+        }
     };
     if let Err(e) = ran {
         lines.push(line(what, format!("FAILED: {e}"), "-".into(), "-", Some(false)));
