@@ -6,19 +6,23 @@
 //! 3. **apply**: [`Store::apply`](crate::store::Store::apply) alone turns the changes into
 //!    conditional writes and one transaction (with the idempotency answer when there is one).
 //!
-//! A lost race comes back typed ([`Race`]); the executor runs the command again under the one
-//! retry policy ([`retry`]: bounded attempts, exponential back-off with full jitter), so the next
-//! attempt loads the new state and decides anew — it succeeds or is refused for the real reason.
-//! Throttling and transient failures are retried once, by the request that met them
-//! ([`retry::send`]), never again by the command around it. The HTTP executor
-//! (`http::Ctx::execute`) adds the replay of an `Idempotency-Key` on top of the same attempts.
+//! A lost race comes back typed ([`Race`]); the executor ([`execute`]) runs the command again
+//! under the one retry policy ([`retry`]: bounded attempts, exponential back-off with full
+//! jitter), so the next attempt loads the new state and decides anew — it succeeds or is refused
+//! for the real reason. Throttling and transient failures are retried once, by the request that
+//! met them ([`retry::send`]), never again by the command around it. Every path runs its
+//! commands through it: the HTTP adapter (`http::Ctx::execute`, which adds the replay of an
+//! `Idempotency-Key` by applying the changes with the key's answer, [`execute_with`]), the
+//! sweeps' per-user steps, the import commit's and the step plans' writes.
 
 pub mod retry;
+
+use std::future::Future;
 
 use uuid::Uuid;
 
 pub use crate::domain::change::Decision;
-use crate::store::{Error, Race, StoreError};
+use crate::store::{Error, Race, Store, StoreError};
 pub use retry::{Class, Classify, Policy};
 
 /// Attempts after the first before a command that keeps losing races gives up (the policy's).
@@ -49,6 +53,45 @@ impl Classify for Error {
             Error::Domain(_) => Class::Permanent,
         }
     }
+}
+
+/// The executor: runs `decide` (load the state, decide) and applies its changes in one
+/// transaction (or in steps, when they are more than one holds: `Store::apply`); when the apply
+/// loses its race, all of it again, under the retry policy. A decision that changes nothing is
+/// its outcome at once. A race lost every time comes back as the race.
+pub async fn execute<T, F, Fut>(store: &Store, decide: F) -> Result<T, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Decision<T>, Error>>,
+{
+    execute_with(decide, |decided: Decision<T>| async move {
+        store.apply(&decided.changes, None).await?;
+        Ok(decided.outcome)
+    })
+    .await
+}
+
+/// [`execute`], with the changes applied by `apply` (the HTTP adapter's: with the answer stored
+/// under the request's `Idempotency-Key`, in the same transaction).
+pub async fn execute_with<T, F, Fut, A, AFut>(mut decide: F, apply: A) -> Result<T, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Decision<T>, Error>>,
+    A: Fn(Decision<T>) -> AFut,
+    AFut: Future<Output = Result<T, Error>>,
+{
+    let apply = &apply;
+    retry::run(&Policy::DEFAULT, || {
+        let decided = decide();
+        async move {
+            let decided = decided.await?;
+            if decided.changes.is_empty() {
+                return Ok(decided.outcome);
+            }
+            apply(decided).await
+        }
+    })
+    .await
 }
 
 /// A fresh opaque id with a readable prefix.

@@ -158,7 +158,7 @@ async fn a_condition_that_keeps_failing_ends_in_a_clear_409() {
 
 use aws_sdk_s3::operation::get_object::GetObjectOutput;
 use aws_sdk_s3::operation::put_object::PutObjectOutput;
-use seatkeeper::domain::import::{ImportRecord, ImportStatus};
+use seatkeeper::domain::import::{Batch, ImportStatus};
 use seatkeeper_tests::{TestEnv, ASSIGNED};
 
 const S3_AT: &str = "2026-02-01T10:00:00Z";
@@ -208,7 +208,7 @@ async fn s3_company(rules: &[&Rule]) -> (TestEnv, App) {
     (env, app)
 }
 
-async fn deliver(app: &App) -> Result<Vec<ImportRecord>, seatkeeper::store::Error> {
+async fn deliver(app: &App) -> Result<Vec<Batch>, seatkeeper::store::Error> {
     let event = seatkeeper_local::s3_event("imports", S3_KEY, Some("\"e1\""), Some("v1"), S3_AT.parse().unwrap());
     seatkeeper::imports::s3::handle_s3_event(app, event).await
 }

@@ -388,7 +388,7 @@ async fn a_rewrite_of_an_allocations_rows_after_its_commit_started_is_a_race_and
     let committing = store.import("c", &id).await.unwrap().unwrap();
     assert_eq!(committing.status, ImportStatus::Committing);
     // The view of an attempt that read the job while it still awaited its commit.
-    let stale = seatkeeper::domain::import::ImportRecord { status: ImportStatus::Reviewed, ..committing.clone() };
+    let stale = seatkeeper::domain::import::Batch { status: ImportStatus::Reviewed, ..committing.clone() };
     let rows = store.import_rows(&Rows::of(&committing)).await.unwrap();
     let changed: Vec<_> = rows
         .iter()

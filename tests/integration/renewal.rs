@@ -206,3 +206,163 @@ async fn the_monthly_export_writes_both_files_and_notifies_once() {
     assert_eq!(forecast.len(), 1);
     assert_eq!(forecast[0]["payload"]["month"], "2019-06");
 }
+
+/// The org's notices of `kind` for `date` (its `expiry_date` or `renewal_date`).
+async fn notices_of(env: &TestEnv, kind: &str, date: &str) -> Vec<Value> {
+    let n = env.get("/v1/orgs/c/notifications").by(&cm("c")).send().await;
+    let items = n.body["items"].as_array().unwrap().iter();
+    let on = |n: &Value| n["payload"]["expiry_date"] == date || n["payload"]["renewal_date"] == date;
+    items.filter(|n| n["kind"] == kind && on(n)).cloned().collect()
+}
+
+async fn access(env: &TestEnv, email: &str, now: &str) -> (bool, String) {
+    let a = env.access("c", &format!("{email}@c.example"), now).await;
+    (a["access"].as_bool().unwrap(), a["reason"].as_str().unwrap().to_string())
+}
+
+async fn expire_sweep(env: &TestEnv, now: &str) {
+    let report = seatkeeper::sweeps::expire::expire(&env.app, at(now)).await.unwrap();
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+}
+
+/// Worked case 9 (docs/domain.md#example-9-a-renewal-is-not-an-expiry), on worked case 6's
+/// company: Wessel and Mandy, due for renewal at 2019-05-11T09:00Z with live enrolments and
+/// licences in the balance, get no reminder and no `expired`, and have access at the instant and
+/// a second after, with the sweeps run in either order; only the learners who will not be renewed
+/// are told. Late's renewal on 06-01 finds the balance empty: the reminder names it as blocked,
+/// and at the instant it is `renewal_blocked`, not also `expired`.
+#[tokio::test]
+async fn worked_case_9_a_renewal_is_not_an_expiry_whichever_sweep_runs_first() {
+    for expire_first in [true, false] {
+        let env = TestEnv::new().await;
+        worked_case_6(&env).await;
+        expire_sweep(&env, "2019-05-08T09:00:00Z").await;
+        let reminder = notices_of(&env, "expiry_reminder", "2019-05-11").await;
+        assert_eq!(reminder.len(), 1, "{reminder:?}");
+        assert_eq!(
+            reminder[0]["payload"]["users"],
+            json!(["no@c.example", "once@c.example"]),
+            "only who will not renew"
+        );
+        assert!(reminder[0]["payload"].get("renewal_blocked").is_none(), "{}", reminder[0]["payload"]);
+
+        assert_eq!(access(&env, "wessel", "2019-05-11T08:59:59Z").await, (true, "active".into()));
+        for now in ["2019-05-11T09:00:00Z", "2019-05-11T09:00:01Z"] {
+            assert_eq!(access(&env, "wessel", now).await, (true, "renewing".into()), "{now}, before any sweep");
+            assert_eq!(access(&env, "mandy", now).await, (true, "renewing".into()), "{now}");
+            assert_eq!(access(&env, "once", now).await, (false, "expired".into()), "{now}");
+        }
+        let instant = "2019-05-11T09:00:00Z";
+        if expire_first {
+            expire_sweep(&env, instant).await;
+            assert_eq!(access(&env, "wessel", instant).await, (true, "renewing".into()), "not expired by the sweep");
+            renewal(&env.app, at(instant)).await.unwrap();
+        } else {
+            renewal(&env.app, at(instant)).await.unwrap();
+            expire_sweep(&env, instant).await;
+        }
+        assert_eq!(access(&env, "wessel", "2019-05-11T09:00:01Z").await, (true, "active".into()));
+        let wessel = user(&env, "wessel").await;
+        assert_eq!((wessel["licence_count"].as_u64(), wessel["licence"]["status"].as_str()), (Some(2), Some("active")));
+        let expired = notices_of(&env, "expired", "2019-05-11").await;
+        assert_eq!(expired.len(), 1, "expire first: {expire_first}: {expired:?}");
+        assert_eq!(
+            expired[0]["payload"]["users"],
+            json!(["no@c.example", "once@c.example"]),
+            "expire first: {expire_first}"
+        );
+
+        // Late renews on 06-01; the renewals above took the last two licences.
+        expire_sweep(&env, "2019-05-29T09:00:00Z").await;
+        let reminder = notices_of(&env, "expiry_reminder", "2019-06-01").await;
+        assert_eq!(reminder.len(), 1, "{reminder:?}");
+        let blocked = &reminder[0]["payload"]["renewal_blocked"];
+        assert_eq!((blocked["count"].as_u64(), blocked["missing"].as_u64()), (Some(1), Some(1)), "{blocked}");
+        assert_eq!(blocked["users"], json!(["late@c.example"]));
+        assert_eq!(reminder[0]["payload"]["count"], 0);
+        assert_eq!(
+            access(&env, "late", "2019-06-01T09:00:00Z").await,
+            (false, "expired".into()),
+            "no licence to renew with"
+        );
+        let june = "2019-06-01T09:00:00Z";
+        if expire_first {
+            expire_sweep(&env, june).await;
+            renewal(&env.app, at(june)).await.unwrap();
+        } else {
+            renewal(&env.app, at(june)).await.unwrap();
+            expire_sweep(&env, june).await;
+        }
+        assert!(notices_of(&env, "expired", "2019-06-01").await.is_empty(), "expire first: {expire_first}");
+        assert_eq!(notices_of(&env, "renewal_blocked", "2019-06-01").await.len(), 1);
+        assert_eq!(user(&env, "late").await["licence"]["status"], "expired");
+    }
+}
+
+async fn set_renewable(env: &TestEnv, email: &str, on: bool, now: &str) -> Value {
+    let r = env
+        .post("/v1/orgs/c/users/renewable")
+        .by(&cm("c"))
+        .json(json!({"emails": [format!("{email}@c.example")], "renewable": on}))
+        .at(now)
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.body["results"][0].clone()
+}
+
+/// "Mocht je de deelnemer daarna alsnog willen verlengen, dan kun je Verlengbaar weer aanzetten"
+/// (docs/domain.md#automatic-renewal): No's renewal at 2019-05-11T09:00Z was refused (not
+/// renewable), his run expired with it. Made renewable again within the term, he is renewed
+/// then: one licence, the year from the refused date, his run back as it was. With no licence
+/// in the balance the flag is set and the shortfall said; set again once licences are there, it
+/// renews; set again after that, it changes the flag alone.
+#[tokio::test]
+async fn renewable_again_within_the_term_renews_from_the_refused_date() {
+    let env = TestEnv::new().await;
+    worked_case_6(&env).await;
+    renewal(&env.app, at("2019-06-30T00:00:00Z")).await.unwrap();
+    let no = user(&env, "no").await;
+    assert_eq!((no["licence_count"].as_u64(), no["licence"]["status"].as_str()), (Some(1), Some("expired")));
+    assert_eq!(env.item("ORG#c", "ENROLMENT#no@c.example#run").await.unwrap()["status"].as_s().unwrap(), "expired");
+
+    let blocked = set_renewable(&env, "no", true, "2019-07-01T00:00:00Z").await;
+    assert_eq!(blocked["outcome"], "renewal_blocked", "{blocked}");
+    assert!(blocked["message"].as_str().unwrap().contains("Request more licences"), "{blocked}");
+    assert_eq!(user(&env, "no").await["licence_count"], 1, "nothing charged");
+    assert_eq!(lot_uses(&env).await, 8);
+
+    env.order_and_assign("c", 2, "2019-07-01T08:00:00Z", "p", "2019-07-01T09:00:00Z").await;
+    let renewed = set_renewable(&env, "no", true, "2019-07-02T00:00:00Z").await;
+    assert_eq!(renewed["outcome"], "renewed", "{renewed}");
+    let no = user(&env, "no").await;
+    assert_eq!(
+        (no["licence_count"].as_u64(), no["licence"]["status"].as_str(), no["renewable"].as_bool()),
+        (Some(2), Some("active"), Some(true))
+    );
+    assert_eq!(
+        (no["licence"]["licence_date"].as_str(), no["renewal_at"].as_str()),
+        (Some("2019-05-11"), Some("2020-05-11T09:00:00Z")),
+        "the year counted from the refused renewal date"
+    );
+    let run = env.item("ORG#c", "ENROLMENT#no@c.example#run").await.unwrap();
+    assert_eq!(run["status"].as_s().unwrap(), "active", "the run the refusal expired is back");
+    assert!(env.access("c", "no@c.example", "2019-07-02T00:00:00Z").await["access"].as_bool().unwrap());
+
+    let again = set_renewable(&env, "no", true, "2019-07-03T00:00:00Z").await;
+    assert_eq!(again["outcome"], "updated", "renewed once: {again}");
+    assert_eq!(user(&env, "no").await["licence_count"], 2);
+}
+
+/// Past one term after the refused renewal date, being made renewable changes the flag alone.
+#[tokio::test]
+async fn renewable_again_after_the_term_changes_the_flag_alone() {
+    let env = TestEnv::new().await;
+    worked_case_6(&env).await;
+    renewal(&env.app, at("2019-06-30T00:00:00Z")).await.unwrap();
+    env.order_and_assign("c", 2, "2020-05-12T08:00:00Z", "p", "2020-05-12T09:00:00Z").await;
+    let late = set_renewable(&env, "no", true, "2020-05-12T10:00:00Z").await;
+    assert_eq!(late["outcome"], "updated", "{late}");
+    let no = user(&env, "no").await;
+    assert_eq!((no["licence_count"].as_u64(), no["licence"]["status"].as_str()), (Some(1), Some("expired")));
+}

@@ -27,6 +27,7 @@ async fn learner_with_enrolments(env: &TestEnv, runs: usize) {
                 starts_at: Some(at(LICENSED)),
                 ends_at: Some(at("2027-06-01T00:00:00Z")),
                 updated_at: at(LICENSED),
+                refused_from: None,
             };
             env.app.store.put_enrolment(&e).unwrap().put.unwrap().item
         })

@@ -360,7 +360,7 @@ impl TestEnv {
         metadata: &[(&str, &str)],
         deliveries: usize,
         at: &str,
-    ) -> Vec<seatkeeper::domain::import::ImportRecord> {
+    ) -> Vec<seatkeeper::domain::import::Batch> {
         let imports = self.imports();
         let mut put = imports.client.put_object().bucket(&imports.bucket).key(key).body(body.into());
         for (k, v) in metadata {

@@ -59,6 +59,7 @@ const en = {
     licenceDate: "Licence date", renewalDate: "Renewal date", licenceCount: "Number of licences", lastLogin: "Last login", willRenew: "Will renew", whyNot: "Why not",
     renewable: "Renewable", notRenewable: "Not renewable", makeRenewable: "Renewable", switchFor: "Renewable: {{email}}", downloadExcel: "Download Excel", downloadCsv: "Download CSV",
     none: "Nobody is due for renewal up to this date.", updated: "{{count}} users updated.", selectAll: "Select all", select: "Select {{email}}",
+    renewedAgain: "{{count}} renewed from the renewal date they were refused at.", blockedAgain: "{{email}} is renewable again but could not be renewed: there are no licences left in the balance. Request licences, then make {{email}} renewable again.",
     reasons: { not_renewable: "Not renewable", no_live_enrolment: "No new or active enrolment", pending: "Licence not yet activated", not_due: "Not due", balance_empty: "No licences left in the balance" },
   },
   usage: {

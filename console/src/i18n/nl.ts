@@ -61,6 +61,7 @@ const nl: Messages = {
     licenceDate: "Licentiedatum", renewalDate: "Verlengdatum", licenceCount: "Aantal licenties", lastLogin: "Laatste login", willRenew: "Wordt verlengd", whyNot: "Waarom niet",
     renewable: "Verlengbaar", notRenewable: "Niet verlengbaar", makeRenewable: "Verlengbaar", switchFor: "Verlengbaar: {{email}}", downloadExcel: "Download Excel", downloadCsv: "Download CSV",
     none: "Niemand wordt tot deze datum verlengd.", updated: "{{count}} gebruikers bijgewerkt.", selectAll: "Alles selecteren", select: "{{email}} selecteren",
+    renewedAgain: "{{count}} verlengd vanaf de verlengdatum waarop ze niet verlengd werden.", blockedAgain: "{{email}} is weer verlengbaar maar kon niet worden verlengd: er zijn geen licenties meer in het saldo. Vraag licenties aan en zet {{email}} daarna opnieuw op verlengbaar.",
     reasons: { not_renewable: "Niet verlengbaar", no_live_enrolment: "Geen nieuwe of actieve inschrijving", pending: "Licentie nog niet geactiveerd", not_due: "Nog niet aan de beurt", balance_empty: "Geen licenties meer in het saldo" },
   },
   usage: {

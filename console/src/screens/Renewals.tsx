@@ -44,6 +44,10 @@ export default function Renewals() {
       [orgId, until],
     ),
   );
+  // Made renewable again within a term of a refused renewal: renewed then, or blocked by the balance.
+  const outcomes = mark.result?.results ?? [];
+  const renewedAgain = outcomes.filter((r) => r.outcome === "renewed").length;
+  const blockedAgain = outcomes.filter((r) => r.outcome === "renewal_blocked");
   async function set(emails: string[], renewable: boolean) {
     const r = await mark.go(emails, renewable);
     if (r) {
@@ -85,7 +89,17 @@ export default function Renewals() {
           {t("renewals.makeRenewable")}
         </button>
       </div>
-      {mark.result && <Success>{t("renewals.updated", { count: mark.result.updated })}</Success>}
+      {mark.result && (
+        <Success>
+          {t("renewals.updated", { count: mark.result.updated })}
+          {renewedAgain > 0 && ` ${t("renewals.renewedAgain", { count: renewedAgain })}`}
+        </Success>
+      )}
+      {blockedAgain.map((r) => (
+        <div key={r.email} role="alert" className="alert alert-error">
+          <p>{t("renewals.blockedAgain", { email: r.email })}</p>
+        </div>
+      ))}
       <ErrorBox error={mark.error} />
       <ErrorBox error={rows.error} onRetry={rows.reload} />
       {rows.loading && !rows.data && <Loading />}

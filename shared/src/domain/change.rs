@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use super::audit::AuditEntry;
 use super::enrolment::Enrolment;
-use super::import::{ImportRecord, ImportStatus};
+use super::import::{Batch, ImportStatus};
 use super::lot::Lot;
 use super::notice::Notice;
 use super::order::Order;
@@ -61,7 +61,7 @@ pub enum Change {
     /// A new audit entry.
     Audit(AuditEntry),
     /// An import record: new (`expected: None`) or over the status it was read in.
-    Import { record: ImportRecord, expected: Option<ImportStatus> },
+    Import { record: Batch, expected: Option<ImportStatus> },
     /// A suppressed address cleared, on the condition that it is still suppressed.
     ClearSuppression(Suppression),
 }

@@ -24,6 +24,11 @@ pub struct Enrolment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ends_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
+    /// The status it had when a refused renewal (the user not renewable) expired it: what it
+    /// gets back if the user is made renewable again within the term. Enrolments expired by a
+    /// refusal before this was stored have none, and stay expired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused_from: Option<EnrolmentStatus>,
 }
 
 /// `PUT /v1/orgs/{org_id}/users/{email}/enrolments/{enrolment_id}`.
@@ -66,6 +71,17 @@ impl Enrolment {
         e.updated_at = now;
         e
     }
+
+    /// Expired by a refused renewal, keeping the status it had ([`Enrolment::refused_from`]).
+    pub fn refused(&self, now: DateTime<Utc>) -> Enrolment {
+        Enrolment { refused_from: Some(self.status), ..self.expired(now) }
+    }
+
+    /// Back to the status a refused renewal took from it, when it took one.
+    pub fn restored(&self, now: DateTime<Utc>) -> Option<Enrolment> {
+        let status = self.refused_from?;
+        Some(Enrolment { status, refused_from: None, updated_at: now, ..self.clone() })
+    }
 }
 
 /// The enrolment after a `PUT`.
@@ -90,6 +106,7 @@ pub fn put(
         starts_at: input.starts_at,
         ends_at: input.ends_at,
         updated_at: now,
+        refused_from: None,
     })
 }
 

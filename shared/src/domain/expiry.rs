@@ -5,8 +5,14 @@
 //! the end is still ahead and one `expired` once it has come, each listing the users; and the
 //! items whose end has come are marked expired. Notices are decided before anything is expired,
 //! so the list of a day is complete however the sweep was interrupted before.
+//!
+//! Under `renewal = automatic` a licence that ends at its renewal date and will be renewed then
+//! is not an expiry ([`Renewing`]): no reminder, no `expired`, never stored as expired by this
+//! sweep (the renewal sweep renews it). One the balance cannot pay is named in the reminder as a
+//! blocked renewal, with the licences missing, and at its end is the renewal sweep's
+//! `renewal_blocked`, not also `expired`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::json;
@@ -41,6 +47,44 @@ impl Ending {
     }
 }
 
+/// The due users of one org whose licence ends at its automatic renewal and who would be renewed
+/// then (renewable, a live enrolment at that instant): `renews` the balance pays for, the
+/// earliest renewals first, as the renewal sweep draws on it; `blocked` the rest. Both take the
+/// renewal's path, not the expiry's.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Renewing {
+    pub renews: HashSet<String>,
+    pub blocked: HashSet<String>,
+}
+
+impl Renewing {
+    /// Splits `candidates` (each would be renewed at its renewal date) by what `available`
+    /// licences pay for.
+    pub fn of(mut candidates: Vec<&User>, available: u64) -> Renewing {
+        candidates.sort_by(|a, b| (a.renewal_at, &a.email).cmp(&(b.renewal_at, &b.email)));
+        let mut renewing = Renewing::default();
+        for (i, u) in candidates.into_iter().enumerate() {
+            let set = if (i as u64) < available { &mut renewing.renews } else { &mut renewing.blocked };
+            set.insert(u.email.clone());
+        }
+        renewing
+    }
+
+    /// Whether the expiry path leaves `item` alone at `now`: a user who will be renewed, or
+    /// whose blocked renewal has come (the renewal sweep's to expire and to tell).
+    pub fn takes(&self, item: &Ending, now: DateTime<Utc>) -> bool {
+        let Ending::User(u) = item else { return false };
+        self.renews.contains(&u.email) || (self.blocked.contains(&u.email) && item.ends_at().is_some_and(|e| e <= now))
+    }
+}
+
+/// Whether `user`'s licence ends at its automatic renewal date (the one the renewal sweep
+/// decides), rather than earlier (a lot's end).
+pub fn ends_at_renewal(user: &User) -> bool {
+    let end = user.licence.as_ref().and_then(|l| l.valid_until);
+    user.renewal_at.is_some() && end == user.renewal_at
+}
+
 /// One notice to send, at most once per (org, kind, date).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NoticePlan {
@@ -55,52 +99,109 @@ type Day<'a> = (Vec<&'a User>, Vec<&'a Lot>);
 
 /// The notices `due` calls for at `now`.
 pub fn notices(due: &[Ending], now: DateTime<Utc>) -> Vec<NoticePlan> {
+    notices_renewing(due, &Renewing::default(), now)
+}
+
+/// The notices `due` calls for at `now`, with the users of `renewing` taking the renewal's path:
+/// one who will be renewed is not mentioned; a blocked renewal is named in its day's reminder
+/// (with the licences missing), and at its end is left to the renewal sweep.
+pub fn notices_renewing(due: &[Ending], renewing: &Renewing, now: DateTime<Utc>) -> Vec<NoticePlan> {
     let horizon = now + Duration::hours(REMINDER_HOURS);
-    // (org, date) → (users, lots)
+    // (org, date) → (users, lots), and the blocked renewals of the day.
     let mut by_day: BTreeMap<(String, NaiveDate), Day> = BTreeMap::new();
+    let mut blocked: BTreeMap<(String, NaiveDate), Vec<&User>> = BTreeMap::new();
     for item in due {
         let Some(end) = item.ends_at().filter(|e| *e <= horizon) else { continue };
-        let entry = by_day.entry((item.org_id().to_string(), end.date_naive())).or_default();
-        match item {
-            Ending::User(u) => entry.0.push(u),
-            Ending::Lot(l) => entry.1.push(l),
+        if renewing.takes(item, now) {
+            continue;
         }
+        let day = (item.org_id().to_string(), end.date_naive());
+        match item {
+            Ending::User(u) if renewing.blocked.contains(&u.email) => blocked.entry(day).or_default().push(u),
+            Ending::User(u) => by_day.entry(day).or_default().0.push(u),
+            Ending::Lot(l) => by_day.entry(day).or_default().1.push(l),
+        }
+    }
+    for day in blocked.keys() {
+        by_day.entry(day.clone()).or_default();
     }
     let mut plans = Vec::new();
     for ((org_id, date), (users, lots)) in by_day {
+        let blocked = blocked.remove(&(org_id.clone(), date)).unwrap_or_default();
         // The day's notice is `expired` once any of its ends has come, a reminder before.
         let ends = users
             .iter()
+            .chain(&blocked)
             .filter_map(|u| u.licence.as_ref()?.valid_until)
             .chain(lots.iter().filter_map(|l| l.valid_until));
         let first_end = ends.min().expect("grouped by an end");
         let kind = if first_end <= now { NoticeKind::Expired } else { NoticeKind::ExpiryReminder };
-        let mut emails: Vec<&str> = users.iter().map(|u| u.email.as_str()).collect();
-        emails.sort();
-        let lapsing: u64 = lots.iter().map(|l| l.quantity.saturating_sub(l.in_use) as u64).sum();
-        let (named, truncated) = super::notice::sample(&emails);
-        let message = match kind {
-            NoticeKind::Expired => format!("{} licences expired on {date}.", emails.len()),
-            _ => format!("{} licences expire on {date}.", emails.len()),
-        };
-        plans.push(NoticePlan {
-            org_id,
-            kind,
-            date,
-            payload: json!({
-                "expiry_date": date,
-                // The instant the first of the day's licences ends (the e-mail shows it).
-                "ends_at": first_end,
-                "count": emails.len(),
-                "users": named,
-                "users_truncated": truncated,
-                "lots": lots.iter().map(|l| json!({ "lot_id": l.lot_id, "valid_until": l.valid_until, "unissued": l.quantity.saturating_sub(l.in_use) })).collect::<Vec<_>>(),
-                "unissued_lapsing": lapsing,
-                "message": format!("{message} Request new licences from your account manager, then allocate them to the learners who need one."),
-            }),
-        });
+        // Told ahead only: at its end a blocked renewal is the renewal sweep's `renewal_blocked`.
+        let blocked = if kind == NoticeKind::ExpiryReminder { blocked_renewals(blocked) } else { None };
+        if users.is_empty() && lots.is_empty() && blocked.is_none() {
+            continue;
+        }
+        plans.push(day_notice(org_id, date, kind, first_end, &users, &lots, blocked));
     }
     plans
+}
+
+/// The day's notice of `kind` in one org: its users and lots, and (in a reminder) its blocked
+/// renewals.
+fn day_notice(
+    org_id: String,
+    date: NaiveDate,
+    kind: NoticeKind,
+    first_end: DateTime<Utc>,
+    users: &[&User],
+    lots: &[&Lot],
+    blocked: Option<serde_json::Value>,
+) -> NoticePlan {
+    let mut emails: Vec<&str> = users.iter().map(|u| u.email.as_str()).collect();
+    emails.sort();
+    let lapsing: u64 = lots.iter().map(|l| l.quantity.saturating_sub(l.in_use) as u64).sum();
+    let (named, truncated) = super::notice::sample(&emails);
+    let mut said = Vec::new();
+    if !users.is_empty() || !lots.is_empty() {
+        said.push(match kind {
+            NoticeKind::Expired => format!("{} licences expired on {date}.", emails.len()),
+            _ => format!("{} licences expire on {date}.", emails.len()),
+        });
+    }
+    if let Some(b) = &blocked {
+        said.push(format!(
+            "{} automatic renewals on {date} are blocked: {} licences are missing.",
+            b["count"], b["missing"]
+        ));
+    }
+    let message = said.join(" ");
+    let mut payload = json!({
+        "expiry_date": date,
+        // The instant the first of the day's licences ends (the e-mail shows it).
+        "ends_at": first_end,
+        "count": emails.len(),
+        "users": named,
+        "users_truncated": truncated,
+        "lots": lots.iter().map(|l| json!({ "lot_id": l.lot_id, "valid_until": l.valid_until, "unissued": l.quantity.saturating_sub(l.in_use) })).collect::<Vec<_>>(),
+        "unissued_lapsing": lapsing,
+        "message": format!("{message} Request new licences from your account manager, then allocate them to the learners who need one."),
+    });
+    if let Some(b) = blocked {
+        payload["renewal_blocked"] = b;
+    }
+    NoticePlan { org_id, kind, date, payload }
+}
+
+/// What a reminder says of the day's blocked renewals: how many, who (a bounded sample) and how
+/// many licences are missing (one each); `None` when there are none.
+fn blocked_renewals(blocked: Vec<&User>) -> Option<serde_json::Value> {
+    if blocked.is_empty() {
+        return None;
+    }
+    let mut emails: Vec<&str> = blocked.iter().map(|u| u.email.as_str()).collect();
+    emails.sort_unstable();
+    let (named, truncated) = super::notice::sample(&emails);
+    Some(json!({ "count": emails.len(), "missing": emails.len(), "users": named, "users_truncated": truncated }))
 }
 
 #[cfg(test)]
@@ -174,6 +275,75 @@ mod tests {
         assert_eq!((expired.len(), expired[0].kind), (1, NoticeKind::Expired));
         assert_eq!(expired[0].payload["users"].as_array().unwrap().len(), 10);
         assert_eq!(notices(&due, at("2027-01-15T09:00:01Z"))[0].kind, NoticeKind::Expired);
+    }
+
+    /// A learner under automatic renewal, activated a term before `end` (so its licence ends at
+    /// its renewal date).
+    fn renewing_user(email: &str, end: &str) -> User {
+        use crate::domain::policy::{PolicySettings, Renewal, TermStarts};
+        let policy = Policy::resolve([&PolicySettings {
+            term_starts: Some(TermStarts::Activation),
+            renewal: Some(Renewal::Automatic),
+            ..Default::default()
+        }]);
+        let start = at(end) - chrono::Months::new(12);
+        let pending = user::issue(&User::new("c", email, start), "l".into(), None, None, &policy, start);
+        let active = user::activate(&pending, &policy, start).unwrap();
+        assert!(ends_at_renewal(&active));
+        active
+    }
+
+    /// Worked case 9 (docs/domain.md#worked-examples): Wessel, due for automatic renewal at
+    /// 2019-05-11T10:00Z with a live enrolment, is no expiry: no reminder on 05-08, no `expired`
+    /// on 05-11, at the instant, a second before or a second after.
+    #[test]
+    fn worked_case_9_a_learner_who_will_be_renewed_is_not_told_of_an_expiry() {
+        let wessel = renewing_user("wessel@c.example", "2019-05-11T10:00:00Z");
+        let due = vec![Ending::User(wessel.clone())];
+        let renewing = Renewing::of(vec![&wessel], 1);
+        for now in ["2019-05-08T10:00:00Z", "2019-05-11T09:59:59Z", "2019-05-11T10:00:00Z", "2019-05-11T10:00:01Z"] {
+            assert!(notices_renewing(&due, &renewing, at(now)).is_empty(), "{now}");
+            assert!(renewing.takes(&due[0], at(now)), "{now}: never expired by the expire sweep");
+        }
+        assert_eq!(notices(&due, at("2019-05-11T10:00:00Z"))[0].kind, NoticeKind::Expired, "as it was told before");
+    }
+
+    /// A renewal the balance cannot pay: the reminder names it as blocked with the licences
+    /// missing; at the instant it is the renewal sweep's `renewal_blocked`, not also `expired`.
+    /// The earliest renewal is paid first.
+    #[test]
+    fn a_renewal_the_balance_cannot_pay_is_a_blocked_renewal_in_the_reminder_and_no_expired() {
+        let first = renewing_user("first@c.example", "2019-05-11T09:00:00Z");
+        let later = renewing_user("later@c.example", "2019-05-11T10:00:00Z");
+        let mut due = vec![Ending::User(later.clone()), Ending::User(first.clone())];
+        due.extend(due_users(1, "2019-05-11T12:00:00Z"));
+        let renewing = Renewing::of(vec![&later, &first], 1);
+        assert_eq!(renewing.renews, HashSet::from(["first@c.example".to_string()]));
+        assert_eq!(renewing.blocked, HashSet::from(["later@c.example".to_string()]));
+
+        let reminder = notices_renewing(&due, &renewing, at("2019-05-08T12:00:00Z"));
+        assert_eq!((reminder.len(), reminder[0].kind), (1, NoticeKind::ExpiryReminder));
+        let p = &reminder[0].payload;
+        assert_eq!((p["count"].as_u64(), p["users"].clone()), (Some(1), json!(["u0@c.example"])));
+        assert_eq!(
+            p["renewal_blocked"],
+            json!({"count": 1, "missing": 1, "users": ["later@c.example"], "users_truncated": false})
+        );
+        assert!(p["message"]
+            .as_str()
+            .unwrap()
+            .contains("1 automatic renewals on 2019-05-11 are blocked: 1 licences are missing"));
+
+        let only_blocked = vec![Ending::User(later.clone())];
+        let reminder = notices_renewing(&only_blocked, &Renewing::of(vec![&later], 0), at("2019-05-08T10:00:00Z"));
+        assert_eq!(
+            (reminder[0].payload["count"].as_u64(), reminder[0].payload["renewal_blocked"]["count"].as_u64()),
+            (Some(0), Some(1))
+        );
+        assert!(notices_renewing(&only_blocked, &Renewing::of(vec![&later], 0), at("2019-05-11T10:00:00Z")).is_empty());
+        let at_end = notices_renewing(&due, &renewing, at("2019-05-11T12:00:00Z"));
+        assert_eq!((at_end[0].kind, at_end[0].payload["count"].as_u64()), (NoticeKind::Expired, Some(1)));
+        assert!(at_end[0].payload.get("renewal_blocked").is_none(), "{}", at_end[0].payload);
     }
 
     #[test]

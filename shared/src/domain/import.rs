@@ -3,11 +3,12 @@
 //! to its commit (docs/domain.md#the-review). Reading the file itself (CSV text, an Excel
 //! workbook) is `files`'s work.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::allocation::{Need, Needs};
 use super::user::User;
 use super::{validate, DomainError};
 
@@ -133,39 +134,25 @@ pub struct Summary {
     pub release: u64,
 }
 
-/// The review of a file read a chunk at a time (docs/domain.md#the-review): each chunk's rows are decided
-/// against the users its e-mails name, and what must be remembered across chunks — which
-/// e-mails came before, for duplicates and for who a sync releases — is one 64-bit hash per
-/// e-mail, not the e-mails. (Two different e-mails share a hash with a chance of about 1 in
-/// 3·10⁷ in a file of 1,000,000 rows; the later one would be called a duplicate.)
+/// The review of a file read a chunk at a time (docs/domain.md#the-review): each chunk's rows are
+/// decided against the users its e-mails name, by the one rule of who needs a licence
+/// ([`Needs`]), which remembers the e-mails that came before (for duplicates and for who a sync
+/// releases) as a hash each.
 #[derive(Debug)]
 pub struct Reviewer {
-    now: DateTime<Utc>,
-    seen: HashSet<u64>,
+    needs: Needs,
     summary: Summary,
-    /// A missing user is one to create and license (`renew`), not `unknown`.
-    creating: bool,
-}
-
-/// The hash a [`Reviewer`] remembers an e-mail by (SipHash with fixed keys). A set of them
-/// lives in one process only: a resumed commit builds its own from the stored rows.
-fn email_hash(email: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::hash::DefaultHasher::new();
-    email.hash(&mut h);
-    h.finish()
 }
 
 impl Reviewer {
     pub fn new(now: DateTime<Utc>) -> Self {
-        Reviewer { now, seen: HashSet::new(), summary: Summary::default(), creating: false }
+        Reviewer::creating(false, now)
     }
 
     /// A reviewer for which a missing user is one to create and license (`renew`), as a large
     /// allocation with `create_missing` asks; otherwise as [`Reviewer::new`].
-    pub fn creating(mut self, creating: bool) -> Self {
-        self.creating = creating;
-        self
+    pub fn creating(creating: bool, now: DateTime<Utc>) -> Self {
+        Reviewer { needs: Needs::new(creating, now), summary: Summary::default() }
     }
 
     /// The valid e-mails of `cells`: whose users a chunk's review reads.
@@ -187,15 +174,12 @@ impl Reviewer {
     }
 
     fn row(&mut self, line: u64, cell: &str, users: &HashMap<String, User>) -> Row {
-        let (email, outcome) = match validate::email("email", cell) {
-            Err(_) => (kept_cell(cell.trim()), RowOutcome::Invalid),
-            Ok(email) if !self.seen.insert(email_hash(&email)) => (email, RowOutcome::Duplicate),
-            Ok(email) => match users.get(&email) {
-                None if self.creating => (email, RowOutcome::Renew),
-                None => (email, RowOutcome::Unknown),
-                Some(u) if u.holds_seat(self.now) => (email, RowOutcome::AlreadyActive),
-                Some(_) => (email, RowOutcome::Renew),
-            },
+        let (email, outcome) = match self.needs.of(cell, |email| users.get(email)) {
+            (cell, Need::Invalid) => (kept_cell(&cell), RowOutcome::Invalid),
+            (email, Need::Repeated) => (email, RowOutcome::Duplicate),
+            (email, Need::Holds) => (email, RowOutcome::AlreadyActive),
+            (email, Need::Unknown) => (email, RowOutcome::Unknown),
+            (email, Need::Licence { .. }) => (email, RowOutcome::Renew),
         };
         let s = &mut self.summary;
         match outcome {
@@ -212,16 +196,16 @@ impl Reviewer {
     /// Remembers the e-mails of rows decided before (a commit's pass over the stored rows), for
     /// [`Reviewer::releases`].
     pub fn saw(&mut self, rows: &[Row]) {
-        self.seen.extend(rows.iter().map(|r| email_hash(&r.email)));
+        for row in rows {
+            self.needs.saw(&row.email);
+        }
     }
 
     /// Under `mode = sync`, once every chunk is reviewed: whether `user` is one the file leaves
     /// out, to be released (a learner, not released yet). Company managers are never released by
     /// a sync: a file of learners must not lock the managers out.
     pub fn releases(&self, user: &User) -> bool {
-        user.role == super::user::UserRole::Learner
-            && user.released_at.is_none()
-            && !self.seen.contains(&email_hash(&user.email))
+        user.role == super::user::UserRole::Learner && user.released_at.is_none() && !self.needs.came(&user.email)
     }
 
     /// The summary of every chunk reviewed, against `available` seats, with `release` users a
@@ -350,10 +334,11 @@ pub struct S3Object {
     pub etag: Option<String>,
 }
 
-/// The import record (docs/api.md#imports); its rows are kept
-/// beside it in chunks.
+/// A batch of licences: an import's file, or the e-mails of an allocation too large for one
+/// transaction (`source: allocation`, docs/api.md#imports). Its rows are kept beside it in
+/// chunks. Stored as `type: import` (the job runner's stream filter matches it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ImportRecord {
+pub struct Batch {
     pub import_id: String,
     pub org_id: String,
     pub source: Source,
@@ -415,7 +400,7 @@ pub struct ImportRecord {
 /// TTL removes them after this many days, and a confirm after it is refused as too old.
 pub const REVIEW_KEPT_DAYS: i64 = 14;
 
-impl ImportRecord {
+impl Batch {
     /// The licence id an import gives the user of one line: the same on every retry, so a
     /// resumed commit recognises what it wrote before.
     pub fn licence_id(&self, line: u64) -> String {

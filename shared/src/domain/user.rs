@@ -105,6 +105,10 @@ pub struct User {
     /// The next renewal date under `renewal = automatic` (activation + term).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub renewal_at: Option<DateTime<Utc>>,
+    /// The renewal date a refusal ended the licence at (the user was not renewable then): made
+    /// renewable again within one term of it, the user is renewed then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused_renewal_at: Option<DateTime<Utc>>,
     /// Counted among the org's active users (at least one live enrolment), as the org's
     /// counters last counted it; enrolment changes and the expire sweep move it.
     #[serde(default)]
@@ -146,6 +150,7 @@ impl User {
             licence: None,
             licence_count: 0,
             renewal_at: None,
+            refused_renewal_at: None,
             active: false,
             reuse_year: None,
             version: 0,
@@ -168,6 +173,7 @@ impl User {
         if let Some(obj) = v.as_object_mut() {
             obj.remove("version");
             obj.remove("reuse_year");
+            obj.remove("refused_renewal_at");
             obj.insert("licence_status".into(), serde_json::to_value(self.licence_status(now)).unwrap_or_default());
             if let Some(l) = &self.licence {
                 obj.insert("licence".into(), licence_view(l, now));
@@ -241,6 +247,7 @@ pub fn issue(
     next.licence_count += 1;
     next.released_at = None;
     next.renewal_at = None;
+    next.refused_renewal_at = None;
     next
 }
 
@@ -287,6 +294,7 @@ pub fn release(user: &User, now: DateTime<Utc>) -> User {
     }
     next.released_at = Some(now);
     next.renewal_at = None;
+    next.refused_renewal_at = None;
     next
 }
 
@@ -322,6 +330,14 @@ pub fn access(email: &str, user: Option<&User>, now: DateTime<Utc>) -> Access {
         _ => None,
     };
     Access { email: email.into(), access, reason, licence: licence.map(|l| licence_view(l, now)), message }
+}
+
+/// The answer for a user whose licence ended at its automatic renewal date and who will be
+/// renewed (docs/domain.md#automatic-renewal): access, as the renewal will give it, whether or
+/// not the renewal sweep has run yet.
+pub fn access_renewing(email: &str, user: &User, now: DateTime<Utc>) -> Access {
+    let licence = user.licence.as_ref().map(|l| licence_view(l, now));
+    Access { email: email.into(), access: true, reason: "renewing", licence, message: None }
 }
 
 #[cfg(test)]

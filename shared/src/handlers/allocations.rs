@@ -9,7 +9,7 @@ use crate::command::new_id;
 use crate::domain::allocation::{self, AllocateRequest, Candidate, MAX_USERS_PER_CALL};
 use crate::domain::auth::{authorize, Action};
 use crate::domain::decide::allocation as decide;
-use crate::domain::import::{ImportRecord, ImportStatus, Source};
+use crate::domain::import::{Batch, ImportStatus, Source};
 use crate::domain::org::{Org, OrgKind};
 use crate::domain::user::{self, LicenceStatus, User};
 use crate::domain::{validate, DomainError};
@@ -172,7 +172,7 @@ async fn allocate_many(cx: &Ctx<'_>, org: &Org, input: &AllocateRequest, large: 
 
 /// What a large allocation finished in its request answers: its count, id and status, and a
 /// row per e-mail (a repeated e-mail once).
-fn finished_view(record: &ImportRecord, results: Vec<serde_json::Value>) -> serde_json::Value {
+fn finished_view(record: &Batch, results: Vec<serde_json::Value>) -> serde_json::Value {
     json!({
         "allocated": record.allocated,
         "allocation_id": record.import_id,
@@ -203,7 +203,7 @@ pub async fn get(cx: &Ctx<'_>) -> Result<Reply, Error> {
     Ok(Reply::ok(job_view(&cx.app.store, &record).await?))
 }
 
-async fn load_job(cx: &Ctx<'_>) -> Result<ImportRecord, Error> {
+async fn load_job(cx: &Ctx<'_>) -> Result<Batch, Error> {
     let org = load_org(cx, cx.param("org_id")).await?;
     authorize(cx.principal()?, Action::ReadLicences, &org)?;
     let id = cx.param("allocation_id");
@@ -236,7 +236,7 @@ pub async fn rows(cx: &Ctx<'_>) -> Result<Reply, Error> {
 }
 
 /// A large allocation's job as the API shows it, with its progress.
-async fn job_view(store: &Store, record: &ImportRecord) -> Result<serde_json::Value, Error> {
+async fn job_view(store: &Store, record: &Batch) -> Result<serde_json::Value, Error> {
     let v = crate::imports::view(store, record).await?;
     Ok(json!({
         "allocation_id": record.import_id,

@@ -9,7 +9,7 @@ use crate::command::new_id;
 use crate::domain::auth::{authorize, Action};
 use crate::domain::decide::imports as decide;
 use crate::domain::import::ImportStatus;
-use crate::domain::import::{self, ImportRecord, Mode, Row, RowOutcome, Source, Summary};
+use crate::domain::import::{self, Batch, Mode, Row, RowOutcome, Source, Summary};
 use crate::domain::org::{Org, OrgKind};
 use crate::domain::DomainError;
 use crate::http::{Ctx, Reply};
@@ -31,7 +31,7 @@ fn company(org: &Org) -> Result<(), DomainError> {
 }
 
 /// The record with the first rows of its file (all of them page by page: `rows`).
-fn with_rows(record: &ImportRecord, rows: &[Row]) -> serde_json::Value {
+fn with_rows(record: &Batch, rows: &[Row]) -> serde_json::Value {
     let mut v = record.view();
     v["rows"] = json!(rows.iter().take(ROWS_SHOWN).map(Row::view).collect::<Vec<_>>());
     v["rows_total"] = json!(record.summary.rows);
@@ -73,7 +73,7 @@ pub async fn create(cx: &Ctx<'_>) -> Result<Reply, Error> {
     answered
 }
 
-async fn load_import(cx: &Ctx<'_>, action: Action) -> Result<(Org, ImportRecord), Error> {
+async fn load_import(cx: &Ctx<'_>, action: Action) -> Result<(Org, Batch), Error> {
     let org = load_org(cx, cx.param("org_id")).await?;
     authorize(cx.principal()?, action, &org)?;
     let id = cx.param("import_id");
@@ -225,7 +225,7 @@ pub async fn rows(cx: &Ctx<'_>) -> Result<Reply, Error> {
 /// A page of a record's rows (of `outcome`, or every row), each shown by `view`.
 pub(crate) async fn rows_page(
     cx: &Ctx<'_>,
-    record: &ImportRecord,
+    record: &Batch,
     outcome: Option<RowOutcome>,
     view: fn(&Row) -> serde_json::Value,
 ) -> Result<Reply, Error> {

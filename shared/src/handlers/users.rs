@@ -4,16 +4,19 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::load_org;
-use crate::command::new_id;
 use crate::command::retry::{self, Policy};
+use crate::command::{self, new_id, Decision};
 use crate::domain::allocation::Balance;
 use crate::domain::audit::AuditEntry;
 use crate::domain::auth::{authorize, Action, Role};
 use crate::domain::change::Change;
+use crate::domain::decide::renewal as decide_renewal;
 use crate::domain::decide::users as decide;
 use crate::domain::enrolment::PutEnrolment;
+use crate::domain::expiry;
 use crate::domain::org::{Org, OrgKind};
-use crate::domain::policy::Counting;
+use crate::domain::policy::{Counting, Renewal};
+use crate::domain::renewal::{self, RenewalCase};
 use crate::domain::seats::Reuse;
 use crate::domain::usage::licence_year;
 use crate::domain::user::{self, LicenceStatus, UpsertUser, User};
@@ -171,6 +174,56 @@ pub async fn set_renewable(cx: &Ctx<'_>) -> Result<Reply, Error> {
     outcome
 }
 
+/// Sets one user's flag: its answer row, and whether the user was updated. Made renewable again
+/// after its renewal was refused, the user is renewed then if the term allows (`renewed`), or
+/// the flag is set and the shortfall said (`renewal_blocked`).
+async fn set_one(cx: &Ctx<'_>, org: &Org, email: &str, renewable: bool) -> Result<(serde_json::Value, bool), Error> {
+    let mut blocked = None;
+    if renewable {
+        match renew_refused(cx, org, email).await {
+            Ok(true) => return Ok((json!({ "email": email, "outcome": "renewed" }), true)),
+            Ok(false) => {}
+            Err(Error::Domain(refusal @ DomainError::InsufficientLicences { .. })) => {
+                blocked = Some(refusal.to_string())
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(match cx.app.store.set_renewable(&org.org_id, email, renewable).await? {
+        true => match blocked {
+            Some(message) => (json!({ "email": email, "outcome": "renewal_blocked", "message": message }), true),
+            None => (json!({ "email": email, "outcome": "updated" }), true),
+        },
+        false => (json!({ "email": email, "outcome": "unknown_user" }), false),
+    })
+}
+
+/// Renews a user whose renewal was refused at its date, now that it is renewable again
+/// ([`decide_renewal::renew_refused`], through the executor); `false` when it is not such a
+/// user. A shortfall is the balance's refusal, changing nothing.
+async fn renew_refused(cx: &Ctx<'_>, org: &Org, email: &str) -> Result<bool, Error> {
+    let (store, now, by) = (&cx.app.store, cx.req.now, cx.principal()?);
+    command::execute(store, || async {
+        let Some(user) = store.user(&org.org_id, email).await?.filter(|u| u.refused_renewal_at.is_some()) else {
+            return Ok(Decision::unchanged(false));
+        };
+        let policy = store.policy(org).await?;
+        let enrolments = store.enrolments(&org.org_id, email).await?;
+        let balance = store.balance(&org.org_id, &policy).await?;
+        let reuse = store.reuse(org, now).await?;
+        let decided =
+            decide_renewal::renew_refused(org, &policy, &user, &enrolments, &balance, &reuse, by, now, || {
+                new_id("lic")
+            })?;
+        Ok(decided.map_or_else(|| Decision::unchanged(false), |d| d.map(|_| true)))
+    })
+    .await
+    .map_err(|e| match e {
+        Error::Race(Race::Changed(_)) => DomainError::Conflict(crate::command::RACED.into()).into(),
+        other => other,
+    })
+}
+
 /// Claims the request's `key` with `pending`; `Some` answer when a twin finished under the key
 /// first. A twin's live claim (or a record that went in between) is waited for as a lost race,
 /// under the retry policy; still held after every attempt, it is a conflict.
@@ -217,13 +270,10 @@ async fn set_each_renewable(
             results.push(json!({ "email": raw, "outcome": "invalid_email" }));
             continue;
         };
-        match store.set_renewable(&org.org_id, &email, input.renewable).await {
-            Ok(true) => {
-                results.push(json!({ "email": email, "outcome": "updated" }));
-                updated.push(email);
-            }
-            Ok(false) => results.push(json!({ "email": email, "outcome": "unknown_user" })),
-            Err(e) => return Err(e.into()),
+        let (row, set) = set_one(cx, org, &email, input.renewable).await?;
+        results.push(row);
+        if set {
+            updated.push(email);
         }
     }
     let audit = AuditEntry::new(
@@ -302,6 +352,25 @@ pub async fn access(cx: &Ctx<'_>) -> Result<Reply, Error> {
         return Err(DomainError::not_found("user", &email).into());
     }
     let user = cx.app.store.user(&org.org_id, &email).await?;
-    let answer = user::access(&email, user.as_ref(), cx.req.now);
+    let mut answer = user::access(&email, user.as_ref(), cx.req.now);
+    if let Some(u) = user.as_ref().filter(|u| !answer.access && expiry::ends_at_renewal(u)) {
+        if will_renew(cx, &org, u).await? {
+            answer = user::access_renewing(&email, u, cx.req.now);
+        }
+    }
     Ok(Reply::ok(serde_json::to_value(answer).unwrap_or_default()))
+}
+
+/// Whether `user`, whose licence ended at its renewal date, will be renewed for it (automatic
+/// renewal, renewable, a live enrolment at that instant, a licence in the balance): the access
+/// check answers as the renewal will, before the renewal sweep has run.
+async fn will_renew(cx: &Ctx<'_>, org: &Org, user: &User) -> Result<bool, Error> {
+    let store = &cx.app.store;
+    let policy = store.policy(org).await?;
+    let Some(at) = user.renewal_at.filter(|_| policy.renewal == Renewal::Automatic) else { return Ok(false) };
+    let enrolments = store.enrolments(&org.org_id, &user.email).await?;
+    if renewal::decide(user, &enrolments, at) != RenewalCase::Renew {
+        return Ok(false);
+    }
+    Ok(store.balance(&org.org_id, &policy).await?.available(cx.req.now) > 0)
 }

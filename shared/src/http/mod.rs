@@ -16,8 +16,7 @@ use tracing::Instrument;
 pub use request::ApiRequest;
 pub use routes::{Op, Params, Route, ROUTES};
 
-use crate::command::retry::{self, Policy};
-use crate::command::{Decision, RACED};
+use crate::command::{self, Decision, RACED};
 use crate::domain::auth::Principal;
 use crate::domain::DomainError;
 use crate::store::idempotency::IdempotencyRecord;
@@ -117,17 +116,18 @@ impl<'a> Ctx<'a> {
         self.idempotency.as_ref().map(|k| (k.key.as_str(), k.fingerprint.as_str()))
     }
 
-    /// Runs a command: `decide` loads what it needs and decides; its changes are applied in one
-    /// transaction with this command's idempotency answer (when it sent a key). A lost race runs
-    /// `decide` again under the retry policy ([`retry::run`]), and a race lost every time is a
-    /// conflict in words ([`RACED`]); a twin that committed under the same key first answers
-    /// with that twin's reply. A decision without changes answers at once and stores nothing.
+    /// Runs a command through the executor ([`command::execute_with`]): `decide` loads what it
+    /// needs and decides; its changes are applied in one transaction with this command's
+    /// idempotency answer (when it sent a key). A lost race runs `decide` again under the retry
+    /// policy, and a race lost every time is a conflict in words ([`RACED`]); a twin that
+    /// committed under the same key first answers with that twin's reply. A decision without
+    /// changes answers at once and stores nothing.
     pub async fn execute<F, Fut>(&self, decide: F) -> Result<Reply, Error>
     where
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<Decision<Reply>, Error>>,
     {
-        retry::run(&Policy::DEFAULT, || async { self.attempt(decide().await).await }).await.map_err(|e| match e {
+        command::execute_with(decide, |decided| self.attempt_answered(decided)).await.map_err(|e| match e {
             Error::Race(Race::Changed(_)) => DomainError::Conflict(RACED.into()).into(),
             other => other,
         })
@@ -155,14 +155,6 @@ impl<'a> Ctx<'a> {
         let stored = Reply { body: json!({ BY_REFERENCE: reference }), ..reply.clone() };
         let answered = self.attempt_answered(Decision::unchanged(stored)).await?;
         Ok(if answered.replayed { answered } else { reply })
-    }
-
-    async fn attempt(&self, decided: Result<Decision<Reply>, Error>) -> Result<Reply, Error> {
-        let decided = decided?;
-        if decided.changes.is_empty() {
-            return Ok(decided.outcome);
-        }
-        self.attempt_answered(decided).await
     }
 
     /// Applies `decided` with this command's idempotency answer (when it has a key).

@@ -10,12 +10,12 @@ use chrono::{DateTime, Utc};
 
 use super::{LeftOut, RowChunks};
 use crate::command::retry::{self, Policy as Retry};
-use crate::command::{Decision, RACED};
+use crate::command::{self, Decision, RACED};
 use crate::domain::auth::Principal;
 use crate::domain::change::Change;
 use crate::domain::decide::imports::{self as decide, Issued, RowSeat, Seat};
 use crate::domain::decide::users as decide_users;
-use crate::domain::import::{Cell, ImportRecord, ImportStatus, Mode, Reviewer, Row, RowOutcome, Summary};
+use crate::domain::import::{Batch, Cell, ImportStatus, Mode, Reviewer, Row, RowOutcome, Summary};
 use crate::domain::notice::SAMPLE;
 use crate::domain::org::Org;
 use crate::domain::policy::Policy;
@@ -39,10 +39,10 @@ const PROGRESS_EVERY: usize = 8 * WRITES_IN_FLIGHT;
 pub async fn commit(
     store: &Store,
     org: &Org,
-    record: ImportRecord,
+    record: Batch,
     by: &Principal,
     now: DateTime<Utc>,
-) -> Result<ImportRecord, Error> {
+) -> Result<Batch, Error> {
     let (given, at) = (std::sync::Mutex::new(Some(record.clone())), &record);
     let given = &given;
     raced(
@@ -71,10 +71,10 @@ pub async fn commit(
 pub async fn begin(
     store: &Store,
     org: &Org,
-    record: ImportRecord,
+    record: Batch,
     review: Review,
     now: DateTime<Utc>,
-) -> Result<ImportRecord, Error> {
+) -> Result<Batch, Error> {
     let (given, at) = (std::sync::Mutex::new(Some(record.clone())), &record);
     let given = &given;
     raced(
@@ -93,11 +93,7 @@ pub async fn begin(
 
 /// The record a commit's attempt starts from: the one it was given, the first time; as it is
 /// stored now after that.
-async fn current(
-    store: &Store,
-    given: &std::sync::Mutex<Option<ImportRecord>>,
-    at: &ImportRecord,
-) -> Result<ImportRecord, Error> {
+async fn current(store: &Store, given: &std::sync::Mutex<Option<Batch>>, at: &Batch) -> Result<Batch, Error> {
     let first = given.lock().map_err(|_| StoreError::Other("a commit's record was poisoned".into()))?.take();
     match first {
         Some(record) => Ok(record),
@@ -114,7 +110,7 @@ fn raced<T>(outcome: Result<T, Error>) -> Result<T, Error> {
 }
 
 /// The record as it is stored now.
-pub(crate) async fn reload(store: &Store, record: &ImportRecord) -> Result<ImportRecord, Error> {
+pub(crate) async fn reload(store: &Store, record: &Batch) -> Result<Batch, Error> {
     Ok(store
         .import(&record.org_id, &record.import_id)
         .await?
@@ -123,7 +119,7 @@ pub(crate) async fn reload(store: &Store, record: &ImportRecord) -> Result<Impor
 
 /// Applies a decision on the record; when another attempt moved the record first (a lost
 /// race), the record as that attempt left it is the answer.
-pub(crate) async fn apply_or_reload(store: &Store, decided: Decision<ImportRecord>) -> Result<ImportRecord, Error> {
+pub(crate) async fn apply_or_reload(store: &Store, decided: Decision<Batch>) -> Result<Batch, Error> {
     match store.apply(&decided.changes, None).await {
         Ok(()) => Ok(decided.outcome),
         Err(Error::Race(_)) => reload(store, &decided.outcome).await,
@@ -150,10 +146,10 @@ pub enum Review {
 async fn reserve(
     store: &Store,
     org: &Org,
-    record: &ImportRecord,
+    record: &Batch,
     review: Review,
     now: DateTime<Utc>,
-) -> Result<Option<ImportRecord>, Error> {
+) -> Result<Option<Batch>, Error> {
     decide::confirmable(record, now)?;
     let policy = store.policy(org).await?;
     let balance = store.balance(&org.org_id, &policy).await?;
@@ -202,13 +198,8 @@ async fn reserve(
 /// Every stored chunk of rows reviewed again as things are now, a chunk at a time; a chunk
 /// whose outcomes changed is stored again (while the review awaits its confirm: a `Race` when
 /// another attempt started the commit meanwhile). The reviewer that has seen every row.
-async fn review_again(
-    store: &Store,
-    org_id: &str,
-    record: &ImportRecord,
-    now: DateTime<Utc>,
-) -> Result<Reviewer, Error> {
-    let mut reviewer = Reviewer::new(now).creating(record.create_missing);
+async fn review_again(store: &Store, org_id: &str, record: &Batch, now: DateTime<Utc>) -> Result<Reviewer, Error> {
+    let mut reviewer = Reviewer::creating(record.create_missing, now);
     let (mut chunks, rows_at) = (RowChunks::new(record), Rows::of(record));
     while let Some((index, rows)) = chunks.next(store).await? {
         let cells: Vec<Cell> = rows.iter().map(|r| (r.line, r.email.clone())).collect();
@@ -222,7 +213,7 @@ async fn review_again(
 
 /// The chunks a commit read that still expire — its reserve was cut off before it kept them
 /// all — are kept now, and the release list with them.
-async fn keep_expiring(store: &Store, record: &ImportRecord, expiring: &[usize]) -> Result<(), Error> {
+async fn keep_expiring(store: &Store, record: &Batch, expiring: &[usize]) -> Result<(), Error> {
     if expiring.is_empty() || Rows::of(record).expire_for_good() {
         return Ok(());
     }
@@ -247,13 +238,7 @@ async fn count_leaving(store: &Store, org_id: &str, reviewer: &Reviewer) -> Resu
 /// Writes the licences of the `renew` rows (one conditional write each), releases the users a
 /// sync leaves out, returns the unused seats and marks the record committed, with the command's
 /// one audit entry in the same transaction.
-async fn finish(
-    store: &Store,
-    org: &Org,
-    record: ImportRecord,
-    by: &Principal,
-    now: DateTime<Utc>,
-) -> Result<ImportRecord, Error> {
+async fn finish(store: &Store, org: &Org, record: Batch, by: &Principal, now: DateTime<Utc>) -> Result<Batch, Error> {
     let policy = store.policy(org).await?;
     let issuing = Issuing { store, org, record: &record, policy: &policy, now };
     let (tally, reviewer) = issuing.rows().await?;
@@ -312,7 +297,7 @@ impl Tally {
 struct Issuing<'a> {
     store: &'a Store,
     org: &'a Org,
-    record: &'a ImportRecord,
+    record: &'a Batch,
     policy: &'a Policy,
     now: DateTime<Utc>,
 }
@@ -399,23 +384,29 @@ impl Issuing<'_> {
     async fn one(&self, email: &str, user: Option<User>, seat: RowSeat) -> Result<Seat, Error> {
         let read = std::sync::Mutex::new(Some(user));
         let (read, seat) = (&read, &seat);
-        let written = retry::run(&Retry::DEFAULT, || async move {
-            let first = read.lock().map_err(|_| StoreError::Other("a row's user was poisoned".into()))?.take();
-            let user = match first {
-                Some(user) => user,
-                None => self.store.user(&self.org.org_id, email).await?,
-            };
-            let created = user.is_none() && self.record.create_missing;
-            let subject = if created { Some(User::new(&self.org.org_id, email, self.now)) } else { user };
-            let decided = decide::licence(subject.as_ref(), seat, self.policy, self.now);
-            let change = match decided.changes.as_slice() {
-                [] => return Ok(decided.outcome),
-                [Change::User { user, .. }] => Change::User { user: user.clone(), created },
-                [other] => other.clone(),
-                _ => return Err(StoreError::Other("a row's licence must be one write".into()).into()),
-            };
-            self.store.apply_alone(&change).await.map(|()| decided.outcome)
-        })
+        // Through the executor, with the one write sent on its own (not as a transaction).
+        let written = command::execute_with(
+            || async move {
+                let first = read.lock().map_err(|_| StoreError::Other("a row's user was poisoned".into()))?.take();
+                let user = match first {
+                    Some(user) => user,
+                    None => self.store.user(&self.org.org_id, email).await?,
+                };
+                let created = user.is_none() && self.record.create_missing;
+                let subject = if created { Some(User::new(&self.org.org_id, email, self.now)) } else { user };
+                let Decision { mut changes, outcome } = decide::licence(subject.as_ref(), seat, self.policy, self.now);
+                if let [Change::User { created: new, .. }] = changes.as_mut_slice() {
+                    *new = created;
+                }
+                Ok(Decision::new(changes, outcome))
+            },
+            |decided: Decision<Seat>| async move {
+                match decided.changes.as_slice() {
+                    [change] => self.store.apply_alone(change).await.map(|()| decided.outcome),
+                    _ => Err(StoreError::Other("a row's licence must be one write".into()).into()),
+                }
+            },
+        )
         .await;
         match written {
             // The commit around it is not run again for this: it fails, to resume later.
@@ -465,14 +456,13 @@ async fn release_leaving(
 /// or gone, is left so).
 async fn release_one(store: &Store, org: &Org, email: &str, by: &Principal, now: DateTime<Utc>) -> Result<bool, Error> {
     raced(
-        retry::run(&Retry::DEFAULT, || async move {
-            let Some(u) = store.user(&org.org_id, email).await? else { return Ok(false) };
+        command::execute(store, || async move {
+            let Some(u) = store.user(&org.org_id, email).await? else { return Ok(Decision::unchanged(false)) };
             if u.released_at.is_some() {
-                return Ok(false);
+                return Ok(Decision::unchanged(false));
             }
             let (live, reuse) = store.release_state(org, &u, now).await?;
-            let decided = decide_users::release(org, &u, &live, &reuse, by, now);
-            store.apply(&decided.changes, None).await.map(|()| true)
+            Ok(decide_users::release(org, &u, &live, &reuse, by, now).map(|_| true))
         })
         .await,
     )

@@ -13,14 +13,14 @@ use chrono::{DateTime, Utc};
 
 use super::commit::{begin, commit, Review};
 use crate::domain::auth::{Principal, Role};
-use crate::domain::import::{ImportRecord, ImportStatus};
+use crate::domain::import::{Batch, ImportStatus};
 use crate::domain::DomainError;
 use crate::store::{Error, Store};
 use crate::App;
 
 /// Whether `record`'s commit belongs in the background: it is marked so, or it has more licences
 /// to write than a request writes (`background_rows`, the app's `background_rows`).
-pub fn belongs_in_background(background_rows: u64, record: &ImportRecord) -> bool {
+pub fn belongs_in_background(background_rows: u64, record: &Batch) -> bool {
     record.background || (record.status == ImportStatus::Reviewed && record.summary.renew > background_rows)
 }
 
@@ -30,10 +30,10 @@ pub fn belongs_in_background(background_rows: u64, record: &ImportRecord) -> boo
 pub async fn start(
     store: &Store,
     org: &crate::domain::org::Org,
-    mut record: ImportRecord,
+    mut record: Batch,
     review: Review,
     now: DateTime<Utc>,
-) -> Result<ImportRecord, Error> {
+) -> Result<Batch, Error> {
     match record.status {
         ImportStatus::Reviewed => record.background = true,
         ImportStatus::Committing if record.background => {
@@ -47,12 +47,7 @@ pub async fn start(
 
 /// Finishes the background commit of import `import_id` of `org_id`, if it is one still going;
 /// the record as it ends (`None` when there is nothing to do).
-pub async fn run(
-    store: &Store,
-    org_id: &str,
-    import_id: &str,
-    now: DateTime<Utc>,
-) -> Result<Option<ImportRecord>, Error> {
+pub async fn run(store: &Store, org_id: &str, import_id: &str, now: DateTime<Utc>) -> Result<Option<Batch>, Error> {
     let Some(record) = store.import(org_id, import_id).await? else { return Ok(None) };
     if !record.background || record.status != ImportStatus::Committing {
         return Ok(None);
@@ -65,7 +60,7 @@ pub async fn run(
 /// A background commit a stream record carries: the record of an import that went `committing`
 /// in the background and the instant of the change — or, for an import record that cannot be
 /// read, why (it is a failure of its own, never skipped silently).
-pub type StreamJob = Result<(ImportRecord, DateTime<Utc>), String>;
+pub type StreamJob = Result<(Batch, DateTime<Utc>), String>;
 
 /// The background commits a stream batch carries, each with its record's sequence number.
 pub fn jobs(event: &Event) -> Vec<(String, StreamJob)> {
@@ -81,7 +76,7 @@ pub fn jobs(event: &Event) -> Vec<(String, StreamJob)> {
         })
         .filter_map(|r| {
             let sequence = r.change.sequence_number.clone().unwrap_or_default();
-            let job = match serde_dynamo::from_item::<_, ImportRecord>(r.change.new_image.clone()) {
+            let job = match serde_dynamo::from_item::<_, Batch>(r.change.new_image.clone()) {
                 Ok(record) if record.background && record.status == ImportStatus::Committing => {
                     Ok((record, r.change.approximate_creation_date_time))
                 }

@@ -17,11 +17,10 @@ use super::commit::{commit, Review};
 use crate::domain::allocation::{self, Balance};
 use crate::domain::auth::Principal;
 use crate::domain::decide::imports as decide;
-use crate::domain::import::{self, ImportRecord, ImportStatus, Mode, RowOutcome, Source};
+use crate::domain::import::{self, Batch, ImportStatus, Mode, RowOutcome, Source};
 use crate::domain::org::Org;
 use crate::domain::user::User;
 use crate::domain::DomainError;
-use crate::files::Header;
 use crate::store::imports::Rows;
 use crate::store::{Error, Store};
 
@@ -54,7 +53,7 @@ fn hashed_id(parts: &[&str]) -> String {
 
 /// The job a caller's `Idempotency-Key` names in an org, if there is one: under its id, or
 /// under the id of a job started before ids named their org (both read in one request).
-pub async fn keyed_job(store: &Store, org_id: &str, sub: &str, key: &str) -> Result<Option<ImportRecord>, Error> {
+pub async fn keyed_job(store: &Store, org_id: &str, sub: &str, key: &str) -> Result<Option<Batch>, Error> {
     let ids = [job_id(sub, org_id, key), legacy_job_id(sub, key)];
     let found = store.imports(org_id, &ids).await?;
     let job = ids.iter().find_map(|id| found.iter().find(|r| r.import_id == *id && r.source == Source::Allocation));
@@ -64,7 +63,7 @@ pub async fn keyed_job(store: &Store, org_id: &str, sub: &str, key: &str) -> Res
 /// A job answers only the request that started it (`fingerprint`: method, path and body):
 /// another request under its key is an `idempotency_mismatch`, however long ago the key's own
 /// record expired. A job recorded before jobs kept their request's fingerprint is taken as it is.
-pub fn bound_to(job: &ImportRecord, fingerprint: Option<&str>) -> Result<(), DomainError> {
+pub fn bound_to(job: &Batch, fingerprint: Option<&str>) -> Result<(), DomainError> {
     match (job.fingerprint.as_deref(), fingerprint) {
         (Some(started_by), Some(asking)) if started_by != asking => Err(DomainError::IdempotencyMismatch),
         _ => Ok(()),
@@ -73,7 +72,7 @@ pub fn bound_to(job: &ImportRecord, fingerprint: Option<&str>) -> Result<(), Dom
 
 /// What a large allocation answers: the record (its id, status and count) and a row per e-mail.
 pub struct JobOutcome {
-    pub record: ImportRecord,
+    pub record: Batch,
     pub results: Vec<serde_json::Value>,
 }
 
@@ -122,14 +121,14 @@ pub async fn allocate(store: &Store, background_rows: u64, job: Job<'_>) -> Resu
 }
 
 /// A job's answer rows: a row per e-mail, in the order given (a repeated e-mail once).
-pub async fn results(store: &Store, done: &ImportRecord) -> Result<Vec<serde_json::Value>, Error> {
+pub async fn results(store: &Store, done: &Batch) -> Result<Vec<serde_json::Value>, Error> {
     let rows = store.import_rows(&Rows::of(done)).await?;
     Ok(rows.iter().filter_map(result).collect())
 }
 
 /// Checks the balance (all or nothing: refused before anything is written) and records the job
 /// with its rows (`reviewed`). Nothing else is written: no user is created before the commit.
-async fn start(store: &Store, job: Job<'_>) -> Result<ImportRecord, Error> {
+async fn start(store: &Store, job: Job<'_>) -> Result<Batch, Error> {
     let Job { org, allocation_id, fingerprint, emails, users, create_missing, needed, balance, by, now } = job;
     allocation::reserve(balance, needed, now)?;
     let mut record = decide::new_record(allocation_id, &org.org_id, Source::Allocation, Mode::Renew, by.actor(), now);
@@ -141,9 +140,7 @@ async fn start(store: &Store, job: Job<'_>) -> Result<ImportRecord, Error> {
         store.put_row_chunk(&Rows::of(&record), 0, &[]).await?;
     }
     let cells = emails.iter().enumerate().map(|(i, e)| (i as u64 + 1, e.clone())).collect();
-    let rows = emails.len() as u64;
-    let header = Header { delimiter: b',', columns: vec!["email".into()], email_column: "email".into(), rows };
-    super::review_cells(store, org, header, cells, users, &mut record, now).await?;
+    super::review_cells(store, org, cells, users, &mut record, now).await?;
     super::record_reviewed(store, decide::recorded(record)).await
 }
 

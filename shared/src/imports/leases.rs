@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::commit::commit;
 use crate::domain::auth::{Principal, Role};
-use crate::domain::import::{ImportRecord, ImportStatus};
+use crate::domain::import::{Batch, ImportStatus};
 use crate::domain::DomainError;
 use crate::store::{Error, StoreError};
 use crate::sweeps::{Failed, Reported};
@@ -81,7 +81,7 @@ async fn plans(app: &App, now: DateTime<Utc>, report: &mut LeaseReport) -> Resul
 async fn commits(app: &App, now: DateTime<Utc>, report: &mut LeaseReport) -> Result<(), Error> {
     loop {
         let lapsed = app.store.lapsed_commits(now, PAGE + report.failed.len() as i32).await?;
-        let fresh: Vec<ImportRecord> = lapsed
+        let fresh: Vec<Batch> = lapsed
             .into_iter()
             .filter(|r| {
                 !report.failed.iter().any(|f| f.org_id == r.org_id && f.import_id.as_deref() == Some(&r.import_id))
@@ -101,7 +101,7 @@ async fn commits(app: &App, now: DateTime<Utc>, report: &mut LeaseReport) -> Res
 }
 
 /// Finishes one commit left `committing`, as the job that started it would have.
-async fn finish(app: &App, record: ImportRecord, now: DateTime<Utc>) -> Result<(), Error> {
+async fn finish(app: &App, record: Batch, now: DateTime<Utc>) -> Result<(), Error> {
     let store = &app.store;
     let org = store.org(&record.org_id).await?.ok_or_else(|| DomainError::not_found("org", &record.org_id))?;
     tracing::warn!(org_id = %record.org_id, import_id = %record.import_id, lease_until = ?record.lease_until, "a commit's lease passed; the sweep finishes it");

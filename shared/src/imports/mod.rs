@@ -29,7 +29,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::command::Decision;
-use crate::domain::import::{self, Cell, ImportRecord, ImportStatus, Reviewer, Row};
+use crate::domain::import::{self, Batch, Cell, ImportStatus, Reviewer, Row};
 use crate::domain::org::Org;
 use crate::domain::user::User;
 use crate::domain::DomainError;
@@ -56,7 +56,7 @@ pub(crate) async fn review_file<R: std::io::Read + Send + 'static>(
     org: &Org,
     input: R,
     reading: Reading,
-    record: &mut ImportRecord,
+    record: &mut Batch,
     now: DateTime<Utc>,
 ) -> Result<Vec<Row>, Error> {
     let (tx, rx) = mpsc::channel::<Vec<Cell>>(CHUNKS_IN_FLIGHT);
@@ -65,19 +65,20 @@ pub(crate) async fn review_file<R: std::io::Read + Send + 'static>(
         files::read_any_chunks(input, media_type.as_deref(), email_column.as_deref(), max_bytes, max_rows, &mut |c| {
             tx.blocking_send(c).map_err(|_| DomainError::Conflict("the review stopped".into()))
         })
+        .map(Some)
     });
     review_chunks(store, org, rx, reader, None, record, now).await
 }
 
 /// Reviews cells already in memory (an allocation's e-mails) as [`review_file`] reviews a file,
 /// against `known`: the users they name, as the caller read them an instant ago (not read again).
+/// A list of e-mails has no columns: the record names none.
 pub(crate) async fn review_cells(
     store: &Store,
     org: &Org,
-    header: Header,
     cells: Vec<Cell>,
     known: &HashMap<String, User>,
-    record: &mut ImportRecord,
+    record: &mut Batch,
     now: DateTime<Utc>,
 ) -> Result<Vec<Row>, Error> {
     let (tx, rx) = mpsc::channel::<Vec<Cell>>(CHUNKS_IN_FLIGHT);
@@ -87,7 +88,7 @@ pub(crate) async fn review_cells(
                 break;
             }
         }
-        Ok(header)
+        Ok(None)
     });
     review_chunks(store, org, rx, producer, Some(known), record, now).await
 }
@@ -104,12 +105,12 @@ async fn review_chunks(
     store: &Store,
     org: &Org,
     mut chunks: mpsc::Receiver<Vec<Cell>>,
-    reader: JoinHandle<Result<Header, DomainError>>,
+    reader: JoinHandle<Result<Option<Header>, DomainError>>,
     known: Option<&HashMap<String, User>>,
-    record: &mut ImportRecord,
+    record: &mut Batch,
     now: DateTime<Utc>,
 ) -> Result<Vec<Row>, Error> {
-    let mut reviewer = Reviewer::new(now).creating(record.create_missing);
+    let mut reviewer = Reviewer::creating(record.create_missing, now);
     let kept = Rows::of(record);
     let (mut stored, mut head, mut failure) = (0, Vec::new(), None);
     while let Some(cells) = chunks.recv().await {
@@ -153,8 +154,10 @@ async fn review_chunks(
     };
     let policy = store.policy(org).await?;
     let available = store.balance(&org.org_id, &policy).await?.available(now);
-    record.email_column = Some(header.email_column);
-    record.columns = header.columns;
+    if let Some(header) = header {
+        record.email_column = Some(header.email_column);
+        record.columns = header.columns;
+    }
     record.summary = reviewer.summary(available, release as u64);
     Ok(head)
 }
@@ -164,7 +167,7 @@ async fn review_chunks(
 /// the answer. When the write fails, the rows this review stored are removed — unless the
 /// record's id is shared with twins (an `Idempotency-Key`'s job), whose rows they are too (a
 /// retry writes them again; unconfirmed, they expire).
-pub(crate) async fn record_reviewed(store: &Store, decided: Decision<ImportRecord>) -> Result<ImportRecord, Error> {
+pub(crate) async fn record_reviewed(store: &Store, decided: Decision<Batch>) -> Result<Batch, Error> {
     match store.apply(&decided.changes, None).await {
         Ok(()) => Ok(decided.outcome),
         Err(Error::Race(_)) => commit::reload(store, &decided.outcome).await,
@@ -180,7 +183,7 @@ pub(crate) async fn record_reviewed(store: &Store, decided: Decision<ImportRecor
 /// Removes the rows (and release list) a review stored for a record that was never written: its
 /// write failed, or a twin's answer was given instead. A removal that fails is logged at ERROR
 /// (the rows still expire with the review).
-pub(crate) async fn forget_review(store: &Store, record: &ImportRecord) {
+pub(crate) async fn forget_review(store: &Store, record: &Batch) {
     let rows = Rows::of(record);
     let file = (record.summary.rows as usize).div_ceil(ROWS_PER_CHUNK).max(1);
     let release = (record.summary.release as usize).div_ceil(ROWS_PER_CHUNK);
@@ -264,7 +267,7 @@ impl LeftOut {
 /// allocation's e-mails), and `rows_done`, how many of them are settled — every row that needs no
 /// licence, and the `renew` rows whose licence is written (read from one small progress item
 /// while it commits, never from the rows).
-pub async fn view(store: &Store, record: &ImportRecord) -> Result<serde_json::Value, Error> {
+pub async fn view(store: &Store, record: &Batch) -> Result<serde_json::Value, Error> {
     let total = record.summary.rows;
     let to_license = record.summary.renew.min(total);
     let done = match record.status {
@@ -290,7 +293,7 @@ pub(crate) struct RowChunks {
 }
 
 impl RowChunks {
-    pub(crate) fn new(record: &ImportRecord) -> Self {
+    pub(crate) fn new(record: &Batch) -> Self {
         RowChunks { rows: Rows::of(record), next: 0, more: true, expiring: Vec::new() }
     }
 

@@ -6,7 +6,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 
 use crate::app::ImportsBucket;
-use crate::domain::import::ImportRecord;
+use crate::domain::import::Batch;
 use crate::store::{Error, Store, StoreError};
 
 /// The size of each part but the last (S3's least is 5 MiB).
@@ -104,7 +104,7 @@ pub async fn write_result(
     bucket_cfg: &ImportsBucket,
     bucket: &str,
     result_key: &str,
-    record: &ImportRecord,
+    record: &Batch,
 ) -> Result<(), Error> {
     let head = serde_json::to_vec(&super::view(store, record).await?).map_err(|e| StoreError::Other(e.to_string()))?;
     let Some((b'}', fields)) = head.split_last() else {

@@ -15,7 +15,7 @@ use super::{review_file, Reading};
 use crate::app::ImportsBucket;
 use crate::domain::auth::{Principal, Role};
 use crate::domain::decide::imports as decide;
-use crate::domain::import::{self, ImportRecord, ImportStatus, Mode, S3Object, Source};
+use crate::domain::import::{self, Batch, ImportStatus, Mode, S3Object, Source};
 use crate::domain::org::{Org, OrgKind};
 use crate::domain::DomainError;
 use crate::store::{Error, Store, StoreError};
@@ -52,7 +52,7 @@ fn s3_import_id(bucket: &str, key: &str, version: &str) -> String {
 /// Handles an S3 `ObjectCreated` event: each partner file is reviewed and committed in one go,
 /// its result written to `results/{org_id}/{name}.json`. A file that is refused is recorded as
 /// failed (and its result says why); a store failure is returned so the invocation is retried.
-pub async fn handle_s3_event(app: &App, event: S3Event) -> Result<Vec<ImportRecord>, Error> {
+pub async fn handle_s3_event(app: &App, event: S3Event) -> Result<Vec<Batch>, Error> {
     let bucket_cfg = app.imports.as_ref().ok_or_else(|| StoreError::Other("BUCKET_NAME is not set".into()))?;
     let mut done = Vec::new();
     for r in event.records {
@@ -87,7 +87,7 @@ async fn import_object(
     org_id: &str,
     version: &str,
     now: DateTime<Utc>,
-) -> Result<ImportRecord, Error> {
+) -> Result<Batch, Error> {
     let store = &app.store;
     let import_id = s3_import_id(&object.bucket, &object.key, version);
     let by = Principal::new("s3", &format!("s3://{}/{}", object.bucket, object.key), org_id, Role::Platform);
@@ -155,10 +155,10 @@ async fn record_delivery(
     store: &Store,
     bucket_cfg: &ImportsBucket,
     org: &Org,
-    mut record: ImportRecord,
+    mut record: Batch,
     object: S3Object,
     now: DateTime<Utc>,
-) -> Result<ImportRecord, Error> {
+) -> Result<Batch, Error> {
     record.s3 = Some(object.clone());
     let read = match review_object(store, org, bucket_cfg, &object, &mut record, now).await {
         Ok(()) => Ok(()),
@@ -176,7 +176,7 @@ async fn record_delivery(
 
 /// All or nothing: a reviewed file that cannot be committed (too few licences) is refused whole
 /// — unless another delivery moved its record meanwhile.
-async fn refuse(store: &Store, record: &ImportRecord, refusal: &DomainError) -> Result<ImportRecord, Error> {
+async fn refuse(store: &Store, record: &Batch, refusal: &DomainError) -> Result<Batch, Error> {
     let current = reload(store, record).await?;
     if current.status != ImportStatus::Reviewed {
         return Ok(current);
@@ -232,7 +232,7 @@ async fn review_object(
     org: &Org,
     bucket_cfg: &ImportsBucket,
     object: &S3Object,
-    record: &mut ImportRecord,
+    record: &mut Batch,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
     let got = bucket_cfg

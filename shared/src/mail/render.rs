@@ -287,6 +287,25 @@ mod tests {
         assert!(!r.text.contains("&amp;"));
     }
 
+    /// A reminder of blocked automatic renewals alone: who, and how many licences are missing,
+    /// never "0 licences expire".
+    #[test]
+    fn a_reminder_of_blocked_renewals_says_how_many_licences_are_missing() {
+        let blocked = notice(
+            NoticeKind::ExpiryReminder,
+            json!({"expiry_date": "2027-01-15", "count": 0, "users": [], "users_truncated": false,
+                   "ends_at": "2027-01-15T09:00:00Z", "lots": [], "unissued_lapsing": 0,
+                   "renewal_blocked": {"count": 2, "missing": 2, "users": ["a@c.example", "b@c.example"], "users_truncated": false}}),
+        );
+        let r = render(&blocked, "Globex", &policy(json!({})), "").unwrap();
+        assert_eq!(r.subject, "Automatic renewal of 2 learners of Globex is blocked on 15 January 2027");
+        assert!(r.text.contains("2 licences short") && r.text.contains("b@c.example"), "{}", r.text);
+        assert!(!r.text.contains("0 licences"), "{}", r.text);
+        let nl = render(&blocked, "Globex", &policy(json!({"locale": "nl"})), "").unwrap();
+        assert_eq!(nl.subject, "Automatische verlenging van 2 deelnemers van Globex geblokkeerd op 15 januari 2027");
+        assert!(nl.text.contains("2 licenties tekort") && nl.html.contains("a@c.example"), "{}", nl.text);
+    }
+
     #[test]
     fn a_dutch_org_reads_dutch_in_its_own_time_zone() {
         let p = policy(json!({"locale": "nl", "time_zone": "Europe/Amsterdam"}));

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::keys::{self, PK, SK};
 use super::{from_item, put_if, to_item, Error, Item, PageRequest, QuerySpec, Race, SortKey, Store, StoreError};
-use crate::domain::import::{ImportRecord, ImportStatus, Row, Source};
+use crate::domain::import::{Batch, ImportStatus, Row, Source};
 use crate::domain::user::User;
 use crate::domain::DomainError;
 
@@ -133,7 +133,7 @@ pub struct Rows {
 
 impl Rows {
     /// The rows of `record`, as its layout, status and owner say.
-    pub fn of(record: &ImportRecord) -> Rows {
+    pub fn of(record: &Batch) -> Rows {
         let partition = if record.rows_in_org {
             keys::import_rows(&record.org_id, &record.import_id)
         } else {
@@ -191,19 +191,19 @@ pub struct ChunkPage {
 }
 
 impl Store {
-    pub async fn import(&self, org_id: &str, import_id: &str) -> Result<Option<ImportRecord>, StoreError> {
+    pub async fn import(&self, org_id: &str, import_id: &str) -> Result<Option<Batch>, StoreError> {
         self.get(keys::org(org_id), &keys::import_sk(import_id)).await
     }
 
     /// The import records of an org among `import_ids` that exist (one request for a few).
-    pub async fn imports(&self, org_id: &str, import_ids: &[String]) -> Result<Vec<ImportRecord>, StoreError> {
+    pub async fn imports(&self, org_id: &str, import_ids: &[String]) -> Result<Vec<Batch>, StoreError> {
         let sks: Vec<String> = import_ids.iter().map(|id| keys::import_sk(id)).collect();
         self.get_many(sks.iter().map(|sk| (keys::org(org_id), sk.as_str())).collect()).await
     }
 
     /// Up to `limit` commits whose lease ended by `now` (records `committing`), first-ended
     /// first.
-    pub async fn lapsed_commits(&self, now: DateTime<Utc>, limit: i32) -> Result<Vec<ImportRecord>, Error> {
+    pub async fn lapsed_commits(&self, now: DateTime<Utc>, limit: i32) -> Result<Vec<Batch>, Error> {
         // `$` sorts just after the `#` that follows the instant: every lease ended by `now`.
         let until = format!("{}$", keys::sort_time(now));
         let spec = QuerySpec::index(keys::GSI2, keys::LEASES.into(), SortKey::AtMost(until));
@@ -211,11 +211,7 @@ impl Store {
     }
 
     /// Writes an import record: a new one (`expected: None`) or over the status it was read in.
-    pub fn put_import(
-        &self,
-        record: &ImportRecord,
-        expected: Option<ImportStatus>,
-    ) -> Result<TransactWriteItem, StoreError> {
+    pub fn put_import(&self, record: &Batch, expected: Option<ImportStatus>) -> Result<TransactWriteItem, StoreError> {
         let mut item =
             to_item("import", record, &[(PK, keys::org(&record.org_id)), (SK, keys::import_sk(&record.import_id))])?;
         if let (ImportStatus::Committing, Some(until)) = (record.status, record.lease_until) {

@@ -17,13 +17,15 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use super::{raced, recipients, Failed, Reported};
-use crate::command::new_id;
-use crate::command::retry::{self, Policy};
+use crate::command::retry::Policy;
+use crate::command::{self, new_id, Decision};
 use crate::domain::decide::expire as decide;
 use crate::domain::enrolment::Enrolment;
-use crate::domain::expiry::{self, Ending, REMINDER_HOURS};
+use crate::domain::expiry::{self, Ending, Renewing, REMINDER_HOURS};
 use crate::domain::notice::Notice;
 use crate::domain::org::Org;
+use crate::domain::policy::Renewal;
+use crate::domain::renewal::{self, RenewalCase};
 use crate::domain::seats::Reuse;
 use crate::domain::user::User;
 use crate::store::{Error, Store, StoreError};
@@ -118,10 +120,15 @@ async fn sweep_org(
     step: &mut &'static str,
 ) -> Result<(), Error> {
     let org = store.org(org_id).await?;
-    if let Some(org) = &org {
-        *step = "notices";
-        report.notices_sent += send_notices(store, org, &work.due, now).await?;
-    }
+    *step = "notices";
+    let renewing = match &org {
+        Some(org) => {
+            let renewing = renewing(store, org, &work.due, now).await?;
+            report.notices_sent += send_notices(store, org, &work.due, &renewing, now).await?;
+            renewing
+        }
+        None => Renewing::default(),
+    };
 
     *step = "lots";
     for item in &work.due {
@@ -133,7 +140,10 @@ async fn sweep_org(
     }
 
     *step = "licences";
-    let users = decide::ended_licences(&work.due, now);
+    // A licence that will be renewed at its end (or whose blocked renewal has come) is the
+    // renewal sweep's: never stored as expired here, whichever sweep runs first.
+    let expiring: Vec<Ending> = work.due.iter().filter(|item| !renewing.takes(item, now)).cloned().collect();
+    let users = decide::ended_licences(&expiring, now);
     let Some(org) = org else {
         if !users.is_empty() || !work.enrolments.is_empty() {
             tracing::warn!(org_id, "licences or enrolments due in an org that is not there");
@@ -160,10 +170,49 @@ async fn sweep_org(
     Ok(())
 }
 
-/// Sends the org's `expiry_reminder` and `expired` notices that `due` calls for, each at most
-/// once per date; how many were sent now.
-async fn send_notices(store: &Store, org: &Org, due: &[Ending], now: DateTime<Utc>) -> Result<usize, Error> {
-    let plans = expiry::notices(due, now);
+/// Under `renewal = automatic`: the due users whose licence ends at their renewal date and who
+/// would be renewed then (renewable, a live enrolment at that instant), split by what the balance
+/// pays ([`Renewing`]). Nothing is read for an org without such users.
+async fn renewing(store: &Store, org: &Org, due: &[Ending], now: DateTime<Utc>) -> Result<Renewing, Error> {
+    let candidates: Vec<&User> = due
+        .iter()
+        .filter_map(|item| match item {
+            Ending::User(u) if expiry::ends_at_renewal(u) => Some(u),
+            _ => None,
+        })
+        .collect();
+    if candidates.is_empty() {
+        return Ok(Renewing::default());
+    }
+    let policy = store.policy(org).await?;
+    if policy.renewal != Renewal::Automatic {
+        return Ok(Renewing::default());
+    }
+    let mut renewed = Vec::new();
+    for user in candidates {
+        let enrolments = store.enrolments(&org.org_id, &user.email).await?;
+        let at = user.renewal_at.unwrap_or(now);
+        if renewal::decide(user, &enrolments, at) == RenewalCase::Renew {
+            renewed.push(user);
+        }
+    }
+    if renewed.is_empty() {
+        return Ok(Renewing::default());
+    }
+    let available = store.balance(&org.org_id, &policy).await?.available(now);
+    Ok(Renewing::of(renewed, available))
+}
+
+/// Sends the org's `expiry_reminder` and `expired` notices that `due` calls for (the renewals of
+/// `renewing` on the renewal's path), each at most once per date; how many were sent now.
+async fn send_notices(
+    store: &Store,
+    org: &Org,
+    due: &[Ending],
+    renewing: &Renewing,
+    now: DateTime<Utc>,
+) -> Result<usize, Error> {
+    let plans = expiry::notices_renewing(due, renewing, now);
     if plans.is_empty() {
         return Ok(0);
     }
@@ -213,11 +262,9 @@ async fn expire_users(store: &Store, org: &Org, users: &[&User], now: DateTime<U
 
 /// Expires one user read afresh, if it still should be; `false` when it need not be any more.
 async fn expire_user(store: &Store, org: &Org, email: &str, now: DateTime<Utc>) -> Result<bool, Error> {
-    until_won(email, "licence", || async {
-        let Some(fresh) = store.user(&org.org_id, email).await? else { return Ok(false) };
-        let decided = decide::licences(org, &[&fresh], now);
-        store.apply(&decided.changes, None).await?;
-        Ok(decided.outcome > 0)
+    until_won(store, email, "licence", || async {
+        let Some(fresh) = store.user(&org.org_id, email).await? else { return Ok(Decision::unchanged(false)) };
+        Ok(decide::licences(org, &[&fresh], now).map(|expired| expired > 0))
     })
     .await
 }
@@ -232,26 +279,26 @@ async fn end_enrolments(
     email: &str,
     now: DateTime<Utc>,
 ) -> Result<decide::EnrolmentsEnded, Error> {
-    until_won(email, "enrolments", || async {
-        let Some(user) = store.user(&org.org_id, email).await? else { return Ok(Default::default()) };
+    until_won(store, email, "enrolments", || async {
+        let Some(user) = store.user(&org.org_id, email).await? else {
+            return Ok(Decision::unchanged(Default::default()));
+        };
         let all = store.enrolments(&org.org_id, email).await?;
         let reuse = if decide::counts_off(&user, &all, now) { store.reuse(org, now).await? } else { Reuse::default() };
-        let decided = decide::enrolments(org, &user, &all, &reuse, now);
-        store.apply(&decided.changes, None).await?;
-        Ok(decided.outcome)
+        Ok(decide::enrolments(org, &user, &all, &reuse, now))
     })
     .await
 }
 
-/// Runs `attempt` (load, decide, apply) again while it loses its race, under the retry policy
-/// ([`retry::run`]); a race lost every time makes the `what` write for `email` a failure (still
-/// due).
-async fn until_won<T, F, Fut>(email: &str, what: &str, attempt: F) -> Result<T, Error>
+/// Runs `decide` (load, decide) through the executor ([`command::execute`]): applied, and run
+/// again while it loses its race under the retry policy; a race lost every time makes the
+/// `what` write for `email` a failure (still due).
+async fn until_won<T, F, Fut>(store: &Store, email: &str, what: &str, decide: F) -> Result<T, Error>
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, Error>>,
+    Fut: Future<Output = Result<Decision<T>, Error>>,
 {
-    retry::run(&Policy::DEFAULT, attempt).await.map_err(|e| if raced(&e) { lost_race(email, what) } else { e })
+    command::execute(store, decide).await.map_err(|e| if raced(&e) { lost_race(email, what) } else { e })
 }
 
 /// A user's write lost to concurrent changes every time it was tried.

@@ -17,8 +17,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{raced, recipients, Failed, Reported};
-use crate::command::new_id;
-use crate::command::retry;
+use crate::command::{self, new_id, retry, Decision};
 use crate::domain::decide::renewal::{self as decide, DueRenewal, Outcome, Renewed};
 use crate::domain::notice::{Notice, NoticeKind};
 use crate::domain::org::Org;
@@ -101,9 +100,9 @@ async fn renew_org(
     Ok(())
 }
 
-/// One user's renewal; a lost race means another sweep (or a change) got there first: the user
-/// is read again and decided anew under the retry policy ([`retry::run`]), then it is a failure
-/// (still due). `None` when nothing was due (or the user is gone).
+/// One user's renewal, run by the executor ([`command::execute`]); a lost race means another
+/// sweep (or a change) got there first: the user is read again and decided anew under the retry
+/// policy, then it is a failure (still due). `None` when nothing was due (or the user is gone).
 async fn renew_until_won(
     store: &Store,
     org: &Org,
@@ -114,16 +113,16 @@ async fn renew_until_won(
     let email = user.email.clone();
     // The user as the sweep read it for the first attempt; read afresh for every later one.
     let first = std::sync::Mutex::new(Some(user));
-    let renewed = retry::run(&retry::Policy::DEFAULT, || async {
+    let renewed = command::execute(store, || async {
         let given = first.lock().expect("the user first read").take();
         let current = match given {
             Some(user) => user,
             None => match store.user(&org.org_id, &email).await? {
                 Some(fresh) => fresh,
-                None => return Ok(None),
+                None => return Ok(Decision::unchanged(None)),
             },
         };
-        renew_one(store, org, policy, &current, now).await
+        decide_one(store, org, policy, &current, now).await
     })
     .await;
     renewed.map_err(|e| {
@@ -138,28 +137,25 @@ async fn renew_until_won(
     })
 }
 
-/// One user's renewal: its enrolments and what its due renewal is decided on are read, the
-/// renewal decided and applied. `None` when nothing was due.
-async fn renew_one(
+/// One user's renewal: its enrolments and what its due renewal is decided on are read, and the
+/// renewal decided. `None` when nothing was due.
+async fn decide_one(
     store: &Store,
     org: &Org,
     policy: &Policy,
     user: &User,
     now: DateTime<Utc>,
-) -> Result<Option<Renewed>, Error> {
+) -> Result<Decision<Option<Renewed>>, Error> {
     let enrolments = store.enrolments(&org.org_id, &user.email).await?;
     let due = match renewal::decide(user, &enrolments, now) {
         renewal::RenewalCase::Renew => DueRenewal::Renew(store.balance(&org.org_id, policy).await?),
         renewal::RenewalCase::NotRenewable if user.active => DueRenewal::NotRenewable(store.reuse(org, now).await?),
         renewal::RenewalCase::NotRenewable => DueRenewal::NotRenewable(Reuse::default()),
         renewal::RenewalCase::NoLiveEnrolment => DueRenewal::NoLiveEnrolment,
-        renewal::RenewalCase::Pending | renewal::RenewalCase::NotDue => return Ok(None),
+        renewal::RenewalCase::Pending | renewal::RenewalCase::NotDue => return Ok(Decision::unchanged(None)),
     };
-    let Some(decided) = decide::renew(org, policy, user, &enrolments, due, now, || new_id("lic")) else {
-        return Ok(None);
-    };
-    store.apply(&decided.changes, None).await?;
-    Ok(Some(decided.outcome))
+    let decided = decide::renew(org, policy, user, &enrolments, due, now, || new_id("lic"));
+    Ok(decided.map_or_else(|| Decision::unchanged(None), |d| d.map(Some)))
 }
 
 /// Counts a renewal decided for `email` in the report; a blocked one also under its date.

@@ -14,7 +14,7 @@ use crate::domain::allocation::{self, Balance, Reservation};
 use crate::domain::audit::AuditEntry;
 use crate::domain::auth::Principal;
 use crate::domain::change::{Change, Decision};
-use crate::domain::import::{ImportRecord, ImportStatus, Mode, Row, Source, Summary, REVIEW_KEPT_DAYS};
+use crate::domain::import::{Batch, ImportStatus, Mode, Row, Source, Summary, REVIEW_KEPT_DAYS};
 use crate::domain::org::Org;
 use crate::domain::policy::Policy;
 use crate::domain::seats::{self, CounterChange};
@@ -33,15 +33,8 @@ pub fn lease_from(now: DateTime<Utc>) -> DateTime<Utc> {
 
 /// A new record, `reviewed`, with nothing read into it yet: its rows kept under its org, for
 /// [`REVIEW_KEPT_DAYS`] unless it is confirmed.
-pub fn new_record(
-    import_id: String,
-    org_id: &str,
-    source: Source,
-    mode: Mode,
-    by: &str,
-    now: DateTime<Utc>,
-) -> ImportRecord {
-    ImportRecord {
+pub fn new_record(import_id: String, org_id: &str, source: Source, mode: Mode, by: &str, now: DateTime<Utc>) -> Batch {
+    Batch {
         import_id,
         org_id: org_id.to_string(),
         source,
@@ -70,7 +63,7 @@ pub fn new_record(
 
 /// A review may be confirmed until its rows expire; after that it is refused as too old (its
 /// rows may be gone already, or go at any moment: the table removes expired items late).
-pub fn confirmable(record: &ImportRecord, now: DateTime<Utc>) -> Result<(), DomainError> {
+pub fn confirmable(record: &Batch, now: DateTime<Utc>) -> Result<(), DomainError> {
     let Some(until) = record.review_expires_at.filter(|_| record.review_expired(now)) else { return Ok(()) };
     let (what, again) = match record.source {
         Source::Allocation => {
@@ -85,9 +78,9 @@ pub fn confirmable(record: &ImportRecord, now: DateTime<Utc>) -> Result<(), Doma
     )))
 }
 
-/// A large allocation's rows are read while they are kept ([`ImportRecord::rows_expire_at`]);
+/// A large allocation's rows are read while they are kept ([`Batch::rows_expire_at`]);
 /// after that the answer says so (`review_expired`) rather than a short or empty page.
-pub fn rows_readable(record: &ImportRecord, now: DateTime<Utc>) -> Result<(), DomainError> {
+pub fn rows_readable(record: &Batch, now: DateTime<Utc>) -> Result<(), DomainError> {
     let Some(until) = record.rows_expire_at().filter(|_| record.rows_gone(now)) else { return Ok(()) };
     Err(DomainError::ReviewExpired(format!(
         "the rows of allocation {} are no longer kept: an allocation's rows are kept {REVIEW_KEPT_DAYS} days (until {}); \
@@ -99,7 +92,7 @@ pub fn rows_readable(record: &ImportRecord, now: DateTime<Utc>) -> Result<(), Do
 }
 
 /// The record of a file that is refused: `failed`, saying why.
-pub fn failed(mut record: ImportRecord, refusal: &DomainError) -> ImportRecord {
+pub fn failed(mut record: Batch, refusal: &DomainError) -> Batch {
     record.status = ImportStatus::Failed;
     record.error = Some(refusal.to_string());
     record
@@ -107,12 +100,12 @@ pub fn failed(mut record: ImportRecord, refusal: &DomainError) -> ImportRecord {
 
 /// A new record, on the condition that its id is free (a second delivery of the same object
 /// finds the first one's).
-pub fn recorded(record: ImportRecord) -> Decision<ImportRecord> {
+pub fn recorded(record: Batch) -> Decision<Batch> {
     Decision::new(vec![Change::Import { record: record.clone(), expected: None }], record)
 }
 
 /// A reviewed file through the API: its record (new) and an audit entry.
-pub fn reviewed(record: ImportRecord, org: &Org, principal: &Principal, now: DateTime<Utc>) -> Decision<ImportRecord> {
+pub fn reviewed(record: Batch, org: &Org, principal: &Principal, now: DateTime<Utc>) -> Decision<Batch> {
     let target = format!("import/{}", record.import_id);
     let audit = AuditEntry::new(principal, org, "import.reviewed", &target, json!(record.summary), now);
     let mut decided = recorded(record);
@@ -123,7 +116,7 @@ pub fn reviewed(record: ImportRecord, org: &Org, principal: &Principal, now: Dat
 /// A background commit handed to the job runner again: the record, on the condition that it is
 /// still `committing`, with one more handover (the change the table's stream carries to the
 /// runner). The commit is idempotent, so a runner still at work beside it does no harm.
-pub fn handed_over(mut record: ImportRecord, now: DateTime<Utc>) -> Decision<ImportRecord> {
+pub fn handed_over(mut record: Batch, now: DateTime<Utc>) -> Decision<Batch> {
     record.handovers += 1;
     record.lease_until = Some(lease_from(now));
     Decision::new(vec![Change::Import { record: record.clone(), expected: Some(ImportStatus::Committing) }], record)
@@ -131,7 +124,7 @@ pub fn handed_over(mut record: ImportRecord, now: DateTime<Utc>) -> Decision<Imp
 
 /// All or nothing: a reviewed file that cannot be committed (too few licences) is refused whole,
 /// on the condition that it is still `reviewed`.
-pub fn refused(record: ImportRecord, refusal: &DomainError) -> Decision<ImportRecord> {
+pub fn refused(record: Batch, refusal: &DomainError) -> Decision<Batch> {
     let record = failed(record, refusal);
     Decision::new(vec![Change::Import { record: record.clone(), expected: Some(ImportStatus::Reviewed) }], record)
 }
@@ -141,11 +134,11 @@ pub fn refused(record: ImportRecord, refusal: &DomainError) -> Decision<ImportRe
 /// `reviewed` to `committing` with the reservation. The outcome: the record as moved.
 pub fn reserve(
     org: &Org,
-    record: &ImportRecord,
+    record: &Batch,
     fresh: &Summary,
     balance: &Balance,
     now: DateTime<Utc>,
-) -> Result<Decision<ImportRecord>, DomainError> {
+) -> Result<Decision<Batch>, DomainError> {
     let reservation = allocation::reserve(balance, fresh.renew, now)?;
     let mut change = CounterChange::default();
     let debits = reservation.lots.iter().map(|l| (&l.lot_id, l.count));
@@ -175,7 +168,7 @@ pub struct RowSeat {
 
 /// The seat of the `i`-th `renew` row, `row`: seat `i` of the reservation. `None` when the
 /// reservation has no such seat.
-pub fn row_seat(record: &ImportRecord, reservation: &Reservation, i: usize, row: &Row) -> Option<RowSeat> {
+pub fn row_seat(record: &Batch, reservation: &Reservation, i: usize, row: &Row) -> Option<RowSeat> {
     let (lot_id, lot_end) = reservation.seat(i)?;
     Some(RowSeat { licence_id: record.licence_id(row.line), lot_id: lot_id.map(str::to_string), lot_end })
 }
@@ -223,13 +216,13 @@ pub fn tally(issued: &mut Issued, seat: &Seat) {
 /// a bounded sample of e-mails) for a large allocation. The outcome: the record as committed.
 pub fn finish(
     org: &Org,
-    record: &ImportRecord,
+    record: &Batch,
     issued: &Issued,
     licensed: &[String],
     released: u64,
     by: &Principal,
     now: DateTime<Utc>,
-) -> Decision<ImportRecord> {
+) -> Decision<Batch> {
     let reservation = record.reservation.clone().unwrap_or_default();
     let allocated: u32 = issued.values().sum();
     let mut changes = unused_seats(org, &reservation, issued);
@@ -305,7 +298,7 @@ mod tests {
         org
     }
 
-    fn committing(reservation: Reservation) -> ImportRecord {
+    fn committing(reservation: Reservation) -> Batch {
         let by = "cm@c.test";
         let mut record = new_record("imp_1".into(), "c", Source::Api, Mode::Renew, by, at("2026-02-01T00:00:00Z"));
         record.status = ImportStatus::Committing;
@@ -325,7 +318,7 @@ mod tests {
         assert_eq!(e.code(), "review_expired");
         assert!(e.to_string().contains("too old") && e.to_string().contains("14 days"), "{e}");
         // A record written before reviews expired has no such bound.
-        let legacy = ImportRecord { review_expires_at: None, rows_in_org: false, ..record };
+        let legacy = Batch { review_expires_at: None, rows_in_org: false, ..record };
         assert_eq!(confirmable(&legacy, until + chrono::Duration::days(400)), Ok(()));
     }
 

@@ -11,11 +11,14 @@ use crate::domain::audit::AuditEntry;
 use crate::domain::auth::{Principal, Role};
 use crate::domain::change::{Change, Decision};
 use crate::domain::enrolment::Enrolment;
+use crate::domain::expiry;
 use crate::domain::org::Org;
 use crate::domain::policy::Policy;
 use crate::domain::renewal;
 use crate::domain::seats::{self, CounterChange, Reuse};
+use crate::domain::term::term_end;
 use crate::domain::user::{LicenceStatus, User};
+use crate::domain::DomainError;
 
 /// A user's due renewal ([`renewal::decide`]) with what it is decided on beyond the user and
 /// its enrolments.
@@ -79,6 +82,11 @@ pub fn renew(
     licence_id: impl FnOnce() -> String,
 ) -> Option<Decision<Renewed>> {
     let renewal_at = user.renewal_at?;
+    // A year that ends without a renewal at the licence's own end is an expiry: the expire sweep
+    // stores it, gives the seat back and tells the managers (`expired`), whichever sweep runs
+    // first. A blocked renewal is this sweep's to end and to tell (`renewal_blocked`).
+    let left_to_expire =
+        expiry::ends_at_renewal(user) && user.licence.as_ref().is_some_and(|l| l.status == LicenceStatus::Active);
     let mut changes = Vec::new();
     let mut change = CounterChange::default();
     let (next, outcome) = match due {
@@ -93,14 +101,16 @@ pub fn renew(
         },
         DueRenewal::NotRenewable(reuse) => {
             let live = enrolments.iter().filter(|e| e.live_at(now) || e.live_at(renewal_at));
-            changes.extend(live.map(|e| Change::Enrolment(e.expired(now))));
-            let mut ended = renewal::end_year(user);
+            changes.extend(live.map(|e| Change::Enrolment(e.refused(now))));
+            let mut ended = year_ends(user, left_to_expire);
+            ended.refused_renewal_at = Some(renewal_at);
             change.set_active(&mut ended, false, &reuse);
             (ended, Outcome::NotRenewable)
         }
-        DueRenewal::NoLiveEnrolment => (renewal::end_year(user), Outcome::Ended),
+        DueRenewal::NoLiveEnrolment => (year_ends(user, left_to_expire), Outcome::Ended),
     };
-    if outcome != Outcome::Renewed {
+    // A licence left to the expire sweep gives its seat back there, when it is stored as expired.
+    if outcome == Outcome::Blocked || (outcome != Outcome::Renewed && !left_to_expire) {
         changes.extend(move_seat(org, user, None, &mut change));
     }
     let details = json!({ "renewal_at": renewal_at, "licence_count": next.licence_count });
@@ -112,6 +122,65 @@ pub fn renew(
     }
     changes.push(Change::Audit(audit));
     Some(Decision::new(changes, Renewed { outcome, renewal_at }))
+}
+
+/// The user when its year ends without a renewal: no renewal date; the licence ended here, or
+/// (`left_to_expire`) as it is, for the expire sweep.
+fn year_ends(user: &User, left_to_expire: bool) -> User {
+    if !left_to_expire {
+        return renewal::end_year(user);
+    }
+    User { renewal_at: None, ..user.clone() }
+}
+
+/// What turning `renewable` back on decides for a user whose renewal was refused at its date
+/// ("Verlengbaar weer aanzetten", docs/domain.md#automatic-renewal): within one term of that
+/// date, the user is renewed then, as the sweep would have — one licence from `balance`, the year
+/// counted from the refused renewal date, the enrolments the refusal expired back to the status
+/// they had, the user counted among the active users again. `None` when the user is not such a
+/// user (the flag alone changes); refused with the shortfall when the balance has no licence
+/// (the flag is set; setting it again once licences are there renews the user).
+#[allow(clippy::too_many_arguments)]
+pub fn renew_refused(
+    org: &Org,
+    policy: &Policy,
+    user: &User,
+    enrolments: &[Enrolment],
+    balance: &Balance,
+    reuse: &Reuse,
+    by: &Principal,
+    now: DateTime<Utc>,
+    licence_id: impl FnOnce() -> String,
+) -> Result<Option<Decision<Renewed>>, DomainError> {
+    let Some(at) = user.refused_renewal_at else { return Ok(None) };
+    // Ended at that date: stored as expired by now, or about to be by the expire sweep.
+    let ended_then =
+        user.licence.as_ref().is_some_and(|l| l.valid_until == Some(at) && l.status_at(now) == LicenceStatus::Expired);
+    if !ended_then || now >= term_end(at, policy.term_months) {
+        return Ok(None);
+    }
+    let reservation = allocation::reserve(balance, 1, now)?;
+    let (lot_id, lot_end) = reservation.seat(0).expect("one seat reserved");
+    let due = User { renewal_at: Some(at), ..user.clone() };
+    let Some(mut next) = renewal::renew(&due, licence_id(), lot_id.map(str::to_string), lot_end, policy) else {
+        return Ok(None);
+    };
+    next.renewable = true;
+    next.refused_renewal_at = None;
+    let mut change = CounterChange::default();
+    let mut changes = move_seat(org, user, Some((balance, lot_id)), &mut change);
+    if !user.active {
+        change.set_active(&mut next, true, reuse);
+    }
+    changes.extend(enrolments.iter().filter_map(|e| e.restored(now)).map(Change::Enrolment));
+    let details = json!({ "renewal_at": at, "licence_count": next.licence_count, "renewable": true });
+    let audit = AuditEntry::new(by, org, Outcome::Renewed.action(), &format!("user/{}", user.email), details, now);
+    changes.push(Change::User { user: next, created: false });
+    if !change.is_empty() {
+        changes.push(Change::Counters { org: org.clone(), change });
+    }
+    changes.push(Change::Audit(audit));
+    Ok(Some(Decision::new(changes, Renewed { outcome: Outcome::Renewed, renewal_at: at })))
 }
 
 /// The seats of a renewal, counted in `change`: the old licence's seat given back (unless the
@@ -201,6 +270,79 @@ mod tests {
         let decided =
             renew(&org(), &policy, &user, &[], DueRenewal::Renew(balance(&["b"])), now, || "l2".into()).unwrap();
         assert_eq!(seats_of(&decided.changes), vec!["credit a 1", "debit b 1"], "the counts stay as they are");
+    }
+
+    /// A refusal keeps what it took (the renewal date, each run's status); made renewable again
+    /// within the term the user is renewed from that date with its runs back, after the term not,
+    /// and with an empty balance it is refused with the shortfall.
+    #[test]
+    fn a_refused_renewal_is_renewed_from_its_date_when_made_renewable_within_the_term() {
+        use crate::domain::enrolment::{self, EnrolmentStatus, PutEnrolment};
+        let policy = Policy::resolve([]);
+        let run = PutEnrolment {
+            status: EnrolmentStatus::Active,
+            starts_at: Some(at("2026-02-01T00:00:00Z")),
+            ends_at: Some(at("2028-02-01T00:00:00Z")),
+        };
+        let run = enrolment::put("c", "a@c.example", "run", run, at("2026-02-01T00:00:00Z")).unwrap();
+        let mut user = due_user("a");
+        user.renewable = false;
+        let refused_at = at("2027-02-01T02:00:00Z");
+        let due = DueRenewal::NotRenewable(Reuse::default());
+        let refusal =
+            renew(&org(), &policy, &user, std::slice::from_ref(&run), due, refused_at, || "l2".into()).unwrap();
+        let (mut refused, mut expired_run) = (None, None);
+        for change in refusal.changes {
+            match change {
+                Change::User { user, .. } => refused = Some(user),
+                Change::Enrolment(e) => expired_run = Some(e),
+                _ => {}
+            }
+        }
+        let (mut refused, expired_run) = (refused.unwrap(), expired_run.unwrap());
+        assert_eq!(refused.refused_renewal_at, Some(at("2027-02-01T00:00:00Z")));
+        assert_eq!(
+            (expired_run.status, expired_run.refused_from),
+            (EnrolmentStatus::Expired, Some(EnrolmentStatus::Active))
+        );
+        refused.licence.as_mut().unwrap().valid_until = refused.refused_renewal_at;
+
+        let by = sweeper("c");
+        let on = |now: &str, b: &Balance| {
+            renew_refused(
+                &org(),
+                &policy,
+                &refused,
+                std::slice::from_ref(&expired_run),
+                b,
+                &Reuse::default(),
+                &by,
+                at(now),
+                || "l3".into(),
+            )
+        };
+        let renewed = on("2027-06-01T00:00:00Z", &balance(&["b"])).unwrap().unwrap();
+        assert_eq!(renewed.outcome, Renewed { outcome: Outcome::Renewed, renewal_at: at("2027-02-01T00:00:00Z") });
+        let user = renewed.changes.iter().find_map(|c| match c {
+            Change::User { user, .. } => Some(user.clone()),
+            _ => None,
+        });
+        let user = user.unwrap();
+        let licence = user.licence.as_ref().unwrap();
+        assert_eq!(
+            (licence.licence_date.to_string(), user.licence_count, user.renewable),
+            ("2027-02-01".into(), 2, true)
+        );
+        assert_eq!(user.renewal_at, Some(at("2028-02-01T00:00:00Z")));
+        assert!(renewed.changes.iter().any(
+            |c| matches!(c, Change::Enrolment(e) if e.status == EnrolmentStatus::Active && e.refused_from.is_none())
+        ));
+        assert!(on("2028-02-01T00:00:00Z", &balance(&["b"])).unwrap().is_none(), "a term later: the flag alone");
+        let empty = Balance { lots: vec![], seats_included: 0, included_in_use: 0 };
+        assert_eq!(on("2027-06-01T00:00:00Z", &empty).unwrap_err().code(), "insufficient_licences");
+        let mut before = expired_run.clone();
+        before.refused_from = None;
+        assert!(before.restored(at("2027-06-01T00:00:00Z")).is_none(), "expired by a refusal stored before: stays");
     }
 
     #[test]
