@@ -94,6 +94,15 @@ where
     .await
 }
 
+/// A command that kept losing its race, in words: the conflict [`RACED`] (to try again later).
+/// Any other outcome is left as it is.
+pub fn conflict_when_raced<T>(outcome: Result<T, Error>) -> Result<T, Error> {
+    match outcome {
+        Err(Error::Race(Race::Changed(_))) => Err(crate::domain::DomainError::Conflict(RACED.into()).into()),
+        other => other,
+    }
+}
+
 /// A fresh opaque id with a readable prefix.
 pub fn new_id(prefix: &str) -> String {
     format!("{prefix}_{}", Uuid::new_v4().simple())

@@ -78,13 +78,6 @@ impl Renewing {
     }
 }
 
-/// Whether `user`'s licence ends at its automatic renewal date (the one the renewal sweep
-/// decides), rather than earlier (a lot's end).
-pub fn ends_at_renewal(user: &User) -> bool {
-    let end = user.licence.as_ref().and_then(|l| l.valid_until);
-    user.renewal_at.is_some() && end == user.renewal_at
-}
-
 /// One notice to send, at most once per (org, kind, date).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NoticePlan {
@@ -157,15 +150,13 @@ fn day_notice(
     lots: &[&Lot],
     blocked: Option<serde_json::Value>,
 ) -> NoticePlan {
-    let mut emails: Vec<&str> = users.iter().map(|u| u.email.as_str()).collect();
-    emails.sort();
+    let (count, named, truncated) = sample(users);
     let lapsing: u64 = lots.iter().map(|l| l.quantity.saturating_sub(l.in_use) as u64).sum();
-    let (named, truncated) = super::notice::sample(&emails);
     let mut said = Vec::new();
     if !users.is_empty() || !lots.is_empty() {
         said.push(match kind {
-            NoticeKind::Expired => format!("{} licences expired on {date}.", emails.len()),
-            _ => format!("{} licences expire on {date}.", emails.len()),
+            NoticeKind::Expired => format!("{count} licences expired on {date}."),
+            _ => format!("{count} licences expire on {date}."),
         });
     }
     if let Some(b) = &blocked {
@@ -179,7 +170,7 @@ fn day_notice(
         "expiry_date": date,
         // The instant the first of the day's licences ends (the e-mail shows it).
         "ends_at": first_end,
-        "count": emails.len(),
+        "count": count,
         "users": named,
         "users_truncated": truncated,
         "lots": lots.iter().map(|l| json!({ "lot_id": l.lot_id, "valid_until": l.valid_until, "unissued": l.quantity.saturating_sub(l.in_use) })).collect::<Vec<_>>(),
@@ -198,10 +189,17 @@ fn blocked_renewals(blocked: Vec<&User>) -> Option<serde_json::Value> {
     if blocked.is_empty() {
         return None;
     }
-    let mut emails: Vec<&str> = blocked.iter().map(|u| u.email.as_str()).collect();
+    let (count, named, truncated) = sample(&blocked);
+    Some(json!({ "count": count, "missing": count, "users": named, "users_truncated": truncated }))
+}
+
+/// How many `users` a notice lists, and the bounded sample of their e-mails it names (in order)
+/// with whether it left some out.
+fn sample(users: &[&User]) -> (usize, Vec<String>, bool) {
+    let mut emails: Vec<&str> = users.iter().map(|u| u.email.as_str()).collect();
     emails.sort_unstable();
     let (named, truncated) = super::notice::sample(&emails);
-    Some(json!({ "count": emails.len(), "missing": emails.len(), "users": named, "users_truncated": truncated }))
+    (emails.len(), named.into_iter().map(str::to_string).collect(), truncated)
 }
 
 #[cfg(test)]
@@ -289,7 +287,7 @@ mod tests {
         let start = at(end) - chrono::Months::new(12);
         let pending = user::issue(&User::new("c", email, start), "l".into(), None, None, &policy, start);
         let active = user::activate(&pending, &policy, start).unwrap();
-        assert!(ends_at_renewal(&active));
+        assert!(crate::domain::renewal::ends_at_renewal(&active));
         active
     }
 

@@ -12,7 +12,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::enrolment::Enrolment;
-use super::policy::Policy;
+use super::policy::{Policy, Renewal};
 use super::term::term_end;
 use super::user::{Licence, LicenceStatus, User};
 
@@ -59,6 +59,23 @@ pub fn decide(user: &User, enrolments: &[Enrolment], at: DateTime<Utc>) -> Renew
     } else {
         RenewalCase::NoLiveEnrolment
     }
+}
+
+/// Whether `user`'s licence ends at its automatic renewal date (the one the renewal sweep
+/// decides), rather than earlier (a lot's end).
+pub fn ends_at_renewal(user: &User) -> bool {
+    let end = user.licence.as_ref().and_then(|l| l.valid_until);
+    user.renewal_at.is_some() && end == user.renewal_at
+}
+
+/// Whether the licence of `user` (with its `enrolments`) ends at an automatic renewal that will
+/// renew it (docs/domain.md#automatic-renewal): the org renews automatically, and at that date
+/// the user is renewable with a live enrolment. Whether the balance pays is the caller's to say.
+pub fn will_renew(policy: &Policy, user: &User, enrolments: &[Enrolment]) -> bool {
+    let Some(at) = user.renewal_at.filter(|_| policy.renewal == Renewal::Automatic && ends_at_renewal(user)) else {
+        return false;
+    };
+    decide(user, enrolments, at) == RenewalCase::Renew
 }
 
 /// The user after a renewal: a new licence from the renewal date, one more counted, the next

@@ -13,10 +13,9 @@ use crate::domain::change::Change;
 use crate::domain::decide::renewal as decide_renewal;
 use crate::domain::decide::users as decide;
 use crate::domain::enrolment::PutEnrolment;
-use crate::domain::expiry;
 use crate::domain::org::{Org, OrgKind};
 use crate::domain::policy::{Counting, Renewal};
-use crate::domain::renewal::{self, RenewalCase};
+use crate::domain::renewal;
 use crate::domain::seats::Reuse;
 use crate::domain::usage::licence_year;
 use crate::domain::user::{self, LicenceStatus, UpsertUser, User};
@@ -203,7 +202,7 @@ async fn set_one(cx: &Ctx<'_>, org: &Org, email: &str, renewable: bool) -> Resul
 /// user. A shortfall is the balance's refusal, changing nothing.
 async fn renew_refused(cx: &Ctx<'_>, org: &Org, email: &str) -> Result<bool, Error> {
     let (store, now, by) = (&cx.app.store, cx.req.now, cx.principal()?);
-    command::execute(store, || async {
+    let renewed = command::execute(store, || async {
         let Some(user) = store.user(&org.org_id, email).await?.filter(|u| u.refused_renewal_at.is_some()) else {
             return Ok(Decision::unchanged(false));
         };
@@ -217,11 +216,8 @@ async fn renew_refused(cx: &Ctx<'_>, org: &Org, email: &str) -> Result<bool, Err
             })?;
         Ok(decided.map_or_else(|| Decision::unchanged(false), |d| d.map(|_| true)))
     })
-    .await
-    .map_err(|e| match e {
-        Error::Race(Race::Changed(_)) => DomainError::Conflict(crate::command::RACED.into()).into(),
-        other => other,
-    })
+    .await;
+    command::conflict_when_raced(renewed)
 }
 
 /// Claims the request's `key` with `pending`; `Some` answer when a twin finished under the key
@@ -353,7 +349,7 @@ pub async fn access(cx: &Ctx<'_>) -> Result<Reply, Error> {
     }
     let user = cx.app.store.user(&org.org_id, &email).await?;
     let mut answer = user::access(&email, user.as_ref(), cx.req.now);
-    if let Some(u) = user.as_ref().filter(|u| !answer.access && expiry::ends_at_renewal(u)) {
+    if let Some(u) = user.as_ref().filter(|u| !answer.access && renewal::ends_at_renewal(u)) {
         if will_renew(cx, &org, u).await? {
             answer = user::access_renewing(&email, u, cx.req.now);
         }
@@ -367,9 +363,11 @@ pub async fn access(cx: &Ctx<'_>) -> Result<Reply, Error> {
 async fn will_renew(cx: &Ctx<'_>, org: &Org, user: &User) -> Result<bool, Error> {
     let store = &cx.app.store;
     let policy = store.policy(org).await?;
-    let Some(at) = user.renewal_at.filter(|_| policy.renewal == Renewal::Automatic) else { return Ok(false) };
+    if policy.renewal != Renewal::Automatic {
+        return Ok(false);
+    }
     let enrolments = store.enrolments(&org.org_id, &user.email).await?;
-    if renewal::decide(user, &enrolments, at) != RenewalCase::Renew {
+    if !renewal::will_renew(&policy, user, &enrolments) {
         return Ok(false);
     }
     Ok(store.balance(&org.org_id, &policy).await?.available(cx.req.now) > 0)

@@ -127,10 +127,7 @@ impl<'a> Ctx<'a> {
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<Decision<Reply>, Error>>,
     {
-        command::execute_with(decide, |decided| self.attempt_answered(decided)).await.map_err(|e| match e {
-            Error::Race(Race::Changed(_)) => DomainError::Conflict(RACED.into()).into(),
-            other => other,
-        })
+        command::conflict_when_raced(command::execute_with(decide, |decided| self.attempt_answered(decided)).await)
     }
 
     /// Answers `reply` for a command that applied its work itself (a job of many writes): the

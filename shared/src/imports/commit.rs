@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use super::{LeftOut, RowChunks};
 use crate::command::retry::{self, Policy as Retry};
-use crate::command::{self, Decision, RACED};
+use crate::command::{self, Decision};
 use crate::domain::auth::Principal;
 use crate::domain::change::Change;
 use crate::domain::decide::imports::{self as decide, Issued, RowSeat, Seat};
@@ -45,7 +45,7 @@ pub async fn commit(
 ) -> Result<Batch, Error> {
     let (given, at) = (std::sync::Mutex::new(Some(record.clone())), &record);
     let given = &given;
-    raced(
+    command::conflict_when_raced(
         retry::run(&Retry::DEFAULT, || async move {
             let record = current(store, given, at).await?;
             match record.status {
@@ -77,7 +77,7 @@ pub async fn begin(
 ) -> Result<Batch, Error> {
     let (given, at) = (std::sync::Mutex::new(Some(record.clone())), &record);
     let given = &given;
-    raced(
+    command::conflict_when_raced(
         retry::run(&Retry::DEFAULT, || async move {
             let record = current(store, given, at).await?;
             if record.status != ImportStatus::Reviewed {
@@ -98,14 +98,6 @@ async fn current(store: &Store, given: &std::sync::Mutex<Option<Batch>>, at: &Ba
     match first {
         Some(record) => Ok(record),
         None => reload(store, at).await,
-    }
-}
-
-/// A command that kept losing its race, in words (a conflict to try again later).
-fn raced<T>(outcome: Result<T, Error>) -> Result<T, Error> {
-    match outcome {
-        Err(Error::Race(Race::Changed(_))) => Err(DomainError::Conflict(RACED.into()).into()),
-        other => other,
     }
 }
 
@@ -455,7 +447,7 @@ async fn release_leaving(
 /// decided again, like every command. Whether this call released them (one released meanwhile,
 /// or gone, is left so).
 async fn release_one(store: &Store, org: &Org, email: &str, by: &Principal, now: DateTime<Utc>) -> Result<bool, Error> {
-    raced(
+    command::conflict_when_raced(
         command::execute(store, || async move {
             let Some(u) = store.user(&org.org_id, email).await? else { return Ok(Decision::unchanged(false)) };
             if u.released_at.is_some() {

@@ -17,15 +17,15 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use super::{raced, recipients, Failed, Reported};
-use crate::command::retry::Policy;
+use crate::command::retry::Policy as Retry;
 use crate::command::{self, new_id, Decision};
 use crate::domain::decide::expire as decide;
 use crate::domain::enrolment::Enrolment;
-use crate::domain::expiry::{self, Ending, Renewing, REMINDER_HOURS};
+use crate::domain::expiry::{self, Ending, NoticePlan, Renewing, REMINDER_HOURS};
 use crate::domain::notice::Notice;
 use crate::domain::org::Org;
-use crate::domain::policy::Renewal;
-use crate::domain::renewal::{self, RenewalCase};
+use crate::domain::policy::{Policy, Renewal};
+use crate::domain::renewal;
 use crate::domain::seats::Reuse;
 use crate::domain::user::User;
 use crate::store::{Error, Store, StoreError};
@@ -123,8 +123,8 @@ async fn sweep_org(
     *step = "notices";
     let renewing = match &org {
         Some(org) => {
-            let renewing = renewing(store, org, &work.due, now).await?;
-            report.notices_sent += send_notices(store, org, &work.due, &renewing, now).await?;
+            let (renewing, sent) = renewals_and_notices(store, org, &work.due, now).await?;
+            report.notices_sent += sent;
             renewing
         }
         None => Renewing::default(),
@@ -170,54 +170,67 @@ async fn sweep_org(
     Ok(())
 }
 
-/// Under `renewal = automatic`: the due users whose licence ends at their renewal date and who
-/// would be renewed then (renewable, a live enrolment at that instant), split by what the balance
-/// pays ([`Renewing`]). Nothing is read for an org without such users.
-async fn renewing(store: &Store, org: &Org, due: &[Ending], now: DateTime<Utc>) -> Result<Renewing, Error> {
-    let candidates: Vec<&User> = due
-        .iter()
-        .filter_map(|item| match item {
-            Ending::User(u) if expiry::ends_at_renewal(u) => Some(u),
-            _ => None,
-        })
-        .collect();
-    if candidates.is_empty() {
-        return Ok(Renewing::default());
+/// The org's due renewals ([`renewing`]) and its `expiry_reminder` and `expired` notices that
+/// `due` calls for with those renewals on the renewal's path ([`send_notices`]), the org's
+/// policy read once for both; how many notices were sent now. Nothing is read for nothing due.
+async fn renewals_and_notices(
+    store: &Store,
+    org: &Org,
+    due: &[Ending],
+    now: DateTime<Utc>,
+) -> Result<(Renewing, usize), Error> {
+    if due.is_empty() {
+        return Ok((Renewing::default(), 0));
     }
     let policy = store.policy(org).await?;
+    let renewing = renewing(store, org, &policy, due, now).await?;
+    let sent = send_notices(store, org, &policy, expiry::notices_renewing(due, &renewing, now), now).await?;
+    Ok((renewing, sent))
+}
+
+/// Under `renewal = automatic`: the due users whose licence ends at a renewal that will renew
+/// them ([`renewal::will_renew`]), split by what the balance pays ([`Renewing`]). Nothing is read
+/// for an org without such users.
+async fn renewing(
+    store: &Store,
+    org: &Org,
+    policy: &Policy,
+    due: &[Ending],
+    now: DateTime<Utc>,
+) -> Result<Renewing, Error> {
     if policy.renewal != Renewal::Automatic {
         return Ok(Renewing::default());
     }
     let mut renewed = Vec::new();
-    for user in candidates {
+    for item in due {
+        let Ending::User(user) = item else { continue };
+        if !renewal::ends_at_renewal(user) {
+            continue;
+        }
         let enrolments = store.enrolments(&org.org_id, &user.email).await?;
-        let at = user.renewal_at.unwrap_or(now);
-        if renewal::decide(user, &enrolments, at) == RenewalCase::Renew {
+        if renewal::will_renew(policy, user, &enrolments) {
             renewed.push(user);
         }
     }
     if renewed.is_empty() {
         return Ok(Renewing::default());
     }
-    let available = store.balance(&org.org_id, &policy).await?.available(now);
+    let available = store.balance(&org.org_id, policy).await?.available(now);
     Ok(Renewing::of(renewed, available))
 }
 
-/// Sends the org's `expiry_reminder` and `expired` notices that `due` calls for (the renewals of
-/// `renewing` on the renewal's path), each at most once per date; how many were sent now.
+/// Sends the org's notices `plans`, each at most once per date; how many were sent now.
 async fn send_notices(
     store: &Store,
     org: &Org,
-    due: &[Ending],
-    renewing: &Renewing,
+    policy: &Policy,
+    plans: Vec<NoticePlan>,
     now: DateTime<Utc>,
 ) -> Result<usize, Error> {
-    let plans = expiry::notices_renewing(due, renewing, now);
     if plans.is_empty() {
         return Ok(0);
     }
-    let policy = store.policy(org).await?;
-    let to = recipients(store, &org.org_id, &policy).await?;
+    let to = recipients(store, &org.org_id, policy).await?;
     let mut sent = 0;
     for plan in plans {
         let notice = Notice {
@@ -305,7 +318,7 @@ where
 fn lost_race(email: &str, what: &str) -> Error {
     StoreError::Other(format!(
         "the {what} write for {email} lost its race to a concurrent change {} times; still due",
-        Policy::DEFAULT.attempts
+        Retry::DEFAULT.attempts
     ))
     .into()
 }

@@ -11,7 +11,6 @@ use crate::domain::audit::AuditEntry;
 use crate::domain::auth::{Principal, Role};
 use crate::domain::change::{Change, Decision};
 use crate::domain::enrolment::Enrolment;
-use crate::domain::expiry;
 use crate::domain::org::Org;
 use crate::domain::policy::Policy;
 use crate::domain::renewal;
@@ -86,7 +85,7 @@ pub fn renew(
     // stores it, gives the seat back and tells the managers (`expired`), whichever sweep runs
     // first. A blocked renewal is this sweep's to end and to tell (`renewal_blocked`).
     let left_to_expire =
-        expiry::ends_at_renewal(user) && user.licence.as_ref().is_some_and(|l| l.status == LicenceStatus::Active);
+        renewal::ends_at_renewal(user) && user.licence.as_ref().is_some_and(|l| l.status == LicenceStatus::Active);
     let mut changes = Vec::new();
     let mut change = CounterChange::default();
     let (next, outcome) = match due {
@@ -114,14 +113,9 @@ pub fn renew(
         changes.extend(move_seat(org, user, None, &mut change));
     }
     let details = json!({ "renewal_at": renewal_at, "licence_count": next.licence_count });
-    let subject = format!("user/{}", user.email);
-    let audit = AuditEntry::new(&sweeper(&org.org_id), org, outcome.action(), &subject, details, now);
-    changes.push(Change::User { user: next, created: false });
-    if !change.is_empty() {
-        changes.push(Change::Counters { org: org.clone(), change });
-    }
-    changes.push(Change::Audit(audit));
-    Some(Decision::new(changes, Renewed { outcome, renewal_at }))
+    let audit =
+        AuditEntry::new(&sweeper(&org.org_id), org, outcome.action(), &format!("user/{}", user.email), details, now);
+    Some(Decision::new(closed(changes, org, next, change, audit), Renewed { outcome, renewal_at }))
 }
 
 /// The user when its year ends without a renewal: no renewal date; the licence ended here, or
@@ -175,12 +169,21 @@ pub fn renew_refused(
     changes.extend(enrolments.iter().filter_map(|e| e.restored(now)).map(Change::Enrolment));
     let details = json!({ "renewal_at": at, "licence_count": next.licence_count, "renewable": true });
     let audit = AuditEntry::new(by, org, Outcome::Renewed.action(), &format!("user/{}", user.email), details, now);
-    changes.push(Change::User { user: next, created: false });
-    if !change.is_empty() {
-        changes.push(Change::Counters { org: org.clone(), change });
+    Ok(Some(Decision::new(
+        closed(changes, org, next, change, audit),
+        Renewed { outcome: Outcome::Renewed, renewal_at: at },
+    )))
+}
+
+/// A renewal's changes closed with the user written over the version read, the org's counters
+/// (when they move) and the audit entry.
+fn closed(mut changes: Vec<Change>, org: &Org, user: User, counters: CounterChange, audit: AuditEntry) -> Vec<Change> {
+    changes.push(Change::User { user, created: false });
+    if !counters.is_empty() {
+        changes.push(Change::Counters { org: org.clone(), change: counters });
     }
     changes.push(Change::Audit(audit));
-    Ok(Some(Decision::new(changes, Renewed { outcome: Outcome::Renewed, renewal_at: at })))
+    changes
 }
 
 /// The seats of a renewal, counted in `change`: the old licence's seat given back (unless the
