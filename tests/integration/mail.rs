@@ -449,6 +449,78 @@ async fn a_delivery_that_died_after_claiming_is_sent_again_only_once_its_lease_h
     assert_eq!(deliveries(&env, &notice).await["deliveries"][0]["attempts"], 2);
 }
 
+#[tokio::test]
+async fn two_deliveries_racing_for_the_same_recipients_send_each_mail_once() {
+    let env = TestEnv::new().await;
+    env.partner_with_company("p", "c").await;
+    let to: Vec<String> = (0..4).map(|i| format!("race{i}@c.example")).collect();
+    let notice = stored_notice(&env, to.clone()).await;
+    let ok = mock!(aws_sdk_sesv2::Client::send_email)
+        .sequence()
+        .output(|| SendEmailOutput::builder().message_id("ses-r").build())
+        .repeatedly()
+        .build();
+    let ses = mock_client!(aws_sdk_sesv2, RuleMode::MatchAny, [&ok]);
+    let (a, b) = (mocked(&env, ses.clone()), mocked(&env, ses));
+    let now = at("2027-01-15T09:00:05Z");
+    // Both read every guard before either writes: each claim is decided on the same reads.
+    let (first, second) = tokio::join!(a.deliver(&notice, now), b.deliver(&notice, now));
+    let sent: Vec<String> = [first, second]
+        .into_iter()
+        .flat_map(|r| match r {
+            Ok(report) => report.sent,
+            Err(MailError::Unfinished(report)) => report.sent,
+            Err(e) => panic!("{e}"),
+        })
+        .collect();
+    let mut sorted = sent.clone();
+    sorted.sort();
+    assert_eq!((sorted, ok.num_calls()), (to.clone(), 4), "each recipient mailed once");
+    let view = deliveries(&env, &notice).await;
+    let states: Vec<(&str, u64)> = view["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["state"].as_str().unwrap(), d["attempts"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(states, vec![("sent", 1); 4], "{view}");
+}
+
+#[tokio::test]
+async fn a_guard_written_before_guards_had_versions_is_claimed_and_marked() {
+    let env = TestEnv::new().await;
+    env.partner_with_company("p", "c").await;
+    let notice = stored_notice(&env, vec!["old@c.example".into()]).await;
+    // As the mailer wrote a failed try before: no version, no claim.
+    let sk = format!("DELIVERY#{}#old@c.example", notice.notice_id);
+    let item = std::collections::HashMap::from([
+        ("PK".to_string(), s("ORG#c")),
+        ("SK".to_string(), s(&sk)),
+        ("type".to_string(), s("delivery")),
+        ("notice_id".to_string(), s(&notice.notice_id)),
+        ("email".to_string(), s("old@c.example")),
+        ("state".to_string(), s("failed")),
+        ("reason".to_string(), s("throttled")),
+        ("attempts".to_string(), aws_sdk_dynamodb::types::AttributeValue::N("1".into())),
+        ("updated_at".to_string(), s("2027-01-15T08:00:00.000Z")),
+    ]);
+    env.app.store.client.put_item().table_name(&env.app.store.table).set_item(Some(item)).send().await.unwrap();
+    let ok =
+        mock!(aws_sdk_sesv2::Client::send_email).then_output(|| SendEmailOutput::builder().message_id("ses-o").build());
+    let mailer = mocked(&env, mock_client!(aws_sdk_sesv2, RuleMode::Sequential, [&ok]));
+    let report = mailer.deliver(&notice, at("2027-01-15T09:00:05Z")).await.unwrap();
+    assert_eq!((report.sent, ok.num_calls()), (vec!["old@c.example".to_string()], 1));
+    let view = deliveries(&env, &notice).await;
+    assert_eq!(
+        (view["deliveries"][0]["state"].as_str(), view["deliveries"][0]["attempts"].as_u64()),
+        (Some("sent"), Some(2))
+    );
+}
+
+fn s(v: &str) -> aws_sdk_dynamodb::types::AttributeValue {
+    aws_sdk_dynamodb::types::AttributeValue::S(v.to_string())
+}
+
 // ---- issue 25: bounded recipients, the configuration set and tags, bounces and complaints ----
 
 /// The stored notices of `org`, newest first, as its managers read them.

@@ -236,11 +236,12 @@ async fn a_bulk_renewable_that_dies_half_way_is_finished_by_its_retry_with_one_a
     let at = "2026-02-01T10:00:00Z";
 
     // The process dies after four users: nothing more it sends gets through (nor its release).
-    let (dying, log) = TestEnv::failing_after(&env, "UpdateItem", 4).await;
+    // (The key's claim is the first PutItem; each user's flag is one more.)
+    let (dying, log) = TestEnv::dying_after(&env, "PutItem", 5).await;
     let crashed =
         dying.post("/v1/orgs/c/users/renewable").by(&cm("c")).key("bulk-3").json(body.clone()).at(at).send().await;
     assert!(crashed.status >= 500, "{:?}", crashed.body);
-    assert!(log.take().iter().filter(|op| op.as_str() == "UpdateItem").count() > 4);
+    assert!(log.take().iter().filter(|op| op.as_str() == "PutItem").count() > 5);
     let half = renewable(&env, &emails).await;
     assert_eq!(half.iter().filter(|r| !**r).count(), 4, "{half:?}");
     assert_eq!(renewable_audits(&env, "c").await, 0);

@@ -38,7 +38,18 @@ impl TestEnv {
     /// process dying half-way would leave things, with no SDK retries, logging every request it
     /// sends (the failed ones too).
     pub async fn failing_after(env: &TestEnv, operation: &'static str, n: usize) -> (TestEnv, RequestLog) {
-        let fail_after = FailAfter { operation, allowed: n, seen: Default::default() };
+        Self::failing(env, FailAfter { operation, allowed: n, seen: Default::default(), dead: None }).await
+    }
+
+    /// [`TestEnv::failing_after`], with every write of any operation failing too once the first
+    /// `operation` request past `n` failed: the process is dead, nothing it sends after gets
+    /// through.
+    pub async fn dying_after(env: &TestEnv, operation: &'static str, n: usize) -> (TestEnv, RequestLog) {
+        let dead = Some(Default::default());
+        Self::failing(env, FailAfter { operation, allowed: n, seen: Default::default(), dead }).await
+    }
+
+    async fn failing(env: &TestEnv, fail_after: FailAfter) -> (TestEnv, RequestLog) {
         let log = RequestLog { fail_after: Some(fail_after), ..RequestLog::default() };
         let failing = env
             .through(|b| {
@@ -64,6 +75,8 @@ struct FailAfter {
     operation: &'static str,
     allowed: usize,
     seen: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// Set once the process died (`dying_after`): every write fails from then on.
+    dead: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl RequestLog {
@@ -88,12 +101,18 @@ impl Intercept for RequestLog {
         let Some(target) = context.request().headers().get("x-amz-target") else { return Ok(()) };
         let op = target.rsplit('.').next().unwrap_or(target);
         self.sent.lock().unwrap().push(op.to_string());
-        match &self.fail_after {
-            Some(f) if op == f.operation && f.seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= f.allowed => {
-                Err("injected failure: the process died here".into())
-            }
-            _ => Ok(()),
+        use std::sync::atomic::Ordering::SeqCst;
+        let Some(f) = &self.fail_after else { return Ok(()) };
+        if f.dead.as_ref().is_some_and(|d| d.load(SeqCst)) && WRITE_OPERATIONS.contains(&op) {
+            return Err("injected failure: the process is dead".into());
         }
+        if op == f.operation && f.seen.fetch_add(1, SeqCst) >= f.allowed {
+            if let Some(dead) = &f.dead {
+                dead.store(true, SeqCst);
+            }
+            return Err("injected failure: the process died here".into());
+        }
+        Ok(())
     }
 }
 

@@ -12,7 +12,7 @@ use super::audit::AuditEntry;
 use super::enrolment::Enrolment;
 use super::import::{Batch, ImportStatus};
 use super::lot::Lot;
-use super::notice::Notice;
+use super::notice::{Delivery, Notice};
 use super::order::Order;
 use super::org::Org;
 use super::seats::CounterChange;
@@ -64,6 +64,10 @@ pub enum Change {
     Import { record: Batch, expected: Option<ImportStatus> },
     /// A suppressed address cleared, on the condition that it is still suppressed.
     ClearSuppression(Suppression),
+    /// One recipient's guard of a notice's e-mail, written over the version read
+    /// (`delivery.version`, bumped by the write; 0: none, or one from before guards had
+    /// versions).
+    Delivery { org_id: String, delivery: Delivery },
 }
 
 /// What a command decided: the changes to apply and the outcome to answer once they are.

@@ -148,8 +148,15 @@ pub struct Delivery {
     /// While `sending`: until when the claim holds (epoch seconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease_until: Option<i64>,
+    /// While `sending`: the claim of the delivery that is sending it (only that one marks it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<DateTime<Utc>>,
+    /// Bumped by every write; a write is on the condition that it is still the one read (0: no
+    /// guard, or one written before guards had versions).
+    #[serde(default)]
+    pub version: u64,
 }
 
 impl Delivery {
@@ -163,7 +170,9 @@ impl Delivery {
             message_id: None,
             reason: None,
             lease_until: None,
+            claim: None,
             updated_at: None,
+            version: 0,
         }
     }
 

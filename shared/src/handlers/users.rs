@@ -1,5 +1,6 @@
 //! Users, enrolments and the access check (docs/domain.md#users-and-enrolments).
 
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -8,7 +9,7 @@ use crate::command::retry::{self, Policy};
 use crate::command::{self, new_id, Decision};
 use crate::domain::allocation::Balance;
 use crate::domain::audit::AuditEntry;
-use crate::domain::auth::{authorize, Action, Role};
+use crate::domain::auth::{authorize, Action, Principal, Role};
 use crate::domain::change::Change;
 use crate::domain::decide::renewal as decide_renewal;
 use crate::domain::decide::users as decide;
@@ -22,7 +23,7 @@ use crate::domain::user::{self, LicenceStatus, UpsertUser, User};
 use crate::domain::{validate, DomainError};
 use crate::http::{Ctx, Reply, IDEMPOTENCY_TTL_HOURS};
 use crate::store::idempotency::{IdempotencyRecord, KeyState, PENDING};
-use crate::store::{Answer, Error, Race};
+use crate::store::{Answer, Error, Race, Store};
 
 /// The company of the path, authorised for `action`, and the e-mail of the path.
 async fn company_and_email(cx: &Ctx<'_>, action: Action) -> Result<(Org, String), Error> {
@@ -177,47 +178,60 @@ pub async fn set_renewable(cx: &Ctx<'_>) -> Result<Reply, Error> {
 /// after its renewal was refused, the user is renewed then if the term allows (`renewed`), or
 /// the flag is set and the shortfall said (`renewal_blocked`).
 async fn set_one(cx: &Ctx<'_>, org: &Org, email: &str, renewable: bool) -> Result<(serde_json::Value, bool), Error> {
-    let mut blocked = None;
-    if renewable {
-        match renew_refused(cx, org, email).await {
-            Ok(true) => return Ok((json!({ "email": email, "outcome": "renewed" }), true)),
-            Ok(false) => {}
-            Err(Error::Domain(refusal @ DomainError::InsufficientLicences { .. })) => {
-                blocked = Some(refusal.to_string())
+    let (store, now, by) = (&cx.app.store, cx.req.now, cx.principal()?);
+    let set = command::execute(store, || async {
+        let Some(user) = store.user(&org.org_id, email).await? else {
+            return Ok(Decision::unchanged(FlagSet::UnknownUser));
+        };
+        let mut blocked = None;
+        if renewable && user.refused_renewal_at.is_some() {
+            match renew_refused(store, org, &user, by, now).await {
+                Ok(Some(renewed)) => return Ok(renewed.map(|_| FlagSet::Renewed)),
+                Ok(None) => {}
+                Err(Error::Domain(refusal @ DomainError::InsufficientLicences { .. })) => {
+                    blocked = Some(refusal.to_string())
+                }
+                Err(e) => return Err(e),
             }
-            Err(e) => return Err(e),
         }
-    }
-    Ok(match cx.app.store.set_renewable(&org.org_id, email, renewable).await? {
-        true => match blocked {
-            Some(message) => (json!({ "email": email, "outcome": "renewal_blocked", "message": message }), true),
-            None => (json!({ "email": email, "outcome": "updated" }), true),
-        },
-        false => (json!({ "email": email, "outcome": "unknown_user" }), false),
+        Ok(decide::flagged(&user, renewable).map(|()| blocked.map_or(FlagSet::Updated, FlagSet::RenewalBlocked)))
+    })
+    .await;
+    Ok(match command::conflict_when_raced(set)? {
+        FlagSet::UnknownUser => (json!({ "email": email, "outcome": "unknown_user" }), false),
+        FlagSet::Updated => (json!({ "email": email, "outcome": "updated" }), true),
+        FlagSet::Renewed => (json!({ "email": email, "outcome": "renewed" }), true),
+        FlagSet::RenewalBlocked(message) => {
+            (json!({ "email": email, "outcome": "renewal_blocked", "message": message }), true)
+        }
     })
 }
 
-/// Renews a user whose renewal was refused at its date, now that it is renewable again
-/// ([`decide_renewal::renew_refused`], through the executor); `false` when it is not such a
-/// user. A shortfall is the balance's refusal, changing nothing.
-async fn renew_refused(cx: &Ctx<'_>, org: &Org, email: &str) -> Result<bool, Error> {
-    let (store, now, by) = (&cx.app.store, cx.req.now, cx.principal()?);
-    let renewed = command::execute(store, || async {
-        let Some(user) = store.user(&org.org_id, email).await?.filter(|u| u.refused_renewal_at.is_some()) else {
-            return Ok(Decision::unchanged(false));
-        };
-        let policy = store.policy(org).await?;
-        let enrolments = store.enrolments(&org.org_id, email).await?;
-        let balance = store.balance(&org.org_id, &policy).await?;
-        let reuse = store.reuse(org, now).await?;
-        let decided =
-            decide_renewal::renew_refused(org, &policy, &user, &enrolments, &balance, &reuse, by, now, || {
-                new_id("lic")
-            })?;
-        Ok(decided.map_or_else(|| Decision::unchanged(false), |d| d.map(|_| true)))
-    })
-    .await;
-    command::conflict_when_raced(renewed)
+/// What setting one user's flag came to (its answer row's `outcome`).
+enum FlagSet {
+    UnknownUser,
+    Updated,
+    Renewed,
+    /// The flag is set; the renewal it would make is refused for the shortfall said.
+    RenewalBlocked(String),
+}
+
+/// The renewal of `user`, whose renewal was refused at its date, now that it is renewable again
+/// ([`decide_renewal::renew_refused`]); `None` when the term allows none (the flag alone
+/// changes). A shortfall is the balance's refusal.
+async fn renew_refused(
+    store: &Store,
+    org: &Org,
+    user: &User,
+    by: &Principal,
+    now: DateTime<Utc>,
+) -> Result<Option<Decision<decide_renewal::Renewed>>, Error> {
+    let policy = store.policy(org).await?;
+    let enrolments = store.enrolments(&org.org_id, &user.email).await?;
+    let balance = store.balance(&org.org_id, &policy).await?;
+    let reuse = store.reuse(org, now).await?;
+    let licence_id = || new_id("lic");
+    Ok(decide_renewal::renew_refused(org, &policy, user, &enrolments, &balance, &reuse, by, now, licence_id)?)
 }
 
 /// Claims the request's `key` with `pending`; `Some` answer when a twin finished under the key

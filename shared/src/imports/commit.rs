@@ -5,11 +5,12 @@
 //! lost a race finds the record where another attempt moved it.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Utc};
 
 use super::{LeftOut, RowChunks};
-use crate::command::retry::{self, Policy as Retry};
 use crate::command::{self, Decision};
 use crate::domain::auth::Principal;
 use crate::domain::change::Change;
@@ -22,7 +23,7 @@ use crate::domain::policy::Policy;
 use crate::domain::user::User;
 use crate::domain::DomainError;
 use crate::store::imports::{Checkpoint, Progress, RowSet, Rows, ROWS_PER_CHUNK};
-use crate::store::{Error, Race, Store, StoreError};
+use crate::store::{Error, Store, StoreError};
 
 /// Licence writes sent at once while committing.
 pub const WRITES_IN_FLIGHT: usize = 32;
@@ -34,8 +35,8 @@ pub const WRITES_IN_FLIGHT: usize = 32;
 const PROGRESS_EVERY: usize = 8 * WRITES_IN_FLIGHT;
 
 /// Commits an import, or resumes one that stopped half-way; a committed one is returned as is.
-/// A reserve that lost its race to another attempt is run again, under the one retry policy, on
-/// the record as that attempt left it.
+/// Each move of the record (the reserve, the finish) is a command through the executor: a move
+/// that lost its race is decided again on the record as the other attempt left it.
 pub async fn commit(
     store: &Store,
     org: &Org,
@@ -43,31 +44,20 @@ pub async fn commit(
     by: &Principal,
     now: DateTime<Utc>,
 ) -> Result<Batch, Error> {
-    let (given, at) = (std::sync::Mutex::new(Some(record.clone())), &record);
-    let given = &given;
-    command::conflict_when_raced(
-        retry::run(&Retry::DEFAULT, || async move {
-            let record = current(store, given, at).await?;
-            match record.status {
-                ImportStatus::Committed => Ok(record),
-                ImportStatus::Failed => {
-                    let why = record.error.clone().unwrap_or_default();
-                    Err(DomainError::Conflict(format!("the import was refused and cannot be committed: {why}")).into())
-                }
-                ImportStatus::Reviewed => match reserve(store, org, &record, Review::Again, now).await? {
-                    Some(next) => finish(store, org, next, by, now).await,
-                    None => Err(Race::Changed(Vec::new()).into()),
-                },
-                ImportStatus::Committing => finish(store, org, record, by, now).await,
-            }
-        })
-        .await,
-    )
+    let record = begin(store, org, record, Review::Again, now).await?;
+    match record.status {
+        ImportStatus::Committing => command::conflict_when_raced(finish(store, org, record, by, now).await),
+        ImportStatus::Failed => {
+            let why = record.error.clone().unwrap_or_default();
+            Err(DomainError::Conflict(format!("the import was refused and cannot be committed: {why}")).into())
+        }
+        ImportStatus::Committed | ImportStatus::Reviewed => Ok(record),
+    }
 }
 
 /// Sets a commit going without finishing it: every seat reserved and the record `committing`
-/// (or as another attempt left it), for the job runner to finish. A reserve that lost its race
-/// is run again as [`commit`]'s is.
+/// (or as another attempt left it), for the job runner to finish. The reserve is a command
+/// through the executor; after a lost race it reviews the rows again.
 pub async fn begin(
     store: &Store,
     org: &Org,
@@ -75,30 +65,40 @@ pub async fn begin(
     review: Review,
     now: DateTime<Utc>,
 ) -> Result<Batch, Error> {
-    let (given, at) = (std::sync::Mutex::new(Some(record.clone())), &record);
-    let given = &given;
-    command::conflict_when_raced(
-        retry::run(&Retry::DEFAULT, || async move {
-            let record = current(store, given, at).await?;
-            if record.status != ImportStatus::Reviewed {
-                return Ok(record);
-            }
-            // A retry reviews again: the rows were reviewed before the race was lost.
-            let review = if record == *at { review } else { Review::Again };
-            reserve(store, org, &record, review, now).await?.ok_or_else(|| Race::Changed(Vec::new()).into())
-        })
-        .await,
-    )
+    let begun = step(store, &record, |current, again| async move {
+        if current.status != ImportStatus::Reviewed {
+            return Ok(Decision::unchanged(Begun::As(current)));
+        }
+        // A retry reviews again: the rows were reviewed before the race was lost.
+        reserve(store, org, current, if again { Review::Again } else { review }, now).await
+    })
+    .await;
+    match command::conflict_when_raced(begun)? {
+        Begun::As(record) => Ok(record),
+        Begun::Reserved { before, record, reviewer } => {
+            keep_reviewed(store, org, &before, &record, reviewer.as_ref()).await?;
+            Ok(record)
+        }
+    }
 }
 
-/// The record a commit's attempt starts from: the one it was given, the first time; as it is
-/// stored now after that.
-async fn current(store: &Store, given: &std::sync::Mutex<Option<Batch>>, at: &Batch) -> Result<Batch, Error> {
-    let first = given.lock().map_err(|_| StoreError::Other("a commit's record was poisoned".into()))?.take();
-    match first {
-        Some(record) => Ok(record),
-        None => reload(store, at).await,
-    }
+/// One move of an import's record, as a command through the executor: `decide` is given the
+/// record — as given on the first attempt, as stored after a lost race (`again`) — and decides
+/// the move, or nothing when the record is no longer where the move starts.
+pub(crate) async fn step<T, F, Fut>(store: &Store, given: &Batch, decide: F) -> Result<T, Error>
+where
+    F: Fn(Batch, bool) -> Fut,
+    Fut: Future<Output = Result<Decision<T>, Error>>,
+{
+    let (decide, first) = (&decide, &AtomicBool::new(true));
+    command::execute(store, || {
+        let again = !first.swap(false, Ordering::SeqCst);
+        async move {
+            let record = if again { reload(store, given).await? } else { given.clone() };
+            decide(record, again).await
+        }
+    })
+    .await
 }
 
 /// The record as it is stored now.
@@ -109,14 +109,12 @@ pub(crate) async fn reload(store: &Store, record: &Batch) -> Result<Batch, Error
         .ok_or_else(|| DomainError::not_found("import", &record.import_id))?)
 }
 
-/// Applies a decision on the record; when another attempt moved the record first (a lost
-/// race), the record as that attempt left it is the answer.
-pub(crate) async fn apply_or_reload(store: &Store, decided: Decision<Batch>) -> Result<Batch, Error> {
-    match store.apply(&decided.changes, None).await {
-        Ok(()) => Ok(decided.outcome),
-        Err(Error::Race(_)) => reload(store, &decided.outcome).await,
-        Err(e) => Err(e),
-    }
+/// What a commit's start found: the record, left as it was (another attempt moved it first), or
+/// moved to `committing` from `before` by the reserve, with the reviewer that saw every row
+/// again (none when the review was just made).
+enum Begun {
+    As(Batch),
+    Reserved { before: Box<Batch>, record: Batch, reviewer: Option<Reviewer> },
 }
 
 /// How the reserve knows the rows' outcomes.
@@ -131,28 +129,23 @@ pub enum Review {
 }
 
 /// Reviews the rows again as things are now (unless `review` says they were just reviewed),
-/// and sets aside a seat for every `renew` row in one transaction that also moves the record to
-/// `committing` under a lease; then the rows are kept (their expiry removed). `None` when
-/// another attempt moved the record first. A review too old to confirm is refused
+/// and decides a seat set aside for every `renew` row in one transaction that also moves the
+/// record to `committing` under a lease. A chunk that no longer awaits its confirm is a lost
+/// race (another attempt started the commit). A review too old to confirm is refused
 /// (`review_expired`), changing nothing.
 async fn reserve(
     store: &Store,
     org: &Org,
-    record: &Batch,
+    record: Batch,
     review: Review,
     now: DateTime<Utc>,
-) -> Result<Option<Batch>, Error> {
-    decide::confirmable(record, now)?;
+) -> Result<Decision<Begun>, Error> {
+    decide::confirmable(&record, now)?;
     let policy = store.policy(org).await?;
     let balance = store.balance(&org.org_id, &policy).await?;
     let reviewer = match review {
         Review::JustMade if record.mode == Mode::Renew => None,
-        _ => match review_again(store, &org.org_id, record, now).await {
-            Ok(reviewer) => Some(reviewer),
-            // A chunk no longer awaits its confirm: another attempt started the commit.
-            Err(Error::Race(_)) => return Ok(None),
-            Err(e) => return Err(e),
-        },
+        _ => Some(review_again(store, &org.org_id, &record, now).await?),
     };
     let fresh = match &reviewer {
         Some(r) if record.mode == Mode::Sync => {
@@ -161,30 +154,35 @@ async fn reserve(
         Some(r) => r.summary(balance.available(now), 0),
         None => Summary { available: balance.available(now), ..record.summary.clone() },
     };
-    let decided = decide::reserve(org, record, &fresh, &balance, now)?;
-    match store.apply(&decided.changes, None).await {
-        Ok(()) => {}
-        Err(Error::Race(_)) => return Ok(None),
-        Err(e) => return Err(e),
-    }
-    let kept = Rows::of(&decided.outcome);
-    if record.review_expires_at.is_some() && !kept.expire_for_good() {
-        // Confirmed: the review's release list, then its rows, are kept from now on (a commit
-        // cut off before the last is healed by its finish, see `keep_expiring`). A large
-        // allocation's rows keep their expiry: nothing is rewritten.
-        let release_chunks = (record.summary.release as usize).div_ceil(ROWS_PER_CHUNK);
+    let decided = decide::reserve(org, &record, &fresh, &balance, now)?;
+    Ok(decided.map(|moved| Begun::Reserved { before: Box::new(record), record: moved, reviewer }))
+}
+
+/// Once the reserve is applied: the confirmed review's release list, then its rows, are kept
+/// from now on (a commit cut off before the last is healed by its finish, see `keep_expiring`);
+/// a large allocation's rows keep their expiry, nothing is rewritten. Under `mode = sync`, who
+/// the fresh review releases is written for the record's readers, by the attempt that moved the
+/// record alone, so racing attempts do not overwrite each other's list.
+async fn keep_reviewed(
+    store: &Store,
+    org: &Org,
+    before: &Batch,
+    moved: &Batch,
+    reviewer: Option<&Reviewer>,
+) -> Result<(), Error> {
+    let kept = Rows::of(moved);
+    if before.review_expires_at.is_some() && !kept.expire_for_good() {
+        let release_chunks = (before.summary.release as usize).div_ceil(ROWS_PER_CHUNK);
         store.keep_chunks(&kept, RowSet::Release, release_chunks).await?;
-        store.keep_chunks(&kept, RowSet::File, (record.summary.rows as usize).div_ceil(ROWS_PER_CHUNK).max(1)).await?;
+        store.keep_chunks(&kept, RowSet::File, (before.summary.rows as usize).div_ceil(ROWS_PER_CHUNK).max(1)).await?;
     }
-    if let (Some(reviewer), Mode::Sync) = (&reviewer, record.mode) {
-        // Who the fresh review releases, for the record's readers; only the attempt that moved
-        // the record writes it, so racing attempts do not overwrite each other's list.
-        let previous = record.summary.release as usize;
+    if let (Some(reviewer), Mode::Sync) = (reviewer, before.mode) {
+        let previous = before.summary.release as usize;
         if let Err(e) = super::write_release(store, &org.org_id, &kept, reviewer, previous).await {
-            tracing::warn!(error = %e, import_id = %record.import_id, "the release list was not rewritten");
+            tracing::warn!(error = %e, import_id = %before.import_id, "the release list was not rewritten");
         }
     }
-    Ok(Some(decided.outcome))
+    Ok(())
 }
 
 /// Every stored chunk of rows reviewed again as things are now, a chunk at a time; a chunk
@@ -238,7 +236,14 @@ async fn finish(store: &Store, org: &Org, record: Batch, by: &Principal, now: Da
         Mode::Sync => release_leaving(store, org, &reviewer, by, now).await?,
         Mode::Renew => 0,
     };
-    apply_or_reload(store, decide::finish(org, &record, &tally.issued, &tally.licensed, released, by, now)).await
+    let (issued, licensed) = (&tally.issued, &tally.licensed);
+    step(store, &record, |current, _| async move {
+        Ok(match current.status {
+            ImportStatus::Committing => decide::finish(org, &current, issued, licensed, released, by, now),
+            _ => Decision::unchanged(current),
+        })
+    })
+    .await
 }
 
 /// What a commit's licence writes add up to: the `renew` rows settled (row `i` of them takes seat

@@ -12,6 +12,7 @@ use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse
 use chrono::{DateTime, Utc};
 
 use super::commit::{begin, commit, Review};
+use crate::command::Decision;
 use crate::domain::auth::{Principal, Role};
 use crate::domain::import::{Batch, ImportStatus};
 use crate::domain::DomainError;
@@ -37,8 +38,14 @@ pub async fn start(
     match record.status {
         ImportStatus::Reviewed => record.background = true,
         ImportStatus::Committing if record.background => {
-            return super::commit::apply_or_reload(store, crate::domain::decide::imports::handed_over(record, now))
-                .await
+            let given = record.clone();
+            return super::commit::step(store, &given, |current, _| async move {
+                Ok(match current.status {
+                    ImportStatus::Committing => crate::domain::decide::imports::handed_over(current, now),
+                    _ => Decision::unchanged(current),
+                })
+            })
+            .await;
         }
         _ => {}
     }

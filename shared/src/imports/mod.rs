@@ -168,16 +168,16 @@ async fn review_chunks(
 /// record's id is shared with twins (an `Idempotency-Key`'s job), whose rows they are too (a
 /// retry writes them again; unconfirmed, they expire).
 pub(crate) async fn record_reviewed(store: &Store, decided: Decision<Batch>) -> Result<Batch, Error> {
-    match store.apply(&decided.changes, None).await {
-        Ok(()) => Ok(decided.outcome),
-        Err(Error::Race(_)) => commit::reload(store, &decided.outcome).await,
-        Err(e) => {
-            if decided.outcome.fingerprint.is_none() {
-                forget_review(store, &decided.outcome).await;
-            }
-            Err(e)
-        }
+    let given = decided.outcome.clone();
+    let written = commit::step(store, &given, |current, again| {
+        let first = (!again).then(|| decided.clone());
+        async move { Ok(first.unwrap_or_else(|| Decision::unchanged(current))) }
+    })
+    .await;
+    if written.is_err() && given.fingerprint.is_none() {
+        forget_review(store, &given).await;
     }
+    written
 }
 
 /// Removes the rows (and release list) a review stored for a record that was never written: its

@@ -10,9 +10,10 @@ use aws_sdk_s3::operation::get_object::GetObjectError;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use super::commit::{apply_or_reload, commit, reload};
+use super::commit::{commit, step};
 use super::{review_file, Reading};
 use crate::app::ImportsBucket;
+use crate::command::Decision;
 use crate::domain::auth::{Principal, Role};
 use crate::domain::decide::imports as decide;
 use crate::domain::import::{self, Batch, ImportStatus, Mode, S3Object, Source};
@@ -171,20 +172,28 @@ async fn record_delivery(
         Ok(()) => record,
         Err(refusal) => decide::failed(record, &refusal),
     };
-    apply_or_reload(store, decide::recorded(record)).await
+    created(store, &record).await
+}
+
+/// Writes `record`, new; when another delivery of the event wrote it first, that record is the
+/// answer (a command through the executor: the lost race reloads it).
+async fn created(store: &Store, record: &Batch) -> Result<Batch, Error> {
+    step(store, record, |current, again| async move {
+        Ok(if again { Decision::unchanged(current) } else { decide::recorded(current) })
+    })
+    .await
 }
 
 /// All or nothing: a reviewed file that cannot be committed (too few licences) is refused whole
 /// — unless another delivery moved its record meanwhile.
 async fn refuse(store: &Store, record: &Batch, refusal: &DomainError) -> Result<Batch, Error> {
-    let current = reload(store, record).await?;
-    if current.status != ImportStatus::Reviewed {
-        return Ok(current);
-    }
-    match store.apply(&decide::refused(current, refusal).changes, None).await {
-        Ok(()) | Err(Error::Race(_)) => reload(store, record).await,
-        Err(e) => Err(e),
-    }
+    step(store, record, |current, _| async move {
+        Ok(match current.status {
+            ImportStatus::Reviewed => decide::refused(current, refusal),
+            _ => Decision::unchanged(current),
+        })
+    })
+    .await
 }
 
 /// Why a `GetObject` failed: a missing object (`NoSuchKey`) or a refusal (`AccessDenied`, 403)

@@ -80,6 +80,9 @@ impl MailReport {
 pub enum MailError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A guard's claim or mark that failed (a race lost every time comes back as one).
+    #[error(transparent)]
+    Guard(#[from] crate::store::Error),
     #[error("the notice could not be written as an e-mail: {0}")]
     Render(String),
     #[error("an attachment could not be read: {0}")]

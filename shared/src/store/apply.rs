@@ -72,6 +72,7 @@ impl Store {
             Change::Audit(entry) => vec![self.put_audit(entry, &new_id("aud"))?],
             Change::Import { record, expected } => vec![self.put_import(record, *expected)?],
             Change::ClearSuppression(s) => vec![self.clear_suppression(s)?],
+            Change::Delivery { org_id, delivery } => vec![self.put_delivery(org_id, delivery)?],
         })
     }
 

@@ -7,86 +7,38 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 
+use aws_sdk_dynamodb::types::TransactWriteItem;
+
 use super::keys::{self, PK, SK};
-use super::{n, s, Item, Store, StoreError};
+use super::{n, put_if, s, Error, Store, StoreError};
+use crate::command;
+use crate::domain::decide::deliveries;
 use crate::domain::notice::{Delivery, DeliveryState, Notice};
 
-/// What a claim found: the recipient is this delivery's to send (`attempt` counts the tries),
-/// or not — it is sent or refused already, or another delivery holds a live claim.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Claim {
-    Claimed { claim: String, attempt: u32 },
-    Taken(Delivery),
-}
-
-/// How a claimed send ended.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Sent {
-    /// SES accepted it, with its message id.
-    Accepted(String),
-    /// It failed for a reason that passes; the next delivery tries again.
-    Failed(String),
-    /// SES refused it for good.
-    Refused(String),
-}
-
-fn delivery_key(notice: &Notice, email: &str) -> Item {
-    super::key(keys::org(&notice.org_id), &keys::delivery_sk(&notice.notice_id, email))
-}
+pub use crate::domain::decide::deliveries::{Claim, Sent};
 
 impl Store {
-    /// Claims the e-mail of `notice` to `email` until `now + lease`: on the condition that
-    /// nothing was tried yet, the last try failed, or an earlier claim's lease has run out.
+    /// Claims the e-mail of `notice` to `email` until `now + lease` when nothing was tried yet,
+    /// the last try failed, or an earlier claim's lease has run out — a command through the
+    /// executor ([`deliveries::claim`]): a claim that lost its race finds the recipient taken.
     pub async fn claim_delivery(
         &self,
         notice: &Notice,
         email: &str,
         now: DateTime<Utc>,
         lease: Duration,
-    ) -> Result<Claim, StoreError> {
-        let claim = crate::command::new_id("clm");
-        let request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(delivery_key(notice, email)))
-            .update_expression(
-                "SET #type = :type, notice_id = :notice, email = :email, #state = :sending, claim = :claim, \
-                 lease_until = :until, updated_at = :at, attempts = if_not_exists(attempts, :zero) + :one",
-            )
-            .condition_expression(
-                "attribute_not_exists(PK) OR #state = :failed OR (#state = :sending AND lease_until <= :now)",
-            )
-            .expression_attribute_names("#type", keys::TYPE)
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":type", s("delivery"))
-            .expression_attribute_values(":notice", s(notice.notice_id.clone()))
-            .expression_attribute_values(":email", s(email))
-            .expression_attribute_values(":sending", s("sending"))
-            .expression_attribute_values(":failed", s("failed"))
-            .expression_attribute_values(":claim", s(claim.clone()))
-            .expression_attribute_values(":until", n((now + lease).timestamp()))
-            .expression_attribute_values(":now", n(now.timestamp()))
-            .expression_attribute_values(":at", s(keys::sort_time(now)))
-            .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":one", n(1))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew);
-        let result = super::send(|| request.clone().send()).await;
-        match result {
-            Ok(out) => {
-                let attempt = out.attributes.as_ref().and_then(|a| a.get("attempts")).and_then(|v| v.as_n().ok());
-                Ok(Claim::Claimed { claim, attempt: attempt.and_then(|n| n.parse().ok()).unwrap_or(1) })
-            }
-            Err(StoreError::ConditionFailed(_)) => {
-                let found = self.delivery(notice, email).await?;
-                Ok(Claim::Taken(found.unwrap_or_else(|| Delivery::pending(&notice.notice_id, email))))
-            }
-            Err(e) => Err(e),
-        }
+    ) -> Result<Claim, Error> {
+        let who = (notice.notice_id.as_str(), email);
+        command::execute(self, || async move {
+            let found = self.delivery(notice, email).await?;
+            Ok(deliveries::claim(&notice.org_id, found, who, command::new_id("clm"), now, lease))
+        })
+        .await
     }
 
-    /// Marks a claimed send as it ended, on the condition that the claim is still `claim`'s (a
-    /// claim that ran out and was taken over is the other delivery's to mark). `false`: it was.
+    /// Marks a claimed send as it ended, when the claim is still `claim`'s (a claim that ran out
+    /// and was taken over is the other delivery's to mark): [`deliveries::mark`], through the
+    /// executor. `false`: it was taken over.
     pub async fn finish_delivery(
         &self,
         notice: &Notice,
@@ -94,77 +46,45 @@ impl Store {
         claim: &str,
         sent: &Sent,
         now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        let (state, field, value) = match sent {
-            Sent::Accepted(id) => ("sent", "message_id", id),
-            Sent::Failed(reason) => ("failed", "reason", reason),
-            Sent::Refused(reason) => ("refused", "reason", reason),
-        };
-        let request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(delivery_key(notice, email)))
-            .update_expression("SET #state = :state, #field = :value, updated_at = :at REMOVE lease_until, claim")
-            .condition_expression("claim = :claim")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_names("#field", field)
-            .expression_attribute_values(":state", s(state))
-            .expression_attribute_values(":value", s(value.clone()))
-            .expression_attribute_values(":at", s(keys::sort_time(now)))
-            .expression_attribute_values(":claim", s(claim));
-        let result = super::send(|| request.clone().send()).await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(StoreError::ConditionFailed(_)) => Ok(false),
-            Err(e) => Err(e),
-        }
+    ) -> Result<bool, Error> {
+        command::execute(self, || async move {
+            let found = self.delivery(notice, email).await?;
+            Ok(deliveries::mark(&notice.org_id, found, claim, sent, now))
+        })
+        .await
     }
 
     /// Records that `notice` is not mailed to `email` because the address is suppressed
-    /// (`reason`: `hard_bounce` or `complaint`), on the condition a claim has: nothing tried
-    /// yet, the last try failed, or an earlier claim ran out. `None`: recorded now;
-    /// `Some(found)`: the recipient was sent, refused or suppressed already, or is claimed.
+    /// (`reason`: `hard_bounce` or `complaint`), when a claim could be made
+    /// ([`deliveries::suppress`], through the executor). `None`: recorded now; `Some(found)`:
+    /// the recipient was sent, refused or suppressed already, or is claimed.
     pub async fn suppress_delivery(
         &self,
         notice: &Notice,
         email: &str,
         reason: &str,
         now: DateTime<Utc>,
-    ) -> Result<Option<Delivery>, StoreError> {
-        let request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(delivery_key(notice, email)))
-            .update_expression(
-                "SET #type = :type, notice_id = :notice, email = :email, #state = :suppressed, reason = :reason, \
-                 updated_at = :at, attempts = if_not_exists(attempts, :zero) REMOVE claim, lease_until",
-            )
-            .condition_expression(
-                "attribute_not_exists(PK) OR #state = :failed OR (#state = :sending AND lease_until <= :now)",
-            )
-            .expression_attribute_names("#type", keys::TYPE)
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":type", s("delivery"))
-            .expression_attribute_values(":notice", s(notice.notice_id.clone()))
-            .expression_attribute_values(":email", s(email))
-            .expression_attribute_values(":suppressed", s("suppressed"))
-            .expression_attribute_values(":reason", s(reason))
-            .expression_attribute_values(":failed", s("failed"))
-            .expression_attribute_values(":sending", s("sending"))
-            .expression_attribute_values(":now", n(now.timestamp()))
-            .expression_attribute_values(":at", s(keys::sort_time(now)))
-            .expression_attribute_values(":zero", n(0));
-        let result = super::send(|| request.clone().send()).await;
-        match result {
-            Ok(_) => Ok(None),
-            Err(StoreError::ConditionFailed(_)) => {
-                let found = self.delivery(notice, email).await?;
-                Ok(Some(found.unwrap_or_else(|| Delivery::pending(&notice.notice_id, email))))
-            }
-            Err(e) => Err(e),
+    ) -> Result<Option<Delivery>, Error> {
+        let who = (notice.notice_id.as_str(), email);
+        command::execute(self, || async move {
+            let found = self.delivery(notice, email).await?;
+            Ok(deliveries::suppress(&notice.org_id, found, who, reason, now))
+        })
+        .await
+    }
+
+    /// One recipient's guard, written over the version read (a new one: on the condition that
+    /// there is none; one from before guards had versions: that it still has none).
+    pub(crate) fn put_delivery(&self, org_id: &str, delivery: &Delivery) -> Result<TransactWriteItem, StoreError> {
+        let mut next = delivery.clone();
+        next.version = delivery.version + 1;
+        let key_attrs = [(PK, keys::org(org_id)), (SK, keys::delivery_sk(&delivery.notice_id, &delivery.email))];
+        let item = super::to_item("delivery", &next, &key_attrs)?;
+        if delivery.version == 0 {
+            return put_if(&self.table, item, Some("attribute_not_exists(version)"), &[], HashMap::new());
         }
+        let read = HashMap::from([(":v".to_string(), n(delivery.version as i64))]);
+        put_if(&self.table, item, Some("version = :v"), &[], read)
     }
 
     /// Records that `notice` names no recipient, once (a second delivery finds it there).
@@ -220,7 +140,9 @@ impl Store {
                     message_id: d.message_id,
                     reason: d.reason,
                     lease_until: d.lease_until,
+                    claim: d.claim,
                     updated_at: d.updated_at,
+                    version: d.version,
                 }),
                 _ => {}
             }
@@ -245,5 +167,9 @@ struct StoredDelivery {
     #[serde(default)]
     lease_until: Option<i64>,
     #[serde(default)]
+    claim: Option<String>,
+    #[serde(default)]
     updated_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    version: u64,
 }

@@ -330,24 +330,3 @@ impl Store {
         )
     }
 }
-
-impl Store {
-    /// Sets a user's renewable flag; `false` when there is no such user.
-    pub async fn set_renewable(&self, org_id: &str, email: &str, renewable: bool) -> Result<bool, StoreError> {
-        let request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::org(org_id), keys::user_sk(email))))
-            .update_expression("SET renewable = :r, version = version + :one")
-            .condition_expression("attribute_exists(PK)")
-            .expression_attribute_values(":r", AttributeValue::Bool(renewable))
-            .expression_attribute_values(":one", n(1));
-        let result = super::send(|| request.clone().send()).await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(StoreError::ConditionFailed(_)) => Ok(false),
-            Err(e) => Err(e),
-        }
-    }
-}

@@ -4,6 +4,7 @@
 //! domain modules these call; nothing here knows DynamoDB, HTTP or the clock.
 
 pub mod allocation;
+pub mod deliveries;
 pub mod expire;
 pub mod imports;
 pub mod orders;

@@ -50,6 +50,16 @@ pub fn upsert(
     Ok(Decision::new(changes, (saved(&next), created)))
 }
 
+/// The bulk "(not) renewable" of one user (docs/domain.md#automatic-renewal): the flag, written
+/// over the version read; nothing when it is set so already.
+pub fn flagged(user: &User, renewable: bool) -> Decision<()> {
+    if user.renewable == renewable {
+        return Decision::unchanged(());
+    }
+    let next = User { renewable, ..user.clone() };
+    Decision::new(vec![Change::User { user: next, created: false }], ())
+}
+
 /// Release: the licence ends as `released`, the user's `live` enrolments become `expired`,
 /// records are kept, and the seat goes back to its lot as `uses_per_seat` allows. The outcome:
 /// the user as stored.
