@@ -1,4 +1,4 @@
-//! The notice mailer's decisions on one recipient's guard (docs/architecture.md#notices):
+//! The notice mailer's decisions on one recipient's guard (docs/domain.md#notices):
 //! claim it before the send, mark it after, or record that the address is suppressed. Each is
 //! decided on the guard as read and written on the condition that it is still that version, so
 //! of two deliveries of a notice racing for a recipient one claims it and the other, deciding
