@@ -33,17 +33,7 @@ pub struct LeaseReport {
     pub failed: Vec<Failed>,
 }
 
-impl Reported for LeaseReport {
-    const SWEEP: &'static str = "leases";
-
-    fn failed(&self) -> &[Failed] {
-        &self.failed
-    }
-
-    fn now(&self) -> DateTime<Utc> {
-        self.now
-    }
-}
+crate::sweeps::reported!(LeaseReport, "leases");
 
 /// Finishes every commit, then every plan of steps ([`crate::store::steps`]), whose lease ended
 /// by `now`.

@@ -58,12 +58,31 @@ impl Store {
     /// Takes `count` seats from a lot, on the condition that it still has them: not expired,
     /// `in_use` within its quantity and `uses` within its cap afterwards.
     pub fn debit_lot(&self, lot: &Lot, count: u32) -> Result<TransactWriteItem, StoreError> {
-        let mut values = HashMap::from([
-            (":k".to_string(), n(count as i64)),
-            (":max_in_use".to_string(), n(lot.quantity as i64 - count as i64)),
-            (":active".to_string(), s("active")),
-        ]);
-        let mut condition = "#status = :active AND in_use <= :max_in_use".to_string();
+        let in_use = (lot.quantity as i64 - count as i64, "SET in_use = in_use + :k, uses = uses + :k");
+        self.take_from_lot(lot, count, Some(in_use.0), in_use.1)
+    }
+
+    /// One more licence from a seat its holder keeps (a renewal in the same lot): `uses` rises
+    /// within its cap, `in_use` stays.
+    pub fn use_seat_again(&self, lot: &Lot) -> Result<TransactWriteItem, StoreError> {
+        self.take_from_lot(lot, 1, None, "SET uses = uses + :k")
+    }
+
+    /// `set` on an active lot, `count` more uses within its cap (and, with `max_in_use`, `in_use`
+    /// at most that before the write).
+    fn take_from_lot(
+        &self,
+        lot: &Lot,
+        count: u32,
+        max_in_use: Option<i64>,
+        set: &str,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut values = HashMap::from([(":k".to_string(), n(count as i64)), (":active".to_string(), s("active"))]);
+        let mut condition = "#status = :active".to_string();
+        if let Some(max) = max_in_use {
+            condition.push_str(" AND in_use <= :max_in_use");
+            values.insert(":max_in_use".into(), n(max));
+        }
         if let Some(cap) = lot.uses_per_seat {
             condition.push_str(" AND uses <= :max_uses");
             values.insert(":max_uses".into(), n(cap as i64 * lot.quantity as i64 - count as i64));
@@ -71,26 +90,7 @@ impl Store {
         update(
             &self.table,
             key(keys::org(&lot.org_id), keys::lot_sk(lot.valid_until, &lot.lot_id)),
-            "SET in_use = in_use + :k, uses = uses + :k".into(),
-            Some(condition),
-            HashMap::from([("#status".to_string(), "status".to_string())]),
-            values,
-        )
-    }
-
-    /// One more licence from a seat its holder keeps (a renewal in the same lot): `uses` rises
-    /// within its cap, `in_use` stays.
-    pub fn use_seat_again(&self, lot: &Lot) -> Result<TransactWriteItem, StoreError> {
-        let mut values = HashMap::from([(":one".to_string(), n(1)), (":active".to_string(), s("active"))]);
-        let mut condition = "#status = :active".to_string();
-        if let Some(cap) = lot.uses_per_seat {
-            condition.push_str(" AND uses <= :max_uses");
-            values.insert(":max_uses".into(), n(cap as i64 * lot.quantity as i64 - 1));
-        }
-        update(
-            &self.table,
-            key(keys::org(&lot.org_id), keys::lot_sk(lot.valid_until, &lot.lot_id)),
-            "SET uses = uses + :one".into(),
+            set.into(),
             Some(condition),
             HashMap::from([("#status".to_string(), "status".to_string())]),
             values,

@@ -50,15 +50,7 @@ pub struct ExpireReport {
     pub failed: Vec<Failed>,
 }
 
-impl Reported for ExpireReport {
-    const SWEEP: &'static str = "expire";
-    fn failed(&self) -> &[Failed] {
-        &self.failed
-    }
-    fn now(&self) -> DateTime<Utc> {
-        self.now
-    }
-}
+crate::sweeps::reported!(ExpireReport, "expire");
 
 /// What is due in one org.
 #[derive(Default)]

@@ -30,15 +30,7 @@ pub struct ForecastReport {
     pub failed: Vec<Failed>,
 }
 
-impl Reported for ForecastReport {
-    const SWEEP: &'static str = "forecast";
-    fn failed(&self) -> &[Failed] {
-        &self.failed
-    }
-    fn now(&self) -> DateTime<Utc> {
-        self.now
-    }
-}
+crate::sweeps::reported!(ForecastReport, "forecast");
 
 /// The month after the one `now` is in: its first and last day.
 pub fn next_month(now: DateTime<Utc>) -> (NaiveDate, NaiveDate) {

@@ -70,6 +70,22 @@ pub trait Reported: Serialize {
     fn now(&self) -> chrono::DateTime<chrono::Utc>;
 }
 
+/// A sweep's report is [`Reported`] under the sweep's name, by its `now` and `failed` fields.
+macro_rules! reported {
+    ($report:ty, $sweep:literal) => {
+        impl $crate::sweeps::Reported for $report {
+            const SWEEP: &'static str = $sweep;
+            fn failed(&self) -> &[$crate::sweeps::Failed] {
+                &self.failed
+            }
+            fn now(&self) -> chrono::DateTime<chrono::Utc> {
+                self.now
+            }
+        }
+    };
+}
+pub(crate) use reported;
+
 /// The sentence an invocation fails with when a sweep left units for the next run: each one,
 /// then the whole report.
 pub fn failure_message<R: Reported>(report: &R) -> String {

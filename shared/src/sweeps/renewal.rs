@@ -41,15 +41,7 @@ pub struct RenewalReport {
     pub failed: Vec<Failed>,
 }
 
-impl Reported for RenewalReport {
-    const SWEEP: &'static str = "renewal";
-    fn failed(&self) -> &[Failed] {
-        &self.failed
-    }
-    fn now(&self) -> DateTime<Utc> {
-        self.now
-    }
-}
+crate::sweeps::reported!(RenewalReport, "renewal");
 
 pub async fn renewal(app: &App, now: DateTime<Utc>) -> Result<RenewalReport, Error> {
     let store = &app.store;

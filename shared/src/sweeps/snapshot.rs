@@ -29,15 +29,7 @@ pub struct SnapshotReport {
     pub failed: Vec<Failed>,
 }
 
-impl Reported for SnapshotReport {
-    const SWEEP: &'static str = "snapshot";
-    fn failed(&self) -> &[Failed] {
-        &self.failed
-    }
-    fn now(&self) -> DateTime<Utc> {
-        self.now
-    }
-}
+crate::sweeps::reported!(SnapshotReport, "snapshot");
 
 pub async fn snapshot(app: &App, now: DateTime<Utc>) -> Result<SnapshotReport, Error> {
     let store = &app.store;
