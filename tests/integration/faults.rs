@@ -42,6 +42,7 @@ fn company() -> Org {
         created_at: at("2026-01-01T00:00:00Z"),
         policy: Default::default(),
         version: 1,
+        runs_open_ended: false,
     }
 }
 

@@ -366,3 +366,82 @@ async fn renewable_again_after_the_term_changes_the_flag_alone() {
     let no = user(&env, "no").await;
     assert_eq!((no["licence_count"].as_u64(), no["licence"]["status"].as_str()), (Some(1), Some("expired")));
 }
+
+// ---- a course run is open for one year by default (run_access_months) ----
+
+/// Company c on activation and automatic renewal, with `policy` on top, a lot of 5 and Lisa
+/// enrolled in one run sent without an end, activated 2026-03-01 09:00.
+async fn one_run_without_an_end(env: &TestEnv, policy: Value) -> Value {
+    env.partner_with_company("p", "c").await;
+    let mut settings = json!({"term_starts": "activation", "renewal": "automatic"});
+    settings.as_object_mut().unwrap().extend(policy.as_object().unwrap().clone());
+    env.set_policy("c", settings).await;
+    env.order_and_assign("c", 5, "2026-02-01T08:00:00Z", "p", "2026-02-02T09:00:00Z").await;
+    env.put_user("c", "lisa@c.example").json(json!({"name": "Lisa"})).at("2026-02-10T00:00:00Z").send().await;
+    let start = "2026-03-01T09:00:00Z";
+    env.enrol("c", "lisa@c.example", "run", json!({"status": "new"}), "2026-02-10T00:00:00Z").await;
+    let active = env.enrol("c", "lisa@c.example", "run", json!({"status": "active"}), start).await;
+    active.body["enrolment"].clone()
+}
+
+async fn lisa(env: &TestEnv, now: &str) -> Value {
+    env.get("/v1/orgs/c/users/lisa@c.example").by(&cm("c")).at(now).send().await.body
+}
+
+#[tokio::test]
+async fn worked_case_10_one_run_with_the_default_access_is_never_charged_a_second_licence() {
+    let env = TestEnv::new().await;
+    let run = one_run_without_an_end(&env, json!({})).await;
+    assert_eq!(
+        (run["activated_at"].as_str(), run["ends_at"].as_str()),
+        (Some("2026-03-01T09:00:00Z"), Some("2027-03-01T09:00:00Z")),
+        "{run}"
+    );
+    // The platform sends the run again later, still without an end: the end stays.
+    let again = env.enrol("c", "lisa@c.example", "run", json!({"status": "active"}), "2026-09-01T00:00:00Z").await;
+    assert_eq!(again.body["enrolment"]["ends_at"], "2027-03-01T09:00:00Z");
+    let forecast = env.get("/v1/orgs/c/renewals?until=2027-03-31").by(&cm("c")).at("2027-02-01T00:00:00Z").send().await;
+    let row = &forecast.body["items"][0];
+    assert_eq!((row["will_renew"].as_bool(), row["reason"].as_str()), (Some(false), Some("no_live_enrolment")));
+
+    for now in ["2027-03-01T09:00:00Z", "2027-03-01T10:00:00Z"] {
+        renewal(&env.app, at(now)).await.unwrap();
+        seatkeeper::sweeps::expire::expire(&env.app, at(now)).await.unwrap();
+    }
+    let after = lisa(&env, "2027-03-02T00:00:00Z").await;
+    assert_eq!(
+        (after["licence_count"].as_u64(), after["licence"]["status"].as_str()),
+        (Some(1), Some("expired")),
+        "{after}"
+    );
+    assert_eq!(lot_uses(&env).await, 1, "one licence in all");
+    let runs =
+        env.get("/v1/orgs/c/users/lisa@c.example/enrolments").by(&cm("c")).at("2027-03-02T00:00:00Z").send().await;
+    assert_eq!(runs.body["items"][0]["status"], "expired", "{:?}", runs.body);
+}
+
+#[tokio::test]
+async fn a_run_open_eighteen_months_is_renewed_once() {
+    let env = TestEnv::new().await;
+    let run = one_run_without_an_end(&env, json!({"run_access_months": 18})).await;
+    assert_eq!(run["ends_at"], "2027-09-01T09:00:00Z");
+    for now in ["2027-03-01T09:00:00Z", "2028-03-01T09:00:00Z"] {
+        renewal(&env.app, at(now)).await.unwrap();
+        seatkeeper::sweeps::expire::expire(&env.app, at(now)).await.unwrap();
+    }
+    let after = lisa(&env, "2028-03-02T00:00:00Z").await;
+    assert_eq!(
+        (after["licence_count"].as_u64(), after["licence"]["status"].as_str()),
+        (Some(2), Some("expired")),
+        "renewed in 2027, not in 2028: {after}"
+    );
+}
+
+#[tokio::test]
+async fn runs_without_an_end_stay_open_ended_when_the_knob_is_0() {
+    let env = TestEnv::new().await;
+    let run = one_run_without_an_end(&env, json!({"run_access_months": 0})).await;
+    assert_eq!((run["activated_at"].as_str(), run.get("ends_at")), (Some("2026-03-01T09:00:00Z"), None));
+    renewal(&env.app, at("2027-03-01T09:00:00Z")).await.unwrap();
+    assert_eq!(lisa(&env, "2027-03-02T00:00:00Z").await["licence_count"], 2, "renewed: the run is still live");
+}

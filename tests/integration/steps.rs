@@ -28,6 +28,7 @@ async fn learner_with_enrolments(env: &TestEnv, runs: usize) {
                 ends_at: Some(at("2027-06-01T00:00:00Z")),
                 updated_at: at(LICENSED),
                 refused_from: None,
+                activated_at: Some(at(LICENSED)),
             };
             env.app.store.put_enrolment(&e).unwrap().put.unwrap().item
         })

@@ -27,6 +27,7 @@ fn org(id: &str, kind: OrgKind, parent: Option<&Org>) -> Org {
         created_at: at("2025-06-01T00:00:00Z"),
         policy: Default::default(),
         version: 0,
+        runs_open_ended: false,
     }
 }
 
@@ -66,7 +67,7 @@ async fn the_first_start_stores_the_vendor_once_however_often_it_runs() {
     let (a, b, c) = tokio::join!(store.set_up(at(NOW)), store.set_up(at(NOW)), store.set_up(at(NOW)));
     let written = [a.unwrap(), b.unwrap(), c.unwrap()].iter().filter(|d| d.vendor_written).count();
     assert_eq!(written, 1);
-    assert_eq!(env.all_items().await.len(), 2, "the vendor and its guard");
+    assert_eq!(env.all_items().await.len(), 3, "the vendor, its guard and the record of the migration");
 }
 
 #[tokio::test]
@@ -105,7 +106,7 @@ async fn a_table_from_before_keeps_working_and_its_vendor_cannot_be_taken() {
     assert!(env.item("ORG#vendor", "ORG").await.is_none(), "nobody created the vendor");
 
     let done = env.app.store.set_up(at(NOW)).await.unwrap();
-    assert!(done.vendor_written && done.guarded == 3, "{done:?}");
+    assert!(done.vendor_written && done.guarded == 3 && done.runs_open_ended == 2, "{done:?}");
     let vendor = env.get("/v1/orgs/vendor").by(&Who::vendor_admin()).send().await;
     assert_eq!((vendor.status, vendor.body["kind"].as_str()), (200, Some("vendor")), "{:?}", vendor.body);
     // The old orgs serve as before: read, list, order and assign.
@@ -240,4 +241,38 @@ async fn a_deployment_onto_a_table_whose_vendor_id_is_taken_stops_and_says_so() 
     let failed =
         invoke(&env.app, &entries::TENANT_ADMIN, setup_request("Create", &gone, &env.table)).await.unwrap_err();
     assert_eq!(failed.kind, "SetupUnanswered", "{}", failed.message);
+}
+
+#[tokio::test]
+async fn orgs_stored_before_runs_had_a_default_access_keep_them_open_ended_until_the_vendor_opts_them_in() {
+    let env = TestEnv::bare().await;
+    let p = org("p", OrgKind::Partner, None);
+    let c = org("c", OrgKind::Company, Some(&p));
+    old_orgs(&env, &[&p, &c]).await;
+    let done = env.app.store.set_up(at(NOW)).await.unwrap();
+    assert_eq!(done.runs_open_ended, 2, "{done:?}");
+    let run_access = |org: &'static str| {
+        let store = env.app.store.clone();
+        async move {
+            let org = store.org(org).await.unwrap().unwrap();
+            store.policy(&org).await.unwrap().run_access_months
+        }
+    };
+    assert_eq!(run_access("c").await, 0, "open-ended, as it was");
+    // Once only: a later setup marks nothing, and an org created since has the default.
+    env.post("/v1/orgs")
+        .by(&pm("p"))
+        .json(json!({"org_id": "n", "name": "New", "kind": "company", "parent_id": "p"}))
+        .send()
+        .await;
+    assert_eq!(env.app.store.set_up(at("2027-03-01T00:00:00Z")).await.unwrap().runs_open_ended, 0);
+    assert_eq!(run_access("n").await, 12);
+    // The runs of the old company: open-ended until the vendor sets the knob on it or above it.
+    env.put_user("c", "old@c.example").json(json!({"name": "Old"})).send().await;
+    let open = env.enrol("c", "old@c.example", "r1", json!({"status": "active"}), NOW).await;
+    assert!(open.body["enrolment"].get("ends_at").is_none(), "{:?}", open.body);
+    env.set_policy("vendor", json!({"run_access_months": 12})).await;
+    assert_eq!(run_access("c").await, 12);
+    let ended = env.enrol("c", "old@c.example", "r2", json!({"status": "active"}), NOW).await;
+    assert!(ended.body["enrolment"]["ends_at"].is_string(), "{:?}", ended.body);
 }

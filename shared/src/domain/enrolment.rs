@@ -29,6 +29,10 @@ pub struct Enrolment {
     /// refusal before this was stored have none, and stay expired.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refused_from: Option<EnrolmentStatus>,
+    /// When it became active (its start when that had come, else the instant of the change),
+    /// kept across later changes. Enrolments active before this was stored have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activated_at: Option<DateTime<Utc>>,
 }
 
 /// `PUT /v1/orgs/{org_id}/users/{email}/enrolments/{enrolment_id}`.
@@ -107,7 +111,31 @@ pub fn put(
         ends_at: input.ends_at,
         updated_at: now,
         refused_from: None,
+        activated_at: None,
     })
+}
+
+/// The enrolment as stored after a change from `before` (docs/domain.md#users-and-enrolments):
+/// when it became active — the instant it becomes active now (its start when that has come,
+/// else now; from `new`, or again after it was expired), or as `before` had it — and, sent without an end of its own, the end
+/// `run_access_months` after that instant (0: open-ended). An enrolment active before its
+/// activation was stored gets none: it stays as it was.
+pub fn with_run_access(
+    mut after: Enrolment,
+    before: Option<&Enrolment>,
+    run_access_months: u32,
+    now: DateTime<Utc>,
+) -> Enrolment {
+    let becomes_active =
+        after.status == EnrolmentStatus::Active && before.is_none_or(|b| b.status != EnrolmentStatus::Active);
+    after.activated_at = match becomes_active {
+        true => Some(after.starts_at.filter(|s| *s <= now).unwrap_or(now)),
+        false => before.and_then(|b| b.activated_at),
+    };
+    if after.ends_at.is_none() && run_access_months > 0 {
+        after.ends_at = after.activated_at.map(|at| super::term::term_end(at, run_access_months));
+    }
+    after
 }
 
 /// When this change starts the user's licence year, if it does: the enrolment becomes active
@@ -175,6 +203,36 @@ mod tests {
         assert_eq!(start_of_year(Some(&active), &active, now), None);
         let future = e(EnrolmentStatus::Active, Some("2018-06-01T00:00:00Z"), None);
         assert_eq!(start_of_year(None, &future, now), Some(now));
+    }
+
+    #[test]
+    fn a_run_sent_without_an_end_ends_its_access_months_after_it_became_active_and_keeps_that_instant() {
+        let new = e(EnrolmentStatus::New, None, None);
+        let now = at("2026-03-01T09:00:00Z");
+        let stored = with_run_access(new.clone(), None, 12, now);
+        assert_eq!((stored.activated_at, stored.ends_at), (None, None), "not active yet: no end");
+        let active = with_run_access(e(EnrolmentStatus::Active, None, None), Some(&stored), 12, now);
+        assert_eq!(active.activated_at, Some(now));
+        assert_eq!(active.ends_at, Some(at("2027-03-01T09:00:00Z")));
+        // Sent again later without an end: the same activation, the same end.
+        let later =
+            with_run_access(e(EnrolmentStatus::Active, None, None), Some(&active), 12, at("2026-09-01T00:00:00Z"));
+        assert_eq!((later.activated_at, later.ends_at), (active.activated_at, active.ends_at));
+        // An end the platform sends wins; 0 is open-ended.
+        let own = e(EnrolmentStatus::Active, None, Some("2027-09-01T00:00:00Z"));
+        assert_eq!(with_run_access(own, None, 12, now).ends_at, Some(at("2027-09-01T00:00:00Z")));
+        assert_eq!(with_run_access(e(EnrolmentStatus::Active, None, None), None, 0, now).ends_at, None);
+        // Expired, then active again: a new activation, a new end.
+        let expired = Enrolment { status: EnrolmentStatus::Expired, ..active.clone() };
+        let back =
+            with_run_access(e(EnrolmentStatus::Active, None, None), Some(&expired), 12, at("2027-05-01T00:00:00Z"));
+        assert_eq!(back.ends_at, Some(at("2028-05-01T00:00:00Z")));
+        // Active before activations were stored: left open-ended.
+        let legacy = e(EnrolmentStatus::Active, None, None);
+        assert_eq!(with_run_access(legacy.clone(), Some(&legacy), 12, now).ends_at, None);
+        // Started in the past: counted from its start.
+        let started = e(EnrolmentStatus::Active, Some("2026-02-01T00:00:00Z"), None);
+        assert_eq!(with_run_access(started, None, 18, now).ends_at, Some(at("2027-08-01T00:00:00Z")));
     }
 
     #[test]

@@ -50,6 +50,11 @@ pub struct Org {
     /// Optimistic-locking version of the org item.
     #[serde(default)]
     pub version: u64,
+    /// Stored before course runs had a default access: while nobody in its chain sets
+    /// `run_access_months`, its enrolments without an end stay open-ended, as they were (set by
+    /// the table's setup once, `store::setup`; the vendor opts the org in by setting the knob).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub runs_open_ended: bool,
 }
 
 /// `POST /v1/orgs`.
@@ -75,6 +80,7 @@ impl Org {
             created_at: epoch,
             policy: PolicySettings::default(),
             version: 0,
+            runs_open_ended: false,
         }
     }
 
@@ -165,6 +171,7 @@ pub fn create(parent: &Org, input: NewOrg, generated_id: String, now: DateTime<U
         created_at: now,
         policy: PolicySettings::default(),
         version: 0,
+        runs_open_ended: false,
     })
 }
 

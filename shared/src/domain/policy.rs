@@ -105,6 +105,10 @@ pub struct PolicySettings {
     /// An IANA time zone name (`Europe/Amsterdam`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_zone: Option<String>,
+    /// How many months an enrolment sent without `ends_at` stays live after it became active
+    /// (0: open-ended).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_access_months: Option<u32>,
 }
 
 /// The policy in force for an org, every knob resolved.
@@ -121,7 +125,12 @@ pub struct Policy {
     pub notify_emails: Vec<String>,
     pub locale: Locale,
     pub time_zone: String,
+    pub run_access_months: u32,
 }
+
+/// A course run is open this many months after its start unless the platform says otherwise
+/// ("een uitvoering standaard een jaar toegankelijk").
+pub const DEFAULT_RUN_ACCESS_MONTHS: u32 = 12;
 
 impl PolicySettings {
     /// Checks a caller's settings and normalises them (e-mails lower-cased, tiers ascending).
@@ -135,6 +144,9 @@ impl PolicySettings {
             if n > 1_000_000 {
                 return Err(DomainError::invalid("seats_included", "must be at most 1000000"));
             }
+        }
+        if self.run_access_months.is_some_and(|m| m > 120) {
+            return Err(DomainError::invalid("run_access_months", "must be between 0 (open-ended) and 120"));
         }
         if let Some(UsesPerSeat::Capped(n)) = self.uses_per_seat {
             if !(1..=1000).contains(&n) {
@@ -182,6 +194,7 @@ impl PolicySettings {
             notify_emails: newer.notify_emails.clone().or_else(|| self.notify_emails.clone()),
             locale: newer.locale.or(self.locale),
             time_zone: newer.time_zone.clone().or_else(|| self.time_zone.clone()),
+            run_access_months: newer.run_access_months.or(self.run_access_months),
         }
     }
 }
@@ -189,7 +202,15 @@ impl PolicySettings {
 impl Policy {
     /// Resolves the settings of an org's chain, root first and the org itself last.
     pub fn resolve<'a>(chain: impl IntoIterator<Item = &'a PolicySettings>) -> Policy {
+        Self::resolve_for(false, chain)
+    }
+
+    /// [`Policy::resolve`] for an org stored before course runs had a default access
+    /// (`runs_open_ended`, see `Org::runs_open_ended`): while nobody in its chain sets
+    /// `run_access_months`, it is 0 (open-ended), as it was.
+    pub fn resolve_for<'a>(runs_open_ended: bool, chain: impl IntoIterator<Item = &'a PolicySettings>) -> Policy {
         let s = chain.into_iter().fold(PolicySettings::default(), |acc, next| acc.merged_with(next));
+        let unset_runs = if runs_open_ended { 0 } else { DEFAULT_RUN_ACCESS_MONTHS };
         let term_starts = s.term_starts.unwrap_or(TermStarts::Assignment);
         Policy {
             term_months: s.term_months.unwrap_or(12),
@@ -207,6 +228,7 @@ impl Policy {
             notify_emails: s.notify_emails.unwrap_or_default(),
             locale: s.locale.unwrap_or_default(),
             time_zone: s.time_zone.unwrap_or_else(|| DEFAULT_TIME_ZONE.to_string()),
+            run_access_months: s.run_access_months.unwrap_or(unset_runs),
         }
     }
 }
@@ -242,6 +264,18 @@ mod tests {
         let err = settings(json!({"time_zone": "Mars/Olympus"})).validated().unwrap_err();
         assert!(err.to_string().starts_with("time_zone"), "{err}");
         assert!(serde_json::from_value::<PolicySettings>(json!({"locale": "fr"})).is_err());
+    }
+
+    #[test]
+    fn a_run_is_open_a_year_by_default_and_open_ended_for_orgs_stored_before_until_someone_sets_it() {
+        assert_eq!(Policy::resolve([]).run_access_months, 12);
+        assert_eq!(Policy::resolve_for(true, []).run_access_months, 0, "an org stored before");
+        let vendor = settings(json!({"run_access_months": 18}));
+        assert_eq!(Policy::resolve_for(true, [&vendor]).run_access_months, 18, "opted in from above");
+        let off = settings(json!({"run_access_months": 0}));
+        assert_eq!(Policy::resolve([&vendor, &off]).run_access_months, 0);
+        let err = settings(json!({"run_access_months": 121})).validated().unwrap_err();
+        assert!(err.to_string().starts_with("run_access_months"), "{err}");
     }
 
     #[test]

@@ -124,6 +124,11 @@ pub fn org_id_guard(folded: &str) -> String {
 
 pub const ORG_ID_GUARD_SK: &str = "ORGID";
 
+/// The record that the table's setup ran migration `name` (in the vendor root's partition).
+pub fn migration_sk(name: &str) -> String {
+    format!("MIGRATION#{name}")
+}
+
 pub fn children(parent_id: &str) -> String {
     format!("ORG#{parent_id}#CHILDREN")
 }

@@ -80,7 +80,7 @@ impl Store {
             self.get_many(org.ancestors.iter().map(|a| (keys::org(a), keys::ORG_SK)).collect()).await?
         };
         chain.sort_by_key(|o| org.ancestors.iter().position(|a| *a == o.org_id));
-        Ok(Policy::resolve(chain.iter().map(|o| &o.policy).chain([&org.policy])))
+        Ok(Policy::resolve_for(org.runs_open_ended, chain.iter().map(|o| &o.policy).chain([&org.policy])))
     }
 
     pub fn org_item(&self, org: &Org) -> Result<super::Item, StoreError> {

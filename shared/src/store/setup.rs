@@ -17,6 +17,7 @@ use futures::stream::{self, StreamExt};
 use super::keys::{self, GSI2};
 use super::records::OrgIdGuard;
 use super::{Error, PageRequest, QuerySpec, SortKey, Store, StoreError};
+use crate::domain::change::{Change, Decision};
 use crate::domain::org::{folded_id, Org, VENDOR_ID};
 
 /// Case guards written at once while a table is set up.
@@ -32,7 +33,13 @@ pub struct SetUp {
     /// Orgs stored before guards existed whose ids are equal ignoring case, as (the id the guard
     /// names, the other id): both stay as they are, and no third spelling can be created.
     pub case_clashes: Vec<(String, String)>,
+    /// Orgs stored before course runs had a default access, marked by this run to keep their
+    /// runs open-ended (migration [`RUN_ACCESS`]; 0 on a new table, and once it is recorded).
+    pub runs_open_ended: usize,
 }
+
+/// The migration that gave course runs a default access (`run_access_months`).
+pub const RUN_ACCESS: &str = "run_access_months";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SetUpError {
@@ -63,7 +70,67 @@ impl Store {
         for (holder, other) in &case_clashes {
             tracing::warn!(%holder, %other, "two orgs stored before case guards have ids equal ignoring case");
         }
-        Ok(SetUp { vendor_written, guarded, case_clashes })
+        let runs_open_ended = self.keep_runs_open_ended(now).await?;
+        Ok(SetUp { vendor_written, guarded, case_clashes, runs_open_ended })
+    }
+
+    /// Once per table (migration [`RUN_ACCESS`]; a new table has no org to mark): every org
+    /// stored before course runs had a default access keeps its enrolments without an end open-ended (`Org::runs_open_ended`,
+    /// written over the version read, through the executor) until the vendor sets
+    /// `run_access_months` on it or above it. How many orgs this run marked (0 once recorded).
+    async fn keep_runs_open_ended(&self, now: DateTime<Utc>) -> Result<usize, SetUpError> {
+        let done = self.get::<serde_json::Value>(keys::org(VENDOR_ID), &keys::migration_sk(RUN_ACCESS)).await?;
+        if done.is_some() {
+            return Ok(0);
+        }
+        let spec = QuerySpec::index(GSI2, keys::ALL_ORGS.into(), SortKey::Any);
+        let mut page = PageRequest { limit: 1000, cursor: None };
+        let mut marked = 0;
+        loop {
+            let orgs = self.query::<Org>(&spec, &page).await?;
+            for org in orgs.items.iter().filter(|o| !o.is_vendor_root() && !o.runs_open_ended) {
+                marked += usize::from(self.mark_runs_open_ended(&org.org_id).await?);
+            }
+            match orgs.next_cursor {
+                Some(c) => page.cursor = Some(c),
+                None => break,
+            }
+        }
+        self.record_migration(RUN_ACCESS, now).await?;
+        tracing::info!(marked, "orgs stored before run_access_months keep their runs open-ended");
+        Ok(marked)
+    }
+
+    /// Marks one org `runs_open_ended`, as it is now; `false` when it was already (or is gone).
+    async fn mark_runs_open_ended(&self, org_id: &str) -> Result<bool, Error> {
+        crate::command::execute(self, || async move {
+            let Some(org) = self.org(org_id).await?.filter(|o| !o.runs_open_ended) else {
+                return Ok(Decision::unchanged(false));
+            };
+            Ok(Decision::new(vec![Change::Org(Org { runs_open_ended: true, ..org })], true))
+        })
+        .await
+    }
+
+    /// Records that migration `name` ran (once: a second record changes nothing).
+    async fn record_migration(&self, name: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let item = std::collections::HashMap::from([
+            (keys::PK.to_string(), AttributeValue::S(keys::org(VENDOR_ID))),
+            (keys::SK.to_string(), AttributeValue::S(keys::migration_sk(name))),
+            (keys::TYPE.to_string(), AttributeValue::S("migration".into())),
+            ("ran_at".to_string(), AttributeValue::S(keys::sort_time(now))),
+        ]);
+        let request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)");
+        match super::send(|| request.clone().send()).await {
+            // Recorded by a setup running at the same time: the same record.
+            Ok(_) | Err(StoreError::ConditionFailed(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Stores the vendor root with `attribute_not_exists`; `false` when it was stored already.

@@ -150,8 +150,9 @@ pub fn put_enrolment(
 ) -> Result<Decision<(Enrolment, User)>, DomainError> {
     let EnrolmentState { mut user, enrolments, policy, balance, reuse } = state;
     let email = user.email.clone();
-    let after = enrolment::put(&org.org_id, &email, enrolment_id, input, now)?;
     let before = enrolments.iter().find(|e| e.enrolment_id == enrolment_id);
+    let after = enrolment::put(&org.org_id, &email, enrolment_id, input, now)?;
+    let after = enrolment::with_run_access(after, before, policy.run_access_months, now);
     let live_after =
         enrolments.iter().filter(|e| e.enrolment_id != enrolment_id).any(|e| e.live_at(now)) || after.live_at(now);
 
