@@ -42,11 +42,16 @@ test("Vendor: the org tree, create a partner and a company, a company's policy s
   expect(org.own_policy).toEqual({ renewal: "automatic", seats_included: 1 });
   expect(org.policy.renewal).toBe("automatic");
 
+  // A course run is open a year unless set otherwise (the default shown as inherited).
+  const runs = page.getByLabel("Course run open for (months; 0 = no end)");
+  await expect(runs).toHaveAttribute("placeholder", "12");
   await page.getByLabel("Term (months)").fill("24");
+  await runs.fill("18");
   await page.getByRole("button", { name: "Save" }).click();
   await expect(page.getByText("Policy saved.")).toBeVisible();
   org = await ok(admin, "GET", `/v1/orgs/${company}`);
-  expect(org.own_policy).toEqual({ renewal: "automatic", seats_included: 1, term_months: 24 });
+  expect(org.own_policy).toEqual({ renewal: "automatic", seats_included: 1, term_months: 24, run_access_months: 18 });
+  expect(org.policy.run_access_months).toBe(18);
   await page.getByRole("button", { name: "Save" }).click();
   await expect(page.getByText("Nothing changed.")).toBeVisible();
 });

@@ -95,7 +95,7 @@ const nl: Messages = {
     title: "Beleid van {{name}}", intro: "Elke instelling wordt geërfd, tenzij deze organisatie haar zelf instelt. Alleen wat u wijzigt wordt verstuurd.", inherited: "Geërfd ({{value}})", setHere: "hier ingesteld",
     saved: "Beleid opgeslagen.", nothingChanged: "Er is niets gewijzigd.", term_months: "Looptijd (maanden)", term_starts: "Looptijd begint", renewal: "Verlenging", counting: "Telling", enforcement: "Handhaving",
     seats_included: "Inbegrepen gebruikers", uses_per_seat: "Gebruik per licentie", tiers: "Staffels (oplopende aantallen, gescheiden door komma's)", notify_emails: "Extra ontvangers (gescheiden door komma's)",
-    locale: "Taal van e-mails en exports", time_zone: "Tijdzone van e-mails (IANA-naam, bv. Europe/Amsterdam)",
+    locale: "Taal van e-mails en exports", time_zone: "Tijdzone van e-mails (IANA-naam, bv. Europe/Amsterdam)", run_access_months: "Uitvoering toegankelijk (maanden; 0 = geen einde)",
     values: { en: "Engels", nl: "Nederlands", assignment: "bij toekenning", activation: "bij activering", manual: "handmatig", automatic: "automatisch", licences: "licenties", active_users: "actieve gebruikers", hard: "streng", soft: "soepel", none: "onbeperkt" },
   },
   notifications: {

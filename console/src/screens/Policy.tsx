@@ -17,8 +17,8 @@ const CHOICES: Partial<Record<Key, string[]>> = {
   uses_per_seat: ["none", "1", "2", "3", "4", "5"],
   locale: ["en", "nl"],
 };
-const NUMBERS: Key[] = ["term_months", "seats_included"];
-const KEYS: Key[] = ["term_months", "term_starts", "renewal", "counting", "enforcement", "seats_included", "uses_per_seat", "tiers", "notify_emails", "locale", "time_zone"];
+const NUMBERS: Key[] = ["term_months", "seats_included", "run_access_months"];
+const KEYS: Key[] = ["term_months", "term_starts", "renewal", "counting", "enforcement", "seats_included", "uses_per_seat", "tiers", "notify_emails", "locale", "time_zone", "run_access_months"];
 
 function show(v: unknown): string {
   if (Array.isArray(v)) return v.join(", ");
