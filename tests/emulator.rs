@@ -309,6 +309,7 @@ async fn the_tenant_admin_function_sets_the_table_up_for_the_deployment() {
         created_at: at("2025-06-01T00:00:00Z"),
         policy: Default::default(),
         version: 0,
+        runs_open_ended: false,
     };
     taken.write_items(vec![taken.app.store.org_item(&rogue).unwrap()]).await;
     let cfn = ResponseUrl::start().await;
