@@ -280,6 +280,7 @@ async fn allocation(meter: &Meter, lines: &mut Vec<Line>) -> Res<()> {
     ));
     lines.push(line("single allocation: consumed WCU", format!("{:.1}", one.wcu()), "-".into(), "-", None));
     lines.push(line("single allocation: consumed RCU", format!("{:.1}", one.rcu()), "-".into(), "-", None));
+    old_company_allocation(&env, meter, one.rcu(), lines).await?;
 
     step("allocation latency");
     let mut alloc = Vec::with_capacity(LATENCY_RUNS);
@@ -320,6 +321,37 @@ async fn allocation(meter: &Meter, lines: &mut Vec<Line>) -> Res<()> {
             None,
         ));
     }
+    Ok(())
+}
+
+/// Lots a company ten years old had: one a quarter, all ended.
+const EXPIRED_LOTS: usize = 200;
+
+/// The read units of one allocation for a company with [`EXPIRED_LOTS`] ended lots and one live
+/// one, against `one_lot` (the same allocation for a company with its one lot, measured just
+/// before in the same run): the balance reads what is live.
+async fn old_company_allocation(env: &Env, meter: &Meter, one_lot: f64, lines: &mut Vec<Line>) -> Res<()> {
+    step("single allocation: a company with 200 ended lots");
+    org(env, "old", "company", "p").await?;
+    let start = at("1976-01-15T09:00:00Z");
+    for i in 0..EXPIRED_LOTS {
+        let assigned = start + chrono::Months::new(3 * i as u32);
+        lot(env, "old", 1, &assigned.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).await?;
+    }
+    lot(env, "old", 2, "2026-01-15T09:00:00Z").await?;
+    learners(env, "old", 1).await?;
+    meter.take();
+    let body = json!({"emails": [email("old", 0)]});
+    ok(env, "POST", "/v1/orgs/old/allocations", "company_manager", "old", body, "2026-02-01T00:00:00Z").await?;
+    let old = meter.take();
+    let ratio = old.rcu() / one_lot;
+    lines.push(line(
+        &format!("single allocation: consumed RCU with {EXPIRED_LOTS} ended lots + 1 live"),
+        format!("{:.1} (×{ratio:.2} of one lot's {one_lot:.1})", old.rcu()),
+        "ratio ≤ 1.2".into(),
+        "1.2",
+        Some(ratio <= 1.2),
+    ));
     Ok(())
 }
 

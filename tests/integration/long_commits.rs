@@ -161,7 +161,7 @@ async fn a_refused_allocation_creates_nobody() {
     let store = &env.app.store;
     let org = store.org("c").await.unwrap().unwrap();
     let policy = store.policy(&org).await.unwrap();
-    let read_before = store.balance("c", &policy).await.unwrap();
+    let read_before = store.balance("c", &policy, seatkeeper_tests::at(now)).await.unwrap();
     let taken: Vec<String> = (0..150).map(|i| format!("first{i}@c.example")).collect();
     env.licensed("c", &taken, now).await;
 

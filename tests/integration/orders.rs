@@ -310,3 +310,36 @@ async fn a_partner_sees_requested_orders_across_customers_newest_first_in_pages(
         assert_eq!((a.status, a.code()), (400, "invalid_request"), "{bad}");
     }
 }
+
+/// A company ten years old reads its live lots for a balance, not every lot it ever had: the
+/// lots' sort key starts with their end, and the balance reads from now on.
+#[tokio::test]
+async fn the_balance_reads_the_lots_that_have_not_ended_and_the_lot_list_keeps_them_all() {
+    let env = TestEnv::new().await;
+    env.partner_with_company("p", "c").await;
+    for year in 2020..2024 {
+        env.order_and_assign("c", 5, &format!("{year}-01-10T08:00:00Z"), "p", &format!("{year}-01-15T09:00:00Z")).await;
+    }
+    env.order_and_assign("c", 3, "2026-01-10T08:00:00Z", "p", "2026-01-15T09:00:00Z").await;
+    let now = seatkeeper_tests::at("2026-06-01T00:00:00Z");
+    let store = &env.app.store;
+    let org = store.org("c").await.unwrap().unwrap();
+    let policy = store.policy(&org).await.unwrap();
+    let balance = store.balance("c", &policy, now).await.unwrap();
+    let ends: Vec<String> = balance.lots.iter().map(|l| l.valid_until.unwrap().to_rfc3339()).collect();
+    assert_eq!(ends, vec!["2027-01-15T09:00:00+00:00".to_string()], "the live lot alone");
+    assert_eq!(balance.available(now), 3);
+    // At the live lot's very end it is no longer read either.
+    let at_end = store.balance("c", &policy, seatkeeper_tests::at("2027-01-15T09:00:00Z")).await.unwrap();
+    assert_eq!(at_end.available(seatkeeper_tests::at("2027-01-15T09:00:00Z")), 0);
+    let lots = env.get("/v1/orgs/c/lots").by(&cm("c")).send().await;
+    assert_eq!(lots.body["items"].as_array().map(Vec::len), Some(5), "{:?}", lots.body);
+    env.licensed("c", &["a@c.example", "b@c.example", "c@c.example"], "2026-06-01T00:00:00Z").await;
+    let refused = env
+        .allocation("c")
+        .json(json!({"emails": ["d@c.example"], "create_missing": true}))
+        .at("2026-06-01T00:00:00Z")
+        .send()
+        .await;
+    assert_eq!((refused.status, refused.code()), (409, "insufficient_licences"), "{:?}", refused.body);
+}

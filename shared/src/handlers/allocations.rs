@@ -82,7 +82,7 @@ pub async fn allocate(cx: &Ctx<'_>) -> Result<Reply, Error> {
     cx.execute(|| async {
         let candidates = candidates(cx, &org, &input).await?;
         let policy = store.policy(&org).await?;
-        let balance = store.balance(&org.org_id, &policy).await?;
+        let balance = store.balance(&org.org_id, &policy, cx.req.now).await?;
         let decided =
             decide::allocate(&org, candidates, input.create_missing, &balance, &policy, principal, now, || {
                 new_id("lic")
@@ -148,7 +148,7 @@ async fn allocate_many(cx: &Ctx<'_>, org: &Org, input: &AllocateRequest, large: 
         .or_else(|| keyed.map(|(key, _)| large::job_id(&principal.sub, &org.org_id, key)))
         .unwrap_or_else(|| new_id("alc"));
     let policy = store.policy(org).await?;
-    let balance = store.balance(&org.org_id, &policy).await?;
+    let balance = store.balance(&org.org_id, &policy, cx.req.now).await?;
     let job = large::Job {
         org,
         allocation_id,

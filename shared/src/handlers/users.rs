@@ -228,7 +228,7 @@ async fn renew_refused(
 ) -> Result<Option<Decision<decide_renewal::Renewed>>, Error> {
     let policy = store.policy(org).await?;
     let enrolments = store.enrolments(&org.org_id, &user.email).await?;
-    let balance = store.balance(&org.org_id, &policy).await?;
+    let balance = store.balance(&org.org_id, &policy, now).await?;
     let reuse = store.reuse(org, now).await?;
     let licence_id = || new_id("lic");
     Ok(decide_renewal::renew_refused(org, &policy, user, &enrolments, &balance, &reuse, by, now, licence_id)?)
@@ -384,5 +384,5 @@ async fn will_renew(cx: &Ctx<'_>, org: &Org, user: &User) -> Result<bool, Error>
     if !renewal::will_renew(&policy, user, &enrolments) {
         return Ok(false);
     }
-    Ok(store.balance(&org.org_id, &policy).await?.available(cx.req.now) > 0)
+    Ok(store.balance(&org.org_id, &policy, cx.req.now).await?.available(cx.req.now) > 0)
 }

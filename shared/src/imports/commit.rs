@@ -142,7 +142,7 @@ async fn reserve(
 ) -> Result<Decision<Begun>, Error> {
     decide::confirmable(&record, now)?;
     let policy = store.policy(org).await?;
-    let balance = store.balance(&org.org_id, &policy).await?;
+    let balance = store.balance(&org.org_id, &policy, now).await?;
     let reviewer = match review {
         Review::JustMade if record.mode == Mode::Renew => None,
         _ => Some(review_again(store, &org.org_id, &record, now).await?),

@@ -153,7 +153,7 @@ async fn review_chunks(
         import::Mode::Renew => 0,
     };
     let policy = store.policy(org).await?;
-    let available = store.balance(&org.org_id, &policy).await?.available(now);
+    let available = store.balance(&org.org_id, &policy, now).await?.available(now);
     if let Some(header) = header {
         record.email_column = Some(header.email_column);
         record.columns = header.columns;

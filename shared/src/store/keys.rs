@@ -164,6 +164,12 @@ pub fn lot_sk(valid_until: Option<DateTime<Utc>>, lot_id: &str) -> String {
     format!("LOT#{end}#{lot_id}")
 }
 
+/// The sort keys of the lots that end after `now`, and of those that never end (a lot's key
+/// starts with its end, [`lot_sk`]): from just after `now`'s instant to the end of the lots.
+pub fn lots_ending_after(now: DateTime<Utc>) -> (String, String) {
+    (format!("LOT#{}#", sort_time(now)), "LOT#~".to_string())
+}
+
 /// Every lot of an org, first-expiring first.
 pub fn lots_prefix() -> &'static str {
     "LOT#"

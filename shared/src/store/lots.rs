@@ -43,11 +43,20 @@ impl Store {
         &self,
         org_id: &str,
         policy: &crate::domain::policy::Policy,
+        now: DateTime<Utc>,
     ) -> Result<crate::domain::allocation::Balance, Error> {
-        let lots = self.all_lots(org_id).await?;
+        let lots = self.lots_ending_after(org_id, now).await?;
         let included_in_use =
             if policy.seats_included > 0 { self.counters(org_id).await?.included_in_use.max(0) as u32 } else { 0 };
         Ok(crate::domain::allocation::Balance { lots, seats_included: policy.seats_included, included_in_use })
+    }
+
+    /// The lots of an org that end after `now` (or never), first-expiring first: what a balance
+    /// holds. The lots' sort key starts with their end, so the lots that ended are not read —
+    /// an org ten years old reads its live lots, not its forty expired ones.
+    pub async fn lots_ending_after(&self, org_id: &str, now: DateTime<Utc>) -> Result<Vec<Lot>, Error> {
+        let (from, to) = keys::lots_ending_after(now);
+        self.query_all(&QuerySpec::table(keys::org(org_id), SortKey::Between(from, to))).await
     }
 
     /// Every lot of an org, first-expiring first.

@@ -47,7 +47,7 @@ impl Store {
             with_enrolments.push((u, enrolments));
         }
         let policy = self.policy(org).await?;
-        let balance = self.balance(&org.org_id, &policy).await?;
+        let balance = self.balance(&org.org_id, &policy, end).await?;
         Ok(renewal::forecast(with_enrolments, balance.available(end), end))
     }
 

@@ -207,7 +207,7 @@ async fn renewing(
     if renewed.is_empty() {
         return Ok(Renewing::default());
     }
-    let available = store.balance(&org.org_id, policy).await?.available(now);
+    let available = store.balance(&org.org_id, policy, now).await?.available(now);
     Ok(Renewing::of(renewed, available))
 }
 

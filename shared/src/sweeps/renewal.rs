@@ -140,7 +140,7 @@ async fn decide_one(
 ) -> Result<Decision<Option<Renewed>>, Error> {
     let enrolments = store.enrolments(&org.org_id, &user.email).await?;
     let due = match renewal::decide(user, &enrolments, now) {
-        renewal::RenewalCase::Renew => DueRenewal::Renew(store.balance(&org.org_id, policy).await?),
+        renewal::RenewalCase::Renew => DueRenewal::Renew(store.balance(&org.org_id, policy, now).await?),
         renewal::RenewalCase::NotRenewable if user.active => DueRenewal::NotRenewable(store.reuse(org, now).await?),
         renewal::RenewalCase::NotRenewable => DueRenewal::NotRenewable(Reuse::default()),
         renewal::RenewalCase::NoLiveEnrolment => DueRenewal::NoLiveEnrolment,
