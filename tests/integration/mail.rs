@@ -484,6 +484,8 @@ async fn two_deliveries_racing_for_the_same_recipients_send_each_mail_once() {
         .map(|d| (d["state"].as_str().unwrap(), d["attempts"].as_u64().unwrap()))
         .collect();
     assert_eq!(states, vec![("sent", 1); 4], "{view}");
+    let first = view["deliveries"][0].as_object().unwrap();
+    assert!(["claim", "version", "lease_until"].iter().all(|k| !first.contains_key(*k)), "{view}");
 }
 
 #[tokio::test]

@@ -95,8 +95,10 @@ fn notice_view(n: &Notice, found: &[Delivery], no_recipient: &[String]) -> Value
         .map(|d| {
             let mut d = serde_json::to_value(d).unwrap_or_default();
             if let Some(o) = d.as_object_mut() {
-                o.remove("notice_id");
-                o.remove("lease_until");
+                // The guard's bookkeeping (whose claim, its lease, its version) stays inside.
+                for internal in ["notice_id", "lease_until", "claim", "version"] {
+                    o.remove(internal);
+                }
             }
             d
         })
