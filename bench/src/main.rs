@@ -333,7 +333,7 @@ const EXPIRED_LOTS: usize = 200;
 async fn old_company_allocation(env: &Env, meter: &Meter, one_lot: f64, lines: &mut Vec<Line>) -> Res<()> {
     step("single allocation: a company with 200 ended lots");
     org(env, "old", "company", "p").await?;
-    let start = at("1976-01-15T09:00:00Z");
+    let start = at("1970-01-15T09:00:00Z"); // the last ended in 2020
     for i in 0..EXPIRED_LOTS {
         let assigned = start + chrono::Months::new(3 * i as u32);
         lot(env, "old", 1, &assigned.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).await?;
