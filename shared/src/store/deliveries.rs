@@ -97,16 +97,7 @@ impl Store {
             ("state".to_string(), s("no_recipient")),
         ]);
         item.insert("updated_at".into(), s(keys::sort_time(now)));
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)");
-        match super::send(|| put.clone().send()).await {
-            Ok(_) | Err(StoreError::ConditionFailed(_)) => Ok(()),
-            Err(e) => Err(e),
-        }
+        self.put_once(item).await
     }
 
     /// One recipient's delivery of `notice`, if anything was tried.

@@ -288,6 +288,21 @@ impl Store {
     }
 
     /// A strongly consistent read of one item.
+    /// Puts a record written once: on the condition that it is not there yet; one already there
+    /// (written by a twin run or delivery) is the same record, and that is not a failure.
+    pub async fn put_once(&self, item: Item) -> Result<(), StoreError> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)");
+        match send(|| put.clone().send()).await {
+            Ok(_) | Err(StoreError::ConditionFailed(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     pub async fn get<T: DeserializeOwned>(&self, pk: String, sk: &str) -> Result<Option<T>, StoreError> {
         let get = self.client.get_item().table_name(&self.table).set_key(Some(key(pk, sk))).consistent_read(true);
         let out = send(|| get.clone().send()).await?;

@@ -120,17 +120,8 @@ impl Store {
             (keys::TYPE.to_string(), AttributeValue::S("migration".into())),
             ("ran_at".to_string(), AttributeValue::S(keys::sort_time(now))),
         ]);
-        let request = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)");
-        match super::send(|| request.clone().send()).await {
-            // Recorded by a setup running at the same time: the same record.
-            Ok(_) | Err(StoreError::ConditionFailed(_)) => Ok(()),
-            Err(e) => Err(e),
-        }
+        // Recorded by a setup running at the same time: the same record.
+        self.put_once(item).await
     }
 
     /// Stores the vendor root with `attribute_not_exists`; `false` when it was stored already.
