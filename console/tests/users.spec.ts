@@ -1,5 +1,5 @@
 import { expect, test, type Page } from "@playwright/test";
-import { lot, ok, partnerAndCompany, shoot, signInAs, token, users, visit } from "./helpers";
+import { call, lot, ok, partnerAndCompany, setLanguage, shoot, signInAs, token, users, visit } from "./helpers";
 
 /** The e-mails the table shows. */
 const shown = (page: Page) => page.locator("tbody tr").evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-email")));
@@ -86,4 +86,50 @@ test("Users: search, filter by licence status, add, release (records kept), a us
   await expect(list.locator("tbody tr").nth(0).locator("td")).toHaveText(["course-1", "Active", "5 Jan 2026", "5 Jan 2099"]);
   await expect(list.locator("tbody tr").nth(1).locator("td")).toHaveText(["course-2", "New", "—", "—"]);
   await shoot(page, "user-detail");
+});
+
+test("Users: N of M top right in the terms of the org's counting; the user beyond the limit is refused with the API's words (counting = users)", async ({ page }) => {
+  const { admin, company, pm, cm } = await partnerAndCompany("cnt");
+  await ok(admin, "PUT", `/v1/orgs/${company}/policy`, { counting: "users", enforcement: "hard", seats_included: 1 });
+  await lot(cm, pm, company, 2);
+  const [ann, bob, cas, dirk] = ["ann", "bob", "cas", "dirk"].map((n) => `${n}@${company}.example`);
+  await users(cm, company, [ann, bob]);
+
+  await signInAs(page, cm);
+  expect(await visit(page, "/users")).toBeLessThanOrEqual(3);
+  const count = page.getByRole("status", { name: "Users of the subscription" });
+  await expect(count).toHaveText("2 of 3 users");
+
+  const add = async (email: string) => {
+    await page.getByRole("button", { name: "Add user" }).click();
+    await page.getByLabel("E-mail", { exact: true }).fill(email);
+    await page.getByRole("button", { name: "Save" }).click();
+  };
+  await add(cas);
+  await expect(page.getByText(`${cas} saved.`)).toBeVisible();
+  await expect(count).toHaveText("3 of 3 users");
+
+  // The fourth: the API's refusal, in words, and nobody created.
+  await add(dirk);
+  const refused = await call(cm, "PUT", `/v1/orgs/${company}/users/${dirk}`, {});
+  expect([refused.status, refused.body.error.code]).toEqual([409, "seat_limit_reached"]);
+  await expect(page.getByRole("alert")).toHaveText("All seats are in use: 3 of 3. Order more licences to add users.");
+  expect((await call(cm, "GET", `/v1/orgs/${company}/users/${dirk}`)).status).toBe(404);
+  await setLanguage(page, "nl");
+  await expect(page.getByRole("status", { name: "Gebruikers van het abonnement" })).toHaveText("3 van 3 gebruikers");
+  await expect(page.getByRole("alert")).toContainText("Alle licenties zijn in gebruik: 3 van 3.");
+  await setLanguage(page, "en");
+
+  // Releasing one makes room.
+  await page.getByRole("button", { name: "Add user" }).click();
+  await page.getByRole("button", { name: `Release: ${bob}` }).click();
+  await page.getByRole("button", { name: "Release", exact: true }).click();
+  await expect(page.getByText(`${bob} released`)).toBeVisible();
+  await expect(count).toHaveText("2 of 3 users");
+  await add(dirk);
+  await expect(page.getByText(`${dirk} saved.`)).toBeVisible();
+  await expect(count).toHaveText("3 of 3 users");
+  const usage = await ok(cm, "GET", `/v1/orgs/${company}/usage`);
+  expect([usage.org.used, usage.org.limit]).toEqual([3, 3]);
+  await shoot(page, "users-headcount");
 });

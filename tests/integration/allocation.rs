@@ -624,3 +624,116 @@ async fn a_select_all_beyond_the_request_runs_as_a_background_job() {
         .unwrap()
         .is_none());
 }
+
+/// An org's own usage row: (used, limit).
+async fn used_of(env: &TestEnv, org: &str, at: &str) -> (u64, u64) {
+    let u = env.get(&format!("/v1/orgs/{org}/usage")).by(&cm(org)).at(at).send().await;
+    assert_eq!(u.status, 200, "{:?}", u.body);
+    (u.body["org"]["used"].as_u64().unwrap(), u.body["org"]["limit"].as_u64().unwrap())
+}
+
+/// Worked example 11 (docs/domain.md#example-11-counting-users): under `counting = users` with
+/// hard enforcement every user with access counts, licensed or not; creating the 26th of 24 seats
+/// + 1 included is refused on every path that creates or restores a user, with a message
+/// naming the users; releasing one makes room.
+#[tokio::test]
+async fn worked_case_11_counting_users_the_26th_is_refused_on_every_path_and_a_release_makes_room() {
+    let env = TestEnv::new().await;
+    env.partner_with_company("p", "c").await;
+    env.set_policy("c", json!({"counting": "users", "enforcement": "hard", "seats_included": 1})).await;
+    env.lot("p", "c", 24).await;
+    let now = "2026-02-01T00:00:00Z";
+    env.users("c", (1..=25).map(|i| format!("u{i}@c.example"))).by(&cm("c")).at(now).await;
+    assert_eq!(used_of(&env, "c", now).await, (25, 25), "25 users, none licensed, all counted");
+
+    let refused = env.put_user("c", "u26@c.example").json(json!({"name": "Twenty Six"})).at(now).send().await;
+    assert_eq!((refused.status, refused.code()), (409, "seat_limit_reached"), "{:?}", refused.body);
+    assert_eq!(refused.body["error"]["details"], json!({"limit": 25, "used": 25}));
+    let message = refused.body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("25 of 25 users")
+            && message.contains("(24 ordered, 1 included)")
+            && message.contains("Order more"),
+        "{message}"
+    );
+    // Allocating to a new user creates one: refused alike, and nobody is created or licensed.
+    let allocated = env.allocate("c", json!({"emails": ["u26@c.example"], "create_missing": true}), now).await;
+    assert_eq!((allocated.status, allocated.code()), (409, "seat_limit_reached"), "{:?}", allocated.body);
+    assert_eq!(env.get("/v1/orgs/c/users/u26@c.example").by(&cm("c")).send().await.status, 404);
+    assert_eq!(env.lots("c", now).await[0]["in_use"], 0);
+
+    // Releasing one makes room for the 26th.
+    let released = env.call("DELETE", "/v1/orgs/c/users/u2@c.example").by(&cm("c")).at(now).send().await;
+    assert_eq!(released.status, 200);
+    assert_eq!(used_of(&env, "c", now).await, (24, 25));
+    let created = env.put_user("c", "u26@c.example").json(json!({"name": "Twenty Six"})).at(now).send().await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    // Full again: giving the released user a licence would restore them, and is refused.
+    let restored = env.allocate("c", json!({"emails": ["u2@c.example"]}), now).await;
+    assert_eq!((restored.status, restored.code()), (409, "seat_limit_reached"), "{:?}", restored.body);
+    // A licence for a user who has access costs no user.
+    let licensed = env.allocate("c", json!({"emails": ["u1@c.example"]}), now).await;
+    assert_eq!((licensed.status, licensed.body["allocated"].as_u64()), (200, Some(1)), "{:?}", licensed.body);
+    assert_eq!(used_of(&env, "c", now).await, (25, 25));
+}
+
+/// Under `counting = users`, a large allocation (a background job over the import's commit)
+/// that creates more users than the subscription holds is refused whole at its reserve; one
+/// that fits counts every user it creates, exactly.
+#[tokio::test]
+async fn counting_users_a_large_allocation_over_the_limit_is_refused_whole_and_one_within_it_counts_each_user() {
+    let env = TestEnv::new().await;
+    env.partner_with_company("p", "c").await;
+    env.set_policy("c", json!({"counting": "users", "enforcement": "hard"})).await;
+    env.lot("p", "c", 120).await;
+    let now = "2026-02-01T00:00:00Z";
+    env.users("c", (0..20).map(|i| format!("had{i}@c.example"))).by(&cm("c")).at(now).await;
+    let many: Vec<String> = (0..101).map(|i| format!("new{i}@c.example")).collect();
+    let refused = env.allocate("c", json!({"emails": many, "create_missing": true}), now).await;
+    assert_eq!((refused.status, refused.code()), (409, "seat_limit_reached"), "{:?}", refused.body);
+    assert_eq!(refused.body["error"]["details"], json!({"limit": 120, "used": 20}));
+    assert_eq!(env.get("/v1/orgs/c/users/new0@c.example").by(&cm("c")).send().await.status, 404);
+    assert_eq!(used_of(&env, "c", now).await, (20, 120));
+
+    let ok = env.allocate("c", json!({"emails": many[..100], "create_missing": true}), now).await;
+    assert_eq!((ok.status, ok.body["allocated"].as_u64()), (200, Some(100)), "{:?}", ok.body);
+    assert_eq!(used_of(&env, "c", now).await, (120, 120));
+    let full = env.put_user("c", "one-more@c.example").json(json!({})).at(now).send().await;
+    assert_eq!((full.status, full.code()), (409, "seat_limit_reached"), "{:?}", full.body);
+}
+
+/// Under `counting = active_users` with `uses_per_seat = 3`, the distinct users active in the
+/// licence year are capped at 3 × limit: with one seat the fourth is refused (hard), even after
+/// the others stopped; the users counted already come back freely. Under soft enforcement the
+/// fourth is let in and counted as overage.
+#[tokio::test]
+async fn uses_per_seat_caps_the_distinct_active_users_of_the_licence_year() {
+    let env = TestEnv::new().await;
+    env.partner_with_company("p", "c").await;
+    let policy = json!({"counting": "active_users", "enforcement": "hard", "uses_per_seat": 3});
+    env.set_policy("c", policy).await;
+    env.lot("p", "c", 1).await;
+    let now = "2026-02-01T00:00:00Z";
+    env.users("c", (1..=4).map(|i| format!("u{i}@c.example"))).by(&platform("c")).at(now).await;
+    for i in 1..=3 {
+        let on = env.enrol("c", &format!("u{i}@c.example"), "run", json!({"status": "active"}), now).await;
+        assert_eq!(on.status, 200, "{:?}", on.body);
+        let off = env.enrol("c", &format!("u{i}@c.example"), "run", json!({"status": "expired"}), now).await;
+        assert_eq!(off.status, 200, "{:?}", off.body);
+    }
+    let fourth = env.enrolment("c", "u4@c.example", "run").json(json!({"status": "active"})).at(now).send().await;
+    assert_eq!((fourth.status, fourth.code()), (409, "seat_limit_reached"), "{:?}", fourth.body);
+    assert_eq!(fourth.body["error"]["details"], json!({"limit": 3, "used": 3}));
+    let message = fourth.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("at most 3 (3 per seat)"), "{message}");
+    let back = env.enrol("c", "u1@c.example", "run", json!({"status": "active"}), now).await;
+    assert_eq!(back.status, 200, "a user counted this year already comes back: {:?}", back.body);
+    env.enrol("c", "u1@c.example", "run", json!({"status": "expired"}), now).await;
+
+    env.set_policy("c", json!({"enforcement": "soft"})).await;
+    let soft = env.enrol("c", "u4@c.example", "run", json!({"status": "active"}), now).await;
+    assert_eq!(soft.status, 200, "{:?}", soft.body);
+    let usage = env.get("/v1/orgs/c/usage").by(&cm("c")).at(now).send().await;
+    assert_eq!(usage.body["org"]["reuse"]["distinct_users"], 4, "{:?}", usage.body);
+    assert_eq!((usage.body["org"]["used"].as_u64(), usage.body["org"]["limit"].as_u64()), (Some(2), Some(1)));
+}

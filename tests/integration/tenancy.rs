@@ -67,7 +67,7 @@ async fn the_first_start_stores_the_vendor_once_however_often_it_runs() {
     let (a, b, c) = tokio::join!(store.set_up(at(NOW)), store.set_up(at(NOW)), store.set_up(at(NOW)));
     let written = [a.unwrap(), b.unwrap(), c.unwrap()].iter().filter(|d| d.vendor_written).count();
     assert_eq!(written, 1);
-    assert_eq!(env.all_items().await.len(), 3, "the vendor, its guard and the record of the migration");
+    assert_eq!(env.all_items().await.len(), 4, "the vendor, its guard and the records of the two migrations");
 }
 
 #[tokio::test]
@@ -275,4 +275,28 @@ async fn orgs_stored_before_runs_had_a_default_access_keep_them_open_ended_until
     assert_eq!(run_access("c").await, 12);
     let ended = env.enrol("c", "old@c.example", "r2", json!({"status": "active"}), NOW).await;
     assert!(ended.body["enrolment"]["ends_at"].is_string(), "{:?}", ended.body);
+}
+
+/// Users stored before the counters counted users with access are counted once, by the setup's
+/// migration (released ones not); later setups count nothing, and the count moves with every
+/// write from then on.
+#[tokio::test]
+async fn users_stored_before_they_were_counted_are_counted_once_by_the_setup() {
+    use seatkeeper::domain::user::User;
+    let env = TestEnv::bare().await;
+    let p = org("p", OrgKind::Partner, None);
+    let c = org("c", OrgKind::Company, Some(&p));
+    old_orgs(&env, &[&p, &c]).await;
+    let mut users: Vec<User> = (0..3).map(|i| User::new("c", &format!("old{i}@c.example"), at(NOW))).collect();
+    users[2].released_at = Some(at(NOW));
+    let items = users.iter().map(|u| env.app.store.user_item(u).unwrap()).collect();
+    env.write_items(items).await;
+
+    let done = env.app.store.set_up(at(NOW)).await.unwrap();
+    assert_eq!(done.users_counted, 1, "one company: {done:?}");
+    assert_eq!(env.app.store.counters("c").await.unwrap().with_access, 2, "the released user is not counted");
+    assert_eq!(env.app.store.set_up(at("2027-03-01T00:00:00Z")).await.unwrap().users_counted, 0, "once");
+    env.put_user("c", "new@c.example").json(json!({"name": "New"})).send().await;
+    env.call("DELETE", "/v1/orgs/c/users/old0@c.example").by(&cm("c")).send().await;
+    assert_eq!(env.app.store.counters("c").await.unwrap().with_access, 2, "one created, one released");
 }

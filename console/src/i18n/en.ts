@@ -73,6 +73,7 @@ const en = {
     licence: "Licence", licenceStatus: { active: "Active", pending: "Pending", expired: "Expired", released: "Released", none: "No licence" }, enrolments: "Enrolments",
     enrolment: "Enrolment", startsAt: "Starts", endsAt: "Ends", noEnrolments: "No enrolments.",
     enrolmentStatus: { new: "New", active: "Active", expired: "Expired" }, details: "Details of {{email}}", created: "Created", learnerRole: "Learner", managerRole: "Company manager",
+    headcountLabel: "Users of the subscription", headcount: { users: "{{used}} of {{limit}} users", licences: "{{used}} of {{limit}} licences in use", active_users: "{{used}} of {{limit}} active users" },
   },
   access: {
     title: "Access", active: "Your licence is active. You have access to the platform.", validUntil: "Valid until {{date}}.",
@@ -94,7 +95,7 @@ const en = {
     saved: "Policy saved.", nothingChanged: "Nothing changed.", term_months: "Term (months)", term_starts: "Term starts", renewal: "Renewal", counting: "Counting", enforcement: "Enforcement",
     seats_included: "Seats included", uses_per_seat: "Uses per seat", tiers: "Tiers (ascending seat counts, comma separated)", notify_emails: "Extra recipients (comma separated)",
     locale: "Language of e-mails and exports", time_zone: "Time zone of e-mails (IANA name, e.g. Europe/Amsterdam)", run_access_months: "Course run open for (months; 0 = no end)",
-    values: { en: "English", nl: "Dutch", assignment: "at assignment", activation: "at activation", manual: "manual", automatic: "automatic", licences: "licences", active_users: "active users", hard: "hard", soft: "soft", none: "unlimited" },
+    values: { en: "English", nl: "Dutch", assignment: "at assignment", activation: "at activation", manual: "manual", automatic: "automatic", licences: "licences", active_users: "active users", users: "users", hard: "hard", soft: "soft", none: "unlimited" },
   },
   notifications: {
     title: "Notifications", at: "Sent", kind: "Kind", recipients: "Recipients", about: "About",

@@ -75,6 +75,7 @@ const nl: Messages = {
     licence: "Licentie", licenceStatus: { active: "Actief", pending: "In afwachting", expired: "Verlopen", released: "Vrijgegeven", none: "Geen licentie" }, enrolments: "Inschrijvingen",
     enrolment: "Inschrijving", startsAt: "Begint", endsAt: "Eindigt", noEnrolments: "Geen inschrijvingen.",
     enrolmentStatus: { new: "Nieuw", active: "Actief", expired: "Verlopen" }, details: "Gegevens van {{email}}", created: "Aangemaakt", learnerRole: "Deelnemer", managerRole: "Bedrijfsbeheerder",
+    headcountLabel: "Gebruikers van het abonnement", headcount: { users: "{{used}} van {{limit}} gebruikers", licences: "{{used}} van {{limit}} licenties in gebruik", active_users: "{{used}} van {{limit}} actieve gebruikers" },
   },
   access: {
     title: "Toegang", active: "Uw licentie is actief. U hebt toegang tot het platform.", validUntil: "Geldig tot {{date}}.",
@@ -96,7 +97,7 @@ const nl: Messages = {
     saved: "Beleid opgeslagen.", nothingChanged: "Er is niets gewijzigd.", term_months: "Looptijd (maanden)", term_starts: "Looptijd begint", renewal: "Verlenging", counting: "Telling", enforcement: "Handhaving",
     seats_included: "Inbegrepen gebruikers", uses_per_seat: "Gebruik per licentie", tiers: "Staffels (oplopende aantallen, gescheiden door komma's)", notify_emails: "Extra ontvangers (gescheiden door komma's)",
     locale: "Taal van e-mails en exports", time_zone: "Tijdzone van e-mails (IANA-naam, bv. Europe/Amsterdam)", run_access_months: "Uitvoering toegankelijk (maanden; 0 = geen einde)",
-    values: { en: "Engels", nl: "Nederlands", assignment: "bij toekenning", activation: "bij activering", manual: "handmatig", automatic: "automatisch", licences: "licenties", active_users: "actieve gebruikers", hard: "streng", soft: "soepel", none: "onbeperkt" },
+    values: { en: "Engels", nl: "Nederlands", assignment: "bij toekenning", activation: "bij activering", manual: "handmatig", automatic: "automatisch", licences: "licenties", active_users: "actieve gebruikers", users: "gebruikers", hard: "streng", soft: "soepel", none: "onbeperkt" },
   },
   notifications: {
     title: "Meldingen", at: "Verstuurd", kind: "Soort", recipients: "Ontvangers", about: "Over",

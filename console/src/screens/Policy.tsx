@@ -12,7 +12,7 @@ type Key = keyof Settings & keyof Policy;
 const CHOICES: Partial<Record<Key, string[]>> = {
   term_starts: ["assignment", "activation"],
   renewal: ["manual", "automatic"],
-  counting: ["licences", "active_users"],
+  counting: ["licences", "active_users", "users"],
   enforcement: ["hard", "soft"],
   uses_per_seat: ["none", "1", "2", "3", "4", "5"],
   locale: ["en", "nl"],

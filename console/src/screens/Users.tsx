@@ -2,7 +2,7 @@ import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useSearchParams } from "react-router";
 import { api, unwrap } from "../api/client";
-import { useAction, usePaged } from "../hooks";
+import { useAction, useLoad, usePaged } from "../hooks";
 import { useFormat } from "../format";
 import { useOrg } from "../org";
 import { ErrorBox, Field, Loading, Pager, Success } from "../components/ui";
@@ -32,6 +32,14 @@ export default function Users() {
       ),
     [orgId, q, status],
   );
+  // "N of M users": the usage report's own row, in the terms of the org's counting.
+  const headcount = useLoad(async () => {
+    const [org, usage] = await Promise.all([
+      unwrap(api.GET("/v1/orgs/{org_id}", { params: { path: { org_id: orgId } } })),
+      unwrap(api.GET("/v1/orgs/{org_id}/usage", { params: { path: { org_id: orgId } } })),
+    ]);
+    return { counting: org.policy.counting, used: usage.org.used, limit: usage.org.limit };
+  }, [orgId]);
   const set = (k: string, v: string) => {
     const n = new URLSearchParams(search);
     if (v) n.set(k, v);
@@ -70,6 +78,7 @@ export default function Users() {
       setName("");
       setAdding(false);
       list.reload();
+      headcount.reload();
     }
   }
   async function doRelease(e: string) {
@@ -78,12 +87,18 @@ export default function Users() {
     if (r) {
       setReleasing(null);
       list.reload();
+      headcount.reload();
     }
   }
   return (
     <>
       <div className="section-head">
         <h1>{t("users.title")}</h1>
+        {headcount.data && (
+          <p className="headcount" role="status" aria-label={t("users.headcountLabel")}>
+            {t(`users.headcount.${headcount.data.counting}`, { used: headcount.data.used, limit: headcount.data.limit })}
+          </p>
+        )}
         <button type="button" className="primary" aria-expanded={adding} onClick={() => setAdding(!adding)}>
           {t("users.add")}
         </button>

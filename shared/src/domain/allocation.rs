@@ -109,6 +109,14 @@ impl Balance {
 pub struct Reservation {
     pub lots: Vec<ReservedLot>,
     pub included: u32,
+    /// Users with access counted for the rows that give access to a user who has none; those
+    /// that turn out not to go back at the finish.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub new_users: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -150,7 +158,7 @@ pub fn reserve(balance: &Balance, needed: u64, now: DateTime<Utc>) -> Result<Res
             left -= take;
         }
     }
-    Ok(Reservation { lots, included: left as u32 })
+    Ok(Reservation { lots, included: left as u32, new_users: 0 })
 }
 
 /// What an allocation changes, for the store to commit in one transaction.
@@ -162,6 +170,8 @@ pub struct Plan {
     /// Seats taken per lot (by lot id).
     pub lot_debits: BTreeMap<String, u32>,
     pub included_debit: u32,
+    /// Users given access who had none: created, or restored after a release.
+    pub adds: u64,
 }
 
 /// One requested e-mail and the user found under it.
@@ -289,6 +299,7 @@ pub fn plan(
         ));
     }
     let reservation = reserve(balance, needing.len() as u64, now)?;
+    let adds = needing.iter().filter(|(u, created)| *created || u.released_at.is_some()).count() as u64;
     let mut licensed = Vec::new();
     for (i, (u, created)) in needing.into_iter().enumerate() {
         let (lot_id, end) = reservation.seat(i).expect("reserved one seat per user");
@@ -301,7 +312,7 @@ pub fn plan(
         licensed.push((next, created));
     }
     let lot_debits = reservation.lots.iter().map(|l| (l.lot_id.clone(), l.count)).collect();
-    Ok(Plan { rows, licensed, lot_debits, included_debit: reservation.included })
+    Ok(Plan { rows, licensed, lot_debits, included_debit: reservation.included, adds })
 }
 
 #[cfg(test)]

@@ -132,6 +132,10 @@ pub struct Summary {
     /// Under `mode = sync`: users of the org missing from the file, to be released.
     #[serde(default)]
     pub release: u64,
+    /// Of the `renew` rows, those that give access to a user who has none: created, or restored
+    /// after a release (each one more user with access, docs/domain.md#allocation).
+    #[serde(default)]
+    pub new_users: u64,
 }
 
 /// The review of a file read a chunk at a time (docs/domain.md#the-review): each chunk's rows are
@@ -179,7 +183,12 @@ impl Reviewer {
             (email, Need::Repeated) => (email, RowOutcome::Duplicate),
             (email, Need::Holds) => (email, RowOutcome::AlreadyActive),
             (email, Need::Unknown) => (email, RowOutcome::Unknown),
-            (email, Need::Licence { .. }) => (email, RowOutcome::Renew),
+            (email, Need::Licence { .. }) => {
+                if crate::domain::seats::adds_user(users.get(&email)) {
+                    self.summary.new_users += 1;
+                }
+                (email, RowOutcome::Renew)
+            }
         };
         let s = &mut self.summary;
         match outcome {

@@ -24,6 +24,8 @@ pub enum Renewal {
 pub enum Counting {
     Licences,
     ActiveUsers,
+    /// Every user with access (not released) counts, licensed or not, as a subscription of a number of users does.
+    Users,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

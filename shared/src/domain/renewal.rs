@@ -100,6 +100,7 @@ pub fn renew(
         valid_from: Some(at),
         valid_until: Some(end),
         released_at: None,
+        gave_access: false,
     });
     next.licence_count += 1;
     next.renewal_at = Some(end);

@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use super::allocation::Balance;
 use super::change::Change;
+use super::policy::{Counting, Enforcement, Policy};
 use super::user::{Licence, User};
+use super::DomainError;
 
 /// Running counts of an org, kept current in the same transaction as every change to them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -28,6 +30,9 @@ pub struct Counters {
     /// Distinct users active in the licence year `reuse_year`.
     #[serde(default)]
     pub reuse: i64,
+    /// Users with access (not released), licensed or not: what `counting = users` counts.
+    #[serde(default)]
+    pub with_access: i64,
 }
 
 /// What an active user's change needs for the reuse count: the org's counters as read and,
@@ -50,6 +55,17 @@ pub struct CounterChange {
     /// `active_users` may not pass this (hard enforcement under `counting = active_users`).
     pub active_users_max: Option<i64>,
     pub reuse: ReuseChange,
+    /// `reuse` may not pass this (hard enforcement of `uses_per_seat` under `counting =
+    /// active_users`).
+    pub reuse_max: Option<i64>,
+    /// Users with access: +1 for a user created or restored (given access after a release),
+    /// −1 for one released.
+    pub with_access: i64,
+    /// `with_access` may not pass this (hard enforcement under `counting = users`).
+    pub with_access_max: Option<i64>,
+    /// The write holds only while `with_access` is as read (absent counts as 0): a count made
+    /// from the users themselves (the backfill) replaces it.
+    pub with_access_read: Option<i64>,
 }
 
 /// How the distinct active users of the licence year (`reuse`) change with a write.
@@ -68,7 +84,11 @@ pub enum ReuseChange {
 
 impl CounterChange {
     pub fn is_empty(&self) -> bool {
-        self.seats_held == 0 && self.included_in_use == 0 && self.active_users == 0 && self.reuse == ReuseChange::None
+        self.seats_held == 0
+            && self.included_in_use == 0
+            && self.active_users == 0
+            && self.with_access == 0
+            && self.reuse == ReuseChange::None
     }
 
     /// `user` starts (`active = true`) or stops being one of the org's active users. With the
@@ -92,6 +112,67 @@ impl CounterChange {
         }
         // Active at some time of `year`: counted in it, by the start or by an `Add`.
         user.reuse_year = Some(year);
+    }
+}
+
+/// Whether writing a user with access over `before` (as read; `None`: new) adds one to the
+/// org's users with access: it is created, or restored after a release.
+pub fn adds_user(before: Option<&User>) -> bool {
+    before.is_none_or(|u| u.released_at.is_some())
+}
+
+/// The room an org has for users with access. Under `counting = users` with hard enforcement
+/// the limit (seats in unexpired lots plus included seats) and the users counted when read;
+/// otherwise unbounded.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Headcount {
+    pub bound: Option<UserLimit>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserLimit {
+    /// Seats in unexpired lots plus included seats.
+    pub limit: u64,
+    /// Of which included in the base subscription.
+    pub included: u32,
+    /// Users with access, as read.
+    pub used: i64,
+}
+
+impl Headcount {
+    /// The headcount of an org under `policy`, from its `balance` and `counters` as read.
+    pub fn of(policy: &Policy, balance: &Balance, counters: &Counters, now: chrono::DateTime<chrono::Utc>) -> Self {
+        let enforced = policy.counting == Counting::Users && policy.enforcement == Enforcement::Hard;
+        let bound = enforced.then(|| UserLimit {
+            limit: balance.limit(now),
+            included: policy.seats_included,
+            used: counters.with_access,
+        });
+        Headcount { bound }
+    }
+
+    /// `adds` more users with access, counted in `change`: within the limit (the write's
+    /// condition holds the counters to it), or refused with a message naming `who`, the users and how to get more.
+    pub fn admit(&self, adds: u64, who: &str, change: &mut CounterChange) -> Result<(), DomainError> {
+        change.with_access += adds as i64;
+        let Some(bound) = self.bound.as_ref().filter(|_| adds > 0) else { return Ok(()) };
+        let limit = bound.limit as i64;
+        if bound.used + adds as i64 <= limit {
+            change.with_access_max = Some(limit);
+            return Ok(());
+        }
+        let used = bound.used.max(0);
+        Err(DomainError::SeatLimitReached {
+            message: format!(
+                "{who} cannot be given access: {used} of {limit} users. The subscription holds {limit} users \
+                 ({} ordered, {} included) and all are in use. Order more users (request licences) \
+                 or release a user who no longer needs access.",
+                limit - bound.included as i64,
+                bound.included,
+            ),
+            limit: bound.limit,
+            used: used as u64,
+        })
     }
 }
 

@@ -75,6 +75,15 @@ pub fn licence_year(lots: &[super::lot::Lot], now: chrono::DateTime<chrono::Utc>
     lots.iter().filter(|l| l.status_at(now) == super::lot::LotStatus::Active).map(|l| l.valid_from.date_naive()).min()
 }
 
+/// The distinct users active in the org's licence year at `now`: until the year's first change
+/// of an active user, those of a year that just began are the users active now.
+pub fn distinct_users(lots: &[Lot], counters: &Counters, now: DateTime<Utc>) -> u64 {
+    match (licence_year(lots, now), counters.reuse_year) {
+        (Some(y), Some(counted)) if y == counted => counters.reuse.max(0) as u64,
+        _ => counters.active_users.max(0) as u64,
+    }
+}
+
 /// An org's own figures at `now`: `limit` = seats in unexpired lots + included seats; `used` by
 /// the policy's counting; `remaining` = what can still be given (never below 0).
 pub fn own_figures(policy: &Policy, lots: &[Lot], counters: &Counters, now: DateTime<Utc>) -> Figures {
@@ -87,7 +96,18 @@ pub fn own_figures(policy: &Policy, lots: &[Lot], counters: &Counters, now: Date
     let (used, remaining) = match policy.counting {
         Counting::Licences => (counters.seats_held.max(0) as u64, balance.available(now)),
         Counting::ActiveUsers => {
-            let used = counters.active_users.max(0) as u64;
+            // Beyond `uses_per_seat` distinct users a seat, the year's reuse counts as seats
+            // used (docs/domain.md#active-users-and-reuse): under soft enforcement, overage.
+            let reused = policy
+                .uses_per_seat
+                .cap()
+                .filter(|n| *n > 0)
+                .map_or(0, |n| distinct_users(lots, counters, now).div_ceil(n as u64));
+            let used = (counters.active_users.max(0) as u64).max(reused);
+            (used, limit.saturating_sub(used))
+        }
+        Counting::Users => {
+            let used = counters.with_access.max(0) as u64;
             (used, limit.saturating_sub(used))
         }
     };

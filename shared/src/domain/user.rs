@@ -67,6 +67,10 @@ pub struct Licence {
     pub valid_until: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub released_at: Option<DateTime<Utc>>,
+    /// Issued by an import to a user who had no access (created, or restored after a release):
+    /// what a resumed commit counts among the users it gave access.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gave_access: bool,
 }
 
 impl Licence {
@@ -185,6 +189,9 @@ impl User {
 
 pub fn licence_view(l: &Licence, now: DateTime<Utc>) -> serde_json::Value {
     let mut v = serde_json::to_value(l).unwrap_or_default();
+    if let Some(obj) = v.as_object_mut() {
+        obj.remove("gave_access");
+    }
     v["status"] = serde_json::to_value(l.status_at(now)).unwrap_or_default();
     v
 }
@@ -243,6 +250,7 @@ pub fn issue(
         valid_from,
         valid_until,
         released_at: None,
+        gave_access: false,
     });
     next.licence_count += 1;
     next.released_at = None;

@@ -82,11 +82,11 @@ pub async fn allocate(cx: &Ctx<'_>) -> Result<Reply, Error> {
     cx.execute(|| async {
         let candidates = candidates(cx, &org, &input).await?;
         let policy = store.policy(&org).await?;
-        let balance = store.balance(&org.org_id, &policy, cx.req.now).await?;
+        let balance = store.balance(&org.org_id, &policy, now).await?;
+        let headcount = store.headcount(&org.org_id, &policy, Some(&balance), now).await?;
+        let seats = (&balance, &headcount);
         let decided =
-            decide::allocate(&org, candidates, input.create_missing, &balance, &policy, principal, now, || {
-                new_id("lic")
-            })?;
+            decide::allocate(&org, candidates, input.create_missing, seats, &policy, principal, now, || new_id("lic"))?;
         Ok(decided.map(|a| Reply::ok(json!({ "allocated": a.allocated, "results": a.rows }))))
     })
     .await

@@ -27,10 +27,7 @@ pub fn reuse(policy: &Policy, lots: &[Lot], counters: &Counters, limit: u64, now
         return Value::Null;
     }
     let year = licence_year(lots, now);
-    let distinct = match (year, counters.reuse_year) {
-        (Some(y), Some(counted)) if y == counted => counters.reuse.max(0),
-        _ => counters.active_users.max(0),
-    };
+    let distinct = usage::distinct_users(lots, counters, now);
     json!({
         "year_from": year,
         "distinct_users": distinct,

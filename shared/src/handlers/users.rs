@@ -17,7 +17,7 @@ use crate::domain::enrolment::PutEnrolment;
 use crate::domain::org::{Org, OrgKind};
 use crate::domain::policy::{Counting, Renewal};
 use crate::domain::renewal;
-use crate::domain::seats::Reuse;
+use crate::domain::seats::{Headcount, Reuse};
 use crate::domain::usage::licence_year;
 use crate::domain::user::{self, LicenceStatus, UpsertUser, User};
 use crate::domain::{validate, DomainError};
@@ -46,8 +46,13 @@ pub async fn upsert(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let input: UpsertUser =
         if cx.req.body.iter().all(u8::is_ascii_whitespace) { UpsertUser::default() } else { cx.req.json()? };
     cx.execute(|| async {
-        let existing = cx.app.store.user(&org.org_id, &email).await?;
-        let decided = decide::upsert(existing, &org, &email, input.clone(), principal, cx.req.now)?;
+        let store = &cx.app.store;
+        let existing = store.user(&org.org_id, &email).await?;
+        let headcount = match existing {
+            Some(_) => Headcount::default(),
+            None => store.headcount(&org.org_id, &store.policy(&org).await?, None, cx.req.now).await?,
+        };
+        let decided = decide::upsert(existing, &org, &headcount, (&email, input.clone()), principal, cx.req.now)?;
         Ok(decided.map(|(user, created)| {
             let body = user.view(cx.req.now);
             if created {
@@ -345,8 +350,9 @@ pub async fn put_enrolment(cx: &Ctx<'_>) -> Result<Reply, Error> {
             seats_included: policy.seats_included,
             included_in_use: counters.included_in_use.max(0) as u32,
         };
+        let headcount = Headcount::of(&policy, &balance, &counters, now);
         let reuse = Reuse { counters, year };
-        let state = decide::EnrolmentState { user, enrolments, policy, balance, reuse };
+        let state = decide::EnrolmentState { user, enrolments, policy, balance, reuse, headcount };
         let decided =
             decide::put_enrolment(&org, state, enrolment_id, input.clone(), principal, now, || new_id("lic"))?;
         Ok(decided.map(|(enrolment, user)| Reply::ok(json!({ "enrolment": enrolment, "user": user.view(now) }))))

@@ -13,7 +13,6 @@ use chrono::{DateTime, Utc};
 use super::{LeftOut, RowChunks};
 use crate::command::{self, Decision};
 use crate::domain::auth::Principal;
-use crate::domain::change::Change;
 use crate::domain::decide::imports::{self as decide, Issued, RowSeat, Seat};
 use crate::domain::decide::users as decide_users;
 use crate::domain::import::{Batch, Cell, ImportStatus, Mode, Reviewer, Row, RowOutcome, Summary};
@@ -154,7 +153,8 @@ async fn reserve(
         Some(r) => r.summary(balance.available(now), 0),
         None => Summary { available: balance.available(now), ..record.summary.clone() },
     };
-    let decided = decide::reserve(org, &record, &fresh, &balance, now)?;
+    let headcount = store.headcount(&org.org_id, &policy, Some(&balance), now).await?;
+    let decided = decide::reserve(org, &record, &fresh, (&balance, &headcount), now)?;
     Ok(decided.map(|moved| Begun::Reserved { before: Box::new(record), record: moved, reviewer }))
 }
 
@@ -264,7 +264,7 @@ impl Tally {
         let Some(c) = progress.checkpoint else { return (Tally::default(), 0, 0) };
         let tally = Tally {
             settled: progress.rows_done as usize,
-            issued: c.issued.into_iter().collect(),
+            issued: Issued { by_lot: c.issued.into_iter().collect(), gave_access: c.gave_access },
             licensed: c.licensed,
         };
         (tally, c.chunk, c.settled_in_chunk)
@@ -274,7 +274,7 @@ impl Tally {
     fn count(&mut self, email: &str, seat: Option<&Seat>) {
         if let Some(seat) = seat {
             decide::tally(&mut self.issued, seat);
-            if matches!(seat, Seat::Issued(_)) && self.licensed.len() <= SAMPLE {
+            if matches!(seat, Seat::Issued { .. }) && self.licensed.len() <= SAMPLE {
                 self.licensed.push(email.to_string());
             }
         }
@@ -283,9 +283,10 @@ impl Tally {
 
     /// The progress to save once `settled_in_chunk` `renew` rows of chunk `chunk` are settled.
     fn saved(&self, chunk: usize, settled_in_chunk: usize) -> Progress {
-        let mut issued: Vec<(Option<String>, u32)> = self.issued.iter().map(|(l, n)| (l.clone(), *n)).collect();
+        let mut issued: Vec<(Option<String>, u32)> = self.issued.by_lot.iter().map(|(l, n)| (l.clone(), *n)).collect();
         issued.sort();
-        let checkpoint = Checkpoint { chunk, settled_in_chunk, issued, licensed: self.licensed.clone() };
+        let gave_access = self.issued.gave_access;
+        let checkpoint = Checkpoint { chunk, settled_in_chunk, issued, licensed: self.licensed.clone(), gave_access };
         Progress { rows_done: self.settled as u64, checkpoint: Some(checkpoint) }
     }
 }
@@ -391,11 +392,7 @@ impl Issuing<'_> {
                 };
                 let created = user.is_none() && self.record.create_missing;
                 let subject = if created { Some(User::new(&self.org.org_id, email, self.now)) } else { user };
-                let Decision { mut changes, outcome } = decide::licence(subject.as_ref(), seat, self.policy, self.now);
-                if let [Change::User { created: new, .. }] = changes.as_mut_slice() {
-                    *new = created;
-                }
-                Ok(Decision::new(changes, outcome))
+                Ok(decide::licence((subject.as_ref(), created), seat, self.policy, self.now))
             },
             |decided: Decision<Seat>| async move {
                 match decided.changes.as_slice() {

@@ -431,6 +431,9 @@ pub struct Checkpoint {
     pub issued: Vec<(Option<String>, u32)>,
     #[serde(default)]
     pub licensed: Vec<String>,
+    /// Of the licences issued, those that gave access to a user who had none.
+    #[serde(default)]
+    pub gave_access: u32,
 }
 
 impl Store {

@@ -18,7 +18,8 @@ use super::keys::{self, GSI2};
 use super::records::OrgIdGuard;
 use super::{Error, PageRequest, QuerySpec, SortKey, Store, StoreError};
 use crate::domain::change::{Change, Decision};
-use crate::domain::org::{folded_id, Org, VENDOR_ID};
+use crate::domain::org::{folded_id, Org, OrgKind, VENDOR_ID};
+use crate::domain::seats::CounterChange;
 
 /// Case guards written at once while a table is set up.
 const GUARDS_IN_FLIGHT: usize = 16;
@@ -36,7 +37,16 @@ pub struct SetUp {
     /// Orgs stored before course runs had a default access, marked by this run to keep their
     /// runs open-ended (migration [`RUN_ACCESS`]; 0 on a new table, and once it is recorded).
     pub runs_open_ended: usize,
+    /// Companies whose users with access this run counted (migration [`USERS_COUNTED`]; 0 on a
+    /// new table, and once it is recorded).
+    pub users_counted: usize,
 }
+
+/// The migration that counted every company's users with access (`counting = users`).
+pub const USERS_COUNTED: &str = "users_with_access";
+
+/// Companies whose users are counted at once by that migration.
+const COUNTS_IN_FLIGHT: usize = 8;
 
 /// The migration that gave course runs a default access (`run_access_months`).
 pub const RUN_ACCESS: &str = "run_access_months";
@@ -71,7 +81,8 @@ impl Store {
             tracing::warn!(%holder, %other, "two orgs stored before case guards have ids equal ignoring case");
         }
         let runs_open_ended = self.keep_runs_open_ended(now).await?;
-        Ok(SetUp { vendor_written, guarded, case_clashes, runs_open_ended })
+        let users_counted = self.count_users_with_access(now).await?;
+        Ok(SetUp { vendor_written, guarded, case_clashes, runs_open_ended, users_counted })
     }
 
     /// Once per table (migration [`RUN_ACCESS`]; a new table has no org to mark): every org
@@ -99,6 +110,62 @@ impl Store {
         self.record_migration(RUN_ACCESS, now).await?;
         tracing::info!(marked, "orgs stored before run_access_months keep their runs open-ended");
         Ok(marked)
+    }
+
+    /// Once per table (migration [`USERS_COUNTED`]): every company's users with access (not
+    /// released) are counted from its users and the count stored with its counters, which every
+    /// write has kept since (so a new table counts nothing). How many companies were counted.
+    async fn count_users_with_access(&self, now: DateTime<Utc>) -> Result<usize, SetUpError> {
+        let done = self.get::<serde_json::Value>(keys::org(VENDOR_ID), &keys::migration_sk(USERS_COUNTED)).await?;
+        if done.is_some() {
+            return Ok(0);
+        }
+        let spec = QuerySpec::index(GSI2, keys::ALL_ORGS.into(), SortKey::Any);
+        let mut page = PageRequest { limit: 1000, cursor: None };
+        let mut counted = 0;
+        loop {
+            let orgs = self.query::<Org>(&spec, &page).await?;
+            let companies = orgs.items.into_iter().filter(|o| o.kind == OrgKind::Company);
+            let results: Vec<Result<(), Error>> = stream::iter(companies)
+                .map(|org| async move { self.count_company_users(&org).await })
+                .buffer_unordered(COUNTS_IN_FLIGHT)
+                .collect()
+                .await;
+            for r in results {
+                r?;
+                counted += 1;
+            }
+            match orgs.next_cursor {
+                Some(c) => page.cursor = Some(c),
+                None => break,
+            }
+        }
+        self.record_migration(USERS_COUNTED, now).await?;
+        tracing::info!(counted, "every company's users with access counted");
+        Ok(counted)
+    }
+
+    /// Counts `org`'s users with access, a page at a time, and stores the count on the
+    /// condition that the counters' figure did not move meanwhile (a user created or released
+    /// while counting: counted again, through the executor).
+    async fn count_company_users(&self, org: &Org) -> Result<(), Error> {
+        crate::command::execute(self, || async move {
+            let read = self.counters(&org.org_id).await?.with_access;
+            let mut page = PageRequest { limit: 1000, cursor: None };
+            let mut count = 0i64;
+            loop {
+                let users = self.users_matching(&org.org_id, "", &page, |u| u.released_at.is_none()).await?;
+                count += users.items.len() as i64;
+                match users.next_cursor {
+                    Some(c) => page.cursor = Some(c),
+                    None => break,
+                }
+            }
+            let change =
+                CounterChange { with_access: count - read, with_access_read: Some(read), ..Default::default() };
+            Ok(Decision::new(vec![Change::Counters { org: org.clone(), change }], ()))
+        })
+        .await
     }
 
     /// Marks one org `runs_open_ended`, as it is now; `false` when it was already (or is gone).

@@ -8,9 +8,11 @@ use chrono::{DateTime, Utc};
 
 use super::keys::{self, GSI1, GSI1PK, GSI1SK, GSI2PK, GSI2SK, GSI3PK, GSI3SK, GSI4PK, GSI4SK, PK, SK};
 use super::{n, put, put_if, s, to_item, Error, Item, Page, PageRequest, QuerySpec, SortKey, Store, StoreError};
+use crate::domain::allocation::Balance;
 use crate::domain::enrolment::{Enrolment, EnrolmentStatus};
 use crate::domain::org::Org;
-use crate::domain::seats::{CounterChange, Counters, Reuse, ReuseChange};
+use crate::domain::policy::{Counting, Enforcement, Policy};
+use crate::domain::seats::{CounterChange, Counters, Headcount, Reuse, ReuseChange};
 use crate::domain::user::{LicenceStatus, User, UserRole};
 
 pub(super) fn update(
@@ -252,6 +254,26 @@ impl Store {
         Ok(Reuse { counters: self.counters(&org.org_id).await?, year })
     }
 
+    /// The room an org has for users with access under `policy` ([`Headcount`]): its counters
+    /// (and its balance, unless given as read) are read only under `counting = users` with hard
+    /// enforcement.
+    pub async fn headcount(
+        &self,
+        org_id: &str,
+        policy: &Policy,
+        balance: Option<&Balance>,
+        now: DateTime<Utc>,
+    ) -> Result<Headcount, Error> {
+        if policy.counting != Counting::Users || policy.enforcement != Enforcement::Hard {
+            return Ok(Headcount::default());
+        }
+        let counters = self.counters(org_id).await?;
+        Ok(match balance {
+            Some(balance) => Headcount::of(policy, balance, &counters, now),
+            None => Headcount::of(policy, &self.balance(org_id, policy, now).await?, &counters, now),
+        })
+    }
+
     /// What a release of `user` decides on: its live enrolments and, when it is active, the
     /// reuse count's state.
     pub async fn release_state(
@@ -296,6 +318,7 @@ impl Store {
             ("seats_held", change.seats_held),
             ("included_in_use", change.included_in_use),
             ("active_users", change.active_users),
+            ("with_access", change.with_access),
         ] {
             sets.push(format!("{name} = if_not_exists({name}, :zero) + :d_{name}"));
             values.insert(format!(":d_{name}"), n(delta));
@@ -303,6 +326,7 @@ impl Store {
         for (name, max, delta) in [
             ("included_in_use", change.included_max, change.included_in_use),
             ("active_users", change.active_users_max, change.active_users),
+            ("with_access", change.with_access_max, change.with_access),
         ] {
             if let (Some(max), true) = (max, delta > 0) {
                 // After adding `delta` the count must not pass `max` (an absent count is zero).
@@ -314,6 +338,18 @@ impl Store {
         }
         let names = HashMap::from([("#type".to_string(), keys::TYPE.to_string())]);
         reuse_terms(&change.reuse, &mut sets, &mut conditions, &mut values);
+        if let Some(read) = change.with_access_read {
+            conditions.push(
+                "(attribute_not_exists(with_access) AND :with_access_read = :zero) OR with_access = :with_access_read"
+                    .into(),
+            );
+            values.insert(":with_access_read".into(), n(read));
+        }
+        if let (Some(max), ReuseChange::Add { .. }) = (change.reuse_max, &change.reuse) {
+            // One more distinct user must stay within the cap (docs/domain.md#active-users-and-reuse).
+            conditions.push("reuse < :reuse_max".into());
+            values.insert(":reuse_max".into(), n(max));
+        }
         sets.push("#type = :type".into());
         values.insert(":type".into(), s("counters"));
         for (i, (name, value)) in super::records::tree_keys(org, keys::COUNTERS_SK).into_iter().enumerate() {

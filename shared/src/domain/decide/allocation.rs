@@ -10,7 +10,8 @@ use crate::domain::auth::Principal;
 use crate::domain::change::{Change, Decision, MAX_CHANGES};
 use crate::domain::org::Org;
 use crate::domain::policy::Policy;
-use crate::domain::seats::{self, CounterChange};
+use crate::domain::seats::{self, CounterChange, Headcount};
+use crate::domain::user::User;
 use crate::domain::DomainError;
 
 /// What an allocation answers: how many users were licensed and a row for every e-mail.
@@ -21,14 +22,15 @@ pub struct Licensed {
 }
 
 /// Licenses the `candidates` who need a licence from `balance` (see [`allocation::plan`]): the
-/// lots debited, the counters moved, each user written over the version read (or new), and one
-/// audit entry. Nothing to license changes nothing.
+/// lots debited, the counters moved (the users created or restored within the `headcount`),
+/// each user written over the version read (or new), and one audit entry. Nothing to license
+/// changes nothing.
 #[allow(clippy::too_many_arguments)]
 pub fn allocate(
     org: &Org,
     candidates: Vec<Candidate>,
     create_missing: bool,
-    balance: &Balance,
+    (balance, headcount): (&Balance, &Headcount),
     policy: &Policy,
     principal: &Principal,
     now: DateTime<Utc>,
@@ -42,6 +44,7 @@ pub fn allocate(
     let mut change = CounterChange::default();
     let debits = plan.lot_debits.iter().map(|(lot, k)| (lot, *k));
     let mut changes = seats::take(balance, debits, plan.included_debit, plan.licensed.len() as u32, &mut change);
+    headcount.admit(plan.adds, &users_named(&plan.licensed), &mut change)?;
     changes.push(Change::Counters { org: org.clone(), change });
     let emails: Vec<&str> = plan.licensed.iter().map(|(u, _)| u.email.as_str()).collect();
     let details = json!({ "count": emails.len(), "emails": emails });
@@ -57,4 +60,12 @@ pub fn allocate(
         ));
     }
     Ok(Decision::new(changes, allocated))
+}
+
+/// Who an allocation names in a refusal: the one user, or how many.
+fn users_named(licensed: &[(User, bool)]) -> String {
+    match licensed {
+        [(one, _)] => one.email.clone(),
+        many => format!("{} users", many.len()),
+    }
 }

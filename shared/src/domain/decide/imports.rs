@@ -17,7 +17,7 @@ use crate::domain::change::{Change, Decision};
 use crate::domain::import::{Batch, ImportStatus, Mode, Row, Source, Summary, REVIEW_KEPT_DAYS};
 use crate::domain::org::Org;
 use crate::domain::policy::Policy;
-use crate::domain::seats::{self, CounterChange};
+use crate::domain::seats::{self, CounterChange, Headcount};
 use crate::domain::user::{self, User};
 use crate::domain::DomainError;
 
@@ -130,19 +130,23 @@ pub fn refused(record: Batch, refusal: &DomainError) -> Decision<Batch> {
 }
 
 /// The start of a commit: a seat set aside for every `renew` row of the `fresh` review (its
-/// summary; the lots debited, the counters moved) in one transaction that moves the record from
+/// summary; the lots debited, the counters moved, the users it gives access counted within the
+/// `headcount`) in one transaction that moves the record from
 /// `reviewed` to `committing` with the reservation. The outcome: the record as moved.
 pub fn reserve(
     org: &Org,
     record: &Batch,
     fresh: &Summary,
-    balance: &Balance,
+    (balance, headcount): (&Balance, &Headcount),
     now: DateTime<Utc>,
 ) -> Result<Decision<Batch>, DomainError> {
-    let reservation = allocation::reserve(balance, fresh.renew, now)?;
+    let mut reservation = allocation::reserve(balance, fresh.renew, now)?;
     let mut change = CounterChange::default();
     let debits = reservation.lots.iter().map(|l| (&l.lot_id, l.count));
     let mut changes = seats::take(balance, debits, reservation.included, reservation.total(), &mut change);
+    let who = format!("the {} new users of this import", fresh.new_users);
+    headcount.admit(fresh.new_users, &who, &mut change)?;
+    reservation.new_users = fresh.new_users as u32;
     if !change.is_empty() {
         changes.push(Change::Counters { org: org.clone(), change });
     }
@@ -176,36 +180,52 @@ pub fn row_seat(record: &Batch, reservation: &Reservation, i: usize, row: &Row) 
 /// Where the seat of one `renew` row stands.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Seat {
-    /// This import's licence is on the user (written now or by an earlier attempt), from this
-    /// lot (`None`: an included seat).
-    Issued(Option<String>),
+    /// This import's licence is on the user (written now or by an earlier attempt), from `lot`
+    /// (`None`: an included seat); `gave_access` when it gave access to a user who had none
+    /// (created, or restored after a release).
+    Issued { lot: Option<String>, gave_access: bool },
     /// The user holds another licence, or is gone: the seat goes back.
     Unused,
 }
 
-/// One row's licence: the user (as read) written over the version read with the licence of
-/// `seat` — unless this import's licence is on it already, or it holds another seat, or it is
-/// gone (then nothing changes and the seat goes back).
-pub fn licence(user: Option<&User>, seat: &RowSeat, policy: &Policy, now: DateTime<Utc>) -> Decision<Seat> {
+/// One row's licence: the user (as read; `created`: new, made for this row) written over the
+/// version read with the licence of `seat` — unless this import's licence is on it already, or
+/// it holds another seat, or it is gone (then nothing changes and the seat goes back).
+pub fn licence(
+    (user, created): (Option<&User>, bool),
+    seat: &RowSeat,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Decision<Seat> {
     let Some(u) = user else { return Decision::unchanged(Seat::Unused) };
-    let issued = Seat::Issued(seat.lot_id.clone());
-    if u.licence.as_ref().is_some_and(|l| l.licence_id == seat.licence_id) {
-        return Decision::unchanged(issued);
+    let lot = seat.lot_id.clone();
+    if let Some(l) = u.licence.as_ref().filter(|l| l.licence_id == seat.licence_id) {
+        return Decision::unchanged(Seat::Issued { lot, gave_access: l.gave_access });
     }
     if u.holds_seat(now) {
         return Decision::unchanged(Seat::Unused);
     }
-    let next = user::issue(u, seat.licence_id.clone(), seat.lot_id.clone(), seat.lot_end, policy, now);
-    Decision::new(vec![Change::User { user: next, created: false }], issued)
+    let gave_access = created || u.released_at.is_some();
+    let mut next = user::issue(u, seat.licence_id.clone(), seat.lot_id.clone(), seat.lot_end, policy, now);
+    if let Some(l) = next.licence.as_mut() {
+        l.gave_access = gave_access;
+    }
+    Decision::new(vec![Change::User { user: next, created }], Seat::Issued { lot, gave_access })
 }
 
-/// The licences written by lot (`None`: included seats), as a commit counts them.
-pub type Issued = HashMap<Option<String>, u32>;
+/// What a commit's licence writes add up to: the licences by lot (`None`: included seats), and
+/// how many of them gave access to a user who had none.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Issued {
+    pub by_lot: HashMap<Option<String>, u32>,
+    pub gave_access: u32,
+}
 
 /// Counts one `renew` row's seat among those issued.
 pub fn tally(issued: &mut Issued, seat: &Seat) {
-    if let Seat::Issued(lot) = seat {
-        *issued.entry(lot.clone()).or_default() += 1;
+    if let Seat::Issued { lot, gave_access } = seat {
+        *issued.by_lot.entry(lot.clone()).or_default() += 1;
+        issued.gave_access += u32::from(*gave_access);
     }
 }
 
@@ -224,7 +244,7 @@ pub fn finish(
     now: DateTime<Utc>,
 ) -> Decision<Batch> {
     let reservation = record.reservation.clone().unwrap_or_default();
-    let allocated: u32 = issued.values().sum();
+    let allocated: u32 = issued.by_lot.values().sum();
     let mut changes = unused_seats(org, &reservation, issued);
     let mut done = record.clone();
     done.status = ImportStatus::Committed;
@@ -259,7 +279,7 @@ fn unused_seats(org: &Org, reservation: &Reservation, issued: &Issued) -> Vec<Ch
     let mut changes = Vec::new();
     let mut change = CounterChange::default();
     for reserved in &reservation.lots {
-        let used = issued.get(&Some(reserved.lot_id.clone())).copied().unwrap_or(0).min(reserved.count);
+        let used = issued.by_lot.get(&Some(reserved.lot_id.clone())).copied().unwrap_or(0).min(reserved.count);
         let unused = reserved.count - used;
         if unused > 0 {
             changes.push(Change::UnreserveLot {
@@ -271,9 +291,13 @@ fn unused_seats(org: &Org, reservation: &Reservation, issued: &Issued) -> Vec<Ch
             change.seats_held -= unused as i64;
         }
     }
-    let unused_included = reservation.included - issued.get(&None).copied().unwrap_or(0).min(reservation.included);
+    let unused_included =
+        reservation.included - issued.by_lot.get(&None).copied().unwrap_or(0).min(reservation.included);
     change.included_in_use -= unused_included as i64;
     change.seats_held -= unused_included as i64;
+    // Users counted at the reserve whose licence gave no one access after all (they were
+    // created or restored meanwhile, or hold another seat).
+    change.with_access -= reservation.new_users.saturating_sub(issued.gave_access) as i64;
     if !change.is_empty() {
         changes.push(Change::Counters { org: org.clone(), change });
     }
@@ -329,26 +353,65 @@ mod tests {
         let seat = RowSeat { licence_id: "lic_imp_1_2".into(), lot_id: Some("l1".into()), lot_end: None };
         let ann = User::new("c", "ann@c.example", now);
 
-        let first = licence(Some(&ann), &seat, &policy, now);
-        assert_eq!(first.outcome, Seat::Issued(Some("l1".into())));
+        let first = licence((Some(&ann), false), &seat, &policy, now);
+        assert_eq!(first.outcome, Seat::Issued { lot: Some("l1".into()), gave_access: false });
         let [Change::User { user: licensed, created: false }] = first.changes.as_slice() else { panic!() };
         assert_eq!(licensed.licence.as_ref().map(|l| l.licence_id.as_str()), Some("lic_imp_1_2"));
 
         // A retry finds its own licence on the user: the seat is used, nothing is written.
-        let again = licence(Some(licensed), &seat, &policy, now);
-        assert_eq!((again.changes.len(), again.outcome), (0, Seat::Issued(Some("l1".into()))));
+        let again = licence((Some(licensed), false), &seat, &policy, now);
+        assert_eq!(
+            (again.changes.len(), again.outcome),
+            (0, Seat::Issued { lot: Some("l1".into()), gave_access: false })
+        );
         // Another licence on the user, or no user: the seat goes back.
         let other = RowSeat { licence_id: "lic_other".into(), ..seat.clone() };
-        assert_eq!(licence(Some(licensed), &other, &policy, now).outcome, Seat::Unused);
-        assert_eq!(licence(None, &seat, &policy, now).outcome, Seat::Unused);
+        assert_eq!(licence((Some(licensed), false), &other, &policy, now).outcome, Seat::Unused);
+        assert_eq!(licence((None, false), &seat, &policy, now).outcome, Seat::Unused);
+    }
+
+    #[test]
+    fn a_row_that_gives_a_user_access_says_so_again_when_resumed() {
+        let now = at("2026-02-01T10:00:00Z");
+        let policy = Policy::resolve(std::iter::empty());
+        let seat = RowSeat { licence_id: "lic_imp_1_2".into(), lot_id: None, lot_end: None };
+        let new = User::new("c", "new@c.example", now);
+        let released = User { released_at: Some(now), ..User::new("c", "gone@c.example", now) };
+        for (user, created) in [(&new, true), (&released, false)] {
+            let first = licence((Some(user), created), &seat, &policy, now);
+            assert_eq!(first.outcome, Seat::Issued { lot: None, gave_access: true });
+            let [Change::User { user: licensed, created: c }] = first.changes.as_slice() else { panic!() };
+            assert_eq!((*c, licensed.released_at), (created, None));
+            // Resumed after the write: the licence on the user still says it gave access.
+            assert_eq!(licence((Some(licensed), false), &seat, &policy, now).outcome, first.outcome);
+        }
+    }
+
+    #[test]
+    fn the_finish_gives_back_the_users_counted_for_rows_that_gave_no_one_access() {
+        let record = committing(Reservation { lots: vec![], included: 3, new_users: 3 });
+        let mut issued = Issued::default();
+        let seats = [
+            Seat::Issued { lot: None, gave_access: true },
+            Seat::Issued { lot: None, gave_access: false },
+            Seat::Unused,
+        ];
+        for seat in &seats {
+            tally(&mut issued, seat);
+        }
+        let by = Principal::new("s", "cm@c.test", "c", Role::CompanyManager);
+        let done = finish(&company(), &record, &issued, &[], 0, &by, at("2026-02-01T10:00:00Z"));
+        let Some(Change::Counters { change, .. }) = done.changes.first() else { panic!("{:?}", done.changes) };
+        assert_eq!((change.with_access, change.included_in_use, change.seats_held), (-2, -1, -1));
     }
 
     #[test]
     fn the_finish_gives_back_exactly_the_seats_that_issued_no_licence() {
         let lot = ReservedLot { lot_id: "l1".into(), valid_until: None, count: 3 };
-        let record = committing(Reservation { lots: vec![lot], included: 1 });
-        let mut issued = Issued::new();
-        for seat in [Seat::Issued(Some("l1".into())), Seat::Issued(Some("l1".into())), Seat::Unused, Seat::Unused] {
+        let record = committing(Reservation { lots: vec![lot], included: 1, new_users: 0 });
+        let mut issued = Issued::default();
+        let one = Seat::Issued { lot: Some("l1".into()), gave_access: false };
+        for seat in [one.clone(), one, Seat::Unused, Seat::Unused] {
             tally(&mut issued, &seat);
         }
         let by = Principal::new("s", "cm@c.test", "c", Role::CompanyManager);

@@ -10,7 +10,7 @@ use crate::domain::change::{Change, Decision};
 use crate::domain::enrolment::{self, Enrolment, PutEnrolment};
 use crate::domain::org::Org;
 use crate::domain::policy::{Counting, Enforcement, Policy, TermStarts};
-use crate::domain::seats::{self, CounterChange, Reuse};
+use crate::domain::seats::{self, CounterChange, Headcount, Reuse, ReuseChange};
 use crate::domain::user::{self, UpsertUser, User};
 use crate::domain::DomainError;
 
@@ -21,14 +21,14 @@ pub fn saved(user: &User) -> User {
     saved
 }
 
-/// `PUT user`: the user written over the version read (or new); the manager marker follows a
-/// changed role; an audit entry, except for a login alone. The outcome: the user as stored, and
-/// whether it was created.
+/// `PUT user`: the user written over the version read (or new: one more user with access,
+/// within the `headcount`'s limit); the manager marker follows a changed role; an audit entry,
+/// except for a login alone. The outcome: the user as stored, and whether it was created.
 pub fn upsert(
     existing: Option<User>,
     org: &Org,
-    email: &str,
-    input: UpsertUser,
+    headcount: &Headcount,
+    (email, input): (&str, UpsertUser),
     principal: &Principal,
     now: DateTime<Utc>,
 ) -> Result<Decision<(User, bool)>, DomainError> {
@@ -38,6 +38,11 @@ pub fn upsert(
     let role_before = existing.as_ref().map(|u| u.role);
     let next = user::upsert(existing, &org.org_id, email, input, now)?;
     let mut changes = vec![Change::User { user: next.clone(), created }];
+    if created {
+        let mut change = CounterChange::default();
+        headcount.admit(1, email, &mut change)?;
+        changes.push(Change::Counters { org: org.clone(), change });
+    }
     if role_before != Some(next.role) {
         changes.push(Change::ManagerMarker(next.clone()));
     }
@@ -75,6 +80,9 @@ pub fn release(
     let mut change = CounterChange::default();
     if user.active {
         change.set_active(&mut released, false, reuse);
+    }
+    if user.released_at.is_none() {
+        change.with_access -= 1;
     }
     let mut changes = vec![Change::User { user: released.clone(), created: false }];
     changes.extend(live.iter().map(|e| Change::Enrolment(e.expired(now))));
@@ -123,14 +131,52 @@ fn within_limit(
     })
 }
 
+/// Under `counting = active_users` with `uses_per_seat = N` and hard enforcement, the distinct
+/// users active in the licence year may be at most N × limit (docs/domain.md#active-users-and-reuse):
+/// the bound the counters' write holds `reuse` to, or the refusal of the next one. Users counted
+/// this year already are never refused.
+fn within_reuse_cap(
+    email: &str,
+    policy: &Policy,
+    balance: &Balance,
+    reuse: &Reuse,
+    change: &CounterChange,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, DomainError> {
+    let after = match &change.reuse {
+        ReuseChange::Add { .. } => reuse.counters.reuse + 1,
+        ReuseChange::Start { value, .. } => *value,
+        ReuseChange::None => return Ok(None),
+    };
+    let Some(cap) = policy.uses_per_seat.cap() else { return Ok(None) };
+    if policy.counting != Counting::ActiveUsers || policy.enforcement != Enforcement::Hard {
+        return Ok(None);
+    }
+    let limit = balance.limit(now) as i64;
+    let max = cap as i64 * limit;
+    if after <= max {
+        return Ok(Some(max));
+    }
+    let used = (after - 1).max(0);
+    Err(DomainError::SeatLimitReached {
+        message: format!(
+            "{email} cannot be given access: {used} different users have been active this licence year, \
+             and {limit} seats allow at most {max} ({cap} per seat). Request more licences."
+        ),
+        limit: max.max(0) as u64,
+        used: used as u64,
+    })
+}
+
 /// What an enrolment change decides on: the user, all its enrolments, the org's policy, its
-/// balance and the reuse count's state.
+/// balance, the reuse count's state and the room for users with access.
 pub struct EnrolmentState {
     pub user: User,
     pub enrolments: Vec<Enrolment>,
     pub policy: Policy,
     pub balance: Balance,
     pub reuse: Reuse,
+    pub headcount: Headcount,
 }
 
 /// An enrolment changes. Whether the user counts as active follows its enrolments (the user item
@@ -148,7 +194,7 @@ pub fn put_enrolment(
     now: DateTime<Utc>,
     licence_id: impl FnMut() -> String,
 ) -> Result<Decision<(Enrolment, User)>, DomainError> {
-    let EnrolmentState { mut user, enrolments, policy, balance, reuse } = state;
+    let EnrolmentState { mut user, enrolments, policy, balance, reuse, headcount } = state;
     let email = user.email.clone();
     let before = enrolments.iter().find(|e| e.enrolment_id == enrolment_id);
     let after = enrolment::put(&org.org_id, &email, enrolment_id, input, now)?;
@@ -161,6 +207,7 @@ pub fn put_enrolment(
     if change.active_users > 0 && policy.counting == Counting::ActiveUsers && policy.enforcement == Enforcement::Hard {
         change.active_users_max = Some(within_limit(&email, &policy, &balance, &reuse, now)?);
     }
+    change.reuse_max = within_reuse_cap(&email, &policy, &balance, &reuse, &change, now)?;
 
     let mut changes = vec![Change::Enrolment(after.clone())];
     let mut next = user.clone();
@@ -171,6 +218,7 @@ pub fn put_enrolment(
         if let Some((licensed, _)) = plan.licensed.into_iter().next() {
             let debits = plan.lot_debits.iter().map(|(lot, k)| (lot, *k));
             changes.extend(seats::take(&balance, debits, plan.included_debit, 1, &mut change));
+            headcount.admit(plan.adds, &email, &mut change)?;
             next = licensed;
             debited = true;
         }
