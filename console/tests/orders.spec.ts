@@ -1,7 +1,7 @@
 import { expect, test } from "@playwright/test";
 import { ok, partnerAndCompany, shoot, signInAs, token, uid, visit } from "./helpers";
 
-test("Requested orders: every customer's orders, filters kept in the URL, Assign and Reject; the company then sees its lot", async ({ page }) => {
+test("Requested orders: every customer's orders, filters kept in the URL, Assign and Reject; the company then sees its lot, orders fewer seats, and the reduction is assigned or refused", async ({ page }) => {
   const { admin, partner, company, pm, cm } = await partnerAndCompany("ord");
   const other = uid("c-ord2");
   await ok(admin, "POST", "/v1/orgs", { org_id: other, name: "Initech", kind: "company", parent_id: partner });
@@ -42,4 +42,45 @@ test("Requested orders: every customer's orders, filters kept in the URL, Assign
   await expect(page).toHaveURL(/status=(&|$)/);
   await expect(page.getByRole("row", { name: /Initech/ })).toContainText("Rejected");
   await expect(page.getByRole("row", { name: /Globex ord/ })).toContainText("Assigned");
+
+  // Order fewer: the company's manager asks to remove 3 of its 10 seats; requesting changes no lot.
+  const lotId = lots.items[0].lot_id;
+  await signInAs(page, cm, "/licences/orders");
+  await page.getByRole("button", { name: "Request licences" }).click();
+  await page.getByRole("radio", { name: "Order fewer" }).check();
+  await page.getByLabel("Number of licences").fill("3");
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByText("Order to remove 3 seats requested.")).toBeVisible();
+  await expect(page.getByRole("row", { name: /Order fewer/ })).toContainText("Requested");
+  const fewer = await ok(cm, "GET", `/v1/orgs/${company}/orders?status=requested`);
+  expect(fewer.items.map((o: any) => [o.kind, o.quantity])).toEqual([["reduction", 3]]);
+  expect((await ok(cm, "GET", `/v1/orgs/${company}/lots`)).items.map((l: any) => [l.quantity, l.reduced])).toEqual([[10, 0]]);
+
+  // The partner assigns it: 3 unissued seats leave the lot.
+  await signInAs(page, pm, "/orders");
+  await expect(page.getByRole("row", { name: /Globex ord/ })).toContainText("Order fewer");
+  await page.getByRole("button", { name: /^Assign: .*Globex ord.* to remove 3 seats/ }).click();
+  await expect(page.getByText("Order assigned: 3 unallocated seats removed.")).toBeVisible();
+  const reduced = await ok(pm, "GET", `/v1/orders/${fewer.items[0].order_id}`);
+  expect([reduced.status, reduced.kind, reduced.reduced_lots]).toEqual(["assigned", "reduction", [{ lot_id: lotId, valid_until: lots.items[0].valid_until, seats: 3 }]]);
+  const after = await ok(cm, "GET", `/v1/orgs/${company}/lots`);
+  expect(after.items.map((l: any) => [l.quantity, l.reduced, l.in_use, l.available])).toEqual([[7, 3, 0, 7]]);
+
+  // Removing more than remain unissued is refused in words, and changes nothing.
+  const tooMany = await ok(cm, "POST", `/v1/orgs/${company}/orders`, { quantity: 8, kind: "reduction" });
+  await page.reload();
+  await page.getByRole("button", { name: /^Assign: .*Globex ord.* to remove 8 seats/ }).click();
+  const refusal = page.getByRole("alert");
+  await expect(refusal).toContainText("this reduction removes 8 seats but only 7 unissued seats remain");
+  await expect(refusal).not.toContainText("{");
+  expect((await ok(pm, "GET", `/v1/orders/${tooMany.order_id}`)).status).toBe("requested");
+  expect((await ok(cm, "GET", `/v1/orgs/${company}/lots`)).items.map((l: any) => [l.quantity, l.reduced])).toEqual([[7, 3]]);
+
+  // The company sees the seats its reduction removed, on the lot and in its orders.
+  await signInAs(page, cm, "/licences/orders");
+  await expect(page.getByText("0 of 7 allocated")).toBeVisible();
+  await expect(page.getByRole("definition").filter({ hasText: /^3$/ })).toBeVisible();
+  await expect(page.getByText("Seats removed by reductions")).toBeVisible();
+  await expect(page.getByRole("row", { name: /Order fewer/ }).filter({ hasText: "Assigned" })).toContainText("3 seats removed");
+  await shoot(page, "licences-reduction");
 });

@@ -52,6 +52,7 @@ fn lot() -> Lot {
         org_id: "c".into(),
         order_id: "o1".into(),
         quantity: 10,
+        reduced: 0,
         in_use: 0,
         uses: 0,
         uses_per_seat: None,

@@ -17,6 +17,7 @@ mod orders;
 mod orgs;
 mod properties;
 mod publish;
+mod reductions;
 mod renewal;
 mod round_trips;
 mod steps;

@@ -19,7 +19,7 @@ const en = {
   manage: { banner: "Manage mode: you are managing {{name}}.", exit: "Exit" },
   licences: {
     title: "Licences", lots: "Licences", noLots: "No licences have been assigned yet. Request licences in the Orders tab.",
-    lotTitle: "Lot of {{quantity}}", ofAllocated: "{{used}} of {{seats}} allocated", seats: "Seats", used: "Used", remaining: "Remaining", validUntil: "Valid until",
+    lotTitle: "Lot of {{quantity}}", ofAllocated: "{{used}} of {{seats}} allocated", seats: "Seats", used: "Used", remaining: "Remaining", validUntil: "Valid until", reduced: "Seats removed by reductions",
     validFrom: "Valid from", noEnd: "no end", lotStatus: { active: "Active", expired: "Expired" }, summary: "Usage", limit: "User limit", percentUsed: "Percentage used",
     tabs: "Licence sections", tabOrders: "Orders", tabExpired: "Expired licences", tabImport: "Import allocation",
   },
@@ -27,6 +27,9 @@ const en = {
     request: "Request licences", quantity: "Number of licences", note: "Note (optional)", requested: "Order for {{quantity}} licences requested.",
     requestedAt: "Requested", company: "Company", status: { requested: "Requested", assigned: "Assigned", rejected: "Rejected", cancelled: "Cancelled" },
     noteHeading: "Note", cancelOrder: "Cancel order", none: "No orders.", reason: "Reason", assignedLot: "Lot valid until {{date}}",
+    kind: "Order", kinds: { purchase: "Order more", reduction: "Order fewer" }, requestedReduction: "Order to remove {{quantity}} seats requested.",
+    reductionHint: "Once assigned, this removes that many unallocated seats from your licences, those that end last first. Licences already allocated are never taken back.",
+    seatsRemoved_one: "{{count}} seat removed", seatsRemoved_other: "{{count}} seats removed",
   },
   expired: {
     none: "No learners with an expired licence.", selectAll: "Select all", selectOne: "Select {{email}}", allocate: "Allocate licences", expiredOn: "Expired",
@@ -49,6 +52,7 @@ const en = {
     title: "Requested orders", filters: "Filters", status: "Status", company: "Company", allCompanies: "All companies", from: "From", to: "To",
     assign: "Assign", reject: "Reject", rejectReason: "Reason for rejecting", confirmReject: "Reject order", assigned: "Order assigned: a lot of {{quantity}} licences, valid until {{date}}.",
     rejected: "Order rejected.", orderFor: "order of {{company}} for {{quantity}}",
+    reductionFor: "order of {{company}} to remove {{quantity}} seats", assignedReduction: "Order assigned: {{quantity}} unallocated seats removed.",
   },
   companies: {
     title: "Manage company", intro: "Choose the customer company you wish to manage.", manage: "Manage company", add: "Add company", none: "No customer companies yet.",
@@ -101,7 +105,8 @@ const en = {
     title: "Notifications", at: "Sent", kind: "Kind", recipients: "Recipients", about: "About",
     kinds: { order_requested: "Order requested", order_assigned: "Licences ready for allocation", expiry_reminder: "Expiry reminder", expired: "Licences expired", renewal_blocked: "Renewal blocked", overage: "Overage", upgrade_due: "Upgrade due", renewal_forecast: "Renewal forecast" },
     delivery: { pending: "not sent yet", sending: "sending", sent: "e-mailed", failed: "failed, retried", refused: "refused", suppressed: "not sent" }, noRecipient: "No recipient (nothing was sent)",
-    count: "{{count}} licences", users: "{{count}} users",
+    count: "{{count}} licences", users: "{{count}} users", seats: "{{count}} seats",
+    reduction: { order_requested: "Order fewer requested", order_assigned: "Seats removed" },
     suppressedWhy: { hard_bounce: "the address bounced: it does not exist (a vendor admin can clear it)", complaint: "the recipient reported a notice as spam (clear it below to e-mail them again)" },
     omitted: "and {{count}} more, counted but not e-mailed (a notice e-mails at most 50 addresses)",
   },

@@ -21,7 +21,7 @@ const nl: Messages = {
   manage: { banner: "Beheermodus: u beheert {{name}}.", exit: "Afsluiten" },
   licences: {
     title: "Licenties", lots: "Licenties", noLots: "Er zijn nog geen licenties toegekend. Vraag licenties aan op het tabblad Bestellingen.",
-    lotTitle: "Partij van {{quantity}}", ofAllocated: "{{used}} van {{seats}} toegewezen", seats: "Licenties", used: "Gebruikt", remaining: "Resterend", validUntil: "Geldig tot",
+    lotTitle: "Partij van {{quantity}}", ofAllocated: "{{used}} van {{seats}} toegewezen", seats: "Licenties", used: "Gebruikt", remaining: "Resterend", validUntil: "Geldig tot", reduced: "Afbesteld",
     validFrom: "Geldig vanaf", noEnd: "geen einde", lotStatus: { active: "Actief", expired: "Verlopen" }, summary: "Gebruik", limit: "Gebruikerslimiet", percentUsed: "Percentage gebruikt",
     tabs: "Licentieonderdelen", tabOrders: "Bestellingen", tabExpired: "Verlopen licenties", tabImport: "Importtoewijzing",
   },
@@ -29,6 +29,9 @@ const nl: Messages = {
     request: "Licenties aanvragen", quantity: "Aantal licenties", note: "Opmerking (optioneel)", requested: "Bestelling van {{quantity}} licenties aangevraagd.",
     requestedAt: "Aangevraagd", company: "Bedrijf", status: { requested: "Aangevraagd", assigned: "Toegekend", rejected: "Afgewezen", cancelled: "Geannuleerd" },
     noteHeading: "Opmerking", cancelOrder: "Bestelling annuleren", none: "Geen bestellingen.", reason: "Reden", assignedLot: "Partij geldig tot {{date}}",
+    kind: "Bestelling", kinds: { purchase: "Bijbestellen", reduction: "Afbestellen" }, requestedReduction: "Afbestelling van {{quantity}} plaatsen aangevraagd.",
+    reductionHint: "Na toewijzing worden zoveel niet-toegewezen plaatsen van uw licenties afgehaald, die het laatst verlopen eerst. Toegewezen licenties worden nooit teruggenomen.",
+    seatsRemoved_one: "{{count}} plaats afbesteld", seatsRemoved_other: "{{count}} plaatsen afbesteld",
   },
   expired: {
     none: "Geen deelnemers met een verlopen licentie.", selectAll: "Alles selecteren", selectOne: "{{email}} selecteren", allocate: "Licenties toewijzen", expiredOn: "Verlopen",
@@ -51,6 +54,7 @@ const nl: Messages = {
     title: "Aangevraagde bestellingen", filters: "Filters", status: "Status", company: "Bedrijf", allCompanies: "Alle bedrijven", from: "Van", to: "Tot",
     assign: "Toewijzen", reject: "Afwijzen", rejectReason: "Reden van afwijzing", confirmReject: "Bestelling afwijzen", assigned: "Bestelling toegewezen: een partij van {{quantity}} licenties, geldig tot {{date}}.",
     rejected: "Bestelling afgewezen.", orderFor: "bestelling van {{company}} voor {{quantity}}",
+    reductionFor: "afbestelling van {{company}} van {{quantity}} plaatsen", assignedReduction: "Bestelling toegewezen: {{quantity}} niet-toegewezen plaatsen afbesteld.",
   },
   companies: {
     title: "Bedrijf beheren", intro: "Kies het klantbedrijf dat u wilt beheren.", manage: "Bedrijf beheren", add: "Bedrijf toevoegen", none: "Nog geen klantbedrijven.",
@@ -103,7 +107,8 @@ const nl: Messages = {
     title: "Meldingen", at: "Verstuurd", kind: "Soort", recipients: "Ontvangers", about: "Over",
     kinds: { order_requested: "Bestelling aangevraagd", order_assigned: "Licenties klaar om toe te wijzen", expiry_reminder: "Herinnering: licenties verlopen", expired: "Licenties verlopen", renewal_blocked: "Verlenging geblokkeerd", overage: "Overschrijding", upgrade_due: "Upgrade nodig", renewal_forecast: "Verlengingsoverzicht" },
     delivery: { pending: "nog niet verstuurd", sending: "wordt verstuurd", sent: "gemaild", failed: "mislukt, wordt opnieuw geprobeerd", refused: "geweigerd", suppressed: "niet verstuurd" }, noRecipient: "Geen ontvanger (er is niets verstuurd)",
-    count: "{{count}} licenties", users: "{{count}} gebruikers",
+    count: "{{count}} licenties", users: "{{count}} gebruikers", seats: "{{count}} plaatsen",
+    reduction: { order_requested: "Afbestelling aangevraagd", order_assigned: "Plaatsen afbesteld" },
     suppressedWhy: { hard_bounce: "het adres kwam onbestelbaar terug: het bestaat niet (een beheerder van de leverancier kan dit opheffen)", complaint: "de ontvanger heeft een melding als spam gemarkeerd (hef het hieronder op om weer te mailen)" },
     omitted: "en nog {{count}}, geteld maar niet gemaild (een melding gaat naar hooguit 50 adressen)",
   },

@@ -10,6 +10,8 @@ import { Bar, ErrorBox, Field, Loading, Pager, Success } from "../components/ui"
 const ImportWizard = lazy(() => import("./ImportWizard"));
 
 type Lot = Schemas["Lot"];
+type OrderKind = Schemas["Order"]["kind"];
+const ORDER_KINDS: OrderKind[] = ["purchase", "reduction"];
 
 function LotCard({ lot }: { lot: Lot }) {
   const { t } = useTranslation();
@@ -36,6 +38,12 @@ function LotCard({ lot }: { lot: Lot }) {
           <dt>{t("licences.remaining")}</dt>
           <dd>{f.number(lot.available)}</dd>
         </div>
+        {lot.reduced > 0 && (
+          <div>
+            <dt>{t("licences.reduced")}</dt>
+            <dd>{f.number(lot.reduced)}</dd>
+          </div>
+        )}
         <div>
           <dt>{t("licences.validUntil")}</dt>
           <dd>{lot.valid_until ? f.date(lot.valid_until) : t("licences.noEnd")}</dd>
@@ -132,14 +140,15 @@ function OrdersTab({ onChanged }: { onChanged: () => void }) {
   const [open, setOpen] = useState(asked !== null);
   const [quantity, setQuantity] = useState(asked && Number(asked) > 0 ? asked : "");
   const [note, setNote] = useState("");
+  const [kind, setKind] = useState<OrderKind>("purchase");
   const orders = usePaged((cursor) => unwrap(api.GET("/v1/orgs/{org_id}/orders", { params: { path: { org_id: orgId }, query: { cursor } } })), [orgId]);
   const request = useAction(
     useCallback(
-      (key: string, q: number, n: string) =>
+      (key: string, q: number, n: string, k: OrderKind) =>
         unwrap(
           api.POST("/v1/orgs/{org_id}/orders", {
             params: { path: { org_id: orgId }, header: { "Idempotency-Key": key } },
-            body: { quantity: q, ...(n.trim() ? { note: n.trim() } : {}) },
+            body: { quantity: q, kind: k, ...(n.trim() ? { note: n.trim() } : {}) },
           }),
         ),
       [orgId],
@@ -150,11 +159,12 @@ function OrdersTab({ onChanged }: { onChanged: () => void }) {
   );
   async function submit(e: FormEvent) {
     e.preventDefault();
-    const r = await request.go(Number(quantity), note);
+    const r = await request.go(Number(quantity), note, kind);
     if (r) {
       setOpen(false);
       setQuantity("");
       setNote("");
+      setKind("purchase");
       if (asked !== null) setSearch({}, { replace: true });
       orders.reload();
       onChanged();
@@ -168,9 +178,22 @@ function OrdersTab({ onChanged }: { onChanged: () => void }) {
           {t("orders.request")}
         </button>
       </div>
-      {request.result && !open && <Success>{t("orders.requested", { quantity: f.number(request.result.quantity) })}</Success>}
+      {request.result && !open && (
+        <Success>
+          {t(request.result.kind === "reduction" ? "orders.requestedReduction" : "orders.requested", { quantity: f.number(request.result.quantity) })}
+        </Success>
+      )}
       {open && (
         <form className="card form-inline" onSubmit={submit} aria-label={t("orders.request")}>
+          <fieldset>
+            <legend>{t("orders.kind")}</legend>
+            {ORDER_KINDS.map((k) => (
+              <label key={k} className="radio">
+                <input type="radio" name="order-kind" value={k} checked={kind === k} onChange={() => setKind(k)} /> {t(`orders.kinds.${k}`)}
+              </label>
+            ))}
+          </fieldset>
+          {kind === "reduction" && <p className="muted">{t("orders.reductionHint")}</p>}
           <Field label={t("orders.quantity")}>
             {(id) => <input id={id} type="number" min={1} max={100000} required value={quantity} onChange={(e) => setQuantity(e.target.value)} />}
           </Field>
@@ -181,7 +204,7 @@ function OrdersTab({ onChanged }: { onChanged: () => void }) {
           <button type="button" onClick={() => setOpen(false)}>
             {t("common.cancel")}
           </button>
-          <ErrorBox error={request.error} onRetry={() => void request.retry(Number(quantity), note).then((r) => r && (setOpen(false), orders.reload()))} />
+          <ErrorBox error={request.error} onRetry={() => void request.retry(Number(quantity), note, kind).then((r) => r && (setOpen(false), orders.reload()))} />
         </form>
       )}
       <ErrorBox error={cancel.error} onRetry={undefined} />
@@ -193,6 +216,7 @@ function OrdersTab({ onChanged }: { onChanged: () => void }) {
           <thead>
             <tr>
               <th scope="col">{t("orders.requestedAt")}</th>
+              <th scope="col">{t("orders.kind")}</th>
               <th scope="col">{t("orders.quantity")}</th>
               <th scope="col">{t("orders.noteHeading")}</th>
               <th scope="col">{t("common.status")}</th>
@@ -203,11 +227,13 @@ function OrdersTab({ onChanged }: { onChanged: () => void }) {
             {orders.items.map((o) => (
               <tr key={o.order_id}>
                 <td>{f.dateTime(o.requested_at)}</td>
+                <td>{t(`orders.kinds.${o.kind}`)}</td>
                 <td className="num">{f.number(o.quantity)}</td>
                 <td>{o.note ?? ""}</td>
                 <td>
                   <span className={`tag tag-${o.status}`}>{t(`orders.status.${o.status}`)}</span>
                   {o.lot?.valid_until && <> {t("orders.assignedLot", { date: f.date(o.lot.valid_until) })}</>}
+                  {o.reduced_lots && o.reduced_lots.length > 0 && <> {t("orders.seatsRemoved", { count: o.quantity })}</>}
                   {o.reason && <> — {o.reason}</>}
                 </td>
                 <td>

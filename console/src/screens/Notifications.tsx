@@ -11,11 +11,17 @@ function About({ n }: { n: Schemas["Notice"] }) {
   const f = useFormat();
   const p = n.payload as Record<string, unknown>;
   const parts: string[] = [];
-  if (typeof p.quantity === "number") parts.push(t("notifications.count", { count: p.quantity }));
+  if (typeof p.quantity === "number") parts.push(t(p.kind === "reduction" ? "notifications.seats" : "notifications.count", { count: p.quantity }));
   if (typeof p.count === "number") parts.push(t("notifications.users", { count: p.count }));
   if (typeof p.expiry_date === "string") parts.push(f.date(p.expiry_date));
   if (Array.isArray(p.users) && p.users.length) parts.push(p.users.slice(0, 5).join(", ") + (p.users.length > 5 ? " …" : ""));
   return <>{parts.join(" · ")}</>;
+}
+
+/** The order notice of a reduction (its payload's `kind`), which reads as one. */
+function reduction(n: Schemas["Notice"]): "order_requested" | "order_assigned" | null {
+  const kind = (n.payload as Record<string, unknown>).kind;
+  return kind === "reduction" && (n.kind === "order_requested" || n.kind === "order_assigned") ? n.kind : null;
 }
 
 /** Each recipient with how its e-mail stands (the notice mailer's delivery), or why none went. */
@@ -129,7 +135,7 @@ export default function Notifications() {
             {list.items.map((n) => (
               <tr key={n.notice_id}>
                 <td>{f.dateTime(n.created_at)}</td>
-                <td>{t(`notifications.kinds.${n.kind}`)}</td>
+                <td>{reduction(n) ? t(`notifications.reduction.${reduction(n)}`) : t(`notifications.kinds.${n.kind}`)}</td>
                 <td>
                   <About n={n} />
                 </td>

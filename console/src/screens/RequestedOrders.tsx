@@ -70,7 +70,11 @@ export default function RequestedOrders() {
     reject.reset();
     const r = await assign.go(o.order_id);
     if (r) {
-      setDone(t("requested.assigned", { quantity: f.number(r.lot?.quantity ?? r.quantity), date: f.date(r.lot?.valid_until) }));
+      setDone(
+        r.kind === "reduction"
+          ? t("requested.assignedReduction", { quantity: f.number(r.quantity) })
+          : t("requested.assigned", { quantity: f.number(r.lot?.quantity ?? r.quantity), date: f.date(r.lot?.valid_until) }),
+      );
       orders.reload();
     }
   }
@@ -129,6 +133,7 @@ export default function RequestedOrders() {
             <tr>
               <th scope="col">{t("orders.requestedAt")}</th>
               <th scope="col">{t("orders.company")}</th>
+              <th scope="col">{t("orders.kind")}</th>
               <th scope="col">{t("orders.quantity")}</th>
               <th scope="col">{t("orders.noteHeading")}</th>
               <th scope="col">{t("common.status")}</th>
@@ -137,11 +142,12 @@ export default function RequestedOrders() {
           </thead>
           <tbody>
             {orders.items.map((o) => {
-              const what = t("requested.orderFor", { company: names[o.org_id] ?? o.org_id, quantity: o.quantity });
+              const what = t(o.kind === "reduction" ? "requested.reductionFor" : "requested.orderFor", { company: names[o.org_id] ?? o.org_id, quantity: o.quantity });
               return (
                 <tr key={o.order_id}>
                   <td>{f.dateTime(o.requested_at)}</td>
                   <td>{names[o.org_id] ?? o.org_id}</td>
+                  <td>{t(`orders.kinds.${o.kind}`)}</td>
                   <td className="num">{f.number(o.quantity)}</td>
                   <td>{o.note ?? ""}</td>
                   <td>
@@ -170,7 +176,12 @@ export default function RequestedOrders() {
       {rejecting && (
         <form className="card" onSubmit={doReject} aria-label={t("requested.confirmReject")}>
           <h2>{t("requested.confirmReject")}</h2>
-          <p>{t("requested.orderFor", { company: names[rejecting.org_id] ?? rejecting.org_id, quantity: rejecting.quantity })}</p>
+          <p>
+            {t(rejecting.kind === "reduction" ? "requested.reductionFor" : "requested.orderFor", {
+              company: names[rejecting.org_id] ?? rejecting.org_id,
+              quantity: rejecting.quantity,
+            })}
+          </p>
           <Field label={t("requested.rejectReason")}>
             {(id) => <textarea id={id} required maxLength={1000} value={reason} onChange={(e) => setReason(e.target.value)} autoFocus />}
           </Field>

@@ -331,6 +331,7 @@ mod tests {
             org_id: "c".into(),
             order_id: "o".into(),
             quantity,
+            reduced: 0,
             in_use,
             uses,
             uses_per_seat: cap,

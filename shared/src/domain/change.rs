@@ -46,6 +46,10 @@ pub enum Change {
     CreditLot { org_id: String, lot_id: String, lot_valid_until: Option<DateTime<Utc>>, seats: u32 },
     /// Reserved seats that issued no licence (`in_use` and `uses` fall).
     UnreserveLot { org_id: String, lot_id: String, lot_valid_until: Option<DateTime<Utc>>, seats: u32 },
+    /// `seats` unissued seats removed from a lot by a reduction (`quantity` falls, `reduced`
+    /// rises), on the condition that the lot is as read: active, of the quantity read, and still
+    /// holding `in_use` and `uses` within what is left.
+    ReduceLot { lot: Lot, seats: u32 },
     /// A new lot of `org`.
     NewLot { lot: Lot, org: Org },
     /// A new org, on the condition that its id is free, also ignoring case (its case guard).

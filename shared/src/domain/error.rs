@@ -13,6 +13,10 @@ pub enum DomainError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// A reduction order that removes more seats than the company's lots have unissued: a
+    /// `conflict` naming both numbers.
+    #[error("{message}")]
+    TooFewUnissued { message: String, reduce: u64, unissued: u64 },
     #[error("{message}")]
     InsufficientLicences { message: String, needed: u64, available: u64 },
     #[error("{message}")]
@@ -49,7 +53,7 @@ impl DomainError {
             DomainError::Unauthenticated(_) => "unauthenticated",
             DomainError::Forbidden(_) => "forbidden",
             DomainError::NotFound(_) => "not_found",
-            DomainError::Conflict(_) => "conflict",
+            DomainError::Conflict(_) | DomainError::TooFewUnissued { .. } => "conflict",
             DomainError::InsufficientLicences { .. } => "insufficient_licences",
             DomainError::SeatLimitReached { .. } => "seat_limit_reached",
             DomainError::PayloadTooLarge(_) => "payload_too_large",
@@ -65,6 +69,7 @@ impl DomainError {
             DomainError::InsufficientLicences { needed, available, .. } => {
                 json!({ "needed": needed, "available": available })
             }
+            DomainError::TooFewUnissued { reduce, unissued, .. } => json!({ "reduce": reduce, "unissued": unissued }),
             DomainError::SeatLimitReached { limit, used, .. } => {
                 json!({ "limit": limit, "used": used })
             }

@@ -249,6 +249,7 @@ mod tests {
             org_id: "c".into(),
             order_id: "o".into(),
             quantity: 10,
+            reduced: 0,
             in_use: 10,
             uses: 10,
             uses_per_seat: None,

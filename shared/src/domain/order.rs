@@ -1,5 +1,5 @@
-//! Orders: a company's request for N licences, `requested` → `assigned` | `rejected` |
-//! `cancelled` (docs/domain.md#orders-and-lots).
+//! Orders: a company's request for N more licences (a purchase) or N fewer seats (a reduction),
+//! `requested` → `assigned` | `rejected` | `cancelled` (docs/domain.md#orders-and-lots).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -40,6 +40,25 @@ impl OrderStatus {
     }
 }
 
+/// What an order asks for: more licences (`purchase`, a new lot) or fewer seats (`reduction`:
+/// unissued seats removed from the company's lots once it is assigned). Orders stored before
+/// reductions existed are purchases.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderKind {
+    #[default]
+    Purchase,
+    Reduction,
+}
+
+/// The seats an assigned reduction removed from one lot, as the order keeps them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LotReduction {
+    pub lot_id: String,
+    pub valid_until: Option<DateTime<Utc>>,
+    pub seats: u32,
+}
+
 /// The lot an assignment created, as the order shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LotSummary {
@@ -54,6 +73,8 @@ pub struct Order {
     pub order_id: String,
     pub org_id: String,
     pub quantity: u32,
+    #[serde(default)]
+    pub kind: OrderKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
     pub status: OrderStatus,
@@ -65,6 +86,9 @@ pub struct Order {
     pub assigned_by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lot: Option<LotSummary>,
+    /// An assigned reduction: the lots it took seats from, and how many each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reduced_lots: Vec<LotReduction>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rejected_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -85,6 +109,8 @@ pub struct RequestOrder {
     pub quantity: i64,
     #[serde(default)]
     pub note: Option<String>,
+    #[serde(default)]
+    pub kind: OrderKind,
 }
 
 /// `POST /v1/orders/{order_id}/reject`.
@@ -116,6 +142,7 @@ pub fn request(
         order_id,
         org_id: company.org_id.clone(),
         quantity: input.quantity as u32,
+        kind: input.kind,
         note,
         status: OrderStatus::Requested,
         requested_at: now,
@@ -123,6 +150,7 @@ pub fn request(
         assigned_at: None,
         assigned_by: None,
         lot: None,
+        reduced_lots: Vec::new(),
         rejected_at: None,
         rejected_by: None,
         reason: None,
@@ -154,6 +182,9 @@ pub fn assign(
     now: DateTime<Utc>,
 ) -> Result<(Order, Lot), DomainError> {
     still_requested(order, "assigned")?;
+    if order.kind == OrderKind::Reduction {
+        return Err(DomainError::Conflict(format!("order {} is a reduction: it creates no lot", order.order_id)));
+    }
     let valid_until = match policy.term_starts {
         TermStarts::Assignment => Some(term_end(now, policy.term_months)),
         TermStarts::Activation => None,
@@ -163,6 +194,7 @@ pub fn assign(
         org_id: order.org_id.clone(),
         order_id: order.order_id.clone(),
         quantity: order.quantity,
+        reduced: 0,
         in_use: 0,
         uses: 0,
         uses_per_seat: policy.uses_per_seat.cap(),
@@ -181,6 +213,53 @@ pub fn assign(
         valid_until: lot.valid_until,
     });
     Ok((assigned, lot))
+}
+
+/// Assigns a reduction: it becomes `assigned` and removes `quantity` unissued seats
+/// ([`Lot::unissued`]) from `lots` (the company's lots that have not ended), from the lot that
+/// ends last on, never an issued licence. Refused, changing nothing, when fewer seats are
+/// unissued than it removes. The outcome: the assigned order and each lot with the seats it
+/// loses.
+pub fn reduce(
+    order: &Order,
+    lots: &[Lot],
+    principal: &Principal,
+    now: DateTime<Utc>,
+) -> Result<(Order, Vec<(Lot, u32)>), DomainError> {
+    still_requested(order, "assigned")?;
+    let reduce = order.quantity as u64;
+    let unissued: u64 = lots.iter().map(|l| l.unissued(now) as u64).sum();
+    if unissued < reduce {
+        return Err(DomainError::TooFewUnissued {
+            message: format!(
+                "this reduction removes {reduce} seats but only {unissued} unissued seats remain; a reduction \
+                 never takes back a licence already issued"
+            ),
+            reduce,
+            unissued,
+        });
+    }
+    let mut last_first: Vec<&Lot> = lots.iter().collect();
+    // The lot that ends last first; a lot without an end ends after every other.
+    last_first.sort_by_key(|l| std::cmp::Reverse((l.valid_until.is_none(), l.valid_until)));
+    let mut left = order.quantity;
+    let mut taken = Vec::new();
+    for lot in last_first {
+        let seats = lot.unissued(now).min(left);
+        if seats > 0 {
+            taken.push((lot.clone(), seats));
+            left -= seats;
+        }
+    }
+    let mut assigned = order.clone();
+    assigned.status = OrderStatus::Assigned;
+    assigned.assigned_at = Some(now);
+    assigned.assigned_by = Some(principal.actor().to_string());
+    assigned.reduced_lots = taken
+        .iter()
+        .map(|(l, seats)| LotReduction { lot_id: l.lot_id.clone(), valid_until: l.valid_until, seats: *seats })
+        .collect();
+    Ok((assigned, taken))
 }
 
 pub fn reject(
@@ -240,7 +319,7 @@ mod tests {
     }
 
     fn ten() -> RequestOrder {
-        RequestOrder { quantity: 10, note: None }
+        RequestOrder { quantity: 10, note: None, kind: OrderKind::Purchase }
     }
 
     /// Worked example 1 (docs/domain.md#example-1-an-order).
@@ -280,11 +359,13 @@ mod tests {
 
     #[test]
     fn quantities_outside_one_to_a_hundred_thousand_are_refused() {
-        for q in [0, -1, 100_001] {
+        for (q, kind) in
+            [0, -1, 100_001].into_iter().flat_map(|q| [(q, OrderKind::Purchase), (q, OrderKind::Reduction)])
+        {
             let err = request(
                 &company(),
                 &manager(),
-                RequestOrder { quantity: q, note: None },
+                RequestOrder { quantity: q, note: None, kind },
                 "o".into(),
                 at("2026-01-01T00:00:00Z"),
             )
@@ -295,7 +376,7 @@ mod tests {
         assert!(request(
             &company(),
             &manager(),
-            RequestOrder { quantity: 100_000, note: None },
+            RequestOrder { quantity: 100_000, note: None, kind: OrderKind::Reduction },
             "o".into(),
             at("2026-01-01T00:00:00Z")
         )
@@ -325,6 +406,78 @@ mod tests {
             reject(&cancelled, RejectOrder { reason: "x".into() }, &partner(), now).unwrap_err().code(),
             "conflict"
         );
+    }
+
+    fn reduction(quantity: i64) -> Order {
+        let input = RequestOrder { quantity, note: None, kind: OrderKind::Reduction };
+        request(&company(), &manager(), input, "r".into(), at("2026-05-20T08:00:00Z")).unwrap()
+    }
+
+    /// A lot of `quantity` assigned at `assigned`, with `in_use` seats held.
+    fn lot_of(quantity: u32, in_use: u32, assigned: &str, id: &str) -> Lot {
+        let input = RequestOrder { quantity: quantity as i64, note: None, kind: OrderKind::Purchase };
+        let order = request(&company(), &manager(), input, id.into(), at(assigned)).unwrap();
+        let (_, mut lot) = assign(&order, &Policy::resolve([]), &partner(), id.into(), at(assigned)).unwrap();
+        (lot.in_use, lot.uses) = (in_use, in_use);
+        lot
+    }
+
+    /// Worked example 12 (docs/domain.md#example-12-a-reduction).
+    #[test]
+    fn worked_case_12_a_reduction_removes_unissued_seats_only() {
+        let now = at("2026-06-01T00:00:00Z");
+        let lots = [lot_of(25, 18, "2026-01-15T09:00:00Z", "l1")];
+        let err = reduce(&reduction(8), &lots, &partner(), now).unwrap_err();
+        assert_eq!(err.code(), "conflict");
+        assert_eq!(err.details(), serde_json::json!({"reduce": 8, "unissued": 7}));
+        assert!(
+            err.to_string().starts_with("this reduction removes 8 seats but only 7 unissued seats remain"),
+            "{err}"
+        );
+        let (assigned, taken) = reduce(&reduction(5), &lots, &partner(), now).unwrap();
+        assert_eq!(assigned.status, OrderStatus::Assigned);
+        assert_eq!(assigned.kind, OrderKind::Reduction);
+        assert_eq!(assigned.lot, None);
+        assert_eq!(
+            assigned.reduced_lots,
+            vec![LotReduction { lot_id: "l1".into(), valid_until: lots[0].valid_until, seats: 5 }]
+        );
+        assert_eq!(taken.iter().map(|(l, k)| (l.lot_id.as_str(), *k)).collect::<Vec<_>>(), vec![("l1", 5)]);
+    }
+
+    #[test]
+    fn a_reduction_takes_from_the_lot_that_ends_last_first() {
+        let now = at("2026-06-01T00:00:00Z");
+        let lots = [lot_of(10, 8, "2026-01-15T09:00:00Z", "early"), lot_of(6, 3, "2026-04-01T09:00:00Z", "late")];
+        let (assigned, taken) = reduce(&reduction(4), &lots, &partner(), now).unwrap();
+        assert_eq!(
+            taken.iter().map(|(l, k)| (l.lot_id.as_str(), *k)).collect::<Vec<_>>(),
+            vec![("late", 3), ("early", 1)]
+        );
+        assert_eq!(assigned.reduced_lots.iter().map(|r| r.seats).sum::<u32>(), 4);
+        let (_, only_late) = reduce(&reduction(2), &lots, &partner(), now).unwrap();
+        assert_eq!(only_late.len(), 1);
+    }
+
+    #[test]
+    fn a_reduction_is_assigned_only_while_requested_and_creates_no_lot() {
+        let now = at("2026-06-01T00:00:00Z");
+        let lots = [lot_of(10, 0, "2026-01-15T09:00:00Z", "l1")];
+        let (assigned, _) = reduce(&reduction(2), &lots, &partner(), now).unwrap();
+        assert_eq!(reduce(&assigned, &lots, &partner(), now).unwrap_err().code(), "conflict");
+        let err = assign(&reduction(2), &Policy::resolve([]), &partner(), "l".into(), now).unwrap_err();
+        assert_eq!(err.code(), "conflict");
+    }
+
+    /// An order stored before kinds existed reads as a purchase; a purchase says so.
+    #[test]
+    fn an_order_without_a_kind_is_a_purchase() {
+        let stored = serde_json::json!({"order_id": "o", "org_id": "c", "quantity": 3, "status": "requested",
+            "requested_at": "2026-01-01T00:00:00Z", "requested_by": "x"});
+        let order: Order = serde_json::from_value(stored).unwrap();
+        assert_eq!(order.kind, OrderKind::Purchase);
+        assert_eq!(serde_json::to_value(&order).unwrap()["kind"], "purchase");
+        assert!(serde_json::to_value(&order).unwrap().get("reduced_lots").is_none());
     }
 
     #[test]

@@ -7,7 +7,7 @@ use crate::command::new_id;
 use crate::domain::auth::{authorize, Action};
 use crate::domain::decide::orders as decide;
 use crate::domain::notice;
-use crate::domain::order::{self, Order, OrderStatus, RejectOrder, RequestOrder};
+use crate::domain::order::{self, Order, OrderKind, OrderStatus, RejectOrder, RequestOrder};
 use crate::domain::org::Org;
 use crate::domain::{validate, DomainError};
 use crate::http::{Ctx, Reply};
@@ -118,6 +118,9 @@ pub async fn reject(cx: &Ctx<'_>) -> Result<Reply, Error> {
     .await
 }
 
+/// Assigns an order: a purchase creates its lot; a reduction removes its seats from the
+/// company's lots that have not ended (read afresh on every attempt, so a lost race decides
+/// again on what the lots hold then).
 pub async fn assign(cx: &Ctx<'_>) -> Result<Reply, Error> {
     cx.execute(|| async {
         let (order, company) = load_order(cx, Action::DecideOrder).await?;
@@ -125,9 +128,18 @@ pub async fn assign(cx: &Ctx<'_>) -> Result<Reply, Error> {
         let store = &cx.app.store;
         let policy = store.policy(&company).await?;
         let now = cx.req.now;
-        let assigned = order::assign(&order, &policy, principal, new_id("lot"), now)?;
         let managers = store.manager_emails(&company.org_id).await?;
-        let decided = decide::assign(assigned, &company, &policy, managers, principal, now, new_id("ntc"));
+        let decided = match order.kind {
+            OrderKind::Purchase => {
+                let assigned = order::assign(&order, &policy, principal, new_id("lot"), now)?;
+                decide::assign(assigned, &company, &policy, managers, principal, now, new_id("ntc"))
+            }
+            OrderKind::Reduction => {
+                let lots = store.lots_ending_after(&company.org_id, now).await?;
+                let reduced = order::reduce(&order, &lots, principal, now)?;
+                decide::reduce(reduced, &company, &policy, managers, principal, now, new_id("ntc"))?
+            }
+        };
         Ok(decided.map(|o| Reply::ok(view(&o))))
     })
     .await

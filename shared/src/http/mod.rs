@@ -375,6 +375,7 @@ pub fn status(e: &DomainError) -> u16 {
         DomainError::Forbidden(_) => 403,
         DomainError::NotFound(_) => 404,
         DomainError::Conflict(_)
+        | DomainError::TooFewUnissued { .. }
         | DomainError::InsufficientLicences { .. }
         | DomainError::SeatLimitReached { .. }
         | DomainError::IdempotencyMismatch

@@ -315,6 +315,31 @@ mod tests {
         assert!(!r.text.contains("http"), "no console, no links: {}", r.text);
     }
 
+    /// An assigned reduction says seats were removed, never that licences are ready.
+    #[test]
+    fn an_assigned_reduction_reads_as_a_reduction_in_both_languages() {
+        let reduced = notice(
+            NoticeKind::OrderAssigned,
+            json!({"order_id": "ord_1", "kind": "reduction", "quantity": 5,
+                   "lots": [{"lot_id": "lot_1", "valid_until": "2027-01-15T09:00:00Z", "seats": 5}]}),
+        );
+        let r = render(&reduced, "Globex", &policy(json!({})), "https://console.example").unwrap();
+        assert_eq!(r.subject, "5 seats were removed from your licences");
+        assert!(r.text.contains("no licence already allocated was taken back"), "{}", r.text);
+        assert!(!r.text.contains("ready for allocation"), "{}", r.text);
+        let nl = render(&reduced, "Globex", &policy(json!({"locale": "nl"})), "").unwrap();
+        assert_eq!(nl.subject, "5 plaatsen zijn van je licenties afbesteld");
+        let requested = notice(
+            NoticeKind::OrderRequested,
+            json!({"order_id": "ord_1", "kind": "reduction", "quantity": 5, "company_id": "c",
+                   "company_name": "Globex", "requested_by": "cm@c.example"}),
+        );
+        let r = render(&requested, "Partner", &policy(json!({})), "").unwrap();
+        assert_eq!(r.subject, "Globex asks to remove 5 seats");
+        let nl = render(&requested, "Partner", &policy(json!({"locale": "nl"})), "").unwrap();
+        assert_eq!(nl.subject, "Globex bestelt 5 plaatsen af");
+    }
+
     #[test]
     fn every_kind_renders_in_every_locale() {
         let payload = json!({"order_id": "ord_1", "company_id": "c", "company_name": "C", "quantity": 10,

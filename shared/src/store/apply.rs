@@ -63,6 +63,7 @@ impl Store {
             Change::UnreserveLot { org_id, lot_id, lot_valid_until, seats } => {
                 vec![self.unreserve_lot(org_id, lot_id, *lot_valid_until, *seats)?]
             }
+            Change::ReduceLot { lot, seats } => vec![self.reduce_lot(lot, *seats)?],
             Change::NewLot { lot, org } => vec![self.put_new_lot(lot, org)?],
             Change::NewOrg(org) => self.put_new_org(org)?,
             Change::Org(org) => vec![self.put_org_versioned(org)?],

@@ -77,8 +77,10 @@ impl Store {
         self.take_from_lot(lot, 1, None, "SET uses = uses + :k")
     }
 
-    /// `set` on an active lot, `count` more uses within its cap (and, with `max_in_use`, `in_use`
-    /// at most that before the write).
+    /// `set` on an active lot of the quantity read, `count` more uses within its cap (and, with
+    /// `max_in_use`, `in_use` at most that before the write). The quantity is part of the
+    /// condition because the bounds are computed from it: a reduction that lowered it since the
+    /// read makes this write lose its race rather than overfill the lot.
     fn take_from_lot(
         &self,
         lot: &Lot,
@@ -86,8 +88,12 @@ impl Store {
         max_in_use: Option<i64>,
         set: &str,
     ) -> Result<TransactWriteItem, StoreError> {
-        let mut values = HashMap::from([(":k".to_string(), n(count as i64)), (":active".to_string(), s("active"))]);
-        let mut condition = "#status = :active".to_string();
+        let mut values = HashMap::from([
+            (":k".to_string(), n(count as i64)),
+            (":active".to_string(), s("active")),
+            (":quantity".to_string(), n(lot.quantity as i64)),
+        ]);
+        let mut condition = "#status = :active AND #quantity = :quantity".to_string();
         if let Some(max) = max_in_use {
             condition.push_str(" AND in_use <= :max_in_use");
             values.insert(":max_in_use".into(), n(max));
@@ -101,7 +107,40 @@ impl Store {
             key(keys::org(&lot.org_id), keys::lot_sk(lot.valid_until, &lot.lot_id)),
             set.into(),
             Some(condition),
-            HashMap::from([("#status".to_string(), "status".to_string())]),
+            HashMap::from([
+                ("#status".to_string(), "status".to_string()),
+                ("#quantity".to_string(), "quantity".to_string()),
+            ]),
+            values,
+        )
+    }
+
+    /// Removes `seats` unissued seats from a lot (a reduction): `quantity` falls and `reduced`
+    /// rises, on the condition that the lot is active, still of the quantity read, and that what
+    /// is left still holds its seats in use and, under a cap, its uses (docs/domain.md#orders-and-lots).
+    pub fn reduce_lot(&self, lot: &Lot, seats: u32) -> Result<TransactWriteItem, StoreError> {
+        let left = lot.quantity as i64 - seats as i64;
+        let mut values = HashMap::from([
+            (":k".to_string(), n(seats as i64)),
+            (":zero".to_string(), n(0)),
+            (":active".to_string(), s("active")),
+            (":quantity".to_string(), n(lot.quantity as i64)),
+            (":left".to_string(), n(left)),
+        ]);
+        let mut condition = "#status = :active AND #quantity = :quantity AND in_use <= :left".to_string();
+        if let Some(cap) = lot.uses_per_seat {
+            condition.push_str(" AND uses <= :max_uses");
+            values.insert(":max_uses".into(), n(cap as i64 * left));
+        }
+        update(
+            &self.table,
+            key(keys::org(&lot.org_id), keys::lot_sk(lot.valid_until, &lot.lot_id)),
+            "SET #quantity = #quantity - :k, reduced = if_not_exists(reduced, :zero) + :k".into(),
+            Some(condition),
+            HashMap::from([
+                ("#status".to_string(), "status".to_string()),
+                ("#quantity".to_string(), "quantity".to_string()),
+            ]),
             values,
         )
     }

@@ -1,17 +1,18 @@
-//! Decisions on orders and orgs (docs/domain.md#orders-and-lots): request, cancel, reject, assign; a new org,
-//! a policy set.
+//! Decisions on orders and orgs (docs/domain.md#orders-and-lots): request, cancel, reject, assign (a
+//! purchase's new lot, or a reduction's seats removed); a new org, a policy set.
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::domain::audit::AuditEntry;
 use crate::domain::auth::Principal;
-use crate::domain::change::{Change, Decision};
+use crate::domain::change::{Change, Decision, MAX_CHANGES};
 use crate::domain::lot::Lot;
 use crate::domain::notice::{self, Notice, NoticeKind};
-use crate::domain::order::Order;
+use crate::domain::order::{Order, OrderKind};
 use crate::domain::org::Org;
 use crate::domain::policy::{Policy, PolicySettings};
+use crate::domain::DomainError;
 
 fn audit(
     principal: &Principal,
@@ -42,7 +43,11 @@ pub fn request(
     now: DateTime<Utc>,
     notice_id: String,
 ) -> Decision<Order> {
-    let details = json!({ "quantity": order.quantity, "note": order.note });
+    let details = json!({ "kind": order.kind, "quantity": order.quantity, "note": order.note });
+    let message = match order.kind {
+        OrderKind::Purchase => format!("{} requests {} licences", company.name, order.quantity),
+        OrderKind::Reduction => format!("{} asks to remove {} unissued seats", company.name, order.quantity),
+    };
     let notice = Notice {
         notice_id,
         kind: NoticeKind::OrderRequested,
@@ -52,12 +57,13 @@ pub fn request(
         recipients_omitted: account.recipients.omitted,
         payload: json!({
             "order_id": order.order_id,
+            "kind": order.kind,
             "company_id": company.org_id,
             "company_name": company.name,
             "quantity": order.quantity,
             "note": order.note,
             "requested_by": order.requested_by,
-            "message": format!("{} requests {} licences", company.name, order.quantity),
+            "message": message,
         }),
     };
     let changes = vec![
@@ -103,6 +109,7 @@ pub fn assign(
         recipients_omitted: to.omitted,
         payload: json!({
             "order_id": assigned.order_id,
+            "kind": assigned.kind,
             "lot_id": lot.lot_id,
             "quantity": lot.quantity,
             "valid_from": lot.valid_from,
@@ -110,7 +117,12 @@ pub fn assign(
             "message": format!("{} licences are ready for allocation", lot.quantity),
         }),
     };
-    let details = json!({ "lot_id": lot.lot_id, "quantity": lot.quantity, "valid_until": lot.valid_until });
+    let details = json!({
+        "kind": assigned.kind,
+        "lot_id": lot.lot_id,
+        "quantity": lot.quantity,
+        "valid_until": lot.valid_until
+    });
     let changes = vec![
         Change::DecidedOrder { order: assigned.clone(), company: company.clone() },
         Change::NewLot { lot, org: company.clone() },
@@ -118,6 +130,60 @@ pub fn assign(
         audit(principal, company, "order.assigned", &assigned, details, now),
     ];
     Decision::new(changes, assigned)
+}
+
+/// The most lots one reduction takes seats from: a transaction's changes less the order's own
+/// writes (the order, its list entry in every org of the company's chain), its notice and its
+/// audit entry.
+pub fn max_lots_reduced(company: &Org) -> usize {
+    MAX_CHANGES.saturating_sub(1 + company.chain().count() + 2)
+}
+
+/// An assigned reduction (decided by `order::reduce`): each lot loses its seats on the
+/// condition that it is as read, in the transaction of the order's state change; the company's
+/// managers get `order_assigned`, phrased as a reduction. A reduction spread over more lots than
+/// one transaction holds is refused, changing nothing.
+pub fn reduce(
+    (assigned, taken): (Order, Vec<(Lot, u32)>),
+    company: &Org,
+    policy: &Policy,
+    managers: Vec<String>,
+    principal: &Principal,
+    now: DateTime<Utc>,
+    notice_id: String,
+) -> Result<Decision<Order>, DomainError> {
+    let most = max_lots_reduced(company);
+    if taken.len() > most {
+        return Err(DomainError::Conflict(format!(
+            "this reduction would remove seats from {} lots, and one reduction changes at most {most} lots at \
+             once; reject it and request smaller reductions",
+            taken.len()
+        )));
+    }
+    let to = notice::recipients(managers, &policy.notify_emails);
+    let lots = serde_json::to_value(&assigned.reduced_lots).unwrap_or_default();
+    let payload = json!({
+        "order_id": assigned.order_id,
+        "kind": assigned.kind,
+        "quantity": assigned.quantity,
+        "lots": lots,
+        "message": format!("{} unissued seats were removed from your licences", assigned.quantity),
+    });
+    let notice = Notice {
+        notice_id,
+        kind: NoticeKind::OrderAssigned,
+        org_id: company.org_id.clone(),
+        created_at: now,
+        recipients: to.to,
+        recipients_omitted: to.omitted,
+        payload,
+    };
+    let details = json!({ "kind": assigned.kind, "quantity": assigned.quantity, "lots": lots });
+    let mut changes = vec![Change::DecidedOrder { order: assigned.clone(), company: company.clone() }];
+    changes.extend(taken.into_iter().map(|(lot, seats)| Change::ReduceLot { lot, seats }));
+    changes.push(Change::Notice(notice));
+    changes.push(audit(principal, company, "order.assigned", &assigned, details, now));
+    Ok(Decision::new(changes, assigned))
 }
 
 /// A new org below `parent`, on the condition that its id is free.

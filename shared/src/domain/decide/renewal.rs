@@ -219,6 +219,7 @@ mod tests {
             org_id: "c".into(),
             order_id: "o".into(),
             quantity: 10,
+            reduced: 0,
             in_use: 1,
             uses: 1,
             uses_per_seat: Some(2),
