@@ -59,6 +59,7 @@ fn lot() -> Lot {
         valid_from: at("2026-01-15T09:00:00Z"),
         valid_until: Some(at("2027-01-15T09:00:00Z")),
         status: LotStatus::Active,
+        pro_rata_fraction: None,
     }
 }
 

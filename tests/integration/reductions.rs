@@ -259,6 +259,7 @@ async fn a_reduction_over_more_lots_than_one_transaction_holds_is_refused_and_on
                 valid_from: at(ASSIGNED),
                 valid_until: Some(at("2027-01-15T09:00:00Z")),
                 status: LotStatus::Active,
+                pro_rata_fraction: None,
             };
             store.lot_item(&lot, &org).unwrap()
         })

@@ -151,8 +151,8 @@ async fn the_expire_sweep_goes_on_past_an_org_whose_step_fails() {
     assert!(failed.message.contains("org b at its read step"), "{}", failed.message);
 }
 
-/// The daily usage snapshot with `b`'s partition holding a snapshot that cannot be read: every
-/// other org gets its snapshot of the day, `b` is named, and the next day's run tries it again.
+/// The usage check with `b`'s partition holding a snapshot that cannot be read: every
+/// other org gets its snapshot of the day, `b` is named, and the next run tries it again.
 #[tokio::test]
 async fn the_usage_snapshot_goes_on_past_an_org_that_fails() {
     let env = TestEnv::new().await;

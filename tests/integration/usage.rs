@@ -70,45 +70,86 @@ async fn the_csv_is_excel_ready_and_formula_injection_is_inert() {
     assert_eq!(text.lines().count(), 4, "header, org, one child, total");
 }
 
+/// The notices of `org` (newest first) as `kind:state` (the state of an `overage`).
+async fn told(env: &TestEnv, org: &str, who: &Who) -> Vec<String> {
+    let notices = env.get(&format!("/v1/orgs/{org}/notifications")).by(who).send().await;
+    notices.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["kind"] != "order_assigned" && n["kind"] != "order_requested")
+        .map(|n| match n["payload"]["state"].as_str() {
+            Some(state) => format!("{}:{state}", n["kind"].as_str().unwrap()),
+            None => n["kind"].as_str().unwrap().to_string(),
+        })
+        .collect()
+}
+
+/// The whole ladder (docs/domain.md#example-13-the-upgrade-ladder), checked every day at 17:00
+/// and hourly around the steps: 101 of 100 is minor from Monday 2026-06-01; action due on the
+/// 11th business day (Monday 06-15, weekends not counted); major on the 21st (Monday 06-29);
+/// 24 clock hours later the check raises the limit to the next tier (an `upgrade` order and a
+/// lot of 25 to the end of the licence year, pro rata) and tells the company and its partner;
+/// the next check finds it back within the limit and says so. Each change told once.
 #[tokio::test]
-async fn a_major_overage_raises_one_overage_and_after_24_hours_one_upgrade_due() {
+async fn the_overage_ladder_notices_each_state_and_upgrades_after_24_hours_of_major() {
     let env = TestEnv::new().await;
     env.partner_with_company("p", "o").await;
-    env.set_policy(
-        "o",
-        json!({"counting": "active_users", "enforcement": "soft", "tiers": [100, 150, 200], "notify_emails": ["owner@o.example"]}),
-    )
-    .await;
+    let policy = json!({"counting": "active_users", "enforcement": "soft", "tiers": [100, 125, 150]});
+    env.set_policy("o", policy).await;
     env.lot("p", "o", 100).await;
-    for i in 0..107 {
+    for i in 0..101 {
         let email = format!("a{i}@o.example");
         env.users("o", [&email]).by(&platform("o")).await;
         let e =
             env.enrolment("o", &email, "run").json(json!({"status": "active"})).at("2026-05-20T00:00:00Z").send().await;
         assert_eq!(e.status, 200, "soft enforcement allows it: {:?}", e.body);
     }
-    // Monday 2026-06-01 and Tuesday.
-    let day1 = snapshot(&env.app, "2026-06-01T01:00:00Z".parse().unwrap()).await.unwrap();
-    let day2 = snapshot(&env.app, "2026-06-02T01:00:00Z".parse().unwrap()).await.unwrap();
-    let again = snapshot(&env.app, "2026-06-02T01:30:00Z".parse().unwrap()).await.unwrap();
-    assert_eq!((day1.notices_sent, day2.notices_sent, again.notices_sent), (1, 1, 0));
+    let check = |when: &str| snapshot(&env.app, when.parse().unwrap());
+    let mut sent = Vec::new();
+    for day in 1..=29 {
+        sent.push((day, check(&format!("2026-06-{day:02}T17:00:00Z")).await.unwrap().notices_sent));
+    }
+    let told_on: Vec<u32> = sent.iter().filter(|(_, n)| *n > 0).map(|(d, _)| *d).collect();
+    assert_eq!(told_on, vec![1, 15, 29], "minor, action due (11th business day), major (21st)");
+    assert_eq!(told(&env, "o", &cm("o")).await, vec!["overage:major", "overage:minor_action_due", "overage:minor"]);
+
+    assert_eq!(check("2026-06-30T16:59:59Z").await.unwrap().notices_sent, 0, "not 24 hours yet");
+    assert_eq!(check("2026-06-30T17:00:00Z").await.unwrap().notices_sent, 2, "the company and its partner");
+    assert_eq!(check("2026-06-30T17:30:00Z").await.unwrap().notices_sent, 1, "back within the limit");
+    assert_eq!(check("2026-06-30T18:00:00Z").await.unwrap().notices_sent, 0, "nothing changed");
     let notices = env.get("/v1/orgs/o/notifications").by(&cm("o")).send().await;
-    let kinds: Vec<&str> = notices.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n["kind"].as_str().unwrap())
-        .filter(|k| *k != "order_assigned")
-        .collect();
-    assert_eq!(kinds, vec!["upgrade_due", "overage"]);
-    let upgrade = &notices.body["items"][0];
-    assert_eq!((upgrade["payload"]["next_tier"].as_u64(), upgrade["payload"]["used"].as_u64()), (Some(150), Some(107)));
-    let fraction = upgrade["payload"]["pro_rata_fraction"].as_f64().unwrap();
-    assert!((0.6..0.63).contains(&fraction), "2026-06-02 of a year from 2026-01-15: {fraction}");
-    assert_eq!(upgrade["recipients"], json!(["owner@o.example"]));
-    let u = env.get("/v1/orgs/o/usage").by(&cm("o")).at("2026-06-02T02:00:00Z").send().await;
-    assert_eq!(u.body["org"]["overage"], json!({"state": "major", "since": "2026-06-01", "business_days": 2}));
-    assert_eq!(figures(&u.body["org"]), (100, 107, 0, 107.0));
+    let upgrade = &notices.body["items"][1];
+    assert_eq!(upgrade["kind"], "upgrade_due");
+    let p = &upgrade["payload"];
+    assert_eq!((p["next_tier"].as_u64(), p["raised"].as_u64(), p["used"].as_u64()), (Some(125), Some(25), Some(101)));
+    assert_eq!(p["valid_until"], "2027-01-15T09:00:00Z", "the end of the licence year");
+    assert_eq!(told(&env, "p", &pm("p")).await, vec!["upgrade_due"]);
+    assert_eq!(told(&env, "o", &cm("o")).await[..2], ["overage:none".to_string(), "upgrade_due".to_string()]);
+
+    let orders = env.get("/v1/orgs/o/orders").by(&cm("o")).send().await;
+    let order = orders.body["items"].as_array().unwrap().iter().find(|o| o["origin"] == "upgrade").cloned().unwrap();
+    assert_eq!((order["status"].as_str(), order["quantity"].as_u64()), (Some("assigned"), Some(25)), "{order}");
+    let fraction = order["pro_rata_fraction"].as_f64().unwrap();
+    assert!((0.54..0.55).contains(&fraction), "199 of 365 days left: {fraction}");
+    let lots = env.lots("o", "2026-06-30T18:00:00Z").await;
+    let added = lots.iter().find(|l| l["order_id"] == order["order_id"]).unwrap();
+    assert_eq!((added["quantity"].as_u64(), added["pro_rata_fraction"].as_f64()), (Some(25), Some(fraction)));
+    let u = env.get("/v1/orgs/o/usage").by(&cm("o")).at("2026-06-30T18:00:00Z").send().await;
+    assert_eq!(figures(&u.body["org"]), (125, 101, 24, 80.8));
+    assert_eq!(u.body["org"]["overage"]["state"], "none");
+    let shown = &u.body["org"]["upgrades"];
+    assert_eq!(
+        (shown[0]["quantity"].as_u64(), shown[0]["pro_rata_fraction"].as_f64()),
+        (Some(25), Some(fraction)),
+        "{shown}"
+    );
+    let audit = env.get("/v1/orgs/o/audit").by(&cm("o")).send().await;
+    assert!(
+        audit.body["items"].as_array().unwrap().iter().any(|a| a["action"] == "order.upgraded"),
+        "{:?}",
+        audit.body
+    );
 }
 
 #[tokio::test]

@@ -1,4 +1,4 @@
-//! The `usage-report` Lambda: the usage report over HTTP, and the daily usage snapshot.
+//! The `usage-report` Lambda: the usage report over HTTP, and the hourly usage check (the day's snapshot, overage notices, upgrades).
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

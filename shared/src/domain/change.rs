@@ -17,6 +17,7 @@ use super::order::Order;
 use super::org::Org;
 use super::seats::CounterChange;
 use super::suppression::Suppression;
+use super::usage::UsageState;
 use super::user::User;
 
 /// The most writes one DynamoDB transaction takes: the one figure for what a decision applied
@@ -68,6 +69,8 @@ pub enum Change {
     Import { record: Batch, expected: Option<ImportStatus> },
     /// A suppressed address cleared, on the condition that it is still suppressed.
     ClearSuppression(Suppression),
+    /// An org's overage state, written over the version read (`expected`; `None`: the first).
+    UsageState { org: Org, state: UsageState, expected: Option<u64> },
     /// One recipient's guard of a notice's e-mail, written over the version read
     /// (`delivery.version`, bumped by the write; 0: none, or one from before guards had
     /// versions).

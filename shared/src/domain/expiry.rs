@@ -256,6 +256,7 @@ mod tests {
             valid_from: at("2026-01-15T09:00:00Z"),
             valid_until: Some(at(end)),
             status: LotStatus::Active,
+            pro_rata_fraction: None,
         })
     }
 

@@ -33,6 +33,10 @@ pub struct Lot {
     pub valid_until: Option<DateTime<Utc>>,
     /// `expired` once the expire sweep materialised it; access is computed from time anyway.
     pub status: LotStatus,
+    /// A lot an upgrade added, to the end of the licence year: the part of that year it is
+    /// charged for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pro_rata_fraction: Option<f64>,
 }
 
 impl Lot {
@@ -77,7 +81,7 @@ impl Lot {
 
     /// The public view (`GET /v1/orgs/{org_id}/lots`, docs/api.md#orders-and-lots).
     pub fn view(&self, now: DateTime<Utc>) -> serde_json::Value {
-        serde_json::json!({
+        let mut v = serde_json::json!({
             "lot_id": self.lot_id,
             "order_id": self.order_id,
             "org_id": self.org_id,
@@ -89,7 +93,11 @@ impl Lot {
             "valid_from": self.valid_from,
             "valid_until": self.valid_until,
             "status": self.status_at(now),
-        })
+        });
+        if let Some(fraction) = self.pro_rata_fraction {
+            v["pro_rata_fraction"] = serde_json::json!(fraction);
+        }
+        v
     }
 }
 
@@ -110,6 +118,7 @@ mod tests {
             valid_from: "2026-01-15T09:00:00Z".parse().unwrap(),
             valid_until: Some("2027-01-15T09:00:00Z".parse().unwrap()),
             status: LotStatus::Active,
+            pro_rata_fraction: None,
         }
     }
 

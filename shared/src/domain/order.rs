@@ -51,6 +51,14 @@ pub enum OrderKind {
     Reduction,
 }
 
+/// Who an order came from when it was not requested by a person: `upgrade`, the raise to the
+/// next tier after a major overage (docs/domain.md#usage-and-overage).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderOrigin {
+    Upgrade,
+}
+
 /// The seats an assigned reduction removed from one lot, as the order keeps them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LotReduction {
@@ -89,6 +97,12 @@ pub struct Order {
     /// An assigned reduction: the lots it took seats from, and how many each.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reduced_lots: Vec<LotReduction>,
+    /// An order nobody requested (`upgrade`); absent for a requested one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<OrderOrigin>,
+    /// An upgrade's part of the licence year left when it was assigned: what it is charged for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pro_rata_fraction: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rejected_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -156,6 +170,8 @@ pub fn request(
         reason: None,
         cancelled_at: None,
         cancelled_by: None,
+        origin: None,
+        pro_rata_fraction: None,
     })
 }
 
@@ -201,6 +217,7 @@ pub fn assign(
         valid_from: now,
         valid_until,
         status: LotStatus::Active,
+        pro_rata_fraction: None,
     };
     let mut assigned = order.clone();
     assigned.status = OrderStatus::Assigned;

@@ -67,6 +67,15 @@ pub struct UsageState {
     pub date: NaiveDate,
     pub own: Overage,
     pub subtree: Overage,
+    /// The instant the hourly check first found the current major overage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub major_since: Option<DateTime<Utc>>,
+    /// The instant that major overage was raised to the next tier (or found none left).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgraded_at: Option<DateTime<Utc>>,
+    /// Written over the version read (0: never written, or written before states had versions).
+    #[serde(default)]
+    pub version: u64,
 }
 
 /// The start of an org's licence year under `counting = active_users`: the first day of its

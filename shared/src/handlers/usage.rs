@@ -35,6 +35,22 @@ pub fn reuse(policy: &Policy, lots: &[Lot], counters: &Counters, limit: u64, now
     })
 }
 
+/// The org's unexpired lots an upgrade added, each with the part of the licence year it is
+/// charged for (docs/domain.md#usage-and-overage).
+fn upgrades(lots: &[Lot], now: DateTime<Utc>) -> Value {
+    let added = lots.iter().filter(|l| l.status_at(now) == crate::domain::lot::LotStatus::Active);
+    let added: Vec<Value> = added
+        .filter_map(|l| {
+            let fraction = l.pro_rata_fraction?;
+            Some(json!({
+                "lot_id": l.lot_id, "order_id": l.order_id, "quantity": l.quantity,
+                "valid_from": l.valid_from, "valid_until": l.valid_until, "pro_rata_fraction": fraction,
+            }))
+        })
+        .collect();
+    Value::Array(added)
+}
+
 fn row(org: &Org, f: Figures, overage: Option<&Overage>, reuse: Value) -> Value {
     json!({
         "org_id": org.org_id,
@@ -75,7 +91,8 @@ pub async fn get(cx: &Ctx<'_>) -> Result<Reply, Error> {
         ),
         None => Value::Null,
     };
-    let org_row = row(&org, own, state.map(|s| &s.own), own_reuse);
+    let mut org_row = row(&org, own, state.map(|s| &s.own), own_reuse);
+    org_row["upgrades"] = upgrades(tree.lots.get(&org.org_id).map(Vec::as_slice).unwrap_or_default(), now);
     let mut children: Vec<&Org> =
         tree.orgs.iter().filter(|o| o.parent_id.as_deref() == Some(org.org_id.as_str())).collect();
     children.sort_by(|a, b| a.org_id.cmp(&b.org_id));

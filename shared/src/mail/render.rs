@@ -340,6 +340,51 @@ mod tests {
         assert_eq!(nl.subject, "Globex bestelt 5 plaatsen af");
     }
 
+    /// Each overage state names its own deadline, back to none included; never the raw state.
+    #[test]
+    fn each_overage_state_names_its_own_deadline_in_both_languages() {
+        let told = |state: &str, locale: &str| {
+            let n = notice(
+                NoticeKind::Overage,
+                json!({"state": state, "since": "2026-06-05", "used": 1070, "limit": 1000, "percent_used": 107.0}),
+            );
+            render(&n, "Globex", &policy(json!({"locale": locale})), "").unwrap()
+        };
+        for (state, en, nl) in [
+            ("minor", "within 10 business days", "binnen 10 werkdagen"),
+            ("minor_action_due", "action is due now", "onderneem nu actie"),
+            ("major", "within 24 hours", "binnen 24 uur"),
+            ("none", "back within its licences", "weer binnen de licenties"),
+        ] {
+            let (e, d) = (told(state, "en"), told(state, "nl"));
+            assert!(e.text.contains(en) && d.text.contains(nl), "{state}: {} / {}", e.text, d.text);
+            assert!(!e.text.contains("minor_action_due") && !e.text.contains("Overage state"), "{}", e.text);
+            assert!(!d.text.contains(" je ") && !d.text.contains("minor_action_due"), "{}", d.text);
+        }
+        assert!(told("major", "en").subject.contains("act within 24 hours"));
+    }
+
+    /// An upgrade names the tier, the seats added, their end and the pro-rata share; with no tier
+    /// left it says so.
+    #[test]
+    fn an_upgrade_says_what_was_raised_or_that_no_tier_is_left() {
+        let upgrade = |payload: serde_json::Value| {
+            render(&notice(NoticeKind::UpgradeDue, payload), "Globex", &policy(json!({})), "").unwrap()
+        };
+        let raised = upgrade(json!({"since": "2026-06-05", "used": 1070, "limit": 1000, "company_name": "Globex",
+            "next_tier": 1250, "raised": 250, "pro_rata_fraction": 0.61, "valid_until": "2027-01-15T09:00:00Z"}));
+        assert_eq!(raised.subject, "Globex: upgraded to 1250 seats");
+        assert!(
+            raised.text.contains("250 seats are added, valid until 15 January 2027, 09:00 UTC")
+                && raised.text.contains("(61%)"),
+            "{}",
+            raised.text
+        );
+        let none = upgrade(json!({"since": "2026-06-05", "used": 1070, "limit": 1000, "company_name": "Globex",
+            "next_tier": null, "raised": null, "pro_rata_fraction": 0.61, "valid_until": null}));
+        assert!(none.subject.contains("no higher tier") && none.text.contains("nothing was raised"), "{}", none.text);
+    }
+
     #[test]
     fn every_kind_renders_in_every_locale() {
         let payload = json!({"order_id": "ord_1", "company_id": "c", "company_name": "C", "quantity": 10,

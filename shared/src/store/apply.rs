@@ -74,6 +74,7 @@ impl Store {
             Change::Import { record, expected } => vec![self.put_import(record, *expected)?],
             Change::ClearSuppression(s) => vec![self.clear_suppression(s)?],
             Change::Delivery { org_id, delivery } => vec![self.put_delivery(org_id, delivery)?],
+            Change::UsageState { org, state, expected } => vec![self.put_usage_state_over(org, state, *expected)?],
         })
     }
 

@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use aws_sdk_dynamodb::types::TransactWriteItem;
+
 use super::keys::{self, GSI4, PK, SK};
 use super::records::tree_keys;
 use super::{from_item, to_item, Error, PageRequest, QuerySpec, SortKey, Store, StoreError};
@@ -68,11 +70,33 @@ impl Store {
     }
 
     /// Records an org's overage as of the day's snapshot (a rerun the same day replaces it).
-    pub async fn put_usage_state(&self, org: &Org, state: &UsageState) -> Result<(), StoreError> {
+    /// An org's overage state, written over the version read (`expected`; `None`: on the
+    /// condition that it has none), its version bumped; in the org's usage tree.
+    pub fn put_usage_state_over(
+        &self,
+        org: &Org,
+        state: &UsageState,
+        expected: Option<u64>,
+    ) -> Result<TransactWriteItem, StoreError> {
         let mut attrs = vec![(PK, keys::org(&org.org_id)), (SK, keys::USAGE_SK.to_string())];
         attrs.extend(tree_keys(org, keys::USAGE_SK));
-        let item = to_item("usage", state, &attrs)?;
-        self.put_item(item).await?;
-        Ok(())
+        let stored = UsageState { version: state.version + 1, ..state.clone() };
+        let item = to_item("usage", &stored, &attrs)?;
+        let mut values = HashMap::new();
+        let condition = match expected {
+            None => "attribute_not_exists(PK)",
+            // Written before states had versions: none stored.
+            Some(0) => "attribute_not_exists(version) OR version = :v",
+            Some(_) => "version = :v",
+        };
+        if let Some(v) = expected {
+            values.insert(":v".to_string(), super::n(v as i64));
+        }
+        super::put_if(&self.table, item, Some(condition), &[], values)
+    }
+
+    /// An org's overage state as stored now (strongly consistent).
+    pub async fn usage_state(&self, org_id: &str) -> Result<Option<UsageState>, StoreError> {
+        self.get(keys::org(org_id), keys::USAGE_SK).await
     }
 }

@@ -1,22 +1,23 @@
-//! The daily usage snapshot (docs/domain.md#usage-and-overage): each org's used and limit for the day, and from the
-//! snapshots the overage state. An `overage` notice when an overage starts; an `upgrade_due`
-//! notice when a major overage has lasted 24 hours, with the next tier and the pro-rata fraction
-//! of the licence year left. Both at most once per overage (guarded by the day it began).
+//! The hourly usage check (docs/domain.md#usage-and-overage): each org's used and limit for the
+//! day (the latest of the day's checks), and from the daily snapshots the overage state. An
+//! `overage` notice at every change of a company's state, back to `none` included; after 24
+//! clock hours of major, the upgrade to the next tier (`domain::decide::overage`). Each state is
+//! written over the one read, with its notices and upgrade in the same transaction, so nothing
+//! is told or raised twice.
 //!
 //! Each org is snapshot on its own (and each usage tree read on its own): an org that fails is
 //! named in the report's `failed` and tried again by the next run; the others are done.
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::{json, Value};
 
 use super::{recipients, Failed, Reported};
-use crate::command::new_id;
-use crate::domain::notice::{Notice, NoticeKind};
+use crate::command::{self, new_id};
+use crate::domain::decide::overage;
 use crate::domain::org::{Org, OrgKind};
-use crate::domain::usage::{self, Figures, Overage, OverageState, Snapshot, UsageState};
+use crate::domain::usage::{self, Figures, OverageState, Snapshot, UsageState};
 use crate::store::{Error, Store};
 use crate::App;
 
@@ -35,14 +36,14 @@ pub async fn snapshot(app: &App, now: DateTime<Utc>) -> Result<SnapshotReport, E
     let store = &app.store;
     let orgs = store.all_orgs().await?;
     let mut report = SnapshotReport { now, orgs: orgs.len(), ..Default::default() };
-    let (own, subtree) = figures(store, &orgs, now, &mut report).await;
+    let (own, subtree, states) = figures(store, &orgs, now, &mut report).await;
     for org in &orgs {
         if report.failed.iter().any(|f| f.org_id == org.org_id) {
             continue; // its usage tree could not be read: named in the report already
         }
         let own = own.get(&org.org_id).copied().unwrap_or_default();
         let subtree = subtree.get(&org.org_id).copied().unwrap_or_default();
-        match snapshot_org(store, org, own, subtree, now).await {
+        match snapshot_org(store, org, (own, subtree), states.get(&org.org_id), now).await {
             Ok(sent) => report.notices_sent += sent,
             Err(e) => report.failed.push(Failed::new(SnapshotReport::SWEEP, &org.org_id, None, "snapshot", &e)),
         }
@@ -51,19 +52,20 @@ pub async fn snapshot(app: &App, now: DateTime<Utc>) -> Result<SnapshotReport, E
     Ok(report)
 }
 
-/// Every org's own and subtree figures, one usage tree at a time; the orgs of a tree that
-/// cannot be read are named in `report` (and have no figures).
+/// Every org's own and subtree figures and overage state as read, one usage tree at a time; the
+/// orgs of a tree that cannot be read are named in `report` (and have no figures).
 async fn figures(
     store: &Store,
     orgs: &[Org],
     now: DateTime<Utc>,
     report: &mut SnapshotReport,
-) -> (HashMap<String, Figures>, HashMap<String, Figures>) {
+) -> (HashMap<String, Figures>, HashMap<String, Figures>, HashMap<String, UsageState>) {
     let mut roots: Vec<&str> = orgs.iter().map(|o| o.root()).collect();
     roots.sort();
     roots.dedup();
     let mut own = HashMap::new();
     let mut subtree = HashMap::new();
+    let mut states = HashMap::new();
     for root in roots {
         let tree = match store.whole_tree(root).await {
             Ok(tree) => tree,
@@ -77,74 +79,68 @@ async fn figures(
         let figures = usage::tree_figures(&[], &tree.orgs, &tree.counters, &tree.lots, now);
         own.extend(figures.own);
         subtree.extend(figures.subtree);
+        states.extend(tree.usage);
     }
-    (own, subtree)
+    (own, subtree, states)
 }
 
-/// Records one org's snapshot of the day and its overage state, and sends the notices a
-/// company's overage calls for; how many were sent.
+/// One org's hourly check: the day's snapshot recorded with the latest figures, and its overage
+/// state decided from the snapshots ([`overage::check`]: a notice at each change of state, the
+/// upgrade after 24 hours of major), through the executor over the state as stored. An org
+/// within its limit whose state is `none` and was recorded today costs nothing more this hour.
+/// How many notices it sent.
 async fn snapshot_org(
     store: &Store,
     org: &Org,
-    own: Figures,
-    subtree: Figures,
+    (own, subtree): (Figures, Figures),
+    read: Option<&UsageState>,
     now: DateTime<Utc>,
 ) -> Result<usize, Error> {
     let today = now.date_naive();
+    let quiet = |f: Figures| f.used <= f.limit;
+    let settled = read
+        .is_some_and(|r| r.date == today && r.subtree.state == OverageState::None && r.own.state == OverageState::None);
+    if settled && quiet(own) && quiet(subtree) {
+        return Ok(0);
+    }
     store.put_snapshot(&Snapshot { org_id: org.org_id.clone(), date: today, own, subtree }).await?;
     let snaps = store.snapshots(&org.org_id).await?;
-    let series: Vec<_> = snaps.iter().map(|s| (s.date, s.subtree.used, s.subtree.limit)).collect();
-    let overage = usage::overage(&series);
-    let own_series: Vec<_> = snaps.iter().map(|s| (s.date, s.own.used, s.own.limit)).collect();
-    let state = UsageState {
+    let series =
+        |f: fn(&Snapshot) -> Figures| snaps.iter().map(|s| (s.date, f(s).used, f(s).limit)).collect::<Vec<_>>();
+    let next = UsageState {
         org_id: org.org_id.clone(),
         date: today,
-        own: usage::overage(&own_series),
-        subtree: overage.clone(),
+        own: usage::overage(&series(|s| s.own)),
+        subtree: usage::overage(&series(|s| s.subtree)),
+        major_since: None,
+        upgraded_at: None,
+        version: 0,
     };
-    store.put_usage_state(org, &state).await?;
-    // Overage is a customer's matter: partners' subtrees are recorded, not notified.
-    let Some(since) = overage.since.filter(|_| org.kind == OrgKind::Company) else { return Ok(0) };
-    let before = usage::overage(&series.iter().copied().filter(|d| d.0 < today).collect::<Vec<_>>());
     let policy = store.policy(org).await?;
-    let mut notices = Vec::new();
-    if since == today {
-        notices.push((NoticeKind::Overage, overage_payload(&overage, since, subtree)));
-    }
-    if overage.state == OverageState::Major && before.state == OverageState::Major && before.since == Some(since) {
-        let lots = store.all_lots(&org.org_id).await?;
-        let fraction = usage::pro_rata_fraction(&lots, policy.term_months, now);
-        notices.push((NoticeKind::UpgradeDue, json!({
-            "since": since, "used": subtree.used, "limit": subtree.limit,
-            "next_tier": usage::next_tier(&policy.tiers, subtree.used),
-            "pro_rata_fraction": fraction,
-            "message": "A major overage has lasted 24 hours: the subscription is upgraded to the next tier, pro rata for the rest of the licence year.",
-        })));
-    }
-    let mut sent = 0;
-    for (kind, payload) in notices {
-        let to = recipients(store, &org.org_id, &policy).await?;
-        let notice = Notice {
-            notice_id: new_id("ntc"),
-            kind,
-            org_id: org.org_id.clone(),
-            created_at: now,
-            recipients: to.to,
-            recipients_omitted: to.omitted,
-            payload,
-        };
-        if store.put_notice_once(&notice, since).await? {
-            sent += 1;
-        }
-    }
-    Ok(sent)
+    let lots = store.all_lots(&org.org_id).await?;
+    let recipients = recipients(store, &org.org_id, &policy).await?;
+    let partner = match (&org.parent_id, org.kind) {
+        (Some(parent), OrgKind::Company) => match store.org(parent).await? {
+            Some(p) if p.kind == OrgKind::Partner => {
+                let to = recipients_of(store, &p).await?;
+                Some((p, to))
+            }
+            _ => None,
+        },
+        _ => None,
+    };
+    let partner = partner.as_ref().map(|(p, to)| (p, to.clone()));
+    let cx = overage::Check { org, policy: &policy, lots: &lots, figures: subtree, recipients, partner };
+    let (cx, next) = (&cx, &next);
+    command::execute(store, || async move {
+        let prev = store.usage_state(&org.org_id).await?;
+        Ok(overage::check(prev.as_ref(), next.clone(), cx, now, &mut |p: &str| new_id(p)))
+    })
+    .await
 }
 
-/// The `overage` notice's payload: an overage began `since`.
-fn overage_payload(overage: &Overage, since: NaiveDate, subtree: Figures) -> Value {
-    json!({
-        "state": overage.state, "since": since, "used": subtree.used, "limit": subtree.limit,
-        "percent_used": usage::percent(subtree.used, subtree.limit),
-        "message": "More users are in use than the licence allows. Lower the count within 10 business days, or upgrade to the next tier.",
-    })
+/// Who of `org` (a partner) is told of its customers' upgrades.
+async fn recipients_of(store: &Store, org: &Org) -> Result<crate::domain::notice::Recipients, Error> {
+    let policy = store.policy(org).await?;
+    recipients(store, &org.org_id, &policy).await
 }

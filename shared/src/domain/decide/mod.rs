@@ -8,5 +8,6 @@ pub mod deliveries;
 pub mod expire;
 pub mod imports;
 pub mod orders;
+pub mod overage;
 pub mod renewal;
 pub mod users;

@@ -226,6 +226,7 @@ mod tests {
             valid_from: at("2026-01-15T09:00:00Z"),
             valid_until: Some(at("2029-01-15T09:00:00Z")),
             status: LotStatus::Active,
+            pro_rata_fraction: None,
         }
     }
 
