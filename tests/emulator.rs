@@ -310,6 +310,7 @@ async fn the_tenant_admin_function_sets_the_table_up_for_the_deployment() {
         policy: Default::default(),
         version: 0,
         runs_open_ended: false,
+        contacts: Vec::new(),
     };
     taken.write_items(vec![taken.app.store.org_item(&rogue).unwrap()]).await;
     let cfn = ResponseUrl::start().await;
@@ -1206,6 +1207,9 @@ async fn every_route_answers_through_its_functions_binary() {
     seatkeeper::mail::feedback::handle(&env.app.store, &complaint, at(may)).await.unwrap();
     go("GET", "/v1/orgs/c/suppressions".into(), cm.clone(), None, may).await;
     go("DELETE", "/v1/orgs/c/suppressions/angry@c.example".into(), cm.clone(), None, may).await;
+    let contacts = json!({"contacts": [{"email": "expiry@c.example", "receives": ["expiry"]}]});
+    go("PUT", "/v1/orgs/c/contacts".into(), cm.clone(), Some(contacts), may).await;
+    go("GET", "/v1/orgs/c/contacts".into(), cm.clone(), None, may).await;
 
     let every: BTreeSet<(&str, &str)> = ROUTES.iter().map(|r| (r.method, r.path)).collect();
     assert_eq!(walked.into_inner(), every, "every route is walked through its binary");

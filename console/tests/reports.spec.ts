@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { call, lot, ok, partnerAndCompany, sesEvent, shoot, signInAs, visit } from "./helpers";
+import { call, lot, ok, partnerAndCompany, sesEvent, setLanguage, shoot, signInAs, visit } from "./helpers";
 
 test("Notifications and Audit log, paged with the API's cursors", async ({ page }) => {
   const { company, pm, cm } = await partnerAndCompany("rep");
@@ -53,4 +53,37 @@ test("Notifications and Audit log, paged with the API's cursors", async ({ page 
   await expect(page.locator("tbody tr").first()).toContainText(second.items[0].subject);
   await page.getByRole("button", { name: "Previous page" }).click();
   await expect(page.locator("tbody tr").first()).toContainText(first.items[0].subject);
+});
+
+test("Who is told: a partner manager names an order contact, who then receives the customers' requests (en, nl)", async ({ page }) => {
+  const { partner, company, pm, cm } = await partnerAndCompany("who");
+  const anna = `anna@${partner}.example`;
+  await signInAs(page, pm);
+  expect(await visit(page, "/notifications")).toBeLessThanOrEqual(3);
+  const who = page.getByRole("form", { name: "Who is told" });
+  await expect(who.getByText("No contacts yet.")).toBeVisible();
+  await who.getByRole("button", { name: "Add contact" }).click();
+  await who.getByLabel("E-mail of contact 1").fill(anna);
+  await who.getByLabel("Name of contact 1").fill("Anna de Vries");
+  await who.getByLabel("Orders to handle: contact 1").check();
+  await who.getByRole("button", { name: "Save" }).click();
+  await expect(who.getByText("Contacts saved.")).toBeVisible();
+  expect((await ok(pm, "GET", `/v1/orgs/${partner}/contacts`)).items).toEqual([{ email: anna, name: "Anna de Vries", receives: ["orders"] }]);
+
+  // Nothing ticked: the API's refusal, in words.
+  await who.getByLabel("Orders to handle: contact 1").uncheck();
+  await who.getByRole("button", { name: "Save" }).click();
+  await expect(who.getByRole("alert")).toContainText("contacts[0].receives");
+  await expect(who.getByRole("alert")).not.toContainText("{");
+  expect((await ok(pm, "GET", `/v1/orgs/${partner}/contacts`)).items[0].receives).toEqual(["orders"]);
+
+  // The company's request reaches her; the company's managers see her as their account contact.
+  await ok(cm, "POST", `/v1/orgs/${company}/orders`, { quantity: 4 });
+  expect((await ok(cm, "GET", `/v1/orgs/${company}`)).account_contacts).toEqual([{ email: anna, name: "Anna de Vries" }]);
+  await page.reload();
+  await expect(page.locator("tbody tr").first()).toContainText(anna);
+  await setLanguage(page, "nl");
+  await expect(page.getByRole("heading", { name: "Wie krijgt bericht" })).toBeVisible();
+  await expect(page.getByLabel("Te behandelen bestellingen: contactpersoon 1")).toBeChecked();
+  await shoot(page, "contacts");
 });

@@ -43,6 +43,7 @@ fn company() -> Org {
         policy: Default::default(),
         version: 1,
         runs_open_ended: false,
+        contacts: Vec::new(),
     }
 }
 

@@ -2,7 +2,7 @@
 
 use futures::future::join_all;
 use seatkeeper_tests::{cm, pm, TestEnv, Who};
-use serde_json::json;
+use serde_json::{json, Value};
 
 /// Worked example 1 (docs/domain.md#example-1-an-order), through the API: request → assign → lot → notice → audit.
 #[tokio::test]
@@ -103,6 +103,16 @@ async fn reject_and_cancel_end_the_order() {
     assert_eq!((r.body["status"].as_str(), r.body["reason"].as_str()), (Some("rejected"), Some("no budget this year")));
     let no_reason = env.post(&format!("/v1/orders/{first}/reject")).by(&pm("p")).json(json!({})).send().await;
     assert_eq!(no_reason.status, 400);
+    // The requester is told why, once.
+    let notices = env.get("/v1/orgs/c/notifications").by(&cm("c")).send().await;
+    let told: Vec<&Value> =
+        notices.body["items"].as_array().unwrap().iter().filter(|n| n["kind"] == "order_rejected").collect();
+    assert_eq!(told.len(), 1, "{:?}", notices.body);
+    let requester = r.body["requested_by"].as_str().unwrap();
+    assert!(requester.contains('@'), "{requester}");
+    assert_eq!(told[0]["recipients"], json!([requester]));
+    assert_eq!(told[0]["payload"]["reason"], "no budget this year");
+    assert_eq!(told[0]["payload"]["order_id"], first.as_str());
 
     let second = env.request("c", 4, "2026-02-02T08:00:00Z").await;
     let c = env.post(&format!("/v1/orders/{second}/cancel")).by(&cm("c")).send().await;

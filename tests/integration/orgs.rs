@@ -187,3 +187,40 @@ async fn orgs_are_visible_from_themselves_and_above_only() {
         assert_eq!((a.status, a.code()), (403, "forbidden"), "{role}");
     }
 }
+
+/// Each org keeps its own contacts (docs/domain.md#who-is-told), set by its managers and those
+/// above, not inherited: a partner's `orders` contact receives its customers' requests (a
+/// partner holds no users, so without one nobody did), its customers' managers see it as their
+/// account contact, and a company's own `expiry` contact is not the partner's.
+#[tokio::test]
+async fn a_partners_order_contact_receives_the_requests_and_is_the_companys_account_contact() {
+    let env = TestEnv::new().await;
+    env.partner_with_company("p", "c").await;
+    let list = json!({"contacts": [
+        {"email": " AM@p.example ", "name": "Anna de Vries", "receives": ["usage", "orders"]},
+        {"email": "finance@p.example", "receives": ["forecast"]},
+    ]});
+    let set = env.put("/v1/orgs/p/contacts").by(&pm("p")).json(list.clone()).send().await;
+    assert_eq!(set.status, 200, "{:?}", set.body);
+    assert_eq!(set.body["items"][0], json!({"email": "am@p.example", "name": "Anna de Vries", "receives": ["orders", "usage"]}));
+    let read = env.get("/v1/orgs/p/contacts").by(&pm("p")).send().await;
+    assert_eq!(read.body["items"], set.body["items"]);
+    // Outside its reach a company's manager finds nothing; inside, nothing of another's.
+    assert_eq!(env.put("/v1/orgs/p/contacts").by(&cm("c")).json(list).send().await.status, 404);
+    let bad = env.put("/v1/orgs/c/contacts").by(&cm("c")).json(json!({"contacts": [{"email": "x@c.example", "receives": []}]})).send().await;
+    assert_eq!((bad.status, bad.body["error"]["details"]["field"].as_str()), (400, Some("contacts[0].receives")));
+    let own = json!({"contacts": [{"email": "hr@c.example", "receives": ["expiry"]}]});
+    assert_eq!(env.put("/v1/orgs/c/contacts").by(&cm("c")).json(own).send().await.status, 200);
+    assert_eq!(env.get("/v1/orgs/p/contacts").by(&pm("p")).send().await.body["items"].as_array().unwrap().len(), 2);
+
+    env.request("c", 5, "2026-02-01T08:00:00Z").await;
+    let notices = env.get("/v1/orgs/p/notifications").by(&pm("p")).send().await;
+    let requested = &notices.body["items"][0];
+    assert_eq!(requested["kind"], "order_requested");
+    assert_eq!(requested["recipients"], json!(["am@p.example"]), "the orders contact, and not finance or hr");
+
+    let c = env.get("/v1/orgs/c").by(&cm("c")).send().await;
+    assert_eq!(c.body["account_contacts"], json!([{"email": "am@p.example", "name": "Anna de Vries"}]));
+    let audit = env.get("/v1/orgs/p/audit").by(&pm("p")).send().await;
+    assert!(audit.body["items"].as_array().unwrap().iter().any(|a| a["action"] == "contacts.set"), "{:?}", audit.body);
+}

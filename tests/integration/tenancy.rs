@@ -28,6 +28,7 @@ fn org(id: &str, kind: OrgKind, parent: Option<&Org>) -> Org {
         policy: Default::default(),
         version: 0,
         runs_open_ended: false,
+        contacts: Vec::new(),
     }
 }
 

@@ -103,12 +103,18 @@ const en = {
   },
   notifications: {
     title: "Notifications", at: "Sent", kind: "Kind", recipients: "Recipients", about: "About",
-    kinds: { order_requested: "Order requested", order_assigned: "Licences ready for allocation", expiry_reminder: "Expiry reminder", expired: "Licences expired", renewal_blocked: "Renewal blocked", overage: "Overage", upgrade_due: "Upgrade due", renewal_forecast: "Renewal forecast" },
+    kinds: { order_requested: "Order requested", order_assigned: "Licences ready for allocation", order_rejected: "Order rejected", expiry_reminder: "Expiry reminder", expired: "Licences expired", renewal_blocked: "Renewal blocked", overage: "Overage", upgrade_due: "Upgrade due", renewal_forecast: "Renewal forecast" },
     delivery: { pending: "not sent yet", sending: "sending", sent: "e-mailed", failed: "failed, retried", refused: "refused", suppressed: "not sent" }, noRecipient: "No recipient (nothing was sent)",
     count: "{{count}} licences", users: "{{count}} users", seats: "{{count}} seats",
     reduction: { order_requested: "Order fewer requested", order_assigned: "Seats removed" },
     suppressedWhy: { hard_bounce: "the address bounced: it does not exist (a vendor admin can clear it)", complaint: "the recipient reported a notice as spam (clear it below to e-mail them again)" },
     omitted: "and {{count}} more, counted but not e-mailed (a notice e-mails at most 50 addresses)",
+  },
+  contacts: {
+    title: "Who is told", intro: "Besides your managers, these addresses receive the notices ticked for them. This list is this organisation's own: the organisations below it do not inherit it.",
+    none: "No contacts yet.", add: "Add contact", remove: "Remove contact {{n}}", saved: "Contacts saved.",
+    emailOf: "E-mail of contact {{n}}", nameOf: "Name of contact {{n}}", topicOf: "{{topic}}: contact {{n}}",
+    topics: { orders: "Orders to handle", usage: "Overage and upgrades", forecast: "Monthly renewal forecast", expiry: "Expiry reminders and expiries" },
   },
   suppressions: {
     title: "Addresses not e-mailed", intro: "After a hard bounce (everywhere) or a complaint (for this organisation), notices are not e-mailed to these addresses until you clear them.",

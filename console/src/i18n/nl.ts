@@ -105,12 +105,18 @@ const nl: Messages = {
   },
   notifications: {
     title: "Meldingen", at: "Verstuurd", kind: "Soort", recipients: "Ontvangers", about: "Over",
-    kinds: { order_requested: "Bestelling aangevraagd", order_assigned: "Licenties klaar om toe te wijzen", expiry_reminder: "Herinnering: licenties verlopen", expired: "Licenties verlopen", renewal_blocked: "Verlenging geblokkeerd", overage: "Overschrijding", upgrade_due: "Upgrade nodig", renewal_forecast: "Verlengingsoverzicht" },
+    kinds: { order_requested: "Bestelling aangevraagd", order_assigned: "Licenties klaar om toe te wijzen", order_rejected: "Bestelling afgewezen", expiry_reminder: "Herinnering: licenties verlopen", expired: "Licenties verlopen", renewal_blocked: "Verlenging geblokkeerd", overage: "Overschrijding", upgrade_due: "Upgrade nodig", renewal_forecast: "Verlengingsoverzicht" },
     delivery: { pending: "nog niet verstuurd", sending: "wordt verstuurd", sent: "gemaild", failed: "mislukt, wordt opnieuw geprobeerd", refused: "geweigerd", suppressed: "niet verstuurd" }, noRecipient: "Geen ontvanger (er is niets verstuurd)",
     count: "{{count}} licenties", users: "{{count}} gebruikers", seats: "{{count}} plaatsen",
     reduction: { order_requested: "Afbestelling aangevraagd", order_assigned: "Plaatsen afbesteld" },
     suppressedWhy: { hard_bounce: "het adres kwam onbestelbaar terug: het bestaat niet (een beheerder van de leverancier kan dit opheffen)", complaint: "de ontvanger heeft een melding als spam gemarkeerd (hef het hieronder op om weer te mailen)" },
     omitted: "en nog {{count}}, geteld maar niet gemaild (een melding gaat naar hooguit 50 adressen)",
+  },
+  contacts: {
+    title: "Wie krijgt bericht", intro: "Naast uw beheerders ontvangen deze adressen de meldingen die voor hen zijn aangevinkt. Deze lijst hoort bij deze organisatie alleen: de organisaties eronder nemen haar niet over.",
+    none: "Nog geen contactpersonen.", add: "Contactpersoon toevoegen", remove: "Contactpersoon {{n}} verwijderen", saved: "Contactpersonen opgeslagen.",
+    emailOf: "E-mailadres van contactpersoon {{n}}", nameOf: "Naam van contactpersoon {{n}}", topicOf: "{{topic}}: contactpersoon {{n}}",
+    topics: { orders: "Te behandelen bestellingen", usage: "Overschrijding en upgrades", forecast: "Maandelijks verlengingsoverzicht", expiry: "Verloopherinneringen en verlopen licenties" },
   },
   suppressions: {
     title: "Adressen die niet gemaild worden", intro: "Na een harde bounce (overal) of een klacht (voor deze organisatie) worden meldingen niet meer naar deze adressen gemaild, tot u dat opheft.",

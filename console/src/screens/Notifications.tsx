@@ -5,6 +5,7 @@ import { useAction, usePaged } from "../hooks";
 import { useFormat } from "../format";
 import { useOrg } from "../org";
 import { ErrorBox, Loading, Pager, Success } from "../components/ui";
+import Contacts from "../components/Contacts";
 
 function About({ n }: { n: Schemas["Notice"] }) {
   const { t } = useTranslation();
@@ -148,6 +149,7 @@ export default function Notifications() {
         </table>
       )}
       <Pager {...list} />
+      <Contacts />
       <Suppressions onCleared={list.reload} />
     </>
   );

@@ -71,6 +71,8 @@ pub enum Action {
     ReadNotifications,
     /// List the addresses not mailed for an org, and clear one (managers).
     ManageSuppressions,
+    /// Read and set an org's own contacts (its managers and those above).
+    ManageContacts,
     ReadAudit,
     /// Create, update and release users; record logins; change enrolments.
     ManageUsers,

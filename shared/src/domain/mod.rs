@@ -5,6 +5,7 @@ pub mod allocation;
 pub mod audit;
 pub mod auth;
 pub mod change;
+pub mod contacts;
 pub mod decide;
 pub mod enrolment;
 pub mod error;

@@ -10,6 +10,7 @@ use serde_json::Value;
 pub enum NoticeKind {
     OrderRequested,
     OrderAssigned,
+    OrderRejected,
     ExpiryReminder,
     Expired,
     RenewalBlocked,
@@ -42,6 +43,7 @@ impl NoticeKind {
         match self {
             NoticeKind::OrderRequested => "order_requested",
             NoticeKind::OrderAssigned => "order_assigned",
+            NoticeKind::OrderRejected => "order_rejected",
             NoticeKind::ExpiryReminder => "expiry_reminder",
             NoticeKind::Expired => "expired",
             NoticeKind::RenewalBlocked => "renewal_blocked",
@@ -51,9 +53,10 @@ impl NoticeKind {
         }
     }
 
-    pub const ALL: [NoticeKind; 8] = [
+    pub const ALL: [NoticeKind; 9] = [
         NoticeKind::OrderRequested,
         NoticeKind::OrderAssigned,
+        NoticeKind::OrderRejected,
         NoticeKind::ExpiryReminder,
         NoticeKind::Expired,
         NoticeKind::RenewalBlocked,
@@ -95,6 +98,13 @@ impl Recipients {
 pub fn recipients(mut managers: Vec<String>, notify_emails: &[String]) -> Recipients {
     managers.sort();
     Recipients::bounded(notify_emails.iter().cloned().chain(managers))
+}
+
+/// [`recipients`] with the org's own `contacts` for the notice's topic first (each address
+/// once, bounded all the same).
+pub fn recipients_with(contacts: Vec<String>, managers: Vec<String>, notify_emails: &[String]) -> Recipients {
+    let rest = recipients(managers, notify_emails);
+    Recipients::bounded(contacts.into_iter().chain(rest.to))
 }
 
 /// How many e-mails a notice (or an audit entry) names at most: a company of any size keeps each

@@ -55,6 +55,10 @@ pub struct Org {
     /// the table's setup once, `store::setup`; the vendor opts the org in by setting the knob).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub runs_open_ended: bool,
+    /// Its own contacts: who, besides its managers, receives which of its notices (not
+    /// inherited).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contacts: Vec<super::contacts::Contact>,
 }
 
 /// `POST /v1/orgs`.
@@ -81,6 +85,7 @@ impl Org {
             policy: PolicySettings::default(),
             version: 0,
             runs_open_ended: false,
+            contacts: Vec::new(),
         }
     }
 
@@ -172,6 +177,7 @@ pub fn create(parent: &Org, input: NewOrg, generated_id: String, now: DateTime<U
         policy: PolicySettings::default(),
         version: 0,
         runs_open_ended: false,
+        contacts: Vec::new(),
     })
 }
 

@@ -23,6 +23,8 @@ macro_rules! handler {
     (PutPolicy, $cx:ident) => { orgs::put_policy($cx).await };
     (ListNotifications, $cx:ident) => { orgs::notifications($cx).await };
     (ListSuppressions, $cx:ident) => { orgs::suppressions($cx).await };
+    (GetContacts, $cx:ident) => { orgs::contacts($cx).await };
+    (PutContacts, $cx:ident) => { orgs::set_contacts($cx).await };
     (ClearSuppression, $cx:ident) => { orgs::clear_suppression($cx).await };
     (ListAudit, $cx:ident) => { orgs::audit($cx).await };
     (RequestOrder, $cx:ident) => { orders::request($cx).await };
@@ -90,7 +92,7 @@ pub mod functions {
 
     pub const TENANT_ADMIN: Function = function!(Some(routes::TENANT_ADMIN), table;
         Health, CreateOrg, GetOrg, ListChildren, PutPolicy, ListNotifications, ListSuppressions, ClearSuppression,
-        ListAudit);
+        GetContacts, PutContacts, ListAudit);
     pub const REQUEST_ORDER: Function =
         function!(Some(routes::REQUEST_ORDER), table; RequestOrder, ListOrders, GetOrder, CancelOrder);
     pub const ASSIGN_ORDER: Function = function!(Some(routes::ASSIGN_ORDER), table; AssignOrder, RejectOrder, ListLots);
@@ -105,7 +107,7 @@ pub mod functions {
     /// Every route, as the local server serves them.
     pub const ALL: Function = function!(None, table_and_bucket;
         Health, CreateOrg, GetOrg, ListChildren, PutPolicy, ListNotifications, ListSuppressions, ClearSuppression,
-        ListAudit, RequestOrder, ListOrders, GetOrder, CancelOrder, AssignOrder, RejectOrder, ListLots,
+        GetContacts, PutContacts, ListAudit, RequestOrder, ListOrders, GetOrder, CancelOrder, AssignOrder, RejectOrder, ListLots,
         ListUsers, SetRenewable, UpsertUser, GetUser, ReleaseUser, PutEnrolment, ListEnrolments, Access,
         Allocate, GetAllocation, ListAllocationRows, ListLicences, CreateImport, ConfirmImport, GetImport, ListImportRows, Renewals, Usage);
 

@@ -6,6 +6,7 @@ use super::load_org;
 use crate::command::new_id;
 use crate::domain::auth::{authorize, Action};
 use crate::domain::decide::orders as decide;
+use crate::domain::contacts::{receiving, Topic};
 use crate::domain::notice;
 use crate::domain::order::{self, Order, OrderKind, OrderStatus, RejectOrder, RequestOrder};
 use crate::domain::org::Org;
@@ -47,7 +48,7 @@ async fn account_manager(cx: &Ctx<'_>, company: &Org) -> Result<decide::AccountM
     let policy = store.policy(&account).await?;
     let managers = store.manager_emails(&account.org_id).await?;
     Ok(decide::AccountManager {
-        recipients: notice::recipients(managers, &policy.notify_emails),
+        recipients: notice::recipients_with(receiving(&account.contacts, Topic::Orders), managers, &policy.notify_emails),
         org_id: account.org_id,
     })
 }
@@ -113,7 +114,8 @@ pub async fn reject(cx: &Ctx<'_>) -> Result<Reply, Error> {
         let principal = cx.principal()?;
         let input: RejectOrder = cx.req.json()?;
         let rejected = order::reject(&order, input, principal, cx.req.now)?;
-        Ok(decide::decided(rejected, &company, principal, cx.req.now).map(|o| Reply::ok(view(&o))))
+        let decided = decide::rejected(rejected, &company, principal, cx.req.now, new_id("ntc"));
+        Ok(decided.map(|o| Reply::ok(view(&o))))
     })
     .await
 }

@@ -1,5 +1,5 @@
-//! Tenant administration: orgs, their children and policies, notices, the addresses the mailer
-//! does not mail (suppressions) and the audit log.
+//! Tenant administration: orgs, their children, policies and contacts, notices, the addresses
+//! the mailer does not mail (suppressions) and the audit log.
 
 use serde_json::{json, Value};
 
@@ -8,7 +8,8 @@ use crate::command::new_id;
 use crate::domain::auth::{authorize, Action};
 use crate::domain::decide::orders as decide;
 use crate::domain::notice::{self, Delivery, Notice};
-use crate::domain::org::{self, NewOrg, Org};
+use crate::domain::contacts::{SetContacts, Topic};
+use crate::domain::org::{self, NewOrg, Org, OrgKind};
 use crate::domain::policy::{Policy, PolicySettings};
 use crate::domain::{suppression, validate, DomainError};
 use crate::http::{Ctx, Reply};
@@ -54,7 +55,50 @@ pub async fn get(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let org = load_org(cx, cx.param("org_id")).await?;
     authorize(cx.principal()?, Action::ReadOrg, &org)?;
     let policy = cx.app.store.policy(&org).await?;
-    Ok(Reply::ok(org_with_policy(&org, &policy)))
+    let mut body = org_with_policy(&org, &policy);
+    if org.kind == OrgKind::Company {
+        body["account_contacts"] = account_contacts(cx, &org).await?;
+    }
+    Ok(Reply::ok(body))
+}
+
+/// Who a company's managers reach about orders: the `orders` contacts (names and e-mails) of
+/// the nearest partner above it, or of the vendor when it has none.
+async fn account_contacts(cx: &Ctx<'_>, company: &Org) -> Result<Value, Error> {
+    let store = &cx.app.store;
+    let mut above = Vec::new();
+    for id in company.ancestors.iter().rev() {
+        match store.org(id).await? {
+            Some(o) if o.kind != OrgKind::Company => {
+                above = o.contacts;
+                break;
+            }
+            _ => continue,
+        }
+    }
+    let orders = above.into_iter().filter(|c| c.receives.contains(&Topic::Orders));
+    Ok(Value::Array(orders.map(|c| json!({ "email": c.email, "name": c.name })).collect()))
+}
+
+/// `GET …/contacts`: the org's own contacts (its managers and those above).
+pub async fn contacts(cx: &Ctx<'_>) -> Result<Reply, Error> {
+    let org = load_org(cx, cx.param("org_id")).await?;
+    authorize(cx.principal()?, Action::ManageContacts, &org)?;
+    Ok(Reply::ok(json!({ "items": org.contacts })))
+}
+
+/// `PUT …/contacts`: the org's whole list, replaced (docs/domain.md#who-is-told).
+pub async fn set_contacts(cx: &Ctx<'_>) -> Result<Reply, Error> {
+    let principal = cx.principal()?;
+    let input: SetContacts = cx.req.json()?;
+    let contacts = crate::domain::contacts::validated(input)?;
+    cx.execute(|| async {
+        let org = load_org(cx, cx.param("org_id")).await?;
+        authorize(principal, Action::ManageContacts, &org)?;
+        let decided = decide::set_contacts(&org, contacts.clone(), principal, cx.req.now);
+        Ok(decided.map(|o| Reply::ok(json!({ "items": o.contacts }))))
+    })
+    .await
 }
 
 pub async fn children(cx: &Ctx<'_>) -> Result<Reply, Error> {

@@ -45,7 +45,7 @@ pub async fn upsert(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let (org, email) = company_and_email(cx, Action::ManageUsers).await?;
     let input: UpsertUser =
         if cx.req.body.iter().all(u8::is_ascii_whitespace) { UpsertUser::default() } else { cx.req.json()? };
-    cx.execute(|| async {
+    let reply = cx.execute(|| async {
         let store = &cx.app.store;
         let existing = store.user(&org.org_id, &email).await?;
         let headcount = match existing {
@@ -62,7 +62,19 @@ pub async fn upsert(cx: &Ctx<'_>) -> Result<Reply, Error> {
             }
         }))
     })
-    .await
+    .await?;
+    if input.renewable != Some(true) || reply.status != 200 {
+        return Ok(reply);
+    }
+    // Made renewable again after a refused renewal: renewed within the term, as the bulk
+    // "renewable" does (docs/domain.md#automatic-renewal); the answer is the user as it is then.
+    match cx.app.store.user(&org.org_id, &email).await? {
+        Some(user) if user.refused_renewal_at.is_some() => {
+            set_one(cx, &org, &email, true).await?;
+            Ok(Reply::ok(existing_user(cx, &org, &email).await?.view(cx.req.now)))
+        }
+        _ => Ok(reply),
+    }
 }
 
 pub async fn get(cx: &Ctx<'_>) -> Result<Reply, Error> {

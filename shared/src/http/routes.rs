@@ -15,6 +15,8 @@ pub enum Op {
     ListNotifications,
     ListSuppressions,
     ClearSuppression,
+    GetContacts,
+    PutContacts,
     ListAudit,
     RequestOrder,
     ListOrders,
@@ -59,6 +61,7 @@ impl Op {
             Op::CreateImport => IMPORT_BODY,
             Op::CreateOrg
             | Op::PutPolicy
+            | Op::PutContacts
             | Op::RequestOrder
             | Op::RejectOrder
             | Op::UpsertUser
@@ -71,6 +74,7 @@ impl Op {
             | Op::ListNotifications
             | Op::ListSuppressions
             | Op::ClearSuppression
+            | Op::GetContacts
             | Op::ListAudit
             | Op::ListOrders
             | Op::GetOrder
@@ -127,6 +131,8 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/v1/orgs/{org_id}/notifications", Op::ListNotifications, TENANT_ADMIN),
     route("GET", "/v1/orgs/{org_id}/suppressions", Op::ListSuppressions, TENANT_ADMIN),
     route("DELETE", "/v1/orgs/{org_id}/suppressions/{email}", Op::ClearSuppression, TENANT_ADMIN),
+    route("GET", "/v1/orgs/{org_id}/contacts", Op::GetContacts, TENANT_ADMIN),
+    route("PUT", "/v1/orgs/{org_id}/contacts", Op::PutContacts, TENANT_ADMIN),
     route("GET", "/v1/orgs/{org_id}/audit", Op::ListAudit, TENANT_ADMIN),
     route("POST", "/v1/orgs/{org_id}/orders", Op::RequestOrder, REQUEST_ORDER),
     route("GET", "/v1/orgs/{org_id}/orders", Op::ListOrders, REQUEST_ORDER),

@@ -28,6 +28,7 @@ pub struct Rendered {
 const TEMPLATES: &[(&str, &str)] = &[
     ("en/order_requested", include_str!("templates/en/order_requested.jinja")),
     ("en/order_assigned", include_str!("templates/en/order_assigned.jinja")),
+    ("en/order_rejected", include_str!("templates/en/order_rejected.jinja")),
     ("en/expiry_reminder", include_str!("templates/en/expiry_reminder.jinja")),
     ("en/expired", include_str!("templates/en/expired.jinja")),
     ("en/renewal_blocked", include_str!("templates/en/renewal_blocked.jinja")),
@@ -36,6 +37,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("en/renewal_forecast", include_str!("templates/en/renewal_forecast.jinja")),
     ("nl/order_requested", include_str!("templates/nl/order_requested.jinja")),
     ("nl/order_assigned", include_str!("templates/nl/order_assigned.jinja")),
+    ("nl/order_rejected", include_str!("templates/nl/order_rejected.jinja")),
     ("nl/expiry_reminder", include_str!("templates/nl/expiry_reminder.jinja")),
     ("nl/expired", include_str!("templates/nl/expired.jinja")),
     ("nl/renewal_blocked", include_str!("templates/nl/renewal_blocked.jinja")),
@@ -383,6 +385,24 @@ mod tests {
         let none = upgrade(json!({"since": "2026-06-05", "used": 1070, "limit": 1000, "company_name": "Globex",
             "next_tier": null, "raised": null, "pro_rata_fraction": 0.61, "valid_until": null}));
         assert!(none.subject.contains("no higher tier") && none.text.contains("nothing was raised"), "{}", none.text);
+    }
+
+    /// A rejection tells the requester why, in their org's language.
+    #[test]
+    fn a_rejected_order_tells_the_requester_why() {
+        let n = notice(
+            NoticeKind::OrderRejected,
+            json!({"order_id": "ord_1", "company_id": "c", "company_name": "Globex", "quantity": 10, "kind": "purchase",
+                   "requested_at": "2026-02-01T08:00:00Z", "requested_by": "cm@c.example", "rejected_by": "am@p.example",
+                   "reason": "no budget this year"}),
+        );
+        let r = render(&n, "Globex", &policy(json!({})), "https://console.example").unwrap();
+        assert_eq!(r.subject, "Your order of 10 licences for Globex was rejected");
+        assert!(r.text.contains("The reason given: no budget this year") && r.text.contains("am@p.example"), "{}", r.text);
+        assert!(r.text.contains("https://console.example/licences/orders"), "{}", r.text);
+        let nl = render(&n, "Globex", &policy(json!({"locale": "nl"})), "").unwrap();
+        assert_eq!(nl.subject, "Uw bestelling van 10 licenties voor Globex is afgewezen");
+        assert!(nl.text.contains("De opgegeven reden: no budget this year"), "{}", nl.text);
     }
 
     #[test]

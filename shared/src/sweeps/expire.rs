@@ -17,6 +17,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use super::{raced, recipients, Failed, Reported};
+use crate::domain::contacts::Topic;
 use crate::command::retry::Policy as Retry;
 use crate::command::{self, new_id, Decision};
 use crate::domain::decide::expire as decide;
@@ -222,7 +223,7 @@ async fn send_notices(
     if plans.is_empty() {
         return Ok(0);
     }
-    let to = recipients(store, &org.org_id, policy).await?;
+    let to = recipients(store, org, policy, Topic::Expiry).await?;
     let mut sent = 0;
     for plan in plans {
         let notice = Notice {

@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{Failed, Reported};
+use crate::domain::contacts::{self, Topic};
 use crate::app::ImportsBucket;
 use crate::command::new_id;
 use crate::domain::notice::{Notice, NoticeKind, Recipients};
@@ -87,8 +88,8 @@ async fn export_org(
         kind: NoticeKind::RenewalForecast,
         org_id: org.org_id.clone(),
         created_at: now,
-        // notify_emails only (at most 50, as a policy takes them), bounded all the same.
-        recipients: Recipients::bounded(policy.notify_emails.iter().cloned()).to,
+        // Its forecast contacts and notify_emails only, bounded.
+        recipients: Recipients::bounded(contacts::receiving(&org.contacts, Topic::Forecast).into_iter().chain(policy.notify_emails.iter().cloned())).to,
         recipients_omitted: 0,
         payload: json!({
             "month": month,

@@ -15,6 +15,8 @@ pub mod snapshot;
 use serde::Serialize;
 
 use crate::command::retry::{Class, Classify};
+use crate::domain::contacts::{self, Topic};
+use crate::domain::org::Org;
 use crate::domain::policy::Policy;
 use crate::lambda::Sweep;
 use crate::store::{Error, Store, StoreError};
@@ -106,14 +108,17 @@ pub(crate) fn raced(e: &Error) -> bool {
     e.class() == Class::Race
 }
 
-/// The e-mails a company's notices go to: its manager users and the policy's `notify_emails`,
-/// at most [`MAX_RECIPIENTS`](crate::domain::notice::MAX_RECIPIENTS) of them.
+/// The e-mails an org's notices of `topic` go to: its own contacts for the topic, the policy's
+/// `notify_emails` and its manager users, at most
+/// [`MAX_RECIPIENTS`](crate::domain::notice::MAX_RECIPIENTS) of them.
 pub(crate) async fn recipients(
     store: &Store,
-    org_id: &str,
+    org: &Org,
     policy: &Policy,
+    topic: Topic,
 ) -> Result<crate::domain::notice::Recipients, Error> {
-    Ok(crate::domain::notice::recipients(store.manager_emails(org_id).await?, &policy.notify_emails))
+    let contacts = contacts::receiving(&org.contacts, topic);
+    Ok(crate::domain::notice::recipients_with(contacts, store.manager_emails(&org.org_id).await?, &policy.notify_emails))
 }
 
 /// A sweep's outcome as its invocation answers it: the report, or — when it left units for the

@@ -17,6 +17,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{raced, recipients, Failed, Reported};
+use crate::domain::contacts::Topic;
 use crate::command::{self, new_id, retry, Decision};
 use crate::domain::decide::renewal::{self as decide, DueRenewal, Outcome, Renewed};
 use crate::domain::notice::{Notice, NoticeKind};
@@ -176,7 +177,7 @@ async fn notify_blocked(
     let mut sent = 0;
     for (date, emails) in blocked {
         let (named, truncated) = crate::domain::notice::sample(&emails);
-        let to = recipients(store, &org.org_id, policy).await?;
+        let to = recipients(store, org, policy, Topic::Expiry).await?;
         let notice = Notice {
             notice_id: new_id("ntc"),
             kind: NoticeKind::RenewalBlocked,

@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{recipients, Failed, Reported};
+use crate::domain::contacts::Topic;
 use crate::command::{self, new_id};
 use crate::domain::decide::overage;
 use crate::domain::org::{Org, OrgKind};
@@ -118,7 +119,7 @@ async fn snapshot_org(
     };
     let policy = store.policy(org).await?;
     let lots = store.all_lots(&org.org_id).await?;
-    let recipients = recipients(store, &org.org_id, &policy).await?;
+    let recipients = recipients(store, org, &policy, Topic::Usage).await?;
     let partner = match (&org.parent_id, org.kind) {
         (Some(parent), OrgKind::Company) => match store.org(parent).await? {
             Some(p) if p.kind == OrgKind::Partner => {
@@ -142,5 +143,5 @@ async fn snapshot_org(
 /// Who of `org` (a partner) is told of its customers' upgrades.
 async fn recipients_of(store: &Store, org: &Org) -> Result<crate::domain::notice::Recipients, Error> {
     let policy = store.policy(org).await?;
-    recipients(store, &org.org_id, &policy).await
+    recipients(store, org, &policy, Topic::Usage).await
 }

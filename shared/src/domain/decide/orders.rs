@@ -88,6 +88,42 @@ pub fn decided(order: Order, company: &Org, principal: &Principal, now: DateTime
     Decision::new(changes, order)
 }
 
+/// A rejected order (decided by `order::reject`), written only while it is still requested,
+/// with its audit entry and an `order_rejected` notice to the company that tells the requester
+/// why (when the requester signed in with an e-mail address; otherwise it is listed, not mailed).
+pub fn rejected(
+    order: Order,
+    company: &Org,
+    principal: &Principal,
+    now: DateTime<Utc>,
+    notice_id: String,
+) -> Decision<Order> {
+    let to: Vec<String> =
+        crate::domain::validate::email("requested_by", &order.requested_by).into_iter().collect();
+    let notice = Notice {
+        notice_id,
+        kind: NoticeKind::OrderRejected,
+        org_id: company.org_id.clone(),
+        created_at: now,
+        recipients: to,
+        recipients_omitted: 0,
+        payload: json!({
+            "order_id": order.order_id,
+            "company_id": company.org_id,
+            "company_name": company.name,
+            "quantity": order.quantity,
+            "kind": order.kind,
+            "requested_at": order.requested_at,
+            "requested_by": order.requested_by,
+            "rejected_by": order.rejected_by,
+            "reason": order.reason,
+        }),
+    };
+    let mut decision = decided(order, company, principal, now);
+    decision.changes.push(Change::Notice(notice));
+    decision
+}
+
 /// An assigned order and its new lot: the company's managers (and the policy's `notify_emails`)
 /// are told the licences are ready.
 pub fn assign(
@@ -200,6 +236,23 @@ pub fn set_policy(org: &Org, settings: &PolicySettings, principal: &Principal, n
     next.policy = org.policy.merged_with(settings);
     let details = serde_json::to_value(settings).unwrap_or_default();
     let entry = AuditEntry::new(principal, &next, "policy.set", &format!("org/{}", org.org_id), details, now);
+    let mut saved = next.clone();
+    saved.version += 1;
+    Decision::new(vec![Change::Org(next), Change::Audit(entry)], saved)
+}
+
+/// The org's own contacts replaced by `contacts` (checked by `contacts::validated`), written
+/// over the version read, with an audit entry naming them. The outcome: the org as stored.
+pub fn set_contacts(
+    org: &Org,
+    contacts: Vec<crate::domain::contacts::Contact>,
+    principal: &Principal,
+    now: DateTime<Utc>,
+) -> Decision<Org> {
+    let mut next = org.clone();
+    next.contacts = contacts;
+    let details = json!({ "contacts": next.contacts });
+    let entry = AuditEntry::new(principal, &next, "contacts.set", &format!("org/{}", org.org_id), details, now);
     let mut saved = next.clone();
     saved.version += 1;
     Decision::new(vec![Change::Org(next), Change::Audit(entry)], saved)

@@ -67,7 +67,10 @@ pub fn check(
     let mut notices = Vec::new();
     if cx.org.kind == OrgKind::Company && next.subtree.state != was {
         let since = next.subtree.since.or_else(|| prev.and_then(|p| p.subtree.since));
-        notices.push((cx.org, cx.recipients.clone(), NoticeKind::Overage, overage_payload(&next, since, cx.figures)));
+        // The partner's usage contacts are told of its customers' overage too.
+        let partner = cx.partner.iter().flat_map(|(_, to)| to.to.iter().cloned());
+        let to = Recipients::bounded(cx.recipients.to.iter().cloned().chain(partner));
+        notices.push((cx.org, to, NoticeKind::Overage, overage_payload(&next, since, cx.figures)));
     }
     let due = next.major_since.is_some_and(|s| now >= s + Duration::hours(UPGRADE_AFTER_HOURS));
     if cx.org.kind == OrgKind::Company && due && next.upgraded_at.is_none() {
