@@ -50,6 +50,8 @@ fn who_may(method: &str, path: &str) -> &'static [&'static str] {
         | ("GET", "/v1/orgs/{org_id}/notifications")
         | ("GET", "/v1/orgs/{org_id}/suppressions")
         | ("DELETE", "/v1/orgs/{org_id}/suppressions/{email}")
+        | ("GET", "/v1/orgs/{org_id}/contacts")
+        | ("PUT", "/v1/orgs/{org_id}/contacts")
         | ("GET", "/v1/orgs/{org_id}/audit")
         | ("POST", "/v1/orgs/{org_id}/orders")
         | ("GET", "/v1/orgs/{org_id}/orders")
@@ -138,6 +140,7 @@ fn body(method: &str, path: &str, target: &str) -> Option<Value> {
             json!({"emails": [format!("u@{target}.example")], "renewable": false})
         }
         ("PUT", "/v1/orgs/{org_id}/users/{email}") => json!({"name": "U"}),
+        ("PUT", "/v1/orgs/{org_id}/contacts") => json!({"contacts": [{"email": "k@p.example", "receives": ["orders"]}]}),
         ("PUT", "/v1/orgs/{org_id}/users/{email}/enrolments/{enrolment_id}") => json!({"status": "new"}),
         ("POST", "/v1/orgs/{org_id}/allocations") => json!({"emails": [format!("u@{target}.example")]}),
         _ => return None,

@@ -202,12 +202,20 @@ async fn a_partners_order_contact_receives_the_requests_and_is_the_companys_acco
     ]});
     let set = env.put("/v1/orgs/p/contacts").by(&pm("p")).json(list.clone()).send().await;
     assert_eq!(set.status, 200, "{:?}", set.body);
-    assert_eq!(set.body["items"][0], json!({"email": "am@p.example", "name": "Anna de Vries", "receives": ["orders", "usage"]}));
+    assert_eq!(
+        set.body["items"][0],
+        json!({"email": "am@p.example", "name": "Anna de Vries", "receives": ["orders", "usage"]})
+    );
     let read = env.get("/v1/orgs/p/contacts").by(&pm("p")).send().await;
     assert_eq!(read.body["items"], set.body["items"]);
     // Outside its reach a company's manager finds nothing; inside, nothing of another's.
     assert_eq!(env.put("/v1/orgs/p/contacts").by(&cm("c")).json(list).send().await.status, 404);
-    let bad = env.put("/v1/orgs/c/contacts").by(&cm("c")).json(json!({"contacts": [{"email": "x@c.example", "receives": []}]})).send().await;
+    let bad = env
+        .put("/v1/orgs/c/contacts")
+        .by(&cm("c"))
+        .json(json!({"contacts": [{"email": "x@c.example", "receives": []}]}))
+        .send()
+        .await;
     assert_eq!((bad.status, bad.body["error"]["details"]["field"].as_str()), (400, Some("contacts[0].receives")));
     let own = json!({"contacts": [{"email": "hr@c.example", "receives": ["expiry"]}]});
     assert_eq!(env.put("/v1/orgs/c/contacts").by(&cm("c")).json(own).send().await.status, 200);

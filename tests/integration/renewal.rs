@@ -375,7 +375,8 @@ async fn renewable_again_through_the_users_own_put_renews_within_the_term() {
     worked_case_6(&env).await;
     renewal(&env.app, at("2019-06-30T00:00:00Z")).await.unwrap();
     env.order_and_assign("c", 2, "2019-07-01T08:00:00Z", "p", "2019-07-01T09:00:00Z").await;
-    let put = env.put_user("c", "no@c.example").json(json!({"renewable": true})).at("2019-07-02T00:00:00Z").send().await;
+    let put =
+        env.put_user("c", "no@c.example").json(json!({"renewable": true})).at("2019-07-02T00:00:00Z").send().await;
     assert_eq!(put.status, 200, "{:?}", put.body);
     assert_eq!(
         (put.body["licence_count"].as_u64(), put.body["licence"]["status"].as_str(), put.body["renewable"].as_bool()),
@@ -384,7 +385,8 @@ async fn renewable_again_through_the_users_own_put_renews_within_the_term() {
         put.body
     );
     assert_eq!(put.body["renewal_at"], "2020-05-11T09:00:00Z", "the year counted from the refused renewal date");
-    let again = env.put_user("c", "no@c.example").json(json!({"renewable": true})).at("2019-07-03T00:00:00Z").send().await;
+    let again =
+        env.put_user("c", "no@c.example").json(json!({"renewable": true})).at("2019-07-03T00:00:00Z").send().await;
     assert_eq!((again.status, again.body["licence_count"].as_u64()), (200, Some(2)), "renewed once");
 }
 

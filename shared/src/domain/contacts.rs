@@ -68,7 +68,10 @@ pub fn validated(input: SetContacts) -> Result<Vec<Contact>, DomainError> {
         receives.sort();
         receives.dedup();
         if receives.is_empty() {
-            return Err(DomainError::invalid(&format!("{field}.receives"), "name at least one of orders, usage, forecast, expiry"));
+            return Err(DomainError::invalid(
+                &format!("{field}.receives"),
+                "name at least one of orders, usage, forecast, expiry",
+            ));
         }
         out.push(Contact { email, name, receives });
     }
@@ -96,7 +99,14 @@ mod tests {
             {"email": "fc@p.example", "receives": ["forecast"]},
         ]}))
         .unwrap();
-        assert_eq!(kept[0], Contact { email: "am@p.example".into(), name: Some("Anna".into()), receives: vec![Topic::Orders, Topic::Usage] });
+        assert_eq!(
+            kept[0],
+            Contact {
+                email: "am@p.example".into(),
+                name: Some("Anna".into()),
+                receives: vec![Topic::Orders, Topic::Usage]
+            }
+        );
         assert_eq!(receiving(&kept, Topic::Usage), vec!["am@p.example"]);
         assert_eq!(receiving(&kept, Topic::Forecast), vec!["fc@p.example"]);
         assert!(receiving(&kept, Topic::Expiry).is_empty());
@@ -104,13 +114,16 @@ mod tests {
 
     #[test]
     fn a_bad_list_names_its_field() {
-        let twice = set(json!({"contacts": [{"email": "a@p.example", "receives": ["orders"]}, {"email": "A@p.example", "receives": ["usage"]}]}));
+        let twice = set(
+            json!({"contacts": [{"email": "a@p.example", "receives": ["orders"]}, {"email": "A@p.example", "receives": ["usage"]}]}),
+        );
         assert!(twice.unwrap_err().to_string().contains("listed twice"));
         let nothing = set(json!({"contacts": [{"email": "a@p.example", "receives": []}]})).unwrap_err();
         assert_eq!(nothing.details()["field"], "contacts[0].receives", "{nothing:?}");
         let bad = set(json!({"contacts": [{"email": "not-an-email", "receives": ["orders"]}]})).unwrap_err();
         assert_eq!(bad.details()["field"], "contacts[0].email", "{bad:?}");
-        let many: Vec<_> = (0..21).map(|i| json!({"email": format!("a{i}@p.example"), "receives": ["orders"]})).collect();
+        let many: Vec<_> =
+            (0..21).map(|i| json!({"email": format!("a{i}@p.example"), "receives": ["orders"]})).collect();
         assert!(set(json!({"contacts": many})).is_err());
     }
 }

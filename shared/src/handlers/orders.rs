@@ -5,8 +5,8 @@ use serde_json::json;
 use super::load_org;
 use crate::command::new_id;
 use crate::domain::auth::{authorize, Action};
-use crate::domain::decide::orders as decide;
 use crate::domain::contacts::{receiving, Topic};
+use crate::domain::decide::orders as decide;
 use crate::domain::notice;
 use crate::domain::order::{self, Order, OrderKind, OrderStatus, RejectOrder, RequestOrder};
 use crate::domain::org::Org;
@@ -48,7 +48,11 @@ async fn account_manager(cx: &Ctx<'_>, company: &Org) -> Result<decide::AccountM
     let policy = store.policy(&account).await?;
     let managers = store.manager_emails(&account.org_id).await?;
     Ok(decide::AccountManager {
-        recipients: notice::recipients_with(receiving(&account.contacts, Topic::Orders), managers, &policy.notify_emails),
+        recipients: notice::recipients_with(
+            receiving(&account.contacts, Topic::Orders),
+            managers,
+            &policy.notify_emails,
+        ),
         org_id: account.org_id,
     })
 }

@@ -45,24 +45,25 @@ pub async fn upsert(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let (org, email) = company_and_email(cx, Action::ManageUsers).await?;
     let input: UpsertUser =
         if cx.req.body.iter().all(u8::is_ascii_whitespace) { UpsertUser::default() } else { cx.req.json()? };
-    let reply = cx.execute(|| async {
-        let store = &cx.app.store;
-        let existing = store.user(&org.org_id, &email).await?;
-        let headcount = match existing {
-            Some(_) => Headcount::default(),
-            None => store.headcount(&org.org_id, &store.policy(&org).await?, None, cx.req.now).await?,
-        };
-        let decided = decide::upsert(existing, &org, &headcount, (&email, input.clone()), principal, cx.req.now)?;
-        Ok(decided.map(|(user, created)| {
-            let body = user.view(cx.req.now);
-            if created {
-                Reply::created(body)
-            } else {
-                Reply::ok(body)
-            }
-        }))
-    })
-    .await?;
+    let reply = cx
+        .execute(|| async {
+            let store = &cx.app.store;
+            let existing = store.user(&org.org_id, &email).await?;
+            let headcount = match existing {
+                Some(_) => Headcount::default(),
+                None => store.headcount(&org.org_id, &store.policy(&org).await?, None, cx.req.now).await?,
+            };
+            let decided = decide::upsert(existing, &org, &headcount, (&email, input.clone()), principal, cx.req.now)?;
+            Ok(decided.map(|(user, created)| {
+                let body = user.view(cx.req.now);
+                if created {
+                    Reply::created(body)
+                } else {
+                    Reply::ok(body)
+                }
+            }))
+        })
+        .await?;
     if input.renewable != Some(true) || reply.status != 200 {
         return Ok(reply);
     }

@@ -245,7 +245,7 @@ fn percent(value: f64) -> String {
 }
 
 /// The kinds the templates cover, for tests: every kind in every locale.
-pub fn kinds() -> [NoticeKind; 8] {
+pub fn kinds() -> [NoticeKind; 9] {
     NoticeKind::ALL
 }
 
@@ -398,7 +398,11 @@ mod tests {
         );
         let r = render(&n, "Globex", &policy(json!({})), "https://console.example").unwrap();
         assert_eq!(r.subject, "Your order of 10 licences for Globex was rejected");
-        assert!(r.text.contains("The reason given: no budget this year") && r.text.contains("am@p.example"), "{}", r.text);
+        assert!(
+            r.text.contains("The reason given: no budget this year") && r.text.contains("am@p.example"),
+            "{}",
+            r.text
+        );
         assert!(r.text.contains("https://console.example/licences/orders"), "{}", r.text);
         let nl = render(&n, "Globex", &policy(json!({"locale": "nl"})), "").unwrap();
         assert_eq!(nl.subject, "Uw bestelling van 10 licenties voor Globex is afgewezen");

@@ -17,9 +17,9 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use super::{raced, recipients, Failed, Reported};
-use crate::domain::contacts::Topic;
 use crate::command::retry::Policy as Retry;
 use crate::command::{self, new_id, Decision};
+use crate::domain::contacts::Topic;
 use crate::domain::decide::expire as decide;
 use crate::domain::enrolment::Enrolment;
 use crate::domain::expiry::{self, Ending, NoticePlan, Renewing, REMINDER_HOURS};

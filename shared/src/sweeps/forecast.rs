@@ -11,9 +11,9 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{Failed, Reported};
-use crate::domain::contacts::{self, Topic};
 use crate::app::ImportsBucket;
 use crate::command::new_id;
+use crate::domain::contacts::{self, Topic};
 use crate::domain::notice::{Notice, NoticeKind, Recipients};
 use crate::domain::org::{Org, OrgKind};
 use crate::domain::policy::Renewal;
@@ -89,7 +89,10 @@ async fn export_org(
         org_id: org.org_id.clone(),
         created_at: now,
         // Its forecast contacts and notify_emails only, bounded.
-        recipients: Recipients::bounded(contacts::receiving(&org.contacts, Topic::Forecast).into_iter().chain(policy.notify_emails.iter().cloned())).to,
+        recipients: Recipients::bounded(
+            contacts::receiving(&org.contacts, Topic::Forecast).into_iter().chain(policy.notify_emails.iter().cloned()),
+        )
+        .to,
         recipients_omitted: 0,
         payload: json!({
             "month": month,

@@ -118,7 +118,11 @@ pub(crate) async fn recipients(
     topic: Topic,
 ) -> Result<crate::domain::notice::Recipients, Error> {
     let contacts = contacts::receiving(&org.contacts, topic);
-    Ok(crate::domain::notice::recipients_with(contacts, store.manager_emails(&org.org_id).await?, &policy.notify_emails))
+    Ok(crate::domain::notice::recipients_with(
+        contacts,
+        store.manager_emails(&org.org_id).await?,
+        &policy.notify_emails,
+    ))
 }
 
 /// A sweep's outcome as its invocation answers it: the report, or — when it left units for the

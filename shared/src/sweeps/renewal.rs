@@ -17,8 +17,8 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{raced, recipients, Failed, Reported};
-use crate::domain::contacts::Topic;
 use crate::command::{self, new_id, retry, Decision};
+use crate::domain::contacts::Topic;
 use crate::domain::decide::renewal::{self as decide, DueRenewal, Outcome, Renewed};
 use crate::domain::notice::{Notice, NoticeKind};
 use crate::domain::org::Org;

@@ -14,8 +14,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{recipients, Failed, Reported};
-use crate::domain::contacts::Topic;
 use crate::command::{self, new_id};
+use crate::domain::contacts::Topic;
 use crate::domain::decide::overage;
 use crate::domain::org::{Org, OrgKind};
 use crate::domain::usage::{self, Figures, OverageState, Snapshot, UsageState};

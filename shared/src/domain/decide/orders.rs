@@ -98,8 +98,7 @@ pub fn rejected(
     now: DateTime<Utc>,
     notice_id: String,
 ) -> Decision<Order> {
-    let to: Vec<String> =
-        crate::domain::validate::email("requested_by", &order.requested_by).into_iter().collect();
+    let to: Vec<String> = crate::domain::validate::email("requested_by", &order.requested_by).into_iter().collect();
     let notice = Notice {
         notice_id,
         kind: NoticeKind::OrderRejected,
