@@ -413,9 +413,9 @@ async fn each_schedule_of_the_template_runs_its_sweep_in_its_function() {
         ran.push((sweep, report));
     }
     let report = |name: &str| ran.iter().find(|(s, _)| *s == name).unwrap().1.clone();
-    assert_eq!(report("forecast")["exported"], json!(["initech"]), "next month's forecast is exported");
+    assert_eq!(report("forecast")["exported"], json!(["initech"]), "the forecast of the month that starts is exported");
     let imports = env.imports();
-    for key in ["reports/initech/renewals-2027-03.csv", "reports/initech/renewals-2027-03.xlsx"] {
+    for key in ["reports/initech/renewals-2027-02.csv", "reports/initech/renewals-2027-02.xlsx"] {
         imports.client.head_object().bucket(&imports.bucket).key(key).send().await.expect(key);
     }
     assert!(report("snapshot")["orgs"].as_u64().unwrap() >= 2);
@@ -636,7 +636,7 @@ async fn the_mailer_sends_a_notice_from_the_bus_once_however_often_it_is_deliver
     assert_eq!(theirs.len(), 1, "{theirs:?}");
     let attached: Vec<&str> =
         theirs[0]["attachments"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
-    assert_eq!(attached, vec!["renewals-2027-03.xlsx", "renewals-2027-03.csv"], "{}", theirs[0]);
+    assert_eq!(attached, vec!["renewals-2027-02.xlsx", "renewals-2027-02.csv"], "{}", theirs[0]);
 
     let bounce = seatkeeper_tests::ses_event(
         seatkeeper_tests::SesReport::HardBounce,

@@ -140,7 +140,9 @@ fn body(method: &str, path: &str, target: &str) -> Option<Value> {
             json!({"emails": [format!("u@{target}.example")], "renewable": false})
         }
         ("PUT", "/v1/orgs/{org_id}/users/{email}") => json!({"name": "U"}),
-        ("PUT", "/v1/orgs/{org_id}/contacts") => json!({"contacts": [{"email": "k@p.example", "receives": ["orders"]}]}),
+        ("PUT", "/v1/orgs/{org_id}/contacts") => {
+            json!({"contacts": [{"email": "k@p.example", "receives": ["orders"]}]})
+        }
         ("PUT", "/v1/orgs/{org_id}/users/{email}/enrolments/{enrolment_id}") => json!({"status": "new"}),
         ("POST", "/v1/orgs/{org_id}/allocations") => json!({"emails": [format!("u@{target}.example")]}),
         _ => return None,

@@ -218,7 +218,7 @@ async fn the_monthly_forecast_mail_carries_an_xlsx_with_the_forecasts_rows_and_t
     let admin = format!("admin-{t}@c.example");
     renewing_company(&env, &admin).await;
     let base = serve_with_mail(&env).await;
-    let report = sweep(&base, "forecast", "2019-05-01T06:00:00Z").await;
+    let report = sweep(&base, "forecast", "2019-06-01T06:00:00Z").await;
     assert_eq!(report["exported"], json!(["c"]));
 
     let mail = wait_for(&base, &admin, "renewal_forecast", 1).await;
@@ -244,7 +244,7 @@ async fn the_monthly_forecast_mail_carries_an_xlsx_with_the_forecasts_rows_and_t
     let mut book: Xlsx<_> = Xlsx::new(Cursor::new(xlsx)).expect("an xlsx that opens");
     let sheet = book.worksheet_range("Renewals").unwrap();
     let rows: Vec<Vec<String>> = sheet.rows().skip(1).map(|r| vec![cell(&r[0]), cell(&r[3])]).collect();
-    let forecast = env.get("/v1/orgs/c/renewals?until=2019-06-30").by(&cm("c")).at("2019-05-01T06:00:00Z").send().await;
+    let forecast = env.get("/v1/orgs/c/renewals?until=2019-06-30").by(&cm("c")).at("2019-06-01T06:00:00Z").send().await;
     let june: Vec<Vec<String>> = forecast.body["items"]
         .as_array()
         .unwrap()

@@ -187,9 +187,9 @@ async fn the_forecast_downloads_as_csv_and_as_an_xlsx_that_opens() {
 async fn the_monthly_export_writes_both_files_and_notifies_once() {
     let env = TestEnv::with_s3().await;
     worked_case_6(&env).await;
-    for _ in 0..2 {
-        let report = seatkeeper::sweeps::forecast::export(&env.app, at("2019-05-01T06:00:00Z")).await.unwrap();
-        assert_eq!(report.exported, vec!["c".to_string()]);
+    for want in [vec!["c".to_string()], vec![]] {
+        let report = seatkeeper::sweeps::forecast::export(&env.app, at("2019-06-01T06:00:00Z")).await.unwrap();
+        assert_eq!(report.exported, want, "exported once");
     }
     let imports = env.imports();
     for key in ["reports/c/renewals-2019-06.csv", "reports/c/renewals-2019-06.xlsx"] {
@@ -205,6 +205,29 @@ async fn the_monthly_export_writes_both_files_and_notifies_once() {
         notices.body["items"].as_array().unwrap().iter().filter(|n| n["kind"] == "renewal_forecast").collect();
     assert_eq!(forecast.len(), 1);
     assert_eq!(forecast[0]["payload"]["month"], "2019-06");
+}
+
+/// The export follows the company's own day: in Los Angeles (UTC−7 in June) 06:00 UTC on 1 June
+/// is still 31 May, so nothing goes; 06:00 there (13:00 UTC) exports June, once, however often
+/// the hourly schedule fires after it.
+#[tokio::test]
+async fn the_monthly_export_goes_out_on_the_companys_own_first() {
+    let env = TestEnv::with_s3().await;
+    worked_case_6(&env).await;
+    env.set_policy("c", json!({"time_zone": "America/Los_Angeles"})).await;
+    let export = |when: &'static str| seatkeeper::sweeps::forecast::export(&env.app, at(when));
+    assert!(export("2019-06-01T06:00:00Z").await.unwrap().exported.is_empty(), "31 May there");
+    assert!(export("2019-06-01T12:59:59Z").await.unwrap().exported.is_empty(), "05:59 there");
+    let due = export("2019-06-01T13:00:00Z").await.unwrap();
+    assert_eq!((due.exported.clone(), due.month.as_str(), due.notices_sent), (vec!["c".to_string()], "2019-06", 1));
+    for later in ["2019-06-01T14:00:00Z", "2019-06-02T06:00:00Z"] {
+        assert!(export(later).await.unwrap().exported.is_empty(), "once: {later}");
+    }
+    let quiet = export("2019-06-15T12:00:00Z").await.unwrap();
+    assert!(quiet.exported.is_empty() && quiet.failed.is_empty());
+    let notices = env.get("/v1/orgs/c/notifications").by(&cm("c")).send().await;
+    let forecast = notices.body["items"].as_array().unwrap().iter().filter(|n| n["kind"] == "renewal_forecast").count();
+    assert_eq!(forecast, 1);
 }
 
 /// The org's notices of `kind` for `date` (its `expiry_date` or `renewal_date`).

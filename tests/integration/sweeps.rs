@@ -180,7 +180,7 @@ async fn the_forecast_export_goes_on_past_an_org_that_fails() {
     three_companies(&env).await;
     let unreadable = [("PK", "ORG#b"), ("SK", "ENROLMENT#keen@b.example#unreadable"), ("type", "enrolment")];
     env.write_items(vec![unreadable.iter().map(|(k, v)| (k.to_string(), S(v.to_string()))).collect()]).await;
-    let first = "2019-04-01T06:00:00Z";
+    let first = "2019-05-01T06:00:00Z";
     let report = seatkeeper::sweeps::forecast::export(&env.app, at(first)).await.unwrap();
     assert_eq!(report.exported, ["a", "c"]);
     assert_eq!(report.notices_sent, 2);

@@ -9,7 +9,7 @@ use super::keys::{self, GSI2, PK, SK};
 use super::{from_index_item, put_new, s, Error, Item, QuerySpec, SortKey, Store, StoreError, Unreadable};
 use crate::domain::enrolment::Enrolment;
 use crate::domain::expiry::Ending;
-use crate::domain::notice::Notice;
+use crate::domain::notice::{Notice, NoticeKind};
 
 /// What the due-by-instant index holds up to an instant ([`Store::due_until`]).
 #[derive(Debug, Default)]
@@ -57,6 +57,13 @@ impl Store {
             }
         }
         Ok(found)
+    }
+
+    /// Whether a notice of `kind` was stored for the org and date (its guard is there).
+    pub async fn notice_stored(&self, org_id: &str, kind: NoticeKind, date: NaiveDate) -> Result<bool, StoreError> {
+        let guard: Option<serde_json::Value> =
+            self.get(keys::org(org_id), &keys::notice_key_sk(kind.as_str(), date)).await?;
+        Ok(guard.is_some())
     }
 
     /// Stores `notice` unless one of its kind was stored for the org and date already: the guard
