@@ -74,6 +74,7 @@ fn environment() -> &'static Environment<'static> {
         env.add_filter("day", day);
         env.add_filter("month", month);
         env.add_filter("percent", percent);
+        env.add_filter("plural", plural);
         env
     })
 }
@@ -239,6 +240,17 @@ fn month(state: &State, value: String) -> String {
     }
 }
 
+/// `{{ n | plural("licence", "licences") }}`: the word for `n` of it (English and Dutch alike:
+/// one is singular, any other count plural), so a mail never reads "1 licences".
+/// A value that is not a number (absent, null) reads as plural.
+fn plural(n: minijinja::Value, one: String, many: String) -> String {
+    if n.as_i64() == Some(1) {
+        one
+    } else {
+        many
+    }
+}
+
 /// `{{ 0.25 | percent }}`: a fraction as a whole percentage (`25%`).
 fn percent(value: f64) -> String {
     format!("{}%", (value * 100.0).round() as i64)
@@ -330,7 +342,7 @@ mod tests {
         assert!(r.text.contains("no licence already allocated was taken back"), "{}", r.text);
         assert!(!r.text.contains("ready for allocation"), "{}", r.text);
         let nl = render(&reduced, "Globex", &policy(json!({"locale": "nl"})), "").unwrap();
-        assert_eq!(nl.subject, "5 plaatsen zijn van je licenties afbesteld");
+        assert_eq!(nl.subject, "5 plaatsen zijn van uw licenties afbesteld");
         let requested = notice(
             NoticeKind::OrderRequested,
             json!({"order_id": "ord_1", "kind": "reduction", "quantity": 5, "company_id": "c",
@@ -407,6 +419,47 @@ mod tests {
         let nl = render(&n, "Globex", &policy(json!({"locale": "nl"})), "").unwrap();
         assert_eq!(nl.subject, "Uw bestelling van 10 licenties voor Globex is afgewezen");
         assert!(nl.text.contains("De opgegeven reden: no budget this year"), "{}", nl.text);
+    }
+
+    /// Dutch mails say "u", as the console does: never "je", "jij" or "jouw".
+    #[test]
+    fn dutch_mails_say_u() {
+        let payload = json!({"order_id": "ord_1", "company_id": "c", "company_name": "C", "quantity": 10, "kind": "purchase",
+            "valid_from": "2026-01-15T09:00:00Z", "valid_until": "2027-01-15T09:00:00Z", "expiry_date": "2027-01-15",
+            "renewal_date": "2027-01-15", "count": 2, "users": ["a@c.example"], "state": "minor", "since": "2027-01-04",
+            "used": 1070, "limit": 1000, "percent_used": 107.0, "next_tier": 1250, "raised": 250, "pro_rata_fraction": 0.5,
+            "month": "2027-02", "will_renew": 1, "reason": "r", "requested_at": "2026-01-15T09:00:00Z"});
+        for kind in kinds() {
+            let r = render(
+                &notice(kind, payload.clone()),
+                "C",
+                &policy(json!({"locale": "nl"})),
+                "https://console.example",
+            )
+            .unwrap();
+            for text in [&r.subject, &r.text] {
+                let words: Vec<String> = text.split(|c: char| !c.is_alphabetic()).map(str::to_lowercase).collect();
+                assert!(!words.iter().any(|w| w == "je" || w == "jij" || w == "jouw"), "{kind:?}: {text}");
+            }
+        }
+    }
+
+    /// One licence is "1 licence", in both languages.
+    #[test]
+    fn one_is_singular() {
+        let one = notice(
+            NoticeKind::Expired,
+            json!({"expiry_date": "2027-01-15", "count": 1, "users": ["a@c.example"], "users_truncated": false, "lots": []}),
+        );
+        let en = render(&one, "Globex", &policy(json!({})), "").unwrap();
+        assert_eq!(en.subject, "1 licence of Globex expired on 15 January 2027");
+        let nl = render(&one, "Globex", &policy(json!({"locale": "nl"})), "").unwrap();
+        assert!(nl.subject.starts_with("1 licentie "), "{}", nl.subject);
+        let two = notice(
+            NoticeKind::Expired,
+            json!({"expiry_date": "2027-01-15", "count": 2, "users": [], "users_truncated": false, "lots": []}),
+        );
+        assert!(render(&two, "Globex", &policy(json!({})), "").unwrap().subject.starts_with("2 licences "));
     }
 
     #[test]
