@@ -1,6 +1,6 @@
 import { expect, test } from "@playwright/test";
 import { readFileSync } from "node:fs";
-import { at, ok, partnerAndCompany, shoot, signInAs, visit } from "./helpers";
+import { at, ok, partnerAndCompany, setLanguage, shoot, signInAs, visit } from "./helpers";
 
 const daysAgo = (n: number) => new Date(Date.now() - n * 86400_000).toISOString().replace(/\.\d+Z$/, "Z");
 
@@ -50,6 +50,14 @@ test("Renewals: the forecast up to a date, the Renewable switch, Not renewable /
     const body = readFileSync((await download.path())!);
     expect(body.length).toBeGreaterThan(20);
     if (magic) expect(body.subarray(0, 2).toString()).toBe(magic);
-    else expect(body.toString("utf8")).toContain(people[0]);
+    else {
+      expect(body.toString("utf8")).toContain(people[0]);
+      expect(body.toString("utf8")).toContain("E-mail,Name,Licence date,Renewal date");
+    }
   }
+  // In Dutch the person's file reads Dutch.
+  await setLanguage(page, "nl");
+  const [nl] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download CSV" }).click()]);
+  expect(readFileSync((await nl.path())!).toString("utf8")).toContain("E-mailadres,Naam,Licentiedatum,Verlengdatum");
+  await setLanguage(page, "en");
 });

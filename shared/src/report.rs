@@ -108,8 +108,18 @@ pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadshee
 /// Excel, and what the monthly export stores.
 pub mod renewals {
     use super::Cell;
+    use crate::domain::policy::Locale;
     use crate::domain::renewal::ForecastRow;
     use crate::store::StoreError;
+
+    /// Who reads a file: an integration (the API's `?format=` without `?locale=`: today's
+    /// machine headers and values), or a person in their language (the e-mailed forecast, the
+    /// console's downloads): headers, yes/no and reasons in words.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Reader {
+        Integration,
+        Person(Locale),
+    }
 
     const HEADER: &[&str] = &[
         "email",
@@ -122,8 +132,65 @@ pub mod renewals {
         "will_renew",
         "reason",
     ];
+    const HEADER_EN: &[&str] = &[
+        "E-mail",
+        "Name",
+        "Licence date",
+        "Renewal date",
+        "Licences",
+        "Renewable",
+        "Last login",
+        "Will renew",
+        "Why not",
+    ];
+    const HEADER_NL: &[&str] = &[
+        "E-mailadres",
+        "Naam",
+        "Licentiedatum",
+        "Verlengdatum",
+        "Licenties",
+        "Verlengbaar",
+        "Laatste login",
+        "Wordt verlengd",
+        "Waarom niet",
+    ];
 
-    fn cells(rows: &[ForecastRow]) -> Vec<Vec<Cell>> {
+    fn header(reader: Reader) -> &'static [&'static str] {
+        match reader {
+            Reader::Integration => HEADER,
+            Reader::Person(Locale::En) => HEADER_EN,
+            Reader::Person(Locale::Nl) => HEADER_NL,
+        }
+    }
+
+    /// A reason in the reader's words (an integration reads the code).
+    fn reason(code: Option<&'static str>, reader: Reader) -> String {
+        let Some(code) = code else { return String::new() };
+        let words = match (reader, code) {
+            (Reader::Integration, c) => c,
+            (Reader::Person(Locale::En), "not_renewable") => "not renewable",
+            (Reader::Person(Locale::En), "no_live_enrolment") => "no course running at the renewal date",
+            (Reader::Person(Locale::En), "pending") => "has not started yet",
+            (Reader::Person(Locale::En), "balance_empty") => "no licence left to renew with",
+            (Reader::Person(Locale::Nl), "not_renewable") => "niet verlengbaar",
+            (Reader::Person(Locale::Nl), "no_live_enrolment") => "geen lopende uitvoering op de verlengdatum",
+            (Reader::Person(Locale::Nl), "pending") => "nog niet begonnen",
+            (Reader::Person(Locale::Nl), "balance_empty") => "geen licentie meer om mee te verlengen",
+            (_, c) => c,
+        };
+        words.to_string()
+    }
+
+    /// A yes or no: a boolean cell for an integration, words for a person.
+    fn yes_no(v: bool, reader: Reader) -> Cell {
+        match reader {
+            Reader::Integration => Cell::Bool(v),
+            Reader::Person(Locale::En) => Cell::Text(if v { "yes" } else { "no" }.into()),
+            Reader::Person(Locale::Nl) => Cell::Text(if v { "ja" } else { "nee" }.into()),
+        }
+    }
+
+    fn cells(rows: &[ForecastRow], reader: Reader) -> Vec<Vec<Cell>> {
         rows.iter()
             .map(|r| {
                 vec![
@@ -132,21 +199,56 @@ pub mod renewals {
                     r.licence_date.into(),
                     Cell::Date(r.renewal_date),
                     Cell::Number(r.licence_count as f64),
-                    Cell::Bool(r.renewable),
+                    yes_no(r.renewable, reader),
                     r.last_login_at.into(),
-                    Cell::Bool(r.will_renew),
-                    Cell::Text(r.reason.unwrap_or("").to_string()),
+                    yes_no(r.will_renew, reader),
+                    Cell::Text(reason(r.reason, reader)),
                 ]
             })
             .collect()
     }
 
-    pub fn csv(rows: &[ForecastRow]) -> Result<Vec<u8>, StoreError> {
-        super::csv(HEADER, &cells(rows))
+    pub fn csv(rows: &[ForecastRow], reader: Reader) -> Result<Vec<u8>, StoreError> {
+        super::csv(header(reader), &cells(rows, reader))
     }
 
-    pub fn xlsx(rows: &[ForecastRow]) -> Result<Vec<u8>, StoreError> {
-        super::xlsx("Renewals", HEADER, &cells(rows)).map_err(|e| StoreError::Other(e.to_string()))
+    pub fn xlsx(rows: &[ForecastRow], reader: Reader) -> Result<Vec<u8>, StoreError> {
+        let sheet = match reader {
+            Reader::Person(Locale::Nl) => "Verlengingen",
+            _ => "Renewals",
+        };
+        super::xlsx(sheet, header(reader), &cells(rows, reader)).map_err(|e| StoreError::Other(e.to_string()))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn a_person_reads_headers_yes_no_and_reasons_in_their_language() {
+            let rows = vec![ForecastRow {
+                email: "a@c.example".into(),
+                name: None,
+                licence_date: None,
+                renewal_date: "2027-02-11".parse().unwrap(),
+                renewal_at: "2027-02-11T09:00:00Z".parse().unwrap(),
+                licence_count: 1,
+                renewable: false,
+                last_login_at: None,
+                will_renew: false,
+                reason: Some("not_renewable"),
+            }];
+            let text = |reader| String::from_utf8(csv(&rows, reader).unwrap()).unwrap();
+            let machine = text(Reader::Integration);
+            assert!(
+                machine.contains("email,name,licence_date") && machine.contains("false,,false,not_renewable"),
+                "{machine}"
+            );
+            let nl = text(Reader::Person(Locale::Nl));
+            assert!(nl.contains("E-mailadres,Naam,Licentiedatum") && nl.contains("nee,,nee,niet verlengbaar"), "{nl}");
+            let en = text(Reader::Person(Locale::En));
+            assert!(en.contains("E-mail,Name,Licence date") && en.contains("no,,no,not renewable"), "{en}");
+        }
     }
 }
 

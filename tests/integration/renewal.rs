@@ -214,7 +214,7 @@ async fn the_monthly_export_writes_both_files_and_notifies_once() {
 async fn the_monthly_export_goes_out_on_the_companys_own_first() {
     let env = TestEnv::with_s3().await;
     worked_case_6(&env).await;
-    env.set_policy("c", json!({"time_zone": "America/Los_Angeles"})).await;
+    env.set_policy("c", json!({"time_zone": "America/Los_Angeles", "locale": "nl"})).await;
     let export = |when: &'static str| seatkeeper::sweeps::forecast::export(&env.app, at(when));
     assert!(export("2019-06-01T06:00:00Z").await.unwrap().exported.is_empty(), "31 May there");
     assert!(export("2019-06-01T12:59:59Z").await.unwrap().exported.is_empty(), "05:59 there");
@@ -228,6 +228,12 @@ async fn the_monthly_export_goes_out_on_the_companys_own_first() {
     let notices = env.get("/v1/orgs/c/notifications").by(&cm("c")).send().await;
     let forecast = notices.body["items"].as_array().unwrap().iter().filter(|n| n["kind"] == "renewal_forecast").count();
     assert_eq!(forecast, 1);
+    // A file a person receives reads in the org's language.
+    let imports = env.imports();
+    let csv =
+        imports.client.get_object().bucket(&imports.bucket).key("reports/c/renewals-2019-06.csv").send().await.unwrap();
+    let text = String::from_utf8(csv.body.collect().await.unwrap().into_bytes().to_vec()).unwrap();
+    assert!(text.contains("E-mailadres,Naam,Licentiedatum,Verlengdatum") && text.contains(",ja,"), "{text}");
 }
 
 /// The org's notices of `kind` for `date` (its `expiry_date` or `renewal_date`).

@@ -18,7 +18,7 @@ function monthAhead(): string {
 
 /** Renewals (docs/domain.md#the-renewal-forecast): who renews up to a date, and the Renewable switch. */
 export default function Renewals() {
-  const { t } = useTranslation();
+  const { t, i18n } = useTranslation();
   const f = useFormat();
   const { orgId } = useOrg();
   const [search, setSearch] = useSearchParams();
@@ -37,11 +37,13 @@ export default function Renewals() {
   const download = useAction(
     useCallback(
       async (_key: string, format: "xlsx" | "csv") => {
-        const blob = await unwrap(api.GET("/v1/orgs/{org_id}/renewals", { params: { path: { org_id: orgId }, query: { until, format } }, parseAs: "blob" }));
+        // A file for the person downloading it: in the console's language.
+        const locale = i18n.language === "nl" ? "nl" : "en";
+        const blob = await unwrap(api.GET("/v1/orgs/{org_id}/renewals", { params: { path: { org_id: orgId }, query: { until, format, locale } }, parseAs: "blob" }));
         saveFile(blob as Blob, `renewals-${orgId}-${until}.${format}`);
         return true;
       },
-      [orgId, until],
+      [orgId, until, i18n.language],
     ),
   );
   // Made renewable again within a term of a refused renewal: renewed then, or blocked by the balance.

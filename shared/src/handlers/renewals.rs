@@ -5,8 +5,10 @@ use serde_json::json;
 
 use super::load_org;
 use crate::domain::auth::{authorize, Action};
+use crate::domain::policy::Locale;
 use crate::domain::DomainError;
 use crate::http::{Ctx, Reply};
+use crate::report::renewals::Reader;
 use crate::report::{self, XLSX};
 use crate::store::Error;
 
@@ -18,10 +20,20 @@ pub async fn get(cx: &Ctx<'_>) -> Result<Reply, Error> {
         .map_err(|_| DomainError::invalid("until", "must be a date (YYYY-MM-DD)"))?;
     let rows = cx.app.store.renewal_forecast(&org, until).await?;
     let name = format!("renewals-{}-until-{until}", org.org_id);
+    // A person's download names its language (`?locale=`); without it the file is an
+    // integration's, as it always was.
+    let reader = match cx.req.query("locale") {
+        None => Reader::Integration,
+        Some("en") => Reader::Person(Locale::En),
+        Some("nl") => Reader::Person(Locale::Nl),
+        Some(_) => return Err(DomainError::invalid("locale", "must be en or nl").into()),
+    };
     match cx.req.query("format").unwrap_or("json") {
         "json" => Ok(Reply::ok(json!({ "until": until, "items": rows }))),
-        "csv" => Ok(Reply::file("text/csv; charset=utf-8", format!("{name}.csv"), report::renewals::csv(&rows)?)),
-        "xlsx" => Ok(Reply::file(XLSX, format!("{name}.xlsx"), report::renewals::xlsx(&rows)?)),
+        "csv" => {
+            Ok(Reply::file("text/csv; charset=utf-8", format!("{name}.csv"), report::renewals::csv(&rows, reader)?))
+        }
+        "xlsx" => Ok(Reply::file(XLSX, format!("{name}.xlsx"), report::renewals::xlsx(&rows, reader)?)),
         _ => Err(DomainError::invalid("format", "must be json, csv or xlsx").into()),
     }
 }

@@ -98,9 +98,11 @@ async fn export_org(
     let rows: Vec<_> =
         store.renewal_forecast(org, last).await?.into_iter().filter(|r| r.renewal_date >= first).collect();
     let base = format!("reports/{}/renewals-{month}", org.org_id);
+    // E-mailed to people: in the org's language.
+    let reader = report::renewals::Reader::Person(policy.locale);
     for (key, body, content_type) in [
-        (format!("{base}.csv"), report::renewals::csv(&rows)?, "text/csv; charset=utf-8"),
-        (format!("{base}.xlsx"), report::renewals::xlsx(&rows)?, XLSX),
+        (format!("{base}.csv"), report::renewals::csv(&rows, reader)?, "text/csv; charset=utf-8"),
+        (format!("{base}.xlsx"), report::renewals::xlsx(&rows, reader)?, XLSX),
     ] {
         bucket.put(&bucket.bucket, &key, content_type, body).await?;
     }
