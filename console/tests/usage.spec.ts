@@ -27,7 +27,10 @@ test("Usage report: the org, each child with limit, used, remaining, a bar and o
 
   const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export to CSV" }).click()]);
   expect(download.suggestedFilename()).toBe(`usage-${partner}.csv`);
-  expect(readFileSync((await download.path())!, "utf8")).toContain("Globex use");
+  const text = readFileSync((await download.path())!, "utf8");
+  expect(text).toContain("Globex use");
+  expect(text).toContain("Name,Organisation,Limit,Used,Remaining");
+  expect(text).toContain("Total,");
 
   await page.getByRole("link", { name: "Open the report of Globex use" }).click();
   await expect(page).toHaveURL(new RegExp(`/usage/${company}$`));

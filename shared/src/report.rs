@@ -106,20 +106,45 @@ pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadshee
 
 /// The renewal forecast as a report: what `GET /v1/orgs/{org_id}/renewals` answers as CSV or
 /// Excel, and what the monthly export stores.
+/// Who reads a file: an integration (the API's `?format=` without `?locale=`: today's machine
+/// headers and values), or a person in their language (the e-mailed forecast, the console's
+/// downloads): headers, yes/no, states and reasons in words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reader {
+    Integration,
+    Person(crate::domain::policy::Locale),
+}
+
+impl Reader {
+    /// The reader a request's `?locale=` names (none: an integration).
+    pub fn of_query(locale: Option<&str>) -> Result<Reader, crate::domain::DomainError> {
+        use crate::domain::policy::Locale;
+        match locale {
+            None => Ok(Reader::Integration),
+            Some("en") => Ok(Reader::Person(Locale::En)),
+            Some("nl") => Ok(Reader::Person(Locale::Nl)),
+            Some(_) => Err(crate::domain::DomainError::invalid("locale", "must be en or nl")),
+        }
+    }
+
+    /// `en` words or `nl` words for a person; `machine` for an integration.
+    pub fn say<'a>(self, machine: &'a str, en: &'a str, nl: &'a str) -> &'a str {
+        use crate::domain::policy::Locale;
+        match self {
+            Reader::Integration => machine,
+            Reader::Person(Locale::En) => en,
+            Reader::Person(Locale::Nl) => nl,
+        }
+    }
+}
+
 pub mod renewals {
     use super::Cell;
     use crate::domain::policy::Locale;
     use crate::domain::renewal::ForecastRow;
     use crate::store::StoreError;
 
-    /// Who reads a file: an integration (the API's `?format=` without `?locale=`: today's
-    /// machine headers and values), or a person in their language (the e-mailed forecast, the
-    /// console's downloads): headers, yes/no and reasons in words.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub enum Reader {
-        Integration,
-        Person(Locale),
-    }
+    pub use super::Reader;
 
     const HEADER: &[&str] = &[
         "email",

@@ -68,6 +68,16 @@ async fn the_csv_is_excel_ready_and_formula_injection_is_inert() {
     let evil = text.lines().find(|l| l.contains("HYPERLINK")).unwrap();
     assert!(evil.starts_with("\"'=HYPERLINK(\"\"http://x\"\")\""), "{evil}");
     assert_eq!(text.lines().count(), 4, "header, org, one child, total");
+    assert!(text.contains("name,org_id,limit,used") && text.contains(",none,"), "an integration's headers and states");
+    // For a person, in their language; another language is refused.
+    let nl = env.get("/v1/orgs/parent/usage?format=csv&locale=nl").by(&cm("parent")).send().await;
+    let nl = nl.body.as_str().unwrap();
+    assert!(
+        nl.contains("Naam,Organisatie,Limiet,In gebruik") && nl.contains("Totaal,") && nl.contains(",geen,"),
+        "{nl}"
+    );
+    let fr = env.get("/v1/orgs/parent/usage?format=csv&locale=fr").by(&cm("parent")).send().await;
+    assert_eq!((fr.status, fr.body["error"]["details"]["field"].as_str()), (400, Some("locale")));
 }
 
 /// The notices of `org` (newest first) as `kind:state` (the state of an `overage`).

@@ -11,7 +11,7 @@ type Row = Schemas["UsageRow"];
 
 /** Usage report (docs/domain.md#usage-and-overage): the org, each child, the total; a parent opens a child's. */
 export default function Usage() {
-  const { t } = useTranslation();
+  const { t, i18n } = useTranslation();
   const f = useFormat();
   const { orgId: scope } = useOrg();
   const { childId } = useParams();
@@ -19,10 +19,12 @@ export default function Usage() {
   const report = useLoad(() => unwrap(api.GET("/v1/orgs/{org_id}/usage", { params: { path: { org_id: orgId } } })), [orgId]);
   const csv = useAction(
     useCallback(async () => {
-      const blob = await unwrap(api.GET("/v1/orgs/{org_id}/usage", { params: { path: { org_id: orgId }, query: { format: "csv" } }, parseAs: "blob" }));
+      // A file for the person downloading it: in the console's language.
+      const locale = i18n.language === "nl" ? "nl" : "en";
+      const blob = await unwrap(api.GET("/v1/orgs/{org_id}/usage", { params: { path: { org_id: orgId }, query: { format: "csv", locale } }, parseAs: "blob" }));
       saveFile(blob as Blob, `usage-${orgId}.csv`);
       return true;
-    }, [orgId]),
+    }, [orgId, i18n.language]),
   );
   const d = report.data;
   const line = (r: Row, kind: "org" | "child" | "total") => (

@@ -5,7 +5,6 @@ use serde_json::json;
 
 use super::load_org;
 use crate::domain::auth::{authorize, Action};
-use crate::domain::policy::Locale;
 use crate::domain::DomainError;
 use crate::http::{Ctx, Reply};
 use crate::report::renewals::Reader;
@@ -22,12 +21,7 @@ pub async fn get(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let name = format!("renewals-{}-until-{until}", org.org_id);
     // A person's download names its language (`?locale=`); without it the file is an
     // integration's, as it always was.
-    let reader = match cx.req.query("locale") {
-        None => Reader::Integration,
-        Some("en") => Reader::Person(Locale::En),
-        Some("nl") => Reader::Person(Locale::Nl),
-        Some(_) => return Err(DomainError::invalid("locale", "must be en or nl").into()),
-    };
+    let reader = Reader::of_query(cx.req.query("locale"))?;
     match cx.req.query("format").unwrap_or("json") {
         "json" => Ok(Reply::ok(json!({ "until": until, "items": rows }))),
         "csv" => {

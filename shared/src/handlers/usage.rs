@@ -16,7 +16,7 @@ use crate::domain::seats::Counters;
 use crate::domain::usage::{self, licence_year, Figures, Overage};
 use crate::domain::DomainError;
 use crate::http::{Ctx, Reply};
-use crate::report::{self, Cell};
+use crate::report::{self, Cell, Reader};
 use crate::store::{Error, StoreError};
 
 /// Reuse under `counting = active_users`: the distinct users active in the licence year, and
@@ -111,37 +111,54 @@ pub async fn get(cx: &Ctx<'_>) -> Result<Reply, Error> {
         return Ok(Reply::ok(json!({ "org": org_row, "children": child_rows, "total": total_row })));
     }
     let rows: Vec<&Value> = std::iter::once(&org_row).chain(&child_rows).chain(std::iter::once(&total_row)).collect();
-    Ok(Reply::file("text/csv; charset=utf-8", format!("usage-{}.csv", org.org_id), csv(&rows)?))
+    let reader = Reader::of_query(cx.req.query("locale"))?;
+    Ok(Reply::file("text/csv; charset=utf-8", format!("usage-{}.csv", org.org_id), csv(&rows, reader)?))
 }
 
-/// The report's rows (the org, its children, the total) as CSV.
-fn csv(rows: &[&Value]) -> Result<Vec<u8>, StoreError> {
-    let header = [
-        "name",
-        "org_id",
-        "limit",
-        "used",
-        "remaining",
-        "percent_used",
-        "overage_state",
-        "overage_since",
-        "business_days",
-    ];
+/// The report's rows (the org, its children, the total) as CSV, for `reader`.
+fn csv(rows: &[&Value], reader: Reader) -> Result<Vec<u8>, StoreError> {
+    let header: Vec<&str> = [
+        ("name", "Name", "Naam"),
+        ("org_id", "Organisation", "Organisatie"),
+        ("limit", "Limit", "Limiet"),
+        ("used", "Used", "In gebruik"),
+        ("remaining", "Remaining", "Resterend"),
+        ("percent_used", "% used", "% in gebruik"),
+        ("overage_state", "Overage", "Overschrijding"),
+        ("overage_since", "Overage since", "Overschrijding sinds"),
+        ("business_days", "Business days", "Werkdagen"),
+    ]
+    .iter()
+    .map(|(m, en, nl)| reader.say(m, en, nl))
+    .collect();
     let cells: Vec<Vec<Cell>> = rows
         .iter()
         .map(|r| {
+            let name = r["name"].as_str().unwrap_or_default();
+            let name = if r["org_id"].is_null() { reader.say(name, "Total", "Totaal") } else { name };
             vec![
-                Cell::Text(r["name"].as_str().unwrap_or_default().to_string()),
+                Cell::Text(name.to_string()),
                 Cell::Text(r["org_id"].as_str().unwrap_or_default().to_string()),
                 Cell::Number(r["limit"].as_f64().unwrap_or_default()),
                 Cell::Number(r["used"].as_f64().unwrap_or_default()),
                 Cell::Number(r["remaining"].as_f64().unwrap_or_default()),
                 Cell::Number(r["percent_used"].as_f64().unwrap_or_default()),
-                Cell::Text(r["overage"]["state"].as_str().unwrap_or_default().to_string()),
+                Cell::Text(state_words(r["overage"]["state"].as_str().unwrap_or_default(), reader).to_string()),
                 Cell::Text(r["overage"]["since"].as_str().unwrap_or_default().to_string()),
                 Cell::Number(r["overage"]["business_days"].as_f64().unwrap_or_default()),
             ]
         })
         .collect();
     report::csv(&header, &cells)
+}
+
+/// An overage state in the reader's words (an integration reads the state).
+fn state_words(state: &str, reader: Reader) -> &str {
+    match state {
+        "none" => reader.say(state, "none", "geen"),
+        "minor" => reader.say(state, "minor", "klein"),
+        "minor_action_due" => reader.say(state, "minor, action due", "klein, actie nodig"),
+        "major" => reader.say(state, "major", "groot"),
+        other => other,
+    }
 }
