@@ -37,6 +37,29 @@ fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
+impl Notice {
+    /// A new notice of `kind` for `org_id`, stored `at`, to `to` (the addresses it e-mails and
+    /// how many more were counted).
+    pub fn new(
+        notice_id: String,
+        kind: NoticeKind,
+        org_id: &str,
+        at: DateTime<Utc>,
+        to: Recipients,
+        payload: Value,
+    ) -> Self {
+        Notice {
+            notice_id,
+            kind,
+            org_id: org_id.to_string(),
+            created_at: at,
+            recipients: to.to,
+            recipients_omitted: to.omitted,
+            payload,
+        }
+    }
+}
+
 impl NoticeKind {
     /// The kind as the API and the bus spell it (`expiry_reminder`).
     pub fn as_str(self) -> &'static str {

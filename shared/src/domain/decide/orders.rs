@@ -135,14 +135,13 @@ pub fn assign(
     notice_id: String,
 ) -> Decision<Order> {
     let to = notice::recipients(managers, &policy.notify_emails);
-    let notice = Notice {
+    let notice = Notice::new(
         notice_id,
-        kind: NoticeKind::OrderAssigned,
-        org_id: company.org_id.clone(),
-        created_at: now,
-        recipients: to.to,
-        recipients_omitted: to.omitted,
-        payload: json!({
+        NoticeKind::OrderAssigned,
+        &company.org_id,
+        now,
+        to,
+        json!({
             "order_id": assigned.order_id,
             "kind": assigned.kind,
             "lot_id": lot.lot_id,
@@ -151,7 +150,7 @@ pub fn assign(
             "valid_until": lot.valid_until,
             "message": format!("{} licences are ready for allocation", lot.quantity),
         }),
-    };
+    );
     let details = json!({
         "kind": assigned.kind,
         "lot_id": lot.lot_id,
@@ -204,15 +203,7 @@ pub fn reduce(
         "lots": lots,
         "message": format!("{} unissued seats were removed from your licences", assigned.quantity),
     });
-    let notice = Notice {
-        notice_id,
-        kind: NoticeKind::OrderAssigned,
-        org_id: company.org_id.clone(),
-        created_at: now,
-        recipients: to.to,
-        recipients_omitted: to.omitted,
-        payload,
-    };
+    let notice = Notice::new(notice_id, NoticeKind::OrderAssigned, &company.org_id, now, to, payload);
     let details = json!({ "kind": assigned.kind, "quantity": assigned.quantity, "lots": lots });
     let mut changes = vec![Change::DecidedOrder { order: assigned.clone(), company: company.clone() }];
     changes.extend(taken.into_iter().map(|(lot, seats)| Change::ReduceLot { lot, seats }));

@@ -84,16 +84,7 @@ pub fn check(
     }
     let sent = notices.len();
     for (org, to, kind, payload) in notices {
-        let notice = Notice {
-            notice_id: ids.id("ntc"),
-            kind,
-            org_id: org.org_id.clone(),
-            created_at: now,
-            recipients: to.to,
-            recipients_omitted: to.omitted,
-            payload,
-        };
-        changes.push(Change::Notice(notice));
+        changes.push(Change::Notice(Notice::new(ids.id("ntc"), kind, &org.org_id, now, to, payload)));
     }
     let expected = prev.map(|p| p.version);
     changes.insert(0, Change::UsageState { org: cx.org.clone(), state: next, expected });
