@@ -35,16 +35,21 @@ async fn load_order(cx: &Ctx<'_>, action: Action) -> Result<(Order, Org), Error>
     Ok((order, company))
 }
 
-/// The org that decides `company`'s orders (the nearest partner above it, else the vendor) and
-/// who its notices go to.
-async fn account_manager(cx: &Ctx<'_>, company: &Org) -> Result<decide::AccountManager, Error> {
+/// The org that decides `company`'s orders: the nearest partner above it, else the vendor.
+pub(super) async fn account_org(cx: &Ctx<'_>, company: &Org) -> Result<Org, Error> {
     let store = &cx.app.store;
     let mut above = store.ancestors(company).await?;
     above.sort_by_key(|o| company.ancestors.iter().position(|a| *a == o.org_id));
-    let account = match order::account_org(&above) {
+    Ok(match order::account_org(&above) {
         Some(partner) => partner.clone(),
         None => store.vendor().await?,
-    };
+    })
+}
+
+/// The org that decides `company`'s orders ([`account_org`]) and who its notices go to.
+async fn account_manager(cx: &Ctx<'_>, company: &Org) -> Result<decide::AccountManager, Error> {
+    let store = &cx.app.store;
+    let account = account_org(cx, company).await?;
     let policy = store.policy(&account).await?;
     let managers = store.manager_emails(&account.org_id).await?;
     Ok(decide::AccountManager {

@@ -65,18 +65,8 @@ pub async fn get(cx: &Ctx<'_>) -> Result<Reply, Error> {
 /// Who a company's managers reach about orders: the `orders` contacts (names and e-mails) of
 /// the nearest partner above it, or of the vendor when it has none.
 async fn account_contacts(cx: &Ctx<'_>, company: &Org) -> Result<Value, Error> {
-    let store = &cx.app.store;
-    let mut above = Vec::new();
-    for id in company.ancestors.iter().rev() {
-        match store.org(id).await? {
-            Some(o) if o.kind != OrgKind::Company => {
-                above = o.contacts;
-                break;
-            }
-            _ => continue,
-        }
-    }
-    let orders = above.into_iter().filter(|c| c.receives.contains(&Topic::Orders));
+    let account = super::orders::account_org(cx, company).await?;
+    let orders = account.contacts.into_iter().filter(|c| c.receives.contains(&Topic::Orders));
     Ok(Value::Array(orders.map(|c| json!({ "email": c.email, "name": c.name })).collect()))
 }
 

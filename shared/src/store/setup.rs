@@ -120,25 +120,16 @@ impl Store {
         if done.is_some() {
             return Ok(0);
         }
-        let spec = QuerySpec::index(GSI2, keys::ALL_ORGS.into(), SortKey::Any);
-        let mut page = PageRequest { limit: 1000, cursor: None };
+        let companies = self.all_orgs().await?.into_iter().filter(|o| o.kind == OrgKind::Company);
+        let results: Vec<Result<(), Error>> = stream::iter(companies)
+            .map(|org| async move { self.count_company_users(&org).await })
+            .buffer_unordered(COUNTS_IN_FLIGHT)
+            .collect()
+            .await;
         let mut counted = 0;
-        loop {
-            let orgs = self.query::<Org>(&spec, &page).await?;
-            let companies = orgs.items.into_iter().filter(|o| o.kind == OrgKind::Company);
-            let results: Vec<Result<(), Error>> = stream::iter(companies)
-                .map(|org| async move { self.count_company_users(&org).await })
-                .buffer_unordered(COUNTS_IN_FLIGHT)
-                .collect()
-                .await;
-            for r in results {
-                r?;
-                counted += 1;
-            }
-            match orgs.next_cursor {
-                Some(c) => page.cursor = Some(c),
-                None => break,
-            }
+        for r in results {
+            r?;
+            counted += 1;
         }
         self.record_migration(USERS_COUNTED, now).await?;
         tracing::info!(counted, "every company's users with access counted");

@@ -38,13 +38,17 @@ pub async fn snapshot(app: &App, now: DateTime<Utc>) -> Result<SnapshotReport, E
     let orgs = store.all_orgs().await?;
     let mut report = SnapshotReport { now, orgs: orgs.len(), ..Default::default() };
     let (own, subtree, states) = figures(store, &orgs, now, &mut report).await;
+    let by_id: HashMap<&str, &Org> = orgs.iter().map(|o| (o.org_id.as_str(), o)).collect();
     for org in &orgs {
         if report.failed.iter().any(|f| f.org_id == org.org_id) {
             continue; // its usage tree could not be read: named in the report already
         }
         let own = own.get(&org.org_id).copied().unwrap_or_default();
         let subtree = subtree.get(&org.org_id).copied().unwrap_or_default();
-        match snapshot_org(store, org, (own, subtree), states.get(&org.org_id), now).await {
+        // The partner above a company, as read with every org (told of its upgrades).
+        let partner = org.parent_id.as_ref().and_then(|id| by_id.get(id.as_str())).copied();
+        let partner = partner.filter(|p| p.kind == OrgKind::Partner);
+        match snapshot_org(store, (org, partner), (own, subtree), states.get(&org.org_id), now).await {
             Ok(sent) => report.notices_sent += sent,
             Err(e) => report.failed.push(Failed::new(SnapshotReport::SWEEP, &org.org_id, None, "snapshot", &e)),
         }
@@ -92,7 +96,7 @@ async fn figures(
 /// How many notices it sent.
 async fn snapshot_org(
     store: &Store,
-    org: &Org,
+    (org, partner): (&Org, Option<&Org>),
     (own, subtree): (Figures, Figures),
     read: Option<&UsageState>,
     now: DateTime<Utc>,
@@ -120,17 +124,10 @@ async fn snapshot_org(
     let policy = store.policy(org).await?;
     let lots = store.all_lots(&org.org_id).await?;
     let recipients = recipients(store, org, &policy, Topic::Usage).await?;
-    let partner = match (&org.parent_id, org.kind) {
-        (Some(parent), OrgKind::Company) => match store.org(parent).await? {
-            Some(p) if p.kind == OrgKind::Partner => {
-                let to = recipients_of(store, &p).await?;
-                Some((p, to))
-            }
-            _ => None,
-        },
-        _ => None,
+    let partner = match partner.filter(|_| org.kind == OrgKind::Company) {
+        Some(p) => Some((p, recipients_of(store, p).await?)),
+        None => None,
     };
-    let partner = partner.as_ref().map(|(p, to)| (p, to.clone()));
     let cx = overage::Check { org, policy: &policy, lots: &lots, figures: subtree, recipients, partner };
     let (cx, next) = (&cx, &next);
     command::execute(store, || async move {
