@@ -68,14 +68,14 @@ test("Who is told: a partner manager names an order contact, who then receives t
   await who.getByLabel("Orders to handle: contact 1").check();
   await who.getByRole("button", { name: "Save" }).click();
   await expect(who.getByText("Contacts saved.")).toBeVisible();
-  expect((await ok(pm, "GET", `/v1/orgs/${partner}/contacts`)).items).toEqual([{ email: anna, name: "Anna de Vries", receives: ["orders"] }]);
+  expect((await ok(pm, "GET", `/v1/orgs/${partner}/contacts`)).contacts).toEqual([{ email: anna, name: "Anna de Vries", receives: ["orders"] }]);
 
   // Nothing ticked: the API's refusal, in words.
   await who.getByLabel("Orders to handle: contact 1").uncheck();
   await who.getByRole("button", { name: "Save" }).click();
   await expect(who.getByRole("alert")).toContainText("contacts[0].receives");
   await expect(who.getByRole("alert")).not.toContainText("{");
-  expect((await ok(pm, "GET", `/v1/orgs/${partner}/contacts`)).items[0].receives).toEqual(["orders"]);
+  expect((await ok(pm, "GET", `/v1/orgs/${partner}/contacts`)).contacts[0].receives).toEqual(["orders"]);
 
   // The company's request reaches her; the company's managers see her as their account contact.
   await ok(cm, "POST", `/v1/orgs/${company}/orders`, { quantity: 4 });

@@ -203,11 +203,11 @@ async fn a_partners_order_contact_receives_the_requests_and_is_the_companys_acco
     let set = env.put("/v1/orgs/p/contacts").by(&pm("p")).json(list.clone()).send().await;
     assert_eq!(set.status, 200, "{:?}", set.body);
     assert_eq!(
-        set.body["items"][0],
+        set.body["contacts"][0],
         json!({"email": "am@p.example", "name": "Anna de Vries", "receives": ["orders", "usage"]})
     );
     let read = env.get("/v1/orgs/p/contacts").by(&pm("p")).send().await;
-    assert_eq!(read.body["items"], set.body["items"]);
+    assert_eq!(read.body["contacts"], set.body["contacts"]);
     // Outside its reach a company's manager finds nothing; inside, nothing of another's.
     assert_eq!(env.put("/v1/orgs/p/contacts").by(&cm("c")).json(list).send().await.status, 404);
     let bad = env
@@ -219,7 +219,7 @@ async fn a_partners_order_contact_receives_the_requests_and_is_the_companys_acco
     assert_eq!((bad.status, bad.body["error"]["details"]["field"].as_str()), (400, Some("contacts[0].receives")));
     let own = json!({"contacts": [{"email": "hr@c.example", "receives": ["expiry"]}]});
     assert_eq!(env.put("/v1/orgs/c/contacts").by(&cm("c")).json(own).send().await.status, 200);
-    assert_eq!(env.get("/v1/orgs/p/contacts").by(&pm("p")).send().await.body["items"].as_array().unwrap().len(), 2);
+    assert_eq!(env.get("/v1/orgs/p/contacts").by(&pm("p")).send().await.body["contacts"].as_array().unwrap().len(), 2);
 
     env.request("c", 5, "2026-02-01T08:00:00Z").await;
     let notices = env.get("/v1/orgs/p/notifications").by(&pm("p")).send().await;

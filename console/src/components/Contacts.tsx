@@ -20,7 +20,7 @@ export default function Contacts() {
   const loaded = useLoad(() => unwrap(api.GET("/v1/orgs/{org_id}/contacts", { params: { path: { org_id: orgId } } })), [orgId]);
   const [rows, setRows] = useState<Row[]>([]);
   useEffect(() => {
-    if (loaded.data) setRows(loaded.data.items.map((c) => ({ email: c.email, name: c.name ?? "", receives: c.receives as Topic[] })));
+    if (loaded.data) setRows(loaded.data.contacts.map((c) => ({ email: c.email, name: c.name ?? "", receives: c.receives as Topic[] })));
   }, [loaded.data]);
   const save = useAction(
     useCallback(
@@ -40,7 +40,7 @@ export default function Contacts() {
   async function submit(e: FormEvent) {
     e.preventDefault();
     const r = await save.go(rows);
-    if (r) setRows(r.items.map((c) => ({ email: c.email, name: c.name ?? "", receives: c.receives as Topic[] })));
+    if (r) setRows(r.contacts.map((c) => ({ email: c.email, name: c.name ?? "", receives: c.receives as Topic[] })));
   }
   return (
     <section aria-labelledby="contacts-title">

@@ -74,7 +74,7 @@ async fn account_contacts(cx: &Ctx<'_>, company: &Org) -> Result<Value, Error> {
 pub async fn contacts(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let org = load_org(cx, cx.param("org_id")).await?;
     authorize(cx.principal()?, Action::ManageContacts, &org)?;
-    Ok(Reply::ok(json!({ "items": org.contacts })))
+    Ok(Reply::ok(json!({ "contacts": org.contacts })))
 }
 
 /// `PUT …/contacts`: the org's whole list, replaced (docs/domain.md#who-is-told).
@@ -86,7 +86,7 @@ pub async fn set_contacts(cx: &Ctx<'_>) -> Result<Reply, Error> {
         let org = load_org(cx, cx.param("org_id")).await?;
         authorize(principal, Action::ManageContacts, &org)?;
         let decided = decide::set_contacts(&org, contacts.clone(), principal, cx.req.now);
-        Ok(decided.map(|o| Reply::ok(json!({ "items": o.contacts }))))
+        Ok(decided.map(|o| Reply::ok(json!({ "contacts": o.contacts }))))
     })
     .await
 }
