@@ -101,6 +101,7 @@ pub async fn handle(app: &App, request: Request, now: DateTime<Utc>) -> Result<V
                     ("CaseClashes".to_string(), done.case_clashes.len().to_string()),
                     ("RunsKeptOpenEnded".to_string(), done.runs_open_ended.to_string()),
                     ("CompaniesCounted".to_string(), done.users_counted.to_string()),
+                    ("NotifyEmailsMoved".to_string(), done.notify_emails_moved.to_string()),
                 ]);
             }
             Err(e) => {

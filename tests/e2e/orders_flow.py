@@ -29,10 +29,10 @@ def main():
     s, b = call("POST", "/v1/orgs", pm, {"org_id": company, "name": "Company", "kind": "company", "parent_id": partner})
     check("partner manager creates a company", s == 201, b)
 
-    # The partner's account manager is reached through its policy's notify_emails (a partner
-    # org holds no users); the company's manager is a user of it.
+    # The partner's account manager is its contact for orders (a partner org holds no users);
+    # the company's manager is a user of it.
     account, boss = f"account@{partner}.example", f"boss@{company}.example"
-    s, b = call("PUT", f"/v1/orgs/{partner}/policy", admin, {"notify_emails": [account]})
+    s, b = call("PUT", f"/v1/orgs/{partner}/contacts", pm, {"contacts": [{"email": account, "name": "Account", "receives": ["orders"]}]})
     check("the partner names its account manager", s == 200, b)
     cm = token("company_manager", company)
     s, b = call("PUT", f"/v1/orgs/{company}/users/{boss}", cm, {"role": "company_manager"})

@@ -335,3 +335,71 @@ async fn a_lot_expires_once_with_one_conditional_update_and_not_after_it_changed
     let moved_sk = seatkeeper::store::keys::lot_sk(moved.valid_until, &moved.lot_id);
     assert!(env.item("ORG#c", &moved_sk).await.is_none(), "nothing is written under a key no lot has");
 }
+
+/// The day the notices moved from the UTC date to the org's own date: an Amsterdam company whose
+/// learner ending at 23:30 UTC on the 15th was told under the UTC date (the guard an earlier
+/// version wrote) is not told again under the 16th, Amsterdam's date for that instant; the
+/// learner ending on the morning of the 16th is. Nothing is sent twice on a replay, and the day's
+/// `expired` comes once.
+#[tokio::test]
+async fn notices_move_to_the_orgs_own_date_without_telling_anyone_twice() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let env = TestEnv::new().await;
+    env.partner_with_company("p", "c").await;
+    env.set_policy("c", json!({"time_zone": "Europe/Amsterdam"})).await;
+    env.manager("c", "boss@c.example").await;
+    env.order_and_assign("c", 1, "2026-01-10T08:00:00Z", "p", "2026-01-15T23:30:00Z").await;
+    env.licensed("c", &["late@c.example"], "2026-02-01T00:00:00Z").await;
+    env.order_and_assign("c", 1, "2026-01-10T08:00:00Z", "p", "2026-01-16T08:00:00Z").await;
+    env.licensed("c", &["morning@c.example"], "2026-02-01T00:00:00Z").await;
+    // What the earlier version's sweep wrote at 2027-01-12T23:30Z, telling of the UTC 15th.
+    let legacy = [("PK", "ORG#c"), ("SK", "NOTICEKEY#expiry_reminder#2027-01-15"), ("type", "notice_key")]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), AttributeValue::S(v.to_string())))
+        .collect();
+    env.write_items(vec![legacy]).await;
+
+    assert_eq!(sweep(&env, "2027-01-13T09:00:00Z").await.notices_sent, 1);
+    let sent = notices(&env).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let reminder = &sent[0]["payload"];
+    assert_eq!(reminder["expiry_date"], "2027-01-16", "Amsterdam's date: {reminder}");
+    assert_eq!((reminder["count"].clone(), reminder["users"].clone()), (json!(1), json!(["morning@c.example"])));
+    assert_eq!(reminder["lots"].as_array().unwrap().len(), 1, "the lot told before is not named again");
+    assert_eq!(sweep(&env, "2027-01-13T10:00:00Z").await.notices_sent, 0, "run again: nothing new");
+
+    // At 23:30 UTC on the 15th it is the 16th in Amsterdam: that day's `expired`, once.
+    assert_eq!(sweep(&env, "2027-01-15T23:29:59Z").await.notices_sent, 0);
+    let expired = sweep(&env, "2027-01-15T23:30:00Z").await;
+    assert_eq!((expired.notices_sent, expired.licences_expired), (1, 1));
+    let sent = notices(&env).await;
+    assert_eq!(
+        (sent[0]["kind"].as_str(), sent[0]["payload"]["expiry_date"].as_str()),
+        (Some("expired"), Some("2027-01-16"))
+    );
+    assert_eq!(sweep(&env, "2027-01-16T08:00:00Z").await.notices_sent, 0, "the same day: told already");
+    assert_eq!(notices(&env).await.len(), 2);
+}
+
+/// `reminder_hours = 24`, set by the vendor on the company: no reminder 72 hours ahead, one 24
+/// hours ahead; a lead time outside 24, 48 and 72 is refused, naming the knob.
+#[tokio::test]
+async fn the_reminder_goes_out_as_many_hours_ahead_as_the_policy_says() {
+    let env = TestEnv::new().await;
+    ten_licensed(&env).await;
+    env.set_policy("c", json!({"reminder_hours": 24})).await;
+    let refused = env
+        .put("/v1/orgs/c/policy")
+        .by(&seatkeeper_tests::Who::vendor_admin())
+        .json(json!({"reminder_hours": 36}))
+        .send()
+        .await;
+    assert_eq!((refused.status, refused.body["error"]["code"].as_str()), (400, Some("invalid_request")));
+    assert!(refused.body["error"]["message"].as_str().unwrap().contains("reminder_hours"), "{:?}", refused.body);
+
+    assert_eq!(sweep(&env, "2027-01-12T09:00:00Z").await.notices_sent, 0, "72 hours ahead: not yet");
+    assert_eq!(sweep(&env, "2027-01-14T08:59:59Z").await.notices_sent, 0);
+    assert_eq!(sweep(&env, "2027-01-14T09:00:00Z").await.notices_sent, 1);
+    let sent = notices(&env).await;
+    assert_eq!((sent.len(), sent[0]["kind"].as_str()), (1, Some("expiry_reminder")));
+}

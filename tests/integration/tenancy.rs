@@ -68,7 +68,7 @@ async fn the_first_start_stores_the_vendor_once_however_often_it_runs() {
     let (a, b, c) = tokio::join!(store.set_up(at(NOW)), store.set_up(at(NOW)), store.set_up(at(NOW)));
     let written = [a.unwrap(), b.unwrap(), c.unwrap()].iter().filter(|d| d.vendor_written).count();
     assert_eq!(written, 1);
-    assert_eq!(env.all_items().await.len(), 4, "the vendor, its guard and the records of the two migrations");
+    assert_eq!(env.all_items().await.len(), 5, "the vendor, its guard and the records of the three migrations");
 }
 
 #[tokio::test]
@@ -300,4 +300,65 @@ async fn users_stored_before_they_were_counted_are_counted_once_by_the_setup() {
     env.put_user("c", "new@c.example").json(json!({"name": "New"})).send().await;
     env.call("DELETE", "/v1/orgs/c/users/old0@c.example").by(&cm("c")).send().await;
     assert_eq!(env.app.store.counters("c").await.unwrap().with_access, 2, "one created, one released");
+}
+
+/// Each org's own `notify_emails` from before contacts become its contacts receiving every
+/// topic, once (an address already a contact keeps its name), and the knob is left only where
+/// the contacts had no room. From then on the knob is the vendor's copy of one org's notices: a
+/// list set on the vendor reaches no company below it.
+#[tokio::test]
+async fn notify_emails_stored_before_contacts_become_the_orgs_own_contacts_once() {
+    use seatkeeper::domain::contacts::{Contact, Topic};
+    let env = TestEnv::bare().await;
+    let mut p = org("p", OrgKind::Partner, None);
+    p.policy.notify_emails = Some(vec!["account@p.example".into()]);
+    let mut c = org("c", OrgKind::Company, Some(&p));
+    c.policy.notify_emails = Some(vec!["boss@c.example".into(), "copy@c.example".into()]);
+    c.contacts =
+        vec![Contact { email: "boss@c.example".into(), name: Some("Boss".into()), receives: vec![Topic::Expiry] }];
+    let mut full = org("full", OrgKind::Company, Some(&p));
+    full.contacts = (0..20)
+        .map(|i| Contact { email: format!("c{i:02}@full.example"), name: None, receives: vec![Topic::Usage] })
+        .collect();
+    full.policy.notify_emails = Some(vec!["extra@full.example".into()]);
+    old_orgs(&env, &[&p, &c, &full]).await;
+
+    let done = env.app.store.set_up(at(NOW)).await.unwrap();
+    assert_eq!(done.notify_emails_moved, 3, "{done:?}");
+    let contacts = |org: &'static str| {
+        let env = &env;
+        async move {
+            let got = env.get(&format!("/v1/orgs/{org}/contacts")).by(&Who::vendor_admin()).send().await;
+            got.body["contacts"].as_array().unwrap().clone()
+        }
+    };
+    let everything = json!(["orders", "usage", "forecast", "expiry"]);
+    assert_eq!(contacts("p").await, vec![json!({"email": "account@p.example", "receives": everything})]);
+    let of_c = contacts("c").await;
+    assert_eq!(of_c[0], json!({"email": "boss@c.example", "name": "Boss", "receives": everything}), "{of_c:?}");
+    assert_eq!(of_c[1], json!({"email": "copy@c.example", "receives": everything}), "{of_c:?}");
+    let policy = |org: &'static str| {
+        let store = env.app.store.clone();
+        async move { store.org(org).await.unwrap().unwrap().policy.notify_emails }
+    };
+    assert_eq!(policy("c").await, None, "moved");
+    assert_eq!(policy("full").await, Some(vec!["extra@full.example".to_string()]), "no room: the vendor's copy");
+    assert_eq!(contacts("full").await.len(), 20);
+    assert_eq!(env.app.store.set_up(at("2027-03-01T00:00:00Z")).await.unwrap().notify_emails_moved, 0, "once");
+
+    // The partner's account manager receives the request as a contact now; a copy the vendor
+    // sets on itself reaches no company's notice.
+    env.set_policy("vendor", json!({"notify_emails": ["everything@vendor.example"]})).await;
+    env.put_user("c", "boss@c.example").json(json!({"role": "company_manager"})).send().await;
+    let asked = env.post("/v1/orgs/c/orders").by(&cm("c")).json(json!({"quantity": 3})).send().await;
+    assert_eq!(asked.status, 201, "{:?}", asked.body);
+    let told = env.get("/v1/orgs/p/notifications").by(&pm("p")).send().await;
+    let request = told.body["items"].as_array().unwrap().iter().find(|n| n["kind"] == "order_requested").cloned();
+    assert_eq!(request.expect("the request's notice")["recipients"], json!(["account@p.example"]), "{:?}", told.body);
+    let order = asked.body["order_id"].as_str().unwrap();
+    let assigned = env.assign(order, "p").send().await;
+    assert_eq!(assigned.status, 200, "{:?}", assigned.body);
+    let told = env.get("/v1/orgs/c/notifications").by(&cm("c")).send().await;
+    let ready = told.body["items"].as_array().unwrap().iter().find(|n| n["kind"] == "order_assigned").cloned();
+    assert_eq!(ready.expect("the assignment's notice")["recipients"], json!(["boss@c.example", "copy@c.example"]));
 }

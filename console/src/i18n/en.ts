@@ -97,7 +97,7 @@ const en = {
   policy: {
     title: "Policy of {{name}}", intro: "Each knob is inherited unless this organisation sets it. Only what you change is sent.", inherited: "Inherited ({{value}})", setHere: "set here",
     saved: "Policy saved.", nothingChanged: "Nothing changed.", term_months: "Term (months)", term_starts: "Term starts", renewal: "Renewal", counting: "Counting", enforcement: "Enforcement",
-    seats_included: "Seats included", uses_per_seat: "Uses per seat", tiers: "Tiers (ascending seat counts, comma separated)", notify_emails: "Extra recipients (comma separated)",
+    seats_included: "Seats included", uses_per_seat: "Uses per seat", tiers: "Tiers (ascending seat counts, comma separated)", notify_emails: "The vendor's copy of this org's notices (comma separated; not passed on to the orgs below)", reminder_hours: "Reminder before an expiry (hours)",
     locale: "Language of e-mails and exports", time_zone: "Time zone of e-mails (IANA name, e.g. Europe/Amsterdam)", run_access_months: "Course run open for (months; 0 = no end)",
     values: { en: "English", nl: "Dutch", assignment: "at assignment", activation: "at activation", manual: "manual", automatic: "automatic", licences: "licences", active_users: "active users", users: "users", hard: "hard", soft: "soft", none: "unlimited" },
   },

@@ -99,7 +99,7 @@ const nl: Messages = {
   policy: {
     title: "Beleid van {{name}}", intro: "Elke instelling wordt geërfd, tenzij deze organisatie haar zelf instelt. Alleen wat u wijzigt wordt verstuurd.", inherited: "Geërfd ({{value}})", setHere: "hier ingesteld",
     saved: "Beleid opgeslagen.", nothingChanged: "Er is niets gewijzigd.", term_months: "Looptijd (maanden)", term_starts: "Looptijd begint", renewal: "Verlenging", counting: "Telling", enforcement: "Handhaving",
-    seats_included: "Inbegrepen gebruikers", uses_per_seat: "Gebruik per licentie", tiers: "Staffels (oplopende aantallen, gescheiden door komma's)", notify_emails: "Extra ontvangers (gescheiden door komma's)",
+    seats_included: "Inbegrepen gebruikers", uses_per_seat: "Gebruik per licentie", tiers: "Staffels (oplopende aantallen, gescheiden door komma's)", notify_emails: "Kopie van de meldingen van deze organisatie voor de leverancier (gescheiden door komma's; niet voor de organisaties eronder)", reminder_hours: "Herinnering vóór het verlopen (uren)",
     locale: "Taal van e-mails en exports", time_zone: "Tijdzone van e-mails (IANA-naam, bv. Europe/Amsterdam)", run_access_months: "Uitvoering toegankelijk (maanden; 0 = geen einde)",
     values: { en: "Engels", nl: "Nederlands", assignment: "bij toekenning", activation: "bij activering", manual: "handmatig", automatic: "automatisch", licences: "licenties", active_users: "actieve gebruikers", users: "gebruikers", hard: "streng", soft: "soepel", none: "onbeperkt" },
   },

@@ -16,9 +16,10 @@ const CHOICES: Partial<Record<Key, string[]>> = {
   enforcement: ["hard", "soft"],
   uses_per_seat: ["none", "1", "2", "3", "4", "5"],
   locale: ["en", "nl"],
+  reminder_hours: ["72", "48", "24"],
 };
-const NUMBERS: Key[] = ["term_months", "seats_included", "run_access_months"];
-const KEYS: Key[] = ["term_months", "term_starts", "renewal", "counting", "enforcement", "seats_included", "uses_per_seat", "tiers", "notify_emails", "locale", "time_zone", "run_access_months"];
+const NUMBERS: Key[] = ["term_months", "seats_included", "run_access_months", "reminder_hours"];
+const KEYS: Key[] = ["term_months", "term_starts", "renewal", "counting", "enforcement", "seats_included", "uses_per_seat", "tiers", "notify_emails", "locale", "time_zone", "run_access_months", "reminder_hours"];
 
 function show(v: unknown): string {
   if (Array.isArray(v)) return v.join(", ");

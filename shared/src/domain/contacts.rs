@@ -47,6 +47,24 @@ pub struct ContactInput {
     pub receives: Vec<Topic>,
 }
 
+/// `contacts` with each of `emails` receiving every topic (an address already there keeps its
+/// name and now receives everything; a new one is added while there is room), and the e-mails
+/// there was no room for. The table's setup moves an org's own `notify_emails` with it.
+pub fn receiving_all(mut contacts: Vec<Contact>, emails: Vec<String>) -> (Vec<Contact>, Vec<String>) {
+    let everything = vec![Topic::Orders, Topic::Usage, Topic::Forecast, Topic::Expiry];
+    let mut left = Vec::new();
+    for email in emails {
+        if let Some(known) = contacts.iter_mut().find(|c| c.email == email) {
+            known.receives = everything.clone();
+        } else if contacts.len() < MAX_CONTACTS {
+            contacts.push(Contact { email, name: None, receives: everything.clone() });
+        } else {
+            left.push(email);
+        }
+    }
+    (contacts, left)
+}
+
 /// The list as it is stored: e-mails checked and lower-cased, each once; names trimmed; each
 /// contact receiving at least one topic, each once; at most [`MAX_CONTACTS`].
 pub fn validated(input: SetContacts) -> Result<Vec<Contact>, DomainError> {

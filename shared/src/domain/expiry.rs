@@ -1,7 +1,8 @@
 //! Expiry and its notices (docs/domain.md#expiry).
 //!
 //! What falls due is read from the due-by-instant index: lots and licences whose end is at most
-//! 72 hours away. From that, per company and per expiry date (UTC), one `expiry_reminder` while
+//! 72 hours away. From that, per company and per expiry date (the company's own date in its
+//! `time_zone`), one `expiry_reminder` (within its `reminder_hours`) while
 //! the end is still ahead and one `expired` once it has come, each listing the users; and the
 //! items whose end has come are marked expired. Notices are decided before anything is expired,
 //! so the list of a day is complete however the sweep was interrupted before.
@@ -12,17 +13,19 @@
 //! blocked renewal, with the licences missing, and at its end is the renewal sweep's
 //! `renewal_blocked`, not also `expired`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::json;
 
 use super::lot::Lot;
 use super::notice::NoticeKind;
+use super::policy::Policy;
 use super::user::User;
 
-/// How far ahead managers are warned.
-pub const REMINDER_HOURS: i64 = 72;
+/// How far ahead the due index is read: the longest reminder a policy may name
+/// ([`REMINDER_LEAD_TIMES`](super::policy::REMINDER_LEAD_TIMES)).
+pub const DUE_AHEAD_HOURS: i64 = 72;
 
 /// Something in the due-by-instant index.
 #[derive(Debug, Clone)]
@@ -78,7 +81,7 @@ impl Renewing {
     }
 }
 
-/// One notice to send, at most once per (org, kind, date).
+/// One notice to send, at most once per (org, kind, the org's own date).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NoticePlan {
     pub org_id: String,
@@ -87,56 +90,96 @@ pub struct NoticePlan {
     pub payload: serde_json::Value,
 }
 
-/// What ends on one day in one org: users, and lots.
-type Day<'a> = (Vec<&'a User>, Vec<&'a Lot>);
-
-/// The notices `due` calls for at `now`.
-pub fn notices(due: &[Ending], now: DateTime<Utc>) -> Vec<NoticePlan> {
-    notices_renewing(due, &Renewing::default(), now)
+/// What ends on one day of one org, that day being its own date in its time zone: users, lots,
+/// and the renewals the balance cannot pay.
+#[derive(Debug, Clone)]
+pub struct Day<'a> {
+    pub org_id: String,
+    pub date: NaiveDate,
+    users: Vec<&'a User>,
+    lots: Vec<&'a Lot>,
+    blocked: Vec<&'a User>,
 }
 
-/// The notices `due` calls for at `now`, with the users of `renewing` taking the renewal's path:
-/// one who will be renewed is not mentioned; a blocked renewal is named in its day's reminder
-/// (with the licences missing), and at its end is left to the renewal sweep.
-pub fn notices_renewing(due: &[Ending], renewing: &Renewing, now: DateTime<Utc>) -> Vec<NoticePlan> {
-    let horizon = now + Duration::hours(REMINDER_HOURS);
-    // (org, date) → (users, lots), and the blocked renewals of the day.
+impl<'a> Day<'a> {
+    fn new(org_id: String, date: NaiveDate) -> Self {
+        Day { org_id, date, users: Vec::new(), lots: Vec::new(), blocked: Vec::new() }
+    }
+
+    fn ends(&self) -> impl Iterator<Item = DateTime<Utc>> + '_ {
+        let users = self.users.iter().chain(&self.blocked).filter_map(|u| u.licence.as_ref()?.valid_until);
+        users.chain(self.lots.iter().filter_map(|l| l.valid_until))
+    }
+
+    /// The notice the day calls for: `expired` once any of its ends has come, a reminder before;
+    /// `None` when nothing is left in it.
+    pub fn kind(&self, now: DateTime<Utc>) -> Option<NoticeKind> {
+        let first = self.ends().min()?;
+        Some(if first <= now { NoticeKind::Expired } else { NoticeKind::ExpiryReminder })
+    }
+
+    /// The UTC dates its items end on: the notices' guards written before notices were grouped
+    /// by the org's own date are keyed by those.
+    pub fn utc_dates(&self) -> BTreeSet<NaiveDate> {
+        self.ends().map(|e| e.date_naive()).collect()
+    }
+
+    /// The day without the items that end on one of `told` (UTC dates whose notice of this
+    /// kind went out before the switch to the org's own dates): nobody is told twice.
+    pub fn without(mut self, told: &BTreeSet<NaiveDate>) -> Self {
+        let kept = |end: Option<DateTime<Utc>>| end.is_none_or(|e| !told.contains(&e.date_naive()));
+        self.users.retain(|u| kept(u.licence.as_ref().and_then(|l| l.valid_until)));
+        self.blocked.retain(|u| kept(u.licence.as_ref().and_then(|l| l.valid_until)));
+        self.lots.retain(|l| kept(l.valid_until));
+        self
+    }
+
+    /// The day's notice at `now`; `None` when it has nothing to say.
+    pub fn plan(self, now: DateTime<Utc>) -> Option<NoticePlan> {
+        let first_end = self.ends().min()?;
+        let kind = if first_end <= now { NoticeKind::Expired } else { NoticeKind::ExpiryReminder };
+        // Told ahead only: at its end a blocked renewal is the renewal sweep's `renewal_blocked`.
+        let blocked = if kind == NoticeKind::ExpiryReminder { blocked_renewals(&self.blocked) } else { None };
+        if self.users.is_empty() && self.lots.is_empty() && blocked.is_none() {
+            return None;
+        }
+        Some(day_notice(self.org_id, self.date, kind, first_end, &self.users, &self.lots, blocked))
+    }
+}
+
+/// The notices `due` calls for at `now` under the default policy.
+pub fn notices(due: &[Ending], now: DateTime<Utc>) -> Vec<NoticePlan> {
+    notices_renewing(due, &Renewing::default(), now, &Policy::resolve([]))
+}
+
+/// The notices `due` calls for at `now` ([`days`]), as if none had been sent before.
+pub fn notices_renewing(due: &[Ending], renewing: &Renewing, now: DateTime<Utc>, policy: &Policy) -> Vec<NoticePlan> {
+    days(due, renewing, now, policy).into_iter().filter_map(|d| d.plan(now)).collect()
+}
+
+/// What `due` holds at `now`, by org and by the org's own date in its time zone (an
+/// Amsterdam licence ending at 23:30 UTC ends "tomorrow" there), within the policy's
+/// `reminder_hours`. The users of `renewing` take the renewal's path: one who will be renewed is
+/// not mentioned; a blocked renewal is named in its day's reminder (with the licences missing),
+/// and at its end is left to the renewal sweep.
+pub fn days<'a>(due: &'a [Ending], renewing: &Renewing, now: DateTime<Utc>, policy: &Policy) -> Vec<Day<'a>> {
+    let horizon = now + Duration::hours(i64::from(policy.reminder_hours));
+    let zone = policy.zone();
     let mut by_day: BTreeMap<(String, NaiveDate), Day> = BTreeMap::new();
-    let mut blocked: BTreeMap<(String, NaiveDate), Vec<&User>> = BTreeMap::new();
     for item in due {
         let Some(end) = item.ends_at().filter(|e| *e <= horizon) else { continue };
         if renewing.takes(item, now) {
             continue;
         }
-        let day = (item.org_id().to_string(), end.date_naive());
+        let key = (item.org_id().to_string(), end.with_timezone(&zone).date_naive());
+        let day = by_day.entry(key.clone()).or_insert_with(|| Day::new(key.0, key.1));
         match item {
-            Ending::User(u) if renewing.blocked.contains(&u.email) => blocked.entry(day).or_default().push(u),
-            Ending::User(u) => by_day.entry(day).or_default().0.push(u),
-            Ending::Lot(l) => by_day.entry(day).or_default().1.push(l),
+            Ending::User(u) if renewing.blocked.contains(&u.email) => day.blocked.push(u),
+            Ending::User(u) => day.users.push(u),
+            Ending::Lot(l) => day.lots.push(l),
         }
     }
-    for day in blocked.keys() {
-        by_day.entry(day.clone()).or_default();
-    }
-    let mut plans = Vec::new();
-    for ((org_id, date), (users, lots)) in by_day {
-        let blocked = blocked.remove(&(org_id.clone(), date)).unwrap_or_default();
-        // The day's notice is `expired` once any of its ends has come, a reminder before.
-        let ends = users
-            .iter()
-            .chain(&blocked)
-            .filter_map(|u| u.licence.as_ref()?.valid_until)
-            .chain(lots.iter().filter_map(|l| l.valid_until));
-        let first_end = ends.min().expect("grouped by an end");
-        let kind = if first_end <= now { NoticeKind::Expired } else { NoticeKind::ExpiryReminder };
-        // Told ahead only: at its end a blocked renewal is the renewal sweep's `renewal_blocked`.
-        let blocked = if kind == NoticeKind::ExpiryReminder { blocked_renewals(blocked) } else { None };
-        if users.is_empty() && lots.is_empty() && blocked.is_none() {
-            continue;
-        }
-        plans.push(day_notice(org_id, date, kind, first_end, &users, &lots, blocked));
-    }
-    plans
+    by_day.into_values().collect()
 }
 
 /// The day's notice of `kind` in one org: its users and lots, and (in a reminder) its blocked
@@ -185,11 +228,11 @@ fn day_notice(
 
 /// What a reminder says of the day's blocked renewals: how many, who (a bounded sample) and how
 /// many licences are missing (one each); `None` when there are none.
-fn blocked_renewals(blocked: Vec<&User>) -> Option<serde_json::Value> {
+fn blocked_renewals(blocked: &[&User]) -> Option<serde_json::Value> {
     if blocked.is_empty() {
         return None;
     }
-    let (count, named, truncated) = sample(&blocked);
+    let (count, named, truncated) = sample(blocked);
     Some(json!({ "count": count, "missing": count, "users": named, "users_truncated": truncated }))
 }
 
@@ -302,7 +345,7 @@ mod tests {
         let due = vec![Ending::User(wessel.clone())];
         let renewing = Renewing::of(vec![&wessel], 1);
         for now in ["2019-05-08T10:00:00Z", "2019-05-11T09:59:59Z", "2019-05-11T10:00:00Z", "2019-05-11T10:00:01Z"] {
-            assert!(notices_renewing(&due, &renewing, at(now)).is_empty(), "{now}");
+            assert!(notices_renewing(&due, &renewing, at(now), &Policy::resolve([])).is_empty(), "{now}");
             assert!(renewing.takes(&due[0], at(now)), "{now}: never expired by the expire sweep");
         }
         assert_eq!(notices(&due, at("2019-05-11T10:00:00Z"))[0].kind, NoticeKind::Expired, "as it was told before");
@@ -321,7 +364,7 @@ mod tests {
         assert_eq!(renewing.renews, HashSet::from(["first@c.example".to_string()]));
         assert_eq!(renewing.blocked, HashSet::from(["later@c.example".to_string()]));
 
-        let reminder = notices_renewing(&due, &renewing, at("2019-05-08T12:00:00Z"));
+        let reminder = notices_renewing(&due, &renewing, at("2019-05-08T12:00:00Z"), &Policy::resolve([]));
         assert_eq!((reminder.len(), reminder[0].kind), (1, NoticeKind::ExpiryReminder));
         let p = &reminder[0].payload;
         assert_eq!((p["count"].as_u64(), p["users"].clone()), (Some(1), json!(["u0@c.example"])));
@@ -335,13 +378,24 @@ mod tests {
             .contains("1 automatic renewals on 2019-05-11 are blocked: 1 licences are missing"));
 
         let only_blocked = vec![Ending::User(later.clone())];
-        let reminder = notices_renewing(&only_blocked, &Renewing::of(vec![&later], 0), at("2019-05-08T10:00:00Z"));
+        let reminder = notices_renewing(
+            &only_blocked,
+            &Renewing::of(vec![&later], 0),
+            at("2019-05-08T10:00:00Z"),
+            &Policy::resolve([]),
+        );
         assert_eq!(
             (reminder[0].payload["count"].as_u64(), reminder[0].payload["renewal_blocked"]["count"].as_u64()),
             (Some(0), Some(1))
         );
-        assert!(notices_renewing(&only_blocked, &Renewing::of(vec![&later], 0), at("2019-05-11T10:00:00Z")).is_empty());
-        let at_end = notices_renewing(&due, &renewing, at("2019-05-11T12:00:00Z"));
+        assert!(notices_renewing(
+            &only_blocked,
+            &Renewing::of(vec![&later], 0),
+            at("2019-05-11T10:00:00Z"),
+            &Policy::resolve([])
+        )
+        .is_empty());
+        let at_end = notices_renewing(&due, &renewing, at("2019-05-11T12:00:00Z"), &Policy::resolve([]));
         assert_eq!((at_end[0].kind, at_end[0].payload["count"].as_u64()), (NoticeKind::Expired, Some(1)));
         assert!(at_end[0].payload.get("renewal_blocked").is_none(), "{}", at_end[0].payload);
     }
@@ -354,5 +408,73 @@ mod tests {
         let plans = notices(&due, at("2027-01-14T00:00:00Z"));
         let days: Vec<_> = plans.iter().map(|p| (p.date.to_string(), p.payload["count"].as_u64().unwrap())).collect();
         assert_eq!(days, vec![("2027-01-15".to_string(), 5), ("2027-01-16".to_string(), 1)]);
+    }
+
+    fn zoned(zone: &str, reminder_hours: u32) -> Policy {
+        let settings = crate::domain::policy::PolicySettings {
+            time_zone: Some(zone.into()),
+            reminder_hours: Some(reminder_hours),
+            ..Default::default()
+        };
+        Policy::resolve([&settings])
+    }
+
+    /// "Expired today" is today where the company is: in Amsterdam a licence ending at 23:30 UTC
+    /// on the 15th ends on the 16th, and one ending at 22:30 UTC on the 15th (23:30 local) on the
+    /// 15th; in Los Angeles one ending at 03:00 UTC on the 16th ends on the 15th.
+    #[test]
+    fn notices_are_grouped_by_the_orgs_own_date() {
+        let mut due = due_users(1, "2027-01-15T23:30:00Z");
+        due.extend(due_users(1, "2027-01-15T22:30:00Z").into_iter().map(|e| match e {
+            Ending::User(mut u) => {
+                u.email = "late@c.example".into();
+                Ending::User(u)
+            }
+            other => other,
+        }));
+        let dates = |policy: &Policy| -> Vec<String> {
+            notices_renewing(&due, &Renewing::default(), at("2027-01-14T00:00:00Z"), policy)
+                .iter()
+                .map(|p| p.date.to_string())
+                .collect()
+        };
+        assert_eq!(dates(&zoned("Europe/Amsterdam", 72)), ["2027-01-15", "2027-01-16"]);
+        assert_eq!(dates(&Policy::resolve([])), ["2027-01-15"], "one UTC day");
+        let la = due_users(1, "2027-01-16T03:00:00Z");
+        let plans =
+            notices_renewing(&la, &Renewing::default(), at("2027-01-14T00:00:00Z"), &zoned("America/Los_Angeles", 72));
+        assert_eq!(plans[0].date.to_string(), "2027-01-15");
+        assert!(
+            plans[0].payload["message"].as_str().unwrap().contains("expire on 2027-01-15"),
+            "{:?}",
+            plans[0].payload
+        );
+    }
+
+    /// `reminder_hours = 24`: nothing 25 hours ahead, the reminder 24 hours ahead.
+    #[test]
+    fn the_reminder_goes_out_reminder_hours_ahead() {
+        let due = due_users(2, "2027-01-15T09:00:00Z");
+        let policy = zoned("UTC", 24);
+        assert!(notices_renewing(&due, &Renewing::default(), at("2027-01-14T08:00:00Z"), &policy).is_empty());
+        let plans = notices_renewing(&due, &Renewing::default(), at("2027-01-14T09:00:00Z"), &policy);
+        assert_eq!((plans.len(), plans[0].kind), (1, NoticeKind::ExpiryReminder));
+    }
+
+    /// A day whose items were partly told by a UTC-dated notice from before names only the others.
+    #[test]
+    fn a_day_without_what_was_told_before_names_only_the_rest() {
+        let mut due = due_users(1, "2027-01-15T23:30:00Z");
+        due.push(lot("2027-01-16T08:00:00Z"));
+        let days = days(&due, &Renewing::default(), at("2027-01-14T00:00:00Z"), &zoned("Europe/Amsterdam", 72));
+        assert_eq!(days.len(), 1);
+        let day = days.into_iter().next().unwrap();
+        let utc: Vec<String> = day.utc_dates().iter().map(|d| d.to_string()).collect();
+        assert_eq!(utc, ["2027-01-15", "2027-01-16"]);
+        let told: BTreeSet<NaiveDate> = ["2027-01-15".parse().unwrap()].into();
+        let plan = day.clone().without(&told).plan(at("2027-01-14T00:00:00Z")).unwrap();
+        assert_eq!((plan.payload["count"].as_u64(), plan.payload["lots"].as_array().unwrap().len()), (Some(0), 1));
+        let all: BTreeSet<NaiveDate> = ["2027-01-15".parse().unwrap(), "2027-01-16".parse().unwrap()].into();
+        assert!(day.without(&all).plan(at("2027-01-14T00:00:00Z")).is_none(), "everything was told");
     }
 }

@@ -125,9 +125,10 @@ pub fn recipients(mut managers: Vec<String>, notify_emails: &[String]) -> Recipi
 
 /// [`recipients`] with the org's own `contacts` for the notice's topic first (each address
 /// once, bounded all the same).
-pub fn recipients_with(contacts: Vec<String>, managers: Vec<String>, notify_emails: &[String]) -> Recipients {
-    let rest = recipients(managers, notify_emails);
-    Recipients::bounded(contacts.into_iter().chain(rest.to))
+pub fn recipients_with(contacts: Vec<String>, mut managers: Vec<String>, notify_emails: &[String]) -> Recipients {
+    managers.sort();
+    // Bounded once over all of them, so the count of those left out is whole.
+    Recipients::bounded(contacts.into_iter().chain(notify_emails.iter().cloned()).chain(managers))
 }
 
 /// How many e-mails a notice (or an audit entry) names at most: a company of any size keeps each
@@ -254,6 +255,17 @@ mod tests {
 
     fn at(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
+    }
+
+    /// Contacts, the vendor's copy and many managers: 50 mailed, contacts first, and every
+    /// address left out counted.
+    #[test]
+    fn recipients_count_everyone_they_leave_out() {
+        let contacts: Vec<String> = (0..5).map(|i| format!("contact{i}@p.example")).collect();
+        let managers: Vec<String> = (0..60).map(|i| format!("m{i:02}@c.example")).collect();
+        let to = recipients_with(contacts.clone(), managers, &["copy@v.example".to_string()]);
+        assert_eq!((to.to.len(), to.omitted), (50, 16));
+        assert!(contacts.iter().all(|c| to.to.contains(c)) && to.to.contains(&"copy@v.example".to_string()));
     }
 
     #[test]

@@ -111,7 +111,14 @@ pub struct PolicySettings {
     /// (0: open-ended).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_access_months: Option<u32>,
+    /// How many hours before an expiry its reminder goes out: one of [`REMINDER_LEAD_TIMES`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reminder_hours: Option<u32>,
 }
+
+/// The reminder lead times a policy may name, in hours. A small set, none above 72: the expire
+/// sweep reads the due index 72 hours ahead, so every value costs the sweep nothing more.
+pub const REMINDER_LEAD_TIMES: [u32; 3] = [24, 48, 72];
 
 /// The policy in force for an org, every knob resolved.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -128,6 +135,7 @@ pub struct Policy {
     pub locale: Locale,
     pub time_zone: String,
     pub run_access_months: u32,
+    pub reminder_hours: u32,
 }
 
 /// A course run is open this many months after its start unless the platform says otherwise
@@ -149,6 +157,9 @@ impl PolicySettings {
         }
         if self.run_access_months.is_some_and(|m| m > 120) {
             return Err(DomainError::invalid("run_access_months", "must be between 0 (open-ended) and 120"));
+        }
+        if self.reminder_hours.is_some_and(|h| !REMINDER_LEAD_TIMES.contains(&h)) {
+            return Err(DomainError::invalid("reminder_hours", "must be 24, 48 or 72"));
         }
         if let Some(UsesPerSeat::Capped(n)) = self.uses_per_seat {
             if !(1..=1000).contains(&n) {
@@ -197,11 +208,18 @@ impl PolicySettings {
             locale: newer.locale.or(self.locale),
             time_zone: newer.time_zone.clone().or_else(|| self.time_zone.clone()),
             run_access_months: newer.run_access_months.or(self.run_access_months),
+            reminder_hours: newer.reminder_hours.or(self.reminder_hours),
         }
     }
 }
 
 impl Policy {
+    /// The org's time zone (its `time_zone`, checked when it was set; UTC otherwise): the zone
+    /// its notices' dates are its own days in.
+    pub fn zone(&self) -> chrono_tz::Tz {
+        self.time_zone.parse().unwrap_or(chrono_tz::UTC)
+    }
+
     /// Resolves the settings of an org's chain, root first and the org itself last.
     pub fn resolve<'a>(chain: impl IntoIterator<Item = &'a PolicySettings>) -> Policy {
         Self::resolve_for(false, chain)
@@ -211,6 +229,9 @@ impl Policy {
     /// (`runs_open_ended`, see `Org::runs_open_ended`): while nobody in its chain sets
     /// `run_access_months`, it is 0 (open-ended), as it was.
     pub fn resolve_for<'a>(runs_open_ended: bool, chain: impl IntoIterator<Item = &'a PolicySettings>) -> Policy {
+        let chain: Vec<&PolicySettings> = chain.into_iter().collect();
+        // `notify_emails` is the vendor's copy of this org's own notices: never inherited.
+        let own_copy = chain.last().and_then(|own| own.notify_emails.clone());
         let s = chain.into_iter().fold(PolicySettings::default(), |acc, next| acc.merged_with(next));
         let unset_runs = if runs_open_ended { 0 } else { DEFAULT_RUN_ACCESS_MONTHS };
         let term_starts = s.term_starts.unwrap_or(TermStarts::Assignment);
@@ -227,10 +248,11 @@ impl Policy {
                 TermStarts::Activation => UsesPerSeat::Capped(1),
             }),
             tiers: s.tiers.unwrap_or_default(),
-            notify_emails: s.notify_emails.unwrap_or_default(),
+            notify_emails: own_copy.unwrap_or_default(),
             locale: s.locale.unwrap_or_default(),
             time_zone: s.time_zone.unwrap_or_else(|| DEFAULT_TIME_ZONE.to_string()),
             run_access_months: s.run_access_months.unwrap_or(unset_runs),
+            reminder_hours: s.reminder_hours.unwrap_or(72),
         }
     }
 }
@@ -291,6 +313,19 @@ mod tests {
         assert_eq!(p.enforcement, Enforcement::Soft);
     }
 
+    /// `notify_emails` is the vendor's copy of one org's own notices: a partner's or the
+    /// vendor's list reaches no company below it.
+    #[test]
+    fn notify_emails_are_not_inherited_and_the_reminder_is_72_hours_unless_set() {
+        let vendor = settings(json!({"notify_emails": ["copy@vendor.example"], "reminder_hours": 24}));
+        let company = settings(json!({}));
+        let p = Policy::resolve([&vendor, &company]);
+        assert!(p.notify_emails.is_empty(), "{p:?}");
+        assert_eq!(p.reminder_hours, 24, "the reminder's lead time is inherited");
+        assert_eq!(Policy::resolve([&vendor]).notify_emails, vec!["copy@vendor.example".to_string()]);
+        assert_eq!(Policy::resolve([]).reminder_hours, 72);
+    }
+
     #[test]
     fn activation_spends_every_licence_unless_told_otherwise() {
         let p = Policy::resolve([&settings(json!({"term_starts": "activation"}))]);
@@ -307,6 +342,8 @@ mod tests {
         assert!(err.to_string().starts_with("term_months"));
         let err = settings(json!({"tiers": [50, 25]})).validated().unwrap_err();
         assert!(err.to_string().starts_with("tiers"));
+        let err = settings(json!({"reminder_hours": 36})).validated().unwrap_err();
+        assert!(err.to_string().starts_with("reminder_hours"), "{err}");
         let err = settings(json!({"notify_emails": ["nope"]})).validated().unwrap_err();
         assert!(err.to_string().starts_with("notify_emails"));
         assert!(serde_json::from_value::<PolicySettings>(json!({"colour": "red"})).is_err());

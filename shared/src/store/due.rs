@@ -1,7 +1,7 @@
 //! The due-by-instant index (GSI2 `DUE#{shard}`), notices sent at most once, and the expiry of a
 //! lot (the expiry of licences and enrolments is decided in `domain::decide::expire`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -68,11 +68,44 @@ impl Store {
 
     /// Stores `notice` unless one of its kind was stored for the org and date already: the guard
     /// item and the notice are written together or not at all. `false` when it was sent before.
+    /// The forecast's guard, keyed by the first of its month.
     pub async fn put_notice_once(&self, notice: &Notice, date: NaiveDate) -> Result<bool, StoreError> {
-        let kind = notice.kind.as_str();
+        self.put_guarded(notice, keys::notice_key_sk(notice.kind.as_str(), date)).await
+    }
+
+    /// [`Store::put_notice_once`] for a day's notice, `date` being the org's own date.
+    pub async fn put_day_notice_once(&self, notice: &Notice, date: NaiveDate) -> Result<bool, StoreError> {
+        self.put_guarded(notice, keys::notice_day_sk(notice.kind.as_str(), date)).await
+    }
+
+    /// What was told of an org's day (its own `date`) in notices of `kind`: all of it (its guard
+    /// is there), or, from before notices were grouped by the org's own date, the UTC dates among
+    /// `utc_dates` whose notice of that kind went out. Reads the day's guard alone once it is
+    /// there.
+    pub async fn day_told(
+        &self,
+        org_id: &str,
+        kind: NoticeKind,
+        date: NaiveDate,
+        utc_dates: &BTreeSet<NaiveDate>,
+    ) -> Result<Told, StoreError> {
+        let pk = keys::org(org_id);
+        if self.get::<serde_json::Value>(pk.clone(), &keys::notice_day_sk(kind.as_str(), date)).await?.is_some() {
+            return Ok(Told::Day);
+        }
+        let mut before = BTreeSet::new();
+        for utc in utc_dates {
+            if self.get::<serde_json::Value>(pk.clone(), &keys::notice_key_sk(kind.as_str(), *utc)).await?.is_some() {
+                before.insert(*utc);
+            }
+        }
+        Ok(Told::Before(before))
+    }
+
+    async fn put_guarded(&self, notice: &Notice, guard_sk: String) -> Result<bool, StoreError> {
         let guard: Item = HashMap::from([
             (PK.to_string(), s(keys::org(&notice.org_id))),
-            (SK.to_string(), s(keys::notice_key_sk(kind, date))),
+            (SK.to_string(), s(guard_sk)),
             (keys::TYPE.to_string(), s("notice_key")),
             ("notice_id".to_string(), s(notice.notice_id.clone())),
         ]);
@@ -82,4 +115,13 @@ impl Store {
             Err(e) => Err(e),
         }
     }
+}
+
+/// What [`Store::day_told`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Told {
+    /// The day's notice of that kind was sent.
+    Day,
+    /// Not yet; these UTC dates were told before the switch to the org's own dates.
+    Before(BTreeSet<NaiveDate>),
 }

@@ -19,7 +19,7 @@
 //! | `manager` (marker of a manager user, for notice recipients) | `ORG#{org}` | `MANAGER#{email}` | | | |
 //! | `enrolment` | `ORG#{org}` | `ENROLMENT#{email}#{enrolment}` | | `DUE#{shard}` / `{ends_at}#ENROLMENT#{org}#{email}#{enrolment}` while not expired and ending | |
 //! | `notice` | `ORG#{org}` | `NOTICE#{created_at}#{notice}` | | | |
-//! | `notice_key` (exactly-once guard) | `ORG#{org}` | `NOTICEKEY#{kind}#{date}` | | | |
+//! | `notice_key` (exactly-once guard) | `ORG#{org}` | `NOTICEDAY#{kind}#{the org's date}` (expiries, blocked renewals), `NOTICEKEY#{kind}#{date}` (the forecast's month; expiries before local dates, by UTC date) | | | |
 //! | `delivery` (a notice's e-mail to one recipient: the mailer's guard) | `ORG#{org}` | `DELIVERY#{notice}#{email}`, `DELIVERY#{notice}#` when it has none | | | |
 //! | `suppression` (an address not mailed: a complaint for the org; in `ORG#vendor` also a hard bounce, everywhere) | `ORG#{org}` | `SUPPRESSION#{email}`, `SUPPRESSION_GLOBAL#{email}` | | | |
 //! | `feedback` (an SES bounce or complaint already recorded; TTL `expires_at`) | `ORG#{org}` | `FEEDBACK#{feedback_id}#{email}` | | | |
@@ -334,6 +334,12 @@ pub fn renew_shard(shard: u8) -> String {
 /// The exactly-once guard of an org's notice of `kind` for `date`.
 pub fn notice_key_sk(kind: &str, date: chrono::NaiveDate) -> String {
     format!("NOTICEKEY#{kind}#{date}")
+}
+
+/// The guard of a day's notice, the day being the org's own date in its time zone (the
+/// `NOTICEKEY#` guards of expiries and blocked renewals from before were keyed by the UTC date).
+pub fn notice_day_sk(kind: &str, date: chrono::NaiveDate) -> String {
+    format!("NOTICEDAY#{kind}#{date}")
 }
 
 /// Every usage snapshot of an org.

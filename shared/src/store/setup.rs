@@ -18,7 +18,9 @@ use super::keys::{self, GSI2};
 use super::records::OrgIdGuard;
 use super::{Error, PageRequest, QuerySpec, SortKey, Store, StoreError};
 use crate::domain::change::{Change, Decision};
+use crate::domain::contacts;
 use crate::domain::org::{folded_id, Org, OrgKind, VENDOR_ID};
+use crate::domain::policy::PolicySettings;
 use crate::domain::seats::CounterChange;
 
 /// Case guards written at once while a table is set up.
@@ -40,7 +42,14 @@ pub struct SetUp {
     /// Companies whose users with access this run counted (migration [`USERS_COUNTED`]; 0 on a
     /// new table, and once it is recorded).
     pub users_counted: usize,
+    /// Orgs whose own `notify_emails` this run made contacts receiving every topic (migration
+    /// [`NOTIFY_EMAILS_MOVED`]; 0 on a new table, and once it is recorded).
+    pub notify_emails_moved: usize,
 }
+
+/// The migration that made each org's own `notify_emails` its contacts receiving everything:
+/// since contacts, the knob is only the vendor's copy of one org's notices, never inherited.
+pub const NOTIFY_EMAILS_MOVED: &str = "notify_emails_to_contacts";
 
 /// The migration that counted every company's users with access (`counting = users`).
 pub const USERS_COUNTED: &str = "users_with_access";
@@ -82,7 +91,8 @@ impl Store {
         }
         let runs_open_ended = self.keep_runs_open_ended(now).await?;
         let users_counted = self.count_users_with_access(now).await?;
-        Ok(SetUp { vendor_written, guarded, case_clashes, runs_open_ended, users_counted })
+        let notify_emails_moved = self.move_notify_emails(now).await?;
+        Ok(SetUp { vendor_written, guarded, case_clashes, runs_open_ended, users_counted, notify_emails_moved })
     }
 
     /// Once per table (migration [`RUN_ACCESS`]; a new table has no org to mark): every org
@@ -155,6 +165,48 @@ impl Store {
             let change =
                 CounterChange { with_access: count - read, with_access_read: Some(read), ..Default::default() };
             Ok(Decision::new(vec![Change::Counters { org: org.clone(), change }], ()))
+        })
+        .await
+    }
+
+    /// Once per table (migration [`NOTIFY_EMAILS_MOVED`]): every org whose own policy names
+    /// `notify_emails` gets them as contacts receiving every topic ([`contacts::receiving_all`]),
+    /// and its policy keeps only those its contacts had no room for. How many orgs were moved.
+    async fn move_notify_emails(&self, now: DateTime<Utc>) -> Result<usize, SetUpError> {
+        let done =
+            self.get::<serde_json::Value>(keys::org(VENDOR_ID), &keys::migration_sk(NOTIFY_EMAILS_MOVED)).await?;
+        if done.is_some() {
+            return Ok(0);
+        }
+        let mut moved = 0;
+        for org in self.all_orgs().await? {
+            if org.policy.notify_emails.as_ref().is_some_and(|e| !e.is_empty()) {
+                moved += usize::from(self.move_org_notify_emails(&org.org_id).await?);
+            }
+        }
+        self.record_migration(NOTIFY_EMAILS_MOVED, now).await?;
+        tracing::info!(moved, "orgs' own notify_emails are their contacts now");
+        Ok(moved)
+    }
+
+    /// Moves one org's `notify_emails` into its contacts, over the version read (through the
+    /// executor); `false` when it has none (or is gone).
+    async fn move_org_notify_emails(&self, org_id: &str) -> Result<bool, Error> {
+        crate::command::execute(self, || async move {
+            let Some(org) = self.org(org_id).await? else { return Ok(Decision::unchanged(false)) };
+            let Some(emails) = org.policy.notify_emails.clone().filter(|e| !e.is_empty()) else {
+                return Ok(Decision::unchanged(false));
+            };
+            let (contacts, left) = contacts::receiving_all(org.contacts.clone(), emails);
+            if !left.is_empty() {
+                tracing::warn!(
+                    org_id,
+                    left = left.len(),
+                    "notify_emails beyond the contacts' room stay the vendor's copy"
+                );
+            }
+            let policy = PolicySettings { notify_emails: Some(left).filter(|l| !l.is_empty()), ..org.policy.clone() };
+            Ok(Decision::new(vec![Change::Org(Org { contacts, policy, ..org })], true))
         })
         .await
     }

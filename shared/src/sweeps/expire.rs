@@ -22,13 +22,14 @@ use crate::command::{self, new_id, Decision};
 use crate::domain::contacts::Topic;
 use crate::domain::decide::expire as decide;
 use crate::domain::enrolment::Enrolment;
-use crate::domain::expiry::{self, Ending, NoticePlan, Renewing, REMINDER_HOURS};
+use crate::domain::expiry::{self, Day, Ending, Renewing, DUE_AHEAD_HOURS};
 use crate::domain::notice::Notice;
 use crate::domain::org::Org;
 use crate::domain::policy::{Policy, Renewal};
 use crate::domain::renewal;
 use crate::domain::seats::Reuse;
 use crate::domain::user::User;
+use crate::store::due::Told;
 use crate::store::{Error, Store, StoreError};
 use crate::App;
 
@@ -69,7 +70,7 @@ pub async fn expire(app: &App, now: DateTime<Utc>) -> Result<ExpireReport, Error
 /// their own org and no other test's. An org that fails is in the report's `failed`.
 pub async fn expire_orgs(app: &App, now: DateTime<Utc>, only: Option<&str>) -> Result<ExpireReport, Error> {
     let store = &app.store;
-    let found = store.due_until(now + Duration::hours(REMINDER_HOURS)).await?;
+    let found = store.due_until(now + Duration::hours(DUE_AHEAD_HOURS)).await?;
     let mut report = ExpireReport { now, items_read: found.read, ..Default::default() };
 
     let mut by_org: BTreeMap<String, OrgDue> = BTreeMap::new();
@@ -177,7 +178,7 @@ async fn renewals_and_notices(
     }
     let policy = store.policy(org).await?;
     let renewing = renewing(store, org, &policy, due, now).await?;
-    let sent = send_notices(store, org, &policy, expiry::notices_renewing(due, &renewing, now), now).await?;
+    let sent = send_notices(store, org, &policy, expiry::days(due, &renewing, now, &policy), now).await?;
     Ok((renewing, sent))
 }
 
@@ -212,30 +213,35 @@ async fn renewing(
     Ok(Renewing::of(renewed, available))
 }
 
-/// Sends the org's notices `plans`, each at most once per date; how many were sent now.
+/// Sends the notices of the org's `days`, each at most once per kind and day (the org's own
+/// date); how many were sent now. A day whose items were told by the UTC-dated notices from
+/// before ([`Store::day_told`]) names only the others, and what is left that calls for another
+/// kind of notice waits for its own.
 async fn send_notices(
     store: &Store,
     org: &Org,
     policy: &Policy,
-    plans: Vec<NoticePlan>,
+    days: Vec<Day<'_>>,
     now: DateTime<Utc>,
 ) -> Result<usize, Error> {
-    if plans.is_empty() {
-        return Ok(0);
-    }
-    let to = recipients(store, org, policy, Topic::Expiry).await?;
+    let mut to = None;
     let mut sent = 0;
-    for plan in plans {
-        let notice = Notice {
-            notice_id: new_id("ntc"),
-            kind: plan.kind,
-            org_id: plan.org_id.clone(),
-            created_at: now,
-            recipients: to.to.clone(),
-            recipients_omitted: to.omitted,
-            payload: plan.payload,
+    for day in days {
+        let Some(kind) = day.kind(now) else { continue };
+        let day = match store.day_told(&org.org_id, kind, day.date, &day.utc_dates()).await? {
+            Told::Day => continue,
+            Told::Before(told) => day.without(&told),
         };
-        if store.put_notice_once(&notice, plan.date).await? {
+        if day.kind(now) != Some(kind) {
+            continue;
+        }
+        let Some(plan) = day.plan(now) else { continue };
+        let to = match &to {
+            Some(to) => to,
+            None => to.insert(recipients(store, org, policy, Topic::Expiry).await?),
+        };
+        let notice = Notice::new(new_id("ntc"), plan.kind, &plan.org_id, now, to.clone(), plan.payload);
+        if store.put_day_notice_once(&notice, plan.date).await? {
             sent += 1;
         }
     }

@@ -10,7 +10,7 @@
 //! is named in the report's `failed` and stays due for the next run; every other user and org
 //! is renewed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
@@ -26,6 +26,7 @@ use crate::domain::policy::Policy;
 use crate::domain::renewal;
 use crate::domain::seats::Reuse;
 use crate::domain::user::User;
+use crate::store::due::Told;
 use crate::store::{Error, Store, StoreError};
 use crate::App;
 
@@ -81,7 +82,7 @@ async fn renew_org(
         return Ok(());
     };
     let policy = store.policy(&org).await.map_err(|e| ("policy", e.into()))?;
-    let mut blocked: BTreeMap<NaiveDate, Vec<String>> = BTreeMap::new();
+    let mut blocked: Vec<(String, DateTime<Utc>)> = Vec::new();
     for user in users {
         match renew_until_won(store, &org, &policy, user.clone(), now).await {
             Ok(Some(renewed)) => record(report, &mut blocked, &user.email, renewed),
@@ -151,13 +152,14 @@ async fn decide_one(
     Ok(decided.map_or_else(|| Decision::unchanged(None), |d| d.map(Some)))
 }
 
-/// Counts a renewal decided for `email` in the report; a blocked one also under its date.
-fn record(report: &mut RenewalReport, blocked: &mut BTreeMap<NaiveDate, Vec<String>>, email: &str, r: Renewed) {
+/// Counts a renewal decided for `email` in the report; a blocked one also with its renewal
+/// instant.
+fn record(report: &mut RenewalReport, blocked: &mut Vec<(String, DateTime<Utc>)>, email: &str, r: Renewed) {
     let email = email.to_string();
     match r.outcome {
         Outcome::Renewed => report.renewed.push(email),
         Outcome::Blocked => {
-            blocked.entry(r.renewal_at.date_naive()).or_default().push(email.clone());
+            blocked.push((email.clone(), r.renewal_at));
             report.blocked.push(email);
         }
         Outcome::NotRenewable => report.not_renewable.push(email),
@@ -165,37 +167,56 @@ fn record(report: &mut RenewalReport, blocked: &mut BTreeMap<NaiveDate, Vec<Stri
     }
 }
 
-/// One `renewal_blocked` notice per renewal date to the org's managers, at most once per date;
-/// how many were sent now.
+/// One `renewal_blocked` notice per renewal date (the org's own date in its time zone) to the
+/// org's managers, at most once per date; how many were sent now. Learners already named by a
+/// notice of their UTC date from before ([`Store::day_told`]) are not named again.
 async fn notify_blocked(
     store: &Store,
     org: &Org,
     policy: &Policy,
-    blocked: BTreeMap<NaiveDate, Vec<String>>,
+    blocked: Vec<(String, DateTime<Utc>)>,
     now: DateTime<Utc>,
 ) -> Result<usize, Error> {
+    let zone = policy.zone();
+    let mut by_day: BTreeMap<NaiveDate, Vec<(String, NaiveDate)>> = BTreeMap::new();
+    for (email, at) in blocked {
+        by_day.entry(at.with_timezone(&zone).date_naive()).or_default().push((email, at.date_naive()));
+    }
     let mut sent = 0;
-    for (date, emails) in blocked {
-        let (named, truncated) = crate::domain::notice::sample(&emails);
-        let to = recipients(store, org, policy, Topic::Expiry).await?;
-        let notice = Notice {
-            notice_id: new_id("ntc"),
-            kind: NoticeKind::RenewalBlocked,
-            org_id: org.org_id.clone(),
-            created_at: now,
-            recipients: to.to,
-            recipients_omitted: to.omitted,
-            payload: json!({
-                "renewal_date": date,
-                "count": emails.len(),
-                "users": named,
-                "users_truncated": truncated,
-                "message": "These learners still have live courses but could not be renewed: the licence balance is empty. Order licences, then allocate them.",
-            }),
+    for (date, learners) in by_day {
+        let utc: BTreeSet<NaiveDate> = learners.iter().map(|(_, d)| *d).collect();
+        let told = match store.day_told(&org.org_id, NoticeKind::RenewalBlocked, date, &utc).await? {
+            Told::Day => continue,
+            Told::Before(told) => told,
         };
-        if store.put_notice_once(&notice, date).await? {
+        let emails: Vec<String> = learners.into_iter().filter(|(_, d)| !told.contains(d)).map(|(e, _)| e).collect();
+        if emails.is_empty() {
+            continue;
+        }
+        let to = recipients(store, org, policy, Topic::Expiry).await?;
+        let notice = Notice::new(
+            new_id("ntc"),
+            NoticeKind::RenewalBlocked,
+            &org.org_id,
+            now,
+            to,
+            blocked_payload(date, &emails),
+        );
+        if store.put_day_notice_once(&notice, date).await? {
             sent += 1;
         }
     }
     Ok(sent)
+}
+
+/// What a `renewal_blocked` notice says of the learners of its day.
+fn blocked_payload(date: NaiveDate, emails: &[String]) -> serde_json::Value {
+    let (named, truncated) = crate::domain::notice::sample(emails);
+    json!({
+        "renewal_date": date,
+        "count": emails.len(),
+        "users": named,
+        "users_truncated": truncated,
+        "message": "These learners still have live courses but could not be renewed: the licence balance is empty. Order licences, then allocate them.",
+    })
 }

@@ -123,8 +123,15 @@ pub fn rejected(
     decision
 }
 
-/// An assigned order and its new lot: the company's managers (and the policy's `notify_emails`)
-/// are told the licences are ready.
+/// Who hears of a company's own order: its `orders` contacts, the vendor's copy
+/// (`notify_emails`) and its managers.
+fn company_told(company: &Org, policy: &Policy, managers: Vec<String>) -> notice::Recipients {
+    let contacts = crate::domain::contacts::receiving(&company.contacts, crate::domain::contacts::Topic::Orders);
+    notice::recipients_with(contacts, managers, &policy.notify_emails)
+}
+
+/// An assigned order and its new lot: the company ([`company_told`]) is told the licences are
+/// ready.
 pub fn assign(
     (assigned, lot): (Order, Lot),
     company: &Org,
@@ -134,7 +141,7 @@ pub fn assign(
     now: DateTime<Utc>,
     notice_id: String,
 ) -> Decision<Order> {
-    let to = notice::recipients(managers, &policy.notify_emails);
+    let to = company_told(company, policy, managers);
     let notice = Notice::new(
         notice_id,
         NoticeKind::OrderAssigned,
@@ -194,7 +201,7 @@ pub fn reduce(
             taken.len()
         )));
     }
-    let to = notice::recipients(managers, &policy.notify_emails);
+    let to = company_told(company, policy, managers);
     let lots = serde_json::to_value(&assigned.reduced_lots).unwrap_or_default();
     let payload = json!({
         "order_id": assigned.order_id,
