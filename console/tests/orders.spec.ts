@@ -71,7 +71,7 @@ test("Requested orders: every customer's orders, filters kept in the URL, Assign
   await page.reload();
   await page.getByRole("button", { name: /^Assign: .*Globex ord.* to remove 8 seats/ }).click();
   const refusal = page.getByRole("alert");
-  await expect(refusal).toContainText("this reduction removes 8 seats but only 7 unissued seats remain");
+  await expect(refusal).toHaveText("Only 7 unissued seats remain, fewer than the 8 this reduction removes. Reject it, or request a smaller one.");
   await expect(refusal).not.toContainText("{");
   expect((await ok(pm, "GET", `/v1/orders/${tooMany.order_id}`)).status).toBe("requested");
   expect((await ok(cm, "GET", `/v1/orgs/${company}/lots`)).items.map((l: any) => [l.quantity, l.reduced])).toEqual([[7, 3]]);

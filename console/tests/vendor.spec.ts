@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { ok, shoot, signInAs, token, uid, visit } from "./helpers";
+import { ok, setLanguage, shoot, signInAs, token, uid, visit } from "./helpers";
 
 test("Vendor: the org tree, create a partner and a company, a company's policy sending only what changed", async ({ page }) => {
   const admin = await token("vendor_admin", "vendor");
@@ -54,4 +54,13 @@ test("Vendor: the org tree, create a partner and a company, a company's policy s
   expect(org.policy.run_access_months).toBe(18);
   await page.getByRole("button", { name: "Save" }).click();
   await expect(page.getByText("Nothing changed.")).toBeVisible();
+
+  // The reminder's lead time, chosen from the values the API takes; in Dutch too.
+  await page.getByLabel("Reminder before an expiry (hours)").selectOption("24");
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByText("Policy saved.")).toBeVisible();
+  org = await ok(admin, "GET", `/v1/orgs/${company}`);
+  expect([org.own_policy.reminder_hours, org.policy.reminder_hours]).toEqual([24, 24]);
+  await setLanguage(page, "nl");
+  await expect(page.getByLabel("Herinnering vóór het verlopen (uren)")).toHaveValue("24");
 });

@@ -98,7 +98,9 @@ where
 /// Any other outcome is left as it is.
 pub fn conflict_when_raced<T>(outcome: Result<T, Error>) -> Result<T, Error> {
     match outcome {
-        Err(Error::Race(Race::Changed(_))) => Err(crate::domain::DomainError::Conflict(RACED.into()).into()),
+        Err(Error::Race(Race::Changed(_))) => {
+            Err(crate::domain::DomainError::conflict("changed_meanwhile", RACED).into())
+        }
         other => other,
     }
 }

@@ -60,7 +60,7 @@ async fn worked_case_12_a_reduction_removes_unissued_seats_and_a_larger_one_is_r
 
     let refused = assign(&env, &eight).await;
     assert_eq!((refused.status, refused.code()), (409, "conflict"), "{:?}", refused.body);
-    assert_eq!(refused.body["error"]["details"], json!({"reduce": 8, "unissued": 7}));
+    assert_eq!(refused.body["error"]["details"], json!({"reason": "too_few_unissued", "reduce": 8, "unissued": 7}));
     let message = refused.body["error"]["message"].as_str().unwrap();
     assert!(message.starts_with("this reduction removes 8 seats but only 7 unissued seats remain"), "{message}");
     assert_eq!(counts(&env.lots("c", NOW).await), vec![(25, 0, 18, 7)], "a refusal changes nothing");
@@ -134,7 +134,12 @@ async fn under_a_cap_a_seat_whose_uses_were_spent_is_not_unissued() {
     assert_eq!(counts(&env.lots("c", NOW).await), vec![(4, 0, 2, 1)]);
     let two = request_reduction(&env, "c", 2).await;
     let refused = assign(&env, &two).await;
-    assert_eq!(refused.body["error"]["details"], json!({"reduce": 2, "unissued": 1}), "{:?}", refused.body);
+    assert_eq!(
+        refused.body["error"]["details"],
+        json!({"reason": "too_few_unissued", "reduce": 2, "unissued": 1}),
+        "{:?}",
+        refused.body
+    );
     let one = request_reduction(&env, "c", 1).await;
     assert_eq!(assign(&env, &one).await.status, 200);
     assert_eq!(counts(&env.lots("c", NOW).await), vec![(3, 1, 2, 0)]);
@@ -153,7 +158,7 @@ async fn two_reductions_assigned_at_once_never_take_an_issued_seat() {
     statuses.sort();
     assert_eq!(statuses, vec![200, 409], "{:?}", answers.iter().map(|a| &a.body).collect::<Vec<_>>());
     let refused = answers.iter().find(|a| a.status == 409).unwrap();
-    assert_eq!(refused.body["error"]["details"], json!({"reduce": 5, "unissued": 2}));
+    assert_eq!(refused.body["error"]["details"], json!({"reason": "too_few_unissued", "reduce": 5, "unissued": 2}));
     assert_eq!(counts(&env.lots("c", NOW).await), vec![(20, 5, 18, 2)]);
 }
 

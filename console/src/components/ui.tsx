@@ -5,6 +5,14 @@ import { ApiError, NetworkError } from "../api/client";
 import { useFormat } from "../format";
 
 /** An error worded by the console, in the user's language, from the API's code and details. */
+/** A field the API names ("quantity", "contacts[0].receives"), in the reader's words. */
+function fieldName(t: TFunction, field: string): string {
+  const name = (f: string) => t(`errors.fields.${f}`, { defaultValue: f });
+  const item = /^(\w+)\[(\d+)\]\.(\w+)$/.exec(field);
+  if (item) return t("errors.fields.item", { list: name(item[1]), n: Number(item[2]) + 1, field: name(item[3]) });
+  return name(field);
+}
+
 export function errorText(t: TFunction, e: unknown): string {
   if (e instanceof NetworkError) return t("errors.offline");
   if (e instanceof ApiError) {
@@ -18,10 +26,16 @@ export function errorText(t: TFunction, e: unknown): string {
       case "invalid_request":
         // The API's message names the line (or row) itself: "line 1: no e-mail column found; …".
         if (typeof d.line === "number") return t("errors.invalidLine", { line: d.line, message: message.replace(/^(line|row) \d+: /i, "") });
-        if (typeof d.field === "string") return t("errors.invalidField", { field: d.field, message });
+        if (typeof d.field === "string") {
+          // The kind of problem, worded here; the API's English only where it names none.
+          const problem = typeof d.problem === "string" ? t(`errors.problems.${d.problem}`, { ...d, defaultValue: "" }) : "";
+          return t("errors.invalidField", { field: fieldName(t, d.field), message: problem || message.replace(`${d.field}: `, "") });
+        }
         return t("errors.invalid_request", { message });
-      case "conflict":
-        return t("errors.conflict", { message });
+      case "conflict": {
+        const reason = typeof d.reason === "string" ? t(`errors.reasons.${d.reason}`, { ...d, defaultValue: "" }) : "";
+        return reason || t("errors.conflict", { message });
+      }
       case "unauthenticated":
       case "forbidden":
       case "not_found":

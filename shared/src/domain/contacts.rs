@@ -69,14 +69,21 @@ pub fn receiving_all(mut contacts: Vec<Contact>, emails: Vec<String>) -> (Vec<Co
 /// contact receiving at least one topic, each once; at most [`MAX_CONTACTS`].
 pub fn validated(input: SetContacts) -> Result<Vec<Contact>, DomainError> {
     if input.contacts.len() > MAX_CONTACTS {
-        return Err(DomainError::invalid("contacts", format!("at most {MAX_CONTACTS} contacts")));
+        let max = serde_json::json!({ "max": MAX_CONTACTS });
+        return Err(DomainError::invalid_as("contacts", "too_many", format!("at most {MAX_CONTACTS} contacts"), max));
     }
     let mut out: Vec<Contact> = Vec::new();
     for (i, c) in input.contacts.into_iter().enumerate() {
         let field = format!("contacts[{i}]");
         let email = validate::email(&format!("{field}.email"), &c.email)?;
         if out.iter().any(|o| o.email == email) {
-            return Err(DomainError::invalid(&format!("{field}.email"), format!("{email} is listed twice")));
+            let value = serde_json::json!({ "value": email });
+            return Err(DomainError::invalid_as(
+                &format!("{field}.email"),
+                "duplicate",
+                format!("{email} is listed twice"),
+                value,
+            ));
         }
         let name = match c.name {
             Some(n) => Some(validate::text(&format!("{field}.name"), &n, 200, false)?).filter(|n| !n.is_empty()),
@@ -86,9 +93,11 @@ pub fn validated(input: SetContacts) -> Result<Vec<Contact>, DomainError> {
         receives.sort();
         receives.dedup();
         if receives.is_empty() {
-            return Err(DomainError::invalid(
+            return Err(DomainError::invalid_as(
                 &format!("{field}.receives"),
+                "required",
                 "name at least one of orders, usage, forecast, expiry",
+                serde_json::json!({}),
             ));
         }
         out.push(Contact { email, name, receives });

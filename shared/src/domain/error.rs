@@ -11,8 +11,10 @@ pub enum DomainError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
-    #[error("{0}")]
-    Conflict(String),
+    /// Refused in the state things are in: `reason` names which refusal it is (stable, for
+    /// clients that word it themselves), `details` its figures.
+    #[error("{message}")]
+    Conflict { reason: &'static str, message: String, details: Value },
     /// A reduction order that removes more seats than the company's lots have unissued: a
     /// `conflict` naming both numbers.
     #[error("{message}")]
@@ -43,6 +45,26 @@ impl DomainError {
         }
     }
 
+    /// [`DomainError::invalid`] with the kind of problem named (`details.problem`, stable, for
+    /// clients that word it themselves) and its figures (`extra`, an object).
+    pub fn invalid_as(field: &str, problem: &'static str, message: impl Into<String>, extra: Value) -> Self {
+        let mut details = json!({ "field": field, "problem": problem });
+        if let (Some(d), Value::Object(more)) = (details.as_object_mut(), extra) {
+            d.extend(more);
+        }
+        DomainError::InvalidRequest { message: format!("{field}: {}", message.into()), details }
+    }
+
+    /// A `conflict` named by `reason`.
+    pub fn conflict(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::conflict_with(reason, message, json!({}))
+    }
+
+    /// A `conflict` named by `reason`, with its figures (`details`, an object).
+    pub fn conflict_with(reason: &'static str, message: impl Into<String>, details: Value) -> Self {
+        DomainError::Conflict { reason, message: message.into(), details }
+    }
+
     pub fn not_found(what: &str, id: &str) -> Self {
         DomainError::NotFound(format!("{what} {id:?} was not found"))
     }
@@ -53,7 +75,7 @@ impl DomainError {
             DomainError::Unauthenticated(_) => "unauthenticated",
             DomainError::Forbidden(_) => "forbidden",
             DomainError::NotFound(_) => "not_found",
-            DomainError::Conflict(_) | DomainError::TooFewUnissued { .. } => "conflict",
+            DomainError::Conflict { .. } | DomainError::TooFewUnissued { .. } => "conflict",
             DomainError::InsufficientLicences { .. } => "insufficient_licences",
             DomainError::SeatLimitReached { .. } => "seat_limit_reached",
             DomainError::PayloadTooLarge(_) => "payload_too_large",
@@ -69,7 +91,16 @@ impl DomainError {
             DomainError::InsufficientLicences { needed, available, .. } => {
                 json!({ "needed": needed, "available": available })
             }
-            DomainError::TooFewUnissued { reduce, unissued, .. } => json!({ "reduce": reduce, "unissued": unissued }),
+            DomainError::TooFewUnissued { reduce, unissued, .. } => {
+                json!({ "reason": "too_few_unissued", "reduce": reduce, "unissued": unissued })
+            }
+            DomainError::Conflict { reason, details, .. } => {
+                let mut all = json!({ "reason": reason });
+                if let (Some(a), Value::Object(more)) = (all.as_object_mut(), details.clone()) {
+                    a.extend(more);
+                }
+                all
+            }
             DomainError::SeatLimitReached { limit, used, .. } => {
                 json!({ "limit": limit, "used": used })
             }

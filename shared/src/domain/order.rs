@@ -146,7 +146,12 @@ pub fn request(
         return Err(DomainError::invalid("org_id", "licences are ordered for a company"));
     }
     if !(1..=MAX_QUANTITY).contains(&input.quantity) {
-        return Err(DomainError::invalid("quantity", format!("must be a whole number from 1 to {MAX_QUANTITY}")));
+        return Err(DomainError::invalid_as(
+            "quantity",
+            "range",
+            format!("must be a whole number from 1 to {MAX_QUANTITY}"),
+            serde_json::json!({ "min": 1, "max": MAX_QUANTITY }),
+        ));
     }
     let note = match input.note {
         Some(n) => Some(validate::text("note", &n, 1000, false)?).filter(|n| !n.is_empty()),
@@ -179,11 +184,11 @@ fn still_requested(order: &Order, verb: &str) -> Result<(), DomainError> {
     if order.status == OrderStatus::Requested {
         Ok(())
     } else {
-        Err(DomainError::Conflict(format!(
-            "order {} is {}; only a requested order can be {verb}",
-            order.order_id,
-            order.status.as_str()
-        )))
+        Err(DomainError::conflict_with(
+            "order_not_requested",
+            format!("order {} is {}; only a requested order can be {verb}", order.order_id, order.status.as_str()),
+            serde_json::json!({ "order_id": order.order_id, "status": order.status.as_str() }),
+        ))
     }
 }
 
@@ -199,7 +204,10 @@ pub fn assign(
 ) -> Result<(Order, Lot), DomainError> {
     still_requested(order, "assigned")?;
     if order.kind == OrderKind::Reduction {
-        return Err(DomainError::Conflict(format!("order {} is a reduction: it creates no lot", order.order_id)));
+        return Err(DomainError::conflict(
+            "reduction_has_no_lot",
+            format!("order {} is a reduction: it creates no lot", order.order_id),
+        ));
     }
     let valid_until = match policy.term_starts {
         TermStarts::Assignment => Some(term_end(now, policy.term_months)),
@@ -446,7 +454,7 @@ mod tests {
         let lots = [lot_of(25, 18, "2026-01-15T09:00:00Z", "l1")];
         let err = reduce(&reduction(8), &lots, &partner(), now).unwrap_err();
         assert_eq!(err.code(), "conflict");
-        assert_eq!(err.details(), serde_json::json!({"reduce": 8, "unissued": 7}));
+        assert_eq!(err.details(), serde_json::json!({"reason": "too_few_unissued", "reduce": 8, "unissued": 7}));
         assert!(
             err.to_string().starts_with("this reduction removes 8 seats but only 7 unissued seats remain"),
             "{err}"

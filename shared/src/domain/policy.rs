@@ -2,6 +2,7 @@
 //! org that sets a knob wins, and a knob nobody sets has its default.
 
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use super::{validate, DomainError};
 
@@ -120,6 +121,11 @@ pub struct PolicySettings {
 /// sweep reads the due index 72 hours ahead, so every value costs the sweep nothing more.
 pub const REMINDER_LEAD_TIMES: [u32; 3] = [24, 48, 72];
 
+/// A knob outside its range, with the bounds (`details.min`, `details.max`).
+fn range(field: &str, message: &str, min: u32, max: u32) -> DomainError {
+    DomainError::invalid_as(field, "range", message, json!({ "min": min, "max": max }))
+}
+
 /// The policy in force for an org, every knob resolved.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Policy {
@@ -147,36 +153,44 @@ impl PolicySettings {
     pub fn validated(mut self) -> Result<Self, DomainError> {
         if let Some(m) = self.term_months {
             if !(1..=120).contains(&m) {
-                return Err(DomainError::invalid("term_months", "must be between 1 and 120"));
+                return Err(range("term_months", "must be between 1 and 120", 1, 120));
             }
         }
         if let Some(n) = self.seats_included {
             if n > 1_000_000 {
-                return Err(DomainError::invalid("seats_included", "must be at most 1000000"));
+                return Err(range("seats_included", "must be at most 1000000", 0, 1_000_000));
             }
         }
         if self.run_access_months.is_some_and(|m| m > 120) {
-            return Err(DomainError::invalid("run_access_months", "must be between 0 (open-ended) and 120"));
+            return Err(range("run_access_months", "must be between 0 (open-ended) and 120", 0, 120));
         }
         if self.reminder_hours.is_some_and(|h| !REMINDER_LEAD_TIMES.contains(&h)) {
-            return Err(DomainError::invalid("reminder_hours", "must be 24, 48 or 72"));
+            let values = json!({ "values": "24, 48, 72" });
+            return Err(DomainError::invalid_as("reminder_hours", "one_of", "must be 24, 48 or 72", values));
         }
         if let Some(UsesPerSeat::Capped(n)) = self.uses_per_seat {
             if !(1..=1000).contains(&n) {
-                return Err(DomainError::invalid("uses_per_seat", "must be \"none\" or a number between 1 and 1000"));
+                return Err(range("uses_per_seat", "must be \"none\" or a number between 1 and 1000", 1, 1000));
             }
         }
         if let Some(tiers) = &self.tiers {
             if tiers.len() > 100 || tiers.contains(&0) || tiers.windows(2).any(|w| w[0] >= w[1]) {
-                return Err(DomainError::invalid(
+                return Err(DomainError::invalid_as(
+                    "tiers",
                     "tiers",
                     "must be at most 100 positive seat counts in ascending order",
+                    json!({ "max": 100 }),
                 ));
             }
         }
         if let Some(emails) = self.notify_emails.take() {
             if emails.len() > 50 {
-                return Err(DomainError::invalid("notify_emails", "at most 50 addresses"));
+                return Err(DomainError::invalid_as(
+                    "notify_emails",
+                    "too_many",
+                    "at most 50 addresses",
+                    json!({ "max": 50 }),
+                ));
             }
             let mut clean =
                 emails.iter().map(|e| validate::email("notify_emails", e)).collect::<Result<Vec<_>, _>>()?;
@@ -186,7 +200,8 @@ impl PolicySettings {
         }
         if let Some(zone) = &self.time_zone {
             let parsed: chrono_tz::Tz = zone.parse().map_err(|_| {
-                DomainError::invalid("time_zone", "must be an IANA time zone name such as Europe/Amsterdam or UTC")
+                let message = "must be an IANA time zone name such as Europe/Amsterdam or UTC";
+                DomainError::invalid_as("time_zone", "time_zone", message, json!({}))
             })?;
             self.time_zone = Some(parsed.name().to_string());
         }
@@ -260,7 +275,6 @@ impl Policy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn settings(v: serde_json::Value) -> PolicySettings {
         serde_json::from_value(v).unwrap()

@@ -1,5 +1,7 @@
 //! Small input checks shared by several commands. Each names the field it refuses.
 
+use serde_json::json;
+
 use super::DomainError;
 
 /// Ids a caller may choose (org ids): letters, digits, `.`, `_`, `-`; 1 to 64 characters. Keeping
@@ -11,7 +13,7 @@ pub fn caller_id(field: &str, id: &str) -> Result<(), DomainError> {
     if ok {
         Ok(())
     } else {
-        Err(DomainError::invalid(field, "use 1 to 64 letters, digits, '.', '_' or '-'"))
+        Err(DomainError::invalid_as(field, "id", "use 1 to 64 letters, digits, '.', '_' or '-'", json!({})))
     }
 }
 
@@ -19,10 +21,15 @@ pub fn caller_id(field: &str, id: &str) -> Result<(), DomainError> {
 pub fn text(field: &str, value: &str, max: usize, required: bool) -> Result<String, DomainError> {
     let value = value.trim();
     if required && value.is_empty() {
-        return Err(DomainError::invalid(field, "must not be empty"));
+        return Err(DomainError::invalid_as(field, "required", "must not be empty", json!({})));
     }
     if value.chars().count() > max {
-        return Err(DomainError::invalid(field, format!("must be at most {max} characters")));
+        return Err(DomainError::invalid_as(
+            field,
+            "too_long",
+            format!("must be at most {max} characters"),
+            json!({ "max": max }),
+        ));
     }
     Ok(value.to_string())
 }
@@ -45,7 +52,12 @@ pub fn email(field: &str, value: &str) -> Result<String, DomainError> {
     if valid {
         Ok(value)
     } else {
-        Err(DomainError::invalid(field, format!("{value:?} is not an e-mail address")))
+        Err(DomainError::invalid_as(
+            field,
+            "email",
+            format!("{value:?} is not an e-mail address"),
+            json!({ "value": value }),
+        ))
     }
 }
 

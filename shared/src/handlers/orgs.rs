@@ -39,11 +39,14 @@ pub async fn create(cx: &Ctx<'_>) -> Result<Reply, Error> {
     cx.execute(|| async {
         let org = org::create(&parent, input.clone(), new_id("org"), cx.req.now)?;
         if cx.app.store.org_id_holder(&org.org_id).await?.is_some() {
-            return Err(DomainError::Conflict(format!(
+            return Err(DomainError::conflict(
+                "org_id_taken",
+                format!(
                 "org_id: {:?} is taken (org ids are unique ignoring case); choose another, or leave org_id out for a \
                  generated one",
                 org.org_id
-            ))
+            ),
+            )
             .into());
         }
         Ok(decide::create_org(org, &parent, principal, cx.req.now).map(|o| Reply::created(o.view())))

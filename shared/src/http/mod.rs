@@ -374,7 +374,7 @@ pub fn status(e: &DomainError) -> u16 {
         DomainError::Unauthenticated(_) => 401,
         DomainError::Forbidden(_) => 403,
         DomainError::NotFound(_) => 404,
-        DomainError::Conflict(_)
+        DomainError::Conflict { .. }
         | DomainError::TooFewUnissued { .. }
         | DomainError::InsufficientLicences { .. }
         | DomainError::SeatLimitReached { .. }

@@ -48,7 +48,11 @@ pub async fn commit(
         ImportStatus::Committing => command::conflict_when_raced(finish(store, org, record, by, now).await),
         ImportStatus::Failed => {
             let why = record.error.clone().unwrap_or_default();
-            Err(DomainError::Conflict(format!("the import was refused and cannot be committed: {why}")).into())
+            Err(DomainError::conflict(
+                "import_refused",
+                format!("the import was refused and cannot be committed: {why}"),
+            )
+            .into())
         }
         ImportStatus::Committed | ImportStatus::Reviewed => Ok(record),
     }
@@ -404,9 +408,12 @@ impl Issuing<'_> {
         .await;
         match written {
             // The commit around it is not run again for this: it fails, to resume later.
-            Err(Error::Race(_)) => {
-                Err(DomainError::Conflict(format!("{email} kept changing while its licence was written")).into())
-            }
+            Err(Error::Race(_)) => Err(DomainError::conflict_with(
+                "changed_meanwhile",
+                format!("{email} kept changing while its licence was written"),
+                serde_json::json!({ "email": email }),
+            )
+            .into()),
             other => other,
         }
     }

@@ -63,7 +63,7 @@ pub(crate) async fn review_file<R: std::io::Read + Send + 'static>(
     let reader = tokio::task::spawn_blocking(move || {
         let Reading { media_type, email_column, max_bytes, max_rows } = reading;
         files::read_any_chunks(input, media_type.as_deref(), email_column.as_deref(), max_bytes, max_rows, &mut |c| {
-            tx.blocking_send(c).map_err(|_| DomainError::Conflict("the review stopped".into()))
+            tx.blocking_send(c).map_err(|_| DomainError::conflict("review_stopped", "the review stopped"))
         })
         .map(Some)
     });
@@ -138,7 +138,9 @@ async fn review_chunks(
             // The reader's own refusal (the line it names) comes first; the review's failure
             // (a chunk not stored) otherwise.
             let why = match read {
-                Ok(Err(refusal)) if failure.is_none() || !matches!(refusal, DomainError::Conflict(_)) => refusal.into(),
+                Ok(Err(refusal)) if failure.is_none() || !matches!(refusal, DomainError::Conflict { .. }) => {
+                    refusal.into()
+                }
                 Err(e) if failure.is_none() => e,
                 _ => failure.unwrap_or_else(|| StoreError::Other("the review stopped".into()).into()),
             };

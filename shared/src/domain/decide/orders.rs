@@ -195,11 +195,15 @@ pub fn reduce(
 ) -> Result<Decision<Order>, DomainError> {
     let most = max_lots_reduced(company);
     if taken.len() > most {
-        return Err(DomainError::Conflict(format!(
-            "this reduction would remove seats from {} lots, and one reduction changes at most {most} lots at \
-             once; reject it and request smaller reductions",
-            taken.len()
-        )));
+        return Err(DomainError::conflict_with(
+            "reduction_too_spread",
+            format!(
+                "this reduction would remove seats from {} lots, and one reduction changes at most {most} lots \
+                 at once; reject it and request smaller reductions",
+                taken.len()
+            ),
+            json!({ "lots": taken.len(), "most": most }),
+        ));
     }
     let to = company_told(company, policy, managers);
     let lots = serde_json::to_value(&assigned.reduced_lots).unwrap_or_default();
