@@ -4,7 +4,7 @@
 //! start it; `make bench` does all of it. Prints one table.
 //!
 //! Subcommands (the second is how the benchmark runs the import in its own process):
-//!   bench [--skip-build] [--quick] [--million] [--only hostile-xlsx|first-answer|select-all|allocation]
+//!   bench [--skip-build] [--quick] [--million] [--only hostile-xlsx|first-answer|select-all|allocation|login]
 //!                                        every measurement (`--quick`: 10,000 instead of 100,000;
 //!                                        `--million`: also a 1,000,000-row file on S3;
 //!                                        `--only hostile-xlsx`: the hostile workbooks alone;
@@ -12,7 +12,8 @@
 //!                                        allocation's first answer alone; `--only select-all`:
 //!                                        "Select all" of 10,000, its capacity by operation;
 //!                                        `--only allocation`: one allocation's requests and the
-//!                                        latency of 1,000)
+//!                                        latency of 1,000; `--only login`: what recording a
+//!                                        login costs)
 //!   bench import-child TABLE ORG FILE    one CSV import, review + commit; prints its figures
 //!   bench import-child-s3 KEY            one S3 import (TABLE_NAME, BUCKET_NAME); its figures
 //!   bench import-child-xlsx FILE KEY     one workbook through the API and on S3 (TABLE_NAME,
@@ -36,6 +37,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 use meter::Meter;
+use seatkeeper::domain::change::Change;
 use seatkeeper::domain::policy::Policy;
 use seatkeeper::domain::user::{self, User};
 use seatkeeper::store::table::TableDefinition;
@@ -259,6 +261,62 @@ fn ms(d: Duration) -> String {
 }
 
 // ---- single allocation and its latency ------------------------------------------------------
+
+/// What recording a login costs: the day's first, written to the user's login item; a later
+/// one the same day; and, for the ratio, the user item itself written as a login once was (a
+/// licensed learner's user item, in its index entries).
+async fn logins(meter: &Meter, lines: &mut Vec<Line>) -> Res<()> {
+    step("logins: setting up");
+    let env = fresh_env(meter, "login").await?;
+    org(&env, "p", "partner", "vendor").await?;
+    org(&env, "c", "company", "p").await?;
+    lot(&env, "c", 1, "2026-01-15T09:00:00Z").await?;
+    learners(&env, "c", 1).await?;
+    let body = json!({"emails": [email("c", 0)]});
+    ok(&env, "POST", "/v1/orgs/c/allocations", "company_manager", "c", body, "2026-02-01T00:00:00Z").await?;
+    let path = format!("/v1/orgs/c/users/{}", email("c", 0));
+    let login = |at: &'static str| (json!({"last_login_at": at}), at);
+    let mut measured = Vec::new();
+    for (body, at) in [login("2026-02-02T08:00:00Z"), login("2026-02-02T17:00:00Z")] {
+        meter.take();
+        ok(&env, "PUT", &path, "platform", "c", body, at).await?;
+        measured.push(meter.take());
+    }
+    // The earlier shape: the login written on the user item (one plain conditional write of it,
+    // over its index entries), as the store wrote it.
+    let store = &env.app.store;
+    let mut user = store.user("c", &email("c", 0)).await?.ok_or("the learner is gone")?;
+    user.last_login_at = Some(at("2026-02-03T08:00:00Z"));
+    meter.take();
+    store.apply(&[Change::User { user, created: false }], None).await?;
+    measured.push(meter.take());
+    let (first, later, whole) = (&measured[0], &measured[1], &measured[2]);
+    lines.push(line(
+        "recorded login (the day's first): consumed WCU",
+        format!(
+            "{:.1} ({} write request; {:.1} RCU; {})",
+            first.wcu(),
+            first.write_requests(),
+            first.rcu(),
+            first.ops()
+        ),
+        format!(
+            "the user item written, as a login was: {:.1} WCU (×{:.1})",
+            whole.wcu(),
+            whole.wcu() / first.wcu().max(0.1)
+        ),
+        "≤ 1",
+        Some(first.wcu() <= 1.0 && first.write_requests() == 1),
+    ));
+    lines.push(line(
+        "a later login the same day: write requests",
+        format!("{} ({:.1} RCU)", later.write_requests(), later.rcu()),
+        "-".into(),
+        "0",
+        Some(later.write_requests() == 0),
+    ));
+    Ok(())
+}
 
 async fn allocation(meter: &Meter, lines: &mut Vec<Line>) -> Res<()> {
     step("single allocation: setting up");
@@ -1020,10 +1078,12 @@ async fn run_only(part: &str, meter: &Meter) -> Res<()> {
         "first-answer" => (first_answers(meter, &mut lines).await, "first answers"),
         "select-all" => (select_all(meter, &mut lines).await, "select all"),
         "allocation" => (allocation(meter, &mut lines).await, "single allocation"),
+        "login" => (logins(meter, &mut lines).await, "login"),
         other => {
-            return Err(
-                format!("--only takes hostile-xlsx, first-answer, select-all or allocation, not {other:?}").into()
+            return Err(format!(
+                "--only takes hostile-xlsx, first-answer, select-all, allocation or login, not {other:?}"
             )
+            .into())
         }
     };
     if let Err(e) = ran {
@@ -1072,6 +1132,9 @@ async fn main() -> Res<()> {
     }
     if let Err(e) = allocation(&meter, &mut lines).await {
         failed(&mut lines, "single allocation", e);
+    }
+    if let Err(e) = logins(&meter, &mut lines).await {
+        failed(&mut lines, "login", e);
     }
     if let Err(e) = select_all(&meter, &mut lines).await {
         failed(&mut lines, "select all", e);

@@ -35,6 +35,9 @@ pub enum Change {
     User { user: User, created: bool },
     /// The manager marker follows the user's role (written when the role changes).
     ManagerMarker(User),
+    /// A user's login recorded in its own item, on the condition that none of its UTC day or
+    /// later is there ([`Login::due`](super::user::Login::due)).
+    Login(super::user::Login),
     /// An enrolment, written as it is.
     Enrolment(Enrolment),
     /// The org's counters move by `change`, within the limits it names.

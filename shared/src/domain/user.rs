@@ -126,6 +126,25 @@ pub struct User {
     pub version: u64,
 }
 
+/// A user's last recorded login, kept in an item of its own (`LOGIN#{email}`, in no index): a
+/// login writes that small item alone, one write unit, never the user item and its index
+/// entries. A user stored before keeps its `last_login_at` on the user item; the later of the
+/// two is the user's last login ([`User::with_login`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Login {
+    pub org_id: String,
+    pub email: String,
+    pub last_login_at: DateTime<Utc>,
+}
+
+impl Login {
+    /// Whether a login at `at` is recorded over `last` (the user's last login as read): once per
+    /// UTC day at most, however often the platform reports logins that day, and never backwards.
+    pub fn due(last: Option<DateTime<Utc>>, at: DateTime<Utc>) -> bool {
+        last.is_none_or(|last| last.date_naive() < at.date_naive())
+    }
+}
+
 /// `PUT /v1/orgs/{org_id}/users/{email}`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -141,6 +160,13 @@ pub struct UpsertUser {
 }
 
 impl User {
+    /// The user with its last login: the later of the user item's own (from before logins had
+    /// their item) and `login`'s.
+    pub fn with_login(mut self, login: Option<DateTime<Utc>>) -> User {
+        self.last_login_at = self.last_login_at.max(login);
+        self
+    }
+
     pub fn new(org_id: &str, email: &str, now: DateTime<Utc>) -> User {
         User {
             email: email.into(),
@@ -439,6 +465,23 @@ mod tests {
         let message = a.message.unwrap();
         assert!(message.contains("Request new licences") && !message.contains("/v1"), "{message}");
         assert_eq!(access("nobody@c.example", None, at("2027-01-02T00:00:00Z")).reason, "no_licence");
+    }
+
+    #[test]
+    fn a_login_is_recorded_once_a_utc_day_and_never_backwards() {
+        assert!(Login::due(None, at("2026-04-01T23:59:59Z")));
+        assert!(!Login::due(Some(at("2026-04-01T00:00:00Z")), at("2026-04-01T23:59:59Z")), "the same day");
+        assert!(!Login::due(Some(at("2026-04-01T00:00:00Z")), at("2026-03-31T12:00:00Z")), "older");
+        assert!(Login::due(Some(at("2026-04-01T23:59:59Z")), at("2026-04-02T00:00:00Z")));
+        let u = User {
+            last_login_at: Some(at("2026-04-03T00:00:00Z")),
+            ..User::new("c", "a@c.example", at("2026-01-01T00:00:00Z"))
+        };
+        assert_eq!(
+            u.clone().with_login(Some(at("2026-04-02T00:00:00Z"))).last_login_at,
+            Some(at("2026-04-03T00:00:00Z"))
+        );
+        assert_eq!(u.with_login(Some(at("2026-04-04T00:00:00Z"))).last_login_at, Some(at("2026-04-04T00:00:00Z")));
     }
 
     #[test]

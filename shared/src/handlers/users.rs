@@ -40,6 +40,12 @@ async fn existing_user(cx: &Ctx<'_>, org: &Org, email: &str) -> Result<User, Err
     cx.app.store.user(&org.org_id, email).await?.ok_or_else(|| DomainError::not_found("user", email).into())
 }
 
+/// The user as it is shown: with its last login ([`User::with_login`]).
+async fn shown_user(cx: &Ctx<'_>, org: &Org, email: &str) -> Result<User, Error> {
+    let user = existing_user(cx, org, email).await?;
+    Ok(user.with_login(cx.app.store.login(&org.org_id, email).await?))
+}
+
 pub async fn upsert(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let principal = cx.principal()?;
     let (org, email) = company_and_email(cx, Action::ManageUsers).await?;
@@ -49,13 +55,21 @@ pub async fn upsert(cx: &Ctx<'_>) -> Result<Reply, Error> {
         .execute(|| async {
             let store = &cx.app.store;
             let existing = store.user(&org.org_id, &email).await?;
+            let recorded = match &existing {
+                Some(_) => store.login(&org.org_id, &email).await?,
+                None => None,
+            };
+            if let (Some(user), Some(at)) = (&existing, input.last_login_at.filter(|_| decide::login_only(&input))) {
+                let decided = decide::login(user.clone(), recorded, at, cx.req.now)?;
+                return Ok(decided.map(|(user, _)| Reply::ok(user.view(cx.req.now))));
+            }
             let headcount = match existing {
                 Some(_) => Headcount::default(),
                 None => store.headcount(&org.org_id, &store.policy(&org).await?, None, cx.req.now).await?,
             };
             let decided = decide::upsert(existing, &org, &headcount, (&email, input.clone()), principal, cx.req.now)?;
             Ok(decided.map(|(user, created)| {
-                let body = user.view(cx.req.now);
+                let body = user.with_login(recorded).view(cx.req.now);
                 if created {
                     Reply::created(body)
                 } else {
@@ -72,7 +86,7 @@ pub async fn upsert(cx: &Ctx<'_>) -> Result<Reply, Error> {
     match cx.app.store.user(&org.org_id, &email).await? {
         Some(user) if user.refused_renewal_at.is_some() => {
             set_one(cx, &org, &email, true).await?;
-            Ok(Reply::ok(existing_user(cx, &org, &email).await?.view(cx.req.now)))
+            Ok(Reply::ok(shown_user(cx, &org, &email).await?.view(cx.req.now)))
         }
         _ => Ok(reply),
     }
@@ -80,7 +94,7 @@ pub async fn upsert(cx: &Ctx<'_>) -> Result<Reply, Error> {
 
 pub async fn get(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let (org, email) = company_and_email(cx, Action::ReadUsers).await?;
-    let user = existing_user(cx, &org, &email).await?;
+    let user = shown_user(cx, &org, &email).await?;
     Ok(Reply::ok(user.view(cx.req.now)))
 }
 
@@ -109,10 +123,11 @@ pub async fn list(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let status = cx.req.query("licence_status").map(status_filter).transpose()?;
     let now = cx.req.now;
     let store = &cx.app.store;
-    let page = match status {
+    let mut page = match status {
         None => store.users_matching(&org.org_id, &prefix, &page, |_| true).await?,
         Some(want) => store.users_matching(&org.org_id, &prefix, &page, |u| u.licence_status(now) == want).await?,
     };
+    page.items = store.with_logins(&org.org_id, page.items).await?;
     Ok(Reply::page(page, |u| u.view(now)))
 }
 
@@ -270,7 +285,7 @@ async fn claim_key(cx: &Ctx<'_>, key: &str, pending: &IdempotencyRecord) -> Resu
     })
     .await;
     claimed.map_err(|e| match e {
-        Error::Race(Race::Changed(_)) => DomainError::Conflict(IN_PROGRESS.into()).into(),
+        Error::Race(Race::Changed(_)) => DomainError::conflict("in_progress", IN_PROGRESS).into(),
         other => other,
     })
 }
@@ -331,7 +346,7 @@ async fn set_each_renewable(
         Err(Error::Race(Race::KeyTaken)) => match store.idempotency_key_state(&principal.sub, c.key, cx.req.now).await?
         {
             Some(KeyState::Done(done)) if done.fingerprint == c.fingerprint => Reply::replayed(&done),
-            _ => Err(DomainError::Conflict(IN_PROGRESS.into()).into()),
+            _ => Err(DomainError::conflict("in_progress", IN_PROGRESS).into()),
         },
         Err(e) => Err(e),
     }

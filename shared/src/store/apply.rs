@@ -53,6 +53,7 @@ impl Store {
         Ok(match change {
             Change::User { user, created } => vec![self.put_user(user, *created)?],
             Change::ManagerMarker(user) => vec![self.manager_marker(user)?],
+            Change::Login(login) => vec![self.put_login(login)?],
             Change::Enrolment(e) => vec![self.put_enrolment(e)?],
             Change::Counters { org, change } => vec![self.change_counters(org, change)?],
             Change::DebitLot { lot, seats } => vec![self.debit_lot(lot, *seats)?],

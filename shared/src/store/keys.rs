@@ -17,6 +17,7 @@
 //! | `lot` | `ORG#{org}` | `LOT#{valid_until or 9999}#{lot}` | | `DUE#{shard}` / `{valid_until}#LOT#{org}#{lot}` while not expired and ending | GSI4 tree: `TREE#{root}` / `{path}#LOT#{lot}` while not expired |
 //! | `user` (with its current licence) | `ORG#{org}` | `USER#{email}` | `ORG#{org}#LICENCES#{status}` / `{email}` while it has a licence | `DUE#{shard}` / `{valid_until}#USER#{org}#{email}` while the licence is active and ending | GSI3 `RENEW#{shard}` / `{renewal_at}#{org}#{email}` and GSI4 `ORG#{org}#RENEWALS` / `{renewal_at}#{email}` while a renewal date is set |
 //! | `manager` (marker of a manager user, for notice recipients) | `ORG#{org}` | `MANAGER#{email}` | | | |
+//! | `login` (a user's last login, at most one write a day; in no index, so one write unit) | `ORG#{org}` | `LOGIN#{email}` | | | |
 //! | `enrolment` | `ORG#{org}` | `ENROLMENT#{email}#{enrolment}` | | `DUE#{shard}` / `{ends_at}#ENROLMENT#{org}#{email}#{enrolment}` while not expired and ending | |
 //! | `notice` | `ORG#{org}` | `NOTICE#{created_at}#{notice}` | | | |
 //! | `notice_key` (exactly-once guard) | `ORG#{org}` | `NOTICEDAY#{kind}#{the org's date}` (expiries, blocked renewals), `NOTICEKEY#{kind}#{date}` (the forecast's month; expiries before local dates, by UTC date) | | | |
@@ -204,6 +205,11 @@ pub const USAGE_SK: &str = "USAGE";
 /// The usage tree of a root org (GSI4).
 pub fn tree(root_id: &str) -> String {
     format!("TREE#{root_id}")
+}
+
+/// A user's last login (an item of its own, in no index).
+pub fn login_sk(email: &str) -> String {
+    format!("LOGIN#{email}")
 }
 
 /// Every user of an org.

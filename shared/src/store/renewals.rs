@@ -40,7 +40,7 @@ impl Store {
     pub async fn renewal_forecast(&self, org: &Org, until: NaiveDate) -> Result<Vec<ForecastRow>, Error> {
         let end: DateTime<Utc> =
             until.and_time(NaiveTime::from_hms_milli_opt(23, 59, 59, 999).unwrap_or_default()).and_utc();
-        let users = self.renewals_until(&org.org_id, end).await?;
+        let users = self.with_logins(&org.org_id, self.renewals_until(&org.org_id, end).await?).await?;
         let mut with_enrolments = Vec::with_capacity(users.len());
         for u in users {
             let enrolments = self.enrolments(&org.org_id, &u.email).await?;

@@ -7,13 +7,13 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update}
 use chrono::{DateTime, Utc};
 
 use super::keys::{self, GSI1, GSI1PK, GSI1SK, GSI2PK, GSI2SK, GSI3PK, GSI3SK, GSI4PK, GSI4SK, PK, SK};
-use super::{n, put, put_if, s, to_item, Error, Item, Page, PageRequest, QuerySpec, SortKey, Store, StoreError};
+use super::{n, put, put_if, s, to_item, Error, Item, Page, PageRequest, QuerySpec, Read, SortKey, Store, StoreError};
 use crate::domain::allocation::Balance;
 use crate::domain::enrolment::{Enrolment, EnrolmentStatus};
 use crate::domain::org::Org;
 use crate::domain::policy::{Counting, Enforcement, Policy};
 use crate::domain::seats::{CounterChange, Counters, Headcount, Reuse, ReuseChange};
-use crate::domain::user::{LicenceStatus, User, UserRole};
+use crate::domain::user::{LicenceStatus, Login, User, UserRole};
 
 pub(super) fn update(
     table: &str,
@@ -211,6 +211,42 @@ impl Store {
             .build()
             .map_err(|e| StoreError::Other(e.to_string()))?;
         Ok(TransactWriteItem::builder().delete(d).build())
+    }
+
+    // ---- logins ------------------------------------------------------------------------------
+
+    /// Writes a user's login item (no index holds it: one write unit) on the condition that it
+    /// holds no login of the same UTC day or later: a second report the same day, or a
+    /// concurrent one, is a race, decided again.
+    pub fn put_login(&self, login: &Login) -> Result<TransactWriteItem, StoreError> {
+        let mut item = to_item("login", login, &[(PK, keys::org(&login.org_id)), (SK, keys::login_sk(&login.email))])?;
+        let day = login.last_login_at.date_naive().to_string();
+        item.insert("login_day".into(), s(day.clone()));
+        let condition = "attribute_not_exists(PK) OR login_day < :day";
+        put_if(&self.table, item, Some(condition), &[], HashMap::from([(":day".to_string(), s(day))]))
+    }
+
+    /// A user's last login as its login item holds it (eventually consistent: half a read unit).
+    pub async fn login(&self, org_id: &str, email: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let found =
+            self.get_many_read::<Login>(vec![(keys::org(org_id), &keys::login_sk(email))], Read::Eventual).await?;
+        Ok(found.into_iter().next().map(|l| l.last_login_at))
+    }
+
+    /// `users` with their last logins ([`User::with_login`]), read 100 at a time.
+    pub async fn with_logins(&self, org_id: &str, users: Vec<User>) -> Result<Vec<User>, StoreError> {
+        let pk = keys::org(org_id);
+        let sks: Vec<String> = users.iter().map(|u| keys::login_sk(&u.email)).collect();
+        let logins: Vec<Login> =
+            self.get_many_read(sks.iter().map(|sk| (pk.clone(), sk.as_str())).collect(), Read::Eventual).await?;
+        let by_email: HashMap<String, DateTime<Utc>> = logins.into_iter().map(|l| (l.email, l.last_login_at)).collect();
+        Ok(users
+            .into_iter()
+            .map(|u| {
+                let login = by_email.get(&u.email).copied();
+                u.with_login(login)
+            })
+            .collect())
     }
 
     // ---- enrolments -------------------------------------------------------------------------

@@ -11,7 +11,7 @@ use crate::domain::enrolment::{self, Enrolment, PutEnrolment};
 use crate::domain::org::Org;
 use crate::domain::policy::{Counting, Enforcement, Policy, TermStarts};
 use crate::domain::seats::{self, CounterChange, Headcount, Reuse, ReuseChange};
-use crate::domain::user::{self, UpsertUser, User};
+use crate::domain::user::{self, Login, UpsertUser, User};
 use crate::domain::DomainError;
 
 /// The user as it is stored after a decision's write (which bumps the version).
@@ -21,9 +21,36 @@ pub fn saved(user: &User) -> User {
     saved
 }
 
+/// Whether a `PUT user` reports a login and nothing else.
+pub fn login_only(input: &UpsertUser) -> bool {
+    input.name.is_none() && input.role.is_none() && input.renewable.is_none() && input.last_login_at.is_some()
+}
+
+/// A login alone reported for an existing user (docs/domain.md#users-and-enrolments): its own login item
+/// written, one write unit, at most once per UTC day ([`Login::due`] over the user's last login
+/// as read, `recorded` being its login item's); the user item untouched. The outcome: the user
+/// with its last login.
+pub fn login(
+    user: User,
+    recorded: Option<DateTime<Utc>>,
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Decision<(User, bool)>, DomainError> {
+    if at > now {
+        return Err(DomainError::invalid("last_login_at", "must not be in the future"));
+    }
+    let user = user.with_login(recorded);
+    if !Login::due(user.last_login_at, at) {
+        return Ok(Decision::unchanged((user, false)));
+    }
+    let login = Login { org_id: user.org_id.clone(), email: user.email.clone(), last_login_at: at };
+    Ok(Decision::new(vec![Change::Login(login)], (user.with_login(Some(at)), false)))
+}
+
 /// `PUT user`: the user written over the version read (or new: one more user with access,
 /// within the `headcount`'s limit); the manager marker follows a changed role; an audit entry,
-/// except for a login alone. The outcome: the user as stored, and whether it was created.
+/// except for a login alone. The outcome: the user as stored, and whether it was created. (A
+/// login alone of an existing user is [`login`].)
 pub fn upsert(
     existing: Option<User>,
     org: &Org,
@@ -32,8 +59,7 @@ pub fn upsert(
     principal: &Principal,
     now: DateTime<Utc>,
 ) -> Result<Decision<(User, bool)>, DomainError> {
-    let login_only =
-        input.name.is_none() && input.role.is_none() && input.renewable.is_none() && input.last_login_at.is_some();
+    let login_only = login_only(&input);
     let created = existing.is_none();
     let role_before = existing.as_ref().map(|u| u.role);
     let next = user::upsert(existing, &org.org_id, email, input, now)?;
