@@ -329,6 +329,23 @@ mod tests {
         assert!(!r.text.contains("http"), "no console, no links: {}", r.text);
     }
 
+    /// A licence ending at 23:30 UTC on the 15th ends on the 16th in Amsterdam: the notice is of
+    /// that day (its `expiry_date` is the org's own date), and the mail says so in both languages.
+    #[test]
+    fn the_mail_names_the_orgs_own_day_of_an_expiry_near_midnight() {
+        let late = notice(
+            NoticeKind::Expired,
+            json!({"expiry_date": "2027-01-16", "count": 1, "users": ["a@c.example"], "users_truncated": false,
+                   "ends_at": "2027-01-15T23:30:00Z", "lots": [], "unissued_lapsing": 0}),
+        );
+        let nl =
+            render(&late, "Globex", &policy(json!({"locale": "nl", "time_zone": "Europe/Amsterdam"})), "").unwrap();
+        assert!(nl.subject.contains("16 januari 2027"), "{}", nl.subject);
+        assert!(nl.text.contains("16 januari 2027, 00:30 CET") && !nl.text.contains("15 januari"), "{}", nl.text);
+        let en = render(&late, "Globex", &policy(json!({"time_zone": "Europe/Amsterdam"})), "").unwrap();
+        assert!(en.subject.contains("16 January 2027") && en.text.contains("00:30 CET"), "{}\n{}", en.subject, en.text);
+    }
+
     /// An assigned reduction says seats were removed, never that licences are ready.
     #[test]
     fn an_assigned_reduction_reads_as_a_reduction_in_both_languages() {
