@@ -737,3 +737,46 @@ async fn uses_per_seat_caps_the_distinct_active_users_of_the_licence_year() {
     assert_eq!(usage.body["org"]["reuse"]["distinct_users"], 4, "{:?}", usage.body);
     assert_eq!((usage.body["org"]["used"].as_u64(), usage.body["org"]["limit"].as_u64()), (Some(2), Some(1)));
 }
+
+/// Under `counting = users` with hard enforcement, a sync at the user limit that swaps a learner
+/// — restoring a released one the file lists, releasing one it leaves out — fits: its new user
+/// takes the place of the one it releases. The same file as a plain import (nobody released) is
+/// refused whole.
+#[tokio::test]
+async fn counting_users_a_sync_at_the_limit_swaps_a_learner_and_a_plain_import_is_refused() {
+    let env = TestEnv::new().await;
+    env.partner_with_company("p", "c").await;
+    env.set_policy("c", json!({"counting": "users", "enforcement": "hard"})).await;
+    env.lot("p", "c", 3).await;
+    let now = "2026-02-01T00:00:00Z";
+    env.licensed("c", &["a@c.example", "r@c.example"], now).await;
+    let released = env.call("DELETE", "/v1/orgs/c/users/r@c.example").by(&cm("c")).at(now).send().await;
+    assert_eq!(released.status, 200, "{:?}", released.body);
+    env.licensed("c", &["b@c.example"], now).await;
+    // A user without a licence has access, and counts: three users of three, one seat free.
+    env.put_user("c", "c@c.example").json(json!({"name": "C"})).at(now).send().await;
+    assert_eq!(used_of(&env, "c", now).await, (3, 3));
+    let file: &[u8] = b"email\na@c.example\nb@c.example\nr@c.example\n";
+    let confirm = |query: &'static str| {
+        let env = &env;
+        async move {
+            let review = env.post(&format!("/v1/orgs/c/imports{query}")).by(&cm("c")).raw(file).at(now).send().await;
+            assert_eq!(review.status, 201, "{:?}", review.body);
+            let id = review.body["import_id"].as_str().unwrap().to_string();
+            env.post(&format!("/v1/orgs/c/imports/{id}/confirm")).by(&cm("c")).at(now).send().await
+        }
+    };
+    let plain = confirm("").await;
+    assert_eq!((plain.status, plain.code()), (409, "seat_limit_reached"), "{:?}", plain.body);
+    assert_eq!(used_of(&env, "c", now).await, (3, 3));
+
+    let sync = confirm("?mode=sync").await;
+    assert_eq!((sync.status, sync.body["released"].as_u64()), (200, Some(1)), "{:?}", sync.body);
+    let user = |email: &'static str| {
+        let env = &env;
+        async move { env.get(&format!("/v1/orgs/c/users/{email}")).by(&cm("c")).send().await.body }
+    };
+    assert_eq!(user("r@c.example").await["licence_status"], "active", "restored");
+    assert!(user("c@c.example").await["released_at"].is_string(), "released");
+    assert_eq!(used_of(&env, "c", now).await, (3, 3), "one in, one out");
+}

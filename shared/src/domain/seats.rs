@@ -154,11 +154,25 @@ impl Headcount {
     /// `adds` more users with access, counted in `change`: within the limit (the write's
     /// condition holds the counters to it), or refused with a message naming `who`, the users and how to get more.
     pub fn admit(&self, adds: u64, who: &str, change: &mut CounterChange) -> Result<(), DomainError> {
+        self.admit_replacing(adds, 0, who, change)
+    }
+
+    /// [`Headcount::admit`] for `adds` that replace `leaving` users who lose access in the same
+    /// work (a sync's releases, which follow its licences): within the limit once they have
+    /// left. Until they have, the counters may stand up to `leaving` above the limit (the write's
+    /// condition allows that much, no more), and every other creation is refused meanwhile.
+    pub fn admit_replacing(
+        &self,
+        adds: u64,
+        leaving: u64,
+        who: &str,
+        change: &mut CounterChange,
+    ) -> Result<(), DomainError> {
         change.with_access += adds as i64;
         let Some(bound) = self.bound.as_ref().filter(|_| adds > 0) else { return Ok(()) };
         let limit = bound.limit as i64;
-        if bound.used + adds as i64 <= limit {
-            change.with_access_max = Some(limit);
+        if bound.used + adds as i64 - leaving as i64 <= limit {
+            change.with_access_max = Some(limit + leaving as i64);
             return Ok(());
         }
         let used = bound.used.max(0);

@@ -145,7 +145,9 @@ pub fn reserve(
     let debits = reservation.lots.iter().map(|l| (&l.lot_id, l.count));
     let mut changes = seats::take(balance, debits, reservation.included, reservation.total(), &mut change);
     let who = format!("the {} new users of this import", fresh.new_users);
-    headcount.admit(fresh.new_users, &who, &mut change)?;
+    // A sync gives access to its new users in place of those it releases (counted in `release`).
+    let leaving = if record.mode == Mode::Sync { fresh.release } else { 0 };
+    headcount.admit_replacing(fresh.new_users, leaving, &who, &mut change)?;
     reservation.new_users = fresh.new_users as u32;
     if !change.is_empty() {
         changes.push(Change::Counters { org: org.clone(), change });
