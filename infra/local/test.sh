@@ -177,7 +177,9 @@ for l in open(sys.argv[1]):
 
   # BACKGROUND_ROWS=100: allocations and confirms of more than 100 licences answer 202 and finish
   # in the background, so the console's progress bar is tested (a deployed stack: 5,000).
-  in_lane e2e env BACKGROUND_ROWS=100 TABLE_NAME="e2e-$(date +%s)" BUCKET_NAME="e2e-imports" \
+  # `exec`: the background subshell becomes the server, so `$!` is the server's pid and the kill
+  # below (and the cleanup's) stops it rather than a wrapper that leaves it running.
+  in_lane e2e exec env BACKGROUND_ROWS=100 TABLE_NAME="e2e-$(date +%s)" BUCKET_NAME="e2e-imports" \
     target/debug/seatkeeper-local serve --no-schedules --addr "127.0.0.1:$api_port" --console "$root/console/dist" \
     >.local/e2e-server.log 2>&1 &
   api_pid=$!
