@@ -4,7 +4,7 @@
 //! start it; `make bench` does all of it. Prints one table.
 //!
 //! Subcommands (the second is how the benchmark runs the import in its own process):
-//!   bench [--skip-build] [--quick] [--million] [--only hostile-xlsx|first-answer|select-all|allocation|login]
+//!   bench [--skip-build] [--quick] [--million] [--only hostile-xlsx|first-answer|select-all|allocation|login|one-company]
 //!                                        every measurement (`--quick`: 10,000 instead of 100,000;
 //!                                        `--million`: also a 1,000,000-row file on S3;
 //!                                        `--only hostile-xlsx`: the hostile workbooks alone;
@@ -13,12 +13,15 @@
 //!                                        "Select all" of 10,000, its capacity by operation;
 //!                                        `--only allocation`: one allocation's requests and the
 //!                                        latency of 1,000; `--only login`: what recording a
-//!                                        login costs)
+//!                                        login costs; `--only one-company`: 128 callers in
+//!                                        one company against 128 companies, under the model
+//!                                        of DynamoDB's conflicts in `contention.rs`)
 //!   bench import-child TABLE ORG FILE    one CSV import, review + commit; prints its figures
 //!   bench import-child-s3 KEY            one S3 import (TABLE_NAME, BUCKET_NAME); its figures
 //!   bench import-child-xlsx FILE KEY     one workbook through the API and on S3 (TABLE_NAME,
 //!                                        BUCKET_NAME); both answers and its peak RSS
 
+mod contention;
 mod meter;
 
 // The hostile-workbook corpus of the tests, built the same way here.
@@ -36,6 +39,7 @@ use aws_lambda_events::encodings::Body;
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
+use contention::Contention;
 use meter::Meter;
 use seatkeeper::domain::change::Change;
 use seatkeeper::domain::policy::Policy;
@@ -88,7 +92,18 @@ async fn metered_client(meter: &Meter) -> Client {
 }
 
 async fn fresh_env(meter: &Meter, name: &str) -> Res<Env> {
-    let client = metered_client(meter).await;
+    env_over(metered_client(meter).await, name).await
+}
+
+/// [`fresh_env`] whose client also runs the model of DynamoDB's conflicts and per-item limits.
+async fn contended_env(meter: &Meter, model: &Contention, name: &str) -> Res<Env> {
+    let sdk = seatkeeper::app::sdk_config().await;
+    let conf =
+        aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(meter.clone()).interceptor(model.clone()).build();
+    env_over(Client::from_conf(conf), name).await
+}
+
+async fn env_over(client: Client, name: &str) -> Res<Env> {
     let table = format!("bench-{name}-{}", Utc::now().timestamp_millis());
     // The template's table, but without its stream: DynamoDB Local writes a streamed table at
     // about 60 items a second (the stream, not the table, is then what is measured), while in
@@ -261,6 +276,127 @@ fn ms(d: Duration) -> String {
 }
 
 // ---- single allocation and its latency ------------------------------------------------------
+
+/// Concurrent callers of the contention model (bench/RESULTS.md).
+const CALLERS: usize = 128;
+/// Allocations each caller makes, one after the other.
+const ALLOCATIONS_EACH: usize = 4;
+
+/// What the callers of one run achieved.
+struct Contended {
+    allocated: usize,
+    short: usize,
+    failed: usize,
+    /// The answers of the failed ones, by status and code.
+    failures: std::collections::BTreeMap<String, usize>,
+    seconds: f64,
+    conflicts: usize,
+    throttles: usize,
+}
+
+/// `CALLERS` callers, each allocating `ALLOCATIONS_EACH` learners one at a time; caller `i`
+/// works in `company(i)` on its learners `i * ALLOCATIONS_EACH ..`.
+async fn contend(env: &Env, model: &Contention, company: impl Fn(usize) -> String) -> Contended {
+    model.take();
+    let started = Instant::now();
+    let callers = (0..CALLERS).map(|i| {
+        let org = company(i);
+        async move {
+            let mut outcome = (0, 0, 0, Vec::new());
+            for k in 0..ALLOCATIONS_EACH {
+                let body = json!({"emails": [email(&org, i * ALLOCATIONS_EACH + k)]}).to_string().into_bytes();
+                let path = format!("/v1/orgs/{org}/allocations");
+                let (status, answer) =
+                    call(env, "POST", &path, "company_manager", &org, body, "2026-02-01T00:00:00Z").await;
+                match (status, answer["error"]["code"].as_str()) {
+                    (200, _) => outcome.0 += 1,
+                    (409, Some("insufficient_licences")) => outcome.1 += 1,
+                    (status, code) => {
+                        outcome.2 += 1;
+                        outcome.3.push(format!("{status} {}", code.unwrap_or("-")));
+                    }
+                }
+            }
+            outcome
+        }
+    });
+    let outcomes = futures::future::join_all(callers).await;
+    let seconds = started.elapsed().as_secs_f64();
+    let (conflicts, throttles) = model.take();
+    let sum = |f: fn(&(usize, usize, usize, Vec<String>)) -> usize| outcomes.iter().map(f).sum();
+    let mut failures = std::collections::BTreeMap::new();
+    for answer in outcomes.iter().flat_map(|o| o.3.iter()) {
+        *failures.entry(answer.clone()).or_default() += 1;
+    }
+    let (allocated, short, failed) = (sum(|o| o.0), sum(|o| o.1), sum(|o| o.2));
+    Contended { allocated, short, failed, failures, seconds, conflicts, throttles }
+}
+
+/// Allocations a second and retries per allocation for `CALLERS` concurrent callers
+/// in one company against the same callers spread over `CALLERS` companies (the ceiling), under
+/// the model of DynamoDB's transaction conflicts and per-item limits ([`contention`]); and a
+/// company whose callers want twice its seats: never oversold.
+async fn one_company(meter: &Meter, lines: &mut Vec<Line>) -> Res<()> {
+    step("one company at the start of term: setting up");
+    let model = Contention::default();
+    let env = contended_env(meter, &model, "term").await?;
+    org(&env, "p", "partner", "vendor").await?;
+    let wanted = CALLERS * ALLOCATIONS_EACH;
+    for (company, seats) in [("one", wanted), ("short", wanted / 2)] {
+        org(&env, company, "company", "p").await?;
+        lot(&env, company, seats, "2026-01-15T09:00:00Z").await?;
+        learners(&env, company, wanted).await?;
+    }
+    let spread = |i: usize| format!("s{i:03}");
+    for i in 0..CALLERS {
+        org(&env, &spread(i), "company", "p").await?;
+        lot(&env, &spread(i), ALLOCATIONS_EACH, "2026-01-15T09:00:00Z").await?;
+        learners(&env, &spread(i), (i + 1) * ALLOCATIONS_EACH).await?;
+    }
+    step("one company at the start of term: measuring");
+    let ceiling = contend(&env, &model, spread).await;
+    let hot = contend(&env, &model, |_| "one".to_string()).await;
+    let rate = |c: &Contended| c.allocated as f64 / c.seconds;
+    let retries = |c: &Contended| (c.conflicts + c.throttles) as f64 / c.allocated.max(1) as f64;
+    let said = |c: &Contended| {
+        format!(
+            "{:.1}/s, {:.2} retries each ({} conflicts, {} throttled); {} of {} allocated, {} failed {:?}",
+            rate(c),
+            retries(c),
+            c.conflicts,
+            c.throttles,
+            c.allocated,
+            wanted,
+            c.failed,
+            c.failures
+        )
+    };
+    lines.push(line(
+        &format!("{CALLERS} callers in one company (model of conflicts)"),
+        said(&hot),
+        format!("spread over {CALLERS} companies: {} (×{:.2})", said(&ceiling), rate(&hot) / rate(&ceiling).max(0.001)),
+        "≥ 0.8× the ceiling",
+        Some(rate(&hot) >= 0.8 * rate(&ceiling)),
+    ));
+    let over = contend(&env, &model, |_| "short".to_string()).await;
+    let lots =
+        ok(&env, "GET", "/v1/orgs/short/lots", "company_manager", "short", json!(null), "2026-02-01T00:00:00Z").await?;
+    let in_use = lots["items"][0]["in_use"].as_u64().unwrap_or(u64::MAX);
+    lines.push(line(
+        &format!("{CALLERS} callers wanting {wanted} of {} seats: oversold", wanted / 2),
+        format!(
+            "{} ({} allocated, {} refused short, {} failed; the lot's in_use {in_use})",
+            (in_use as usize).saturating_sub(wanted / 2),
+            over.allocated,
+            over.short,
+            over.failed
+        ),
+        "-".into(),
+        "0",
+        Some(in_use as usize <= wanted / 2 && over.allocated <= wanted / 2),
+    ));
+    Ok(())
+}
 
 /// What recording a login costs: the day's first, written to the user's login item; a later
 /// one the same day; and, for the ratio, the user item itself written as a login once was (a
@@ -1079,6 +1215,7 @@ async fn run_only(part: &str, meter: &Meter) -> Res<()> {
         "select-all" => (select_all(meter, &mut lines).await, "select all"),
         "allocation" => (allocation(meter, &mut lines).await, "single allocation"),
         "login" => (logins(meter, &mut lines).await, "login"),
+        "one-company" => (one_company(meter, &mut lines).await, "one company at the start of term"),
         other => {
             return Err(format!(
                 "--only takes hostile-xlsx, first-answer, select-all, allocation or login, not {other:?}"
@@ -1135,6 +1272,9 @@ async fn main() -> Res<()> {
     }
     if let Err(e) = logins(&meter, &mut lines).await {
         failed(&mut lines, "login", e);
+    }
+    if let Err(e) = one_company(&meter, &mut lines).await {
+        failed(&mut lines, "one company at the start of term", e);
     }
     if let Err(e) = select_all(&meter, &mut lines).await {
         failed(&mut lines, "select all", e);
