@@ -282,6 +282,15 @@ const CALLERS: usize = 128;
 /// Allocations each caller makes, one after the other.
 const ALLOCATIONS_EACH: usize = 4;
 
+/// What one caller's allocations came to: done, refused for want of seats, and the answers of
+/// the others.
+#[derive(Default)]
+struct Caller {
+    allocated: usize,
+    short: usize,
+    failures: Vec<String>,
+}
+
 /// What the callers of one run achieved.
 struct Contended {
     allocated: usize,
@@ -302,19 +311,16 @@ async fn contend(env: &Env, model: &Contention, company: impl Fn(usize) -> Strin
     let callers = (0..CALLERS).map(|i| {
         let org = company(i);
         async move {
-            let mut outcome = (0, 0, 0, Vec::new());
+            let mut outcome = Caller::default();
             for k in 0..ALLOCATIONS_EACH {
                 let body = json!({"emails": [email(&org, i * ALLOCATIONS_EACH + k)]}).to_string().into_bytes();
                 let path = format!("/v1/orgs/{org}/allocations");
                 let (status, answer) =
                     call(env, "POST", &path, "company_manager", &org, body, "2026-02-01T00:00:00Z").await;
                 match (status, answer["error"]["code"].as_str()) {
-                    (200, _) => outcome.0 += 1,
-                    (409, Some("insufficient_licences")) => outcome.1 += 1,
-                    (status, code) => {
-                        outcome.2 += 1;
-                        outcome.3.push(format!("{status} {}", code.unwrap_or("-")));
-                    }
+                    (200, _) => outcome.allocated += 1,
+                    (409, Some("insufficient_licences")) => outcome.short += 1,
+                    (status, code) => outcome.failures.push(format!("{status} {}", code.unwrap_or("-"))),
                 }
             }
             outcome
@@ -323,12 +329,13 @@ async fn contend(env: &Env, model: &Contention, company: impl Fn(usize) -> Strin
     let outcomes = futures::future::join_all(callers).await;
     let seconds = started.elapsed().as_secs_f64();
     let (conflicts, throttles) = model.take();
-    let sum = |f: fn(&(usize, usize, usize, Vec<String>)) -> usize| outcomes.iter().map(f).sum();
     let mut failures = std::collections::BTreeMap::new();
-    for answer in outcomes.iter().flat_map(|o| o.3.iter()) {
+    for answer in outcomes.iter().flat_map(|o| o.failures.iter()) {
         *failures.entry(answer.clone()).or_default() += 1;
     }
-    let (allocated, short, failed) = (sum(|o| o.0), sum(|o| o.1), sum(|o| o.2));
+    let allocated = outcomes.iter().map(|o| o.allocated).sum();
+    let short = outcomes.iter().map(|o| o.short).sum();
+    let failed = outcomes.iter().map(|o| o.failures.len()).sum();
     Contended { allocated, short, failed, failures, seconds, conflicts, throttles }
 }
 
