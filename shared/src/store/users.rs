@@ -226,10 +226,12 @@ impl Store {
         put_if(&self.table, item, Some(condition), &[], HashMap::from([(":day".to_string(), s(day))]))
     }
 
-    /// A user's last login as its login item holds it (eventually consistent: half a read unit).
+    /// A user's last login as its login item holds it, strongly consistent: a report right after
+    /// another the same day reads it and writes nothing, rather than failing the write's
+    /// condition and being decided again.
     pub async fn login(&self, org_id: &str, email: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
         let found =
-            self.get_many_read::<Login>(vec![(keys::org(org_id), &keys::login_sk(email))], Read::Eventual).await?;
+            self.get_many_read::<Login>(vec![(keys::org(org_id), &keys::login_sk(email))], Read::Consistent).await?;
         Ok(found.into_iter().next().map(|l| l.last_login_at))
     }
 
