@@ -3,7 +3,7 @@
 //!
 //! The dispatch rule: a payload with both `requestContext` and `routeKey` is an API Gateway HTTP
 //! API (payload 2.0) request; one whose first record has `eventSource` `aws:s3` is an S3
-//! notification; one with `RequestType`, `ResponseURL` and `StackId` is a CloudFormation custom
+//! notification, `aws:dynamodb` a batch of the table's stream; one with `RequestType`, `ResponseURL` and `StackId` is a CloudFormation custom
 //! resource request (the stack's `TableSetup`, `crate::deploy`); any other JSON object is a
 //! scheduled event, which must carry its instant in
 //! `time` (RFC 3339) — the EventBridge rule's scheduled event, or the EventBridge Scheduler
@@ -45,6 +45,13 @@ pub type Sweep =
 pub type S3Import =
     for<'a> fn(&'a App, aws_lambda_events::s3::S3Event) -> BoxFuture<'a, Result<(), crate::store::Error>>;
 
+/// What a function does with a batch of the table's stream (its event source filters the
+/// records): the batch response, naming the records to deliver again.
+pub type StreamConsumer = for<'a> fn(
+    &'a App,
+    aws_lambda_events::dynamodb::Event,
+) -> BoxFuture<'a, aws_lambda_events::streams::DynamoDbEventResponse>;
+
 /// The answer to the deployment's `TableSetup` custom resource, at the request's instant.
 pub type Deploy = for<'a> fn(&'a App, crate::deploy::Request, DateTime<Utc>) -> BoxFuture<'a, Result<Value, Failure>>;
 
@@ -80,6 +87,9 @@ pub struct Entry {
     pub sweep: Option<(&'static str, Sweep)>,
     /// What S3 notifications of partner files go to (a pointer, so only that function links it).
     pub s3: Option<S3Import>,
+    /// What batches of the table's stream go to (the import function's: the result files of
+    /// partner files committed in the background).
+    pub stream: Option<StreamConsumer>,
     /// What the deployment's `TableSetup` custom resource goes to (the tenant-admin function's).
     pub deploy: Option<Deploy>,
     /// How the function builds its app from the environment.
@@ -91,6 +101,7 @@ pub struct Entry {
 pub enum Trigger {
     Http(Box<ApiGatewayV2httpRequest>),
     S3(aws_lambda_events::s3::S3Event),
+    Stream(Box<aws_lambda_events::dynamodb::Event>),
     Deploy(Box<crate::deploy::Request>),
     Schedule { at: DateTime<Utc>, sweep: Option<String> },
 }
@@ -117,6 +128,11 @@ impl Trigger {
             let event = serde_json::from_value(payload)
                 .map_err(|e| Refused(format!("not a valid S3 event notification: {e}")))?;
             return Ok(Trigger::S3(event));
+        }
+        if payload["Records"][0]["eventSource"].as_str() == Some("aws:dynamodb") {
+            let event = serde_json::from_value(payload)
+                .map_err(|e| Refused(format!("not a valid DynamoDB stream event: {e}")))?;
+            return Ok(Trigger::Stream(Box::new(event)));
         }
         if ["RequestType", "ResponseURL", "StackId"].iter().all(|k| object.contains_key(*k)) {
             let request = serde_json::from_value(payload)
@@ -190,6 +206,10 @@ pub async fn invoke(app: &App, entry: &Entry, payload: Value) -> Result<Value, F
             })?;
             Ok(Value::Null)
         }
+        Trigger::Stream(event) => {
+            let consume = entry.stream.ok_or_else(|| refused(entry, "a batch of the table's stream"))?;
+            Ok(serde_json::to_value(consume(app, *event).await).expect("a batch response serialises"))
+        }
         Trigger::Deploy(request) => {
             let deploy = entry.deploy.ok_or_else(|| refused(entry, "a CloudFormation custom resource request"))?;
             deploy(app, *request, Utc::now()).await
@@ -218,6 +238,9 @@ fn refused(entry: &Entry, what: &str) -> Failure {
     }
     if entry.s3.is_some() {
         serves.push("S3 notifications".to_string());
+    }
+    if entry.stream.is_some() {
+        serves.push("the table's stream".to_string());
     }
     if entry.deploy.is_some() {
         serves.push("the TableSetup custom resource".to_string());
@@ -307,7 +330,7 @@ pub mod entries {
     }
 
     const fn http(name: &'static str, function: &'static crate::http::Function) -> Entry {
-        Entry { name, http: Some(function), sweep: None, s3: None, deploy: None, app: table }
+        Entry { name, http: Some(function), sweep: None, s3: None, stream: None, deploy: None, app: table }
     }
 
     /// The tenant-admin function also answers the deployment's `TableSetup` custom resource.
@@ -327,6 +350,7 @@ pub mod entries {
         s3: Some(|app, event| {
             Box::pin(async move { crate::imports::s3::handle_s3_event(app, event).await.map(|_| ()) })
         }),
+        stream: Some(|app, event| Box::pin(async move { crate::imports::s3::results_from_stream(app, &event).await })),
         app: table_and_bucket,
     };
     pub const EXPIRE: Entry = Entry {
@@ -334,6 +358,7 @@ pub mod entries {
         http: None,
         sweep: Some(("expire", sweeps::EXPIRE)),
         s3: None,
+        stream: None,
         deploy: None,
         app: table,
     };
@@ -342,6 +367,7 @@ pub mod entries {
         http: None,
         sweep: Some(("renewal", sweeps::RENEWAL)),
         s3: None,
+        stream: None,
         deploy: None,
         app: table,
     };
@@ -350,6 +376,7 @@ pub mod entries {
         http: Some(&f::RENEWALS),
         sweep: Some(("forecast", sweeps::FORECAST)),
         s3: None,
+        stream: None,
         deploy: None,
         app: table_and_bucket,
     };
@@ -359,6 +386,7 @@ pub mod entries {
         http: None,
         sweep: Some(("leases", sweeps::LEASES)),
         s3: None,
+        stream: None,
         deploy: None,
         app: table,
     };
@@ -367,6 +395,7 @@ pub mod entries {
         http: Some(&f::USAGE_REPORT),
         sweep: Some(("snapshot", sweeps::SNAPSHOT)),
         s3: None,
+        stream: None,
         deploy: None,
         app: table,
     };

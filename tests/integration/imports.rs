@@ -946,3 +946,93 @@ async fn a_partner_file_larger_than_the_api_takes_is_imported_and_its_result_str
     let etag = head.e_tag().unwrap_or_default().trim_matches('"').to_string();
     assert!(etag.ends_with("-2"), "a result of over 8 MiB goes in two parts: {etag}");
 }
+
+/// A partner file with more licences to write than a request writes is not committed in the
+/// invocation S3 starts: every seat is reserved there, and the job runner commits it in slices,
+/// each handing what is left to the next (its progress saved, the record handed over); the
+/// result file is written once it is committed, from the table's stream — by the import
+/// function, as the template's filters route the records. Every row licensed once.
+#[tokio::test]
+async fn a_large_partner_file_is_committed_in_slices_and_its_result_written_from_the_stream() {
+    use seatkeeper::imports::commit::Slice;
+    const N: usize = 600;
+    let env = TestEnv::with_s3().await;
+    env.partner_with_company("p", "c").await;
+    env.order_and_assign("c", N as u64, ASSIGNED, "p", ASSIGNED).await;
+    let at = "2026-02-01T10:00:00Z";
+    let emails: Vec<String> = (0..N).map(|i| format!("s{i:04}@c.example")).collect();
+    env.seed_users("c", &emails, "2026-01-20T00:00:00Z").await;
+    let csv: String = std::iter::once("email\n".to_string()).chain(emails.iter().map(|e| format!("{e}\n"))).collect();
+    let imports = env.imports();
+    let key = "imports/c/sliced.csv";
+    let put = imports.client.put_object().bucket(&imports.bucket).key(key).body(csv.into_bytes().into());
+    let out = put.send().await.unwrap();
+    let event = seatkeeper_local::s3_event(&imports.bucket, key, out.e_tag(), out.version_id(), at.parse().unwrap());
+    let mut app = env.app.clone();
+    app.background_rows = 100;
+
+    let answers = seatkeeper::imports::s3::handle_s3_event(&app, event.clone()).await.unwrap();
+    let record = &answers[0];
+    assert_eq!((record.status, record.background), (seatkeeper::domain::import::ImportStatus::Committing, true));
+    assert_eq!(lot_counts(&env, "c", at).await, vec![(N as u64, N as u64)], "every seat reserved at once");
+    let head = imports.client.head_object().bucket(&imports.bucket).key("results/c/sliced.json").send().await;
+    assert!(head.is_err(), "no result file while it commits");
+    let id = record.import_id.clone();
+    let stream = stream_event(&env, "c", &id).await;
+    assert!(routed(&stream, "JobRunnerFunction", "Jobs"), "the job runner's filter takes the committing record");
+    assert!(!routed(&stream, "ImportAllocationFunction", "BackgroundResults"), "not yet a result");
+
+    // Slices whose time is up at once: each writes one saved stretch of licences and hands over.
+    let (store, mut slices, mut handovers) = (&env.app.store, 0, Vec::new());
+    let done = loop {
+        slices += 1;
+        let until = std::time::Instant::now();
+        match seatkeeper::imports::jobs::run_slice(store, "c", &id, at.parse().unwrap(), until).await.unwrap() {
+            Some(Slice::Paused(record)) => {
+                let licensed = store.progress(&seatkeeper::store::imports::Rows::of(&record)).await.unwrap();
+                assert!(licensed > 0 && (licensed as usize) < N, "part of it: {licensed}");
+                handovers.push(record.handovers);
+            }
+            Some(Slice::Done(record)) => break record,
+            None => panic!("the job went missing"),
+        }
+        assert!(slices < 10, "a slice must get on");
+    };
+    assert_eq!(slices, N.div_ceil(seatkeeper::imports::commit::PROGRESS_EVERY), "one saved stretch per slice");
+    assert_eq!(handovers, (1..slices as u32).collect::<Vec<_>>(), "each slice handed over to the next");
+    assert_eq!((done.allocated as usize, done.status), (N, seatkeeper::domain::import::ImportStatus::Committed));
+    let counts: Vec<u32> = store.all_users("c").await.unwrap().into_values().map(|u| u.licence_count).collect();
+    assert!(counts.len() == N && counts.iter().all(|c| *c == 1), "every row licensed exactly once");
+    assert_eq!(lot_counts(&env, "c", at).await, vec![(N as u64, N as u64)]);
+
+    let committed = stream_event(&env, "c", &id).await;
+    assert!(routed(&committed, "ImportAllocationFunction", "BackgroundResults"), "the result's turn");
+    assert!(!routed(&committed, "JobRunnerFunction", "Jobs"));
+    let written = seatkeeper::imports::s3::results_from_stream(&app, &committed).await;
+    assert!(written.batch_item_failures.is_empty());
+    let result = env.object_json("results/c/sliced.json").await;
+    assert_eq!((result["status"].as_str(), result["allocated"].as_u64()), (Some("committed"), Some(N as u64)));
+    // A second delivery of the S3 event changes nothing.
+    let again = seatkeeper::imports::s3::handle_s3_event(&app, event).await.unwrap();
+    assert_eq!(again[0].status, seatkeeper::domain::import::ImportStatus::Committed);
+    assert_eq!(lot_counts(&env, "c", at).await, vec![(N as u64, N as u64)]);
+}
+
+/// Whether the filter of the template's stream event `event` of `function` lets the (single)
+/// record of `stream` through: each field of the pattern names the values it takes.
+fn routed(stream: &aws_lambda_events::dynamodb::Event, function: &str, event: &str) -> bool {
+    let template: serde_yaml::Value = serde_yaml::from_str(seatkeeper::store::table::TEMPLATE).unwrap();
+    let filters = &template["Resources"][function]["Properties"]["Events"][event]["Properties"]["FilterCriteria"];
+    let pattern: Value = serde_json::from_str(filters["Filters"][0]["Pattern"].as_str().unwrap()).unwrap();
+    let record = serde_json::to_value(&stream.records[0]).unwrap();
+    let record = json!({"eventName": record["eventName"], "dynamodb": {"NewImage": record["dynamodb"]["NewImage"]}});
+    matches_pattern(&pattern, &record)
+}
+
+fn matches_pattern(pattern: &Value, value: &Value) -> bool {
+    match pattern {
+        Value::Array(allowed) => allowed.contains(value),
+        Value::Object(fields) => fields.iter().all(|(k, p)| matches_pattern(p, &value[k])),
+        other => other == value,
+    }
+}

@@ -206,6 +206,26 @@ fn run_background_job(app: &App, response: &aws_lambda_events::apigw::ApiGateway
     });
 }
 
+/// A partner file committing in the background: in the cloud the job runner commits it in slices
+/// and the table's stream brings it back to the import function for its result file; here both
+/// run in a task of their own, as the two functions would.
+fn finish_partner_file(app: &App, record: seatkeeper::domain::import::Batch) {
+    let app = app.clone();
+    tokio::spawn(async move {
+        let id = record.import_id.clone();
+        let done = seatkeeper::imports::jobs::run(&app.store, &record.org_id, &id, Utc::now()).await;
+        let written = match done {
+            Ok(Some(done)) => seatkeeper::imports::s3::write_result_of(&app, &done).await,
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        };
+        match written {
+            Ok(()) => tracing::info!(%id, "partner file committed in the background"),
+            Err(e) => tracing::error!(%id, error = %e, "partner file's background commit stopped"),
+        }
+    });
+}
+
 /// The HTTP API payload-2.0 event API Gateway would send for a request: `target` is the path
 /// with its query string, `claims` what the JWT authorizer verified, `now` the request time.
 pub fn api_event(
@@ -465,6 +485,9 @@ async fn dev_s3_import(server: &LocalServer, rest: &str, headers: &http::HeaderM
     let event = s3_event(&imports.bucket, &key, stored.e_tag(), stored.version_id(), Utc::now());
     match seatkeeper::imports::s3::handle_s3_event(&server.app, event).await {
         Ok(records) => {
+            for record in records.iter().filter(|r| r.background) {
+                finish_partner_file(&server.app, record.clone());
+            }
             let body = records.first().map(|r| r.view()).unwrap_or(Value::Null);
             Response::builder()
                 .status(200)

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
@@ -31,7 +32,7 @@ pub const WRITES_IN_FLIGHT: usize = 32;
 /// item, about 3 WCU once it holds the audit sample's e-mails: every 256 licences that is about
 /// 0.01 WCU per licence. A resume reads the chunk it stopped in again whatever the figure, and
 /// writes no licence twice.
-const PROGRESS_EVERY: usize = 8 * WRITES_IN_FLIGHT;
+pub const PROGRESS_EVERY: usize = 8 * WRITES_IN_FLIGHT;
 
 /// Commits an import, or resumes one that stopped half-way; a committed one is returned as is.
 /// Each move of the record (the reserve, the finish) is a command through the executor: a move
@@ -43,9 +44,33 @@ pub async fn commit(
     by: &Principal,
     now: DateTime<Utc>,
 ) -> Result<Batch, Error> {
+    match commit_slice(store, org, record, by, now, None).await? {
+        Slice::Done(record) | Slice::Paused(record) => Ok(record),
+    }
+}
+
+/// How far one slice of a commit got: to its end (the record as it ended), or — its time up —
+/// to a saved checkpoint, the record still `committing`, for the next slice to resume.
+#[derive(Debug)]
+pub enum Slice {
+    Done(Batch),
+    Paused(Batch),
+}
+
+/// [`commit`], in a slice that stops once `until` has passed (never: `None`) at the next saved
+/// checkpoint — every [`PROGRESS_EVERY`] licences — with what it wrote kept; the next slice
+/// resumes there and writes no licence twice.
+pub async fn commit_slice(
+    store: &Store,
+    org: &Org,
+    record: Batch,
+    by: &Principal,
+    now: DateTime<Utc>,
+    until: Option<Instant>,
+) -> Result<Slice, Error> {
     let record = begin(store, org, record, Review::Again, now).await?;
     match record.status {
-        ImportStatus::Committing => command::conflict_when_raced(finish(store, org, record, by, now).await),
+        ImportStatus::Committing => command::conflict_when_raced(finish(store, org, record, by, now, until).await),
         ImportStatus::Failed => {
             let why = record.error.clone().unwrap_or_default();
             Err(DomainError::conflict(
@@ -54,7 +79,7 @@ pub async fn commit(
             )
             .into())
         }
-        ImportStatus::Committed | ImportStatus::Reviewed => Ok(record),
+        ImportStatus::Committed | ImportStatus::Reviewed => Ok(Slice::Done(record)),
     }
 }
 
@@ -231,11 +256,19 @@ async fn count_leaving(store: &Store, org_id: &str, reviewer: &Reviewer) -> Resu
 
 /// Writes the licences of the `renew` rows (one conditional write each), releases the users a
 /// sync leaves out, returns the unused seats and marks the record committed, with the command's
-/// one audit entry in the same transaction.
-async fn finish(store: &Store, org: &Org, record: Batch, by: &Principal, now: DateTime<Utc>) -> Result<Batch, Error> {
+/// one audit entry in the same transaction. Once `until` has passed it stops at the next saved
+/// checkpoint instead (`Paused`).
+async fn finish(
+    store: &Store,
+    org: &Org,
+    record: Batch,
+    by: &Principal,
+    now: DateTime<Utc>,
+    until: Option<Instant>,
+) -> Result<Slice, Error> {
     let policy = store.policy(org).await?;
-    let issuing = Issuing { store, org, record: &record, policy: &policy, now };
-    let (tally, reviewer) = issuing.rows().await?;
+    let issuing = Issuing { store, org, record: &record, policy: &policy, now, until };
+    let Some((tally, reviewer)) = issuing.rows().await? else { return Ok(Slice::Paused(record)) };
     let released = match record.mode {
         Mode::Sync => release_leaving(store, org, &reviewer, by, now).await?,
         Mode::Renew => 0,
@@ -248,6 +281,7 @@ async fn finish(store: &Store, org: &Org, record: Batch, by: &Principal, now: Da
         })
     })
     .await
+    .map(Slice::Done)
 }
 
 /// What a commit's licence writes add up to: the `renew` rows settled (row `i` of them takes seat
@@ -302,15 +336,23 @@ struct Issuing<'a> {
     record: &'a Batch,
     policy: &'a Policy,
     now: DateTime<Utc>,
+    /// When this slice stops, at the next saved checkpoint (`None`: it writes every licence).
+    until: Option<Instant>,
 }
 
 impl Issuing<'_> {
+    /// Whether this slice's time is up.
+    fn time_up(&self) -> bool {
+        self.until.is_some_and(|until| Instant::now() >= until)
+    }
+
     /// Writes the licence of every `renew` row, a chunk of rows at a time, from where the saved
     /// progress says an earlier attempt stopped (at most one chunk is read again, no licence is
     /// written again); the next chunk (its rows and users) read while this one is written. The
     /// answer: the tally, and, under `mode = sync`, a reviewer that has seen every row (for who
     /// the file leaves out: the chunks before the resumed one are read for it, nothing else).
-    async fn rows(&self) -> Result<(Tally, Reviewer), Error> {
+    /// `None` when the slice's time was up first, its progress saved.
+    async fn rows(&self) -> Result<Option<(Tally, Reviewer)>, Error> {
         let (store, record) = (self.store, self.record);
         let (mut tally, first, mut skip) = Tally::resumed(store.commit_progress(&Rows::of(record)).await?);
         let mut reviewer = Reviewer::new(self.now);
@@ -330,16 +372,20 @@ impl Issuing<'_> {
             let renew: Vec<&Row> = rows.iter().filter(|r| r.outcome == RowOutcome::Renew).collect();
             let writing = self.chunk(index, &renew, skip, &users, &mut tally);
             let (written, following) = tokio::join!(writing, renew_chunk(store, &self.org.org_id, &mut chunks));
-            written?;
+            let paused = written?;
             keep_expiring(store, record, &chunks.take_expiring()).await?;
+            if paused {
+                return Ok(None);
+            }
             (next, skip) = (following?, 0);
         }
         keep_expiring(store, record, &chunks.take_expiring()).await?;
-        Ok((tally, reviewer))
+        Ok(Some((tally, reviewer)))
     }
 
     /// Writes the licences of chunk `index`'s `renew` rows after the first `skip` (settled
     /// before), [`WRITES_IN_FLIGHT`] at a time, the progress saved every [`PROGRESS_EVERY`].
+    /// `true` when the slice's time was up at a save with rows of the commit still to settle.
     async fn chunk(
         &self,
         index: usize,
@@ -347,7 +393,7 @@ impl Issuing<'_> {
         skip: usize,
         users: &HashMap<String, User>,
         tally: &mut Tally,
-    ) -> Result<(), Error> {
+    ) -> Result<bool, Error> {
         use futures::stream::{self, StreamExt};
         let reservation = self.record.reservation.clone().unwrap_or_default();
         let mut settled_in_chunk = skip;
@@ -376,8 +422,11 @@ impl Issuing<'_> {
             // A chunk settled to its end is a resume at the next one: not read again.
             let at = if settled_in_chunk == renew.len() { (index + 1, 0) } else { (index, settled_in_chunk) };
             self.store.save_progress(&Rows::of(self.record), &tally.saved(at.0, at.1)).await?;
+            if self.time_up() && (tally.settled as u64) < self.record.summary.renew {
+                return Ok(true);
+            }
         }
-        Ok(())
+        Ok(false)
     }
 
     /// One row's licence, written on its own over the version of `user` (the row's `email`)

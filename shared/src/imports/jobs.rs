@@ -11,7 +11,9 @@ use aws_lambda_events::dynamodb::Event;
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use chrono::{DateTime, Utc};
 
-use super::commit::{begin, commit, Review};
+use std::time::{Duration, Instant};
+
+use super::commit::{begin, commit_slice, Review, Slice};
 use crate::command::Decision;
 use crate::domain::auth::{Principal, Role};
 use crate::domain::import::{Batch, ImportStatus};
@@ -37,31 +39,62 @@ pub async fn start(
 ) -> Result<Batch, Error> {
     match record.status {
         ImportStatus::Reviewed => record.background = true,
-        ImportStatus::Committing if record.background => {
-            let given = record.clone();
-            return super::commit::step(store, &given, |current, _| async move {
-                Ok(match current.status {
-                    ImportStatus::Committing => crate::domain::decide::imports::handed_over(current, now),
-                    _ => Decision::unchanged(current),
-                })
-            })
-            .await;
-        }
+        ImportStatus::Committing if record.background => return hand_over(store, &record, now).await,
         _ => {}
     }
     begin(store, org, record, review, now).await
 }
 
-/// Finishes the background commit of import `import_id` of `org_id`, if it is one still going;
-/// the record as it ends (`None` when there is nothing to do).
+/// How long one invocation of the job runner works on its jobs before it hands what is left over
+/// to the next: well inside the function's timeout (900 s), and a fifth of it, so a commit of any
+/// size runs as slices of at most this long (the 1,000,000-row figure is in `bench/RESULTS.md`).
+pub const SLICE: Duration = Duration::from_secs(180);
+
+/// Finishes the background commit of import `import_id` of `org_id`, if it is one still going,
+/// slice after slice; the record as it ends (`None` when there is nothing to do).
 pub async fn run(store: &Store, org_id: &str, import_id: &str, now: DateTime<Utc>) -> Result<Option<Batch>, Error> {
+    loop {
+        match run_slice(store, org_id, import_id, now, Instant::now() + SLICE).await? {
+            Some(Slice::Paused(_)) => continue,
+            Some(Slice::Done(record)) => return Ok(Some(record)),
+            None => return Ok(None),
+        }
+    }
+}
+
+/// One slice of the background commit of import `import_id` of `org_id`, if it is one still
+/// going: licences written until `until` has passed, then — with rows left — the progress saved
+/// and the record handed over (its `handovers` counted, its lease renewed), which the table's
+/// stream delivers to the job runner again as the next slice. `None` when there is nothing to do.
+pub async fn run_slice(
+    store: &Store,
+    org_id: &str,
+    import_id: &str,
+    now: DateTime<Utc>,
+    until: Instant,
+) -> Result<Option<Slice>, Error> {
     let Some(record) = store.import(org_id, import_id).await? else { return Ok(None) };
     if !record.background || record.status != ImportStatus::Committing {
         return Ok(None);
     }
     let org = store.org(org_id).await?.ok_or_else(|| DomainError::not_found("org", org_id))?;
     let by = Principal::new("job", &record.created_by, org_id, Role::Platform);
-    Ok(Some(commit(store, &org, record, &by, now).await?))
+    Ok(Some(match commit_slice(store, &org, record, &by, now, Some(until)).await? {
+        Slice::Paused(record) => Slice::Paused(hand_over(store, &record, now).await?),
+        done => done,
+    }))
+}
+
+/// Hands a commit still going over to the next slice: the record written again (`handovers`
+/// counted, the lease renewed) on the condition that it is still `committing`.
+pub(crate) async fn hand_over(store: &Store, record: &Batch, now: DateTime<Utc>) -> Result<Batch, Error> {
+    super::commit::step(store, record, |current, _| async move {
+        Ok(match current.status {
+            ImportStatus::Committing => crate::domain::decide::imports::handed_over(current, now),
+            _ => Decision::unchanged(current),
+        })
+    })
+    .await
 }
 
 /// A background commit a stream record carries: the record of an import that went `committing`
@@ -95,15 +128,18 @@ pub fn jobs(event: &Event) -> Vec<(String, StreamJob)> {
         .collect()
 }
 
-/// The job runner: finishes each background commit of the batch on its own. A job that fails
+/// The job runner: works each background commit of the batch on its own, for one [`SLICE`] in
+/// all (a commit left over is handed over to the next invocation, see [`run_slice`]). A job that fails
 /// (or a record that cannot be read) is logged at ERROR and reported as a batch item failure,
 /// so the stream delivers it again (up to the function's retries, then the dead-letter queue);
 /// the other jobs of the batch are finished all the same.
 pub async fn run_stream(app: &App, event: &Event) -> DynamoDbEventResponse {
     let mut response = DynamoDbEventResponse::default();
+    // One slice for the whole invocation: a job met after it is up is handed over untouched.
+    let until = Instant::now() + SLICE;
     for (sequence, job) in jobs(event) {
         let failed = match job {
-            Ok((record, at)) => match run(&app.store, &record.org_id, &record.import_id, at).await {
+            Ok((record, at)) => match run_slice(&app.store, &record.org_id, &record.import_id, at, until).await {
                 Ok(_) => None,
                 Err(e) => Some((format!("{}/{}", record.org_id, record.import_id), e.to_string())),
             },

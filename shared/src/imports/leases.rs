@@ -4,7 +4,8 @@
 //! job whose deliveries ran out — would hold its reserved seats forever. The sweep, on a
 //! schedule, finishes every commit whose lease has passed: forward, as any retry would (the
 //! commit resumes from its checkpoint, licenses each row once and gives back the seats it did
-//! not use), never undoing part of it. Each commit is a unit of its own: one that fails is
+//! not use), never undoing part of it — a background job is handed back to the job runner, which
+//! goes on in slices ([`super::jobs::run_slice`]). Each commit is a unit of its own: one that fails is
 //! named in the report and left for the next run.
 //!
 //! [`COMMIT_LEASE_MINUTES`]: crate::domain::decide::imports::COMMIT_LEASE_MINUTES
@@ -23,12 +24,15 @@ use crate::App;
 /// Commits read at once; the sweep reads on until none is left or every one it read failed.
 const PAGE: i32 = 25;
 
-/// What the lease sweep did: the commits it finished, the plans of steps it finished, and those
-/// it left for the next run.
+/// What the lease sweep did: the commits it finished, the background jobs it handed back to the
+/// job runner, the plans of steps it finished, and those it left for the next run.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct LeaseReport {
     pub now: DateTime<Utc>,
     pub finished: u64,
+    /// Background jobs whose lease passed (their deliveries ran out): handed to the job runner
+    /// again, to go on in its slices rather than in one invocation of this sweep.
+    pub handed_over: u64,
     pub plans_finished: u64,
     pub failed: Vec<Failed>,
 }
@@ -82,8 +86,13 @@ async fn commits(app: &App, now: DateTime<Utc>, report: &mut LeaseReport) -> Res
         }
         for record in fresh {
             let (org_id, import_id) = (record.org_id.clone(), record.import_id.clone());
-            match finish(app, record, now).await {
-                Ok(()) => report.finished += 1,
+            let finished = if record.background {
+                super::jobs::hand_over(&app.store, &record, now).await.map(|_| &mut report.handed_over)
+            } else {
+                finish(app, record, now).await.map(|()| &mut report.finished)
+            };
+            match finished {
+                Ok(count) => *count += 1,
                 Err(e) => report.failed.push(Failed::of_import(LeaseReport::SWEEP, &org_id, &import_id, "commit", &e)),
             }
         }

@@ -1,7 +1,13 @@
 //! The S3 entry of the import: a partner drops `imports/{org_id}/{name}.csv` (or `.xlsx`), the
-//! `ObjectCreated` event brings it here, and it is reviewed and committed in one go; its result
-//! goes to `results/{org_id}/{name}.json`. One object version is one import, however often the
-//! event is delivered.
+//! `ObjectCreated` event brings it here, and it is reviewed; its result goes to
+//! `results/{org_id}/{name}.json`. One object version is one import, however often the event is
+//! delivered.
+//!
+//! A file with no more licences to write than a request writes (`App::background_rows`) is
+//! committed here too, and its result written at once. A larger one has every seat reserved here
+//! (a shortfall refuses it whole, as ever) and goes to the job runner, which commits it in slices
+//! ([`super::jobs`]); once it is committed the table's stream brings its record back here
+//! ([`results_from_stream`]) and the result file is written. No invocation does the whole file.
 
 use aws_lambda_events::s3::S3Event;
 use aws_sdk_s3::config::http::HttpResponse;
@@ -10,7 +16,7 @@ use aws_sdk_s3::operation::get_object::GetObjectError;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use super::commit::{commit, step};
+use super::commit::{commit, step, Review};
 use super::{review_file, Reading};
 use crate::app::ImportsBucket;
 use crate::command::Decision;
@@ -29,6 +35,11 @@ const IMPORT_EXTENSIONS: &[&str] = &[".csv", ".xlsx"];
 fn parse_key(encoded: &str) -> Option<(String, String, String)> {
     let plus_decoded = encoded.replace('+', " ");
     let key = percent_encoding::percent_decode_str(&plus_decoded).decode_utf8().ok()?.into_owned();
+    key_parts(key)
+}
+
+/// A decoded key's parts: the key itself, the org and the file's name (no extension).
+fn key_parts(key: String) -> Option<(String, String, String)> {
     let rest = key.strip_prefix("imports/")?;
     let (org_id, file) = rest.split_once('/')?;
     let lower = file.to_ascii_lowercase();
@@ -72,8 +83,12 @@ pub async fn handle_s3_event(app: &App, event: S3Event) -> Result<Vec<Batch>, Er
         };
         let record = import_object(app, bucket_cfg, object, &org_id, &version, r.event_time).await?;
         let result_key = format!("results/{org_id}/{name}.json");
-        super::result::write_result(&app.store, bucket_cfg, &bucket, &result_key, &record).await?;
-        tracing::info!(import_id = %record.import_id, status = ?record.status, %result_key, "partner import handled");
+        if in_background(&record) {
+            tracing::info!(import_id = %record.import_id, %result_key, "partner import committing in the background; its result is written once it is committed");
+        } else {
+            super::result::write_result(&app.store, bucket_cfg, &bucket, &result_key, &record).await?;
+            tracing::info!(import_id = %record.import_id, status = ?record.status, %result_key, "partner import handled");
+        }
         done.push(record);
     }
     Ok(done)
@@ -109,23 +124,77 @@ async fn import_object(
             return Ok(decide::failed(record, &refusal));
         }
     };
-    let record = match store.import(org_id, &import_id).await? {
-        Some(existing) => existing,
+    let (record, review) = match store.import(org_id, &import_id).await? {
+        Some(existing) => (existing, Review::Again),
         None => {
             let record = decide::new_record(import_id, org_id, Source::S3, Mode::Renew, by.actor(), now);
-            record_delivery(store, bucket_cfg, &org, record, object, now).await?
+            (record_delivery(store, bucket_cfg, &org, record, object, now).await?, Review::JustMade)
         }
     };
     if matches!(record.status, ImportStatus::Committed | ImportStatus::Failed) {
         // A second delivery of the same object version changes nothing.
         return Ok(record);
     }
-    match commit(store, &org, record.clone(), &by, now).await {
+    let committed = if super::jobs::belongs_in_background(app.background_rows, &record) {
+        // Seats reserved and handed to the job runner (again, if a delivery finds it going).
+        super::jobs::start(store, &org, record.clone(), review, now).await
+    } else {
+        commit(store, &org, record.clone(), &by, now).await
+    };
+    match committed {
         Err(Error::Domain(refusal)) if record.status == ImportStatus::Reviewed => {
             refuse(store, &record, &refusal).await
         }
         done => done,
     }
+}
+
+/// Whether `record` is a commit going on in the background (its result file comes later).
+fn in_background(record: &Batch) -> bool {
+    record.background && record.status == ImportStatus::Committing
+}
+
+/// The partner files the job runner committed in the background that a batch of the table's
+/// stream carries (their records, `committed`, as the event source's filter hands them over):
+/// each one's result file is written, as it would have been at once for a smaller file. One
+/// that fails is reported as a batch item failure, delivered again (rewriting a result file
+/// changes nothing), the others written all the same.
+pub async fn results_from_stream(
+    app: &App,
+    event: &aws_lambda_events::dynamodb::Event,
+) -> aws_lambda_events::streams::DynamoDbEventResponse {
+    let mut response = aws_lambda_events::streams::DynamoDbEventResponse::default();
+    for r in &event.records {
+        let sequence = r.change.sequence_number.clone().unwrap_or_default();
+        let written = match serde_dynamo::from_item::<_, Batch>(r.change.new_image.clone()) {
+            Ok(record) if record.background && record.status == ImportStatus::Committed => {
+                write_result_of(app, &record).await.map_err(|e| e.to_string())
+            }
+            Ok(_) => Ok(()),
+            Err(e) => Err(format!("an import record that cannot be read: {e}")),
+        };
+        if let Err(error) = written {
+            tracing::error!(%sequence, error, "a result file was not written; the stream delivers it again");
+            let mut failure = aws_lambda_events::streams::DynamoDbBatchItemFailure::default();
+            failure.item_identifier = Some(sequence);
+            response.batch_item_failures.push(failure);
+        }
+    }
+    response
+}
+
+/// Writes the result file of a partner file's import, as it stands (`results/{org_id}/{name}.json`
+/// beside the file's `imports/{org_id}/{name}.csv`); an import of no partner file has none.
+pub async fn write_result_of(app: &App, record: &Batch) -> Result<(), Error> {
+    let Some(object) = record.s3.as_ref().filter(|_| record.source == Source::S3) else { return Ok(()) };
+    let bucket_cfg = app.imports.as_ref().ok_or_else(|| StoreError::Other("BUCKET_NAME is not set".into()))?;
+    let Some((_, org_id, name)) = key_parts(object.key.clone()) else {
+        return Err(StoreError::Other(format!("{} is not an import key", object.key)).into());
+    };
+    let result_key = format!("results/{org_id}/{name}.json");
+    super::result::write_result(&app.store, bucket_cfg, &object.bucket, &result_key, record).await?;
+    tracing::info!(import_id = %record.import_id, status = ?record.status, %result_key, "partner import's result written");
+    Ok(())
 }
 
 /// The company a key's `imports/{org_id}/` names: the key is all that says whose file it is (who
