@@ -7,11 +7,11 @@
 //! fixed per line), so a job cut off by its timeout, or delivered twice, is finished by the next
 //! delivery without licensing anyone twice; the progress item tells readers how far it is.
 
+use std::time::{Duration, Instant};
+
 use aws_lambda_events::dynamodb::Event;
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use chrono::{DateTime, Utc};
-
-use std::time::{Duration, Instant};
 
 use super::commit::{begin, commit_slice, Review, Slice};
 use crate::command::Decision;
@@ -46,8 +46,8 @@ pub async fn start(
 }
 
 /// How long one invocation of the job runner works on its jobs before it hands what is left over
-/// to the next: well inside the function's timeout (900 s), and a fifth of it, so a commit of any
-/// size runs as slices of at most this long (the 1,000,000-row figure is in `bench/RESULTS.md`).
+/// to the next: a fifth of the function's timeout (900 s), so a commit of any size runs as slices
+/// of about this long (each ends at the first saved checkpoint after it).
 pub const SLICE: Duration = Duration::from_secs(180);
 
 /// Finishes the background commit of import `import_id` of `org_id`, if it is one still going,
@@ -128,6 +128,13 @@ pub fn jobs(event: &Event) -> Vec<(String, StreamJob)> {
         .collect()
 }
 
+/// The batch item failure that has the stream deliver record `sequence` again.
+pub(crate) fn item_failure(sequence: String) -> DynamoDbBatchItemFailure {
+    let mut failure = DynamoDbBatchItemFailure::default();
+    failure.item_identifier = Some(sequence);
+    failure
+}
+
 /// The job runner: works each background commit of the batch on its own, for one [`SLICE`] in
 /// all (a commit left over is handed over to the next invocation, see [`run_slice`]). A job that fails
 /// (or a record that cannot be read) is logged at ERROR and reported as a batch item failure,
@@ -135,7 +142,8 @@ pub fn jobs(event: &Event) -> Vec<(String, StreamJob)> {
 /// the other jobs of the batch are finished all the same.
 pub async fn run_stream(app: &App, event: &Event) -> DynamoDbEventResponse {
     let mut response = DynamoDbEventResponse::default();
-    // One slice for the whole invocation: a job met after it is up is handed over untouched.
+    // One slice for the whole invocation: a job met after it is up writes one saved stretch of
+    // licences, then is handed over.
     let until = Instant::now() + SLICE;
     for (sequence, job) in jobs(event) {
         let failed = match job {
@@ -147,9 +155,7 @@ pub async fn run_stream(app: &App, event: &Event) -> DynamoDbEventResponse {
         };
         if let Some((job, error)) = failed {
             tracing::error!(%sequence, job, error, "a background commit failed; the stream delivers it again, the others go on");
-            let mut failure = DynamoDbBatchItemFailure::default();
-            failure.item_identifier = Some(sequence);
-            response.batch_item_failures.push(failure);
+            response.batch_item_failures.push(item_failure(sequence));
         }
     }
     response

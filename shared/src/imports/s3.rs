@@ -82,7 +82,7 @@ pub async fn handle_s3_event(app: &App, event: S3Event) -> Result<Vec<Batch>, Er
             etag: r.s3.object.e_tag.clone(),
         };
         let record = import_object(app, bucket_cfg, object, &org_id, &version, r.event_time).await?;
-        let result_key = format!("results/{org_id}/{name}.json");
+        let result_key = result_key(&org_id, &name);
         if in_background(&record) {
             tracing::info!(import_id = %record.import_id, %result_key, "partner import committing in the background; its result is written once it is committed");
         } else {
@@ -149,6 +149,11 @@ async fn import_object(
     }
 }
 
+/// The result file of the partner file `imports/{org_id}/{name}.csv` (or `.xlsx`).
+fn result_key(org_id: &str, name: &str) -> String {
+    format!("results/{org_id}/{name}.json")
+}
+
 /// Whether `record` is a commit going on in the background (its result file comes later).
 fn in_background(record: &Batch) -> bool {
     record.background && record.status == ImportStatus::Committing
@@ -175,9 +180,7 @@ pub async fn results_from_stream(
         };
         if let Err(error) = written {
             tracing::error!(%sequence, error, "a result file was not written; the stream delivers it again");
-            let mut failure = aws_lambda_events::streams::DynamoDbBatchItemFailure::default();
-            failure.item_identifier = Some(sequence);
-            response.batch_item_failures.push(failure);
+            response.batch_item_failures.push(super::jobs::item_failure(sequence));
         }
     }
     response
@@ -191,7 +194,7 @@ pub async fn write_result_of(app: &App, record: &Batch) -> Result<(), Error> {
     let Some((_, org_id, name)) = key_parts(object.key.clone()) else {
         return Err(StoreError::Other(format!("{} is not an import key", object.key)).into());
     };
-    let result_key = format!("results/{org_id}/{name}.json");
+    let result_key = result_key(&org_id, &name);
     super::result::write_result(&app.store, bucket_cfg, &object.bucket, &result_key, record).await?;
     tracing::info!(import_id = %record.import_id, status = ?record.status, %result_key, "partner import's result written");
     Ok(())
