@@ -89,23 +89,54 @@ impl App {
     }
 }
 
-/// The SDK's settings from the environment (region, credentials, `AWS_ENDPOINT_URL_*`), with
-/// the one HTTPS client every AWS client here uses: hyper 1 and rustls over ring. Each client
-/// built from it here (`dynamodb_client`, `s3_client`, `eventbridge_client`,
-/// `mail::ses::client`) carries the [`trace::Trace`] interceptor when `SEATKEEPER_AWS_TRACE`
-/// is set.
+/// The SDK's settings from the environment as Lambda gives them — the region in `AWS_REGION`,
+/// the function's credentials in `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and
+/// `AWS_SESSION_TOKEN`, and an endpoint of a service's own in `AWS_ENDPOINT_URL_{SERVICE}` (or
+/// `AWS_ENDPOINT_URL`) — with the one HTTPS client every AWS client here uses: hyper 1 and
+/// rustls over ring. Each client built from it here (`dynamodb_client`, `s3_client`,
+/// `eventbridge_client`, `mail::ses::client`) carries the [`trace::Trace`] interceptor when
+/// `SEATKEEPER_AWS_TRACE` is set.
+///
+/// Built directly, not by `aws_config`'s loader: the loader's chains (profile files, the
+/// instance metadata service, STS for web identities and assumed roles, the container
+/// endpoint) are code every bootstrap would carry and none runs on Lambda, where the
+/// environment holds all of it.
 ///
 /// The SDK's own retries are off: the one retry policy ([`crate::command::retry`]) retries
 /// DynamoDB's and SES's requests, so retries never nest. The S3 and EventBridge clients, whose
 /// calls nothing here retries, take the SDK's standard retry with that policy's figures.
 pub async fn sdk_config() -> aws_config::SdkConfig {
+    use aws_config::environment::credentials::EnvironmentVariableCredentialsProvider;
     use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    use aws_types::sdk_config::{SharedCredentialsProvider, TimeoutConfig};
     let https = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+    let region = std::env::var("AWS_REGION").or_else(|_| std::env::var("AWS_DEFAULT_REGION")).ok();
+    aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(region.map(aws_config::Region::new))
+        .credentials_provider(SharedCredentialsProvider::new(EnvironmentVariableCredentialsProvider::new()))
+        .identity_cache(aws_config::identity::IdentityCache::lazy().build())
         .http_client(https)
         .retry_config(aws_config::retry::RetryConfig::disabled())
-        .load()
-        .await
+        // The loader's default: a connection that takes longer than this is refused.
+        .timeout_config(TimeoutConfig::builder().connect_timeout(std::time::Duration::from_millis(3100)).build())
+        .sleep_impl(aws_smithy_async::rt::sleep::TokioSleep::new())
+        .time_source(aws_smithy_async::time::SystemTimeSource::new())
+        .service_config(EnvEndpoints)
+        .build()
+}
+
+/// A service's settings from the environment, as the SDK's loader reads them: the variable of
+/// the service's own (`AWS_ENDPOINT_URL_DYNAMODB`: the key's variable and the service id in
+/// upper case, spaces as `_`), else the key's variable itself (`AWS_ENDPOINT_URL`).
+#[derive(Debug)]
+struct EnvEndpoints;
+
+impl aws_types::service_config::LoadServiceConfig for EnvEndpoints {
+    fn load_config(&self, key: aws_types::service_config::ServiceConfigKey<'_>) -> Option<String> {
+        let own = format!("{}_{}", key.env(), key.service_id().to_uppercase().replace(' ', "_"));
+        std::env::var(own).or_else(|_| std::env::var(key.env())).ok().filter(|v| !v.is_empty())
+    }
 }
 
 pub fn dynamodb_client(config: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {

@@ -171,7 +171,7 @@ pub fn days<'a>(due: &'a [Ending], renewing: &Renewing, now: DateTime<Utc>, poli
         if renewing.takes(item, now) {
             continue;
         }
-        let key = (item.org_id().to_string(), end.with_timezone(&zone).date_naive());
+        let key = (item.org_id().to_string(), zone.local(end).date());
         let day = by_day.entry(key.clone()).or_insert_with(|| Day::new(key.0, key.1));
         match item {
             Ending::User(u) if renewing.blocked.contains(&u.email) => day.blocked.push(u),

@@ -23,5 +23,6 @@ pub mod term;
 pub mod usage;
 pub mod user;
 pub mod validate;
+pub mod zone;
 
 pub use error::DomainError;

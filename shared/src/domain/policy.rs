@@ -199,7 +199,7 @@ impl PolicySettings {
             self.notify_emails = Some(clean);
         }
         if let Some(zone) = &self.time_zone {
-            let parsed: chrono_tz::Tz = zone.parse().map_err(|_| {
+            let parsed = super::zone::Zone::parse(zone).ok_or_else(|| {
                 let message = "must be an IANA time zone name such as Europe/Amsterdam or UTC";
                 DomainError::invalid_as("time_zone", "time_zone", message, json!({}))
             })?;
@@ -231,8 +231,8 @@ impl PolicySettings {
 impl Policy {
     /// The org's time zone (its `time_zone`, checked when it was set; UTC otherwise): the zone
     /// its notices' dates are its own days in.
-    pub fn zone(&self) -> chrono_tz::Tz {
-        self.time_zone.parse().unwrap_or(chrono_tz::UTC)
+    pub fn zone(&self) -> super::zone::Zone {
+        super::zone::Zone::parse(&self.time_zone).unwrap_or(super::zone::Zone::UTC)
     }
 
     /// Resolves the settings of an org's chain, root first and the org itself last.
@@ -301,6 +301,9 @@ mod tests {
         assert_eq!((p.locale, p.time_zone.as_str()), (Locale::Nl, "America/New_York"));
         let err = settings(json!({"time_zone": "Mars/Olympus"})).validated().unwrap_err();
         assert!(err.to_string().starts_with("time_zone"), "{err}");
+        // Any case is taken, and stored as the database spells the name.
+        let lower = settings(json!({"time_zone": "europe/amsterdam"})).validated().unwrap();
+        assert_eq!(lower.time_zone.as_deref(), Some("Europe/Amsterdam"));
         assert!(serde_json::from_value::<PolicySettings>(json!({"locale": "fr"})).is_err());
     }
 

@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 
 use crate::domain::notice::{Notice, NoticeKind};
 use crate::domain::policy::{Locale, Policy};
+use crate::domain::zone::Zone;
 
 /// A notice as its recipients read it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -159,8 +160,8 @@ fn locale_of(state: &State) -> Locale {
     }
 }
 
-fn zone_of(state: &State) -> chrono_tz::Tz {
-    state.lookup("time_zone").as_ref().and_then(|v| v.as_str()).and_then(|z| z.parse().ok()).unwrap_or(chrono_tz::UTC)
+fn zone_of(state: &State) -> Zone {
+    state.lookup("time_zone").as_ref().and_then(|v| v.as_str()).and_then(Zone::parse).unwrap_or(Zone::UTC)
 }
 
 const MONTHS_EN: [&str; 12] = [
@@ -207,16 +208,16 @@ pub fn date_in_words(date: NaiveDate, locale: Locale) -> String {
 }
 
 /// An instant in the org's time zone and words: `15 January 2027, 10:00 CET`.
-pub fn instant_in_words(at: DateTime<Utc>, zone: chrono_tz::Tz, locale: Locale) -> String {
-    let local = at.with_timezone(&zone);
-    format!("{}, {}", date_in_words(local.date_naive(), locale), local.format("%H:%M %Z"))
+pub fn instant_in_words(at: DateTime<Utc>, zone: &Zone, locale: Locale) -> String {
+    let local = zone.local(at);
+    format!("{}, {} {}", date_in_words(local.date(), locale), local.format("%H:%M"), zone.abbreviation(at))
 }
 
 /// `{{ instant | when }}`: an RFC 3339 instant in the org's zone and words (as it came when it
 /// is not one).
 fn when(state: &State, value: String) -> String {
     match DateTime::parse_from_rfc3339(&value) {
-        Ok(at) => instant_in_words(at.with_timezone(&Utc), zone_of(state), locale_of(state)),
+        Ok(at) => instant_in_words(at.with_timezone(&Utc), &zone_of(state), locale_of(state)),
         Err(_) => value,
     }
 }

@@ -12,6 +12,8 @@ use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, Timelike, Utc};
 use serde::Serialize;
 use serde_json::json;
 
+use crate::domain::zone::Zone;
+
 use super::{Failed, Reported};
 use crate::app::ImportsBucket;
 use crate::command::new_id;
@@ -46,9 +48,9 @@ pub fn month_from(first: NaiveDate) -> (NaiveDate, NaiveDate) {
 
 /// The month whose forecast an org in `zone` is due at `now`: the one that starts on its own day,
 /// when that day is a 1st and its hour is [`EXPORT_HOUR`] or later; `None` otherwise.
-pub fn month_due(now: DateTime<Utc>, zone: chrono_tz::Tz) -> Option<(NaiveDate, NaiveDate)> {
-    let local = now.with_timezone(&zone);
-    (local.day() == 1 && local.hour() >= EXPORT_HOUR).then(|| month_from(local.date_naive()))
+pub fn month_due(now: DateTime<Utc>, zone: &Zone) -> Option<(NaiveDate, NaiveDate)> {
+    let local = zone.local(now);
+    (local.day() == 1 && local.hour() >= EXPORT_HOUR).then(|| month_from(local.date()))
 }
 
 /// Whether some time zone (UTC−12 to UTC+14) is on the 1st of a month at `now`.
@@ -131,7 +133,7 @@ async fn export_org(
 /// The month due for an org under `policy` at `now`, in its time zone (UTC when it names none
 /// that parses).
 fn due(policy: &Policy, now: DateTime<Utc>) -> Option<(NaiveDate, NaiveDate)> {
-    month_due(now, policy.time_zone.parse().unwrap_or(chrono_tz::UTC))
+    month_due(now, &policy.zone())
 }
 
 #[cfg(test)]
@@ -154,7 +156,7 @@ mod tests {
     /// than in UTC, east of it a day earlier.
     #[test]
     fn the_month_is_due_on_the_orgs_own_first_from_six() {
-        let month = |now: &str, zone: &str| month_due(at(now), zone.parse().unwrap()).map(|(f, _)| f.to_string());
+        let month = |now: &str, zone: &str| month_due(at(now), &Zone::parse(zone).unwrap()).map(|(f, _)| f.to_string());
         assert_eq!(month("2027-02-01T06:00:00Z", "UTC"), Some("2027-02-01".into()));
         assert_eq!(month("2027-02-01T05:59:59Z", "UTC"), None);
         assert_eq!(month("2027-02-01T06:00:00Z", "America/Los_Angeles"), None, "22:00 on 31 January there");

@@ -180,7 +180,7 @@ async fn notify_blocked(
     let zone = policy.zone();
     let mut by_day: BTreeMap<NaiveDate, Vec<(String, NaiveDate)>> = BTreeMap::new();
     for (email, at) in blocked {
-        by_day.entry(at.with_timezone(&zone).date_naive()).or_default().push((email, at.date_naive()));
+        by_day.entry(zone.local(at).date()).or_default().push((email, at.date_naive()));
     }
     let mut sent = 0;
     for (date, learners) in by_day {
