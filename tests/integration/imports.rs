@@ -1018,6 +1018,58 @@ async fn a_large_partner_file_is_committed_in_slices_and_its_result_written_from
     assert_eq!(lot_counts(&env, "c", at).await, vec![(N as u64, N as u64)]);
 }
 
+/// Under `mode = sync` the users a file leaves out are released in slices as well: a slice whose
+/// time is up stops at the next saved stretch of releases, the next resumes after it, and every
+/// user left out is released exactly once, the record counting each once.
+#[tokio::test]
+async fn a_sync_releases_the_users_it_leaves_out_in_slices_too() {
+    use seatkeeper::imports::commit::{Slice, PROGRESS_EVERY};
+    const KEPT: usize = 10;
+    const LEFT: usize = 600;
+    let env = TestEnv::with_s3().await;
+    env.partner_with_company("p", "c").await;
+    env.order_and_assign("c", KEPT as u64, ASSIGNED, "p", ASSIGNED).await;
+    let at = "2026-02-01T10:00:00Z";
+    let kept: Vec<String> = (0..KEPT).map(|i| format!("k{i:04}@c.example")).collect();
+    let left: Vec<String> = (0..LEFT).map(|i| format!("l{i:04}@c.example")).collect();
+    env.seed_users("c", &[kept.clone(), left.clone()].concat(), "2026-01-20T00:00:00Z").await;
+    let csv: String = std::iter::once("email\n".to_string()).chain(kept.iter().map(|e| format!("{e}\n"))).collect();
+    let imports = env.imports();
+    let key = "imports/c/sync.csv";
+    let put = imports.client.put_object().bucket(&imports.bucket).key(key).metadata("mode", "sync");
+    let out = put.body(csv.into_bytes().into()).send().await.unwrap();
+    let event = seatkeeper_local::s3_event(&imports.bucket, key, out.e_tag(), out.version_id(), at.parse().unwrap());
+    let mut app = env.app.clone();
+    app.background_rows = 5;
+    let answers = seatkeeper::imports::s3::handle_s3_event(&app, event).await.unwrap();
+    assert_eq!((answers[0].background, answers[0].summary.release), (true, LEFT as u64), "{:?}", answers[0]);
+    let id = answers[0].import_id.clone();
+
+    let (store, mut slices) = (&env.app.store, 0);
+    let done = loop {
+        slices += 1;
+        let until = std::time::Instant::now();
+        match seatkeeper::imports::jobs::run_slice(store, "c", &id, at.parse().unwrap(), until).await.unwrap() {
+            Some(Slice::Paused(_)) => {
+                let users = store.all_users("c").await.unwrap();
+                let released = users.values().filter(|u| u.released_at.is_some()).count();
+                assert_eq!(released, slices * PROGRESS_EVERY, "one saved stretch of releases per slice");
+            }
+            Some(Slice::Done(record)) => break record,
+            None => panic!("the job went missing"),
+        }
+        assert!(slices < 10, "a slice must get on");
+    };
+    assert_eq!(slices, LEFT.div_ceil(PROGRESS_EVERY), "the releases took {slices} slices");
+    assert_eq!((done.allocated, done.released), (KEPT as u64, LEFT as u64), "each counted once: {done:?}");
+    let users = store.all_users("c").await.unwrap();
+    assert!(left.iter().all(|e| users[e].released_at.is_some()), "every user left out is released");
+    assert!(
+        kept.iter().all(|e| users[e].released_at.is_none() && users[e].licence_count == 1),
+        "the file's users kept"
+    );
+}
+
 /// Whether the filter of the template's stream event `event` of `function` lets the (single)
 /// record of `stream` through: each field of the pattern names the values it takes.
 fn routed(stream: &aws_lambda_events::dynamodb::Event, function: &str, event: &str) -> bool {

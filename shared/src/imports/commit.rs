@@ -270,7 +270,10 @@ async fn finish(
     let issuing = Issuing { store, org, record: &record, policy: &policy, now, until };
     let Some((tally, reviewer)) = issuing.rows().await? else { return Ok(Slice::Paused(record)) };
     let released = match record.mode {
-        Mode::Sync => release_leaving(store, org, &reviewer, by, now).await?,
+        Mode::Sync => match (Releasing { issuing: &issuing, reviewer: &reviewer, by }).run().await? {
+            Some(released) => released,
+            None => return Ok(Slice::Paused(record)),
+        },
         Mode::Renew => 0,
     };
     let (issued, licensed) = (&tally.issued, &tally.licensed);
@@ -325,7 +328,7 @@ impl Tally {
         issued.sort();
         let gave_access = self.issued.gave_access;
         let checkpoint = Checkpoint { chunk, settled_in_chunk, issued, licensed: self.licensed.clone(), gave_access };
-        Progress { rows_done: self.settled as u64, checkpoint: Some(checkpoint) }
+        Progress { rows_done: self.settled as u64, checkpoint: Some(checkpoint), release: None }
     }
 }
 
@@ -480,25 +483,47 @@ async fn renew_chunk(
     Ok(Some((index, rows, users)))
 }
 
-/// Under `mode = sync`: releases the users the file (every row seen by `reviewer`) leaves out
-/// (`decide::users::release`, as a release through the API), read page by page; how many were
-/// released now.
-async fn release_leaving(
-    store: &Store,
-    org: &Org,
-    reviewer: &Reviewer,
-    by: &Principal,
-    now: DateTime<Utc>,
-) -> Result<u64, Error> {
-    let (mut pages, mut released) = (LeftOut::new(&org.org_id), 0);
-    while let Some(users) = pages.next(store, reviewer).await? {
-        for listed in users {
-            if release_one(store, org, &listed.email, by, now).await? {
-                released += 1;
+/// Under `mode = sync`: the release of the users the file (every row seen by `reviewer`) leaves
+/// out (`decide::users::release`, as a release through the API), read page by page.
+struct Releasing<'a> {
+    issuing: &'a Issuing<'a>,
+    reviewer: &'a Reviewer,
+    by: &'a Principal,
+}
+
+impl Releasing<'_> {
+    /// Releases them from where the saved progress says an earlier slice stopped, the progress
+    /// saved every [`PROGRESS_EVERY`] releases and after each page; how many the commit released
+    /// in all, or `None` when the slice's time was up at a save with pages left.
+    async fn run(&self) -> Result<Option<u64>, Error> {
+        let Issuing { store, org, record, now, .. } = *self.issuing;
+        let rows = Rows::of(record);
+        let mut progress = store.commit_progress(&rows).await?;
+        let mut at = progress.release.clone().unwrap_or_default();
+        let mut pages = LeftOut::from(&org.org_id, at.page.clone());
+        while let Some(users) = pages.next(store, self.reviewer).await? {
+            for (i, listed) in users.iter().enumerate() {
+                if release_one(store, org, &listed.email, self.by, now).await? {
+                    at.released += 1;
+                }
+                let page_end = i + 1 == users.len();
+                if page_end || (i + 1) % PROGRESS_EVERY == 0 {
+                    if page_end {
+                        (at.page, at.pages) = (pages.cursor(), at.pages + 1);
+                    }
+                    progress.release = Some(at.clone());
+                    store.save_progress(&rows, &progress).await?;
+                    if self.issuing.time_up() && (pages.more() || !page_end) {
+                        return Ok(None);
+                    }
+                }
+            }
+            if users.is_empty() {
+                (at.page, at.pages) = (pages.cursor(), at.pages + 1);
             }
         }
+        Ok(Some(at.released))
     }
-    Ok(released)
 }
 
 /// Releases one user a sync leaves out, as it is now; a release that lost a race is loaded and

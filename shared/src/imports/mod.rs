@@ -252,6 +252,21 @@ impl LeftOut {
         LeftOut { org_id: org_id.into(), cursor: None, done: false }
     }
 
+    /// From the page that starts at `cursor` (`None`: the first).
+    pub(crate) fn from(org_id: &str, cursor: Option<String>) -> Self {
+        LeftOut { org_id: org_id.into(), cursor, done: false }
+    }
+
+    /// Where the next page starts (`None`: the first page, or no page left).
+    pub(crate) fn cursor(&self) -> Option<String> {
+        self.cursor.clone()
+    }
+
+    /// Whether a page is left to read.
+    pub(crate) fn more(&self) -> bool {
+        !self.done
+    }
+
     /// The next page's users the file (every row of it seen by `reviewer`) leaves out; `None`
     /// after the last page.
     pub(crate) async fn next(&mut self, store: &Store, reviewer: &Reviewer) -> Result<Option<Vec<User>>, Error> {

@@ -418,6 +418,21 @@ pub struct Progress {
     pub rows_done: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<Checkpoint>,
+    /// Under `mode = sync`, once every `renew` row is settled: how far the release of the users
+    /// the file leaves out has come.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<ReleaseCheckpoint>,
+}
+
+/// Where the release of the users a sync leaves out resumes: the page of the org's users it was
+/// working on (`None`: the first), how many pages were done before it, and how many users it
+/// released before. A user of that page released already is not released again (a released
+/// user is not left out any more).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReleaseCheckpoint {
+    pub page: Option<String>,
+    pub pages: u64,
+    pub released: u64,
 }
 
 /// Where a commit resumes: the chunk it was writing, how many of that chunk's `renew` rows are
@@ -438,7 +453,7 @@ pub struct Checkpoint {
 
 impl Store {
     /// Records how far an import's commit is; it only moves forward (an attempt behind another
-    /// does not set it back).
+    /// does not set it back): the rows settled, then the users released.
     pub async fn save_progress(&self, rows: &Rows, progress: &Progress) -> Result<(), StoreError> {
         let mut item = to_item(
             "import_progress",
@@ -454,8 +469,15 @@ impl Store {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression("attribute_not_exists(rows_done) OR rows_done < :n")
-            .expression_attribute_values(":n", AttributeValue::N(progress.rows_done.to_string()));
+            .condition_expression(
+                "attribute_not_exists(rows_done) OR rows_done < :n OR (rows_done = :n AND \
+                 (attribute_not_exists(#release) OR #release.pages < :p \
+                 OR (#release.pages = :p AND #release.released < :r)))",
+            )
+            .expression_attribute_names("#release", "release")
+            .expression_attribute_values(":n", AttributeValue::N(progress.rows_done.to_string()))
+            .expression_attribute_values(":p", number(progress.release.as_ref().map_or(0, |r| r.pages)))
+            .expression_attribute_values(":r", number(progress.release.as_ref().map_or(0, |r| r.released)));
         match super::send(|| put.clone().send()).await {
             // Another attempt saved as far or further: its progress stands.
             Ok(_) | Err(StoreError::ConditionFailed(_)) => Ok(()),
@@ -542,4 +564,8 @@ mod tests {
         let refused = unpack(&bomb).unwrap_err().to_string();
         assert!(refused.contains("more than"), "{refused}");
     }
+}
+
+fn number(n: u64) -> AttributeValue {
+    AttributeValue::N(n.to_string())
 }
