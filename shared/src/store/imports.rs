@@ -542,6 +542,10 @@ impl<'a> ReleaseWriter<'a> {
     }
 }
 
+fn number(n: u64) -> AttributeValue {
+    AttributeValue::N(n.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -564,8 +568,4 @@ mod tests {
         let refused = unpack(&bomb).unwrap_err().to_string();
         assert!(refused.contains("more than"), "{refused}");
     }
-}
-
-fn number(n: u64) -> AttributeValue {
-    AttributeValue::N(n.to_string())
 }
