@@ -4,7 +4,7 @@
 //! start it; `make bench` does all of it. Prints one table.
 //!
 //! Subcommands (the second is how the benchmark runs the import in its own process):
-//!   bench [--skip-build] [--quick] [--million] [--only hostile-xlsx|first-answer|select-all|allocation|login|one-company|binaries|million]
+//!   bench [--skip-build] [--quick] [--million] [--only hostile-xlsx|first-answer|select-all|allocation|login|one-company|binaries|million|sweep-life]
 //!                                        every measurement (`--quick`: 10,000 instead of 100,000;
 //!                                        `--million`: also a 1,000,000-row file on S3;
 //!                                        `--only hostile-xlsx`: the hostile workbooks alone;
@@ -18,7 +18,9 @@
 //!                                        of DynamoDB's conflicts in `contention.rs`;
 //!                                        `--only binaries`: the bootstrap sizes and their start;
 //!                                        `--only million`: the 1,000,000-row file on S3 alone,
-//!                                        each function invocation timed apart)
+//!                                        each function invocation timed apart;
+//!                                        `--only sweep-life`: the index items the hourly expire
+//!                                        sweep reads per licence over its life)
 //!   bench import-child TABLE ORG FILE    one CSV import, review + commit; prints its figures
 //!   bench import-child-s3 KEY            one S3 import (TABLE_NAME, BUCKET_NAME); its figures
 //!   bench import-child-xlsx FILE KEY     one workbook through the API and on S3 (TABLE_NAME,
@@ -1002,6 +1004,66 @@ async fn import_and_sweep(meter: &Meter, lines: &mut Vec<Line>) -> Res<()> {
     Ok(())
 }
 
+// ---- the expire sweep over a licence's life ---------------------------------------------------
+
+/// Companies of the sweep's life, one per end: their licences end 4 hours apart, over 96 hours.
+const LIFE_ORGS: usize = 24;
+/// Licences of each.
+const LIFE_EACH: usize = 40;
+/// How far ahead the sweep reads: the first licence ends this long after the first sweep, so
+/// each is swept over its whole approach.
+const AHEAD: i64 = seatkeeper::domain::expiry::DUE_AHEAD_HOURS;
+
+/// `--only sweep-life`: 960 licences whose ends are spread over 96 hours, the expire sweep run
+/// every hour from before the first comes within its reach until after the last has ended; the
+/// index items it read in all, per licence (what a licence costs the sweep over its life).
+async fn sweep_life(meter: &Meter, lines: &mut Vec<Line>) -> Res<()> {
+    step("sweep life: 24 companies, their licences ending 4 hours apart");
+    let env = fresh_env(meter, "sweeplife").await?;
+    org(&env, "p", "partner", "vendor").await?;
+    let t0 = at("2027-01-01T00:00:00Z");
+    for h in 0..LIFE_ORGS {
+        let name = format!("l{h}");
+        org(&env, &name, "company", "p").await?;
+        // A lot assigned a year before its end lasts the year (the default term).
+        let end = t0 + chrono::Duration::hours(AHEAD + 1 + 4 * h as i64);
+        let assigned = (end - chrono::Months::new(12)).to_rfc3339();
+        lot(&env, &name, LIFE_EACH, &assigned).await?;
+        learners(&env, &name, LIFE_EACH).await?;
+        let emails: Vec<String> = (0..LIFE_EACH).map(|i| email(&name, i)).collect();
+        let body = json!({"emails": emails});
+        ok(&env, "POST", &format!("/v1/orgs/{name}/allocations"), "company_manager", &name, body, &assigned).await?;
+    }
+    meter.take();
+    step("sweep life: every hour from 72 hours before the first end to after the last");
+    let (mut read, mut expired, mut longest) = (0, 0, 0);
+    let last = AHEAD + 1 + 4 * LIFE_ORGS as i64;
+    for hour in 0..=last {
+        let report = seatkeeper::sweeps::expire::expire(&env.app, t0 + chrono::Duration::hours(hour)).await?;
+        read += report.items_read;
+        expired += report.licences_expired;
+        longest = longest.max(report.items_read);
+        if !report.failed.is_empty() {
+            return Err(format!("the sweep failed: {:?}", report.failed).into());
+        }
+    }
+    let usage = meter.take();
+    let licences = LIFE_ORGS * LIFE_EACH;
+    let per = read as f64 / licences as f64;
+    lines.push(line(
+        "expire sweep, hourly: index items read per licence over its life",
+        format!(
+            "{per:.1} ({read} items, {:.0} RCU, for {licences} licences over {} sweeps; the most in one sweep {longest}; {expired} expired)",
+            usage.rcu(),
+            last + 1
+        ),
+        "-".into(),
+        "≤ 2",
+        Some(per <= 2.0 && expired == licences),
+    ));
+    Ok(())
+}
+
 // ---- hostile workbooks ------------------------------------------------------------------------
 
 /// Runs in its own process: one workbook (FILE) sent through the API and, already in the bucket
@@ -1268,13 +1330,13 @@ async fn run_only(part: &str, skip_build: bool, meter: &Meter) -> Res<()> {
         "one-company" => (one_company(meter, &mut lines).await, "one company at the start of term"),
         "binaries" => (binaries(skip_build, &mut lines), "bootstrap binaries"),
         "million" => (million(meter, &mut lines).await, "1,000,000-row S3 import"),
-        other => {
-            return Err(format!(
-                "--only takes hostile-xlsx, first-answer, select-all, allocation, login, one-company, binaries or million, \
+        "sweep-life" => (sweep_life(meter, &mut lines).await, "the expire sweep over a licence's life"),
+        other => return Err(format!(
+            "--only takes hostile-xlsx, first-answer, select-all, allocation, login, one-company, binaries, million \
+                 or sweep-life, \
                  not {other:?}"
-            )
-            .into())
-        }
+        )
+        .into()),
     };
     if let Err(e) = ran {
         lines.push(line(what, format!("FAILED: {e}"), "-".into(), "-", Some(false)));
@@ -1340,6 +1402,9 @@ async fn main() -> Res<()> {
     }
     if let Err(e) = import_and_sweep(&meter, &mut lines).await {
         failed(&mut lines, "import and sweep", e);
+    }
+    if let Err(e) = sweep_life(&meter, &mut lines).await {
+        failed(&mut lines, "the expire sweep over a licence's life", e);
     }
     if let Err(e) = hostile_workbooks(&meter, &mut lines).await {
         failed(&mut lines, "hostile workbooks", e);
