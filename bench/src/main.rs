@@ -1331,12 +1331,14 @@ async fn run_only(part: &str, skip_build: bool, meter: &Meter) -> Res<()> {
         "binaries" => (binaries(skip_build, &mut lines), "bootstrap binaries"),
         "million" => (million(meter, &mut lines).await, "1,000,000-row S3 import"),
         "sweep-life" => (sweep_life(meter, &mut lines).await, "the expire sweep over a licence's life"),
-        other => return Err(format!(
+        other => {
+            return Err(format!(
             "--only takes hostile-xlsx, first-answer, select-all, allocation, login, one-company, binaries, million \
                  or sweep-life, \
                  not {other:?}"
         )
-        .into()),
+            .into())
+        }
     };
     if let Err(e) = ran {
         lines.push(line(what, format!("FAILED: {e}"), "-".into(), "-", Some(false)));
