@@ -284,35 +284,6 @@ pub async fn serve_publisher() -> Result<(), lambda_runtime::Error> {
     .await
 }
 
-/// The job runner's loop: the table's stream (filtered to background commits by the event
-/// source) into [`crate::imports::jobs::run_stream`]; and its schedule, the lease sweep
-/// ([`entries::JOB_RUNNER`]).
-/// Boxed, as [`serve`] is.
-pub fn serve_job_runner() -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), lambda_runtime::Error>>>> {
-    Box::pin(async move {
-        init_tracing();
-        let app = App::from_env().await?;
-        let app = &app;
-        lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-            let span =
-                tracing::info_span!("invocation", aws_request_id = %event.context.request_id, function = "job-runner");
-            run_job_runner(app, event.payload).instrument(span).await
-        }))
-        .await
-    })
-}
-
-/// One invocation of the job runner: a batch of the table's stream, or its schedule.
-pub async fn run_job_runner(app: &App, payload: Value) -> Result<Value, Failure> {
-    if payload["Records"][0]["eventSource"].as_str() != Some("aws:dynamodb") {
-        return invoke(app, &entries::JOB_RUNNER, payload).await;
-    }
-    let event: aws_lambda_events::dynamodb::Event =
-        serde_json::from_value(payload).map_err(|e| Refused(format!("not a valid DynamoDB stream event: {e}")))?;
-    let response = crate::imports::jobs::run_stream(app, &event).await;
-    Ok(serde_json::to_value(response).expect("a batch response serialises"))
-}
-
 /// Every function's entry, as its `main` serves it.
 pub mod entries {
     use futures::future::BoxFuture;
@@ -380,13 +351,14 @@ pub mod entries {
         deploy: None,
         app: table_and_bucket,
     };
-    /// The job runner's schedule (its stream goes to [`super::run_job_runner`]).
+    /// The job runner: the table's stream (filtered to background commits by the event source)
+    /// into [`crate::imports::jobs::run_stream`], and its schedule, the lease sweep.
     pub const JOB_RUNNER: Entry = Entry {
         name: "job-runner",
         http: None,
         sweep: Some(("leases", sweeps::LEASES)),
         s3: None,
-        stream: None,
+        stream: Some(|app, event| Box::pin(async move { crate::imports::jobs::run_stream(app, &event).await })),
         deploy: None,
         app: table,
     };

@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    seatkeeper::lambda::serve_job_runner().await
+    seatkeeper::lambda::serve(&seatkeeper::lambda::entries::JOB_RUNNER).await
 }

@@ -22,7 +22,7 @@ use crate::domain::org::Org;
 use crate::domain::policy::Policy;
 use crate::domain::user::User;
 use crate::domain::DomainError;
-use crate::store::imports::{Checkpoint, Progress, RowSet, Rows, ROWS_PER_CHUNK};
+use crate::store::imports::{Checkpoint, Progress, ReleaseCheckpoint, RowSet, Rows, ROWS_PER_CHUNK};
 use crate::store::{Error, Store, StoreError};
 
 /// Licence writes sent at once while committing.
@@ -506,23 +506,25 @@ impl Releasing<'_> {
                 if release_one(store, org, &listed.email, self.by, now).await? {
                     at.released += 1;
                 }
-                let page_end = i + 1 == users.len();
-                if page_end || (i + 1) % PROGRESS_EVERY == 0 {
-                    if page_end {
-                        (at.page, at.pages) = (pages.cursor(), at.pages + 1);
-                    }
-                    progress.release = Some(at.clone());
-                    store.save_progress(&rows, &progress).await?;
-                    if self.issuing.time_up() && (pages.more() || !page_end) {
-                        return Ok(None);
-                    }
+                let mid_page = i + 1 < users.len() && (i + 1) % PROGRESS_EVERY == 0;
+                if mid_page && self.saved(&rows, &mut progress, &at).await? {
+                    return Ok(None);
                 }
             }
-            if users.is_empty() {
-                (at.page, at.pages) = (pages.cursor(), at.pages + 1);
+            (at.page, at.pages) = (pages.cursor(), at.pages + 1);
+            if !users.is_empty() && self.saved(&rows, &mut progress, &at).await? && pages.more() {
+                return Ok(None);
             }
         }
         Ok(Some(at.released))
+    }
+
+    /// Saves how far the release is (`at`, with the rest of `progress`); whether the slice's
+    /// time is up.
+    async fn saved(&self, rows: &Rows, progress: &mut Progress, at: &ReleaseCheckpoint) -> Result<bool, Error> {
+        progress.release = Some(at.clone());
+        self.issuing.store.save_progress(rows, progress).await?;
+        Ok(self.issuing.time_up())
     }
 }
 
