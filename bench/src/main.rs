@@ -180,6 +180,19 @@ async fn lot(env: &Env, company: &str, quantity: usize, assigned_at: &str) -> Re
     Ok(())
 }
 
+/// A lot of `quantity` seats for `company` as it was stored before lots had parts: one item,
+/// ending a year after 2026-01-15T09:00Z like [`lot`]'s.
+async fn whole_lot(env: &Env, company: &str, quantity: usize) -> Res<()> {
+    let store = &env.app.store;
+    let org = store.org(company).await?.ok_or("the company is missing")?;
+    let ids = (format!("lot_{company}_whole"), company.to_string(), format!("ord_{company}_whole"));
+    let (from, until) = (at("2026-01-15T09:00:00Z"), at("2027-01-15T09:00:00Z"));
+    let lot = seatkeeper::domain::lot::Lot::new(ids, quantity as u32, from, Some(until));
+    let item = store.lot_item(&lot, &org)?;
+    store.client.put_item().table_name(&store.table).set_item(Some(item)).send().await?;
+    Ok(())
+}
+
 fn email(org: &str, i: usize) -> String {
     format!("u{i:06}@{org}.example")
 }
@@ -359,6 +372,10 @@ async fn one_company(meter: &Meter, lines: &mut Vec<Line>) -> Res<()> {
         lot(&env, company, seats, "2026-01-15T09:00:00Z").await?;
         learners(&env, company, wanted).await?;
     }
+    // The shape before parts, in the same run: the same lot stored whole, one item.
+    org(&env, "whole", "company", "p").await?;
+    whole_lot(&env, "whole", wanted).await?;
+    learners(&env, "whole", wanted).await?;
     let spread = |i: usize| format!("s{i:03}");
     for i in 0..CALLERS {
         org(&env, &spread(i), "company", "p").await?;
@@ -368,6 +385,7 @@ async fn one_company(meter: &Meter, lines: &mut Vec<Line>) -> Res<()> {
     step("one company at the start of term: measuring");
     let ceiling = contend(&env, &model, spread).await;
     let hot = contend(&env, &model, |_| "one".to_string()).await;
+    let whole = contend(&env, &model, |_| "whole".to_string()).await;
     let rate = |c: &Contended| c.allocated as f64 / c.seconds;
     let retries = |c: &Contended| (c.conflicts + c.throttles) as f64 / c.allocated.max(1) as f64;
     let said = |c: &Contended| {
@@ -384,11 +402,18 @@ async fn one_company(meter: &Meter, lines: &mut Vec<Line>) -> Res<()> {
         )
     };
     lines.push(line(
-        &format!("{CALLERS} callers in one company (model of conflicts)"),
+        &format!("{CALLERS} callers in one company (model of conflicts), its lot in parts"),
         said(&hot),
         format!("spread over {CALLERS} companies: {} (×{:.2})", said(&ceiling), rate(&hot) / rate(&ceiling).max(0.001)),
         "≥ 0.8× the ceiling",
         Some(rate(&hot) >= 0.8 * rate(&ceiling)),
+    ));
+    lines.push(line(
+        &format!("{CALLERS} callers in one company, its lot stored whole (before parts)"),
+        said(&whole),
+        format!("×{:.2} the ceiling", rate(&whole) / rate(&ceiling).max(0.001)),
+        "-",
+        None,
     ));
     let over = contend(&env, &model, |_| "short".to_string()).await;
     let lots =

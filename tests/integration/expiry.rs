@@ -73,8 +73,7 @@ async fn worked_cases_3_and_4_reminder_then_expiry_exactly_once() {
         (Some("expired"), Some(0))
     );
     // The materialised state agrees with the time-computed one, and with the counters.
-    let counters = env.item("ORG#c", "COUNTERS").await.unwrap();
-    assert_eq!(counters["seats_held"].as_n().unwrap(), "0");
+    assert_eq!(env.app.store.counters("c").await.unwrap().seats_held, 0);
 }
 
 #[tokio::test]
@@ -282,8 +281,8 @@ async fn one_org_fails_then_the_retry_finishes(step: Step, fault: Fault) {
     assert_eq!(retry["licences_expired"], if step == Step::Licences { 3 } else { 0 }, "{retry}");
     for org in ["c", "d"] {
         assert_eq!(swept_state(&env, org).await, (3, 1, vec!["expired".to_string()]), "{org}");
-        let counters = env.item(&format!("ORG#{org}"), "COUNTERS").await;
-        assert_eq!(counters.unwrap()["seats_held"].as_n().unwrap(), "0", "{org}: each seat given back once");
+        let counters = env.app.store.counters(org).await.unwrap();
+        assert_eq!(counters.seats_held, 0, "{org}: each seat given back once");
     }
     let again = seatkeeper::lambda::invoke(&env.app, &seatkeeper::lambda::entries::EXPIRE, event).await.unwrap();
     assert_eq!(

@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::error::TransactionCanceledException;
 use aws_sdk_dynamodb::types::CancellationReason;
 use aws_sdk_dynamodb::Client;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
-use seatkeeper::domain::lot::{Lot, LotStatus};
+use seatkeeper::domain::lot::Lot;
 use seatkeeper::domain::org::{Org, OrgKind};
 use seatkeeper::store::{Store, StoreError};
 use seatkeeper::App;
@@ -48,20 +48,7 @@ fn company() -> Org {
 }
 
 fn lot() -> Lot {
-    Lot {
-        lot_id: "lot1".into(),
-        org_id: "c".into(),
-        order_id: "o1".into(),
-        quantity: 10,
-        reduced: 0,
-        in_use: 0,
-        uses: 0,
-        uses_per_seat: None,
-        valid_from: at("2026-01-15T09:00:00Z"),
-        valid_until: Some(at("2027-01-15T09:00:00Z")),
-        status: LotStatus::Active,
-        pro_rata_fraction: None,
-    }
+    Lot::new(("lot1".into(), "c".into(), "o1".into()), 10, at("2026-01-15T09:00:00Z"), Some(at("2027-01-15T09:00:00Z")))
 }
 
 /// The reads an allocation makes, answered from fixtures: the company, no ancestors' policies,

@@ -15,6 +15,7 @@ mod long_commits;
 mod mail;
 mod orders;
 mod orgs;
+mod parts;
 mod properties;
 mod publish;
 mod reductions;

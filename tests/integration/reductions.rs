@@ -265,6 +265,8 @@ async fn a_reduction_over_more_lots_than_one_transaction_holds_is_refused_and_on
                 valid_until: Some(at("2027-01-15T09:00:00Z")),
                 status: LotStatus::Active,
                 pro_rata_fraction: None,
+                parts: 0,
+                part_of: None,
             };
             store.lot_item(&lot, &org).unwrap()
         })

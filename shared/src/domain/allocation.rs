@@ -144,6 +144,19 @@ impl Reservation {
     }
 }
 
+/// The live lots in the order seats are taken from them: first-expiring first and, within a lot
+/// spread over parts, the parts in the order read (the store turns them to start at a random
+/// part) for one seat, and those with the most room first for more, so that several seats take
+/// as few parts — writes of the one transaction — as they can.
+fn in_order(balance: &Balance, needed: u64, now: DateTime<Utc>) -> Vec<&Lot> {
+    let mut lots: Vec<&Lot> = balance.live_lots(now).collect();
+    if needed > 1 {
+        // Stable: lots of different ends keep their order, parts of one lot keep theirs on ties.
+        lots.sort_by_key(|l| (l.valid_until.is_none(), l.valid_until, std::cmp::Reverse(l.available(now))));
+    }
+    lots
+}
+
 /// Sets aside `needed` seats, all or nothing.
 pub fn reserve(balance: &Balance, needed: u64, now: DateTime<Utc>) -> Result<Reservation, DomainError> {
     if needed > balance.available(now) {
@@ -151,7 +164,7 @@ pub fn reserve(balance: &Balance, needed: u64, now: DateTime<Utc>) -> Result<Res
     }
     let mut left = needed;
     let mut lots = Vec::new();
-    for lot in balance.live_lots(now) {
+    for lot in in_order(balance, needed, now) {
         let take = (lot.available(now) as u64).min(left);
         if take > 0 {
             lots.push(ReservedLot { lot_id: lot.lot_id.clone(), valid_until: lot.valid_until, count: take as u32 });
@@ -339,6 +352,8 @@ mod tests {
             valid_until: Some(at(end)),
             status: LotStatus::Active,
             pro_rata_fraction: None,
+            parts: 0,
+            part_of: None,
         }
     }
 
@@ -357,6 +372,32 @@ mod tests {
             n += 1;
             format!("lic{n}")
         }
+    }
+
+    /// A lot in parts: one seat comes from the part read first (the store turns the parts to
+    /// start at a random one), several from the parts with most room first, so as few parts
+    /// as can be are written; short only when every part together is.
+    #[test]
+    fn several_seats_take_the_roomiest_parts_first_and_only_every_part_together_is_short() {
+        let now = at("2026-02-01T00:00:00Z");
+        let end = "2027-01-15T09:00:00Z";
+        let part = |id: &str, in_use: u32| Lot {
+            part_of: Some("l".into()),
+            parts: 3,
+            ..lot(id, 16, in_use, in_use, None, end)
+        };
+        let first = Lot { parts: 3, ..lot("l", 16, 10, 10, None, end) };
+        let balance =
+            Balance { lots: vec![first, part("l-p01", 0), part("l-p02", 4)], seats_included: 0, included_in_use: 0 };
+        let taken = |r: Reservation| r.lots.into_iter().map(|l| (l.lot_id, l.count)).collect::<Vec<_>>();
+        assert_eq!(taken(reserve(&balance, 1, now).unwrap()), vec![("l".to_string(), 1)]);
+        assert_eq!(
+            taken(reserve(&balance, 20, now).unwrap()),
+            vec![("l-p01".to_string(), 16), ("l-p02".to_string(), 4)]
+        );
+        assert_eq!(reserve(&balance, 34, now).unwrap().total(), 34);
+        let short = reserve(&balance, 35, now).unwrap_err();
+        assert_eq!(short.details(), serde_json::json!({"needed": 35, "available": 34}));
     }
 
     /// Worked example 2 (docs/domain.md#example-2-all-or-nothing).

@@ -216,7 +216,7 @@ fn day_notice(
         "count": count,
         "users": named,
         "users_truncated": truncated,
-        "lots": lots.iter().map(|l| json!({ "lot_id": l.lot_id, "valid_until": l.valid_until, "unissued": l.quantity.saturating_sub(l.in_use) })).collect::<Vec<_>>(),
+        "lots": super::lot::merge(lots.iter().map(|l| (*l).clone()).collect()).iter().map(|l| json!({ "lot_id": l.lot_id, "valid_until": l.valid_until, "unissued": l.quantity.saturating_sub(l.in_use) })).collect::<Vec<_>>(),
         "unissued_lapsing": lapsing,
         "message": format!("{message} Request new licences from your account manager, then allocate them to the learners who need one."),
     });
@@ -300,6 +300,8 @@ mod tests {
             valid_until: Some(at(end)),
             status: LotStatus::Active,
             pro_rata_fraction: None,
+            parts: 0,
+            part_of: None,
         })
     }
 

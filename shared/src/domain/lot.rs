@@ -37,9 +37,119 @@ pub struct Lot {
     /// charged for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pro_rata_fraction: Option<f64>,
+    /// The parts a large lot's seats are spread over ([`Lot::split`]), on every part; 0 for a
+    /// lot stored whole (every lot stored before parts existed): it reads as one part.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub parts: u32,
+    /// On a part other than the first, the lot it is part of (the first part bears the lot's
+    /// id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part_of: Option<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// The fewest seats a part of a lot holds: a lot of fewer than twice this is stored whole.
+pub const PART_SEATS: u32 = 16;
+
+/// The most parts one lot is spread over: each is one write of the transaction that creates the
+/// lot (docs/architecture.md#seat-parts).
+pub const MAX_PARTS: u32 = 32;
+
+/// The lot `lot_id` names: itself, or the lot a part (`{lot}-p{k}`) belongs to.
+pub fn family(lot_id: &str) -> &str {
+    match lot_id.rsplit_once("-p") {
+        Some((lot, k)) if !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()) => lot,
+        _ => lot_id,
+    }
+}
+
+/// The number of the part `lot_id` names: `k` for `{lot}-p{k}`, 0 for a lot's first part (or a
+/// lot stored whole).
+pub fn part_number(lot_id: &str) -> u32 {
+    match lot_id.rsplit_once("-p") {
+        Some((_, k)) if family(lot_id) != lot_id => k.parse().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// Folds the parts of each lot into one lot, for whoever reads lots as the vendor sold them
+/// (the lots list, a report's lots, a notice): seats, reductions, seats in use and uses summed
+/// under the lot's id, in the order each lot first appears. A part whose first part is not
+/// among `lots` stands for its lot with what it holds.
+pub fn merge(lots: Vec<Lot>) -> Vec<Lot> {
+    let mut merged: Vec<Lot> = Vec::with_capacity(lots.len());
+    for lot in lots {
+        let id = family(&lot.lot_id).to_string();
+        match merged.iter_mut().find(|m| m.lot_id == id) {
+            Some(whole) => {
+                whole.quantity += lot.quantity;
+                whole.reduced += lot.reduced;
+                whole.in_use += lot.in_use;
+                whole.uses += lot.uses;
+                if lot.part_of.is_none() {
+                    // The first part holds the lot's own record (its status as the sweep left it).
+                    whole.status = lot.status;
+                }
+            }
+            None => merged.push(Lot { lot_id: id, part_of: None, ..lot }),
+        }
+    }
+    merged
 }
 
 impl Lot {
+    /// A new active lot of `quantity` seats of `order_id` for `org_id`, from `valid_from` to
+    /// `valid_until`: nothing in use, no cap on uses, stored whole until [`Lot::split`].
+    pub fn new(
+        (lot_id, org_id, order_id): (String, String, String),
+        quantity: u32,
+        valid_from: DateTime<Utc>,
+        valid_until: Option<DateTime<Utc>>,
+    ) -> Lot {
+        Lot {
+            lot_id,
+            org_id,
+            order_id,
+            quantity,
+            reduced: 0,
+            in_use: 0,
+            uses: 0,
+            uses_per_seat: None,
+            valid_from,
+            valid_until,
+            status: LotStatus::Active,
+            pro_rata_fraction: None,
+            parts: 0,
+            part_of: None,
+        }
+    }
+
+    /// A new lot as stored: a lot of at least twice [`PART_SEATS`] seats is spread over parts
+    /// (at most [`MAX_PARTS`]), each a lot of its own share of the seats under `{lot}-p{k}`
+    /// (the first keeps the lot's id), so a company's allocations at the start of term take
+    /// seats from different items instead of queueing on one. The seats' rules hold across the
+    /// parts as they hold across lots: a licence comes from any part with room, and the lot is
+    /// short only when all its parts are.
+    pub fn split(self) -> Vec<Lot> {
+        let n = (self.quantity / PART_SEATS).min(MAX_PARTS);
+        if n < 2 || self.in_use > 0 || self.uses > 0 || self.reduced > 0 || self.parts > 0 {
+            return vec![self];
+        }
+        (0..n)
+            .map(|k| {
+                let share = self.quantity / n + u32::from(k < self.quantity % n);
+                let (lot_id, part_of) = match k {
+                    0 => (self.lot_id.clone(), None),
+                    _ => (format!("{}-p{k:02}", self.lot_id), Some(self.lot_id.clone())),
+                };
+                Lot { lot_id, part_of, quantity: share, parts: n, ..self.clone() }
+            })
+            .collect()
+    }
+
     /// How many more users can get a licence from this lot now: `quantity − in_use`, capped by
     /// `N × quantity − uses` when `uses_per_seat` is N; nothing once the lot has ended.
     pub fn available(&self, now: DateTime<Utc>) -> u32 {
@@ -119,7 +229,37 @@ mod tests {
             valid_until: Some("2027-01-15T09:00:00Z".parse().unwrap()),
             status: LotStatus::Active,
             pro_rata_fraction: None,
+            parts: 0,
+            part_of: None,
         }
+    }
+
+    #[test]
+    fn a_large_lot_is_spread_over_parts_that_merge_back_into_it() {
+        let whole = lot(1000, 0, 0, Some(2));
+        let parts = whole.clone().split();
+        assert_eq!(parts.len(), MAX_PARTS as usize);
+        assert_eq!(parts.iter().map(|p| p.quantity).sum::<u32>(), 1000);
+        assert!(parts.iter().all(|p| p.quantity >= 31 && p.quantity <= 32 && p.parts == MAX_PARTS));
+        assert_eq!((parts[0].lot_id.as_str(), parts[0].part_of.as_deref()), ("l", None));
+        assert_eq!((parts[7].lot_id.as_str(), parts[7].part_of.as_deref()), ("l-p07", Some("l")));
+        assert!(parts.iter().all(|p| family(&p.lot_id) == "l"));
+        let mut used = parts;
+        (used[3].in_use, used[3].uses) = (5, 6);
+        used[9].in_use = 1;
+        let merged = merge(used);
+        assert_eq!(merged.len(), 1);
+        let now = "2026-06-01T00:00:00Z".parse().unwrap();
+        assert_eq!((merged[0].quantity, merged[0].in_use, merged[0].uses), (1000, 6, 6));
+        assert_eq!(merged[0].view(now)["lot_id"], "l");
+        assert_eq!(merged[0].available(now), 994);
+
+        assert_eq!(lot(31, 0, 0, None).split().len(), 1, "fewer than two parts' seats stay whole");
+        assert_eq!(lot(32, 0, 0, None).split().len(), 2);
+        assert_eq!(lot(100, 1, 1, None).split().len(), 1, "a lot in use is never split again");
+        assert_eq!(family("lot_ab-p03"), "lot_ab");
+        assert_eq!(family("lot_ab-pX"), "lot_ab-pX");
+        assert_eq!((part_number("lot_ab-p03"), part_number("lot_ab"), part_number("lot_ab-pX")), (3, 0, 0));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::auth::Principal;
-use super::lot::{Lot, LotStatus};
+use super::lot::Lot;
 use super::org::{Org, OrgKind};
 use super::policy::{Policy, TermStarts};
 use super::term::term_end;
@@ -213,20 +213,8 @@ pub fn assign(
         TermStarts::Assignment => Some(term_end(now, policy.term_months)),
         TermStarts::Activation => None,
     };
-    let lot = Lot {
-        lot_id,
-        org_id: order.org_id.clone(),
-        order_id: order.order_id.clone(),
-        quantity: order.quantity,
-        reduced: 0,
-        in_use: 0,
-        uses: 0,
-        uses_per_seat: policy.uses_per_seat.cap(),
-        valid_from: now,
-        valid_until,
-        status: LotStatus::Active,
-        pro_rata_fraction: None,
-    };
+    let ids = (lot_id, order.org_id.clone(), order.order_id.clone());
+    let lot = Lot { uses_per_seat: policy.uses_per_seat.cap(), ..Lot::new(ids, order.quantity, now, valid_until) };
     let mut assigned = order.clone();
     assigned.status = OrderStatus::Assigned;
     assigned.assigned_at = Some(now);
@@ -280,10 +268,19 @@ pub fn reduce(
     assigned.status = OrderStatus::Assigned;
     assigned.assigned_at = Some(now);
     assigned.assigned_by = Some(principal.actor().to_string());
-    assigned.reduced_lots = taken
-        .iter()
-        .map(|(l, seats)| LotReduction { lot_id: l.lot_id.clone(), valid_until: l.valid_until, seats: *seats })
-        .collect();
+    // Said per lot as the vendor sold it: the seats taken from a lot's parts are summed.
+    assigned.reduced_lots.clear();
+    for (l, seats) in &taken {
+        let lot_id = crate::domain::lot::family(&l.lot_id);
+        match assigned.reduced_lots.iter_mut().find(|r| r.lot_id == lot_id) {
+            Some(r) => r.seats += seats,
+            None => assigned.reduced_lots.push(LotReduction {
+                lot_id: lot_id.to_string(),
+                valid_until: l.valid_until,
+                seats: *seats,
+            }),
+        }
+    }
     Ok((assigned, taken))
 }
 

@@ -35,6 +35,21 @@ pub struct Counters {
     pub with_access: i64,
 }
 
+impl Counters {
+    /// `self` and `other` summed: an org's counters item and its spread items (which hold
+    /// `seats_held` alone) read as one.
+    pub fn plus(self, other: Counters) -> Counters {
+        Counters {
+            seats_held: self.seats_held + other.seats_held,
+            included_in_use: self.included_in_use + other.included_in_use,
+            active_users: self.active_users + other.active_users,
+            reuse_year: self.reuse_year.or(other.reuse_year),
+            reuse: self.reuse + other.reuse,
+            with_access: self.with_access + other.with_access,
+        }
+    }
+}
+
 /// What an active user's change needs for the reuse count: the org's counters as read and,
 /// under `counting = active_users`, its licence year (otherwise `None`, and only the count of
 /// active users moves).

@@ -219,6 +219,10 @@ pub fn licence_view(l: &Licence, now: DateTime<Utc>) -> serde_json::Value {
         obj.remove("gave_access");
     }
     v["status"] = serde_json::to_value(l.status_at(now)).unwrap_or_default();
+    if let Some(lot_id) = &l.lot_id {
+        // The lot as the vendor sold it, whichever of its parts the seat sits in.
+        v["lot_id"] = crate::domain::lot::family(lot_id).into();
+    }
     v
 }
 

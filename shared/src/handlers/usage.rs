@@ -38,6 +38,7 @@ pub fn reuse(policy: &Policy, lots: &[Lot], counters: &Counters, limit: u64, now
 /// The org's unexpired lots an upgrade added, each with the part of the licence year it is
 /// charged for (docs/domain.md#usage-and-overage).
 fn upgrades(lots: &[Lot], now: DateTime<Utc>) -> Value {
+    let lots = crate::domain::lot::merge(lots.to_vec());
     let added = lots.iter().filter(|l| l.status_at(now) == crate::domain::lot::LotStatus::Active);
     let added: Vec<Value> = added
         .filter_map(|l| {

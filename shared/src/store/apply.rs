@@ -40,8 +40,18 @@ impl Store {
     pub fn writes(&self, changes: &[Change]) -> Result<(Vec<TransactWriteItem>, Vec<usize>), StoreError> {
         let mut writes = Vec::with_capacity(changes.len());
         let mut from = Vec::with_capacity(changes.len());
+        // The seats held are counted on the spread item of the part the seats come from, so two
+        // allocations meet on a counters item only where they meet on a part anyway.
+        let part = changes.iter().find_map(|c| match c {
+            Change::DebitLot { lot, .. } => Some(crate::domain::lot::part_number(&lot.lot_id)),
+            _ => None,
+        });
         for (i, change) in changes.iter().enumerate() {
-            for w in self.writes_of(change)? {
+            let written = match change {
+                Change::Counters { org, change } => vec![self.change_counters(org, change, part)?],
+                other => self.writes_of(other)?,
+            };
+            for w in written {
                 writes.push(w);
                 from.push(i);
             }
@@ -55,7 +65,7 @@ impl Store {
             Change::ManagerMarker(user) => vec![self.manager_marker(user)?],
             Change::Login(login) => vec![self.put_login(login)?],
             Change::Enrolment(e) => vec![self.put_enrolment(e)?],
-            Change::Counters { org, change } => vec![self.change_counters(org, change)?],
+            Change::Counters { org, change } => vec![self.change_counters(org, change, None)?],
             Change::DebitLot { lot, seats } => vec![self.debit_lot(lot, *seats)?],
             Change::UseSeatAgain(lot) => vec![self.use_seat_again(lot)?],
             Change::CreditLot { org_id, lot_id, lot_valid_until, seats } => {
@@ -65,7 +75,7 @@ impl Store {
                 vec![self.unreserve_lot(org_id, lot_id, *lot_valid_until, *seats)?]
             }
             Change::ReduceLot { lot, seats } => vec![self.reduce_lot(lot, *seats)?],
-            Change::NewLot { lot, org } => vec![self.put_new_lot(lot, org)?],
+            Change::NewLot { lot, org } => self.put_new_lot(lot, org)?,
             Change::NewOrg(org) => self.put_new_org(org)?,
             Change::Org(org) => vec![self.put_org_versioned(org)?],
             Change::NewOrder { order, company } => self.put_new_order(order, company)?,

@@ -11,10 +11,11 @@
 //! | `org_id` (guard: one org per id ignoring case) | `ORGID#{org folded to lower case}` | `ORGID` | | | |
 //! | `org` | `ORG#{org}` | `ORG` | `ORG#{parent}#CHILDREN` / `ORG#{org}` | `ORGS` / `ORG#{org}` | GSI4 tree: `TREE#{root}` / `{path}#ORG` |
 //! | `counters` (per-org running counts) | `ORG#{org}` | `COUNTERS` | | | GSI4 tree: `TREE#{root}` / `{path}#COUNTERS` |
+//! | `counters` (a spread item: `seats_held` alone, one of 32) | `ORG#{org}` | `COUNTERS#{00..31}` | | | GSI4 tree: `TREE#{root}` / `{path}#COUNTERS#{nn}` |
 //! | `usage` (overage as of the last snapshot) | `ORG#{org}` | `USAGE` | | | GSI4 tree: `TREE#{root}` / `{path}#USAGE` |
 //! | `order` | `ORDER#{order}` | `ORDER` | | | |
 //! | `order_entry` (one per org of the company's chain, itself included) | `ORG#{org}` | `ORDER#{requested_at}#{order}` | `ORG#{org}#ORDERS#{status}` / `{requested_at}#{order}` | | |
-//! | `lot` | `ORG#{org}` | `LOT#{valid_until or 9999}#{lot}` | | `DUE#{shard}` / `{valid_until}#LOT#{org}#{lot}` while not expired and ending | GSI4 tree: `TREE#{root}` / `{path}#LOT#{lot}` while not expired |
+//! | `lot` (a large lot: one item per part, `{lot}` then `{lot}-p01`…) | `ORG#{org}` | `LOT#{valid_until or 9999}#{lot}` | | `DUE#{shard}` / `{valid_until}#LOT#{org}#{lot}` while not expired and ending | GSI4 tree: `TREE#{root}` / `{path}#LOT#{lot}` while not expired |
 //! | `user` (with its current licence) | `ORG#{org}` | `USER#{email}` | `ORG#{org}#LICENCES#{status}` / `{email}` while it has a licence | `DUE#{shard}` / `{valid_until}#USER#{org}#{email}` while the licence is active and ending | GSI3 `RENEW#{shard}` / `{renewal_at}#{org}#{email}` and GSI4 `ORG#{org}#RENEWALS` / `{renewal_at}#{email}` while a renewal date is set |
 //! | `manager` (marker of a manager user, for notice recipients) | `ORG#{org}` | `MANAGER#{email}` | | | |
 //! | `login` (a user's last login, at most one write a day; in no index, so one write unit) | `ORG#{org}` | `LOGIN#{email}` | | | |
@@ -57,7 +58,8 @@
 //!   `Query GSI1 ORG#{org}#LICENCES#{status}`.
 //! - a user's enrolments (all, or a page): `Query ORG#{org} SK begins_with ENROLMENT#{email}#`.
 //! - an org's running counts (seats held, included seats in use, active users, distinct users of
-//!   the licence year): `GetItem ORG#{org}/COUNTERS`.
+//!   the licence year): `Query ORG#{org} SK begins_with COUNTERS`, the counters item and its
+//!   spread items summed.
 //! - managers to notify: `Query ORG#{org} SK begins_with MANAGER#`.
 //! - whether the mailer may mail an address for an org: `BatchGetItem` of
 //!   `ORG#{org}/SUPPRESSION#{email}` and `ORG#vendor/SUPPRESSION_GLOBAL#{email}` (two keys a
@@ -78,8 +80,9 @@
 //!   {path}`, where `{path}` is the org's chain of ids, root first, each followed by `/` (ids
 //!   cannot hold `/`, so one org's path is never the prefix of a sibling's). The partition takes
 //!   every counter and lot write of the tree; each org's items sit in their own sort-key range, so
-//!   DynamoDB can split the partition by range under load, and one org's counters item (1,000
-//!   writes a second) is the narrower limit anyway.
+//!   DynamoDB can split the partition by range under load; the seats an allocation takes and
+//!   counts are spread over a lot's parts and the counters' spread items, so no one item takes
+//!   a company's every allocation (docs/architecture.md#seat-parts).
 //!
 //! `DUE` and `RENEW` are spread over four shards (a stable hash of the item's id) so a bulk
 //! allocation does not funnel every write into one index partition.

@@ -13,6 +13,20 @@ use super::{n, put_new, s, to_item, Error, Page, PageRequest, QuerySpec, SortKey
 use crate::domain::lot::{Lot, LotStatus};
 use crate::domain::org::Org;
 
+/// Turns the parts of each lot in `lots` (adjacent: they share its end and its id's start) so
+/// that they start at a part `spread` picks: the allocations of one company's many callers
+/// then take their seats from different parts, where in order they would all try the first.
+/// Lots themselves stay first-expiring first.
+pub fn spread_parts(lots: &mut [Lot], spread: u128) {
+    let mut start = 0;
+    while start < lots.len() {
+        let family = crate::domain::lot::family(&lots[start].lot_id).to_string();
+        let len = lots[start..].iter().take_while(|l| crate::domain::lot::family(&l.lot_id) == family).count();
+        lots[start..start + len].rotate_left((spread % len as u128) as usize);
+        start += len;
+    }
+}
+
 impl Store {
     /// The lot item of `org`; it is in the due-by-instant index while it has an end and is not
     /// expired, and in its org's usage tree while not expired.
@@ -28,13 +42,26 @@ impl Store {
         to_item("lot", lot, &attrs)
     }
 
-    pub fn put_new_lot(&self, lot: &Lot, org: &Org) -> Result<TransactWriteItem, StoreError> {
-        put_new(&self.table, self.lot_item(lot, org)?)
+    /// A new lot: one write per part it is spread over ([`Lot::split`]).
+    pub fn put_new_lot(&self, lot: &Lot, org: &Org) -> Result<Vec<TransactWriteItem>, StoreError> {
+        lot.clone().split().iter().map(|part| put_new(&self.table, self.lot_item(part, org)?)).collect()
     }
 
-    /// Lots of an org, first-expiring first.
+    /// Lots of an org, first-expiring first, each whole: a lot spread over parts is read with
+    /// all of them (`BatchGetItem` of the keys its first part names) and merged into one.
     pub async fn lots(&self, org_id: &str, page: &PageRequest) -> Result<Page<Lot>, Error> {
-        self.query(&QuerySpec::table(keys::org(org_id), SortKey::BeginsWith(keys::lots_prefix().into())), page).await
+        let spec = QuerySpec::table(keys::org(org_id), SortKey::BeginsWith(keys::lots_prefix().into()));
+        let Page { items, next_cursor } = self.query::<Lot>(&spec, page).await?;
+        let firsts: Vec<Lot> = items.into_iter().filter(|l| l.part_of.is_none()).collect();
+        let rest: Vec<String> = firsts
+            .iter()
+            .flat_map(|l| (1..l.parts).map(|k| keys::lot_sk(l.valid_until, &format!("{}-p{k:02}", l.lot_id))))
+            .collect();
+        let pk = keys::org(org_id);
+        let parts: Vec<Lot> = self
+            .get_many_read(rest.iter().map(|sk| (pk.clone(), sk.as_str())).collect(), super::Read::Consistent)
+            .await?;
+        Ok(Page { items: crate::domain::lot::merge(firsts.into_iter().chain(parts).collect()), next_cursor })
     }
 
     /// The seats an org can issue: its lots, first-expiring first, and its included seats (the
@@ -45,7 +72,8 @@ impl Store {
         policy: &crate::domain::policy::Policy,
         now: DateTime<Utc>,
     ) -> Result<crate::domain::allocation::Balance, Error> {
-        let lots = self.lots_ending_after(org_id, now).await?;
+        let mut lots = self.lots_ending_after(org_id, now).await?;
+        spread_parts(&mut lots, uuid::Uuid::new_v4().as_u128());
         let included_in_use =
             if policy.seats_included > 0 { self.counters(org_id).await?.included_in_use.max(0) as u32 } else { 0 };
         Ok(crate::domain::allocation::Balance { lots, seats_included: policy.seats_included, included_in_use })
@@ -206,6 +234,32 @@ impl Store {
             Ok(_) => Ok(true),
             Err(StoreError::ConditionFailed(_)) => Ok(false),
             Err(e) => Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lot(id: &str, end: &str) -> Lot {
+        serde_json::from_value(serde_json::json!({
+            "lot_id": id, "org_id": "c", "order_id": "o", "quantity": 16, "in_use": 0, "uses": 0,
+            "valid_from": "2026-01-15T09:00:00Z", "valid_until": end, "status": "active",
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn each_lots_parts_are_turned_to_start_where_the_spread_says_and_lots_keep_their_order() {
+        let ids = |lots: &[Lot]| lots.iter().map(|l| l.lot_id.clone()).collect::<Vec<_>>();
+        let early = "2026-06-01T00:00:00Z";
+        let late = "2027-01-15T09:00:00Z";
+        let read = || vec![lot("a", early), lot("b", late), lot("b-p01", late), lot("b-p02", late), lot("c", late)];
+        for (spread, expected) in [(0, ["a", "b", "b-p01", "b-p02", "c"]), (4, ["a", "b-p01", "b-p02", "b", "c"])] {
+            let mut lots = read();
+            spread_parts(&mut lots, spread);
+            assert_eq!(ids(&lots), expected, "spread {spread}");
         }
     }
 }

@@ -53,7 +53,10 @@ impl Store {
                 match kind.as_str() {
                     "org" => tree.orgs.push(from_item(item)?),
                     "counters" => {
-                        tree.counters.insert(org_id, from_item(item)?);
+                        // The counters item and its spread items, summed.
+                        let read: Counters = from_item(item)?;
+                        let summed = tree.counters.remove(&org_id).unwrap_or_default().plus(read);
+                        tree.counters.insert(org_id, summed);
                     }
                     "lot" => tree.lots.entry(org_id).or_default().push(from_item(item)?),
                     "usage" => {

@@ -15,6 +15,10 @@ use crate::domain::policy::{Counting, Enforcement, Policy};
 use crate::domain::seats::{CounterChange, Counters, Headcount, Reuse, ReuseChange};
 use crate::domain::user::{LicenceStatus, Login, User, UserRole};
 
+/// The spread items an org's `seats_held` is written over (`COUNTERS#00` … `COUNTERS#31`),
+/// beside its counters item (docs/architecture.md#seat-parts).
+pub const COUNTER_SPREAD: u32 = 32;
+
 pub(super) fn update(
     table: &str,
     key: Item,
@@ -342,13 +346,47 @@ impl Store {
         self.get_many_read(sks.iter().map(|sk| (pk.clone(), sk.as_str())).collect(), read).await
     }
 
-    pub async fn counters(&self, org_id: &str) -> Result<Counters, StoreError> {
-        Ok(self.get(keys::org(org_id), keys::COUNTERS_SK).await?.unwrap_or_default())
+    /// The org's counters: its counters item and the seats its spread items hold, summed (one
+    /// `Query` of the keys starting `COUNTERS`, [`Store::change_counters`]).
+    pub async fn counters(&self, org_id: &str) -> Result<Counters, Error> {
+        let spec = QuerySpec::table(keys::org(org_id), SortKey::BeginsWith(keys::COUNTERS_SK.into()));
+        let items: Vec<Counters> = self.query_all(&spec).await?;
+        Ok(items.into_iter().fold(Counters::default(), Counters::plus))
     }
 
     /// Adds `change` to the org's counters, on the condition that the limits hold afterwards.
     /// The counters item is in `org`'s usage tree (GSI4), so its keys are set with every change.
-    pub fn change_counters(&self, org: &Org, change: &CounterChange) -> Result<TransactWriteItem, StoreError> {
+    ///
+    /// A change that only moves `seats_held` (an allocation's, an expiry's: a count with no
+    /// limit and no condition) goes to one of [`COUNTER_SPREAD`] spread items instead — the one
+    /// of `part`, the number of the lot part the seats come from, or one picked at random — so
+    /// one company's many allocations at once do not all write one item; the readers sum them.
+    pub fn change_counters(
+        &self,
+        org: &Org,
+        change: &CounterChange,
+        part: Option<u32>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        if change.is_empty() || change.reuse_max.is_some() || change.with_access_read.is_some() {
+            return self.change_counters_item(org, change, keys::COUNTERS_SK.to_string());
+        }
+        let only_held = (change.included_in_use, change.active_users, change.with_access) == (0, 0, 0)
+            && change.reuse == ReuseChange::None;
+        if !only_held {
+            return self.change_counters_item(org, change, keys::COUNTERS_SK.to_string());
+        }
+        let spread =
+            part.unwrap_or_else(|| (uuid::Uuid::new_v4().as_u128() % COUNTER_SPREAD as u128) as u32) % COUNTER_SPREAD;
+        let held_only = CounterChange { seats_held: change.seats_held, ..CounterChange::default() };
+        self.change_counters_item(org, &held_only, format!("{}#{spread:02}", keys::COUNTERS_SK))
+    }
+
+    fn change_counters_item(
+        &self,
+        org: &Org,
+        change: &CounterChange,
+        sk: String,
+    ) -> Result<TransactWriteItem, StoreError> {
         let mut sets = Vec::new();
         let mut conditions = Vec::new();
         let mut values = HashMap::from([(":zero".to_string(), n(0))]);
@@ -390,13 +428,13 @@ impl Store {
         }
         sets.push("#type = :type".into());
         values.insert(":type".into(), s("counters"));
-        for (i, (name, value)) in super::records::tree_keys(org, keys::COUNTERS_SK).into_iter().enumerate() {
+        for (i, (name, value)) in super::records::tree_keys(org, &sk).into_iter().enumerate() {
             sets.push(format!("{name} = :tree{i}"));
             values.insert(format!(":tree{i}"), s(value));
         }
         update(
             &self.table,
-            key(keys::org(&org.org_id), keys::COUNTERS_SK.into()),
+            key(keys::org(&org.org_id), sk),
             format!("SET {}", sets.join(", ")),
             (!conditions.is_empty()).then(|| conditions.join(" AND ")),
             names,

@@ -153,18 +153,9 @@ fn raised(
 ) -> (Order, Lot) {
     let (order_id, lot_id) = (ids.id("ord"), ids.id("lot"));
     let lot = Lot {
-        lot_id: lot_id.clone(),
-        org_id: cx.org.org_id.clone(),
-        order_id: order_id.clone(),
-        quantity,
-        in_use: 0,
-        uses: 0,
         uses_per_seat: cx.policy.uses_per_seat.cap(),
-        valid_from: now,
-        valid_until: Some(valid_until),
-        status: LotStatus::Active,
-        reduced: 0,
         pro_rata_fraction: Some(fraction),
+        ..Lot::new((lot_id.clone(), cx.org.org_id.clone(), order_id.clone()), quantity, now, Some(valid_until))
     };
     let order = Order {
         order_id: order_id.clone(),
@@ -250,20 +241,8 @@ mod tests {
             tiers: Some(vec![1000, 1250, 1500]),
             ..Default::default()
         }]);
-        let lot = Lot {
-            lot_id: "l1".into(),
-            org_id: "c".into(),
-            order_id: "o1".into(),
-            quantity: 1000,
-            reduced: 0,
-            in_use: 0,
-            uses: 0,
-            uses_per_seat: None,
-            valid_from: at("2026-01-15T09:00:00Z"),
-            valid_until: Some(at("2027-01-15T09:00:00Z")),
-            status: LotStatus::Active,
-            pro_rata_fraction: None,
-        };
+        let ids = ("l1".into(), "c".into(), "o1".into());
+        let lot = Lot::new(ids, 1000, at("2026-01-15T09:00:00Z"), Some(at("2027-01-15T09:00:00Z")));
         let to = |e: &str| Recipients { to: vec![e.to_string()], omitted: 0 };
         let cx = |limit: u64| Check {
             org: &c,

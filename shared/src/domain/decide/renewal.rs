@@ -227,6 +227,8 @@ mod tests {
             valid_until: Some(at("2029-01-15T09:00:00Z")),
             status: LotStatus::Active,
             pro_rata_fraction: None,
+            parts: 0,
+            part_of: None,
         }
     }
 
