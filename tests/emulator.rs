@@ -249,7 +249,7 @@ async fn the_http_functions_answer_api_gateway_requests_with_jwt_claims() {
         f["assign-order"].invoke(&fixture("http-assign-order", &[("ORDER_ID", &order_id)])).await.http();
     assert_eq!(status, 200, "{assigned}");
     assert_eq!(store.order(&order_id).await.unwrap().unwrap().status, seatkeeper::domain::order::OrderStatus::Assigned);
-    let lots = store.all_lots("globex").await.unwrap();
+    let lots = seatkeeper::domain::lot::merge(store.all_lots("globex").await.unwrap());
     assert_eq!((lots.len(), lots[0].quantity, lots[0].in_use), (1, 5, 0));
 
     // A percent-encoded rawPath: x%2Btag%40corp.test is x+tag@corp.test.
@@ -261,7 +261,7 @@ async fn the_http_functions_answer_api_gateway_requests_with_jwt_claims() {
     let (status, allocated) = f["allocate"].invoke(&fixture("http-allocate", &[])).await.http();
     assert_eq!((status, &allocated["allocated"]), (200, &json!(1)), "{allocated}");
     assert!(store.user("globex", "x+tag@corp.test").await.unwrap().unwrap().licence.is_some());
-    assert_eq!(store.all_lots("globex").await.unwrap()[0].in_use, 1);
+    assert_eq!(seatkeeper::domain::lot::merge(store.all_lots("globex").await.unwrap())[0].in_use, 1);
 
     // A learner asks for its own access, and may not ask for another's.
     let (status, access) = f["users"].invoke(&fixture("http-learner-access", &[])).await.http();
@@ -385,7 +385,7 @@ async fn an_s3_object_with_spaces_and_parentheses_is_imported_once_however_often
         let user = env.app.store.user("globex", email).await.unwrap().unwrap();
         assert_eq!(user.licence_count, 1, "{email} licensed once");
     }
-    let lots = env.app.store.all_lots("globex").await.unwrap();
+    let lots = seatkeeper::domain::lot::merge(env.app.store.all_lots("globex").await.unwrap());
     assert_eq!((lots[0].in_use, lots[0].uses), (2, 2), "two seats, taken once");
 }
 
@@ -559,7 +559,7 @@ async fn the_job_runner_finishes_a_background_commit_from_its_stream_record() {
     assert_eq!((done.status, done.allocated, done.released), (status, 2, 1));
     let cat = env.app.store.user("globex", "cat@corp.test").await.unwrap().unwrap();
     assert!(cat.released_at.is_some(), "the learner the file leaves out is released");
-    let lots = env.app.store.all_lots("globex").await.unwrap();
+    let lots = seatkeeper::domain::lot::merge(env.app.store.all_lots("globex").await.unwrap());
     assert_eq!((lots[0].in_use, lots[0].uses), (2, 3), "two seats held, taken once each; cat's given back");
 
     // Its schedule: the lease sweep, as Scheduler sends it, finds every commit finished.
@@ -999,7 +999,7 @@ async fn an_allocation_that_fails_part_way_leaves_no_rows_behind() {
     let items = every_item(&env).await;
     let rows: Vec<_> = items.iter().filter(|i| kind(i).starts_with("import")).collect();
     assert!(rows.is_empty(), "no job and no rows are left: {rows:?}");
-    let lots = env.app.store.all_lots("globex").await.unwrap();
+    let lots = seatkeeper::domain::lot::merge(env.app.store.all_lots("globex").await.unwrap());
     assert_eq!((lots[0].in_use, lots[0].uses), (0, 0), "no seat taken");
     let licensed = items.iter().filter(|i| kind(i) == "user" && i.contains_key("licence")).count();
     assert_eq!(licensed, 0, "nobody licensed");
@@ -1034,7 +1034,7 @@ async fn a_large_allocation_retried_after_a_failed_commit_reviews_its_rows_again
     assert_eq!((status, retried["allocated"].as_u64()), (200, Some(149)), "{retried}");
     let r0 = retried["results"].as_array().unwrap().iter().find(|r| r["email"] == "r0@corp.test").cloned();
     assert_eq!(r0.map(|r| r["outcome"].clone()), Some(json!("already_active")), "{retried}");
-    let lots = env.app.store.all_lots("globex").await.unwrap();
+    let lots = seatkeeper::domain::lot::merge(env.app.store.all_lots("globex").await.unwrap());
     assert_eq!(lots[0].in_use, 150, "each learner holds one seat");
     let licensed = every_item(&env).await.iter().filter(|i| kind(i) == "user" && i.contains_key("licence")).count();
     assert_eq!(licensed, 150, "every learner licensed once");

@@ -321,9 +321,40 @@ struct Contended {
     throttles: usize,
 }
 
+/// What each caller sends for one learner: an allocation by the company's manager, or the
+/// learner's first enrolment by a platform that licenses at enrolment (at the start of term):
+/// under `term_starts = activation` it debits the licence and makes the learner an active user.
+#[derive(Clone, Copy)]
+enum Work {
+    Allocate,
+    Enrol,
+}
+
+impl Work {
+    /// The method, target, role and body of the request for `learner` of `org`.
+    fn request(self, org: &str, learner: &str) -> (&'static str, String, &'static str, Value) {
+        match self {
+            Work::Allocate => {
+                ("POST", format!("/v1/orgs/{org}/allocations"), "company_manager", json!({"emails": [learner]}))
+            }
+            Work::Enrol => (
+                "PUT",
+                format!("/v1/orgs/{org}/users/{learner}/enrolments/term"),
+                "platform",
+                json!({"status": "active"}),
+            ),
+        }
+    }
+}
+
 /// `CALLERS` callers, each allocating `ALLOCATIONS_EACH` learners one at a time; caller `i`
 /// works in `company(i)` on its learners `i * ALLOCATIONS_EACH ..`.
 async fn contend(env: &Env, model: &Contention, company: impl Fn(usize) -> String) -> Contended {
+    contend_with(env, model, Work::Allocate, company).await
+}
+
+/// [`contend`], each learner's request being `work`'s.
+async fn contend_with(env: &Env, model: &Contention, work: Work, company: impl Fn(usize) -> String) -> Contended {
     model.take();
     let started = Instant::now();
     let callers = (0..CALLERS).map(|i| {
@@ -331,10 +362,9 @@ async fn contend(env: &Env, model: &Contention, company: impl Fn(usize) -> Strin
         async move {
             let mut outcome = Caller::default();
             for k in 0..ALLOCATIONS_EACH {
-                let body = json!({"emails": [email(&org, i * ALLOCATIONS_EACH + k)]}).to_string().into_bytes();
-                let path = format!("/v1/orgs/{org}/allocations");
-                let (status, answer) =
-                    call(env, "POST", &path, "company_manager", &org, body, "2026-02-01T00:00:00Z").await;
+                let (method, path, role, body) = work.request(&org, &email(&org, i * ALLOCATIONS_EACH + k));
+                let body = body.to_string().into_bytes();
+                let (status, answer) = call(env, method, &path, role, &org, body, "2026-02-01T00:00:00Z").await;
                 match (status, answer["error"]["code"].as_str()) {
                     (200, _) => outcome.allocated += 1,
                     (409, Some("insufficient_licences")) => outcome.short += 1,
@@ -376,6 +406,12 @@ async fn one_company(meter: &Meter, lines: &mut Vec<Line>) -> Res<()> {
     org(&env, "whole", "company", "p").await?;
     whole_lot(&env, "whole", wanted).await?;
     learners(&env, "whole", wanted).await?;
+    // A platform that licenses at enrolment: licences start at a learner's first enrolment.
+    org(&env, "term", "company", "p").await?;
+    let activation = json!({"term_starts": "activation"});
+    ok(&env, "PUT", "/v1/orgs/term/policy", "vendor_admin", "vendor", activation, "2026-01-01T00:00:00Z").await?;
+    lot(&env, "term", wanted, "2026-01-15T09:00:00Z").await?;
+    learners(&env, "term", wanted).await?;
     let spread = |i: usize| format!("s{i:03}");
     for i in 0..CALLERS {
         org(&env, &spread(i), "company", "p").await?;
@@ -386,6 +422,7 @@ async fn one_company(meter: &Meter, lines: &mut Vec<Line>) -> Res<()> {
     let ceiling = contend(&env, &model, spread).await;
     let hot = contend(&env, &model, |_| "one".to_string()).await;
     let whole = contend(&env, &model, |_| "whole".to_string()).await;
+    let enrolled = contend_with(&env, &model, Work::Enrol, |_| "term".to_string()).await;
     let rate = |c: &Contended| c.allocated as f64 / c.seconds;
     let retries = |c: &Contended| (c.conflicts + c.throttles) as f64 / c.allocated.max(1) as f64;
     let said = |c: &Contended| {
@@ -407,6 +444,13 @@ async fn one_company(meter: &Meter, lines: &mut Vec<Line>) -> Res<()> {
         format!("spread over {CALLERS} companies: {} (×{:.2})", said(&ceiling), rate(&hot) / rate(&ceiling).max(0.001)),
         "≥ 0.8× the ceiling",
         Some(rate(&hot) >= 0.8 * rate(&ceiling)),
+    ));
+    lines.push(line(
+        &format!("{CALLERS} platform callers in one company, each learner's first enrolment"),
+        said(&enrolled),
+        format!("×{:.2} the ceiling", rate(&enrolled) / rate(&ceiling).max(0.001)),
+        "≥ 0.8× the ceiling",
+        Some(rate(&enrolled) >= 0.8 * rate(&ceiling)),
     ));
     lines.push(line(
         &format!("{CALLERS} callers in one company, its lot stored whole (before parts)"),

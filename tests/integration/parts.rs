@@ -4,7 +4,7 @@
 
 use futures::future::join_all;
 use seatkeeper::sweeps::expire::expire;
-use seatkeeper_tests::{at, cm, TestEnv};
+use seatkeeper_tests::{at, cm, platform, TestEnv};
 use serde_json::{json, Value};
 
 const JOINED: &str = "2026-01-16T00:00:00Z";
@@ -171,4 +171,37 @@ async fn a_large_lot_stored_whole_and_old_counters_keep_working() {
     assert_eq!(main["seats_held"].as_n().unwrap(), "0", "the allocations went to the spread items");
     let full = env.allocate("c", json!({"emails": ["late@c.example"], "create_missing": true}), NOW).await;
     assert_eq!(full.code(), "insufficient_licences");
+}
+
+/// Active users are written to the spread items while the org does not count them; once it
+/// does (here with a hard limit of 4), the counters item's own count is conditioned less what
+/// the spread items hold, so the year starts from all of them and the limit holds exactly.
+#[tokio::test]
+async fn active_users_spread_while_uncounted_and_a_switch_to_counting_them_keeps_the_limit_exactly() {
+    let env = TestEnv::new().await;
+    env.partner_with_company("p", "c").await;
+    env.lot("p", "c", 4).await;
+    let now = "2026-02-01T00:00:00Z";
+    let u = |i: usize| format!("u{i}@c.example");
+    env.users("c", (1..=5).map(u)).by(&platform("c")).at(now).await;
+    for i in 1..=3 {
+        assert_eq!(env.enrol("c", &u(i), "run", json!({"status": "active"}), now).await.status, 200);
+    }
+    let counters = env.app.store.counters("c").await.unwrap();
+    assert_eq!((counters.active_users, counters.spread_active_users), (3, 3), "{counters:?}");
+    let main = env.item("ORG#c", "COUNTERS").await.unwrap();
+    assert!(main.get("active_users").is_none_or(|v| v.as_n().unwrap() == "0"), "{main:?}");
+
+    env.set_policy("c", json!({"counting": "active_users", "enforcement": "hard"})).await;
+    let fourth = env.enrol("c", &u(4), "run", json!({"status": "active"}), now).await;
+    assert_eq!(fourth.status, 200, "the year starts from the 3 spread and this one: {:?}", fourth.body);
+    let fifth = env.enrolment("c", &u(5), "run").json(json!({"status": "active"})).at(now).send().await;
+    assert_eq!((fifth.status, fifth.code()), (409, "seat_limit_reached"), "{:?}", fifth.body);
+    assert_eq!(fifth.body["error"]["details"], json!({"limit": 4, "used": 4}));
+    assert_eq!(env.enrol("c", &u(1), "run", json!({"status": "expired"}), now).await.status, 200);
+    let fifth = env.enrol("c", &u(5), "run", json!({"status": "active"}), now).await;
+    assert_eq!(fifth.status, 200, "{:?}", fifth.body);
+    assert_eq!(env.app.store.counters("c").await.unwrap().active_users, 4);
+    let usage = env.get("/v1/orgs/c/usage").by(&cm("c")).at(now).send().await;
+    assert_eq!(usage.body["org"]["reuse"]["distinct_users"], 5, "{:?}", usage.body);
 }

@@ -33,6 +33,10 @@ pub struct Counters {
     /// Users with access (not released), licensed or not: what `counting = users` counts.
     #[serde(default)]
     pub with_access: i64,
+    /// Of `active_users`, what the spread items hold (the rest is on the counters item): a
+    /// condition on the counters item's own count takes it off (docs/architecture.md#seat-parts).
+    #[serde(skip)]
+    pub spread_active_users: i64,
 }
 
 impl Counters {
@@ -46,6 +50,7 @@ impl Counters {
             reuse_year: self.reuse_year.or(other.reuse_year),
             reuse: self.reuse + other.reuse,
             with_access: self.with_access + other.with_access,
+            spread_active_users: self.spread_active_users + other.spread_active_users,
         }
     }
 }
@@ -81,6 +86,13 @@ pub struct CounterChange {
     /// The write holds only while `with_access` is as read (absent counts as 0): a count made
     /// from the users themselves (the backfill) replaces it.
     pub with_access_read: Option<i64>,
+    /// The org does not count active users (no licence year, no limit on them): the change to
+    /// `active_users` may go to a spread item with the seats held.
+    pub active_spreadable: bool,
+    /// Of the active users read, what the spread items held
+    /// ([`Counters::spread_active_users`]): the conditions on the counters item's own count
+    /// (the reuse start, a hard limit) take it off.
+    pub active_spread_read: i64,
 }
 
 /// How the distinct active users of the licence year (`reuse`) change with a write.
@@ -117,7 +129,11 @@ impl CounterChange {
         }
         user.active = active;
         self.active_users += if active { 1 } else { -1 };
-        let Some(year) = year else { return };
+        self.active_spread_read = counters.spread_active_users;
+        let Some(year) = year else {
+            self.active_spreadable = true;
+            return;
+        };
         if counters.reuse_year != Some(year) {
             let value = counters.active_users.max(0) + i64::from(active);
             self.reuse =

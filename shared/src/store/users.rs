@@ -42,6 +42,7 @@ pub(super) fn update(
 /// The update and conditions of a change to the distinct users of the licence year.
 fn reuse_terms(
     reuse: &ReuseChange,
+    active_spread: i64,
     sets: &mut Vec<String>,
     conditions: &mut Vec<String>,
     values: &mut HashMap<String, AttributeValue>,
@@ -65,12 +66,14 @@ fn reuse_terms(
                 }
                 None => "attribute_not_exists(reuse_year)".to_string(),
             });
-            // The start counts the users active as read: nobody may have changed since.
-            if *active_read == 0 {
+            // The start counts the users active as read: nobody may have changed since. The
+            // counters item holds them less what the spread items held.
+            let own = *active_read - active_spread;
+            if own == 0 {
                 conditions.push("(attribute_not_exists(active_users) OR active_users = :zero)".into());
             } else {
                 conditions.push("active_users = :active_read".into());
-                values.insert(":active_read".into(), n(*active_read));
+                values.insert(":active_read".into(), n(own));
             }
         }
     }
@@ -350,8 +353,16 @@ impl Store {
     /// `Query` of the keys starting `COUNTERS`, [`Store::change_counters`]).
     pub async fn counters(&self, org_id: &str) -> Result<Counters, Error> {
         let spec = QuerySpec::table(keys::org(org_id), SortKey::BeginsWith(keys::COUNTERS_SK.into()));
-        let items: Vec<Counters> = self.query_all(&spec).await?;
-        Ok(items.into_iter().fold(Counters::default(), Counters::plus))
+        let mut summed = Counters::default();
+        for item in self.query_all_items(&spec).await? {
+            let spread = item.get(SK).and_then(|v| v.as_s().ok()).is_some_and(|sk| sk != keys::COUNTERS_SK);
+            let mut read: Counters = super::from_item(item)?;
+            if spread {
+                read.spread_active_users = read.active_users;
+            }
+            summed = summed.plus(read);
+        }
+        Ok(summed)
     }
 
     /// Adds `change` to the org's counters, on the condition that the limits hold afterwards.
@@ -370,15 +381,23 @@ impl Store {
         if change.is_empty() || change.reuse_max.is_some() || change.with_access_read.is_some() {
             return self.change_counters_item(org, change, keys::COUNTERS_SK.to_string());
         }
-        let only_held = (change.included_in_use, change.active_users, change.with_access) == (0, 0, 0)
+        // Active users go with the seats when the org neither limits nor counts them per year.
+        let active_spreads =
+            change.active_spreadable && change.active_users_max.is_none() && change.reuse == ReuseChange::None;
+        let spreads = (change.included_in_use, change.with_access) == (0, 0)
+            && (change.active_users == 0 || active_spreads)
             && change.reuse == ReuseChange::None;
-        if !only_held {
+        if !spreads {
             return self.change_counters_item(org, change, keys::COUNTERS_SK.to_string());
         }
         let spread =
             part.unwrap_or_else(|| (uuid::Uuid::new_v4().as_u128() % COUNTER_SPREAD as u128) as u32) % COUNTER_SPREAD;
-        let held_only = CounterChange { seats_held: change.seats_held, ..CounterChange::default() };
-        self.change_counters_item(org, &held_only, format!("{}#{spread:02}", keys::COUNTERS_SK))
+        let moved = CounterChange {
+            seats_held: change.seats_held,
+            active_users: change.active_users,
+            ..CounterChange::default()
+        };
+        self.change_counters_item(org, &moved, format!("{}#{spread:02}", keys::COUNTERS_SK))
     }
 
     fn change_counters_item(
@@ -405,15 +424,17 @@ impl Store {
             ("with_access", change.with_access_max, change.with_access),
         ] {
             if let (Some(max), true) = (max, delta > 0) {
-                // After adding `delta` the count must not pass `max` (an absent count is zero).
+                // After adding `delta` the count must not pass `max` (an absent count is zero);
+                // the counters item holds the count less what the spread items held.
+                let spread = if name == "active_users" { change.active_spread_read } else { 0 };
                 conditions.push(format!(
                     "((attribute_not_exists({name}) AND :zero <= :max_{name}) OR {name} <= :max_{name})"
                 ));
-                values.insert(format!(":max_{name}"), n(max - delta));
+                values.insert(format!(":max_{name}"), n(max - delta - spread));
             }
         }
         let names = HashMap::from([("#type".to_string(), keys::TYPE.to_string())]);
-        reuse_terms(&change.reuse, &mut sets, &mut conditions, &mut values);
+        reuse_terms(&change.reuse, change.active_spread_read, &mut sets, &mut conditions, &mut values);
         if let Some(read) = change.with_access_read {
             conditions.push(
                 "(attribute_not_exists(with_access) AND :with_access_read = :zero) OR with_access = :with_access_read"
