@@ -205,3 +205,26 @@ async fn active_users_spread_while_uncounted_and_a_switch_to_counting_them_keeps
     let usage = env.get("/v1/orgs/c/usage").by(&cm("c")).at(now).send().await;
     assert_eq!(usage.body["org"]["reuse"]["distinct_users"], 5, "{:?}", usage.body);
 }
+
+/// A short list whose seats are scattered over more lots than one transaction holds beside its
+/// users (here 90 users over 20 lots of 5: 90 + 18 lots + counters + audit) is committed as a
+/// job in the request, not refused: every user licensed once, each lot full.
+#[tokio::test]
+async fn ninety_users_over_twenty_small_lots_are_licensed_as_a_job_in_the_request() {
+    let env = TestEnv::new().await;
+    env.partner_with_company("p", "c").await;
+    for _ in 0..20 {
+        env.lot("p", "c", 5).await;
+    }
+    let emails = learners(90, 0);
+    env.users("c", &emails).named().at(JOINED).await;
+    let a = env.allocate("c", json!({"emails": emails}), NOW).await;
+    assert_eq!((a.status, &a.body["allocated"]), (200, &json!(90)), "{:?}", a.body);
+    assert_eq!(a.body["results"].as_array().map(Vec::len), Some(90));
+    assert!(a.body["allocation_id"].is_string(), "{:?}", a.body);
+    let lots = env.lots("c", NOW).await;
+    assert_eq!(lots.iter().map(|l| l["in_use"].as_u64().unwrap()).sum::<u64>(), 90);
+    assert!(lots.iter().all(|l| l["in_use"].as_u64() <= Some(5)));
+    let again = env.allocate("c", json!({"emails": emails}), NOW).await;
+    assert_eq!((again.status, &again.body["allocated"]), (200, &json!(0)), "nobody twice: {:?}", again.body);
+}

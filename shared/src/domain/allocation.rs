@@ -157,6 +157,16 @@ fn in_order(balance: &Balance, needed: u64, now: DateTime<Utc>) -> Vec<&Lot> {
     lots
 }
 
+/// Whether licensing `needed` users from `balance` fits one transaction: the users, the lots
+/// and lot parts their seats come from, the counters and the audit entry (the idempotency
+/// answer has its place beside them). A shortfall fits: it is answered without writing.
+pub fn fits_one_transaction(balance: &Balance, needed: u64, now: DateTime<Utc>) -> bool {
+    match reserve(balance, needed, now) {
+        Ok(reservation) => needed as usize + reservation.lots.len() + 2 <= super::change::MAX_CHANGES,
+        Err(_) => true,
+    }
+}
+
 /// Sets aside `needed` seats, all or nothing.
 pub fn reserve(balance: &Balance, needed: u64, now: DateTime<Utc>) -> Result<Reservation, DomainError> {
     if needed > balance.available(now) {
@@ -398,6 +408,17 @@ mod tests {
         assert_eq!(reserve(&balance, 34, now).unwrap().total(), 34);
         let short = reserve(&balance, 35, now).unwrap_err();
         assert_eq!(short.details(), serde_json::json!({"needed": 35, "available": 34}));
+    }
+
+    #[test]
+    fn a_list_fits_one_transaction_while_its_users_and_their_lots_do() {
+        let now = at("2026-02-01T00:00:00Z");
+        let lots = (0..20).map(|i| lot(&format!("l{i:02}"), 5, 0, 0, None, "2027-01-15T09:00:00Z")).collect();
+        let balance = Balance { lots, seats_included: 0, included_in_use: 0 };
+        assert!(fits_one_transaction(&balance, 48, now), "48 users, 10 lots");
+        assert!(fits_one_transaction(&balance, 80, now), "80 users, 16 lots: 98 writes");
+        assert!(!fits_one_transaction(&balance, 90, now), "90 users, 18 lots: 110 writes");
+        assert!(fits_one_transaction(&balance, 101, now), "a shortfall writes nothing");
     }
 
     /// Worked example 2 (docs/domain.md#example-2-all-or-nothing).

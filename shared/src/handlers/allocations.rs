@@ -59,7 +59,10 @@ pub async fn allocate(cx: &Ctx<'_>) -> Result<Reply, Error> {
     // record expired), and is resumed however few users it has left to license — or is counted
     // first.
     let short = input.emails.as_ref().is_some_and(|e| e.len() <= MAX_USERS_PER_CALL);
-    if !short {
+    // A short list of more than a few users may take its seats from more lots and lot parts than
+    // one transaction holds beside them (seats scattered over parts): it is committed as a job.
+    let may_spread = input.emails.as_ref().is_some_and(|e| e.len() > SPREAD_CHECKED_FROM);
+    if !short || may_spread {
         let keyed = match cx.idempotency_key() {
             Some((key, fingerprint)) => {
                 let job = large::keyed_job(store, &org.org_id, &principal.sub, key).await?;
@@ -72,7 +75,8 @@ pub async fn allocate(cx: &Ctx<'_>) -> Result<Reply, Error> {
         };
         let candidates = candidates(cx, &org, &input).await?;
         let needed = allocation::needing(&candidates, input.create_missing, now).len();
-        if keyed.is_some() || needed > MAX_USERS_PER_CALL {
+        let spread = short && !fits_one_transaction(cx, &org, needed as u64).await?;
+        if keyed.is_some() || needed > MAX_USERS_PER_CALL || spread {
             let users = candidates.iter().filter_map(|c| c.user.clone()).map(|u| (u.email.clone(), u)).collect();
             let emails = candidates.into_iter().map(|c| c.raw).collect();
             let job = Large { emails, users, needed: needed as u64, existing: keyed.map(|j| j.import_id) };
@@ -90,6 +94,19 @@ pub async fn allocate(cx: &Ctx<'_>) -> Result<Reply, Error> {
         Ok(decided.map(|a| Reply::ok(json!({ "allocated": a.allocated, "results": a.rows }))))
     })
     .await
+}
+
+/// The most users a list names that always fit one transaction: each user's seat comes from one
+/// lot (or lot part), so 48 users, at most 48 lots, the counters and the audit entry are 98
+/// writes. A longer short list is checked against the balance first.
+const SPREAD_CHECKED_FROM: usize = 48;
+
+/// Whether licensing `needed` users of `org` fits one transaction as the balance stands
+/// ([`allocation::fits_one_transaction`]).
+async fn fits_one_transaction(cx: &Ctx<'_>, org: &Org, needed: u64) -> Result<bool, Error> {
+    let store = &cx.app.store;
+    let balance = store.balance(&org.org_id, &store.policy(org).await?, cx.req.now).await?;
+    Ok(allocation::fits_one_transaction(&balance, needed, cx.req.now))
 }
 
 /// Who an allocation names: the e-mails given, each with its user if there is one, or every
