@@ -40,8 +40,8 @@ pub struct Counters {
 }
 
 impl Counters {
-    /// `self` and `other` summed: an org's counters item and its spread items (which hold
-    /// `seats_held` alone) read as one.
+    /// `self` and `other` summed: an org's counters item and its spread items (which hold the
+    /// seats held and, where nothing limits them, active users) read as one.
     pub fn plus(self, other: Counters) -> Counters {
         Counters {
             seats_held: self.seats_held + other.seats_held,

@@ -11,7 +11,7 @@
 //! | `org_id` (guard: one org per id ignoring case) | `ORGID#{org folded to lower case}` | `ORGID` | | | |
 //! | `org` | `ORG#{org}` | `ORG` | `ORG#{parent}#CHILDREN` / `ORG#{org}` | `ORGS` / `ORG#{org}` | GSI4 tree: `TREE#{root}` / `{path}#ORG` |
 //! | `counters` (per-org running counts) | `ORG#{org}` | `COUNTERS` | | | GSI4 tree: `TREE#{root}` / `{path}#COUNTERS` |
-//! | `counters` (a spread item: `seats_held` alone, one of 32) | `ORG#{org}` | `COUNTERS#{00..31}` | | | GSI4 tree: `TREE#{root}` / `{path}#COUNTERS#{nn}` |
+//! | `counters` (a spread item: `seats_held` and unlimited `active_users` alone, one of 32) | `ORG#{org}` | `COUNTERS#{00..31}` | | | GSI4 tree: `TREE#{root}` / `{path}#COUNTERS#{nn}` |
 //! | `usage` (overage as of the last snapshot) | `ORG#{org}` | `USAGE` | | | GSI4 tree: `TREE#{root}` / `{path}#USAGE` |
 //! | `order` | `ORDER#{order}` | `ORDER` | | | |
 //! | `order_entry` (one per org of the company's chain, itself included) | `ORG#{org}` | `ORDER#{requested_at}#{order}` | `ORG#{org}#ORDERS#{status}` / `{requested_at}#{order}` | | |

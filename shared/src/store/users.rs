@@ -15,8 +15,9 @@ use crate::domain::policy::{Counting, Enforcement, Policy};
 use crate::domain::seats::{CounterChange, Counters, Headcount, Reuse, ReuseChange};
 use crate::domain::user::{LicenceStatus, Login, User, UserRole};
 
-/// The spread items an org's `seats_held` is written over (`COUNTERS#00` … `COUNTERS#31`),
-/// beside its counters item (docs/architecture.md#seat-parts).
+/// The spread items an org's `seats_held` (and, where nothing limits them, `active_users`) is
+/// written over (`COUNTERS#00` … `COUNTERS#31`), beside its counters item
+/// (docs/architecture.md#seat-parts).
 pub const COUNTER_SPREAD: u32 = 32;
 
 pub(super) fn update(
@@ -349,8 +350,9 @@ impl Store {
         self.get_many_read(sks.iter().map(|sk| (pk.clone(), sk.as_str())).collect(), read).await
     }
 
-    /// The org's counters: its counters item and the seats its spread items hold, summed (one
-    /// `Query` of the keys starting `COUNTERS`, [`Store::change_counters`]).
+    /// The org's counters: its counters item and what its spread items hold, summed (one `Query`
+    /// of the keys starting `COUNTERS`, [`Store::change_counters`]); the spread items' share of
+    /// the active users is kept apart too ([`Counters::spread_active_users`]).
     pub async fn counters(&self, org_id: &str) -> Result<Counters, Error> {
         let spec = QuerySpec::table(keys::org(org_id), SortKey::BeginsWith(keys::COUNTERS_SK.into()));
         let mut summed = Counters::default();
@@ -369,7 +371,8 @@ impl Store {
     /// The counters item is in `org`'s usage tree (GSI4), so its keys are set with every change.
     ///
     /// A change that only moves `seats_held` (an allocation's, an expiry's: a count with no
-    /// limit and no condition) goes to one of [`COUNTER_SPREAD`] spread items instead — the one
+    /// limit and no condition), and `active_users` where the org neither limits nor counts them
+    /// per year, goes to one of [`COUNTER_SPREAD`] spread items instead — the one
     /// of `part`, the number of the lot part the seats come from, or one picked at random — so
     /// one company's many allocations at once do not all write one item; the readers sum them.
     pub fn change_counters(
