@@ -267,6 +267,7 @@ async fn a_reduction_over_more_lots_than_one_transaction_holds_is_refused_and_on
                 pro_rata_fraction: None,
                 parts: 0,
                 part_of: None,
+                reminded_for: None,
             };
             store.lot_item(&lot, &org).unwrap()
         })

@@ -364,6 +364,7 @@ mod tests {
             pro_rata_fraction: None,
             parts: 0,
             part_of: None,
+            reminded_for: None,
         }
     }
 

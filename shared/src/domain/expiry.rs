@@ -16,8 +16,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use serde_json::json;
 
+use super::expiry_day::ExpiryDay;
 use super::lot::Lot;
 use super::notice::NoticeKind;
 use super::policy::Policy;
@@ -26,6 +26,17 @@ use super::user::User;
 /// How far ahead the due index is read: the longest reminder a policy may name
 /// ([`REMINDER_LEAD_TIMES`](super::policy::REMINDER_LEAD_TIMES)).
 pub const DUE_AHEAD_HOURS: i64 = 72;
+
+/// The instant the expire sweep next has work for a licence or lot ending at `end`: its
+/// reminder horizon (`end` − [`DUE_AHEAD_HOURS`]) until it was merged into its day of expiries
+/// for that end (`reminded_for`, see [`super::expiry_day`]), then its end.
+pub fn wake(end: DateTime<Utc>, reminded_for: Option<DateTime<Utc>>) -> DateTime<Utc> {
+    if reminded_for == Some(end) {
+        end
+    } else {
+        end - Duration::hours(DUE_AHEAD_HOURS)
+    }
+}
 
 /// Something in the due-by-instant index.
 #[derive(Debug, Clone)]
@@ -134,16 +145,16 @@ impl<'a> Day<'a> {
         self
     }
 
-    /// The day's notice at `now`; `None` when it has nothing to say.
+    /// The day's notice at `now` ([`ExpiryDay::plan`]); `None` when it has nothing to say.
     pub fn plan(self, now: DateTime<Utc>) -> Option<NoticePlan> {
-        let first_end = self.ends().min()?;
-        let kind = if first_end <= now { NoticeKind::Expired } else { NoticeKind::ExpiryReminder };
-        // Told ahead only: at its end a blocked renewal is the renewal sweep's `renewal_blocked`.
-        let blocked = if kind == NoticeKind::ExpiryReminder { blocked_renewals(&self.blocked) } else { None };
-        if self.users.is_empty() && self.lots.is_empty() && blocked.is_none() {
-            return None;
-        }
-        Some(day_notice(self.org_id, self.date, kind, first_end, &self.users, &self.lots, blocked))
+        self.summary(0).plan(self.kind(now)?)
+    }
+
+    /// The day as its summary holds it, under a lead of `reminder_hours`.
+    pub fn summary(&self, reminder_hours: u32) -> ExpiryDay {
+        let mut summary = ExpiryDay::new(&self.org_id, self.date);
+        summary.merge(&self.users, &self.blocked, &self.lots, reminder_hours, false);
+        summary
     }
 }
 
@@ -182,75 +193,13 @@ pub fn days<'a>(due: &'a [Ending], renewing: &Renewing, now: DateTime<Utc>, poli
     by_day.into_values().collect()
 }
 
-/// The day's notice of `kind` in one org: its users and lots, and (in a reminder) its blocked
-/// renewals.
-fn day_notice(
-    org_id: String,
-    date: NaiveDate,
-    kind: NoticeKind,
-    first_end: DateTime<Utc>,
-    users: &[&User],
-    lots: &[&Lot],
-    blocked: Option<serde_json::Value>,
-) -> NoticePlan {
-    let (count, named, truncated) = sample(users);
-    let lapsing: u64 = lots.iter().map(|l| l.quantity.saturating_sub(l.in_use) as u64).sum();
-    let mut said = Vec::new();
-    if !users.is_empty() || !lots.is_empty() {
-        said.push(match kind {
-            NoticeKind::Expired => format!("{count} licences expired on {date}."),
-            _ => format!("{count} licences expire on {date}."),
-        });
-    }
-    if let Some(b) = &blocked {
-        said.push(format!(
-            "{} automatic renewals on {date} are blocked: {} licences are missing.",
-            b["count"], b["missing"]
-        ));
-    }
-    let message = said.join(" ");
-    let mut payload = json!({
-        "expiry_date": date,
-        // The instant the first of the day's licences ends (the e-mail shows it).
-        "ends_at": first_end,
-        "count": count,
-        "users": named,
-        "users_truncated": truncated,
-        "lots": super::lot::merge(lots.iter().map(|l| (*l).clone()).collect()).iter().map(|l| json!({ "lot_id": l.lot_id, "valid_until": l.valid_until, "unissued": l.quantity.saturating_sub(l.in_use) })).collect::<Vec<_>>(),
-        "unissued_lapsing": lapsing,
-        "message": format!("{message} Request new licences from your account manager, then allocate them to the learners who need one."),
-    });
-    if let Some(b) = blocked {
-        payload["renewal_blocked"] = b;
-    }
-    NoticePlan { org_id, kind, date, payload }
-}
-
-/// What a reminder says of the day's blocked renewals: how many, who (a bounded sample) and how
-/// many licences are missing (one each); `None` when there are none.
-fn blocked_renewals(blocked: &[&User]) -> Option<serde_json::Value> {
-    if blocked.is_empty() {
-        return None;
-    }
-    let (count, named, truncated) = sample(blocked);
-    Some(json!({ "count": count, "missing": count, "users": named, "users_truncated": truncated }))
-}
-
-/// How many `users` a notice lists, and the bounded sample of their e-mails it names (in order)
-/// with whether it left some out.
-fn sample(users: &[&User]) -> (usize, Vec<String>, bool) {
-    let mut emails: Vec<&str> = users.iter().map(|u| u.email.as_str()).collect();
-    emails.sort_unstable();
-    let (named, truncated) = super::notice::sample(&emails);
-    (emails.len(), named.into_iter().map(str::to_string).collect(), truncated)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::lot::LotStatus;
     use crate::domain::policy::Policy;
     use crate::domain::user;
+    use serde_json::json;
 
     fn at(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
@@ -302,6 +251,7 @@ mod tests {
             pro_rata_fraction: None,
             parts: 0,
             part_of: None,
+            reminded_for: None,
         })
     }
 

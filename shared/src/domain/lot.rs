@@ -45,6 +45,10 @@ pub struct Lot {
     /// id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub part_of: Option<String>,
+    /// The end whose reminder horizon the expire sweep has passed (the lot is then in its
+    /// day's expiry summary, and in the due index at its end): see `domain::expiry_day`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reminded_for: Option<DateTime<Utc>>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -124,6 +128,7 @@ impl Lot {
             pro_rata_fraction: None,
             parts: 0,
             part_of: None,
+            reminded_for: None,
         }
     }
 
@@ -231,6 +236,7 @@ mod tests {
             pro_rata_fraction: None,
             parts: 0,
             part_of: None,
+            reminded_for: None,
         }
     }
 

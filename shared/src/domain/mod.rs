@@ -10,6 +10,7 @@ pub mod decide;
 pub mod enrolment;
 pub mod error;
 pub mod expiry;
+pub mod expiry_day;
 pub mod import;
 pub mod lot;
 pub mod notice;

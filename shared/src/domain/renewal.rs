@@ -101,6 +101,7 @@ pub fn renew(
         valid_until: Some(end),
         released_at: None,
         gave_access: false,
+        reminded_for: None,
     });
     next.licence_count += 1;
     next.renewal_at = Some(end);

@@ -71,6 +71,10 @@ pub struct Licence {
     /// what a resumed commit counts among the users it gave access.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub gave_access: bool,
+    /// The end whose reminder horizon the expire sweep has passed (the licence is then in its
+    /// day's expiry summary, and in the due index at its end): see `domain::expiry_day`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reminded_for: Option<DateTime<Utc>>,
 }
 
 impl Licence {
@@ -281,6 +285,7 @@ pub fn issue(
         valid_until,
         released_at: None,
         gave_access: false,
+        reminded_for: None,
     });
     next.licence_count += 1;
     next.released_at = None;

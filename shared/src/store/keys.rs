@@ -15,11 +15,12 @@
 //! | `usage` (overage as of the last snapshot) | `ORG#{org}` | `USAGE` | | | GSI4 tree: `TREE#{root}` / `{path}#USAGE` |
 //! | `order` | `ORDER#{order}` | `ORDER` | | | |
 //! | `order_entry` (one per org of the company's chain, itself included) | `ORG#{org}` | `ORDER#{requested_at}#{order}` | `ORG#{org}#ORDERS#{status}` / `{requested_at}#{order}` | | |
-//! | `lot` (a large lot: one item per part, `{lot}` then `{lot}-p01`…) | `ORG#{org}` | `LOT#{valid_until or 9999}#{lot}` | | `DUE#{shard}` / `{valid_until}#LOT#{org}#{lot}` while not expired and ending | GSI4 tree: `TREE#{root}` / `{path}#LOT#{lot}` while not expired |
-//! | `user` (with its current licence) | `ORG#{org}` | `USER#{email}` | `ORG#{org}#LICENCES#{status}` / `{email}` while it has a licence | `DUE#{shard}` / `{valid_until}#USER#{org}#{email}` while the licence is active and ending | GSI3 `RENEW#{shard}` / `{renewal_at}#{org}#{email}` and GSI4 `ORG#{org}#RENEWALS` / `{renewal_at}#{email}` while a renewal date is set |
+//! | `lot` (a large lot: one item per part, `{lot}` then `{lot}-p01`…) | `ORG#{org}` | `LOT#{valid_until or 9999}#{lot}` | | `DUE#{shard}` / `W#{wake}#LOT#{org}#{lot}` while not expired and ending (wake: `{valid_until − 72h}`, then `{valid_until}` once in its day of expiries) | GSI4 tree: `TREE#{root}` / `{path}#LOT#{lot}` while not expired |
+//! | `user` (with its current licence) | `ORG#{org}` | `USER#{email}` | `ORG#{org}#LICENCES#{status}` / `{email}` while it has a licence | `DUE#{shard}` / `W#{wake}#USER#{org}#{email}` while the licence is active and ending (wake as a lot's) | GSI3 `RENEW#{shard}` / `{renewal_at}#{org}#{email}` and GSI4 `ORG#{org}#RENEWALS` / `{renewal_at}#{email}` while a renewal date is set |
 //! | `manager` (marker of a manager user, for notice recipients) | `ORG#{org}` | `MANAGER#{email}` | | | |
 //! | `login` (a user's last login, at most one write a day; in no index, so one write unit) | `ORG#{org}` | `LOGIN#{email}` | | | |
-//! | `enrolment` | `ORG#{org}` | `ENROLMENT#{email}#{enrolment}` | | `DUE#{shard}` / `{ends_at}#ENROLMENT#{org}#{email}#{enrolment}` while not expired and ending | |
+//! | `enrolment` | `ORG#{org}` | `ENROLMENT#{email}#{enrolment}` | | `DUE#{shard}` / `W#{ends_at}#ENROLMENT#{org}#{email}#{enrolment}` while not expired and ending | |
+//! | `expiry_day` (what an org's day of expiries holds for its notices, merged as its items reach their reminder horizon) | `ORG#{org}` | `EXPIRYDAY#{the org's date}` | | `DUE#{shard}` / `W#{next notice}#DAY#{org}#{date}` while a notice of it is to send | |
 //! | `notice` | `ORG#{org}` | `NOTICE#{created_at}#{notice}` | | | |
 //! | `notice_key` (exactly-once guard) | `ORG#{org}` | `NOTICEDAY#{kind}#{the org's date}` (expiries, blocked renewals), `NOTICEKEY#{kind}#{date}` (the forecast's month; expiries before local dates, by UTC date) | | | |
 //! | `delivery` (a notice's e-mail to one recipient: the mailer's guard) | `ORG#{org}` | `DELIVERY#{notice}#{email}`, `DELIVERY#{notice}#` when it has none | | | |
@@ -47,9 +48,13 @@
 //!   `Query GSI1 ORG#{org}#ORDERS#{status}`. This serves a partner's requested orders across
 //!   all its customers, and the vendor's view of everything.
 //! - lots of an org, first-expiring first (allocation order): `Query ORG#{org} SK begins_with LOT#`.
-//! - items due by instant (expire sweep, 72-hour reminders, enrolments whose end passed):
-//!   `Query GSI2 DUE#{0..3} GSI2SK <= {now + 72h}`;
-//!   the attributes are removed when an item is expired, so the index holds only what may fall due.
+//! - items due by instant (expire sweep): `Query GSI2 DUE#{0..3} GSI2SK BETWEEN W# AND W#{now}`,
+//!   page by page. An item is keyed by its next wake (`W#{wake}#{KIND}#{id}`): a licence or lot
+//!   at its reminder horizon (its end − 72 h), then, once merged into its org's day of expiries
+//!   (`ORG#{org}/EXPIRYDAY#{date}`, itself keyed by its next notice), at its end; an enrolment at
+//!   its end. Keys written before (`{end}#…`) are read `<= {now + 72h}` and re-keyed as they are
+//!   met. The attributes are removed when an item is expired, so the index holds only what may
+//!   fall due.
 //! - users due for renewal: `Query GSI3 RENEW#{0..3} GSI3SK <= {now}`; one org's renewal
 //!   forecast: `Query GSI4 ORG#{org}#RENEWALS GSI4SK <= {until}`.
 //! - a user and its licence: `GetItem ORG#{org}/USER#{email}`; users of an org, or those whose
@@ -191,6 +196,21 @@ pub fn shard(id: &str) -> u8 {
 
 pub fn due(id: &str) -> String {
     format!("DUE#{}", shard(id))
+}
+
+/// The prefix of a due-index sort key written by wake instant ([`due_sk`]); keys written
+/// before (`{end}#{KIND}#…`, starting with a digit) sort before it.
+pub const DUE_WAKE: &str = "W#";
+
+/// The due-index sort key of an item: the instant the expire sweep next has work for it (its
+/// reminder horizon, then its end: `domain::expiry::wake`), its kind and id.
+pub fn due_sk(wake: DateTime<Utc>, kind: &str, id: &str) -> String {
+    format!("{DUE_WAKE}{}#{kind}#{id}", sort_time(wake))
+}
+
+/// An org's day of expiries (its own date), the summary its notices are written from.
+pub fn expiry_day_sk(date: chrono::NaiveDate) -> String {
+    format!("EXPIRYDAY#{date}")
 }
 
 pub fn manager_prefix() -> &'static str {

@@ -27,14 +27,22 @@ pub fn spread_parts(lots: &mut [Lot], spread: u128) {
     }
 }
 
+/// A lot's place in the due-by-instant index while it is active and ends: its wake
+/// (`domain::expiry::wake`).
+pub(crate) fn lot_due_key(lot: &Lot) -> Option<(String, String)> {
+    let end = lot.valid_until.filter(|_| lot.status == LotStatus::Active)?;
+    let wake = crate::domain::expiry::wake(end, lot.reminded_for);
+    Some((keys::due(&lot.lot_id), keys::due_sk(wake, "LOT", &format!("{}#{}", lot.org_id, lot.lot_id))))
+}
+
 impl Store {
     /// The lot item of `org`; it is in the due-by-instant index while it has an end and is not
     /// expired, and in its org's usage tree while not expired.
     pub fn lot_item(&self, lot: &Lot, org: &Org) -> Result<super::Item, StoreError> {
         let mut attrs = vec![(PK, keys::org(&lot.org_id)), (SK, keys::lot_sk(lot.valid_until, &lot.lot_id))];
-        if let (Some(end), LotStatus::Active) = (lot.valid_until, lot.status) {
-            attrs.push((GSI2PK, keys::due(&lot.lot_id)));
-            attrs.push((GSI2SK, format!("{}#LOT#{}#{}", keys::sort_time(end), lot.org_id, lot.lot_id)));
+        if let Some((pk, sk)) = lot_due_key(lot) {
+            attrs.push((GSI2PK, pk));
+            attrs.push((GSI2SK, sk));
         }
         if lot.status == LotStatus::Active {
             attrs.extend(tree_keys(org, &keys::lot_in_tree(&lot.lot_id)));

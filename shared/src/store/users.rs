@@ -20,6 +20,22 @@ use crate::domain::user::{LicenceStatus, Login, User, UserRole};
 /// (docs/architecture.md#seat-parts).
 pub const COUNTER_SPREAD: u32 = 32;
 
+/// A user's place in the due-by-instant index while its licence is active and ends: its wake
+/// (`domain::expiry::wake`).
+pub(crate) fn user_due_key(user: &User) -> Option<(String, String)> {
+    let l = user.licence.as_ref()?;
+    let end = l.valid_until.filter(|_| l.status == LicenceStatus::Active)?;
+    let id = format!("{}#{}", user.org_id, user.email);
+    Some((keys::due(&id), keys::due_sk(crate::domain::expiry::wake(end, l.reminded_for), "USER", &id)))
+}
+
+/// An enrolment's place in the due-by-instant index while it is not expired and ends: its end.
+pub(crate) fn enrolment_due_key(e: &Enrolment) -> Option<(String, String)> {
+    let end = e.ends_at.filter(|_| e.status != EnrolmentStatus::Expired)?;
+    let id = format!("{}#{}#{}", e.org_id, e.email, e.enrolment_id);
+    Some((keys::due(&id), keys::due_sk(end, "ENROLMENT", &id)))
+}
+
 pub(super) fn update(
     table: &str,
     key: Item,
@@ -171,9 +187,9 @@ impl Store {
         if let Some(l) = &user.licence {
             attrs.push((GSI1PK, keys::licences_by_status(&user.org_id, l.status.as_str())));
             attrs.push((GSI1SK, user.email.clone()));
-            if let (LicenceStatus::Active, Some(end)) = (l.status, l.valid_until) {
-                attrs.push((GSI2PK, keys::due(&id)));
-                attrs.push((GSI2SK, format!("{}#USER#{id}", keys::sort_time(end))));
+            if let Some((pk, sk)) = user_due_key(user) {
+                attrs.push((GSI2PK, pk));
+                attrs.push((GSI2SK, sk));
             }
         }
         if let Some(at) = user.renewal_at {
@@ -279,10 +295,9 @@ impl Store {
     /// index, so the expire sweep counts its user off the active users when the end passes.
     pub fn put_enrolment(&self, e: &Enrolment) -> Result<TransactWriteItem, StoreError> {
         let mut attrs = vec![(PK, keys::org(&e.org_id)), (SK, keys::enrolment_sk(&e.email, &e.enrolment_id))];
-        if let (Some(end), false) = (e.ends_at, e.status == EnrolmentStatus::Expired) {
-            let id = format!("{}#{}#{}", e.org_id, e.email, e.enrolment_id);
-            attrs.push((GSI2PK, keys::due(&id)));
-            attrs.push((GSI2SK, format!("{}#ENROLMENT#{id}", keys::sort_time(end))));
+        if let Some((pk, sk)) = enrolment_due_key(e) {
+            attrs.push((GSI2PK, pk));
+            attrs.push((GSI2SK, sk));
         }
         put(&self.table, to_item("enrolment", e, &attrs)?)
     }

@@ -10,27 +10,29 @@
 //! naming it ([`super::report`]), so the schedule's retry picks it up, and the guards make that
 //! retry do only what is left.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::{raced, recipients, Failed, Reported};
-use crate::command::retry::Policy as Retry;
+use crate::command::retry::{Class, Classify, Policy as Retry};
 use crate::command::{self, new_id, Decision};
 use crate::domain::contacts::Topic;
 use crate::domain::decide::expire as decide;
 use crate::domain::enrolment::Enrolment;
-use crate::domain::expiry::{self, Day, Ending, Renewing, DUE_AHEAD_HOURS};
-use crate::domain::notice::Notice;
+use crate::domain::expiry::{Ending, Renewing};
+use crate::domain::expiry_day::ExpiryDay;
+use crate::domain::lot::{Lot, LotStatus};
+use crate::domain::notice::{Notice, NoticeKind};
 use crate::domain::org::Org;
 use crate::domain::policy::{Policy, Renewal};
 use crate::domain::renewal;
 use crate::domain::seats::Reuse;
-use crate::domain::user::User;
-use crate::store::due::Told;
-use crate::store::{Error, Store, StoreError};
+use crate::domain::user::{LicenceStatus, User};
+use crate::store::due::{DueItems, Told};
+use crate::store::{keys, Error, Store, StoreError, Unreadable};
 use crate::App;
 
 /// Users whose expiry one transaction materialises (each a write, plus lots and counters).
@@ -41,6 +43,9 @@ pub struct ExpireReport {
     pub now: DateTime<Utc>,
     /// Items the due-index queries returned: what the sweep's cost follows.
     pub items_read: usize,
+    /// Licences and lots merged into their day of expiries as they reached their reminder
+    /// horizon.
+    pub items_merged: usize,
     pub notices_sent: usize,
     pub lots_expired: usize,
     pub licences_expired: usize,
@@ -54,12 +59,15 @@ pub struct ExpireReport {
 
 crate::sweeps::reported!(ExpireReport, "expire");
 
-/// What is due in one org.
+/// What is due in one org on one page of the index.
 #[derive(Default)]
 struct OrgDue {
     due: Vec<Ending>,
     enrolments: Vec<Enrolment>,
 }
+
+/// Licences and lots merged into their day in one transaction (with the day's item).
+const MERGED_PER_TRANSACTION: usize = 90;
 
 pub async fn expire(app: &App, now: DateTime<Utc>) -> Result<ExpireReport, Error> {
     expire_orgs(app, now, None).await
@@ -68,11 +76,67 @@ pub async fn expire(app: &App, now: DateTime<Utc>) -> Result<ExpireReport, Error
 /// The sweep of [`expire`] over the orgs `only` names (`None`: every org due). The local
 /// server's `/dev/sweeps/expire?org=` runs it for one org, so tests that share a table sweep
 /// their own org and no other test's. An org that fails is in the report's `failed`.
+///
+/// The due index is read a page at a time, each page swept before the next is read (memory
+/// follows the page, not the hour): what reached its reminder horizon is merged into its day of
+/// expiries ([`ExpiryDay`]) and keyed by its end; what reached its end is expired. Then the
+/// days with a notice due send it from what they hold.
 pub async fn expire_orgs(app: &App, now: DateTime<Utc>, only: Option<&str>) -> Result<ExpireReport, Error> {
     let store = &app.store;
-    let found = store.due_until(now + Duration::hours(DUE_AHEAD_HOURS)).await?;
-    let mut report = ExpireReport { now, items_read: found.read, ..Default::default() };
+    let mut report = ExpireReport { now, ..Default::default() };
+    let mut days = BTreeSet::new();
+    for shard in 0..keys::DUE_SHARDS {
+        let (read, unreadable) = store.rekey_earlier_due(shard, now).await?;
+        report.items_read += read;
+        name_unreadable(&mut report, unreadable, only);
+        let mut cursor = None;
+        loop {
+            let (found, next) = store.due_page(shard, now, cursor).await?;
+            sweep_page(store, found, now, only, &mut report, &mut days).await;
+            match next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+    }
+    for (org_id, date) in days {
+        // A day is told once all its items reached it: not while one of them could not be read
+        // or merged. An org whose later step failed is told what its day holds.
+        if report.failed.iter().any(|f| f.org_id == org_id && matches!(f.step, "read" | "reminders")) {
+            continue;
+        }
+        if let Err(error) = send_day(store, &org_id, date, now, &mut report).await {
+            report.failed.push(Failed::new(ExpireReport::SWEEP, &org_id, None, "notices", &error));
+        }
+    }
+    tracing::info!(?report, "expire sweep");
+    Ok(report)
+}
 
+/// Names each org with an item that cannot be read (once): it is left whole for the next run,
+/// its notices would miss what that item says.
+fn name_unreadable(report: &mut ExpireReport, unreadable: Vec<Unreadable>, only: Option<&str>) {
+    for broken in unreadable.into_iter().filter(|u| only.is_none_or(|o| o == u.org_id)) {
+        if !report.failed.iter().any(|f| f.org_id == broken.org_id) {
+            report.failed.push(Failed::new(ExpireReport::SWEEP, &broken.org_id, None, "read", &broken.error.into()));
+        }
+    }
+}
+
+/// Sweeps one page of the due index, org by org; the days it names (and the days its items
+/// were merged into) are added to `days`.
+async fn sweep_page(
+    store: &Store,
+    found: DueItems,
+    now: DateTime<Utc>,
+    only: Option<&str>,
+    report: &mut ExpireReport,
+    days: &mut BTreeSet<(String, NaiveDate)>,
+) {
+    report.items_read += found.read;
+    name_unreadable(report, found.unreadable, only);
+    let wanted = |org_id: &str| only.is_none_or(|o| o == org_id);
+    days.extend(found.days.into_iter().filter(|(org_id, _)| wanted(org_id)));
     let mut by_org: BTreeMap<String, OrgDue> = BTreeMap::new();
     for item in found.due {
         by_org.entry(item.org_id().to_string()).or_default().due.push(item);
@@ -80,75 +144,72 @@ pub async fn expire_orgs(app: &App, now: DateTime<Utc>, only: Option<&str>) -> R
     for e in found.enrolments {
         by_org.entry(e.org_id.clone()).or_default().enrolments.push(e);
     }
-    if let Some(only) = only {
-        by_org.retain(|org_id, _| org_id == only);
-    }
-    // An org with an item that cannot be read is named and left whole for the next run (its
-    // notices would miss what that item says); the others are swept.
-    for broken in found.unreadable.into_iter().filter(|u| only.is_none_or(|o| o == u.org_id)) {
-        if !report.failed.iter().any(|f| f.org_id == broken.org_id) {
-            by_org.remove(&broken.org_id);
-            report.failed.push(Failed::new(ExpireReport::SWEEP, &broken.org_id, None, "read", &broken.error.into()));
-        }
-    }
-    for (org_id, work) in &by_org {
+    // An org with an item that cannot be read is left whole; one whose step failed on an
+    // earlier page goes on with this page's items (its failure is named either way).
+    by_org.retain(|org_id, _| wanted(org_id) && !report.failed.iter().any(|f| &f.org_id == org_id && f.step == "read"));
+    for (org_id, work) in by_org {
         let mut step = "org";
-        if let Err(error) = sweep_org(store, org_id, work, now, &mut report, &mut step).await {
-            let failed = Failed::new(ExpireReport::SWEEP, org_id, None, step, &error);
-            report.failed.push(failed);
+        if let Err(error) = sweep_org(store, &org_id, work, now, report, days, &mut step).await {
+            // Named once per step, however many pages it failed on.
+            if !report.failed.iter().any(|f| f.org_id == org_id && f.step == step) {
+                report.failed.push(Failed::new(ExpireReport::SWEEP, &org_id, None, step, &error));
+            }
         }
     }
-    tracing::info!(?report, "expire sweep");
-    Ok(report)
 }
 
-/// One org's due work: notices first (while nothing of a day has left the index, its list is
-/// complete), then lots, licences and enrolments. `step` names the step under way, so a failure
-/// says where the org stopped; what was done is counted in `report` either way.
+/// One org's due work on a page: what reached its reminder horizon is merged into its days,
+/// then lots, licences and enrolments whose end has come are expired. `step` names the step
+/// under way, so a failure says where the org stopped; what was done is counted in `report`
+/// either way.
 async fn sweep_org(
     store: &Store,
     org_id: &str,
-    work: &OrgDue,
+    work: OrgDue,
     now: DateTime<Utc>,
     report: &mut ExpireReport,
+    days: &mut BTreeSet<(String, NaiveDate)>,
     step: &mut &'static str,
 ) -> Result<(), Error> {
-    let org = store.org(org_id).await?;
-    *step = "notices";
-    let renewing = match &org {
-        Some(org) => {
-            let (renewing, sent) = renewals_and_notices(store, org, &work.due, now).await?;
-            report.notices_sent += sent;
-            renewing
-        }
-        None => Renewing::default(),
+    let Some(org) = store.org(org_id).await? else {
+        tracing::warn!(org_id, "licences, lots or enrolments due in an org that is not there");
+        return Ok(());
     };
+    let (mut ending, reaching): (Vec<Ending>, Vec<Ending>) = work.due.into_iter().partition(reminded);
+    let mut policy = None;
+    if !reaching.is_empty() {
+        *step = "reminders";
+        let p = policy.insert(store.policy(&org).await?);
+        let merged = merge_days(store, &org, p, reaching, now, days).await?;
+        report.items_merged += merged.len();
+        ending.extend(merged.into_iter().filter(|item| item.ends_at().is_some_and(|end| end <= now)));
+    }
 
     *step = "lots";
-    for item in &work.due {
+    for item in &ending {
         if let Ending::Lot(lot) = item {
-            if lot.valid_until.is_some_and(|end| end <= now) && store.expire_lot(lot).await? {
+            if store.expire_lot(lot).await? {
                 report.lots_expired += 1;
             }
         }
     }
 
     *step = "licences";
-    // A licence that will be renewed at its end (or whose blocked renewal has come) is the
-    // renewal sweep's: never stored as expired here, whichever sweep runs first.
-    let expiring: Vec<Ending> = work.due.iter().filter(|item| !renewing.takes(item, now)).cloned().collect();
-    let users = decide::ended_licences(&expiring, now);
-    let Some(org) = org else {
-        if !users.is_empty() || !work.enrolments.is_empty() {
-            tracing::warn!(org_id, "licences or enrolments due in an org that is not there");
+    if ending.iter().any(|item| matches!(item, Ending::User(_))) {
+        let policy = match policy {
+            Some(p) => p,
+            None => store.policy(&org).await?,
+        };
+        // A licence that will be renewed at its end (or whose blocked renewal has come) is the
+        // renewal sweep's: never stored as expired here, whichever sweep runs first.
+        let renewing = renewing(store, &org, &policy, &ending, now).await?;
+        let expiring: Vec<Ending> = ending.into_iter().filter(|item| !renewing.takes(item, now)).collect();
+        for chunk in decide::ended_licences(&expiring, now).chunks(USERS_PER_TRANSACTION) {
+            // Counted as each chunk lands, so a later failure still reports what was done.
+            let (done, outcome) = expire_users(store, &org, chunk, now).await;
+            report.licences_expired += done;
+            outcome?;
         }
-        return Ok(());
-    };
-    for chunk in users.chunks(USERS_PER_TRANSACTION) {
-        // Counted as each chunk lands, so a later failure still reports what was done.
-        let (done, outcome) = expire_users(store, &org, chunk, now).await;
-        report.licences_expired += done;
-        outcome?;
     }
 
     *step = "enrolments";
@@ -164,22 +225,190 @@ async fn sweep_org(
     Ok(())
 }
 
-/// The org's due renewals ([`renewing`]) and its `expiry_reminder` and `expired` notices that
-/// `due` calls for with those renewals on the renewal's path ([`send_notices`]), the org's
-/// policy read once for both; how many notices were sent now. Nothing is read for nothing due.
-async fn renewals_and_notices(
+/// Whether a licence or lot was merged into its day for its end (it is in the index at its end).
+fn reminded(item: &Ending) -> bool {
+    let reminded_for = match item {
+        Ending::Lot(l) => l.reminded_for,
+        Ending::User(u) => u.licence.as_ref().and_then(|l| l.reminded_for),
+    };
+    reminded_for.is_some() && reminded_for == item.ends_at()
+}
+
+/// Merges licences and lots that reached their reminder horizon into their days of expiries
+/// (by the org's own date), each chunk with its day in one transaction; the items as merged.
+/// A licence that will be renewed is marked but not counted; a blocked renewal is counted as
+/// one ([`renewing`]).
+async fn merge_days(
     store: &Store,
     org: &Org,
-    due: &[Ending],
+    policy: &Policy,
+    items: Vec<Ending>,
     now: DateTime<Utc>,
-) -> Result<(Renewing, usize), Error> {
-    if due.is_empty() {
-        return Ok((Renewing::default(), 0));
+    days: &mut BTreeSet<(String, NaiveDate)>,
+) -> Result<Vec<Ending>, Error> {
+    let renewing = renewing(store, org, policy, &items, now).await?;
+    let zone = policy.zone();
+    let mut by_day: BTreeMap<NaiveDate, Vec<Ending>> = BTreeMap::new();
+    for item in items {
+        if let Some(end) = item.ends_at() {
+            by_day.entry(zone.local(end).date()).or_default().push(item);
+        }
     }
+    let mut merged = Vec::new();
+    for (date, items) in by_day {
+        for chunk in items.chunks(MERGED_PER_TRANSACTION) {
+            merged.extend(merge_chunk(store, org, policy, date, chunk.to_vec(), &renewing).await?);
+        }
+        days.insert((org.org_id.clone(), date));
+    }
+    Ok(merged)
+}
+
+/// Merges `chunk` into the org's day `date` and marks each item merged, all in one
+/// transaction; when the day or an item changed meanwhile, both are read again and the items
+/// still to merge are merged (under the retry policy, then a failure: still due).
+async fn merge_chunk(
+    store: &Store,
+    org: &Org,
+    policy: &Policy,
+    date: NaiveDate,
+    mut chunk: Vec<Ending>,
+    renewing: &Renewing,
+) -> Result<Vec<Ending>, Error> {
+    for _ in 0..Retry::DEFAULT.attempts {
+        let mut day = store.expiry_day(&org.org_id, date).await?.unwrap_or_else(|| ExpiryDay::new(&org.org_id, date));
+        // Items a reminder keyed by their UTC date told before dates were the org's own are
+        // named in the day's `expired` alone.
+        let utc: BTreeSet<NaiveDate> = chunk.iter().filter_map(|i| Some(i.ends_at()?.date_naive())).collect();
+        let told = match store.day_told(&org.org_id, NoticeKind::ExpiryReminder, date, &utc).await? {
+            Told::Day => BTreeSet::new(),
+            Told::Before(told) => told,
+        };
+        for told_before in [false, true] {
+            let (mut users, mut blocked, mut lots) = (Vec::new(), Vec::new(), Vec::new());
+            let told_of = |i: &&Ending| i.ends_at().is_some_and(|e| told.contains(&e.date_naive())) == told_before;
+            for item in chunk.iter().filter(told_of) {
+                match item {
+                    Ending::Lot(l) => lots.push(l),
+                    Ending::User(u) if renewing.blocked.contains(&u.email) => blocked.push(u),
+                    Ending::User(u) if renewing.renews.contains(&u.email) => {}
+                    Ending::User(u) => users.push(u),
+                }
+            }
+            day.merge(&users, &blocked, &lots, policy.reminder_hours, told_before);
+        }
+        let mut writes = vec![store.put_expiry_day(&day)?];
+        let mut marked = Vec::with_capacity(chunk.len());
+        for item in &chunk {
+            marked.push(match item {
+                Ending::Lot(l) => {
+                    writes.push(store.mark_lot_reminded(l)?);
+                    Ending::Lot(Lot { reminded_for: l.valid_until, ..l.clone() })
+                }
+                Ending::User(u) => {
+                    let mut next = u.clone();
+                    if let Some(l) = next.licence.as_mut() {
+                        l.reminded_for = l.valid_until;
+                    }
+                    writes.push(store.put_user(&next, false)?);
+                    next.version += 1;
+                    Ending::User(next)
+                }
+            });
+        }
+        match store.transact(writes).await {
+            Ok(()) => return Ok(marked),
+            Err(e) if e.class() == Class::Race => chunk = still_reaching(store, chunk).await?,
+            Err(e) => return Err(e.into()),
+        }
+        if chunk.is_empty() {
+            return Ok(Vec::new());
+        }
+    }
+    Err(StoreError::Other(format!(
+        "merging into the day {date} of org {} lost its race to concurrent changes {} times; still due",
+        org.org_id,
+        Retry::DEFAULT.attempts
+    ))
+    .into())
+}
+
+/// The items of `chunk` read again, those still active with the same end and not merged.
+async fn still_reaching(store: &Store, chunk: Vec<Ending>) -> Result<Vec<Ending>, Error> {
+    let mut fresh = Vec::new();
+    for item in chunk {
+        let end = item.ends_at();
+        let again = match &item {
+            Ending::User(u) => store.user(&u.org_id, &u.email).await?.map(Ending::User),
+            Ending::Lot(l) => {
+                let sk = crate::store::keys::lot_sk(l.valid_until, &l.lot_id);
+                store.get::<Lot>(crate::store::keys::org(&l.org_id), &sk).await?.map(Ending::Lot)
+            }
+        };
+        let active = |i: &Ending| match i {
+            Ending::User(u) => u.licence.as_ref().is_some_and(|l| l.status == LicenceStatus::Active),
+            Ending::Lot(l) => l.status == LotStatus::Active,
+        };
+        if let Some(again) = again.filter(|i| active(i) && i.ends_at() == end && !reminded(i)) {
+            fresh.push(again);
+        }
+    }
+    Ok(fresh)
+}
+
+/// Sends the notice the org's day `date` calls for at `now`, at most once per kind and day
+/// (the store guards it), from what the day holds (its lots' unissued seats read again), and
+/// records it sent. A day told by the UTC-dated notices from before ([`Store::day_told`]) on
+/// every date it spans is recorded without sending.
+async fn send_day(
+    store: &Store,
+    org_id: &str,
+    date: NaiveDate,
+    now: DateTime<Utc>,
+    report: &mut ExpireReport,
+) -> Result<(), Error> {
+    for _ in 0..Retry::DEFAULT.attempts {
+        let Some(mut day) = store.expiry_day(org_id, date).await? else { return Ok(()) };
+        let Some(kind) = day.due(now) else { return Ok(()) };
+        let Some(org) = store.org(org_id).await? else { return Ok(()) };
+        let told = match store.day_told(org_id, kind, date, &day.utc_dates).await? {
+            Told::Day => true,
+            Told::Before(told) => !told.is_empty() && told == day.utc_dates,
+        };
+        if !told {
+            report.notices_sent += usize::from(send_plan(store, &org, &day, kind, now).await?);
+        }
+        day.sent(kind);
+        match store.transact(vec![store.put_expiry_day(&day)?]).await {
+            Ok(()) => return Ok(()),
+            Err(e) if e.class() == Class::Race => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(StoreError::Other(format!("the day {date} of org {org_id} kept changing while its notice was sent; still due"))
+        .into())
+}
+
+/// Stores the day's notice of `kind` unless one was stored for the day before; whether it was
+/// stored now.
+async fn send_plan(
+    store: &Store,
+    org: &Org,
+    day: &ExpiryDay,
+    kind: NoticeKind,
+    now: DateTime<Utc>,
+) -> Result<bool, Error> {
+    let day = match day.first_end.filter(|_| !day.tally.lots.is_empty() || !day.told_before.lots.is_empty()) {
+        Some(first) => {
+            day.clone().with_lots_as(&store.lots_ending_after(&org.org_id, first - Duration::seconds(1)).await?)
+        }
+        None => day.clone(),
+    };
+    let Some(plan) = day.plan(kind) else { return Ok(false) };
     let policy = store.policy(org).await?;
-    let renewing = renewing(store, org, &policy, due, now).await?;
-    let sent = send_notices(store, org, &policy, expiry::days(due, &renewing, now, &policy), now).await?;
-    Ok((renewing, sent))
+    let to = recipients(store, org, &policy, Topic::Expiry).await?;
+    let notice = Notice::new(new_id("ntc"), plan.kind, &plan.org_id, now, to, plan.payload);
+    Ok(store.put_day_notice_once(&notice, plan.date).await?)
 }
 
 /// Under `renewal = automatic`: the due users whose licence ends at a renewal that will renew
@@ -211,41 +440,6 @@ async fn renewing(
     }
     let available = store.balance(&org.org_id, policy, now).await?.available(now);
     Ok(Renewing::of(renewed, available))
-}
-
-/// Sends the notices of the org's `days`, each at most once per kind and day (the org's own
-/// date); how many were sent now. A day whose items were told by the UTC-dated notices from
-/// before ([`Store::day_told`]) names only the others, and what is left that calls for another
-/// kind of notice waits for its own.
-async fn send_notices(
-    store: &Store,
-    org: &Org,
-    policy: &Policy,
-    days: Vec<Day<'_>>,
-    now: DateTime<Utc>,
-) -> Result<usize, Error> {
-    let mut to = None;
-    let mut sent = 0;
-    for day in days {
-        let Some(kind) = day.kind(now) else { continue };
-        let day = match store.day_told(&org.org_id, kind, day.date, &day.utc_dates()).await? {
-            Told::Day => continue,
-            Told::Before(told) => day.without(&told),
-        };
-        if day.kind(now) != Some(kind) {
-            continue;
-        }
-        let Some(plan) = day.plan(now) else { continue };
-        let to = match &to {
-            Some(to) => to,
-            None => to.insert(recipients(store, org, policy, Topic::Expiry).await?),
-        };
-        let notice = Notice::new(new_id("ntc"), plan.kind, &plan.org_id, now, to.clone(), plan.payload);
-        if store.put_day_notice_once(&notice, plan.date).await? {
-            sent += 1;
-        }
-    }
-    Ok(sent)
 }
 
 /// Expires a batch in one transaction ([`decide::licences`]); if any user changed meanwhile,

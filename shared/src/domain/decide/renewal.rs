@@ -229,6 +229,7 @@ mod tests {
             pro_rata_fraction: None,
             parts: 0,
             part_of: None,
+            reminded_for: None,
         }
     }
 
