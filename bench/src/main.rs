@@ -4,7 +4,7 @@
 //! start it; `make bench` does all of it. Prints one table.
 //!
 //! Subcommands (the second is how the benchmark runs the import in its own process):
-//!   bench [--skip-build] [--quick] [--million] [--only hostile-xlsx|first-answer|select-all|allocation|login|one-company|binaries|million|sweep-life]
+//!   bench [--skip-build] [--quick] [--million] [--only hostile-xlsx|first-answer|select-all|allocation|login|one-company|binaries|million|sweep-life|sweep-scale]
 //!                                        every measurement (`--quick`: 10,000 instead of 100,000;
 //!                                        `--million`: also a 1,000,000-row file on S3;
 //!                                        `--only hostile-xlsx`: the hostile workbooks alone;
@@ -20,14 +20,19 @@
 //!                                        `--only million`: the 1,000,000-row file on S3 alone,
 //!                                        each function invocation timed apart;
 //!                                        `--only sweep-life`: the index items the hourly expire
-//!                                        sweep reads per licence over its life)
+//!                                        sweep reads per licence over its life;
+//!                                        `--only sweep-scale`: one hour among many live licences,
+//!                                        and a term's licences ending at one instant)
 //!   bench import-child TABLE ORG FILE    one CSV import, review + commit; prints its figures
+//!   bench sweep-child TABLE END          the expire sweep at END − 72 h and at END, run after run;
+//!                                        each run's figures and its peak RSS
 //!   bench import-child-s3 KEY            one S3 import (TABLE_NAME, BUCKET_NAME); its figures
 //!   bench import-child-xlsx FILE KEY     one workbook through the API and on S3 (TABLE_NAME,
 //!                                        BUCKET_NAME); both answers and its peak RSS
 
 mod contention;
 mod meter;
+mod sweeps;
 
 // The hostile-workbook corpus of the tests, built the same way here.
 #[path = "../../tests/support/hostile_xlsx.rs"]
@@ -1105,11 +1110,13 @@ async fn sweep_life(meter: &Meter, lines: &mut Vec<Line>) -> Res<()> {
     }
     meter.take();
     step("sweep life: every hour from 72 hours before the first end to after the last");
-    let (mut read, mut expired, mut longest) = (0, 0, 0);
+    let (mut read, mut expired, mut longest, mut days, mut lots) = (0, 0, 0, 0, 0);
     let last = AHEAD + 1 + 4 * LIFE_ORGS as i64;
     for hour in 0..=last {
         let report = seatkeeper::sweeps::expire::expire(&env.app, t0 + chrono::Duration::hours(hour)).await?;
         read += report.items_read;
+        days += report.days_read;
+        lots += report.lots_expired;
         expired += report.licences_expired;
         longest = longest.max(report.items_read);
         if !report.failed.is_empty() {
@@ -1118,19 +1125,27 @@ async fn sweep_life(meter: &Meter, lines: &mut Vec<Line>) -> Res<()> {
     }
     let usage = meter.take();
     let licences = LIFE_ORGS * LIFE_EACH;
-    let per = read as f64 / licences as f64;
+    // Lots are stored as parts (each an item of the index), counted as each is expired.
+    let per = (read - days) as f64 / (licences + lots) as f64;
     lines.push(line(
-        "expire sweep, hourly: index items read per licence over its life",
+        "expire sweep, hourly: index items read per licence or lot over its life",
         format!(
-            "{per:.1} ({read} items, {:.0} RCU, for {licences} licences over {} sweeps; the most in one sweep {longest}; {expired} expired)",
+            "{per:.2} ({} items for {licences} licences and {lots} lot parts, and {days} reads of their {LIFE_ORGS} days of expiries, one per notice; {:.0} RCU over {} sweeps; the most in one sweep {longest}; {expired} expired)",
+            read - days,
             usage.rcu(),
             last + 1
         ),
-        "-".into(),
+        "before: 74.8 (71,832 items read)".into(),
         "≤ 2",
         Some(per <= 2.0 && expired == licences),
     ));
     Ok(())
+}
+
+/// `--only sweep-scale`: [`sweeps::sweep_hour`] and [`sweeps::sweep_at_once`].
+async fn sweep_scale(meter: &Meter, lines: &mut Vec<Line>) -> Res<()> {
+    sweeps::sweep_hour(meter, lines).await?;
+    sweeps::sweep_at_once(meter, lines).await
 }
 
 // ---- hostile workbooks ------------------------------------------------------------------------
@@ -1400,10 +1415,11 @@ async fn run_only(part: &str, skip_build: bool, meter: &Meter) -> Res<()> {
         "binaries" => (binaries(skip_build, &mut lines), "bootstrap binaries"),
         "million" => (million(meter, &mut lines).await, "1,000,000-row S3 import"),
         "sweep-life" => (sweep_life(meter, &mut lines).await, "the expire sweep over a licence's life"),
+        "sweep-scale" => (sweep_scale(meter, &mut lines).await, "the expire sweep at scale"),
         other => {
             return Err(format!(
             "--only takes hostile-xlsx, first-answer, select-all, allocation, login, one-company, binaries, million \
-                 or sweep-life, \
+                 sweep-life or sweep-scale, \
                  not {other:?}"
         )
             .into())
@@ -1433,6 +1449,10 @@ async fn main() -> Res<()> {
     if args.first().map(String::as_str) == Some("import-child-xlsx") {
         let [_, file, key, ..] = args.as_slice() else { return Err("import-child-xlsx FILE KEY".into()) };
         return import_child_xlsx(Path::new(file), key).await;
+    }
+    if args.first().map(String::as_str) == Some("sweep-child") {
+        let [_, table, end, ..] = args.as_slice() else { return Err("sweep-child TABLE END".into()) };
+        return sweeps::sweep_child(table, end).await;
     }
     if args.first().map(String::as_str) == Some("import-child-s3") {
         let [_, key, ..] = args.as_slice() else { return Err("import-child-s3 KEY".into()) };
@@ -1476,6 +1496,9 @@ async fn main() -> Res<()> {
     }
     if let Err(e) = sweep_life(&meter, &mut lines).await {
         failed(&mut lines, "the expire sweep over a licence's life", e);
+    }
+    if let Err(e) = sweep_scale(&meter, &mut lines).await {
+        failed(&mut lines, "the expire sweep at scale", e);
     }
     if let Err(e) = hostile_workbooks(&meter, &mut lines).await {
         failed(&mut lines, "hostile workbooks", e);

@@ -410,3 +410,118 @@ async fn the_reminder_goes_out_as_many_hours_ahead_as_the_policy_says() {
     let sent = notices(&env).await;
     assert_eq!((sent.len(), sent[0]["kind"].as_str()), (1, Some("expiry_reminder")));
 }
+
+/// Each licence's next wake in the due index, as the table holds it (`GSI2SK`).
+async fn due_keys(env: &TestEnv) -> Vec<String> {
+    let items = env.partition("ORG#c").await;
+    let key = |i: &seatkeeper_tests::Item| i.get("GSI2SK").and_then(|v| v.as_s().ok()).cloned();
+    items.iter().filter(|i| i["SK"].as_s().unwrap().starts_with("USER#")).filter_map(key).collect()
+}
+
+/// A sweep that did not run for days (the schedule was off from before the reminder until
+/// after the end) catches up from the index alone: one `expired` (a reminder after the end
+/// would tell nothing new), every licence and the lot expired, nothing read again after.
+#[tokio::test]
+async fn a_sweep_missed_for_days_catches_up_at_its_next_run() {
+    let env = TestEnv::new().await;
+    ten_licensed(&env).await;
+    let late = sweep(&env, "2027-01-15T11:00:00Z").await;
+    assert_eq!((late.notices_sent, late.licences_expired, late.lots_expired), (1, 10, 1));
+    let sent = notices(&env).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!((sent[0]["kind"].as_str(), sent[0]["payload"]["count"].as_u64()), (Some("expired"), Some(10)));
+    assert!(due_keys(&env).await.is_empty(), "nothing left in the due index");
+    let again = sweep(&env, "2027-01-15T12:00:00Z").await;
+    assert_eq!((again.items_read, again.notices_sent), (0, 0));
+}
+
+/// A licence issued within 72 hours of its lot's end, after the day's reminder went out: its
+/// reminder horizon is already behind the sweep, so the next run merges it into its day, and the
+/// day's `expired` names all eleven; the reminder is not sent again.
+#[tokio::test]
+async fn a_licence_issued_after_its_days_reminder_is_named_in_the_days_expired() {
+    let env = TestEnv::new().await;
+    env.partner_with_company("p", "c").await;
+    env.manager("c", "boss@c.example").await;
+    env.lot("p", "c", 11).await;
+    let emails: Vec<String> = (1..=10).map(|i| format!("learner{i}@c.example")).collect();
+    env.licensed("c", &emails, "2026-02-01T00:00:00Z").await;
+    assert_eq!(sweep(&env, "2027-01-12T09:00:00Z").await.notices_sent, 1);
+    env.licensed("c", &["eleventh@c.example"], "2027-01-15T00:00:00Z").await;
+    let merged = sweep(&env, "2027-01-15T01:00:00Z").await;
+    assert_eq!((merged.items_merged, merged.notices_sent), (1, 0), "merged, no second reminder");
+    let expired = sweep(&env, "2027-01-15T09:00:00Z").await;
+    assert_eq!((expired.notices_sent, expired.licences_expired), (1, 11));
+    let sent = notices(&env).await;
+    assert_eq!(sent[0]["kind"], "expired");
+    assert_eq!(sent[0]["payload"]["count"], 11);
+    assert!(sent[0]["payload"]["users"].as_array().unwrap().contains(&json!("eleventh@c.example")));
+    assert_eq!(sent[1]["payload"]["count"], 10, "the reminder named the ten");
+}
+
+/// Licences written before items were keyed by their wake (`{end}#USER#…`) are re-keyed as the
+/// sweep comes within 72 hours of their end, and told and expired as any other: the reminder
+/// names all ten, and afterwards each is keyed by its end.
+#[tokio::test]
+async fn licences_keyed_by_their_end_as_before_are_re_keyed_and_still_told() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let env = TestEnv::new().await;
+    ten_licensed(&env).await;
+    for item in env.partition("ORG#c").await {
+        let sk = item["SK"].as_s().unwrap().clone();
+        let Some(email) = sk.strip_prefix("USER#").filter(|_| item.contains_key("GSI2SK")) else { continue };
+        let before = format!("2027-01-15T09:00:00.000Z#USER#c#{email}");
+        env.app
+            .store
+            .client
+            .update_item()
+            .table_name(&env.table)
+            .key("PK", AttributeValue::S("ORG#c".into()))
+            .key("SK", AttributeValue::S(sk.clone()))
+            .update_expression("SET GSI2SK = :k")
+            .expression_attribute_values(":k", AttributeValue::S(before))
+            .send()
+            .await
+            .unwrap();
+    }
+    assert!(due_keys(&env).await.iter().all(|k| k.starts_with("2027-01-15T09")), "keyed as before");
+    assert_eq!(sweep(&env, "2027-01-11T09:00:00Z").await.notices_sent, 0, "beyond 72 hours: left as it is");
+    assert!(due_keys(&env).await.iter().all(|k| k.starts_with("2027-01-15T09")));
+
+    let reminder = sweep(&env, "2027-01-12T09:00:00Z").await;
+    assert_eq!((reminder.notices_sent, reminder.items_merged), (1, 11), "ten licences and their lot");
+    assert_eq!(notices(&env).await[0]["payload"]["count"], 10);
+    let keys = due_keys(&env).await;
+    assert_eq!(keys.len(), 10, "{keys:?}");
+    assert!(keys.iter().all(|k| k.starts_with("W#2027-01-15T09:00:00.000Z#USER#")), "{keys:?}");
+    let expired = sweep(&env, "2027-01-15T09:00:00Z").await;
+    assert_eq!((expired.notices_sent, expired.licences_expired), (1, 10));
+}
+
+/// A run that reaches its time budget stops reading, and tells no day yet (a day is told once
+/// all its items were merged); the next run goes on from the index itself, and the one that
+/// reads to the end sends the day's reminder once, naming all ten.
+#[tokio::test]
+async fn a_run_at_its_time_budget_leaves_the_rest_to_the_next_and_no_day_half_told() {
+    use seatkeeper::sweeps::expire::{expire_within, Limits};
+    let env = TestEnv::new().await;
+    ten_licensed(&env).await;
+    let tight = Limits { page: 3, seconds: std::time::Duration::ZERO };
+    let (mut runs, mut merged, mut sent) = (0, 0, 0);
+    loop {
+        let run = expire_within(&env.app, at("2027-01-12T09:00:00Z"), None, tight).await.unwrap();
+        assert!(run.failed.is_empty(), "{:?}", run.failed);
+        runs += 1;
+        merged += run.items_merged;
+        sent += run.notices_sent;
+        if run.finished {
+            break;
+        }
+        assert_eq!(run.notices_sent, 0, "run {runs} stopped at its budget: no day told yet");
+        assert!(runs < 30, "the runs go on from where the last stopped");
+    }
+    assert!(runs > 1, "the budget stopped a run");
+    assert_eq!((merged, sent), (11, 1), "ten licences and their lot merged once, one reminder");
+    let reminder = &notices(&env).await[0]["payload"];
+    assert_eq!((reminder["count"].as_u64(), reminder["users"].as_array().unwrap().len()), (Some(10), 10));
+}

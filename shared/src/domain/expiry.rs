@@ -1,11 +1,11 @@
 //! Expiry and its notices (docs/domain.md#expiry).
 //!
-//! What falls due is read from the due-by-instant index: lots and licences whose end is at most
-//! 72 hours away. From that, per company and per expiry date (the company's own date in its
-//! `time_zone`), one `expiry_reminder` (within its `reminder_hours`) while
-//! the end is still ahead and one `expired` once it has come, each listing the users; and the
-//! items whose end has come are marked expired. Notices are decided before anything is expired,
-//! so the list of a day is complete however the sweep was interrupted before.
+//! A lot or licence falls due twice: at its reminder horizon (72 hours before its end, [`wake`])
+//! it joins its company's day of expiries (the company's own date in its `time_zone`,
+//! [`super::expiry_day::ExpiryDay`]), and at its end it is marked expired. Per company and per
+//! expiry date, one `expiry_reminder` (within its `reminder_hours`) while the day's first end is
+//! still ahead and one `expired` once it has come, each listing the users. [`days`] groups items
+//! into days as the sweep does, for the rules' unit tests.
 //!
 //! Under `renewal = automatic` a licence that ends at its renewal date and will be renewed then
 //! is not an expiry ([`Renewing`]): no reminder, no `expired`, never stored as expired by this

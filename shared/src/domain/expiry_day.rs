@@ -251,3 +251,122 @@ fn add_sample<'a>(sample: &mut Vec<String>, emails: impl Iterator<Item = &'a str
     all.extend(emails.map(str::to_string));
     sample.extend(all.into_iter().take(notice::SAMPLE));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::policy::Policy;
+    use crate::domain::user;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn licensed(email: &str, end: &str) -> User {
+        let u = User::new("c", email, at("2026-01-01T00:00:00Z"));
+        user::issue(
+            &u,
+            format!("l-{email}"),
+            Some("lot".into()),
+            Some(at(end)),
+            &Policy::resolve([]),
+            at("2026-02-01T00:00:00Z"),
+        )
+    }
+
+    fn lot_part(id: &str, quantity: u32, in_use: u32, end: &str) -> Lot {
+        let mut l = Lot::new((id.into(), "c".into(), "o".into()), quantity, at("2026-01-15T09:00:00Z"), Some(at(end)));
+        l.in_use = in_use;
+        l
+    }
+
+    #[test]
+    fn a_day_is_told_ahead_then_at_its_first_end_and_then_leaves_the_index() {
+        let date = NaiveDate::from_ymd_opt(2027, 1, 15).unwrap();
+        let mut day = ExpiryDay::new("c", date);
+        assert_eq!((day.wake(), day.due(at("2027-01-15T09:00:00Z"))), (None, None), "empty: nothing to tell");
+        let (a, b) = (licensed("b@c.example", "2027-01-15T09:00:00Z"), licensed("a@c.example", "2027-01-15T17:00:00Z"));
+        day.merge(&[&a], &[], &[], 72, false);
+        day.merge(&[&b], &[], &[], 72, false);
+        assert_eq!(day.wake(), Some(at("2027-01-12T09:00:00Z")), "72 hours before the first end");
+        assert_eq!(day.due(at("2027-01-12T08:59:59Z")), None);
+        assert_eq!(day.due(at("2027-01-12T09:00:00Z")), Some(NoticeKind::ExpiryReminder));
+        let reminder = day.plan(NoticeKind::ExpiryReminder).unwrap();
+        assert_eq!(
+            (reminder.payload["count"].as_u64(), reminder.payload["users"].clone()),
+            (Some(2), json!(["a@c.example", "b@c.example"]))
+        );
+        day.sent(NoticeKind::ExpiryReminder);
+        assert_eq!((day.wake(), day.due(at("2027-01-13T00:00:00Z"))), (Some(at("2027-01-15T09:00:00Z")), None));
+        assert_eq!(day.due(at("2027-01-15T09:00:00Z")), Some(NoticeKind::Expired));
+        day.sent(NoticeKind::Expired);
+        assert_eq!((day.wake(), day.due(at("2027-01-16T00:00:00Z"))), (None, None), "told: out of the index");
+    }
+
+    #[test]
+    fn a_day_first_met_after_its_end_is_told_expired_alone() {
+        let mut day = ExpiryDay::new("c", NaiveDate::from_ymd_opt(2027, 1, 15).unwrap());
+        day.merge(&[&licensed("a@c.example", "2027-01-15T09:00:00Z")], &[], &[], 24, false);
+        assert_eq!(day.wake(), Some(at("2027-01-14T09:00:00Z")), "under a 24-hour lead");
+        assert_eq!(day.due(at("2027-01-15T10:00:00Z")), Some(NoticeKind::Expired));
+    }
+
+    #[test]
+    fn the_names_stay_bounded_and_in_order_while_the_count_is_whole() {
+        let mut day = ExpiryDay::new("c", NaiveDate::from_ymd_opt(2027, 1, 15).unwrap());
+        let users: Vec<User> =
+            (0..250).rev().map(|i| licensed(&format!("u{i:03}@c.example"), "2027-01-15T09:00:00Z")).collect();
+        for chunk in users.chunks(90) {
+            let refs: Vec<&User> = chunk.iter().collect();
+            day.merge(&refs, &[], &[], 72, false);
+        }
+        let plan = day.plan(NoticeKind::Expired).unwrap();
+        assert_eq!(plan.payload["count"], 250);
+        let named = plan.payload["users"].as_array().unwrap();
+        assert_eq!(
+            (named.len(), named[0].as_str(), plan.payload["users_truncated"].as_bool()),
+            (notice::SAMPLE, Some("u000@c.example"), Some(true))
+        );
+    }
+
+    #[test]
+    fn a_lots_parts_are_named_once_with_their_seats_read_again_when_told() {
+        let mut day = ExpiryDay::new("c", NaiveDate::from_ymd_opt(2027, 1, 15).unwrap());
+        let (p0, p1) =
+            (lot_part("lot", 16, 10, "2027-01-15T09:00:00Z"), lot_part("lot-p01", 16, 16, "2027-01-15T09:00:00Z"));
+        day.merge(&[], &[], &[&p0], 72, false);
+        day.merge(&[], &[], &[&p1], 72, false);
+        assert_eq!((day.tally.lots.len(), day.tally.unissued_lapsing), (1, 6));
+        let now =
+            vec![lot_part("lot", 16, 12, "2027-01-15T09:00:00Z"), lot_part("lot-p01", 16, 16, "2027-01-15T09:00:00Z")];
+        let plan = day.with_lots_as(&now).plan(NoticeKind::Expired).unwrap();
+        assert_eq!(
+            plan.payload["lots"],
+            json!([{"lot_id": "lot", "valid_until": "2027-01-15T09:00:00Z", "unissued": 4}])
+        );
+        assert_eq!(plan.payload["unissued_lapsing"], 4);
+    }
+
+    #[test]
+    fn what_was_told_before_by_its_utc_date_is_named_in_the_expired_alone() {
+        let mut day = ExpiryDay::new("c", NaiveDate::from_ymd_opt(2027, 1, 16).unwrap());
+        day.merge(&[&licensed("late@c.example", "2027-01-15T23:30:00Z")], &[], &[], 72, true);
+        day.merge(&[&licensed("morning@c.example", "2027-01-16T08:00:00Z")], &[], &[], 72, false);
+        let reminder = day.plan(NoticeKind::ExpiryReminder).unwrap();
+        assert_eq!(reminder.payload["users"], json!(["morning@c.example"]));
+        let expired = day.plan(NoticeKind::Expired).unwrap();
+        assert_eq!(
+            (expired.payload["count"].as_u64(), expired.payload["users"].clone()),
+            (Some(2), json!(["late@c.example", "morning@c.example"]))
+        );
+    }
+
+    #[test]
+    fn a_blocked_renewal_is_told_ahead_only() {
+        let mut day = ExpiryDay::new("c", NaiveDate::from_ymd_opt(2027, 1, 15).unwrap());
+        day.merge(&[], &[&licensed("r@c.example", "2027-01-15T09:00:00Z")], &[], 72, false);
+        let reminder = day.plan(NoticeKind::ExpiryReminder).unwrap();
+        assert_eq!(reminder.payload["renewal_blocked"]["missing"], 1);
+        assert!(day.plan(NoticeKind::Expired).is_none(), "at its end it is the renewal sweep's");
+    }
+}

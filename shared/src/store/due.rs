@@ -18,7 +18,8 @@ use crate::domain::expiry_day::ExpiryDay;
 use crate::domain::lot::Lot;
 use crate::domain::notice::{Notice, NoticeKind};
 
-/// One page of what the due-by-instant index holds for the sweep ([`Store::due_page`]).
+/// One page of what the due-by-instant index holds for the sweep ([`Store::due_page`], at most
+/// `limit` items).
 #[derive(Debug, Default)]
 pub struct DueItems {
     /// Lots and licences.
@@ -51,8 +52,8 @@ impl DueItems {
     }
 }
 
-/// The items a page of the due index holds at most (a page is swept before the next is read,
-/// so the sweep's memory follows this, not how much falls due).
+/// The items a page of the due index holds at most as the sweep reads it (a page is swept before
+/// the next is read, so the sweep's memory follows this, not how much falls due).
 pub const DUE_PAGE: i32 = 500;
 
 impl Store {
@@ -64,11 +65,12 @@ impl Store {
         shard: u8,
         now: DateTime<Utc>,
         cursor: Option<String>,
+        limit: i32,
     ) -> Result<(DueItems, Option<String>), Error> {
         let bound =
             SortKey::Between(keys::DUE_WAKE.to_string(), format!("{}{}~", keys::DUE_WAKE, keys::sort_time(now)));
         let spec = QuerySpec::index(GSI2, format!("DUE#{shard}"), bound);
-        let page = self.query_items(&spec, &PageRequest { limit: DUE_PAGE, cursor }).await?;
+        let page = self.query_items(&spec, &PageRequest { limit, cursor }).await?;
         let mut found = DueItems { read: page.items.len(), ..Default::default() };
         for item in page.items {
             found.add(item);

@@ -1,14 +1,16 @@
-//! The expire sweep (docs/domain.md#expiry): reads only what the due-by-instant index holds up to 72 hours
-//! ahead, sends each company's `expiry_reminder` and `expired` notices at most once per date (the
-//! store guards them), then marks what has ended as expired with conditional writes. A replayed
-//! or concurrent sweep finds the guards taken and the items gone from the index.
+//! The expire sweep (docs/domain.md#expiry): reads the due-by-instant index by each item's next
+//! wake, a page at a time. A licence or lot at its reminder horizon (72 hours before its end) is
+//! merged into its company's day of expiries ([`ExpiryDay`]) and keyed at its end; at its end it
+//! is stored as expired (enrolments at their end alike). Each day's `expiry_reminder` and
+//! `expired` are sent from the day at most once per date (the store guards them). A replayed or
+//! concurrent sweep finds the items merged, the guards taken and the items gone from the index.
 //!
-//! The due work is taken org by org: an org's notices, lots, licences and enrolments in that
-//! order, its later steps left for the retry when one fails. One org's failure (an error, or a
-//! race lost on every attempt of the retry policy) does not stop the others: it is named in the
-//! report's `failed` with its step and reason, and once every org was tried the invocation fails
-//! naming it ([`super::report`]), so the schedule's retry picks it up, and the guards make that
-//! retry do only what is left.
+//! The due work of a page is taken org by org: an org's merges, lots, licences and enrolments in
+//! that order, its later steps left for the retry when one fails. One org's failure (an error,
+//! or a race lost on every attempt of the retry policy) does not stop the others: it is named in
+//! the report's `failed` with its step and reason, and once every org was tried the invocation
+//! fails naming it ([`super::report`]), so the schedule's retry picks it up, and the guards make
+//! that retry do only what is left.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -31,7 +33,7 @@ use crate::domain::policy::{Policy, Renewal};
 use crate::domain::renewal;
 use crate::domain::seats::Reuse;
 use crate::domain::user::{LicenceStatus, User};
-use crate::store::due::{DueItems, Told};
+use crate::store::due::{DueItems, Told, DUE_PAGE};
 use crate::store::{keys, Error, Store, StoreError, Unreadable};
 use crate::App;
 
@@ -43,6 +45,8 @@ pub struct ExpireReport {
     pub now: DateTime<Utc>,
     /// Items the due-index queries returned: what the sweep's cost follows.
     pub items_read: usize,
+    /// Of those, days of expiries (each read at its reminder and at its `expired`).
+    pub days_read: usize,
     /// Licences and lots merged into their day of expiries as they reached their reminder
     /// horizon.
     pub items_merged: usize,
@@ -53,11 +57,30 @@ pub struct ExpireReport {
     pub enrolments_ended: usize,
     /// Users counted off the active users because their last live enrolment ended.
     pub users_inactive: usize,
+    /// Whether the run read the due index to `now`: `false` when it stopped at its time budget
+    /// ([`Limits::seconds`]), the rest left in the index for the next run (and the days' notices
+    /// with it, so no day is told before all its items were merged).
+    pub finished: bool,
     /// The orgs whose sweep stopped at a step, left for the next run.
     pub failed: Vec<Failed>,
 }
 
 crate::sweeps::reported!(ExpireReport, "expire");
+
+/// How much one run of the sweep does: the items of a page of the due index, and the time after
+/// which it reads no further page (the function's timeout is 900 s).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub page: i32,
+    pub seconds: std::time::Duration,
+}
+
+impl Limits {
+    pub const DEFAULT: Limits = Limits { page: DUE_PAGE, seconds: std::time::Duration::from_secs(SWEEP_SECONDS) };
+}
+
+/// Seconds a run of the sweep reads the due index before it leaves the rest for the next run.
+pub const SWEEP_SECONDS: u64 = 600;
 
 /// What is due in one org on one page of the index.
 #[derive(Default)]
@@ -82,22 +105,44 @@ pub async fn expire(app: &App, now: DateTime<Utc>) -> Result<ExpireReport, Error
 /// expiries ([`ExpiryDay`]) and keyed by its end; what reached its end is expired. Then the
 /// days with a notice due send it from what they hold.
 pub async fn expire_orgs(app: &App, now: DateTime<Utc>, only: Option<&str>) -> Result<ExpireReport, Error> {
+    expire_within(app, now, only, Limits::DEFAULT).await
+}
+
+/// [`expire_orgs`] within `limits`. Whatever a run leaves is still in the due index (an item
+/// leaves its range only once done), so the next run goes on from there: the index is the
+/// sweep's queue and its checkpoint.
+pub async fn expire_within(
+    app: &App,
+    now: DateTime<Utc>,
+    only: Option<&str>,
+    limits: Limits,
+) -> Result<ExpireReport, Error> {
     let store = &app.store;
+    let started = std::time::Instant::now();
     let mut report = ExpireReport { now, ..Default::default() };
     let mut days = BTreeSet::new();
-    for shard in 0..keys::DUE_SHARDS {
+    let mut finished = true;
+    'shards: for shard in 0..keys::DUE_SHARDS {
         let (read, unreadable) = store.rekey_earlier_due(shard, now).await?;
         report.items_read += read;
         name_unreadable(&mut report, unreadable, only);
         let mut cursor = None;
         loop {
-            let (found, next) = store.due_page(shard, now, cursor).await?;
+            let (found, next) = store.due_page(shard, now, cursor, limits.page).await?;
             sweep_page(store, found, now, only, &mut report, &mut days).await;
-            match next {
-                Some(next) => cursor = Some(next),
-                None => break,
+            let Some(next) = next else { break };
+            if started.elapsed() >= limits.seconds {
+                tracing::warn!(shard, "the expire sweep reached its time budget; the next run goes on");
+                finished = false;
+                break 'shards;
             }
+            cursor = Some(next);
         }
+    }
+    report.finished = finished;
+    if !report.finished {
+        tracing::info!(?report, "expire sweep (left the rest for the next run)");
+        return Ok(report);
     }
     for (org_id, date) in days {
         // A day is told once all its items reached it: not while one of them could not be read
@@ -134,6 +179,7 @@ async fn sweep_page(
     days: &mut BTreeSet<(String, NaiveDate)>,
 ) {
     report.items_read += found.read;
+    report.days_read += found.days.len();
     name_unreadable(report, found.unreadable, only);
     let wanted = |org_id: &str| only.is_none_or(|o| o == org_id);
     days.extend(found.days.into_iter().filter(|(org_id, _)| wanted(org_id)));
@@ -370,13 +416,15 @@ async fn send_day(
     for _ in 0..Retry::DEFAULT.attempts {
         let Some(mut day) = store.expiry_day(org_id, date).await? else { return Ok(()) };
         let Some(kind) = day.due(now) else { return Ok(()) };
-        let Some(org) = store.org(org_id).await? else { return Ok(()) };
         let told = match store.day_told(org_id, kind, date, &day.utc_dates).await? {
             Told::Day => true,
             Told::Before(told) => !told.is_empty() && told == day.utc_dates,
         };
-        if !told {
-            report.notices_sent += usize::from(send_plan(store, &org, &day, kind, now).await?);
+        match store.org(org_id).await? {
+            Some(org) if !told => report.notices_sent += usize::from(send_plan(store, &org, &day, kind, now).await?),
+            Some(_) => {}
+            // Nobody to tell: the day is recorded told, so it leaves the index.
+            None => tracing::warn!(org_id, %date, "a day of expiries of an org that is not there"),
         }
         day.sent(kind);
         match store.transact(vec![store.put_expiry_day(&day)?]).await {
