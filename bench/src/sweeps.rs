@@ -82,10 +82,11 @@ pub async fn sweep_hour(meter: &Meter, lines: &mut Vec<Line>) -> Res<()> {
         let step_of = spread / n as i32;
         let items = licences(&env, "live", "lot_live", n, |i| end + Duration::hours(1) + step_of * i as i32)?;
         batch_write(&env.client, &env.table, items, SETUP_IN_FLIGHT).await?;
+        meter.take();
         let started = Instant::now();
         let before = expire(&env.app, end - Duration::hours(1)).await?;
         let warm = started.elapsed().as_secs_f64();
-        meter.take();
+        let merging = meter.take();
         let report = expire(&env.app, end).await?;
         let usage = meter.take();
         if !report.failed.is_empty() || report.licences_expired != DUE_IN_HOUR {
@@ -100,7 +101,12 @@ pub async fn sweep_hour(meter: &Meter, lines: &mut Vec<Line>) -> Res<()> {
                 report.days_read,
                 report.licences_expired
             ),
-            format!("the run before: {} items merged in {warm:.0} s", before.items_merged),
+            format!(
+                "the run before: {} items merged in {warm:.0} s, {:.2} WCU each ({})",
+                before.items_merged,
+                merging.wcu() / before.items_merged.max(1) as f64,
+                merging.ops()
+            ),
             "-",
             None,
         ));

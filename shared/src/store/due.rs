@@ -80,9 +80,16 @@ impl Store {
 
     /// Moves the items of shard `shard` still keyed by their end (as written before items were
     /// keyed by wake) and ending by `now` + 72 hours to their wake key, each on the condition
-    /// that its key is still the one read; how many were read. An item that cannot be read is
-    /// left as it is and named.
-    pub async fn rekey_earlier_due(&self, shard: u8, now: DateTime<Utc>) -> Result<(usize, Vec<Unreadable>), Error> {
+    /// that its key is still the one read, `limit` a page; how many were read, the ones that
+    /// could not be (left as they are, each naming its org) and whether it got through them all
+    /// (it reads no further page after `deadline`: what is left stays for the next run).
+    pub async fn rekey_earlier_due(
+        &self,
+        shard: u8,
+        now: DateTime<Utc>,
+        limit: i32,
+        deadline: std::time::Instant,
+    ) -> Result<(usize, Vec<Unreadable>, bool), Error> {
         let until = now + chrono::Duration::hours(crate::domain::expiry::DUE_AHEAD_HOURS);
         // Keys of before start with the end's year: a digit, sorted before `W#`.
         let bound = SortKey::Between("0".to_string(), format!("{}~", keys::sort_time(until)));
@@ -90,7 +97,7 @@ impl Store {
         let (mut read, mut unreadable) = (0, Vec::new());
         let mut cursor = None;
         loop {
-            let page = self.query_items(&spec, &PageRequest { limit: DUE_PAGE, cursor }).await?;
+            let page = self.query_items(&spec, &PageRequest { limit, cursor }).await?;
             read += page.items.len();
             for item in page.items {
                 match self.wake_key(&item) {
@@ -100,8 +107,9 @@ impl Store {
                 }
             }
             match page.next_cursor {
+                None => return Ok((read, unreadable, true)),
+                Some(_) if std::time::Instant::now() >= deadline => return Ok((read, unreadable, false)),
                 Some(next) => cursor = Some(next),
-                None => return Ok((read, unreadable)),
             }
         }
     }

@@ -123,9 +123,14 @@ pub async fn expire_within(
     let mut days = BTreeSet::new();
     let mut finished = true;
     'shards: for shard in 0..keys::DUE_SHARDS {
-        let (read, unreadable) = store.rekey_earlier_due(shard, now).await?;
+        let deadline = started + limits.seconds;
+        let (read, unreadable, done) = store.rekey_earlier_due(shard, now, limits.page, deadline).await?;
         report.items_read += read;
         name_unreadable(&mut report, unreadable, only);
+        if !done {
+            finished = false;
+            break 'shards;
+        }
         let mut cursor = None;
         loop {
             let (found, next) = store.due_page(shard, now, cursor, limits.page).await?;
