@@ -67,21 +67,7 @@ pub async fn sweep_hour(meter: &Meter, lines: &mut Vec<Line>) -> Res<()> {
         [("spread over the year", Duration::days(365)), ("all in the next 72 hours", Duration::hours(70))]
     {
         step(&format!("sweep hour: {n} live licences {name}"));
-        let env = fresh_env(meter, "sweephour").await?;
-        org(&env, "p", "partner", "vendor").await?;
-        org(&env, "due", "company", "p").await?;
-        lot(&env, "due", DUE_IN_HOUR, "2026-01-15T09:00:00Z").await?;
-        learners(&env, "due", DUE_IN_HOUR).await?;
-        for chunk in (0..DUE_IN_HOUR).collect::<Vec<_>>().chunks(50) {
-            let emails: Vec<String> = chunk.iter().map(|i| email("due", *i)).collect();
-            let body = json!({"emails": emails});
-            ok(&env, "POST", "/v1/orgs/due/allocations", "company_manager", "due", body, "2026-01-15T09:00:00Z")
-                .await?;
-        }
-        org(&env, "live", "company", "p").await?;
-        let step_of = spread / n as i32;
-        let items = licences(&env, "live", "lot_live", n, |i| end + Duration::hours(1) + step_of * i as i32)?;
-        batch_write(&env.client, &env.table, items, SETUP_IN_FLIGHT).await?;
+        let env = hour_table(meter, n, spread, end).await?;
         meter.take();
         let started = Instant::now();
         let before = expire(&env.app, end - Duration::hours(1)).await?;
@@ -123,6 +109,27 @@ pub async fn sweep_hour(meter: &Meter, lines: &mut Vec<Line>) -> Res<()> {
     Ok(())
 }
 
+/// A table with [`DUE_IN_HOUR`] licences of company `due` ending at `end` (allocated through the
+/// API from its lot) and `n` licences of company `live` ending one hour after `end` and on, spread
+/// evenly over `spread`.
+async fn hour_table(meter: &Meter, n: usize, spread: Duration, end: DateTime<Utc>) -> Res<Env> {
+    let env = fresh_env(meter, "sweephour").await?;
+    org(&env, "p", "partner", "vendor").await?;
+    org(&env, "due", "company", "p").await?;
+    lot(&env, "due", DUE_IN_HOUR, "2026-01-15T09:00:00Z").await?;
+    learners(&env, "due", DUE_IN_HOUR).await?;
+    for chunk in (0..DUE_IN_HOUR).collect::<Vec<_>>().chunks(50) {
+        let emails: Vec<String> = chunk.iter().map(|i| email("due", *i)).collect();
+        let body = json!({"emails": emails});
+        ok(&env, "POST", "/v1/orgs/due/allocations", "company_manager", "due", body, "2026-01-15T09:00:00Z").await?;
+    }
+    org(&env, "live", "company", "p").await?;
+    let step_of = spread / n as i32;
+    let items = licences(&env, "live", "lot_live", n, |i| end + Duration::hours(1) + step_of * i as i32)?;
+    batch_write(&env.client, &env.table, items, SETUP_IN_FLIGHT).await?;
+    Ok(env)
+}
+
 /// [`at_once`] licences of one company ending at one instant: seeded (a lot stored whole, its
 /// seats all in use, the org's counters holding them), then swept in a process of its own at
 /// the reminder horizon and at the end, run after run until each is done.
@@ -157,6 +164,12 @@ pub async fn sweep_at_once(meter: &Meter, lines: &mut Vec<Line>) -> Res<()> {
         return Err("the sweep process failed".into());
     }
     let figures: Value = serde_json::from_slice(&out.stdout)?;
+    at_once_lines(&figures, n, lines);
+    Ok(())
+}
+
+/// The lines of [`sweep_at_once`] from the sweep process's `figures`.
+fn at_once_lines(figures: &Value, n: usize, lines: &mut Vec<Line>) {
     let runs = figures["runs"].as_array().cloned().unwrap_or_default();
     let longest = runs.iter().max_by(|a, b| a["secs"].as_f64().partial_cmp(&b["secs"].as_f64()).unwrap());
     let expired: u64 = runs.iter().filter_map(|r| r["licences_expired"].as_u64()).sum();
@@ -191,7 +204,6 @@ pub async fn sweep_at_once(meter: &Meter, lines: &mut Vec<Line>) -> Res<()> {
         "≤ 64 MiB",
         Some(peak_mib <= 64.0),
     ));
-    Ok(())
 }
 
 /// Runs in its own process: the expire sweep over TABLE at 72 hours before END and at END, each

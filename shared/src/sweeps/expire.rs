@@ -36,6 +36,7 @@ use crate::domain::user::{LicenceStatus, User};
 use crate::store::due::{DueItems, Told, DUE_PAGE};
 use crate::store::{keys, Error, Store, StoreError, Unreadable};
 use crate::App;
+use aws_sdk_dynamodb::types::TransactWriteItem;
 
 /// Users whose expiry one transaction materialises (each a write, plus lots and counters).
 const USERS_PER_TRANSACTION: usize = 40;
@@ -251,16 +252,7 @@ async fn sweep_org(
             Some(p) => p,
             None => store.policy(&org).await?,
         };
-        // A licence that will be renewed at its end (or whose blocked renewal has come) is the
-        // renewal sweep's: never stored as expired here, whichever sweep runs first.
-        let renewing = renewing(store, &org, &policy, &ending, now).await?;
-        let expiring: Vec<Ending> = ending.into_iter().filter(|item| !renewing.takes(item, now)).collect();
-        for chunk in decide::ended_licences(&expiring, now).chunks(USERS_PER_TRANSACTION) {
-            // Counted as each chunk lands, so a later failure still reports what was done.
-            let (done, outcome) = expire_users(store, &org, chunk, now).await;
-            report.licences_expired += done;
-            outcome?;
-        }
+        expire_licences(store, &org, &policy, ending, now, report).await?;
     }
 
     *step = "enrolments";
@@ -272,6 +264,28 @@ async fn sweep_org(
         let done = end_enrolments(store, &org, email, now).await?;
         report.enrolments_ended += done.ended;
         report.users_inactive += usize::from(done.inactive);
+    }
+    Ok(())
+}
+
+/// Stores the licences among `ending` whose end has come as expired, in chunks; a licence that
+/// will be renewed at its end (or whose blocked renewal has come) is the renewal sweep's: never
+/// stored as expired here, whichever sweep runs first.
+async fn expire_licences(
+    store: &Store,
+    org: &Org,
+    policy: &Policy,
+    ending: Vec<Ending>,
+    now: DateTime<Utc>,
+    report: &mut ExpireReport,
+) -> Result<(), Error> {
+    let renewing = renewing(store, org, policy, &ending, now).await?;
+    let expiring: Vec<Ending> = ending.into_iter().filter(|item| !renewing.takes(item, now)).collect();
+    for chunk in decide::ended_licences(&expiring, now).chunks(USERS_PER_TRANSACTION) {
+        // Counted as each chunk lands, so a later failure still reports what was done.
+        let (done, outcome) = expire_users(store, org, chunk, now).await;
+        report.licences_expired += done;
+        outcome?;
     }
     Ok(())
 }
@@ -336,37 +350,11 @@ async fn merge_chunk(
             Told::Before(told) => told,
         };
         for told_before in [false, true] {
-            let (mut users, mut blocked, mut lots) = (Vec::new(), Vec::new(), Vec::new());
             let told_of = |i: &&Ending| i.ends_at().is_some_and(|e| told.contains(&e.date_naive())) == told_before;
-            for item in chunk.iter().filter(told_of) {
-                match item {
-                    Ending::Lot(l) => lots.push(l),
-                    Ending::User(u) if renewing.blocked.contains(&u.email) => blocked.push(u),
-                    Ending::User(u) if renewing.renews.contains(&u.email) => {}
-                    Ending::User(u) => users.push(u),
-                }
-            }
-            day.merge(&users, &blocked, &lots, policy.reminder_hours, told_before);
+            let items: Vec<&Ending> = chunk.iter().filter(told_of).collect();
+            merge_into(&mut day, &items, renewing, policy.reminder_hours, told_before);
         }
-        let mut writes = vec![store.put_expiry_day(&day)?];
-        let mut marked = Vec::with_capacity(chunk.len());
-        for item in &chunk {
-            marked.push(match item {
-                Ending::Lot(l) => {
-                    writes.push(store.mark_lot_reminded(l)?);
-                    Ending::Lot(Lot { reminded_for: l.valid_until, ..l.clone() })
-                }
-                Ending::User(u) => {
-                    let mut next = u.clone();
-                    if let Some(l) = next.licence.as_mut() {
-                        l.reminded_for = l.valid_until;
-                    }
-                    writes.push(store.put_user(&next, false)?);
-                    next.version += 1;
-                    Ending::User(next)
-                }
-            });
-        }
+        let (writes, marked) = merge_writes(store, &day, &chunk)?;
         match store.transact(writes).await {
             Ok(()) => return Ok(marked),
             Err(e) if e.class() == Class::Race => chunk = still_reaching(store, chunk).await?,
@@ -382,6 +370,50 @@ async fn merge_chunk(
         Retry::DEFAULT.attempts
     ))
     .into())
+}
+
+/// Merges `items` into `day`: a licence that will be renewed is not counted, a blocked renewal
+/// is counted as one.
+fn merge_into(day: &mut ExpiryDay, items: &[&Ending], renewing: &Renewing, reminder_hours: u32, told_before: bool) {
+    let (mut users, mut blocked, mut lots) = (Vec::new(), Vec::new(), Vec::new());
+    for item in items {
+        match item {
+            Ending::Lot(l) => lots.push(l),
+            Ending::User(u) if renewing.blocked.contains(&u.email) => blocked.push(u),
+            Ending::User(u) if renewing.renews.contains(&u.email) => {}
+            Ending::User(u) => users.push(u),
+        }
+    }
+    day.merge(&users, &blocked, &lots, reminder_hours, told_before);
+}
+
+/// The writes of a merge: `day` over the version read, and each item of `chunk` marked merged
+/// (keyed at its end from now on); and the items as marked.
+fn merge_writes(
+    store: &Store,
+    day: &ExpiryDay,
+    chunk: &[Ending],
+) -> Result<(Vec<TransactWriteItem>, Vec<Ending>), Error> {
+    let mut writes = vec![store.put_expiry_day(day)?];
+    let mut marked = Vec::with_capacity(chunk.len());
+    for item in chunk {
+        marked.push(match item {
+            Ending::Lot(l) => {
+                writes.push(store.mark_lot_reminded(l)?);
+                Ending::Lot(Lot { reminded_for: l.valid_until, ..l.clone() })
+            }
+            Ending::User(u) => {
+                let mut next = u.clone();
+                if let Some(l) = next.licence.as_mut() {
+                    l.reminded_for = l.valid_until;
+                }
+                writes.push(store.put_user(&next, false)?);
+                next.version += 1;
+                Ending::User(next)
+            }
+        });
+    }
+    Ok((writes, marked))
 }
 
 /// The items of `chunk` read again, those still active with the same end and not merged.
