@@ -525,3 +525,21 @@ async fn a_run_at_its_time_budget_leaves_the_rest_to_the_next_and_no_day_half_to
     let reminder = &notices(&env).await[0]["payload"];
     assert_eq!((reminder["count"].as_u64(), reminder["users"].as_array().unwrap().len()), (Some(10), 10));
 }
+
+/// A learner released after the day's reminder no longer ends on that day: the day's
+/// `expired` names and counts the nine who do (each named user is read again when told).
+#[tokio::test]
+async fn a_learner_released_after_the_reminder_is_not_named_expired() {
+    let env = TestEnv::new().await;
+    ten_licensed(&env).await;
+    assert_eq!(sweep(&env, "2027-01-12T09:00:00Z").await.notices_sent, 1);
+    let released =
+        env.call("DELETE", "/v1/orgs/c/users/learner1@c.example").by(&cm("c")).at("2027-01-13T00:00:00Z").send().await;
+    assert_eq!(released.status, 200, "{:?}", released.body);
+    let expired = sweep(&env, "2027-01-15T09:00:00Z").await;
+    assert_eq!((expired.notices_sent, expired.licences_expired), (1, 9));
+    let sent = notices(&env).await;
+    assert_eq!((sent[0]["kind"].as_str(), sent[0]["payload"]["count"].as_u64()), (Some("expired"), Some(9)));
+    assert!(!sent[0]["payload"]["users"].as_array().unwrap().contains(&json!("learner1@c.example")));
+    assert_eq!(sent[1]["payload"]["count"], 10, "the reminder named the ten");
+}

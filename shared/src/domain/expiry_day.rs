@@ -227,6 +227,16 @@ impl ExpiryDay {
         Some(NoticePlan { org_id: self.org_id.clone(), kind, date, payload })
     }
 
+    /// The day without the users of `gone` it names (counted off too).
+    pub fn without(mut self, gone: &BTreeSet<String>) -> Self {
+        for tally in [&mut self.tally, &mut self.told_before] {
+            let named = tally.users.len();
+            tally.users.retain(|e| !gone.contains(e));
+            tally.count = tally.count.saturating_sub((named - tally.users.len()) as u64);
+        }
+        self
+    }
+
     /// The lots it names with their seats not in use as `live` lots (parts summed) say now; the
     /// ones `live` no longer holds keep what they had.
     pub fn with_lots_as(mut self, live: &[Lot]) -> Self {
@@ -358,6 +368,19 @@ mod tests {
         assert_eq!(
             (expired.payload["count"].as_u64(), expired.payload["users"].clone()),
             (Some(2), json!(["late@c.example", "morning@c.example"]))
+        );
+    }
+
+    #[test]
+    fn users_gone_since_they_were_merged_are_counted_off() {
+        let mut day = ExpiryDay::new("c", NaiveDate::from_ymd_opt(2027, 1, 15).unwrap());
+        let users: Vec<User> = (0..3).map(|i| licensed(&format!("u{i}@c.example"), "2027-01-15T09:00:00Z")).collect();
+        day.merge(&users.iter().collect::<Vec<_>>(), &[], &[], 72, false);
+        let day = day.without(&BTreeSet::from(["u1@c.example".to_string()]));
+        let plan = day.plan(NoticeKind::Expired).unwrap();
+        assert_eq!(
+            (plan.payload["count"].as_u64(), plan.payload["users"].clone()),
+            (Some(2), json!(["u0@c.example", "u2@c.example"]))
         );
     }
 

@@ -153,7 +153,7 @@ pub async fn expire_within(
     for (org_id, date) in days {
         // A day is told once all its items reached it: not while one of them could not be read
         // or merged. An org whose later step failed is told what its day holds.
-        if report.failed.iter().any(|f| f.org_id == org_id && matches!(f.step, "read" | "reminders")) {
+        if report.failed.iter().any(|f| f.org_id == org_id && matches!(f.step, "read" | "org" | "reminders")) {
             continue;
         }
         if let Err(error) = send_day(store, &org_id, date, now, &mut report).await {
@@ -474,6 +474,30 @@ async fn send_day(
         .into())
 }
 
+/// The day without the licences it names that no longer end on it — released, renewed or
+/// licensed anew since they were merged — each named user read again (the day names at most
+/// [`SAMPLE`](crate::domain::notice::SAMPLE) of each tally, so a day of more counts those it
+/// does not name as they were merged).
+async fn still_ending(store: &Store, policy: &Policy, day: ExpiryDay) -> Result<ExpiryDay, Error> {
+    let pk = keys::org(&day.org_id);
+    let sks: Vec<String> = day.tally.users.iter().chain(&day.told_before.users).map(|e| keys::user_sk(e)).collect();
+    if sks.is_empty() {
+        return Ok(day);
+    }
+    let users: Vec<User> = store.get_many(sks.iter().map(|sk| (pk.clone(), sk.as_str())).collect()).await?;
+    let zone = policy.zone();
+    let ends_on_the_day = |u: &User| {
+        u.licence.as_ref().is_some_and(|l| {
+            matches!(l.status, LicenceStatus::Active | LicenceStatus::Expired)
+                && l.valid_until.is_some_and(|end| zone.local(end).date() == day.date)
+        })
+    };
+    let still: BTreeSet<&str> = users.iter().filter(|u| ends_on_the_day(u)).map(|u| u.email.as_str()).collect();
+    let gone: BTreeSet<String> =
+        day.tally.users.iter().chain(&day.told_before.users).filter(|e| !still.contains(e.as_str())).cloned().collect();
+    Ok(day.without(&gone))
+}
+
 /// Stores the day's notice of `kind` unless one was stored for the day before; whether it was
 /// stored now.
 async fn send_plan(
@@ -489,8 +513,9 @@ async fn send_plan(
         }
         None => day.clone(),
     };
-    let Some(plan) = day.plan(kind) else { return Ok(false) };
     let policy = store.policy(org).await?;
+    let day = still_ending(store, &policy, day).await?;
+    let Some(plan) = day.plan(kind) else { return Ok(false) };
     let to = recipients(store, org, &policy, Topic::Expiry).await?;
     let notice = Notice::new(new_id("ntc"), plan.kind, &plan.org_id, now, to, plan.payload);
     Ok(store.put_day_notice_once(&notice, plan.date).await?)
