@@ -13,16 +13,29 @@ use super::{n, put_new, s, to_item, Error, Page, PageRequest, QuerySpec, SortKey
 use crate::domain::lot::{Lot, LotStatus};
 use crate::domain::org::Org;
 
-/// Turns the parts of each lot in `lots` (adjacent: they share its end and its id's start) so
-/// that they start at a part `spread` picks: the allocations of one company's many callers
-/// then take their seats from different parts, where in order they would all try the first.
-/// Lots themselves stay first-expiring first.
+/// Shuffles the parts of each lot in `lots` (adjacent: they share its end and its id's start)
+/// into an order `spread` picks: the allocations of one company's many callers then take their
+/// seats from different parts, where in order they would all try the first; and as the lot
+/// fills, the first part with room is any of those with room alike (turning the parts instead
+/// would send every caller whose start fell on a full run to the one part after it). Lots
+/// themselves stay first-expiring first.
 pub fn spread_parts(lots: &mut [Lot], spread: u128) {
+    let mut state = (spread as u64) ^ ((spread >> 64) as u64);
+    // SplitMix64: a small, well-mixed sequence from one seed (the order need not be secret).
+    let mut next = move || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
     let mut start = 0;
     while start < lots.len() {
         let family = crate::domain::lot::family(&lots[start].lot_id).to_string();
         let len = lots[start..].iter().take_while(|l| crate::domain::lot::family(&l.lot_id) == family).count();
-        lots[start..start + len].rotate_left((spread % len as u128) as usize);
+        for i in (1..len).rev() {
+            lots.swap(start + i, start + (next() % (i as u64 + 1)) as usize);
+        }
         start += len;
     }
 }
@@ -259,15 +272,43 @@ mod tests {
     }
 
     #[test]
-    fn each_lots_parts_are_turned_to_start_where_the_spread_says_and_lots_keep_their_order() {
+    fn each_lots_parts_are_shuffled_and_lots_keep_their_order() {
         let ids = |lots: &[Lot]| lots.iter().map(|l| l.lot_id.clone()).collect::<Vec<_>>();
         let early = "2026-06-01T00:00:00Z";
         let late = "2027-01-15T09:00:00Z";
         let read = || vec![lot("a", early), lot("b", late), lot("b-p01", late), lot("b-p02", late), lot("c", late)];
-        for (spread, expected) in [(0, ["a", "b", "b-p01", "b-p02", "c"]), (4, ["a", "b-p01", "b-p02", "b", "c"])] {
+        let mut orders = std::collections::BTreeSet::new();
+        for spread in 0..200u128 {
             let mut lots = read();
-            spread_parts(&mut lots, spread);
-            assert_eq!(ids(&lots), expected, "spread {spread}");
+            spread_parts(&mut lots, spread * 0x1234_5678_9abc_def1);
+            let got = ids(&lots);
+            assert_eq!((got[0].as_str(), got[4].as_str()), ("a", "c"), "lots keep their order");
+            let mut parts = got[1..4].to_vec();
+            orders.insert(parts.clone());
+            parts.sort();
+            assert_eq!(parts, ["b", "b-p01", "b-p02"], "the lot's parts, each once");
+        }
+        assert_eq!(orders.len(), 6, "every order of three parts comes up");
+    }
+
+    /// With the first parts full, the first part with room is any of the others alike: turning
+    /// the parts instead would pick the part after the full run three times in four.
+    #[test]
+    fn the_first_part_with_room_is_any_part_with_room_alike() {
+        let end = "2027-01-15T09:00:00Z";
+        let mut first = HashMap::new();
+        for spread in 0..4000u128 {
+            let mut lots: Vec<Lot> = ["b", "b-p01", "b-p02", "b-p03"].iter().map(|id| lot(id, end)).collect();
+            for full in &mut lots[..2] {
+                full.in_use = full.quantity;
+            }
+            spread_parts(&mut lots, spread.wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835));
+            let with_room = lots.iter().find(|l| l.in_use < l.quantity).unwrap().lot_id.clone();
+            *first.entry(with_room).or_insert(0) += 1;
+        }
+        for part in ["b-p02", "b-p03"] {
+            let share = first[part] as f64 / 4000.0;
+            assert!((0.45..=0.55).contains(&share), "{part}: {share} of the picks ({first:?})");
         }
     }
 }
