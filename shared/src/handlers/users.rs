@@ -372,7 +372,7 @@ pub async fn put_enrolment(cx: &Ctx<'_>) -> Result<Reply, Error> {
         let policy = store.policy(&org).await?;
         let counters = store.counters(&org.org_id).await?;
         let mut lots = store.all_lots(&org.org_id).await?;
-        // Each lot's parts from a random one, as the balance reads them (docs/architecture.md#seat-parts).
+        // Each lot's parts in a random order, as the balance reads them (docs/architecture.md#seat-parts).
         crate::store::lots::spread_parts(&mut lots, uuid::Uuid::new_v4().as_u128());
         let year = (policy.counting == Counting::ActiveUsers).then(|| licence_year(&lots, now)).flatten();
         let balance = Balance {
