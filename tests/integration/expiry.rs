@@ -49,6 +49,9 @@ async fn worked_cases_3_and_4_reminder_then_expiry_exactly_once() {
     assert_eq!(sent[0]["payload"]["expiry_date"], "2027-01-15");
     assert_eq!(sent[0]["recipients"], json!(["boss@c.example"]));
     assert_eq!(sweep(&env, "2027-01-12T09:00:01Z").await.notices_sent, 0, "run again: nothing new");
+    let user = env.get("/v1/orgs/c/users/learner1@c.example").by(&cm("c")).at("2027-01-12T10:00:00Z").send().await;
+    let licence = user.body["licence"].as_object().unwrap();
+    assert!(!licence.contains_key("reminded_for"), "the sweep's bookkeeping stays out of the answer: {licence:?}");
     assert_eq!(sweep(&env, "2027-01-15T08:59:59Z").await.notices_sent, 0);
     assert!(access(&env, "learner1@c.example", "2027-01-15T08:59:59Z").await);
 

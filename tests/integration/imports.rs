@@ -785,6 +785,35 @@ async fn two_concurrent_confirms_of_one_import_apply_once() {
     assert_eq!(committed, 1, "{:?}", audit.body);
 }
 
+/// The slow side of two confirms, made certain: one confirm has set the seats aside (the import
+/// `committing`, no licence written yet) when another, which read the import before that, finds
+/// 100 rows to license and 20 seats left. That is the first confirm's doing, not a shortfall: the
+/// second finishes the commit and answers it committed, each seat taken once.
+#[tokio::test]
+async fn a_confirm_that_read_the_import_before_another_set_its_seats_aside_finishes_it() {
+    use seatkeeper::domain::auth::{Principal, Role};
+    use seatkeeper::imports::commit::{begin, commit, Review};
+    let env = TestEnv::new().await;
+    env.partner_with_company("p", "c").await;
+    env.order_and_assign("c", 120, ASSIGNED, "p", ASSIGNED).await;
+    let emails: Vec<String> = (0..100).map(|i| format!("v{i:03}@c.example")).collect();
+    env.users("c", &emails).await;
+    let at = "2026-02-01T10:00:00Z";
+    let csv: String = std::iter::once("email\n".to_string()).chain(emails.iter().map(|e| format!("{e}\n"))).collect();
+    let review = upload(&env, "c", "", csv.as_bytes(), at).await;
+    let id = review.body["import_id"].as_str().unwrap().to_string();
+    let (store, now) = (&env.app.store, seatkeeper_tests::at(at));
+    let org = store.org("c").await.unwrap().unwrap();
+    let read_before = store.import("c", &id).await.unwrap().unwrap();
+    let first = begin(store, &org, read_before.clone(), Review::Again, now).await.unwrap();
+    assert_eq!(first.status.as_str(), "committing", "the first confirm set the seats aside");
+
+    let by = Principal::new("cm-sub", "cm@c.example", "c", Role::CompanyManager);
+    let late = commit(store, &org, read_before, &by, now).await.expect("the import committed, not a shortfall");
+    assert_eq!((late.status.as_str(), late.allocated), ("committed", 100));
+    assert_eq!(lot_counts(&env, "c", at).await[0], (100, 100), "the seats were taken once");
+}
+
 /// The stream record the table sends when `import_id` of `org` changed: its new image, as the
 /// job runner receives it.
 async fn stream_event(env: &TestEnv, org: &str, import_id: &str) -> aws_lambda_events::dynamodb::Event {

@@ -220,7 +220,9 @@ impl User {
 pub fn licence_view(l: &Licence, now: DateTime<Utc>) -> serde_json::Value {
     let mut v = serde_json::to_value(l).unwrap_or_default();
     if let Some(obj) = v.as_object_mut() {
+        // The stored bookkeeping of imports and of the expire sweep, not part of the contract.
         obj.remove("gave_access");
+        obj.remove("reminded_for");
     }
     v["status"] = serde_json::to_value(l.status_at(now)).unwrap_or_default();
     if let Some(lot_id) = &l.lot_id {

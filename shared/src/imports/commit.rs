@@ -98,7 +98,17 @@ pub async fn begin(
             return Ok(Decision::unchanged(Begun::As(current)));
         }
         // A retry reviews again: the rows were reviewed before the race was lost.
-        reserve(store, org, current, if again { Review::Again } else { review }, now).await
+        let reserved = reserve(store, org, current.clone(), if again { Review::Again } else { review }, now).await;
+        if reserved.is_ok() {
+            return reserved;
+        }
+        // A refusal (a shortfall, say) may only mean that another attempt took the seats for
+        // this very import first: the record, read again, says whether it moved on.
+        let stored = reload(store, &current).await?;
+        if stored.status != ImportStatus::Reviewed {
+            return Ok(Decision::unchanged(Begun::As(stored)));
+        }
+        reserved
     })
     .await;
     match command::conflict_when_raced(begun)? {
