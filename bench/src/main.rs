@@ -52,8 +52,7 @@ use chrono::{DateTime, Utc};
 use contention::Contention;
 use meter::Meter;
 use seatkeeper::domain::change::Change;
-use seatkeeper::domain::policy::Policy;
-use seatkeeper::domain::user::{self, User};
+use seatkeeper::domain::user::User;
 use seatkeeper::store::table::TableDefinition;
 use seatkeeper::store::Store;
 use seatkeeper::App;
@@ -265,21 +264,7 @@ async fn learners(env: &Env, org: &str, n: usize) -> Res<()> {
 
 /// `n` users of `org` holding an active licence that ends at `end`: the items an import writes.
 fn licensed_items(store: &Store, org: &str, n: usize, end: &str) -> Res<Vec<HashMap<String, AttributeValue>>> {
-    let policy = Policy::resolve(std::iter::empty());
-    (0..n)
-        .map(|i| {
-            let fresh = User::new(org, &email(org, i), at("2026-01-02T00:00:00Z"));
-            let u = user::issue(
-                &fresh,
-                format!("lic_bench_{i}"),
-                Some("lot_bench".into()),
-                Some(at(end)),
-                &policy,
-                at("2026-02-15T00:00:00Z"),
-            );
-            Ok(store.user_item(&u)?)
-        })
-        .collect()
+    sweeps::licences(store, (org, "lot_bench"), n, |_| at(end), "2026-02-15T00:00:00Z")
 }
 
 /// Progress on stderr, with the time since the benchmark began.

@@ -18,6 +18,8 @@ use crate::meter::Meter;
 
 /// The instant the measured hour ends: the due company's lot (assigned a year before) ends then.
 const HOUR_END: &str = "2027-01-15T09:00:00Z";
+/// When the seeded licences were issued (their lots' start).
+const ISSUED: &str = "2026-01-15T09:00:00Z";
 /// Licences that end within the measured hour.
 const DUE_IN_HOUR: usize = 1_000;
 /// Licences ending at one instant (a term start's worth), swept in a process of its own.
@@ -29,27 +31,22 @@ fn at_once() -> usize {
     }
 }
 
-/// `n` licences of `org` from lot `lot_id`, the i-th ending at `end(i)`, as items to write.
-fn licences(
-    env: &Env,
-    org: &str,
-    lot_id: &str,
+/// `n` licences of `org` from lot `lot_id`, issued at `issued`, the i-th ending at `end(i)`, as
+/// items to write.
+pub fn licences(
+    store: &seatkeeper::store::Store,
+    (org, lot_id): (&str, &str),
     n: usize,
     end: impl Fn(usize) -> DateTime<Utc>,
+    issued: &str,
 ) -> Res<Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>>> {
     let policy = Policy::resolve(std::iter::empty());
     (0..n)
         .map(|i| {
             let fresh = User::new(org, &email(org, i), at("2026-01-02T00:00:00Z"));
-            let u = user::issue(
-                &fresh,
-                format!("lic_{org}_{i}"),
-                Some(lot_id.into()),
-                Some(end(i)),
-                &policy,
-                at("2026-01-15T09:00:00Z"),
-            );
-            Ok(env.app.store.user_item(&u)?)
+            let u =
+                user::issue(&fresh, format!("lic_{org}_{i}"), Some(lot_id.into()), Some(end(i)), &policy, at(issued));
+            Ok(store.user_item(&u)?)
         })
         .collect()
 }
@@ -125,7 +122,8 @@ async fn hour_table(meter: &Meter, n: usize, spread: Duration, end: DateTime<Utc
     }
     org(&env, "live", "company", "p").await?;
     let step_of = spread / n as i32;
-    let items = licences(&env, "live", "lot_live", n, |i| end + Duration::hours(1) + step_of * i as i32)?;
+    let items =
+        licences(&env.app.store, ("live", "lot_live"), n, |i| end + Duration::hours(1) + step_of * i as i32, ISSUED)?;
     batch_write(&env.client, &env.table, items, SETUP_IN_FLIGHT).await?;
     Ok(env)
 }
@@ -152,7 +150,7 @@ pub async fn sweep_at_once(meter: &Meter, lines: &mut Vec<Line>) -> Res<()> {
         .map(|(k, v)| (k.to_string(), v))
         .collect();
     let mut items = vec![store.lot_item(&whole, &company)?, counters];
-    items.extend(licences(&env, "big", "lot_big", n, |_| end)?);
+    items.extend(licences(store, ("big", "lot_big"), n, |_| end, ISSUED)?);
     batch_write(&env.client, &env.table, items, SETUP_IN_FLIGHT).await?;
     meter.take();
     step("sweep at once: the sweep in its own process");

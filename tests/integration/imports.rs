@@ -752,20 +752,28 @@ async fn a_column_of_long_text_is_reviewed_as_invalid_rows_not_a_failure() {
     assert_eq!(rows.last().unwrap().0, json!(2501));
 }
 
+/// When [`hundred_reviewed`] reviews its import.
+const HUNDRED_AT: &str = "2026-02-01T10:00:00Z";
+
+/// Company `c` with a lot of 120 seats and 100 users, and the review of an import licensing
+/// them all (at [`HUNDRED_AT`]): its id.
+async fn hundred_reviewed(env: &TestEnv) -> String {
+    env.partner_with_company("p", "c").await;
+    env.order_and_assign("c", 120, ASSIGNED, "p", ASSIGNED).await;
+    let emails: Vec<String> = (0..100).map(|i| format!("v{i:03}@c.example")).collect();
+    env.users("c", &emails).await;
+    let csv: String = std::iter::once("email\n".to_string()).chain(emails.iter().map(|e| format!("{e}\n"))).collect();
+    let review = upload(env, "c", "", csv.as_bytes(), HUNDRED_AT).await;
+    review.body["import_id"].as_str().unwrap().to_string()
+}
+
 /// Two confirms of one import at the same moment (a double click, a retried request racing the
 /// first): the import is applied once — every row licensed once, the seats taken once, one
 /// `import.committed` entry — and both answer the committed import.
 #[tokio::test]
 async fn two_concurrent_confirms_of_one_import_apply_once() {
     let env = TestEnv::new().await;
-    env.partner_with_company("p", "c").await;
-    env.order_and_assign("c", 120, ASSIGNED, "p", ASSIGNED).await;
-    let emails: Vec<String> = (0..100).map(|i| format!("v{i:03}@c.example")).collect();
-    env.users("c", &emails).await;
-    let at = "2026-02-01T10:00:00Z";
-    let csv: String = std::iter::once("email\n".to_string()).chain(emails.iter().map(|e| format!("{e}\n"))).collect();
-    let review = upload(&env, "c", "", csv.as_bytes(), at).await;
-    let id = review.body["import_id"].as_str().unwrap().to_string();
+    let (id, at) = (hundred_reviewed(&env).await, HUNDRED_AT);
     let confirm = || env.post(&format!("/v1/orgs/c/imports/{id}/confirm")).by(&cm("c")).at(at).send();
     let (a, b) = tokio::join!(confirm(), confirm());
     for r in [&a, &b] {
@@ -794,14 +802,7 @@ async fn a_confirm_that_read_the_import_before_another_set_its_seats_aside_finis
     use seatkeeper::domain::auth::{Principal, Role};
     use seatkeeper::imports::commit::{begin, commit, Review};
     let env = TestEnv::new().await;
-    env.partner_with_company("p", "c").await;
-    env.order_and_assign("c", 120, ASSIGNED, "p", ASSIGNED).await;
-    let emails: Vec<String> = (0..100).map(|i| format!("v{i:03}@c.example")).collect();
-    env.users("c", &emails).await;
-    let at = "2026-02-01T10:00:00Z";
-    let csv: String = std::iter::once("email\n".to_string()).chain(emails.iter().map(|e| format!("{e}\n"))).collect();
-    let review = upload(&env, "c", "", csv.as_bytes(), at).await;
-    let id = review.body["import_id"].as_str().unwrap().to_string();
+    let (id, at) = (hundred_reviewed(&env).await, HUNDRED_AT);
     let (store, now) = (&env.app.store, seatkeeper_tests::at(at));
     let org = store.org("c").await.unwrap().unwrap();
     let read_before = store.import("c", &id).await.unwrap().unwrap();

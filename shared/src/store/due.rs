@@ -18,8 +18,7 @@ use crate::domain::expiry_day::ExpiryDay;
 use crate::domain::lot::Lot;
 use crate::domain::notice::{Notice, NoticeKind};
 
-/// One page of what the due-by-instant index holds for the sweep ([`Store::due_page`], at most
-/// `limit` items).
+/// One page of what the due-by-instant index holds for the sweep ([`Store::due_page`]).
 #[derive(Debug, Default)]
 pub struct DueItems {
     /// Lots and licences.

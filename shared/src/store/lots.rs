@@ -20,22 +20,12 @@ use crate::domain::org::Org;
 /// would send every caller whose start fell on a full run to the one part after it). Lots
 /// themselves stay first-expiring first.
 pub fn spread_parts(lots: &mut [Lot], spread: u128) {
-    let mut state = (spread as u64) ^ ((spread >> 64) as u64);
-    // SplitMix64: a small, well-mixed sequence from one seed (the order need not be secret).
-    let mut next = move || {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    };
+    let mut rng = fastrand::Rng::with_seed((spread as u64) ^ ((spread >> 64) as u64));
     let mut start = 0;
     while start < lots.len() {
         let family = crate::domain::lot::family(&lots[start].lot_id).to_string();
         let len = lots[start..].iter().take_while(|l| crate::domain::lot::family(&l.lot_id) == family).count();
-        for i in (1..len).rev() {
-            lots.swap(start + i, start + (next() % (i as u64 + 1)) as usize);
-        }
+        rng.shuffle(&mut lots[start..start + len]);
         start += len;
     }
 }

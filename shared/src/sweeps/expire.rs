@@ -321,55 +321,70 @@ async fn merge_days(
     }
     let mut merged = Vec::new();
     for (date, items) in by_day {
+        // Items a reminder keyed by their UTC date told before dates were the org's own are
+        // named in the day's `expired` alone.
+        let utc: BTreeSet<NaiveDate> = items.iter().filter_map(|i| Some(i.ends_at()?.date_naive())).collect();
+        let told = match store.day_told(&org.org_id, NoticeKind::ExpiryReminder, date, &utc).await? {
+            Told::Day => BTreeSet::new(),
+            Told::Before(told) => told,
+        };
+        // Read once for the date; each chunk's transaction moves it on by one version.
+        let mut day = store.expiry_day(&org.org_id, date).await?.unwrap_or_else(|| ExpiryDay::new(&org.org_id, date));
+        let merging = Merging { store, policy, renewing: &renewing, told: &told };
         for chunk in items.chunks(MERGED_PER_TRANSACTION) {
-            merged.extend(merge_chunk(store, org, policy, date, chunk.to_vec(), &renewing).await?);
+            merged.extend(merging.chunk(&mut day, chunk.to_vec()).await?);
         }
         days.insert((org.org_id.clone(), date));
     }
     Ok(merged)
 }
 
-/// Merges `chunk` into the org's day `date` and marks each item merged, all in one
-/// transaction; when the day or an item changed meanwhile, both are read again and the items
-/// still to merge are merged (under the retry policy, then a failure: still due).
-async fn merge_chunk(
-    store: &Store,
-    org: &Org,
-    policy: &Policy,
-    date: NaiveDate,
-    mut chunk: Vec<Ending>,
-    renewing: &Renewing,
-) -> Result<Vec<Ending>, Error> {
-    for _ in 0..Retry::DEFAULT.attempts {
-        let mut day = store.expiry_day(&org.org_id, date).await?.unwrap_or_else(|| ExpiryDay::new(&org.org_id, date));
-        // Items a reminder keyed by their UTC date told before dates were the org's own are
-        // named in the day's `expired` alone.
-        let utc: BTreeSet<NaiveDate> = chunk.iter().filter_map(|i| Some(i.ends_at()?.date_naive())).collect();
-        let told = match store.day_told(&org.org_id, NoticeKind::ExpiryReminder, date, &utc).await? {
-            Told::Day => BTreeSet::new(),
-            Told::Before(told) => told,
-        };
-        for told_before in [false, true] {
-            let told_of = |i: &&Ending| i.ends_at().is_some_and(|e| told.contains(&e.date_naive())) == told_before;
-            let items: Vec<&Ending> = chunk.iter().filter(told_of).collect();
-            merge_into(&mut day, &items, renewing, policy.reminder_hours, told_before);
+/// What every chunk of one org's day is merged with.
+struct Merging<'a> {
+    store: &'a Store,
+    policy: &'a Policy,
+    renewing: &'a Renewing,
+    /// UTC dates a reminder of before told ([`Store::day_told`]).
+    told: &'a BTreeSet<NaiveDate>,
+}
+
+impl Merging<'_> {
+    /// Merges `chunk` into `day` (as stored) and marks each item merged, all in one
+    /// transaction; when the day or an item changed meanwhile, both are read again and the
+    /// items still to merge are merged (under the retry policy, then a failure: still due).
+    async fn chunk(&self, day: &mut ExpiryDay, mut chunk: Vec<Ending>) -> Result<Vec<Ending>, Error> {
+        let (org_id, date) = (day.org_id.clone(), day.date);
+        for _ in 0..Retry::DEFAULT.attempts {
+            let mut next = day.clone();
+            for told_before in [false, true] {
+                let told_of =
+                    |i: &&Ending| i.ends_at().is_some_and(|e| self.told.contains(&e.date_naive())) == told_before;
+                let items: Vec<&Ending> = chunk.iter().filter(told_of).collect();
+                merge_into(&mut next, &items, self.renewing, self.policy.reminder_hours, told_before);
+            }
+            let (writes, marked) = merge_writes(self.store, &next, &chunk)?;
+            match self.store.transact(writes).await {
+                Ok(()) => {
+                    next.version += 1;
+                    *day = next;
+                    return Ok(marked);
+                }
+                Err(e) if e.class() == Class::Race => {
+                    *day = self.store.expiry_day(&org_id, date).await?.unwrap_or_else(|| ExpiryDay::new(&org_id, date));
+                    chunk = still_reaching(self.store, chunk).await?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+            if chunk.is_empty() {
+                return Ok(Vec::new());
+            }
         }
-        let (writes, marked) = merge_writes(store, &day, &chunk)?;
-        match store.transact(writes).await {
-            Ok(()) => return Ok(marked),
-            Err(e) if e.class() == Class::Race => chunk = still_reaching(store, chunk).await?,
-            Err(e) => return Err(e.into()),
-        }
-        if chunk.is_empty() {
-            return Ok(Vec::new());
-        }
+        Err(StoreError::Other(format!(
+            "merging into the day {date} of org {org_id} lost its race to concurrent changes {} times; still due",
+            Retry::DEFAULT.attempts
+        ))
+        .into())
     }
-    Err(StoreError::Other(format!(
-        "merging into the day {date} of org {} lost its race to concurrent changes {} times; still due",
-        org.org_id,
-        Retry::DEFAULT.attempts
-    ))
-    .into())
 }
 
 /// Merges `items` into `day`: a licence that will be renewed is not counted, a blocked renewal
@@ -479,12 +494,12 @@ async fn send_day(
 /// [`SAMPLE`](crate::domain::notice::SAMPLE) of each tally, so a day of more counts those it
 /// does not name as they were merged).
 async fn still_ending(store: &Store, policy: &Policy, day: ExpiryDay) -> Result<ExpiryDay, Error> {
-    let pk = keys::org(&day.org_id);
-    let sks: Vec<String> = day.tally.users.iter().chain(&day.told_before.users).map(|e| keys::user_sk(e)).collect();
-    if sks.is_empty() {
+    let named: Vec<String> = day.tally.users.iter().chain(&day.told_before.users).cloned().collect();
+    if named.is_empty() {
         return Ok(day);
     }
-    let users: Vec<User> = store.get_many(sks.iter().map(|sk| (pk.clone(), sk.as_str())).collect()).await?;
+    // Eventually consistent: a notice may miss a release of the last second, at half the reads.
+    let users = store.users_by_email_read(&day.org_id, &named, crate::store::Read::Eventual).await?;
     let zone = policy.zone();
     let ends_on_the_day = |u: &User| {
         u.licence.as_ref().is_some_and(|l| {
@@ -493,8 +508,7 @@ async fn still_ending(store: &Store, policy: &Policy, day: ExpiryDay) -> Result<
         })
     };
     let still: BTreeSet<&str> = users.iter().filter(|u| ends_on_the_day(u)).map(|u| u.email.as_str()).collect();
-    let gone: BTreeSet<String> =
-        day.tally.users.iter().chain(&day.told_before.users).filter(|e| !still.contains(e.as_str())).cloned().collect();
+    let gone: BTreeSet<String> = named.into_iter().filter(|e| !still.contains(e.as_str())).collect();
     Ok(day.without(&gone))
 }
 
