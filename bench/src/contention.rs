@@ -5,9 +5,11 @@
 //! callers reach the same rate.
 //!
 //! An interceptor on the bench's client: a write's items are held from before it is signed until
-//! its answer is read. A refused write is never applied — it is sent as a `DescribeLimits` call
-//! instead — and its answer is replaced by the error DynamoDB gives, so the service sees the real
-//! error and its one retry policy handles it as it would in AWS.
+//! its answer is read. A refused write is never sent: the client's connector ([`Refusing`])
+//! answers it at once, as DynamoDB answers a conflict at once (sent to DynamoDB Local, the refusal
+//! would wait its turn behind every request in its one-at-a-time queue, hundreds of
+//! milliseconds under 128 callers); its answer is the error DynamoDB gives, so the service sees
+//! the real error and its one retry policy handles it as it would in AWS.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -19,6 +21,10 @@ use aws_sdk_dynamodb::config::interceptors::{
 };
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::config_bag::{Storable, StoreReplace};
 use serde_json::{json, Value};
@@ -195,10 +201,8 @@ impl Intercept for Contention {
                 cfg.interceptor_state().store_put(Held(items.into_iter().map(|(i, _)| i).collect()));
             }
             Err(answer) => {
-                // Never applied: the request becomes a call that changes nothing.
-                request.headers_mut().insert("x-amz-target", "DynamoDB_20120810.DescribeLimits");
-                request.headers_mut().insert("content-length", "2");
-                *request.body_mut() = SdkBody::from("{}");
+                // Never sent: the connector answers a request marked refused itself.
+                request.headers_mut().insert(REFUSED, "1");
                 cfg.interceptor_state().store_put(Refused(answer));
             }
         }
@@ -233,6 +237,37 @@ impl Intercept for Contention {
     }
 }
 
+/// The header that marks a request the model refused, for [`Refusing`] to answer.
+const REFUSED: &str = "x-seatkeeper-model-refused";
+
+/// The bench client's HTTP client: `inner`, except that a request the model refused is
+/// answered at once without being sent (its answer is put in place by the model).
+#[derive(Debug)]
+pub struct Refusing {
+    pub inner: SharedHttpClient,
+}
+
+#[derive(Debug)]
+struct RefusingConnector {
+    inner: SharedHttpConnector,
+}
+
+impl HttpClient for Refusing {
+    fn http_connector(&self, settings: &HttpConnectorSettings, components: &RuntimeComponents) -> SharedHttpConnector {
+        SharedHttpConnector::new(RefusingConnector { inner: self.inner.http_connector(settings, components) })
+    }
+}
+
+impl HttpConnector for RefusingConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        if request.headers().get(REFUSED).is_none() {
+            return self.inner.call(request);
+        }
+        let status = 400u16.try_into().expect("a status");
+        HttpConnectorFuture::ready(Ok(HttpResponse::new(status, SdkBody::from("{}"))))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,6 +298,27 @@ mod tests {
         model.release(&first.iter().map(|(i, _)| i.clone()).collect::<Vec<_>>());
         assert!(model.admit("UpdateItem", &items_of("UpdateItem", &single)).is_ok());
         assert_eq!(model.take(), (2, 0));
+    }
+
+    /// A request the model refused is answered by the connector, never sent; any other goes on.
+    #[tokio::test]
+    async fn a_refused_request_is_answered_without_being_sent() {
+        #[derive(Debug, Default, Clone)]
+        struct Counting(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+        impl HttpConnector for Counting {
+            fn call(&self, _request: HttpRequest) -> HttpConnectorFuture {
+                self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                HttpConnectorFuture::ready(Ok(HttpResponse::new(200u16.try_into().unwrap(), SdkBody::empty())))
+            }
+        }
+        let sent = Counting::default();
+        let connector = RefusingConnector { inner: SharedHttpConnector::new(sent.clone()) };
+        let mut refused = HttpRequest::empty();
+        refused.headers_mut().insert(REFUSED, "1");
+        assert_eq!(connector.call(refused).await.unwrap().status().as_u16(), 400);
+        assert_eq!(sent.0.load(std::sync::atomic::Ordering::SeqCst), 0, "never sent");
+        assert_eq!(connector.call(HttpRequest::empty()).await.unwrap().status().as_u16(), 200);
+        assert_eq!(sent.0.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 
     /// One item past its write units in a second is throttled; the next second it takes more.

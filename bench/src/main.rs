@@ -107,8 +107,14 @@ async fn fresh_env(meter: &Meter, name: &str) -> Res<Env> {
 /// [`fresh_env`] whose client also runs the model of DynamoDB's conflicts and per-item limits.
 async fn contended_env(meter: &Meter, model: &Contention, name: &str) -> Res<Env> {
     let sdk = seatkeeper::app::sdk_config().await;
-    let conf =
-        aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(meter.clone()).interceptor(model.clone()).build();
+    // The model's refusals are answered by its connector, never sent: without it they would be
+    // written.
+    let inner = sdk.http_client().ok_or("the SDK settings name no HTTP client to wrap")?;
+    let conf = aws_sdk_dynamodb::config::Builder::from(&sdk)
+        .interceptor(meter.clone())
+        .interceptor(model.clone())
+        .http_client(contention::Refusing { inner })
+        .build();
     env_over(Client::from_conf(conf), name).await
 }
 
@@ -380,7 +386,9 @@ async fn contend_with(env: &Env, model: &Contention, work: Work, company: impl F
 /// Allocations a second and retries per allocation for `CALLERS` concurrent callers
 /// in one company against the same callers spread over `CALLERS` companies (the ceiling), under
 /// the model of DynamoDB's transaction conflicts and per-item limits ([`contention`]); and a
-/// company whose callers want twice its seats: never oversold.
+/// company whose callers want twice its seats: never oversold. A round in which callers gave up
+/// does not meet the goal however fast it was: a caller that gives up leaves the round early,
+/// which only raises the rate of the rest.
 async fn one_company(meter: &Meter, lines: &mut Vec<Line>) -> Res<()> {
     step("one company at the start of term: setting up");
     let model = Contention::default();
@@ -402,12 +410,23 @@ async fn one_company(meter: &Meter, lines: &mut Vec<Line>) -> Res<()> {
     ok(&env, "PUT", "/v1/orgs/term/policy", "vendor_admin", "vendor", activation, "2026-01-01T00:00:00Z").await?;
     lot(&env, "term", wanted, "2026-01-15T09:00:00Z").await?;
     learners(&env, "term", wanted).await?;
+    // The ceiling: the same callers, each in a company of its own whose lot has the same shape
+    // as the one company's (its seats in parts, read whole by each allocation), so the ratio is
+    // what sharing the lot costs and not what reading a larger lot costs (the lot stored whole
+    // below shows that).
     let spread = |i: usize| format!("s{i:03}");
     for i in 0..CALLERS {
         org(&env, &spread(i), "company", "p").await?;
-        lot(&env, &spread(i), ALLOCATIONS_EACH, "2026-01-15T09:00:00Z").await?;
+        lot(&env, &spread(i), wanted, "2026-01-15T09:00:00Z").await?;
         learners(&env, &spread(i), (i + 1) * ALLOCATIONS_EACH).await?;
     }
+    // A first round on a company of its own, so that no measured round pays for DynamoDB Local
+    // warming up (its first requests of a kind are slower).
+    org(&env, "warm", "company", "p").await?;
+    lot(&env, "warm", wanted, "2026-01-15T09:00:00Z").await?;
+    learners(&env, "warm", wanted).await?;
+    step("one company at the start of term: warming up");
+    contend(&env, &model, |_| "warm".to_string()).await;
     step("one company at the start of term: measuring");
     let ceiling = contend(&env, &model, spread).await;
     let hot = contend(&env, &model, |_| "one".to_string()).await;
@@ -432,15 +451,15 @@ async fn one_company(meter: &Meter, lines: &mut Vec<Line>) -> Res<()> {
         &format!("{CALLERS} callers in one company (model of conflicts), its lot in parts"),
         said(&hot),
         format!("spread over {CALLERS} companies: {} (×{:.2})", said(&ceiling), rate(&hot) / rate(&ceiling).max(0.001)),
-        "≥ 0.8× the ceiling",
-        Some(rate(&hot) >= 0.8 * rate(&ceiling)),
+        "≥ 0.8× the ceiling, none failed",
+        Some(rate(&hot) >= 0.8 * rate(&ceiling) && hot.failed == 0),
     ));
     lines.push(line(
         &format!("{CALLERS} platform callers in one company, each learner's first enrolment"),
         said(&enrolled),
         format!("×{:.2} the ceiling", rate(&enrolled) / rate(&ceiling).max(0.001)),
-        "≥ 0.8× the ceiling",
-        Some(rate(&enrolled) >= 0.8 * rate(&ceiling)),
+        "≥ 0.8× the ceiling, none failed",
+        Some(rate(&enrolled) >= 0.8 * rate(&ceiling) && enrolled.failed == 0),
     ));
     lines.push(line(
         &format!("{CALLERS} callers in one company, its lot stored whole (before parts)"),
