@@ -14,6 +14,10 @@ pub enum Cell {
     Bool(bool),
     Date(NaiveDate),
     Time(DateTime<Utc>),
+    /// Text written exactly as it is, never made inert: a value a file must give back unchanged
+    /// to be read again (a user's e-mail in the users export: `+tag@x` given back as `'+tag@x`
+    /// would be another address, and a sync would release the real one).
+    Verbatim(String),
     Empty,
 }
 
@@ -49,6 +53,7 @@ pub fn inert(text: &str) -> String {
 fn cell_text(cell: &Cell) -> String {
     match cell {
         Cell::Text(t) => inert(t),
+        Cell::Verbatim(t) => t.clone(),
         Cell::Number(n) => n.to_string(),
         Cell::Bool(b) => b.to_string(),
         Cell::Date(d) => d.to_string(),
@@ -89,7 +94,7 @@ pub fn xlsx(sheet: &str, header: &[&str], rows: &[Vec<Cell>]) -> Result<Vec<u8>,
             let c = c as u16;
             match cell {
                 // Text is stored as text, never as a formula, so it needs no escaping here.
-                Cell::Text(t) => ws.write_string(r, c, t)?,
+                Cell::Text(t) | Cell::Verbatim(t) => ws.write_string(r, c, t)?,
                 Cell::Number(n) => ws.write_number(r, c, *n)?,
                 Cell::Bool(b) => ws.write_boolean(r, c, *b)?,
                 Cell::Date(d) => ws.write_date_with_format(r, c, d, &date)?,

@@ -1117,3 +1117,44 @@ fn matches_pattern(pattern: &Value, value: &Value) -> bool {
         other => other == value,
     }
 }
+
+/// The users export is a file the import reads back unedited: synchronised as it is, it releases
+/// no one, and e-mails that begin with `+` or `-` come back as themselves — written with an
+/// apostrophe in front, as report cells are, they would be other addresses and the sync would
+/// release the real ones.
+#[tokio::test]
+async fn the_users_export_synchronised_unedited_releases_no_one() {
+    let env = TestEnv::new().await;
+    env.partner_with_company("p", "c").await;
+    env.order_and_assign("c", 5, ASSIGNED, "p", ASSIGNED).await;
+    let at = "2026-02-01T10:00:00Z";
+    let learners = ["+a@c.example", "-a@c.example", "plain@c.example"];
+    env.licensed("c", &learners, at).await;
+    let csv = env.get("/v1/orgs/c/users?format=csv").by(&cm("c")).at(at).send().await;
+    assert_eq!(csv.status, 200, "{:?}", csv.body);
+    assert!(csv.headers["content-type"].starts_with("text/csv"));
+    let text = csv.body.as_str().unwrap();
+    assert!(text.starts_with("\u{feff}email,name,licence_status,licence_valid_until,last_login_at"), "{text}");
+    for email in learners {
+        assert!(text.lines().any(|l| l.starts_with(&format!("{email},,active,"))), "{email} as it is: {text}");
+    }
+    assert!(!text.contains('\''), "no cell made inert here: {text}");
+
+    let review = upload(&env, "c", "?mode=sync", text.as_bytes(), at).await;
+    assert_eq!(review.status, 201, "{:?}", review.body);
+    let summary = &review.body["summary"];
+    assert_eq!((summary["already_active"].as_u64(), summary["release"].as_u64()), (Some(3), Some(0)), "{summary}");
+    let id = review.body["import_id"].as_str().unwrap();
+    let done = env.post(&format!("/v1/orgs/c/imports/{id}/confirm")).by(&cm("c")).at(at).send().await;
+    assert_eq!((done.status, done.body["released"].as_u64()), (200, Some(0)), "{:?}", done.body);
+    for email in learners {
+        let user = env.get(&format!("/v1/orgs/c/users/{}", urlencoding(email))).by(&cm("c")).at(at).send().await;
+        assert_eq!(user.body["licence_status"], "active", "{email}");
+    }
+    let other = env.get("/v1/orgs/c/users?format=xml").by(&cm("c")).send().await;
+    assert_eq!((other.status, other.code()), (400, "invalid_request"), "{:?}", other.body);
+}
+
+fn urlencoding(email: &str) -> String {
+    email.replace('+', "%2B")
+}
