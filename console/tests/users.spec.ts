@@ -1,4 +1,5 @@
 import { expect, test, type Page } from "@playwright/test";
+import { readFileSync } from "node:fs";
 import { call, lot, ok, partnerAndCompany, setLanguage, shoot, signInAs, token, users, visit } from "./helpers";
 
 /** The e-mails the table shows. */
@@ -132,4 +133,45 @@ test("Users: N of M top right in the terms of the org's counting; the user beyon
   const usage = await ok(cm, "GET", `/v1/orgs/${company}/usage`);
   expect([usage.org.used, usage.org.limit]).toEqual([3, 3]);
   await shoot(page, "users-headcount");
+});
+
+test("Users: Export to CSV, then Import Users → Synchronize Users with the file unedited: no one to release, +tag e-mails as they are", async ({ page }) => {
+  const { company, pm, cm } = await partnerAndCompany("exp");
+  await lot(cm, pm, company, 5);
+  const learners = ["+a", "-a", "plain"].map((n) => `${n}@${company}.example`);
+  await users(cm, company, learners);
+  await ok(cm, "POST", `/v1/orgs/${company}/allocations`, { emails: learners });
+
+  await signInAs(page, cm);
+  expect(await visit(page, "/users")).toBeLessThanOrEqual(3);
+  const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export to CSV" }).click()]);
+  expect(download.suggestedFilename()).toBe(`users-${company}.csv`);
+  const path = (await download.path())!;
+  const text = readFileSync(path, "utf8");
+  expect(text.startsWith("\ufeffemail,name,licence_status,licence_valid_until,last_login_at")).toBeTruthy();
+  // Each e-mail as it is (a name that starts with + or - is made inert, as every report's text is).
+  for (const email of learners) {
+    expect(text).toContain(`\n${email},`);
+    expect(text).not.toContain(`'${email}`);
+  }
+  expect(text).toContain(`\n+a@${company}.example,'+a,active,`);
+
+  // The file as it came, synchronised: every learner already active, no one to release, nothing to commit.
+  await visit(page, "/licences/import");
+  await page.getByLabel(/Synchronize users/).check();
+  await page.getByLabel("User spreadsheet file").setInputFiles(path);
+  await page.getByRole("button", { name: "Upload" }).click();
+  const review = page.locator("table.review");
+  await expect(review.locator('tr[data-outcome="already_active"] td.num')).toHaveText("3");
+  await expect(review.locator('tr[data-outcome="release"] td.num')).toHaveText("0");
+  await expect(page.getByRole("button", { name: "Renew licences" })).toBeDisabled();
+  for (const email of learners) {
+    expect((await ok(cm, "GET", `/v1/orgs/${company}/users/${encodeURIComponent(email)}`)).licence_status).toBe("active");
+  }
+
+  // The seed's words in Dutch.
+  await visit(page, "/users");
+  await setLanguage(page, "nl");
+  await expect(page.getByRole("button", { name: "Exporteren naar CSV" })).toBeVisible();
+  await setLanguage(page, "en");
 });

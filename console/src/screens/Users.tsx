@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useSearchParams } from "react-router";
-import { api, unwrap } from "../api/client";
+import { api, saveFile, unwrap } from "../api/client";
 import { useAction, useLoad, usePaged } from "../hooks";
 import { useFormat } from "../format";
 import { useOrg } from "../org";
@@ -46,6 +46,15 @@ export default function Users() {
     else n.delete(k);
     setSearch(n, { replace: true });
   };
+  // Seed 001: "Users EXPORT TO CSV → edit → Import Users → Synchronize Users". Every user, not
+  // the filtered list: synchronised, a file of some users would release the rest.
+  const exported = useAction(
+    useCallback(async () => {
+      const file = await unwrap(api.GET("/v1/orgs/{org_id}/users", { params: { path: { org_id: orgId }, query: { format: "csv" } }, parseAs: "blob" }));
+      saveFile(file as Blob, `users-${orgId}.csv`);
+      return true;
+    }, [orgId]),
+  );
   const [adding, setAdding] = useState(false);
   const [email, setEmail] = useState("");
   const [name, setName] = useState("");
@@ -99,10 +108,14 @@ export default function Users() {
             {t(`users.headcount.${headcount.data.counting}`, { used: headcount.data.used, limit: headcount.data.limit })}
           </p>
         )}
+        <button type="button" disabled={exported.busy} onClick={() => void exported.go()}>
+          {t("users.export")}
+        </button>
         <button type="button" className="primary" aria-expanded={adding} onClick={() => setAdding(!adding)}>
           {t("users.add")}
         </button>
       </div>
+      <ErrorBox error={exported.error} onRetry={() => void exported.go()} />
       {adding && (
         <form className="card form-inline" onSubmit={submit} aria-label={t("users.add")}>
           <Field label={t("common.email")}>{(id) => <input id={id} type="email" required value={email} onChange={(e) => setEmail(e.target.value)} />}</Field>
