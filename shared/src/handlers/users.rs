@@ -108,6 +108,12 @@ fn status_filter(raw: &str) -> Result<Option<LicenceStatus>, DomainError> {
     }
 }
 
+/// Whether a user is one the list's `?licence_status=` selects (`None`: any; `Some(None)`: those
+/// without a licence).
+fn selected(status: Option<Option<LicenceStatus>>, now: DateTime<Utc>) -> impl Fn(&User) -> bool {
+    move |u| status.is_none_or(|want| u.licence_status(now) == want)
+}
+
 /// The users of a company in e-mail order: `?email_prefix=` finds those whose e-mail starts so
 /// (case-insensitive; e-mails are stored lower-cased, so it is a `begins_with` on the sort key),
 /// `?licence_status=` keeps those whose licence has that status now (a filter over the query: a
@@ -128,10 +134,7 @@ pub async fn list(cx: &Ctx<'_>) -> Result<Reply, Error> {
     }
     let now = cx.req.now;
     let store = &cx.app.store;
-    let mut page = match status {
-        None => store.users_matching(&org.org_id, &prefix, &page, |_| true).await?,
-        Some(want) => store.users_matching(&org.org_id, &prefix, &page, |u| u.licence_status(now) == want).await?,
-    };
+    let mut page = store.users_matching(&org.org_id, &prefix, &page, selected(status, now)).await?;
     page.items = store.with_logins(&org.org_id, page.items).await?;
     Ok(Reply::page(page, |u| u.view(now)))
 }
@@ -157,15 +160,13 @@ async fn export(cx: &Ctx<'_>, org: &Org, prefix: &str, status: Option<Option<Lic
     let (mut rows, mut bytes) = (Vec::new(), 0usize);
     let mut page = crate::store::PageRequest { limit: EXPORT_PAGE, cursor: None };
     loop {
-        let keep = |u: &User| status.is_none_or(|want| u.licence_status(now) == want);
-        let found = store.users_matching(&org.org_id, prefix, &page, keep).await?;
+        let found = store.users_matching(&org.org_id, prefix, &page, selected(status, now)).await?;
         for user in store.with_logins(&org.org_id, found.items).await? {
             let licence = user.licence.as_ref();
-            let status = serde_json::to_value(user.licence_status(now)).unwrap_or_default();
             let row = vec![
                 Cell::Verbatim(user.email.clone()),
                 Cell::Text(user.name.clone().unwrap_or_default()),
-                Cell::Text(status.as_str().unwrap_or("none").to_string()),
+                Cell::Text(user.licence_status(now).map_or("none", LicenceStatus::as_str).to_string()),
                 Cell::from(licence.and_then(|l| l.valid_until)),
                 Cell::from(user.last_login_at),
             ];
