@@ -296,13 +296,24 @@ const CALLERS: usize = 128;
 /// Allocations each caller makes, one after the other.
 const ALLOCATIONS_EACH: usize = 4;
 
-/// What one caller's allocations came to: done, refused for want of seats, and the answers of
-/// the others.
+/// What one caller's allocations came to: done, refused for want of seats, sent again after a
+/// `503`, and the answers of the others.
 #[derive(Default)]
 struct Caller {
     allocated: usize,
     short: usize,
+    resent: usize,
     failures: Vec<String>,
+}
+
+/// How often a caller sends a request again that was answered `503 unavailable` ("retry
+/// shortly", docs/api.md#errors), as a platform following the contract does, before it counts
+/// the request failed.
+const RESENDS: usize = 3;
+
+/// The pause before a caller sends a request again after a `503`: 0.5 to 1.5 seconds, drawn.
+fn shortly() -> std::time::Duration {
+    std::time::Duration::from_millis(500 + fastrand::u64(0..1000))
 }
 
 /// What the callers of one run achieved.
@@ -315,6 +326,8 @@ struct Contended {
     seconds: f64,
     conflicts: usize,
     throttles: usize,
+    /// Requests sent again by their caller after a `503`.
+    resent: usize,
 }
 
 /// What each caller sends for one learner: an allocation by the company's manager, or the
@@ -360,7 +373,17 @@ async fn contend_with(env: &Env, model: &Contention, work: Work, company: impl F
             for k in 0..ALLOCATIONS_EACH {
                 let (method, path, role, body) = work.request(&org, &email(&org, i * ALLOCATIONS_EACH + k));
                 let body = body.to_string().into_bytes();
-                let (status, answer) = call(env, method, &path, role, &org, body, "2026-02-01T00:00:00Z").await;
+                let mut sent = 0;
+                let (status, answer) = loop {
+                    let (status, answer) =
+                        call(env, method, &path, role, &org, body.clone(), "2026-02-01T00:00:00Z").await;
+                    if status != 503 || sent == RESENDS {
+                        break (status, answer);
+                    }
+                    sent += 1;
+                    outcome.resent += 1;
+                    tokio::time::sleep(shortly()).await;
+                };
                 match (status, answer["error"]["code"].as_str()) {
                     (200, _) => outcome.allocated += 1,
                     (409, Some("insufficient_licences")) => outcome.short += 1,
@@ -380,7 +403,8 @@ async fn contend_with(env: &Env, model: &Contention, work: Work, company: impl F
     let allocated = outcomes.iter().map(|o| o.allocated).sum();
     let short = outcomes.iter().map(|o| o.short).sum();
     let failed = outcomes.iter().map(|o| o.failures.len()).sum();
-    Contended { allocated, short, failed, failures, seconds, conflicts, throttles }
+    let resent = outcomes.iter().map(|o| o.resent).sum();
+    Contended { allocated, short, failed, failures, seconds, conflicts, throttles, resent }
 }
 
 /// Allocations a second and retries per allocation for `CALLERS` concurrent callers
@@ -407,7 +431,8 @@ async fn one_company(meter: &Meter, lines: &mut Vec<Line>) -> Res<()> {
     // A platform that licenses at enrolment: licences start at a learner's first enrolment.
     org(&env, "term", "company", "p").await?;
     let activation = json!({"term_starts": "activation"});
-    ok(&env, "PUT", "/v1/orgs/term/policy", "vendor_admin", "vendor", activation, "2026-01-01T00:00:00Z").await?;
+    ok(&env, "PUT", "/v1/orgs/term/policy", "vendor_admin", "vendor", activation.clone(), "2026-01-01T00:00:00Z")
+        .await?;
     lot(&env, "term", wanted, "2026-01-15T09:00:00Z").await?;
     learners(&env, "term", wanted).await?;
     // The ceiling: the same callers, each in a company of its own whose lot has the same shape
@@ -420,6 +445,17 @@ async fn one_company(meter: &Meter, lines: &mut Vec<Line>) -> Res<()> {
         lot(&env, &spread(i), wanted, "2026-01-15T09:00:00Z").await?;
         learners(&env, &spread(i), (i + 1) * ALLOCATIONS_EACH).await?;
     }
+    // The enrolments' ceiling: the same platform callers, each in a company of its own that
+    // licenses at enrolment, with the same lot. A first enrolment reads more than an allocation
+    // (the user's enrolments, the counters), so it has a ceiling of its own.
+    let spread_term = |i: usize| format!("t{i:03}");
+    for i in 0..CALLERS {
+        org(&env, &spread_term(i), "company", "p").await?;
+        let policy = format!("/v1/orgs/{}/policy", spread_term(i));
+        ok(&env, "PUT", &policy, "vendor_admin", "vendor", activation.clone(), "2026-01-01T00:00:00Z").await?;
+        lot(&env, &spread_term(i), wanted, "2026-01-15T09:00:00Z").await?;
+        learners(&env, &spread_term(i), (i + 1) * ALLOCATIONS_EACH).await?;
+    }
     // A first round on a company of its own, so that no measured round pays for DynamoDB Local
     // warming up (its first requests of a kind are slower).
     org(&env, "warm", "company", "p").await?;
@@ -431,16 +467,18 @@ async fn one_company(meter: &Meter, lines: &mut Vec<Line>) -> Res<()> {
     let ceiling = contend(&env, &model, spread).await;
     let hot = contend(&env, &model, |_| "one".to_string()).await;
     let whole = contend(&env, &model, |_| "whole".to_string()).await;
+    let enrol_ceiling = contend_with(&env, &model, Work::Enrol, spread_term).await;
     let enrolled = contend_with(&env, &model, Work::Enrol, |_| "term".to_string()).await;
     let rate = |c: &Contended| c.allocated as f64 / c.seconds;
-    let retries = |c: &Contended| (c.conflicts + c.throttles) as f64 / c.allocated.max(1) as f64;
+    let retries = |c: &Contended| (c.conflicts + c.throttles + c.resent) as f64 / c.allocated.max(1) as f64;
     let said = |c: &Contended| {
         format!(
-            "{:.1}/s, {:.2} retries each ({} conflicts, {} throttled); {} of {} allocated, {} failed {:?}",
+            "{:.1}/s, {:.2} retries each ({} conflicts, {} throttled, {} sent again after a 503); {} of {} allocated, {} failed {:?}",
             rate(c),
             retries(c),
             c.conflicts,
             c.throttles,
+            c.resent,
             c.allocated,
             wanted,
             c.failed,
@@ -457,9 +495,13 @@ async fn one_company(meter: &Meter, lines: &mut Vec<Line>) -> Res<()> {
     lines.push(line(
         &format!("{CALLERS} platform callers in one company, each learner's first enrolment"),
         said(&enrolled),
-        format!("×{:.2} the ceiling", rate(&enrolled) / rate(&ceiling).max(0.001)),
+        format!(
+            "spread over {CALLERS} companies: {} (×{:.2})",
+            said(&enrol_ceiling),
+            rate(&enrolled) / rate(&enrol_ceiling).max(0.001)
+        ),
         "≥ 0.8× the ceiling, none failed",
-        Some(rate(&enrolled) >= 0.8 * rate(&ceiling) && enrolled.failed == 0),
+        Some(rate(&enrolled) >= 0.8 * rate(&enrol_ceiling) && enrolled.failed == 0),
     ));
     lines.push(line(
         &format!("{CALLERS} callers in one company, its lot stored whole (before parts)"),

@@ -13,6 +13,13 @@
 //! | [`Class::TooLarge`] | an item, item collection or transaction over DynamoDB's size limits | never |
 //! | [`Class::Permanent`] | anything else (a refusal, a malformed request) | never |
 //!
+//! A write's pauses follow how long the process's transactions take now (the store's
+//! `write_policy`: [`Policy::at_least`] a moving [`Latency`], as many attempts as
+//! [`Policy::within`] an 8-second budget allows): a write that conflicted with another
+//! transaction finds its item held for about as long as a transaction takes, so under one
+//! company's start of term, with transactions slowed by their own numbers, pauses sized for
+//! DynamoDB's 10–25 ms would only conflict again (docs/architecture.md#seat-parts).
+//!
 //! A request that gave up ([`send`]) comes back as it failed, so the command around it does not
 //! try it again; a command that kept losing its race ([`run`]) comes back with its last error,
 //! for the caller to answer (a `409`, a unit of a sweep left for the next run).
@@ -93,7 +100,12 @@ pub struct Policy {
 impl Policy {
     /// The policy of every retry: eight attempts, pauses bounded by 25 ms doubling up to 1 s —
     /// at most about 3.2 s of pauses (half that on average), well inside every function's timeout.
+    /// A write stretches it to how long transactions take and to 8 s of pauses (the module's
+    /// head).
     pub const DEFAULT: Policy = Policy { attempts: 8, first: Duration::from_millis(25), cap: Duration::from_secs(1) };
+
+    /// The longest request duration [`Policy::at_least`] scales pauses to.
+    pub const MAX_TYPICAL: Duration = Duration::from_millis(500);
 
     /// The most the pause before retry `n` (0-based) may be.
     pub fn bound(&self, n: u32) -> Duration {
@@ -109,6 +121,27 @@ impl Policy {
         Duration::from_nanos(if bound == 0 { 0 } else { draw % (bound + 1) })
     }
 
+    /// This policy with pauses no shorter than `typical` allows: the first pause's bound at
+    /// least `typical`, the cap at least twice it (`typical` taken at most
+    /// [`MAX_TYPICAL`](Policy::MAX_TYPICAL)). A request that conflicted with another
+    /// transaction finds its items held for about as long as a transaction takes; sent again
+    /// sooner it only conflicts again.
+    pub fn at_least(self, typical: Duration) -> Policy {
+        let typical = typical.min(Policy::MAX_TYPICAL);
+        Policy { first: self.first.max(typical), cap: self.cap.max(typical.saturating_mul(2)), ..self }
+    }
+
+    /// This policy with as many attempts as its pauses' bounds allow within `budget`.
+    pub fn within(self, budget: Duration) -> Policy {
+        let mut spent = Duration::ZERO;
+        let mut pauses = 0;
+        while pauses < 64 && spent + self.bound(pauses) <= budget {
+            spent += self.bound(pauses);
+            pauses += 1;
+        }
+        Policy { attempts: pauses + 1, ..self }
+    }
+
     /// The AWS SDK's standard retry with this policy's figures (the SDK's back-off is full jitter
     /// too), for clients whose calls no code here retries (S3, EventBridge).
     pub fn sdk(&self) -> aws_smithy_types::retry::RetryConfig {
@@ -116,6 +149,36 @@ impl Policy {
             .with_max_attempts(self.attempts.max(1))
             .with_initial_backoff(self.first)
             .with_max_backoff(self.cap)
+    }
+}
+
+/// How long a kind of request takes now: a moving average of its latest durations, shared by
+/// every caller of a process.
+#[derive(Debug)]
+pub struct Latency(std::sync::atomic::AtomicU64);
+
+impl Latency {
+    pub const fn new() -> Latency {
+        Latency(std::sync::atomic::AtomicU64::new(0))
+    }
+
+    /// One request of the kind took `took`: the average moves an eighth of the way to it.
+    pub fn took(&self, took: Duration) {
+        use std::sync::atomic::Ordering;
+        let took = took.as_micros().min(u64::MAX as u128) as u64;
+        let moved = |avg: u64| Some(if avg == 0 { took } else { avg - avg / 8 + took / 8 });
+        self.0.fetch_update(Ordering::Relaxed, Ordering::Relaxed, moved).expect("the average always moves");
+    }
+
+    /// The average (zero before any request finished).
+    pub fn typical(&self) -> Duration {
+        Duration::from_micros(self.0.load(std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
+impl Default for Latency {
+    fn default() -> Self {
+        Latency::new()
     }
 }
 
@@ -324,6 +387,42 @@ mod tests {
         }
         let total: Duration = (0..p.attempts - 1).map(|n| p.bound(n)).sum();
         assert!(total <= Duration::from_millis(3_300), "{total:?}");
+    }
+
+    #[test]
+    fn pauses_follow_how_long_requests_take_and_attempts_fill_the_budget() {
+        let p = Policy::DEFAULT;
+        assert_eq!(p.at_least(Duration::ZERO), p, "fast requests: the policy as it is");
+        assert_eq!(p.at_least(Duration::from_millis(10)), p, "pauses are never shortened");
+        let slow = p.at_least(Duration::from_millis(300));
+        assert_eq!((slow.first, slow.cap), (Duration::from_millis(300), Duration::from_secs(1)));
+        let slower = p.at_least(Duration::from_secs(30));
+        assert_eq!((slower.first, slower.cap), (Policy::MAX_TYPICAL, Policy::MAX_TYPICAL * 2));
+
+        let budget = Duration::from_secs(8);
+        for policy in [p, slow, slower] {
+            let within = policy.within(budget);
+            let pauses: Duration = (0..within.attempts - 1).map(|n| within.bound(n)).sum();
+            assert!(pauses <= budget, "{within:?}: {pauses:?}");
+            assert!(pauses + within.bound(within.attempts - 1) > budget, "{within:?}: one more would pass the budget");
+        }
+        // 25 + 50 + … + 800 ms, then 1 s pauses: 12 pauses fit 8 s.
+        assert_eq!(p.within(budget).attempts, 13);
+        assert_eq!(slower.within(budget).attempts, 8 + 1, "0.5 s, then 1 s pauses: 7.5 s");
+        assert_eq!(p.within(Duration::ZERO).attempts, 1, "no budget: one attempt");
+    }
+
+    #[test]
+    fn the_typical_duration_follows_the_latest_requests() {
+        let latency = Latency::new();
+        assert_eq!(latency.typical(), Duration::ZERO);
+        latency.took(Duration::from_millis(800));
+        assert_eq!(latency.typical(), Duration::from_millis(800), "the first request sets it");
+        for _ in 0..60 {
+            latency.took(Duration::from_millis(20));
+        }
+        let now = latency.typical();
+        assert!(now >= Duration::from_millis(20) && now < Duration::from_millis(25), "{now:?}");
     }
 
     #[test]

@@ -429,7 +429,8 @@ pub async fn put_enrolment(cx: &Ctx<'_>) -> Result<Reply, Error> {
         let enrolments = store.enrolments(&org.org_id, &email).await?;
         let policy = store.policy(&org).await?;
         let counters = store.counters(&org.org_id).await?;
-        let mut lots = store.all_lots(&org.org_id).await?;
+        // Live lots only, as every balance reads them (an org's expired lots are not read).
+        let mut lots = store.lots_ending_after(&org.org_id, now).await?;
         // Each lot's parts in a random order, as the balance reads them (docs/architecture.md#seat-parts).
         crate::store::lots::spread_parts(&mut lots, uuid::Uuid::new_v4().as_u128());
         let year = (policy.counting == Counting::ActiveUsers).then(|| licence_year(&lots, now)).flatten();

@@ -168,7 +168,7 @@ impl Store {
                     .set_condition_expression($w.condition_expression)
                     .set_expression_attribute_names($w.expression_attribute_names)
                     .set_expression_attribute_values($w.expression_attribute_values);
-                super::send(|| request.clone().send()).await.map(|_| ())
+                super::send_write(|| request.clone().send()).await.map(|_| ())
             }};
         }
         let c = &self.client;

@@ -95,6 +95,32 @@ where
     retry::send(&Policy::DEFAULT, request).await.map_err(StoreError::from_sdk)
 }
 
+/// How long this process's transactions take now.
+static TRANSACTIONS: retry::Latency = retry::Latency::new();
+
+/// The most a write's retries pause in all (a transaction conflict, throttling, a 5xx): well
+/// inside the API functions' 15-second timeout.
+pub const WRITE_RETRY_BUDGET: std::time::Duration = std::time::Duration::from_secs(8);
+
+/// The policy a write is tried again by: [`Policy::DEFAULT`]'s pauses, no shorter than this
+/// process's transactions take now ([`Policy::at_least`]), and as many attempts as
+/// [`WRITE_RETRY_BUDGET`] holds. A write that conflicted with a transaction finds its item held
+/// for about as long as a transaction takes, so sending it again sooner only conflicts again;
+/// and on a hot item a write may conflict many times before it lands.
+fn write_policy() -> Policy {
+    Policy::DEFAULT.at_least(TRANSACTIONS.typical()).within(WRITE_RETRY_BUDGET)
+}
+
+/// Sends one conditional write ([`send`], under [`write_policy`]).
+pub(crate) async fn send_write<O, E, F, Fut>(request: F) -> Result<O, StoreError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<O, SdkError<E, HttpResponse>>>,
+{
+    retry::send(&write_policy(), request).await.map_err(StoreError::from_sdk)
+}
+
 /// What a handler can fail with: a refusal for the caller, or a store failure.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -376,7 +402,15 @@ impl Store {
     /// cancelled without a failed condition (a conflict with another transaction, throttling) is
     /// sent again under the retry policy: its conditions still guard it.
     pub async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
-        retry::send(&Policy::DEFAULT, || self.transact_once(items.clone())).await
+        retry::send(&write_policy(), || async {
+            let sent = std::time::Instant::now();
+            let out = self.transact_once(items.clone()).await;
+            if out.is_ok() {
+                TRANSACTIONS.took(sent.elapsed());
+            }
+            out
+        })
+        .await
     }
 
     async fn transact_once(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {

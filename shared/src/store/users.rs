@@ -311,7 +311,7 @@ impl Store {
         if policy.counting != crate::domain::policy::Counting::ActiveUsers {
             return Ok(Reuse::default());
         }
-        let year = crate::domain::usage::licence_year(&self.all_lots(&org.org_id).await?, now);
+        let year = crate::domain::usage::licence_year(&self.lots_ending_after(&org.org_id, now).await?, now);
         Ok(Reuse { counters: self.counters(&org.org_id).await?, year })
     }
 
