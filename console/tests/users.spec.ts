@@ -135,7 +135,7 @@ test("Users: N of M top right in the terms of the org's counting; the user beyon
   await shoot(page, "users-headcount");
 });
 
-test("Users: Export to CSV, then Import Users → Synchronize Users with the file unedited: no one to release, +tag e-mails as they are", async ({ page }) => {
+test("Users: Export to CSV, then Import Users → Synchronize Users with the file unedited: no one to release, +tag e-mails as they are; Manage user licences opens Renewals", async ({ page }) => {
   const { company, pm, cm } = await partnerAndCompany("exp");
   await lot(cm, pm, company, 5);
   const learners = ["+a", "-a", "plain"].map((n) => `${n}@${company}.example`);
@@ -169,9 +169,17 @@ test("Users: Export to CSV, then Import Users → Synchronize Users with the fil
     expect((await ok(cm, "GET", `/v1/orgs/${company}/users/${encodeURIComponent(email)}`)).licence_status).toBe("active");
   }
 
+  // "Manage user licences" on Users opens Renewals, the list of who is renewed when.
+  await visit(page, "/users");
+  await page.getByRole("link", { name: "Manage user licences" }).click();
+  await expect(page).toHaveURL(/\/renewals(\?|$)/);
+  await expect(page.getByRole("heading", { level: 1, name: "Renewals" })).toBeVisible();
+
   // The seed's words in Dutch.
   await visit(page, "/users");
   await setLanguage(page, "nl");
   await expect(page.getByRole("button", { name: "Exporteren naar CSV" })).toBeVisible();
+  await page.getByRole("link", { name: "Beheer Gebruikerslicenties" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Verlengingen" })).toBeVisible();
   await setLanguage(page, "en");
 });

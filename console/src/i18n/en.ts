@@ -72,7 +72,7 @@ const en = {
     states: { none: "None", minor: "Minor overage", minor_action_due: "Minor overage, action due", major: "Major overage" }, since: "since {{date}} ({{days}} business days)",
   },
   users: {
-    title: "Users", search: "Search by e-mail", filter: "Licence status", anyStatus: "Any status", noLicence: "No licence", add: "Add user", role: "Role", release: "Release", export: "Export to CSV",
+    title: "Users", search: "Search by e-mail", filter: "Licence status", anyStatus: "Any status", noLicence: "No licence", add: "Add user", role: "Role", release: "Release", export: "Export to CSV", manageLicences: "Manage user licences",
     released: "{{email}} released: licence released, enrolments expired, records kept.", confirmRelease: "Release {{email}}? Their records are kept.", added: "{{email}} saved.",
     licence: "Licence", licenceStatus: { active: "Active", pending: "Pending", expired: "Expired", released: "Released", none: "No licence" }, enrolments: "Enrolments",
     enrolment: "Enrolment", startsAt: "Starts", endsAt: "Ends", noEnrolments: "No enrolments.",

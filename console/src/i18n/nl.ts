@@ -74,7 +74,7 @@ const nl: Messages = {
     states: { none: "Geen", minor: "Kleine overschrijding", minor_action_due: "Kleine overschrijding, actie vereist", major: "Grote overschrijding" }, since: "sinds {{date}} ({{days}} werkdagen)",
   },
   users: {
-    title: "Gebruikers", search: "Zoeken op e-mailadres", filter: "Licentiestatus", anyStatus: "Elke status", noLicence: "Geen licentie", add: "Gebruiker toevoegen", role: "Rol", release: "Vrijgeven", export: "Exporteren naar CSV",
+    title: "Gebruikers", search: "Zoeken op e-mailadres", filter: "Licentiestatus", anyStatus: "Elke status", noLicence: "Geen licentie", add: "Gebruiker toevoegen", role: "Rol", release: "Vrijgeven", export: "Exporteren naar CSV", manageLicences: "Beheer Gebruikerslicenties",
     released: "{{email}} vrijgegeven: licentie vrijgegeven, inschrijvingen verlopen, gegevens bewaard.", confirmRelease: "{{email}} vrijgeven? De gegevens blijven bewaard.", added: "{{email}} opgeslagen.",
     licence: "Licentie", licenceStatus: { active: "Actief", pending: "In afwachting", expired: "Verlopen", released: "Vrijgegeven", none: "Geen licentie" }, enrolments: "Inschrijvingen",
     enrolment: "Inschrijving", startsAt: "Begint", endsAt: "Eindigt", noEnrolments: "Geen inschrijvingen.",

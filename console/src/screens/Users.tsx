@@ -108,6 +108,9 @@ export default function Users() {
             {t(`users.headcount.${headcount.data.counting}`, { used: headcount.data.used, limit: headcount.data.limit })}
           </p>
         )}
+        <Link className="button" to={`${base}/renewals`}>
+          {t("users.manageLicences")}
+        </Link>
         <button type="button" disabled={exported.busy} onClick={() => void exported.go()}>
           {t("users.export")}
         </button>
