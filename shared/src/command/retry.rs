@@ -13,12 +13,14 @@
 //! | [`Class::TooLarge`] | an item, item collection or transaction over DynamoDB's size limits | never |
 //! | [`Class::Permanent`] | anything else (a refusal, a malformed request) | never |
 //!
-//! A write's pauses follow how long the process's transactions take now (the store's
-//! `write_policy`: [`Policy::at_least`] a moving [`Latency`], as many attempts as
-//! [`Policy::within`] an 8-second budget allows): a write that conflicted with another
-//! transaction finds its item held for about as long as a transaction takes, so under one
-//! company's start of term, with transactions slowed by their own numbers, pauses sized for
-//! DynamoDB's 10–25 ms would only conflict again (docs/architecture.md#seat-parts).
+//! A decision's writes (the store's `transact` and a write on its own, `write_policy`) pause
+//! after a conflict for about as long as the process's transactions take now: the first pause's
+//! bound at least a moving [`Latency`] of them ([`Policy::at_least`]), with as many attempts as
+//! [`Policy::within`] 8 seconds of pauses allows, and never past 8 seconds from the first
+//! attempt, the requests' own time counted ([`send_within`]). A write that conflicted finds its
+//! item held for about as long as a transaction takes, so under one company's start of term,
+//! with transactions slowed by their own numbers, pauses sized for DynamoDB's 10–25 ms would
+//! only conflict again (docs/architecture.md#seat-parts).
 //!
 //! A request that gave up ([`send`]) comes back as it failed, so the command around it does not
 //! try it again; a command that kept losing its race ([`run`]) comes back with its last error,
@@ -100,7 +102,7 @@ pub struct Policy {
 impl Policy {
     /// The policy of every retry: eight attempts, pauses bounded by 25 ms doubling up to 1 s —
     /// at most about 3.2 s of pauses (half that on average), well inside every function's timeout.
-    /// A write stretches it to how long transactions take and to 8 s of pauses (the module's
+    /// A decision's writes stretch it to how long transactions take and to 8 s (the module's
     /// head).
     pub const DEFAULT: Policy = Policy { attempts: 8, first: Duration::from_millis(25), cap: Duration::from_secs(1) };
 
@@ -121,14 +123,12 @@ impl Policy {
         Duration::from_nanos(if bound == 0 { 0 } else { draw % (bound + 1) })
     }
 
-    /// This policy with pauses no shorter than `typical` allows: the first pause's bound at
-    /// least `typical`, the cap at least twice it (`typical` taken at most
-    /// [`MAX_TYPICAL`](Policy::MAX_TYPICAL)). A request that conflicted with another
-    /// transaction finds its items held for about as long as a transaction takes; sent again
-    /// sooner it only conflicts again.
+    /// This policy with the first pause's bound at least `typical` (taken at most
+    /// [`MAX_TYPICAL`](Policy::MAX_TYPICAL)), doubling from there to the cap. A request that
+    /// conflicted with another transaction finds its items held for about as long as a
+    /// transaction takes; sent again much sooner it only conflicts again.
     pub fn at_least(self, typical: Duration) -> Policy {
-        let typical = typical.min(Policy::MAX_TYPICAL);
-        Policy { first: self.first.max(typical), cap: self.cap.max(typical.saturating_mul(2)), ..self }
+        Policy { first: self.first.max(typical.min(Policy::MAX_TYPICAL)), ..self }
     }
 
     /// This policy with as many attempts as its pauses' bounds allow within `budget`.
@@ -192,7 +192,7 @@ where
     Fut: Future<Output = Result<T, E>>,
 {
     // Boxed: the futures of a command nest deep enough to overflow the compiler's layout queries.
-    Box::pin(attempt(policy, Level::Command, op)).await
+    Box::pin(attempt(policy, Level::Command, None, op)).await
 }
 
 /// Sends one request (`op`) again while it is throttled or fails transiently, up to the policy's
@@ -203,17 +203,29 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
-    Box::pin(attempt(policy, Level::Request, op)).await
+    Box::pin(attempt(policy, Level::Request, None, op)).await
 }
 
-/// The one retry loop.
-async fn attempt<T, E, F, Fut>(policy: &Policy, level: Level, mut op: F) -> Result<T, E>
+/// [`send`], giving up too before a pause that would end after `budget` from the first attempt
+/// (the requests' own time counted).
+pub async fn send_within<T, E, F, Fut>(policy: &Policy, budget: Duration, op: F) -> Result<T, E>
 where
     E: Classify,
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
-    let mut n = 0;
+    Box::pin(attempt(policy, Level::Request, Some(budget), op)).await
+}
+
+/// The one retry loop.
+async fn attempt<T, E, F, Fut>(policy: &Policy, level: Level, budget: Option<Duration>, mut op: F) -> Result<T, E>
+where
+    E: Classify,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let started = std::time::Instant::now();
+    let mut n: u32 = 0;
     loop {
         let failed = match op().await {
             Ok(done) => return Ok(done),
@@ -221,13 +233,15 @@ where
         };
         let class = failed.class();
         n += 1;
-        if class.retried_by() != Some(level) || n >= policy.attempts {
+        let pause = policy.pause(n.saturating_sub(1));
+        let out_of_time = budget.is_some_and(|b| started.elapsed() + pause > b);
+        if class.retried_by() != Some(level) || n >= policy.attempts || out_of_time {
             if class.retried_by() == Some(level) {
                 tracing::warn!(?class, ?level, attempts = n, "gave up after every attempt of the retry policy");
             }
             return Err(failed);
         }
-        tokio::time::sleep(policy.pause(n - 1)).await;
+        tokio::time::sleep(pause).await;
     }
 }
 
@@ -397,7 +411,7 @@ mod tests {
         let slow = p.at_least(Duration::from_millis(300));
         assert_eq!((slow.first, slow.cap), (Duration::from_millis(300), Duration::from_secs(1)));
         let slower = p.at_least(Duration::from_secs(30));
-        assert_eq!((slower.first, slower.cap), (Policy::MAX_TYPICAL, Policy::MAX_TYPICAL * 2));
+        assert_eq!((slower.first, slower.cap), (Policy::MAX_TYPICAL, Duration::from_secs(1)));
 
         let budget = Duration::from_secs(8);
         for policy in [p, slow, slower] {
@@ -410,6 +424,31 @@ mod tests {
         assert_eq!(p.within(budget).attempts, 13);
         assert_eq!(slower.within(budget).attempts, 8 + 1, "0.5 s, then 1 s pauses: 7.5 s");
         assert_eq!(p.within(Duration::ZERO).attempts, 1, "no budget: one attempt");
+    }
+
+    #[tokio::test]
+    async fn a_budget_counts_the_requests_own_time() {
+        let calls = AtomicU32::new(0);
+        let slow = || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            Err::<(), _>(Failed(Class::Transient))
+        };
+        let many = Policy { attempts: 1000, first: Duration::ZERO, cap: Duration::ZERO };
+        assert_eq!(send_within(&many, Duration::from_millis(100), slow).await, Err(Failed(Class::Transient)));
+        let sent = calls.load(Ordering::SeqCst);
+        // Each request takes at least 30 ms: a fifth would begin past the budget.
+        assert!((1..=4).contains(&sent), "30 ms requests within 100 ms: {sent} sent, of 1000 allowed");
+        calls.store(0, Ordering::SeqCst);
+        assert_eq!(
+            send(&QUICK, || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err::<(), _>(Failed(Class::Transient))
+            })
+            .await,
+            Err(Failed(Class::Transient))
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), QUICK.attempts, "without a budget: the policy's attempts");
     }
 
     #[test]

@@ -98,27 +98,28 @@ where
 /// How long this process's transactions take now.
 static TRANSACTIONS: retry::Latency = retry::Latency::new();
 
-/// The most a write's retries pause in all (a transaction conflict, throttling, a 5xx): well
-/// inside the API functions' 15-second timeout.
+/// The longest one of a decision's writes is tried for, its requests and pauses together.
 pub const WRITE_RETRY_BUDGET: std::time::Duration = std::time::Duration::from_secs(8);
 
-/// The policy a write is tried again by: [`Policy::DEFAULT`]'s pauses, no shorter than this
-/// process's transactions take now ([`Policy::at_least`]), and as many attempts as
-/// [`WRITE_RETRY_BUDGET`] holds. A write that conflicted with a transaction finds its item held
-/// for about as long as a transaction takes, so sending it again sooner only conflicts again;
-/// and on a hot item a write may conflict many times before it lands.
+/// The policy a decision's writes (a transaction, a write on its own) are tried again by:
+/// [`Policy::DEFAULT`]'s pauses, the first one's bound no shorter than this process's
+/// transactions take now ([`Policy::at_least`]), as many attempts as [`WRITE_RETRY_BUDGET`] of
+/// pauses holds. A write that conflicted with a transaction finds its item held for about as
+/// long as a transaction takes, so sending it again much sooner only conflicts again; and on a
+/// hot item a write may conflict many times before it lands.
 fn write_policy() -> Policy {
     Policy::DEFAULT.at_least(TRANSACTIONS.typical()).within(WRITE_RETRY_BUDGET)
 }
 
-/// Sends one conditional write ([`send`], under [`write_policy`]).
+/// Sends one of a decision's writes ([`retry::send_within`] [`WRITE_RETRY_BUDGET`], under
+/// [`write_policy`]).
 pub(crate) async fn send_write<O, E, F, Fut>(request: F) -> Result<O, StoreError>
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<O, SdkError<E, HttpResponse>>>,
 {
-    retry::send(&write_policy(), request).await.map_err(StoreError::from_sdk)
+    retry::send_within(&write_policy(), WRITE_RETRY_BUDGET, request).await.map_err(StoreError::from_sdk)
 }
 
 /// What a handler can fail with: a refusal for the caller, or a store failure.
@@ -402,7 +403,7 @@ impl Store {
     /// cancelled without a failed condition (a conflict with another transaction, throttling) is
     /// sent again under the retry policy: its conditions still guard it.
     pub async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
-        retry::send(&write_policy(), || async {
+        retry::send_within(&write_policy(), WRITE_RETRY_BUDGET, || async {
             let sent = std::time::Instant::now();
             let out = self.transact_once(items.clone()).await;
             if out.is_ok() {
