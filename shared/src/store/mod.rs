@@ -98,7 +98,8 @@ where
 /// How long this process's transactions take now.
 static TRANSACTIONS: retry::Latency = retry::Latency::new();
 
-/// The longest one of a decision's writes is tried for, its requests and pauses together.
+/// The most one of a decision's writes pauses between its attempts, in all (the pauses'
+/// bounds; the requests' own time is not counted).
 pub const WRITE_RETRY_BUDGET: std::time::Duration = std::time::Duration::from_secs(8);
 
 /// The policy a decision's writes (a transaction, a write on its own) are tried again by:
@@ -111,15 +112,14 @@ fn write_policy() -> Policy {
     Policy::DEFAULT.at_least(TRANSACTIONS.typical()).within(WRITE_RETRY_BUDGET)
 }
 
-/// Sends one of a decision's writes ([`retry::send_within`] [`WRITE_RETRY_BUDGET`], under
-/// [`write_policy`]).
+/// Sends one of a decision's writes ([`retry::send`] under [`write_policy`]).
 pub(crate) async fn send_write<O, E, F, Fut>(request: F) -> Result<O, StoreError>
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<O, SdkError<E, HttpResponse>>>,
 {
-    retry::send_within(&write_policy(), WRITE_RETRY_BUDGET, request).await.map_err(StoreError::from_sdk)
+    retry::send(&write_policy(), request).await.map_err(StoreError::from_sdk)
 }
 
 /// What a handler can fail with: a refusal for the caller, or a store failure.
@@ -403,7 +403,7 @@ impl Store {
     /// cancelled without a failed condition (a conflict with another transaction, throttling) is
     /// sent again under the retry policy: its conditions still guard it.
     pub async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
-        retry::send_within(&write_policy(), WRITE_RETRY_BUDGET, || async {
+        retry::send(&write_policy(), || async {
             let sent = std::time::Instant::now();
             let out = self.transact_once(items.clone()).await;
             if out.is_ok() {
