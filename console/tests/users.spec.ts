@@ -84,8 +84,8 @@ test("Users: search, filter by licence status, add, release (records kept), a us
   ]);
   const list = page.getByRole("region", { name: "Enrolments" });
   await expect(list.locator("tbody tr")).toHaveCount(2);
-  await expect(list.locator("tbody tr").nth(0).locator("td")).toHaveText(["course-1", "Active", "5 Jan 2026", "5 Jan 2099"]);
-  await expect(list.locator("tbody tr").nth(1).locator("td")).toHaveText(["course-2", "New", "—", "—"]);
+  await expect(list.locator("tbody tr").nth(0).locator("td:not(.actions)")).toHaveText(["course-1", "Active", "5 Jan 2026", "5 Jan 2099"]);
+  await expect(list.locator("tbody tr").nth(1).locator("td:not(.actions)")).toHaveText(["course-2", "New", "—", "—"]);
   await shoot(page, "user-detail");
 });
 
@@ -182,4 +182,84 @@ test("Users: Export to CSV, then Import Users → Synchronize Users with the fil
   await page.getByRole("link", { name: "Beheer Gebruikerslicenties" }).click();
   await expect(page.getByRole("heading", { level: 1, name: "Verlengingen" })).toBeVisible();
   await setLanguage(page, "en");
+});
+
+test("Users: a licence from the row and the user's page, a learner added with a licence in one go (a shortfall creates no one); a user's page shows the subscription's size, activates an enrolment and sets its expiry date", async ({ page }) => {
+  const { company, pm, cm } = await partnerAndCompany("lic");
+  await lot(cm, pm, company, 2);
+  const [ann, bob, cas, dirk] = ["ann", "bob", "cas", "dirk"].map((n) => `${n}@${company}.example`);
+  await users(cm, company, [ann, bob]);
+  const platform = await token("platform", company);
+  await ok(platform, "PUT", `/v1/orgs/${company}/users/${ann}/enrolments/course-1`, { status: "new" });
+  const status = async (email: string) => (await ok(cm, "GET", `/v1/orgs/${company}/users/${email}`)).licence_status;
+
+  await signInAs(page, cm);
+  expect(await visit(page, "/users")).toBeLessThanOrEqual(3);
+  const count = page.getByRole("status", { name: "Users of the subscription" });
+  await expect(count).toHaveText("0 of 2 licences in use");
+
+  // From the row: the learner is licensed, the count follows.
+  await page.getByRole("button", { name: `Allocate licence: ${ann}` }).click();
+  await expect(page.getByText(`A licence was allocated to ${ann}.`)).toBeVisible();
+  expect(await status(ann)).toBe("active");
+  await expect(count).toHaveText("1 of 2 licences in use");
+  await expect(page.getByRole("button", { name: `Allocate licence: ${ann}` })).toHaveCount(0);
+
+  // Added with a licence in one go, named.
+  const add = async (email: string, name = "") => {
+    await page.getByRole("button", { name: "Add user" }).click();
+    await page.getByLabel("E-mail", { exact: true }).fill(email);
+    await page.getByLabel("Name", { exact: true }).fill(name);
+    await page.getByLabel("Allocate a licence now").check();
+    await page.getByRole("button", { name: "Save" }).click();
+  };
+  await add(cas, "Cas de Vries");
+  await expect(page.getByText(`${cas} added with a licence.`)).toBeVisible();
+  const added = await ok(cm, "GET", `/v1/orgs/${company}/users/${cas}`);
+  expect([added.name, added.role, added.licence_status]).toEqual(["Cas de Vries", "learner", "active"]);
+  await expect(count).toHaveText("2 of 2 licences in use");
+
+  // None left: the API's shortfall in words, and no one created.
+  await add(dirk, "Dirk");
+  await expect(page.getByRole("alert")).toHaveText("Not enough licences: 1 needed, 0 available. Nothing was changed.");
+  expect((await call(cm, "GET", `/v1/orgs/${company}/users/${dirk}`)).status).toBe(404);
+  await page.getByRole("button", { name: "Add user" }).click();
+  await page.getByRole("button", { name: `Allocate licence: ${bob}` }).click();
+  await expect(page.getByRole("alert")).toHaveText("Not enough licences: 1 needed, 0 available. Nothing was changed.");
+  expect(await status(bob)).toBe(null);
+
+  // A user's page: the subscription's size (seed 003), the licence, and the enrolments' actions.
+  await visit(page, `/users/${encodeURIComponent(bob)}`);
+  await expect(page.getByRole("status", { name: "Users of the subscription" })).toHaveText("2 of 2 licences in use");
+  await page.getByRole("button", { name: "Allocate licence" }).click();
+  await expect(page.getByRole("alert")).toHaveText("Not enough licences: 1 needed, 0 available. Nothing was changed.");
+  await ok(cm, "DELETE", `/v1/orgs/${company}/users/${cas}`);
+  await page.getByRole("button", { name: "Allocate licence" }).click();
+  await expect(page.getByText(`A licence was allocated to ${bob}.`)).toBeVisible();
+  expect(await status(bob)).toBe("active");
+  await expect(page.getByRole("button", { name: "Allocate licence" })).toHaveCount(0);
+
+  await visit(page, `/users/${encodeURIComponent(ann)}`);
+  const row = page.getByRole("region", { name: "Enrolments" }).locator('tr[data-enrolment="course-1"]');
+  await expect(row.locator("td").nth(1)).toHaveText("New");
+  await page.getByRole("button", { name: "Activate: course-1" }).click();
+  await expect(row.locator("td").nth(1)).toHaveText("Active");
+  const activated = (await ok(cm, "GET", `/v1/orgs/${company}/users/${ann}/enrolments`)).items[0];
+  expect(activated.status).toBe("active");
+  await page.getByRole("button", { name: "Set expiry date: course-1" }).click();
+  await page.getByLabel("Expiry date of course-1").fill("2099-06-30");
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(row.locator("td").nth(3)).toHaveText("30 Jun 2099");
+  const ended = (await ok(cm, "GET", `/v1/orgs/${company}/users/${ann}/enrolments`)).items[0];
+  expect([ended.status, ended.ends_at]).toEqual(["active", "2099-06-30T23:59:59Z"]);
+
+  // The same in Dutch.
+  await setLanguage(page, "nl");
+  await expect(page.getByRole("button", { name: "Vervaldatum instellen: course-1" })).toBeVisible();
+  await expect(page.getByRole("status", { name: "Gebruikers van het abonnement" })).toHaveText("2 van 2 licenties in gebruik");
+  await visit(page, `/users/${encodeURIComponent(cas)}`);
+  await page.getByRole("button", { name: "Licentie toewijzen" }).click();
+  await expect(page.getByRole("alert")).toHaveText("Niet genoeg licenties: 1 nodig, 0 beschikbaar. Er is niets gewijzigd.");
+  await setLanguage(page, "en");
+  await shoot(page, "user-licence");
 });

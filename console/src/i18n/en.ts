@@ -72,6 +72,9 @@ const en = {
     states: { none: "None", minor: "Minor overage", minor_action_due: "Minor overage, action due", major: "Major overage" }, since: "since {{date}} ({{days}} business days)",
   },
   users: {
+    allocate: "Allocate licence", licenceOutcome: { allocated: "A licence was allocated to {{email}}.", already_active: "{{email}} already holds a licence: nothing was allocated.", unknown_user: "{{email}} is not a user of this company.", invalid_email: "{{email}} is not a valid e-mail address." },
+    allocateOne: "Allocate licence: {{email}}", giveLicence: "Allocate a licence now", addedLicensed: "{{email}} added with a licence.",
+    activate: "Activate", activateOne: "Activate: {{id}}", setExpiry: "Set expiry date", setExpiryOne: "Set expiry date: {{id}}", expiryDateOf: "Expiry date of {{id}}",
     title: "Users", search: "Search by e-mail", filter: "Licence status", anyStatus: "Any status", noLicence: "No licence", add: "Add user", role: "Role", release: "Release", export: "Export to CSV", manageLicences: "Manage user licences",
     released: "{{email}} released: licence released, enrolments expired, records kept.", confirmRelease: "Release {{email}}? Their records are kept.", added: "{{email}} saved.",
     licence: "Licence", licenceStatus: { active: "Active", pending: "Pending", expired: "Expired", released: "Released", none: "No licence" }, enrolments: "Enrolments",

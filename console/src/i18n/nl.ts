@@ -74,6 +74,9 @@ const nl: Messages = {
     states: { none: "Geen", minor: "Kleine overschrijding", minor_action_due: "Kleine overschrijding, actie vereist", major: "Grote overschrijding" }, since: "sinds {{date}} ({{days}} werkdagen)",
   },
   users: {
+    allocate: "Licentie toewijzen", licenceOutcome: { allocated: "Er is een licentie toegewezen aan {{email}}.", already_active: "{{email}} heeft al een licentie: er is niets toegewezen.", unknown_user: "{{email}} is geen gebruiker van dit bedrijf.", invalid_email: "{{email}} is geen geldig e-mailadres." },
+    allocateOne: "Licentie toewijzen: {{email}}", giveLicence: "Nu een licentie toewijzen", addedLicensed: "{{email}} toegevoegd met een licentie.",
+    activate: "Activeren", activateOne: "Activeren: {{id}}", setExpiry: "Vervaldatum instellen", setExpiryOne: "Vervaldatum instellen: {{id}}", expiryDateOf: "Vervaldatum van {{id}}",
     title: "Gebruikers", search: "Zoeken op e-mailadres", filter: "Licentiestatus", anyStatus: "Elke status", noLicence: "Geen licentie", add: "Gebruiker toevoegen", role: "Rol", release: "Vrijgeven", export: "Exporteren naar CSV", manageLicences: "Beheer Gebruikerslicenties",
     released: "{{email}} vrijgegeven: licentie vrijgegeven, inschrijvingen verlopen, gegevens bewaard.", confirmRelease: "{{email}} vrijgeven? De gegevens blijven bewaard.", added: "{{email}} opgeslagen.",
     licence: "Licentie", licenceStatus: { active: "Actief", pending: "In afwachting", expired: "Verlopen", released: "Vrijgegeven", none: "Geen licentie" }, enrolments: "Inschrijvingen",

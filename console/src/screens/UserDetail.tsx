@@ -1,13 +1,18 @@
-import { useCallback } from "react";
+import { useCallback, useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useParams } from "react-router";
 import { api, unwrap } from "../api/client";
 import { useAction, useLoad, usePaged } from "../hooks";
 import { useFormat } from "../format";
 import { useOrg } from "../org";
-import { ErrorBox, Loading, Pager, Success } from "../components/ui";
+import { ErrorBox, Field, Loading, Pager, Success } from "../components/ui";
+import { Headcount, useHeadcount } from "../components/Headcount";
+import { allocateOne, licensable } from "../allocate";
+import type { components } from "../api/schema.gen";
 
-/** One user: the licence, the enrolments, and Release. */
+type Enrolment = components["schemas"]["Enrolment"];
+
+/** One user: the licence (allocate one, release), the subscription's size, the enrolments. */
 export default function UserDetail() {
   const { t } = useTranslation();
   const f = useFormat();
@@ -24,13 +29,25 @@ export default function UserDetail() {
       [orgId, email],
     ),
   );
+  const counted = useHeadcount(orgId);
+  const licence = useAction(useCallback((key: string) => allocateOne(orgId, key, email), [orgId, email]));
   const u = user.data;
+  async function doLicence() {
+    release.reset();
+    if (await licence.go()) {
+      user.reload();
+      counted.reload();
+    }
+  }
   return (
     <>
       <p>
         <Link to={`${base}/users`}>← {t("users.title")}</Link>
       </p>
-      <h1>{t("users.details", { email })}</h1>
+      <div className="section-head">
+        <h1>{t("users.details", { email })}</h1>
+        <Headcount counted={counted} />
+      </div>
       <ErrorBox error={user.error} onRetry={user.reload} />
       {user.loading && !u && <Loading />}
       {u && (
@@ -57,11 +74,25 @@ export default function UserDetail() {
           </div>
         </dl>
       )}
-      {u && u.licence_status !== "released" && (
-        <button type="button" className="danger" disabled={release.busy} onClick={() => void release.go().then((r) => r && user.reload())}>
-          {t("users.release")}
-        </button>
-      )}
+      <div className="actions">
+        {u && licensable(u.licence_status) && (
+          <button type="button" className="primary" disabled={licence.busy} onClick={() => void doLicence()}>
+            {t("users.allocate")}
+          </button>
+        )}
+        {u && u.licence_status !== "released" && (
+          <button
+            type="button"
+            className="danger"
+            disabled={release.busy}
+            onClick={() => (licence.reset(), void release.go().then((r) => r && (user.reload(), counted.reload())))}
+          >
+            {t("users.release")}
+          </button>
+        )}
+      </div>
+      {licence.result && <LicenceOutcome outcome={licence.result} email={email} />}
+      <ErrorBox error={licence.error} onRetry={() => void licence.retry()} />
       {release.result && <Success>{t("users.released", { email })}</Success>}
       <ErrorBox error={release.error} onRetry={() => void release.retry()} />
       <section aria-labelledby="enr-h">
@@ -77,16 +108,12 @@ export default function UserDetail() {
                 <th scope="col">{t("common.status")}</th>
                 <th scope="col">{t("users.startsAt")}</th>
                 <th scope="col">{t("users.endsAt")}</th>
+                <th scope="col">{t("common.actions")}</th>
               </tr>
             </thead>
             <tbody>
               {enrolments.items.map((e) => (
-                <tr key={e.enrolment_id}>
-                  <td>{e.enrolment_id}</td>
-                  <td>{t(`users.enrolmentStatus.${e.status}`)}</td>
-                  <td>{f.date(e.starts_at)}</td>
-                  <td>{f.date(e.ends_at)}</td>
-                </tr>
+                <EnrolmentRow key={e.enrolment_id} enrolment={e} onChanged={() => (enrolments.reload(), user.reload(), counted.reload())} />
               ))}
             </tbody>
           </table>
@@ -94,5 +121,87 @@ export default function UserDetail() {
         <Pager {...enrolments} />
       </section>
     </>
+  );
+}
+
+/** What allocating a licence to one learner came to, in words. */
+export function LicenceOutcome({ outcome, email }: { outcome: string; email: string }) {
+  const { t } = useTranslation();
+  if (outcome === "allocated" || outcome === "already_active") return <Success>{t(`users.licenceOutcome.${outcome}`, { email })}</Success>;
+  return (
+    <div role="alert" className="alert alert-error">
+      <p>{t(`users.licenceOutcome.${outcome}`, { email })}</p>
+    </div>
+  );
+}
+
+/** The end of `day` (YYYY-MM-DD) as the console shows dates: in UTC. */
+const endOfDay = (day: string) => `${day}T23:59:59Z`;
+
+/**
+ * One enrolment with the manager's actions (seed 000: "de inschrijving handmatig te activeren";
+ * seed 001: "SET EXPIRY DATE"). The API replaces an enrolment whole, so each action sends it as
+ * shown with the one change.
+ */
+function EnrolmentRow({ enrolment: e, onChanged }: { enrolment: Enrolment; onChanged: () => void }) {
+  const { t } = useTranslation();
+  const f = useFormat();
+  const { orgId } = useOrg();
+  const email = e.email;
+  const [editing, setEditing] = useState(false);
+  const [day, setDay] = useState((e.ends_at ?? "").slice(0, 10));
+  const put = useAction(
+    useCallback(
+      (key: string, status: Enrolment["status"], endsAt: string | null | undefined) =>
+        unwrap(
+          api.PUT("/v1/orgs/{org_id}/users/{email}/enrolments/{enrolment_id}", {
+            params: { path: { org_id: orgId, email, enrolment_id: e.enrolment_id }, header: { "Idempotency-Key": key } },
+            body: { status, starts_at: e.starts_at ?? null, ends_at: endsAt ?? null },
+          }),
+        ),
+      [orgId, email, e.enrolment_id, e.starts_at],
+    ),
+  );
+  async function save(ev: FormEvent) {
+    ev.preventDefault();
+    if (await put.go(e.status, endOfDay(day))) {
+      setEditing(false);
+      onChanged();
+    }
+  }
+  const id = e.enrolment_id;
+  return (
+    <tr data-enrolment={id}>
+      <td>{id}</td>
+      <td>{t(`users.enrolmentStatus.${e.status}`)}</td>
+      <td>{f.date(e.starts_at)}</td>
+      <td>{f.date(e.ends_at)}</td>
+      <td className="actions">
+        {e.status === "new" && (
+          <button type="button" aria-label={t("users.activateOne", { id })} disabled={put.busy} onClick={() => void put.go("active", e.ends_at).then((r) => r && onChanged())}>
+            {t("users.activate")}
+          </button>
+        )}
+        {e.status !== "expired" &&
+          (editing ? (
+            <form className="form-inline" onSubmit={save} aria-label={t("users.setExpiryOne", { id })}>
+              <Field label={t("users.expiryDateOf", { id })}>
+                {(fid) => <input id={fid} type="date" required min={new Date().toISOString().slice(0, 10)} value={day} onChange={(ev) => setDay(ev.target.value)} />}
+              </Field>
+              <button type="submit" className="primary" disabled={put.busy}>
+                {t("common.save")}
+              </button>
+              <button type="button" onClick={() => (setEditing(false), put.reset())}>
+                {t("common.cancel")}
+              </button>
+            </form>
+          ) : (
+            <button type="button" aria-label={t("users.setExpiryOne", { id })} onClick={() => setEditing(true)}>
+              {t("users.setExpiry")}
+            </button>
+          ))}
+        <ErrorBox error={put.error} />
+      </td>
+    </tr>
   );
 }

@@ -2,15 +2,18 @@ import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useSearchParams } from "react-router";
 import { api, saveFile, unwrap } from "../api/client";
-import { useAction, useLoad, usePaged } from "../hooks";
+import { useAction, usePaged } from "../hooks";
 import { useFormat } from "../format";
 import { useOrg } from "../org";
 import { ErrorBox, Field, Loading, Pager, Success } from "../components/ui";
+import { Headcount, useHeadcount } from "../components/Headcount";
+import { allocateOne, licensable, type Outcome } from "../allocate";
+import { LicenceOutcome } from "./UserDetail";
 
 const STATUSES = ["active", "pending", "expired", "released", "none"] as const;
 type Status = (typeof STATUSES)[number];
 
-/** Users: search by e-mail, filter by licence status (both in the URL), add, release. */
+/** Users: search by e-mail, filter by licence status (both in the URL), add (with a licence), allocate, release. */
 export default function Users() {
   const { t } = useTranslation();
   const f = useFormat();
@@ -33,13 +36,7 @@ export default function Users() {
     [orgId, q, status],
   );
   // "N of M users": the usage report's own row, in the terms of the org's counting.
-  const headcount = useLoad(async () => {
-    const [org, usage] = await Promise.all([
-      unwrap(api.GET("/v1/orgs/{org_id}", { params: { path: { org_id: orgId } } })),
-      unwrap(api.GET("/v1/orgs/{org_id}/usage", { params: { path: { org_id: orgId } } })),
-    ]);
-    return { counting: org.policy.counting, used: usage.org.used, limit: usage.org.limit };
-  }, [orgId]);
+  const headcount = useHeadcount(orgId);
   const set = (k: string, v: string) => {
     const n = new URLSearchParams(search);
     if (v) n.set(k, v);
@@ -59,19 +56,30 @@ export default function Users() {
   const [email, setEmail] = useState("");
   const [name, setName] = useState("");
   const [role, setRole] = useState<"learner" | "company_manager">("learner");
+  const [give, setGive] = useState(false);
+  // Added with a licence (seed 002, step 3), all or nothing: the allocation creates the learner
+  // and debits its licence in one go, or refuses with the shortfall and creates no one; the
+  // name is then written on the learner it created (its own key, so a retry replays both).
   const add = useAction(
     useCallback(
-      (key: string, e: string, n: string, r: "learner" | "company_manager") =>
-        unwrap(
-          api.PUT("/v1/orgs/{org_id}/users/{email}", {
-            params: { path: { org_id: orgId, email: e }, header: { "Idempotency-Key": key } },
-            body: { role: r, ...(n.trim() ? { name: n.trim() } : {}) },
-          }),
-        ),
+      async (key: string, e: string, n: string, r: "learner" | "company_manager", licensed: boolean) => {
+        const outcome: Outcome | null = licensed ? await allocateOne(orgId, key, e, true) : null;
+        if (outcome && outcome !== "allocated" && outcome !== "already_active") return { email: e, outcome };
+        if (!licensed || n.trim())
+          await unwrap(
+            api.PUT("/v1/orgs/{org_id}/users/{email}", {
+              params: { path: { org_id: orgId, email: e }, header: { "Idempotency-Key": licensed ? `${key}.user` : key } },
+              body: { role: r, ...(n.trim() ? { name: n.trim() } : {}) },
+            }),
+          );
+        return { email: e, outcome };
+      },
       [orgId],
     ),
   );
+  const licence = useAction(useCallback((key: string, e: string) => allocateOne(orgId, key, e).then((outcome) => ({ email: e, outcome })), [orgId]));
   const [releasing, setReleasing] = useState<string | null>(null);
+  const [licensing, setLicensing] = useState("");
   const release = useAction(
     useCallback(
       (key: string, e: string) => unwrap(api.DELETE("/v1/orgs/{org_id}/users/{email}", { params: { path: { org_id: orgId, email: e }, header: { "Idempotency-Key": key } } })),
@@ -81,8 +89,9 @@ export default function Users() {
   async function submit(e: FormEvent) {
     e.preventDefault();
     release.reset();
-    const r = await add.go(email.trim(), name, role);
-    if (r) {
+    licence.reset();
+    const r = await add.go(email.trim(), name, role, give && role === "learner");
+    if (r && (!r.outcome || r.outcome === "allocated" || r.outcome === "already_active")) {
       setEmail("");
       setName("");
       setAdding(false);
@@ -90,8 +99,17 @@ export default function Users() {
       headcount.reload();
     }
   }
+  async function doLicence(e: string) {
+    add.reset();
+    release.reset();
+    if (await licence.go(e)) {
+      list.reload();
+      headcount.reload();
+    }
+  }
   async function doRelease(e: string) {
     add.reset();
+    licence.reset();
     const r = await release.go(e);
     if (r) {
       setReleasing(null);
@@ -103,11 +121,7 @@ export default function Users() {
     <>
       <div className="section-head">
         <h1>{t("users.title")}</h1>
-        {headcount.data && (
-          <p className="headcount" role="status" aria-label={t("users.headcountLabel")}>
-            {t(`users.headcount.${headcount.data.counting}`, { used: headcount.data.used, limit: headcount.data.limit })}
-          </p>
-        )}
+        <Headcount counted={headcount} />
         <Link className="button" to={`${base}/renewals`}>
           {t("users.manageLicences")}
         </Link>
@@ -131,13 +145,27 @@ export default function Users() {
               </select>
             )}
           </Field>
+          {role === "learner" && (
+            <label className="inline-check">
+              <input type="checkbox" checked={give} onChange={(e) => setGive(e.target.checked)} /> {t("users.giveLicence")}
+            </label>
+          )}
           <button type="submit" className="primary" disabled={add.busy}>
             {t("common.save")}
           </button>
-          <ErrorBox error={add.error} onRetry={() => void add.retry(email.trim(), name, role).then((r) => r && list.reload())} />
+          <ErrorBox error={add.error} onRetry={() => void add.retry(email.trim(), name, role, give && role === "learner").then((r) => r && list.reload())} />
         </form>
       )}
-      {add.result && <Success>{t("users.added", { email: add.result.email })}</Success>}
+      {add.result &&
+        (add.result.outcome === "allocated" ? (
+          <Success>{t("users.addedLicensed", { email: add.result.email })}</Success>
+        ) : add.result.outcome && add.result.outcome !== "already_active" ? (
+          <LicenceOutcome outcome={add.result.outcome} email={add.result.email} />
+        ) : (
+          <Success>{t("users.added", { email: add.result.email })}</Success>
+        ))}
+      {licence.result && <LicenceOutcome outcome={licence.result.outcome} email={licence.result.email} />}
+      <ErrorBox error={licence.error} onRetry={() => void licence.retry(licensing)} />
       {release.result && <Success>{t("users.released", { email: release.result.email })}</Success>}
       <ErrorBox error={release.error} onRetry={() => releasing && void doRelease(releasing)} />
       <form
@@ -195,6 +223,11 @@ export default function Users() {
                 <td>{u.renewable ? t("common.yes") : t("common.no")}</td>
                 <td>{f.date(u.last_login_at)}</td>
                 <td className="actions">
+                  {licensable(u.licence_status) && (
+                    <button type="button" aria-label={t("users.allocateOne", { email: u.email })} disabled={licence.busy} onClick={() => (setLicensing(u.email), void doLicence(u.email))}>
+                      {t("users.allocate")}
+                    </button>
+                  )}
                   {u.licence_status !== "released" &&
                     (releasing === u.email ? (
                       <>
