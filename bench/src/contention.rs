@@ -40,6 +40,8 @@ struct State {
     written: HashMap<String, (u64, f64)>,
     conflicts: usize,
     throttles: usize,
+    /// The conflicts by the kind of item met held ([`kind`]).
+    met: HashMap<String, usize>,
 }
 
 /// The model, shared by the bench's client; [`Contention::take`] reads and resets its counts.
@@ -63,6 +65,21 @@ impl Contention {
         (s.conflicts, s.throttles) = (0, 0);
         taken
     }
+
+    /// The conflicts since the last call by the kind of item they met held (the lot's part,
+    /// the counters, the user...), most first, and resets them.
+    pub fn take_met(&self) -> Vec<(String, usize)> {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut met: Vec<(String, usize)> = std::mem::take(&mut s.met).into_iter().collect();
+        met.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        met
+    }
+}
+
+/// An item's kind, from its sort key's first word (`LOT`, `COUNTERS`, `USER`, ...).
+fn kind(item: &str) -> String {
+    let sk = item.rsplit('|').next().unwrap_or("");
+    sk.split('#').next().unwrap_or("").to_string()
 }
 
 /// The items a write holds (released when its answer is read).
@@ -143,6 +160,10 @@ impl Contention {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if items.iter().any(|(i, _)| s.held.contains_key(i)) {
             s.conflicts += 1;
+            let met: Vec<String> = items.iter().filter(|(i, _)| s.held.contains_key(i)).map(|(i, _)| kind(i)).collect();
+            for k in met {
+                *s.met.entry(k).or_default() += 1;
+            }
             return Err(conflict(op, items, &s.held));
         }
         let over = items.iter().any(|(i, units)| {

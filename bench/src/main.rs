@@ -328,6 +328,8 @@ struct Contended {
     throttles: usize,
     /// Requests sent again by their caller after a `503`.
     resent: usize,
+    /// The conflicts by the kind of item they met held, most first.
+    met: Vec<(String, usize)>,
 }
 
 /// What each caller sends for one learner: an allocation by the company's manager, or the
@@ -365,6 +367,7 @@ async fn contend(env: &Env, model: &Contention, company: impl Fn(usize) -> Strin
 /// [`contend`], each learner's request being `work`'s.
 async fn contend_with(env: &Env, model: &Contention, work: Work, company: impl Fn(usize) -> String) -> Contended {
     model.take();
+    model.take_met();
     let started = Instant::now();
     let callers = (0..CALLERS).map(|i| {
         let org = company(i);
@@ -396,6 +399,7 @@ async fn contend_with(env: &Env, model: &Contention, work: Work, company: impl F
     let outcomes = futures::future::join_all(callers).await;
     let seconds = started.elapsed().as_secs_f64();
     let (conflicts, throttles) = model.take();
+    let met = model.take_met();
     let mut failures = std::collections::BTreeMap::new();
     for answer in outcomes.iter().flat_map(|o| o.failures.iter()) {
         *failures.entry(answer.clone()).or_default() += 1;
@@ -404,7 +408,7 @@ async fn contend_with(env: &Env, model: &Contention, work: Work, company: impl F
     let short = outcomes.iter().map(|o| o.short).sum();
     let failed = outcomes.iter().map(|o| o.failures.len()).sum();
     let resent = outcomes.iter().map(|o| o.resent).sum();
-    Contended { allocated, short, failed, failures, seconds, conflicts, throttles, resent }
+    Contended { allocated, short, failed, failures, seconds, conflicts, throttles, resent, met }
 }
 
 /// Allocations a second and retries per allocation for `CALLERS` concurrent callers
@@ -473,10 +477,11 @@ async fn one_company(meter: &Meter, lines: &mut Vec<Line>) -> Res<()> {
     let retries = |c: &Contended| (c.conflicts + c.throttles + c.resent) as f64 / c.allocated.max(1) as f64;
     let said = |c: &Contended| {
         format!(
-            "{:.1}/s, {:.2} retries each ({} conflicts, {} throttled, {} sent again after a 503); {} of {} allocated, {} failed {:?}",
+            "{:.1}/s, {:.2} retries each ({} conflicts{}, {} throttled, {} sent again after a 503); {} of {} allocated, {} failed {:?}",
             rate(c),
             retries(c),
             c.conflicts,
+            met_on(&c.met),
             c.throttles,
             c.resent,
             c.allocated,
@@ -528,6 +533,15 @@ async fn one_company(meter: &Meter, lines: &mut Vec<Line>) -> Res<()> {
         Some(in_use as usize <= wanted / 2 && over.allocated <= wanted / 2),
     ));
     Ok(())
+}
+
+/// The kinds of item conflicts met held, as a figure says them: " on LOT 900, COUNTERS 200".
+fn met_on(met: &[(String, usize)]) -> String {
+    if met.is_empty() {
+        return String::new();
+    }
+    let said: Vec<String> = met.iter().map(|(kind, n)| format!("{kind} {n}")).collect();
+    format!(" on {}", said.join(", "))
 }
 
 /// What recording a login costs: the day's first, written to the user's login item; a later
