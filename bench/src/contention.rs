@@ -319,6 +319,10 @@ mod tests {
         model.release(&first.iter().map(|(i, _)| i.clone()).collect::<Vec<_>>());
         assert!(model.admit("UpdateItem", &items_of("UpdateItem", &single)).is_ok());
         assert_eq!(model.take(), (2, 0));
+        // Each conflict counted on the kinds of item it met held: both of the transaction's, the
+        // plain write's one.
+        assert_eq!(model.take_met(), vec![("COUNTERS".to_string(), 2), ("USER".to_string(), 1)]);
+        assert!(model.take_met().is_empty());
     }
 
     /// A request the model refused is answered by the connector, never sent; any other goes on.
