@@ -1,5 +1,6 @@
 import { lazy, Suspense, useEffect, type ReactNode } from "react";
 import { BrowserRouter, Navigate, NavLink, Outlet, Route, Routes, useLocation, useNavigate } from "react-router";
+import { OPEN_WHEN_LOST, useLostAccess } from "./access";
 import { useTranslation } from "react-i18next";
 import { useSession } from "./auth/useSession";
 import { signOut, type Role } from "./auth/session";
@@ -109,12 +110,30 @@ function Layout() {
         <main id="main" tabIndex={-1}>
           {managed && <ManageBanner />}
           <Suspense fallback={<Loading />}>
-            <Outlet />
+            <AccessGuard>
+              <Outlet />
+            </AccessGuard>
           </Suspense>
         </main>
       </div>
     </>
   );
+}
+
+/** A company manager whose own licence has expired (or was released) is sent to the access page
+ * with the renewal instructions from whichever screen they open, except the request form it
+ * links to (seed 002; docs/domain.md#access). Checked once per session; a partner or vendor
+ * managing a company is not checked. */
+function AccessGuard({ children }: { children: ReactNode }) {
+  const session = useSession()!;
+  const { managed } = useOrg();
+  const location = useLocation();
+  const { role, org_id, email } = session.claims;
+  const lost = useLostAccess(session.token, org_id, email, role === "company_manager" && !managed);
+  if (lost === undefined) return <Loading />;
+  const open = OPEN_WHEN_LOST.some((p) => location.pathname === p || location.pathname.startsWith(`${p}/`));
+  if (lost && !open) return <Navigate to="/access" replace />;
+  return <>{children}</>;
 }
 
 /** A 401 from the API goes back to sign-in, then to where the user was. */

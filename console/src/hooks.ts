@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from "react";
-import { newIdempotencyKey } from "./api/client";
+import { ApiError, NetworkError, newIdempotencyKey } from "./api/client";
 
 export interface Loaded<T> {
   data: T | undefined;
@@ -125,4 +125,58 @@ export function useMore<T>(load: (cursor: string | undefined) => Promise<Page<T>
     more: () => state.next && !state.loading && read(state.next),
     retry: () => read(last.current),
   };
+}
+
+/** The first pause between two reads of a job in the background, and the longest. */
+export const POLL_FIRST_MS = 1000;
+export const POLL_MAX_MS = 16_000;
+
+/** Whether reading a job again may still succeed: a lost connection or a server's refusal for
+ * now (5xx, `503 unavailable`). A 4xx (the job is gone: `404`) will not change. */
+const passing = (e: unknown) => e instanceof NetworkError || (e instanceof ApiError && e.status >= 500);
+
+/**
+ * A job the API continues in the background (an import's confirm, a large allocation), read
+ * again until it is no longer `committing` — the one polling loop of the console. A read that
+ * fails for now (a lost connection, a 503) keeps polling, each pause twice the last up to
+ * [`POLL_MAX_MS`] (back to [`POLL_FIRST_MS`] after an answer); any other failure (a 404: the
+ * job is gone) stops and is shown as `error`. `onDone` runs once the job has ended.
+ */
+export function useJob<J extends { status: string }>(read: (job: J) => Promise<J>, onDone: () => void) {
+  const [job, setJob] = useState<J | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const pause = useRef(POLL_FIRST_MS);
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    if (!job || job.status !== "committing" || error) return;
+    let live = true;
+    const timer = setTimeout(() => {
+      read(job).then(
+        (next) => {
+          if (!live) return;
+          pause.current = POLL_FIRST_MS;
+          setJob(next);
+          if (next.status !== "committing") onDone();
+          else setTick((t) => t + 1);
+        },
+        (e) => {
+          if (!live) return;
+          if (!passing(e)) return setError(e);
+          pause.current = Math.min(pause.current * 2, POLL_MAX_MS);
+          setTick((t) => t + 1);
+        },
+      );
+    }, pause.current);
+    return () => {
+      live = false;
+      clearTimeout(timer);
+    };
+  }, [job, error, tick, read, onDone]);
+  const start = useCallback((j: J | null) => {
+    pause.current = POLL_FIRST_MS;
+    setError(null);
+    setJob(j);
+    if (j && j.status !== "committing") onDone();
+  }, [onDone]);
+  return { job, error, start };
 }

@@ -97,6 +97,9 @@ export async function signInAs(page: Page, tok: string, path = "/") {
   await page.waitForURL((u) => !u.hash.includes("token"));
   // The hash goes at once; the token is stored once /config.json has said "local".
   await page.waitForFunction(() => sessionStorage.getItem("seatkeeper.token") !== null);
+  // A company manager's access is checked once a session, on the first screen: done here, so a
+  // screen's first view counted later is the screen's alone.
+  await page.waitForLoadState("networkidle");
   if (path !== "/") await page.goto(path);
 }
 

@@ -151,6 +151,14 @@ test.describe("a large commit", () => {
     await page.getByLabel("User spreadsheet file").setInputFiles({ name: "renew.csv", mimeType: "text/csv", buffer: Buffer.from(`email\n${emails.join("\n")}\n`) });
     await page.getByRole("button", { name: "Upload" }).click();
     await expect(page.locator('table.review tr[data-outcome="renew"] td.num')).toHaveText("130");
+    // The first two reads of the job answer 503 (the API busy for now): the console keeps
+    // reading, with longer pauses, and the commit is still followed to its end.
+    let unavailable = 0;
+    await page.route(/\/v1\/orgs\/[^/]+\/imports\/[^/?]+$/, async (route) => {
+      if (route.request().method() !== "GET" || unavailable >= 2) return route.fallback();
+      unavailable++;
+      await route.fulfill({ status: 503, contentType: "application/json", body: JSON.stringify({ error: { code: "unavailable", message: "busy, retry shortly" } }) });
+    });
     const confirmed = page.waitForResponse((r) => r.request().method() === "POST" && new URL(r.url()).pathname.endsWith("/confirm"));
     await page.getByRole("button", { name: "Renew licences" }).click();
     const answer = await confirmed;
@@ -159,8 +167,42 @@ test.describe("a large commit", () => {
     await expect(page.getByRole("status")).toHaveText("Renewing licences…");
     await expect(page.getByRole("progressbar", { name: "Progress" })).toHaveAttribute("max", "130");
     await expect(page.getByText("Done: 130 licences allocated, 0 users released.")).toBeVisible({ timeout: JOB_BUDGET });
+    expect(unavailable).toBe(2);
     await shoot(page, "import-done");
     const active = await ok(cm, "GET", `/v1/orgs/${company}/licences?status=active&limit=500`);
     expect(active.items).toHaveLength(130);
   });
+});
+
+test("Import allocation: a job that is gone (404) stops the polling with the message; nothing was committed", async ({ page }) => {
+  const { cm, pm, company } = await partnerAndCompany("imz");
+  const learner = `ann@${company}.example`;
+  await users(cm, company, [learner]);
+  await lot(cm, pm, company, 1);
+  await page.clock.install();
+  await signInAs(page, cm, "/licences/import");
+  await page.getByLabel("User spreadsheet file").setInputFiles({ name: "one.csv", mimeType: "text/csv", buffer: Buffer.from(`email\n${learner}\n`) });
+  const answered = page.waitForResponse((r) => r.request().method() === "POST" && new URL(r.url()).pathname === `/v1/orgs/${company}/imports`);
+  await page.getByRole("button", { name: "Upload" }).click();
+  const reviewed = await (await answered).json();
+  await expect(page.locator('table.review tr[data-outcome="renew"] td.num')).toHaveText("1");
+  // The confirm answered as a commit in the background, and its record then gone.
+  await page.route(`**/v1/orgs/${company}/imports/${reviewed.import_id}/confirm`, (route) =>
+    route.fulfill({ status: 202, contentType: "application/json", body: JSON.stringify({ ...reviewed, status: "committing", rows_done: 0, rows_total: 1 }) }),
+  );
+  let reads = 0;
+  await page.route(`**/v1/orgs/${company}/imports/${reviewed.import_id}`, (route) => {
+    reads++;
+    return route.fulfill({ status: 404, contentType: "application/json", body: JSON.stringify({ error: { code: "not_found", message: "no such import" } }) });
+  });
+  await page.getByRole("button", { name: "Renew licences" }).click();
+  await expect(page.getByRole("alert")).toHaveText("Not found (or not yours to see).");
+  await expect(page.getByRole("button", { name: "Import another file" })).toBeVisible();
+  await expect(page.getByText("Renewing licences…")).toHaveCount(0);
+  // A minute later by the page's clock: no read after the 404.
+  await page.clock.runFor(60_000);
+  expect(reads).toBe(1);
+  const held = await ok(cm, "GET", `/v1/orgs/${company}/imports/${reviewed.import_id}`);
+  expect(held.status).toBe("reviewed");
+  expect((await ok(cm, "GET", `/v1/orgs/${company}/users/${learner}`)).licence_status).toBe(null);
 });

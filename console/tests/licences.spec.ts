@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { at, call, JOB_BUDGET, lot, ok, partnerAndCompany, SETUP_BUDGET, shoot, signInAs, sweepExpire, users, visit } from "./helpers";
+import { at, call, JOB_BUDGET, lot, ok, partnerAndCompany, SETUP_BUDGET, shoot, setLanguage, signInAs, sweepExpire, users, visit } from "./helpers";
 
 const yearAgo = () => new Date(Date.now() - 400 * 86400_000).toISOString().replace(/\.\d+Z$/, "Z");
 
@@ -120,4 +120,69 @@ test.describe("a large allocation", () => {
     const active = await ok(cm, "GET", `/v1/orgs/${company}/licences?status=active&limit=500`);
     expect(active.items).toHaveLength(120);
   });
+});
+
+test("Licences: a banner when licences end within 30 days — how many learners, the first end — and Request licences with that many prefilled", async ({ page }) => {
+  const { company, pm, cm } = await partnerAndCompany("end");
+  // A lot assigned 350 days ago ends in about 15 days (a lot's year starts at its assignment).
+  const then = new Date(Date.now() - 350 * 86400_000).toISOString().replace(/\.\d+Z$/, "Z");
+  const learners = ["ann", "bob"].map((n) => `${n}@${company}.example`);
+  await lot(cm, pm, company, 3, then);
+  await users(cm, company, learners, then);
+  await ok(cm, "POST", `/v1/orgs/${company}/allocations`, { emails: learners }, at(then));
+  // A lot that ends next year is no cause for a banner.
+  await lot(cm, pm, company, 1);
+  const lots = (await ok(cm, "GET", `/v1/orgs/${company}/lots`)).items;
+  const ending = lots.filter((l: any) => Date.parse(l.valid_until) - Date.now() < 30 * 86400_000);
+  expect(ending.map((l: any) => l.in_use)).toEqual([2]);
+  const day = new Intl.DateTimeFormat("en-GB", { day: "numeric", month: "short", year: "numeric", timeZone: "UTC" }).format(new Date(ending[0].valid_until));
+
+  await signInAs(page, cm);
+  expect(await visit(page, "/licences/expired")).toBeLessThanOrEqual(4);
+  const banner = page.getByRole("status", { name: "Licences ending soon" });
+  await expect(banner).toContainText(`The licences of 2 learners end within 30 days, the first on ${day}.`);
+  await banner.getByRole("link", { name: "Request licences" }).click();
+  await expect(page).toHaveURL(/\/licences\/orders\?request=2$/);
+  await expect(page.getByLabel("Number of licences")).toHaveValue("2");
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByText("Order for 2 licences requested.")).toBeVisible();
+  const requested = (await ok(cm, "GET", `/v1/orgs/${company}/orders?status=requested`)).items;
+  expect(requested.map((o: any) => o.quantity)).toEqual([2]);
+
+  // From the Orders tab itself, the banner's link opens the form again; in Dutch too.
+  await banner.getByRole("link", { name: "Request licences" }).click();
+  await expect(page.getByLabel("Number of licences")).toHaveValue("2");
+  await setLanguage(page, "nl");
+  await expect(page.getByRole("status", { name: "Licenties die binnenkort eindigen" })).toContainText("De licenties van 2 deelnemers eindigen binnen 30 dagen");
+  await setLanguage(page, "en");
+  await shoot(page, "licences-ending");
+});
+
+test("Expired licences: the seeds' two ways — Select users manually (Manual Upgrade) and Select users by CSV, with Import Licence Renewal top right opening the import — in English and Dutch", async ({ page }) => {
+  const { company, pm, cm } = await partnerAndCompany("way");
+  await lot(cm, pm, company, 1);
+  await signInAs(page, cm);
+  await visit(page, "/licences/expired");
+  const ways = page.getByRole("navigation", { name: "How to select users" });
+  await expect(ways.getByRole("link")).toHaveText(["Select users manually", "Select users by CSV"]);
+  await expect(ways.getByRole("link", { name: "Select users manually" })).toHaveAttribute("aria-current", "page");
+  await expect(page.getByRole("heading", { level: 3, name: "Manual Upgrade" })).toBeVisible();
+  await expect(page.getByRole("button", { name: "Allocate licences" })).toBeDisabled();
+
+  await ways.getByRole("link", { name: "Select users by CSV" }).click();
+  await expect(page).toHaveURL(/\/licences\/import$/);
+  await expect(page.getByLabel("User spreadsheet file")).toBeVisible();
+  await page.goBack();
+  await page.getByRole("link", { name: "Import Licence Renewal" }).click();
+  await expect(page).toHaveURL(/\/licences\/import$/);
+  await expect(page.getByLabel("User spreadsheet file")).toBeVisible();
+
+  await visit(page, "/licences/expired");
+  await setLanguage(page, "nl");
+  const manier = page.getByRole("navigation", { name: "Hoe gebruikers te selecteren" });
+  await expect(manier.getByRole("link")).toHaveText(["Gebruikers handmatig selecteren", "Gebruikers selecteren via CSV"]);
+  await expect(page.getByRole("heading", { level: 3, name: "Handmatige upgrade" })).toBeVisible();
+  await expect(page.getByRole("link", { name: "Licentieverlenging importeren" })).toBeVisible();
+  await setLanguage(page, "en");
+  await shoot(page, "licences-expired-ways");
 });

@@ -1,12 +1,21 @@
 import { expect, test } from "@playwright/test";
-import { ok, partnerAndCompany, shoot, signInAs, visit } from "./helpers";
+import { ok, partnerAndCompany, setLanguage, shoot, signInAs, visit } from "./helpers";
 
 test("Manage company: a partner picks a customer, acts in its Licences section under a banner, and exits", async ({ page }) => {
   const { company, pm, cm } = await partnerAndCompany("mng");
   await signInAs(page, pm, "/companies");
   expect(await visit(page, "/companies")).toBeLessThanOrEqual(3);
   await shoot(page, "companies");
-  await page.getByRole("link", { name: /^Manage company: Globex mng/ }).click();
+  // Seed 004: "Click on the 'Actions' button. Choose 'Manage Company'" (in Dutch: Acties, Bedrijf beheren).
+  await setLanguage(page, "nl");
+  await page.getByRole("button", { name: /^Acties: Globex mng/ }).click();
+  await expect(page.getByRole("link", { name: /^Bedrijf beheren: Globex mng/ })).toBeVisible();
+  await page.keyboard.press("Escape");
+  await expect(page.getByRole("link", { name: /^Bedrijf beheren: Globex mng/ })).toHaveCount(0);
+  await expect(page.getByRole("button", { name: /^Acties: Globex mng/ })).toBeFocused();
+  await setLanguage(page, "en");
+  await page.getByRole("button", { name: /^Actions: Globex mng/ }).click();
+  await page.getByRole("link", { name: /^Manage Company: Globex mng/ }).click();
   await expect(page).toHaveURL(new RegExp(`/companies/${company}/licences/expired$`));
   await expect(page.getByText(/Manage mode: you are managing Globex mng/)).toBeVisible();
   await page.getByRole("link", { name: "Orders" }).click();

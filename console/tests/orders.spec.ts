@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { ok, partnerAndCompany, shoot, signInAs, token, uid, visit } from "./helpers";
+import { ok, partnerAndCompany, setLanguage, shoot, signInAs, token, uid, visit } from "./helpers";
 
 test("Requested orders: every customer's orders, filters kept in the URL, Assign and Reject; the company then sees its lot, orders fewer seats, and the reduction is assigned or refused", async ({ page }) => {
   const { admin, partner, company, pm, cm } = await partnerAndCompany("ord");
@@ -16,12 +16,22 @@ test("Requested orders: every customer's orders, filters kept in the URL, Assign
   await expect(page.getByRole("row", { name: /Initech/ })).toBeVisible();
   await shoot(page, "requested-orders");
 
-  // The company filter goes into the URL and survives a reload.
+  // The filters open with Add Filter (seed 004); the company filter goes into the URL and
+  // survives a reload, the filters then open at once.
+  await expect(page.getByLabel("Company")).toHaveCount(0);
+  await setLanguage(page, "nl");
+  await expect(page.getByRole("button", { name: "Filter toevoegen" })).toBeVisible();
+  await expect(page.getByRole("button", { name: /^Meer acties: .*Globex ord/ })).toBeVisible();
+  await setLanguage(page, "en");
+  await page.getByRole("button", { name: "Add Filter" }).click();
   await page.getByLabel("Company").selectOption(other);
   await expect(page).toHaveURL(new RegExp(`company=${other}`));
   await page.reload();
   await expect(page.getByLabel("Company")).toHaveValue(other);
   await expect(page.getByRole("row", { name: /Globex ord/ })).toHaveCount(0);
+  // The row's "three dots" hold Assign and Reject.
+  await expect(page.getByRole("button", { name: /^Reject: / })).toHaveCount(0);
+  await page.getByRole("button", { name: /^More actions: / }).click();
   await page.getByRole("button", { name: /^Reject: / }).click();
   await page.getByLabel("Reason for rejecting").fill("ordered twice");
   await page.getByRole("button", { name: "Reject order" }).click();
@@ -30,6 +40,7 @@ test("Requested orders: every customer's orders, filters kept in the URL, Assign
   expect([rejected.status, rejected.reason]).toEqual(["rejected", "ordered twice"]);
 
   await page.getByLabel("Company").selectOption("");
+  await page.getByRole("button", { name: /^More actions: .*Globex ord/ }).click();
   await page.getByRole("button", { name: /^Assign: .*Globex ord/ }).dblclick();
   await expect(page.getByText(/Order assigned: a lot of 10 licences/)).toBeVisible();
   const assigned = await ok(pm, "GET", `/v1/orders/${mine.order_id}`);
@@ -65,6 +76,7 @@ test("Requested orders: every customer's orders, filters kept in the URL, Assign
   // The partner assigns it: 3 unissued seats leave the lot.
   await signInAs(page, pm, "/orders");
   await expect(page.getByRole("row", { name: /Globex ord/ })).toContainText("Order fewer");
+  await page.getByRole("button", { name: /^More actions: .*Globex ord.* to remove 3 seats/ }).click();
   await page.getByRole("button", { name: /^Assign: .*Globex ord.* to remove 3 seats/ }).click();
   await expect(page.getByText("Order assigned: 3 unallocated seats removed.")).toBeVisible();
   const reduced = await ok(pm, "GET", `/v1/orders/${fewer.items[0].order_id}`);
@@ -75,6 +87,7 @@ test("Requested orders: every customer's orders, filters kept in the URL, Assign
   // Removing more than remain unissued is refused in words, and changes nothing.
   const tooMany = await ok(cm, "POST", `/v1/orgs/${company}/orders`, { quantity: 8, kind: "reduction" });
   await page.reload();
+  await page.getByRole("button", { name: /^More actions: .*Globex ord.* to remove 8 seats/ }).click();
   await page.getByRole("button", { name: /^Assign: .*Globex ord.* to remove 8 seats/ }).click();
   const refusal = page.getByRole("alert");
   await expect(refusal).toHaveText("Only 7 unissued seats remain, fewer than the 8 this reduction removes. Reject it, or request a smaller one.");

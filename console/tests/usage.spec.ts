@@ -32,6 +32,11 @@ test("Usage report: the org, each child with limit, used, remaining, a bar and o
   expect(text).toContain("Name,Organisation,Limit,Used,Remaining");
   expect(text).toContain("Total,");
 
+  // Seed 001: the list icon beside a child opens its report, as its name does.
+  await expect(page.getByRole("link", { name: "Org list: Globex use" })).toHaveAttribute("href", `/usage/${company}`);
+  await page.getByRole("link", { name: "Org list: Globex use" }).click();
+  await expect(page).toHaveURL(new RegExp(`/usage/${company}$`));
+  await page.goBack();
   await page.getByRole("link", { name: "Open the report of Globex use" }).click();
   await expect(page).toHaveURL(new RegExp(`/usage/${company}$`));
   await expect(page.getByRole("heading", { level: 1 })).toContainText("Globex use");

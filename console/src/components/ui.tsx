@@ -1,4 +1,4 @@
-import { type ReactNode, useId } from "react";
+import { type ReactNode, useId, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 import type { TFunction } from "i18next";
 import { ApiError, NetworkError } from "../api/client";
@@ -142,5 +142,36 @@ export function Switch({ checked, label, onChange, disabled }: { checked: boolea
     <button type="button" role="switch" aria-checked={checked} aria-label={label} className="switch" disabled={disabled} onClick={() => onChange(!checked)}>
       <span className="switch-knob" aria-hidden="true" />
     </button>
+  );
+}
+
+/**
+ * A row's menu (seed 004: "Click on 'three dots' located to the right of the order", the
+ * company list's "Actions" button): a button that shows or hides its actions below it. Escape
+ * closes it and gives the focus back to the button.
+ */
+export function Menu({ label, shown, children }: { label: string; shown: ReactNode; children: ReactNode }) {
+  const [open, setOpen] = useState(false);
+  const id = useId();
+  const button = useRef<HTMLButtonElement>(null);
+  return (
+    <span
+      className="menu"
+      onKeyDown={(e) => {
+        if (e.key === "Escape" && open) {
+          setOpen(false);
+          button.current?.focus();
+        }
+      }}
+    >
+      <button ref={button} type="button" aria-expanded={open} aria-controls={id} aria-label={label} onClick={() => setOpen(!open)}>
+        {shown}
+      </button>
+      {open && (
+        <span id={id} className="menu-list">
+          {children}
+        </span>
+      )}
+    </span>
   );
 }

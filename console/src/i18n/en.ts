@@ -18,6 +18,7 @@ const en = {
   },
   manage: { banner: "Manage mode: you are managing {{name}}.", exit: "Exit" },
   licences: {
+    endingLabel: "Licences ending soon", ending_one: "The licence of {{count}} learner ends within {{days}} days, on {{date}}. Request licences to renew it.", ending_other: "The licences of {{count}} learners end within {{days}} days, the first on {{date}}. Request licences to renew them.", 
     title: "Licences", lots: "Licences", noLots: "No licences have been assigned yet. Request licences in the Orders tab.",
     lotTitle: "Lot of {{quantity}}", ofAllocated: "{{used}} of {{seats}} allocated", seats: "Seats", used: "Used", remaining: "Remaining", validUntil: "Valid until", reduced: "Seats removed by reductions",
     validFrom: "Valid from", noEnd: "no end", lotStatus: { active: "Active", expired: "Expired" }, summary: "Usage", limit: "User limit", percentUsed: "Percentage used",
@@ -32,6 +33,7 @@ const en = {
     seatsRemoved_one: "{{count}} seat removed", seatsRemoved_other: "{{count}} seats removed",
   },
   expired: {
+    importRenewal: "Import Licence Renewal", ways: "How to select users", manually: "Select users manually", byCsv: "Select users by CSV", manualUpgrade: "Manual Upgrade", 
     none: "No learners with an expired licence.", selectAll: "Select all", selectOne: "Select {{email}}", allocate: "Allocate licences", expiredOn: "Expired",
     allocated: "{{count}} licences allocated.", alreadyActive: "{{count}} already active.", short: "Not enough licences: {{needed}} needed, {{available}} available. Nothing was allocated.",
     orderMore: "Request {{count}} licences", allExpired: "All expired learners are selected, on every page.", committing: "Allocating licences…", progress: "Progress",
@@ -49,12 +51,14 @@ const en = {
     again: "Import another file", failed: "The import failed: {{error}}",
   },
   requested: {
+    addFilter: "Add Filter", more: "More actions", 
     title: "Requested orders", filters: "Filters", status: "Status", company: "Company", allCompanies: "All companies", from: "From", to: "To",
     assign: "Assign", reject: "Reject", rejectReason: "Reason for rejecting", confirmReject: "Reject order", assigned: "Order assigned: a lot of {{quantity}} licences, valid until {{date}}.",
     rejected: "Order rejected.", orderFor: "order of {{company}} for {{quantity}}",
     reductionFor: "order of {{company}} to remove {{quantity}} seats", assignedReduction: "Order assigned: {{quantity}} unallocated seats removed.",
   },
   companies: {
+    actions: "Actions", manageOne: "Manage Company", 
     title: "Manage company", intro: "Choose the customer company you wish to manage.", manage: "Manage company", add: "Add company", none: "No customer companies yet.",
     orgId: "Id (optional)", created: "{{name}} created.",
   },
@@ -67,6 +71,7 @@ const en = {
     reasons: { not_renewable: "Not renewable", no_live_enrolment: "No new or active enrolment", pending: "Licence not yet activated", not_due: "Not due", balance_empty: "No licences left in the balance" },
   },
   usage: {
+    orgList: "Org list: {{name}}", 
     title: "Usage report", name: "Name", limit: "User limit", used: "Used", remaining: "Remaining", percent: "Percentage used", overage: "Overage", export: "Export to CSV",
     total: "Total", open: "Open the report of {{name}}", reuse: "Licence year from {{from}}: {{users}} distinct active users of at most {{cap}}.",
     states: { none: "None", minor: "Minor overage", minor_action_due: "Minor overage, action due", major: "Major overage" }, since: "since {{date}} ({{days}} business days)",
@@ -83,6 +88,7 @@ const en = {
     headcountLabel: "Users of the subscription", headcount: { users: "{{used}} of {{limit}} users", licences: "{{used}} of {{limit}} licences in use", active_users: "{{used}} of {{limit}} active users" },
   },
   access: {
+    accountManagers: "Your account manager", 
     title: "Access", active: "Your licence is active. You have access to the platform.", validUntil: "Valid until {{date}}.",
     reasons: {
       active: "Your licence is active.", pending: "Your licence is ready and starts when you start your first course.", expired: "Your licence has expired.",

@@ -20,6 +20,7 @@ const nl: Messages = {
   },
   manage: { banner: "Beheermodus: u beheert {{name}}.", exit: "Afsluiten" },
   licences: {
+    endingLabel: "Licenties die binnenkort eindigen", ending_one: "De licentie van {{count}} deelnemer eindigt binnen {{days}} dagen, op {{date}}. Vraag licenties aan om deze te verlengen.", ending_other: "De licenties van {{count}} deelnemers eindigen binnen {{days}} dagen, de eerste op {{date}}. Vraag licenties aan om ze te verlengen.", 
     title: "Licenties", lots: "Licenties", noLots: "Er zijn nog geen licenties toegekend. Vraag licenties aan op het tabblad Bestellingen.",
     lotTitle: "Partij van {{quantity}}", ofAllocated: "{{used}} van {{seats}} toegewezen", seats: "Licenties", used: "Gebruikt", remaining: "Resterend", validUntil: "Geldig tot", reduced: "Afbesteld",
     validFrom: "Geldig vanaf", noEnd: "geen einde", lotStatus: { active: "Actief", expired: "Verlopen" }, summary: "Gebruik", limit: "Gebruikerslimiet", percentUsed: "Percentage gebruikt",
@@ -34,6 +35,7 @@ const nl: Messages = {
     seatsRemoved_one: "{{count}} plaats afbesteld", seatsRemoved_other: "{{count}} plaatsen afbesteld",
   },
   expired: {
+    importRenewal: "Licentieverlenging importeren", ways: "Hoe gebruikers te selecteren", manually: "Gebruikers handmatig selecteren", byCsv: "Gebruikers selecteren via CSV", manualUpgrade: "Handmatige upgrade", 
     none: "Geen deelnemers met een verlopen licentie.", selectAll: "Alles selecteren", selectOne: "{{email}} selecteren", allocate: "Licenties toewijzen", expiredOn: "Verlopen",
     allocated: "{{count}} licenties toegewezen.", alreadyActive: "{{count}} al actief.", short: "Niet genoeg licenties: {{needed}} nodig, {{available}} beschikbaar. Er is niets toegewezen.",
     orderMore: "{{count}} licenties aanvragen", allExpired: "Alle deelnemers met een verlopen licentie zijn geselecteerd, op elke pagina.", committing: "Licenties worden toegewezen…", progress: "Voortgang",
@@ -51,12 +53,14 @@ const nl: Messages = {
     again: "Nog een bestand importeren", failed: "De import is mislukt: {{error}}",
   },
   requested: {
+    addFilter: "Filter toevoegen", more: "Meer acties", 
     title: "Aangevraagde bestellingen", filters: "Filters", status: "Status", company: "Bedrijf", allCompanies: "Alle bedrijven", from: "Van", to: "Tot",
     assign: "Toewijzen", reject: "Afwijzen", rejectReason: "Reden van afwijzing", confirmReject: "Bestelling afwijzen", assigned: "Bestelling toegewezen: een partij van {{quantity}} licenties, geldig tot {{date}}.",
     rejected: "Bestelling afgewezen.", orderFor: "bestelling van {{company}} voor {{quantity}}",
     reductionFor: "afbestelling van {{company}} van {{quantity}} plaatsen", assignedReduction: "Bestelling toegewezen: {{quantity}} niet-toegewezen plaatsen afbesteld.",
   },
   companies: {
+    actions: "Acties", manageOne: "Bedrijf beheren", 
     title: "Bedrijf beheren", intro: "Kies het klantbedrijf dat u wilt beheren.", manage: "Bedrijf beheren", add: "Bedrijf toevoegen", none: "Nog geen klantbedrijven.",
     orgId: "Id (optioneel)", created: "{{name}} aangemaakt.",
   },
@@ -69,6 +73,7 @@ const nl: Messages = {
     reasons: { not_renewable: "Niet verlengbaar", no_live_enrolment: "Geen nieuwe of actieve inschrijving", pending: "Licentie nog niet geactiveerd", not_due: "Nog niet aan de beurt", balance_empty: "Geen licenties meer in het saldo" },
   },
   usage: {
+    orgList: "Organisatielijst: {{name}}", 
     title: "Gebruiksrapport", name: "Naam", limit: "Gebruikerslimiet", used: "Gebruikt", remaining: "Resterend", percent: "Percentage gebruikt", overage: "Overschrijding", export: "Exporteren naar CSV",
     total: "Totaal", open: "Het rapport van {{name}} openen", reuse: "Licentiejaar vanaf {{from}}: {{users}} verschillende actieve gebruikers van maximaal {{cap}}.",
     states: { none: "Geen", minor: "Kleine overschrijding", minor_action_due: "Kleine overschrijding, actie vereist", major: "Grote overschrijding" }, since: "sinds {{date}} ({{days}} werkdagen)",
@@ -85,6 +90,7 @@ const nl: Messages = {
     headcountLabel: "Gebruikers van het abonnement", headcount: { users: "{{used}} van {{limit}} gebruikers", licences: "{{used}} van {{limit}} licenties in gebruik", active_users: "{{used}} van {{limit}} actieve gebruikers" },
   },
   access: {
+    accountManagers: "Uw accountmanager", 
     title: "Toegang", active: "Uw licentie is actief. U hebt toegang tot het platform.", validUntil: "Geldig tot {{date}}.",
     reasons: {
       active: "Uw licentie is actief.", pending: "Uw licentie staat klaar en gaat in wanneer u met uw eerste cursus begint.", expired: "Uw licentie is verlopen.",

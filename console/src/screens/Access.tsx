@@ -2,7 +2,9 @@ import { useTranslation } from "react-i18next";
 import { Link } from "react-router";
 import { api, ApiError, unwrap } from "../api/client";
 import { useSession } from "../auth/useSession";
+import { useEffect } from "react";
 import { useLoad } from "../hooks";
+import { rememberLost } from "../access";
 import { useFormat } from "../format";
 import { ErrorBox, Loading } from "../components/ui";
 
@@ -11,10 +13,20 @@ import { ErrorBox, Loading } from "../components/ui";
 export default function Access() {
   const { t } = useTranslation();
   const f = useFormat();
-  const { org_id, email, role } = useSession()!.claims;
+  const session = useSession()!;
+  const { org_id, email, role } = session.claims;
   const access = useLoad(() => unwrap(api.GET("/v1/orgs/{org_id}/users/{email}/access", { params: { path: { org_id, email } } })), [org_id, email]);
   const a = access.data;
   const manager = role === "company_manager";
+  // Checked again here: a manager whose licence was renewed meanwhile has every screen back.
+  useEffect(() => {
+    if (manager && a) rememberLost(session.token, !a.access && (a.reason === "expired" || a.reason === "released"));
+  }, [manager, a, session.token]);
+  // Whom to reach: the orders contacts of the partner above the company (its account manager).
+  const contacts = useLoad(
+    async () => (manager ? ((await unwrap(api.GET("/v1/orgs/{org_id}", { params: { path: { org_id } } }))).account_contacts ?? []) : []),
+    [manager, org_id],
+  );
   const notUser = access.error instanceof ApiError && access.error.code === "not_found";
   return (
     <>
@@ -43,6 +55,17 @@ export default function Access() {
             <h2 id="how-h">{t("access.instructions")}</h2>
             <p>{manager ? t("access.managerSteps") : t("access.learnerSteps")}</p>
             <p>{t("access.contact")}</p>
+            <ErrorBox error={contacts.error} onRetry={contacts.reload} />
+            {contacts.data && contacts.data.length > 0 && (
+              <ul aria-label={t("access.accountManagers")}>
+                {contacts.data.map((c) => (
+                  <li key={c.email}>
+                    {c.name ? `${c.name} ` : ""}
+                    <a href={`mailto:${c.email}`}>{c.email}</a>
+                  </li>
+                ))}
+              </ul>
+            )}
             {manager && (
               <Link className="button primary" to="/licences/orders?request=1">
                 {t("access.goOrder")}

@@ -5,7 +5,7 @@ import { api, unwrap } from "../api/client";
 import { usePaged } from "../hooks";
 import { useOrg, rememberNames } from "../org";
 import { useSession } from "../auth/useSession";
-import { ErrorBox, Loading, Pager } from "../components/ui";
+import { ErrorBox, Loading, Pager, Menu } from "../components/ui";
 import { CreateOrg } from "../components/CreateOrg";
 
 /** Manage company (docs/domain.md#roles-and-reach): pick a customer, then act inside its Licences section. */
@@ -52,9 +52,11 @@ export default function Companies() {
                 <td>{t(`vendor.kinds.${c.kind}`)}</td>
                 <td>
                   {c.kind === "company" && (
-                    <Link className="button" to={`/companies/${encodeURIComponent(c.org_id)}/licences`} aria-label={`${t("companies.manage")}: ${c.name}`}>
-                      {t("companies.manage")}
-                    </Link>
+                    <Menu label={`${t("companies.actions")}: ${c.name}`} shown={t("companies.actions")}>
+                      <Link className="button" to={`/companies/${encodeURIComponent(c.org_id)}/licences`} aria-label={`${t("companies.manageOne")}: ${c.name}`}>
+                        {t("companies.manageOne")}
+                      </Link>
+                    </Menu>
                   )}
                 </td>
               </tr>

@@ -1,8 +1,8 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { NavLink, useSearchParams } from "react-router";
-import { api, ApiError, NetworkError, unwrap, type Schemas } from "../api/client";
-import { useAction, useMore } from "../hooks";
+import { api, ApiError, unwrap, type Schemas } from "../api/client";
+import { useAction, useJob, useMore } from "../hooks";
 import { useFormat } from "../format";
 import { useOrg } from "../org";
 import { ErrorBox, Field, Loading, Success } from "../components/ui";
@@ -49,7 +49,16 @@ export default function ImportWizard({ onChanged }: { onChanged: () => void }) {
   const [column, setColumn] = useState("");
   const [review, setReview] = useState<Review | null>(null);
   const [open, setOpen] = useState<Outcome | null>(null);
-  const [progress, setProgress] = useState<Schemas["Import"] | null>(null);
+  // A commit the API continues in the background: read again until it is done (`useJob`).
+  const polled = useJob(
+    useCallback(
+      (job: Schemas["Import"]) => unwrap(api.GET("/v1/orgs/{org_id}/imports/{import_id}", { params: { path: { org_id: orgId, import_id: job.import_id } } })),
+      [orgId],
+    ),
+    onChanged,
+  );
+  const progress = polled.job;
+  const setProgress = polled.start;
 
   const post = useAction(
     useCallback(
@@ -100,29 +109,10 @@ export default function ImportWizard({ onChanged }: { onChanged: () => void }) {
     await send(file, null, mode);
   }
 
-  // A commit the API continues in the background: poll the record until it is done.
-  useEffect(() => {
-    if (!progress || progress.status !== "committing") return;
-    const timer = setTimeout(async () => {
-      try {
-        const r = await unwrap(api.GET("/v1/orgs/{org_id}/imports/{import_id}", { params: { path: { org_id: orgId, import_id: progress.import_id } } }));
-        setProgress(r);
-        if (r.status !== "committing") onChanged();
-      } catch (e) {
-        if (!(e instanceof NetworkError)) setProgress({ ...progress, status: "failed", error: String((e as Error).message) });
-        else setProgress({ ...progress });
-      }
-    }, 1000);
-    return () => clearTimeout(timer);
-  }, [progress, orgId, onChanged]);
-
   async function renew() {
     if (!review) return;
     const r = await confirm.go(review.import_id);
-    if (r) {
-      setProgress(r);
-      if (r.status !== "committing") onChanged();
-    }
+    if (r) setProgress(r);
   }
 
   function restart() {
@@ -148,7 +138,8 @@ export default function ImportWizard({ onChanged }: { onChanged: () => void }) {
     return (
       <section aria-labelledby="import-h">
         <h2 id="import-h">{t("import.title")}</h2>
-        {progress.status === "committing" && (
+        <ErrorBox error={polled.error} />
+        {progress.status === "committing" && !polled.error && (
           <div>
             <p role="status">{t("import.committing")}</p>
             <progress max={total || 1} value={done} aria-label={t("import.progress")} />
@@ -164,7 +155,7 @@ export default function ImportWizard({ onChanged }: { onChanged: () => void }) {
             <p>{t("import.failed", { error: progress.error ?? "" })}</p>
           </div>
         )}
-        {progress.status !== "committing" && (
+        {(progress.status !== "committing" || !!polled.error) && (
           <p className="actions">
             <button type="button" onClick={restart}>
               {t("import.again")}

@@ -2,7 +2,7 @@ import { lazy, Suspense, useCallback, useEffect, useState, type FormEvent } from
 import { useTranslation } from "react-i18next";
 import { Navigate, NavLink, Route, Routes, useSearchParams } from "react-router";
 import { api, ApiError, unwrap, type Schemas } from "../api/client";
-import { useAction, useLoad, usePaged } from "../hooks";
+import { useAction, useJob, useLoad, usePaged } from "../hooks";
 import { useFormat } from "../format";
 import { useOrg } from "../org";
 import { Bar, ErrorBox, Field, Loading, Pager, Success } from "../components/ui";
@@ -53,6 +53,35 @@ function LotCard({ lot }: { lot: Lot }) {
   );
 }
 
+/** How long ahead the Licences screen warns of licences ending. */
+const ENDING_DAYS = 30;
+
+/**
+ * A banner when live lots end within [`ENDING_DAYS`] days and learners hold licences from them:
+ * how many, the first end, and "Request licences" with that many prefilled.
+ */
+function EndingBanner({ lots }: { lots: Lot[] }) {
+  const { t } = useTranslation();
+  const f = useFormat();
+  const { base } = useOrg();
+  const now = Date.now();
+  const ending = lots.filter((l) => {
+    const end = l.valid_until ? Date.parse(l.valid_until) : NaN;
+    return l.status === "active" && end > now && end - now <= ENDING_DAYS * 86_400_000 && l.in_use > 0;
+  });
+  if (ending.length === 0) return null;
+  const learners = ending.reduce((n, l) => n + l.in_use, 0);
+  const first = ending.map((l) => l.valid_until!).sort()[0];
+  return (
+    <div className="alert alert-warn" role="status" aria-label={t("licences.endingLabel")}>
+      <p>{t("licences.ending", { count: learners, days: ENDING_DAYS, date: f.date(first) })}</p>
+      <NavLink className="button primary" to={`${base}/licences/orders?request=${learners}`}>
+        {t("orders.request")}
+      </NavLink>
+    </div>
+  );
+}
+
 export default function Licences() {
   const { t } = useTranslation();
   const f = useFormat();
@@ -72,6 +101,7 @@ export default function Licences() {
   return (
     <>
       <h1>{t("licences.title")}</h1>
+      {lots.data && <EndingBanner lots={lots.data.items} />}
       <section aria-labelledby="usage-h" className="summary">
         <h2 id="usage-h">{t("licences.summary")}</h2>
         <ErrorBox error={usage.error} onRetry={usage.reload} />
@@ -141,6 +171,12 @@ function OrdersTab({ onChanged }: { onChanged: () => void }) {
   const [quantity, setQuantity] = useState(asked && Number(asked) > 0 ? asked : "");
   const [note, setNote] = useState("");
   const [kind, setKind] = useState<OrderKind>("purchase");
+  // Asked again while this tab is open (the Licences banner's link): the form opens with it.
+  useEffect(() => {
+    if (asked === null) return;
+    setOpen(true);
+    if (Number(asked) > 0) setQuantity(asked);
+  }, [asked]);
   const orders = usePaged((cursor) => unwrap(api.GET("/v1/orgs/{org_id}/orders", { params: { path: { org_id: orgId }, query: { cursor } } })), [orgId]);
   const request = useAction(
     useCallback(
@@ -273,33 +309,28 @@ function ExpiredTab({ onChanged }: { onChanged: () => void }) {
     ),
   );
   const body = () => (allExpired ? ({ all_expired: true } as const) : { emails: [...selected] });
-  // A large allocation the API continues in the background (202): its job, polled until done.
-  const [job, setJob] = useState<Schemas["Allocation"] | null>(null);
+  // A large allocation the API continues in the background (202): its job, read again until done.
+  const ended = useCallback(() => {
+    list.reload();
+    onChanged();
+  }, [list.reload, onChanged]);
+  const polled = useJob(
+    useCallback(
+      (j: Schemas["Allocation"]) => unwrap(api.GET("/v1/orgs/{org_id}/allocations/{allocation_id}", { params: { path: { org_id: orgId, allocation_id: j.allocation_id } } })),
+      [orgId],
+    ),
+    ended,
+  );
+  const job = polled.job;
   async function run(retry: boolean) {
     const r = await (retry ? allocate.retry(body()) : allocate.go(body()));
     if (r) {
       setSelected(new Set());
-      if ("allocation_id" in r && r.status === "committing" && !("results" in r)) setJob(r as Schemas["Allocation"]);
+      if ("allocation_id" in r && r.status === "committing" && !("results" in r)) polled.start(r as Schemas["Allocation"]);
       list.reload();
       onChanged();
     }
   }
-  useEffect(() => {
-    if (!job || job.status !== "committing") return;
-    const timer = setTimeout(async () => {
-      try {
-        const j = await unwrap(api.GET("/v1/orgs/{org_id}/allocations/{allocation_id}", { params: { path: { org_id: orgId, allocation_id: job.allocation_id } } }));
-        setJob(j);
-        if (j.status !== "committing") {
-          list.reload();
-          onChanged();
-        }
-      } catch {
-        setJob({ ...job });
-      }
-    }, 1000);
-    return () => clearTimeout(timer);
-  }, [job, orgId, onChanged]); // list.reload only reads the list again
   const short = allocate.error instanceof ApiError && allocate.error.code === "insufficient_licences" ? allocate.error.details : null;
   const toggle = (e: string) =>
     setSelected((s) => {
@@ -314,14 +345,26 @@ function ExpiredTab({ onChanged }: { onChanged: () => void }) {
     <section aria-labelledby="expired-h">
       <div className="section-head">
         <h2 id="expired-h">{t("licences.tabExpired")}</h2>
+        <NavLink className="button" to={`${base}/licences/import`}>
+          {t("expired.importRenewal")}
+        </NavLink>
+      </div>
+      {/* Seed 004: "Choose 'Select users Manually' or 'Select Users by CSV'". */}
+      <nav className="ways" aria-label={t("expired.ways")}>
+        <NavLink end to={`${base}/licences/expired`} className={({ isActive }) => `way${isActive ? " way-active" : ""}`}>
+          {t("expired.manually")}
+        </NavLink>
+        <NavLink to={`${base}/licences/import`} className="way">
+          {t("expired.byCsv")}
+        </NavLink>
+      </nav>
+      <div className="section-head">
+        <h3>{t("expired.manualUpgrade")}</h3>
         <div className="actions">
           <span className="muted">{t("common.selected", { count: selected.size })}</span>
           <button type="button" className="primary" disabled={selected.size === 0 || allocate.busy} onClick={() => void run(false)}>
             {t("expired.allocate")}
           </button>
-          <NavLink className="button" to={`${base}/licences/import`}>
-            {t("licences.tabImport")}
-          </NavLink>
         </div>
       </div>
       {done && (
@@ -329,7 +372,8 @@ function ExpiredTab({ onChanged }: { onChanged: () => void }) {
           {t("expired.allocated", { count: done.allocated })} {alreadyActive > 0 && t("expired.alreadyActive", { count: alreadyActive })}
         </Success>
       )}
-      {job?.status === "committing" && (
+      <ErrorBox error={polled.error} />
+      {job?.status === "committing" && !polled.error && (
         <div>
           <p role="status">{t("expired.committing")}</p>
           <progress max={job.rows_total || 1} value={job.rows_done} aria-label={t("expired.progress")} />

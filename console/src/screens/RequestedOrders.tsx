@@ -5,7 +5,7 @@ import { api, unwrap, type Schemas } from "../api/client";
 import { useAction, useLoad, usePaged } from "../hooks";
 import { useFormat } from "../format";
 import { useOrg, rememberNames } from "../org";
-import { ErrorBox, Field, Loading, Pager, Success } from "../components/ui";
+import { ErrorBox, Field, Loading, Pager, Success, Menu } from "../components/ui";
 
 type Order = Schemas["Order"];
 const STATUSES = ["requested", "assigned", "rejected", "cancelled"] as const;
@@ -52,6 +52,9 @@ export default function RequestedOrders() {
     if (k === "status" && !v) n.set("status", "");
     setSearch(n, { replace: true });
   };
+  // Seed 004: "Use the 'Add Filter' button to locate the specific 'Order'": the filters open
+  // with it, or at once when the URL sets one.
+  const [filtering, setFiltering] = useState(() => ["status", "company", "from", "to"].some((k) => search.has(k)));
   const [rejecting, setRejecting] = useState<Order | null>(null);
   const [reason, setReason] = useState("");
   const assign = useAction(
@@ -92,35 +95,42 @@ export default function RequestedOrders() {
   }
   return (
     <>
-      <h1>{t("requested.title")}</h1>
-      <form className="card filters" aria-label={t("requested.filters")} onSubmit={(e) => e.preventDefault()}>
-        <Field label={t("requested.status")}>
-          {(id) => (
-            <select id={id} value={status} onChange={(e) => set("status", e.target.value)}>
-              <option value="">{t("common.all")}</option>
-              {STATUSES.map((s) => (
-                <option key={s} value={s}>
-                  {t(`orders.status.${s}`)}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
-        <Field label={t("requested.company")}>
-          {(id) => (
-            <select id={id} value={company} onChange={(e) => set("company", e.target.value)}>
-              <option value="">{t("requested.allCompanies")}</option>
-              {(children.data ?? []).map((c) => (
-                <option key={c.org_id} value={c.org_id}>
-                  {c.name}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
-        <Field label={t("requested.from")}>{(id) => <input id={id} type="date" value={from} onChange={(e) => set("from", e.target.value)} />}</Field>
-        <Field label={t("requested.to")}>{(id) => <input id={id} type="date" value={to} onChange={(e) => set("to", e.target.value)} />}</Field>
-      </form>
+      <div className="section-head">
+        <h1>{t("requested.title")}</h1>
+        <button type="button" aria-expanded={filtering} aria-controls="order-filters" onClick={() => setFiltering(!filtering)}>
+          {t("requested.addFilter")}
+        </button>
+      </div>
+      {filtering && (
+        <form id="order-filters" className="card filters" aria-label={t("requested.filters")} onSubmit={(e) => e.preventDefault()}>
+          <Field label={t("requested.status")}>
+            {(id) => (
+              <select id={id} value={status} onChange={(e) => set("status", e.target.value)}>
+                <option value="">{t("common.all")}</option>
+                {STATUSES.map((s) => (
+                  <option key={s} value={s}>
+                    {t(`orders.status.${s}`)}
+                  </option>
+                ))}
+              </select>
+            )}
+          </Field>
+          <Field label={t("requested.company")}>
+            {(id) => (
+              <select id={id} value={company} onChange={(e) => set("company", e.target.value)}>
+                <option value="">{t("requested.allCompanies")}</option>
+                {(children.data ?? []).map((c) => (
+                  <option key={c.org_id} value={c.org_id}>
+                    {c.name}
+                  </option>
+                ))}
+              </select>
+            )}
+          </Field>
+          <Field label={t("requested.from")}>{(id) => <input id={id} type="date" value={from} onChange={(e) => set("from", e.target.value)} />}</Field>
+          <Field label={t("requested.to")}>{(id) => <input id={id} type="date" value={to} onChange={(e) => set("to", e.target.value)} />}</Field>
+        </form>
+      )}
       {done && <Success>{done}</Success>}
       <ErrorBox error={assign.error} />
       <ErrorBox error={children.error} onRetry={children.reload} />
@@ -156,14 +166,14 @@ export default function RequestedOrders() {
                   </td>
                   <td className="actions">
                     {o.status === "requested" && (
-                      <>
+                      <Menu label={`${t("requested.more")}: ${what}`} shown={<span aria-hidden="true">⋯</span>}>
                         <button type="button" className="primary" disabled={assign.busy} aria-label={`${t("requested.assign")}: ${what}`} onClick={() => void doAssign(o)}>
                           {t("requested.assign")}
                         </button>
                         <button type="button" aria-label={`${t("requested.reject")}: ${what}`} onClick={() => (setRejecting(o), reject.reset())}>
                           {t("requested.reject")}
                         </button>
-                      </>
+                      </Menu>
                     )}
                   </td>
                 </tr>

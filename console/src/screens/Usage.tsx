@@ -31,9 +31,15 @@ export default function Usage() {
     <tr key={`${kind}-${r.org_id ?? "total"}`} className={`row-${kind}`}>
       <th scope="row">
         {kind === "child" && r.org_id ? (
-          <Link to={`/usage/${encodeURIComponent(r.org_id)}`} aria-label={t("usage.open", { name: r.name })}>
-            {r.name}
-          </Link>
+          <>
+            <Link to={`/usage/${encodeURIComponent(r.org_id)}`} aria-label={t("usage.open", { name: r.name })}>
+              {r.name}
+            </Link>{" "}
+            {/* Seed 001: "click on the list icon next to it". */}
+            <Link className="icon-link" to={`/usage/${encodeURIComponent(r.org_id)}`} aria-label={t("usage.orgList", { name: r.name })} title={t("usage.orgList", { name: r.name })}>
+              <span aria-hidden="true">☰</span>
+            </Link>
+          </>
         ) : kind === "total" ? (
           t("usage.total")
         ) : (
