@@ -1167,6 +1167,8 @@ async fn every_route_answers_through_its_functions_binary() {
     go("GET", format!("{job}/rows"), cm.clone(), None, may).await;
     go("GET", "/v1/orgs/c/licences".into(), cm.clone(), None, may).await;
     go("GET", "/v1/orgs/c/licences?status=expired".into(), cm.clone(), None, may).await;
+    let counted = go("GET", "/v1/orgs/c/licences/count?status=expired".into(), cm.clone(), None, may).await;
+    assert_eq!((&counted["count"], &counted["complete"]), (&json!(0), &json!(true)), "{counted}");
     // "Select all": every expired learner (none yet) — read by the licences' status.
     let everyone =
         go("POST", "/v1/orgs/c/allocations".into(), cm.clone(), Some(json!({"all_expired": true})), may).await;

@@ -101,7 +101,14 @@ test.describe("a large allocation", () => {
     const { cm, company } = setup;
     await signInAs(page, cm, "/licences/expired");
     await page.getByLabel("Select all").check();
-    await expect(page.getByText("All expired learners are selected, on every page.")).toBeVisible();
+    // Select all says how many it licenses, all of them, not the page's 50 (in Dutch too).
+    const counted = await ok(cm, "GET", `/v1/orgs/${company}/licences/count?status=expired`);
+    expect(counted).toEqual({ count: 120, complete: true });
+    await expect(page.getByRole("status", { name: "Selected learners" })).toHaveText("All 120 expired learners are selected, on every page: Allocate licences licenses all 120.");
+    await expect(page.getByText("120 selected")).toBeVisible();
+    await setLanguage(page, "nl");
+    await expect(page.getByRole("status", { name: "Geselecteerde deelnemers" })).toContainText("Alle 120 deelnemers met een verlopen licentie zijn geselecteerd");
+    await setLanguage(page, "en");
     const answered = page.waitForResponse((r) => r.request().method() === "POST" && new URL(r.url()).pathname === `/v1/orgs/${company}/allocations`);
     await page.getByRole("button", { name: "Allocate licences" }).click();
     const answer = await answered;

@@ -262,7 +262,7 @@ async fn worked_case_7_with_counted_licences_the_26th_allocation_is_refused() {
 
 /// One rule for "expired now" (docs/domain.md#expiry): a licence whose end has passed is
 /// expired whether or not the sweep has reached it. The Expired list (page by page, from the
-/// unswept into the swept), the Active list, the users' filter, the access check and "Select all"
+/// unswept into the swept), the Active list, their counts, the users' filter, the access check and "Select all"
 /// agree on who that is.
 #[tokio::test]
 async fn a_licence_past_its_end_is_expired_everywhere_before_the_sweep_reaches_it() {
@@ -303,8 +303,25 @@ async fn a_licence_past_its_end_is_expired_everywhere_before_the_sweep_reaches_i
     let late = env.access("c", "late0@c.example", now).await;
     assert_eq!((late["access"].as_bool(), late["reason"].as_str()), (Some(false), Some("expired")), "{late}");
 
+    // "Select all" says how many: the count of the same list, over all its pages.
+    let count = |status: &'static str| {
+        let env = &env;
+        async move {
+            let r = env.get(&format!("/v1/orgs/c/licences/count?status={status}")).by(&cm("c")).at(now).send().await;
+            assert_eq!(r.status, 200, "{:?}", r.body);
+            (r.body["count"].as_u64().unwrap(), r.body["complete"].as_bool().unwrap())
+        }
+    };
+    assert_eq!(count("expired").await, (6, true), "unswept and swept, as listed");
+    assert_eq!(count("active").await, (4, true));
+    let bad = env.get("/v1/orgs/c/licences/count?status=lapsed").by(&cm("c")).at(now).send().await;
+    assert_eq!((bad.status, bad.code()), (400, "invalid_request"));
+    let foreign = env.get("/v1/orgs/c/licences/count?status=expired").by(&cm("d")).at(now).send().await;
+    assert_eq!(foreign.status, 404, "another tenant's count is not found: {:?}", foreign.body);
+
     let selected = env.allocate("c", json!({"all_expired": true}), now).await;
     assert_eq!(selected.status, 200, "{:?}", selected.body);
+    assert_eq!(count("expired").await, (0, true), "every one counted is licensed");
     let mut renewed: Vec<String> =
         selected.body["results"].as_array().unwrap().iter().map(|r| r["email"].as_str().unwrap().to_string()).collect();
     renewed.sort();

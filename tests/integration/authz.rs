@@ -65,6 +65,7 @@ fn who_may(method: &str, path: &str) -> &'static [&'static str] {
         | ("GET", "/v1/orgs/{org_id}/allocations/{allocation_id}")
         | ("GET", "/v1/orgs/{org_id}/allocations/{allocation_id}/rows")
         | ("GET", "/v1/orgs/{org_id}/licences")
+        | ("GET", "/v1/orgs/{org_id}/licences/count")
         | ("POST", "/v1/orgs/{org_id}/imports")
         | ("POST", "/v1/orgs/{org_id}/imports/{import_id}/confirm")
         | ("GET", "/v1/orgs/{org_id}/imports/{import_id}")

@@ -33,6 +33,7 @@ const en = {
     seatsRemoved_one: "{{count}} seat removed", seatsRemoved_other: "{{count}} seats removed",
   },
   expired: {
+    allExpiredCount: "All {{count}} expired learners are selected, on every page: Allocate licences licenses all {{count}}.", allExpiredMore: "All expired learners are selected, on every page: more than {{count}}.", selectedLabel: "Selected learners", 
     importRenewal: "Import Licence Renewal", ways: "How to select users", manually: "Select users manually", byCsv: "Select users by CSV", manualUpgrade: "Manual Upgrade", 
     none: "No learners with an expired licence.", selectAll: "Select all", selectOne: "Select {{email}}", allocate: "Allocate licences", expiredOn: "Expired",
     allocated: "{{count}} licences allocated.", alreadyActive: "{{count}} already active.", short: "Not enough licences: {{needed}} needed, {{available}} available. Nothing was allocated.",

@@ -35,6 +35,7 @@ const nl: Messages = {
     seatsRemoved_one: "{{count}} plaats afbesteld", seatsRemoved_other: "{{count}} plaatsen afbesteld",
   },
   expired: {
+    allExpiredCount: "Alle {{count}} deelnemers met een verlopen licentie zijn geselecteerd, op elke pagina: Licenties toewijzen geeft alle {{count}} een licentie.", allExpiredMore: "Alle deelnemers met een verlopen licentie zijn geselecteerd, op elke pagina: meer dan {{count}}.", selectedLabel: "Geselecteerde deelnemers", 
     importRenewal: "Licentieverlenging importeren", ways: "Hoe gebruikers te selecteren", manually: "Gebruikers handmatig selecteren", byCsv: "Gebruikers selecteren via CSV", manualUpgrade: "Handmatige upgrade", 
     none: "Geen deelnemers met een verlopen licentie.", selectAll: "Alles selecteren", selectOne: "{{email}} selecteren", allocate: "Licenties toewijzen", expiredOn: "Verlopen",
     allocated: "{{count}} licenties toegewezen.", alreadyActive: "{{count}} al actief.", short: "Niet genoeg licenties: {{needed}} nodig, {{available}} beschikbaar. Er is niets toegewezen.",

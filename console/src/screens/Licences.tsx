@@ -309,6 +309,13 @@ function ExpiredTab({ onChanged }: { onChanged: () => void }) {
     ),
   );
   const body = () => (allExpired ? ({ all_expired: true } as const) : { emails: [...selected] });
+  // "Select all" on a list of several pages licenses every expired learner: how many, from the API.
+  const total = useLoad(
+    async () =>
+      allExpired ? unwrap(api.GET("/v1/orgs/{org_id}/licences/count", { params: { path: { org_id: orgId }, query: { status: "expired" } } })) : null,
+    [orgId, allExpired],
+  );
+  const counted = allExpired ? total.data : null;
   // A large allocation the API continues in the background (202): its job, read again until done.
   const ended = useCallback(() => {
     list.reload();
@@ -361,7 +368,7 @@ function ExpiredTab({ onChanged }: { onChanged: () => void }) {
       <div className="section-head">
         <h3>{t("expired.manualUpgrade")}</h3>
         <div className="actions">
-          <span className="muted">{t("common.selected", { count: selected.size })}</span>
+          <span className="muted">{t("common.selected", { count: counted?.count ?? selected.size })}</span>
           <button type="button" className="primary" disabled={selected.size === 0 || allocate.busy} onClick={() => void run(false)}>
             {t("expired.allocate")}
           </button>
@@ -399,7 +406,12 @@ function ExpiredTab({ onChanged }: { onChanged: () => void }) {
       ) : (
         <ErrorBox error={allocate.error} onRetry={() => void run(true)} />
       )}
-      {allExpired && <p className="muted">{t("expired.allExpired")}</p>}
+      {allExpired && (
+        <p className="muted" role="status" aria-label={t("expired.selectedLabel")}>
+          {counted ? t(counted.complete ? "expired.allExpiredCount" : "expired.allExpiredMore", { count: counted.count }) : t("expired.allExpired")}
+        </p>
+      )}
+      <ErrorBox error={allExpired ? total.error : null} onRetry={total.reload} />
       <ErrorBox error={list.error} onRetry={list.reload} />
       {list.loading && !list.data && <Loading />}
       {list.data && list.items.length === 0 && <p>{t("expired.none")}</p>}

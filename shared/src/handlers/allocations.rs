@@ -272,36 +272,75 @@ pub async fn licences(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let org = load_org(cx, cx.param("org_id")).await?;
     authorize(cx.principal()?, Action::ReadLicences, &org)?;
     let now = cx.req.now;
-    let page_request = cx.req.page()?;
-    let status = cx
-        .req
-        .query("status")
-        .map(|s| {
-            LicenceStatus::parse(s)
-                .ok_or_else(|| DomainError::invalid("status", "must be active, pending, expired or released"))
-        })
-        .transpose()?;
-    let store = &cx.app.store;
-    let page = match status {
-        // Expired now: the stored `active` ones past their end too, which the sweep has not reached.
-        Some(LicenceStatus::Expired) => store.users_expired_now(&org.org_id, now, &page_request).await?,
-        Some(s) => store.users_by_licence_status(&org.org_id, s, &page_request).await?,
-        None => store.users(&org.org_id, &page_request).await?,
-    };
+    let status = licence_status(cx)?;
+    let page = licence_page(cx, &org.org_id, status, &cx.req.page()?).await?;
     // Every licence is shown (and filtered) by its status now.
     let items: Vec<_> = page
         .items
         .iter()
+        .filter(|u| listed(u, status, now))
         .filter_map(|u| {
-            let l = u.licence.as_ref()?;
-            if status.is_some_and(|s| l.status_at(now) != s) {
-                return None;
-            }
-            let mut v = user::licence_view(l, now);
+            let mut v = user::licence_view(u.licence.as_ref()?, now);
             v["email"] = json!(u.email);
             v["name"] = json!(u.name);
             Some(v)
         })
         .collect();
     Ok(Reply::ok(json!({ "items": items, "next_cursor": page.next_cursor })))
+}
+
+/// The most users a count reads ([`count_licences`]): past it the count says it is not complete.
+pub const MAX_COUNTED_USERS: usize = 50_000;
+
+/// How many licences the list of [`licences`] holds with the same `status` (all its pages): "Select
+/// all" says how many it will license. Read page by page, at most [`MAX_COUNTED_USERS`] users;
+/// `complete` is false when there were more.
+pub async fn count_licences(cx: &Ctx<'_>) -> Result<Reply, Error> {
+    let org = load_org(cx, cx.param("org_id")).await?;
+    authorize(cx.principal()?, Action::ReadLicences, &org)?;
+    let (now, status) = (cx.req.now, licence_status(cx)?);
+    let mut page = PageRequest { limit: 1000, cursor: None };
+    let (mut count, mut read) = (0usize, 0usize);
+    loop {
+        let p = licence_page(cx, &org.org_id, status, &page).await?;
+        read += p.items.len();
+        count += p.items.iter().filter(|u| listed(u, status, now)).count();
+        match p.next_cursor {
+            Some(_) if read >= MAX_COUNTED_USERS => return Ok(Reply::ok(json!({ "count": count, "complete": false }))),
+            Some(c) => page.cursor = Some(c),
+            None => return Ok(Reply::ok(json!({ "count": count, "complete": true }))),
+        }
+    }
+}
+
+/// The `status` a list of licences asks for, if any.
+fn licence_status(cx: &Ctx<'_>) -> Result<Option<LicenceStatus>, DomainError> {
+    cx.req
+        .query("status")
+        .map(|s| {
+            LicenceStatus::parse(s)
+                .ok_or_else(|| DomainError::invalid("status", "must be active, pending, expired or released"))
+        })
+        .transpose()
+}
+
+/// A page of the users whose licences a list with `status` shows.
+async fn licence_page(
+    cx: &Ctx<'_>,
+    org_id: &str,
+    status: Option<LicenceStatus>,
+    page: &PageRequest,
+) -> Result<crate::store::Page<User>, Error> {
+    let store = &cx.app.store;
+    Ok(match status {
+        // Expired now: the stored `active` ones past their end too, which the sweep has not reached.
+        Some(LicenceStatus::Expired) => store.users_expired_now(org_id, cx.req.now, page).await?,
+        Some(s) => store.users_by_licence_status(org_id, s, page).await?,
+        None => store.users(org_id, page).await?,
+    })
+}
+
+/// Whether `user` is in a list of licences with `status`: it has a licence, of that status now.
+fn listed(user: &User, status: Option<LicenceStatus>, now: chrono::DateTime<chrono::Utc>) -> bool {
+    user.licence.as_ref().is_some_and(|l| status.is_none_or(|s| l.status_at(now) == s))
 }

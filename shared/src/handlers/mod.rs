@@ -46,6 +46,7 @@ macro_rules! handler {
     (GetAllocation, $cx:ident) => { allocations::get($cx).await };
     (ListAllocationRows, $cx:ident) => { allocations::rows($cx).await };
     (ListLicences, $cx:ident) => { allocations::licences($cx).await };
+    (CountLicences, $cx:ident) => { allocations::count_licences($cx).await };
     (CreateImport, $cx:ident) => { imports::create($cx).await };
     (ConfirmImport, $cx:ident) => { imports::confirm($cx).await };
     (GetImport, $cx:ident) => { imports::get($cx).await };
@@ -98,8 +99,7 @@ pub mod functions {
     pub const ASSIGN_ORDER: Function = function!(Some(routes::ASSIGN_ORDER), table; AssignOrder, RejectOrder, ListLots);
     pub const USERS: Function = function!(Some(routes::USERS), table;
         ListUsers, SetRenewable, UpsertUser, GetUser, ReleaseUser, PutEnrolment, ListEnrolments, Access);
-    pub const ALLOCATE: Function =
-        function!(Some(routes::ALLOCATE), table; Allocate, GetAllocation, ListAllocationRows, ListLicences);
+    pub const ALLOCATE: Function = function!(Some(routes::ALLOCATE), table; Allocate, GetAllocation, ListAllocationRows, ListLicences, CountLicences);
     pub const IMPORT_ALLOCATION: Function = function!(Some(routes::IMPORT_ALLOCATION), table_and_bucket; CreateImport, ConfirmImport, GetImport, ListImportRows);
     pub const RENEWALS: Function = function!(Some(routes::RENEWALS), table_and_bucket; Renewals);
     pub const USAGE_REPORT: Function = function!(Some(routes::USAGE_REPORT), table; Usage);
@@ -109,7 +109,7 @@ pub mod functions {
         Health, CreateOrg, GetOrg, ListChildren, PutPolicy, ListNotifications, ListSuppressions, ClearSuppression,
         GetContacts, PutContacts, ListAudit, RequestOrder, ListOrders, GetOrder, CancelOrder, AssignOrder, RejectOrder, ListLots,
         ListUsers, SetRenewable, UpsertUser, GetUser, ReleaseUser, PutEnrolment, ListEnrolments, Access,
-        Allocate, GetAllocation, ListAllocationRows, ListLicences, CreateImport, ConfirmImport, GetImport, ListImportRows, Renewals, Usage);
+        Allocate, GetAllocation, ListAllocationRows, ListLicences, CountLicences, CreateImport, ConfirmImport, GetImport, ListImportRows, Renewals, Usage);
 
     /// The functions that serve routes.
     pub const EACH: &[Function] =

@@ -37,6 +37,7 @@ pub enum Op {
     GetAllocation,
     ListAllocationRows,
     ListLicences,
+    CountLicences,
     CreateImport,
     ConfirmImport,
     GetImport,
@@ -89,6 +90,7 @@ impl Op {
             | Op::GetAllocation
             | Op::ListAllocationRows
             | Op::ListLicences
+            | Op::CountLicences
             | Op::ConfirmImport
             | Op::GetImport
             | Op::ListImportRows
@@ -153,6 +155,7 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/v1/orgs/{org_id}/allocations/{allocation_id}", Op::GetAllocation, ALLOCATE),
     route("GET", "/v1/orgs/{org_id}/allocations/{allocation_id}/rows", Op::ListAllocationRows, ALLOCATE),
     route("GET", "/v1/orgs/{org_id}/licences", Op::ListLicences, ALLOCATE),
+    route("GET", "/v1/orgs/{org_id}/licences/count", Op::CountLicences, ALLOCATE),
     route("POST", "/v1/orgs/{org_id}/imports", Op::CreateImport, IMPORT_ALLOCATION),
     route("POST", "/v1/orgs/{org_id}/imports/{import_id}/confirm", Op::ConfirmImport, IMPORT_ALLOCATION),
     route("GET", "/v1/orgs/{org_id}/imports/{import_id}", Op::GetImport, IMPORT_ALLOCATION),
