@@ -38,4 +38,9 @@ export default defineConfig({
     trace: "off",
     screenshot: "only-on-failure",
   },
+  // Every journey twice: on a desktop, and on a phone 375 px wide (the console's narrow layout).
+  projects: [
+    { name: "desktop", use: { viewport: { width: 1280, height: 900 } } },
+    { name: "phone", use: { viewport: { width: 375, height: 812 }, isMobile: true, hasTouch: true } },
+  ],
 });

@@ -1,4 +1,4 @@
-import { expect, type Page, type TestInfo } from "@playwright/test";
+import { expect, test, type Page, type TestInfo } from "@playwright/test";
 import AxeBuilder from "@axe-core/playwright";
 import { mkdirSync, readFileSync } from "node:fs";
 
@@ -141,7 +141,8 @@ export async function shoot(page: Page, name: string, _info?: TestInfo) {
   for (const lang of ["en", "nl"] as const) {
     await setLanguage(page, lang);
     await axe(page, `${name} (${lang})`);
-    await page.screenshot({ path: `${SHOTS}/${name}-${lang}.png`, fullPage: true });
+    const phone = test.info().project.name === "phone" ? "-phone" : "";
+    await page.screenshot({ path: `${SHOTS}/${name}-${lang}${phone}.png`, fullPage: true });
   }
   await setLanguage(page, "en");
 }

@@ -1,4 +1,4 @@
-import { expect, test } from "@playwright/test";
+import { expect, test, type Locator, type Page } from "@playwright/test";
 import { at, call, JOB_BUDGET, lot, ok, partnerAndCompany, SETUP_BUDGET, shoot, setLanguage, signInAs, sweepExpire, users, visit } from "./helpers";
 
 const yearAgo = () => new Date(Date.now() - 400 * 86400_000).toISOString().replace(/\.\d+Z$/, "Z");
@@ -192,4 +192,44 @@ test("Expired licences: the seeds' two ways — Select users manually (Manual Up
   await expect(page.getByRole("link", { name: "Licentieverlenging importeren" })).toBeVisible();
   await setLanguage(page, "en");
   await shoot(page, "licences-expired-ways");
+});
+
+/** Presses Tab until `target` has the focus (at most `max` times): reachable by keyboard alone. */
+async function tabTo(page: Page, target: Locator, max = 80) {
+  for (let i = 0; i < max; i++) {
+    if (await target.evaluate((el) => el === document.activeElement)) return;
+    await page.keyboard.press("Tab");
+  }
+  await expect(target, "reached with Tab").toBeFocused();
+}
+
+test("Expired licences by keyboard alone: Tab to Select all, Space, back to Allocate licences, Enter", async ({ page }) => {
+  const { cm, pm, company } = await partnerAndCompany("key");
+  const then = yearAgo();
+  const learners = ["ann", "bob", "cas"].map((n) => `${n}@${company}.example`);
+  await lot(cm, pm, company, 3, then);
+  await users(cm, company, learners, then);
+  await ok(cm, "POST", `/v1/orgs/${company}/allocations`, { emails: learners }, at(then));
+  await lot(cm, pm, company, 3);
+
+  await signInAs(page, cm);
+  await visit(page, "/licences/expired");
+  for (const e of learners) await expect(page.getByRole("cell", { name: e, exact: true })).toBeVisible();
+  // From the top of the page: the skip link first, then on through the screen.
+  await page.locator("body").focus();
+  await page.keyboard.press("Tab");
+  await expect(page.getByRole("link", { name: "Skip to content" })).toBeFocused();
+  const all = page.getByLabel("Select all");
+  await tabTo(page, all);
+  await page.keyboard.press("Space");
+  await expect(all).toBeChecked();
+  await expect(page.getByText("3 selected")).toBeVisible();
+  const allocate = page.getByRole("button", { name: "Allocate licences" });
+  // Shift+Tab back up to the button above the list.
+  for (let i = 0; i < 20 && !(await allocate.evaluate((el) => el === document.activeElement)); i++) await page.keyboard.press("Shift+Tab");
+  await expect(allocate).toBeFocused();
+  await page.keyboard.press("Enter");
+  await expect(page.getByText("3 licences allocated.")).toBeVisible();
+  const active = await ok(cm, "GET", `/v1/orgs/${company}/licences?status=active`);
+  expect(active.items.map((l: any) => l.email).sort()).toEqual([...learners].sort());
 });
