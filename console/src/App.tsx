@@ -1,5 +1,5 @@
 import { lazy, Suspense, useEffect, type ReactNode } from "react";
-import { BrowserRouter, Navigate, NavLink, Outlet, Route, Routes, useLocation, useNavigate } from "react-router";
+import { BrowserRouter, Navigate, NavLink, Outlet, Route, Routes, useLocation, useNavigate, useParams } from "react-router";
 import { OPEN_WHEN_LOST, useLostAccess } from "./access";
 import { useTranslation } from "react-i18next";
 import { useSession } from "./auth/useSession";
@@ -153,11 +153,17 @@ function TitleFromLanguage() {
   return null;
 }
 
+/** A user's page, made anew for each user (nothing of the last one's actions carried over). */
+function KeyedUserDetail() {
+  const { email } = useParams();
+  return <UserDetail key={email} />;
+}
+
 const companyRoutes = (
   <>
     <Route path="licences/*" element={<Licences />} />
     <Route path="users" element={<Users />} />
-    <Route path="users/:email" element={<UserDetail />} />
+    <Route path="users/:email" element={<KeyedUserDetail />} />
     <Route path="renewals" element={<Renewals />} />
     <Route path="usage" element={<Usage />} />
     <Route path="notifications" element={<Notifications />} />

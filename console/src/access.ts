@@ -41,7 +41,9 @@ export function useLostAccess(token: string, orgId: string, email: string, check
         if (live) setLost(gone);
       },
       (e) => {
-        if (e instanceof ApiError) rememberLost(token, false);
+        // A refusal that will not change (the manager is no user of the org: 404) is kept for
+        // the session; a failure for now (5xx, a lost connection) is asked again next time.
+        if (e instanceof ApiError && e.status < 500) rememberLost(token, false);
         if (live) setLost(false);
       },
     );
@@ -49,5 +51,7 @@ export function useLostAccess(token: string, orgId: string, email: string, check
       live = false;
     };
   }, [token, orgId, email, check]);
-  return check ? lost : false;
+  // What the session last learned wins: the access page checks again, and a manager whose
+  // licence was renewed meanwhile has every screen back at the next click.
+  return check ? (knownLost(token) ?? lost) : false;
 }

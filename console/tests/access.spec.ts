@@ -60,7 +60,8 @@ test("Access: a learner and a manager whose licence expired are told what happen
   await ok(cm, "POST", `/v1/orgs/${company}/allocations`, { emails: [manager] });
   await visit(page, "/access");
   await expect(page.getByText("Your licence is active. You have access to the platform.")).toBeVisible();
-  await visit(page, "/users");
+  // Within the same page (no reload): the screens open at the next click.
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Users" }).click();
   await expect(page).toHaveURL(/\/users$/);
   await expect(page.getByRole("heading", { level: 1, name: "Users" })).toBeVisible();
 

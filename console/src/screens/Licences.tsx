@@ -368,7 +368,7 @@ function ExpiredTab({ onChanged }: { onChanged: () => void }) {
       <div className="section-head">
         <h3>{t("expired.manualUpgrade")}</h3>
         <div className="actions">
-          <span className="muted">{t("common.selected", { count: counted?.count ?? selected.size })}</span>
+          <span className="muted">{t("common.selected", { count: counted?.complete ? counted.count : selected.size })}</span>
           <button type="button" className="primary" disabled={selected.size === 0 || allocate.busy} onClick={() => void run(false)}>
             {t("expired.allocate")}
           </button>
@@ -408,7 +408,7 @@ function ExpiredTab({ onChanged }: { onChanged: () => void }) {
       )}
       {allExpired && (
         <p className="muted" role="status" aria-label={t("expired.selectedLabel")}>
-          {counted ? t(counted.complete ? "expired.allExpiredCount" : "expired.allExpiredMore", { count: counted.count }) : t("expired.allExpired")}
+          {counted ? t(counted.complete ? "expired.allExpiredCount" : "expired.allExpiredMore", { count: f.number(counted.count) }) : t("expired.allExpired")}
         </p>
       )}
       <ErrorBox error={allExpired ? total.error : null} onRetry={total.reload} />

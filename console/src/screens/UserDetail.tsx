@@ -1,4 +1,4 @@
-import { useCallback, useState, type FormEvent } from "react";
+import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useParams } from "react-router";
 import { api, unwrap } from "../api/client";
@@ -150,6 +150,8 @@ function EnrolmentRow({ enrolment: e, onChanged }: { enrolment: Enrolment; onCha
   const email = e.email;
   const [editing, setEditing] = useState(false);
   const [day, setDay] = useState((e.ends_at ?? "").slice(0, 10));
+  // The end as stored now (an activation may have set one).
+  useEffect(() => setDay((e.ends_at ?? "").slice(0, 10)), [e.ends_at]);
   const put = useAction(
     useCallback(
       (key: string, status: Enrolment["status"], endsAt: string | null | undefined) =>

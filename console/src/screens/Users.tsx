@@ -64,12 +64,14 @@ export default function Users() {
     useCallback(
       async (key: string, e: string, n: string, r: "learner" | "company_manager", licensed: boolean) => {
         const outcome: Outcome | null = licensed ? await allocateOne(orgId, key, e, true) : null;
-        if (outcome && outcome !== "allocated" && outcome !== "already_active") return { email: e, outcome };
+        // Someone who already holds a licence is left as they are (no name or role written over).
+        if (outcome && outcome !== "allocated") return { email: e, outcome };
         if (!licensed || n.trim())
           await unwrap(
             api.PUT("/v1/orgs/{org_id}/users/{email}", {
               params: { path: { org_id: orgId, email: e }, header: { "Idempotency-Key": licensed ? `${key}.user` : key } },
-              body: { role: r, ...(n.trim() ? { name: n.trim() } : {}) },
+              // Licensed, the learner is named only: an existing manager stays a manager.
+              body: { ...(licensed ? {} : { role: r }), ...(n.trim() ? { name: n.trim() } : {}) },
             }),
           );
         return { email: e, outcome };
@@ -91,7 +93,7 @@ export default function Users() {
     release.reset();
     licence.reset();
     const r = await add.go(email.trim(), name, role, give && role === "learner");
-    if (r && (!r.outcome || r.outcome === "allocated" || r.outcome === "already_active")) {
+    if (r && (!r.outcome || r.outcome === "allocated")) {
       setEmail("");
       setName("");
       setAdding(false);
@@ -153,19 +155,22 @@ export default function Users() {
           <button type="submit" className="primary" disabled={add.busy}>
             {t("common.save")}
           </button>
-          <ErrorBox error={add.error} onRetry={() => void add.retry(email.trim(), name, role, give && role === "learner").then((r) => r && list.reload())} />
+          <ErrorBox
+            error={add.error}
+            onRetry={() => void add.retry(email.trim(), name, role, give && role === "learner").then((r) => r && (setAdding(false), list.reload(), headcount.reload()))}
+          />
         </form>
       )}
       {add.result &&
         (add.result.outcome === "allocated" ? (
           <Success>{t("users.addedLicensed", { email: add.result.email })}</Success>
-        ) : add.result.outcome && add.result.outcome !== "already_active" ? (
+        ) : add.result.outcome ? (
           <LicenceOutcome outcome={add.result.outcome} email={add.result.email} />
         ) : (
           <Success>{t("users.added", { email: add.result.email })}</Success>
         ))}
       {licence.result && <LicenceOutcome outcome={licence.result.outcome} email={licence.result.email} />}
-      <ErrorBox error={licence.error} onRetry={() => void licence.retry(licensing)} />
+      <ErrorBox error={licence.error} onRetry={() => void licence.retry(licensing).then((r) => r && (list.reload(), headcount.reload()))} />
       {release.result && <Success>{t("users.released", { email: release.result.email })}</Success>}
       <ErrorBox error={release.error} onRetry={() => releasing && void doRelease(releasing)} />
       <form

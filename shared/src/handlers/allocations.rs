@@ -289,28 +289,31 @@ pub async fn licences(cx: &Ctx<'_>) -> Result<Reply, Error> {
     Ok(Reply::ok(json!({ "items": items, "next_cursor": page.next_cursor })))
 }
 
-/// The most users a count reads ([`count_licences`]): past it the count says it is not complete.
-pub const MAX_COUNTED_USERS: usize = 50_000;
+/// How many pages of the list a count reads ([`count_licences`]), each of at most
+/// [`COUNT_PAGE`] licences (an expired page reads at most ten index pages of as many users to
+/// fill it): past them the count says it is not complete.
+pub const MAX_COUNT_PAGES: usize = 10;
+/// The licences in one page a count reads.
+pub const COUNT_PAGE: i32 = 1000;
 
 /// How many licences the list of [`licences`] holds with the same `status` (all its pages): "Select
-/// all" says how many it will license. Read page by page, at most [`MAX_COUNTED_USERS`] users;
+/// all" says how many it will license. Read page by page, at most [`MAX_COUNT_PAGES`] pages;
 /// `complete` is false when there were more.
 pub async fn count_licences(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let org = load_org(cx, cx.param("org_id")).await?;
     authorize(cx.principal()?, Action::ReadLicences, &org)?;
     let (now, status) = (cx.req.now, licence_status(cx)?);
-    let mut page = PageRequest { limit: 1000, cursor: None };
-    let (mut count, mut read) = (0usize, 0usize);
-    loop {
+    let mut page = PageRequest { limit: COUNT_PAGE, cursor: None };
+    let mut count = 0usize;
+    for _ in 0..MAX_COUNT_PAGES {
         let p = licence_page(cx, &org.org_id, status, &page).await?;
-        read += p.items.len();
         count += p.items.iter().filter(|u| listed(u, status, now)).count();
         match p.next_cursor {
-            Some(_) if read >= MAX_COUNTED_USERS => return Ok(Reply::ok(json!({ "count": count, "complete": false }))),
             Some(c) => page.cursor = Some(c),
             None => return Ok(Reply::ok(json!({ "count": count, "complete": true }))),
         }
     }
+    Ok(Reply::ok(json!({ "count": count, "complete": false })))
 }
 
 /// The `status` a list of licences asks for, if any.
