@@ -258,9 +258,22 @@ test("Users: a licence from the row and the user's page, a learner added with a 
   const ended = (await ok(cm, "GET", `/v1/orgs/${company}/users/${ann}/enrolments`)).items[0];
   expect([ended.status, ended.ends_at]).toEqual(["active", "2099-06-30T23:59:59Z"]);
 
-  // The same in Dutch.
   await setLanguage(page, "nl");
   await expect(page.getByRole("button", { name: "Vervaldatum instellen: course-1" })).toBeVisible();
+  await setLanguage(page, "en");
+
+  // An expiry date in the past ends the enrolment at once.
+  const yesterday = new Date(Date.now() - 86400_000).toISOString().slice(0, 10);
+  await page.getByRole("button", { name: "Set expiry date: course-1" }).click();
+  await page.getByLabel("Expiry date of course-1").fill(yesterday);
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(row.locator("td").nth(1)).toHaveText("Expired");
+  await expect(page.getByRole("button", { name: "Set expiry date: course-1" })).toHaveCount(0);
+  const over = (await ok(cm, "GET", `/v1/orgs/${company}/users/${ann}/enrolments`)).items[0];
+  expect([over.status, over.live, over.ends_at]).toEqual(["expired", false, `${yesterday}T23:59:59Z`]);
+
+  // The same in Dutch.
+  await setLanguage(page, "nl");
   await expect(page.getByRole("status", { name: "Gebruikers van het abonnement" })).toHaveText("2 van 2 licenties in gebruik");
   await visit(page, `/users/${encodeURIComponent(cas)}`);
   await page.getByRole("button", { name: "Licentie toewijzen" }).click();

@@ -141,7 +141,8 @@ const endOfDay = (day: string) => `${day}T23:59:59Z`;
 /**
  * One enrolment with the manager's actions (seed 000: "de inschrijving handmatig te activeren";
  * seed 001: "SET EXPIRY DATE"). The API replaces an enrolment whole, so each action sends it as
- * shown with the one change.
+ * shown with the one change. A date in the past ends the enrolment at once (it is listed as
+ * expired, and no longer counts, from that moment).
  */
 function EnrolmentRow({ enrolment: e, onChanged }: { enrolment: Enrolment; onChanged: () => void }) {
   const { t } = useTranslation();
@@ -188,7 +189,7 @@ function EnrolmentRow({ enrolment: e, onChanged }: { enrolment: Enrolment; onCha
           (editing ? (
             <form className="form-inline" onSubmit={save} aria-label={t("users.setExpiryOne", { id })}>
               <Field label={t("users.expiryDateOf", { id })}>
-                {(fid) => <input id={fid} type="date" required min={new Date().toISOString().slice(0, 10)} value={day} onChange={(ev) => setDay(ev.target.value)} />}
+                {(fid) => <input id={fid} type="date" required value={day} onChange={(ev) => setDay(ev.target.value)} />}
               </Field>
               <button type="submit" className="primary" disabled={put.busy}>
                 {t("common.save")}
