@@ -122,7 +122,7 @@ function Layout() {
 
 /** A company manager whose own licence has expired (or was released) is sent to the access page
  * with the renewal instructions from whichever screen they open, except the request form it
- * links to (seed 002; docs/domain.md#access). Checked once per session; a partner or vendor
+ * links to (as the help pages say; docs/domain.md#access). Checked once per session; a partner or vendor
  * managing a company is not checked. */
 function AccessGuard({ children }: { children: ReactNode }) {
   const session = useSession()!;

@@ -20,7 +20,7 @@ export function rememberLost(token: string, lost: boolean) {
 }
 
 /** Where a manager who lost access may still go: the page with the renewal instructions, and the
- * request form it links to (seed 002). */
+ * request form it links to (as the help pages say). */
 export const OPEN_WHEN_LOST = ["/access", "/licences/orders"];
 
 /**

@@ -4,7 +4,7 @@ import { api, unwrap } from "./api/client";
 export type Outcome = "allocated" | "already_active" | "unknown_user" | "invalid_email";
 
 /**
- * Licenses `email` of `orgId` from the balance (seed 002: "add as many new learners as you have
+ * Licenses `email` of `orgId` from the balance (the help pages: "add as many new learners as you have
  * licences available"), all or nothing: a shortfall is the API's `insufficient_licences`, and
  * nothing changes. With `create`, a learner not yet known is created by the same allocation.
  */

@@ -6,7 +6,7 @@ test("Manage company: a partner picks a customer, acts in its Licences section u
   await signInAs(page, pm, "/companies");
   expect(await visit(page, "/companies")).toBeLessThanOrEqual(3);
   await shoot(page, "companies");
-  // Seed 004: "Click on the 'Actions' button. Choose 'Manage Company'" (in Dutch: Acties, Bedrijf beheren).
+  // The help pages: "Click on the 'Actions' button. Choose 'Manage Company'" (in Dutch: Acties, Bedrijf beheren).
   await setLanguage(page, "nl");
   await page.getByRole("button", { name: /^Acties: Globex mng/ }).click();
   await expect(page.getByRole("link", { name: /^Bedrijf beheren: Globex mng/ })).toBeVisible();

@@ -16,7 +16,7 @@ test("Requested orders: every customer's orders, filters kept in the URL, Assign
   await expect(page.getByRole("row", { name: /Initech/ })).toBeVisible();
   await shoot(page, "requested-orders");
 
-  // The filters open with Add Filter (seed 004); the company filter goes into the URL and
+  // The filters open with Add Filter (the help pages); the company filter goes into the URL and
   // survives a reload, the filters then open at once.
   await expect(page.getByLabel("Company")).toHaveCount(0);
   await setLanguage(page, "nl");

@@ -32,7 +32,7 @@ test("Usage report: the org, each child with limit, used, remaining, a bar and o
   expect(text).toContain("Name,Organisation,Limit,Used,Remaining");
   expect(text).toContain("Total,");
 
-  // Seed 001: the list icon beside a child opens its report, as its name does.
+  // The help pages: the list icon beside a child opens its report, as its name does.
   await expect(page.getByRole("link", { name: "Org list: Globex use" })).toHaveAttribute("href", `/usage/${company}`);
   await page.getByRole("link", { name: "Org list: Globex use" }).click();
   await expect(page).toHaveURL(new RegExp(`/usage/${company}$`));

@@ -233,7 +233,7 @@ test("Users: a licence from the row and the user's page, a learner added with a 
   await expect(page.getByText(`${ann} already holds a licence: nothing was allocated.`)).toBeVisible();
   expect((await ok(cm, "GET", `/v1/orgs/${company}/users/${ann}`)).name).toBe("ann");
 
-  // A user's page: the subscription's size (seed 003), the licence, and the enrolments' actions.
+  // A user's page: the subscription's size (as the help pages ask), the licence, and the enrolments' actions.
   await visit(page, `/users/${encodeURIComponent(bob)}`);
   await expect(page.getByRole("status", { name: "Users of the subscription" })).toHaveText("2 of 2 licences in use");
   await page.getByRole("button", { name: "Allocate licence" }).click();

@@ -19,7 +19,7 @@ export function useHeadcount(orgId: string): Loaded<Counted> {
   }, [orgId]);
 }
 
-/** The subscription's size as a status line (Users, a user's page: seed 003). */
+/** The subscription's size as a status line (on Users and on a user's page, as the help pages ask). */
 export function Headcount({ counted }: { counted: Loaded<Counted> }) {
   const { t } = useTranslation();
   if (!counted.data) return null;

@@ -146,7 +146,7 @@ export function Switch({ checked, label, onChange, disabled }: { checked: boolea
 }
 
 /**
- * A row's menu (seed 004: "Click on 'three dots' located to the right of the order", the
+ * A row's menu (the help pages: "Click on 'three dots' located to the right of the order", the
  * company list's "Actions" button): a button that shows or hides its actions below it. Escape
  * closes it and gives the focus back to the button.
  */

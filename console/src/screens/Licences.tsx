@@ -356,7 +356,7 @@ function ExpiredTab({ onChanged }: { onChanged: () => void }) {
           {t("expired.importRenewal")}
         </NavLink>
       </div>
-      {/* Seed 004: "Choose 'Select users Manually' or 'Select Users by CSV'". */}
+      {/* The help pages: "Choose 'Select users Manually' or 'Select Users by CSV'". */}
       <nav className="ways" aria-label={t("expired.ways")}>
         <NavLink end to={`${base}/licences/expired`} className={({ isActive }) => `way${isActive ? " way-active" : ""}`}>
           {t("expired.manually")}

@@ -52,7 +52,7 @@ export default function RequestedOrders() {
     if (k === "status" && !v) n.set("status", "");
     setSearch(n, { replace: true });
   };
-  // Seed 004: "Use the 'Add Filter' button to locate the specific 'Order'": the filters open
+  // The help pages: "Use the 'Add Filter' button to locate the specific 'Order'": the filters open
   // with it, or at once when the URL sets one.
   const [filtering, setFiltering] = useState(() => ["status", "company", "from", "to"].some((k) => search.has(k)));
   const [rejecting, setRejecting] = useState<Order | null>(null);

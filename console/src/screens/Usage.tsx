@@ -35,7 +35,7 @@ export default function Usage() {
             <Link to={`/usage/${encodeURIComponent(r.org_id)}`} aria-label={t("usage.open", { name: r.name })}>
               {r.name}
             </Link>{" "}
-            {/* Seed 001: "click on the list icon next to it". */}
+            {/* The help pages: "click on the list icon next to it". */}
             <Link className="icon-link" to={`/usage/${encodeURIComponent(r.org_id)}`} aria-label={t("usage.orgList", { name: r.name })} title={t("usage.orgList", { name: r.name })}>
               <span aria-hidden="true">☰</span>
             </Link>

@@ -139,8 +139,8 @@ export function LicenceOutcome({ outcome, email }: { outcome: string; email: str
 const endOfDay = (day: string) => `${day}T23:59:59Z`;
 
 /**
- * One enrolment with the manager's actions (seed 000: "de inschrijving handmatig te activeren";
- * seed 001: "SET EXPIRY DATE"). The API replaces an enrolment whole, so each action sends it as
+ * One enrolment with the manager's actions (the help pages: "de inschrijving handmatig te activeren"
+ * and "SET EXPIRY DATE"). The API replaces an enrolment whole, so each action sends it as
  * shown with the one change. A date in the past ends the enrolment at once (it is listed as
  * expired, and no longer counts, from that moment).
  */

@@ -43,7 +43,7 @@ export default function Users() {
     else n.delete(k);
     setSearch(n, { replace: true });
   };
-  // Seed 001: "Users EXPORT TO CSV → edit → Import Users → Synchronize Users". Every user, not
+  // The help pages: "Users EXPORT TO CSV → edit → Import Users → Synchronize Users". Every user, not
   // the filtered list: synchronised, a file of some users would release the rest.
   const exported = useAction(
     useCallback(async () => {
@@ -57,7 +57,7 @@ export default function Users() {
   const [name, setName] = useState("");
   const [role, setRole] = useState<"learner" | "company_manager">("learner");
   const [give, setGive] = useState(false);
-  // Added with a licence (seed 002, step 3), all or nothing: the allocation creates the learner
+  // Added with a licence (the help pages' "add new learners" step), all or nothing: the allocation creates the learner
   // and debits its licence in one go, or refuses with the shortfall and creates no one; the
   // name is then written on the learner it created (its own key, so a retry replays both).
   const add = useAction(
