@@ -8,6 +8,7 @@ import { useOrg } from "../org";
 import { ErrorBox, Field, Loading, Pager, Success } from "../components/ui";
 import { Headcount, useHeadcount } from "../components/Headcount";
 import { allocateOne, licensable } from "../allocate";
+import { LicenceOutcome } from "../components/LicenceOutcome";
 import type { components } from "../api/schema.gen";
 
 type Enrolment = components["schemas"]["Enrolment"];
@@ -121,17 +122,6 @@ export default function UserDetail() {
         <Pager {...enrolments} />
       </section>
     </>
-  );
-}
-
-/** What allocating a licence to one learner came to, in words. */
-export function LicenceOutcome({ outcome, email }: { outcome: string; email: string }) {
-  const { t } = useTranslation();
-  if (outcome === "allocated" || outcome === "already_active") return <Success>{t(`users.licenceOutcome.${outcome}`, { email })}</Success>;
-  return (
-    <div role="alert" className="alert alert-error">
-      <p>{t(`users.licenceOutcome.${outcome}`, { email })}</p>
-    </div>
   );
 }
 

@@ -8,7 +8,7 @@ import { useOrg } from "../org";
 import { ErrorBox, Field, Loading, Pager, Success } from "../components/ui";
 import { Headcount, useHeadcount } from "../components/Headcount";
 import { allocateOne, licensable, type Outcome } from "../allocate";
-import { LicenceOutcome } from "./UserDetail";
+import { LicenceOutcome } from "../components/LicenceOutcome";
 
 const STATUSES = ["active", "pending", "expired", "released", "none"] as const;
 type Status = (typeof STATUSES)[number];
