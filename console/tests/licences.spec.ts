@@ -233,3 +233,26 @@ test("Expired licences by keyboard alone: Tab to Select all, Space, back to Allo
   const active = await ok(cm, "GET", `/v1/orgs/${company}/licences?status=active`);
   expect(active.items.map((l: any) => l.email).sort()).toEqual([...learners].sort());
 });
+
+test("Licences: the vendor's own name for its licences (licence_name, inherited from the partner) heads the screen, in English and Dutch", async ({ page }) => {
+  const { admin, cm, pm, partner, company } = await partnerAndCompany("name");
+  // A name that breaks the rules is refused, naming the field, and changes nothing.
+  const bad = await call(admin, "PUT", `/v1/orgs/${partner}/policy`, { licence_name: { en: { one: " ", other: "Premium licences" } } });
+  expect(bad.status).toBe(400);
+  expect(JSON.stringify(bad.body)).toContain("licence_name.en.one");
+  const names = { en: { one: "Premium licence", other: "Premium licences" }, nl: { one: "Premium-licentie", other: "Premium-licenties" } };
+  await ok(admin, "PUT", `/v1/orgs/${partner}/policy`, { licence_name: names });
+  const org = await ok(cm, "GET", `/v1/orgs/${company}`);
+  expect(org.policy.licence_name).toEqual(names);
+  await lot(cm, pm, company, 2);
+
+  await signInAs(page, cm, "/licences/expired");
+  expect(await visit(page, "/licences/expired")).toBeLessThanOrEqual(3);
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Premium licences");
+  await expect(page.getByRole("link", { name: "Expired Premium licences" })).toBeVisible();
+  await expect(page.getByText("0 of 2 allocated")).toBeVisible();
+  await setLanguage(page, "nl");
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Premium-licenties");
+  await expect(page.getByRole("link", { name: "Verlopen Premium-licenties" })).toBeVisible();
+  await shoot(page, "licences-named");
+});

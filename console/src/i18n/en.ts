@@ -22,7 +22,7 @@ const en = {
     title: "Licences", lots: "Licences", noLots: "No licences have been assigned yet. Request licences in the Orders tab.",
     lotTitle: "Lot of {{quantity}}", ofAllocated: "{{used}} of {{seats}} allocated", seats: "Seats", used: "Used", remaining: "Remaining", validUntil: "Valid until", reduced: "Seats removed by reductions",
     validFrom: "Valid from", noEnd: "no end", lotStatus: { active: "Active", expired: "Expired" }, summary: "Usage", limit: "User limit", percentUsed: "Percentage used",
-    tabs: "Licence sections", tabOrders: "Orders", tabExpired: "Expired licences", tabImport: "Import allocation",
+    tabs: "Licence sections", tabOrders: "Orders", tabExpiredOf: "Expired {{name}}", tabExpired: "Expired licences", tabImport: "Import allocation",
   },
   orders: {
     request: "Request licences", quantity: "Number of licences", note: "Note (optional)", requested: "Order for {{quantity}} licences requested.",

@@ -24,7 +24,7 @@ const nl: Messages = {
     title: "Licenties", lots: "Licenties", noLots: "Er zijn nog geen licenties toegekend. Vraag licenties aan op het tabblad Bestellingen.",
     lotTitle: "Partij van {{quantity}}", ofAllocated: "{{used}} van {{seats}} toegewezen", seats: "Licenties", used: "Gebruikt", remaining: "Resterend", validUntil: "Geldig tot", reduced: "Afbesteld",
     validFrom: "Geldig vanaf", noEnd: "geen einde", lotStatus: { active: "Actief", expired: "Verlopen" }, summary: "Gebruik", limit: "Gebruikerslimiet", percentUsed: "Percentage gebruikt",
-    tabs: "Licentieonderdelen", tabOrders: "Bestellingen", tabExpired: "Verlopen licenties", tabImport: "Importtoewijzing",
+    tabs: "Licentieonderdelen", tabOrders: "Bestellingen", tabExpiredOf: "Verlopen {{name}}", tabExpired: "Verlopen licenties", tabImport: "Importtoewijzing",
   },
   orders: {
     request: "Licenties aanvragen", quantity: "Aantal licenties", note: "Opmerking (optioneel)", requested: "Bestelling van {{quantity}} licenties aangevraagd.",

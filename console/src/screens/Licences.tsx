@@ -4,6 +4,7 @@ import { Navigate, NavLink, Route, Routes, useSearchParams } from "react-router"
 import { api, ApiError, unwrap, type Schemas } from "../api/client";
 import { useAction, useJob, useLoad, usePaged } from "../hooks";
 import { useFormat } from "../format";
+import { useLicenceName } from "../licenceName";
 import { useOrg } from "../org";
 import { Bar, ErrorBox, Field, Loading, Pager, Success } from "../components/ui";
 
@@ -93,6 +94,7 @@ export default function Licences() {
     usage.reload();
   }, [lots.reload, usage.reload]);
   const row = usage.data?.org;
+  const name = useLicenceName(usage.data?.licence_name);
   const tab = (to: string, label: string) => (
     <NavLink to={`${base}/licences/${to}`} className={({ isActive }) => `tab${isActive ? " tab-active" : ""}`} aria-current={undefined}>
       {label}
@@ -100,7 +102,7 @@ export default function Licences() {
   );
   return (
     <>
-      <h1>{t("licences.title")}</h1>
+      <h1>{name?.Other ?? t("licences.title")}</h1>
       {lots.data && <EndingBanner lots={lots.data.items} />}
       <section aria-labelledby="usage-h" className="summary">
         <h2 id="usage-h">{t("licences.summary")}</h2>
@@ -129,7 +131,7 @@ export default function Licences() {
         )}
       </section>
       <section aria-labelledby="lots-h">
-        <h2 id="lots-h">{t("licences.lots")}</h2>
+        <h2 id="lots-h">{name?.Other ?? t("licences.lots")}</h2>
         {lots.loading && !lots.data && <Loading />}
         <ErrorBox error={lots.error} onRetry={lots.reload} />
         {lots.data && lots.data.items.length === 0 && <p>{t("licences.noLots")}</p>}
@@ -139,7 +141,7 @@ export default function Licences() {
       </section>
       <nav className="tabs" aria-label={t("licences.tabs")}>
         {tab("orders", t("licences.tabOrders"))}
-        {tab("expired", t("licences.tabExpired"))}
+        {tab("expired", name ? t("licences.tabExpiredOf", { name: name.other }) : t("licences.tabExpired"))}
         {tab("import", t("licences.tabImport"))}
       </nav>
       <div className="tab-panel">

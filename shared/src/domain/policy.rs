@@ -78,6 +78,80 @@ impl Locale {
     }
 }
 
+/// What the vendor calls one licence and several, in one language ("Premium licence",
+/// "Premium licences").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LicenceName {
+    pub one: String,
+    pub other: String,
+}
+
+/// The most characters a form of `licence_name` holds (it stands in headings and subjects).
+pub const MAX_LICENCE_NAME_CHARS: usize = 40;
+
+/// `licence_name` as an org sets it: each language optional, inherited one by one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LicenceNames {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub en: Option<LicenceName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nl: Option<LicenceName>,
+}
+
+/// `licence_name` resolved: both languages, the defaults where nobody named them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LicenceNaming {
+    pub en: LicenceName,
+    pub nl: LicenceName,
+}
+
+impl Default for LicenceNaming {
+    fn default() -> Self {
+        let name = |one: &str, other: &str| LicenceName { one: one.into(), other: other.into() };
+        LicenceNaming { en: name("licence", "licences"), nl: name("licentie", "licenties") }
+    }
+}
+
+impl LicenceNaming {
+    /// The name in `locale`.
+    pub fn of(&self, locale: Locale) -> &LicenceName {
+        match locale {
+            Locale::En => &self.en,
+            Locale::Nl => &self.nl,
+        }
+    }
+}
+
+impl LicenceNames {
+    /// Each form trimmed, 1 to [`MAX_LICENCE_NAME_CHARS`] characters, no control characters.
+    fn validated(self) -> Result<Self, DomainError> {
+        let clean = |name: Option<LicenceName>, lang: &str| -> Result<Option<LicenceName>, DomainError> {
+            let Some(name) = name else { return Ok(None) };
+            let form = |v: String, which: &str| {
+                let v = v.trim().to_string();
+                let chars = v.chars().count();
+                if chars == 0 || chars > MAX_LICENCE_NAME_CHARS || v.chars().any(char::is_control) {
+                    let field = format!("licence_name.{lang}.{which}");
+                    let message = format!("must be 1 to {MAX_LICENCE_NAME_CHARS} characters, on one line");
+                    return Err(range(&field, &message, 1, MAX_LICENCE_NAME_CHARS as u32));
+                }
+                Ok(v)
+            };
+            Ok(Some(LicenceName { one: form(name.one, "one")?, other: form(name.other, "other")? }))
+        };
+        Ok(LicenceNames { en: clean(self.en, "en")?, nl: clean(self.nl, "nl")? })
+    }
+
+    fn merged_with(&self, newer: &LicenceNames) -> LicenceNames {
+        LicenceNames {
+            en: newer.en.clone().or_else(|| self.en.clone()),
+            nl: newer.nl.clone().or_else(|| self.nl.clone()),
+        }
+    }
+}
+
 /// The time zone instants are shown in (e-mails), an IANA name; `UTC` unless set.
 pub const DEFAULT_TIME_ZONE: &str = "UTC";
 
@@ -115,6 +189,9 @@ pub struct PolicySettings {
     /// How many hours before an expiry its reminder goes out: one of [`REMINDER_LEAD_TIMES`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reminder_hours: Option<u32>,
+    /// What the vendor calls its licences, per language ([`LicenceNames`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub licence_name: Option<LicenceNames>,
 }
 
 /// The reminder lead times a policy may name, in hours. A small set, none above 72: the expire
@@ -142,6 +219,9 @@ pub struct Policy {
     pub time_zone: String,
     pub run_access_months: u32,
     pub reminder_hours: u32,
+    /// Policies resolved before the knob was there read as the defaults.
+    #[serde(default)]
+    pub licence_name: LicenceNaming,
 }
 
 /// A course run is open this many months after its start unless the platform says otherwise
@@ -198,6 +278,9 @@ impl PolicySettings {
             clean.dedup();
             self.notify_emails = Some(clean);
         }
+        if let Some(names) = self.licence_name.take() {
+            self.licence_name = Some(names.validated()?);
+        }
         if let Some(zone) = &self.time_zone {
             let parsed = super::zone::Zone::parse(zone).ok_or_else(|| {
                 let message = "must be an IANA time zone name such as Europe/Amsterdam or UTC";
@@ -224,6 +307,10 @@ impl PolicySettings {
             time_zone: newer.time_zone.clone().or_else(|| self.time_zone.clone()),
             run_access_months: newer.run_access_months.or(self.run_access_months),
             reminder_hours: newer.reminder_hours.or(self.reminder_hours),
+            licence_name: match (&self.licence_name, &newer.licence_name) {
+                (Some(old), Some(new)) => Some(old.merged_with(new)),
+                (old, new) => new.clone().or_else(|| old.clone()),
+            },
         }
     }
 }
@@ -268,6 +355,10 @@ impl Policy {
             time_zone: s.time_zone.unwrap_or_else(|| DEFAULT_TIME_ZONE.to_string()),
             run_access_months: s.run_access_months.unwrap_or(unset_runs),
             reminder_hours: s.reminder_hours.unwrap_or(72),
+            licence_name: {
+                let (set, default) = (s.licence_name.unwrap_or_default(), LicenceNaming::default());
+                LicenceNaming { en: set.en.unwrap_or(default.en), nl: set.nl.unwrap_or(default.nl) }
+            },
         }
     }
 }
@@ -278,6 +369,37 @@ mod tests {
 
     fn settings(v: serde_json::Value) -> PolicySettings {
         serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn the_licence_name_is_inherited_language_by_language_and_checked() {
+        let premium = json!({"one": " Premium licence ", "other": "Premium licences"});
+        let vendor = settings(json!({"licence_name": {"en": premium}})).validated().unwrap();
+        let company = settings(json!({"licence_name": {"nl": {"one": "Plaats", "other": "Plaatsen"}}}));
+        let p = Policy::resolve([&vendor, &company.validated().unwrap()]);
+        assert_eq!(
+            (p.licence_name.en.one.as_str(), p.licence_name.en.other.as_str()),
+            ("Premium licence", "Premium licences")
+        );
+        assert_eq!(p.licence_name.of(Locale::Nl).other, "Plaatsen");
+        let d = Policy::resolve([]).licence_name;
+        assert_eq!((d.en.other.as_str(), d.nl.other.as_str()), ("licences", "licenties"));
+        for bad in [
+            json!({"en": {"one": "", "other": "x"}}),
+            json!({"nl": {"one": "a\nb", "other": "x"}}),
+            json!({"en": {"one": "x", "other": "y".repeat(41)}}),
+        ] {
+            let err = settings(json!({ "licence_name": bad })).validated().unwrap_err();
+            assert!(err.to_string().starts_with("licence_name."), "{err}");
+        }
+        assert!(serde_json::from_value::<PolicySettings>(json!({"licence_name": {"fr": premium}})).is_err());
+        let old: Policy = serde_json::from_value({
+            let mut v = serde_json::to_value(Policy::resolve([])).unwrap();
+            v.as_object_mut().unwrap().remove("licence_name");
+            v
+        })
+        .unwrap();
+        assert_eq!(old.licence_name, LicenceNaming::default(), "a policy stored before the knob reads the defaults");
     }
 
     #[test]

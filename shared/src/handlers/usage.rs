@@ -109,7 +109,10 @@ pub async fn get(cx: &Ctx<'_>) -> Result<Reply, Error> {
     total_row["org_id"] = Value::Null;
     total_row["name"] = json!("Total");
     if format == "json" {
-        return Ok(Reply::ok(json!({ "org": org_row, "children": child_rows, "total": total_row })));
+        // The report in the vendor's words: what it calls its licences (the console's headings).
+        let naming = figures.policies.get(&org.org_id).map(|p| p.licence_name.clone()).unwrap_or_default();
+        let report = json!({ "org": org_row, "children": child_rows, "total": total_row, "licence_name": naming });
+        return Ok(Reply::ok(report));
     }
     let rows: Vec<&Value> = std::iter::once(&org_row).chain(&child_rows).chain(std::iter::once(&total_row)).collect();
     let reader = Reader::of_query(cx.req.query("locale"))?;

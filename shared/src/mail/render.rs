@@ -120,6 +120,7 @@ pub fn render(notice: &Notice, org_name: &str, policy: &Policy, console_url: &st
         "links": links(console_url, notice),
         "locale": policy.locale.as_str(),
         "time_zone": policy.time_zone,
+        "licence": policy.licence_name.of(policy.locale),
     });
     let block = |suffix: &str, block: &str| -> Result<String, String> {
         let template = env.get_template(&format!("{name}.{suffix}")).map_err(|e| e.to_string())?;
@@ -289,6 +290,24 @@ mod tests {
             json!({"expiry_date": "2027-01-15", "count": 3, "users": ["a@c.example", "b@c.example"],
                    "users_truncated": true, "ends_at": "2027-01-15T09:00:00Z", "lots": [], "unissued_lapsing": 0}),
         )
+    }
+
+    #[test]
+    fn the_vendors_licence_name_counts_the_licences_in_each_language() {
+        let names = json!({"licence_name": {
+            "en": {"one": "Premium licence", "other": "Premium licences"},
+            "nl": {"one": "Premium-licentie", "other": "Premium-licenties"}}});
+        let r = render(&reminder(), "Smith & Sons", &policy(names.clone()), "").unwrap();
+        assert_eq!(r.subject, "3 Premium licences of Smith & Sons expire on 15 January 2027");
+        assert!(r.html.contains("<strong>3</strong> Premium licences of Smith &amp; Sons"), "{}", r.html);
+        let mut nl = names;
+        nl["locale"] = json!("nl");
+        let r = render(&reminder(), "Globex", &policy(nl.clone()), "").unwrap();
+        assert!(r.subject.starts_with("3 Premium-licenties van Globex"), "{}", r.subject);
+        let mut one = notice(NoticeKind::OrderAssigned, json!({"quantity": 1, "valid_from": "2027-01-15T09:00:00Z"}));
+        one.payload["kind"] = json!("increase");
+        let r = render(&one, "Globex", &policy(nl), "").unwrap();
+        assert!(r.subject.starts_with("1 Premium-licentie "), "{}", r.subject);
     }
 
     #[test]
