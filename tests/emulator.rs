@@ -1150,6 +1150,9 @@ async fn every_route_answers_through_its_functions_binary() {
     go("POST", reject, pm.clone(), Some(json!({"reason": "no"})), day).await;
     go("POST", format!("/v1/orders/{order}/assign"), pm.clone(), None, "2018-04-02T09:00:00Z").await;
     go("GET", "/v1/orgs/c/lots".into(), cm.clone(), None, day).await;
+    // The lot ends 2019-04-02: within 90 days of 2019-01-10, among the partner's renewals ahead.
+    let ahead = go("GET", "/v1/orgs/p/expiring?within_days=90".into(), pm.clone(), None, "2019-01-10T00:00:00Z").await;
+    assert_eq!((&ahead["items"][0]["org_id"], &ahead["items"][0]["quantity"]), (&json!("c"), &json!(110)), "{ahead}");
 
     let may = "2018-05-11T09:00:00Z";
     go("PUT", "/v1/orgs/c/users/w@c.example".into(), cm.clone(), Some(json!({"name": "W"})), may).await;

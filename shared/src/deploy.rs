@@ -102,6 +102,7 @@ pub async fn handle(app: &App, request: Request, now: DateTime<Utc>) -> Result<V
                     ("RunsKeptOpenEnded".to_string(), done.runs_open_ended.to_string()),
                     ("CompaniesCounted".to_string(), done.users_counted.to_string()),
                     ("NotifyEmailsMoved".to_string(), done.notify_emails_moved.to_string()),
+                    ("LotsIndexed".to_string(), done.lots_indexed.to_string()),
                 ]);
             }
             Err(e) => {

@@ -37,9 +37,9 @@ fn who_may(method: &str, path: &str) -> &'static [&'static str] {
     match (method, path) {
         ("POST", "/v1/orgs") => &["vendor_admin", "partner_manager"],
         ("PUT", "/v1/orgs/{org_id}/policy") => &["vendor_admin"],
-        ("POST", "/v1/orders/{order_id}/assign") | ("POST", "/v1/orders/{order_id}/reject") => {
-            &["vendor_admin", "partner_manager"]
-        }
+        ("POST", "/v1/orders/{order_id}/assign")
+        | ("POST", "/v1/orders/{order_id}/reject")
+        | ("GET", "/v1/orgs/{org_id}/expiring") => &["vendor_admin", "partner_manager"],
         ("PUT", "/v1/orgs/{org_id}/users/{email}")
         | ("DELETE", "/v1/orgs/{org_id}/users/{email}")
         | ("PUT", "/v1/orgs/{org_id}/users/{email}/enrolments/{enrolment_id}")

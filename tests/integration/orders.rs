@@ -1,8 +1,10 @@
 //! The order workflow end to end through the handlers, against DynamoDB Local.
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use futures::future::join_all;
 use seatkeeper_tests::{cm, pm, TestEnv, Who};
 use serde_json::{json, Value};
+use std::collections::HashMap;
 
 /// Worked example 1 (docs/domain.md#example-1-an-order), through the API: request → assign → lot → notice → audit.
 #[tokio::test]
@@ -352,4 +354,119 @@ async fn the_balance_reads_the_lots_that_have_not_ended_and_the_lot_list_keeps_t
         .send()
         .await;
     assert_eq!((refused.status, refused.code()), (409, "insufficient_licences"), "{:?}", refused.body);
+}
+
+/// The renewals ahead (docs/api.md#orders-and-lots): a partner sees the lots of its own customers
+/// that end within the window, soonest first, each whole (a lot in parts summed), with whether an
+/// order is requested already; the vendor sees every partner's; a company's id, a window other
+/// than 30, 60 or 90 and a company manager are refused.
+#[tokio::test]
+async fn the_renewals_ahead_list_the_customers_lots_ending_in_the_window_soonest_first() {
+    let env = TestEnv::new().await;
+    env.partner_with_company("p", "c1").await;
+    env.org("c2", "company", "p").await;
+    env.partner_with_company("p2", "c3").await;
+    // c1: 40 seats in parts ending 2027-01-15, 20 of them in use; a new lot ending a year on.
+    let big = env.lot("p", "c1", 40).await;
+    assert!(big.body["lot"]["lot_id"].is_string());
+    let learners: Vec<String> = (0..20).map(|i| format!("l{i:02}@c1.example")).collect();
+    env.licensed("c1", &learners, "2026-02-01T00:00:00Z").await;
+    env.order_and_assign("c1", 5, "2026-12-01T00:00:00Z", "p", "2026-12-01T00:00:00Z").await;
+    // c2: ends 2027-03-01, and has asked for more already; c3 (another partner's) ends 2027-01-15.
+    env.order_and_assign("c2", 7, "2026-03-01T00:00:00Z", "p", "2026-03-01T00:00:00Z").await;
+    env.request("c2", 7, "2026-12-20T00:00:00Z").await;
+    env.lot("p2", "c3", 3).await;
+
+    let now = "2027-01-01T00:00:00Z";
+    let ahead = |org: &str, days: u32, who: Who| {
+        let path = format!("/v1/orgs/{org}/expiring?within_days={days}");
+        let env = &env;
+        async move { env.get(&path).by(&who).at(now).send().await }
+    };
+    let rows = |a: &seatkeeper_tests::Answer| -> Vec<(String, u64, u64, bool)> {
+        a.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["org_id"].as_str().unwrap().to_string(),
+                    r["quantity"].as_u64().unwrap(),
+                    r["in_use"].as_u64().unwrap(),
+                    r["order_requested"].as_bool().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let month = ahead("p", 30, pm("p")).await;
+    assert_eq!(month.status, 200, "{:?}", month.body);
+    assert_eq!(rows(&month), vec![("c1".to_string(), 40, 20, false)], "{:?}", month.body);
+    let row = &month.body["items"][0];
+    assert_eq!((row["name"].as_str(), row["valid_until"].as_str()), (Some("C1"), Some("2027-01-15T09:00:00Z")));
+    assert_eq!(row["lot_id"], big.body["lot"]["lot_id"]);
+    let quarter = ahead("p", 90, pm("p")).await;
+    assert_eq!(rows(&quarter), vec![("c1".to_string(), 40, 20, false), ("c2".to_string(), 7, 0, true)]);
+    // Paged, soonest first: one row a page.
+    let first = env.get("/v1/orgs/p/expiring?within_days=90&limit=1").by(&pm("p")).at(now).send().await;
+    assert_eq!(rows(&first)[0].0, "c1");
+    let cursor = first.body["next_cursor"].as_str().expect("a second page").to_string();
+    let second = env
+        .get(&format!("/v1/orgs/p/expiring?within_days=90&limit=1&cursor={cursor}"))
+        .by(&pm("p"))
+        .at(now)
+        .send()
+        .await;
+    assert_eq!(rows(&second)[0].0, "c2", "{:?}", second.body);
+    // The vendor's window holds every partner's customers; another partner's is not p's.
+    let everyone = ahead("vendor", 30, Who::vendor_admin()).await;
+    let mut orgs: Vec<String> = rows(&everyone).into_iter().map(|r| r.0).collect();
+    orgs.sort();
+    assert_eq!(orgs, vec!["c1", "c3"]);
+    assert_eq!(rows(&ahead("p2", 90, pm("p2")).await).len(), 1);
+
+    let odd = ahead("p", 45, pm("p")).await;
+    assert_eq!(
+        (odd.status, odd.body["error"]["details"]["field"].as_str()),
+        (400, Some("within_days")),
+        "{:?}",
+        odd.body
+    );
+    let company = ahead("c1", 30, pm("p")).await;
+    assert_eq!(
+        (company.status, company.body["error"]["details"]["field"].as_str()),
+        (400, Some("org_id")),
+        "{:?}",
+        company.body
+    );
+    assert_eq!(ahead("p", 30, cm("c1")).await.status, 404, "a company manager cannot reach its partner");
+}
+
+/// Lots stored before the lots were indexed by their end are indexed once, at set-up: a lot
+/// written without the keys (as an earlier version wrote it) is in the renewals ahead after it,
+/// and a second set-up indexes nothing.
+#[tokio::test]
+async fn lots_stored_before_the_index_are_indexed_once_at_set_up() {
+    let env = TestEnv::new().await;
+    let lot_id = env.company_with_lot(5).await;
+    let sk = format!("LOT#2027-01-15T09:00:00.000Z#{lot_id}");
+    let mut old = env.item("ORG#c", &sk).await.expect("the lot");
+    assert!(old.contains_key("GSI1PK") && old.contains_key("GSI3PK"), "a new lot is indexed: {old:?}");
+    for key in ["GSI1PK", "GSI1SK", "GSI3PK", "GSI3SK"] {
+        old.remove(key);
+    }
+    env.write_items(vec![old]).await;
+    let migration = HashMap::from([
+        ("PK".to_string(), AttributeValue::S("ORG#vendor".into())),
+        ("SK".to_string(), AttributeValue::S("MIGRATION#lots_by_end".into())),
+    ]);
+    env.app.store.client.delete_item().table_name(&env.table).set_key(Some(migration)).send().await.unwrap();
+    let now = "2027-01-01T00:00:00Z";
+    let before = env.get("/v1/orgs/p/expiring").by(&pm("p")).at(now).send().await;
+    assert_eq!(before.body["items"], json!([]), "not indexed yet");
+
+    let done = env.app.store.set_up(seatkeeper_tests::at(now)).await.unwrap();
+    assert_eq!(done.lots_indexed, 1, "{done:?}");
+    let after = env.get("/v1/orgs/p/expiring").by(&pm("p")).at(now).send().await;
+    assert_eq!(after.body["items"][0]["lot_id"], lot_id.as_str(), "{:?}", after.body);
+    assert_eq!(env.app.store.set_up(seatkeeper_tests::at(now)).await.unwrap().lots_indexed, 0, "once");
 }

@@ -68,6 +68,8 @@ pub enum Action {
     DecideOrder,
     ReadOrders,
     ReadLots,
+    /// Read the renewals ahead of the customers below (partners and the vendor).
+    ReadExpiring,
     ReadNotifications,
     /// List the addresses not mailed for an org, and clear one (managers).
     ManageSuppressions,
@@ -97,7 +99,7 @@ fn role_allows(role: Role, action: Action) -> bool {
             SetPolicy => false,
             _ => true,
         },
-        Role::CompanyManager => !matches!(action, CreateOrg(_) | SetPolicy | DecideOrder),
+        Role::CompanyManager => !matches!(action, CreateOrg(_) | SetPolicy | DecideOrder | ReadExpiring),
         Role::Platform => matches!(action, ManageUsers | ReadEnrolments | ReadAccess),
         Role::Learner => action == ReadAccess,
     }

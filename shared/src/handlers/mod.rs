@@ -34,6 +34,7 @@ macro_rules! handler {
     (AssignOrder, $cx:ident) => { orders::assign($cx).await };
     (RejectOrder, $cx:ident) => { orders::reject($cx).await };
     (ListLots, $cx:ident) => { orders::lots($cx).await };
+    (Expiring, $cx:ident) => { orders::expiring($cx).await };
     (UpsertUser, $cx:ident) => { users::upsert($cx).await };
     (ListUsers, $cx:ident) => { users::list($cx).await };
     (GetUser, $cx:ident) => { users::get($cx).await };
@@ -96,7 +97,8 @@ pub mod functions {
         GetContacts, PutContacts, ListAudit);
     pub const REQUEST_ORDER: Function =
         function!(Some(routes::REQUEST_ORDER), table; RequestOrder, ListOrders, GetOrder, CancelOrder);
-    pub const ASSIGN_ORDER: Function = function!(Some(routes::ASSIGN_ORDER), table; AssignOrder, RejectOrder, ListLots);
+    pub const ASSIGN_ORDER: Function =
+        function!(Some(routes::ASSIGN_ORDER), table; AssignOrder, RejectOrder, ListLots, Expiring);
     pub const USERS: Function = function!(Some(routes::USERS), table;
         ListUsers, SetRenewable, UpsertUser, GetUser, ReleaseUser, PutEnrolment, ListEnrolments, Access);
     pub const ALLOCATE: Function = function!(Some(routes::ALLOCATE), table; Allocate, GetAllocation, ListAllocationRows, ListLicences, CountLicences);
@@ -107,7 +109,7 @@ pub mod functions {
     /// Every route, as the local server serves them.
     pub const ALL: Function = function!(None, table_and_bucket;
         Health, CreateOrg, GetOrg, ListChildren, PutPolicy, ListNotifications, ListSuppressions, ClearSuppression,
-        GetContacts, PutContacts, ListAudit, RequestOrder, ListOrders, GetOrder, CancelOrder, AssignOrder, RejectOrder, ListLots,
+        GetContacts, PutContacts, ListAudit, RequestOrder, ListOrders, GetOrder, CancelOrder, AssignOrder, RejectOrder, ListLots, Expiring,
         ListUsers, SetRenewable, UpsertUser, GetUser, ReleaseUser, PutEnrolment, ListEnrolments, Access,
         Allocate, GetAllocation, ListAllocationRows, ListLicences, CountLicences, CreateImport, ConfirmImport, GetImport, ListImportRows, Renewals, Usage);
 

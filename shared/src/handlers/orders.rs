@@ -163,3 +163,49 @@ pub async fn lots(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let now = cx.req.now;
     Ok(Reply::page(page, |l| l.view(now)))
 }
+
+/// The windows the renewals ahead are asked for, in days.
+pub const EXPIRING_WINDOWS: [i64; 3] = [30, 60, 90];
+
+/// The customers whose licences end ahead (docs/api.md#orders-and-lots): the lots of the
+/// companies below a partner (the vendor: below every partner) that end within `within_days`,
+/// soonest first, one row a lot with its seats, in use, and whether the company has an order
+/// requested already. Read from the lots by their end (store/keys.rs), never company by company.
+pub async fn expiring(cx: &Ctx<'_>) -> Result<Reply, Error> {
+    let org = load_org(cx, cx.param("org_id")).await?;
+    authorize(cx.principal()?, Action::ReadExpiring, &org)?;
+    if org.kind == crate::domain::org::OrgKind::Company {
+        let message = "is a company: the renewals ahead are its partner's (its own lots are under /lots)";
+        return Err(DomainError::invalid("org_id", message).into());
+    }
+    let days = match cx.req.query("within_days").unwrap_or("30").parse::<i64>() {
+        Ok(d) if EXPIRING_WINDOWS.contains(&d) => d,
+        _ => {
+            let values = json!({ "values": "30, 60, 90" });
+            return Err(DomainError::invalid_as("within_days", "one_of", "must be 30, 60 or 90", values).into());
+        }
+    };
+    let (store, now) = (&cx.app.store, cx.req.now);
+    let page = store.lots_ending(&org, now, now + chrono::Duration::days(days), &cx.req.page()?).await?;
+    let mut companies: Vec<String> = page.items.iter().map(|l| l.org_id.clone()).collect();
+    companies.sort_unstable();
+    companies.dedup();
+    let orgs: Vec<Org> = store
+        .get_many(companies.iter().map(|c| (crate::store::keys::org(c), crate::store::keys::ORG_SK)).collect())
+        .await?;
+    let requested = futures::future::try_join_all(companies.iter().map(|c| async move {
+        let filter = OrderFilter { status: Some(OrderStatus::Requested), ..Default::default() };
+        let one = crate::store::PageRequest { limit: 1, cursor: None };
+        Ok::<_, Error>((c.clone(), !store.orders(c, &filter, &one).await?.items.is_empty()))
+    }))
+    .await?;
+    let requested: std::collections::HashMap<String, bool> = requested.into_iter().collect();
+    Ok(Reply::page(page, |l| {
+        let name = orgs.iter().find(|o| o.org_id == l.org_id).map(|o| o.name.as_str()).unwrap_or_default();
+        json!({
+            "org_id": l.org_id, "name": name, "lot_id": l.lot_id, "valid_until": l.valid_until,
+            "quantity": l.quantity, "in_use": l.in_use,
+            "order_requested": requested.get(&l.org_id).copied().unwrap_or(false),
+        })
+    }))
+}

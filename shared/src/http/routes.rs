@@ -25,6 +25,7 @@ pub enum Op {
     AssignOrder,
     RejectOrder,
     ListLots,
+    Expiring,
     UpsertUser,
     ListUsers,
     GetUser,
@@ -82,6 +83,7 @@ impl Op {
             | Op::CancelOrder
             | Op::AssignOrder
             | Op::ListLots
+            | Op::Expiring
             | Op::ListUsers
             | Op::GetUser
             | Op::ReleaseUser
@@ -143,6 +145,7 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/v1/orders/{order_id}/assign", Op::AssignOrder, ASSIGN_ORDER),
     route("POST", "/v1/orders/{order_id}/reject", Op::RejectOrder, ASSIGN_ORDER),
     route("GET", "/v1/orgs/{org_id}/lots", Op::ListLots, ASSIGN_ORDER),
+    route("GET", "/v1/orgs/{org_id}/expiring", Op::Expiring, ASSIGN_ORDER),
     route("GET", "/v1/orgs/{org_id}/users", Op::ListUsers, USERS),
     route("POST", "/v1/orgs/{org_id}/users/renewable", Op::SetRenewable, USERS),
     route("PUT", "/v1/orgs/{org_id}/users/{email}", Op::UpsertUser, USERS),

@@ -15,7 +15,7 @@
 //! | `usage` (overage as of the last snapshot) | `ORG#{org}` | `USAGE` | | | GSI4 tree: `TREE#{root}` / `{path}#USAGE` |
 //! | `order` | `ORDER#{order}` | `ORDER` | | | |
 //! | `order_entry` (one per org of the company's chain, itself included) | `ORG#{org}` | `ORDER#{requested_at}#{order}` | `ORG#{org}#ORDERS#{status}` / `{requested_at}#{order}` | | |
-//! | `lot` (a large lot: one item per part, `{lot}` then `{lot}-p01`…) | `ORG#{org}` | `LOT#{valid_until or 9999}#{lot}` | | `DUE#{shard}` / `W#{wake}#LOT#{org}#{lot}` while not expired and ending (wake: `{valid_until − 72h}`, then `{valid_until}` once in its day of expiries) | GSI4 tree: `TREE#{root}` / `{path}#LOT#{lot}` while not expired |
+//! | `lot` (a large lot: one item per part, `{lot}` then `{lot}-p01`…) | `ORG#{org}` | `LOT#{valid_until or 9999}#{lot}` | its first part, when it ends: `ENDS#{the company's parent}` / `{valid_until}#{org}#{lot}` | `DUE#{shard}` / `W#{wake}#LOT#{org}#{lot}` while not expired and ending (wake: `{valid_until − 72h}`, then `{valid_until}` once in its day of expiries) | GSI4 tree: `TREE#{root}` / `{path}#LOT#{lot}` while not expired; its first part, when it ends, GSI3 `ENDS#{root}` / as GSI1 |
 //! | `user` (with its current licence) | `ORG#{org}` | `USER#{email}` | `ORG#{org}#LICENCES#{status}` / `{email}` while it has a licence | `DUE#{shard}` / `W#{wake}#USER#{org}#{email}` while the licence is active and ending (wake as a lot's) | GSI3 `RENEW#{shard}` / `{renewal_at}#{org}#{email}` and GSI4 `ORG#{org}#RENEWALS` / `{renewal_at}#{email}` while a renewal date is set |
 //! | `manager` (marker of a manager user, for notice recipients) | `ORG#{org}` | `MANAGER#{email}` | | | |
 //! | `login` (a user's last login, at most one write a day; in no index, so one write unit) | `ORG#{org}` | `LOGIN#{email}` | | | |
@@ -48,6 +48,10 @@
 //!   `Query GSI1 ORG#{org}#ORDERS#{status}`. This serves a partner's requested orders across
 //!   all its customers, and the vendor's view of everything.
 //! - lots of an org, first-expiring first (allocation order): `Query ORG#{org} SK begins_with LOT#`.
+//! - the lots of a partner's customers (or of every customer, for the vendor) ending in a window,
+//!   soonest first (the renewals ahead): `Query GSI1 ENDS#{partner}` (`GSI3 ENDS#{vendor}`)
+//!   `BETWEEN {from} AND {to}#~`, each lot's other parts then read by key. Written with the lot and
+//!   kept after it ends: a window starts now, so an ended lot is never in it.
 //! - items due by instant (expire sweep): `Query GSI2 DUE#{0..3} GSI2SK BETWEEN W# AND W#{now}`,
 //!   page by page. An item is keyed by its next wake (`W#{wake}#{KIND}#{id}`): a licence or lot
 //!   at its reminder horizon (its end − 72 h), then, once merged into its org's day of expiries
@@ -171,6 +175,22 @@ pub fn order_entry_gsi1sk(requested_at: DateTime<Utc>, order_id: &str) -> String
 pub fn lot_sk(valid_until: Option<DateTime<Utc>>, lot_id: &str) -> String {
     let end = valid_until.map(sort_time).unwrap_or_else(|| "9999".to_string());
     format!("LOT#{end}#{lot_id}")
+}
+
+/// The lots of the customers below `org_id` by their end (a lot's first part, in GSI1 under its
+/// company's parent, in GSI3 under the vendor root): `ENDS#{org}`.
+pub fn ends(org_id: &str) -> String {
+    format!("ENDS#{org_id}")
+}
+
+/// A lot's place among those ending: `{valid_until}#{org}#{lot}`, so a window of ends is one range.
+pub fn ends_sk(valid_until: DateTime<Utc>, org_id: &str, lot_id: &str) -> String {
+    format!("{}#{org_id}#{lot_id}", sort_time(valid_until))
+}
+
+/// The sort keys of the lots ending from `from` to `to`: `{from}` up to just after `{to}`.
+pub fn ends_between(from: DateTime<Utc>, to: DateTime<Utc>) -> (String, String) {
+    (sort_time(from), format!("{}#~", sort_time(to)))
 }
 
 /// The sort keys of the lots that end after `now`, and of those that never end (a lot's key

@@ -50,7 +50,37 @@ impl Store {
         if lot.status == LotStatus::Active {
             attrs.extend(tree_keys(org, &keys::lot_in_tree(&lot.lot_id)));
         }
+        attrs.extend(ends_keys(lot, org));
         to_item("lot", lot, &attrs)
+    }
+
+    /// The lots of the customers below `above` (a partner: its companies; the vendor root: every
+    /// company) that end from `from` to `to`, soonest first, each whole (its other parts read by
+    /// key and merged in).
+    pub async fn lots_ending(
+        &self,
+        above: &Org,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        page: &PageRequest,
+    ) -> Result<Page<Lot>, Error> {
+        let (lo, hi) = keys::ends_between(from, to);
+        let index = if above.parent_id.is_none() { keys::GSI3 } else { keys::GSI1 };
+        let spec = QuerySpec::index(index, keys::ends(&above.org_id), SortKey::Between(lo, hi));
+        let Page { items, next_cursor } = self.query::<Lot>(&spec, page).await?;
+        let rest: Vec<(String, String)> = items
+            .iter()
+            .flat_map(|l| {
+                (1..l.parts)
+                    .map(|k| (keys::org(&l.org_id), keys::lot_sk(l.valid_until, &format!("{}-p{k:02}", l.lot_id))))
+            })
+            .collect();
+        let parts: Vec<Lot> = self
+            .get_many_read(rest.iter().map(|(pk, sk)| (pk.clone(), sk.as_str())).collect(), super::Read::Eventual)
+            .await?;
+        let mut whole = crate::domain::lot::merge(items.into_iter().chain(parts).collect());
+        whole.sort_by(|a, b| (a.valid_until, &a.org_id, &a.lot_id).cmp(&(b.valid_until, &b.org_id, &b.lot_id)));
+        Ok(Page { items: whole, next_cursor })
     }
 
     /// A new lot: one write per part it is spread over ([`Lot::split`]).
@@ -247,6 +277,18 @@ impl Store {
             Err(e) => Err(e),
         }
     }
+}
+
+/// A lot's keys among the lots ending (its first part, when it has an end): GSI1 under its
+/// company's parent, GSI3 under the vendor root (store/keys.rs, the renewals ahead).
+pub fn ends_keys(lot: &Lot, org: &Org) -> Vec<(&'static str, String)> {
+    let (Some(end), None) = (lot.valid_until, lot.part_of.as_ref()) else { return Vec::new() };
+    let sk = keys::ends_sk(end, &lot.org_id, &lot.lot_id);
+    let mut attrs = vec![(keys::GSI3PK, keys::ends(org.root())), (keys::GSI3SK, sk.clone())];
+    if let Some(parent) = &org.parent_id {
+        attrs.extend([(keys::GSI1PK, keys::ends(parent)), (keys::GSI1SK, sk)]);
+    }
+    attrs
 }
 
 #[cfg(test)]

@@ -45,7 +45,14 @@ pub struct SetUp {
     /// Orgs whose own `notify_emails` this run made contacts receiving every topic (migration
     /// [`NOTIFY_EMAILS_MOVED`]; 0 on a new table, and once it is recorded).
     pub notify_emails_moved: usize,
+    /// Live lots stored before the lots were indexed by their end, indexed by this run
+    /// (migration [`LOTS_BY_END`]; 0 on a new table, and once it is recorded).
+    pub lots_indexed: usize,
 }
+
+/// The migration that indexed every live lot by its end, under its company's parent and the
+/// vendor (the renewals ahead; store/keys.rs).
+pub const LOTS_BY_END: &str = "lots_by_end";
 
 /// The migration that made each org's own `notify_emails` its contacts receiving everything:
 /// since contacts, the knob is only the vendor's copy of one org's notices, never inherited.
@@ -92,7 +99,16 @@ impl Store {
         let runs_open_ended = self.keep_runs_open_ended(now).await?;
         let users_counted = self.count_users_with_access(now).await?;
         let notify_emails_moved = self.move_notify_emails(now).await?;
-        Ok(SetUp { vendor_written, guarded, case_clashes, runs_open_ended, users_counted, notify_emails_moved })
+        let lots_indexed = self.index_lots_by_end(now).await?;
+        Ok(SetUp {
+            vendor_written,
+            guarded,
+            case_clashes,
+            runs_open_ended,
+            users_counted,
+            notify_emails_moved,
+            lots_indexed,
+        })
     }
 
     /// Once per table (migration [`RUN_ACCESS`]; a new table has no org to mark): every org
@@ -220,6 +236,59 @@ impl Store {
             Ok(Decision::new(vec![Change::Org(Org { runs_open_ended: true, ..org })], true))
         })
         .await
+    }
+
+    /// Once per table (migration [`LOTS_BY_END`]): every company's live lots get the keys of the
+    /// lots ending (`lots::ends_keys`; each first part, on the condition that it is still there),
+    /// a few companies at a time. Lots that ended before are never in a window, so they are left.
+    async fn index_lots_by_end(&self, now: DateTime<Utc>) -> Result<usize, SetUpError> {
+        let done = self.get::<serde_json::Value>(keys::org(VENDOR_ID), &keys::migration_sk(LOTS_BY_END)).await?;
+        if done.is_some() {
+            return Ok(0);
+        }
+        let companies = self.all_orgs().await?.into_iter().filter(|o| o.kind == OrgKind::Company);
+        let results: Vec<Result<usize, Error>> = stream::iter(companies)
+            .map(|org| async move {
+                let mut indexed = 0;
+                for lot in self.lots_ending_after(&org.org_id, now).await? {
+                    let attrs = super::lots::ends_keys(&lot, &org);
+                    if attrs.is_empty() {
+                        continue;
+                    }
+                    let names: Vec<String> = attrs.iter().enumerate().map(|(i, _)| format!("#k{i} = :k{i}")).collect();
+                    let request = self
+                        .client
+                        .update_item()
+                        .table_name(&self.table)
+                        .key(keys::PK, AttributeValue::S(keys::org(&lot.org_id)))
+                        .key(keys::SK, AttributeValue::S(keys::lot_sk(lot.valid_until, &lot.lot_id)))
+                        .update_expression(format!("SET {}", names.join(", ")))
+                        .condition_expression("attribute_exists(PK)")
+                        .set_expression_attribute_names(Some(
+                            attrs.iter().enumerate().map(|(i, (n, _))| (format!("#k{i}"), n.to_string())).collect(),
+                        ))
+                        .set_expression_attribute_values(Some(
+                            attrs
+                                .iter()
+                                .enumerate()
+                                .map(|(i, (_, v))| (format!(":k{i}"), AttributeValue::S(v.clone())))
+                                .collect(),
+                        ));
+                    super::send_write(|| request.clone().send()).await?;
+                    indexed += 1;
+                }
+                Ok(indexed)
+            })
+            .buffer_unordered(COUNTS_IN_FLIGHT)
+            .collect()
+            .await;
+        let mut indexed = 0;
+        for r in results {
+            indexed += r?;
+        }
+        self.record_migration(LOTS_BY_END, now).await?;
+        tracing::info!(indexed, "every live lot is indexed by its end");
+        Ok(indexed)
     }
 
     /// Records that migration `name` ran (once: a second record changes nothing).
