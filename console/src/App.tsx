@@ -24,6 +24,7 @@ const Vendor = lazy(() => import("./screens/Vendor"));
 const PolicyForm = lazy(() => import("./screens/Policy"));
 const Notifications = lazy(() => import("./screens/Notifications"));
 const Audit = lazy(() => import("./screens/Audit"));
+const RenewalsAhead = lazy(() => import("./screens/RenewalsAhead"));
 
 function RequireAuth({ children }: { children: ReactNode }) {
   const session = useSession();
@@ -50,6 +51,7 @@ function navItems(role: Role, base: string, managed: boolean): Item[] {
     case "partner_manager":
       return [
         { to: "/orders", label: "nav.orders" },
+        { to: "/ahead", label: "nav.ahead" },
         { to: "/companies", label: "nav.companies" },
         { to: "/usage", label: "nav.usage" },
         { to: "/notifications", label: "nav.notifications" },
@@ -59,6 +61,7 @@ function navItems(role: Role, base: string, managed: boolean): Item[] {
       return [
         { to: "/vendor", label: "nav.vendor" },
         { to: "/orders", label: "nav.orders" },
+        { to: "/ahead", label: "nav.ahead" },
         { to: "/companies", label: "nav.companies" },
         { to: "/usage", label: "nav.usage" },
         { to: "/notifications", label: "nav.notifications" },
@@ -190,6 +193,7 @@ export function App() {
           {companyRoutes}
           <Route path="usage/:childId" element={<Usage />} />
           <Route path="orders" element={<RequestedOrders />} />
+          <Route path="ahead" element={<RenewalsAhead />} />
           <Route path="companies" element={<Companies />} />
           <Route path="companies/:orgId">{companyRoutes}</Route>
           <Route path="access" element={<Access />} />

@@ -13,7 +13,7 @@ const en = {
     expired: "Your session has ended. Please sign in again.", failed: "Sign-in failed: {{reason}}", completing: "Completing sign-in…",
   },
   nav: {
-    licences: "Licences", orders: "Requested orders", companies: "Manage company", renewals: "Renewals", usage: "Usage report", users: "Users",
+    licences: "Licences", orders: "Requested orders", ahead: "Renewals ahead", companies: "Manage company", renewals: "Renewals", usage: "Usage report", users: "Users",
     access: "Access", vendor: "Organisations", notifications: "Notifications", audit: "Audit log",
   },
   manage: { banner: "Manage mode: you are managing {{name}}.", exit: "Exit" },
@@ -50,6 +50,14 @@ const en = {
     syncWarning: "Synchronize: {{count}} users missing from the file will be released (their records are kept).",
     renew: "Renew licences", committing: "Renewing licences…", progress: "Progress", result: "Done: {{allocated}} licences allocated, {{released}} users released.",
     again: "Import another file", failed: "The import failed: {{error}}",
+  },
+  ahead: {
+    title: "Renewals ahead", intro: "Your customers whose licences end soon, soonest first. Renew them before they end, so no customer is left without the licences they need.",
+    within: "Ending within", days_one: "the next {{count}} day", days_other: "the next {{count}} days", none_one: "No customer's licences end within the next {{count}} day.", none_other: "No customer's licences end within the next {{count}} days.",
+    endsOn: "Ends", inUse: "In use", requested: "Order requested", renew: "Request and assign", renewFor: "Request and assign the renewal of {{name}}",
+    dialog: "Renew the licences of {{name}}", ends: "Their lot of {{seats}} ends on {{date}}; {{inUse}} of its seats are in use.",
+    newEnd: "Assigned now, the new licences are valid until {{date}} ({{months}} months from today), not from {{old}}: renewing early costs the days in between.",
+    confirm: "Request and assign", renewed: "{{name}}: a lot of {{quantity}} licences assigned, valid until {{date}}. Their managers have been told.",
   },
   requested: {
     addFilter: "Add Filter", more: "More actions", 

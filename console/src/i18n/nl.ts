@@ -15,7 +15,7 @@ const nl: Messages = {
     expired: "Uw sessie is beëindigd. Meld u opnieuw aan.", failed: "Aanmelden mislukt: {{reason}}", completing: "Aanmelden wordt afgerond…",
   },
   nav: {
-    licences: "Licenties", orders: "Aangevraagde bestellingen", companies: "Bedrijf beheren", renewals: "Verlengingen", usage: "Gebruiksrapport", users: "Gebruikers",
+    licences: "Licenties", orders: "Aangevraagde bestellingen", ahead: "Verlengingen in zicht", companies: "Bedrijf beheren", renewals: "Verlengingen", usage: "Gebruiksrapport", users: "Gebruikers",
     access: "Toegang", vendor: "Organisaties", notifications: "Meldingen", audit: "Auditlog",
   },
   manage: { banner: "Beheermodus: u beheert {{name}}.", exit: "Afsluiten" },
@@ -52,6 +52,14 @@ const nl: Messages = {
     syncWarning: "Synchroniseren: {{count}} gebruikers die niet in het bestand staan worden vrijgegeven (hun gegevens blijven bewaard).",
     renew: "Licenties verlengen", committing: "Licenties worden verlengd…", progress: "Voortgang", result: "Klaar: {{allocated}} licenties toegewezen, {{released}} gebruikers vrijgegeven.",
     again: "Nog een bestand importeren", failed: "De import is mislukt: {{error}}",
+  },
+  ahead: {
+    title: "Verlengingen in zicht", intro: "Uw klanten van wie de licenties binnenkort verlopen, de eerste bovenaan. Verleng ze voordat ze verlopen, zodat geen klant zonder de benodigde licenties komt te zitten.",
+    within: "Verloopt binnen", days_one: "de komende {{count}} dag", days_other: "de komende {{count}} dagen", none_one: "Van geen klant verlopen licenties binnen de komende {{count}} dag.", none_other: "Van geen klant verlopen licenties binnen de komende {{count}} dagen.",
+    endsOn: "Verloopt", inUse: "In gebruik", requested: "Bestelling aangevraagd", renew: "Aanvragen en toewijzen", renewFor: "De verlenging van {{name}} aanvragen en toewijzen",
+    dialog: "Licenties van {{name}} verlengen", ends: "Hun partij van {{seats}} verloopt op {{date}}; {{inUse}} daarvan zijn in gebruik.",
+    newEnd: "Nu toegewezen zijn de nieuwe licenties geldig tot {{date}} ({{months}} maanden vanaf vandaag), niet vanaf {{old}}: vroeg verlengen kost de dagen daartussen.",
+    confirm: "Aanvragen en toewijzen", renewed: "{{name}}: een partij van {{quantity}} licenties toegewezen, geldig tot {{date}}. Hun beheerders zijn ingelicht.",
   },
   requested: {
     addFilter: "Filter toevoegen", more: "Meer acties", 
