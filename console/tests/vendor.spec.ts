@@ -64,3 +64,36 @@ test("Vendor: the org tree, create a partner and a company, a company's policy s
   await setLanguage(page, "nl");
   await expect(page.getByLabel("Herinnering vóór het verlopen (uren)")).toHaveValue("24");
 });
+
+test("Policy: the vendor names its licences (licence_name) per language; a language is sent whole, the form not typed as in force; a bad name is the API's message", async ({ page }) => {
+  const admin = await token("vendor_admin", "vendor");
+  const partner = uid("p-name");
+  await ok(admin, "POST", "/v1/orgs", { org_id: partner, name: `Reseller ${partner}`, kind: "partner", parent_id: "vendor" });
+  await signInAs(page, admin, `/vendor/${partner}/policy`);
+  const many = page.getByLabel("Name of several licences, in English");
+  await expect(many).toHaveAttribute("placeholder", "licences");
+  await page.getByLabel("Name of one licence, in English (e-mails and headings)").fill("Premium licence");
+  await many.fill("Premium licences");
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByText("Policy saved.")).toBeVisible();
+  let org = await ok(admin, "GET", `/v1/orgs/${partner}`);
+  expect(org.own_policy).toEqual({ licence_name: { en: { one: "Premium licence", other: "Premium licences" } } });
+
+  // Only the Dutch plural typed: the singular in force ("licentie") goes with it.
+  await page.getByLabel("Name of several licences, in Dutch").fill("Premium-licenties");
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByText("Policy saved.")).toBeVisible();
+  org = await ok(admin, "GET", `/v1/orgs/${partner}`);
+  expect(org.own_policy.licence_name).toEqual({
+    en: { one: "Premium licence", other: "Premium licences" },
+    nl: { one: "licentie", other: "Premium-licenties" },
+  });
+
+  // Blank is refused by the API, in its words, and nothing changes.
+  await page.getByLabel("Name of one licence, in Dutch").fill(" ");
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByRole("alert")).toContainText("licence_name.nl.one");
+  expect((await ok(admin, "GET", `/v1/orgs/${partner}`)).own_policy.licence_name.nl.one).toBe("licentie");
+  await setLanguage(page, "nl");
+  await expect(page.getByLabel("Naam van meerdere licenties, in het Nederlands")).toHaveValue("Premium-licenties");
+});

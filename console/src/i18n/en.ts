@@ -113,6 +113,7 @@ const en = {
     kind: "Kind", kinds: { vendor: "Vendor", partner: "Partner", company: "Company" }, parent: "Parent", policy: "Policy", editPolicy: "Policy of {{name}}", created: "{{name}} created.",
   },
   policy: {
+    licenceName: { en_one: "Name of one licence, in English (e-mails and headings)", en_other: "Name of several licences, in English", nl_one: "Name of one licence, in Dutch", nl_other: "Name of several licences, in Dutch" }, 
     title: "Policy of {{name}}", intro: "Each knob is inherited unless this organisation sets it. Only what you change is sent.", inherited: "Inherited ({{value}})", setHere: "set here",
     saved: "Policy saved.", nothingChanged: "Nothing changed.", term_months: "Term (months)", term_starts: "Term starts", renewal: "Renewal", counting: "Counting", enforcement: "Enforcement",
     seats_included: "Seats included", uses_per_seat: "Uses per seat", tiers: "Tiers (ascending seat counts, comma separated)", notify_emails: "The vendor's copy of this org's notices (comma separated; not passed on to the orgs below)", reminder_hours: "Reminder before an expiry (hours)",

@@ -115,6 +115,7 @@ const nl: Messages = {
     kind: "Soort", kinds: { vendor: "Leverancier", partner: "Partner", company: "Bedrijf" }, parent: "Bovenliggende organisatie", policy: "Beleid", editPolicy: "Beleid van {{name}}", created: "{{name}} aangemaakt.",
   },
   policy: {
+    licenceName: { en_one: "Naam van één licentie, in het Engels (e-mails en koppen)", en_other: "Naam van meerdere licenties, in het Engels", nl_one: "Naam van één licentie, in het Nederlands", nl_other: "Naam van meerdere licenties, in het Nederlands" }, 
     title: "Beleid van {{name}}", intro: "Elke instelling wordt geërfd, tenzij deze organisatie haar zelf instelt. Alleen wat u wijzigt wordt verstuurd.", inherited: "Geërfd ({{value}})", setHere: "hier ingesteld",
     saved: "Beleid opgeslagen.", nothingChanged: "Er is niets gewijzigd.", term_months: "Looptijd (maanden)", term_starts: "Looptijd begint", renewal: "Verlenging", counting: "Telling", enforcement: "Handhaving",
     seats_included: "Inbegrepen gebruikers", uses_per_seat: "Gebruik per licentie", tiers: "Staffels (oplopende aantallen, gescheiden door komma's)", notify_emails: "Kopie van de meldingen van deze organisatie voor de leverancier (gescheiden door komma's; niet voor de organisaties eronder)", reminder_hours: "Herinnering vóór het verlopen (uren)",

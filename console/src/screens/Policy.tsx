@@ -21,6 +21,14 @@ const CHOICES: Partial<Record<Key, string[]>> = {
 const NUMBERS: Key[] = ["term_months", "seats_included", "run_access_months", "reminder_hours"];
 const KEYS: Key[] = ["term_months", "term_starts", "renewal", "counting", "enforcement", "seats_included", "uses_per_seat", "tiers", "notify_emails", "locale", "time_zone", "run_access_months", "reminder_hours"];
 
+/** `licence_name` as four fields, `{lang}.{form}`: a language is sent whole (both forms), the form not typed taken as in force. */
+const NAMES = ["en.one", "en.other", "nl.one", "nl.other"] as const;
+type NameKey = (typeof NAMES)[number];
+const named = (v: unknown, k: NameKey): string | undefined => {
+  const [lang, form] = k.split(".");
+  return (v as Record<string, Record<string, string> | undefined> | undefined)?.[lang]?.[form];
+};
+
 function show(v: unknown): string {
   if (Array.isArray(v)) return v.join(", ");
   return v == null ? "" : String(v);
@@ -44,12 +52,23 @@ export default function PolicyForm() {
     const b: Record<string, unknown> = {};
     for (const [k, raw] of Object.entries(draft)) {
       const key = k as Key;
+      if (k.startsWith("licence_name.")) continue;
       if (NUMBERS.includes(key)) b[k] = Number(raw);
       else if (key === "uses_per_seat") b[k] = raw === "none" ? "none" : Number(raw);
       else if (key === "tiers") b[k] = raw.split(",").map((x) => x.trim()).filter(Boolean).map(Number);
       else if (key === "notify_emails") b[k] = raw.split(",").map((x) => x.trim()).filter(Boolean);
       else b[k] = raw;
     }
+    const names: Record<string, { one: string; other: string }> = {};
+    for (const lang of ["en", "nl"] as const) {
+      if (!NAMES.some((k) => k.startsWith(lang) && `licence_name.${k}` in draft)) continue;
+      const form = (f: "one" | "other") => {
+        const k = `${lang}.${f}` as NameKey;
+        return draft[`licence_name.${k}`] ?? named(own.licence_name, k) ?? named(effective.licence_name, k) ?? "";
+      };
+      names[lang] = { one: form("one"), other: form("other") };
+    }
+    if (Object.keys(names).length > 0) b.licence_name = names;
     return b as Settings;
   }
   async function submit(e: FormEvent) {
@@ -65,11 +84,12 @@ export default function PolicyForm() {
       org.reload();
     }
   }
-  const change = (k: Key, v: string) => {
+  const change = (k: Key, v: string) => edit(k, v, own[k]);
+  const edit = (k: string, v: string, was: unknown) => {
     save.reset();
     setDraft((d) => {
       const n = { ...d };
-      if (v === show(own[k]) || (v === "" && own[k] === undefined)) delete n[k];
+      if (v === show(was) || (v === "" && was === undefined)) delete n[k];
       else n[k] = v;
       return n;
     });
@@ -114,6 +134,25 @@ export default function PolicyForm() {
                     />
                   )
                 }
+              </Field>
+            );
+          })}
+          {NAMES.map((k) => {
+            const was = named(own.licence_name, k);
+            const hint = was !== undefined ? t("policy.setHere") : t("policy.inherited", { value: named(effective.licence_name, k) ?? "—" });
+            return (
+              <Field key={k} label={t(`policy.licenceName.${k.replace(".", "_")}`)} hint={hint}>
+                {(id) => (
+                  <input
+                    id={id}
+                    name={`licence_name.${k}`}
+                    type="text"
+                    maxLength={40}
+                    placeholder={was === undefined ? named(effective.licence_name, k) : undefined}
+                    value={draft[`licence_name.${k}`] ?? was ?? ""}
+                    onChange={(e) => edit(`licence_name.${k}`, e.target.value, was)}
+                  />
+                )}
               </Field>
             );
           })}
