@@ -1183,6 +1183,8 @@ async fn every_route_answers_through_its_functions_binary() {
     go("GET", "/v1/orgs/c/users?email_prefix=W&licence_status=pending".into(), cm.clone(), None, may).await;
     go("GET", "/v1/orgs/c/users/w@c.example".into(), cm.clone(), None, may).await;
     go("GET", "/v1/orgs/c/users/w@c.example/enrolments".into(), platform.clone(), None, may).await;
+    let run = go("GET", "/v1/orgs/c/enrolments?enrolment_id=run".into(), cm.clone(), None, may).await;
+    assert_eq!(run["items"][0]["email"], "w@c.example", "{run}");
     go("GET", "/v1/orgs/c/users/w@c.example/access".into(), platform.clone(), None, may).await;
 
     let mut upload = request("POST", "/v1/orgs/{org_id}/imports", "/v1/orgs/c/imports", &cm, None, may);

@@ -103,6 +103,7 @@ pub async fn handle(app: &App, request: Request, now: DateTime<Utc>) -> Result<V
                     ("CompaniesCounted".to_string(), done.users_counted.to_string()),
                     ("NotifyEmailsMoved".to_string(), done.notify_emails_moved.to_string()),
                     ("LotsIndexed".to_string(), done.lots_indexed.to_string()),
+                    ("EnrolmentsIndexed".to_string(), done.enrolments_indexed.to_string()),
                 ]);
             }
             Err(e) => {

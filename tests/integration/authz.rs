@@ -61,6 +61,7 @@ fn who_may(method: &str, path: &str) -> &'static [&'static str] {
         | ("GET", "/v1/orgs/{org_id}/users")
         | ("POST", "/v1/orgs/{org_id}/users/renewable")
         | ("GET", "/v1/orgs/{org_id}/users/{email}")
+        | ("GET", "/v1/orgs/{org_id}/enrolments")
         | ("POST", "/v1/orgs/{org_id}/allocations")
         | ("GET", "/v1/orgs/{org_id}/allocations/{allocation_id}")
         | ("GET", "/v1/orgs/{org_id}/allocations/{allocation_id}/rows")

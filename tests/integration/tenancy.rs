@@ -68,7 +68,7 @@ async fn the_first_start_stores_the_vendor_once_however_often_it_runs() {
     let (a, b, c) = tokio::join!(store.set_up(at(NOW)), store.set_up(at(NOW)), store.set_up(at(NOW)));
     let written = [a.unwrap(), b.unwrap(), c.unwrap()].iter().filter(|d| d.vendor_written).count();
     assert_eq!(written, 1);
-    assert_eq!(env.all_items().await.len(), 6, "the vendor, its guard and the records of the four migrations");
+    assert_eq!(env.all_items().await.len(), 7, "the vendor, its guard and the records of the five migrations");
 }
 
 #[tokio::test]

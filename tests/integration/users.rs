@@ -291,3 +291,67 @@ async fn a_bulk_renewable_whose_last_transaction_fails_is_retried_at_once_with_o
     assert_eq!((replay.status, &replay.body), (200, &retried.body));
     assert_eq!(renewable_audits(&env, "c").await, 1);
 }
+
+/// "Enrolments > All" (docs/api.md#users-enrolments-access): every enrolment of the company by
+/// e-mail, or those of one learning experience from its index, with their status now; a status
+/// filter as read; bad filters refused; enrolments stored before the index indexed once at set-up.
+#[tokio::test]
+async fn enrolments_all_lists_a_companys_enrolments_or_one_learning_experiences() {
+    let env = TestEnv::new().await;
+    env.company_with_lot(10).await;
+    env.licensed("c", &["a@c.example", "b@c.example", "c@c.example"], ASSIGNED).await;
+    env.enrol("c", "a@c.example", "run1", json!({"status": "active"}), ASSIGNED).await;
+    env.enrol("c", "a@c.example", "run2", json!({"status": "active"}), ASSIGNED).await;
+    env.enrol("c", "b@c.example", "run1", json!({"status": "new"}), ASSIGNED).await;
+    let ends = json!({"status": "active", "ends_at": "2026-03-01T00:00:00Z"});
+    env.enrol("c", "c@c.example", "run2", ends, ASSIGNED).await;
+    let list = |query: &'static str, at: &'static str| {
+        let env = &env;
+        async move {
+            let a = env.get(&format!("/v1/orgs/c/enrolments{query}")).by(&cm("c")).at(at).send().await;
+            assert_eq!(a.status, 200, "{query}: {:?}", a.body);
+            let rows = a.body["items"].as_array().unwrap().iter();
+            rows.map(|r| {
+                format!(
+                    "{} {} {}",
+                    r["email"].as_str().unwrap(),
+                    r["enrolment_id"].as_str().unwrap(),
+                    r["status"].as_str().unwrap()
+                )
+            })
+            .collect::<Vec<_>>()
+        }
+    };
+    let later = "2026-04-01T00:00:00Z";
+    assert_eq!(list("?enrolment_id=run1", later).await, vec!["a@c.example run1 active", "b@c.example run1 new"]);
+    let all = list("", later).await;
+    assert_eq!(
+        all,
+        vec!["a@c.example run1 active", "a@c.example run2 active", "b@c.example run1 new", "c@c.example run2 expired"]
+    );
+    assert_eq!(list("?enrolment_id=run2&status=expired", later).await, vec!["c@c.example run2 expired"]);
+    assert_eq!(list("?enrolment_id=run2&status=active", ASSIGNED).await.len(), 2, "before its end, c's run is active");
+
+    for (query, field) in [("?status=done", "status"), ("?enrolment_id=a%20b", "enrolment_id")] {
+        let bad = env.get(&format!("/v1/orgs/c/enrolments{query}")).by(&cm("c")).send().await;
+        assert_eq!((bad.status, bad.body["error"]["details"]["field"].as_str()), (400, Some(field)), "{:?}", bad.body);
+    }
+    let partner = env.get("/v1/orgs/p/enrolments").by(&seatkeeper_tests::pm("p")).send().await;
+    assert_eq!(partner.body["error"]["details"]["field"], "org_id", "a partner has no enrolments of its own");
+
+    // An enrolment stored before the index: found by its learning experience after the set-up.
+    let sk = "ENROLMENT#a@c.example#run1";
+    let mut old = env.item("ORG#c", sk).await.expect("the enrolment");
+    assert!(old.remove("GSI1PK").is_some() && old.remove("GSI1SK").is_some(), "a new enrolment is indexed");
+    env.write_items(vec![old]).await;
+    assert_eq!(list("?enrolment_id=run1", later).await, vec!["b@c.example run1 new"]);
+    let migration = std::collections::HashMap::from([
+        ("PK".to_string(), aws_sdk_dynamodb::types::AttributeValue::S("ORG#vendor".into())),
+        ("SK".to_string(), aws_sdk_dynamodb::types::AttributeValue::S("MIGRATION#enrolments_by_id".into())),
+    ]);
+    env.app.store.client.delete_item().table_name(&env.table).set_key(Some(migration)).send().await.unwrap();
+    let done = env.app.store.set_up(seatkeeper_tests::at(later)).await.unwrap();
+    assert_eq!(done.enrolments_indexed, 4, "{done:?}");
+    assert_eq!(list("?enrolment_id=run1", later).await.len(), 2);
+    assert_eq!(env.app.store.set_up(seatkeeper_tests::at(later)).await.unwrap().enrolments_indexed, 0, "once");
+}

@@ -13,7 +13,7 @@ use crate::domain::auth::{authorize, Action, Principal, Role};
 use crate::domain::change::Change;
 use crate::domain::decide::renewal as decide_renewal;
 use crate::domain::decide::users as decide;
-use crate::domain::enrolment::PutEnrolment;
+use crate::domain::enrolment::{EnrolmentStatus, PutEnrolment};
 use crate::domain::org::{Org, OrgKind};
 use crate::domain::policy::{Counting, Renewal};
 use crate::domain::renewal;
@@ -197,6 +197,39 @@ pub async fn enrolments(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let page = cx.app.store.enrolments_page(&org.org_id, &email, &cx.req.page()?).await?;
     let now = cx.req.now;
     Ok(Reply::page(page, |e| e.view(now)))
+}
+
+/// Every enrolment of a company ("Enrolments > All", docs/api.md#users-enrolments-access): all,
+/// by e-mail, or those of one learning experience (`?enrolment_id=`, from its index); `?status=`
+/// keeps those with that status now (filtered as they are read: a page may hold fewer), paged.
+pub async fn org_enrolments(cx: &Ctx<'_>) -> Result<Reply, Error> {
+    let org = load_org(cx, cx.param("org_id")).await?;
+    authorize(cx.principal()?, Action::ReadUsers, &org)?;
+    if org.kind != OrgKind::Company {
+        return Err(DomainError::invalid("org_id", "enrolments belong to a company").into());
+    }
+    let id = cx.req.query("enrolment_id");
+    if let Some(id) = id {
+        validate::caller_id("enrolment_id", id)?;
+    }
+    let status: Option<EnrolmentStatus> = match cx.req.query("status") {
+        None => None,
+        Some(s) => Some(serde_json::from_value(json!(s)).map_err(|_| {
+            let values = json!({ "values": "new, active, expired" });
+            DomainError::invalid_as("status", "one_of", "must be new, active or expired", values)
+        })?),
+    };
+    let now = cx.req.now;
+    let mut page = cx.app.store.org_enrolments(&org.org_id, id, &cx.req.page()?).await?;
+    if let Some(wanted) = status {
+        page.items.retain(|e| e.status_at(now) == wanted);
+    }
+    Ok(Reply::page(page, |e| {
+        json!({
+            "email": e.email, "enrolment_id": e.enrolment_id, "status": e.status_at(now),
+            "starts_at": e.starts_at, "ends_at": e.ends_at, "live": e.live_at(now),
+        })
+    }))
 }
 
 /// Release (docs/domain.md#users-and-enrolments): decided by [`decide::release`] over the user, its live enrolments and

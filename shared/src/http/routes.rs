@@ -33,6 +33,7 @@ pub enum Op {
     SetRenewable,
     PutEnrolment,
     ListEnrolments,
+    ListOrgEnrolments,
     Access,
     Allocate,
     GetAllocation,
@@ -89,6 +90,7 @@ impl Op {
             | Op::ReleaseUser
             | Op::Access
             | Op::ListEnrolments
+            | Op::ListOrgEnrolments
             | Op::GetAllocation
             | Op::ListAllocationRows
             | Op::ListLicences
@@ -153,6 +155,7 @@ pub const ROUTES: &[Route] = &[
     route("DELETE", "/v1/orgs/{org_id}/users/{email}", Op::ReleaseUser, USERS),
     route("PUT", "/v1/orgs/{org_id}/users/{email}/enrolments/{enrolment_id}", Op::PutEnrolment, USERS),
     route("GET", "/v1/orgs/{org_id}/users/{email}/enrolments", Op::ListEnrolments, USERS),
+    route("GET", "/v1/orgs/{org_id}/enrolments", Op::ListOrgEnrolments, USERS),
     route("GET", "/v1/orgs/{org_id}/users/{email}/access", Op::Access, USERS),
     route("POST", "/v1/orgs/{org_id}/allocations", Op::Allocate, ALLOCATE),
     route("GET", "/v1/orgs/{org_id}/allocations/{allocation_id}", Op::GetAllocation, ALLOCATE),

@@ -19,7 +19,7 @@
 //! | `user` (with its current licence) | `ORG#{org}` | `USER#{email}` | `ORG#{org}#LICENCES#{status}` / `{email}` while it has a licence | `DUE#{shard}` / `W#{wake}#USER#{org}#{email}` while the licence is active and ending (wake as a lot's) | GSI3 `RENEW#{shard}` / `{renewal_at}#{org}#{email}` and GSI4 `ORG#{org}#RENEWALS` / `{renewal_at}#{email}` while a renewal date is set |
 //! | `manager` (marker of a manager user, for notice recipients) | `ORG#{org}` | `MANAGER#{email}` | | | |
 //! | `login` (a user's last login, at most one write a day; in no index, so one write unit) | `ORG#{org}` | `LOGIN#{email}` | | | |
-//! | `enrolment` | `ORG#{org}` | `ENROLMENT#{email}#{enrolment}` | | `DUE#{shard}` / `W#{ends_at}#ENROLMENT#{org}#{email}#{enrolment}` while not expired and ending | |
+//! | `enrolment` | `ORG#{org}` | `ENROLMENT#{email}#{enrolment}` | `ORG#{org}#ENROLMENTS#{enrolment}` / `{email}` | `DUE#{shard}` / `W#{ends_at}#ENROLMENT#{org}#{email}#{enrolment}` while not expired and ending | |
 //! | `expiry_day` (what an org's day of expiries holds for its notices, merged as its items reach their reminder horizon) | `ORG#{org}` | `EXPIRYDAY#{the org's date}` | | `DUE#{shard}` / `W#{next notice}#DAY#{org}#{date}` while a notice of it is to send | |
 //! | `notice` | `ORG#{org}` | `NOTICE#{created_at}#{notice}` | | | |
 //! | `notice_key` (exactly-once guard) | `ORG#{org}` | `NOTICEDAY#{kind}#{the org's date}` (expiries, blocked renewals), `NOTICEKEY#{kind}#{date}` (the forecast's month; expiries before local dates, by UTC date) | | | |
@@ -65,7 +65,9 @@
 //!   e-mail starts with a prefix: `Query ORG#{org} SK begins_with USER#{prefix}` (by licence
 //!   status now: the same query, filtered as it is read); licences of an org by status:
 //!   `Query GSI1 ORG#{org}#LICENCES#{status}`.
-//! - a user's enrolments (all, or a page): `Query ORG#{org} SK begins_with ENROLMENT#{email}#`.
+//! - a user's enrolments (all, or a page): `Query ORG#{org} SK begins_with ENROLMENT#{email}#`;
+//!   every enrolment of an org ("Enrolments > All"): `... begins_with ENROLMENT#`; those of one
+//!   learning experience: `Query GSI1 ORG#{org}#ENROLMENTS#{enrolment}` (by e-mail).
 //! - an org's running counts (seats held, included seats in use, active users, distinct users of
 //!   the licence year): `Query ORG#{org} SK begins_with COUNTERS`, the counters item and its
 //!   spread items summed.
@@ -271,6 +273,14 @@ pub fn licences_by_status(org_id: &str, status: &str) -> String {
 pub fn enrolment_sk(email: &str, enrolment_id: &str) -> String {
     format!("ENROLMENT#{email}#{enrolment_id}")
 }
+
+/// An org's enrolments in one learning experience (GSI1), each under its user's e-mail.
+pub fn enrolments_by_id(org_id: &str, enrolment_id: &str) -> String {
+    format!("ORG#{org_id}#ENROLMENTS#{enrolment_id}")
+}
+
+/// Every enrolment of an org (`Query ORG#{org} SK begins_with`), by e-mail then enrolment id.
+pub const ENROLMENTS_PREFIX: &str = "ENROLMENT#";
 
 pub fn enrolments_of(email: &str) -> String {
     format!("ENROLMENT#{email}#")

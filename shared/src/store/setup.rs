@@ -48,7 +48,13 @@ pub struct SetUp {
     /// Live lots stored before the lots were indexed by their end, indexed by this run
     /// (migration [`LOTS_BY_END`]; 0 on a new table, and once it is recorded).
     pub lots_indexed: usize,
+    /// Enrolments stored before the index by learning experience, indexed by this run
+    /// (migration [`ENROLMENTS_BY_ID`]; 0 on a new table, and once it is recorded).
+    pub enrolments_indexed: usize,
 }
+
+/// The migration that indexed every enrolment by its learning experience ("Enrolments > All").
+pub const ENROLMENTS_BY_ID: &str = "enrolments_by_id";
 
 /// The migration that indexed every live lot by its end, under its company's parent and the
 /// vendor (the renewals ahead; store/keys.rs).
@@ -100,6 +106,7 @@ impl Store {
         let users_counted = self.count_users_with_access(now).await?;
         let notify_emails_moved = self.move_notify_emails(now).await?;
         let lots_indexed = self.index_lots_by_end(now).await?;
+        let enrolments_indexed = self.index_enrolments_by_id(now).await?;
         Ok(SetUp {
             vendor_written,
             guarded,
@@ -108,6 +115,7 @@ impl Store {
             users_counted,
             notify_emails_moved,
             lots_indexed,
+            enrolments_indexed,
         })
     }
 
@@ -252,30 +260,10 @@ impl Store {
                 let mut indexed = 0;
                 for lot in self.lots_ending_after(&org.org_id, now).await? {
                     let attrs = super::lots::ends_keys(&lot, &org);
-                    if attrs.is_empty() {
-                        continue;
+                    if !attrs.is_empty() {
+                        self.set_keys(&lot.org_id, keys::lot_sk(lot.valid_until, &lot.lot_id), &attrs).await?;
+                        indexed += 1;
                     }
-                    let names: Vec<String> = attrs.iter().enumerate().map(|(i, _)| format!("#k{i} = :k{i}")).collect();
-                    let request = self
-                        .client
-                        .update_item()
-                        .table_name(&self.table)
-                        .key(keys::PK, AttributeValue::S(keys::org(&lot.org_id)))
-                        .key(keys::SK, AttributeValue::S(keys::lot_sk(lot.valid_until, &lot.lot_id)))
-                        .update_expression(format!("SET {}", names.join(", ")))
-                        .condition_expression("attribute_exists(PK)")
-                        .set_expression_attribute_names(Some(
-                            attrs.iter().enumerate().map(|(i, (n, _))| (format!("#k{i}"), n.to_string())).collect(),
-                        ))
-                        .set_expression_attribute_values(Some(
-                            attrs
-                                .iter()
-                                .enumerate()
-                                .map(|(i, (_, v))| (format!(":k{i}"), AttributeValue::S(v.clone())))
-                                .collect(),
-                        ));
-                    super::send_write(|| request.clone().send()).await?;
-                    indexed += 1;
                 }
                 Ok(indexed)
             })
@@ -289,6 +277,66 @@ impl Store {
         self.record_migration(LOTS_BY_END, now).await?;
         tracing::info!(indexed, "every live lot is indexed by its end");
         Ok(indexed)
+    }
+
+    /// Once per table (migration [`ENROLMENTS_BY_ID`]): every company's enrolments get the keys
+    /// of the index by learning experience (`users::enrolment_id_keys`), a page of 1,000 at a
+    /// time, a few companies at once. It runs in the set-up of the deployment that brings the
+    /// index: a table of tens of millions of enrolments needs it run from the tenant-admin
+    /// function with its longest timeout, or ahead of the deployment (docs/architecture.md).
+    async fn index_enrolments_by_id(&self, now: DateTime<Utc>) -> Result<usize, SetUpError> {
+        let done = self.get::<serde_json::Value>(keys::org(VENDOR_ID), &keys::migration_sk(ENROLMENTS_BY_ID)).await?;
+        if done.is_some() {
+            return Ok(0);
+        }
+        let companies = self.all_orgs().await?.into_iter().filter(|o| o.kind == OrgKind::Company);
+        let results: Vec<Result<usize, Error>> = stream::iter(companies)
+            .map(|org| async move {
+                let (mut indexed, mut page) = (0, PageRequest { limit: 1000, cursor: None });
+                loop {
+                    let got = self.org_enrolments(&org.org_id, None, &page).await?;
+                    for e in &got.items {
+                        let sk = keys::enrolment_sk(&e.email, &e.enrolment_id);
+                        self.set_keys(&e.org_id, sk, &super::users::enrolment_id_keys(e)).await?;
+                        indexed += 1;
+                    }
+                    match got.next_cursor {
+                        Some(c) => page.cursor = Some(c),
+                        None => return Ok(indexed),
+                    }
+                }
+            })
+            .buffer_unordered(COUNTS_IN_FLIGHT)
+            .collect()
+            .await;
+        let mut indexed = 0;
+        for r in results {
+            indexed += r?;
+        }
+        self.record_migration(ENROLMENTS_BY_ID, now).await?;
+        tracing::info!(indexed, "every enrolment is indexed by its learning experience");
+        Ok(indexed)
+    }
+
+    /// Sets index keys (`attrs`) on the item `ORG#{org_id}`/`sk`, on the condition that it is there.
+    async fn set_keys(&self, org_id: &str, sk: String, attrs: &[(&'static str, String)]) -> Result<(), Error> {
+        let sets: Vec<String> = (0..attrs.len()).map(|i| format!("#k{i} = :k{i}")).collect();
+        let request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, AttributeValue::S(keys::org(org_id)))
+            .key(keys::SK, AttributeValue::S(sk))
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .condition_expression("attribute_exists(PK)")
+            .set_expression_attribute_names(Some(
+                attrs.iter().enumerate().map(|(i, (n, _))| (format!("#k{i}"), n.to_string())).collect(),
+            ))
+            .set_expression_attribute_values(Some(
+                attrs.iter().enumerate().map(|(i, (_, v))| (format!(":k{i}"), AttributeValue::S(v.clone()))).collect(),
+            ));
+        super::send_write(|| request.clone().send()).await?;
+        Ok(())
     }
 
     /// Records that migration `name` ran (once: a second record changes nothing).

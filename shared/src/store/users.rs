@@ -36,6 +36,11 @@ pub(crate) fn enrolment_due_key(e: &Enrolment) -> Option<(String, String)> {
     Some((keys::due(&id), keys::due_sk(end, "ENROLMENT", &id)))
 }
 
+/// An enrolment's keys in the index of an org's enrolments by learning experience (store/keys.rs).
+pub fn enrolment_id_keys(e: &Enrolment) -> [(&'static str, String); 2] {
+    [(GSI1PK, keys::enrolments_by_id(&e.org_id, &e.enrolment_id)), (GSI1SK, e.email.clone())]
+}
+
 pub(super) fn update(
     table: &str,
     key: Item,
@@ -291,10 +296,26 @@ impl Store {
         self.query(&QuerySpec::table(keys::org(org_id), SortKey::BeginsWith(keys::enrolments_of(email))), page).await
     }
 
+    /// An org's enrolments ("Enrolments > All"): every one, by e-mail, or those of one learning
+    /// experience (`enrolment_id`, from its index), a page at a time.
+    pub async fn org_enrolments(
+        &self,
+        org_id: &str,
+        enrolment_id: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<Enrolment>, Error> {
+        let spec = match enrolment_id {
+            Some(id) => QuerySpec::index(GSI1, keys::enrolments_by_id(org_id, id), SortKey::Any),
+            None => QuerySpec::table(keys::org(org_id), SortKey::BeginsWith(keys::ENROLMENTS_PREFIX.into())),
+        };
+        self.query(&spec, page).await
+    }
+
     /// The enrolment item; while it is not expired and has an end it is in the due-by-instant
     /// index, so the expire sweep counts its user off the active users when the end passes.
     pub fn put_enrolment(&self, e: &Enrolment) -> Result<TransactWriteItem, StoreError> {
         let mut attrs = vec![(PK, keys::org(&e.org_id)), (SK, keys::enrolment_sk(&e.email, &e.enrolment_id))];
+        attrs.extend(enrolment_id_keys(e));
         if let Some((pk, sk)) = enrolment_due_key(e) {
             attrs.push((GSI2PK, pk));
             attrs.push((GSI2SK, sk));
