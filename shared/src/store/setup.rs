@@ -250,13 +250,8 @@ impl Store {
     /// lots ending (`lots::ends_keys`; each first part, on the condition that it is still there),
     /// a few companies at a time. Lots that ended before are never in a window, so they are left.
     async fn index_lots_by_end(&self, now: DateTime<Utc>) -> Result<usize, SetUpError> {
-        let done = self.get::<serde_json::Value>(keys::org(VENDOR_ID), &keys::migration_sk(LOTS_BY_END)).await?;
-        if done.is_some() {
-            return Ok(0);
-        }
-        let companies = self.all_orgs().await?.into_iter().filter(|o| o.kind == OrgKind::Company);
-        let results: Vec<Result<usize, Error>> = stream::iter(companies)
-            .map(|org| async move {
+        let indexed = self
+            .once_per_company(LOTS_BY_END, now, |org| async move {
                 let mut indexed = 0;
                 for lot in self.lots_ending_after(&org.org_id, now).await? {
                     let attrs = super::lots::ends_keys(&lot, &org);
@@ -267,14 +262,7 @@ impl Store {
                 }
                 Ok(indexed)
             })
-            .buffer_unordered(COUNTS_IN_FLIGHT)
-            .collect()
-            .await;
-        let mut indexed = 0;
-        for r in results {
-            indexed += r?;
-        }
-        self.record_migration(LOTS_BY_END, now).await?;
+            .await?;
         tracing::info!(indexed, "every live lot is indexed by its end");
         Ok(indexed)
     }
@@ -285,13 +273,8 @@ impl Store {
     /// index: a table of tens of millions of enrolments needs it run from the tenant-admin
     /// function with its longest timeout, or ahead of the deployment (docs/architecture.md).
     async fn index_enrolments_by_id(&self, now: DateTime<Utc>) -> Result<usize, SetUpError> {
-        let done = self.get::<serde_json::Value>(keys::org(VENDOR_ID), &keys::migration_sk(ENROLMENTS_BY_ID)).await?;
-        if done.is_some() {
-            return Ok(0);
-        }
-        let companies = self.all_orgs().await?.into_iter().filter(|o| o.kind == OrgKind::Company);
-        let results: Vec<Result<usize, Error>> = stream::iter(companies)
-            .map(|org| async move {
+        let indexed = self
+            .once_per_company(ENROLMENTS_BY_ID, now, |org| async move {
                 let (mut indexed, mut page) = (0, PageRequest { limit: 1000, cursor: None });
                 loop {
                     let got = self.org_enrolments(&org.org_id, None, &page).await?;
@@ -306,16 +289,31 @@ impl Store {
                     }
                 }
             })
-            .buffer_unordered(COUNTS_IN_FLIGHT)
-            .collect()
-            .await;
-        let mut indexed = 0;
-        for r in results {
-            indexed += r?;
-        }
-        self.record_migration(ENROLMENTS_BY_ID, now).await?;
+            .await?;
         tracing::info!(indexed, "every enrolment is indexed by its learning experience");
         Ok(indexed)
+    }
+
+    /// Runs migration `name` once per table: `each` over every company, a few at a time, the
+    /// counts it answers summed; recorded when every company is done (a failure leaves it to the
+    /// next set-up, which does it again: each step only sets keys). 0 once recorded.
+    async fn once_per_company<F, Fut>(&self, name: &str, now: DateTime<Utc>, each: F) -> Result<usize, SetUpError>
+    where
+        F: Fn(Org) -> Fut,
+        Fut: std::future::Future<Output = Result<usize, Error>>,
+    {
+        if self.get::<serde_json::Value>(keys::org(VENDOR_ID), &keys::migration_sk(name)).await?.is_some() {
+            return Ok(0);
+        }
+        let companies = self.all_orgs().await?.into_iter().filter(|o| o.kind == OrgKind::Company);
+        let results: Vec<Result<usize, Error>> =
+            stream::iter(companies).map(each).buffer_unordered(COUNTS_IN_FLIGHT).collect().await;
+        let mut done = 0;
+        for r in results {
+            done += r?;
+        }
+        self.record_migration(name, now).await?;
+        Ok(done)
     }
 
     /// Sets index keys (`attrs`) on the item `ORG#{org_id}`/`sk`, on the condition that it is there.
