@@ -25,6 +25,7 @@ const PolicyForm = lazy(() => import("./screens/Policy"));
 const Notifications = lazy(() => import("./screens/Notifications"));
 const Audit = lazy(() => import("./screens/Audit"));
 const RenewalsAhead = lazy(() => import("./screens/RenewalsAhead"));
+const Enrolments = lazy(() => import("./screens/Enrolments"));
 
 function RequireAuth({ children }: { children: ReactNode }) {
   const session = useSession();
@@ -39,6 +40,7 @@ function navItems(role: Role, base: string, managed: boolean): Item[] {
   const company: Item[] = [
     { to: `${base}/licences`, label: "nav.licences" },
     { to: `${base}/users`, label: "nav.users" },
+    { to: `${base}/enrolments`, label: "nav.enrolments" },
     { to: `${base}/renewals`, label: "nav.renewals" },
     { to: `${base}/usage`, label: "nav.usage" },
     { to: `${base}/notifications`, label: "nav.notifications" },
@@ -167,6 +169,7 @@ const companyRoutes = (
     <Route path="licences/*" element={<Licences />} />
     <Route path="users" element={<Users />} />
     <Route path="users/:email" element={<KeyedUserDetail />} />
+    <Route path="enrolments" element={<Enrolments />} />
     <Route path="renewals" element={<Renewals />} />
     <Route path="usage" element={<Usage />} />
     <Route path="notifications" element={<Notifications />} />

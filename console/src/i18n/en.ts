@@ -13,7 +13,7 @@ const en = {
     expired: "Your session has ended. Please sign in again.", failed: "Sign-in failed: {{reason}}", completing: "Completing sign-in…",
   },
   nav: {
-    licences: "Licences", orders: "Requested orders", ahead: "Renewals ahead", companies: "Manage company", renewals: "Renewals", usage: "Usage report", users: "Users",
+    licences: "Licences", orders: "Requested orders", ahead: "Renewals ahead", enrolments: "Enrolments", companies: "Manage company", renewals: "Renewals", usage: "Usage report", users: "Users",
     access: "Access", vendor: "Organisations", notifications: "Notifications", audit: "Audit log",
   },
   manage: { banner: "Manage mode: you are managing {{name}}.", exit: "Exit" },
@@ -51,6 +51,7 @@ const en = {
     renew: "Renew licences", committing: "Renewing licences…", progress: "Progress", result: "Done: {{allocated}} licences allocated, {{released}} users released.",
     again: "Import another file", failed: "The import failed: {{error}}",
   },
+  enrolments: { title: "Enrolments", all: "All", filters: "Filter enrolments", experience: "Learning experience" },
   ahead: {
     title: "Renewals ahead", intro: "Your customers whose licences end soon, soonest first. Renew them before they end, so no customer is left without the licences they need.",
     within: "Ending within", days_one: "the next {{count}} day", days_other: "the next {{count}} days", none_one: "No customer's licences end within the next {{count}} day.", none_other: "No customer's licences end within the next {{count}} days.",

@@ -15,7 +15,7 @@ const nl: Messages = {
     expired: "Uw sessie is beëindigd. Meld u opnieuw aan.", failed: "Aanmelden mislukt: {{reason}}", completing: "Aanmelden wordt afgerond…",
   },
   nav: {
-    licences: "Licenties", orders: "Aangevraagde bestellingen", ahead: "Verlengingen in zicht", companies: "Bedrijf beheren", renewals: "Verlengingen", usage: "Gebruiksrapport", users: "Gebruikers",
+    licences: "Licenties", orders: "Aangevraagde bestellingen", ahead: "Verlengingen in zicht", enrolments: "Inschrijvingen", companies: "Bedrijf beheren", renewals: "Verlengingen", usage: "Gebruiksrapport", users: "Gebruikers",
     access: "Toegang", vendor: "Organisaties", notifications: "Meldingen", audit: "Auditlog",
   },
   manage: { banner: "Beheermodus: u beheert {{name}}.", exit: "Afsluiten" },
@@ -53,6 +53,7 @@ const nl: Messages = {
     renew: "Licenties verlengen", committing: "Licenties worden verlengd…", progress: "Voortgang", result: "Klaar: {{allocated}} licenties toegewezen, {{released}} gebruikers vrijgegeven.",
     again: "Nog een bestand importeren", failed: "De import is mislukt: {{error}}",
   },
+  enrolments: { title: "Inschrijvingen", all: "Alle", filters: "Inschrijvingen filteren", experience: "Leerervaring" },
   ahead: {
     title: "Verlengingen in zicht", intro: "Uw klanten van wie de licenties binnenkort verlopen, de eerste bovenaan. Verleng ze voordat ze verlopen, zodat geen klant zonder de benodigde licenties komt te zitten.",
     within: "Verloopt binnen", days_one: "de komende {{count}} dag", days_other: "de komende {{count}} dagen", none_one: "Van geen klant verlopen licenties binnen de komende {{count}} dag.", none_other: "Van geen klant verlopen licenties binnen de komende {{count}} dagen.",
