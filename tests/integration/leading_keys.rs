@@ -141,12 +141,16 @@ async fn each_function_touches_only_the_key_prefixes_its_policy_grants_and_needs
     w.go("POST", &reject, &pm, Some(json!({"reason": "no"})), day).await;
     w.go("POST", &format!("/v1/orders/{order}/assign"), &pm, None, "2018-04-02T09:00:00Z").await;
     w.go("GET", "/v1/orgs/c/lots", &cm, None, day).await;
+    // The renewals ahead, the partner's (GSI1 ENDS#p) and the vendor's (GSI3 ENDS#vendor).
+    w.go("GET", "/v1/orgs/p/expiring?within_days=90", &pm, None, day).await;
+    w.go("GET", "/v1/orgs/vendor/expiring", &vendor, None, day).await;
 
     // users and allocate
     let may = "2018-05-11T09:00:00Z";
     w.go("PUT", "/v1/orgs/c/users/w@c.example", &cm, Some(json!({"name": "W"})), may).await;
     let run = json!({"status": "active", "starts_at": may, "ends_at": "2020-05-11T09:00:00Z"});
     w.go("PUT", "/v1/orgs/c/users/w@c.example/enrolments/run", &platform, Some(run), may).await;
+    w.go("GET", "/v1/orgs/c/enrolments?enrolment_id=run", &cm, None, may).await;
     w.go(
         "POST",
         "/v1/orgs/c/allocations",

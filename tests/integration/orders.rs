@@ -470,3 +470,27 @@ async fn lots_stored_before_the_index_are_indexed_once_at_set_up() {
     assert_eq!(after.body["items"][0]["lot_id"], lot_id.as_str(), "{:?}", after.body);
     assert_eq!(env.app.store.set_up(seatkeeper_tests::at(now)).await.unwrap().lots_indexed, 0, "once");
 }
+
+/// A department's lots (a company under a company) are among its partner's renewals ahead, and
+/// only the company's own request for more counts as an order requested: a reduction it asked
+/// for, or its department's order, does not.
+#[tokio::test]
+async fn the_renewals_ahead_reach_departments_and_count_only_the_companys_own_orders_for_more() {
+    let env = TestEnv::new().await;
+    env.partner_with_company("p", "c").await;
+    env.org("d", "company", "c").await;
+    env.lot("p", "c", 4).await;
+    env.lot("p", "d", 2).await;
+    let reduce =
+        env.post("/v1/orgs/c/orders").by(&cm("c")).json(json!({"quantity": 1, "kind": "reduction"})).send().await;
+    assert_eq!(reduce.status, 201, "{:?}", reduce.body);
+    env.request("d", 3, "2026-12-20T00:00:00Z").await;
+    let a = env.get("/v1/orgs/p/expiring?within_days=30").by(&pm("p")).at("2027-01-01T00:00:00Z").send().await;
+    let rows: Vec<(String, bool)> = a.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["org_id"].as_str().unwrap().to_string(), r["order_requested"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(rows, vec![("c".to_string(), false), ("d".to_string(), true)], "{:?}", a.body);
+}

@@ -1,4 +1,4 @@
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useSearchParams } from "react-router";
 import { api, unwrap } from "../api/client";
@@ -21,6 +21,8 @@ export default function Enrolments() {
   const run = search.get("enrolment_id") ?? "";
   const status = (STATUSES as readonly string[]).includes(search.get("status") ?? "") ? (search.get("status") as (typeof STATUSES)[number]) : undefined;
   const [typed, setTyped] = useState(run);
+  // The box follows the URL (back, or the nav link), not only the first view.
+  useEffect(() => setTyped(run), [run]);
   const rows = usePaged(
     (cursor) =>
       unwrap(

@@ -194,9 +194,13 @@ pub async fn expiring(cx: &Ctx<'_>) -> Result<Reply, Error> {
         .get_many(companies.iter().map(|c| (crate::store::keys::org(c), crate::store::keys::ORG_SK)).collect())
         .await?;
     let requested = futures::future::try_join_all(companies.iter().map(|c| async move {
-        let filter = OrderFilter { status: Some(OrderStatus::Requested), ..Default::default() };
-        let one = crate::store::PageRequest { limit: 1, cursor: None };
-        Ok::<_, Error>((c.clone(), !store.orders(c, &filter, &one).await?.items.is_empty()))
+        // The company's own requests for more (a department's and a reduction are not a renewal),
+        // among its chain's requested orders: at most 100 read.
+        let filter =
+            OrderFilter { status: Some(OrderStatus::Requested), company_id: Some(c.clone()), ..Default::default() };
+        let some = crate::store::PageRequest { limit: 100, cursor: None };
+        let page = store.orders(c, &filter, &some).await?;
+        Ok::<_, Error>((c.clone(), page.items.iter().any(|o| o.kind == OrderKind::Purchase)))
     }))
     .await?;
     let requested: std::collections::HashMap<String, bool> = requested.into_iter().collect();

@@ -279,13 +279,14 @@ impl Store {
     }
 }
 
-/// A lot's keys among the lots ending (its first part, when it has an end): GSI1 under its
-/// company's parent, GSI3 under the vendor root (store/keys.rs, the renewals ahead).
+/// A lot's keys among the lots ending (its first part, when it has an end): GSI1 under the org
+/// below the vendor its company sits under (its partner, also for a department of a company),
+/// GSI3 under the vendor root (store/keys.rs, the renewals ahead).
 pub fn ends_keys(lot: &Lot, org: &Org) -> Vec<(&'static str, String)> {
     let (Some(end), None) = (lot.valid_until, lot.part_of.as_ref()) else { return Vec::new() };
     let sk = keys::ends_sk(end, &lot.org_id, &lot.lot_id);
     let mut attrs = vec![(keys::GSI3PK, keys::ends(org.root())), (keys::GSI3SK, sk.clone())];
-    if let Some(parent) = &org.parent_id {
+    if let Some(parent) = org.ancestors.get(1).or(org.parent_id.as_ref()) {
         attrs.extend([(keys::GSI1PK, keys::ends(parent)), (keys::GSI1SK, sk)]);
     }
     attrs

@@ -270,8 +270,9 @@ impl Store {
     /// Once per table (migration [`ENROLMENTS_BY_ID`]): every company's enrolments get the keys
     /// of the index by learning experience (`users::enrolment_id_keys`), a page of 1,000 at a
     /// time, a few companies at once. It runs in the set-up of the deployment that brings the
-    /// index: a table of tens of millions of enrolments needs it run from the tenant-admin
-    /// function with its longest timeout, or ahead of the deployment (docs/architecture.md).
+    /// index. A table of tens of millions of enrolments may outlast one invocation (15 minutes):
+    /// the set-up then fails, the deployment rolls back and is run again; each write only sets
+    /// keys, so a second run repeats work, never harm.
     async fn index_enrolments_by_id(&self, now: DateTime<Utc>) -> Result<usize, SetUpError> {
         let indexed = self
             .once_per_company(ENROLMENTS_BY_ID, now, |org| async move {
