@@ -41,6 +41,9 @@ test("Renewals ahead: the partner's customers whose licences end in 30, 60 or 90
   await dialog.getByLabel("Number of licences").fill("4");
   await dialog.getByRole("button", { name: "Request and assign" }).click();
   await expect(page.getByRole("status").filter({ hasText: "a lot of 4 licences assigned" })).toBeVisible();
+  // The row now says the company is renewed already, so nobody renews it twice.
+  await expect(globex.getByRole("cell").nth(5)).toContainText(nextYear);
+  await expect(page.getByRole("row").filter({ hasText: "Initech" }).getByRole("cell").nth(5)).toHaveText("—");
 
   const lots = await ok(cm, "GET", `/v1/orgs/${company}/lots`);
   const fresh = lots.items.find((l: any) => l.quantity === 4);

@@ -404,8 +404,10 @@ async fn the_renewals_ahead_list_the_customers_lots_ending_in_the_window_soonest
     let row = &month.body["items"][0];
     assert_eq!((row["name"].as_str(), row["valid_until"].as_str()), (Some("C1"), Some("2027-01-15T09:00:00Z")));
     assert_eq!(row["lot_id"], big.body["lot"]["lot_id"]);
+    assert_eq!(row["renewed_until"], "2027-12-01T00:00:00Z", "c1's later lot shows it renewed already");
     let quarter = ahead("p", 90, pm("p")).await;
     assert_eq!(rows(&quarter), vec![("c1".to_string(), 40, 20, false), ("c2".to_string(), 7, 0, true)]);
+    assert_eq!(quarter.body["items"][1]["renewed_until"], Value::Null, "c2 holds no later lot");
     // Paged, soonest first: one row a page.
     let first = env.get("/v1/orgs/p/expiring?within_days=90&limit=1").by(&pm("p")).at(now).send().await;
     assert_eq!(rows(&first)[0].0, "c1");

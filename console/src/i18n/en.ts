@@ -55,7 +55,7 @@ const en = {
   ahead: {
     title: "Renewals ahead", intro: "Your customers whose licences end soon, soonest first. Renew them before they end, so no customer is left without the licences they need.",
     within: "Ending within", days_one: "the next {{count}} day", days_other: "the next {{count}} days", none_one: "No customer's licences end within the next {{count}} day.", none_other: "No customer's licences end within the next {{count}} days.",
-    endsOn: "Ends", inUse: "In use", requested: "Order requested", renew: "Request and assign", renewFor: "Request and assign the renewal of {{name}}",
+    endsOn: "Ends", inUse: "In use", requested: "Order requested", renewedUntil: "Renewed until", renew: "Request and assign", renewFor: "Request and assign the renewal of {{name}}",
     dialog: "Renew the licences of {{name}}", ends: "Their lot of {{seats}} ends on {{date}}; {{inUse}} of its seats are in use.",
     newEnd: "Assigned now, the new licences are valid until {{date}} ({{months}} months from today), not from {{old}}: renewing early costs the days in between.",
     confirm: "Request and assign", renewed: "{{name}}: a lot of {{quantity}} licences assigned, valid until {{date}}. Their managers have been told.",

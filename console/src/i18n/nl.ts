@@ -57,7 +57,7 @@ const nl: Messages = {
   ahead: {
     title: "Verlengingen in zicht", intro: "Uw klanten van wie de licenties binnenkort verlopen, de eerste bovenaan. Verleng ze voordat ze verlopen, zodat geen klant zonder de benodigde licenties komt te zitten.",
     within: "Verloopt binnen", days_one: "de komende {{count}} dag", days_other: "de komende {{count}} dagen", none_one: "Van geen klant verlopen licenties binnen de komende {{count}} dag.", none_other: "Van geen klant verlopen licenties binnen de komende {{count}} dagen.",
-    endsOn: "Verloopt", inUse: "In gebruik", requested: "Bestelling aangevraagd", renew: "Aanvragen en toewijzen", renewFor: "De verlenging van {{name}} aanvragen en toewijzen",
+    endsOn: "Verloopt", inUse: "In gebruik", requested: "Bestelling aangevraagd", renewedUntil: "Verlengd tot", renew: "Aanvragen en toewijzen", renewFor: "De verlenging van {{name}} aanvragen en toewijzen",
     dialog: "Licenties van {{name}} verlengen", ends: "Hun partij van {{seats}} verloopt op {{date}}; {{inUse}} daarvan zijn in gebruik.",
     newEnd: "Nu toegewezen zijn de nieuwe licenties geldig tot {{date}} ({{months}} maanden vanaf vandaag), niet vanaf {{old}}: vroeg verlengen kost de dagen daartussen.",
     confirm: "Aanvragen en toewijzen", renewed: "{{name}}: een partij van {{quantity}} licenties toegewezen, geldig tot {{date}}. Hun beheerders zijn ingelicht.",

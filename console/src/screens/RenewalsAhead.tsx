@@ -115,6 +115,7 @@ export default function RenewalsAhead() {
                 <th scope="col">{t("licences.seats")}</th>
                 <th scope="col">{t("ahead.inUse")}</th>
                 <th scope="col">{t("ahead.requested")}</th>
+                <th scope="col">{t("ahead.renewedUntil")}</th>
                 <th scope="col">{t("common.actions")}</th>
               </tr>
             </thead>
@@ -126,6 +127,7 @@ export default function RenewalsAhead() {
                   <td className="num">{f.number(r.quantity)}</td>
                   <td className="num">{f.number(r.in_use)}</td>
                   <td>{r.order_requested ? t("common.yes") : t("common.no")}</td>
+                  <td>{r.renewed_until ? f.date(r.renewed_until) : "—"}</td>
                   <td className="actions">
                     <button type="button" className="primary" aria-label={t("ahead.renewFor", { name: r.name })} onClick={() => (setDone(null), setRenewing(r))}>
                       {t("ahead.renew")}

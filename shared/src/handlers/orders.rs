@@ -193,9 +193,26 @@ pub async fn expiring(cx: &Ctx<'_>) -> Result<Reply, Error> {
     let orgs: Vec<Org> = store
         .get_many(companies.iter().map(|c| (crate::store::keys::org(c), crate::store::keys::ORG_SK)).collect())
         .await?;
-    let requested = futures::future::try_join_all(companies.iter().map(|c| async move {
-        // The company's own requests for more (a department's and a reduction are not a renewal),
-        // among its chain's requested orders: at most 100 read.
+    let requested = orders_requested(store, &companies).await?;
+    let live = live_lot_ends(store, &companies, now).await?;
+    Ok(Reply::page(page, |l| {
+        let name = orgs.iter().find(|o| o.org_id == l.org_id).map(|o| o.name.as_str()).unwrap_or_default();
+        json!({
+            "org_id": l.org_id, "name": name, "lot_id": l.lot_id, "valid_until": l.valid_until,
+            "quantity": l.quantity, "in_use": l.in_use,
+            "order_requested": requested.get(&l.org_id).copied().unwrap_or(false),
+            "renewed_until": renewed_until(live.get(&l.org_id).map(Vec::as_slice).unwrap_or_default(), l),
+        })
+    }))
+}
+
+/// Whether each company has its own order for more requested (a department's and a reduction
+/// are not a renewal), among its chain's requested orders: at most 100 read a company.
+async fn orders_requested(
+    store: &crate::store::Store,
+    companies: &[String],
+) -> Result<std::collections::HashMap<String, bool>, Error> {
+    let answers = futures::future::try_join_all(companies.iter().map(|c| async move {
         let filter =
             OrderFilter { status: Some(OrderStatus::Requested), company_id: Some(c.clone()), ..Default::default() };
         let some = crate::store::PageRequest { limit: 100, cursor: None };
@@ -203,13 +220,31 @@ pub async fn expiring(cx: &Ctx<'_>) -> Result<Reply, Error> {
         Ok::<_, Error>((c.clone(), page.items.iter().any(|o| o.kind == OrderKind::Purchase)))
     }))
     .await?;
-    let requested: std::collections::HashMap<String, bool> = requested.into_iter().collect();
-    Ok(Reply::page(page, |l| {
-        let name = orgs.iter().find(|o| o.org_id == l.org_id).map(|o| o.name.as_str()).unwrap_or_default();
-        json!({
-            "org_id": l.org_id, "name": name, "lot_id": l.lot_id, "valid_until": l.valid_until,
-            "quantity": l.quantity, "in_use": l.in_use,
-            "order_requested": requested.get(&l.org_id).copied().unwrap_or(false),
-        })
+    Ok(answers.into_iter().collect())
+}
+
+/// Each company's live lots that have an end, as (lot, end): what shows a lot renewed already.
+async fn live_lot_ends(
+    store: &crate::store::Store,
+    companies: &[String],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<std::collections::HashMap<String, Vec<(String, chrono::DateTime<chrono::Utc>)>>, Error> {
+    let answers = futures::future::try_join_all(companies.iter().map(|c| async move {
+        let lots = store.lots_ending_after(c, now).await?;
+        let ends =
+            lots.into_iter().filter_map(|l| Some((crate::domain::lot::family(&l.lot_id).to_string(), l.valid_until?)));
+        Ok::<_, Error>((c.clone(), ends.collect()))
     }))
+    .await?;
+    Ok(answers.into_iter().collect())
+}
+
+/// The latest end among the company's other live lots that end after `lot` (a renewal assigned
+/// already, or a lot bought later), or none: the row shows it, so nobody renews twice.
+fn renewed_until(
+    live: &[(String, chrono::DateTime<chrono::Utc>)],
+    lot: &crate::domain::lot::Lot,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    let end = lot.valid_until?;
+    live.iter().filter(|(id, until)| *id != lot.lot_id && *until > end).map(|(_, until)| *until).max()
 }
