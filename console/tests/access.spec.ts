@@ -51,6 +51,10 @@ test("Access: a learner and a manager whose licence expired are told what happen
   await setLanguage(page, "en");
   await page.getByRole("link", { name: "Request licences" }).click();
   await expect(page).toHaveURL(/\/licences\/orders\?request=1$/);
+  // The screen and the access check settle first: a click while the guard's answer re-renders
+  // the screen would land on a form about to be replaced.
+  await page.waitForLoadState("networkidle");
+  await expect(page.getByLabel("Number of licences")).toHaveValue("1");
   await page.getByRole("button", { name: "Save" }).click();
   await expect(page.getByText("Order for 1 licences requested.")).toBeVisible();
   expect((await ok(mt, "GET", `/v1/orgs/${company}/orders?status=requested`)).items).toHaveLength(1);
