@@ -547,6 +547,20 @@ async fn stream_records_put_each_new_notice_on_the_bus_and_nothing_else() {
     assert_eq!(event["detail"]["recipients"], json!(["cm@globex.example"]));
 }
 
+/// The batch of the table's stream DynamoDB sends for one change (`INSERT`, `MODIFY`) leaving
+/// `item`, as JSON.
+fn stream_event(name: &str, item: seatkeeper::store::Item, sequence: &str, when: &str) -> Value {
+    let mut record = aws_lambda_events::dynamodb::EventRecord::default();
+    record.event_name = name.into();
+    record.event_source = Some("aws:dynamodb".into());
+    record.change.new_image = serde_dynamo::Item::from(item);
+    record.change.sequence_number = Some(sequence.into());
+    record.change.approximate_creation_date_time = at(when);
+    let mut event = aws_lambda_events::dynamodb::Event::default();
+    event.records.push(record);
+    serde_json::to_value(&event).unwrap()
+}
+
 /// The job runner's binary, handed by the table's stream the record of a confirm answered 202,
 /// finishes the commit — a sync, so it also releases the learner the file leaves out and gives
 /// the seat back; the same record again changes nothing.
@@ -573,15 +587,7 @@ async fn the_job_runner_finishes_a_background_commit_from_its_stream_record() {
 
     // The stream record DynamoDB sends for the change, as JSON.
     let item = env.item("ORG#globex", &format!("IMPORT#{id}")).await.unwrap();
-    let mut record = aws_lambda_events::dynamodb::EventRecord::default();
-    record.event_name = "MODIFY".into();
-    record.event_source = Some("aws:dynamodb".into());
-    record.change.new_image = serde_dynamo::Item::from(item);
-    record.change.sequence_number = Some("4400000000000000000001".into());
-    record.change.approximate_creation_date_time = at(at_);
-    let mut event = aws_lambda_events::dynamodb::Event::default();
-    event.records.push(record);
-    let payload = serde_json::to_value(&event).unwrap();
+    let payload = stream_event("MODIFY", item, "4400000000000000000001", at_);
     for delivery in 0..2 {
         let answer = f["job-runner"].invoke(&payload).await.answer();
         assert_eq!(answer["batchItemFailures"], json!([]), "delivery {delivery}: {answer}");
@@ -593,6 +599,18 @@ async fn the_job_runner_finishes_a_background_commit_from_its_stream_record() {
     assert!(cat.released_at.is_some(), "the learner the file leaves out is released");
     let lots = seatkeeper::domain::lot::merge(env.app.store.all_lots("globex").await.unwrap());
     assert_eq!((lots[0].in_use, lots[0].uses), (2, 3), "two seats held, taken once each; cat's given back");
+
+    // An erasure of cat (released by the sync; an ended enrolment to move), from its new record.
+    env.enrol("globex", "cat@corp.test", "run", json!({"status": "expired"}), at_).await;
+    let erase =
+        env.post("/v1/orgs/globex/users/cat@corp.test/erase").by(&seatkeeper_tests::cm("globex")).at(at_).send().await;
+    let pseudonym = erase.body["pseudonym"].as_str().expect("a pseudonym").to_string();
+    let item = env.item("ORG#globex", &format!("ERASURE#{pseudonym}")).await.unwrap();
+    let answer = f["job-runner"].invoke(&stream_event("INSERT", item, "4400000000000000000002", at_)).await.answer();
+    assert_eq!(answer["batchItemFailures"], json!([]), "{answer}");
+    let runs = env.app.store.enrolments("globex", &pseudonym).await.unwrap();
+    assert_eq!(runs.len(), 1, "the enrolment moved to the pseudonym");
+    assert!(env.app.store.enrolments("globex", "cat@corp.test").await.unwrap().is_empty());
 
     // Its schedule: the lease sweep, as Scheduler sends it, finds every commit finished.
     let schedule = seatkeeper::lambda::scheduled_event("leases", at("2027-01-06T11:00:00Z"));
@@ -1209,6 +1227,9 @@ async fn every_route_answers_through_its_functions_binary() {
         go("POST", "/v1/orgs/c/allocations".into(), cm.clone(), Some(json!({"all_expired": true})), may).await;
     assert_eq!(everyone["allocated"], 0, "{everyone}");
     go("DELETE", "/v1/orgs/c/users/b@c.example".into(), cm.clone(), None, may).await;
+    // b released: its personal data erased (the user moved at once; the job runner does the rest).
+    let erased = go("POST", "/v1/orgs/c/users/b@c.example/erase".into(), cm.clone(), None, may).await;
+    assert!(erased["pseudonym"].as_str().is_some_and(|p| p.ends_with("@erased.invalid")), "{erased}");
     let renewable = json!({"emails": ["a@c.example"], "renewable": false});
     go("POST", "/v1/orgs/c/users/renewable".into(), cm.clone(), Some(renewable), may).await;
     go("GET", "/v1/orgs/c/users".into(), cm.clone(), None, may).await;
@@ -1218,6 +1239,10 @@ async fn every_route_answers_through_its_functions_binary() {
     let run = go("GET", "/v1/orgs/c/enrolments?enrolment_id=run".into(), cm.clone(), None, may).await;
     assert_eq!(run["items"][0]["email"], "w@c.example", "{run}");
     go("GET", "/v1/orgs/c/users/w@c.example/access".into(), platform.clone(), None, may).await;
+    // "SET EXPIRY DATE" on ticked enrolments, a date passed: ended at once, the learner counted off.
+    let bulk = json!({"items": [{"email": "w@c.example", "enrolment_id": "run"}], "ends_at": "2018-05-20T00:00:00Z"});
+    let ended = go("POST", "/v1/orgs/c/enrolments/bulk".into(), cm.clone(), Some(bulk), "2018-06-01T09:00:00Z").await;
+    assert_eq!(ended["items"][0]["status"], "expired", "{ended}");
 
     let mut upload = request("POST", "/v1/orgs/{org_id}/imports", "/v1/orgs/c/imports", &cm, None, may);
     upload["headers"]["content-type"] = json!("text/csv");

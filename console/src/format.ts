@@ -18,3 +18,6 @@ export function useFormat() {
     percent: (p?: number | null) => (p == null ? "—" : percent.format(p / 100)),
   };
 }
+
+/** The end of `day` (YYYY-MM-DD) as the console shows dates: in UTC. */
+export const endOfDay = (day: string) => `${day}T23:59:59Z`;

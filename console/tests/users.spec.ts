@@ -1,6 +1,6 @@
 import { expect, test, type Page } from "@playwright/test";
 import { readFileSync } from "node:fs";
-import { call, lot, ok, partnerAndCompany, setLanguage, shoot, signInAs, token, users, visit } from "./helpers";
+import { axe, call, lot, ok, partnerAndCompany, setLanguage, shoot, signInAs, token, users, visit } from "./helpers";
 
 /** The e-mails the table shows. */
 const shown = (page: Page) => page.locator("tbody tr").evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-email")));
@@ -280,4 +280,44 @@ test("Users: a licence from the row and the user's page, a learner added with a 
   await expect(page.getByRole("alert")).toHaveText("Niet genoeg licenties: 1 nodig, 0 beschikbaar. Er is niets gewijzigd.");
   await setLanguage(page, "en");
   await shoot(page, "user-licence");
+});
+
+test("Delete user: two clear choices — release and keep records, or erase personal data (refused while licensed, in words) — in English and Dutch", async ({ page }) => {
+  const { company, pm, cm } = await partnerAndCompany("era");
+  await lot(cm, pm, company, 5);
+  const eve = `eve@${company}.example`;
+  await ok(cm, "PUT", `/v1/orgs/${company}/users/${eve}`, { name: "Eve Erased" });
+  await ok(cm, "POST", `/v1/orgs/${company}/allocations`, { emails: [eve] });
+  const platform = await token("platform", company);
+  await ok(platform, "PUT", `/v1/orgs/${company}/users/${eve}/enrolments/course-a`, { status: "new" });
+
+  await signInAs(page, cm, `/users/${encodeURIComponent(eve)}`);
+  await setLanguage(page, "nl");
+  await expect(page.getByRole("heading", { level: 2, name: "Gebruiker verwijderen" })).toBeVisible();
+  await expect(page.getByRole("button", { name: "Vrijgeven, gegevens bewaren" })).toBeVisible();
+  await setLanguage(page, "en");
+  const section = page.getByRole("region", { name: "Delete user" });
+  // Licensed: the API refuses the erasure, and says why.
+  await section.getByRole("button", { name: "Erase personal data" }).click();
+  await section.getByRole("button", { name: "Erase", exact: true }).click();
+  await expect(section.getByRole("alert")).toContainText("release the user first");
+  expect((await ok(cm, "GET", `/v1/orgs/${company}/users/${eve}`)).name).toBe("Eve Erased");
+
+  await section.getByRole("button", { name: "Release, keep records" }).click();
+  await expect(page.getByText(`${eve} released`)).toBeVisible();
+  expect((await ok(cm, "GET", `/v1/orgs/${company}/users/${eve}`)).licence.status).toBe("released");
+  await section.getByRole("button", { name: "Erase personal data" }).click();
+  await section.getByRole("button", { name: "Erase", exact: true }).click();
+  await expect(page).toHaveURL(/\/users\/erased-[0-9a-f]{20}%40erased\.invalid$/);
+  const pseudonym = decodeURIComponent(page.url().split("/users/")[1]);
+  await expect(page.getByText(`Personal data erased: this user is now ${pseudonym}`)).toBeVisible();
+  await expect(page.getByRole("heading", { level: 1 })).toContainText(pseudonym);
+  await axe(page, "a user erased");
+
+  // In the API: the e-mail finds no one, the pseudonym has no name, and its enrolment moves with it.
+  expect((await call(cm, "GET", `/v1/orgs/${company}/users/${eve}`)).status).toBe(404);
+  expect((await ok(cm, "GET", `/v1/orgs/${company}/users/${pseudonym}`)).name ?? null).toBeNull();
+  await expect
+    .poll(async () => (await ok(cm, "GET", `/v1/orgs/${company}/enrolments?enrolment_id=course-a`)).items.map((e: any) => e.email))
+    .toEqual([pseudonym]);
 });

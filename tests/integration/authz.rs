@@ -43,7 +43,8 @@ fn who_may(method: &str, path: &str) -> &'static [&'static str] {
         ("PUT", "/v1/orgs/{org_id}/users/{email}")
         | ("DELETE", "/v1/orgs/{org_id}/users/{email}")
         | ("PUT", "/v1/orgs/{org_id}/users/{email}/enrolments/{enrolment_id}")
-        | ("GET", "/v1/orgs/{org_id}/users/{email}/enrolments") => MANAGERS_AND_PLATFORM,
+        | ("GET", "/v1/orgs/{org_id}/users/{email}/enrolments")
+        | ("POST", "/v1/orgs/{org_id}/enrolments/bulk") => MANAGERS_AND_PLATFORM,
         ("GET", "/v1/orgs/{org_id}/users/{email}/access") => ROLES,
         ("GET", "/v1/orgs/{org_id}")
         | ("GET", "/v1/orgs/{org_id}/children")
@@ -60,6 +61,7 @@ fn who_may(method: &str, path: &str) -> &'static [&'static str] {
         | ("GET", "/v1/orgs/{org_id}/lots")
         | ("GET", "/v1/orgs/{org_id}/users")
         | ("POST", "/v1/orgs/{org_id}/users/renewable")
+        | ("POST", "/v1/orgs/{org_id}/users/{email}/erase")
         | ("GET", "/v1/orgs/{org_id}/users/{email}")
         | ("GET", "/v1/orgs/{org_id}/enrolments")
         | ("POST", "/v1/orgs/{org_id}/allocations")
@@ -146,6 +148,8 @@ fn body(method: &str, path: &str, target: &str) -> Option<Value> {
             json!({"contacts": [{"email": "k@p.example", "receives": ["orders"]}]})
         }
         ("PUT", "/v1/orgs/{org_id}/users/{email}/enrolments/{enrolment_id}") => json!({"status": "new"}),
+        // Checked after the caller's reach: a 400 for those who may, whatever the org holds.
+        ("POST", "/v1/orgs/{org_id}/enrolments/bulk") => json!({"items": [], "ends_at": "2027-01-01T00:00:00Z"}),
         ("POST", "/v1/orgs/{org_id}/allocations") => json!({"emails": [format!("u@{target}.example")]}),
         _ => return None,
     })
@@ -154,7 +158,10 @@ fn body(method: &str, path: &str, target: &str) -> Option<Value> {
 type Ids = std::collections::HashMap<&'static str, String>;
 
 fn url(path: &str, target: &str, orders: &Ids, imports: &Ids) -> Option<String> {
-    let mut url = path.replace("{org_id}", target).replace("{email}", &format!("u@{target}.example"));
+    // An erasure is tried on a learner with a live enrolment: refused (409) to those who may, so
+    // the user every other route reads stays.
+    let user = if path.ends_with("/erase") { "keep" } else { "u" };
+    let mut url = path.replace("{org_id}", target).replace("{email}", &format!("{user}@{target}.example"));
     if path.contains("{order_id}") {
         // Orders belong to companies; a relation that points at a partner has none to try.
         let order = if target == "nobody" { "ord_nobody".to_string() } else { orders.get(target)?.clone() };
@@ -219,7 +226,8 @@ async fn every_route_role_and_relation_answers_as_the_contract_says() {
     let mut imports = Ids::new();
     for c in COMPANIES {
         orders.insert(*c, env.request(c, 5, "2026-01-10T08:00:00Z").await);
-        env.users(c, [format!("u@{c}.example")]).by(&platform(c)).await;
+        env.users(c, [format!("u@{c}.example"), format!("keep@{c}.example")]).by(&platform(c)).await;
+        env.enrol(c, &format!("keep@{c}.example"), "run", json!({"status": "active"}), NOW).await;
         let csv = format!("email\nu@{c}.example\n");
         let i = env.post(&format!("/v1/orgs/{c}/imports")).by(&cm(c)).raw(csv.as_bytes()).send().await;
         assert_eq!(i.status, 201, "{:?}", i.body);

@@ -151,6 +151,9 @@ async fn each_function_touches_only_the_key_prefixes_its_policy_grants_and_needs
     let run = json!({"status": "active", "starts_at": may, "ends_at": "2020-05-11T09:00:00Z"});
     w.go("PUT", "/v1/orgs/c/users/w@c.example/enrolments/run", &platform, Some(run), may).await;
     w.go("GET", "/v1/orgs/c/enrolments?enrolment_id=run", &cm, None, may).await;
+    // Its end as it is: the walk goes on with the same run.
+    let bulk = json!({"items": [{"email": "w@c.example", "enrolment_id": "run"}], "ends_at": "2020-05-11T09:00:00Z"});
+    w.go("POST", "/v1/orgs/c/enrolments/bulk", &cm, Some(bulk), may).await;
     w.go(
         "POST",
         "/v1/orgs/c/allocations",
@@ -173,6 +176,11 @@ async fn each_function_touches_only_the_key_prefixes_its_policy_grants_and_needs
     w.go("GET", &format!("/v1/orgs/c/allocations/{first_layout}/rows"), &cm, None, may).await;
     w.go("GET", "/v1/orgs/c/licences", &cm, None, may).await;
     w.go("DELETE", "/v1/orgs/c/users/b@c.example", &cm, None, may).await;
+    let erased = w.go("POST", "/v1/orgs/c/users/b@c.example/erase", &cm, None, may).await;
+    let pseudonym = erased.body["pseudonym"].as_str().unwrap().to_string();
+    let done = w.env.app.store.finish_erasure("c", &pseudonym, seatkeeper_tests::at(may)).await.unwrap();
+    assert!(done.is_some_and(|d| d.email.is_none()), "the erasure finished");
+    w.record("job-runner");
     w.go("POST", "/v1/orgs/c/users/renewable", &cm, Some(json!({"emails": ["a@c.example"], "renewable": false})), may)
         .await;
     w.go("GET", "/v1/orgs/c/users", &cm, None, may).await;

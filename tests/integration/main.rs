@@ -2,8 +2,10 @@
 
 mod allocation;
 mod authz;
+mod bulk_enrolments;
 mod console_hosting;
 mod docs;
+mod erasure;
 mod expiry;
 mod faults;
 mod hostile;

@@ -1,9 +1,9 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
-import { Link, useParams } from "react-router";
+import { Link, useLocation, useNavigate, useParams } from "react-router";
 import { api, unwrap } from "../api/client";
 import { useAction, useLoad, usePaged } from "../hooks";
-import { useFormat } from "../format";
+import { endOfDay, useFormat } from "../format";
 import { useOrg } from "../org";
 import { ErrorBox, Field, Loading, Pager, Success } from "../components/ui";
 import { Headcount, useHeadcount } from "../components/Headcount";
@@ -33,6 +33,8 @@ export default function UserDetail() {
   const counted = useHeadcount(orgId);
   const licence = useAction(useCallback((key: string) => allocateOne(orgId, key, email), [orgId, email]));
   const u = user.data;
+  // Arrived here from an erasure: this page is the user under its pseudonym.
+  const erasedNow = (useLocation().state as { erased?: boolean } | null)?.erased === true;
   async function doLicence() {
     release.reset();
     if (await licence.go()) {
@@ -81,19 +83,18 @@ export default function UserDetail() {
             {t("users.allocate")}
           </button>
         )}
-        {u && u.licence_status !== "released" && (
-          <button
-            type="button"
-            className="danger"
-            disabled={release.busy}
-            onClick={() => (licence.reset(), void release.go().then((r) => r && (user.reload(), counted.reload())))}
-          >
-            {t("users.release")}
-          </button>
-        )}
       </div>
       {licence.result && <LicenceOutcome outcome={licence.result} email={email} />}
       <ErrorBox error={licence.error} onRetry={() => void licence.retry()} />
+      {erasedNow && <Success>{t("users.erased", { pseudonym: email })}</Success>}
+      {u && !erasedNow && !email.endsWith("@erased.invalid") && (
+        <DeleteUser
+          email={email}
+          released={u.licence_status === "released"}
+          release={() => (licence.reset(), void release.go().then((r) => r && (user.reload(), counted.reload())))}
+          releasing={release.busy}
+        />
+      )}
       {release.result && <Success>{t("users.released", { email })}</Success>}
       <ErrorBox error={release.error} onRetry={() => void release.retry()} />
       <section aria-labelledby="enr-h">
@@ -124,9 +125,6 @@ export default function UserDetail() {
     </>
   );
 }
-
-/** The end of `day` (YYYY-MM-DD) as the console shows dates: in UTC. */
-const endOfDay = (day: string) => `${day}T23:59:59Z`;
 
 /**
  * One enrolment with the manager's actions (the help pages: "de inschrijving handmatig te activeren"
@@ -196,5 +194,55 @@ function EnrolmentRow({ enrolment: e, onChanged }: { enrolment: Enrolment; onCha
         <ErrorBox error={put.error} />
       </td>
     </tr>
+  );
+}
+
+/**
+ * "Delete user" (the help pages' bin icon) as two clear choices: release the licence and keep
+ * the records, or erase the personal data — the e-mail and name replaced by a pseudonym
+ * everywhere, the counts kept. The API refuses an erasure until the user is released (release
+ * first); its message is shown as it says it.
+ */
+function DeleteUser({ email, released, release, releasing }: { email: string; released: boolean; release: () => void; releasing: boolean }) {
+  const { t } = useTranslation();
+  const { orgId, base } = useOrg();
+  const navigate = useNavigate();
+  const [confirming, setConfirming] = useState(false);
+  const erase = useAction(
+    useCallback(
+      (key: string) =>
+        unwrap(api.POST("/v1/orgs/{org_id}/users/{email}/erase", { params: { path: { org_id: orgId, email }, header: { "Idempotency-Key": key } } })),
+      [orgId, email],
+    ),
+  );
+  async function doErase() {
+    const r = await erase.go();
+    if (r) navigate(`${base}/users/${encodeURIComponent(r.pseudonym)}`, { replace: true, state: { erased: true } });
+  }
+  return (
+    <section aria-labelledby="delete-h" className="card">
+      <h2 id="delete-h">{t("users.delete")}</h2>
+      <p>{t("users.deleteIntro")}</p>
+      <div className="actions">
+        <button type="button" disabled={released || releasing} onClick={release}>
+          {t("users.releaseKeep")}
+        </button>
+        <button type="button" className="danger" onClick={() => (setConfirming(true), erase.reset())}>
+          {t("users.erase")}
+        </button>
+      </div>
+      {confirming && (
+        <div role="group" aria-label={t("users.erase")} className="actions">
+          <span>{t("users.confirmErase", { email })}</span>
+          <button type="button" className="danger" disabled={erase.busy} onClick={() => void doErase()}>
+            {t("users.eraseConfirm")}
+          </button>
+          <button type="button" onClick={() => (setConfirming(false), erase.reset())}>
+            {t("common.cancel")}
+          </button>
+        </div>
+      )}
+      <ErrorBox error={erase.error} />
+    </section>
   );
 }

@@ -190,11 +190,22 @@ async fn dev_route(server: &LocalServer, parts: &http::request::Parts, body: &[u
     (path == "/dev/token").then(|| dev_token(server, body))
 }
 
-/// A commit answered `202` goes on in the background: in the cloud the table's stream hands the
-/// record to the job runner; here it is run in a task of its own, as the runner would run it.
+/// A commit (or an erasure) answered `202` goes on in the background: in the cloud the table's
+/// stream hands the record to the job runner; here it is run in a task of its own, as the
+/// runner would run it.
 fn run_background_job(app: &App, response: &aws_lambda_events::apigw::ApiGatewayV2httpResponse, now: DateTime<Utc>) {
     let Some(aws_lambda_events::encodings::Body::Text(text)) = &response.body else { return };
     let Ok(body) = serde_json::from_str::<Value>(text) else { return };
+    if let (Some(org_id), Some(pseudonym)) = (body["org_id"].as_str(), body["pseudonym"].as_str()) {
+        let (app, org_id, pseudonym) = (app.clone(), org_id.to_string(), pseudonym.to_string());
+        tokio::spawn(async move {
+            match app.store.finish_erasure(&org_id, &pseudonym, now).await {
+                Ok(_) => tracing::info!(%pseudonym, "erasure finished"),
+                Err(e) => tracing::error!(%pseudonym, error = %e, "erasure stopped"),
+            }
+        });
+        return;
+    }
     let id = body["import_id"].as_str().or(body["allocation_id"].as_str()).map(str::to_string);
     let (Some(org_id), Some(id)) = (body["org_id"].as_str().map(str::to_string), id) else { return };
     let app = app.clone();

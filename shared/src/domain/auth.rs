@@ -80,6 +80,8 @@ pub enum Action {
     ManageUsers,
     /// Mark users (not) renewable in bulk: a manager's decision, not the platform's.
     SetRenewable,
+    /// Erase a user's personal data: a manager's decision, not the platform's.
+    EraseUsers,
     ReadUsers,
     /// Read a user's enrolments: managers, and the platform that records them.
     ReadEnrolments,

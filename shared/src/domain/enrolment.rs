@@ -46,6 +46,67 @@ pub struct PutEnrolment {
     pub ends_at: Option<DateTime<Utc>>,
 }
 
+/// The most enrolments one bulk change names (`POST …/enrolments/bulk`): one transaction's
+/// writes. A bulk whose writes do not fit one transaction is refused (see [`super::decide::enrolments`]).
+pub const MAX_BULK_ITEMS: usize = 99;
+
+/// `POST /v1/orgs/{org_id}/enrolments/bulk` ("Enrolments > All", tick, SET EXPIRY DATE): the
+/// same change to each named enrolment, all or nothing.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkEnrolments {
+    pub items: Vec<BulkItem>,
+    #[serde(default)]
+    pub status: Option<EnrolmentStatus>,
+    #[serde(default)]
+    pub ends_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkItem {
+    pub email: String,
+    pub enrolment_id: String,
+}
+
+impl BulkEnrolments {
+    /// The request checked before anything is read: 1 to [`MAX_BULK_ITEMS`] items, each an
+    /// e-mail (lower-cased and trimmed) and an id, none twice, and a change (`status`, `ends_at`
+    /// or both). Each error names its field (`items[3].email`).
+    pub fn validated(mut self) -> Result<BulkEnrolments, DomainError> {
+        if self.items.is_empty() || self.items.len() > MAX_BULK_ITEMS {
+            let n = self.items.len();
+            return Err(DomainError::invalid("items", format!("must name 1 to {MAX_BULK_ITEMS} enrolments, not {n}")));
+        }
+        if self.status.is_none() && self.ends_at.is_none() {
+            return Err(DomainError::invalid("ends_at", "a bulk change sets status, ends_at or both"));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, item) in self.items.iter_mut().enumerate() {
+            item.email = validate::email(&format!("items[{i}].email"), &item.email)?;
+            validate::caller_id(&format!("items[{i}].enrolment_id"), &item.enrolment_id)?;
+            if !seen.insert(item.clone()) {
+                let message = format!("names {}'s enrolment {} twice", item.email, item.enrolment_id);
+                return Err(DomainError::invalid(&format!("items[{i}]"), message));
+            }
+        }
+        Ok(self)
+    }
+
+    /// What the bulk makes of one enrolment as it is: the status sent, else its own — `expired`
+    /// when the end sent has passed (an expiry date in the past ends it at once) — and the end
+    /// sent, else its own; its start kept.
+    pub fn put_for(&self, before: &Enrolment, now: DateTime<Utc>) -> PutEnrolment {
+        let ends_at = self.ends_at.or(before.ends_at);
+        let status = match (self.status, self.ends_at) {
+            (Some(status), _) => status,
+            (None, Some(end)) if end <= now => EnrolmentStatus::Expired,
+            (None, _) => before.status,
+        };
+        PutEnrolment { status, starts_at: before.starts_at, ends_at }
+    }
+}
+
 impl Enrolment {
     /// Live: new or active, and its access end (if any) not passed.
     pub fn live_at(&self, now: DateTime<Utc>) -> bool {

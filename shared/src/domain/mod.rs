@@ -8,6 +8,7 @@ pub mod change;
 pub mod contacts;
 pub mod decide;
 pub mod enrolment;
+pub mod erasure;
 pub mod error;
 pub mod expiry;
 pub mod expiry_day;

@@ -118,6 +118,37 @@ impl CounterChange {
             && self.reuse == ReuseChange::None
     }
 
+    /// Adds `other`, decided after this one on the counters as this one leaves them (a bulk
+    /// change's users, one after another): the counts sum, each limit is the lower, and the
+    /// reuse count's change is the one that has one. Two reuse changes do not sum (an `Add` is
+    /// one user): `None`, and nothing is changed.
+    pub fn absorb(&mut self, other: &CounterChange) -> Option<()> {
+        if other.is_empty() {
+            return Some(());
+        }
+        if self.is_empty() {
+            *self = other.clone();
+            return Some(());
+        }
+        let reuse = match (&self.reuse, &other.reuse) {
+            (r, ReuseChange::None) | (ReuseChange::None, r) => r.clone(),
+            _ => return None,
+        };
+        let lower = |a: Option<i64>, b: Option<i64>| a.into_iter().chain(b).min();
+        self.seats_held += other.seats_held;
+        self.included_in_use += other.included_in_use;
+        self.active_users += other.active_users;
+        self.with_access += other.with_access;
+        self.included_max = lower(self.included_max, other.included_max);
+        self.active_users_max = lower(self.active_users_max, other.active_users_max);
+        self.reuse_max = lower(self.reuse_max, other.reuse_max);
+        self.with_access_max = lower(self.with_access_max, other.with_access_max);
+        self.with_access_read = self.with_access_read.or(other.with_access_read);
+        self.active_spreadable &= other.active_spreadable;
+        self.reuse = reuse;
+        Some(())
+    }
+
     /// `user` starts (`active = true`) or stops being one of the org's active users. With the
     /// org's licence `year` (counted only under `counting = active_users`) the distinct users
     /// of that year follow: a user is counted once a year however often it comes back. The
@@ -268,6 +299,28 @@ mod tests {
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn changes_decided_one_after_another_merge_into_one_write_or_refuse_two_reuse_changes() {
+        let year = d("2026-01-15");
+        let start = ReuseChange::Start { year, counted: None, active_read: 3, value: 3 };
+        let first =
+            CounterChange { active_users: -1, reuse: start.clone(), active_users_max: Some(9), ..Default::default() };
+        let off = CounterChange { active_users: -1, active_users_max: Some(7), ..Default::default() };
+        let mut merged = CounterChange::default();
+        merged.absorb(&first).unwrap();
+        merged.absorb(&CounterChange::default()).unwrap();
+        merged.absorb(&off).unwrap();
+        assert_eq!((merged.active_users, &merged.reuse, merged.active_users_max), (-2, &start, Some(7)));
+        let add = CounterChange { active_users: 1, reuse: ReuseChange::Add { year }, ..Default::default() };
+        let before = merged.clone();
+        assert!(merged.absorb(&add).is_none(), "an Add is one user: it does not sum with a start");
+        assert_eq!(merged.active_users, before.active_users, "a refused merge changes nothing");
+        let spread = CounterChange { active_users: -1, active_spreadable: true, ..Default::default() };
+        let mut both = spread.clone();
+        both.absorb(&spread).unwrap();
+        assert!(both.active_spreadable && both.active_users == -2);
     }
 
     #[test]

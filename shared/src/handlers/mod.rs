@@ -43,6 +43,8 @@ macro_rules! handler {
     (PutEnrolment, $cx:ident) => { users::put_enrolment($cx).await };
     (ListEnrolments, $cx:ident) => { users::enrolments($cx).await };
     (ListOrgEnrolments, $cx:ident) => { users::org_enrolments($cx).await };
+    (BulkEnrolments, $cx:ident) => { users::bulk_enrolments($cx).await };
+    (EraseUser, $cx:ident) => { users::erase($cx).await };
     (Access, $cx:ident) => { users::access($cx).await };
     (Allocate, $cx:ident) => { allocations::allocate($cx).await };
     (GetAllocation, $cx:ident) => { allocations::get($cx).await };
@@ -101,7 +103,7 @@ pub mod functions {
     pub const ASSIGN_ORDER: Function =
         function!(Some(routes::ASSIGN_ORDER), table; AssignOrder, RejectOrder, ListLots, Expiring);
     pub const USERS: Function = function!(Some(routes::USERS), table;
-        ListUsers, SetRenewable, UpsertUser, GetUser, ReleaseUser, PutEnrolment, ListEnrolments, ListOrgEnrolments, Access);
+        ListUsers, SetRenewable, UpsertUser, GetUser, ReleaseUser, PutEnrolment, ListEnrolments, ListOrgEnrolments, BulkEnrolments, EraseUser, Access);
     pub const ALLOCATE: Function = function!(Some(routes::ALLOCATE), table; Allocate, GetAllocation, ListAllocationRows, ListLicences, CountLicences);
     pub const IMPORT_ALLOCATION: Function = function!(Some(routes::IMPORT_ALLOCATION), table_and_bucket; CreateImport, ConfirmImport, GetImport, ListImportRows);
     pub const RENEWALS: Function = function!(Some(routes::RENEWALS), table_and_bucket; Renewals);
@@ -111,7 +113,7 @@ pub mod functions {
     pub const ALL: Function = function!(None, table_and_bucket;
         Health, CreateOrg, GetOrg, ListChildren, PutPolicy, ListNotifications, ListSuppressions, ClearSuppression,
         GetContacts, PutContacts, ListAudit, RequestOrder, ListOrders, GetOrder, CancelOrder, AssignOrder, RejectOrder, ListLots, Expiring,
-        ListUsers, SetRenewable, UpsertUser, GetUser, ReleaseUser, PutEnrolment, ListEnrolments, ListOrgEnrolments, Access,
+        ListUsers, SetRenewable, UpsertUser, GetUser, ReleaseUser, PutEnrolment, ListEnrolments, ListOrgEnrolments, BulkEnrolments, EraseUser, Access,
         Allocate, GetAllocation, ListAllocationRows, ListLicences, CountLicences, CreateImport, ConfirmImport, GetImport, ListImportRows, Renewals, Usage);
 
     /// The functions that serve routes.

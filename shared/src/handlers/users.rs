@@ -11,11 +11,12 @@ use crate::domain::allocation::Balance;
 use crate::domain::audit::AuditEntry;
 use crate::domain::auth::{authorize, Action, Principal, Role};
 use crate::domain::change::Change;
+use crate::domain::decide::enrolments as decide_enrolments;
 use crate::domain::decide::renewal as decide_renewal;
 use crate::domain::decide::users as decide;
-use crate::domain::enrolment::{EnrolmentStatus, PutEnrolment};
+use crate::domain::enrolment::{BulkEnrolments, EnrolmentStatus, PutEnrolment};
 use crate::domain::org::{Org, OrgKind};
-use crate::domain::policy::{Counting, Renewal};
+use crate::domain::policy::{Counting, Policy as OrgPolicy, Renewal};
 use crate::domain::renewal;
 use crate::domain::seats::{Headcount, Reuse};
 use crate::domain::usage::licence_year;
@@ -460,24 +461,91 @@ pub async fn put_enrolment(cx: &Ctx<'_>) -> Result<Reply, Error> {
     cx.execute(|| async {
         let user = existing_user(cx, &org, &email).await?;
         let enrolments = store.enrolments(&org.org_id, &email).await?;
-        let policy = store.policy(&org).await?;
-        let counters = store.counters(&org.org_id).await?;
-        // Live lots only, as every balance reads them (an org's expired lots are not read).
-        let mut lots = store.lots_ending_after(&org.org_id, now).await?;
-        // Each lot's parts in a random order, as the balance reads them (docs/architecture.md#seat-parts).
-        crate::store::lots::spread_parts(&mut lots, uuid::Uuid::new_v4().as_u128());
-        let year = (policy.counting == Counting::ActiveUsers).then(|| licence_year(&lots, now)).flatten();
-        let balance = Balance {
-            lots,
-            seats_included: policy.seats_included,
-            included_in_use: counters.included_in_use.max(0) as u32,
-        };
-        let headcount = Headcount::of(&policy, &balance, &counters, now);
-        let reuse = Reuse { counters, year };
+        let (policy, balance, reuse, headcount) = enrolment_context(cx, &org).await?;
         let state = decide::EnrolmentState { user, enrolments, policy, balance, reuse, headcount };
         let decided =
             decide::put_enrolment(&org, state, enrolment_id, input.clone(), principal, now, || new_id("lic"))?;
         Ok(decided.map(|(enrolment, user)| Reply::ok(json!({ "enrolment": enrolment, "user": user.view(now) }))))
+    })
+    .await
+}
+
+/// What an enrolment change decides on besides its user: the org's policy, its balance (live
+/// lots only, each lot's parts in a random order, as every balance reads them;
+/// docs/architecture.md#seat-parts), the reuse count's state and the room for users.
+async fn enrolment_context(cx: &Ctx<'_>, org: &Org) -> Result<(OrgPolicy, Balance, Reuse, Headcount), Error> {
+    let (store, now) = (&cx.app.store, cx.req.now);
+    let policy = store.policy(org).await?;
+    let counters = store.counters(&org.org_id).await?;
+    let mut lots = store.lots_ending_after(&org.org_id, now).await?;
+    crate::store::lots::spread_parts(&mut lots, uuid::Uuid::new_v4().as_u128());
+    let year = (policy.counting == Counting::ActiveUsers).then(|| licence_year(&lots, now)).flatten();
+    let balance = Balance {
+        lots,
+        seats_included: policy.seats_included,
+        included_in_use: counters.included_in_use.max(0) as u32,
+    };
+    let headcount = Headcount::of(&policy, &balance, &counters, now);
+    Ok((policy, balance, Reuse { counters, year }, headcount))
+}
+
+/// The same change to many enrolments of a company ("Enrolments > All", tick, SET EXPIRY DATE;
+/// docs/api.md#users-enrolments-access): decided by [`decide_enrolments::bulk_enrolments`] over each named user and
+/// all its enrolments, all or nothing in one transaction.
+pub async fn bulk_enrolments(cx: &Ctx<'_>) -> Result<Reply, Error> {
+    let principal = cx.principal()?;
+    let org = load_org(cx, cx.param("org_id")).await?;
+    authorize(principal, Action::ManageUsers, &org)?;
+    if org.kind != OrgKind::Company {
+        return Err(DomainError::invalid("org_id", "enrolments belong to a company").into());
+    }
+    let input = cx.req.json::<BulkEnrolments>()?.validated()?;
+    let store = &cx.app.store;
+    let now = cx.req.now;
+    let mut emails: Vec<String> = input.items.iter().map(|i| i.email.clone()).collect();
+    emails.sort();
+    emails.dedup();
+    // Each user's decisions applied in steps and cut off are finished first, as for one change.
+    for email in &emails {
+        for plan in store.unfinished_plans(&org.org_id, email).await? {
+            store.follow(plan).await?;
+        }
+    }
+    cx.execute(|| async {
+        let read = store.users_by_email(&org.org_id, &emails).await?;
+        let enrolments = futures::future::try_join_all(read.iter().map(|u| store.enrolments(&org.org_id, &u.email)));
+        let users = read.iter().cloned().zip(enrolments.await?).collect();
+        let (policy, balance, reuse, headcount) = enrolment_context(cx, &org).await?;
+        let state = decide_enrolments::BulkState { users, policy, balance, reuse, headcount };
+        let decided = decide_enrolments::bulk_enrolments(&org, state, &input, principal, now)?;
+        Ok(decided.map(|after| {
+            let items: Vec<_> = after.iter().map(|e| e.view(now)).collect();
+            Reply::ok(json!({ "items": items }))
+        }))
+    })
+    .await
+}
+
+/// A user's personal data erased (docs/domain.md#erasing-personal-data): decided by
+/// [`decide::erase`] (409 until the user is released); the user item
+/// moves to a random pseudonym at once and the job runner rewrites the rest of the org's items
+/// from the erasure record the table's stream hands it.
+pub async fn erase(cx: &Ctx<'_>) -> Result<Reply, Error> {
+    let principal = cx.principal()?;
+    let (org, email) = company_and_email(cx, Action::EraseUsers).await?;
+    let store = &cx.app.store;
+    // Plans of the user's enrolments cut off between steps are finished first: they hold the e-mail.
+    for plan in store.unfinished_plans(&org.org_id, &email).await? {
+        store.follow(plan).await?;
+    }
+    cx.execute(|| async {
+        let user = existing_user(cx, &org, &email).await?;
+        let pseudonym = crate::domain::erasure::pseudonym(uuid::Uuid::new_v4().as_u128());
+        let decided = decide::erase(&org, user, pseudonym, principal, cx.req.now)?;
+        Ok(decided.map(|e| {
+            let body = json!({ "pseudonym": e.pseudonym, "status": e.status, "org_id": e.org_id });
+            Reply::accepted(body, format!("/v1/orgs/{}/users/{}", e.org_id, e.pseudonym))
+        }))
     })
     .await
 }

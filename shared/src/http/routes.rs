@@ -34,6 +34,8 @@ pub enum Op {
     PutEnrolment,
     ListEnrolments,
     ListOrgEnrolments,
+    BulkEnrolments,
+    EraseUser,
     Access,
     Allocate,
     GetAllocation,
@@ -70,6 +72,7 @@ impl Op {
             | Op::UpsertUser
             | Op::SetRenewable
             | Op::PutEnrolment
+            | Op::BulkEnrolments
             | Op::Allocate => JSON_BODY,
             Op::Health
             | Op::GetOrg
@@ -88,6 +91,7 @@ impl Op {
             | Op::ListUsers
             | Op::GetUser
             | Op::ReleaseUser
+            | Op::EraseUser
             | Op::Access
             | Op::ListEnrolments
             | Op::ListOrgEnrolments
@@ -153,9 +157,11 @@ pub const ROUTES: &[Route] = &[
     route("PUT", "/v1/orgs/{org_id}/users/{email}", Op::UpsertUser, USERS),
     route("GET", "/v1/orgs/{org_id}/users/{email}", Op::GetUser, USERS),
     route("DELETE", "/v1/orgs/{org_id}/users/{email}", Op::ReleaseUser, USERS),
+    route("POST", "/v1/orgs/{org_id}/users/{email}/erase", Op::EraseUser, USERS),
     route("PUT", "/v1/orgs/{org_id}/users/{email}/enrolments/{enrolment_id}", Op::PutEnrolment, USERS),
     route("GET", "/v1/orgs/{org_id}/users/{email}/enrolments", Op::ListEnrolments, USERS),
     route("GET", "/v1/orgs/{org_id}/enrolments", Op::ListOrgEnrolments, USERS),
+    route("POST", "/v1/orgs/{org_id}/enrolments/bulk", Op::BulkEnrolments, USERS),
     route("GET", "/v1/orgs/{org_id}/users/{email}/access", Op::Access, USERS),
     route("POST", "/v1/orgs/{org_id}/allocations", Op::Allocate, ALLOCATE),
     route("GET", "/v1/orgs/{org_id}/allocations/{allocation_id}", Op::GetAllocation, ALLOCATE),

@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use super::commit::{begin, commit_slice, Review, Slice};
 use crate::command::Decision;
 use crate::domain::auth::{Principal, Role};
+use crate::domain::erasure::{Erasure, ErasureStatus};
 use crate::domain::import::{Batch, ImportStatus};
 use crate::domain::DomainError;
 use crate::store::{Error, Store};
@@ -100,28 +101,41 @@ pub(crate) async fn hand_over(store: &Store, record: &Batch, now: DateTime<Utc>)
 /// A background commit a stream record carries: the record of an import that went `committing`
 /// in the background and the instant of the change — or, for an import record that cannot be
 /// read, why (it is a failure of its own, never skipped silently).
-pub type StreamJob = Result<(Batch, DateTime<Utc>), String>;
+pub type StreamJob = StreamRecord<Batch>;
+
+/// A record of the table's stream, read, with the instant of its change — or why it cannot be.
+pub type StreamRecord<T> = Result<(T, DateTime<Utc>), String>;
 
 /// The background commits a stream batch carries, each with its record's sequence number.
 pub fn jobs(event: &Event) -> Vec<(String, StreamJob)> {
+    records_of(event, "import", |r: &Batch| r.background && r.status == ImportStatus::Committing)
+}
+
+/// The records of `kind` a stream batch carries as they are after a change (an item removed is
+/// none) that `wanted` keeps, each with its sequence number and the instant of the change; one
+/// that cannot be read is a failure of its own, never skipped silently.
+fn records_of<T: serde::de::DeserializeOwned>(
+    event: &Event,
+    kind: &str,
+    wanted: impl Fn(&T) -> bool,
+) -> Vec<(String, StreamRecord<T>)> {
+    let typed = |r: &&aws_lambda_events::dynamodb::EventRecord| {
+        r.event_name != "REMOVE"
+            && r.change
+                .new_image
+                .get("type")
+                .is_some_and(|t| matches!(t, serde_dynamo::AttributeValue::S(s) if s == kind))
+    };
     event
         .records
         .iter()
-        .filter(|r| r.event_name != "REMOVE")
-        .filter(|r| {
-            r.change
-                .new_image
-                .get("type")
-                .is_some_and(|t| matches!(t, serde_dynamo::AttributeValue::S(s) if s == "import"))
-        })
+        .filter(typed)
         .filter_map(|r| {
             let sequence = r.change.sequence_number.clone().unwrap_or_default();
-            let job = match serde_dynamo::from_item::<_, Batch>(r.change.new_image.clone()) {
-                Ok(record) if record.background && record.status == ImportStatus::Committing => {
-                    Ok((record, r.change.approximate_creation_date_time))
-                }
+            let job = match serde_dynamo::from_item::<_, T>(r.change.new_image.clone()) {
+                Ok(record) if wanted(&record) => Ok((record, r.change.approximate_creation_date_time)),
                 Ok(_) => return None,
-                Err(e) => Err(format!("an import record that cannot be read: {e}")),
+                Err(e) => Err(format!("an {kind} record that cannot be read: {e}")),
             };
             Some((sequence, job))
         })
@@ -158,7 +172,27 @@ pub async fn run_stream(app: &App, event: &Event) -> DynamoDbEventResponse {
             response.batch_item_failures.push(item_failure(sequence));
         }
     }
+    // Erasures of personal data (docs/domain.md#erasing-personal-data), each within the same slice.
+    for (sequence, job) in erasures(event) {
+        let failed = match job {
+            Ok((e, at)) => app.store.run_erasure(&e.org_id, &e.pseudonym, at, until).await.err().map(|x| x.to_string()),
+            Err(unreadable) => Some(unreadable),
+        };
+        if let Some(error) = failed {
+            tracing::error!(%sequence, error, "an erasure failed; the stream delivers it again, the others go on");
+            response.batch_item_failures.push(item_failure(sequence));
+        }
+    }
     response
+}
+
+/// An erasure a stream record carries, with the instant of the change, or why it cannot be read.
+pub type StreamErasure = StreamRecord<Erasure>;
+
+/// The erasures still going that a stream batch carries (a record new, or handed over), each
+/// with its sequence number; one that cannot be read is a failure of its own.
+pub fn erasures(event: &Event) -> Vec<(String, StreamErasure)> {
+    records_of(event, "erasure", |e: &Erasure| e.status == ErasureStatus::Erasing)
 }
 
 #[cfg(test)]

@@ -60,7 +60,7 @@ fn unpack(packed: &[u8]) -> Result<Vec<Row>, StoreError> {
 }
 
 /// The rows of a chunk item, packed or in the shape written before chunks were packed.
-fn chunk_rows(mut item: Item) -> Result<Vec<Row>, StoreError> {
+pub(super) fn chunk_rows(mut item: Item) -> Result<Vec<Row>, StoreError> {
     match item.remove(PACKED) {
         Some(AttributeValue::B(packed)) => unpack(packed.as_ref()),
         _ => Ok(from_item::<RowChunk>(item)?.rows),

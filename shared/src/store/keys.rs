@@ -33,6 +33,7 @@
 //! | `import_progress` (how many licences a commit wrote) | `ORG#{org}#IMPORT#{import}` | `PROGRESS` | | | |
 //! | the same three, of an import recorded before rows moved under their org (read, never made anew) | `IMPORT#{import}` | as above | | | |
 //! | `steps` (the rest of a decision too large for one transaction, applied in steps; TTL `expires_at` once finished) | `ORG#{org}` | `STEPS#{email}#{plan}` | | `STEPS` / `{lease_until}#{org}#{plan}` until finished | |
+//! | `erasure` (a user's personal data erased: the job's record, the e-mail kept until it is done) | `ORG#{org}` | `ERASURE#{pseudonym}` | | | |
 //! | `snapshot` (daily usage) | `ORG#{org}` | `SNAPSHOT#{date}` | | | |
 //! | `idempotency` (TTL `expires_at`) | `IDEM#{sha256(sub, key)}` | `IDEM` | | | |
 //!
@@ -343,6 +344,10 @@ pub fn steps_prefix(email: &str) -> String {
 }
 
 /// An import record's place in its org's partition.
+pub fn erasure_sk(pseudonym: &str) -> String {
+    format!("ERASURE#{pseudonym}")
+}
+
 pub fn import_sk(import_id: &str) -> String {
     format!("IMPORT#{import_id}")
 }

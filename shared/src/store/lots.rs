@@ -68,16 +68,7 @@ impl Store {
         let index = if above.parent_id.is_none() { keys::GSI3 } else { keys::GSI1 };
         let spec = QuerySpec::index(index, keys::ends(&above.org_id), SortKey::Between(lo, hi));
         let Page { items, next_cursor } = self.query::<Lot>(&spec, page).await?;
-        let rest: Vec<(String, String)> = items
-            .iter()
-            .flat_map(|l| {
-                (1..l.parts)
-                    .map(|k| (keys::org(&l.org_id), keys::lot_sk(l.valid_until, &format!("{}-p{k:02}", l.lot_id))))
-            })
-            .collect();
-        let parts: Vec<Lot> = self
-            .get_many_read(rest.iter().map(|(pk, sk)| (pk.clone(), sk.as_str())).collect(), super::Read::Eventual)
-            .await?;
+        let parts = self.other_parts(&items, super::Read::Eventual).await?;
         let mut whole = crate::domain::lot::merge(items.into_iter().chain(parts).collect());
         whole.sort_by(|a, b| (a.valid_until, &a.org_id, &a.lot_id).cmp(&(b.valid_until, &b.org_id, &b.lot_id)));
         Ok(Page { items: whole, next_cursor })
@@ -94,15 +85,21 @@ impl Store {
         let spec = QuerySpec::table(keys::org(org_id), SortKey::BeginsWith(keys::lots_prefix().into()));
         let Page { items, next_cursor } = self.query::<Lot>(&spec, page).await?;
         let firsts: Vec<Lot> = items.into_iter().filter(|l| l.part_of.is_none()).collect();
-        let rest: Vec<String> = firsts
-            .iter()
-            .flat_map(|l| (1..l.parts).map(|k| keys::lot_sk(l.valid_until, &format!("{}-p{k:02}", l.lot_id))))
-            .collect();
-        let pk = keys::org(org_id);
-        let parts: Vec<Lot> = self
-            .get_many_read(rest.iter().map(|sk| (pk.clone(), sk.as_str())).collect(), super::Read::Consistent)
-            .await?;
+        let parts = self.other_parts(&firsts, super::Read::Consistent).await?;
         Ok(Page { items: crate::domain::lot::merge(firsts.into_iter().chain(parts).collect()), next_cursor })
+    }
+
+    /// The other parts of lots read by their first parts (`BatchGetItem` of the keys each first
+    /// part names: `{lot}-p01`…), to merge each lot whole.
+    async fn other_parts(&self, firsts: &[Lot], read: super::Read) -> Result<Vec<Lot>, Error> {
+        let rest: Vec<(String, String)> = firsts
+            .iter()
+            .flat_map(|l| {
+                (1..l.parts)
+                    .map(|k| (keys::org(&l.org_id), keys::lot_sk(l.valid_until, &format!("{}-p{k:02}", l.lot_id))))
+            })
+            .collect();
+        Ok(self.get_many_read(rest.iter().map(|(pk, sk)| (pk.clone(), sk.as_str())).collect(), read).await?)
     }
 
     /// The seats an org can issue: its lots, first-expiring first, and its included seats (the

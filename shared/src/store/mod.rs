@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod deliveries;
 pub mod due;
+pub mod erasure;
 pub mod idempotency;
 pub mod imports;
 pub mod keys;
@@ -267,6 +268,12 @@ fn key(pk: String, sk: &str) -> Item {
 /// A transaction item that puts `item` on the condition that no item has its key yet.
 pub fn put_new(table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {
     put_if(table, item, Some("attribute_not_exists(PK)"), &[], HashMap::new())
+}
+
+/// A transaction item that deletes the item of `key` (nothing happens when it is not there).
+pub fn delete(table: &str, key: Item) -> Result<TransactWriteItem, StoreError> {
+    let d = aws_sdk_dynamodb::types::Delete::builder().table_name(table).set_key(Some(key)).build();
+    Ok(TransactWriteItem::builder().delete(d.map_err(|e| StoreError::Other(e.to_string()))?).build())
 }
 
 /// A transaction item that puts `item`, overwriting whatever had its key.

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
 use super::keys::{self, GSI1, GSI1PK, GSI1SK, GSI2PK, GSI2SK, GSI3PK, GSI3SK, GSI4PK, GSI4SK, PK, SK};
@@ -234,12 +234,7 @@ impl Store {
             item.insert("email".into(), s(user.email.clone()));
             return put(&self.table, item);
         }
-        let d = Delete::builder()
-            .table_name(&self.table)
-            .set_key(Some(k))
-            .build()
-            .map_err(|e| StoreError::Other(e.to_string()))?;
-        Ok(TransactWriteItem::builder().delete(d).build())
+        super::delete(&self.table, k)
     }
 
     // ---- logins ------------------------------------------------------------------------------

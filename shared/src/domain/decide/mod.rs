@@ -5,6 +5,7 @@
 
 pub mod allocation;
 pub mod deliveries;
+pub mod enrolments;
 pub mod expire;
 pub mod imports;
 pub mod orders;

@@ -8,6 +8,7 @@ use crate::domain::audit::AuditEntry;
 use crate::domain::auth::Principal;
 use crate::domain::change::{Change, Decision};
 use crate::domain::enrolment::{self, Enrolment, PutEnrolment};
+use crate::domain::erasure::{Erasure, ErasureStatus};
 use crate::domain::org::Org;
 use crate::domain::policy::{Counting, Enforcement, Policy, TermStarts};
 use crate::domain::seats::{self, CounterChange, Headcount, Reuse, ReuseChange};
@@ -270,4 +271,49 @@ pub fn put_enrolment(
         now,
     )));
     Ok(Decision::new(changes, (after, saved(&next))))
+}
+
+/// A user's personal data erased (docs/domain.md#erasing-personal-data): refused until it is
+/// released (so the counts it leaves are final) and while it is one of the org's contacts; otherwise
+/// the user item moves to `pseudonym` without its name, the erasure is recorded for the job
+/// that rewrites the rest, and the audit entry names the pseudonym alone.
+pub fn erase(
+    org: &Org,
+    user: User,
+    pseudonym: String,
+    principal: &Principal,
+    now: DateTime<Utc>,
+) -> Result<Decision<Erasure>, DomainError> {
+    if user.email.ends_with(&format!("@{}", crate::domain::erasure::PSEUDONYM_DOMAIN)) {
+        return Err(DomainError::conflict(
+            "already_erased",
+            format!("{} is a pseudonym: its data is erased already", user.email),
+        ));
+    }
+    if user.released_at.is_none() || user.holds_seat(now) || user.active {
+        return Err(DomainError::conflict(
+            "licence_active",
+            format!("{} is not released: release the user first (its records are kept), then erase", user.email),
+        ));
+    }
+    if org.contacts.iter().any(|c| c.email == user.email) {
+        return Err(DomainError::conflict(
+            "contact",
+            format!("{} is one of the org's contacts: remove it from the contacts first, then erase", user.email),
+        ));
+    }
+    let erasure = Erasure {
+        org_id: org.org_id.clone(),
+        pseudonym: pseudonym.clone(),
+        email: Some(user.email.clone()),
+        name: user.name.clone(),
+        status: ErasureStatus::Erasing,
+        requested_at: now,
+        finished_at: None,
+        handovers: 0,
+        walked: None,
+    };
+    let audit = AuditEntry::new(principal, org, "user.erased", &format!("user/{pseudonym}"), json!({}), now);
+    let changes = vec![Change::EraseUser { user, pseudonym }, Change::Erasure(erasure.clone()), Change::Audit(audit)];
+    Ok(Decision::new(changes, erasure))
 }
