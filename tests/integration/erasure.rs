@@ -175,3 +175,33 @@ async fn runs_out_of_time_hand_over_where_they_stand_and_the_erasure_ends() {
     assert_eq!(done.handovers, 4);
     assert_eq!(holding(&env, ANN).await, Vec::<String>::new());
 }
+
+/// An erasure whose stream deliveries ran out (or whose run died) is still `erasing`: once its
+/// lease has passed, the hourly lease sweep hands it to the job runner again, once a lease, and
+/// a finished erasure leaves the sweep's index.
+#[tokio::test]
+async fn an_erasure_whose_deliveries_ran_out_is_handed_over_by_the_lease_sweep() {
+    use seatkeeper::domain::erasure::{ErasureStatus, ERASURE_LEASE_MINUTES};
+    let env = TestEnv::new().await;
+    let pseudonym = ann_released_and_erased(&env).await;
+    let asked = at(LATER);
+    let lease = chrono::Duration::minutes(ERASURE_LEASE_MINUTES);
+    let sweep = |now| seatkeeper::imports::leases::sweep(&env.app, now);
+
+    let early = sweep(asked + lease - chrono::Duration::minutes(1)).await.unwrap();
+    assert_eq!(early.erasures_handed_over, 0, "the lease holds: {early:?}");
+    let late = asked + lease + chrono::Duration::minutes(1);
+    let swept = sweep(late).await.unwrap();
+    assert_eq!((swept.erasures_handed_over, swept.failed.len()), (1, 0), "{swept:?}");
+    let handed = env.app.store.erasure("c", &pseudonym).await.unwrap().unwrap();
+    assert_eq!((handed.status, handed.handovers, handed.lease_until), (ErasureStatus::Erasing, 1, Some(late + lease)));
+    assert!(!holding(&env, ANN).await.is_empty(), "the sweep hands it over; the job runner does the work");
+    assert_eq!(sweep(late).await.unwrap().erasures_handed_over, 0, "a new lease: not handed over twice");
+
+    // The job runner's run the handover brings finishes it; then it is out of the index.
+    let done = env.app.store.finish_erasure("c", &pseudonym, late).await.unwrap().unwrap();
+    assert_eq!((done.status, done.lease_until), (ErasureStatus::Erased, None));
+    assert_eq!(holding(&env, ANN).await, Vec::<String>::new());
+    let much_later = late + chrono::Duration::days(30);
+    assert_eq!(sweep(much_later).await.unwrap().erasures_handed_over, 0, "a finished erasure is not swept");
+}

@@ -23,6 +23,11 @@ pub enum ErasureStatus {
     Erased,
 }
 
+/// How long a run of the job holds an erasure: longer than a run (the job runner's slice) and
+/// its redeliveries' pauses. Once it has passed with the erasure still going (the stream's
+/// deliveries ran out, or a run died), the lease sweep hands it over to the job runner again.
+pub const ERASURE_LEASE_MINUTES: i64 = 20;
+
 /// An erasure of one user of `org_id`, by its pseudonym.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Erasure {
@@ -45,6 +50,19 @@ pub struct Erasure {
     /// (an index into the job's list) and the page to read next.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub walked: Option<(usize, String)>,
+    /// While it is going on: until when its last run (or the request) holds it
+    /// ([`ERASURE_LEASE_MINUTES`]); the lease sweep's index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_until: Option<DateTime<Utc>>,
+}
+
+impl Erasure {
+    /// This erasure handed to the job runner's next run at `now`: one more handover, a new lease.
+    pub fn handed_over(mut self, now: DateTime<Utc>) -> Erasure {
+        self.handovers += 1;
+        self.lease_until = Some(now + chrono::Duration::minutes(ERASURE_LEASE_MINUTES));
+        self
+    }
 }
 
 /// A pseudonym from 80 random bits, never from the e-mail: `erased-{20 hex}@erased.invalid`.

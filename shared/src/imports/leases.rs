@@ -6,7 +6,8 @@
 //! commit resumes from its checkpoint, licenses each row once and gives back the seats it did
 //! not use), never undoing part of it — a background job is handed back to the job runner, which
 //! goes on in slices ([`super::jobs::run_slice`]). Each commit is a unit of its own: one that fails is
-//! named in the report and left for the next run.
+//! named in the report and left for the next run. Plans of steps cut off between two steps, and
+//! erasures of personal data whose stream deliveries ran out, are taken up the same way.
 //!
 //! [`COMMIT_LEASE_MINUTES`]: crate::domain::decide::imports::COMMIT_LEASE_MINUTES
 
@@ -34,18 +35,50 @@ pub struct LeaseReport {
     /// again, to go on in its slices rather than in one invocation of this sweep.
     pub handed_over: u64,
     pub plans_finished: u64,
+    /// Erasures of personal data whose lease passed still going: handed to the job runner again.
+    pub erasures_handed_over: u64,
     pub failed: Vec<Failed>,
 }
 
 crate::sweeps::reported!(LeaseReport, "leases");
 
 /// Finishes every commit, then every plan of steps ([`crate::store::steps`]), whose lease ended
-/// by `now`.
+/// by `now`, and hands every erasure whose lease ended back to the job runner.
 pub async fn sweep(app: &App, now: DateTime<Utc>) -> Result<LeaseReport, Error> {
     let mut report = LeaseReport { now, ..Default::default() };
     commits(app, now, &mut report).await?;
     plans(app, now, &mut report).await?;
+    erasures(app, now, &mut report).await?;
     Ok(report)
+}
+
+/// Hands each erasure whose lease passed to the job runner again (a new lease, so it is not
+/// handed over twice in a run): the job goes on from where its last run stood.
+async fn erasures(app: &App, now: DateTime<Utc>, report: &mut LeaseReport) -> Result<(), Error> {
+    let mut left = Vec::new();
+    loop {
+        let lapsed = app.store.lapsed_erasures(now, PAGE + left.len() as i32).await?;
+        let fresh: Vec<_> = lapsed.into_iter().filter(|e| !left.contains(&e.pseudonym)).collect();
+        if fresh.is_empty() {
+            return Ok(());
+        }
+        for erasure in fresh {
+            tracing::warn!(org_id = %erasure.org_id, pseudonym = %erasure.pseudonym, handovers = erasure.handovers, "an erasure's lease passed; the sweep hands it to the job runner again");
+            match app.store.hand_over_erasure(&erasure, now).await {
+                Ok(()) => report.erasures_handed_over += 1,
+                Err(e) => {
+                    report.failed.push(Failed::new(
+                        LeaseReport::SWEEP,
+                        &erasure.org_id,
+                        Some(&erasure.pseudonym),
+                        "erasure",
+                        &e,
+                    ));
+                    left.push(erasure.pseudonym);
+                }
+            }
+        }
+    }
 }
 
 /// Finishes each plan of steps whose lease passed (its request was cut off between two steps).

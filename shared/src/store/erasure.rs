@@ -110,8 +110,9 @@ impl Store {
             None => {
                 erasure.status = ErasureStatus::Erased;
                 (erasure.email, erasure.name, erasure.finished_at, erasure.walked) = (None, None, Some(now), None);
+                erasure.lease_until = None;
             }
-            at => (erasure.handovers, erasure.walked) = (erasure.handovers + 1, at),
+            at => erasure = Erasure { walked: at, ..erasure.handed_over(now) },
         }
         self.put_erasure_over(&erasure, &before).await?;
         Ok(Some(erasure))
@@ -134,14 +135,25 @@ impl Store {
         }
     }
 
+    /// Up to `limit` erasures still going whose lease passed by `now` (their stream deliveries
+    /// ran out, or a run died), first-lapsed first.
+    pub async fn lapsed_erasures(&self, now: DateTime<Utc>, limit: i32) -> Result<Vec<Erasure>, Error> {
+        // `$` sorts just after the `#` that follows the instant: every lease ended by `now`.
+        let until = format!("{}$", keys::sort_time(now));
+        let spec = QuerySpec::index(keys::GSI2, keys::ERASURES.into(), SortKey::AtMost(until));
+        Ok(self.query(&spec, &PageRequest { limit, cursor: None }).await?.items)
+    }
+
+    /// Hands an erasure whose lease passed to the job runner again: written over the record
+    /// read with one more handover and a new lease — a change the table's stream delivers.
+    pub async fn hand_over_erasure(&self, read: &Erasure, now: DateTime<Utc>) -> Result<(), Error> {
+        self.put_erasure_over(&read.clone().handed_over(now), read).await
+    }
+
     /// The record written over the one read (the same status and handovers): a twin run that
     /// got there first has done the same, and that is not a failure.
     async fn put_erasure_over(&self, erasure: &Erasure, read: &Erasure) -> Result<(), Error> {
-        let item = to_item(
-            "erasure",
-            erasure,
-            &[(PK, keys::org(&erasure.org_id)), (SK, keys::erasure_sk(&erasure.pseudonym))],
-        )?;
+        let item = erasure_item(erasure)?;
         let values =
             HashMap::from([(":s".to_string(), s("erasing")), (":h".to_string(), super::n(i64::from(read.handovers)))]);
         let write = put_if(&self.table, item, Some("#s = :s AND handovers = :h"), &[("#s", "status")], values)?;
@@ -284,8 +296,16 @@ impl Store {
     }
 }
 
+/// An erasure's item: in its org's partition, and among the leases (GSI2 `ERASURE`) while it
+/// is going on.
 fn erasure_item(erasure: &Erasure) -> Result<Item, StoreError> {
-    to_item("erasure", erasure, &[(PK, keys::org(&erasure.org_id)), (SK, keys::erasure_sk(&erasure.pseudonym))])
+    let mut item =
+        to_item("erasure", erasure, &[(PK, keys::org(&erasure.org_id)), (SK, keys::erasure_sk(&erasure.pseudonym))])?;
+    if let (ErasureStatus::Erasing, Some(until)) = (erasure.status, erasure.lease_until) {
+        item.insert(keys::GSI2PK.into(), s(keys::ERASURES));
+        item.insert(keys::GSI2SK.into(), s(keys::lease_gsi2sk(until, &erasure.org_id, &erasure.pseudonym)));
+    }
+    Ok(item)
 }
 
 /// `item` with every whole occurrence of `email` replaced by `pseudonym` (and, when it held the

@@ -33,7 +33,7 @@
 //! | `import_progress` (how many licences a commit wrote) | `ORG#{org}#IMPORT#{import}` | `PROGRESS` | | | |
 //! | the same three, of an import recorded before rows moved under their org (read, never made anew) | `IMPORT#{import}` | as above | | | |
 //! | `steps` (the rest of a decision too large for one transaction, applied in steps; TTL `expires_at` once finished) | `ORG#{org}` | `STEPS#{email}#{plan}` | | `STEPS` / `{lease_until}#{org}#{plan}` until finished | |
-//! | `erasure` (a user's personal data erased: the job's record, the e-mail kept until it is done) | `ORG#{org}` | `ERASURE#{pseudonym}` | | | |
+//! | `erasure` (a user's personal data erased: the job's record, the e-mail kept until it is done) | `ORG#{org}` | `ERASURE#{pseudonym}` | | `ERASURE` / `{lease_until}#{org}#{pseudonym}` while `erasing` | |
 //! | `snapshot` (daily usage) | `ORG#{org}` | `SNAPSHOT#{date}` | | | |
 //! | `idempotency` (TTL `expires_at`) | `IDEM#{sha256(sub, key)}` | `IDEM` | | | |
 //!
@@ -329,6 +329,10 @@ pub const LEASES: &str = "LEASE";
 pub fn lease_gsi2sk(lease_until: DateTime<Utc>, org_id: &str, import_id: &str) -> String {
     format!("{}#{org_id}#{import_id}", sort_time(lease_until))
 }
+
+/// The index partition of every erasure of personal data going on (GSI2), by when its lease
+/// ends: one whose stream deliveries ran out is handed over again by the lease sweep.
+pub const ERASURES: &str = "ERASURE";
 
 /// The index partition of every plan of steps not yet finished (GSI2).
 pub const STEPS: &str = "STEPS";

@@ -312,6 +312,7 @@ pub fn erase(
         finished_at: None,
         handovers: 0,
         walked: None,
+        lease_until: Some(now + chrono::Duration::minutes(crate::domain::erasure::ERASURE_LEASE_MINUTES)),
     };
     let audit = AuditEntry::new(principal, org, "user.erased", &format!("user/{pseudonym}"), json!({}), now);
     let changes = vec![Change::EraseUser { user, pseudonym }, Change::Erasure(erasure.clone()), Change::Audit(audit)];
