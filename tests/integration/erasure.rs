@@ -205,3 +205,53 @@ async fn an_erasure_whose_deliveries_ran_out_is_handed_over_by_the_lease_sweep()
     let much_later = late + chrono::Duration::days(30);
     assert_eq!(sweep(much_later).await.unwrap().erasures_handed_over, 0, "a finished erasure is not swept");
 }
+
+/// A user created again under the erased address before the job ran keeps what is its own —
+/// its user, enrolments, audit entries and import — while everything of the erased user written
+/// up to the request is rewritten.
+#[tokio::test]
+async fn a_user_created_again_under_the_address_while_the_job_runs_keeps_what_is_its_own() {
+    let env = TestEnv::new().await;
+    let old_import = company_with_ann(&env).await;
+    env.call("DELETE", &format!("/v1/orgs/c/users/{ANN}")).by(&cm("c")).at(LATER).send().await;
+    let erased = erase(&env, ANN, "e1").await;
+    let pseudonym = erased.body["pseudonym"].as_str().unwrap().to_string();
+
+    // Before the job's first run: Ann is added again, licensed, enrolled and imported.
+    let again = "2026-03-01T09:05:00Z";
+    let a = env.put_user("c", ANN).json(json!({"name": "Ann Jones"})).at(again).send().await;
+    assert_eq!(a.status, 201, "{:?}", a.body);
+    env.licensed("c", &[ANN], again).await;
+    env.enrol("c", ANN, "run1", json!({"status": "active"}), again).await;
+    env.enrol("c", ANN, "run3", json!({"status": "new"}), again).await;
+    let csv = format!("email\n{ANN}\n");
+    let i = env.post("/v1/orgs/c/imports").by(&cm("c")).raw(csv.as_bytes()).at(again).send().await;
+    let new_import = i.body["import_id"].as_str().unwrap().to_string();
+    let confirmed = env.post(&format!("/v1/orgs/c/imports/{new_import}/confirm")).by(&cm("c")).at(again).send().await;
+    assert_eq!(confirmed.status, 200, "{:?}", confirmed.body);
+
+    let done = env.app.store.finish_erasure("c", &pseudonym, at(again)).await.unwrap().unwrap();
+    assert_eq!(done.status, seatkeeper::domain::erasure::ErasureStatus::Erased);
+    // The new Ann: her user, both her enrolments (run1 written over the erased one's), her import.
+    let user = env.get(&format!("/v1/orgs/c/users/{ANN}")).by(&cm("c")).at(again).send().await;
+    assert_eq!((user.status, &user.body["name"]), (200, &json!("Ann Jones")), "{:?}", user.body);
+    let ids = |b: &Value| -> Vec<String> {
+        b["items"].as_array().unwrap().iter().map(|e| e["enrolment_id"].as_str().unwrap().to_string()).collect()
+    };
+    let hers = env.get(&format!("/v1/orgs/c/users/{ANN}/enrolments")).by(&cm("c")).at(again).send().await;
+    assert_eq!(ids(&hers.body), vec!["run1", "run3"], "{:?}", hers.body);
+    let rows = env.get(&format!("/v1/orgs/c/imports/{new_import}/rows")).by(&cm("c")).at(again).send().await;
+    assert_eq!(rows.body["items"][0]["email"], ANN, "{:?}", rows.body);
+    let audit = env.get("/v1/orgs/c/audit?limit=500").by(&cm("c")).at(again).send().await;
+    let created = audit.body["items"].as_array().unwrap().iter().filter(|e| e["at"].as_str() >= Some(again));
+    assert!(created.map(|e| e.to_string()).any(|e| e.contains(ANN)), "her own audit entries name her");
+    // The erased Ann: her other enrolment, her name and her rows in the import before the request.
+    let old = env.get(&format!("/v1/orgs/c/users/{pseudonym}/enrolments")).by(&cm("c")).at(again).send().await;
+    assert_eq!(ids(&old.body), vec!["run2"], "{:?}", old.body);
+    let rows = env.get(&format!("/v1/orgs/c/imports/{old_import}/rows")).by(&cm("c")).at(again).send().await;
+    assert_eq!(rows.body["items"][0]["email"], json!(pseudonym), "{:?}", rows.body);
+    assert_eq!(holding(&env, NAME).await, Vec::<String>::new());
+    let before: Vec<Value> =
+        audit.body["items"].as_array().unwrap().iter().filter(|e| e["at"].as_str() < Some(again)).cloned().collect();
+    assert!(before.iter().all(|e| replace_whole(&e.to_string(), ANN, "").is_none()), "{before:?}");
+}

@@ -11,6 +11,9 @@
 //! the e-mail — so a run cut off, or delivered twice, is finished by the next. Suppressions
 //! (`SUPPRESSION#{email}`: the address is kept so it is never mailed again), SES feedback records
 //! (removed by their TTL) and stored idempotent answers (`IDEM#`, TTL) are not rewritten.
+//!
+//! A user created again under the same address while the job runs keeps what is its own: the
+//! job then reaches only what was written up to the request ([`Reach`]).
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -33,6 +36,54 @@ pub const ERASED_NAME: &str = "(erased)";
 
 /// The org's items read for the e-mail, by the prefix of their sort keys.
 const WALKED: &[&str] = &["AUDIT#", "NOTICE#", "DELIVERY#", "EXPIRYDAY#"];
+
+/// Days after the request whose days of expiries may still name the erased user: a licence is
+/// merged into its day 72 hours before its end at most, and the erased user was released before
+/// the request; one more day for the org's time zone.
+const DAYS_AFTER_REQUEST: i64 = crate::domain::expiry::DUE_AHEAD_HOURS / 24 + 1;
+
+/// What a run of an erasure reaches. Nothing written after the request can name the erased
+/// user under its address (the user and everything keyed by it moved to the pseudonym), so the
+/// audit entries and notices are read up to the request's instant and the days of expiries up to
+/// [`DAYS_AFTER_REQUEST`] after it, every run alike (their pages stay within one range). When a
+/// user has been created again under the address (`again`), the items keyed by it are reached
+/// only when written up to the request: an enrolment by its `updated_at`, a login by its
+/// `last_login_at`, a plan by its `decided_at`, an e-mail guard by its `updated_at`, an import
+/// by its `created_at`.
+#[derive(Debug, Clone, Copy)]
+struct Reach {
+    requested: DateTime<Utc>,
+    again: bool,
+}
+
+impl Reach {
+    /// The query of the walked prefix `prefix` within what the erasure reaches.
+    fn walk(self, org_id: &str, prefix: &str) -> QuerySpec {
+        let upto = |last: String| SortKey::Between(prefix.to_string(), last);
+        let sort = match prefix {
+            // `$` sorts just after the `#` that follows the instant: everything up to it.
+            "AUDIT#" | "NOTICE#" => upto(format!("{prefix}{}$", keys::sort_time(self.requested))),
+            "EXPIRYDAY#" => {
+                let last = self.requested + chrono::Duration::days(DAYS_AFTER_REQUEST);
+                upto(keys::expiry_day_sk(last.date_naive()))
+            }
+            _ => SortKey::BeginsWith(prefix.to_string()),
+        };
+        QuerySpec::table(keys::org(org_id), sort)
+    }
+
+    /// Whether a user created again owns what was written at `at`: after the request.
+    fn theirs(self, at: DateTime<Utc>) -> bool {
+        self.again && at > self.requested
+    }
+
+    /// [`Self::theirs`] of `item`, by the instant in its attribute `field` (RFC 3339); an item
+    /// without one is the erased user's.
+    fn theirs_item(self, item: &Item, field: &str) -> bool {
+        let at = item.get(field).and_then(|v| v.as_s().ok()).and_then(|t| DateTime::parse_from_rfc3339(t).ok());
+        at.is_some_and(|t| self.theirs(t.with_timezone(&Utc)))
+    }
+}
 
 /// Attributes an erased user's name is never looked for in (besides the index keys).
 const KEPT_AS_IS: &[&str] = &[PK, SK, "type", "org_id", "version", "expires_at"];
@@ -94,14 +145,17 @@ impl Store {
         let Some(email) = erasure.email.clone().filter(|_| erasure.status == ErasureStatus::Erasing) else {
             return Ok(None);
         };
-        self.move_enrolments(org_id, &email, pseudonym).await?;
+        // A user created again under the address keeps what is its own.
+        let again = self.user(org_id, &email).await?.is_some();
+        let reach = Reach { requested: erasure.requested_at, again };
+        self.move_enrolments(org_id, &email, pseudonym, reach).await?;
         let before = erasure.clone();
-        let stopped = match self.rewrite_prefixes(&erasure, &email, until).await? {
+        let stopped = match self.rewrite_prefixes(&erasure, &email, reach, until).await? {
             None => {
                 // The imports' stage: `walked` names the last import a run finished.
                 let after = erasure.walked.as_ref().filter(|(i, c)| *i == WALKED.len() && !c.is_empty());
-                let last =
-                    self.rewrite_import_rows(org_id, &email, pseudonym, after.map(|(_, c)| c.as_str()), until).await?;
+                let after = after.map(|(_, c)| c.as_str());
+                let last = self.rewrite_import_rows(org_id, &email, pseudonym, after, reach, until).await?;
                 last.map(|id| (WALKED.len(), id))
             }
             at => at,
@@ -164,17 +218,17 @@ impl Store {
     }
 
     /// The user's enrolments moved to the pseudonym, with their indexes (typed: their keys are
-    /// made as every enrolment's), then its login and plans.
-    async fn move_enrolments(&self, org_id: &str, email: &str, pseudonym: &str) -> Result<(), Error> {
+    /// made as every enrolment's), then its login and plans — those written up to the request.
+    async fn move_enrolments(&self, org_id: &str, email: &str, pseudonym: &str, reach: Reach) -> Result<(), Error> {
         let mut moves = Vec::new();
-        for e in self.enrolments(org_id, email).await? {
+        for e in self.enrolments(org_id, email).await?.into_iter().filter(|e| !reach.theirs(e.updated_at)) {
             let old = key(keys::org(org_id), &keys::enrolment_sk(email, &e.enrolment_id));
             let moved = Enrolment { email: pseudonym.to_string(), ..e };
             moves.push((self.put_enrolment(&moved)?, old));
         }
-        for prefix in [keys::login_sk(email), keys::steps_prefix(email)] {
+        for (prefix, written) in [(keys::login_sk(email), "last_login_at"), (keys::steps_prefix(email), "decided_at")] {
             let spec = QuerySpec::table(keys::org(org_id), SortKey::BeginsWith(prefix));
-            for item in self.query_all_items(&spec).await? {
+            for item in self.query_all_items(&spec).await?.into_iter().filter(|i| !reach.theirs_item(i, written)) {
                 if let Some((moved, old)) = rewritten(&item, email, pseudonym, None) {
                     moves.push((put(&self.table, moved)?, old));
                 }
@@ -204,17 +258,20 @@ impl Store {
         &self,
         erasure: &Erasure,
         email: &str,
+        reach: Reach,
         until: Instant,
     ) -> Result<Option<(usize, String)>, Error> {
         let name = erasure.name.as_deref();
         let (first, mut cursor) =
             erasure.walked.clone().map_or((0, None), |(i, c)| (i, Some(c).filter(|c| !c.is_empty())));
         for (i, prefix) in WALKED.iter().enumerate().skip(first) {
-            let spec = QuerySpec::table(keys::org(&erasure.org_id), SortKey::BeginsWith(prefix.to_string()));
+            let spec = reach.walk(&erasure.org_id, prefix);
             loop {
                 let found = self.query_items(&spec, &PageRequest { limit: 500, cursor: cursor.take() }).await?;
                 let mut moves = Vec::new();
-                for item in &found.items {
+                // An e-mail guard is keyed by its notice: when it was written is in the item.
+                let guard = *prefix == "DELIVERY#";
+                for item in found.items.iter().filter(|i| !(guard && reach.theirs_item(i, "updated_at"))) {
                     match rewritten(item, email, &erasure.pseudonym, name) {
                         Some((new, old)) if new.get(SK) != old.get(SK) => moves.push((put(&self.table, new)?, old)),
                         Some((new, _)) => self.put_over(item, new).await?,
@@ -257,6 +314,7 @@ impl Store {
         email: &str,
         pseudonym: &str,
         after: Option<&str>,
+        reach: Reach,
         until: Instant,
     ) -> Result<Option<String>, Error> {
         let spec = QuerySpec::table(keys::org(org_id), SortKey::BeginsWith(keys::import_sk("")));
@@ -268,7 +326,10 @@ impl Store {
             }
             // A review not yet confirmed or a commit going on keeps its rows: rewritten, they
             // would license the pseudonym. Unconfirmed rows are removed by their TTL.
-            if matches!(record.status, ImportStatus::Reviewed | ImportStatus::Committing) {
+            // An import made after the request names a user created again, not the one erased.
+            if matches!(record.status, ImportStatus::Reviewed | ImportStatus::Committing)
+                || reach.theirs(record.created_at)
+            {
                 continue;
             }
             let rows = Rows::of(&record);
