@@ -4,7 +4,7 @@
 //! start it; `make bench` does all of it. Prints one table.
 //!
 //! Subcommands (the second is how the benchmark runs the import in its own process):
-//!   bench [--skip-build] [--quick] [--million] [--only hostile-xlsx|first-answer|select-all|allocation|login|one-company|binaries|million|sweep-life|sweep-scale]
+//!   bench [--skip-build] [--quick] [--million] [--only hostile-xlsx|first-answer|select-all|allocation|login|one-company|binaries|million|sweep-life|sweep-scale|enrolments|erasure]
 //!                                        every measurement (`--quick`: 10,000 instead of 100,000;
 //!                                        `--million`: also a 1,000,000-row file on S3;
 //!                                        `--only hostile-xlsx`: the hostile workbooks alone;
@@ -22,7 +22,10 @@
 //!                                        `--only sweep-life`: the index items the hourly expire
 //!                                        sweep reads per licence over its life;
 //!                                        `--only sweep-scale`: one hour among many live licences,
-//!                                        and a term's licences ending at one instant)
+//!                                        and a term's licences ending at one instant;
+//!                                        `--only enrolments`: an enrolment's writes and a bulk
+//!                                        expiry change; `--only erasure`: erasing a user of a
+//!                                        company with 100,000 audit entries (10,000 `--quick`))
 //!   bench import-child TABLE ORG FILE    one CSV import, review + commit; prints its figures
 //!   bench sweep-child TABLE END          the expire sweep at END − 72 h and at END, run after run;
 //!                                        each run's figures and its peak RSS
@@ -33,6 +36,7 @@
 mod contention;
 mod meter;
 mod sweeps;
+mod tenants;
 
 // The hostile-workbook corpus of the tests, built the same way here.
 #[path = "../../tests/support/hostile_xlsx.rs"]
@@ -1476,10 +1480,12 @@ async fn run_only(part: &str, skip_build: bool, meter: &Meter) -> Res<()> {
         "million" => (million(meter, &mut lines).await, "1,000,000-row S3 import"),
         "sweep-life" => (sweep_life(meter, &mut lines).await, "the expire sweep over a licence's life"),
         "sweep-scale" => (sweep_scale(meter, &mut lines).await, "the expire sweep at scale"),
+        "enrolments" => (tenants::enrolments(meter, &mut lines).await, "enrolments"),
+        "erasure" => (tenants::erasure(meter, &mut lines, large()).await, "erasing a user"),
         other => {
             return Err(format!(
-            "--only takes hostile-xlsx, first-answer, select-all, allocation, login, one-company, binaries, million \
-                 sweep-life or sweep-scale, \
+            "--only takes hostile-xlsx, first-answer, select-all, allocation, login, one-company, binaries, million, \
+                 sweep-life, sweep-scale, enrolments or erasure, \
                  not {other:?}"
         )
             .into())
@@ -1559,6 +1565,12 @@ async fn main() -> Res<()> {
     }
     if let Err(e) = sweep_scale(&meter, &mut lines).await {
         failed(&mut lines, "the expire sweep at scale", e);
+    }
+    if let Err(e) = tenants::enrolments(&meter, &mut lines).await {
+        failed(&mut lines, "enrolments", e);
+    }
+    if let Err(e) = tenants::erasure(&meter, &mut lines, large()).await {
+        failed(&mut lines, "erasing a user", e);
     }
     if let Err(e) = hostile_workbooks(&meter, &mut lines).await {
         failed(&mut lines, "hostile workbooks", e);

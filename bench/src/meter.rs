@@ -21,6 +21,9 @@ pub struct Usage {
     pub requests: BTreeMap<String, usize>,
     /// Capacity units by operation.
     pub units: BTreeMap<String, f64>,
+    /// The items of every `TransactWriteItems` sent (DynamoDB charges each two write units per
+    /// KB; DynamoDB Local reports less for a large transaction).
+    pub transact_items: usize,
 }
 
 pub const WRITES: &[&str] = &["PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"];
@@ -131,9 +134,14 @@ impl Intercept for Meter {
         let op = request.headers().get("x-amz-target").map(|t| t.rsplit('.').next().unwrap_or(t).to_string());
         let Some(op) = op else { return Ok(()) };
         let reads = op == "BatchGetItem";
+        let transaction = op == "TransactWriteItems";
         cfg.interceptor_state().store_put(Operation(op));
         let Some(bytes) = request.body().bytes() else { return Ok(()) };
         let mut body: Value = serde_json::from_slice(bytes)?;
+        if transaction {
+            let items = body.get("TransactItems").and_then(Value::as_array).map_or(0, Vec::len);
+            self.0.lock().unwrap_or_else(|e| e.into_inner()).transact_items += items;
+        }
         if reads {
             cfg.interceptor_state().store_put(ReadRequest(body.clone()));
         }
