@@ -169,6 +169,8 @@ async fn runs_out_of_time_hand_over_where_they_stand_and_the_erasure_ends() {
             break run;
         }
         stages.push(run.walked.clone().expect("where it stopped").0);
+        // Held from the clock, not from the instant the run was handed (long past here).
+        assert!(run.lease_until.is_some_and(|l| l > chrono::Utc::now()), "{:?}", run.lease_until);
         assert!(stages.len() < 10, "no end: {stages:?}");
     };
     assert_eq!(stages, vec![1, 2, 3, 4], "one prefix a run, then the imports' rows");
@@ -188,6 +190,7 @@ async fn an_erasure_whose_deliveries_ran_out_is_handed_over_by_the_lease_sweep()
     let lease = chrono::Duration::minutes(ERASURE_LEASE_MINUTES);
     let sweep = |now| seatkeeper::imports::leases::sweep(&env.app, now);
 
+    let read = env.app.store.erasure("c", &pseudonym).await.unwrap().unwrap();
     let early = sweep(asked + lease - chrono::Duration::minutes(1)).await.unwrap();
     assert_eq!(early.erasures_handed_over, 0, "the lease holds: {early:?}");
     let late = asked + lease + chrono::Duration::minutes(1);
@@ -197,6 +200,8 @@ async fn an_erasure_whose_deliveries_ran_out_is_handed_over_by_the_lease_sweep()
     assert_eq!((handed.status, handed.handovers, handed.lease_until), (ErasureStatus::Erasing, 1, Some(late + lease)));
     assert!(!holding(&env, ANN).await.is_empty(), "the sweep hands it over; the job runner does the work");
     assert_eq!(sweep(late).await.unwrap().erasures_handed_over, 0, "a new lease: not handed over twice");
+    let stale = env.app.store.hand_over_erasure(&read, late).await.unwrap();
+    assert!(!stale, "the record as read before the handover is not handed over again");
 
     // The job runner's run the handover brings finishes it; then it is out of the index.
     let done = env.app.store.finish_erasure("c", &pseudonym, late).await.unwrap().unwrap();

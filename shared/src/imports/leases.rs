@@ -65,7 +65,10 @@ async fn erasures(app: &App, now: DateTime<Utc>, report: &mut LeaseReport) -> Re
         for erasure in fresh {
             tracing::warn!(org_id = %erasure.org_id, pseudonym = %erasure.pseudonym, handovers = erasure.handovers, "an erasure's lease passed; the sweep hands it to the job runner again");
             match app.store.hand_over_erasure(&erasure, now).await {
-                Ok(()) => report.erasures_handed_over += 1,
+                Ok(true) => report.erasures_handed_over += 1,
+                // A run wrote it since it was read (the index is read eventually consistent):
+                // it is going on, not this run's to hand over.
+                Ok(false) => left.push(erasure.pseudonym),
                 Err(e) => {
                     report.failed.push(Failed::new(
                         LeaseReport::SWEEP,

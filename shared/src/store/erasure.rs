@@ -45,15 +45,15 @@ const DAYS_AFTER_REQUEST: i64 = crate::domain::expiry::DUE_AHEAD_HOURS / 24 + 1;
 /// What a run of an erasure reaches. Nothing written after the request can name the erased
 /// user under its address (the user and everything keyed by it moved to the pseudonym), so the
 /// audit entries and notices are read up to the request's instant and the days of expiries up to
-/// [`DAYS_AFTER_REQUEST`] after it, every run alike (their pages stay within one range). When a
-/// user has been created again under the address (`again`), the items keyed by it are reached
-/// only when written up to the request: an enrolment by its `updated_at`, a login by its
-/// `last_login_at`, a plan by its `decided_at`, an e-mail guard by its `updated_at`, an import
-/// by its `created_at`.
+/// [`DAYS_AFTER_REQUEST`] after it, every run alike (their pages stay within one range). The
+/// items keyed by the address are reached when written up to the request — an enrolment by its
+/// `updated_at`, a login by its `last_login_at`, a plan by its `decided_at`, an e-mail guard by
+/// its `updated_at`, an import by its `created_at` — since with no user under the address nothing
+/// writes them (a released user's enrolments are expired, out of the sweep's index), and one
+/// written after is a user's created again under the address.
 #[derive(Debug, Clone, Copy)]
 struct Reach {
     requested: DateTime<Utc>,
-    again: bool,
 }
 
 impl Reach {
@@ -74,7 +74,7 @@ impl Reach {
 
     /// Whether a user created again owns what was written at `at`: after the request.
     fn theirs(self, at: DateTime<Utc>) -> bool {
-        self.again && at > self.requested
+        at > self.requested
     }
 
     /// [`Self::theirs`] of `item`, by the instant in its attribute `field` (RFC 3339); an item
@@ -146,8 +146,7 @@ impl Store {
             return Ok(None);
         };
         // A user created again under the address keeps what is its own.
-        let again = self.user(org_id, &email).await?.is_some();
-        let reach = Reach { requested: erasure.requested_at, again };
+        let reach = Reach { requested: erasure.requested_at };
         self.move_enrolments(org_id, &email, pseudonym, reach).await?;
         let before = erasure.clone();
         let stopped = match self.rewrite_prefixes(&erasure, &email, reach, until).await? {
@@ -166,10 +165,14 @@ impl Store {
                 (erasure.email, erasure.name, erasure.finished_at, erasure.walked) = (None, None, Some(now), None);
                 erasure.lease_until = None;
             }
-            at => erasure = Erasure { walked: at, ..erasure.handed_over(now) },
+            // The lease from the clock: a record delivered again late is held from now.
+            at => erasure = Erasure { walked: at, ..erasure.handed_over(Utc::now().max(now)) },
         }
-        self.put_erasure_over(&erasure, &before).await?;
-        Ok(Some(erasure))
+        if self.put_erasure_over(&erasure, &before).await? {
+            return Ok(Some(erasure));
+        }
+        // Another run (or the lease sweep) wrote the record first: it stands as that one left it.
+        Ok(self.erasure(org_id, pseudonym).await?)
     }
 
     /// Runs the erasure `pseudonym` of `org_id` to its end, run after run (the local server's and
@@ -200,19 +203,21 @@ impl Store {
 
     /// Hands an erasure whose lease passed to the job runner again: written over the record
     /// read with one more handover and a new lease — a change the table's stream delivers.
-    pub async fn hand_over_erasure(&self, read: &Erasure, now: DateTime<Utc>) -> Result<(), Error> {
+    /// Whether it was handed over (`false`: a run wrote the record since it was read).
+    pub async fn hand_over_erasure(&self, read: &Erasure, now: DateTime<Utc>) -> Result<bool, Error> {
         self.put_erasure_over(&read.clone().handed_over(now), read).await
     }
 
-    /// The record written over the one read (the same status and handovers): a twin run that
-    /// got there first has done the same, and that is not a failure.
-    async fn put_erasure_over(&self, erasure: &Erasure, read: &Erasure) -> Result<(), Error> {
+    /// The record written over the one read (the same status and handovers): whether it was.
+    /// A twin run that got there first has done the same, and that is not a failure.
+    async fn put_erasure_over(&self, erasure: &Erasure, read: &Erasure) -> Result<bool, Error> {
         let item = erasure_item(erasure)?;
         let values =
             HashMap::from([(":s".to_string(), s("erasing")), (":h".to_string(), super::n(i64::from(read.handovers)))]);
         let write = put_if(&self.table, item, Some("#s = :s AND handovers = :h"), &[("#s", "status")], values)?;
         match self.send_writes(vec![write], vec![0], None).await {
-            Ok(()) | Err(Error::Race(_)) => Ok(()),
+            Ok(()) => Ok(true),
+            Err(Error::Race(_)) => Ok(false),
             Err(e) => Err(e),
         }
     }
