@@ -600,8 +600,12 @@ async fn the_job_runner_finishes_a_background_commit_from_its_stream_record() {
     let lots = seatkeeper::domain::lot::merge(env.app.store.all_lots("globex").await.unwrap());
     assert_eq!((lots[0].in_use, lots[0].uses), (2, 3), "two seats held, taken once each; cat's given back");
 
-    // An erasure of cat (released by the sync; an ended enrolment to move), from its new record.
+    // An erasure of cat (released by the sync; an ended enrolment the request moves, and a login
+    // the job moves: put under the pseudonym, deleted under the e-mail), from its new record.
     env.enrol("globex", "cat@corp.test", "run", json!({"status": "expired"}), at_).await;
+    let login = env.put_user("globex", "cat@corp.test").json(json!({"last_login_at": at_})).at(at_).send().await;
+    assert_eq!(login.status, 200, "{}", login.body);
+    assert!(env.item("ORG#globex", "LOGIN#cat@corp.test").await.is_some(), "a login recorded");
     let erase =
         env.post("/v1/orgs/globex/users/cat@corp.test/erase").by(&seatkeeper_tests::cm("globex")).at(at_).send().await;
     let pseudonym = erase.body["pseudonym"].as_str().expect("a pseudonym").to_string();
@@ -610,6 +614,8 @@ async fn the_job_runner_finishes_a_background_commit_from_its_stream_record() {
     assert_eq!(answer["batchItemFailures"], json!([]), "{answer}");
     let runs = env.app.store.enrolments("globex", &pseudonym).await.unwrap();
     assert_eq!(runs.len(), 1, "the enrolment moved to the pseudonym");
+    assert!(env.item("ORG#globex", "LOGIN#cat@corp.test").await.is_none(), "the login moved");
+    assert!(env.item("ORG#globex", &format!("LOGIN#{pseudonym}")).await.is_some(), "the login moved");
     assert!(env.app.store.enrolments("globex", "cat@corp.test").await.unwrap().is_empty());
 
     // Its schedule: the lease sweep, as Scheduler sends it, finds every commit finished.

@@ -221,6 +221,8 @@ async fn a_user_created_again_under_the_address_while_the_job_runs_keeps_what_is
     env.call("DELETE", &format!("/v1/orgs/c/users/{ANN}")).by(&cm("c")).at(LATER).send().await;
     let erased = erase(&env, ANN, "e1").await;
     let pseudonym = erased.body["pseudonym"].as_str().unwrap().to_string();
+    // Her enrolments moved with her, in the request: none is left under the address.
+    assert_eq!(env.app.store.enrolments("c", ANN).await.unwrap().len(), 0);
 
     // Before the job's first run: Ann is added again, licensed, enrolled and imported.
     let again = "2026-03-01T09:05:00Z";
@@ -237,7 +239,7 @@ async fn a_user_created_again_under_the_address_while_the_job_runs_keeps_what_is
 
     let done = env.app.store.finish_erasure("c", &pseudonym, at(again)).await.unwrap().unwrap();
     assert_eq!(done.status, seatkeeper::domain::erasure::ErasureStatus::Erased);
-    // The new Ann: her user, both her enrolments (run1 written over the erased one's), her import.
+    // The new Ann: her user, both her enrolments (run1 a new one), her import.
     let user = env.get(&format!("/v1/orgs/c/users/{ANN}")).by(&cm("c")).at(again).send().await;
     assert_eq!((user.status, &user.body["name"]), (200, &json!("Ann Jones")), "{:?}", user.body);
     let ids = |b: &Value| -> Vec<String> {
@@ -250,13 +252,35 @@ async fn a_user_created_again_under_the_address_while_the_job_runs_keeps_what_is
     let audit = env.get("/v1/orgs/c/audit?limit=500").by(&cm("c")).at(again).send().await;
     let created = audit.body["items"].as_array().unwrap().iter().filter(|e| e["at"].as_str() >= Some(again));
     assert!(created.map(|e| e.to_string()).any(|e| e.contains(ANN)), "her own audit entries name her");
-    // The erased Ann: her other enrolment, her name and her rows in the import before the request.
+    // The erased Ann: her enrolments, her name and her rows in the import before the request.
     let old = env.get(&format!("/v1/orgs/c/users/{pseudonym}/enrolments")).by(&cm("c")).at(again).send().await;
-    assert_eq!(ids(&old.body), vec!["run2"], "{:?}", old.body);
+    assert_eq!(ids(&old.body), vec!["run1", "run2"], "{:?}", old.body);
     let rows = env.get(&format!("/v1/orgs/c/imports/{old_import}/rows")).by(&cm("c")).at(again).send().await;
     assert_eq!(rows.body["items"][0]["email"], json!(pseudonym), "{:?}", rows.body);
     assert_eq!(holding(&env, NAME).await, Vec::<String>::new());
     let before: Vec<Value> =
         audit.body["items"].as_array().unwrap().iter().filter(|e| e["at"].as_str() < Some(again)).cloned().collect();
     assert!(before.iter().all(|e| replace_whole(&e.to_string(), ANN, "").is_none()), "{before:?}");
+}
+
+/// A user with more enrolments than the request moves keeps them under the address until the
+/// job moves them; the request still answers at once.
+#[tokio::test]
+async fn more_enrolments_than_the_request_moves_are_moved_by_the_job() {
+    use seatkeeper::domain::erasure::ENROLMENTS_MOVED_BY_THE_REQUEST;
+    let env = TestEnv::new().await;
+    env.company_with_lot(1).await;
+    env.licensed("c", &[ANN], ASSIGNED).await;
+    let many = ENROLMENTS_MOVED_BY_THE_REQUEST + 1;
+    for run in 0..many {
+        env.enrol("c", ANN, &format!("run{run:02}"), json!({"status": "active"}), ASSIGNED).await;
+    }
+    env.call("DELETE", &format!("/v1/orgs/c/users/{ANN}")).by(&cm("c")).at(LATER).send().await;
+    let erased = erase(&env, ANN, "e1").await;
+    assert_eq!(erased.status, 202, "{:?}", erased.body);
+    let pseudonym = erased.body["pseudonym"].as_str().unwrap().to_string();
+    assert_eq!(env.app.store.enrolments("c", ANN).await.unwrap().len(), many, "left to the job");
+    env.app.store.finish_erasure("c", &pseudonym, at(LATER)).await.unwrap().unwrap();
+    assert_eq!(env.app.store.enrolments("c", ANN).await.unwrap().len(), 0);
+    assert_eq!(env.app.store.enrolments("c", &pseudonym).await.unwrap().len(), many);
 }

@@ -36,9 +36,9 @@ pub enum Change {
     /// The manager marker follows the user's role (written when the role changes).
     ManagerMarker(User),
     /// A user moved to `pseudonym` without its name (its personal data erased): the item under
-    /// its e-mail deleted over the version read, the same user under the pseudonym new, and its
-    /// manager marker gone.
-    EraseUser { user: User, pseudonym: String },
+    /// its e-mail deleted over the version read, the same user under the pseudonym new, its
+    /// manager marker gone, and `enrolments` (as read with that version) moved to the pseudonym.
+    EraseUser { user: User, pseudonym: String, enrolments: Vec<super::enrolment::Enrolment> },
     /// A new erasure record, for the job that rewrites the rest.
     Erasure(super::erasure::Erasure),
     /// A user's login recorded in its own item, on the condition that none of its UTC day or

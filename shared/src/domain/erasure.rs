@@ -23,6 +23,11 @@ pub enum ErasureStatus {
     Erased,
 }
 
+/// The most enrolments the request moves to the pseudonym itself, in its transaction (each a put
+/// and a delete, beside the user's three writes, the record and the audit entry, within one
+/// transaction's 100): a user with more has them moved by the job, seconds later.
+pub const ENROLMENTS_MOVED_BY_THE_REQUEST: usize = 40;
+
 /// How long a run of the job holds an erasure: longer than a run (the job runner's slice) and
 /// its redeliveries' pauses. Once it has passed with the erasure still going (the stream's
 /// deliveries ran out, or a run died), the lease sweep hands it over to the job runner again.

@@ -540,8 +540,11 @@ pub async fn erase(cx: &Ctx<'_>) -> Result<Reply, Error> {
     }
     cx.execute(|| async {
         let user = existing_user(cx, &org, &email).await?;
+        // Read after the user: a change of one since bumps its version, and the erasure is refused
+        // as a race and decided again.
+        let enrolments = store.enrolments(&org.org_id, &email).await?;
         let pseudonym = crate::domain::erasure::pseudonym(uuid::Uuid::new_v4().as_u128());
-        let decided = decide::erase(&org, user, pseudonym, principal, cx.req.now)?;
+        let decided = decide::erase(&org, user, enrolments, pseudonym, principal, cx.req.now)?;
         Ok(decided.map(|e| {
             let body = json!({ "pseudonym": e.pseudonym, "status": e.status, "org_id": e.org_id });
             Reply::accepted(body, format!("/v1/orgs/{}/users/{}", e.org_id, e.pseudonym))

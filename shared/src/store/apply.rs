@@ -63,7 +63,7 @@ impl Store {
         Ok(match change {
             Change::User { user, created } => vec![self.put_user(user, *created)?],
             Change::ManagerMarker(user) => vec![self.manager_marker(user)?],
-            Change::EraseUser { user, pseudonym } => self.erase_user(user, pseudonym)?,
+            Change::EraseUser { user, pseudonym, enrolments } => self.erase_user(user, pseudonym, enrolments)?,
             Change::Erasure(erasure) => vec![self.put_erasure(erasure)?],
             Change::Login(login) => vec![self.put_login(login)?],
             Change::Enrolment(e) => vec![self.put_enrolment(e)?],

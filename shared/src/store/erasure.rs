@@ -94,8 +94,14 @@ const MOVES_PER_TRANSACTION: usize = 45;
 impl Store {
     /// The writes of [`Change::EraseUser`](crate::domain::change::Change::EraseUser): the user
     /// deleted under its e-mail over the version read, new under the pseudonym without its name,
-    /// its manager marker deleted.
-    pub fn erase_user(&self, user: &User, pseudonym: &str) -> Result<Vec<TransactWriteItem>, StoreError> {
+    /// its manager marker deleted, and `enrolments` moved (put under the pseudonym, deleted under
+    /// the e-mail: the user's version guards them).
+    pub fn erase_user(
+        &self,
+        user: &User,
+        pseudonym: &str,
+        enrolments: &[Enrolment],
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
         let old = key(keys::org(&user.org_id), &keys::user_sk(&user.email));
         let values = HashMap::from([(":v".to_string(), super::n(user.version as i64))]);
         let versioned = Delete::builder()
@@ -115,11 +121,17 @@ impl Store {
             ..user.clone()
         };
         let marker = key(keys::org(&user.org_id), &keys::manager_sk(&user.email));
-        Ok(vec![
+        let mut writes = vec![
             TransactWriteItem::builder().delete(versioned).build(),
             put_new(&self.table, self.user_item(&moved)?)?,
             delete(&self.table, marker)?,
-        ])
+        ];
+        for e in enrolments {
+            let old = key(keys::org(&e.org_id), &keys::enrolment_sk(&e.email, &e.enrolment_id));
+            writes.push(self.put_enrolment(&Enrolment { email: pseudonym.to_string(), ..e.clone() })?);
+            writes.push(delete(&self.table, old)?);
+        }
+        Ok(writes)
     }
 
     /// The write of a new erasure record.

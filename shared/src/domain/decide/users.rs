@@ -275,11 +275,14 @@ pub fn put_enrolment(
 
 /// A user's personal data erased (docs/domain.md#erasing-personal-data): refused until it is
 /// released (so the counts it leaves are final) and while it is one of the org's contacts; otherwise
-/// the user item moves to `pseudonym` without its name, the erasure is recorded for the job
-/// that rewrites the rest, and the audit entry names the pseudonym alone.
+/// the user item moves to `pseudonym` without its name, with its `enrolments` when there are
+/// at most [`ENROLMENTS_MOVED_BY_THE_REQUEST`](crate::domain::erasure::ENROLMENTS_MOVED_BY_THE_REQUEST)
+/// (more are the job's), the erasure is recorded for the job that rewrites the rest, and the
+/// audit entry names the pseudonym alone.
 pub fn erase(
     org: &Org,
     user: User,
+    enrolments: Vec<Enrolment>,
     pseudonym: String,
     principal: &Principal,
     now: DateTime<Utc>,
@@ -315,6 +318,11 @@ pub fn erase(
         lease_until: Some(now + chrono::Duration::minutes(crate::domain::erasure::ERASURE_LEASE_MINUTES)),
     };
     let audit = AuditEntry::new(principal, org, "user.erased", &format!("user/{pseudonym}"), json!({}), now);
-    let changes = vec![Change::EraseUser { user, pseudonym }, Change::Erasure(erasure.clone()), Change::Audit(audit)];
+    let moved = match enrolments.len() <= crate::domain::erasure::ENROLMENTS_MOVED_BY_THE_REQUEST {
+        true => enrolments,
+        false => Vec::new(),
+    };
+    let erase = Change::EraseUser { user, pseudonym, enrolments: moved };
+    let changes = vec![erase, Change::Erasure(erasure.clone()), Change::Audit(audit)];
     Ok(Decision::new(changes, erasure))
 }
