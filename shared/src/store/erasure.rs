@@ -207,10 +207,7 @@ impl Store {
     /// Up to `limit` erasures still going whose lease passed by `now` (their stream deliveries
     /// ran out, or a run died), first-lapsed first.
     pub async fn lapsed_erasures(&self, now: DateTime<Utc>, limit: i32) -> Result<Vec<Erasure>, Error> {
-        // `$` sorts just after the `#` that follows the instant: every lease ended by `now`.
-        let until = format!("{}$", keys::sort_time(now));
-        let spec = QuerySpec::index(keys::GSI2, keys::ERASURES.into(), SortKey::AtMost(until));
-        Ok(self.query(&spec, &PageRequest { limit, cursor: None }).await?.items)
+        self.lapsed(keys::ERASURES, now, limit).await
     }
 
     /// Hands an erasure whose lease passed to the job runner again: written over the record

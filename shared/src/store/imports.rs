@@ -204,10 +204,7 @@ impl Store {
     /// Up to `limit` commits whose lease ended by `now` (records `committing`), first-ended
     /// first.
     pub async fn lapsed_commits(&self, now: DateTime<Utc>, limit: i32) -> Result<Vec<Batch>, Error> {
-        // `$` sorts just after the `#` that follows the instant: every lease ended by `now`.
-        let until = format!("{}$", keys::sort_time(now));
-        let spec = QuerySpec::index(keys::GSI2, keys::LEASES.into(), SortKey::AtMost(until));
-        Ok(self.query(&spec, &PageRequest { limit, cursor: None }).await?.items)
+        self.lapsed(keys::LEASES, now, limit).await
     }
 
     /// Writes an import record: a new one (`expected: None`) or over the status it was read in.

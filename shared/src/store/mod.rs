@@ -449,6 +449,21 @@ impl Store {
         }
     }
 
+    /// Up to `limit` items of the GSI2 lease partition `partition` (commits, plans of steps,
+    /// erasures) whose lease ended by `now`, first-ended first: their GSI2 sort key starts with
+    /// the instant the lease ends (`keys::lease_gsi2sk`).
+    pub async fn lapsed<T: DeserializeOwned>(
+        &self,
+        partition: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: i32,
+    ) -> Result<Vec<T>, Error> {
+        // `$` sorts just after the `#` that follows the instant: every lease ended by `now`.
+        let until = format!("{}$", keys::sort_time(now));
+        let spec = QuerySpec::index(keys::GSI2, partition.into(), SortKey::AtMost(until));
+        Ok(self.query(&spec, &PageRequest { limit, cursor: None }).await?.items)
+    }
+
     /// One page of a query. The cursor is the last key seen, and must belong to the partition
     /// asked for, so a cursor cannot be used to read another tenant's partition.
     pub async fn query<T: DeserializeOwned>(&self, spec: &QuerySpec, page: &PageRequest) -> Result<Page<T>, Error> {

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use super::apply::{Answer, MAX_WRITES};
 use super::keys::{self, GSI2PK, GSI2SK, PK, SK};
-use super::{put_if, to_item, Error, PageRequest, QuerySpec, Race, SortKey, Store, StoreError};
+use super::{put_if, to_item, Error, QuerySpec, Race, SortKey, Store, StoreError};
 use crate::command::new_id;
 use crate::command::retry::{self, Policy};
 use crate::domain::change::Change;
@@ -193,9 +193,6 @@ impl Store {
 
     /// Up to `limit` unfinished plans whose lease passed by `now`, first-lapsed first.
     pub async fn lapsed_plans(&self, now: DateTime<Utc>, limit: i32) -> Result<Vec<Plan>, Error> {
-        // `$` sorts just after the `#` that follows the instant: every lease ended by `now`.
-        let until = format!("{}$", keys::sort_time(now));
-        let spec = QuerySpec::index(keys::GSI2, keys::STEPS.into(), SortKey::AtMost(until));
-        Ok(self.query(&spec, &PageRequest { limit, cursor: None }).await?.items)
+        self.lapsed(keys::STEPS, now, limit).await
     }
 }
